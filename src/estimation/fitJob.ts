@@ -1,0 +1,68 @@
+import { VbmError } from '../errors.js';
+import { affineDistance } from '../io/nifti/affine.js';
+import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
+import { type FitLayout, type FitSums, addScan, createSums } from './accumulate.js';
+import { type ThresholdMasking, scanThreshold } from './masking.js';
+import type { ScanRef } from './scanList.js';
+
+/** A share of the scans for one worker (or for the main thread when run in-process). */
+export interface FitJob {
+  scans: { ref: ScanRef; x: number[]; inResidualSubset: boolean }[];
+  layout: FitLayout;
+  threshold: ThresholdMasking;
+  implicit: boolean;
+  /** Grid every scan must be on (that of the first scan). */
+  reference: { dims: [number, number, number]; affine: number[][]; path: string };
+}
+
+export interface ScanReport {
+  row: number;
+  sha256: string;
+  datatype: string;
+}
+
+/**
+ * Read the job's scans one after the other and fold each into the sums. A 4-D file named by
+ * consecutive scans is opened once.
+ */
+export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void): FitSums {
+  const sums = createSums(job.layout);
+  let open: { path: string; file: NiftiFile } | undefined;
+  let buffer: Float32Array | undefined;
+  for (const s of job.scans) {
+    if (!open || open.path !== s.ref.path) open = { path: s.ref.path, file: openNifti(s.ref.path, { hash: true }) };
+    const h = open.file.header;
+    checkGrid(h.dims, h.affine, s.ref.path, job.reference);
+    buffer = decodeVolume(open.file, s.ref.volume, buffer);
+    addScan(sums, job.layout, {
+      data: buffer,
+      x: s.x,
+      inResidualSubset: s.inResidualSubset,
+      threshold: scanThreshold(job.threshold, buffer),
+      zeroIsMissing: job.implicit && !h.datatype.isFloat && job.threshold.type === 'none',
+    });
+    onScan({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name });
+  }
+  return sums;
+}
+
+export function checkGrid(
+  dims: readonly number[],
+  affine: number[][],
+  path: string,
+  ref: { dims: readonly number[]; affine: number[][]; path: string },
+): void {
+  if (dims[0] !== ref.dims[0] || dims[1] !== ref.dims[1] || dims[2] !== ref.dims[2]) {
+    throw new VbmError(
+      `${path} is ${dims.join('x')} voxels but the first scan (${ref.path}) is ${ref.dims.join('x')}`,
+      'all scans must be on one grid: use the same template/voxel size when normalising (e.g. all smwc1 from one DARTEL/CAT12 run)',
+    );
+  }
+  const d = affineDistance(affine, ref.affine);
+  if (d > 1e-3) {
+    throw new VbmError(
+      `${path} has a different voxel-to-mm affine from the first scan (${ref.path}); entries differ by up to ${d.toPrecision(3)} mm`,
+      'all scans must share one affine: re-normalise or reslice them to the same template space',
+    );
+  }
+}

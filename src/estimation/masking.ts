@@ -1,0 +1,80 @@
+import { VbmError } from '../errors.js';
+import { type Affine, applyAffine, composeAffines, invertAffine } from '../io/nifti/affine.js';
+import type { Volume } from '../io/nifti/volume.js';
+
+/** SPM's threshold masking: none, an absolute value, or a fraction of each scan's global mean. */
+export type ThresholdMasking = { type: 'none' } | { type: 'absolute'; value: number } | { type: 'relative'; value: number };
+
+export interface MaskingOptions {
+  /** Explicit mask image: voxels with value > 0 are analysed (nearest neighbour in mm space). */
+  explicitMask?: string;
+  /** SPM's implicit mask (default on): for integer scans, 0 means "no data". NaN always means no data. */
+  implicit?: boolean;
+  threshold?: ThresholdMasking;
+}
+
+/**
+ * Explicit mask sampled on the scans' grid: for every scan voxel, the mask voxel nearest to the
+ * same world (mm) position; a voxel is in when that mask value is > 0. Outside the mask's grid
+ * counts as out.
+ */
+export function resampleMaskNearest(mask: Volume, dims: [number, number, number], affine: Affine): Uint8Array {
+  const toMask = composeAffines(invertAffine(mask.affine), affine);
+  const [mx, my, mz] = mask.dims;
+  const [nx, ny, nz] = dims;
+  const out = new Uint8Array(nx * ny * nz);
+  let i = 0;
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++, i++) {
+        const [a, b, c] = applyAffine(toMask, x, y, z);
+        const ia = Math.round(a);
+        const ib = Math.round(b);
+        const ic = Math.round(c);
+        if (ia < 0 || ib < 0 || ic < 0 || ia >= mx || ib >= my || ic >= mz) continue;
+        if (mask.data[ia + mx * (ib + my * ic)] > 0) out[i] = 1;
+      }
+  return out;
+}
+
+/**
+ * SPM's global mean of a scan (spm_global): the mean of all voxels, then the mean of the
+ * voxels above one eighth of that. NaNs are ignored.
+ */
+export function globalMean(data: Float32Array): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v === v) {
+      s += v;
+      n++;
+    }
+  }
+  const cut = s / n / 8;
+  s = 0;
+  n = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v > cut) {
+      s += v;
+      n++;
+    }
+  }
+  return n ? s / n : NaN;
+}
+
+/** The threshold a voxel of this scan must exceed (SPM's xM.TH(j)). */
+export function scanThreshold(th: ThresholdMasking, data: Float32Array): number {
+  switch (th.type) {
+    case 'none':
+      return -Infinity;
+    case 'absolute':
+      return th.value;
+    case 'relative': {
+      const g = globalMean(data);
+      if (!Number.isFinite(g)) throw new VbmError('relative threshold masking: a scan has no finite voxels');
+      return th.value * g;
+    }
+  }
+}

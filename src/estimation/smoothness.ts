@@ -1,0 +1,135 @@
+import type { Matrix } from '../model/linalg.js';
+import { RYY_TERMS } from './accumulate.js';
+
+/**
+ * SPM's smoothness estimate (Kiebel et al. 1999; spm_est_smoothness), computed exactly from
+ * the streamed sums instead of from written residual images.
+ *
+ * SPM standardises the residuals of a subset S of scans by sqrt(ResSS/df), samples them with
+ * trilinear interpolation at voxel centres, and takes the (forward-difference) derivatives:
+ * a voxel contributes only when the 7 forward corners of its cube are in the mask (otherwise
+ * an interpolation weight of 0 meets a NaN and the voxel becomes NaN, as in SPM's RPV.nii).
+ * The products of residuals at a voxel and its neighbours follow from sums of products of the
+ * data: e_S(a)'e_S(b) = y_S(a)'y_S(b) - b(a)'X_S'y_S(b) - X_S'y_S(a)'b(b) + b(a)'(X_S'X_S)b(b).
+ */
+export interface SmoothnessEstimate {
+  /** FWHM in voxels along each voxel axis. */
+  fwhmVox: [number, number, number];
+  /** Resels per voxel at each in-mask voxel (NaN where derivatives are missing). */
+  rpv: Float64Array;
+  /** Number of voxels that entered the average. */
+  nValid: number;
+  /** Residual images used (SPM: up to 64). */
+  nResiduals: number;
+}
+
+export interface SmoothnessInput {
+  dims: [number, number, number];
+  /** Linear indices of in-mask voxels. */
+  vox: Int32Array;
+  /** For each in-mask voxel, its index in the candidate arrays. */
+  candOf: Int32Array;
+  /** Map from linear index to in-mask voxel number, -1 outside. */
+  maskIndex: Int32Array;
+  p: number;
+  /** beta, voxel-major [m * p + j] over in-mask voxels. */
+  beta: Float64Array;
+  /** Residual sum of squares per in-mask voxel. */
+  rss: Float64Array;
+  ryy: Float64Array;
+  rxty: Float64Array;
+  /** X_S'X_S for the residual subset. */
+  G: Matrix;
+  nScans: number;
+  nResiduals: number;
+  df: number;
+}
+
+export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
+  const [nx, ny, nz] = inp.dims;
+  const nxy = nx * ny;
+  const { vox, candOf, maskIndex, p, beta, rss, ryy, rxty, G, df } = inp;
+  const m = vox.length;
+  const rpv = new Float64Array(m).fill(NaN);
+  const scale = inp.nScans / df / inp.nResiduals;
+  const LOG2x4 = 4 * Math.log(2);
+  let sumImg = 0;
+  let sumX = 0;
+  let sumY = 0;
+  let sumZ = 0;
+  let nValid = 0;
+  const Gb = new Float64Array(p);
+  // b(a)' G b(b)
+  const bGb = (a: number, b: number): number => {
+    let s = 0;
+    for (let i = 0; i < p; i++) {
+      let t = 0;
+      for (let j = 0; j < p; j++) t += G[i][j] * beta[b * p + j];
+      s += beta[a * p + i] * t;
+    }
+    return s;
+  };
+  const dot = (arr: Float64Array, ai: number, bm: number): number => {
+    let s = 0;
+    for (let j = 0; j < p; j++) s += arr[ai * p + j] * beta[bm * p + j];
+    return s;
+  };
+  void Gb;
+  // residual product over S between in-mask voxels a and b, given y_S(a)'y_S(b)
+  const eProd = (yab: number, a: number, b: number): number =>
+    yab - dot(rxty, candOf[a], b) - dot(rxty, candOf[b], a) + bGb(a, b);
+  for (let k = 0; k < m; k++) {
+    const idx = vox[k];
+    const x = idx % nx;
+    const y = ((idx - x) / nx) % ny;
+    const z = (idx - x - y * nx) / nxy;
+    if (x + 1 >= nx || y + 1 >= ny || z + 1 >= nz) continue;
+    const ix = maskIndex[idx + 1];
+    const iy = maskIndex[idx + nx];
+    const iz = maskIndex[idx + nxy];
+    if (ix < 0 || iy < 0 || iz < 0) continue;
+    if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 || maskIndex[idx + 1 + nx + nxy] < 0) continue;
+    const c = candOf[k];
+    const r = c * RYY_TERMS;
+    const sv = Math.sqrt(rss[k] / df);
+    const sx = Math.sqrt(rss[ix] / df);
+    const sy = Math.sqrt(rss[iy] / df);
+    const sz = Math.sqrt(rss[iz] / df);
+    const Rvv = eProd(ryy[r], k, k) / (sv * sv);
+    if (!(Rvv >= Math.sqrt(Number.EPSILON))) continue;
+    const Rxx = eProd(ryy[candOf[ix] * RYY_TERMS], ix, ix) / (sx * sx);
+    const Ryy = eProd(ryy[candOf[iy] * RYY_TERMS], iy, iy) / (sy * sy);
+    const Rzz = eProd(ryy[candOf[iz] * RYY_TERMS], iz, iz) / (sz * sz);
+    const Rvx = eProd(ryy[r + 1], k, ix) / (sv * sx);
+    const Rvy = eProd(ryy[r + 2], k, iy) / (sv * sy);
+    const Rvz = eProd(ryy[r + 3], k, iz) / (sv * sz);
+    const Rxy = eProd(ryy[r + 4], ix, iy) / (sx * sy);
+    const Rxz = eProd(ryy[r + 5], ix, iz) / (sx * sz);
+    const Ryz = eProd(ryy[r + 6], iy, iz) / (sy * sz);
+    const Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
+    const Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
+    const Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
+    const Lxy = (Rxy - Rvx - Rvy + Rvv) * scale;
+    const Lxz = (Rxz - Rvx - Rvz + Rvv) * scale;
+    const Lyz = (Ryz - Rvy - Rvz + Rvv) * scale;
+    let det = Lxx * Lyy * Lzz + 2 * Lxy * Lyz * Lxz - Lxx * Lyz * Lyz - Lxy * Lxy * Lzz - Lxz * Lyy * Lxz;
+    if (det < 0) det = 0;
+    const img = Math.sqrt(det / (LOG2x4 * LOG2x4 * LOG2x4));
+    rpv[k] = img;
+    if (!Number.isFinite(img)) continue;
+    sumImg += img;
+    sumX += Math.sqrt(Lxx / LOG2x4);
+    sumY += Math.sqrt(Lyy / LOG2x4);
+    sumZ += Math.sqrt(Lzz / LOG2x4);
+    nValid++;
+  }
+  const meanImg = sumImg / nValid;
+  const xyz = [sumX / nValid, sumY / nValid, sumZ / nValid];
+  const prod = xyz[0] * xyz[1] * xyz[2];
+  const resel = xyz.map((v) => Math.cbrt(meanImg) * (v / Math.cbrt(prod)));
+  const fwhmVox = resel.map((r) => {
+    const f = 1 / r;
+    return Number.isFinite(f) && f > 0 ? f : 1;
+  }) as [number, number, number];
+  return { fwhmVox, rpv, nValid, nResiduals: inp.nResiduals };
+}

@@ -1,0 +1,50 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+/** The temporary name a file is written under before it is renamed into place. */
+export function temporaryName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+/** Write a file completely under a temporary name, then rename it: readers never see half a file. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = temporaryName(path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Files staged under temporary names and renamed together by `commit()`: a set of outputs
+ * appears whole or not at all (up to the renames themselves, which are quick).
+ */
+export class StagedFiles {
+  private readonly staged: { tmp: string; path: string }[] = [];
+
+  write(path: string, data: string | Uint8Array): void {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = temporaryName(path);
+    writeFileSync(tmp, data);
+    this.staged.push({ tmp, path });
+  }
+
+  commit(): string[] {
+    const done: string[] = [];
+    for (const { tmp, path } of this.staged) {
+      renameSync(tmp, path);
+      done.push(path);
+    }
+    this.staged.length = 0;
+    return done;
+  }
+
+  abort(): void {
+    for (const { tmp } of this.staged) rmSync(tmp, { force: true });
+    this.staged.length = 0;
+  }
+}

@@ -1,0 +1,136 @@
+import * as nifti from 'nifti-reader-js';
+import { VbmError } from '../../errors.js';
+import { type Affine, identityAffine, qformToAffine } from './affine.js';
+import { type DatatypeInfo, datatypeInfo } from './datatypes.js';
+
+/** What vbm needs from a NIfTI-1 or NIfTI-2 header, already decoded. */
+export interface NiftiHeader {
+  /** File the header was read from. */
+  path: string;
+  /** File that holds the voxel data (the same file, or the .img of a pair). */
+  imagePath: string;
+  version: 1 | 2;
+  /** Spatial dimensions. */
+  dims: [number, number, number];
+  /** Number of volumes (dim[4..7] multiplied), at least 1. */
+  nVolumes: number;
+  datatype: DatatypeInfo;
+  littleEndian: boolean;
+  voxOffset: number;
+  /** Effective scaling: value = raw * slope + inter (slope 1, inter 0 when the header says none). */
+  slope: number;
+  inter: number;
+  qformCode: number;
+  sformCode: number;
+  /** Voxel (0-based) to world (mm); sform when sform_code > 0, else qform, else a default. */
+  affine: Affine;
+  pixdim: [number, number, number];
+  descrip: string;
+}
+
+export const NIFTI1_HEADER_BYTES = 348;
+export const NIFTI2_HEADER_BYTES = 540;
+
+function toArrayBuffer(buf: Uint8Array): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+/** Parse a header from the first bytes of a (decompressed) .nii or .hdr file. */
+export function parseHeader(bytes: Uint8Array, path: string, imagePath: string): NiftiHeader {
+  const ab = toArrayBuffer(bytes.subarray(0, Math.min(bytes.length, NIFTI2_HEADER_BYTES)));
+  if (bytes.length < NIFTI1_HEADER_BYTES) {
+    throw new VbmError(
+      `${path}: file is only ${bytes.length} bytes, shorter than a NIfTI header (348 bytes)`,
+      'the file is truncated or is not a NIfTI image; re-export it',
+    );
+  }
+  const pairOk = /\.hdr(\.gz)?$/i.test(path);
+  if (!nifti.isNIFTI(ab, pairOk)) {
+    throw new VbmError(
+      `${path}: not a NIfTI-1 or NIfTI-2 file (no 'n+1', 'ni1' or 'n+2' magic in the header)`,
+      'vbm reads NIfTI (.nii, .nii.gz, .hdr/.img); convert Analyze or other formats to NIfTI first',
+    );
+  }
+  let h: nifti.NIFTI1 | nifti.NIFTI2;
+  try {
+    h = nifti.readHeader(ab, pairOk);
+  } catch (e) {
+    throw new VbmError(`${path}: unreadable NIfTI header (${(e as Error).message})`, 'the file is corrupt; re-export it');
+  }
+  const version: 1 | 2 = h instanceof nifti.NIFTI2 ? 2 : 1;
+  const rank = h.dims[0];
+  if (!(rank >= 1 && rank <= 7)) {
+    throw new VbmError(`${path}: header dim[0] = ${rank} is not between 1 and 7`, 'the header is corrupt or byte-swapped wrongly');
+  }
+  const dims: [number, number, number] = [1, 1, 1];
+  for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, h.dims[i + 1]) : 1;
+  let nVolumes = 1;
+  for (let i = 4; i <= rank; i++) nVolumes *= Math.max(1, h.dims[i]);
+  const datatype = datatypeInfo(h.datatypeCode);
+  if (!datatype) {
+    throw new VbmError(
+      `${path}: NIfTI datatype ${h.datatypeCode} is not supported (vbm reads integer and real scalar types)`,
+      'convert the image to float32 (e.g. with fslmaths -odt float or nibabel)',
+    );
+  }
+  let slope = h.scl_slope;
+  let inter = h.scl_inter;
+  if (!Number.isFinite(slope) || slope === 0) {
+    slope = 1;
+    inter = 0;
+  }
+  if (!Number.isFinite(inter)) inter = 0;
+  const pixdim: [number, number, number] = [h.pixDims[1] || 1, h.pixDims[2] || 1, h.pixDims[3] || 1];
+  const view = new DataView(ab);
+  let affine: Affine;
+  if (h.sform_code > 0) {
+    affine = identityAffine();
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < 4; c++) {
+        affine[r][c] =
+          version === 1
+            ? view.getFloat32(280 + (r * 4 + c) * 4, h.littleEndian)
+            : view.getFloat64(400 + (r * 4 + c) * 8, h.littleEndian);
+      }
+  } else if (h.qform_code > 0) {
+    affine = qformToAffine({
+      quatern_b: h.quatern_b,
+      quatern_c: h.quatern_c,
+      quatern_d: h.quatern_d,
+      qoffset_x: h.qoffset_x,
+      qoffset_y: h.qoffset_y,
+      qoffset_z: h.qoffset_z,
+      qfac: h.pixDims[0] < 0 ? -1 : 1,
+      pixdim,
+    });
+  } else {
+    // No orientation at all (old Analyze-style NIfTI): SPM12's default, voxel sizes on the
+    // diagonal and the origin at the centre of the volume, no left-right flip.
+    affine = identityAffine();
+    for (let i = 0; i < 3; i++) {
+      affine[i][i] = pixdim[i];
+      affine[i][3] = (-pixdim[i] * (dims[i] - 1)) / 2;
+    }
+  }
+  const voxOffset = h.vox_offset;
+  if (!(voxOffset >= 0)) {
+    throw new VbmError(`${path}: header vox_offset ${voxOffset} is invalid`, 'the header is corrupt; re-export the image');
+  }
+  return {
+    path,
+    imagePath,
+    version,
+    dims,
+    nVolumes,
+    datatype,
+    littleEndian: h.littleEndian,
+    voxOffset,
+    slope,
+    inter,
+    qformCode: h.qform_code,
+    sformCode: h.sform_code,
+    affine,
+    pixdim,
+    descrip: h.description ?? '',
+  };
+}
