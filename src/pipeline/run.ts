@@ -1,0 +1,171 @@
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { VbmError } from '../errors.js';
+import { StagedFiles } from '../io/atomic.js';
+import { voxelSizes } from '../io/nifti/affine.js';
+import { readTable } from '../io/spreadsheet.js';
+import { type Design, type DesignOptions, designMatrix } from '../model/designMatrix.js';
+import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
+import { type FittedModel, fitModel } from '../estimation/fit.js';
+import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
+import type { MaskingOptions } from '../estimation/masking.js';
+import { VBM_VERSION } from '../version.js';
+import { MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelRecord, analysisId, readModelRecord } from './modelRecord.js';
+import { stageContrastImages, stageModelImages } from './outputs.js';
+
+export interface AnalysisOptions extends DesignOptions {
+  /** Spreadsheet (.xlsx, .csv, .tsv): first column scan paths, then covariates. */
+  design: string;
+  /** Output folder. */
+  out: string;
+  contrasts?: ContrastSpec[];
+  masking?: MaskingOptions;
+  /** Replace a folder that holds a different analysis. */
+  overwrite?: boolean;
+  workers?: number;
+  /** The command line, recorded in model.json. */
+  command?: string;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  log?: (message: string) => void;
+}
+
+export interface AnalysisResult {
+  dir: string;
+  record: ModelRecord;
+  design: Design;
+  contrasts: Contrast[];
+  fit: FittedModel;
+  maps: ContrastMaps[];
+}
+
+/** SPM-named files that show a folder holds some analysis. */
+const ANALYSIS_FILES = /^(SPM\.mat|beta_\d{4}\.nii|ResMS\.nii|mask\.nii|con_\d{4}\.nii|spm[TF]_\d{4}\.nii)$/;
+
+/**
+ * The whole estimation: spreadsheet -> design -> masks -> OLS fit -> contrasts, writing SPM12's
+ * images and model.json into `out`. Files appear only when all are written (temporary names,
+ * then renames; model.json last).
+ */
+export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult> {
+  const log = opts.log ?? (() => undefined);
+  const dir = resolve(opts.out);
+  const table = await readTable(opts.design);
+  const design = designMatrix(table, opts);
+  if (design.collinear.length) {
+    log(
+      `warning: the design is rank-deficient (rank ${design.rank} < ${design.p} columns); collinear columns: ` +
+        `${design.collinear.map((g) => g.join(' ~ ')).join('; ')}. Estimating with the pseudo-inverse as SPM does; only estimable contrasts are allowed.`,
+    );
+  }
+  const contrasts = buildContrasts(opts.contrasts ?? [], design);
+  const id = analysisId(design.scanLabels, design.columns, design.X);
+  const previous = checkOutputFolder(dir, id, !!opts.overwrite);
+  const masking = opts.masking ?? {};
+  log(`design: ${design.n} scans x ${design.p} columns (${design.columns.join(', ')}), df = ${design.df}`);
+  const fit = await fitModel(design, {
+    masking,
+    workers: opts.workers,
+    onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
+  });
+  log(`analysis mask: ${fit.vox.length} voxels`);
+  const maps = contrasts.map((c) => contrastMaps(fit, c));
+  const staged = new StagedFiles();
+  try {
+    mkdirSync(dir, { recursive: true });
+    stageModelImages(dir, fit, design.columns, staged);
+    const contrastFiles = maps.map((m) => stageContrastImages(dir, fit, m, staged));
+    const vs = voxelSizes(fit.affine);
+    const record: ModelRecord = {
+      format: MODEL_FORMAT,
+      formatVersion: MODEL_FORMAT_VERSION,
+      vbmVersion: VBM_VERSION,
+      created: new Date().toISOString(),
+      command: opts.command,
+      analysisId: id,
+      design: {
+        source: resolve(opts.design),
+        columns: design.columns,
+        matrix: design.X,
+        intercept: design.intercept,
+        covariates: design.covariates.map((c) => ({ name: c.name, centring: c.centring, offset: c.offset, values: c.raw })),
+        n: design.n,
+        rank: design.rank,
+        df: design.df,
+        trRV: fit.trRV,
+        collinear: design.collinear,
+      },
+      scans: fit.scans.map((s, i) => ({ label: design.scanLabels[i], ...s })),
+      masking: {
+        explicitMask: masking.explicitMask ? resolve(masking.explicitMask) : null,
+        implicit: masking.implicit ?? true,
+        threshold: masking.threshold ?? { type: 'none' },
+        voxels: fit.vox.length,
+      },
+      grid: { dims: fit.dims, affine: fit.affine, voxelSize: vs },
+      smoothness: {
+        FWHM_vox: fit.smoothness.fwhmVox,
+        FWHM_mm: fit.smoothness.fwhmVox.map((f, i) => f * vs[i]),
+        nResiduals: fit.smoothness.nResiduals,
+        nValidVoxels: fit.smoothness.nValid,
+      },
+      images: {
+        beta: design.columns.map((_, j) => `beta_${String(j + 1).padStart(4, '0')}.nii`),
+        ResMS: 'ResMS.nii',
+        mask: 'mask.nii',
+        RPV: 'RPV.nii',
+      },
+      contrasts: maps.map((m, i) => ({
+        index: m.contrast.index,
+        name: m.contrast.name,
+        type: m.contrast.type,
+        weights: m.contrast.weights,
+        df: m.df,
+        images: contrastFiles[i],
+      })),
+    };
+    staged.write(join(dir, MODEL_FILE), JSON.stringify(record, null, 1) + '\n');
+    const written = new Set(staged.commit());
+    // images of the previous run that this one does not rewrite (e.g. a dropped contrast) go
+    if (previous) {
+      const old = [...previous.images.beta, ...previous.contrasts.flatMap((c) => [c.images.effect, c.images.stat])];
+      for (const f of old) if (!written.has(join(dir, f))) rmSync(join(dir, f), { force: true });
+    }
+    return { dir, record, design, contrasts, fit, maps };
+  } catch (e) {
+    staged.abort();
+    throw e;
+  }
+}
+
+/**
+ * A folder may receive this analysis when it is empty, or already holds this analysis (same
+ * scans and design). Another analysis, or files of one vbm did not write, need --overwrite.
+ */
+function checkOutputFolder(dir: string, id: string, overwrite: boolean): ModelRecord | undefined {
+  if (!existsSync(dir)) return undefined;
+  const entries = readdirSync(dir);
+  if (entries.includes(MODEL_FILE)) {
+    let rec: ModelRecord | undefined;
+    try {
+      rec = readModelRecord(dir);
+    } catch (e) {
+      if (!overwrite) throw e;
+    }
+    if (rec && rec.analysisId !== id && !overwrite) {
+      throw new VbmError(
+        `${dir} already holds a different analysis (${rec.scans.length} scans, columns ${rec.design.columns.join(', ')}, made ${rec.created})`,
+        'choose another --out folder, or add --overwrite to replace it',
+      );
+    }
+    return rec;
+  }
+  const foreign = entries.filter((f) => ANALYSIS_FILES.test(f));
+  if (foreign.length && !overwrite) {
+    throw new VbmError(
+      `${dir} holds analysis files vbm did not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`,
+      'choose another --out folder, or add --overwrite to replace them',
+    );
+  }
+  if (foreign.length) for (const f of foreign) rmSync(join(dir, f), { force: true });
+  return undefined;
+}
