@@ -1,0 +1,33 @@
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (tests run from dist/test). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** ../shared beside the repository: reference data, absent in a user's fresh clone. */
+export const sharedDir = resolve(repoRoot, '..', 'shared');
+export const fixtureDir = join(sharedDir, 'fixtures', 'spm12-mreg-4mm');
+export const hasShared = existsSync(join(sharedDir, 'README.md'));
+/** For `test(name, { skip: needShared }, ...)`: a reason string when ../shared is missing. */
+export const needShared: string | false = hasShared ? false : `../shared is absent (${sharedDir}); this test needs its reference data`;
+
+export function tempDir(prefix = 'vbm-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Largest relative difference over paired finite values; NaN pattern must agree. */
+export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (Number.isNaN(x) || Number.isNaN(y)) {
+      if (Number.isNaN(x) !== Number.isNaN(y)) return Infinity;
+      continue;
+    }
+    m = Math.max(m, Math.abs(x - y) / Math.max(floor, Math.abs(y)));
+  }
+  return m;
+}
