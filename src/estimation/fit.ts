@@ -44,6 +44,8 @@ export interface FittedModel {
   Bcov: Matrix;
   smoothness: SmoothnessEstimate;
   scans: { path: string; volume: number; sha256: string; datatype: string }[];
+  /** Wall time of each step, ms: headers, stream (read + accumulate), solve, smoothness. */
+  timings: Record<string, number>;
 }
 
 async function readHeaders(paths: string[]): Promise<Map<string, NiftiHeader>> {
@@ -62,6 +64,13 @@ async function readHeaders(paths: string[]): Promise<Map<string, NiftiHeader>> {
 
 /** Estimate the model voxel by voxel, streaming over the scans once. */
 export async function fitModel(design: Design, opts: FitOptions = {}): Promise<FittedModel> {
+  const timings: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = (name: string): void => {
+    const t = performance.now();
+    timings[name] = t - t0;
+    t0 = t;
+  };
   const masking = opts.masking ?? {};
   const threshold = masking.threshold ?? { type: 'none' };
   const implicit = masking.implicit ?? true;
@@ -75,6 +84,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     const h = headers.get(r.path) as NiftiHeader;
     checkGrid(h.dims, h.affine, r.path, reference);
   }
+  lap('headers');
   const [nx, ny, nz] = first.dims;
   const nvox = nx * ny * nz;
   // 2. candidate voxels: the explicit mask on the scans' grid
@@ -113,6 +123,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     sums = parts[0];
     for (let i = 1; i < parts.length; i++) mergeSums(sums, parts[i]);
   }
+  lap('stream');
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
   const mask = new Uint8Array(nvox);
   const candOfList: number[] = [];
@@ -152,6 +163,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     rss[k] = r;
     resMS[k] = r / trRV;
   }
+  lap('solve');
   // 6. smoothness from the residual-subset sums
   const sub = [...subset].sort((a, b) => a - b);
   const XS = sub.map((i) => X[i]);
@@ -170,6 +182,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     nResiduals: sub.length,
     df: trRV,
   });
+  lap('smoothness');
   const byRow = new Map(reports.map((r) => [r.row, r]));
   return {
     dims: first.dims,
@@ -185,6 +198,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     Bcov,
     smoothness,
     scans: refs.map((r) => ({ path: r.path, volume: r.volume, sha256: byRow.get(r.row)?.sha256 ?? '', datatype: byRow.get(r.row)?.datatype ?? '' })),
+    timings,
   };
 }
 

@@ -36,6 +36,8 @@ export interface AnalysisResult {
   contrasts: Contrast[];
   fit: FittedModel;
   maps: ContrastMaps[];
+  /** Wall time per stage, ms. */
+  timings: Record<string, number>;
 }
 
 /** SPM-named files that show a folder holds some analysis. */
@@ -48,6 +50,7 @@ const ANALYSIS_FILES = /^(SPM\.mat|beta_\d{4}\.nii|ResMS\.nii|mask\.nii|con_\d{4
  */
 export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult> {
   const log = opts.log ?? (() => undefined);
+  const started = performance.now();
   const dir = resolve(opts.out);
   const table = await readTable(opts.design);
   const design = designMatrix(table, opts);
@@ -68,7 +71,10 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
   log(`analysis mask: ${fit.vox.length} voxels`);
+  let t = performance.now();
   const maps = contrasts.map((c) => contrastMaps(fit, c));
+  const contrastMs = performance.now() - t;
+  t = performance.now();
   const staged = new StagedFiles();
   try {
     mkdirSync(dir, { recursive: true });
@@ -130,7 +136,8 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
       const old = [...previous.images.beta, ...previous.contrasts.flatMap((c) => [c.images.effect, c.images.stat])];
       for (const f of old) if (!written.has(join(dir, f))) rmSync(join(dir, f), { force: true });
     }
-    return { dir, record, design, contrasts, fit, maps };
+    const timings = { ...fit.timings, contrasts: contrastMs, write: performance.now() - t, total: performance.now() - started };
+    return { dir, record, design, contrasts, fit, maps, timings };
   } catch (e) {
     staged.abort();
     throw e;

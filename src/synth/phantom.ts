@@ -151,7 +151,11 @@ export function makeCohort(o: CohortOptions): Cohort {
 }
 
 /** Write a cohort as scan files plus design.csv; returns the spreadsheet's path. */
-export function writeCohort(dir: string, cohort: Cohort, o: { format?: 'nii' | 'nii.gz' | 'mixed'; onScan?: (i: number) => void; gzipLevel?: number } = {}): string {
+export function writeCohort(
+  dir: string,
+  cohort: Cohort,
+  o: { format?: 'nii' | 'nii.gz' | 'mixed'; onScan?: (i: number) => void; gzipLevel?: number } = {},
+): string {
   mkdirSync(join(dir, 'scans'), { recursive: true });
   const n = cohort.covariates.age.length;
   const lines = ['scan,age,sex,apoe4'];
@@ -159,7 +163,7 @@ export function writeCohort(dir: string, cohort: Cohort, o: { format?: 'nii' | '
     const fmt = o.format === 'mixed' ? (i % 2 ? 'nii' : 'nii.gz') : (o.format ?? 'nii');
     const name = `scans/smwc1sub-${String(i + 1).padStart(4, '0')}.${fmt}`;
     const vol: Volume = { dims: cohort.dims, affine: cohort.affine, data: cohort.scan(i) };
-    writeFileSync(join(dir, name), encodeNifti(vol, { datatype: DT.FLOAT32, gzip: fmt === 'nii.gz', descrip: 'vbm synthetic grey matter' }));
+    writeFileSync(join(dir, name), encodeNifti(vol, { datatype: DT.FLOAT32, gzip: fmt === 'nii.gz', gzipLevel: o.gzipLevel, descrip: 'vbm synthetic grey matter' }));
     lines.push(`${name},${cohort.covariates.age[i]},${cohort.covariates.sex[i]},${cohort.covariates.apoe4[i]}`);
     o.onScan?.(i);
   }

@@ -10,6 +10,8 @@ export interface EncodeOptions {
   descrip?: string;
   /** gzip the result (for .nii.gz). */
   gzip?: boolean;
+  /** zlib level when gzipping (default 6). */
+  gzipLevel?: number;
   /** Store big-endian (for tests of readers; vbm writes little-endian). */
   bigEndian?: boolean;
   /** Intent code and name (e.g. 3 = t-test with its df) for viewers that show them. */
@@ -102,7 +104,7 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
       throw new Error(`cannot write datatype ${dt.name}`);
   }
   const out = new Uint8Array(buf);
-  return opts.gzip ? gzipSync(out, { level: 6 }) : out;
+  return opts.gzip ? gzipSync(out, { level: opts.gzipLevel ?? 6 }) : out;
 }
 
 function clampRound(x: number, lo: number, hi: number): number {

@@ -1,0 +1,95 @@
+/**
+ * npm run bench [-- --n 379 --dims 121,145,121 --voxel 1.5 --formats nii,nii.gz --workers 2 --data bench-data]
+ *
+ * Generates a realistic cohort (a brain-shaped phantom on the CAT12/SPM 1.5 mm grid, smooth
+ * subject noise, planted effects; float32 .nii and .nii.gz), then measures, each in a fresh
+ * process: the I/O floor (read + decompress every file, same number of threads), and the whole
+ * `vbm run` (3 contrasts) with its stages. Prints a table of times and peak memory.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '..', '..');
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+const n = Number(args.get('n') ?? 379);
+const dims = (args.get('dims') ?? '121,145,121').split(',').map(Number) as [number, number, number];
+const voxel = Number(args.get('voxel') ?? 1.5);
+const formats = (args.get('formats') ?? 'nii,nii.gz').split(',') as ('nii' | 'nii.gz')[];
+const workers = Number(args.get('workers') ?? availableParallelism());
+const dataRoot = resolve(args.get('data') ?? join(repo, 'bench-data'));
+
+function ensureCohort(format: 'nii' | 'nii.gz'): { design: string; mask: string; files: string[] } {
+  const dir = join(dataRoot, `cohort-n${n}-${dims.join('x')}-${voxel}mm-${format.replace('.', '')}`);
+  const stamp = join(dir, 'complete.json');
+  const design = join(dir, 'design.csv');
+  const mask = join(dir, 'brainmask.nii');
+  if (!existsSync(stamp)) {
+    mkdirSync(dir, { recursive: true });
+    process.stderr.write(`generating ${n} scans (${dims.join('x')} at ${voxel} mm, ${format}) in ${dir}\n`);
+    const t = performance.now();
+    const cohort = makeCohort({
+      n,
+      dims,
+      voxelMm: voxel,
+      noiseFwhmMm: 8,
+      noiseSd: 0.06,
+      seed: 379,
+      noisePool: Math.min(n, 24),
+      effects: [
+        { covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 8, perSd: -0.04 },
+        { covariate: 'apoe4', centreMm: [-26, -22, -14], sigmaMm: 6, perSd: -0.03 },
+      ],
+    });
+    writeCohort(dir, cohort, {
+      format,
+      gzipLevel: 1,
+      onScan: (i) => {
+        if ((i + 1) % 50 === 0) process.stderr.write(`  wrote ${i + 1}/${n} (${((performance.now() - t) / 1000).toFixed(0)} s)\n`);
+      },
+    });
+    writeFileSync(mask, templateMask(cohort, 0.1));
+    writeFileSync(stamp, JSON.stringify({ n, dims, voxel, format }));
+  }
+  const files = readFileSync(design, 'utf8').trim().split('\n').slice(1).map((l) => join(dir, l.split(',')[0]));
+  return { design, mask, files };
+}
+
+function child(job: object): { ms: number; maxRssMB: number; timings?: Record<string, number>; voxels?: number } {
+  const out = execFileSync(process.execPath, [join(here, 'child.js'), JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').pop() as string);
+}
+
+const rows: string[][] = [];
+const s = (ms: number): string => (ms / 1000).toFixed(1);
+for (const format of formats) {
+  const { design, mask, files } = ensureCohort(format);
+  process.stderr.write(`measuring the I/O floor (${format})\n`);
+  const floor = child({ kind: 'floor', files, workers });
+  process.stderr.write(`measuring vbm run (${format})\n`);
+  const run = child({ kind: 'run', design, mask, out: join(dataRoot, `results-${format.replace('.', '')}`), workers });
+  const t = run.timings ?? {};
+  rows.push([
+    format,
+    String(n),
+    String(run.voxels),
+    s(floor.ms),
+    s(t.headers ?? 0),
+    s(t.stream ?? 0),
+    s((t.solve ?? 0) + (t.smoothness ?? 0) + (t.contrasts ?? 0)),
+    s(t.write ?? 0),
+    s(run.ms),
+    (run.ms / floor.ms).toFixed(2),
+    run.maxRssMB.toFixed(0),
+  ]);
+}
+const header = ['format', 'scans', 'voxels', 'I/O floor s', 'headers s', 'read+fit s', 'solve+smooth+con s', 'write s', 'total s', 'total/floor', 'peak RSS MB'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+process.stdout.write(`\nvbm run benchmark: ${n} scans of ${dims.join('x')} voxels at ${voxel} mm, ${workers} worker threads, node ${process.version}\n\n`);
+process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');

@@ -1,0 +1,46 @@
+/**
+ * One measured job in a fresh process, so that peak memory (maxRSS, which includes worker
+ * threads) belongs to that job alone. Prints one JSON line.
+ */
+import { Worker } from 'node:worker_threads';
+import { runAnalysis } from '../src/pipeline/run.js';
+
+const job = JSON.parse(process.argv[2]) as
+  | { kind: 'floor'; files: string[]; workers: number }
+  | { kind: 'run'; design: string; out: string; mask?: string; workers?: number };
+
+const t0 = performance.now();
+if (job.kind === 'floor') {
+  const shares = Array.from({ length: job.workers }, (_, w) => job.files.filter((_, i) => i % job.workers === w));
+  const bytes = await Promise.all(
+    shares.map(
+      (files) =>
+        new Promise<number>((resolve, reject) => {
+          const wk = new Worker(new URL('./floor-worker.js', import.meta.url), { workerData: files });
+          wk.on('message', resolve);
+          wk.on('error', reject);
+        }),
+    ),
+  );
+  const ms = performance.now() - t0;
+  process.stdout.write(JSON.stringify({ ms, bytes: bytes.reduce((a, b) => a + b, 0), maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+} else {
+  const res = await runAnalysis({
+    design: job.design,
+    out: job.out,
+    overwrite: true,
+    workers: job.workers,
+    masking: job.mask ? { explicitMask: job.mask } : {},
+    contrasts: [
+      { name: 'age +', type: 'T', columns: ['age'], weights: [1] },
+      { name: 'age -', type: 'T', columns: ['age'], weights: [-1] },
+      { name: 'age or apoe4', type: 'F', columns: ['age', 'apoe4'] },
+    ],
+    onProgress: (_s, d, t) => {
+      if (d % 50 === 0 || d === t) process.stderr.write(`  read ${d}/${t} scans (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    },
+  });
+  process.stdout.write(
+    JSON.stringify({ ms: performance.now() - t0, timings: res.timings, voxels: res.fit.vox.length, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n',
+  );
+}

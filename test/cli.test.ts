@@ -1,0 +1,46 @@
+/** The command line as a user types it: vbm run, vbm show, exit codes and messages. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, tempDir } from './helpers.js';
+import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
+
+const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const vbm = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test('vbm run with inline and file contrasts, then vbm show and show --json', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cohort = makeCohort({ n: 10, dims: [16, 18, 16], voxelMm: 9, noiseFwhmMm: 16, seed: 5 });
+    const design = writeCohort(dir, cohort, { format: 'mixed' });
+    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
+    writeFileSync(join(dir, 'contrasts.yaml'), '- name: Effect of age (+)\n  type: T\n  columns: [age]\n  weights: [1]\n');
+    const out = join(dir, 'results');
+    const r = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrasts', join(dir, 'contrasts.yaml'), '--contrast', 'age or apoe4:F:age,apoe4', '--out', out, '--workers', '2');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /reading scans: 10\/10/);
+    assert.match(r.stdout, /Effect of age \(\+\)\s+T\s+\[0 1 0 0\]/);
+    assert.match(r.stdout, /age or apoe4\s+F\s+\[0 1 0 0; 0 0 0 1\]\s+\[2, 6\]\s+ess_0002\.nii spmF_0002\.nii/);
+    const s = vbm('show', out);
+    assert.equal(s.status, 0);
+    assert.match(s.stdout, /Scans: 10/);
+    assert.match(s.stdout, /Design: 4 columns, rank 4, df 6/);
+    const j = JSON.parse(vbm('show', out, '--json').stdout) as { contrasts: { name: string }[]; scans: unknown[] };
+    assert.deepEqual(j.contrasts.map((c) => c.name), ['Effect of age (+)', 'age or apoe4']);
+    assert.equal(j.scans.length, 10);
+    // a user error: exit code 2, the message and a hint, no stack trace
+    const bad = vbm('run', design, '--contrast', 'T:tiv', '--out', join(dir, 'bad'));
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /vbm: error: contrast 1 'T: tiv' names column 'tiv', which is not in the design/);
+    assert.match(bad.stderr, /hint: the design's columns are: mean, age, sex, apoe4/);
+    assert.doesNotMatch(bad.stderr, /at .*\.js:\d+/);
+    const missing = vbm('show', join(dir, 'nowhere'));
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /holds no vbm analysis/);
+  } finally {
+    cleanup();
+  }
+});
