@@ -60,6 +60,17 @@ function ensureCohort(format: 'nii' | 'nii.gz'): { design: string; mask: string;
   return { design, mask, files };
 }
 
+/** Empty the page cache (root only) so the next job reads from disk, as a first run does. */
+function dropCaches(): boolean {
+  try {
+    execFileSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function child(job: object): { ms: number; maxRssMB: number; timings?: Record<string, number>; voxels?: number } {
   const out = execFileSync(process.execPath, [join(here, 'child.js'), JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop() as string);
@@ -67,15 +78,23 @@ function child(job: object): { ms: number; maxRssMB: number; timings?: Record<st
 
 const rows: string[][] = [];
 const s = (ms: number): string => (ms / 1000).toFixed(1);
+const caches = (args.get('cache') ?? 'warm,cold').split(',');
 for (const format of formats) {
   const { design, mask, files } = ensureCohort(format);
-  process.stderr.write(`measuring the I/O floor (${format})\n`);
+  for (const cache of caches) {
+  if (cache === 'cold' && !dropCaches()) {
+    process.stderr.write('cannot drop the page cache (needs root): cold-cache rows skipped\n');
+    continue;
+  }
+  if (cache === 'warm') child({ kind: 'floor', files, workers }); // fill the cache
+  process.stderr.write(`measuring the I/O floor (${format}, ${cache} cache)\n`);
   const floor = child({ kind: 'floor', files, workers });
-  process.stderr.write(`measuring vbm run (${format})\n`);
+  if (cache === 'cold') dropCaches();
+  process.stderr.write(`measuring vbm run (${format}, ${cache} cache)\n`);
   const run = child({ kind: 'run', design, mask, out: join(dataRoot, `results-${format.replace('.', '')}`), workers });
   const t = run.timings ?? {};
   rows.push([
-    format,
+    `${format} ${cache}`,
     String(n),
     String(run.voxels),
     s(floor.ms),
@@ -87,8 +106,9 @@ for (const format of formats) {
     (run.ms / floor.ms).toFixed(2),
     run.maxRssMB.toFixed(0),
   ]);
+  }
 }
-const header = ['format', 'scans', 'voxels', 'I/O floor s', 'headers s', 'read+fit s', 'solve+smooth+con s', 'write s', 'total s', 'total/floor', 'peak RSS MB'];
+const header = ['format, cache', 'scans', 'voxels', 'I/O floor s', 'headers s', 'read+fit s', 'solve+smooth+con s', 'write s', 'total s', 'total/floor', 'peak RSS MB'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 process.stdout.write(`\nvbm run benchmark: ${n} scans of ${dims.join('x')} voxels at ${voxel} mm, ${workers} worker threads, node ${process.version}\n\n`);

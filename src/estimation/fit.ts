@@ -155,9 +155,9 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     let fitted = 0;
     for (let i = 0; i < p; i++) {
       let b = 0;
-      for (let j = 0; j < p; j++) b += Bcov[i][j] * sums.xty[c * p + j];
+      for (let j = 0; j < p; j++) b += Bcov[i][j] * sums.xty[j * nCand + c];
       beta[k * p + i] = b;
-      fitted += b * sums.xty[c * p + i];
+      fitted += b * sums.xty[i * nCand + c];
     }
     const r = Math.max(0, sums.yy[c] - fitted);
     rss[k] = r;
@@ -178,6 +178,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     ryy: sums.ryy,
     rxty: sums.rxty,
     G: matmul(transpose(XS), XS),
+    nCand,
     nScans: design.n,
     nResiduals: sub.length,
     df: trRV,

@@ -1,7 +1,7 @@
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
-import { type FitLayout, type FitSums, addScan, createSums } from './accumulate.js';
+import { type FitLayout, type FitSums, type ScanContribution, addScans, createScratch, createSums } from './accumulate.js';
 import { type ThresholdMasking, scanThreshold } from './masking.js';
 import type { ScanRef } from './scanList.js';
 
@@ -25,24 +25,34 @@ export interface ScanReport {
  * Read the job's scans one after the other and fold each into the sums. A 4-D file named by
  * consecutive scans is opened once.
  */
-export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void): FitSums {
+export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSize = 8): FitSums {
   const sums = createSums(job.layout);
+  const scratch = createScratch(job.layout);
   let open: { path: string; file: NiftiFile } | undefined;
-  let buffer: Float32Array | undefined;
+  let batch: ScanContribution[] = [];
+  let reports: ScanReport[] = [];
+  const flush = (): void => {
+    addScans(sums, job.layout, scratch, batch);
+    for (const r of reports) onScan(r);
+    batch = [];
+    reports = [];
+  };
   for (const s of job.scans) {
     if (!open || open.path !== s.ref.path) open = { path: s.ref.path, file: openNifti(s.ref.path, { hash: true }) };
     const h = open.file.header;
     checkGrid(h.dims, h.affine, s.ref.path, job.reference);
-    buffer = decodeVolume(open.file, s.ref.volume, buffer);
-    addScan(sums, job.layout, {
-      data: buffer,
+    const data = decodeVolume(open.file, s.ref.volume);
+    batch.push({
+      data,
       x: s.x,
       inResidualSubset: s.inResidualSubset,
-      threshold: scanThreshold(job.threshold, buffer),
+      threshold: scanThreshold(job.threshold, data),
       zeroIsMissing: job.implicit && !h.datatype.isFloat && job.threshold.type === 'none',
     });
-    onScan({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name });
+    reports.push({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name });
+    if (batch.length >= batchSize) flush();
   }
+  if (batch.length) flush();
   return sums;
 }
 

@@ -1,5 +1,4 @@
 import type { Matrix } from '../model/linalg.js';
-import { RYY_TERMS } from './accumulate.js';
 
 /**
  * SPM's smoothness estimate (Kiebel et al. 1999; spm_est_smoothness), computed exactly from
@@ -32,6 +31,8 @@ export interface SmoothnessInput {
   /** Map from linear index to in-mask voxel number, -1 outside. */
   maskIndex: Int32Array;
   p: number;
+  /** Number of candidate voxels (the stride of the term-major sums). */
+  nCand: number;
   /** beta, voxel-major [m * p + j] over in-mask voxels. */
   beta: Float64Array;
   /** Residual sum of squares per in-mask voxel. */
@@ -48,7 +49,7 @@ export interface SmoothnessInput {
 export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
   const [nx, ny, nz] = inp.dims;
   const nxy = nx * ny;
-  const { vox, candOf, maskIndex, p, beta, rss, ryy, rxty, G, df } = inp;
+  const { vox, candOf, maskIndex, p, beta, rss, ryy, rxty, G, df, nCand } = inp;
   const m = vox.length;
   const rpv = new Float64Array(m).fill(NaN);
   const scale = inp.nScans / df / inp.nResiduals;
@@ -58,7 +59,6 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
   let sumY = 0;
   let sumZ = 0;
   let nValid = 0;
-  const Gb = new Float64Array(p);
   // b(a)' G b(b)
   const bGb = (a: number, b: number): number => {
     let s = 0;
@@ -71,10 +71,9 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
   };
   const dot = (arr: Float64Array, ai: number, bm: number): number => {
     let s = 0;
-    for (let j = 0; j < p; j++) s += arr[ai * p + j] * beta[bm * p + j];
+    for (let j = 0; j < p; j++) s += arr[j * nCand + ai] * beta[bm * p + j];
     return s;
   };
-  void Gb;
   // residual product over S between in-mask voxels a and b, given y_S(a)'y_S(b)
   const eProd = (yab: number, a: number, b: number): number =>
     yab - dot(rxty, candOf[a], b) - dot(rxty, candOf[b], a) + bGb(a, b);
@@ -90,22 +89,23 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
     if (ix < 0 || iy < 0 || iz < 0) continue;
     if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 || maskIndex[idx + 1 + nx + nxy] < 0) continue;
     const c = candOf[k];
-    const r = c * RYY_TERMS;
+    
     const sv = Math.sqrt(rss[k] / df);
     const sx = Math.sqrt(rss[ix] / df);
     const sy = Math.sqrt(rss[iy] / df);
     const sz = Math.sqrt(rss[iz] / df);
-    const Rvv = eProd(ryy[r], k, k) / (sv * sv);
-    if (!(Rvv >= Math.sqrt(Number.EPSILON))) continue;
-    const Rxx = eProd(ryy[candOf[ix] * RYY_TERMS], ix, ix) / (sx * sx);
-    const Ryy = eProd(ryy[candOf[iy] * RYY_TERMS], iy, iy) / (sy * sy);
-    const Rzz = eProd(ryy[candOf[iz] * RYY_TERMS], iz, iz) / (sz * sz);
-    const Rvx = eProd(ryy[r + 1], k, ix) / (sv * sx);
-    const Rvy = eProd(ryy[r + 2], k, iy) / (sv * sy);
-    const Rvz = eProd(ryy[r + 3], k, iz) / (sv * sz);
-    const Rxy = eProd(ryy[r + 4], ix, iy) / (sx * sy);
-    const Rxz = eProd(ryy[r + 5], ix, iz) / (sx * sz);
-    const Ryz = eProd(ryy[r + 6], iy, iz) / (sy * sz);
+    const Rvv = eProd(ryy[c], k, k) / (sv * sv);
+    // SPM leaves voxels whose summed squared standardised residual is tiny out of the average
+    const inAverage = Rvv >= Math.sqrt(Number.EPSILON);
+    const Rxx = eProd(ryy[candOf[ix]], ix, ix) / (sx * sx);
+    const Ryy = eProd(ryy[candOf[iy]], iy, iy) / (sy * sy);
+    const Rzz = eProd(ryy[candOf[iz]], iz, iz) / (sz * sz);
+    const Rvx = eProd(ryy[1 * nCand + c], k, ix) / (sv * sx);
+    const Rvy = eProd(ryy[2 * nCand + c], k, iy) / (sv * sy);
+    const Rvz = eProd(ryy[3 * nCand + c], k, iz) / (sv * sz);
+    const Rxy = eProd(ryy[4 * nCand + c], ix, iy) / (sx * sy);
+    const Rxz = eProd(ryy[5 * nCand + c], ix, iz) / (sx * sz);
+    const Ryz = eProd(ryy[6 * nCand + c], iy, iz) / (sy * sz);
     const Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
     const Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
     const Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
@@ -116,7 +116,7 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
     if (det < 0) det = 0;
     const img = Math.sqrt(det / (LOG2x4 * LOG2x4 * LOG2x4));
     rpv[k] = img;
-    if (!Number.isFinite(img)) continue;
+    if (!inAverage || !Number.isFinite(img)) continue;
     sumImg += img;
     sumX += Math.sqrt(Lxx / LOG2x4);
     sumY += Math.sqrt(Lyy / LOG2x4);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { constants as zc, gunzipSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
 import { type NiftiHeader, NIFTI2_HEADER_BYTES, parseHeader } from './header.js';
 import { DT } from './datatypes.js';
@@ -55,44 +56,27 @@ export async function readHeaderOnly(path: string): Promise<NiftiHeader> {
 }
 
 async function readPrefix(path: string, n: number): Promise<Uint8Array> {
-  const first = await new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const s = createReadStream(path, { start: 0, end: 1 });
-    s.on('data', (c) => {
-      chunks.push(c as Buffer);
-      got += (c as Buffer).length;
-    });
-    s.on('end', () => resolve(Buffer.concat(chunks, got)));
-    s.on('error', reject);
-  });
-  const gz = isGzip(first);
-  return new Promise<Uint8Array>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let got = 0;
-    const src = createReadStream(path);
-    const stream = gz ? src.pipe(createGunzip()) : src;
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      src.destroy();
-      resolve(Buffer.concat(chunks, got));
-    };
-    stream.on('data', (c: Buffer) => {
-      chunks.push(c);
-      got += c.length;
-      if (got >= n) finish();
-    });
-    stream.on('end', finish);
-    stream.on('error', (e: Error) => {
-      if (done) return;
-      done = true;
-      src.destroy();
-      if (got > 0) resolve(Buffer.concat(chunks, got));
-      else reject(new VbmError(`${path}: cannot decompress (${e.message})`, 'the file is corrupt; re-create it'));
-    });
-  });
+  // The header sits in the first bytes; for gzip, the first 64 KiB of the stream are plenty
+  // (inflated with a sync flush, so a partial stream is not an error).
+  const fd = openSync(path, 'r');
+  try {
+    let out: Uint8Array = new Uint8Array(0);
+    for (const size of [4096, 65536]) {
+      const buf = Buffer.alloc(size);
+      const got = readSync(fd, buf, 0, size, 0);
+      const head = buf.subarray(0, got);
+      if (!isGzip(head)) return head.subarray(0, Math.min(got, n));
+      try {
+        out = gunzipSync(head, { finishFlush: zc.Z_SYNC_FLUSH });
+      } catch (e) {
+        throw new VbmError(`${path}: cannot decompress (${(e as Error).message})`, 'the file is corrupt; re-create it');
+      }
+      if (out.length >= n || got < size) break;
+    }
+    return out.subarray(0, Math.min(out.length, n));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A decoded image file: header plus the raw bytes that hold the voxels. */
@@ -133,11 +117,15 @@ export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Fl
   }
   const bytes = header.datatype.bytes;
   const start = header.voxOffset + index * nvox * bytes;
-  const dst = out && out.length === nvox ? out : new Float32Array(nvox);
   const le = header.littleEndian;
   const code = header.datatype.code;
   const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const dst = out && out.length === nvox ? out : new Float32Array(nvox);
   if (code === DT.FLOAT32 && le === hostLE) {
+    if (!out && (data.byteOffset + start) % 4 === 0 && header.slope === 1 && header.inter === 0) {
+      // no copy: a view on the file's bytes
+      return new Float32Array(data.buffer, data.byteOffset + start, nvox);
+    }
     new Uint8Array(dst.buffer, dst.byteOffset, nvox * 4).set(data.subarray(start, start + nvox * 4));
   } else {
     const view = new DataView(data.buffer, data.byteOffset + start, nvox * bytes);

@@ -78,12 +78,16 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
   const slope = opts.slope ?? 1;
   const inter = opts.inter ?? 0;
   const enc = (x: number): number => (slope === 1 && inter === 0 ? x : (x - inter) / slope);
+  const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const plain = slope === 1 && inter === 0 && le === hostLE;
   switch (dtCode) {
     case DT.FLOAT32:
-      for (let i = 0; i < nvox; i++) v.setFloat32(offset + 4 * i, src[i], le);
+      if (plain) new Float32Array(buf, offset, nvox).set(src);
+      else for (let i = 0; i < nvox; i++) v.setFloat32(offset + 4 * i, src[i], le);
       break;
     case DT.FLOAT64:
-      for (let i = 0; i < nvox; i++) v.setFloat64(offset + 8 * i, src[i], le);
+      if (plain && offset % 8 === 0) new Float64Array(buf, offset, nvox).set(src);
+      else for (let i = 0; i < nvox; i++) v.setFloat64(offset + 8 * i, src[i], le);
       break;
     case DT.UINT8:
       for (let i = 0; i < nvox; i++) v.setUint8(offset + i, clampRound(enc(src[i]), 0, 255));

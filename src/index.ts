@@ -1,0 +1,20 @@
+/** vbm's library API: the CLI is a thin layer over these. */
+export { VbmError } from './errors.js';
+export { VBM_VERSION } from './version.js';
+export type { Volume } from './io/nifti/volume.js';
+export type { NiftiHeader } from './io/nifti/header.js';
+export { readVolume, openNifti, decodeVolume, readHeaderOnly } from './io/nifti/read.js';
+export { encodeNifti } from './io/nifti/write.js';
+export { DT } from './io/nifti/datatypes.js';
+export { type Affine, applyAffine, invertAffine, axisCodes, voxelSizes } from './io/nifti/affine.js';
+export { readTable, type Table } from './io/spreadsheet.js';
+export { designMatrix, type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
+export { buildContrasts, readContrastsFile, parseInlineContrast, type Contrast, type ContrastSpec } from './model/contrasts.js';
+export { fitModel, type FittedModel, type FitOptions } from './estimation/fit.js';
+export { contrastMaps, type ContrastMaps } from './estimation/contrastMaps.js';
+export type { MaskingOptions, ThresholdMasking } from './estimation/masking.js';
+export { runAnalysis, type AnalysisOptions, type AnalysisResult } from './pipeline/run.js';
+export { openAnalysis, type Analysis } from './pipeline/analysis.js';
+export type { ModelRecord } from './pipeline/modelRecord.js';
+export { describeAnalysis } from './pipeline/show.js';
+export { makeCohort, writeCohort, templateMask } from './synth/phantom.js';
