@@ -1,0 +1,53 @@
+/**
+ * Resel counts of a search volume (Worsley et al. 1996), as SPM's spm_resels_vol counts them:
+ * points P, edges E (along x, y, z), faces F (xy, xz, yz) and cubes C of the mask lattice,
+ * each element counted at its last (+x, +y, +z) corner, combined into the intrinsic volumes
+ * in units of the FWHM (in voxels) along each axis:
+ *   R0 = P - (Ex+Ey+Ez) + (Fxy+Fxz+Fyz) - C        (the Euler characteristic)
+ *   R1 = (Ex - Fxy - Fxz + C)/fx + (Ey - Fxy - Fyz + C)/fy + (Ez - Fxz - Fyz + C)/fz
+ *   R2 = (Fxy - C)/(fx fy) + (Fxz - C)/(fx fz) + (Fyz - C)/(fy fz)
+ *   R3 = C/(fx fy fz)
+ */
+export type ReselCounts = [number, number, number, number];
+
+export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fwhmVox: readonly number[]): ReselCounts {
+  const [nx, ny, nz] = dims;
+  const nxy = nx * ny;
+  let P = 0;
+  let Ex = 0;
+  let Ey = 0;
+  let Ez = 0;
+  let Fxy = 0;
+  let Fxz = 0;
+  let Fyz = 0;
+  let C = 0;
+  const on = (i: number): boolean => mask[i] > 0;
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++) {
+        const o = x + nx * y + nxy * z;
+        if (!on(o)) continue;
+        P++;
+        const mx = x > 0 && on(o - 1);
+        const my = y > 0 && on(o - nx);
+        const mz = z > 0 && on(o - nxy);
+        const mxy = x > 0 && y > 0 && on(o - 1 - nx);
+        const mxz = x > 0 && z > 0 && on(o - 1 - nxy);
+        const myz = y > 0 && z > 0 && on(o - nx - nxy);
+        const mxyz = x > 0 && y > 0 && z > 0 && on(o - 1 - nx - nxy);
+        if (mx) Ex++;
+        if (my) Ey++;
+        if (mz) Ez++;
+        if (mx && my && mxy) Fxy++;
+        if (mx && mz && mxz) Fxz++;
+        if (my && mz && myz) Fyz++;
+        if (mx && my && mz && mxy && mxz && myz && mxyz) C++;
+      }
+  const [rx, ry, rz] = fwhmVox.map((f) => 1 / f);
+  return [
+    P - (Ex + Ey + Ez) + (Fxy + Fxz + Fyz) - C,
+    (Ex - Fxy - Fxz + C) * rx + (Ey - Fxy - Fyz + C) * ry + (Ez - Fxz - Fyz + C) * rz,
+    (Fxy - C) * rx * ry + (Fxz - C) * rx * rz + (Fyz - C) * ry * rz,
+    C * rx * ry * rz,
+  ];
+}
