@@ -37,6 +37,15 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     assert.match(bad.stderr, /vbm: error: contrast 1 'T: tiv' names column 'tiv', which is not in the design/);
     assert.match(bad.stderr, /hint: the design's columns are: mean, age, sex, apoe4/);
     assert.doesNotMatch(bad.stderr, /at .*\.js:\d+/);
+    // results from the command line: SPM's footer and the files
+    const res = vbm('results', out, '--contrast', '1', '--threshold', '0.001', '--extent', '5');
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /Contrast 1 'Effect of age \(\+\)': SPM\{T_\[6\.0\]\}, uncorrected p < 0\.001, k >= 5/);
+    assert.match(res.stdout, /Height threshold: T = 5\.21, p = 0\.001/);
+    assert.match(res.stdout, /wrote spmT_0001_thresh\.nii, table_0001\.csv, table_0001\.json/);
+    const fwe = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrast', 'T:age', '--out', join(dir, 'r2'), '--results', '--correction', 'fwe', '--threshold', '0.05', '-q');
+    assert.equal(fwe.status, 0, fwe.stderr);
+    assert.match(fwe.stdout, /FWE p < 0\.05, k >= 0/);
     const missing = vbm('show', join(dir, 'nowhere'));
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /holds no vbm analysis/);

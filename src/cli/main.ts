@@ -7,6 +7,8 @@ import { runAnalysis } from '../pipeline/run.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';
+import { type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
+import type { Correction } from '../inference/results.js';
 import { parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
 
 const program = new Command();
@@ -15,6 +17,31 @@ program
   .description('Voxel-based morphometry and voxel-wise multiple regression, with SPM12\'s numbers')
   .version(VBM_VERSION)
   .showHelpAfterError();
+
+function resultsOptions(cmd: Command): Command {
+  return cmd
+    .option('--threshold <p>', 'height threshold: a p-value, or (uncorrected) a statistic value > 1', '0.001')
+    .option('--correction <kind>', "height correction: 'none', 'fwe' (random field) or 'fdr' (voxel-wise)", 'none')
+    .option('--extent <k>', 'extent threshold in voxels', '0')
+    .option('--peaks <n>', 'local maxima listed per cluster', '3')
+    .option('--peak-distance <mm>', 'minimum distance between listed maxima of a cluster', '8')
+    .option('--maps <list>', "also write maps: any of 'p', 'logp', 'z' (comma-separated)");
+}
+
+function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, 'contrast'> {
+  const correction = String(o.correction).toLowerCase();
+  if (!['none', 'fwe', 'fdr'].includes(correction)) throw new VbmError(`--correction '${o.correction}' is not one of none, fwe, fdr`);
+  const maps = parseList(o.maps as string | undefined) ?? [];
+  for (const m of maps) if (!['p', 'logp', 'z'].includes(m)) throw new VbmError(`--maps: '${m}' is not one of p, logp, z`);
+  return {
+    threshold: parseNumber('--threshold', String(o.threshold)),
+    correction: correction as Correction,
+    extent: parseNumber('--extent', String(o.extent)),
+    peaksPerCluster: parseNumber('--peaks', String(o.peaks)),
+    peakDistanceMm: parseNumber('--peak-distance', String(o.peakDistance)),
+    maps: maps as ExtraMap[],
+  };
+}
 
 program
   .command('run')
@@ -33,7 +60,15 @@ program
   .option('--overwrite', 'replace an output folder that holds a different analysis')
   .option('--workers <n>', 'worker threads (default: number of cores)')
   .option('-q, --quiet', 'no progress or log lines')
+  .option('--results', 'after estimation, run `vbm results` for every contrast with the options below')
+  .option('--threshold <p>', 'with --results: height threshold (p, or statistic value > 1)', '0.001')
+  .option('--correction <kind>', "with --results: 'none', 'fwe' or 'fdr'", 'none')
+  .option('--extent <k>', 'with --results: extent threshold in voxels', '0')
+  .option('--peaks <n>', 'with --results: maxima per cluster', '3')
+  .option('--peak-distance <mm>', 'with --results: minimum distance between maxima', '8')
+  .option('--maps <list>', "with --results: also write 'p', 'logp', 'z' maps")
   .action(async (designPath: string, o: Record<string, unknown>) => {
+    const resultsReq = o.results ? parseResultsOptions(o) : undefined;
     const contrasts: ContrastSpec[] = [];
     if (o.contrasts) contrasts.push(...readContrastsFile(String(o.contrasts)));
     for (const s of (o.contrast as string[] | undefined) ?? []) contrasts.push(parseInlineContrast(s));
@@ -63,8 +98,35 @@ program
       log,
     });
     log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${result.dir}`);
-    process.stdout.write(describeAnalysis(openAnalysis(result.dir)) + '\n');
+    const analysis = openAnalysis(result.dir);
+    process.stdout.write(describeAnalysis(analysis) + '\n');
+    if (resultsReq) {
+      for (const c of analysis.record.contrasts) {
+        const out = runResults(analysis, { ...resultsReq, contrast: c.index });
+        process.stdout.write(`\n${out.text}\n  wrote ${out.files.join(', ')}\n`);
+      }
+    }
   });
+
+resultsOptions(
+  program
+    .command('results')
+    .description("threshold a contrast and list clusters and peaks with SPM12's random-field, FDR and uncorrected p-values")
+    .argument('<dir>', 'analysis folder written by vbm run')
+    .option('--contrast <which>', 'contrast number or name (default: all)'),
+).action((dir: string, o: Record<string, unknown>) => {
+  const a = openAnalysis(dir);
+  const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [String(o.contrast)];
+  if (which.length === 0) throw new VbmError(`${a.dir} has no contrasts`, 'add contrasts with vbm run --contrasts or --contrast');
+  const req = parseResultsOptions(o);
+  for (const c of which) {
+    const out = runResults(a, { ...req, contrast: c });
+    process.stdout.write(`${out.text}
+  wrote ${out.files.join(', ')}
+
+`);
+  }
+});
 
 program
   .command('show')

@@ -33,7 +33,7 @@ export interface ModelRecord {
   scans: { label: string; path: string; volume: number; sha256: string; datatype: string }[];
   masking: { explicitMask: string | null; implicit: boolean; threshold: ThresholdMasking; voxels: number };
   grid: { dims: [number, number, number]; affine: number[][]; voxelSize: [number, number, number] };
-  smoothness: { FWHM_vox: number[]; FWHM_mm: number[]; nResiduals: number; nValidVoxels: number };
+  smoothness: { FWHM_vox: number[]; FWHM_mm: number[]; R: number[]; S: number; nResiduals: number; nValidVoxels: number };
   images: { beta: string[]; ResMS: string; mask: string; RPV: string };
   contrasts: {
     index: number;

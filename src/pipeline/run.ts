@@ -12,6 +12,7 @@ import type { MaskingOptions } from '../estimation/masking.js';
 import { VBM_VERSION } from '../version.js';
 import { MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelRecord, analysisId, readModelRecord } from './modelRecord.js';
 import { stageContrastImages, stageModelImages } from './outputs.js';
+import { reselCounts } from '../inference/resels.js';
 
 export interface AnalysisOptions extends DesignOptions {
   /** Spreadsheet (.xlsx, .csv, .tsv): first column scan paths, then covariates. */
@@ -111,6 +112,8 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
       smoothness: {
         FWHM_vox: fit.smoothness.fwhmVox,
         FWHM_mm: fit.smoothness.fwhmVox.map((f, i) => f * vs[i]),
+        R: reselCounts(fit.mask, fit.dims, fit.smoothness.fwhmVox),
+        S: fit.vox.length,
         nResiduals: fit.smoothness.nResiduals,
         nValidVoxels: fit.smoothness.nValid,
       },
@@ -129,6 +132,23 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
         images: contrastFiles[i],
       })),
     };
+    staged.write(
+      join(dir, 'smoothness.json'),
+      JSON.stringify(
+        {
+          FWHM_mm: record.smoothness.FWHM_mm,
+          FWHM_vox: record.smoothness.FWHM_vox,
+          resel_size_vox: record.smoothness.FWHM_vox.reduce((a, b) => a * b, 1),
+          R: record.smoothness.R,
+          S: record.smoothness.S,
+          df: design.df,
+          nResiduals: record.smoothness.nResiduals,
+          voxel_size_mm: vs,
+        },
+        null,
+        1,
+      ) + '\n',
+    );
     staged.write(join(dir, MODEL_FILE), JSON.stringify(record, null, 1) + '\n');
     const written = new Set(staged.commit());
     // images of the previous run that this one does not rewrite (e.g. a dropped contrast) go

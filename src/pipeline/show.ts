@@ -1,15 +1,9 @@
 import type { Analysis } from './analysis.js';
+import { formatTable } from '../report/textTable.js';
 
 function fmtWeights(w: number[][]): string {
   const row = (r: number[]): string => r.map((x) => (Number.isInteger(x) ? String(x) : x.toPrecision(3))).join(' ');
   return w.length === 1 ? `[${row(w[0])}]` : `[${w.map(row).join('; ')}]`;
-}
-
-/** Plain-text table: columns padded to their widest cell. */
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 /** What `vbm show` prints: scans, design, masking, smoothness, contrasts and images of an analysis. */

@@ -1,0 +1,176 @@
+import { join } from 'node:path';
+import { VbmError } from '../errors.js';
+import { StagedFiles } from '../io/atomic.js';
+import { encodeNifti } from '../io/nifti/write.js';
+import { type StatType, statTail, zFromTail } from '../inference/distributions.js';
+import { type ResultsOptions, type ResultsTable, computeResults } from '../inference/results.js';
+import { formatTable } from '../report/textTable.js';
+import { type Analysis, openAnalysis } from './analysis.js';
+import { pad } from './outputs.js';
+
+export type ExtraMap = 'p' | 'logp' | 'z';
+
+export interface ResultsRequest extends ResultsOptions {
+  /** Contrast number (1-based) or name. */
+  contrast: number | string;
+  /** Also write uncorrected p, -log10 p and/or Z maps. */
+  maps?: ExtraMap[];
+}
+
+export interface ResultsOutput {
+  contrast: { index: number; name: string; type: 'T' | 'F' };
+  table: ResultsTable;
+  files: string[];
+  /** The table as SPM lists it, for a terminal. */
+  text: string;
+}
+
+const fmtP = (p: number): string => (Number.isNaN(p) ? '' : p.toFixed(3));
+const num = (x: number): string => (Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(+x.toPrecision(10)));
+
+/** The CSV of the table: one row per peak; cluster columns on a cluster's first row only. */
+export function tableCsv(t: ResultsTable): string {
+  const statCol = t.stat === 'F' ? 'peak_F' : 'peak_T';
+  const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0'];
+  const lines = [header.join(',')];
+  t.rows.forEach((r, i) => {
+    const c = r.first;
+    lines.push(
+      [
+        r.cluster,
+        i === 0 ? num(t.set.p) : '',
+        i === 0 ? t.set.c : '',
+        c ? num(r.clusterPFWE) : '',
+        c ? num(r.clusterQFDR) : '',
+        c ? r.clusterK : '',
+        c ? num(r.clusterPUnc) : '',
+        num(r.peakPFWE),
+        num(r.peakQFDR),
+        num(r.stat),
+        num(r.z),
+        num(r.peakPUnc),
+        num(r.peakQFDRVoxel),
+        ...r.mm.map((v) => num(v)),
+        ...r.voxel,
+      ].join(','),
+    );
+  });
+  return lines.join('\n') + '\n';
+}
+
+/** SPM's footer lines. */
+export function footerLines(t: ResultsTable): string[] {
+  const S = t.stat;
+  const f = (x: number, d: number): string => (x === Infinity ? 'Inf' : x.toFixed(d));
+  return [
+    `Height threshold: ${S} = ${t.height.u.toFixed(2)}, p = ${t.height.pUnc.toFixed(3)} (${t.height.pFWE.toFixed(3)})`,
+    t.extent.k === 0 ? 'Extent threshold: k = 0 voxels' : `Extent threshold: k = ${t.extent.k} voxels, p = ${t.extent.pUnc.toFixed(3)} (${t.extent.pFWE.toFixed(3)})`,
+    `Expected voxels per cluster, <k> = ${t.expectedVoxelsPerCluster.toFixed(3)}`,
+    `Expected number of clusters, <c> = ${t.expectedClusters.toFixed(2)}`,
+    `FWEp: ${f(t.critical.FWEp, 3)}, FDRp: ${f(t.critical.FDRp, 3)}, FWEc: ${f(t.critical.FWEc, 0)}, FDRc: ${f(t.critical.FDRc, 0)}`,
+    `Degrees of freedom = [${t.df[0].toFixed(1)}, ${t.df[1].toFixed(1)}]`,
+    `FWHM = ${t.fwhmMm.map((v) => v.toFixed(1)).join(' ')} mm; ${t.fwhmVox.map((v) => v.toFixed(1)).join(' ')} {voxels}`,
+    `Volume: ${Math.round(t.volume.mm3)} = ${t.volume.voxels} voxels = ${t.volume.resels.toFixed(1)} resels`,
+    `Voxel size: ${t.voxelSizeMm.map((v) => v.toFixed(1)).join(' ')} mm; (resel = ${t.reselSizeVox.toFixed(2)} voxels)`,
+  ];
+}
+
+export function formatResultsText(t: ResultsTable, title: string, opts: { peaksPerCluster: number; peakDistanceMm: number }): string {
+  const rows = t.rows.map((r, i) => [
+    i === 0 ? fmtP(t.set.p) : '',
+    i === 0 ? String(t.set.c) : '',
+    r.first ? fmtP(r.clusterPFWE) : '',
+    r.first ? fmtP(r.clusterQFDR) : '',
+    r.first ? String(r.clusterK) : '',
+    r.first ? fmtP(r.clusterPUnc) : '',
+    fmtP(r.peakPFWE),
+    fmtP(r.peakQFDR),
+    r.stat.toFixed(2),
+    Number.isFinite(r.z) ? r.z.toFixed(2) : 'Inf',
+    r.peakPUnc < 0.0005 ? r.peakPUnc.toExponential(1) : fmtP(r.peakPUnc),
+    r.mm.map((v) => v.toFixed(0).padStart(4)).join(' '),
+  ]);
+  const header = ['set p', 'c', 'clus p(FWE)', 'q(FDR)', 'k', 'p(unc)', 'peak p(FWE)', 'q(FDR)', t.stat, '(Z)', 'p(unc)', '   x    y    z {mm}'];
+  const body = t.rows.length ? formatTable(header, rows, header.map((_, i) => (i === 11 ? 'l' : 'r'))) : 'No voxel survives the thresholds.';
+  return [
+    title,
+    '',
+    body,
+    '',
+    `table shows ${opts.peaksPerCluster} local maxima more than ${opts.peakDistanceMm.toFixed(1)}mm apart`,
+    ...footerLines(t),
+  ].join('\n');
+}
+
+/**
+ * `vbm results`: threshold a contrast's statistic map, list clusters and peaks with SPM's
+ * p-values, and write the surviving map, the table (CSV + JSON) and optional p/Z maps.
+ */
+export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest): ResultsOutput {
+  const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
+  const c = a.contrast(req.contrast);
+  const rec = a.record;
+  if (!rec.smoothness?.R) {
+    throw new VbmError(`${a.dir}: the model record has no resel counts (written by an older vbm?)`, 're-run `vbm run` on this folder to update it');
+  }
+  const statImg = a.image(c.images.stat);
+  const mask = a.image(rec.images.mask);
+  if (statImg.dims.join() !== mask.dims.join()) throw new VbmError(`${c.images.stat} and ${rec.images.mask} are on different grids: the folder is inconsistent`, 're-run `vbm run`');
+  const statType: StatType = c.type;
+  const options = { peaksPerCluster: req.peaksPerCluster ?? 3, peakDistanceMm: req.peakDistanceMm ?? 8 };
+  const table = computeResults(statImg.data, statType, c.df, {
+    dims: statImg.dims,
+    affine: statImg.affine,
+    mask: mask.data,
+    R: rec.smoothness.R,
+    S: rec.smoothness.S,
+    fwhmVox: rec.smoothness.FWHM_vox as [number, number, number],
+  }, { ...req, ...options });
+  const k = pad(c.index);
+  const base = c.type === 'T' ? `spmT_${k}` : `spmF_${k}`;
+  const staged = new StagedFiles();
+  const files: string[] = [];
+  const put = (name: string, data: string | Uint8Array): void => {
+    staged.write(join(a.dir, name), data);
+    files.push(name);
+  };
+  try {
+    const n = statImg.data.length;
+    const thresh = new Float32Array(n).fill(NaN);
+    for (let i = 0; i < n; i++) if (table.survivors[i]) thresh[i] = statImg.data[i];
+    const corrLabel = req.correction === 'none' ? 'unc' : req.correction.toUpperCase();
+    put(
+      `${base}_thresh.nii`,
+      encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: thresh }, { descrip: `SPM{${c.type}} p<${req.threshold} ${corrLabel} k=${req.extent}: ${c.name}`.slice(0, 79) }),
+    );
+    for (const m of req.maps ?? []) {
+      const out = new Float32Array(n).fill(NaN);
+      for (let i = 0; i < n; i++) {
+        if (!(mask.data[i] > 0)) continue;
+        const p = statTail(statType, statImg.data[i], c.df);
+        out[i] = m === 'p' ? p : m === 'logp' ? -Math.log10(p) : zFromTail(p);
+      }
+      const name = { p: `${base}_p.nii`, logp: `${base}_mlog10p.nii`, z: `${base}_z.nii` }[m];
+      const what = { p: 'uncorrected p', logp: '-log10 uncorrected p', z: 'equivalent Z' }[m];
+      put(name, encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: out }, { descrip: `${what} of ${c.images.stat}` }));
+    }
+    put(`table_${k}.csv`, tableCsv(table));
+    const { survivors, ...facts } = table;
+    void survivors;
+    put(
+      `table_${k}.json`,
+      JSON.stringify(
+        { contrast: { index: c.index, name: c.name, type: c.type, weights: c.weights }, options: { threshold: req.threshold, correction: req.correction, extent: req.extent, ...options }, ...facts, footer: footerLines(table) },
+        (_k, v) => (v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? null : v),
+        1,
+      ) + '\n',
+    );
+    staged.commit();
+  } catch (e) {
+    staged.abort();
+    throw e;
+  }
+  const title = `Contrast ${c.index} '${c.name}': SPM{${c.type}_[${c.type === 'T' ? c.df[1].toFixed(1) : `${c.df[0].toFixed(1)},${c.df[1].toFixed(1)}`}]}, ` +
+    `${req.threshold > 1 ? `${c.type} > ${req.threshold}` : `${req.correction === 'none' ? 'uncorrected' : req.correction.toUpperCase()} p < ${req.threshold}`}, k >= ${req.extent}`;
+  return { contrast: { index: c.index, name: c.name, type: c.type }, table, files, text: formatResultsText(table, title, options) };
+}
