@@ -42,7 +42,7 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stdout, /Contrast 1 'Effect of age \(\+\)': SPM\{T_\[6\.0\]\}, uncorrected p < 0\.001, k >= 5/);
     assert.match(res.stdout, /Height threshold: T = 5\.21, p = 0\.001/);
-    assert.match(res.stdout, /wrote spmT_0001_thresh\.nii, table_0001\.csv, table_0001\.json/);
+    assert.match(res.stdout, /wrote spmT_0001_thresh\.nii, spmT_0001_clusters\.nii, table_0001\.csv, table_0001\.json/);
     const fwe = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrast', 'T:age', '--out', join(dir, 'r2'), '--results', '--correction', 'fwe', '--threshold', '0.05', '-q');
     assert.equal(fwe.status, 0, fwe.stderr);
     assert.match(fwe.stdout, /FWE p < 0\.05, k >= 0/);

@@ -75,6 +75,8 @@ export interface ResultsTable {
   suprathreshold: number;
   /** Grid mask of the voxels that survive both thresholds. */
   survivors: Uint8Array;
+  /** Grid map of the table's cluster numbers (1 = first cluster listed), 0 elsewhere. */
+  clusterIndex: Int32Array;
 }
 
 /**
@@ -170,6 +172,10 @@ export function computeResults(stat: ArrayLike<number>, statType: StatType, df: 
     .map(([l, idx]) => ({ l, idx: idx.sort((a, b) => stat[b] - stat[a] || a - b) }))
     .sort((a, b) => stat[b.idx[0]] - stat[a.idx[0]]);
   const rows: PeakRow[] = [];
+  const renumber = new Int32Array(surv.count + 1);
+  order.forEach(({ l }, ci) => (renumber[l] = ci + 1));
+  const clusterIndex = new Int32Array(nv);
+  for (let i = 0; i < nv; i++) if (surv.label[i]) clusterIndex[i] = renumber[surv.label[i]];
   order.forEach(({ l, idx }, ci) => {
     const N = surv.sizes[l - 1];
     const K = N * V2R;
@@ -208,5 +214,6 @@ export function computeResults(stat: ArrayLike<number>, statType: StatType, df: 
     rows,
     suprathreshold,
     survivors,
+    clusterIndex,
   };
 }

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { StagedFiles } from '../io/atomic.js';
 import { encodeNifti } from '../io/nifti/write.js';
+import { DT } from '../io/nifti/datatypes.js';
+import type { Volume } from '../io/nifti/volume.js';
 import { type StatType, statTail, zFromTail } from '../inference/distributions.js';
 import { type ResultsOptions, type ResultsTable, computeResults } from '../inference/results.js';
 import { formatTable } from '../report/textTable.js';
@@ -102,11 +104,17 @@ export function formatResultsText(t: ResultsTable, title: string, opts: { peaksP
   ].join('\n');
 }
 
-/**
- * `vbm results`: threshold a contrast's statistic map, list clusters and peaks with SPM's
- * p-values, and write the surviving map, the table (CSV + JSON) and optional p/Z maps.
- */
-export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest): ResultsOutput {
+export interface AnalysisResults {
+  analysis: Analysis;
+  contrast: Analysis['record']['contrasts'][number];
+  table: ResultsTable;
+  stat: Volume;
+  mask: Volume;
+  options: { peaksPerCluster: number; peakDistanceMm: number };
+}
+
+/** Threshold a contrast of an analysis folder and build its table, writing nothing. */
+export function analysisResults(dirOrAnalysis: string | Analysis, req: ResultsRequest): AnalysisResults {
   const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
   const c = a.contrast(req.contrast);
   const rec = a.record;
@@ -126,6 +134,17 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
     S: rec.smoothness.S,
     fwhmVox: rec.smoothness.FWHM_vox as [number, number, number],
   }, { ...req, ...options });
+  return { analysis: a, contrast: c, table, stat: statImg, mask, options };
+}
+
+/**
+ * `vbm results`: threshold a contrast's statistic map, list clusters and peaks with SPM's
+ * p-values, and write the surviving map, its cluster numbers, the table (CSV + JSON) and
+ * optional p/Z maps.
+ */
+export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest): ResultsOutput {
+  const { analysis: a, contrast: c, table, stat: statImg, mask, options } = analysisResults(dirOrAnalysis, req);
+  const statType: StatType = c.type;
   const k = pad(c.index);
   const base = c.type === 'T' ? `spmT_${k}` : `spmF_${k}`;
   const staged = new StagedFiles();
@@ -143,6 +162,10 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
       `${base}_thresh.nii`,
       encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: thresh }, { descrip: `SPM{${c.type}} p<${req.threshold} ${corrLabel} k=${req.extent}: ${c.name}`.slice(0, 79) }),
     );
+    put(
+      `${base}_clusters.nii`,
+      encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: Float32Array.from(table.clusterIndex) }, { datatype: DT.INT16, descrip: `cluster numbers of table_${k}.csv` }),
+    );
     for (const m of req.maps ?? []) {
       const out = new Float32Array(n).fill(NaN);
       for (let i = 0; i < n; i++) {
@@ -155,8 +178,9 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
       put(name, encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: out }, { descrip: `${what} of ${c.images.stat}` }));
     }
     put(`table_${k}.csv`, tableCsv(table));
-    const { survivors, ...facts } = table;
+    const { survivors, clusterIndex, ...facts } = table;
     void survivors;
+    void clusterIndex;
     put(
       `table_${k}.json`,
       JSON.stringify(
