@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { hasShared, repoRoot, sharedDir, tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -43,6 +43,19 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     assert.match(res.stdout, /Contrast 1 'Effect of age \(\+\)': SPM\{T_\[6\.0\]\}, uncorrected p < 0\.001, k >= 5/);
     assert.match(res.stdout, /Height threshold: T = 5\.21, p = 0\.001/);
     assert.match(res.stdout, /wrote spmT_0001_thresh\.nii, spmT_0001_clusters\.nii, table_0001\.csv, table_0001\.json/);
+    if (hasShared) {
+      const atlas = join(sharedDir, 'data', 'atlases', 'atlas_aal.nii.gz');
+      const lab = vbm('label', out, '--contrast', '1', '--atlas', atlas, '--mode', 'clusters,peaks', '--threshold', '0.05');
+      assert.equal(lab.status, 0, lab.stderr);
+      assert.match(lab.stdout, /Cluster labelling/);
+      assert.match(lab.stdout, /wrote labels_0001_atlas_aal_peaks\.csv, labels_0001_atlas_aal_clusters\.csv/);
+      const withAtlas = vbm('results', out, '--contrast', '1', '--threshold', '0.05', '--atlas', atlas);
+      assert.equal(withAtlas.status, 0, withAtlas.stderr);
+      assert.match(withAtlas.stdout, /label/);
+      const bad = vbm('label', out, '--atlas', 'nonexistent-atlas');
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /atlas 'nonexistent-atlas' not found; looked in/);
+    }
     const fwe = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrast', 'T:age', '--out', join(dir, 'r2'), '--results', '--correction', 'fwe', '--threshold', '0.05', '-q');
     assert.equal(fwe.status, 0, fwe.stderr);
     assert.match(fwe.stdout, /FWE p < 0\.05, k >= 0/);

@@ -9,6 +9,11 @@ import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';
 import { type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
 import type { Correction } from '../inference/results.js';
+import { openAtlas, runLabel } from '../pipeline/label.js';
+import type { LabelMode } from '../atlas/label.js';
+import { ATLAS_ALIASES, atlasDirs, listAtlases } from '../atlas/registry.js';
+import { formatTable } from '../report/textTable.js';
+import { existsSync } from 'node:fs';
 import { parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
 
 const program = new Command();
@@ -113,20 +118,76 @@ resultsOptions(
     .command('results')
     .description("threshold a contrast and list clusters and peaks with SPM12's random-field, FDR and uncorrected p-values")
     .argument('<dir>', 'analysis folder written by vbm run')
-    .option('--contrast <which>', 'contrast number or name (default: all)'),
+    .option('--contrast <which>', 'contrast number or name (default: all)')
+    .option('--atlas <atlas>', 'label each peak with this atlas (name or path)')
+    .option('--labels <file>', 'label table for --atlas'),
 ).action((dir: string, o: Record<string, unknown>) => {
   const a = openAnalysis(dir);
   const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [String(o.contrast)];
   if (which.length === 0) throw new VbmError(`${a.dir} has no contrasts`, 'add contrasts with vbm run --contrasts or --contrast');
   const req = parseResultsOptions(o);
+  const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
+  for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   for (const c of which) {
-    const out = runResults(a, { ...req, contrast: c });
+    const out = runResults(a, { ...req, contrast: c, atlas });
     process.stdout.write(`${out.text}
   wrote ${out.files.join(', ')}
 
 `);
   }
 });
+
+resultsOptions(
+  program
+    .command('label')
+    .description('atlas labels for peaks and clusters: local maxima, extended local maxima, cluster labelling (as pyAAL)')
+    .argument('<dir>', 'analysis folder written by vbm run')
+    .requiredOption('--atlas <atlas>', 'atlas name (see vbm atlases: aal, brodmann, harvardoxford, jhu, aicha) or image path')
+    .option('--labels <file>', 'label table for the atlas (index,name CSV/TSV, mricron .txt or FSL XML)')
+    .option('--contrast <which>', 'contrast number or name (default: all)')
+    .option('--mode <modes>', "comma-separated: 'peaks', 'extended', 'clusters', or 'all'", 'all')
+    .option('--radius <mm>', 'sphere radius for extended labelling', '5')
+    .option('--prob-threshold <percent>', 'probabilistic atlases: minimum probability for a region (default 0: maximum probability)'),
+).action((dir: string, o: Record<string, unknown>) => {
+  const a = openAnalysis(dir);
+  const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [String(o.contrast)];
+  const listed = parseList(String(o.mode)) ?? [];
+  const modes = listed.includes('all') ? ['peaks', 'extended', 'clusters'] : listed;
+  for (const m of modes) if (!['peaks', 'extended', 'clusters'].includes(m)) throw new VbmError(`--mode: '${m}' is not one of peaks, extended, clusters, all`);
+  const req = parseResultsOptions(o);
+  for (const c of which) {
+    const out = runLabel(a.dir, {
+      ...req,
+      contrast: c,
+      atlas: String(o.atlas),
+      labels: o.labels as string | undefined,
+      probThreshold: o.probThreshold === undefined ? undefined : parseNumber('--prob-threshold', String(o.probThreshold)),
+      modes: modes as LabelMode[],
+      radiusMm: parseNumber('--radius', String(o.radius)),
+    });
+    for (const w of out.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n\n`);
+  }
+});
+
+program
+  .command('atlases')
+  .description('list the atlases vbm finds (Debian mricron-data, $FSLDIR, $VBM_ATLAS_DIR)')
+  .action(() => {
+    const list = listAtlases();
+    const dirs = atlasDirs().map((d) => `  ${d.dir} (${d.source})${existsSync(d.dir) ? '' : ' - not present'}`);
+    if (list.length === 0) {
+      process.stdout.write(`No atlases found. vbm looked in:\n${dirs.join('\n')}\nInstall Debian's with: sudo apt-get install mricron-data\n`);
+      return;
+    }
+    const aliases = new Map(Object.entries(ATLAS_ALIASES).map(([k, v]) => [v, k]));
+    process.stdout.write(
+      formatTable(
+        ['name', 'alias', 'source', 'image', 'labels'],
+        list.map((e) => [e.name, aliases.get(e.name) ?? '', e.source, e.image, e.labels ?? '(none)']),
+      ) + `\n\nSearched:\n${dirs.join('\n')}\n`,
+    );
+  });
 
 program
   .command('show')

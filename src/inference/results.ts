@@ -168,9 +168,16 @@ export function computeResults(stat: ArrayLike<number>, statType: StatType, df: 
     const l = surv.label[i];
     byCluster.set(l, [...(byCluster.get(l) ?? []), i]);
   }
+  // ties (plateaus) are broken in world space (x, then y, then z), so the listing does not
+  // depend on how the image is stored (LAS or RAS)
+  const byMm = (a: number, b: number): number => {
+    const ma = mmOf(a);
+    const mb = mmOf(b);
+    return ma[0] - mb[0] || ma[1] - mb[1] || ma[2] - mb[2];
+  };
   const order = [...byCluster.entries()]
-    .map(([l, idx]) => ({ l, idx: idx.sort((a, b) => stat[b] - stat[a] || a - b) }))
-    .sort((a, b) => stat[b.idx[0]] - stat[a.idx[0]]);
+    .map(([l, idx]) => ({ l, idx: idx.sort((a, b) => stat[b] - stat[a] || byMm(a, b)) }))
+    .sort((a, b) => stat[b.idx[0]] - stat[a.idx[0]] || byMm(a.idx[0], b.idx[0]));
   const rows: PeakRow[] = [];
   const renumber = new Int32Array(surv.count + 1);
   order.forEach(({ l }, ci) => (renumber[l] = ci + 1));

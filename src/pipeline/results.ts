@@ -8,6 +8,7 @@ import { type StatType, statTail, zFromTail } from '../inference/distributions.j
 import { type ResultsOptions, type ResultsTable, computeResults } from '../inference/results.js';
 import { formatTable } from '../report/textTable.js';
 import { type Analysis, openAnalysis } from './analysis.js';
+import { type Atlas, codeAt, regionName } from '../atlas/atlas.js';
 import { pad } from './outputs.js';
 
 export type ExtraMap = 'p' | 'logp' | 'z';
@@ -17,6 +18,8 @@ export interface ResultsRequest extends ResultsOptions {
   contrast: number | string;
   /** Also write uncorrected p, -log10 p and/or Z maps. */
   maps?: ExtraMap[];
+  /** Label each peak with this atlas (a name or path) in the table. */
+  atlas?: Atlas;
 }
 
 export interface ResultsOutput {
@@ -31,9 +34,9 @@ const fmtP = (p: number): string => (Number.isNaN(p) ? '' : p.toFixed(3));
 const num = (x: number): string => (Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(+x.toPrecision(10)));
 
 /** The CSV of the table: one row per peak; cluster columns on a cluster's first row only. */
-export function tableCsv(t: ResultsTable): string {
+export function tableCsv(t: ResultsTable, labels?: string[]): string {
   const statCol = t.stat === 'F' ? 'peak_F' : 'peak_T';
-  const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0'];
+  const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0', ...(labels ? ['label'] : [])];
   const lines = [header.join(',')];
   t.rows.forEach((r, i) => {
     const c = r.first;
@@ -54,6 +57,7 @@ export function tableCsv(t: ResultsTable): string {
         num(r.peakQFDRVoxel),
         ...r.mm.map((v) => num(v)),
         ...r.voxel,
+        ...(labels ? [/[",]/.test(labels[i]) ? `"${labels[i].replace(/"/g, '""')}"` : labels[i]] : []),
       ].join(','),
     );
   });
@@ -77,7 +81,7 @@ export function footerLines(t: ResultsTable): string[] {
   ];
 }
 
-export function formatResultsText(t: ResultsTable, title: string, opts: { peaksPerCluster: number; peakDistanceMm: number }): string {
+export function formatResultsText(t: ResultsTable, title: string, opts: { peaksPerCluster: number; peakDistanceMm: number }, labels?: string[]): string {
   const rows = t.rows.map((r, i) => [
     i === 0 ? fmtP(t.set.p) : '',
     i === 0 ? String(t.set.c) : '',
@@ -91,9 +95,10 @@ export function formatResultsText(t: ResultsTable, title: string, opts: { peaksP
     Number.isFinite(r.z) ? r.z.toFixed(2) : 'Inf',
     r.peakPUnc < 0.0005 ? r.peakPUnc.toExponential(1) : fmtP(r.peakPUnc),
     r.mm.map((v) => v.toFixed(0).padStart(4)).join(' '),
+    ...(labels ? [labels[i]] : []),
   ]);
-  const header = ['set p', 'c', 'clus p(FWE)', 'q(FDR)', 'k', 'p(unc)', 'peak p(FWE)', 'q(FDR)', t.stat, '(Z)', 'p(unc)', '   x    y    z {mm}'];
-  const body = t.rows.length ? formatTable(header, rows, header.map((_, i) => (i === 11 ? 'l' : 'r'))) : 'No voxel survives the thresholds.';
+  const header = ['set p', 'c', 'clus p(FWE)', 'q(FDR)', 'k', 'p(unc)', 'peak p(FWE)', 'q(FDR)', t.stat, '(Z)', 'p(unc)', '   x    y    z {mm}', ...(labels ? ['label'] : [])];
+  const body = t.rows.length ? formatTable(header, rows, header.map((_, i) => (i >= 11 ? 'l' : 'r'))) : 'No voxel survives the thresholds.';
   return [
     title,
     '',
@@ -146,6 +151,7 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
   const { analysis: a, contrast: c, table, stat: statImg, mask, options } = analysisResults(dirOrAnalysis, req);
   const statType: StatType = c.type;
   const k = pad(c.index);
+  const peakLabels = req.atlas ? table.rows.map((r) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, r.mm))) : undefined;
   const base = c.type === 'T' ? `spmT_${k}` : `spmF_${k}`;
   const staged = new StagedFiles();
   const files: string[] = [];
@@ -177,14 +183,20 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
       const what = { p: 'uncorrected p', logp: '-log10 uncorrected p', z: 'equivalent Z' }[m];
       put(name, encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: out }, { descrip: `${what} of ${c.images.stat}` }));
     }
-    put(`table_${k}.csv`, tableCsv(table));
+    put(`table_${k}.csv`, tableCsv(table, peakLabels));
     const { survivors, clusterIndex, ...facts } = table;
     void survivors;
     void clusterIndex;
     put(
       `table_${k}.json`,
       JSON.stringify(
-        { contrast: { index: c.index, name: c.name, type: c.type, weights: c.weights }, options: { threshold: req.threshold, correction: req.correction, extent: req.extent, ...options }, ...facts, footer: footerLines(table) },
+        {
+          contrast: { index: c.index, name: c.name, type: c.type, weights: c.weights },
+          options: { threshold: req.threshold, correction: req.correction, extent: req.extent, ...options, atlas: req.atlas ? { name: req.atlas.name, path: req.atlas.path } : null },
+          ...facts,
+          rows: facts.rows.map((r, i) => ({ ...r, label: peakLabels?.[i] })),
+          footer: footerLines(table),
+        },
         (_k, v) => (v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? null : v),
         1,
       ) + '\n',
@@ -196,5 +208,5 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
   }
   const title = `Contrast ${c.index} '${c.name}': SPM{${c.type}_[${c.type === 'T' ? c.df[1].toFixed(1) : `${c.df[0].toFixed(1)},${c.df[1].toFixed(1)}`}]}, ` +
     `${req.threshold > 1 ? `${c.type} > ${req.threshold}` : `${req.correction === 'none' ? 'uncorrected' : req.correction.toUpperCase()} p < ${req.threshold}`}, k >= ${req.extent}`;
-  return { contrast: { index: c.index, name: c.name, type: c.type }, table, files, text: formatResultsText(table, title, options) };
+  return { contrast: { index: c.index, name: c.name, type: c.type }, table, files, text: formatResultsText(table, title, options, peakLabels) };
 }
