@@ -77,9 +77,10 @@ function child(job: object): { ms: number; maxRssMB: number; timings?: Record<st
 }
 
 const rows: string[][] = [];
+const skipRun = (args.get('run') ?? 'yes') === 'no';
 const s = (ms: number): string => (ms / 1000).toFixed(1);
 const caches = (args.get('cache') ?? 'warm,cold').split(',');
-for (const format of formats) {
+for (const format of skipRun ? [] : formats) {
   const { design, mask, files } = ensureCohort(format);
   for (const cache of caches) {
   if (cache === 'cold' && !dropCaches()) {
@@ -111,5 +112,38 @@ for (const format of formats) {
 const header = ['format, cache', 'scans', 'voxels', 'I/O floor s', 'headers s', 'read+fit s', 'solve+smooth+con s', 'write s', 'total s', 'total/floor', 'peak RSS MB'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-process.stdout.write(`\nvbm run benchmark: ${n} scans of ${dims.join('x')} voxels at ${voxel} mm, ${workers} worker threads, node ${process.version}\n\n`);
-process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
+if (rows.length) process.stdout.write(`\nvbm run benchmark: ${n} scans of ${dims.join('x')} voxels at ${voxel} mm, ${workers} worker threads, node ${process.version}\n\n`);
+if (rows.length) process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
+
+// permutation inference on the same cohort (contrast 1: age, nuisance sex and apoe4)
+const permSpec = (args.get('permute') ?? 'maxt:1000,tfce:250').split(',').filter(Boolean);
+if (permSpec.length && !permSpec.includes('none')) {
+  const { design, mask } = ensureCohort('nii');
+  const out = join(dataRoot, 'results-nii');
+  if (!existsSync(join(out, 'model.json'))) child({ kind: 'run', design, mask, out, workers });
+  const prow: string[][] = [];
+  for (const spec of permSpec) {
+    const [kind, count] = spec.split(':');
+    process.stderr.write(`measuring vbm permute (${kind}, ${count} permutations)\n`);
+    const r = child({ kind: 'permute', out, permutations: Number(count), tfce: kind === 'tfce', workers }) as unknown as {
+      ms: number; read: number; permute: number; perSec: number; rows: number; n: number; voxels: number; maxRssMB: number;
+    };
+    const mac = r.rows * r.n * r.voxels;
+    prow.push([
+      kind === 'tfce' ? 'TFCE + cluster + max-T' : 'max-T',
+      count,
+      r.read.toFixed(1),
+      r.permute.toFixed(1),
+      r.perSec.toFixed(1),
+      ((5000 / r.perSec + r.read) / 60).toFixed(1),
+      `${r.rows}x${r.n}x${r.voxels}`,
+      ((mac * r.perSec) / 1e9).toFixed(1),
+      r.maxRssMB.toFixed(0),
+    ]);
+  }
+  const ph = ['statistics', 'permutations', 'read s', 'permute s', 'perms/s', 'est. 5000 perms min', 'product per perm', 'GMAC/s', 'peak RSS MB'];
+  const pw = ph.map((h, i) => Math.max(h.length, ...prow.map((r) => r[i].length)));
+  const pl = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(pw[i])).join(' | ')} |`;
+  process.stdout.write(`\nvbm permute benchmark: contrast 'age +' of the nii cohort, ${workers} worker threads\n\n`);
+  process.stdout.write([pl(ph), pl(pw.map((w) => '-'.repeat(w))), ...prow.map(pl)].join('\n') + '\n');
+}

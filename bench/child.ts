@@ -4,10 +4,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import { runAnalysis } from '../src/pipeline/run.js';
+import { openAnalysis } from '../src/pipeline/analysis.js';
+import { permuteContrast } from '../src/permutation/permute.js';
 
 const job = JSON.parse(process.argv[2]) as
   | { kind: 'floor'; files: string[]; workers: number }
-  | { kind: 'run'; design: string; out: string; mask?: string; workers?: number };
+  | { kind: 'run'; design: string; out: string; mask?: string; workers?: number }
+  | { kind: 'permute'; out: string; permutations: number; tfce: boolean; workers?: number };
 
 const t0 = performance.now();
 if (job.kind === 'floor') {
@@ -24,6 +27,23 @@ if (job.kind === 'floor') {
   );
   const ms = performance.now() - t0;
   process.stdout.write(JSON.stringify({ ms, bytes: bytes.reduce((a, b) => a + b, 0), maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+} else if (job.kind === 'permute') {
+  const a = openAnalysis(job.out);
+  const res = await permuteContrast(a, {
+    contrast: 1,
+    permutations: job.permutations,
+    seed: 1,
+    tfce: job.tfce,
+    clusterThreshold: job.tfce ? 0.001 : undefined,
+    workers: job.workers,
+    onProgress: (d, t) => {
+      if (d % 100 === 0 || d === t) process.stderr.write(`  ${d}/${t} permutations (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    },
+  });
+  const k = res.contrast.df[0] + a.record.design.columns.length - 1 - 1; // product rows: effect + nuisance without the constant
+  process.stdout.write(
+    JSON.stringify({ ms: performance.now() - t0, read: res.seconds.read, permute: res.seconds.permute, perSec: res.permutations / res.seconds.permute, rows: k, n: a.record.scans.length, voxels: res.voxels.length, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n',
+  );
 } else {
   const res = await runAnalysis({
     design: job.design,

@@ -13,6 +13,7 @@ import { encodeNifti } from '../src/io/nifti/write.js';
 import { readVolume } from '../src/io/nifti/read.js';
 import { applyAffine } from '../src/io/nifti/affine.js';
 import { runAnalysis } from '../src/pipeline/run.js';
+import { runPermute } from '../src/pipeline/permute.js';
 
 /** Mirror a volume along i and give it the affine that keeps every voxel at its mm position. */
 function toRas(data: ArrayLike<number>, dims: number[], affine: number[][]): { data: Float32Array; affine: number[][] } {
@@ -88,6 +89,18 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
     const mi = maxIdx % nx;
     const [px] = applyAffine(ta.affine, mi, 0, 0);
     assert.ok(px > 20, `peak at x = ${px} mm, planted at +40`);
+    // permutation inference: same seed, same p-values at every mm position, same cluster table
+    const pa = await runPermute(join(dir, 'out-las'), { contrast: 1, permutations: 60, seed: 3, tfce: true, clusterThreshold: 0.01, workers: 0 });
+    const pb = await runPermute(join(dir, 'out-ras'), { contrast: 1, permutations: 60, seed: 3, tfce: true, clusterThreshold: 0.01, workers: 0 });
+    assert.deepEqual(pa.clusters.map((c) => [c.voxels, c.mm]), pb.clusters.map((c) => [c.voxels, c.mm]));
+    assert.ok(pa.clusters.length > 0 && pa.clusters[0].mm[0] > 20, 'the planted cluster, on the right');
+    const fa = readVolume(join(dir, 'out-las', 'perm_0001_tfce_p_fwe.nii'));
+    const fb = readVolume(join(dir, 'out-ras', 'perm_0001_tfce_p_fwe.nii'));
+    for (let idx = 0; idx < fa.data.length; idx++) {
+      const i = idx % nx;
+      const ib = nx - 1 - i + (idx - i);
+      assert.ok(Object.is(fa.data[idx], fb.data[ib]) || Math.abs(fa.data[idx] - fb.data[ib]) < 1e-9, `TFCE p at voxel ${idx}`);
+    }
   } finally {
     cleanup();
   }

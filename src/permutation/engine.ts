@@ -1,0 +1,116 @@
+/**
+ * One share of a permutation test: statistic maps for a batch of rearrangements, then per
+ * rearrangement the maximum statistic, TFCE and its maximum, the largest cluster extent and
+ * mass, and the voxel-wise exceedance counts against the observed maps. Runs the same in a
+ * worker thread and in-process.
+ */
+import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from './clusterStats.js';
+import { type KernelData, KernelThread } from './kernel.js';
+import type { Neighbours } from './neighbours.js';
+import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
+
+export interface EngineSetup {
+  data: KernelData;
+  table: Int32Array;
+  neighbours: Neighbours;
+  tfce: TfceParams | null;
+  /** Cluster-forming height on the statistic, or null for no cluster inference. */
+  clusterHeight: number | null;
+  /** Observed maps (identity), for the uncorrected counts; absent while computing them. */
+  observed?: { stat: Float32Array; tfce: Float32Array | null };
+}
+
+export interface BatchResult {
+  first: number;
+  count: number;
+  maxStat: Float64Array;
+  maxTfce: Float64Array;
+  maxExtent: Float64Array;
+  maxMass: Float64Array;
+  /** Voxel-wise counts of stat >= observed (and tfce >= observed) over this batch. */
+  countStat: Uint32Array;
+  countTfce: Uint32Array | null;
+}
+
+export class Engine {
+  private readonly stats: Float32Array;
+  private readonly tfceMap: Float32Array;
+  private readonly tfceWs: TfceWorkspace | null;
+  private readonly clusterWs: ClusterWorkspace | null;
+  private readonly kernel: KernelThread;
+  private readonly batchSize: number;
+  /** `slot`: this thread's scratch slot in the shared data (0 for the main thread, 1.. for workers). */
+  constructor(
+    private readonly setup: EngineSetup,
+    batchSize: number,
+    slot: number,
+  ) {
+    const V = setup.data.data.V;
+    this.kernel = new KernelThread(setup.data, slot);
+    this.batchSize = Math.max(1, Math.min(batchSize, this.kernel.maxBatch()));
+    this.stats = new Float32Array(this.batchSize * V);
+    this.tfceMap = new Float32Array(V);
+    this.tfceWs = setup.tfce ? new TfceWorkspace(V) : null;
+    this.clusterWs = setup.clusterHeight !== null ? clusterWorkspace(V) : null;
+  }
+
+  /** The observed maps (rearrangement 0 must be the identity). */
+  observed(): { stat: Float32Array; tfce: Float32Array | null } {
+    const V = this.setup.data.data.V;
+    const stat = new Float32Array(V);
+    this.kernel.statistics(this.setup.table, 0, 1, this.stats);
+    stat.set(this.stats.subarray(0, V));
+    let t: Float32Array | null = null;
+    if (this.setup.tfce && this.tfceWs) {
+      t = new Float32Array(V);
+      tfce(stat, this.setup.neighbours, this.setup.tfce, t, this.tfceWs);
+    }
+    return { stat, tfce: t };
+  }
+
+  run(first: number, count: number): BatchResult {
+    const s = this.setup;
+    const V = s.data.data.V;
+    const obs = s.observed;
+    if (!obs) throw new Error('engine: observed maps not set');
+    const res: BatchResult = {
+      first,
+      count,
+      maxStat: new Float64Array(count),
+      maxTfce: new Float64Array(count),
+      maxExtent: new Float64Array(count),
+      maxMass: new Float64Array(count),
+      countStat: new Uint32Array(V),
+      countTfce: s.tfce ? new Uint32Array(V) : null,
+    };
+    for (let b0 = 0; b0 < count; b0 += this.batchSize) {
+      const nb = Math.min(this.batchSize, count - b0);
+      this.kernel.statistics(s.table, first + b0, nb, this.stats);
+      for (let b = 0; b < nb; b++) {
+        const map = this.stats.subarray(b * V, (b + 1) * V);
+        let max = -Infinity;
+        const cs = res.countStat;
+        const os = obs.stat;
+        for (let v = 0; v < V; v++) {
+          const x = map[v];
+          if (x > max) max = x;
+          if (x >= os[v]) cs[v]++;
+        }
+        res.maxStat[b0 + b] = max;
+        if (s.tfce && this.tfceWs && res.countTfce && obs.tfce) {
+          res.maxTfce[b0 + b] = tfce(map, s.neighbours, s.tfce, this.tfceMap, this.tfceWs);
+          const ct = res.countTfce;
+          const ot = obs.tfce;
+          const tm = this.tfceMap;
+          for (let v = 0; v < V; v++) if (tm[v] >= ot[v]) ct[v]++;
+        }
+        if (s.clusterHeight !== null && this.clusterWs) {
+          const cl = suprathresholdClusters(map, s.clusterHeight, s.neighbours, this.clusterWs);
+          res.maxExtent[b0 + b] = cl.maxExtent;
+          res.maxMass[b0 + b] = cl.maxMass;
+        }
+      }
+    }
+    return res;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The arithmetic core of a permutation test: for a batch of rearrangements, the products of the
+ * permuted design rows with the reduced residuals (a matrix-matrix product, m x n times n x V,
+ * streamed over voxel chunks), then T or F per voxel. The product runs in the WebAssembly SIMD
+ * kernel (gemm.wat, float32 accumulation) when the data sit in WebAssembly memory, else in a
+ * JavaScript loop (float64 accumulation) with four output rows per pass.
+ */
+import { CHUNK, type DataMatrix, type GemmFn, instantiateGemm } from './dataMatrix.js';
+import type { Scheme } from './schemes.js';
+
+export interface KernelData {
+  data: DataMatrix;
+  /** Column sums of squares of R_z. */
+  ssTotal: Float64Array;
+  /** Product rows (E then nuisance), each of length n. */
+  rows: Float64Array[];
+  effectRows: number;
+  df: number;
+  stat: 'T' | 'F';
+  scheme: Scheme;
+}
+
+/** Coefficient matrix for rearrangements `first..first+count-1` (m x n, row-major), m padded to a multiple of 4. */
+export function batchCoefficients(d: KernelData, table: Int32Array, first: number, count: number): { A: Float64Array; m: number } {
+  const { n } = d.data;
+  const rows = d.rows;
+  const k = rows.length;
+  const m = Math.ceil((count * k) / 4) * 4;
+  const A = new Float64Array(m * n);
+  for (let b = 0; b < count; b++) {
+    const t = (first + b) * n;
+    for (let j = 0; j < k; j++) {
+      const row = rows[j];
+      const o = (b * k + j) * n;
+      if (d.scheme === 'permute') {
+        // row_j . (P R)  =  sum_i row_j[i] R[src(i)]
+        for (let i = 0; i < n; i++) A[o + table[t + i]] += row[i];
+      } else {
+        for (let i = 0; i < n; i++) A[o + i] = row[i] * table[t + i];
+      }
+    }
+  }
+  return { A, m };
+}
+
+/** One thread's use of the kernel: its scratch slot and, with WebAssembly, its instance. */
+export class KernelThread {
+  private readonly gemm: GemmFn | null;
+  private readonly aView: Float32Array | null;
+  private readonly wView: Float32Array | null;
+  private readonly aPtr: number;
+  private readonly wPtr: number;
+  private readonly Wjs: Float64Array;
+  constructor(
+    private readonly d: KernelData,
+    slot: number,
+  ) {
+    const w = d.data.wasm;
+    if (w) {
+      this.gemm = instantiateGemm(w.memory);
+      this.aPtr = w.scratchPtr + slot * w.slotBytes;
+      this.wPtr = this.aPtr + w.maxRows * d.data.n * 4;
+      this.aView = new Float32Array(w.memory.buffer, this.aPtr, w.maxRows * d.data.n);
+      this.wView = new Float32Array(w.memory.buffer, this.wPtr, w.maxRows * CHUNK);
+      this.Wjs = new Float64Array(0);
+    } else {
+      this.gemm = null;
+      this.aView = null;
+      this.wView = null;
+      this.aPtr = 0;
+      this.wPtr = 0;
+      this.Wjs = new Float64Array(Math.ceil((64 * d.rows.length) / 4) * 4 * CHUNK);
+    }
+  }
+
+  /** Most rearrangements one call may take. */
+  maxBatch(): number {
+    const w = this.d.data.wasm;
+    return w ? Math.floor(w.maxRows / this.d.rows.length) : 64;
+  }
+
+  /** Statistic maps (count x V, float32) for a batch of rearrangements. */
+  statistics(table: Int32Array, first: number, count: number, out: Float32Array): void {
+    const d = this.d;
+    const { n, V, stride, R } = d.data;
+    const { ssTotal, df, effectRows } = d;
+    const k = d.rows.length;
+    const { A, m } = batchCoefficients(d, table, first, count);
+    const isT = d.stat === 'T';
+    let W: Float32Array | Float64Array;
+    if (this.gemm && this.aView && this.wView) {
+      const av = this.aView;
+      for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) av[i * m + r] = A[r * n + i];
+      W = this.wView;
+    } else W = this.Wjs;
+    for (let v0 = 0; v0 < V; v0 += CHUNK) {
+      const c = Math.min(CHUNK, V - v0);
+      if (this.gemm) {
+        this.gemm(this.aPtr, m, d.data.wasm!.rPtr, stride, n, v0, Math.ceil(c / 8) * 8, this.wPtr, CHUNK);
+      } else {
+        const Wd = W as Float64Array;
+        for (let rg = 0; rg < m; rg += 4) {
+          const w0 = rg * CHUNK;
+          const w1 = w0 + CHUNK;
+          const w2 = w1 + CHUNK;
+          const w3 = w2 + CHUNK;
+          Wd.fill(0, w0, w0 + 4 * CHUNK);
+          const o0 = rg * n;
+          const o1 = o0 + n;
+          const o2 = o1 + n;
+          const o3 = o2 + n;
+          for (let i = 0; i < n; i++) {
+            const a0 = A[o0 + i];
+            const a1 = A[o1 + i];
+            const a2 = A[o2 + i];
+            const a3 = A[o3 + i];
+            const base = i * stride + v0;
+            for (let v = 0; v < c; v++) {
+              const x = R[base + v];
+              Wd[w0 + v] += a0 * x;
+              Wd[w1 + v] += a1 * x;
+              Wd[w2 + v] += a2 * x;
+              Wd[w3 + v] += a3 * x;
+            }
+          }
+        }
+      }
+      for (let b = 0; b < count; b++) {
+        const ob = b * V + v0;
+        const rb = b * k * CHUNK;
+        for (let v = 0; v < c; v++) {
+          const sst = ssTotal[v0 + v];
+          if (!(sst > 0)) {
+            out[ob + v] = 0;
+            continue;
+          }
+          let eff = 0;
+          for (let j = 0; j < effectRows; j++) {
+            const w = W[rb + j * CHUNK + v];
+            eff += w * w;
+          }
+          let nuis = 0;
+          for (let j = effectRows; j < k; j++) {
+            const w = W[rb + j * CHUNK + v];
+            nuis += w * w;
+          }
+          let rss = sst - eff - nuis;
+          if (rss < sst * 1e-7) rss = sst * 1e-7;
+          const s2 = rss / df;
+          out[ob + v] = isT ? W[rb + v] / Math.sqrt(s2) : eff / effectRows / s2;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,468 @@
+/**
+ * Permutation inference for one contrast of a finished analysis (the library entry point):
+ * Freedman-Lane permutations (or sign flips for one-sample effects), maximum-statistic FWE,
+ * exact TFCE with FWE, cluster extent and mass FWE. Scans are read once into a contiguous
+ * float32 matrix shared with the worker threads; long runs checkpoint and resume.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { VbmError } from '../errors.js';
+import { type Analysis } from '../pipeline/analysis.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { decodeVolume, openNifti, type NiftiFile } from '../io/nifti/read.js';
+import { affineDistance } from '../io/nifti/affine.js';
+import type { Connectivity } from '../inference/clusters.js';
+import { statFromTail } from '../inference/distributions.js';
+import { VBM_VERSION } from '../version.js';
+import { suprathresholdClusters, clusterWorkspace } from './clusterStats.js';
+import { type BatchResult, Engine, type EngineSetup } from './engine.js';
+import type { KernelData } from './kernel.js';
+import { maskedNeighbours } from './neighbours.js';
+import { allocateDataMatrix } from './dataMatrix.js';
+import { partitionDesign, productRows } from './partition.js';
+import { type Scheme, logDistinct, rearrangements } from './schemes.js';
+import { FSL_TFCE, type TfceParams } from './tfce.js';
+
+export interface PermuteOptions {
+  contrast: number | string;
+  permutations?: number;
+  seed?: number;
+  /** 'auto' (default): permutations, or sign flips when the effect is constant within blocks. */
+  scheme?: 'auto' | Scheme;
+  tfce?: boolean;
+  tfceParams?: TfceParams;
+  connectivity?: Connectivity;
+  /** Cluster-forming threshold as an uncorrected p-value. */
+  clusterThreshold?: number;
+  /** Exchangeability block of each scan (permutations stay within blocks). */
+  blocks?: number[];
+  workers?: number;
+  /** 'wasm' (default when the data fit in 4 GB) or 'js'. */
+  kernel?: 'wasm' | 'js';
+  /** Write and use a checkpoint at this path prefix (default: none). */
+  checkpoint?: string;
+  /** Seconds between checkpoints (default 20). */
+  checkpointEvery?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  onReadProgress?: (done: number, total: number) => void;
+  onNote?: (message: string) => void;
+}
+
+export interface PermutationResult {
+  contrast: { index: number; name: string; type: 'T' | 'F'; df: [number, number] };
+  scheme: Scheme;
+  permutations: number;
+  exhaustive: boolean;
+  distinct: number;
+  seed: number;
+  tfce: TfceParams | null;
+  connectivity: Connectivity;
+  clusterThreshold: { p: number; height: number } | null;
+  /** Grid voxel index of each analysed voxel. */
+  voxels: Int32Array;
+  dims: [number, number, number];
+  affine: number[][];
+  stat: Float32Array;
+  pUnc: Float64Array;
+  pFwe: Float64Array;
+  tfceMap: Float32Array | null;
+  tfcePUnc: Float64Array | null;
+  tfcePFwe: Float64Array | null;
+  clusters: {
+    label: Int32Array;
+    extent: number[];
+    mass: number[];
+    pExtent: number[];
+    pMass: number[];
+  } | null;
+  /** Null distributions of the maxima (one per rearrangement, the first is the observed). */
+  maxima: { stat: Float64Array; tfce: Float64Array | null; extent: Float64Array | null; mass: Float64Array | null };
+  resumedFrom: number;
+  seconds: { read: number; permute: number };
+}
+
+const JOB = 16;
+const ENGINE_BATCH = 8;
+
+/** A loader that reads the analysis's scans into the rows of the data matrix (mask voxels only). */
+function scanLoader(a: Analysis, voxels: Int32Array, onProgress?: (d: number, t: number) => void): (R: Float32Array, stride: number) => void {
+  return (R, stride) => {
+    const rec = a.record;
+    const n = rec.scans.length;
+    const V = voxels.length;
+    let open: { path: string; file: NiftiFile } | undefined;
+    for (let i = 0; i < n; i++) {
+      const s = rec.scans[i];
+      if (!existsSync(s.path)) throw new VbmError(`scan ${i + 1} (${s.path}) of the analysis is missing`, 'restore the file, or re-run `vbm run` with the current scans');
+      if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: true }) };
+      const h = open.file.header;
+      if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {
+        throw new VbmError(`scan ${s.path} is no longer on the analysis grid`, 're-run `vbm run`');
+      }
+      if (s.sha256 && open.file.sha256 && open.file.sha256 !== s.sha256) {
+        throw new VbmError(`scan ${s.path} changed since the analysis was estimated (its content hash differs from model.json)`, 're-run `vbm run` so that the model and the permutations use the same data');
+      }
+      const vol = decodeVolume(open.file, s.volume);
+      const o = i * stride;
+      for (let v = 0; v < V; v++) R[o + v] = vol[voxels[v]];
+      onProgress?.(i + 1, n);
+    }
+  };
+}
+
+/** Replace Y by the residuals of the nuisance model, (I - G G') Y, and return column sums of squares. */
+function reduce(R: Float32Array, n: number, V: number, stride: number, G: Float64Array[]): Float64Array {
+  const ss = new Float64Array(new SharedArrayBuffer(V * 8));
+  const CH = 1024;
+  const q = G.length;
+  const coef = new Float64Array(q * CH);
+  const col = new Float64Array(n * CH);
+  for (let v0 = 0; v0 < V; v0 += CH) {
+    const c = Math.min(CH, V - v0);
+    for (let i = 0; i < n; i++) for (let v = 0; v < c; v++) col[i * CH + v] = R[i * stride + v0 + v];
+    coef.fill(0);
+    for (let j = 0; j < q; j++) {
+      const g = G[j];
+      for (let i = 0; i < n; i++) {
+        const gi = g[i];
+        for (let v = 0; v < c; v++) coef[j * CH + v] += gi * col[i * CH + v];
+      }
+    }
+    for (let j = 0; j < q; j++) {
+      const g = G[j];
+      for (let i = 0; i < n; i++) {
+        const gi = g[i];
+        for (let v = 0; v < c; v++) col[i * CH + v] -= gi * coef[j * CH + v];
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      for (let v = 0; v < c; v++) {
+        const x = Math.fround(col[i * CH + v]);
+        R[i * stride + v0 + v] = x;
+        ss[v0 + v] += x * x;
+      }
+    }
+  }
+  return ss;
+}
+
+function fractionAtLeast(sortedAsc: Float64Array, x: number): number {
+  // number of entries >= x, by binary search
+  let lo = 0;
+  let hi = sortedAsc.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sortedAsc[mid] >= x) hi = mid;
+    else lo = mid + 1;
+  }
+  return (sortedAsc.length - lo) / sortedAsc.length;
+}
+
+interface Checkpoint {
+  key: string;
+  done: number[];
+  bin: string;
+  binSha256: string;
+}
+
+/** A permutation test on data already in memory (the core that `permuteContrast` feeds). */
+export interface PermutationInput {
+  /** Design matrix (n x p) and the contrast's weights (rows over the p columns). */
+  X: number[][];
+  weights: number[][];
+  type: 'T' | 'F';
+  contrast: { index: number; name: string };
+  /** Data, scan-major (n x V, float32), or a loader that writes scan i's V values at R[i * stride]. */
+  Y: Float32Array | ((R: Float32Array, stride: number) => void);
+  /** Grid index of each of the V voxels (ascending), the grid's dims and affine. */
+  voxels: Int32Array;
+  dims: [number, number, number];
+  affine: number[][];
+  /** What else identifies the data for checkpoints (scan hashes, analysis id). */
+  identity?: unknown;
+}
+
+export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promise<PermutationResult> {
+  const rec = a.record;
+  const con = a.contrast(opts.contrast);
+  const t0 = performance.now();
+  const mask = a.image('mask.nii');
+  let V = 0;
+  for (let i = 0; i < mask.data.length; i++) if (mask.data[i] > 0) V++;
+  const voxels = new Int32Array(V);
+  for (let i = 0, k = 0; i < mask.data.length; i++) if (mask.data[i] > 0) voxels[k++] = i;
+  // check the design before the long read
+  planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, opts);
+  const Y = scanLoader(a, voxels, opts.onReadProgress);
+  const res = await permutationTest(
+    { X: rec.design.matrix, weights: con.weights, type: con.type, contrast: { index: con.index, name: con.name }, Y, voxels, dims: rec.grid.dims, affine: rec.grid.affine, identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) } },
+    opts,
+  );
+  res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
+  return res;
+}
+
+function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', con: { index: number; name: string }, opts: PermuteOptions) {
+  const n = X.length;
+  if (opts.blocks && opts.blocks.length !== n) throw new VbmError(`exchangeability blocks: ${opts.blocks.length} given for ${n} scans`, 'give one block number per scan, in the order of the design');
+  const part = partitionDesign(X, weights, type, opts.blocks);
+  let scheme: Scheme;
+  const wanted = opts.scheme ?? 'auto';
+  if (wanted === 'auto') scheme = part.effectConstantWithinBlocks ? 'signflip' : 'permute';
+  else scheme = wanted;
+  if (scheme === 'permute' && part.effectConstantWithinBlocks) {
+    throw new VbmError(
+      `contrast ${con.index} '${con.name}' tests an effect that is the same for every scan${opts.blocks ? ' within each exchangeability block' : ''}: permuting the scans cannot change its statistic`,
+      'use sign flipping (--scheme signflip, which assumes symmetric errors), the default for such contrasts',
+    );
+  }
+  const { rows, effectRows } = productRows(part, scheme);
+  const distinct = Math.exp(logDistinct(scheme, rows, n, opts.blocks));
+  if (distinct < 20) {
+    throw new VbmError(
+      `only ${Math.round(distinct)} distinct ${scheme === 'permute' ? 'permutations' : 'sign flips'} exist for ${n} scans with this design, so no p-value could go below ${(1 / distinct).toFixed(3)}`,
+      'add scans, or use the parametric results (vbm results)',
+    );
+  }
+  return { part, scheme, rows, effectRows, distinct };
+}
+
+export async function permutationTest(input: PermutationInput, opts: Omit<PermuteOptions, 'contrast'>): Promise<PermutationResult> {
+  const con = { ...input.contrast, type: input.type };
+  const n = input.X.length;
+  const requested = opts.permutations ?? 5000;
+  if (!Number.isInteger(requested) || requested < 1) throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
+  const seed = opts.seed ?? 0;
+  const conn = opts.connectivity ?? 26;
+  const { part, scheme, rows, effectRows, distinct } = planScheme(input.X, input.weights, input.type, input.contrast, opts as PermuteOptions);
+  const arr = rearrangements(rows, n, { scheme, requested, seed, blocks: opts.blocks });
+  if (arr.exhaustive) opts.onNote?.(`all ${arr.count} distinct ${scheme === 'permute' ? 'permutations' : 'sign flips'} are enumerated (${requested} were requested)`);
+  const N = arr.count;
+  const table = new Int32Array(new SharedArrayBuffer(arr.table.length * 4));
+  table.set(arr.table);
+  const df: [number, number] = con.type === 'T' ? [1, part.df] : [part.rank, part.df];
+  const V = input.voxels.length;
+  const nWorkers = Math.max(0, Math.min(opts.workers ?? availableParallelism(), Math.ceil(N / JOB)));
+  const dm = allocateDataMatrix(n, V, { slots: nWorkers + 1, maxRows: ENGINE_BATCH * rows.length, useWasm: opts.kernel !== 'js' });
+  const R = dm.R;
+  if (typeof input.Y === 'function') input.Y(R, dm.stride);
+  else {
+    if (input.Y.length !== n * V) throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
+    for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
+  }
+  const voxels = input.voxels;
+  const ssTotal = reduce(R, n, V, dm.stride, part.G);
+  const nbLocal = maskedNeighbours(voxels, input.dims, conn);
+  const nbStart = new Int32Array(new SharedArrayBuffer(nbLocal.start.length * 4));
+  nbStart.set(nbLocal.start);
+  const nbList = new Int32Array(new SharedArrayBuffer(Math.max(1, nbLocal.list.length) * 4));
+  nbList.set(nbLocal.list);
+  const neighbours = { start: nbStart, list: nbList, connectivity: conn };
+  const data: KernelData = { data: dm, ssTotal, rows, effectRows, df: part.df, stat: con.type, scheme };
+  const tfceParams = opts.tfce ? (opts.tfceParams ?? FSL_TFCE) : null;
+  let clusterThreshold: { p: number; height: number } | null = null;
+  if (opts.clusterThreshold !== undefined) {
+    const p = opts.clusterThreshold;
+    if (!(p > 0 && p < 1)) throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
+    clusterThreshold = { p, height: statFromTail(con.type, p, df) };
+  }
+  const setup: EngineSetup = { data, table, neighbours, tfce: tfceParams, clusterHeight: clusterThreshold?.height ?? null };
+  const main = new Engine(setup, ENGINE_BATCH, 0);
+  const observed = main.observed();
+  setup.observed = observed;
+
+  // accumulators (possibly from a checkpoint)
+  const maxStat = new Float64Array(N).fill(NaN);
+  const maxTfce = tfceParams ? new Float64Array(N).fill(NaN) : null;
+  const maxExtent = clusterThreshold ? new Float64Array(N).fill(NaN) : null;
+  const maxMass = clusterThreshold ? new Float64Array(N).fill(NaN) : null;
+  const countStat = new Uint32Array(V);
+  const countTfce = tfceParams ? new Uint32Array(V) : null;
+  const jobs = Math.ceil(N / JOB);
+  const done = new Uint8Array(jobs);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB }))
+    .digest('hex');
+  let resumedFrom = 0;
+  const ckJson = opts.checkpoint ? `${opts.checkpoint}.json` : undefined;
+  const ckBin = opts.checkpoint ? `${opts.checkpoint}.bin` : undefined;
+  const sections = (): (Float64Array | Uint32Array | null)[] => [maxStat, maxTfce, maxExtent, maxMass, countStat, countTfce];
+  if (ckJson && ckBin && existsSync(ckJson) && existsSync(ckBin)) {
+    try {
+      const ck = JSON.parse(readFileSync(ckJson, 'utf8')) as Checkpoint;
+      const bin = readFileSync(ckBin);
+      const sha = createHash('sha256').update(bin).digest('hex');
+      if (ck.key !== key) opts.onNote?.('a checkpoint from other settings was found and is ignored');
+      else if (sha !== ck.binSha256) opts.onNote?.('the checkpoint is damaged (its content hash differs) and is ignored: starting afresh');
+      else {
+        let off = 0;
+        for (const s of sections()) {
+          if (!s) continue;
+          const bytes = s.byteLength;
+          new Uint8Array(s.buffer, s.byteOffset, bytes).set(bin.subarray(off, off + bytes));
+          off += bytes;
+        }
+        for (const j of ck.done) done[j] = 1;
+        resumedFrom = ck.done.reduce((acc, j) => acc + Math.min(JOB, N - j * JOB), 0);
+        opts.onNote?.(`resuming from a checkpoint: ${resumedFrom} of ${N} rearrangements already done`);
+      }
+    } catch {
+      opts.onNote?.('the checkpoint could not be read and is ignored');
+    }
+  }
+  const writeCheckpoint = (): void => {
+    if (!ckJson || !ckBin) return;
+    const parts = sections().filter((s): s is Float64Array | Uint32Array => s !== null);
+    const total = parts.reduce((acc, s) => acc + s.byteLength, 0);
+    const buf = new Uint8Array(total);
+    let off = 0;
+    for (const s of parts) {
+      buf.set(new Uint8Array(s.buffer, s.byteOffset, s.byteLength), off);
+      off += s.byteLength;
+    }
+    writeFileAtomic(ckBin, buf);
+    const ck: Checkpoint = { key, done: [...done.keys()].filter((j) => done[j]), bin: ckBin, binSha256: createHash('sha256').update(buf).digest('hex') };
+    writeFileAtomic(ckJson, JSON.stringify(ck));
+  };
+  const merge = (r: BatchResult): void => {
+    maxStat.set(r.maxStat, r.first);
+    maxTfce?.set(r.maxTfce, r.first);
+    maxExtent?.set(r.maxExtent, r.first);
+    maxMass?.set(r.maxMass, r.first);
+    for (let v = 0; v < V; v++) countStat[v] += r.countStat[v];
+    if (countTfce && r.countTfce) for (let v = 0; v < V; v++) countTfce[v] += r.countTfce[v];
+    done[r.first / JOB] = 1;
+  };
+  const pending = [...done.keys()].filter((j) => !done[j]);
+  let finished = resumedFrom;
+  opts.onProgress?.(finished, N);
+  const t1 = performance.now();
+  let lastCk = performance.now();
+  const every = (opts.checkpointEvery ?? 20) * 1000;
+  const afterBatch = (r: BatchResult): void => {
+    merge(r);
+    finished += r.count;
+    opts.onProgress?.(finished, N);
+    if (performance.now() - lastCk > every) {
+      writeCheckpoint();
+      lastCk = performance.now();
+    }
+  };
+  if (nWorkers === 0) {
+    for (const j of pending) {
+      if (opts.signal?.aborted) break;
+      afterBatch(main.run(j * JOB, Math.min(JOB, N - j * JOB)));
+    }
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      let next = 0;
+      let failed = false;
+      const workers: Worker[] = [];
+      const feed = (w: Worker): void => {
+        if (failed) return;
+        if (next >= pending.length || opts.signal?.aborted) {
+          void w.terminate();
+          return;
+        }
+        const j = pending[next++];
+        w.postMessage({ type: 'batch', first: j * JOB, count: Math.min(JOB, N - j * JOB) });
+      };
+      let alive = nWorkers;
+      for (let k = 0; k < nWorkers; k++) {
+        const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { setup, batchSize: ENGINE_BATCH, slot: k + 1 } });
+        workers.push(w);
+        w.on('message', (msg: { type: 'done'; result: BatchResult } | { type: 'error'; message: string; stack?: string }) => {
+          if (msg.type === 'error') {
+            failed = true;
+            for (const x of workers) void x.terminate();
+            reject(new Error(`permutation worker failed: ${msg.message}\n${msg.stack ?? ''}`));
+            return;
+          }
+          afterBatch(msg.result);
+          feed(w);
+        });
+        w.on('error', (e) => {
+          failed = true;
+          for (const x of workers) void x.terminate();
+          reject(e);
+        });
+        w.on('exit', () => {
+          alive--;
+          if (alive === 0 && !failed) resolve();
+        });
+        feed(w);
+      }
+    });
+  }
+  const tPerm = (performance.now() - t1) / 1000;
+  if (finished < N) {
+    writeCheckpoint();
+    throw new VbmError(
+      `interrupted after ${finished} of ${N} rearrangements; the work so far is saved in ${ckJson ?? '(no checkpoint)'}`,
+      ckJson ? 'run the same command again to resume from the checkpoint' : 'run again',
+    );
+  }
+  if (ckJson && ckBin) {
+    rmSync(ckJson, { force: true });
+    rmSync(ckBin, { force: true });
+  }
+  // p-values: counts include the observed (identity) rearrangement
+  const pUnc = new Float64Array(V);
+  const pFwe = new Float64Array(V);
+  const sortedStat = Float64Array.from(maxStat).sort();
+  for (let v = 0; v < V; v++) {
+    pUnc[v] = countStat[v] / N;
+    pFwe[v] = fractionAtLeast(sortedStat, observed.stat[v]);
+  }
+  let tfcePUnc: Float64Array | null = null;
+  let tfcePFwe: Float64Array | null = null;
+  if (maxTfce && countTfce && observed.tfce) {
+    tfcePUnc = new Float64Array(V);
+    tfcePFwe = new Float64Array(V);
+    const sorted = Float64Array.from(maxTfce).sort();
+    for (let v = 0; v < V; v++) {
+      tfcePUnc[v] = countTfce[v] / N;
+      tfcePFwe[v] = fractionAtLeast(sorted, observed.tfce[v]);
+    }
+  }
+  let clusters: PermutationResult['clusters'] = null;
+  if (clusterThreshold && maxExtent && maxMass) {
+    const cl = suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V));
+    const se = Float64Array.from(maxExtent).sort();
+    const sm = Float64Array.from(maxMass).sort();
+    clusters = {
+      label: Int32Array.from(cl.label),
+      extent: cl.extent,
+      mass: cl.mass,
+      pExtent: cl.extent.map((k) => fractionAtLeast(se, k)),
+      pMass: cl.mass.map((m) => fractionAtLeast(sm, m)),
+    };
+  }
+  return {
+    contrast: { index: con.index, name: con.name, type: con.type, df },
+    scheme,
+    permutations: N,
+    exhaustive: arr.exhaustive,
+    distinct,
+    seed,
+    tfce: tfceParams,
+    connectivity: conn,
+    clusterThreshold,
+    voxels,
+    dims: input.dims,
+    affine: input.affine,
+    stat: observed.stat,
+    pUnc,
+    pFwe,
+    tfceMap: observed.tfce,
+    tfcePUnc,
+    tfcePFwe,
+    clusters,
+    maxima: { stat: maxStat, tfce: maxTfce, extent: maxExtent, mass: maxMass },
+    resumedFrom,
+    seconds: { read: 0, permute: tPerm },
+  };
+}
