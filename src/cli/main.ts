@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { describeError, VbmError } from '../errors.js';
 import { VBM_VERSION } from '../version.js';
 import { type ContrastSpec, parseInlineContrast, readContrastsFile } from '../model/contrasts.js';
-import { runAnalysis } from '../pipeline/run.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';
@@ -13,7 +12,13 @@ import { openAtlas, runLabel } from '../pipeline/label.js';
 import type { LabelMode } from '../atlas/label.js';
 import { ATLAS_ALIASES, atlasDirs, listAtlases } from '../atlas/registry.js';
 import { formatTable } from '../report/textTable.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { type AnalysisSpec, isAnalysisFile, parseAnalysisSpec, readAnalysisFile } from '../pipeline/analysisFile.js';
+import { runPipeline, stageSummary } from '../pipeline/pipeline.js';
+import { STAGES, type StageName } from '../pipeline/stages.js';
+import { initAnalysisFile } from '../pipeline/init.js';
+import { runPermute } from '../pipeline/permute.js';
 import { parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
 
 const program = new Command();
@@ -50,9 +55,9 @@ function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, '
 
 program
   .command('run')
-  .description('estimate a multiple-regression model from a spreadsheet of scans and write SPM12-named maps')
-  .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv): first column scan paths, then numeric covariates')
-  .requiredOption('-o, --out <dir>', 'output folder')
+  .description('estimate a multiple-regression model from a spreadsheet of scans (or run an analysis file) and write SPM12-named maps; unchanged stages are reused')
+  .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv: first column scan paths, then numeric covariates), or an analysis file (.yaml, .json)')
+  .option('-o, --out <dir>', 'output folder (required with a spreadsheet; overrides the analysis file)')
   .option('-m, --mask <image>', 'explicit mask (voxels > 0 are analysed; resampled by nearest neighbour in mm)')
   .option('--no-implicit-mask', "turn off SPM's implicit mask (zero = missing for integer scans)")
   .option('--absolute-threshold <value>', 'threshold masking: analyse voxels whose value exceeds this in every scan')
@@ -62,7 +67,9 @@ program
   .option('--covariates <columns>', 'comma-separated covariate columns (default: every column after the first)')
   .option('--centring <spec>', "'mean' (default) or 'none' for all, or per column: 'age=mean,tiv=none'")
   .option('--no-intercept', 'leave out the constant column')
-  .option('--overwrite', 'replace an output folder that holds a different analysis')
+  .option('--overwrite', 'replace an output folder that holds an analysis of other scans or another design')
+  .option('--force', 're-run every stage, cached or not')
+  .option('--from <stage>', `re-run this stage and the ones after it (${STAGES.join(', ')})`)
   .option('--workers <n>', 'worker threads (default: number of cores)')
   .option('-q, --quiet', 'no progress or log lines')
   .option('--results', 'after estimation, run `vbm results` for every contrast with the options below')
@@ -72,45 +79,103 @@ program
   .option('--peaks <n>', 'with --results: maxima per cluster', '3')
   .option('--peak-distance <mm>', 'with --results: minimum distance between maxima', '8')
   .option('--maps <list>', "with --results: also write 'p', 'logp', 'z' maps")
-  .action(async (designPath: string, o: Record<string, unknown>) => {
-    const resultsReq = o.results ? parseResultsOptions(o) : undefined;
-    const contrasts: ContrastSpec[] = [];
-    if (o.contrasts) contrasts.push(...readContrastsFile(String(o.contrasts)));
-    for (const s of (o.contrast as string[] | undefined) ?? []) contrasts.push(parseInlineContrast(s));
-    const centring = parseCentring(o.centring as string | undefined);
+  .option('--atlas <atlas>', 'label the results with this atlas (implies --results)')
+  .option('--labels <file>', 'label table for --atlas')
+  .option('--permutations <n>', 'also run permutation inference on every contrast with this many permutations')
+  .option('--tfce', 'with --permutations: TFCE')
+  .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
+  .option('--seed <n>', 'with --permutations: random seed', '0')
+  .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
     const quiet = !!o.quiet;
     const log = (m: string): void => {
       if (!quiet) process.stderr.write(`${m}\n`);
     };
+    const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+    let spec: AnalysisSpec;
+    if (isAnalysisFile(designPath)) {
+      spec = readAnalysisFile(designPath);
+      if (o.out) spec.out = resolve(String(o.out));
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations'].filter(given);
+      if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
+    } else {
+      if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
+      const contrasts: ContrastSpec[] = [];
+      if (o.contrasts) contrasts.push(...readContrastsFile(String(o.contrasts)));
+      for (const c of (o.contrast as string[] | undefined) ?? []) contrasts.push(parseInlineContrast(c));
+      const th = thresholdMasking(o.absoluteThreshold as string | undefined, o.relativeThreshold as string | undefined);
+      const raw: Record<string, unknown> = {
+        design: resolve(designPath),
+        out: resolve(String(o.out)),
+        intercept: o.intercept as boolean,
+        implicit_mask: o.implicitMask as boolean,
+      };
+      if (!existsSync(resolve(designPath))) throw new VbmError(`design spreadsheet not found: ${resolve(designPath)}`);
+      if (o.mask) raw.mask = resolve(String(o.mask));
+      if (o.covariates) raw.covariates = parseList(String(o.covariates));
+      const centring = parseCentring(o.centring as string | undefined);
+      if (o.centring) raw.centring = { ...(centring.default ? { default: centring.default } : {}), ...centring.perColumn };
+      if (th.type !== 'none') raw.threshold_masking = { [th.type]: th.value };
+      if (o.results || o.atlas) {
+        const r = parseResultsOptions(o);
+        raw.results = { threshold: r.threshold, correction: r.correction, extent: r.extent, peaks: r.peaksPerCluster, peak_distance: r.peakDistanceMm, maps: r.maps };
+      }
+      if (o.atlas) raw.atlas = { name: String(o.atlas), ...(o.labels ? { labels: resolve(String(o.labels)) } : {}) };
+      if (o.permutations !== undefined) {
+        raw.permute = {
+          permutations: parseNumber('--permutations', String(o.permutations)),
+          seed: parseNumber('--seed', String(o.seed)),
+          tfce: !!o.tfce,
+          ...(o.clusterThreshold !== undefined ? { cluster_threshold: parseNumber('--cluster-threshold', String(o.clusterThreshold)) } : {}),
+        };
+      }
+      spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
+      spec.models[0].contrasts = contrasts;
+    }
+    const controller = new AbortController();
+    const onSigint = (): void => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write('\ninterrupting: the current stage stops at its next checkpoint; nothing half-written is kept (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
     const t0 = Date.now();
-    const result = await runAnalysis({
-      design: designPath,
-      out: String(o.out),
-      contrasts,
-      covariates: parseList(o.covariates as string | undefined),
-      centring: centring.perColumn,
-      defaultCentring: centring.default,
-      intercept: o.intercept as boolean,
-      masking: {
-        explicitMask: o.mask as string | undefined,
-        implicit: o.implicitMask as boolean,
-        threshold: thresholdMasking(o.absoluteThreshold as string | undefined, o.relativeThreshold as string | undefined),
-      },
+    const progress = progressReporter(!quiet);
+    const reports = await runPipeline(spec, {
+      force: !!o.force,
+      from: o.from as StageName | undefined,
       overwrite: !!o.overwrite,
       workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
       command: ['vbm', ...process.argv.slice(2)].join(' '),
-      onProgress: progressReporter(!quiet),
+      signal: controller.signal,
+      onProgress: progress,
       log,
+      onText: (text) => process.stdout.write(`\n${text}\n`),
+      onStage: (model, stage, status, why, seconds) => {
+        if (status === 'not requested') return;
+        log(`${spec.multiModel ? `[${model}] ` : ''}${stage}: ${status === 'cached' ? 'cached (unchanged)' : `ran in ${seconds.toFixed(1)} s (${why})`}`);
+      },
     });
-    log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${result.dir}`);
-    const analysis = openAnalysis(result.dir);
-    process.stdout.write(describeAnalysis(analysis) + '\n');
-    if (resultsReq) {
-      for (const c of analysis.record.contrasts) {
-        const out = runResults(analysis, { ...resultsReq, contrast: c.index });
-        process.stdout.write(`\n${out.text}\n  wrote ${out.files.join(', ')}\n`);
-      }
+    process.off('SIGINT', onSigint);
+    log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${spec.out}`);
+    for (const r of reports) {
+      if (spec.multiModel) process.stdout.write(`\n== model '${r.name}' ==\n`);
+      process.stdout.write(describeAnalysis(openAnalysis(r.dir)) + '\n');
     }
+  });
+
+program
+  .command('init')
+  .description('write a commented analysis file (YAML) for a spreadsheet of scans and covariates')
+  .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv)')
+  .option('-o, --output <file>', 'write the file here instead of printing it')
+  .option('--out-dir <dir>', "the analysis's output folder named in the file", 'results')
+  .action(async (designPath: string, o: { output?: string; outDir: string }) => {
+    const text = await initAnalysisFile(designPath, o.outDir, o.output);
+    if (o.output) {
+      if (existsSync(o.output)) throw new VbmError(`${o.output} exists`, 'choose another name, or delete it first');
+      writeFileSync(o.output, text);
+      process.stderr.write(`wrote ${o.output}; edit it, then: vbm run ${o.output}\n`);
+    } else process.stdout.write(text);
   });
 
 resultsOptions(
@@ -190,15 +255,110 @@ program
   });
 
 program
+  .command('permute')
+  .description('permutation inference: Freedman-Lane (or sign flips), max-statistic FWE, exact TFCE, cluster extent and mass FWE')
+  .argument('<dir>', 'analysis folder written by vbm run')
+  .requiredOption('--contrast <which>', 'contrast number or name')
+  .option('--permutations <n>', 'number of permutations, the observed included (all are enumerated when fewer exist)', '5000')
+  .option('--seed <n>', 'random seed (the same seed gives the same permutations)', '0')
+  .option('--tfce', 'threshold-free cluster enhancement (exact integral) with FWE p-values')
+  .option('--tfce-e <E>', 'TFCE extent exponent', '0.5')
+  .option('--tfce-h <H>', 'TFCE height exponent', '2')
+  .option('--connectivity <c>', 'neighbours for clusters and TFCE: 6, 18 or 26 (FSL default)', '26')
+  .option('--cluster-threshold <p>', 'cluster-forming threshold (uncorrected p) for cluster-extent and cluster-mass FWE')
+  .option('--scheme <s>', "'auto' (permute; sign-flip one-sample effects), 'permute' or 'signflip'", 'auto')
+  .option('--blocks <file>', 'exchangeability blocks: a text file with one integer per scan, in design order')
+  .option('--alpha <a>', 'FWE level for the table of significant clusters', '0.05')
+  .option('--workers <n>', 'worker threads (default: all cores)')
+  .option('-q, --quiet', 'no progress')
+  .action(async (dir: string, o: Record<string, unknown>) => {
+    const conn = parseNumber('--connectivity', String(o.connectivity));
+    if (![6, 18, 26].includes(conn)) throw new VbmError(`--connectivity must be 6, 18 or 26 (got ${conn})`);
+    const scheme = String(o.scheme);
+    if (!['auto', 'permute', 'signflip'].includes(scheme)) throw new VbmError(`--scheme '${scheme}' is not one of auto, permute, signflip`);
+    let blocks: number[] | undefined;
+    if (o.blocks !== undefined) {
+      const file = String(o.blocks);
+      if (!existsSync(file)) throw new VbmError(`--blocks file not found: ${file}`);
+      blocks = readFileSync(file, 'utf8').split(/[\s,]+/).filter(Boolean).map((x, i) => {
+        const b = Number(x);
+        if (!Number.isInteger(b)) throw new VbmError(`${file}: entry ${i + 1} ('${x}') is not a whole number`, 'one integer block number per scan');
+        return b;
+      });
+    }
+    const controller = new AbortController();
+    const onSigint = (): void => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write('\ninterrupting: finishing the permutations in progress and saving a checkpoint (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const progress = progressReporter(!o.quiet);
+    try {
+      const out = await runPermute(dir, {
+        contrast: String(o.contrast),
+        permutations: parseNumber('--permutations', String(o.permutations)),
+        seed: parseNumber('--seed', String(o.seed)),
+        tfce: Boolean(o.tfce),
+        tfceParams: { E: parseNumber('--tfce-e', String(o.tfceE)), H: parseNumber('--tfce-h', String(o.tfceH)) },
+        connectivity: conn as 6 | 18 | 26,
+        clusterThreshold: o.clusterThreshold === undefined ? undefined : parseNumber('--cluster-threshold', String(o.clusterThreshold)),
+        scheme: scheme as 'auto' | 'permute' | 'signflip',
+        blocks,
+        alpha: parseNumber('--alpha', String(o.alpha)),
+        workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
+        signal: controller.signal,
+        onProgress: (d, t) => progress('permutations', d, t),
+        onReadProgress: (d, t) => progress('reading scans', d, t),
+        onNote: (m) => process.stderr.write(`note: ${m}\n`),
+      });
+      process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n`);
+    } catch (e) {
+      if (controller.signal.aborted) {
+        process.stderr.write(`vbm: ${describeError(e)}\n`);
+        process.exit(130);
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    }
+  });
+
+program
   .command('show')
   .description('review a finished analysis folder: scans, design, contrasts, images')
   .argument('<dir>', 'analysis folder written by vbm run')
   .option('--scans', 'list every scan')
   .option('--json', 'print the model record as JSON')
   .action((dir: string, o: { scans?: boolean; json?: boolean }) => {
-    const a = openAnalysis(dir);
-    if (o.json) process.stdout.write(JSON.stringify({ dir: a.dir, ...a.record }, null, 1) + '\n');
-    else process.stdout.write(describeAnalysis(a, { allScans: o.scans }) + '\n');
+    const abs = resolve(dir);
+    // a folder of several models: one subfolder per model
+    const dirs = existsSync(join(abs, 'model.json'))
+      ? [abs]
+      : existsSync(abs)
+        ? readdirSync(abs).map((d) => join(abs, d)).filter((d) => existsSync(join(d, 'model.json'))).sort()
+        : [];
+    if (dirs.length === 0) openAnalysis(abs); // throws the helpful error
+    const shown = dirs.map((d) => {
+      const a = openAnalysis(d);
+      const files = readdirSync(a.dir).filter((f) => /\.(nii|csv|json)$/.test(f) && !f.startsWith('.')).sort();
+      return { a, stages: stageSummary(a.dir), files };
+    });
+    if (o.json) {
+      const list = shown.map(({ a, stages, files }) => ({ dir: a.dir, stages, files, ...a.record }));
+      process.stdout.write(JSON.stringify(dirs.length === 1 && dirs[0] === abs ? list[0] : { models: list }, null, 1) + '\n');
+      return;
+    }
+    for (const { a, stages, files } of shown) {
+      if (shown.length > 1 || dirs[0] !== abs) process.stdout.write(`\n== model ${basename(a.dir)} ==\n`);
+      process.stdout.write(describeAnalysis(a, { allScans: o.scans }) + '\n');
+      if (stages.length) {
+        process.stdout.write('\nStages:\n' + formatTable(['stage', 'finished', 'seconds', 'outputs'], stages.map((s) => [s.stage, s.finished, s.seconds.toFixed(1), String(s.outputs)])) + '\n');
+      }
+      process.stdout.write(`\nFiles: ${files.join(' ')}\n`);
+    }
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

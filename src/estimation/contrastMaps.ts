@@ -14,7 +14,9 @@ export interface ContrastMaps {
 }
 
 /**
- * Contrasts read the fitted model; nothing is refitted.
+ * Contrasts read the fitted model; nothing is refitted. As SPM (spm_contrasts reads the float32
+ * beta images), the betas enter at float32 precision, so contrasts computed now and contrasts
+ * recomputed later from the saved beta_*.nii are identical.
  *   T = c'b / sqrt(ResMS * c'Bc),  B = pinv(X'X)
  *   F = (ESS / r) / ResMS,  ESS = (Cb)' pinv(C B C') (Cb),  r = rank(C B C')
  */
@@ -29,7 +31,7 @@ export function contrastMaps(fit: FittedModel, contrast: Contrast): ContrastMaps
     const varFactor = matmul(matmul([c], fit.Bcov), transpose([c]))[0][0];
     for (let k = 0; k < m; k++) {
       let con = 0;
-      for (let j = 0; j < p; j++) con += c[j] * beta[k * p + j];
+      for (let j = 0; j < p; j++) con += c[j] * Math.fround(beta[k * p + j]);
       effect[k] = con;
       stat[k] = con / Math.sqrt(resMS[k] * varFactor);
     }
@@ -42,7 +44,7 @@ export function contrastMaps(fit: FittedModel, contrast: Contrast): ContrastMaps
   for (let k = 0; k < m; k++) {
     for (let i = 0; i < C.length; i++) {
       let s = 0;
-      for (let j = 0; j < p; j++) s += C[i][j] * beta[k * p + j];
+      for (let j = 0; j < p; j++) s += C[i][j] * Math.fround(beta[k * p + j]);
       h[i] = s;
     }
     let ess = 0;

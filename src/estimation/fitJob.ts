@@ -25,6 +25,13 @@ export interface ScanReport {
  * Read the job's scans one after the other and fold each into the sums. A 4-D file named by
  * consecutive scans is opened once.
  */
+/**
+ * For tests of interruption only: VBM_TEST_SCAN_DELAY_MS=<ms> pauses after each scan read, so a
+ * test can kill a run reliably in the middle of estimation. Unset in normal use.
+ */
+const testDelayMs = Number(process.env.VBM_TEST_SCAN_DELAY_MS ?? 0);
+const sleeper = testDelayMs > 0 ? new Int32Array(new SharedArrayBuffer(4)) : null;
+
 export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSize = 8): FitSums {
   const sums = createSums(job.layout);
   const scratch = createScratch(job.layout);
@@ -50,6 +57,10 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
       zeroIsMissing: job.implicit && !h.datatype.isFloat && job.threshold.type === 'none',
     });
     reports.push({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name });
+    if (sleeper) {
+      Atomics.wait(sleeper, 0, 0, testDelayMs);
+      flush();
+    }
     if (batch.length >= batchSize) flush();
   }
   if (batch.length) flush();

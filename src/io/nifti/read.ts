@@ -183,3 +183,18 @@ export function readVolume(path: string, index = 0): Volume {
   const file = openNifti(path);
   return { dims: file.header.dims, affine: file.header.affine, data: decodeVolume(file, index) };
 }
+
+/** Read one volume at float64: exact for FLOAT64 files (SPM's ResMS, RPV), widened otherwise. */
+export function readVolume64(path: string, index = 0): { dims: [number, number, number]; affine: number[][]; data: Float64Array } {
+  const file = openNifti(path);
+  const h = file.header;
+  if (h.datatype.code !== DT.FLOAT64) return { dims: h.dims, affine: h.affine, data: Float64Array.from(decodeVolume(file, index)) };
+  const nvox = h.dims[0] * h.dims[1] * h.dims[2];
+  const start = h.voxOffset + index * nvox * 8;
+  if (file.data.byteLength < start + nvox * 8) throw new VbmError(`${h.path}: the file holds less data than its header claims`);
+  const view = new DataView(file.data.buffer, file.data.byteOffset + start, nvox * 8);
+  const le = h.littleEndian;
+  const out = new Float64Array(nvox);
+  for (let i = 0; i < nvox; i++) out[i] = view.getFloat64(8 * i, le) * h.slope + h.inter;
+  return { dims: h.dims, affine: h.affine, data: out };
+}

@@ -1,0 +1,233 @@
+/**
+ * The staged pipeline behind `vbm run`: design -> estimate -> contrasts -> results -> labels ->
+ * permutations, for one or several models over the same scans. Each stage's key hashes what it
+ * used (scan contents, design, options, vbm's version) and the key of the stage before, so a
+ * re-run skips what is unchanged, a changed contrast re-runs contrasts and what follows, and a
+ * changed scan re-runs everything. Outputs are hashed, so a damaged cache entry is recomputed.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { VbmError } from '../errors.js';
+import { readTable } from '../io/spreadsheet.js';
+import { designMatrix } from '../model/designMatrix.js';
+import { buildContrasts } from '../model/contrasts.js';
+import { VBM_VERSION } from '../version.js';
+import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
+import { openAnalysis } from './analysis.js';
+import { runAnalysis } from './run.js';
+import { updateContrasts } from './updateContrasts.js';
+import { runResults } from './results.js';
+import { openAtlas, runLabel } from './label.js';
+import { runPermute } from './permute.js';
+import { MODEL_FILE } from './modelRecord.js';
+import {
+  STAGES,
+  type StageName,
+  type StagesFile,
+  fileSha256,
+  hashOf,
+  hashOutputs,
+  lockFolder,
+  readStages,
+  removeStaleTemporaries,
+  scanFingerprint,
+  staleReason,
+  writeStages,
+} from './stages.js';
+
+export interface PipelineOptions {
+  /** Re-run every stage. */
+  force?: boolean;
+  /** Re-run this stage and every later one. */
+  from?: StageName;
+  /** Replace a folder that holds an analysis of other scans or another design. */
+  overwrite?: boolean;
+  workers?: number;
+  command?: string;
+  signal?: AbortSignal;
+  onProgress?: (stage: string, done: number, total: number) => void;
+  log?: (message: string) => void;
+  /** Tables and summaries that results, labels and permutations print (default: log). */
+  onText?: (text: string) => void;
+  /** Called once per stage with what happened to it. */
+  onStage?: (model: string, stage: StageName, status: 'cached' | 'ran' | 'not requested', why: string, seconds: number) => void;
+}
+
+export interface StageReport {
+  stage: StageName;
+  status: 'cached' | 'ran' | 'not requested';
+  why: string;
+  seconds: number;
+}
+
+export interface ModelReport {
+  name: string;
+  dir: string;
+  stages: StageReport[];
+}
+
+export function modelDir(spec: AnalysisSpec, m: ModelSpec): string {
+  return spec.multiModel ? join(spec.out, m.name) : spec.out;
+}
+
+export async function runPipeline(spec: AnalysisSpec, opts: PipelineOptions = {}): Promise<ModelReport[]> {
+  if (opts.from && !STAGES.includes(opts.from)) throw new VbmError(`--from '${opts.from}' is not a stage`, `the stages are: ${STAGES.join(', ')}`);
+  const reports: ModelReport[] = [];
+  for (const m of spec.models) reports.push(await runModel(spec, m, opts));
+  return reports;
+}
+
+async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions): Promise<ModelReport> {
+  const dir = modelDir(spec, model);
+  const log = opts.log ?? (() => undefined);
+  const text = opts.onText ?? log;
+  mkdirSync(dir, { recursive: true });
+  const release = lockFolder(dir, log);
+  try {
+    const removed = removeStaleTemporaries(dir);
+    if (removed) log(`removed ${removed} temporary file(s) left by an interrupted run`);
+    const state: StagesFile = readStages(dir);
+    const report: ModelReport = { name: model.name, dir, stages: [] };
+    const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
+    let upstreamRan = false;
+    const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
+      const t0 = performance.now();
+      if (key === null) {
+        if (state.stages[name]) delete state.stages[name];
+        report.stages.push({ stage: name, status: 'not requested', why: '', seconds: 0 });
+        opts.onStage?.(model.name, name, 'not requested', '', 0);
+        return;
+      }
+      const forced = STAGES.indexOf(name) >= fromIndex;
+      const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : staleReason(dir, state.stages[name], key);
+      if (reason === null) {
+        report.stages.push({ stage: name, status: 'cached', why: '', seconds: 0 });
+        opts.onStage?.(model.name, name, 'cached', '', (performance.now() - t0) / 1000);
+        return;
+      }
+      if (opts.signal?.aborted) throw new VbmError('interrupted', 'run the same command again to resume');
+      const files = await run();
+      // outputs of the stage's previous run that this run did not write (a dropped or retyped contrast) go
+      const fresh = new Set(files);
+      for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
+      const seconds = (performance.now() - t0) / 1000;
+      state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files) };
+      writeStages(dir, state);
+      upstreamRan = true;
+      report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
+      opts.onStage?.(model.name, name, 'ran', reason, seconds);
+    };
+    void upstreamRan;
+
+    // design: the spreadsheet read into the design matrix
+    const table = await readTable(spec.design);
+    const designOpts = {
+      covariates: model.covariates,
+      centring: spec.centring?.perColumn,
+      defaultCentring: spec.centring?.default,
+      intercept: spec.intercept,
+    };
+    const design = designMatrix(table, designOpts);
+    const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans });
+    await stage('design', designKey, () => []);
+
+    // estimate: scan contents, masks
+    const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
+    for (const f of scanFiles) if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
+    const scanHashes = scanFiles.map((f) => scanFingerprint(state, f));
+    const masking = {
+      explicitMask: spec.mask,
+      implicit: spec.implicitMask,
+      threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
+    };
+    const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
+    const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
+    let estimatedNow = false;
+    await stage('estimate', estimateKey, async () => {
+      const res = await runAnalysis({
+        design: spec.design,
+        out: dir,
+        contrasts: model.contrasts,
+        ...designOpts,
+        masking,
+        overwrite: opts.overwrite,
+        workers: opts.workers ?? spec.workers,
+        command: opts.command,
+        onProgress: opts.onProgress,
+        log,
+      });
+      estimatedNow = true;
+      return [...res.record.images.beta, res.record.images.ResMS, res.record.images.mask, res.record.images.RPV, 'smoothness.json'];
+    });
+    // contrasts: computed from the saved model (or already written by the estimate stage)
+    await stage('contrasts', contrastsKey, () => {
+      if (estimatedNow) {
+        const rec = openAnalysis(dir).record;
+        return [...rec.contrasts.flatMap((c) => [c.images.effect, c.images.stat]), MODEL_FILE];
+      }
+      return updateContrasts(dir, design, model.contrasts);
+    });
+    const contrastCount = model.contrasts.length;
+    // results: every contrast at the spec's thresholds
+    const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results }) : null;
+    await stage('results', resultsKey, () => {
+      const a = openAnalysis(dir);
+      const r = spec.results!;
+      const atlas = spec.atlas ? openAtlas(spec.atlas.name, spec.atlas.labels) : undefined;
+      const files: string[] = [];
+      for (const c of a.record.contrasts) {
+        const out = runResults(a, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, maps: r.maps, atlas });
+        text(`${out.text}\n  wrote ${out.files.join(', ')}`);
+        files.push(...out.files);
+      }
+      return files;
+    });
+    const labelsKey = spec.atlas && resultsKey ? hashOf({ resultsKey, atlas: spec.atlas }) : null;
+    await stage('labels', labelsKey, () => {
+      const a = openAnalysis(dir);
+      const r = spec.results!;
+      const at = spec.atlas!;
+      const files: string[] = [];
+      for (const c of a.record.contrasts) {
+        const out = runLabel(dir, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, atlas: at.name, labels: at.labels, modes: at.modes, radiusMm: at.radius });
+        for (const w of out.atlas.warnings) log(`warning: ${w}`);
+        text(`${out.text}\n  wrote ${out.files.join(', ')}`);
+        files.push(...out.files);
+      }
+      return files;
+    });
+    const permKey = spec.permute && contrastCount ? hashOf({ contrastsKey, permute: spec.permute }) : null;
+    await stage('permutations', permKey, async () => {
+      const a = openAnalysis(dir);
+      const p = spec.permute!;
+      const which = p.contrasts ?? a.record.contrasts.map((c) => c.index);
+      const files: string[] = [];
+      for (const c of which) {
+        const out = await runPermute(dir, {
+          contrast: c,
+          permutations: p.permutations,
+          seed: p.seed,
+          tfce: p.tfce,
+          clusterThreshold: p.clusterThreshold,
+          connectivity: p.connectivity,
+          workers: opts.workers ?? spec.workers,
+          signal: opts.signal,
+          onProgress: (d, t) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
+          onNote: (msg) => log(`note: ${msg}`),
+        });
+        text(`${out.text}\n  wrote ${out.files.join(', ')}`);
+        files.push(...out.files);
+      }
+      return files;
+    });
+    return report;
+  } finally {
+    release();
+  }
+}
+
+/** What `vbm show` lists of the stages of an analysis folder. */
+export function stageSummary(dir: string): { stage: StageName; finished: string; seconds: number; outputs: number }[] {
+  const s = readStages(dir);
+  return STAGES.filter((n) => s.stages[n]).map((n) => ({ stage: n, finished: s.stages[n]!.finished, seconds: s.stages[n]!.seconds, outputs: Object.keys(s.stages[n]!.outputs).length }));
+}

@@ -1,0 +1,167 @@
+/**
+ * Stage records and the folder lock: what each stage of an analysis used (a key hashing its
+ * inputs and the previous stage's key) and what it wrote (a hash per file), kept in
+ * `vbm-stages.json`, so that a re-run skips what is unchanged and recomputes what is damaged.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { VbmError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+
+export const STAGES = ['design', 'estimate', 'contrasts', 'results', 'labels', 'permutations'] as const;
+export type StageName = (typeof STAGES)[number];
+export const STAGES_FILE = 'vbm-stages.json';
+const LOCK_FILE = '.vbm-lock';
+
+export interface StageRecord {
+  key: string;
+  finished: string;
+  seconds: number;
+  /** Files written by the stage (names in the folder) and their SHA-256. */
+  outputs: Record<string, string>;
+}
+
+export interface StagesFile {
+  format: 'vbm-stages';
+  /** Scan fingerprints: a content hash is reused while size and modification time are unchanged. */
+  scans: Record<string, { size: number; mtimeMs: number; sha256: string }>;
+  stages: Partial<Record<StageName, StageRecord>>;
+}
+
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+}
+
+export function fileSha256(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+export function readStages(dir: string): StagesFile {
+  const p = join(dir, STAGES_FILE);
+  if (existsSync(p)) {
+    try {
+      const s = JSON.parse(readFileSync(p, 'utf8')) as StagesFile;
+      if (s.format === 'vbm-stages' && s.stages && s.scans) return s;
+    } catch {
+      /* unreadable: start afresh */
+    }
+  }
+  return { format: 'vbm-stages', scans: {}, stages: {} };
+}
+
+export function writeStages(dir: string, s: StagesFile): void {
+  writeFileAtomic(join(dir, STAGES_FILE), JSON.stringify(s, null, 1) + '\n');
+}
+
+/** Content hash of a scan, reusing the recorded one while its size and mtime are unchanged. */
+export function scanFingerprint(s: StagesFile, path: string): string {
+  const st = statSync(path);
+  const known = s.scans[path];
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.sha256;
+  const sha256 = fileSha256(path);
+  s.scans[path] = { size: st.size, mtimeMs: st.mtimeMs, sha256 };
+  return sha256;
+}
+
+/** Hash every output file of a stage. */
+export function hashOutputs(dir: string, files: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of files) out[f] = fileSha256(join(dir, f));
+  return out;
+}
+
+/** Why a recorded stage cannot be reused, or null when it can. */
+export function staleReason(dir: string, rec: StageRecord | undefined, key: string): string | null {
+  if (!rec) return 'not run yet';
+  if (rec.key !== key) return 'inputs changed';
+  for (const [f, sha] of Object.entries(rec.outputs)) {
+    const p = join(dir, f);
+    if (!existsSync(p)) return `output ${f} is missing`;
+    if (fileSha256(p) !== sha) return `output ${f} was changed or damaged (its hash differs)`;
+  }
+  return null;
+}
+
+/** Whether a process with this id runs on this machine. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Take the folder's lock, refusing when another live vbm holds it. A lock left by a process
+ * that no longer runs (killed) is taken over. Returns the release function.
+ */
+export function lockFolder(dir: string, note: (m: string) => void = () => undefined): () => void {
+  const p = join(dir, LOCK_FILE);
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(p, mine, { flag: 'wx' });
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        try {
+          if (readFileSync(p, 'utf8') === mine) rmSync(p, { force: true });
+        } catch {
+          /* already gone */
+        }
+      };
+      process.once('exit', release);
+      return release;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let holder: { pid?: number; host?: string; started?: string } = {};
+      try {
+        holder = JSON.parse(readFileSync(p, 'utf8'));
+      } catch {
+        /* half-written lock: treat as stale */
+      }
+      if (holder.pid && holder.host === hostname() && alive(holder.pid)) {
+        throw new VbmError(
+          `another vbm (process ${holder.pid}, started ${holder.started}) is working on ${dir}`,
+          `wait for it to finish; if it is not running any more, delete ${p}`,
+        );
+      }
+      if (holder.pid && holder.host && holder.host !== hostname()) {
+        throw new VbmError(`${dir} is locked by vbm on another machine (${holder.host}, process ${holder.pid})`, `if that run is over, delete ${p}`);
+      }
+      note(`a lock left by an interrupted run (process ${holder.pid ?? '?'}) was taken over`);
+      rmSync(p, { force: true });
+    }
+  }
+  throw new VbmError(`could not lock ${dir}`);
+}
+
+/** Remove temporary files that interrupted runs left behind (their writers are gone). */
+export function removeStaleTemporaries(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const f of readdirSync(dir)) {
+    const m = /^\..+\.tmp-(\d+)-[a-z0-9]+$/.exec(f);
+    if (m && (Number(m[1]) === process.pid || !alive(Number(m[1])))) {
+      rmSync(join(dir, f), { force: true });
+      n++;
+    }
+  }
+  return n;
+}
