@@ -169,7 +169,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     });
     const contrastCount = model.contrasts.length;
     // results: every contrast at the spec's thresholds
-    const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results }) : null;
+    const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results, atlas: spec.atlas ?? null }) : null;
     await stage('results', resultsKey, () => {
       const a = openAnalysis(dir);
       const r = spec.results!;
