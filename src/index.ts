@@ -26,7 +26,7 @@ export { listAtlases, resolveAtlas } from './atlas/registry.js';
 export { runLabel, type LabelRequest } from './pipeline/label.js';
 export { permuteContrast, permutationTest, type PermuteOptions, type PermutationResult, type PermutationInput } from './permutation/permute.js';
 export { tfce, TfceWorkspace, FSL_TFCE, type TfceParams } from './permutation/tfce.js';
-export { maskedNeighbours } from './permutation/neighbours.js';
+export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
 export { readAnalysisFile, parseAnalysisSpec, type AnalysisSpec } from './pipeline/analysisFile.js';
 export { runPipeline, stageSummary, type PipelineOptions, type ModelReport } from './pipeline/pipeline.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { maskedNeighbours } from '../src/permutation/neighbours.js';
+import { maskedNeighbours } from '../src/inference/neighbours.js';
 import { FSL_TFCE, TfceWorkspace, tfce, tfceStepped } from '../src/permutation/tfce.js';
 import { partitionDesign, productRows } from '../src/permutation/partition.js';
 import { logDistinct, rearrangements } from '../src/permutation/schemes.js';

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { type Affine, applyAffine, composeAffines, invertAffine } from '../io/nifti/affine.js';
+import { type Affine, applyAffine, invertAffine } from '../io/nifti/affine.js';
 import { decodeVolume, openNifti } from '../io/nifti/read.js';
+import { nearestSourceIndex } from '../io/nifti/resample.js';
 import { knownRegionNames } from './knownNames.js';
 import { type LabelTable, readLabelTable } from './labelTable.js';
 
@@ -139,21 +140,9 @@ export function codeAt(atlas: Atlas, mm: readonly number[]): number {
 
 /** The atlas resampled onto another grid by nearest neighbour in world space. */
 export function codesOnGrid(atlas: Atlas, dims: readonly number[], affine: Affine): Int32Array {
-  const toAtlas = composeAffines(invertAffine(atlas.affine), affine);
-  const [nx, ny, nz] = dims;
-  const [ax, ay, az] = atlas.dims;
-  const out = new Int32Array(nx * ny * nz);
-  let n = 0;
-  for (let z = 0; z < nz; z++)
-    for (let y = 0; y < ny; y++)
-      for (let x = 0; x < nx; x++, n++) {
-        const [a, b, c] = applyAffine(toAtlas, x, y, z);
-        const i = Math.round(a);
-        const j = Math.round(b);
-        const k = Math.round(c);
-        if (i < 0 || j < 0 || k < 0 || i >= ax || j >= ay || k >= az) continue;
-        out[n] = atlas.codes[i + ax * (j + ay * k)];
-      }
+  const src = nearestSourceIndex(atlas, dims, affine);
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) if (src[i] >= 0) out[i] = atlas.codes[src[i]];
   return out;
 }
 

@@ -6,6 +6,7 @@ import { type ContrastSpec, parseInlineContrast, readContrastsFile } from '../mo
 import { openAnalysis } from '../pipeline/analysis.js';
 import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';
+import { interruptible } from './interrupt.js';
 import { type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
 import type { Correction } from '../inference/results.js';
 import { openAtlas, runLabel } from '../pipeline/label.js';
@@ -131,22 +132,15 @@ program
       spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
       spec.models[0].contrasts = contrasts;
     }
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      if (controller.signal.aborted) process.exit(130);
-      process.stderr.write('\ninterrupting: the current stage stops at its next checkpoint; nothing half-written is kept (Ctrl-C again to quit at once)\n');
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
     const t0 = Date.now();
     const progress = progressReporter(!quiet);
-    const reports = await runPipeline(spec, {
+    const reports = await interruptible('the current stage stops at its next safe point; nothing half-written is kept', (signal) => runPipeline(spec, {
       force: !!o.force,
       from: o.from as StageName | undefined,
       overwrite: !!o.overwrite,
       workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
       command: ['vbm', ...process.argv.slice(2)].join(' '),
-      signal: controller.signal,
+      signal,
       onProgress: progress,
       log,
       onText: (text) => process.stdout.write(`\n${text}\n`),
@@ -154,8 +148,7 @@ program
         if (status === 'not requested') return;
         log(`${spec.multiModel ? `[${model}] ` : ''}${stage}: ${status === 'cached' ? 'cached (unchanged)' : `ran in ${seconds.toFixed(1)} s (${why})`}`);
       },
-    });
-    process.off('SIGINT', onSigint);
+    }));
     log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${spec.out}`);
     for (const r of reports) {
       if (spec.multiModel) process.stdout.write(`\n== model '${r.name}' ==\n`);
@@ -220,17 +213,11 @@ resultsOptions(
   const modes = listed.includes('all') ? ['peaks', 'extended', 'clusters'] : listed;
   for (const m of modes) if (!['peaks', 'extended', 'clusters'].includes(m)) throw new VbmError(`--mode: '${m}' is not one of peaks, extended, clusters, all`);
   const req = parseResultsOptions(o);
+  const probThreshold = o.probThreshold === undefined ? undefined : parseNumber('--prob-threshold', String(o.probThreshold));
+  const atlas = openAtlas(String(o.atlas), o.labels as string | undefined, probThreshold);
+  for (const w of atlas.warnings) process.stderr.write(`warning: ${w}\n`);
   for (const c of which) {
-    const out = runLabel(a.dir, {
-      ...req,
-      contrast: c,
-      atlas: String(o.atlas),
-      labels: o.labels as string | undefined,
-      probThreshold: o.probThreshold === undefined ? undefined : parseNumber('--prob-threshold', String(o.probThreshold)),
-      modes: modes as LabelMode[],
-      radiusMm: parseNumber('--radius', String(o.radius)),
-    });
-    for (const w of out.warnings) process.stderr.write(`warning: ${w}\n`);
+    const out = runLabel(a.dir, { ...req, contrast: c, atlas, modes: modes as LabelMode[], radiusMm: parseNumber('--radius', String(o.radius)) });
     process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n\n`);
   }
 });
@@ -286,17 +273,9 @@ program
         return b;
       });
     }
-    const controller = new AbortController();
-    const onSigint = (): void => {
-      if (controller.signal.aborted) process.exit(130);
-      process.stderr.write('\ninterrupting: finishing the permutations in progress and saving a checkpoint (Ctrl-C again to quit at once)\n');
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
     const progress = progressReporter(!o.quiet);
-    try {
-      const out = await runPermute(dir, {
+    const out = await interruptible('finishing the permutations in progress and saving a checkpoint', (signal) =>
+      runPermute(dir, {
         contrast: String(o.contrast),
         permutations: parseNumber('--permutations', String(o.permutations)),
         seed: parseNumber('--seed', String(o.seed)),
@@ -308,22 +287,13 @@ program
         blocks,
         alpha: parseNumber('--alpha', String(o.alpha)),
         workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
-        signal: controller.signal,
+        signal,
         onProgress: (d, t) => progress('permutations', d, t),
         onReadProgress: (d, t) => progress('reading scans', d, t),
         onNote: (m) => process.stderr.write(`note: ${m}\n`),
-      });
-      process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n`);
-    } catch (e) {
-      if (controller.signal.aborted) {
-        process.stderr.write(`vbm: ${describeError(e)}\n`);
-        process.exit(130);
-      }
-      throw e;
-    } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
-    }
+      }),
+    );
+    process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n`);
   });
 
 program

@@ -1,5 +1,6 @@
 import { VbmError } from '../errors.js';
-import { type Affine, applyAffine, composeAffines, invertAffine } from '../io/nifti/affine.js';
+import type { Affine } from '../io/nifti/affine.js';
+import { nearestSourceIndex } from '../io/nifti/resample.js';
 import type { Volume } from '../io/nifti/volume.js';
 
 /** SPM's threshold masking: none, an absolute value, or a fraction of each scan's global mean. */
@@ -19,21 +20,9 @@ export interface MaskingOptions {
  * counts as out.
  */
 export function resampleMaskNearest(mask: Volume, dims: [number, number, number], affine: Affine): Uint8Array {
-  const toMask = composeAffines(invertAffine(mask.affine), affine);
-  const [mx, my, mz] = mask.dims;
-  const [nx, ny, nz] = dims;
-  const out = new Uint8Array(nx * ny * nz);
-  let i = 0;
-  for (let z = 0; z < nz; z++)
-    for (let y = 0; y < ny; y++)
-      for (let x = 0; x < nx; x++, i++) {
-        const [a, b, c] = applyAffine(toMask, x, y, z);
-        const ia = Math.round(a);
-        const ib = Math.round(b);
-        const ic = Math.round(c);
-        if (ia < 0 || ib < 0 || ic < 0 || ia >= mx || ib >= my || ic >= mz) continue;
-        if (mask.data[ia + mx * (ib + my * ic)] > 0) out[i] = 1;
-      }
+  const src = nearestSourceIndex(mask, dims, affine);
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) if (src[i] >= 0 && mask.data[src[i]] > 0) out[i] = 1;
   return out;
 }
 

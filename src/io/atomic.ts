@@ -1,9 +1,15 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
-/** The temporary name a file is written under before it is renamed into place. */
+/** The temporary name a file is written under before it is renamed into place: `.NAME.tmp-PID-RANDOM`. */
 export function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+/** The process that wrote a temporary file (a name made by temporaryName), or undefined for other names. */
+export function temporaryWriter(fileName: string): number | undefined {
+  const m = /^\..+\.tmp-(\d+)-[a-z0-9]+$/.exec(fileName);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Write a file completely under a temporary name, then rename it: readers never see half a file. */

@@ -2,7 +2,7 @@
  * Suprathreshold clusters of a statistic on the masked voxels: extent (voxels) and mass (the sum
  * of the statistic's excess over the cluster-forming threshold, as nilearn and Bullmore et al. 1999).
  */
-import type { Neighbours } from './neighbours.js';
+import type { Neighbours } from '../inference/neighbours.js';
 
 export interface ClusterWorkspace {
   label: Int32Array;

@@ -6,7 +6,7 @@
  */
 import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from './clusterStats.js';
 import { type KernelData, KernelThread } from './kernel.js';
-import type { Neighbours } from './neighbours.js';
+import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
 
 export interface EngineSetup {

@@ -19,7 +19,7 @@ import { VBM_VERSION } from '../version.js';
 import { suprathresholdClusters, clusterWorkspace } from './clusterStats.js';
 import { type BatchResult, Engine, type EngineSetup } from './engine.js';
 import type { KernelData } from './kernel.js';
-import { maskedNeighbours } from './neighbours.js';
+import { maskedNeighbours } from '../inference/neighbours.js';
 import { allocateDataMatrix } from './dataMatrix.js';
 import { partitionDesign, productRows } from './partition.js';
 import { type Scheme, logDistinct, rearrangements } from './schemes.js';

@@ -8,7 +8,7 @@
  * value relative to its parent), so the whole map costs one sort and near-linear merging:
  * no fixed number of height steps.
  */
-import type { Neighbours } from './neighbours.js';
+import type { Neighbours } from '../inference/neighbours.js';
 
 export interface TfceParams {
   E: number;

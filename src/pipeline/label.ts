@@ -8,8 +8,8 @@ import { type ResultsRequest, analysisResults } from './results.js';
 import { pad } from './outputs.js';
 
 export interface LabelRequest extends Omit<ResultsRequest, 'atlas'> {
-  /** Atlas: a path, or a name found by `vbm atlases` (aal, brodmann, harvardoxford, jhu, aicha...). */
-  atlas: string;
+  /** Atlas: a path, a name found by `vbm atlases` (aal, brodmann, harvardoxford, jhu, aicha...), or one already loaded (reused over contrasts). */
+  atlas: string | Atlas;
   labels?: string;
   probThreshold?: number;
   modes?: LabelMode[];
@@ -39,7 +39,7 @@ export function runLabel(dir: string, req: LabelRequest): LabelOutput {
   const { atlas: _spec, ...resultsReq } = req;
   void _spec;
   const res = analysisResults(dir, resultsReq);
-  const atlas = openAtlas(req.atlas, req.labels, req.probThreshold);
+  const atlas = typeof req.atlas === 'string' ? openAtlas(req.atlas, req.labels, req.probThreshold) : req.atlas;
   const modes = req.modes ?? ['peaks', 'extended', 'clusters'];
   const radius = req.radiusMm ?? 5;
   const k = pad(res.contrast.index);

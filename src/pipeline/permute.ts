@@ -10,7 +10,7 @@ import { applyAffine } from '../io/nifti/affine.js';
 import { encodeNifti } from '../io/nifti/write.js';
 import { formatTable } from '../report/textTable.js';
 import { clusterWorkspace, suprathresholdClusters } from '../permutation/clusterStats.js';
-import { maskedNeighbours } from '../permutation/neighbours.js';
+import { maskedNeighbours } from '../inference/neighbours.js';
 import { type PermutationResult, type PermuteOptions, permuteContrast } from '../permutation/permute.js';
 import { openAnalysis } from './analysis.js';
 import { pad } from './outputs.js';
@@ -86,11 +86,13 @@ function significantClusters(r: PermutationResult, alpha: number): { list: Permu
   }
   const peak = new Int32Array(count + 1).fill(-1);
   const size = new Int32Array(count + 1);
+  const tfceMin = new Float64Array(count + 1).fill(1);
   for (let v = 0; v < V; v++) {
     const c = label[v];
     if (!c) continue;
     size[c]++;
     if (peak[c] < 0 || r.stat[v] > r.stat[peak[c]]) peak[c] = v;
+    if (r.tfcePFwe && r.tfcePFwe[v] < tfceMin[c]) tfceMin[c] = r.tfcePFwe[v];
   }
   const list: PermutationCluster[] = [];
   for (let c = 1; c <= count; c++) {
@@ -104,11 +106,6 @@ function significantClusters(r: PermutationResult, alpha: number): { list: Permu
     const j = Math.floor(g / nx) % ny;
     const k = Math.floor(g / (nx * ny));
     const mm = applyAffine(r.affine, i, j, k).map((x) => Math.round(x * 100) / 100) as [number, number, number];
-    let tfceMin: number | null = null;
-    if (r.tfcePFwe) {
-      tfceMin = 1;
-      for (let w = 0; w < V; w++) if (label[w] === c && r.tfcePFwe[w] < tfceMin) tfceMin = r.tfcePFwe[w];
-    }
     list.push({
       cluster: 0,
       voxels: size[c],
@@ -117,7 +114,7 @@ function significantClusters(r: PermutationResult, alpha: number): { list: Permu
       pFweMass: pm,
       peakStat: r.stat[v],
       peakPFwe: r.pFwe[v],
-      peakTfcePFwe: tfceMin,
+      peakTfcePFwe: r.tfcePFwe ? tfceMin[c] : null,
       mm,
     });
   }

@@ -18,6 +18,7 @@ import { runAnalysis } from './run.js';
 import { updateContrasts } from './updateContrasts.js';
 import { runResults } from './results.js';
 import { openAtlas, runLabel } from './label.js';
+import type { Atlas } from '../atlas/atlas.js';
 import { runPermute } from './permute.js';
 import { MODEL_FILE } from './modelRecord.js';
 import {
@@ -89,7 +90,6 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     const state: StagesFile = readStages(dir);
     const report: ModelReport = { name: model.name, dir, stages: [] };
     const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
-    let upstreamRan = false;
     const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
       const t0 = performance.now();
       if (key === null) {
@@ -113,11 +113,9 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       const seconds = (performance.now() - t0) / 1000;
       state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files) };
       writeStages(dir, state);
-      upstreamRan = true;
       report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
       opts.onStage?.(model.name, name, 'ran', reason, seconds);
     };
-    void upstreamRan;
 
     // design: the spreadsheet read into the design matrix
     const table = await readTable(spec.design);
@@ -168,12 +166,15 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       return updateContrasts(dir, design, model.contrasts);
     });
     const contrastCount = model.contrasts.length;
+    // the atlas, read once for the results and labels stages (the 4-D ones are large)
+    let atlasCache: Atlas | undefined;
+    const loadedAtlas = (): Atlas => (atlasCache ??= openAtlas(spec.atlas!.name, spec.atlas!.labels));
     // results: every contrast at the spec's thresholds
     const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results, atlas: spec.atlas ?? null }) : null;
     await stage('results', resultsKey, () => {
       const a = openAnalysis(dir);
       const r = spec.results!;
-      const atlas = spec.atlas ? openAtlas(spec.atlas.name, spec.atlas.labels) : undefined;
+      const atlas = spec.atlas ? loadedAtlas() : undefined;
       const files: string[] = [];
       for (const c of a.record.contrasts) {
         const out = runResults(a, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, maps: r.maps, atlas });
@@ -187,10 +188,11 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       const a = openAnalysis(dir);
       const r = spec.results!;
       const at = spec.atlas!;
+      const atlas = loadedAtlas();
+      for (const w of atlas.warnings) log(`warning: ${w}`);
       const files: string[] = [];
       for (const c of a.record.contrasts) {
-        const out = runLabel(dir, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, atlas: at.name, labels: at.labels, modes: at.modes, radiusMm: at.radius });
-        for (const w of out.atlas.warnings) log(`warning: ${w}`);
+        const out = runLabel(dir, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, atlas, modes: at.modes, radiusMm: at.radius });
         text(`${out.text}\n  wrote ${out.files.join(', ')}`);
         files.push(...out.files);
       }

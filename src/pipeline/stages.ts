@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, r
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { temporaryWriter, writeFileAtomic } from '../io/atomic.js';
 
 export const STAGES = ['design', 'estimate', 'contrasts', 'results', 'labels', 'permutations'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -157,8 +157,8 @@ export function removeStaleTemporaries(dir: string): number {
   if (!existsSync(dir)) return 0;
   let n = 0;
   for (const f of readdirSync(dir)) {
-    const m = /^\..+\.tmp-(\d+)-[a-z0-9]+$/.exec(f);
-    if (m && (Number(m[1]) === process.pid || !alive(Number(m[1])))) {
+    const writer = temporaryWriter(f);
+    if (writer !== undefined && (writer === process.pid || !alive(writer))) {
       rmSync(join(dir, f), { force: true });
       n++;
     }
