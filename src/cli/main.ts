@@ -21,6 +21,10 @@ import { STAGES, type StageName } from '../pipeline/stages.js';
 import { initAnalysisFile } from '../pipeline/init.js';
 import { runPermute } from '../pipeline/permute.js';
 import { parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
+import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.js';
+import type { Display } from '../plot/statMap.js';
+import type { Sign } from '../plot/colours.js';
+import { runReport } from '../pipeline/report.js';
 
 const program = new Command();
 program
@@ -295,6 +299,100 @@ program
     );
     process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n`);
   });
+
+function pictureOptions(cmd: Command): Command {
+  return cmd
+    .option('--threshold <t>', 'height threshold: a p-value, or (uncorrected) a statistic value > 1, e.g. 3.10', '0.001')
+    .option('--correction <kind>', "height correction: 'none', 'fwe' (random field) or 'fdr'", 'none')
+    .option('--extent <k>', 'extent threshold in voxels', '0')
+    .option('--sign <s>', "'pos' (positive values only, as SPM's T maps), 'neg' or 'both'", 'pos')
+    .option('--background <bg>', "'mean' (mean of the analysed scans), 'ch2bet' (Debian mricron-data), 'none', or an image path", 'mean');
+}
+
+function parseThreshold(o: Record<string, unknown>): ThresholdRequest {
+  const correction = String(o.correction).toLowerCase();
+  if (!['none', 'fwe', 'fdr'].includes(correction)) throw new VbmError(`--correction '${o.correction}' is not one of none, fwe, fdr`);
+  const sign = String(o.sign).toLowerCase();
+  if (!['pos', 'neg', 'both'].includes(sign)) throw new VbmError(`--sign '${o.sign}' is not one of pos, neg, both`);
+  return {
+    threshold: parseNumber('--threshold', String(o.threshold)),
+    correction: correction as Correction,
+    extent: parseNumber('--extent', String(o.extent)),
+    sign: sign as Sign,
+  };
+}
+
+pictureOptions(
+  program
+    .command('plot')
+    .description('draw a PNG: a contrast on slices over a background, a glass brain, or the design matrix')
+    .argument('<dir>', 'analysis folder written by vbm run')
+    .option('--contrast <which>', 'contrast number or name (slices and glass brain)')
+    .option('--kind <kind>', "'slices', 'glass' (maximum intensity projections) or 'design'", 'slices')
+    .option('--display <d>', "slices: 'z' (axial), 'y' (coronal), 'x' (sagittal) or 'ortho'", 'z')
+    .option('--cuts <n>', 'slices: number of cuts in a row', '6')
+    .option('--coords <mm>', "slices: cut positions in mm, comma-separated (ortho: 'x,y,z'; default: at the peak)")
+    .option('--vmax <v>', 'top of the colour scale (default: the largest |value| shown)')
+    .option('--title <text>', 'title (default: contrast and thresholds)')
+    .option('-o, --out <file>', 'PNG to write (default: slices_000K.png, glass_000K.png or design.png in the folder)')
+    .option('-q, --quiet', 'no progress'),
+).action(async (dir: string, o: Record<string, unknown>) => {
+  const kind = String(o.kind) as PlotKind;
+  if (!['slices', 'glass', 'design'].includes(kind)) throw new VbmError(`--kind '${o.kind}' is not one of slices, glass, design`);
+  const display = String(o.display) as Display;
+  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${o.display}' is not one of x, y, z, ortho`);
+  const coords = parseList(o.coords as string | undefined)?.map((c) => parseNumber('--coords', c));
+  const progress = progressReporter(!o.quiet);
+  const out = await runPlot(dir, {
+    kind,
+    contrast: o.contrast as string | undefined,
+    ...parseThreshold(o),
+    display,
+    cuts: parseNumber('--cuts', String(o.cuts)),
+    coords,
+    background: String(o.background),
+    vmax: o.vmax === undefined ? undefined : parseNumber('--vmax', String(o.vmax)),
+    title: o.title as string | undefined,
+    out: o.out as string | undefined,
+    onProgress: (d, t) => progress('mean of the scans', d, t),
+  });
+  const what = out.shownVoxels === undefined ? '' : out.shownVoxels === 0 ? ' (no voxel survives the thresholds)' : ` (${out.shownVoxels} voxels shown, ${out.caption})`;
+  process.stdout.write(`wrote ${out.file}${what}\n`);
+});
+
+pictureOptions(
+  program
+    .command('report')
+    .description('write one self-contained HTML report of an analysis folder: design, contrasts, maps, tables, viewer')
+    .argument('<dir>', 'analysis folder written by vbm run')
+    .option('--contrast <which>', 'contrast numbers or names, comma-separated (default: all)')
+    .option('--atlas <atlas>', 'label peaks and the viewer with this atlas (name or path)')
+    .option('--labels <file>', 'label table for --atlas')
+    .option('--display <d>', "slices: 'z', 'y', 'x' or 'ortho'", 'z')
+    .option('--cuts <n>', 'slices: number of cuts', '8')
+    .option('--no-viewer', 'leave out the interactive viewer (a smaller file)')
+    .option('-o, --out <file>', 'HTML file to write (default: report.html in the folder)')
+    .option('-q, --quiet', 'no progress'),
+).action(async (dir: string, o: Record<string, unknown>) => {
+  const display = String(o.display) as Display;
+  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${o.display}' is not one of x, y, z, ortho`);
+  const progress = progressReporter(!o.quiet);
+  const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
+  for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+  const out = await runReport(dir, {
+    contrasts: parseList(o.contrast as string | undefined),
+    ...parseThreshold(o),
+    atlas,
+    display,
+    cuts: parseNumber('--cuts', String(o.cuts)),
+    background: String(o.background),
+    viewer: o.viewer !== false,
+    out: o.out as string | undefined,
+    command: ['vbm', ...process.argv.slice(2)].join(' '),
+    onProgress: (stage, d, t) => progress(stage, d, t),
+  });
+  process.stdout.write(`wrote ${out.file} (${(out.bytes / 1e6).toFixed(1)} MB)\n`);
+});
 
 program
   .command('show')

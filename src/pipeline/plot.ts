@@ -1,0 +1,175 @@
+/**
+ * `vbm plot`: pictures of an analysis folder, written as PNG by Node alone: a contrast's
+ * statistic map on slices or as a glass brain, and the design matrix with its contrasts.
+ * Thresholds follow `vbm results` (a p-value with a correction, or a statistic value, and an
+ * extent), so a picture shows exactly the voxels the table lists.
+ */
+import { VbmError } from '../errors.js';
+import type { Correction } from '../inference/results.js';
+import { labelClusters } from '../inference/clusters.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Volume } from '../io/nifti/volume.js';
+import { type Analysis, openAnalysis } from './analysis.js';
+import { analysisResults } from './results.js';
+import { type Sign, type StatScale } from '../plot/colours.js';
+import { type Display, chooseCuts, peakPosition, plotGlassBrain, plotStatMap, type PlotResult, snapToGrid } from '../plot/statMap.js';
+import { type Box, worldBox } from '../plot/sampling.js';
+import { plotDesignMatrix } from '../plot/designMatrix.js';
+import { resolveBackground } from '../plot/background.js';
+import type { CutAxis } from '../plot/views.js';
+
+export type PlotKind = 'slices' | 'glass' | 'design';
+
+export interface ThresholdRequest {
+  /** A p-value (<= 1) with `correction`, or a statistic value (> 1, with correction 'none'). */
+  threshold: number;
+  correction: Correction;
+  extent: number;
+  sign: Sign;
+}
+
+export interface PlotRequest extends Partial<ThresholdRequest> {
+  kind?: PlotKind;
+  contrast?: number | string;
+  display?: Display;
+  /** Number of cuts in a row (x/y/z displays). */
+  cuts?: number;
+  /** Cut positions in mm (x/y/z displays), or [x, y, z] for ortho. */
+  coords?: number[];
+  /** 'mean' (default), 'none', 'ch2bet', or a path. */
+  background?: string;
+  vmax?: number;
+  title?: string;
+  out?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A contrast's map as displayed: its values where they pass the thresholds, NaN elsewhere. */
+export interface DisplayedMap {
+  map: Volume;
+  scale: StatScale;
+  /** Statistic threshold u and what it stands for. */
+  u: number;
+  caption: string;
+  shownVoxels: number;
+  contrast: Analysis['record']['contrasts'][number];
+  mask: Volume;
+}
+
+export function displayedMap(a: Analysis, contrast: number | string, t: ThresholdRequest, vmax?: number): DisplayedMap {
+  const c = a.contrast(contrast);
+  if (c.type === 'F' && t.sign !== 'pos') throw new VbmError(`contrast ${c.index} '${c.name}' is an F contrast: only positive values exist`, 'use --sign pos (the default) for F maps');
+  const res = analysisResults(a, { contrast: c.index, threshold: t.threshold, correction: t.correction, extent: t.extent });
+  const u = res.table.height.u;
+  const stat = res.stat;
+  const n = stat.data.length;
+  const out = new Float32Array(n).fill(NaN);
+  if (t.sign !== 'neg') for (let i = 0; i < n; i++) if (res.table.survivors[i]) out[i] = stat.data[i];
+  if (t.sign !== 'pos') {
+    // the negative tail at the same height and extent: -stat > u, clusters of at least k voxels
+    const neg = new Uint8Array(n);
+    for (let i = 0; i < n; i++) neg[i] = res.mask.data[i] > 0 && stat.data[i] < -u ? 1 : 0;
+    const cl = labelClusters(neg, stat.dims);
+    for (let i = 0; i < n; i++) if (neg[i] && cl.sizes[cl.label[i] - 1] >= t.extent) out[i] = stat.data[i];
+  }
+  let shown = 0;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(out[i])) continue;
+    shown++;
+    top = Math.max(top, Math.abs(out[i]));
+  }
+  const scale: StatScale = { threshold: u, vmax: vmax ?? (top > u ? top : u + 1), sign: t.sign };
+  const what = t.threshold > 1 && t.correction === 'none' ? `${c.type} > ${fmt(u)}` : `p < ${t.threshold} ${t.correction === 'none' ? 'unc.' : t.correction.toUpperCase()} (${c.type} > ${fmt(u)})`;
+  const side = t.sign === 'both' ? ', both signs' : t.sign === 'neg' ? ', negative' : '';
+  const caption = `${what}${t.extent > 0 ? `, k >= ${t.extent}` : ''}${side}`;
+  return { map: { dims: stat.dims, affine: stat.affine, data: out }, scale, u, caption, shownVoxels: shown, contrast: c, mask: res.mask };
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(2) : String(x);
+}
+
+/** The mm box the pictures span: the analysis mask with 4 mm around it. */
+export function maskBox(mask: Volume): Box {
+  const box = worldBox(mask, (v) => v > 0, 4);
+  if (!box) throw new VbmError('the analysis mask is empty', 're-run `vbm run`');
+  return box;
+}
+
+export interface SlicesRequest {
+  display: Display;
+  cuts?: number;
+  coords?: number[];
+  background?: Volume;
+  title?: string;
+}
+
+/** Slices of a displayed map: cut positions chosen as `vbm plot` does. */
+export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
+  const box = maskBox(d.mask);
+  let coords = req.coords;
+  if (req.display === 'ortho') {
+    if (coords && coords.length !== 3) throw new VbmError(`--coords takes x,y,z (three numbers) with --display ortho; got ${coords.length}`);
+    if (!coords) {
+      const centre = box.map((r) => (r[0] + r[1]) / 2);
+      const at = peakPosition(d.map, d.scale) ?? centre;
+      coords = (['x', 'y', 'z'] as CutAxis[]).map((ax, i) => snapToGrid(d.map, ax, at[i], at));
+    }
+  } else if (!coords) coords = chooseCuts(d.map, d.scale, box, req.display, req.cuts ?? 6);
+  return plotStatMap({
+    stat: d.map,
+    background: req.background,
+    box,
+    scale: d.scale,
+    display: req.display,
+    coords,
+    title: req.title,
+    colourBarLabel: d.contrast.type,
+  });
+}
+
+export function drawGlassBrain(d: DisplayedMap, title?: string): PlotResult {
+  return plotGlassBrain({ stat: d.map, outline: d.mask, box: maskBox(d.mask), scale: d.scale, title, colourBarLabel: d.contrast.type });
+}
+
+export function drawDesign(a: Analysis, title = 'Design matrix') {
+  const r = a.record;
+  return plotDesignMatrix({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts, title });
+}
+
+export interface PlotOutput {
+  file: string;
+  kind: PlotKind;
+  figure: { width: number; height: number; panels?: PlotResult['panels']; grids?: PlotResult['grids'] };
+  shownVoxels?: number;
+  caption?: string;
+}
+
+const DEFAULT_THRESHOLD: ThresholdRequest = { threshold: 0.001, correction: 'none', extent: 0, sign: 'pos' };
+
+/** Draw one picture of an analysis folder and write it (atomically) as PNG. */
+export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest): Promise<PlotOutput> {
+  const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
+  const kind = req.kind ?? 'slices';
+  if (kind === 'design') {
+    const fig = drawDesign(a, req.title);
+    const file = req.out ?? a.path('design.png');
+    writeFileAtomic(file, fig.png);
+    return { file, kind, figure: { width: fig.width, height: fig.height } };
+  }
+  if (req.contrast === undefined) throw new VbmError('which contrast? give --contrast K (a number or a name)', `the contrasts are: ${a.record.contrasts.map((c) => `${c.index} '${c.name}'`).join(', ')}`);
+  const t: ThresholdRequest = { ...DEFAULT_THRESHOLD, ...Object.fromEntries(Object.entries(req).filter(([k, v]) => v !== undefined && k in DEFAULT_THRESHOLD)) };
+  const d = displayedMap(a, req.contrast, t, req.vmax);
+  const k = String(d.contrast.index).padStart(4, '0');
+  const title = req.title ?? `${d.contrast.index}: ${d.contrast.name}, ${d.caption}${d.shownVoxels === 0 ? ': no voxel survives' : ''}`;
+  let fig: PlotResult;
+  if (kind === 'glass') fig = drawGlassBrain(d, title);
+  else {
+    const bg = await resolveBackground(a, req.background ?? 'mean', req.onProgress);
+    fig = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts, coords: req.coords, background: bg.volume, title });
+  }
+  const file = req.out ?? a.path(kind === 'glass' ? `glass_${k}.png` : `slices_${k}.png`);
+  writeFileAtomic(file, fig.png);
+  return { file, kind, figure: { width: fig.width, height: fig.height, panels: fig.panels, grids: fig.grids }, shownVoxels: d.shownVoxels, caption: d.caption };
+}

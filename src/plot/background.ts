@@ -1,0 +1,98 @@
+/**
+ * Backgrounds for statistic maps: the mean of the analysed scans (always on the analysis grid,
+ * cached in the folder as mean_scans.nii), a template installed on the machine (Debian
+ * mricron-data's ch2bet), or any image the user gives, on any grid (it is read through its own
+ * affine, in mm).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { VbmError } from '../errors.js';
+import { decodeVolume, type NiftiFile, openNifti, readHeaderOnly, readVolume } from '../io/nifti/read.js';
+import { encodeNifti } from '../io/nifti/write.js';
+import type { Volume } from '../io/nifti/volume.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Analysis } from '../pipeline/analysis.js';
+import { atlasDirs } from '../atlas/registry.js';
+
+export const MEAN_IMAGE = 'mean_scans.nii';
+
+/** Templates found by name in the atlas folders (mricron-data first). */
+export const TEMPLATE_NAMES: Record<string, string[]> = {
+  ch2bet: ['ch2bet.nii.gz', 'ch2bet.nii'],
+  ch2: ['ch2.nii.gz', 'ch2.nii'],
+  ch2better: ['ch2better.nii.gz', 'ch2better.nii'],
+};
+
+export function findTemplate(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const files = TEMPLATE_NAMES[name.toLowerCase()];
+  if (!files) return undefined;
+  for (const { dir } of atlasDirs(env)) for (const f of files) if (existsSync(join(dir, f))) return join(dir, f);
+  return undefined;
+}
+
+/** What the background argument names: 'mean', 'none', a template name, or a path. */
+export type BackgroundSpec = string;
+
+export interface ResolvedBackground {
+  volume?: Volume;
+  /** Said in captions: "mean of 379 scans", "ch2bet (/usr/share/...)", a path. */
+  description: string;
+}
+
+export async function resolveBackground(a: Analysis, spec: BackgroundSpec = 'mean', onProgress?: (done: number, total: number) => void): Promise<ResolvedBackground> {
+  const s = spec.trim();
+  if (s === 'none') return { description: 'no background' };
+  if (s === 'mean') return { volume: await meanOfScans(a, onProgress), description: `mean of the ${a.record.scans.length} analysed scans` };
+  if (TEMPLATE_NAMES[s.toLowerCase()]) {
+    const p = findTemplate(s);
+    if (!p) {
+      throw new VbmError(
+        `template '${s}' not found in ${atlasDirs().map((d) => d.dir).join(', ')}`,
+        "install Debian's templates with `apt-get install mricron-data`, give an image path, or use --background mean",
+      );
+    }
+    return { volume: readVolume(p), description: `${s} (${p})` };
+  }
+  if (!existsSync(s)) throw new VbmError(`background image not found: ${s}`, "give an existing NIfTI path, 'mean' (the mean of the scans), 'ch2bet' or 'none'");
+  return { volume: readVolume(s), description: s };
+}
+
+/**
+ * The voxel-wise mean of the analysed scans, on their grid. Computed once (one scan in memory
+ * at a time) and kept as mean_scans.nii, tagged with the analysis id so a changed analysis
+ * recomputes it.
+ */
+export async function meanOfScans(a: Analysis, onProgress?: (done: number, total: number) => void): Promise<Volume> {
+  const path = a.path(MEAN_IMAGE);
+  const tag = `vbm mean of ${a.record.scans.length} scans ${a.record.analysisId}`;
+  if (existsSync(path)) {
+    const h = await readHeaderOnly(path);
+    if (h.descrip === tag) return readVolume(path);
+  }
+  const { dims, affine } = a.record.grid;
+  const n = dims[0] * dims[1] * dims[2];
+  const sum = new Float64Array(n);
+  const scans = a.record.scans;
+  let open: { path: string; file: NiftiFile } | undefined;
+  scans.forEach((s, i) => {
+    if (!existsSync(s.path)) {
+      throw new VbmError(
+        `scan ${i + 1} (${s.path}) is no longer there, so the mean of the scans cannot be computed`,
+        'restore the scans, or draw over another background: --background ch2bet or --background /path/to/template.nii',
+      );
+    }
+    if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path) };
+    const v = decodeVolume(open.file, s.volume);
+    if (v.length !== n) throw new VbmError(`${s.path} is no longer on the analysis grid (${dims.join('x')})`, 'give another background with --background');
+    for (let k = 0; k < n; k++) {
+      const x = v[k];
+      if (Number.isFinite(x)) sum[k] += x;
+    }
+    onProgress?.(i + 1, scans.length);
+  });
+  const mean = new Float32Array(n);
+  for (let k = 0; k < n; k++) mean[k] = sum[k] / scans.length;
+  const vol: Volume = { dims: [dims[0], dims[1], dims[2]], affine, data: mean };
+  writeFileAtomic(path, encodeNifti(vol, { descrip: tag }));
+  return vol;
+}

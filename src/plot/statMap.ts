@@ -1,0 +1,230 @@
+/**
+ * Statistic maps on slices and as glass-brain projections (nilearn's plot_stat_map and
+ * plot_glass_brain, SPM's section and MIP views). Everything is computed in world mm: each panel
+ * is a grid of mm positions, at which the background (trilinear) and the statistic map (nearest
+ * voxel, so each voxel keeps its value and its threshold) are read through their own affines.
+ */
+import { applyAffine, invertAffine } from '../io/nifti/affine.js';
+import type { Volume } from '../io/nifti/volume.js';
+import { type StatScale, grey, isShown, statColour } from './colours.js';
+import { composeFigure, type Figure, type Panel, formatTick, LIGHT } from './figure.js';
+import { type Box, minVoxelMm, worldSampler } from './sampling.js';
+import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane } from './views.js';
+
+export type Display = CutAxis | 'ortho';
+
+export interface StatMapRequest {
+  /** The map to show; only values beyond the scale's threshold (with its sign) are coloured. */
+  stat: Volume;
+  background?: Volume;
+  /** Background grey window; default: 2nd to 99.5th percentile of its positive values. */
+  backgroundWindow?: [number, number];
+  /** World box the panels span (mm). */
+  box: Box;
+  scale: StatScale;
+  display: Display;
+  /** Cut positions in mm: one per panel for x/y/z, or [x, y, z] for ortho. */
+  coords: number[];
+  title?: string;
+  /** Pixels per mm (default: panels about 220 pixels high). */
+  pxPerMm?: number;
+  colourBarLabel?: string;
+}
+
+export interface PlotResult extends Figure {
+  /** The mm grid of each panel, in the order of `panels`. */
+  grids: PlaneGrid[];
+}
+
+/** Grey window of a background: 2nd and 99.5th percentiles of its positive finite values. */
+export function backgroundWindow(bg: Volume): [number, number] {
+  const d = bg.data;
+  const stride = Math.max(1, Math.floor(d.length / 400000));
+  const vals: number[] = [];
+  for (let i = 0; i < d.length; i += stride) if (d[i] > 0 && Number.isFinite(d[i])) vals.push(d[i]);
+  if (vals.length === 0) return [0, 1];
+  vals.sort((a, b) => a - b);
+  const q = (f: number): number => vals[Math.min(vals.length - 1, Math.floor(f * (vals.length - 1)))];
+  const lo = q(0.02);
+  const hi = q(0.995);
+  return hi > lo ? [lo, hi] : [0, hi || 1];
+}
+
+function defaultScale(box: Box, axes: CutAxis[]): number {
+  const tallest = Math.max(...axes.map((a) => (a === 'z' ? box[1][1] - box[1][0] : box[2][1] - box[2][0])));
+  return 220 / tallest;
+}
+
+const LEFT_RIGHT: Record<CutAxis, { left?: string; right?: string }> = { z: { left: 'L', right: 'R' }, y: { left: 'L', right: 'R' }, x: { left: 'P', right: 'A' } };
+
+/** Slices of a statistic map over a background, with a colour bar (PNG). */
+export function plotStatMap(req: StatMapRequest): PlotResult {
+  const cuts: { axis: CutAxis; coord: number }[] =
+    req.display === 'ortho'
+      ? (['x', 'y', 'z'] as CutAxis[]).map((axis, i) => ({ axis, coord: req.coords[i] }))
+      : req.coords.map((coord) => ({ axis: req.display as CutAxis, coord }));
+  const pxPerMm = req.pxPerMm ?? defaultScale(req.box, cuts.map((c) => c.axis));
+  const stat = worldSampler(req.stat, 'nearest');
+  const bg = req.background ? worldSampler(req.background, 'linear') : undefined;
+  const [lo, hi] = req.backgroundWindow ?? (req.background ? backgroundWindow(req.background) : [0, 1]);
+  const grids: PlaneGrid[] = [];
+  const panels: Panel[] = cuts.map(({ axis, coord }, i) => {
+    const g = planeGrid(axis, coord, req.box, pxPerMm);
+    grids.push(g);
+    const s = samplePlane(stat, g);
+    const b = bg ? samplePlane(bg, g) : undefined;
+    const rgba = new Uint8ClampedArray(g.width * g.height * 4);
+    for (let n = 0; n < s.length; n++) {
+      const o = n * 4;
+      rgba[o + 3] = 255;
+      if (isShown(s[n], req.scale)) {
+        const c = statColour(s[n], req.scale);
+        rgba[o] = c[0];
+        rgba[o + 1] = c[1];
+        rgba[o + 2] = c[2];
+      } else {
+        const v = b ? grey(b[n], lo, hi) : 0;
+        rgba[o] = v;
+        rgba[o + 1] = v;
+        rgba[o + 2] = v;
+      }
+    }
+    // a row of cuts of one axis marks the sides on its first panel only, as nilearn does
+    const sides = req.display === 'ortho' || i === 0 ? LEFT_RIGHT[axis] : {};
+    return { width: g.width, height: g.height, rgba, header: { ...sides, centre: `${axis}=${Math.round(coord)}` } };
+  });
+  const fig = composeFigure({ title: req.title, panels, colourBar: { scale: req.scale, label: req.colourBarLabel } });
+  return { ...fig, grids };
+}
+
+export interface GlassBrainRequest {
+  stat: Volume;
+  /** Outline: voxels > 0 of this image (the analysis mask), projected. */
+  outline: Volume;
+  box: Box;
+  scale: StatScale;
+  title?: string;
+  pxPerMm?: number;
+  colourBarLabel?: string;
+}
+
+/** Maximum intensity projections in three views (sagittal, coronal, axial), over the mask's silhouette. */
+export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
+  const axes: CutAxis[] = ['x', 'y', 'z'];
+  const pxPerMm = req.pxPerMm ?? defaultScale(req.box, axes);
+  const scale = req.scale;
+  const shown = (v: number): boolean => isShown(v, scale);
+  const statSampler = worldSampler(req.stat, 'nearest');
+  const onlyShown = (x: number, y: number, z: number): number => {
+    const v = statSampler(x, y, z);
+    return shown(v) ? v : NaN;
+  };
+  const outline = worldSampler(req.outline, 'nearest');
+  const inside = (x: number, y: number, z: number): number => (outline(x, y, z) > 0 ? 1 : NaN);
+  const step = Math.min(minVoxelMm(req.stat.affine), minVoxelMm(req.outline.affine)) / 2;
+  const rank = scale.sign === 'pos' ? (v: number) => v : scale.sign === 'neg' ? (v: number) => -v : (v: number) => Math.abs(v);
+  const grids: PlaneGrid[] = [];
+  const panels: Panel[] = axes.map((axis) => {
+    const g = planeGrid(axis, 0, req.box, pxPerMm);
+    grids.push(g);
+    const depth = req.box[AXIS_INDEX[axis]];
+    const mip = projectPlane(onlyShown, g, depth, step, rank);
+    const sil = projectPlane(inside, g, depth, step, (v) => v);
+    const rgba = new Uint8ClampedArray(g.width * g.height * 4);
+    const isIn = (px: number, py: number): boolean => px >= 0 && py >= 0 && px < g.width && py < g.height && sil[py * g.width + px] === 1;
+    for (let py = 0, n = 0; py < g.height; py++)
+      for (let px = 0; px < g.width; px++, n++) {
+        const o = n * 4;
+        rgba[o + 3] = 255;
+        let c: [number, number, number];
+        if (shown(mip[n])) c = statColour(mip[n], scale);
+        else if (isIn(px, py)) {
+          const edge = !isIn(px - 1, py) || !isIn(px + 1, py) || !isIn(px, py - 1) || !isIn(px, py + 1);
+          c = edge ? [110, 110, 110] : [232, 232, 232];
+        } else c = [255, 255, 255];
+        rgba[o] = c[0];
+        rgba[o + 1] = c[1];
+        rgba[o + 2] = c[2];
+      }
+    return { width: g.width, height: g.height, rgba, header: { ...LEFT_RIGHT[axis], centre: { x: 'sagittal', y: 'coronal', z: 'axial' }[axis] } };
+  });
+  const fig = composeFigure({ title: req.title, panels, colourBar: { scale, label: req.colourBarLabel }, theme: LIGHT });
+  return { ...fig, grids };
+}
+
+/** Snap a mm coordinate along one world axis to the nearest voxel centre of a grid. */
+export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly number[]): number {
+  const a = AXIS_INDEX[axis];
+  const p = [...at];
+  p[a] = mm;
+  const v = applyAffine(invertAffine(vol.affine), p[0], p[1], p[2]).map(Math.round) as [number, number, number];
+  return applyAffine(vol.affine, v[0], v[1], v[2])[a];
+}
+
+/**
+ * Cut positions for a row of `n` cuts: spread over the extent of the displayed voxels along the
+ * axis (at least two voxels apart, centred on them when they are thin), or over the middle of the
+ * box when nothing is displayed. Each is snapped to a voxel centre of the statistic grid.
+ */
+export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number): number[] {
+  const a = AXIS_INDEX[axis];
+  let lo = Infinity;
+  let hi = -Infinity;
+  const [nx, ny, nz] = stat.dims;
+  for (let k = 0, i = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let x = 0; x < nx; x++, i++) {
+        if (!isShown(stat.data[i], scale)) continue;
+        const w = applyAffine(stat.affine, x, j, k)[a];
+        if (w < lo) lo = w;
+        if (w > hi) hi = w;
+      }
+  const [b0, b1] = box[a];
+  if (lo === Infinity) {
+    lo = b0 + 0.15 * (b1 - b0);
+    hi = b1 - 0.15 * (b1 - b0);
+  }
+  const gap = 2 * minVoxelMm(stat.affine);
+  if (n > 1 && (hi - lo) / (n - 1) < gap) {
+    const c = (lo + hi) / 2;
+    lo = Math.max(b0, c - (gap * (n - 1)) / 2);
+    hi = Math.min(b1, lo + gap * (n - 1));
+  }
+  const centre = box.map((r) => (r[0] + r[1]) / 2);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = n === 1 ? (lo + hi) / 2 : lo + ((hi - lo) * i) / (n - 1);
+    const s = snapToGrid(stat, axis, t, centre);
+    if (!out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+/**
+ * The mm position of the displayed voxel of largest |value| (for 'pos': largest value). Ties are
+ * broken in world space (lowest x, then y, then z), so the storage order of the grid never matters.
+ */
+export function peakPosition(stat: Volume, scale: StatScale): number[] | undefined {
+  let best: number[] | undefined;
+  let bestV = -Infinity;
+  const [nx, ny] = stat.dims;
+  for (let i = 0; i < stat.data.length; i++) {
+    const v = stat.data[i];
+    if (!isShown(v, scale)) continue;
+    const r = scale.sign === 'pos' ? v : scale.sign === 'neg' ? -v : Math.abs(v);
+    if (r < bestV) continue;
+    const mm = applyAffine(stat.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny)));
+    if (r > bestV || (best && worldBefore(mm, best))) {
+      bestV = r;
+      best = mm;
+    }
+  }
+  return best;
+}
+
+function worldBefore(a: readonly number[], b: readonly number[]): boolean {
+  for (let k = 0; k < 3; k++) if (Math.abs(a[k] - b[k]) > 1e-6) return a[k] < b[k];
+  return false;
+}
+
+export { formatTick };

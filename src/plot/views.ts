@@ -1,0 +1,91 @@
+/**
+ * Display planes and their pixel grids. Pictures follow the neurological convention of nilearn
+ * and SPM's section views: the subject's left on the left of axial and coronal views, anterior
+ * at the top of axial views and on the right of sagittal ones, superior at the top.
+ */
+import type { Box, WorldSampler } from './sampling.js';
+
+/** The world axis a cut is perpendicular to: x sagittal, y coronal, z axial. */
+export type CutAxis = 'x' | 'y' | 'z';
+
+export const AXIS_INDEX: Record<CutAxis, number> = { x: 0, y: 1, z: 2 };
+
+/** World axes running left-to-right (u) and bottom-to-top (v) on screen for each cut axis. */
+export const PLANE_AXES: Record<CutAxis, [number, number]> = { z: [0, 1], y: [0, 2], x: [1, 2] };
+
+/** A panel's pixels and the mm positions they show. */
+export interface PlaneGrid {
+  axis: CutAxis;
+  /** mm coordinate of the cut along `axis` (for projections: unused). */
+  coord: number;
+  /** Box the panel spans: [min, max] mm along the screen's u (rightwards) and v (upwards) axes. */
+  u: [number, number];
+  v: [number, number];
+  pxPerMm: number;
+  width: number;
+  height: number;
+}
+
+export function planeGrid(axis: CutAxis, coord: number, box: Box, pxPerMm: number): PlaneGrid {
+  const [ua, va] = PLANE_AXES[axis];
+  const u = box[ua];
+  const v = box[va];
+  return { axis, coord, u, v, pxPerMm, width: Math.max(1, Math.round((u[1] - u[0]) * pxPerMm)), height: Math.max(1, Math.round((v[1] - v[0]) * pxPerMm)) };
+}
+
+/** The mm position of a pixel's centre: [x, y, z], with the cut axis at `coord`. */
+export function pixelToWorld(g: PlaneGrid, px: number, py: number, out: number[] = [0, 0, 0]): number[] {
+  const [ua, va] = PLANE_AXES[g.axis];
+  out[AXIS_INDEX[g.axis]] = g.coord;
+  out[ua] = g.u[0] + (px + 0.5) / g.pxPerMm;
+  out[va] = g.v[1] - (py + 0.5) / g.pxPerMm;
+  return out;
+}
+
+/** The pixel holding a mm position (may fall outside the panel). */
+export function worldToPixel(g: PlaneGrid, mm: readonly number[]): [number, number] {
+  const [ua, va] = PLANE_AXES[g.axis];
+  return [Math.floor((mm[ua] - g.u[0]) * g.pxPerMm), Math.floor((g.v[1] - mm[va]) * g.pxPerMm)];
+}
+
+/** An image's values on a cut. */
+export function samplePlane(sample: WorldSampler, g: PlaneGrid): Float32Array {
+  const out = new Float32Array(g.width * g.height);
+  const p = [0, 0, 0];
+  for (let py = 0, n = 0; py < g.height; py++)
+    for (let px = 0; px < g.width; px++, n++) {
+      pixelToWorld(g, px, py, p);
+      out[n] = sample(p[0], p[1], p[2]);
+    }
+  return out;
+}
+
+/**
+ * A maximum intensity projection along the cut axis: for each pixel, the value of largest
+ * `rank(value)` met along the ray through [depth[0], depth[1]] mm in steps of `stepMm`
+ * (NaN when the ray meets only NaN).
+ */
+export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number, rank: (v: number) => number): Float32Array {
+  const out = new Float32Array(g.width * g.height).fill(NaN);
+  const a = AXIS_INDEX[g.axis];
+  const p = [0, 0, 0];
+  const steps = Math.max(1, Math.ceil((depth[1] - depth[0]) / stepMm));
+  for (let py = 0, n = 0; py < g.height; py++)
+    for (let px = 0; px < g.width; px++, n++) {
+      pixelToWorld(g, px, py, p);
+      let best = NaN;
+      let bestRank = -Infinity;
+      for (let s = 0; s <= steps; s++) {
+        p[a] = depth[0] + s * stepMm;
+        const v = sample(p[0], p[1], p[2]);
+        if (Number.isNaN(v)) continue;
+        const r = rank(v);
+        if (r > bestRank) {
+          bestRank = r;
+          best = v;
+        }
+      }
+      out[n] = best;
+    }
+  return out;
+}
