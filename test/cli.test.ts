@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasShared, repoRoot, sharedDir, tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
@@ -59,6 +59,24 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     const fwe = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrast', 'T:age', '--out', join(dir, 'r2'), '--results', '--correction', 'fwe', '--threshold', '0.05', '-q');
     assert.equal(fwe.status, 0, fwe.stderr);
     assert.match(fwe.stdout, /FWE p < 0\.05, k >= 0/);
+    // pictures and the report from the command line
+    const plot = vbm('plot', out, '--contrast', '1', '--threshold', '3.10', '--display', 'z', '--cuts', '8', '--out', join(dir, 'age.png'), '-q');
+    assert.equal(plot.status, 0, plot.stderr);
+    assert.match(plot.stdout, /wrote .*age\.png \((\d+ voxels shown, T > 3\.10|no voxel survives the thresholds)\)/);
+    assert.deepEqual([...readFileSync(join(dir, 'age.png')).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    for (const kind of ['glass', 'design']) assert.equal(vbm('plot', out, '--contrast', '2', '--kind', kind, '-q').status, 0, kind);
+    assert.ok(existsSync(join(out, 'glass_0002.png')) && existsSync(join(out, 'design.png')));
+    const noContrast = vbm('plot', out, '--contrast', '9');
+    assert.equal(noContrast.status, 2);
+    assert.match(noContrast.stderr, /no contrast "9"|no contrast 9/);
+    assert.match(noContrast.stderr, /hint: the contrasts are: 1 'Effect of age \(\+\)', 2 'age or apoe4'/);
+    const badSign = vbm('plot', out, '--contrast', '2', '--sign', 'both');
+    assert.equal(badSign.status, 2);
+    assert.match(badSign.stderr, /is an F contrast: only positive values exist/);
+    const rep = vbm('report', out, '--no-viewer', '-q');
+    assert.equal(rep.status, 0, rep.stderr);
+    assert.match(rep.stdout, /wrote .*report\.html/);
+    assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<h3>Contrast 2: age or apoe4/);
     const missing = vbm('show', join(dir, 'nowhere'));
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /holds no vbm analysis/);

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
@@ -14,6 +15,7 @@ import { readVolume } from '../src/io/nifti/read.js';
 import { applyAffine } from '../src/io/nifti/affine.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute } from '../src/pipeline/permute.js';
+import { runPlot } from '../src/pipeline/plot.js';
 
 /** Mirror a volume along i and give it the affine that keeps every voxel at its mm position. */
 function toRas(data: ArrayLike<number>, dims: number[], affine: number[][]): { data: Float32Array; affine: number[][] } {
@@ -89,6 +91,27 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
     const mi = maxIdx % nx;
     const [px] = applyAffine(ta.affine, mi, 0, 0);
     assert.ok(px > 20, `peak at x = ${px} mm, planted at +40`);
+    // pictures: slices over the mean of the scans and the glass brain, identical pixel for pixel
+    // where the maps agree to rounding (the colours of T values 1e-5 apart may differ by one level)
+    for (const kind of ['slices', 'glass'] as const) {
+      const pics = await Promise.all(
+        ['out-las', 'out-ras'].map(async (o) => {
+          const r = await runPlot(join(dir, o), { kind, contrast: 1, threshold: 2.5, display: 'ortho', out: join(dir, `${o}-${kind}.png`) });
+          return PNG.sync.read(readFileSync(r.file));
+        }),
+      );
+      assert.equal(pics[0].width, pics[1].width);
+      let differ = 0;
+      let coloured = 0;
+      for (let o = 0; o < pics[0].data.length; o += 4) {
+        const d = Math.max(...[0, 1, 2].map((c) => Math.abs(pics[0].data[o + c] - pics[1].data[o + c])));
+        assert.ok(d <= 1, `${kind}: pixel ${o / 4} differs by ${d}`);
+        if (d) differ++;
+        if (pics[0].data[o] !== pics[0].data[o + 2]) coloured++;
+      }
+      assert.ok(coloured > 100, `${kind}: ${coloured} coloured pixels`);
+      assert.ok(differ < 20, `${kind}: ${differ} pixels differ by one level`);
+    }
     // permutation inference: same seed, same p-values at every mm position, same cluster table
     const pa = await runPermute(join(dir, 'out-las'), { contrast: 1, permutations: 60, seed: 3, tfce: true, clusterThreshold: 0.01, workers: 0 });
     const pb = await runPermute(join(dir, 'out-ras'), { contrast: 1, permutations: 60, seed: 3, tfce: true, clusterThreshold: 0.01, workers: 0 });

@@ -18,7 +18,7 @@ const vbm = (...args: string[]): { status: number | null; stdout: string; stderr
 
 function stagesOf(stderr: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of stderr.matchAll(/^(?:\[(\w+)\] )?(design|estimate|contrasts|results|labels|permutations): (cached|ran)/gm)) out[(m[1] ? `${m[1]}/` : '') + m[2]] = m[3];
+  for (const m of stderr.matchAll(/^(?:\[(\w+)\] )?(design|estimate|contrasts|results|labels|permutations|report): (cached|ran)/gm)) out[(m[1] ? `${m[1]}/` : '') + m[2]] = m[3];
   return out;
 }
 
@@ -34,19 +34,19 @@ test('an analysis file: cached re-runs, a changed contrast, a changed scan, dama
     writeFileSync(join(dir, 'analysis.yaml'), yaml);
     const first = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(first.status, 0, first.stderr);
-    assert.deepEqual(stagesOf(first.stderr), { design: 'ran', estimate: 'ran', contrasts: 'ran', results: 'ran' });
+    assert.deepEqual(stagesOf(first.stderr), { design: 'ran', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
     const out = join(dir, 'results');
     const spmT = readFileSync(join(out, 'spmT_0001.nii'));
     // again: everything cached
     const again = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(again.status, 0, again.stderr);
-    assert.deepEqual(stagesOf(again.stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'cached' });
+    assert.deepEqual(stagesOf(again.stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'cached', report: 'cached' });
     // a retyped third contrast: contrasts and results re-run; the F files of the old contrast go
     assert.ok(existsSync(join(out, 'spmF_0003.nii')));
     yaml = yaml.replace(/- \{name: "Effect of age or sex", type: F, columns: \[age, sex\]\}/, '- {name: "apoe4 +", type: T, columns: [apoe4], weights: [1]}');
     writeFileSync(join(dir, 'analysis.yaml'), yaml);
     const changed = vbm('run', join(dir, 'analysis.yaml'));
-    assert.deepEqual(stagesOf(changed.stderr), { design: 'cached', estimate: 'cached', contrasts: 'ran', results: 'ran' });
+    assert.deepEqual(stagesOf(changed.stderr), { design: 'cached', estimate: 'cached', contrasts: 'ran', results: 'ran', report: 'ran' });
     assert.ok(!existsSync(join(out, 'spmF_0003.nii')) && !existsSync(join(out, 'spmF_0003_thresh.nii')) && existsSync(join(out, 'spmT_0003.nii')));
     // contrast 1 is unchanged and recomputed from the saved betas: byte for byte the same
     assert.deepEqual(readFileSync(join(out, 'spmT_0001.nii')), spmT);
@@ -64,15 +64,21 @@ test('an analysis file: cached re-runs, a changed contrast, a changed scan, dama
     copyFileSync(join(dir, 'scans', scans[1]), join(dir, 'scans', scans[0]));
     const rescanned = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(rescanned.status, 0, rescanned.stderr);
-    assert.deepEqual(stagesOf(rescanned.stderr), { design: 'cached', estimate: 'ran', contrasts: 'ran', results: 'ran' });
+    assert.deepEqual(stagesOf(rescanned.stderr), { design: 'cached', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
+    // a changed report option redraws the report only
+    writeFileSync(join(dir, 'analysis.yaml'), readFileSync(join(dir, 'analysis.yaml'), 'utf8').replace('report: {sign: pos, display: z, cuts: 8, background: mean}', 'report: {sign: pos, display: ortho, background: mean, viewer: false}'));
+    const redrawn = vbm('run', join(dir, 'analysis.yaml'));
+    assert.equal(redrawn.status, 0, redrawn.stderr);
+    assert.deepEqual(stagesOf(redrawn.stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'cached', report: 'ran' });
+    assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<h3>Contrast 1: Effect of age \(\+\)/);
     // --from results and --force
-    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--from', 'results').stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'ran' });
-    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--force').stderr), { design: 'ran', estimate: 'ran', contrasts: 'ran', results: 'ran' });
+    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--from', 'results').stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'ran', report: 'ran' });
+    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--force').stderr), { design: 'ran', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
     // vbm show: stages and files, and --json for scripts
     const show = vbm('show', out);
     assert.match(show.stdout, /Stages:\n.*\n.*\ndesign\s/);
     const js = JSON.parse(vbm('show', out, '--json').stdout) as { stages: { stage: string }[]; files: string[] };
-    assert.deepEqual(js.stages.map((s) => s.stage), ['design', 'estimate', 'contrasts', 'results']);
+    assert.deepEqual(js.stages.map((s) => s.stage), ['design', 'estimate', 'contrasts', 'results', 'report']);
     assert.ok(js.files.includes('table_0001.csv'));
   } finally {
     cleanup();

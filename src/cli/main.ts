@@ -90,6 +90,7 @@ program
   .option('--tfce', 'with --permutations: TFCE')
   .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
   .option('--seed <n>', 'with --permutations: random seed', '0')
+  .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
   .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
     const quiet = !!o.quiet;
     const log = (m: string): void => {
@@ -100,7 +101,7 @@ program
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
       if (o.out) spec.out = resolve(String(o.out));
-      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations'].filter(given);
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
@@ -133,6 +134,7 @@ program
           ...(o.clusterThreshold !== undefined ? { cluster_threshold: parseNumber('--cluster-threshold', String(o.clusterThreshold)) } : {}),
         };
       }
+      if (o.report) raw.report = true;
       spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
       spec.models[0].contrasts = contrasts;
     }

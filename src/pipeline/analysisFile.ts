@@ -45,6 +45,21 @@ export interface PermuteSpec {
   connectivity: 6 | 18 | 26;
 }
 
+export interface ReportSpec {
+  /** Map thresholds; default: those of `results`, else p < 0.001 uncorrected. */
+  threshold: number;
+  correction: Correction;
+  extent: number;
+  sign: 'pos' | 'neg' | 'both';
+  display: 'x' | 'y' | 'z' | 'ortho';
+  cuts: number;
+  /** 'mean', 'none', 'ch2bet' or a path (absolute). */
+  background: string;
+  viewer: boolean;
+  /** The HTML file, relative to the model's folder. */
+  file: string;
+}
+
 export interface AnalysisSpec {
   /** The file this came from (absolute), if any. */
   source?: string;
@@ -64,10 +79,11 @@ export interface AnalysisSpec {
   results?: ResultsSpec;
   atlas?: AtlasSpec;
   permute?: PermuteSpec;
+  report?: ReportSpec;
   workers?: number;
 }
 
-const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'workers'];
+const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'workers'];
 
 type Obj = Record<string, unknown>;
 
@@ -215,6 +231,33 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       tfce: bool(p, 'tfce', w, false),
       clusterThreshold: p.cluster_threshold === undefined ? undefined : num(p, 'cluster_threshold', w),
       connectivity: conn as 6 | 18 | 26,
+    };
+  }
+  if (raw.report !== undefined && raw.report !== false) {
+    const r = raw.report === true ? {} : raw.report;
+    const w = `${where}: report`;
+    if (!isObj(r)) fail(w, 'expected true or {threshold, correction, extent, sign, display, cuts, background, viewer, file}');
+    checkKeys(r, ['threshold', 'correction', 'extent', 'sign', 'display', 'cuts', 'background', 'viewer', 'file'], w);
+    const correction = r.correction ?? spec.results?.correction ?? 'none';
+    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr') fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
+    const sign = r.sign ?? 'pos';
+    if (sign !== 'pos' && sign !== 'neg' && sign !== 'both') fail(w, `sign must be pos, neg or both (got ${JSON.stringify(sign)})`);
+    const display = r.display ?? 'z';
+    if (!['x', 'y', 'z', 'ortho'].includes(String(display))) fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
+    const bg = r.background ?? 'mean';
+    if (typeof bg !== 'string') fail(w, "background must be 'mean', 'none', 'ch2bet' or an image path");
+    const file = r.file ?? 'report.html';
+    if (typeof file !== 'string' || !/\.html?$/i.test(file)) fail(w, `file must name an .html file (got ${JSON.stringify(file)})`);
+    spec.report = {
+      threshold: num(r, 'threshold', w, spec.results?.threshold ?? 0.001),
+      correction,
+      extent: num(r, 'extent', w, spec.results?.extent ?? 0),
+      sign,
+      display: display as ReportSpec['display'],
+      cuts: num(r, 'cuts', w, 8),
+      background: ['mean', 'none', 'ch2bet', 'ch2', 'ch2better'].includes(bg) ? bg : rel(bg),
+      viewer: bool(r, 'viewer', w, true),
+      file: String(file),
     };
   }
   return spec;

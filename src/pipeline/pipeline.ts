@@ -1,6 +1,6 @@
 /**
  * The staged pipeline behind `vbm run`: design -> estimate -> contrasts -> results -> labels ->
- * permutations, for one or several models over the same scans. Each stage's key hashes what it
+ * permutations -> report, for one or several models over the same scans. Each stage's key hashes what it
  * used (scan contents, design, options, vbm's version) and the key of the stage before, so a
  * re-run skips what is unchanged, a changed contrast re-runs contrasts and what follows, and a
  * changed scan re-runs everything. Outputs are hashed, so a damaged cache entry is recomputed.
@@ -20,6 +20,8 @@ import { runResults } from './results.js';
 import { openAtlas, runLabel } from './label.js';
 import type { Atlas } from '../atlas/atlas.js';
 import { runPermute } from './permute.js';
+import { runReport } from './report.js';
+import { MEAN_IMAGE } from '../plot/background.js';
 import { MODEL_FILE } from './modelRecord.js';
 import {
   STAGES,
@@ -221,6 +223,27 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
         files.push(...out.files);
       }
       return files;
+    });
+    // report: the HTML report, last, so that a changed threshold or picture option redraws only it
+    const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null }) : null;
+    await stage('report', reportKey, async () => {
+      const r = spec.report!;
+      const out = await runReport(dir, {
+        threshold: r.threshold,
+        correction: r.correction,
+        extent: r.extent,
+        sign: r.sign,
+        display: r.display,
+        cuts: r.cuts,
+        background: r.background,
+        viewer: r.viewer,
+        atlas: spec.atlas ? loadedAtlas() : undefined,
+        out: join(dir, r.file),
+        command: opts.command,
+        onProgress: opts.onProgress,
+      });
+      text(`wrote ${out.file} (${(out.bytes / 1e6).toFixed(1)} MB)`);
+      return r.background === 'mean' ? [r.file, MEAN_IMAGE] : [r.file];
     });
     return report;
   } finally {

@@ -1,10 +1,11 @@
 /**
  * Backgrounds for statistic maps: the mean of the analysed scans (always on the analysis grid,
- * cached in the folder as mean_scans.nii), a template installed on the machine (Debian
+ * cached in the folder as mean_scans.nii, recomputed when the scans' contents change), a template installed on the machine (Debian
  * mricron-data's ch2bet), or any image the user gives, on any grid (it is read through its own
  * affine, in mm).
  */
 import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { decodeVolume, type NiftiFile, openNifti, readHeaderOnly, readVolume } from '../io/nifti/read.js';
@@ -59,12 +60,14 @@ export async function resolveBackground(a: Analysis, spec: BackgroundSpec = 'mea
 
 /**
  * The voxel-wise mean of the analysed scans, on their grid. Computed once (one scan in memory
- * at a time) and kept as mean_scans.nii, tagged with the analysis id so a changed analysis
- * recomputes it.
+ * at a time) and kept as mean_scans.nii, tagged with the scans' recorded hashes so changed
+ * scans recompute it.
  */
 export async function meanOfScans(a: Analysis, onProgress?: (done: number, total: number) => void): Promise<Volume> {
   const path = a.path(MEAN_IMAGE);
-  const tag = `vbm mean of ${a.record.scans.length} scans ${a.record.analysisId}`;
+  // tagged with the scans' contents (their SHA-256 as recorded at estimation), not just their names
+  const contents = createHash('sha256').update(a.record.scans.map((s) => `${s.sha256}:${s.volume}`).join('\n')).digest('hex').slice(0, 16);
+  const tag = `vbm mean of ${a.record.scans.length} scans ${contents}`;
   if (existsSync(path)) {
     const h = await readHeaderOnly(path);
     if (h.descrip === tag) return readVolume(path);
