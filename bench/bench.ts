@@ -4,10 +4,11 @@
  * Generates a realistic cohort (a brain-shaped phantom on the CAT12/SPM 1.5 mm grid, smooth
  * subject noise, planted effects; float32 .nii and .nii.gz), then measures, each in a fresh
  * process: the I/O floor (read + decompress every file, same number of threads), and the whole
- * `vbm run` (3 contrasts) with its stages. Prints a table of times and peak memory.
+ * `vbm run` (3 contrasts) with its stages; then pictures and the HTML report (--report no to skip)
+ * and permutation inference (--permute maxt:N,tfce:N or none). Prints tables of times and peak memory.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +115,28 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].l
 const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 if (rows.length) process.stdout.write(`\nvbm run benchmark: ${n} scans of ${dims.join('x')} voxels at ${voxel} mm, ${workers} worker threads, node ${process.version}\n\n`);
 if (rows.length) process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
+
+// pictures and the report on the same cohort's analysis: the mean of the scans (read once, then
+// cached), slices, glass brain, design matrix, and the whole HTML report (atlas: AAL when installed)
+if ((args.get('report') ?? 'yes') !== 'no') {
+  const { design, mask } = ensureCohort('nii');
+  const out = join(dataRoot, 'results-nii');
+  if (!existsSync(join(out, 'model.json')) || !/"R"/.test(readFileSync(join(out, 'model.json'), 'utf8'))) child({ kind: 'run', design, mask, out, workers });
+  rmSync(join(out, 'mean_scans.nii'), { force: true });
+  const atlas = existsSync('/usr/share/mricron/templates/aal.nii.gz') ? 'aal' : undefined;
+  const qrow: string[][] = [];
+  for (const what of ['mean', 'slices', 'glass', 'design', 'report'] as const) {
+    process.stderr.write(`measuring ${what}\n`);
+    const r = child({ kind: 'picture', out, what, atlas }) as unknown as { ms: number; bytes: number; maxRssMB: number };
+    const label = { mean: 'mean of the scans (computed, cached)', slices: 'vbm plot: 8 axial cuts over the mean', glass: 'vbm plot --kind glass', design: 'vbm plot --kind design', report: `vbm report: 3 contrasts${atlas ? ', AAL labels' : ''}, viewer` }[what];
+    qrow.push([label, s(r.ms), (r.bytes / 1e6).toFixed(2), r.maxRssMB.toFixed(0)]);
+  }
+  const qh = ['job (fresh process)', 'total s', 'output MB', 'peak RSS MB'];
+  const qw = qh.map((h, i) => Math.max(h.length, ...qrow.map((r) => r[i].length)));
+  const ql = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(qw[i])).join(' | ')} |`;
+  process.stdout.write(`\npictures and report benchmark: the nii cohort's analysis (${n} scans, ${dims.join('x')})\n\n`);
+  process.stdout.write([ql(qh), ql(qw.map((w) => '-'.repeat(w))), ...qrow.map(ql)].join('\n') + '\n');
+}
 
 // permutation inference on the same cohort (contrast 1: age, nuisance sex and apoe4)
 const permSpec = (args.get('permute') ?? 'maxt:1000,tfce:250').split(',').filter(Boolean);

@@ -6,11 +6,18 @@ import { Worker } from 'node:worker_threads';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { openAnalysis } from '../src/pipeline/analysis.js';
 import { permuteContrast } from '../src/permutation/permute.js';
+import { runPlot } from '../src/pipeline/plot.js';
+import { runReport } from '../src/pipeline/report.js';
+import { openAtlas } from '../src/pipeline/label.js';
+import { MEAN_IMAGE, meanOfScans } from '../src/plot/background.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 
 const job = JSON.parse(process.argv[2]) as
   | { kind: 'floor'; files: string[]; workers: number }
   | { kind: 'run'; design: string; out: string; mask?: string; workers?: number }
-  | { kind: 'permute'; out: string; permutations: number; tfce: boolean; workers?: number };
+  | { kind: 'permute'; out: string; permutations: number; tfce: boolean; workers?: number }
+  | { kind: 'picture'; out: string; what: 'mean' | 'slices' | 'glass' | 'design' | 'report'; atlas?: string };
 
 const t0 = performance.now();
 if (job.kind === 'floor') {
@@ -27,6 +34,17 @@ if (job.kind === 'floor') {
   );
   const ms = performance.now() - t0;
   process.stdout.write(JSON.stringify({ ms, bytes: bytes.reduce((a, b) => a + b, 0), maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+} else if (job.kind === 'picture') {
+  if (job.what === 'mean') await meanOfScans(openAnalysis(job.out));
+  else if (job.what === 'report') {
+    const atlas = job.atlas ? openAtlas(job.atlas) : undefined;
+    await runReport(job.out, { threshold: 0.001, correction: 'none', extent: 0, atlas });
+  } else {
+    const kind = job.what === 'slices' ? 'slices' : job.what === 'glass' ? 'glass' : 'design';
+    await runPlot(job.out, { kind, contrast: 1, threshold: 3.1, display: 'z', cuts: 8, out: join(job.out, `bench-${kind}.png`) });
+  }
+  const file = job.what === 'report' ? join(job.out, 'report.html') : job.what === 'mean' ? join(job.out, MEAN_IMAGE) : join(job.out, `bench-${job.what}.png`);
+  process.stdout.write(JSON.stringify({ ms: performance.now() - t0, bytes: statSync(file).size, maxRssMB: process.resourceUsage().maxRSS / 1024 }) + '\n');
 } else if (job.kind === 'permute') {
   const a = openAnalysis(job.out);
   const res = await permuteContrast(a, {

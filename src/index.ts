@@ -30,3 +30,8 @@ export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
 export { readAnalysisFile, parseAnalysisSpec, type AnalysisSpec } from './pipeline/analysisFile.js';
 export { runPipeline, stageSummary, type PipelineOptions, type ModelReport } from './pipeline/pipeline.js';
+export { runPlot, displayedMap, drawSlices, drawGlassBrain, drawDesign, type PlotRequest, type PlotOutput, type ThresholdRequest } from './pipeline/plot.js';
+export { runReport, type ReportRequest, type ReportOutput } from './pipeline/report.js';
+export { plotStatMap, plotGlassBrain, chooseCuts, peakPosition, type StatMapRequest, type GlassBrainRequest, type PlotResult } from './plot/statMap.js';
+export { plotDesignMatrix } from './plot/designMatrix.js';
+export { resolveBackground, meanOfScans } from './plot/background.js';

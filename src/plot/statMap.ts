@@ -162,12 +162,17 @@ export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly 
 }
 
 /**
- * Cut positions for a row of `n` cuts: spread over the extent of the displayed voxels along the
- * axis (at least two voxels apart, centred on them when they are thin), or over the middle of the
- * box when nothing is displayed. Each is snapped to a voxel centre of the statistic grid.
+ * Cut positions for a row of `n` cuts: spread evenly over the extent of the displayed voxels
+ * along the axis, widened (around their middle) to at least 60% of the brain's inner extent so a
+ * small or absent result still gets cuts across the brain; the inner extent leaves out 12% at each
+ * end of the box, where slices are mostly empty. A single cut goes through the peak. Each is
+ * snapped to a voxel centre of the statistic grid.
  */
 export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number): number[] {
   const a = AXIS_INDEX[axis];
+  const centre = box.map((r) => (r[0] + r[1]) / 2);
+  const peak = peakPosition(stat, scale);
+  if (n === 1) return [snapToGrid(stat, axis, peak ? peak[a] : centre[a], centre)];
   let lo = Infinity;
   let hi = -Infinity;
   const [nx, ny, nz] = stat.dims;
@@ -180,21 +185,17 @@ export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAx
         if (w > hi) hi = w;
       }
   const [b0, b1] = box[a];
-  if (lo === Infinity) {
-    lo = b0 + 0.15 * (b1 - b0);
-    hi = b1 - 0.15 * (b1 - b0);
+  const inner: [number, number] = [b0 + 0.12 * (b1 - b0), b1 - 0.12 * (b1 - b0)];
+  if (lo === Infinity) [lo, hi] = inner;
+  const minSpan = Math.max(0.6 * (inner[1] - inner[0]), 2 * minVoxelMm(stat.affine) * (n - 1));
+  if (hi - lo < minSpan) {
+    const c = Math.min(Math.max((lo + hi) / 2, inner[0] + minSpan / 2), inner[1] - minSpan / 2);
+    lo = c - minSpan / 2;
+    hi = c + minSpan / 2;
   }
-  const gap = 2 * minVoxelMm(stat.affine);
-  if (n > 1 && (hi - lo) / (n - 1) < gap) {
-    const c = (lo + hi) / 2;
-    lo = Math.max(b0, c - (gap * (n - 1)) / 2);
-    hi = Math.min(b1, lo + gap * (n - 1));
-  }
-  const centre = box.map((r) => (r[0] + r[1]) / 2);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
-    const t = n === 1 ? (lo + hi) / 2 : lo + ((hi - lo) * i) / (n - 1);
-    const s = snapToGrid(stat, axis, t, centre);
+    const s = snapToGrid(stat, axis, lo + ((hi - lo) * i) / (n - 1), centre);
     if (!out.includes(s)) out.push(s);
   }
   return out;
