@@ -43,14 +43,19 @@ function resultsOptions(cmd: Command): Command {
     .option('--maps <list>', "also write maps: any of 'p', 'logp', 'z' (comma-separated)");
 }
 
-function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, 'contrast'> {
+function parseCorrection(o: Record<string, unknown>): Correction {
   const correction = String(o.correction).toLowerCase();
   if (!['none', 'fwe', 'fdr'].includes(correction)) throw new VbmError(`--correction '${o.correction}' is not one of none, fwe, fdr`);
+  return correction as Correction;
+}
+
+function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, 'contrast'> {
+  const correction = parseCorrection(o);
   const maps = parseList(o.maps as string | undefined) ?? [];
   for (const m of maps) if (!['p', 'logp', 'z'].includes(m)) throw new VbmError(`--maps: '${m}' is not one of p, logp, z`);
   return {
     threshold: parseNumber('--threshold', String(o.threshold)),
-    correction: correction as Correction,
+    correction,
     extent: parseNumber('--extent', String(o.extent)),
     peaksPerCluster: parseNumber('--peaks', String(o.peaks)),
     peakDistanceMm: parseNumber('--peak-distance', String(o.peakDistance)),
@@ -311,14 +316,19 @@ function pictureOptions(cmd: Command): Command {
     .option('--background <bg>', "'mean' (mean of the analysed scans), 'ch2bet' (Debian mricron-data), 'none', or an image path", 'mean');
 }
 
+function parseDisplay(o: Record<string, unknown>): Display {
+  const display = String(o.display) as Display;
+  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${o.display}' is not one of x, y, z, ortho`);
+  return display;
+}
+
 function parseThreshold(o: Record<string, unknown>): ThresholdRequest {
-  const correction = String(o.correction).toLowerCase();
-  if (!['none', 'fwe', 'fdr'].includes(correction)) throw new VbmError(`--correction '${o.correction}' is not one of none, fwe, fdr`);
+  const correction = parseCorrection(o);
   const sign = String(o.sign).toLowerCase();
   if (!['pos', 'neg', 'both'].includes(sign)) throw new VbmError(`--sign '${o.sign}' is not one of pos, neg, both`);
   return {
     threshold: parseNumber('--threshold', String(o.threshold)),
-    correction: correction as Correction,
+    correction,
     extent: parseNumber('--extent', String(o.extent)),
     sign: sign as Sign,
   };
@@ -341,8 +351,7 @@ pictureOptions(
 ).action(async (dir: string, o: Record<string, unknown>) => {
   const kind = String(o.kind) as PlotKind;
   if (!['slices', 'glass', 'design'].includes(kind)) throw new VbmError(`--kind '${o.kind}' is not one of slices, glass, design`);
-  const display = String(o.display) as Display;
-  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${o.display}' is not one of x, y, z, ortho`);
+  const display = parseDisplay(o);
   const coords = parseList(o.coords as string | undefined)?.map((c) => parseNumber('--coords', c));
   const progress = progressReporter(!o.quiet);
   const out = await runPlot(dir, {
@@ -376,8 +385,7 @@ pictureOptions(
     .option('-o, --out <file>', 'HTML file to write (default: report.html in the folder)')
     .option('-q, --quiet', 'no progress'),
 ).action(async (dir: string, o: Record<string, unknown>) => {
-  const display = String(o.display) as Display;
-  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${o.display}' is not one of x, y, z, ortho`);
+  const display = parseDisplay(o);
   const progress = progressReporter(!o.quiet);
   const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
   for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);

@@ -14,7 +14,7 @@ import { analysisResults, footerLines } from './results.js';
 import { displayedMap, drawDesign, drawGlassBrain, drawSlices, type ThresholdRequest } from './plot.js';
 import { resolveBackground } from '../plot/background.js';
 import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js';
-import { esc, Html, html, pngImage, table } from '../report/html.js';
+import { Html, html, pngImage, table } from '../report/html.js';
 import { type ViewerMap, viewerData, viewerSection } from '../report/viewer.js';
 import type { ResultsTable } from '../inference/results.js';
 
