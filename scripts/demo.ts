@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: builds a small synthetic cohort in code (a brain-shaped phantom, smooth
  * subject noise, an age effect planted in the right hemisphere and an APOE4 effect in the
- * left), writes it as NIfTI + design.csv, and runs the whole vbm workflow on it.
+ * left), writes it as NIfTI + design.csv, and runs the whole vbm workflow on it: estimation,
+ * a picture of the age effect and the HTML report.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,6 +12,9 @@ import { describeAnalysis } from '../src/pipeline/show.js';
 import { openAnalysis } from '../src/pipeline/analysis.js';
 import { progressReporter } from '../src/cli/progress.js';
 import type { ContrastSpec } from '../src/model/contrasts.js';
+import { runPlot } from '../src/pipeline/plot.js';
+import { runReport } from '../src/pipeline/report.js';
+import { openAtlas } from '../src/pipeline/label.js';
 
 const root = resolve(process.argv[2] ?? 'demo-output');
 const cohortDir = join(root, 'cohort');
@@ -51,12 +55,23 @@ const result = await runAnalysis({
   log: (m) => process.stderr.write(`${m}\n`),
 });
 process.stdout.write(describeAnalysis(openAnalysis(result.dir)) + '\n\n');
+// pictures and the HTML report (AAL labels when Debian's mricron-data is installed)
+const slices = await runPlot(result.dir, { contrast: 2, threshold: 3.1, display: 'z', cuts: 8 });
+let atlas;
+try {
+  atlas = openAtlas('aal');
+} catch {
+  atlas = undefined;
+}
+const report = await runReport(result.dir, { atlas, command: 'npm run demo' });
 process.stdout.write(
   [
     `The synthetic study is in ${cohortDir} (design.csv, scans/, brainmask.nii, contrasts.json).`,
     `The results are in ${resultsDir}. The same run from the command line:`,
     `  npx vbm run ${design} --mask ${join(cohortDir, 'brainmask.nii')} --contrasts ${join(cohortDir, 'contrasts.json')} --out ${resultsDir} --overwrite`,
     `  npx vbm show ${resultsDir}`,
+    `Pictures: ${slices.file} (vbm plot ${resultsDir} --contrast 2 --threshold 3.1 --cuts 8)`,
+    `Report (open it in a browser): ${report.file} (vbm report ${resultsDir}${atlas ? ' --atlas aal' : ''})`,
     '',
   ].join('\n'),
 );
