@@ -10,7 +10,7 @@ import { labelClusters } from '../inference/clusters.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type Analysis, openAnalysis } from './analysis.js';
-import { analysisResults } from './results.js';
+import { type AnalysisResults, analysisResults } from './results.js';
 import { type Sign, type StatScale } from '../plot/colours.js';
 import { type Display, chooseCuts, peakPosition, plotGlassBrain, plotStatMap, type PlotResult, snapToGrid } from '../plot/statMap.js';
 import { type Box, worldBox } from '../plot/sampling.js';
@@ -54,6 +54,22 @@ export interface DisplayedMap {
   shownVoxels: number;
   contrast: Analysis['record']['contrasts'][number];
   mask: Volume;
+  /** The mm box the pictures span (the analysis mask with 4 mm around it). */
+  box: Box;
+  /** SPM's results for the same thresholds (the table lists the positive tail). */
+  results: AnalysisResults;
+}
+
+const DEFAULT_THRESHOLD: ThresholdRequest = { threshold: 0.001, correction: 'none', extent: 0, sign: 'pos' };
+
+/** The thresholds asked for, with `vbm results`' defaults for the rest (p < 0.001 uncorrected, k = 0, positive). */
+export function thresholdWithDefaults(t: Partial<ThresholdRequest>): ThresholdRequest {
+  return {
+    threshold: t.threshold ?? DEFAULT_THRESHOLD.threshold,
+    correction: t.correction ?? DEFAULT_THRESHOLD.correction,
+    extent: t.extent ?? DEFAULT_THRESHOLD.extent,
+    sign: t.sign ?? DEFAULT_THRESHOLD.sign,
+  };
 }
 
 export function displayedMap(a: Analysis, contrast: number | string, t: ThresholdRequest, vmax?: number): DisplayedMap {
@@ -83,7 +99,7 @@ export function displayedMap(a: Analysis, contrast: number | string, t: Threshol
   const what = t.threshold > 1 && t.correction === 'none' ? `${c.type} > ${fmt(u)}` : `p < ${t.threshold} ${t.correction === 'none' ? 'unc.' : t.correction.toUpperCase()} (${c.type} > ${fmt(u)})`;
   const side = t.sign === 'both' ? ', both signs' : t.sign === 'neg' ? ', negative' : '';
   const caption = `${what}${t.extent > 0 ? `, k >= ${t.extent}` : ''}${side}`;
-  return { map: { dims: stat.dims, affine: stat.affine, data: out }, scale, u, caption, shownVoxels: shown, contrast: c, mask: res.mask };
+  return { map: { dims: stat.dims, affine: stat.affine, data: out }, scale, u, caption, shownVoxels: shown, contrast: c, mask: res.mask, box: maskBox(res.mask), results: res };
 }
 
 function fmt(x: number): string {
@@ -102,12 +118,14 @@ export interface SlicesRequest {
   cuts?: number;
   coords?: number[];
   background?: Volume;
+  /** Grey window of the background (default: computed from it). */
+  backgroundWindow?: [number, number];
   title?: string;
 }
 
 /** Slices of a displayed map: cut positions chosen as `vbm plot` does. */
 export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
-  const box = maskBox(d.mask);
+  const box = d.box;
   let coords = req.coords;
   if (req.display === 'ortho') {
     if (coords && coords.length !== 3) throw new VbmError(`--coords takes x,y,z (three numbers) with --display ortho; got ${coords.length}`);
@@ -120,6 +138,7 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
   return plotStatMap({
     stat: d.map,
     background: req.background,
+    backgroundWindow: req.backgroundWindow,
     box,
     scale: d.scale,
     display: req.display,
@@ -130,7 +149,7 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
 }
 
 export function drawGlassBrain(d: DisplayedMap, title?: string): PlotResult {
-  return plotGlassBrain({ stat: d.map, outline: d.mask, box: maskBox(d.mask), scale: d.scale, title, colourBarLabel: d.contrast.type });
+  return plotGlassBrain({ stat: d.map, outline: d.mask, box: d.box, scale: d.scale, title, colourBarLabel: d.contrast.type });
 }
 
 export function drawDesign(a: Analysis, title = 'Design matrix') {
@@ -146,8 +165,6 @@ export interface PlotOutput {
   caption?: string;
 }
 
-const DEFAULT_THRESHOLD: ThresholdRequest = { threshold: 0.001, correction: 'none', extent: 0, sign: 'pos' };
-
 /** Draw one picture of an analysis folder and write it (atomically) as PNG. */
 export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest): Promise<PlotOutput> {
   const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
@@ -159,8 +176,7 @@ export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest
     return { file, kind, figure: { width: fig.width, height: fig.height } };
   }
   if (req.contrast === undefined) throw new VbmError('which contrast? give --contrast K (a number or a name)', `the contrasts are: ${a.record.contrasts.map((c) => `${c.index} '${c.name}'`).join(', ')}`);
-  const t: ThresholdRequest = { ...DEFAULT_THRESHOLD, ...Object.fromEntries(Object.entries(req).filter(([k, v]) => v !== undefined && k in DEFAULT_THRESHOLD)) };
-  const d = displayedMap(a, req.contrast, t, req.vmax);
+  const d = displayedMap(a, req.contrast, thresholdWithDefaults(req), req.vmax);
   const k = String(d.contrast.index).padStart(4, '0');
   const title = req.title ?? `${d.contrast.index}: ${d.contrast.name}, ${d.caption}${d.shownVoxels === 0 ? ': no voxel survives' : ''}`;
   let fig: PlotResult;

@@ -10,8 +10,8 @@ import type { Atlas } from '../atlas/atlas.js';
 import { codeAt, regionName } from '../atlas/atlas.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Analysis, openAnalysis } from './analysis.js';
-import { analysisResults, footerLines } from './results.js';
-import { displayedMap, drawDesign, drawGlassBrain, drawSlices, type ThresholdRequest } from './plot.js';
+import { footerLines } from './results.js';
+import { displayedMap, drawDesign, drawGlassBrain, drawSlices, type ThresholdRequest, thresholdWithDefaults } from './plot.js';
 import { resolveBackground } from '../plot/background.js';
 import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js';
 import { Html, html, pngImage, table } from '../report/html.js';
@@ -76,14 +76,10 @@ function resultsTableHtml(t: ResultsTable, k: number, labels?: string[]): Html {
 export async function runReport(dirOrAnalysis: string | Analysis, req: ReportRequest = {}): Promise<ReportOutput> {
   const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
   const r = a.record;
-  const t: ThresholdRequest = {
-    threshold: req.threshold ?? 0.001,
-    correction: req.correction ?? 'none',
-    extent: req.extent ?? 0,
-    sign: req.sign ?? 'pos',
-  };
+  const t = thresholdWithDefaults(req);
   const chosen = (req.contrasts ?? r.contrasts.map((c) => String(c.index))).map((w) => a.contrast(w));
   const bg = await resolveBackground(a, req.background ?? 'mean', (d, n) => req.onProgress?.('mean of the scans', d, n));
+  const window = bg.volume ? backgroundWindow(bg.volume) : undefined;
   const design = drawDesign(a, 'Design matrix and contrasts');
   const viewerMaps: ViewerMap[] = [];
   const summaries: ReportOutput['contrasts'] = [];
@@ -91,10 +87,10 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
   chosen.forEach((c, i) => {
     const sign = c.type === 'F' ? 'pos' : t.sign;
     const d = displayedMap(a, c.index, { ...t, sign });
-    const res = analysisResults(a, { contrast: c.index, threshold: t.threshold, correction: t.correction, extent: t.extent });
+    const res = d.results;
     const labels = req.atlas ? res.table.rows.map((row) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, row.mm))) : undefined;
     const title = `${c.index}: ${c.name}, ${d.caption}`;
-    const slices = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts ?? 8, background: bg.volume, title });
+    const slices = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts ?? 8, background: bg.volume, backgroundWindow: window, title });
     const glass = drawGlassBrain(d, title);
     const none = d.shownVoxels === 0;
     sections.push(html`
@@ -124,7 +120,7 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     req.viewer === false || viewerMaps.length === 0
       ? html``
       : html`<section id="viewer-section"><h2>Interactive viewer</h2>${viewerSection(
-          viewerData(viewerMaps, bg.volume ? { volume: bg.volume, window: backgroundWindow(bg.volume) } : undefined, req.atlas),
+          viewerData(viewerMaps, bg.volume && window ? { volume: bg.volume, window } : undefined, req.atlas),
         )}</section>`;
   const page = html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -7,7 +7,7 @@
 import { applyAffine, invertAffine } from '../io/nifti/affine.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type StatScale, grey, isShown, statColour } from './colours.js';
-import { composeFigure, type Figure, type Panel, formatTick, LIGHT } from './figure.js';
+import { composeFigure, type Figure, type Panel, LIGHT } from './figure.js';
 import { type Box, minVoxelMm, worldSampler } from './sampling.js';
 import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane } from './views.js';
 
@@ -171,8 +171,10 @@ export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly 
 export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number): number[] {
   const a = AXIS_INDEX[axis];
   const centre = box.map((r) => (r[0] + r[1]) / 2);
-  const peak = peakPosition(stat, scale);
-  if (n === 1) return [snapToGrid(stat, axis, peak ? peak[a] : centre[a], centre)];
+  if (n === 1) {
+    const peak = peakPosition(stat, scale);
+    return [snapToGrid(stat, axis, peak ? peak[a] : centre[a], centre)];
+  }
   let lo = Infinity;
   let hi = -Infinity;
   const [nx, ny, nz] = stat.dims;
@@ -228,4 +230,3 @@ function worldBefore(a: readonly number[], b: readonly number[]): boolean {
   return false;
 }
 
-export { formatTick };

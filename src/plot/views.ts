@@ -42,12 +42,6 @@ export function pixelToWorld(g: PlaneGrid, px: number, py: number, out: number[]
   return out;
 }
 
-/** The pixel holding a mm position (may fall outside the panel). */
-export function worldToPixel(g: PlaneGrid, mm: readonly number[]): [number, number] {
-  const [ua, va] = PLANE_AXES[g.axis];
-  return [Math.floor((mm[ua] - g.u[0]) * g.pxPerMm), Math.floor((g.v[1] - mm[va]) * g.pxPerMm)];
-}
-
 /** An image's values on a cut. */
 export function samplePlane(sample: WorldSampler, g: PlaneGrid): Float32Array {
   const out = new Float32Array(g.width * g.height);

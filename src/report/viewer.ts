@@ -15,7 +15,7 @@ import { DT } from '../io/nifti/datatypes.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { encodeNifti } from '../io/nifti/write.js';
 import { type Atlas, codesOnGrid, regionName } from '../atlas/atlas.js';
-import { Html, scriptJson } from './html.js';
+import { esc, Html, scriptJson } from './html.js';
 
 export interface ViewerMap {
   name: string;
@@ -110,7 +110,7 @@ export function niivueBundle(): string {
 
 /** The viewer's markup, data and scripts. */
 export function viewerSection(data: ViewerData): Html {
-  const options = data.maps.map((m, i) => `<option value="${i}">${escAttr(m.name)}</option>`).join('');
+  const options = data.maps.map((m, i) => `<option value="${i}">${esc(m.name)}</option>`).join('');
   const first = data.maps[0];
   return new Html(`
 <div class="viewer">
@@ -126,10 +126,6 @@ export function viewerSection(data: ViewerData): Html {
 <script type="application/json" id="vbm-viewer-data">${scriptJson(data)}</script>
 <script>${niivueBundle()}</script>
 <script>${VIEWER_SCRIPT}</script>`);
-}
-
-function escAttr(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
 /** Runs in the browser. Plain ES2020, no modules. */
