@@ -20,7 +20,7 @@ import { runPipeline, stageSummary } from '../pipeline/pipeline.js';
 import { STAGES, type StageName } from '../pipeline/stages.js';
 import { initAnalysisFile } from '../pipeline/init.js';
 import { runPermute } from '../pipeline/permute.js';
-import { parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
+import { DESIGN_FLAGS, designKeysFromFlags, parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
 import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.js';
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
@@ -77,6 +77,17 @@ program
   .option('--covariates <columns>', 'comma-separated covariate columns (default: every column after the first)')
   .option('--centring <spec>', "'mean' (default) or 'none' for all, or per column: 'age=mean,tiv=none'")
   .option('--no-intercept', 'leave out the constant column')
+  .option('--model <kind>', 'multiple-regression (default), one-sample, two-sample, paired or anova (one factor)')
+  .option('--factor <column>', 'two-sample, anova: the column of group labels')
+  .option('--levels <list>', 'order of the levels of --factor (paired: of --condition), e.g. CN,AD')
+  .option('--subject <column>', 'paired: the column naming the subject of each scan')
+  .option('--condition <column>', 'paired: the column naming the condition (two levels)')
+  .option('--variance <v>', "two-sample, anova: 'unequal' (default, as SPM) or 'equal'")
+  .option('--factors <columns>', 'columns to treat as factors even if they hold numbers')
+  .option('--interaction <cov:factor...>', 'covariate-by-factor interaction(s), e.g. tiv:group')
+  .option('--globals <spec>', "global values: 'user:COLUMN' (e.g. user:tiv), 'mean' (SPM's spm_global) or 'omit'")
+  .option('--grand-mean-scaling <value>', "grand mean scaling to this value (e.g. 50), or 'no'")
+  .option('--normalisation <kind>', "global normalisation: 'none', 'proportional' or 'ancova'")
   .option('--overwrite', 'replace an output folder that holds an analysis of other scans or another design')
   .option('--force', 're-run every stage, cached or not')
   .option('--from <stage>', `re-run this stage and the ones after it (${STAGES.join(', ')})`)
@@ -106,7 +117,7 @@ program
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
       if (o.out) spec.out = resolve(String(o.out));
-      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report'].filter(given);
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', ...DESIGN_FLAGS, 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
@@ -126,6 +137,7 @@ program
       const centring = parseCentring(o.centring as string | undefined);
       if (o.centring) raw.centring = { ...(centring.default ? { default: centring.default } : {}), ...centring.perColumn };
       if (th.type !== 'none') raw.threshold_masking = { [th.type]: th.value };
+      Object.assign(raw, designKeysFromFlags(o));
       if (o.results || o.atlas) {
         const r = parseResultsOptions(o);
         raw.results = { threshold: r.threshold, correction: r.correction, extent: r.extent, peaks: r.peaksPerCluster, peak_distance: r.peakDistanceMm, maps: r.maps };

@@ -63,6 +63,8 @@ export interface ScanContribution {
   threshold: number;
   /** SPM's implicit mask for integer data: zero means missing. */
   zeroIsMissing: boolean;
+  /** Global scaling factor (SPM's gSF): the scan enters as data x scale, before masking (default 1). */
+  scale?: number;
 }
 
 /** Voxels per block: the block's sums (about 16 float64 per voxel) stay in the core's L2 cache. */
@@ -97,10 +99,10 @@ export function createScratch(layout: FitLayout): Scratch {
   return s;
 }
 
-function gather(out: Float64Array, data: Float32Array, idx: Int32Array, c0: number, c1: number): void {
+function gather(out: Float64Array, data: Float32Array, idx: Int32Array, c0: number, c1: number, scale: number): void {
   for (let c = c0; c < c1; c++) {
     const i = idx[c];
-    out[c - c0] = i >= 0 ? data[i] : NaN;
+    out[c - c0] = i >= 0 ? data[i] * scale : NaN;
   }
 }
 
@@ -135,8 +137,9 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
     for (const s of scans) {
       const { data, x, threshold } = s;
       const zeroIsMissing = s.zeroIsMissing;
+      const scale = s.scale ?? 1;
       for (let c = c0; c < c1; c++) {
-        const v = data[cand[c]];
+        const v = data[cand[c]] * scale;
         g[c - c0] = v;
         if (!(v > threshold) || (zeroIsMissing && v === 0)) ok[c] = 0;
         if (v < vmin[c]) vmin[c] = v;
@@ -145,9 +148,9 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
       }
       for (let j = 0; j < p; j++) if (x[j] !== 0) axpy(xty, j * n, x[j], g, c0, c1);
       if (!s.inResidualSubset || !nb) continue;
-      gather(nb.gx, data, nb.x, c0, c1);
-      gather(nb.gy, data, nb.y, c0, c1);
-      gather(nb.gz, data, nb.z, c0, c1);
+      gather(nb.gx, data, nb.x, c0, c1, scale);
+      gather(nb.gy, data, nb.y, c0, c1, scale);
+      gather(nb.gz, data, nb.z, c0, c1, scale);
       addProduct(ryy, 0, g, g, c0, c1);
       addProduct(ryy, n, g, nb.gx, c0, c1);
       addProduct(ryy, 2 * n, g, nb.gy, c0, c1);

@@ -9,7 +9,7 @@ import type { Design } from '../model/designMatrix.js';
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
 import { type FitLayout, type FitSums, mergeSums, residualSubset } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid, runFitJob } from './fitJob.js';
-import { type MaskingOptions, resampleMaskNearest } from './masking.js';
+import { type MaskingOptions, globalThresholds, resampleMaskNearest } from './masking.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
 
@@ -102,7 +102,8 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   const layout: FitLayout = { dims: first.dims, cand: candShared, p: design.p, smoothness: true };
   // 3. stream the scans through workers, each summing its share
   const subset = new Set(residualSubset(design.n, opts.maxResiduals ?? 64));
-  const items = refs.map((ref) => ({ ref, x: design.X[ref.row], inResidualSubset: subset.has(ref.row) }));
+  const thresholds = globalThresholds(threshold, design.globals);
+  const items = refs.map((ref) => ({ ref, x: design.X[ref.row], inResidualSubset: subset.has(ref.row), scale: design.globalScale?.[ref.row], threshold: thresholds?.[ref.row] }));
   const nWorkers = Math.max(0, Math.min(opts.workers ?? availableParallelism(), items.length));
   const reports: ScanReport[] = [];
   const onScan = (r: ScanReport): void => {

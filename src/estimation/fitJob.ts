@@ -7,7 +7,8 @@ import type { ScanRef } from './scanList.js';
 
 /** A share of the scans for one worker (or for the main thread when run in-process). */
 export interface FitJob {
-  scans: { ref: ScanRef; x: number[]; inResidualSubset: boolean }[];
+  /** scale: SPM's global scaling factor gSF (default 1); threshold: the scan's analysis threshold on the scaled data, when known beforehand (SPM's xM.TH). */
+  scans: { ref: ScanRef; x: number[]; inResidualSubset: boolean; scale?: number; threshold?: number }[];
   layout: FitLayout;
   threshold: ThresholdMasking;
   implicit: boolean;
@@ -53,8 +54,9 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
       data,
       x: s.x,
       inResidualSubset: s.inResidualSubset,
-      threshold: scanThreshold(job.threshold, data),
+      threshold: s.threshold ?? scanThreshold(job.threshold, data),
       zeroIsMissing: job.implicit && !h.datatype.isFloat && job.threshold.type === 'none',
+      scale: s.scale,
     });
     reports.push({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name });
     if (sleeper) {

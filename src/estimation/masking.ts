@@ -28,29 +28,39 @@ export function resampleMaskNearest(mask: Volume, dims: [number, number, number]
 
 /**
  * SPM's global mean of a scan (spm_global): the mean of all voxels, then the mean of the
- * voxels above one eighth of that. NaNs are ignored.
+ * voxels above one eighth of that. NaN and infinite voxels are ignored.
  */
 export function globalMean(data: Float32Array): number {
   let s = 0;
   let n = 0;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (v === v) {
+    if (v - v === 0) {
       s += v;
       n++;
     }
   }
-  const cut = s / n / 8;
+  const cut = s / (8 * n);
   s = 0;
   n = 0;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (v > cut) {
+    if (v > cut && v !== Infinity) {
       s += v;
       n++;
     }
   }
   return n ? s / n : NaN;
+}
+
+/**
+ * SPM's analysis thresholds when the design has globals (xM.TH = fraction x rg x gSF for
+ * relative masking, compared with the scaled data); undefined when each scan's threshold comes
+ * from its own data (scanThreshold) or is a constant.
+ */
+export function globalThresholds(th: ThresholdMasking, globals?: { raw: number[]; gSF: number[] }): number[] | undefined {
+  if (th.type !== 'relative' || !globals || globals.raw.length === 0) return undefined;
+  return globals.raw.map((g, i) => th.value * (g * globals.gSF[i]));
 }
 
 /** The threshold a voxel of this scan must exceed (SPM's xM.TH(j)). */

@@ -105,12 +105,16 @@ export function pUncorrected(u: number, df: readonly number[], stat: StatType): 
 export function fweThreshold(alpha: number, df: readonly number[], stat: StatType, R: readonly number[], S?: number): number {
   const f = (u: number): number => Math.log(pRF(1, 0, u, df, stat, R).P);
   const start = statFromTail(stat, alpha / Math.max(...R), df);
-  let lo = Math.max(stat === 'F' ? 1e-9 : -5, start - 10);
+  const floor = stat === 'F' ? 1e-9 : -50;
   let hi = start + 10;
-  // bracket, then bisect on log P (monotone decreasing in u above the mode of the EC density)
+  // bracket the largest root (the one SPM's Newton iteration from the same start finds), then
+  // bisect on log P, which decreases in u above it. Walking down from the start in small steps
+  // matters when the Euler characteristic R0 is negative (a mask full of holes): there P(u) is
+  // not monotone, and is even negative, at low u.
   const target = Math.log(alpha);
   while (f(hi) > target) hi *= 2;
-  while (f(lo) < target && lo > -50) lo -= 5;
+  let lo = Math.max(floor, Math.min(start, hi));
+  while (!(f(lo) > target) && lo > floor) lo = Math.max(floor, lo - 0.25);
   for (let i = 0; i < 200; i++) {
     const mid = 0.5 * (lo + hi);
     if (f(mid) > target) lo = mid;

@@ -127,8 +127,7 @@ export function buildContrasts(specs: ContrastSpec[], design: Design): Contrast[
       }
       W = rows.map((r) => r.slice());
     } else {
-      const names = spec.columns ?? [];
-      for (const c of names) if (!cols.includes(c)) throw new VbmError(`${at} names column '${c}', which is not in the design`, listCols);
+      const names = (spec.columns ?? []).map((c) => columnName(c, design, at, listCols));
       if (new Set(names).size !== names.length) throw new VbmError(`${at} names a column twice`);
       let rowsOverNames: number[][];
       if (spec.weights === undefined) {
@@ -154,6 +153,22 @@ export function buildContrasts(specs: ContrastSpec[], design: Design): Contrast[
     }
     return { index: i + 1, name: spec.name, type: spec.type, weights: W };
   });
+}
+
+/**
+ * The design column a contrast names: vbm's name (`group[AD]`), or SPM's (`Group_{2}`,
+ * `age@sF2_{1}`). A level that does not exist is refused with the factor's levels.
+ */
+function columnName(c: string, design: Pick<Design, 'columns'> & Partial<Pick<Design, 'columnInfo' | 'factors'>>, at: string, listCols: string): string {
+  if (design.columns.includes(c)) return c;
+  const bySpm = design.columnInfo?.filter((ci) => ci.spmName === c) ?? [];
+  if (bySpm.length === 1) return bySpm[0].name;
+  const m = /^(?:(.+):)?([^:[\]]+)\[(.*)\]$/.exec(c);
+  const factor = m && design.factors?.find((f) => f.name === m[2]);
+  if (m && factor && !factor.levels.includes(m[3])) {
+    throw new VbmError(`${at} names '${c}', but '${m[3]}' is not a level of '${factor.name}'`, `the levels of '${factor.name}' are: ${factor.levels.join(', ')}; ${listCols}`);
+  }
+  throw new VbmError(`${at} names column '${c}', which is not in the design`, listCols);
 }
 
 /** c is estimable iff c = c * pinv(X) * X (it lies in the row space of X). */

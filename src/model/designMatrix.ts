@@ -154,13 +154,7 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
   if (!MODEL_KINDS.includes(model)) throw new VbmError(`model '${model}' is not one of ${MODEL_KINDS.join(', ')}`);
   const scanName = table.header[0];
   const ntab = table.rows.length;
-  const baseDir = dirname(resolve(table.path));
-  table.rows.forEach((row, i) => {
-    const cell = row[0];
-    if (cell === null || cell === '') {
-      throw new VbmError(`${where}: row ${table.rowNumbers[i]}, column '${scanName}': the scan path is empty`, 'the first column must hold the path of each scan');
-    }
-  });
+  const scanPaths = tableScans(table);
   const usesFactor = model === 'two_sample' || model === 'anova';
   const need = (key: 'factor' | 'subject' | 'condition'): string => {
     const v = opts[key];
@@ -385,7 +379,7 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
   const scanLabels = order.map((i) => String(table.rows[i][0]));
   const gSF = globals && globals.gSF.some((v) => v !== 1) ? Float64Array.from(globals.gSF) : undefined;
   return {
-    scans: scanLabels.map((l) => (isAbsolute(l) ? l : resolve(baseDir, l))),
+    scans: order.map((i) => scanPaths[i]),
     scanLabels,
     rows: order.map((i) => table.rowNumbers[i]),
     columns,
@@ -406,6 +400,19 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     globalScale: gSF,
     globals,
   };
+}
+
+/** The scans of a table's rows, in spreadsheet order: absolute, or relative to the spreadsheet's folder. */
+export function tableScans(table: Table): string[] {
+  const baseDir = dirname(resolve(table.path));
+  return table.rows.map((row, i) => {
+    const cell = row[0];
+    if (cell === null || cell === '') {
+      throw new VbmError(`${table.path}: row ${table.rowNumbers[i]}, column '${table.header[0]}': the scan path is empty`, 'the first column must hold the path of each scan');
+    }
+    const label = String(cell);
+    return isAbsolute(label) ? label : resolve(baseDir, label);
+  });
 }
 
 /** Every factor needs two levels and every level two scans (so its effect and its variance can be estimated). */

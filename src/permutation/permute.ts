@@ -107,7 +107,8 @@ function scanLoader(a: Analysis, voxels: Int32Array, onProgress?: (d: number, t:
       }
       const vol = decodeVolume(open.file, s.volume);
       const o = i * stride;
-      for (let v = 0; v < V; v++) R[o + v] = vol[voxels[v]];
+      const gSF = rec.design.globals?.gSF[i] ?? 1; // SPM's global scaling, as in the fit
+      for (let v = 0; v < V; v++) R[o + v] = vol[voxels[v]] * gSF;
       onProgress?.(i + 1, n);
     }
   };

@@ -12,6 +12,7 @@ import { type ContrastSpec, validateContrastSpecs } from '../model/contrasts.js'
 import type { Correction } from '../inference/results.js';
 import type { ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
+import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
 
 export interface ModelSpec {
   name: string;
@@ -81,9 +82,11 @@ export interface AnalysisSpec {
   permute?: PermuteSpec;
   report?: ReportSpec;
   workers?: number;
+  /** model, factor, levels, subject, condition, variance, factors, interactions, globals. */
+  designOptions?: DesignSpec;
 }
 
-const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'workers'];
+const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'workers', ...DESIGN_KEYS];
 
 type Obj = Record<string, unknown>;
 
@@ -125,11 +128,11 @@ function strList(v: unknown, where: string): string[] {
 function centringOf(v: unknown, where: string): AnalysisSpec['centring'] {
   if (v === undefined) return undefined;
   const check = (c: unknown, w: string): Centring => {
-    if (c !== 'mean' && c !== 'none') fail(w, `centring must be 'mean' or 'none' (got ${JSON.stringify(c)})`);
+    if (c !== 'mean' && c !== 'none' && c !== 'factor') fail(w, `centring must be 'mean', 'factor' (within the factor's levels) or 'none' (got ${JSON.stringify(c)})`);
     return c;
   };
   if (typeof v === 'string') return { default: check(v, where), perColumn: {} };
-  if (!isObj(v)) fail(where, "centring must be 'mean', 'none', or a map of column: mean|none");
+  if (!isObj(v)) fail(where, "centring must be 'mean', 'none', or a map of column: mean|factor|none");
   const perColumn: Record<string, Centring> = {};
   let def: Centring | undefined;
   for (const [k, c] of Object.entries(v)) {
@@ -156,6 +159,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     multiModel: false,
   };
   if (raw.covariates !== undefined) spec.covariates = strList(raw.covariates, `${where}: covariates`);
+  spec.designOptions = parseDesignKeys(raw, where);
   spec.centring = centringOf(raw.centring, `${where}: centring`);
   if (raw.mask !== undefined) {
     if (typeof raw.mask !== 'string') fail(where, "'mask' must be an image path");

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { VbmError } from '../errors.js';
-import type { Centring } from '../model/designMatrix.js';
+import type { Centring, ColumnInfo, ColumnRole, FactorInfo, ModelKind } from '../model/designMatrix.js';
+import type { GlobalScaling } from '../model/globals.js';
 import type { ThresholdMasking } from '../estimation/masking.js';
 
 export const MODEL_FILE = 'model.json';
@@ -29,8 +30,22 @@ export interface ModelRecord {
     df: number;
     trRV: number;
     collinear: string[][];
+    /** The kind of design (absent in records of vbm before designs: multiple_regression). */
+    model?: ModelKind;
+    /** Spreadsheet row of each design row (SPM's scan order). */
+    rows?: number[];
+    /** SPM's partition of each column (H condition, C covariate, B block, G nuisance). */
+    roles?: ColumnRole[];
+    /** How each column was made, and SPM's name for it. */
+    columnInfo?: ColumnInfo[];
+    factors?: FactorInfo[];
+    variance?: 'equal' | 'unequal';
+    /** Variance group (0-based) of each design row, when variances are unequal. */
+    varianceGroups?: number[];
+    /** SPM's globals: raw values, gSF, GM, ANCOVA centre. */
+    globals?: GlobalScaling;
   };
-  scans: { label: string; path: string; volume: number; sha256: string; datatype: string }[];
+  scans: { label: string; row?: number; path: string; volume: number; sha256: string; datatype: string }[];
   masking: { explicitMask: string | null; implicit: boolean; threshold: ThresholdMasking; voxels: number };
   grid: { dims: [number, number, number]; affine: number[][]; voxelSize: [number, number, number] };
   smoothness: { FWHM_vox: number[]; FWHM_mm: number[]; R: number[]; S: number; nResiduals: number; nValidVoxels: number };

@@ -9,7 +9,9 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { readTable } from '../io/spreadsheet.js';
-import { designMatrix } from '../model/designMatrix.js';
+import { type DesignOptions, designMatrix, tableScans } from '../model/designMatrix.js';
+import { globalsSource } from '../model/globals.js';
+import { cachedScanGlobals } from './scanGlobals.js';
 import { buildContrasts } from '../model/contrasts.js';
 import { VBM_VERSION } from '../version.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
@@ -121,14 +123,18 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
 
     // design: the spreadsheet read into the design matrix
     const table = await readTable(spec.design);
-    const designOpts = {
+    const designOpts: DesignOptions = {
+      ...spec.designOptions,
       covariates: model.covariates,
       centring: spec.centring?.perColumn,
       defaultCentring: spec.centring?.default,
       intercept: spec.intercept,
     };
+    if (globalsSource(designOpts.globals) === 'mean') {
+      designOpts.globalValues = await cachedScanGlobals(state, tableScans(table), (d, t) => opts.onProgress?.('global means', d, t));
+    }
     const design = designMatrix(table, designOpts);
-    const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans });
+    const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans, gSF: design.globals?.gSF ?? null, variance: design.varianceGroups ? [...design.varianceGroups] : null });
     await stage('design', designKey, () => []);
 
     // estimate: scan contents, masks

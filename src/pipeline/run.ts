@@ -4,7 +4,9 @@ import { VbmError } from '../errors.js';
 import { StagedFiles } from '../io/atomic.js';
 import { voxelSizes } from '../io/nifti/affine.js';
 import { readTable } from '../io/spreadsheet.js';
-import { type Design, type DesignOptions, designMatrix } from '../model/designMatrix.js';
+import { type Design, type DesignOptions, designMatrix, tableScans } from '../model/designMatrix.js';
+import { globalsSource } from '../model/globals.js';
+import { computeScanGlobals } from '../estimation/globals.js';
 import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
 import { type FittedModel, fitModel } from '../estimation/fit.js';
 import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
@@ -54,7 +56,9 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const started = performance.now();
   const dir = resolve(opts.out);
   const table = await readTable(opts.design);
-  const design = designMatrix(table, opts);
+  const globalValues =
+    opts.globalValues ?? (globalsSource(opts.globals) === 'mean' ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t)) : undefined);
+  const design = designMatrix(table, { ...opts, globalValues });
   if (design.collinear.length) {
     log(
       `warning: the design is rank-deficient (rank ${design.rank} < ${design.p} columns); collinear columns: ` +
@@ -100,8 +104,16 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
         df: design.df,
         trRV: fit.trRV,
         collinear: design.collinear,
+        model: design.model,
+        rows: design.rows,
+        roles: design.roles,
+        columnInfo: design.columnInfo,
+        factors: design.factors,
+        variance: design.variance,
+        varianceGroups: design.varianceGroups ? [...design.varianceGroups] : undefined,
+        globals: design.globals,
       },
-      scans: fit.scans.map((s, i) => ({ label: design.scanLabels[i], ...s })),
+      scans: fit.scans.map((s, i) => ({ label: design.scanLabels[i], row: design.rows[i], ...s })),
       masking: {
         explicitMask: masking.explicitMask ? resolve(masking.explicitMask) : null,
         implicit: masking.implicit ?? true,

@@ -1,4 +1,6 @@
 import type { Analysis } from './analysis.js';
+import type { ModelRecord } from './modelRecord.js';
+import type { ColumnInfo } from '../model/designMatrix.js';
 import { formatTable } from '../report/textTable.js';
 
 function fmtWeights(w: number[][]): string {
@@ -15,24 +17,12 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   out.push('');
   out.push(`Scans: ${r.scans.length}   (design: ${r.design.source})`);
   const shown = opts.allScans ? r.scans : r.scans.slice(0, 3);
-  for (const s of shown) out.push(`  ${s.label}${s.volume ? `,${s.volume + 1}` : ''}  ${s.datatype}  sha256 ${s.sha256.slice(0, 12)}`);
+  for (const s of shown) out.push(`  ${s.row !== undefined ? `row ${s.row}: ` : ''}${s.label}${s.volume ? `,${s.volume + 1}` : ''}  ${s.datatype}  sha256 ${s.sha256.slice(0, 12)}`);
   if (!opts.allScans && r.scans.length > 3) out.push(`  ... ${r.scans.length - 3} more (vbm show --scans lists all)`);
   out.push('');
-  out.push(`Design: ${r.design.columns.length} columns, rank ${r.design.rank}, df ${r.design.df}`);
-  const covByName = new Map(r.design.covariates.map((c) => [c.name, c]));
-  out.push(
-    indent(
-      formatTable(
-        ['#', 'column', 'centring', 'mean', 'min', 'max'],
-        r.design.columns.map((name, j) => {
-          const c = covByName.get(name);
-          if (!c) return [String(j + 1), name, 'constant', '', '', ''];
-          const mean = c.values.reduce((s, v) => s + v, 0) / c.values.length;
-          return [String(j + 1), name, c.centring, fmt(mean), fmt(Math.min(...c.values)), fmt(Math.max(...c.values))];
-        }),
-      ),
-    ),
-  );
+  out.push(`Design: ${r.design.columns.length} columns, rank ${r.design.rank}, df ${r.design.df} (${(r.design.model ?? 'multiple_regression').replace('_', ' ')})`);
+  out.push(indent(designTable(r)));
+  for (const line of designNotes(r)) out.push(`  ${line}`);
   if (r.design.collinear.length) out.push(`  collinear: ${r.design.collinear.map((g) => g.join(' ~ ')).join('; ')}`);
   out.push('');
   const th = r.masking.threshold;
@@ -60,6 +50,60 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   out.push('');
   out.push(`Images: ${[...r.images.beta, r.images.ResMS, r.images.mask, r.images.RPV].join(' ')}`);
   return out.join('\n');
+}
+
+/** One row per design column: vbm's and SPM's name, SPM's partition, how it was made, its centring and values. */
+export function designTable(r: ModelRecord): string {
+  const covByName = new Map(r.design.covariates.map((c) => [c.name, c]));
+  const info = r.design.columnInfo;
+  return formatTable(
+    ['#', 'column', 'SPM name', 'role', 'made from', 'centring', 'mean', 'min', 'max'],
+    r.design.columns.map((name, j) => {
+      const ci = info?.[j];
+      const c = ci?.kind === 'covariate' || (!ci && name !== 'mean') ? covByName.get(ci?.source ?? name) : undefined;
+      const stats = c ? [fmt(c.values.reduce((s, v) => s + v, 0) / c.values.length), fmt(Math.min(...c.values)), fmt(Math.max(...c.values))] : ['', '', ''];
+      const centring = ci?.centring === 'factor' ? `within ${ci.kind === 'interaction' ? ci.factor : 'levels'}` : (ci?.centring ?? c?.centring ?? '');
+      return [String(j + 1), name, ci?.spmName ?? (ci ? '-' : name), r.design.roles?.[j] ?? (name === 'mean' ? 'H' : 'C'), ci ? madeFrom(ci) : name === 'mean' ? 'constant' : name, centring, ...stats];
+    }),
+  );
+}
+
+function madeFrom(ci: ColumnInfo): string {
+  switch (ci.kind) {
+    case 'intercept':
+      return 'constant';
+    case 'level':
+    case 'subject':
+      return `${ci.factor} = ${ci.level}`;
+    case 'coded':
+      return `${ci.source} = ${ci.level} (0/1 against ${ci.source}'s first level)`;
+    case 'interaction':
+      return `${ci.source} x (${ci.factor} = ${ci.level})`;
+    case 'global':
+      return `global (${ci.source}), scaled, minus its mean`;
+    default:
+      return ci.source ?? ci.name;
+  }
+}
+
+/** Factors, variance components and globals, one line each. */
+export function designNotes(r: ModelRecord): string[] {
+  const out: string[] = [];
+  for (const f of r.design.factors ?? []) {
+    const levels = f.levels.length > 8 ? `${f.levels.length} levels` : f.levels.map((l, i) => `${l} (${f.counts[i]})`).join(', ');
+    out.push(`factor ${f.name} (${f.use}): ${levels}`);
+  }
+  if (r.design.variance) out.push(`variance: ${r.design.variance}${r.design.variance === 'unequal' ? ' (one variance component per level, estimated by ReML)' : ' (one component, i.i.d.)'}`);
+  const g = r.design.globals;
+  if (g) {
+    const range = (v: number[]): string => (v.length ? `${fmt(Math.min(...v))}..${fmt(Math.max(...v))}` : '');
+    out.push(
+      `globals: ${g.calculation}${g.values ? ` (column ${g.values})` : ''} ${range(g.raw)}; grand mean ${g.GM ? fmt(g.GM) : 'not scaled'}; ` +
+        `normalisation ${g.normalisation}; gSF ${range(g.gSF)}${g.centre !== null ? `; ANCOVA centre ${fmt(g.centre)}` : ''}`,
+    );
+  }
+  if (r.design.rows && r.design.rows.some((row, i) => i > 0 && row < r.design.rows![i - 1])) out.push("scans in SPM's order (level by level, or pair by pair); `vbm show --scans` lists each with its spreadsheet row");
+  return out;
 }
 
 function indent(s: string): string {

@@ -1,0 +1,19 @@
+/**
+ * SPM's mean globals for the pipeline, remembered in vbm-stages.json by scan content (sha256 and
+ * volume), so that a cached re-run does not read every scan again just to rebuild the design.
+ */
+import { computeScanGlobals } from '../estimation/globals.js';
+import { type StagesFile, scanFingerprint } from './stages.js';
+
+export async function cachedScanGlobals(state: StagesFile & { globals?: Record<string, number> }, scans: string[], onProgress?: (d: number, t: number) => void): Promise<number[]> {
+  const keys = scans.map((s) => {
+    const m = /^(.*),(\d+)$/.exec(s);
+    const file = m ? m[1] : s;
+    return `${scanFingerprint(state, file)}:${m ? m[2] : ''}`;
+  });
+  const cache = (state.globals ??= {});
+  if (keys.every((k) => cache[k] !== undefined)) return keys.map((k) => cache[k]);
+  const values = await computeScanGlobals(scans, onProgress);
+  keys.forEach((k, i) => (cache[k] = values[i]));
+  return values;
+}
