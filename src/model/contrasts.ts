@@ -83,12 +83,16 @@ export function parseInlineContrast(text: string): ContrastSpec {
   let name: string | undefined;
   let type: string;
   let body: string;
-  if (parts.length >= 3) {
+  // the type is the first part that is T or F; column names after it may hold ':' (interactions, tiv:group[AD])
+  const k = parts.findIndex((x, i) => i < parts.length - 1 && /^\s*[TtFf]\s*$/.test(x));
+  if (k >= 0) {
+    name = k > 0 ? parts.slice(0, k).join(':') : undefined;
+    type = parts[k];
+    body = parts.slice(k + 1).join(':');
+  } else if (parts.length >= 2) {
     body = parts.pop() as string;
     type = parts.pop() as string;
-    name = parts.join(':');
-  } else if (parts.length === 2) {
-    [type, body] = parts;
+    name = parts.length ? parts.join(':') : undefined;
   } else {
     throw new VbmError(`--contrast '${text}': expected [NAME:]T|F:COLUMN[=WEIGHT][,COLUMN[=WEIGHT]...]`, "e.g. --contrast 'age+:T:age=1' or --contrast 'F:age,sex'");
   }
