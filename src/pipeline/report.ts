@@ -4,6 +4,7 @@
  * the chosen thresholds, SPM's results table (with atlas labels when an atlas is given),
  * smoothness and df, and an interactive NiiVue viewer. Opens from disk: no server, no network.
  */
+import { designNotes, designTable } from './show.js';
 import { statSync } from 'node:fs';
 import { VBM_VERSION } from '../version.js';
 import type { Atlas } from '../atlas/atlas.js';
@@ -134,6 +135,8 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
 </header>
 <section id="design"><h2>Design</h2>
 <figure>${pngImage(design.png, 'design matrix', { className: 'design' })}<figcaption>${r.design.n} scans x ${r.design.columns.length} columns (${r.design.columns.join(', ')}); each column scaled to its range; contrasts above.</figcaption></figure>
+<h3>Columns</h3>
+<pre class="columns" id="columns">${[designTable(r), ...designNotes(r)].join('\n')}</pre>
 <h3>Covariates</h3>
 ${covariates.length ? table(['covariate', 'centring', 'mean', 'SD', 'min', 'max'], covariates, { id: 'covariates' }) : html`<p>No covariates.</p>`}
 <h3>Model</h3>
