@@ -43,6 +43,18 @@ export interface Design {
   df: number;
   /** Groups of columns that are linearly dependent (empty for a full-rank design). */
   collinear: string[][];
+  /**
+   * SPM's column partition per column: H (condition/group), C (covariate), B (block), G (nuisance/
+   * global). The effects of interest are the columns not in B or G. Absent: all are of interest.
+   */
+  roles?: ('H' | 'C' | 'B' | 'G')[];
+  /**
+   * Per design row, its 0-based variance group (SPM: independence, unequal variance). Undefined
+   * or a single group: i.i.d. errors, ordinary least squares.
+   */
+  varianceGroups?: Int32Array;
+  /** Per design row, SPM's global scaling factor gSF applied to the scan's values when read. */
+  globalScale?: Float64Array;
 }
 
 /**

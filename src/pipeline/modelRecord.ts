@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { VbmError } from '../errors.js';
 import type { Centring } from '../model/designMatrix.js';
 import type { ThresholdMasking } from '../estimation/masking.js';
+import type { NonSphericity } from '../estimation/nonSphericity.js';
 
 export const MODEL_FILE = 'model.json';
 export const MODEL_FORMAT = 'vbm-model';
@@ -31,6 +32,8 @@ export interface ModelRecord {
     collinear: string[][];
   };
   scans: { label: string; path: string; volume: number; sha256: string; datatype: string }[];
+  /** Variance components (ReML) and the whitening, when the design has several variance groups. */
+  nonSphericity?: NonSphericity;
   masking: { explicitMask: string | null; implicit: boolean; threshold: ThresholdMasking; voxels: number };
   grid: { dims: [number, number, number]; affine: number[][]; voxelSize: [number, number, number] };
   smoothness: { FWHM_vox: number[]; FWHM_mm: number[]; R: number[]; S: number; nResiduals: number; nValidVoxels: number };

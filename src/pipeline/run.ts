@@ -28,6 +28,8 @@ export interface AnalysisOptions extends DesignOptions {
   command?: string;
   onProgress?: (stage: string, done: number, total: number) => void;
   log?: (message: string) => void;
+  /** A design built by the caller (library use), used instead of building one from the spreadsheet. */
+  prebuiltDesign?: Design;
 }
 
 export interface AnalysisResult {
@@ -54,7 +56,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const started = performance.now();
   const dir = resolve(opts.out);
   const table = await readTable(opts.design);
-  const design = designMatrix(table, opts);
+  const design = opts.prebuiltDesign ?? designMatrix(table, opts);
   if (design.collinear.length) {
     log(
       `warning: the design is rank-deficient (rank ${design.rank} < ${design.p} columns); collinear columns: ` +
@@ -72,6 +74,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
   log(`analysis mask: ${fit.vox.length} voxels`);
+  if (fit.nonSphericity) log(`non-sphericity: ReML over ${fit.nonSphericity.voxelsPooled} voxels, h = ${fit.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`);
   let t = performance.now();
   const maps = contrasts.map((c) => contrastMaps(fit, c));
   const contrastMs = performance.now() - t;
@@ -101,6 +104,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
         trRV: fit.trRV,
         collinear: design.collinear,
       },
+      ...(fit.nonSphericity ? { nonSphericity: fit.nonSphericity } : {}),
       scans: fit.scans.map((s, i) => ({ label: design.scanLabels[i], ...s })),
       masking: {
         explicitMask: masking.explicitMask ? resolve(masking.explicitMask) : null,
