@@ -25,6 +25,8 @@ export interface RemlOptions {
   t?: number;
   /** Hyperprior precision (SPM: exp(-8)). */
   hP?: number;
+  /** Stop when the predicted change in the objective is below this (SPM: 0.1). */
+  tolerance?: number;
 }
 
 export interface RemlResult {
@@ -208,10 +210,10 @@ function condition1(A: Matrix): number {
  * components Q (each of length n).
  */
 export function reml(Cy: Matrix, X: Matrix, Q: Float64Array[], opts: RemlOptions = {}): RemlResult {
-  return remlFrom(Cy, X, Q, opts.N ?? 1, opts.maxIterations ?? 32, opts.t ?? 4, opts.hP ?? Math.exp(-8), 0);
+  return remlFrom(Cy, X, Q, opts.N ?? 1, opts.maxIterations ?? 32, opts.t ?? 4, opts.hP ?? Math.exp(-8), opts.tolerance ?? 0.1, 0);
 }
 
-function remlFrom(Cy: Matrix, X: Matrix, Q: Float64Array[], N: number, K: number, t0: number, hP: number, before: number): RemlResult {
+function remlFrom(Cy: Matrix, X: Matrix, Q: Float64Array[], N: number, K: number, t0: number, hP: number, tolerance: number, before: number): RemlResult {
   const n = Cy.length;
   const m = Q.length;
   const U = orthonormalBasis(X);
@@ -299,9 +301,9 @@ function remlFrom(Cy: Matrix, X: Matrix, Q: Float64Array[], N: number, K: number
     if (pF > dF) t = Math.max(t - 1, -8);
     else t = Math.min(t + 0.25, 8);
     // near a phase transition: start again with a more precise prior
-    if (!Number.isFinite(pF) || Math.max(...dh.map(Math.abs)) > 1e6) return remlFrom(Cy, X, Q, N, K, t, hP * 2, iterations);
+    if (!Number.isFinite(pF) || Math.max(...dh.map(Math.abs)) > 1e6) return remlFrom(Cy, X, Q, N, K, t, hP * 2, tolerance, iterations);
     dF = pF;
-    if (dF < 0.1) break;
+    if (dF < tolerance) break;
   }
   const V = new Float64Array(n);
   for (let i = 0; i < m; i++) for (let a = 0; a < n; a++) V[a] += h[i] * Q[i][a];
