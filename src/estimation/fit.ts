@@ -11,8 +11,7 @@ import { type FitLayout, type FitSums, mergeSums, residualSubset } from './accum
 import { type FitJob, type ScanReport, checkGrid, runFitJob } from './fitJob.js';
 import { type MaskingOptions, resampleMaskNearest } from './masking.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
-import { type NonSphericity, selectVoxels, solveFromSums, varianceComponents, weightedSums, whiten } from './nonSphericity.js';
-import { POOLED_CACHE_BYTES, pooledCovariance } from './pooledCovariance.js';
+import { type NonSphericity, pooledCovarianceFromSums, selectVoxels, solveFromSums, varianceComponents, weightedSums, whiten } from './nonSphericity.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
 
 export interface FitOptions {
@@ -25,8 +24,6 @@ export interface FitOptions {
   onProgress?: (done: number, total: number) => void;
   /** Non-sphericity: upper-tail p of the effects-of-interest F selecting the pooled voxels (SPM: 0.001). */
   UFp?: number;
-  /** Non-sphericity: memory for the pooled voxels' values, bytes (default 256 MiB). */
-  pooledCacheBytes?: number;
 }
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
@@ -168,7 +165,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   let nonSphericity: NonSphericity | undefined;
   if (groups && groupSums) {
     // 5b. SPM's non-sphericity: pooled covariance of the voxels the effects-of-interest F
-    // selects (a second read of the scans), ReML, and the whitened fit from per-group sums
+    // selects, ReML, and the whitened fit, all from the per-group sums (no second read)
     const UFp = opts.UFp ?? 0.001;
     const pick = selectVoxels(design, sums, candOf, nCand, { beta, rss }, UFp);
     if (pick.selected.length === 0) {
@@ -177,8 +174,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
         'check the data and the design, or fit with equal variances (variance: equal)',
       );
     }
-    lap('select');
-    const { Cy } = pooledCovariance(refs, Int32Array.from(pick.selected, (k) => vox[k]), pick.weight, design.globalScale, opts.pooledCacheBytes ?? POOLED_CACHE_BYTES);
+    const Cy = pooledCovarianceFromSums(design, groups, groupSums, candOf, nCand, pick.selected, pick.weight);
     lap('pool');
     const wh = whiten(design, groups, Cy);
     const nGroups = groupSums.length;

@@ -10,7 +10,8 @@ import type { FitSums } from './accumulate.js';
  * and the whitening in spm_spm), for variance components that are group indicators:
  *  1. an OLS fit; voxels whose "effects of interest" F (columns not in B or G) exceeds its
  *     p < UFp threshold (F(trMV, trRV) upper quantile) are selected;
- *  2. Cy = mean over selected voxels of y y' / ResMS_ols (the data, not the residuals);
+ *  2. Cy = mean over selected voxels of y y' / ResMS_ols (the data, not the residuals), made
+ *     from the per-group sums (pooledCovarianceFromSums);
  *  3. ReML hyperparameters h for V = sum h_i Q_i; V scaled to trace n; W = V^-1/2;
  *  4. the whitened fit of W y on W X: erdf = n - rank, ResMS = ResSS_w / tr(RV).
  * With one weight per group the whitened fit follows from per-group sums of the one pass that
@@ -128,6 +129,96 @@ export function selectVoxels(
     }
   }
   return { selected: Int32Array.from(sel), weight: Float64Array.from(wts), UF, df: [trMV > 0 ? trMV : 1, trRV] };
+}
+
+/**
+ * Step 2 without the data matrix: SPM's pooled covariance Cy = (1/s) sum_v w_v y_v y_v' enters
+ * ReML only through tr(Q_g P Cy P) for group-indicator components Q_g, and for every h these
+ * traces depend on y_v only through its within-group projections onto the design (X_g'y_g) and
+ * the within-group residual sums of squares. So an n x n matrix with the same traces is made
+ * from the per-group sums of the one pass:
+ *   Cy* = B S B' + sum_g a_g R_g,   S = (1/s) sum_v w_v b_v b_v',  b_v = [X_1'y_1; ...; X_G'y_G],
+ *   B = blockdiag(X_g pinv(X_g'X_g)),  R_g = I - X_g pinv(X_g'X_g) X_g' on group g's rows,
+ *   a_g = (1/s) sum_v w_v (y_g'y_g - b_g' pinv(X_g'X_g) b_g) / (n_g - rank(X_g)).
+ * (P y = C^-1 (y - X beta(h)); the residual part of each group is orthogonal to X_g, so P maps
+ * it to itself / c_g and it never mixes with the projected part.) ReML on Cy* gives SPM's h
+ * without reading the scans again.
+ */
+export function pooledCovarianceFromSums(
+  design: Design,
+  groups: Int32Array,
+  groupSums: Pick<FitSums, 'xty' | 'yy'>[],
+  candOf: Int32Array,
+  nCand: number,
+  selected: Int32Array,
+  weight: Float64Array,
+): Matrix {
+  const { n, p, X } = design;
+  const G = groupSums.length;
+  const rowsOf = Array.from({ length: G }, (_, g) => [...groups.keys()].filter((i) => groups[i] === g));
+  const Pg = rowsOf.map((rows) => {
+    const Xg = rows.map((i) => X[i]);
+    return pinv(matmul(transpose(Xg), Xg));
+  });
+  const rankG = rowsOf.map((rows) => rank(rows.map((i) => X[i])));
+  const q = G * p;
+  const S = Array.from({ length: q }, () => new Array<number>(q).fill(0));
+  const E = new Array<number>(G).fill(0);
+  const b = new Float64Array(q);
+  const s = selected.length;
+  for (let t = 0; t < s; t++) {
+    const c = candOf[selected[t]];
+    const w = weight[t];
+    for (let g = 0; g < G; g++) for (let j = 0; j < p; j++) b[g * p + j] = groupSums[g].xty[j * nCand + c];
+    for (let a = 0; a < q; a++) {
+      const wa = w * b[a];
+      const row = S[a];
+      for (let d = 0; d <= a; d++) row[d] += wa * b[d];
+    }
+    for (let g = 0; g < G; g++) {
+      let fitted = 0;
+      for (let i = 0; i < p; i++) {
+        let u = 0;
+        for (let j = 0; j < p; j++) u += Pg[g][i][j] * b[g * p + j];
+        fitted += b[g * p + i] * u;
+      }
+      E[g] += w * (groupSums[g].yy[c] - fitted);
+    }
+  }
+  for (let a = 0; a < q; a++) for (let d = 0; d <= a; d++) {
+    S[a][d] /= s;
+    S[d][a] = S[a][d];
+  }
+  // B (n x Gp): row i of group g holds x_i pinv(X_g'X_g) in block g
+  const B: Matrix = Array.from({ length: n }, () => new Array<number>(q).fill(0));
+  for (let i = 0; i < n; i++) {
+    const g = groups[i];
+    for (let j = 0; j < p; j++) {
+      let v = 0;
+      for (let l = 0; l < p; l++) v += X[i][l] * Pg[g][l][j];
+      B[i][g * p + j] = v;
+    }
+  }
+  const BS = matmul(B, S);
+  const Cy: Matrix = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => {
+    let v = 0;
+    for (let a = 0; a < q; a++) v += BS[i][a] * B[j][a];
+    return v;
+  }));
+  for (let g = 0; g < G; g++) {
+    const dfg = rowsOf[g].length - rankG[g];
+    if (dfg <= 0) continue;
+    const alpha = E[g] / s / dfg;
+    for (const i of rowsOf[g]) {
+      for (const j of rowsOf[g]) {
+        // R_g = I - X_g pinv(X_g'X_g) X_g'
+        let h = 0;
+        for (let l = 0; l < p; l++) h += B[i][g * p + l] * X[j][l];
+        Cy[i][j] += alpha * ((i === j ? 1 : 0) - h);
+      }
+    }
+  }
+  return Cy;
 }
 
 /** Fold per-group sums into one set with weight w_g^2 on group g (w = 1 gives the OLS sums). */
