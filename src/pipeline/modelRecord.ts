@@ -48,9 +48,11 @@ export interface ModelRecord {
   }[];
 }
 
-export function analysisId(scanLabels: string[], columns: string[], X: number[][]): string {
+export function analysisId(scanLabels: string[], columns: string[], X: number[][], varianceGroups?: ArrayLike<number>): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ scanLabels, columns, X }));
+  // variance groups make another analysis (the whitened fit); an i.i.d. design hashes as before
+  const groups = varianceGroups && new Set(Array.from(varianceGroups)).size > 1 ? Array.from(varianceGroups) : undefined;
+  h.update(JSON.stringify(groups ? { scanLabels, columns, X, varianceGroups: groups } : { scanLabels, columns, X }));
   return h.digest('hex').slice(0, 16);
 }
 

@@ -128,7 +128,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       intercept: spec.intercept,
     };
     const design = designMatrix(table, designOpts);
-    const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans });
+    const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans, ...(design.varianceGroups ? { varianceGroups: [...design.varianceGroups] } : {}) });
     await stage('design', designKey, () => []);
 
     // estimate: scan contents, masks

@@ -64,7 +64,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     );
   }
   const contrasts = buildContrasts(opts.contrasts ?? [], design);
-  const id = analysisId(design.scanLabels, design.columns, design.X);
+  const id = analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups);
   const previous = checkOutputFolder(dir, id, !!opts.overwrite);
   const masking = opts.masking ?? {};
   log(`design: ${design.n} scans x ${design.p} columns (${design.columns.join(', ')}), df = ${design.df}`);
