@@ -11,6 +11,7 @@ import { type FitLayout, type FitSums, mergeSums, residualSubset } from './accum
 import { type FitJob, type ScanReport, checkGrid, runFitJob } from './fitJob.js';
 import { type MaskingOptions, globalThresholds, resampleMaskNearest } from './masking.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
+import { type NonSphericity, pooledCovarianceFromSums, selectVoxels, solveFromSums, varianceComponents, weightedSums, whiten } from './nonSphericity.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
 
 export interface FitOptions {
@@ -21,6 +22,8 @@ export interface FitOptions {
   maxResiduals?: number;
   /** Called after each scan is read. */
   onProgress?: (done: number, total: number) => void;
+  /** Non-sphericity: upper-tail p of the effects-of-interest F selecting the pooled voxels (SPM: 0.001). */
+  UFp?: number;
 }
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
@@ -40,8 +43,10 @@ export interface FittedModel {
   /** tr(RV) = n - rank(X) for OLS; the residual df. */
   trRV: number;
   df: number;
-  /** pinv(X'X). */
+  /** pinv(X'X); for a whitened fit pinv(WX) WVW' pinv(WX)' (SPM's xX.Bcov). */
   Bcov: Matrix;
+  /** With variance components: ReML's estimates and the whitened model's traces. */
+  nonSphericity?: NonSphericity;
   smoothness: SmoothnessEstimate;
   scans: { path: string; volume: number; sha256: string; datatype: string }[];
   /** Wall time of each step, ms: headers, stream (read + accumulate), solve, smoothness. */
@@ -110,19 +115,26 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     reports.push(r);
     opts.onProgress?.(reports.length, items.length);
   };
-  const jobs: FitJob[] = [];
-  const shares = Math.max(1, nWorkers);
-  for (let w = 0; w < shares; w++) {
-    const lo = Math.floor((w * items.length) / shares);
-    const hi = Math.floor(((w + 1) * items.length) / shares);
-    jobs.push({ scans: items.slice(lo, hi), layout, threshold, implicit, reference });
-  }
+  const groups = varianceComponents(design);
   let sums: FitSums;
-  if (nWorkers === 0) sums = runFitJob(jobs[0], onScan);
-  else {
-    const parts = await runWorkers(jobs, onScan);
-    sums = parts[0];
-    for (let i = 1; i < parts.length; i++) mergeSums(sums, parts[i]);
+  let groupSums: FitSums[] | undefined;
+  if (!groups) {
+    const jobs: FitJob[] = [];
+    const shares = Math.max(1, nWorkers);
+    for (let w = 0; w < shares; w++) {
+      const lo = Math.floor((w * items.length) / shares);
+      const hi = Math.floor(((w + 1) * items.length) / shares);
+      jobs.push({ scans: items.slice(lo, hi), layout, threshold, implicit, reference });
+    }
+    if (nWorkers === 0) sums = runFitJob(jobs[0], onScan);
+    else {
+      const parts = await runWorkers(jobs, onScan);
+      sums = parts[0];
+      for (let i = 1; i < parts.length; i++) mergeSums(sums, parts[i]);
+    }
+  } else {
+    groupSums = await streamByGroup(items, groups, nWorkers, { layout, threshold, implicit, reference }, onScan);
+    sums = weightedSums(groupSums, groupSums.map(() => 1));
   }
   lap('stream');
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
@@ -146,28 +158,56 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   // 5. OLS from the sums: beta = pinv(X'X) X'y, ResSS = y'y - beta'X'y
   const p = design.p;
   const X = design.X;
-  const Bcov = pinv(matmul(transpose(X), X));
-  const beta = new Float64Array(m * p);
-  const rss = new Float64Array(m);
-  const resMS = new Float64Array(m);
-  const trRV = design.n - design.rank;
-  for (let k = 0; k < m; k++) {
-    const c = candOf[k];
-    let fitted = 0;
-    for (let i = 0; i < p; i++) {
-      let b = 0;
-      for (let j = 0; j < p; j++) b += Bcov[i][j] * sums.xty[j * nCand + c];
-      beta[k * p + i] = b;
-      fitted += b * sums.xty[i * nCand + c];
+  let Bcov = pinv(matmul(transpose(X), X));
+  let trRV = design.n - design.rank;
+  let df = trRV;
+  let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV);
+  let XS = [...subset].sort((a, b) => a - b).map((i) => X[i]);
+  let nonSphericity: NonSphericity | undefined;
+  if (groups && groupSums) {
+    // 5b. SPM's non-sphericity: pooled covariance of the voxels the effects-of-interest F
+    // selects, ReML, and the whitened fit, all from the per-group sums (no second read)
+    const UFp = opts.UFp ?? 0.001;
+    const pick = selectVoxels(design, sums, candOf, nCand, { beta, rss }, UFp);
+    if (pick.selected.length === 0) {
+      throw new VbmError(
+        `no voxel has an effects-of-interest F above its p < ${UFp} threshold (F = ${pick.UF.toPrecision(4)}), so the groups' variances cannot be estimated`,
+        'check the data and the design, or fit with equal variances (variance: equal)',
+      );
     }
-    const r = Math.max(0, sums.yy[c] - fitted);
-    rss[k] = r;
-    resMS[k] = r / trRV;
+    const Cy = pooledCovarianceFromSums(design, groups, groupSums, candOf, nCand, pick.selected, pick.weight);
+    lap('pool');
+    const wh = whiten(design, groups, Cy);
+    const nGroups = groupSums.length;
+    const wOf = Array.from({ length: nGroups }, (_, g) => wh.W[groups.indexOf(g)]);
+    const wsums = weightedSums(groupSums, wOf.map((w) => w * w));
+    Bcov = wh.Bcov;
+    trRV = wh.trRV;
+    df = wh.erdf;
+    ({ beta, rss, resMS } = solveFromSums(pinv(matmul(transpose(wh.WX), wh.WX)), wsums, candOf, nCand, p, trRV));
+    sums.ryy = wsums.ryy;
+    sums.rxty = wsums.rxty;
+    XS = [...subset].sort((a, b) => a - b).map((i) => wh.WX[i]);
+    nonSphericity = {
+      form: `${nGroups} variance components (ReML)`,
+      groups: [...groups],
+      nComponents: nGroups,
+      h: wh.h,
+      V: [...wh.V],
+      W: [...wh.W],
+      voxelsPooled: pick.selected.length,
+      UFp,
+      UF: pick.UF,
+      Fdf: pick.df,
+      erdf: wh.erdf,
+      trRV: wh.trRV,
+      trRVRV: wh.trRVRV,
+      iterations: wh.iterations,
+    };
   }
   lap('solve');
   // 6. smoothness from the residual-subset sums
   const sub = [...subset].sort((a, b) => a - b);
-  const XS = sub.map((i) => X[i]);
   const smoothness = estimateSmoothness({
     dims: first.dims,
     vox,
@@ -182,7 +222,8 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     nCand,
     nScans: design.n,
     nResiduals: sub.length,
-    df: trRV,
+    // the standardised residuals use n - rank of the (whitened) design
+    df: design.n - design.rank,
   });
   lap('smoothness');
   const byRow = new Map(reports.map((r) => [r.row, r]));
@@ -196,12 +237,47 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     beta,
     resMS,
     trRV,
-    df: trRV,
+    df,
     Bcov,
+    ...(nonSphericity ? { nonSphericity } : {}),
     smoothness,
     scans: refs.map((r) => ({ path: r.path, volume: r.volume, sha256: byRow.get(r.row)?.sha256 ?? '', datatype: byRow.get(r.row)?.datatype ?? '' })),
     timings,
   };
+}
+
+/**
+ * Stream the scans once, keeping one set of sums per variance group (the workers' shares split
+ * each group's scans), so that any per-group weighting of the fit follows without another read.
+ */
+async function streamByGroup(
+  items: FitJob['scans'],
+  groups: Int32Array,
+  nWorkers: number,
+  common: Omit<FitJob, 'scans'>,
+  onScan: (r: ScanReport) => void,
+): Promise<FitSums[]> {
+  const nGroups = Math.max(...groups) + 1;
+  const byGroup = Array.from({ length: nGroups }, (_, g) => items.filter((it) => groups[it.ref.row] === g));
+  const jobs: FitJob[] = [];
+  const groupOf: number[] = [];
+  byGroup.forEach((list, g) => {
+    const shares = Math.max(1, Math.min(list.length, Math.round((Math.max(1, nWorkers) * list.length) / items.length)));
+    for (let w = 0; w < shares; w++) {
+      const lo = Math.floor((w * list.length) / shares);
+      const hi = Math.floor(((w + 1) * list.length) / shares);
+      jobs.push({ ...common, scans: list.slice(lo, hi) });
+      groupOf.push(g);
+    }
+  });
+  const parts = nWorkers === 0 ? jobs.map((j) => runFitJob(j, onScan)) : await runWorkers(jobs, onScan);
+  const out: FitSums[] = new Array(nGroups);
+  parts.forEach((s, i) => {
+    const g = groupOf[i];
+    if (out[g]) mergeSums(out[g], s);
+    else out[g] = s;
+  });
+  return out;
 }
 
 function runWorkers(jobs: FitJob[], onScan: (r: ScanReport) => void): Promise<FitSums[]> {

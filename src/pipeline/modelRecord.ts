@@ -5,6 +5,7 @@ import { VbmError } from '../errors.js';
 import type { Centring, ColumnInfo, ColumnRole, FactorInfo, ModelKind } from '../model/designMatrix.js';
 import type { GlobalScaling } from '../model/globals.js';
 import type { ThresholdMasking } from '../estimation/masking.js';
+import type { NonSphericity } from '../estimation/nonSphericity.js';
 
 export const MODEL_FILE = 'model.json';
 export const MODEL_FORMAT = 'vbm-model';
@@ -46,6 +47,8 @@ export interface ModelRecord {
     globals?: GlobalScaling;
   };
   scans: { label: string; row?: number; path: string; volume: number; sha256: string; datatype: string }[];
+  /** Variance components (ReML) and the whitening, when the design has several variance groups. */
+  nonSphericity?: NonSphericity;
   masking: { explicitMask: string | null; implicit: boolean; threshold: ThresholdMasking; voxels: number };
   grid: { dims: [number, number, number]; affine: number[][]; voxelSize: [number, number, number] };
   smoothness: { FWHM_vox: number[]; FWHM_mm: number[]; R: number[]; S: number; nResiduals: number; nValidVoxels: number };
@@ -60,9 +63,11 @@ export interface ModelRecord {
   }[];
 }
 
-export function analysisId(scanLabels: string[], columns: string[], X: number[][]): string {
+export function analysisId(scanLabels: string[], columns: string[], X: number[][], varianceGroups?: ArrayLike<number>): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ scanLabels, columns, X }));
+  // variance groups make another analysis (the whitened fit); an i.i.d. design hashes as before
+  const groups = varianceGroups && new Set(Array.from(varianceGroups)).size > 1 ? Array.from(varianceGroups) : undefined;
+  h.update(JSON.stringify(groups ? { scanLabels, columns, X, varianceGroups: groups } : { scanLabels, columns, X }));
   return h.digest('hex').slice(0, 16);
 }
 

@@ -162,11 +162,20 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
   try {
     const n = statImg.data.length;
     const thresh = new Float32Array(n).fill(NaN);
-    for (let i = 0; i < n; i++) if (table.survivors[i]) thresh[i] = statImg.data[i];
+    let nSurvivors = 0;
+    for (let i = 0; i < n; i++) if (table.survivors[i]) {
+      thresh[i] = statImg.data[i];
+      nSurvivors++;
+    }
     const corrLabel = req.correction === 'none' ? 'unc' : req.correction.toUpperCase();
+    // as SPM (spm_write_filtered): when nothing survives the map is written as an empty binary
+    // map, uint8 zeros
     put(
       `${base}_thresh.nii`,
-      encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: thresh }, { descrip: `SPM{${c.type}} p<${req.threshold} ${corrLabel} k=${req.extent}: ${c.name}`.slice(0, 79) }),
+      encodeNifti(
+        { dims: statImg.dims, affine: statImg.affine, data: nSurvivors ? thresh : new Float32Array(n) },
+        { ...(nSurvivors ? {} : { datatype: DT.UINT8 }), descrip: `SPM{${c.type}} p<${req.threshold} ${corrLabel} k=${req.extent}: ${c.name}`.slice(0, 79) },
+      ),
     );
     put(
       `${base}_clusters.nii`,

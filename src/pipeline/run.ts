@@ -30,6 +30,8 @@ export interface AnalysisOptions extends DesignOptions {
   command?: string;
   onProgress?: (stage: string, done: number, total: number) => void;
   log?: (message: string) => void;
+  /** A design built by the caller (library use), used instead of building one from the spreadsheet. */
+  prebuiltDesign?: Design;
 }
 
 export interface AnalysisResult {
@@ -58,7 +60,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const table = await readTable(opts.design);
   const globalValues =
     opts.globalValues ?? (globalsSource(opts.globals) === 'mean' ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t)) : undefined);
-  const design = designMatrix(table, { ...opts, globalValues });
+  const design = opts.prebuiltDesign ?? designMatrix(table, { ...opts, globalValues });
   if (design.collinear.length) {
     log(
       `warning: the design is rank-deficient (rank ${design.rank} < ${design.p} columns); collinear columns: ` +
@@ -66,7 +68,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     );
   }
   const contrasts = buildContrasts(opts.contrasts ?? [], design);
-  const id = analysisId(design.scanLabels, design.columns, design.X);
+  const id = analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups);
   const previous = checkOutputFolder(dir, id, !!opts.overwrite);
   const masking = opts.masking ?? {};
   log(`design: ${design.n} scans x ${design.p} columns (${design.columns.join(', ')}), df = ${design.df}`);
@@ -76,6 +78,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
   log(`analysis mask: ${fit.vox.length} voxels`);
+  if (fit.nonSphericity) log(`non-sphericity: ReML over ${fit.nonSphericity.voxelsPooled} voxels, h = ${fit.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`);
   let t = performance.now();
   const maps = contrasts.map((c) => contrastMaps(fit, c));
   const contrastMs = performance.now() - t;
@@ -113,6 +116,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
         varianceGroups: design.varianceGroups ? [...design.varianceGroups] : undefined,
         globals: design.globals,
       },
+      ...(fit.nonSphericity ? { nonSphericity: fit.nonSphericity } : {}),
       scans: fit.scans.map((s, i) => ({ label: design.scanLabels[i], row: design.rows[i], ...s })),
       masking: {
         explicitMask: masking.explicitMask ? resolve(masking.explicitMask) : null,

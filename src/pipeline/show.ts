@@ -2,6 +2,7 @@ import type { Analysis } from './analysis.js';
 import type { ModelRecord } from './modelRecord.js';
 import type { ColumnInfo } from '../model/designMatrix.js';
 import { formatTable } from '../report/textTable.js';
+import type { NonSphericity } from '../estimation/nonSphericity.js';
 
 function fmtWeights(w: number[][]): string {
   const row = (r: number[]): string => r.map((x) => (Number.isInteger(x) ? String(x) : x.toPrecision(3))).join(' ');
@@ -24,6 +25,7 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   out.push(indent(designTable(r)));
   for (const line of designNotes(r)) out.push(`  ${line}`);
   if (r.design.collinear.length) out.push(`  collinear: ${r.design.collinear.map((g) => g.join(' ~ ')).join('; ')}`);
+  if (r.nonSphericity) out.push(...describeNonSphericity(r.nonSphericity));
   out.push('');
   const th = r.masking.threshold;
   out.push(
@@ -115,4 +117,18 @@ function indent(s: string): string {
 
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+}
+
+/** The variance components, ReML's hyperparameters and the whitening, one line each. */
+function describeNonSphericity(ns: NonSphericity): string[] {
+  const perGroup = Array.from({ length: ns.nComponents }, (_, g) => ns.groups.indexOf(g));
+  const list = (v: number[]): string => perGroup.map((i) => (i >= 0 ? v[i].toPrecision(6) : '-')).join(', ');
+  const size = perGroup.map((_, g) => ns.groups.filter((x) => x === g).length);
+  return [
+    `Non-sphericity: ${ns.form}, one per variance group (scans per group ${size.join(', ')})`,
+    `  ReML over ${ns.voxelsPooled} voxels with effects-of-interest F > ${ns.UF.toPrecision(5)} (p < ${ns.UFp}, df [${ns.Fdf.join(', ')}]), ${ns.iterations} iterations`,
+    `  h = ${ns.h.map((v) => v.toPrecision(6)).join(', ')}`,
+    `  V (trace n) per group = ${list(ns.V)};  W = V^-1/2 per group = ${list(ns.W)}`,
+    `  whitened model: erdf ${ns.erdf.toFixed(2)}, trRV ${ns.trRV.toFixed(4)}, trRVRV ${ns.trRVRV.toFixed(4)}`,
+  ];
 }

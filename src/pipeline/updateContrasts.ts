@@ -11,6 +11,7 @@ import { type Design } from '../model/designMatrix.js';
 import { type ContrastSpec, buildContrasts } from '../model/contrasts.js';
 import { matmul, pinv, transpose } from '../model/linalg.js';
 import { contrastMaps } from '../estimation/contrastMaps.js';
+import { whitenedDesign } from '../estimation/nonSphericity.js';
 import type { FittedModel } from '../estimation/fit.js';
 import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
 import { openAnalysis } from './analysis.js';
@@ -39,6 +40,7 @@ export function loadFittedModel(dir: string): FittedModel {
   const rms = readVolume64(a.path(rec.images.ResMS)).data;
   const resMS = Float64Array.from(vox, (g) => rms[g]);
   const X = rec.design.matrix;
+  const ns = rec.nonSphericity;
   return {
     dims: rec.grid.dims,
     affine: rec.grid.affine,
@@ -49,8 +51,8 @@ export function loadFittedModel(dir: string): FittedModel {
     beta,
     resMS,
     trRV: rec.design.trRV,
-    df: rec.design.df,
-    Bcov: pinv(matmul(transpose(X), X)),
+    df: ns ? ns.erdf : rec.design.df,
+    Bcov: ns ? whitenedDesign(X, ns.W, ns.V).Bcov : pinv(matmul(transpose(X), X)),
     smoothness: { fwhmVox: rec.smoothness.FWHM_vox, rpv: new Float64Array(0), nResiduals: rec.smoothness.nResiduals, nValid: rec.smoothness.nValidVoxels } as unknown as FittedModel['smoothness'],
     scans: rec.scans,
     timings: {},

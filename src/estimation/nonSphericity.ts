@@ -1,0 +1,316 @@
+import { VbmError } from '../errors.js';
+import { statFromTail } from '../inference/distributions.js';
+import type { Design } from '../model/designMatrix.js';
+import { type Matrix, matmul, pinv, rank, transpose } from '../model/linalg.js';
+import { reml } from '../model/reml.js';
+import type { FitSums } from './accumulate.js';
+
+/**
+ * SPM12's non-sphericity for "independence, unequal variance" designs (spm_est_non_sphericity
+ * and the whitening in spm_spm), for variance components that are group indicators:
+ *  1. an OLS fit; voxels whose "effects of interest" F (columns not in B or G) exceeds its
+ *     p < UFp threshold (F(trMV, trRV) upper quantile) are selected;
+ *  2. Cy = mean over selected voxels of y y' / ResMS_ols (the data, not the residuals), made
+ *     from the per-group sums (pooledCovarianceFromSums);
+ *  3. ReML hyperparameters h for V = sum h_i Q_i; V scaled to trace n; W = V^-1/2;
+ *  4. the whitened fit of W y on W X: erdf = n - rank, ResMS = ResSS_w / tr(RV).
+ * With one weight per group the whitened fit follows from per-group sums of the one pass that
+ * also gives the OLS fit: X'W^2y = sum_g w_g^2 X_g'y_g, and so on.
+ */
+
+/** What model.json records of the non-sphericity. */
+export interface NonSphericity {
+  form: string;
+  /** Variance groups (components), by design row. */
+  groups: number[];
+  nComponents: number;
+  /** ReML hyperparameters, one per component. */
+  h: number[];
+  /** Diagonal of V, scaled to trace n (design row order). */
+  V: number[];
+  /** Diagonal of W = V^-1/2 (design row order). */
+  W: number[];
+  /** Voxels pooled into Cy. */
+  voxelsPooled: number;
+  /** Upper-tail p of the effects-of-interest F that selects them, and the F threshold. */
+  UFp: number;
+  UF: number;
+  /** Effects-of-interest F degrees of freedom [trMV, trRV]. */
+  Fdf: [number, number];
+  erdf: number;
+  trRV: number;
+  trRVRV: number;
+  iterations: number;
+}
+
+/** Variance groups as an array of per-row group numbers, or undefined for an i.i.d. model. */
+export function varianceComponents(design: Design): Int32Array | undefined {
+  const g = design.varianceGroups;
+  if (!g) return undefined;
+  if (g.length !== design.n) throw new VbmError(`varianceGroups has ${g.length} entries for ${design.n} design rows`);
+  const distinct = new Set(g);
+  if (distinct.size < 2) return undefined;
+  const k = Math.max(...distinct) + 1;
+  for (let i = 0; i < k; i++) if (!distinct.has(i)) throw new VbmError(`variance group ${i + 1} has no scan`, 'number the variance groups 0..k-1');
+  return g;
+}
+
+/** Solve the least-squares fit from sums: beta = B X'y, ResSS = y'y - beta'X'y, per analysed voxel. */
+export function solveFromSums(
+  Bcov: Matrix,
+  sums: Pick<FitSums, 'xty' | 'yy'>,
+  candOf: Int32Array,
+  nCand: number,
+  p: number,
+  trRV: number,
+): { beta: Float64Array; rss: Float64Array; resMS: Float64Array } {
+  const m = candOf.length;
+  const beta = new Float64Array(m * p);
+  const rss = new Float64Array(m);
+  const resMS = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    const c = candOf[k];
+    let fitted = 0;
+    for (let i = 0; i < p; i++) {
+      let b = 0;
+      for (let j = 0; j < p; j++) b += Bcov[i][j] * sums.xty[j * nCand + c];
+      beta[k * p + i] = b;
+      fitted += b * sums.xty[i * nCand + c];
+    }
+    const r = Math.max(0, sums.yy[c] - fitted);
+    rss[k] = r;
+    resMS[k] = r / trRV;
+  }
+  return { beta, rss, resMS };
+}
+
+/**
+ * Step 1: which analysed voxels enter the pooled covariance, and each one's weight trRV/ResSS.
+ * F = (ESS / trMV) / (ResSS / trRV), ESS = b'X'y - b0'X0'y with X0 the B and G columns.
+ * When no column is of interest, every voxel enters (as SPM).
+ */
+export function selectVoxels(
+  design: Design,
+  sums: Pick<FitSums, 'xty'>,
+  candOf: Int32Array,
+  nCand: number,
+  ols: { beta: Float64Array; rss: Float64Array },
+  UFp: number,
+): { selected: Int32Array; weight: Float64Array; UF: number; df: [number, number] } {
+  const { X, p } = design;
+  const m = candOf.length;
+  const nuisance = (design.roles ?? []).map((r, j) => (r === 'B' || r === 'G' ? j : -1)).filter((j) => j >= 0);
+  const trRV = design.n - design.rank;
+  const X0 = nuisance.length ? X.map((row) => nuisance.map((j) => row[j])) : [];
+  const rank0 = nuisance.length ? rank(X0) : 0;
+  const trMV = design.rank - rank0;
+  const B0 = nuisance.length ? pinv(matmul(transpose(X0), X0)) : [];
+  const UF = trMV > 0 ? statFromTail('F', UFp, [trMV, trRV]) : 0;
+  const sel: number[] = [];
+  const wts: number[] = [];
+  for (let k = 0; k < m; k++) {
+    const c = candOf[k];
+    const rss = ols.rss[k];
+    let take = true;
+    if (trMV > 0) {
+      let fitted = 0;
+      for (let j = 0; j < p; j++) fitted += ols.beta[k * p + j] * sums.xty[j * nCand + c];
+      let fitted0 = 0;
+      for (let a = 0; a < nuisance.length; a++) {
+        let b = 0;
+        for (let l = 0; l < nuisance.length; l++) b += B0[a][l] * sums.xty[nuisance[l] * nCand + c];
+        fitted0 += b * sums.xty[nuisance[a] * nCand + c];
+      }
+      take = (fitted - fitted0) / trMV > (UF * rss) / trRV;
+    }
+    if (take) {
+      sel.push(k);
+      wts.push(trRV / rss);
+    }
+  }
+  return { selected: Int32Array.from(sel), weight: Float64Array.from(wts), UF, df: [trMV > 0 ? trMV : 1, trRV] };
+}
+
+/**
+ * Step 2 without the data matrix: SPM's pooled covariance Cy = (1/s) sum_v w_v y_v y_v' enters
+ * ReML only through tr(Q_g P Cy P) for group-indicator components Q_g, and for every h these
+ * traces depend on y_v only through its within-group projections onto the design (X_g'y_g) and
+ * the within-group residual sums of squares. So an n x n matrix with the same traces is made
+ * from the per-group sums of the one pass:
+ *   Cy* = B S B' + sum_g a_g R_g,   S = (1/s) sum_v w_v b_v b_v',  b_v = [X_1'y_1; ...; X_G'y_G],
+ *   B = blockdiag(X_g pinv(X_g'X_g)),  R_g = I - X_g pinv(X_g'X_g) X_g' on group g's rows,
+ *   a_g = (1/s) sum_v w_v (y_g'y_g - b_g' pinv(X_g'X_g) b_g) / (n_g - rank(X_g)).
+ * (P y = C^-1 (y - X beta(h)); the residual part of each group is orthogonal to X_g, so P maps
+ * it to itself / c_g and it never mixes with the projected part.) ReML on Cy* gives SPM's h
+ * without reading the scans again.
+ */
+export function pooledCovarianceFromSums(
+  design: Design,
+  groups: Int32Array,
+  groupSums: Pick<FitSums, 'xty' | 'yy'>[],
+  candOf: Int32Array,
+  nCand: number,
+  selected: Int32Array,
+  weight: Float64Array,
+): Matrix {
+  const { n, p, X } = design;
+  const G = groupSums.length;
+  const rowsOf = Array.from({ length: G }, (_, g) => [...groups.keys()].filter((i) => groups[i] === g));
+  const Pg = rowsOf.map((rows) => {
+    const Xg = rows.map((i) => X[i]);
+    return pinv(matmul(transpose(Xg), Xg));
+  });
+  const rankG = rowsOf.map((rows) => rank(rows.map((i) => X[i])));
+  const q = G * p;
+  const S = Array.from({ length: q }, () => new Array<number>(q).fill(0));
+  const E = new Array<number>(G).fill(0);
+  const b = new Float64Array(q);
+  const s = selected.length;
+  for (let t = 0; t < s; t++) {
+    const c = candOf[selected[t]];
+    const w = weight[t];
+    for (let g = 0; g < G; g++) for (let j = 0; j < p; j++) b[g * p + j] = groupSums[g].xty[j * nCand + c];
+    for (let a = 0; a < q; a++) {
+      const wa = w * b[a];
+      const row = S[a];
+      for (let d = 0; d <= a; d++) row[d] += wa * b[d];
+    }
+    for (let g = 0; g < G; g++) {
+      let fitted = 0;
+      for (let i = 0; i < p; i++) {
+        let u = 0;
+        for (let j = 0; j < p; j++) u += Pg[g][i][j] * b[g * p + j];
+        fitted += b[g * p + i] * u;
+      }
+      E[g] += w * (groupSums[g].yy[c] - fitted);
+    }
+  }
+  for (let a = 0; a < q; a++) for (let d = 0; d <= a; d++) {
+    S[a][d] /= s;
+    S[d][a] = S[a][d];
+  }
+  // B (n x Gp): row i of group g holds x_i pinv(X_g'X_g) in block g
+  const B: Matrix = Array.from({ length: n }, () => new Array<number>(q).fill(0));
+  for (let i = 0; i < n; i++) {
+    const g = groups[i];
+    for (let j = 0; j < p; j++) {
+      let v = 0;
+      for (let l = 0; l < p; l++) v += X[i][l] * Pg[g][l][j];
+      B[i][g * p + j] = v;
+    }
+  }
+  const BS = matmul(B, S);
+  const Cy: Matrix = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => {
+    let v = 0;
+    for (let a = 0; a < q; a++) v += BS[i][a] * B[j][a];
+    return v;
+  }));
+  for (let g = 0; g < G; g++) {
+    const dfg = rowsOf[g].length - rankG[g];
+    if (dfg <= 0) continue;
+    const alpha = E[g] / s / dfg;
+    for (const i of rowsOf[g]) {
+      for (const j of rowsOf[g]) {
+        // R_g = I - X_g pinv(X_g'X_g) X_g'
+        let h = 0;
+        for (let l = 0; l < p; l++) h += B[i][g * p + l] * X[j][l];
+        Cy[i][j] += alpha * ((i === j ? 1 : 0) - h);
+      }
+    }
+  }
+  return Cy;
+}
+
+/** Fold per-group sums into one set with weight w_g^2 on group g (w = 1 gives the OLS sums). */
+export function weightedSums(parts: FitSums[], w2: number[]): FitSums {
+  const a = parts[0];
+  const out: FitSums = {
+    nCand: a.nCand,
+    p: a.p,
+    ok: a.ok.slice(),
+    vmin: a.vmin.slice(),
+    vmax: a.vmax.slice(),
+    yy: new Float64Array(a.yy.length),
+    xty: new Float64Array(a.xty.length),
+    ryy: new Float64Array(a.ryy.length),
+    rxty: new Float64Array(a.rxty.length),
+  };
+  parts.forEach((s, g) => {
+    for (let i = 0; i < a.nCand; i++) {
+      out.ok[i] &= s.ok[i];
+      if (s.vmin[i] < out.vmin[i]) out.vmin[i] = s.vmin[i];
+      if (s.vmax[i] > out.vmax[i]) out.vmax[i] = s.vmax[i];
+    }
+    const f = w2[g];
+    for (const key of ['yy', 'xty', 'ryy', 'rxty'] as const) {
+      const src = s[key];
+      const dst = out[key];
+      for (let i = 0; i < dst.length; i++) dst[i] += f * src[i];
+    }
+  });
+  return out;
+}
+
+/** Steps 3-4: ReML on Cy, V scaled to trace n, W = V^-1/2 and the whitened design's traces. */
+export function whiten(design: Design, groups: Int32Array, Cy: Matrix): {
+  h: number[];
+  V: Float64Array;
+  W: Float64Array;
+  WX: Matrix;
+  Bcov: Matrix;
+  trRV: number;
+  trRVRV: number;
+  erdf: number;
+  iterations: number;
+} {
+  const n = design.n;
+  const k = Math.max(...groups) + 1;
+  const Q = Array.from({ length: k }, (_, g) => Float64Array.from(groups, (v) => (v === g ? 1 : 0)));
+  const fit = reml(Cy, design.X, Q);
+  if (fit.unidentified) {
+    throw new VbmError(
+      `the variance components could not be estimated (ReML hyperparameters ${fit.h.map((v) => v.toPrecision(4)).join(', ')})`,
+      'the groups\' variances are not identifiable from these data; fit with equal variances (variance: equal)',
+    );
+  }
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += fit.V[i];
+  const V = Float64Array.from(fit.V, (v) => (v * n) / trace);
+  // W = V^-1/2, with SPM's ridge in the inverse and its zeroing of entries below 1e-6
+  let vmax = 0;
+  for (const v of V) vmax = Math.max(vmax, Math.abs(v));
+  const tol = Math.max(Number.EPSILON * 2 ** Math.floor(Math.log2(vmax)) * n, Math.exp(-32));
+  const W = Float64Array.from(V, (v) => {
+    const w = Math.sqrt(1 / (v + tol));
+    return Math.abs(w) > 1e-6 ? w : 0;
+  });
+  const { WX, Bcov, trRV, trRVRV } = whitenedDesign(design.X, W, V);
+  return { h: fit.h, V, W, WX, Bcov, trRV, trRVRV, erdf: (trRV * trRV) / trRVRV, iterations: fit.iterations };
+}
+
+/**
+ * The whitened design W X and what SPM derives from it with the error covariance W V W':
+ * Bcov = pinv(WX) WVW' pinv(WX)', tr(RV) and tr(RVRV) with R the residual-forming matrix.
+ */
+export function whitenedDesign(X: Matrix, W: ArrayLike<number>, V: ArrayLike<number>): { WX: Matrix; Bcov: Matrix; trRV: number; trRVRV: number } {
+  const n = X.length;
+  const p = X[0]?.length ?? 0;
+  const WX = X.map((row, i) => row.map((x) => W[i] * x));
+  const pX = pinv(WX);
+  const Vw = Float64Array.from({ length: n }, (_, i) => W[i] * V[i] * W[i]);
+  const Bcov: Matrix = pX.map((ri) => pX.map((rj) => ri.reduce((s, v, a) => s + v * Vw[a] * rj[a], 0)));
+  const RV: Matrix = Array.from({ length: n }, (_, a) =>
+    Array.from({ length: n }, (__, b) => {
+      let s = 0;
+      for (let j = 0; j < p; j++) s += WX[a][j] * pX[j][b];
+      return ((a === b ? 1 : 0) - s) * Vw[b];
+    }),
+  );
+  let trRV = 0;
+  let trRVRV = 0;
+  for (let a = 0; a < n; a++) {
+    trRV += RV[a][a];
+    for (let b = 0; b < n; b++) trRVRV += RV[a][b] * RV[b][a];
+  }
+  return { WX, Bcov, trRV, trRVRV };
+}
