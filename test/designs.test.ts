@@ -20,6 +20,7 @@ import { DT } from '../src/io/nifti/datatypes.js';
 import { readVolume } from '../src/io/nifti/read.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+import { runPipeline } from '../src/pipeline/pipeline.js';
 
 /** An in-memory spreadsheet: header, then rows; rows numbered from 2 as a user sees them. */
 function table(header: string[], rows: (string | number | null)[][]): Table {
@@ -271,6 +272,37 @@ test('vbm run with design flags, then vbm show: columns, SPM names, roles, level
     const bad = spawnSync(process.execPath, [cli, 'run', design, '-o', join(dir, 'bad'), '-q', '--model', 'two-sample', '--factor', 'group', '--contrast', 'T:group[MCI]']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr.toString(), /'MCI' is not a level of 'group'.*\n?.*CN, AD|levels of 'group' are: AD, CN|levels of 'group' are: CN, AD/);
+  } finally {
+    cleanup();
+  }
+});
+
+test("pipeline with calculation 'mean': SPM's globals computed once, remembered, and a re-run is cached", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cohort = makeCohort({ n: 8, dims: [12, 14, 12], voxelMm: 12, noiseFwhmMm: 20, seed: 9 });
+    const design = writeCohort(dir, cohort, { format: 'nii.gz' });
+    const spec = parseAnalysisSpec({ design, out: join(dir, 'out'), covariates: ['age'], globals: { calculation: 'mean', normalisation: 'ancova', grand_mean_scaling: 50 } }, dir, 'test');
+    const first = await runPipeline(spec);
+    assert.equal(first[0].stages.find((s) => s.stage === 'estimate')?.status, 'ran');
+    const stages = JSON.parse(readFileSync(join(dir, 'out', 'vbm-stages.json'), 'utf8')) as { globals: Record<string, number> };
+    const rec = JSON.parse(readFileSync(join(dir, 'out', 'model.json'), 'utf8'));
+    // SPM's spm_global written out: mean of the finite voxels, then mean of those above 1/8 of it
+    const expected = Array.from({ length: 8 }, (_, i) => {
+      const v = cohort.scan(i);
+      let s = 0;
+      for (const x of v) s += x;
+      const cut = s / v.length / 8;
+      let t = 0;
+      let k = 0;
+      for (const x of v) if (x > cut) (t += x), k++;
+      return t / k;
+    });
+    rec.design.globals.raw.forEach((g: number, i: number) => assert.ok(Math.abs(g - expected[i]) < 1e-9 * expected[i], `global ${i}: ${g} vs ${expected[i]}`));
+    assert.equal(Object.keys(stages.globals).length, 8);
+    assert.deepEqual(rec.design.columns, ['mean', 'age', 'global']);
+    const again = await runPipeline(spec);
+    assert.ok(again[0].stages.filter((s) => s.status !== 'not requested').every((s) => s.status === 'cached'));
   } finally {
     cleanup();
   }

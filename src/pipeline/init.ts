@@ -1,14 +1,22 @@
 /** `vbm init`: a commented analysis file for a spreadsheet, ready to edit. */
 import { basename, dirname, relative, resolve } from 'node:path';
 import { readTable } from '../io/spreadsheet.js';
+import { columnKind } from '../model/factors.js';
 
 export async function initAnalysisFile(designPath: string, outDir: string, filePath?: string): Promise<string> {
   const table = await readTable(designPath);
   const cols = table.header.slice(1);
   const base = filePath ? dirname(resolve(filePath)) : process.cwd();
   const design = relative(base, resolve(designPath)) || basename(designPath);
-  const first = cols[0] ?? 'age';
+  const nums = cols.filter((c) => columnKind(table, c) === 'numeric');
+  const first = nums[0] ?? cols[0] ?? 'age';
   const q = (s: string): string => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(s) ? s : JSON.stringify(s));
+  // text columns are factors; one with a different value on every row names subjects, not groups
+  const texts = cols.filter((c) => columnKind(table, c) === 'text');
+  const distinct = (c: string): number => new Set(table.rows.map((r) => r[table.header.indexOf(c)])).size;
+  const groups = texts.filter((c) => distinct(c) < table.rows.length);
+  const ids = texts.filter((c) => !groups.includes(c));
+  const factor = groups[0] ?? 'group';
   return `# vbm analysis file: \`vbm run ${filePath ? basename(filePath) : 'analysis.yaml'}\` runs it; running it again reuses
 # every stage whose inputs did not change (scans, design, options, vbm version).
 # Paths are relative to this file.
@@ -19,9 +27,18 @@ design: ${JSON.stringify(design)}
 out: ${JSON.stringify(outDir)}
 
 # Covariates (default: every column after the first) and their centring: mean (default) or none.
-covariates: [${cols.map(q).join(', ')}]
+covariates: [${cols.filter((c) => !ids.includes(c)).map(q).join(', ')}]
 centring: mean            # or per column, e.g. {${q(first)}: mean, sex: none}
 intercept: true
+
+# The model (default multiple_regression; a text column in covariates is coded 0/1 against its
+# first level). Text columns are factors${texts.length ? ` (here: ${texts.join(', ')})` : ''}. See README "Designs".
+# model: two_sample        # one_sample | two_sample | paired (subject:, condition:) | anova
+# factor: ${q(factor)}
+# levels: [...]            # optional order of the factor's levels
+# variance: unequal        # as SPM; equal for OLS
+# interactions: {${q(first)}: ${q(factor)}}
+# globals: {calculation: user, values: tiv, grand_mean_scaling: 50, normalisation: proportional}
 
 # Masking as SPM: an explicit mask image, the implicit mask (0 = no data for integer scans),
 # and threshold masking ({absolute: 0.1} or {relative: 0.8}).
@@ -36,12 +53,12 @@ implicit_mask: true
 #       covariates: [${q(first)}]
 #       contrasts: [...]
 #     - name: full
-#       covariates: [${cols.map(q).join(', ')}]
+#       covariates: [${cols.filter((c) => !ids.includes(c)).map(q).join(', ')}]
 #       contrasts: [...]
 contrasts:
   - {name: "Effect of ${first} (+)", type: T, columns: [${q(first)}], weights: [1]}
   - {name: "Effect of ${first} (-)", type: T, columns: [${q(first)}], weights: [-1]}
-${cols.length > 1 ? `  - {name: "Effect of ${cols.slice(0, 2).join(' or ')}", type: F, columns: [${cols.slice(0, 2).map(q).join(', ')}]}\n` : ''}
+${nums.length > 1 ? `  - {name: "Effect of ${nums.slice(0, 2).join(' or ')}", type: F, columns: [${nums.slice(0, 2).map(q).join(', ')}]}\n` : ''}
 # SPM's results table for every contrast: height threshold (p), correction none|fwe|fdr, extent (voxels).
 results:
   threshold: 0.001
