@@ -112,6 +112,10 @@ export interface WelchScratch {
   Z: Float64Array;
   S: Float64Array;
   a: Float64Array;
+  /** Copies for the in-place Cholesky solves. */
+  chol: Float64Array;
+  cholS: Float64Array;
+  b: Float64Array;
 }
 
 export function welchScratch(w: WelchSetup, chunk: number): WelchScratch {
@@ -125,6 +129,9 @@ export function welchScratch(w: WelchSetup, chunk: number): WelchScratch {
     Z: new Float64Array(p * s),
     S: new Float64Array(s * s),
     a: new Float64Array(s),
+    chol: new Float64Array(p * p),
+    cholS: new Float64Array(s * s),
+    b: new Float64Array(s),
   };
 }
 
@@ -146,7 +153,7 @@ export function welchChunk(
   sc: WelchScratch,
 ): void {
   const { n, p, s, nGroups, groups, X, XtXinv, MgMg, dR, ng, C } = w;
-  const { acc, ss, psi, cte, work, Z, S, a } = sc;
+  const { acc, ss, psi, cte, work, Z, S, a, chol, cholS, b } = sc;
   acc.fill(0, 0, nGroups * p * c);
   ss.fill(0, 0, nGroups * c);
   for (let i = 0; i < n; i++) {
@@ -213,8 +220,8 @@ export function welchChunk(
     for (let r = 0; r < s; r++) for (let j = 0; j < p; j++) Z[r * p + j] = C[r * p + j];
     let solved = true;
     for (let r = 0; r < s && solved; r++) {
-      const A = cte.slice();
-      solved = cholSolve(A, p, Z, r * p);
+      chol.set(cte);
+      solved = cholSolve(chol, p, Z, r * p);
     }
     if (!solved) {
       out[outOffset + v] = 0;
@@ -234,8 +241,9 @@ export function welchChunk(
       out[outOffset + v] = a[0] / Math.sqrt(S[0]);
       continue;
     }
-    const b = a.slice();
-    if (!cholSolve(S.slice(), s, b, 0)) {
+    b.set(a);
+    cholS.set(S);
+    if (!cholSolve(cholS, s, b, 0)) {
       out[outOffset + v] = 0;
       continue;
     }
