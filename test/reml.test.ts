@@ -212,3 +212,48 @@ test('one variance group is the i.i.d. model, bit for bit; no selected voxel is 
     cleanup();
   }
 });
+
+test('effects-of-interest selection: F against the nested model without the B/G columns, at the F(2, 12) p < 0.001 point', async () => {
+  const { selectVoxels, solveFromSums } = await import('../src/estimation/nonSphericity.js');
+  const { pinv, matmul, transpose } = await import('../src/model/linalg.js');
+  const rng = new Rng(17);
+  const n = 15;
+  const x1 = Array.from({ length: n }, () => rng.normal());
+  const x2 = Array.from({ length: n }, () => rng.normal());
+  // column 1 is a nuisance (global) column: only x1 and x2 are of interest
+  const X = x1.map((_, i) => [1, x1[i], x2[i]]);
+  const V = 300;
+  const xty = new Float64Array(3 * V);
+  const yy = new Float64Array(V);
+  const Ys: number[][] = [];
+  for (let v = 0; v < V; v++) {
+    const effect = v % 3 === 0 ? 1.5 : 0;
+    const y = X.map((r) => 4 + effect * r[1] + rng.normal());
+    Ys.push(y);
+    for (let i = 0; i < n; i++) {
+      yy[v] += y[i] * y[i];
+      for (let j = 0; j < 3; j++) xty[j * V + v] += X[i][j] * y[i];
+    }
+  }
+  const design: Design = { scans: [], scanLabels: [], columns: ['g', 'x1', 'x2'], X, covariates: [], intercept: false, n, p: 3, rank: 3, df: n - 3, collinear: [], roles: ['G', 'C', 'C'] };
+  const candOf = Int32Array.from({ length: V }, (_, i) => i);
+  const ols = solveFromSums(pinv(matmul(transpose(X), X)), { xty, yy }, candOf, V, 3, n - 3);
+  const pick = selectVoxels(design, { xty }, candOf, V, ols, 0.001);
+  assert.ok(Math.abs(pick.UF - 12.97) < 0.01, `F threshold ${pick.UF} (tables: 12.97)`);
+  assert.deepEqual(pick.df, [2, 12]);
+  const expected: number[] = [];
+  for (let v = 0; v < V; v++) {
+    const y = Ys[v];
+    const m = y.reduce((a, b) => a + b, 0) / n;
+    const rss0 = y.reduce((a, b) => a + (b - m) ** 2, 0);
+    // the full model's residuals, from its betas
+    const b = [0, 1, 2].map((j) => ols.beta[v * 3 + j]);
+    const rss = y.reduce((a, yi, i) => a + (yi - X[i][0] * b[0] - X[i][1] * b[1] - X[i][2] * b[2]) ** 2, 0);
+    const F = (rss0 - rss) / 2 / (rss / (n - 3));
+    if (F > pick.UF) expected.push(v);
+    const k = [...pick.selected].indexOf(v);
+    if (k >= 0) assert.ok(rel(pick.weight[k], (n - 3) / rss) < 1e-9, `weight at ${v}`);
+  }
+  assert.deepEqual([...pick.selected], expected);
+  assert.ok(expected.length > 50 && expected.length < V, `${expected.length} voxels selected`);
+});

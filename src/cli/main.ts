@@ -276,7 +276,7 @@ program
   .option('--tfce-h <H>', 'TFCE height exponent', '2')
   .option('--connectivity <c>', 'neighbours for clusters and TFCE: 6, 18 or 26 (FSL default)', '26')
   .option('--cluster-threshold <p>', 'cluster-forming threshold (uncorrected p) for cluster-extent and cluster-mass FWE')
-  .option('--scheme <s>', "'auto' (permute; sign-flip one-sample effects), 'permute' or 'signflip'", 'auto')
+  .option('--scheme <s>', "'auto' (permute; sign-flip one-sample effects and designs with variance groups), 'permute' or 'signflip'", 'auto')
   .option('--blocks <file>', 'exchangeability blocks: a text file with one integer per scan, in design order')
   .option('--alpha <a>', 'FWE level for the table of significant clusters', '0.05')
   .option('--workers <n>', 'worker threads (default: all cores)')

@@ -7,6 +7,7 @@
  */
 import { CHUNK, type DataMatrix, type GemmFn, instantiateGemm } from './dataMatrix.js';
 import type { Scheme } from './schemes.js';
+import { type WelchScratch, type WelchSetup, welchChunk, welchScratch } from './welch.js';
 
 export interface KernelData {
   data: DataMatrix;
@@ -18,6 +19,8 @@ export interface KernelData {
   df: number;
   stat: 'T' | 'F';
   scheme: Scheme;
+  /** With variance groups: Welch's v / G replaces T / F (computed in JavaScript, float64). */
+  welch?: WelchSetup;
 }
 
 /** Coefficient matrix for rearrangements `first..first+count-1` (m x n, row-major), m padded to a multiple of 4. */
@@ -79,9 +82,36 @@ export class KernelThread {
     return w ? Math.floor(w.maxRows / this.d.rows.length) : 64;
   }
 
+  private welchScratch: WelchScratch | null = null;
+
+  /** Welch's v / G maps for a batch of rearrangements. */
+  private welchStatistics(w: WelchSetup, table: Int32Array, first: number, count: number, out: Float32Array): void {
+    const { n, V, stride, R } = this.d.data;
+    const sc = (this.welchScratch ??= welchScratch(w, CHUNK));
+    const src = new Int32Array(n);
+    const sign = new Float64Array(n);
+    for (let b = 0; b < count; b++) {
+      const t = (first + b) * n;
+      for (let i = 0; i < n; i++) {
+        if (this.d.scheme === 'permute') {
+          src[i] = table[t + i];
+          sign[i] = 1;
+        } else {
+          src[i] = i;
+          sign[i] = table[t + i];
+        }
+      }
+      for (let v0 = 0; v0 < V; v0 += CHUNK) welchChunk(w, R, stride, v0, Math.min(CHUNK, V - v0), src, sign, this.d.ssTotal, out, b * V + v0, sc);
+    }
+  }
+
   /** Statistic maps (count x V, float32) for a batch of rearrangements. */
   statistics(table: Int32Array, first: number, count: number, out: Float32Array): void {
     const d = this.d;
+    if (d.welch) {
+      this.welchStatistics(d.welch, table, first, count, out);
+      return;
+    }
     const { n, V, stride, R } = d.data;
     const { ssTotal, df, effectRows } = d;
     const k = d.rows.length;

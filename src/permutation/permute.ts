@@ -24,6 +24,7 @@ import { allocateDataMatrix } from './dataMatrix.js';
 import { partitionDesign, productRows } from './partition.js';
 import { type Scheme, logDistinct, rearrangements } from './schemes.js';
 import { FSL_TFCE, type TfceParams } from './tfce.js';
+import { welchSetup } from './welch.js';
 
 export interface PermuteOptions {
   contrast: number | string;
@@ -53,6 +54,8 @@ export interface PermuteOptions {
 
 export interface PermutationResult {
   contrast: { index: number; name: string; type: 'T' | 'F'; df: [number, number] };
+  /** Variance groups behind Welch's v (T) / G (F); 0 when the statistic is the usual T / F. */
+  varianceGroups: number;
   scheme: Scheme;
   permutations: number;
   exhaustive: boolean;
@@ -184,6 +187,8 @@ export interface PermutationInput {
   affine: number[][];
   /** What else identifies the data for checkpoints (scan hashes, analysis id). */
   identity?: unknown;
+  /** Variance group of each scan: with two or more, Welch's v (T) or G (F) is the statistic. */
+  varianceGroups?: ArrayLike<number>;
 }
 
 export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promise<PermutationResult> {
@@ -199,7 +204,7 @@ export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promis
   planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, opts);
   const Y = scanLoader(a, voxels, opts.onReadProgress);
   const res = await permutationTest(
-    { X: rec.design.matrix, weights: con.weights, type: con.type, contrast: { index: con.index, name: con.name }, Y, voxels, dims: rec.grid.dims, affine: rec.grid.affine, identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) } },
+    { X: rec.design.matrix, weights: con.weights, type: con.type, contrast: { index: con.index, name: con.name }, Y, voxels, dims: rec.grid.dims, affine: rec.grid.affine, identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) }, varianceGroups: rec.nonSphericity?.groups },
     opts,
   );
   res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
@@ -231,8 +236,14 @@ function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', con: { 
   return { part, scheme, rows, effectRows, distinct };
 }
 
-export async function permutationTest(input: PermutationInput, opts: Omit<PermuteOptions, 'contrast'>): Promise<PermutationResult> {
+export async function permutationTest(input: PermutationInput, options: Omit<PermuteOptions, 'contrast'>): Promise<PermutationResult> {
   const con = { ...input.contrast, type: input.type };
+  const vg = input.varianceGroups && new Set(Array.from(input.varianceGroups)).size > 1 ? Array.from(input.varianceGroups) : undefined;
+  // With unequal variances the errors are not exchangeable across variance groups (Winkler et al.
+  // 2014: exchangeable errors need equal variances; independent symmetric errors do not), so the
+  // default is sign flipping of the Freedman-Lane residuals, and permutations, when asked for,
+  // stay within variance groups (the groups are the exchangeability blocks unless blocks are given).
+  const opts = vg ? { ...options, blocks: options.blocks ?? vg, scheme: (options.scheme ?? 'auto') === 'auto' ? ('signflip' as const) : options.scheme } : options;
   const n = input.X.length;
   const requested = opts.permutations ?? 5000;
   if (!Number.isInteger(requested) || requested < 1) throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
@@ -262,7 +273,7 @@ export async function permutationTest(input: PermutationInput, opts: Omit<Permut
   const nbList = new Int32Array(new SharedArrayBuffer(Math.max(1, nbLocal.list.length) * 4));
   nbList.set(nbLocal.list);
   const neighbours = { start: nbStart, list: nbList, connectivity: conn };
-  const data: KernelData = { data: dm, ssTotal, rows, effectRows, df: part.df, stat: con.type, scheme };
+  const data: KernelData = { data: dm, ssTotal, rows, effectRows, df: part.df, stat: con.type, scheme, ...(vg ? { welch: welchSetup(input.X, input.weights, vg) } : {}) };
   const tfceParams = opts.tfce ? (opts.tfceParams ?? FSL_TFCE) : null;
   let clusterThreshold: { p: number; height: number } | null = null;
   if (opts.clusterThreshold !== undefined) {
@@ -285,7 +296,7 @@ export async function permutationTest(input: PermutationInput, opts: Omit<Permut
   const jobs = Math.ceil(N / JOB);
   const done = new Uint8Array(jobs);
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB }))
+    .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB, ...(vg ? { vg } : {}) }))
     .digest('hex');
   let resumedFrom = 0;
   const ckJson = opts.checkpoint ? `${opts.checkpoint}.json` : undefined;
@@ -444,6 +455,7 @@ export async function permutationTest(input: PermutationInput, opts: Omit<Permut
   }
   return {
     contrast: { index: con.index, name: con.name, type: con.type, df },
+    varianceGroups: vg ? new Set(vg).size : 0,
     scheme,
     permutations: N,
     exhaustive: arr.exhaustive,

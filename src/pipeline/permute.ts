@@ -214,7 +214,7 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
     staged.commit();
     const c = result.contrast;
     const lines = [
-      `Contrast ${c.index} '${c.name}': ${c.type}, df [${c.df.join(', ')}]; ${N} ${result.exhaustive ? '(all) ' : ''}${result.scheme === 'permute' ? 'Freedman-Lane permutations' : 'sign flips'}, seed ${result.seed}`,
+      `Contrast ${c.index} '${c.name}': ${c.type}, df [${c.df.join(', ')}]; ${N} ${result.exhaustive ? '(all) ' : ''}${result.scheme === 'permute' ? 'Freedman-Lane permutations' : 'sign flips'}, seed ${result.seed}${result.varianceGroups ? `; statistic Welch's ${c.type === 'T' ? 'v' : 'G'} with ${result.varianceGroups} variance groups (Winkler et al. 2014)` : ''}`,
       `FWE ${alpha} critical values: ${c.type} = ${r4(summary.criticalFWE.stat ?? NaN)}${summary.criticalFWE.tfce !== null ? `, TFCE = ${r4(summary.criticalFWE.tfce)}` : ''}${summary.criticalFWE.extent !== null ? `, cluster extent = ${summary.criticalFWE.extent} voxels, mass = ${r4(summary.criticalFWE.mass ?? NaN)}` : ''}`,
       `Table: ${definition}`,
       list.length ? formatTable(header, rows) : 'No cluster is significant.',
