@@ -235,7 +235,7 @@ test('effects-of-interest selection: F against the nested model without the B/G 
       for (let j = 0; j < 3; j++) xty[j * V + v] += X[i][j] * y[i];
     }
   }
-  const design: Design = { scans: [], scanLabels: [], columns: ['g', 'x1', 'x2'], X, covariates: [], intercept: false, n, p: 3, rank: 3, df: n - 3, collinear: [], roles: ['G', 'C', 'C'] };
+  const design: Design = { scans: [], scanLabels: [], columns: ['g', 'x1', 'x2'], X, covariates: [], intercept: false, n, p: 3, rank: 3, df: n - 3, collinear: [], roles: ['G', 'C', 'C'], rows: X.map((_, i) => i + 2), model: 'multiple_regression', columnInfo: [], factors: [] };
   const candOf = Int32Array.from({ length: V }, (_, i) => i);
   const ols = solveFromSums(pinv(matmul(transpose(X), X)), { xty, yy }, candOf, V, 3, n - 3);
   const pick = selectVoxels(design, { xty }, candOf, V, ols, 0.001);
