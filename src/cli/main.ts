@@ -25,6 +25,7 @@ import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
 import { runReport } from '../pipeline/report.js';
+import { runCheck } from '../pipeline/check.js';
 
 const program = new Command();
 program
@@ -165,6 +166,28 @@ program
       if (spec.multiModel) process.stdout.write(`\n== model '${r.name}' ==\n`);
       process.stdout.write(describeAnalysis(openAnalysis(r.dir)) + '\n');
     }
+  });
+
+program
+  .command('check')
+  .description("sample homogeneity before the model (CAT12's check): each scan's mean correlation with the others and its quartic mean Z-score; outliers flagged")
+  .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv): first column scan paths')
+  .option('-m, --mask <image>', 'explicit mask (voxels > 0; nearest neighbour in mm)')
+  .option('--globals <column>', 'proportional scaling: divide each scan by this column (e.g. tiv), relative to its mean')
+  .option('--nuisance <columns>', 'comma-separated columns regressed out voxel by voxel (e.g. age,sex)')
+  .option('-o, --out <dir>', 'folder for check.csv, check.png and check.json', '.')
+  .option('-q, --quiet', 'no progress')
+  .action(async (designPath: string, o: Record<string, unknown>) => {
+    const progress = progressReporter(!o.quiet);
+    const res = await runCheck({
+      design: resolve(designPath),
+      out: resolve(String(o.out)),
+      mask: o.mask ? resolve(String(o.mask)) : undefined,
+      globals: o.globals as string | undefined,
+      nuisance: parseList(o.nuisance as string | undefined),
+      onProgress: progress,
+    });
+    process.stdout.write(`${res.text}\n  wrote ${res.files.map((f) => join(resolve(String(o.out)), f)).join(', ')}\n`);
   });
 
 program
