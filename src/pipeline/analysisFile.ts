@@ -60,6 +60,12 @@ export interface ReportSpec {
   file: string;
 }
 
+/** Sample homogeneity before estimation (vbm check). */
+export interface CheckSpec {
+  globals?: string;
+  nuisance: string[];
+}
+
 export interface AnalysisSpec {
   /** The file this came from (absolute), if any. */
   source?: string;
@@ -80,10 +86,11 @@ export interface AnalysisSpec {
   atlas?: AtlasSpec;
   permute?: PermuteSpec;
   report?: ReportSpec;
+  check?: CheckSpec;
   workers?: number;
 }
 
-const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'workers'];
+const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'check', 'workers'];
 
 type Obj = Record<string, unknown>;
 
@@ -259,6 +266,14 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       viewer: bool(r, 'viewer', w, true),
       file: String(file),
     };
+  }
+  if (raw.check !== undefined && raw.check !== false) {
+    const c = raw.check === true ? {} : raw.check;
+    const w = `${where}: check`;
+    if (!isObj(c)) fail(w, 'expected true or {globals, nuisance}');
+    checkKeys(c, ['globals', 'nuisance'], w);
+    if (c.globals !== undefined && typeof c.globals !== 'string') fail(w, "'globals' must name a column (e.g. tiv)");
+    spec.check = { globals: c.globals as string | undefined, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
   }
   return spec;
 }

@@ -17,6 +17,7 @@ import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js
 import { Html, html, pngImage, table } from '../report/html.js';
 import { type ViewerMap, viewerData, viewerSection } from '../report/viewer.js';
 import type { ResultsTable } from '../inference/results.js';
+import { checkSection } from '../report/checkSection.js';
 
 export interface ReportRequest extends Partial<ThresholdRequest> {
   /** Contrast numbers or names (default: all). */
@@ -151,6 +152,7 @@ ${table(['', ''], [
 ${table(['#', 'name', 'type', 'weights', 'df', 'images'], r.contrasts.map((c) => [c.index, c.name, c.type, weightsText(r.design.columns, c.weights), c.type === 'T' ? f(c.df[1], 1) : `[${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`, `${c.images.effect}, ${c.images.stat}`]), { id: 'contrasts' })}
 <details><summary>Scans (${r.scans.length})</summary><ol class="scans">${r.scans.map((s) => html`<li><code>${s.path}${s.volume ? `,${s.volume + 1}` : ''}</code></li>`)}</ol></details>
 </section>
+${checkSection(a.dir)}
 <section id="maps"><h2>Contrasts and results</h2>
 ${sections}
 </section>

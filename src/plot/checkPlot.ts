@@ -111,9 +111,9 @@ function boxPanel(m: BoxMeasure, flagged: boolean[], names: string[]): Panel {
   g.stroke();
   g.setLineDash([]);
   g.fillStyle = '#d02020';
-  g.textAlign = 'right';
-  g.textBaseline = m.side === 'low' ? 'top' : 'bottom';
-  g.fillText(`flag ${m.side === 'low' ? 'below' : 'above'} ${formatTick(m.threshold)}`, W - 8, Math.round(yOf(m.threshold)) + (m.side === 'low' ? 3 : -3));
+  g.textAlign = 'left';
+  g.textBaseline = m.side === 'low' ? 'bottom' : 'top';
+  g.fillText(`flag ${m.side === 'low' ? 'below' : 'above'} ${formatTick(m.threshold)}`, axisX + 4, Math.round(yOf(m.threshold)) + (m.side === 'low' ? -3 : 3));
   // dots; flagged ones red and named, labels pushed apart vertically
   const labels: { y: number; text: string; dotY: number; dotX: number }[] = [];
   m.values.forEach((v, i) => {
