@@ -111,7 +111,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   if (m === 0) throw new VbmError(`the mask ${opts.mask} covers no voxel of the scans`, 'check that mask and scans are in the same space');
   const cand = new Int32Array(m);
   for (let i = 0, c = 0; i < nvox; i++) if (explicit[i]) cand[c++] = i;
-  // one read of each scan: masked, NaN -> 0 (missing counts as no tissue, so it stands out), scaled
+  // one read of each scan: masked, NaN -> 0 (missing counts as no tissue, so it stands out)
   const out = resolve(opts.out);
   mkdirSync(out, { recursive: true });
   const rows = new RowStore(n, m, { dir: out, memoryBytes: opts.memoryBytes });
@@ -125,9 +125,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       const s = scale[i];
       for (let c = 0; c < m; c++) {
         const v = data[cand[c]];
-        const x = Number.isFinite(v) ? v * s : 0;
+        const x = Number.isFinite(v) ? v : 0;
         row[c] = x;
-        sum[c] += x;
+        sum[c] += x * s;
       }
       rows.push(row);
       opts.onProgress?.('reading scans', i + 1, n);
@@ -158,7 +158,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       for (let c = c0; c < c1; c++) if (keep[c]) cols.push(c - c0);
       const w = cols.length;
       if (!w) continue;
-      for (let i = 0; i < n; i++) for (let k = 0; k < w; k++) block[i * w + k] = span[i * B + cols[k]];
+      // proportional scaling here, in float64 (the rows hold the scans' own values)
+      for (let i = 0; i < n; i++) for (let k = 0; k < w; k++) block[i * w + k] = span[i * B + cols[k]] * scale[i];
       acc.addBlock(block, w, w);
       opts.onProgress?.('comparing scans', c1, m);
     }
