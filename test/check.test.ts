@@ -12,6 +12,8 @@ import { VbmError } from '../src/errors.js';
 import { encodeNifti } from '../src/io/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { tempDir } from './helpers.js';
+import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+import { runPipeline } from '../src/pipeline/pipeline.js';
 
 test('a cohort with an unmodulated, a misregistered (10 mm) and a rescaled scan: all three flagged and ranked above every good scan', async () => {
   const t = tempDir('vbm-check-');
@@ -247,6 +249,42 @@ test('check refuses bad input by name', async () => {
     lines[2] = lines[2].replace(/,\d+$/, ',0');
     writeFileSync(design, lines.join('\n') + '\n');
     await assert.rejects(runCheck({ design, out: t.dir, globals: 'tiv' }), (e: unknown) => e instanceof VbmError && /row 3.*not positive/.test(e.message));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the check stage of an analysis file: runs before estimation, is cached, re-runs alone when its settings change, and shows in the report', async () => {
+  const t = tempDir('vbm-check-stage-');
+  try {
+    const cohort = makeQcCohort({ n: 16, dims: [16, 20, 16], voxelMm: 9, seed: 21 });
+    const design = writeQcCohort(t.dir, cohort, new Map([[5, 'misregistered']]));
+    const raw = {
+      design,
+      out: join(t.dir, 'res'),
+      contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+      check: { globals: 'tiv' },
+      report: { viewer: false },
+    };
+    const statuses = async (r: Record<string, unknown>): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      const [m] = await runPipeline(parseAnalysisSpec(r, t.dir, 'test'), { workers: 0 });
+      for (const s of m.stages) out[s.stage] = s.status;
+      return out;
+    };
+    const first = await statuses(raw);
+    assert.equal(first.check, 'ran');
+    assert.equal(first.estimate, 'ran');
+    const again = await statuses(raw);
+    assert.equal(again.check, 'cached');
+    assert.equal(again.estimate, 'cached');
+    const changed = await statuses({ ...raw, check: { globals: 'tiv', nuisance: ['age'] } });
+    assert.equal(changed.check, 'ran');
+    assert.equal(changed.estimate, 'cached');
+    const page = readFileSync(join(t.dir, 'res', 'report.html'), 'utf8');
+    assert.match(page, /<section id="check">/);
+    assert.match(page, /mwp1sub-0006\.nii/);
+    assert.match(page, /regressed out/);
   } finally {
     t.cleanup();
   }

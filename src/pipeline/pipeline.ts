@@ -233,7 +233,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       return files;
     });
     // report: the HTML report, last, so that a changed threshold or picture option redraws only it
-    const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null }) : null;
+    const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null, ...(checkKey ? { checkKey } : {}) }) : null;
     await stage('report', reportKey, async () => {
       const r = spec.report!;
       const out = await runReport(dir, {
