@@ -22,6 +22,7 @@ import type { Atlas } from '../atlas/atlas.js';
 import { runPermute } from './permute.js';
 import { runReport } from './report.js';
 import { runCheck } from './check.js';
+import { orthogonalityWarnings } from '../model/orthogonality.js';
 import { MEAN_IMAGE } from '../plot/background.js';
 import { MODEL_FILE } from './modelRecord.js';
 import {
@@ -149,7 +150,9 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       text(`${res.text}\n  wrote ${res.files.join(', ')}`);
       return res.files;
     });
-    const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
+    const built = buildContrasts(model.contrasts, design);
+    for (const w of orthogonalityWarnings(design.columns, design.X, built)) log(`warning: ${w.message}`);
+    const contrastsKey = hashOf({ estimateKey, contrasts: built.map((c) => [c.name, c.type, c.weights]) });
     let estimatedNow = false;
     await stage('estimate', estimateKey, async () => {
       const res = await runAnalysis({

@@ -18,6 +18,7 @@ import { Html, html, pngImage, table } from '../report/html.js';
 import { type ViewerMap, viewerData, viewerSection } from '../report/viewer.js';
 import type { ResultsTable } from '../inference/results.js';
 import { checkSection } from '../report/checkSection.js';
+import { orthogonalitySection } from '../report/orthogonality.js';
 
 export interface ReportRequest extends Partial<ThresholdRequest> {
   /** Contrast numbers or names (default: all). */
@@ -148,6 +149,7 @@ ${table(['', ''], [
   ['smoothness (FWHM)', `${sm.FWHM_mm.map((v) => f(v, 1)).join(' ')} mm = ${sm.FWHM_vox.map((v) => f(v, 2)).join(' ')} voxels`],
   ['resels', `${sm.R.map((v) => f(v, 1)).join(' ')} (R0..R3)`],
 ], { id: 'model', className: 'facts' })}
+${orthogonalitySection({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts })}
 <h3>Contrasts</h3>
 ${table(['#', 'name', 'type', 'weights', 'df', 'images'], r.contrasts.map((c) => [c.index, c.name, c.type, weightsText(r.design.columns, c.weights), c.type === 'T' ? f(c.df[1], 1) : `[${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`, `${c.images.effect}, ${c.images.stat}`]), { id: 'contrasts' })}
 <details><summary>Scans (${r.scans.length})</summary><ol class="scans">${r.scans.map((s) => html`<li><code>${s.path}${s.volume ? `,${s.volume + 1}` : ''}</code></li>`)}</ol></details>

@@ -1,5 +1,6 @@
 import type { Analysis } from './analysis.js';
 import { formatTable } from '../report/textTable.js';
+import { orthogonalityText } from '../report/orthogonality.js';
 
 function fmtWeights(w: number[][]): string {
   const row = (r: number[]): string => r.map((x) => (Number.isInteger(x) ? String(x) : x.toPrecision(3))).join(' ');
@@ -34,6 +35,7 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
     ),
   );
   if (r.design.collinear.length) out.push(`  collinear: ${r.design.collinear.map((g) => g.join(' ~ ')).join('; ')}`);
+  out.push('', orthogonalityText({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts }));
   out.push('');
   const th = r.masking.threshold;
   out.push(
