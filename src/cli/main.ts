@@ -7,7 +7,7 @@ import { openAnalysis } from '../pipeline/analysis.js';
 import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';
 import { interruptible } from './interrupt.js';
-import { type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
+import { EXTRA_MAPS, type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
 import type { Correction } from '../inference/results.js';
 import { openAtlas, runLabel } from '../pipeline/label.js';
 import type { LabelMode } from '../atlas/label.js';
@@ -41,7 +41,7 @@ function resultsOptions(cmd: Command): Command {
     .option('--extent <k>', 'extent threshold in voxels', '0')
     .option('--peaks <n>', 'local maxima listed per cluster', '3')
     .option('--peak-distance <mm>', 'minimum distance between listed maxima of a cluster', '8')
-    .option('--maps <list>', "also write maps: any of 'p', 'logp', 'z' (comma-separated)");
+    .option('--maps <list>', "also write maps: any of 'p', 'logp' (signed -log10 p), 'z', and effect sizes 'd' (two-group T), 'r' (T), 'R2' (F), comma-separated");
 }
 
 function parseCorrection(o: Record<string, unknown>): Correction {
@@ -53,7 +53,7 @@ function parseCorrection(o: Record<string, unknown>): Correction {
 function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, 'contrast'> {
   const correction = parseCorrection(o);
   const maps = parseList(o.maps as string | undefined) ?? [];
-  for (const m of maps) if (!['p', 'logp', 'z'].includes(m)) throw new VbmError(`--maps: '${m}' is not one of p, logp, z`);
+  for (const m of maps) if (!(EXTRA_MAPS as string[]).includes(m)) throw new VbmError(`--maps: '${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
   return {
     threshold: parseNumber('--threshold', String(o.threshold)),
     correction,
@@ -89,7 +89,7 @@ program
   .option('--extent <k>', 'with --results: extent threshold in voxels', '0')
   .option('--peaks <n>', 'with --results: maxima per cluster', '3')
   .option('--peak-distance <mm>', 'with --results: minimum distance between maxima', '8')
-  .option('--maps <list>', "with --results: also write 'p', 'logp', 'z' maps")
+  .option('--maps <list>', "with --results: also write 'p', 'logp', 'z', 'd', 'r', 'R2' maps")
   .option('--atlas <atlas>', 'label the results with this atlas (implies --results)')
   .option('--labels <file>', 'label table for --atlas')
   .option('--permutations <n>', 'also run permutation inference on every contrast with this many permutations')
@@ -221,7 +221,7 @@ resultsOptions(
   const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
   for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   for (const c of which) {
-    const out = runResults(a, { ...req, contrast: c, atlas });
+    const out = runResults(a, { ...req, contrast: c, atlas, strictMaps: o.contrast !== undefined });
     process.stdout.write(`${out.text}
   wrote ${out.files.join(', ')}
 

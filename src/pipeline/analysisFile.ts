@@ -10,7 +10,7 @@ import { VbmError } from '../errors.js';
 import type { Centring } from '../model/designMatrix.js';
 import { type ContrastSpec, validateContrastSpecs } from '../model/contrasts.js';
 import type { Correction } from '../inference/results.js';
-import type { ExtraMap } from './results.js';
+import { EXTRA_MAPS, type ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 
 export interface ModelSpec {
@@ -205,7 +205,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const correction = r.correction ?? 'none';
     if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr') fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
     const maps = r.maps === undefined ? [] : strList(r.maps, `${w}.maps`);
-    for (const m of maps) if (!['p', 'logp', 'z'].includes(m)) fail(`${w}.maps`, `'${m}' is not one of p, logp, z`);
+    for (const m of maps) if (!(EXTRA_MAPS as string[]).includes(m)) fail(`${w}.maps`, `'${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
     spec.results = { threshold: num(r, 'threshold', w, 0.001), correction, extent: num(r, 'extent', w, 0), peaks: num(r, 'peaks', w, 3), peakDistance: num(r, 'peak_distance', w, 8), maps: maps as ExtraMap[] };
   }
   if (raw.atlas !== undefined) {

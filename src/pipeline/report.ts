@@ -19,6 +19,7 @@ import { type ViewerMap, viewerData, viewerSection } from '../report/viewer.js';
 import type { ResultsTable } from '../inference/results.js';
 import { checkSection } from '../report/checkSection.js';
 import { orthogonalitySection } from '../report/orthogonality.js';
+import { effectColumns, type PeakEffects } from './effects.js';
 
 export interface ReportRequest extends Partial<ThresholdRequest> {
   /** Contrast numbers or names (default: all). */
@@ -56,8 +57,9 @@ function weightsText(columns: string[], w: number[][]): string {
     .join('; ');
 }
 
-function resultsTableHtml(t: ResultsTable, k: number, labels?: string[]): Html {
-  const header = ['cluster', 'k', 'cluster p(FWE)', 'cluster q(FDR)', 'cluster p(unc)', 'peak p(FWE)', 'peak q(FDR)', t.stat, 'Z', 'peak p(unc)', 'x', 'y', 'z', ...(labels ? ['label'] : [])];
+function resultsTableHtml(t: ResultsTable, k: number, labels?: string[], effects?: PeakEffects): Html {
+  const eff = effects ? effectColumns(effects) : [];
+  const header = ['cluster', 'k', 'cluster p(FWE)', 'cluster q(FDR)', 'cluster p(unc)', 'peak p(FWE)', 'peak q(FDR)', t.stat, 'Z', 'peak p(unc)', 'x', 'y', 'z', ...(labels ? ['label'] : []), ...eff.map((e) => `peak ${e.name}`)];
   const rows = t.rows.map((r, i) => [
     r.first ? r.cluster : '',
     r.first ? r.clusterK : '',
@@ -71,6 +73,7 @@ function resultsTableHtml(t: ResultsTable, k: number, labels?: string[]): Html {
     p3(r.peakPUnc),
     ...r.mm.map((v) => Math.round(v)),
     ...(labels ? [labels[i]] : []),
+    ...eff.map((e) => f(e.values[i])),
   ]);
   return table(header, rows, { id: `results-${k}`, className: 'results' });
 }
@@ -103,8 +106,8 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
   <figure>${pngImage(slices.png, `contrast ${c.index} on slices`, { className: 'map' })}<figcaption>Slices over ${bg.description}; left on the left (neurological).</figcaption></figure>
   <figure>${pngImage(glass.png, `contrast ${c.index} glass brain`, { className: 'map' })}<figcaption>Glass brain: maximum intensity projections over the analysis mask.</figcaption></figure>
   <h4>Results table${labels ? html` (labels: ${req.atlas?.name})` : ''}</h4>
-  ${res.table.rows.length ? resultsTableHtml(res.table, c.index, labels) : html`<p class="empty">No cluster survives the thresholds, so the table is empty.</p>`}
-  <pre class="footer">${footerLines(res.table).join('\n')}</pre>
+  ${res.table.rows.length ? resultsTableHtml(res.table, c.index, labels, res.effects) : html`<p class="empty">No cluster survives the thresholds, so the table is empty.</p>`}
+  <pre class="footer">${[...footerLines(res.table), ...(res.effects.note ? [res.effects.note] : [])].join('\n')}</pre>
 </section>`);
     viewerMaps.push({ name: `${c.index}: ${c.name} (${c.type})`, type: c.type, stat: res.stat, threshold: d.u, max: d.scale.vmax, negative: sign !== 'pos', peak: peakPosition(d.map, d.scale) });
     summaries.push({ index: c.index, name: c.name, shownVoxels: d.shownVoxels, rows: res.table.rows.length });
