@@ -100,11 +100,70 @@ export class HomogeneityAccumulator {
       let s = 0;
       for (let k = 0; k < B; k++) s += Y[oi + k];
       this.sums[i] += s;
+    }
+    this.addGram(Y, B, stride);
+  }
+
+  /** gram += Y Y' (lower triangle), two rows of i by four of j at a time so each load serves several products. */
+  private addGram(Y: Float64Array, B: number, stride: number): void {
+    const { n, gram } = this;
+    const k0 = 0;
+    const k1 = B;
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const o0 = i * stride;
+      const o1 = o0 + stride;
+      let j = 0;
+      for (; j + 3 <= i; j += 4) {
+        const p0 = j * stride;
+        const p1 = p0 + stride;
+        const p2 = p1 + stride;
+        const p3 = p2 + stride;
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        for (let k = k0; k < k1; k++) {
+          const x = Y[o0 + k];
+          const y = Y[o1 + k];
+          const q0 = Y[p0 + k];
+          const q1 = Y[p1 + k];
+          const q2 = Y[p2 + k];
+          const q3 = Y[p3 + k];
+          a0 += x * q0;
+          a1 += x * q1;
+          a2 += x * q2;
+          a3 += x * q3;
+          b0 += y * q0;
+          b1 += y * q1;
+          b2 += y * q2;
+          b3 += y * q3;
+        }
+        gram[i * n + j] += a0;
+        gram[i * n + j + 1] += a1;
+        gram[i * n + j + 2] += a2;
+        gram[i * n + j + 3] += a3;
+        gram[(i + 1) * n + j] += b0;
+        gram[(i + 1) * n + j + 1] += b1;
+        gram[(i + 1) * n + j + 2] += b2;
+        gram[(i + 1) * n + j + 3] += b3;
+      }
+      for (; j <= i + 1; j++) {
+        const p0 = j * stride;
+        let a = 0;
+        let b = 0;
+        for (let k = k0; k < k1; k++) {
+          a += Y[o0 + k] * Y[p0 + k];
+          b += Y[o1 + k] * Y[p0 + k];
+        }
+        if (j <= i) gram[i * n + j] += a;
+        gram[(i + 1) * n + j] += b;
+      }
+    }
+    for (; i < n; i++) {
+      const o0 = i * stride;
       for (let j = 0; j <= i; j++) {
-        const oj = j * stride;
-        let d = 0;
-        for (let k = 0; k < B; k++) d += Y[oi + k] * Y[oj + k];
-        this.gram[i * n + j] += d;
+        const p0 = j * stride;
+        let a = 0;
+        for (let k = k0; k < k1; k++) a += Y[o0 + k] * Y[p0 + k];
+        gram[i * n + j] += a;
       }
     }
   }

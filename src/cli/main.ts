@@ -97,6 +97,9 @@ program
   .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
   .option('--seed <n>', 'with --permutations: random seed', '0')
   .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
+  .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
+  .option('--globals <column>', 'with --check: proportional scaling by this column (e.g. tiv)')
+  .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)')
   .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
     const quiet = !!o.quiet;
     const log = (m: string): void => {
@@ -107,7 +110,7 @@ program
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
       if (o.out) spec.out = resolve(String(o.out));
-      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report'].filter(given);
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report', 'check', 'globals', 'nuisance'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
@@ -141,6 +144,8 @@ program
         };
       }
       if (o.report) raw.report = true;
+      if (o.check) raw.check = { ...(o.globals ? { globals: String(o.globals) } : {}), ...(o.nuisance ? { nuisance: parseList(String(o.nuisance)) } : {}) };
+      else if (o.globals || o.nuisance) throw new VbmError('--globals and --nuisance go with --check', 'add --check, or run vbm check');
       spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
       spec.models[0].contrasts = contrasts;
     }
