@@ -239,9 +239,9 @@ export interface ScanVerdict {
  * MAD-based SD, so that the bad scans themselves do not widen the SD and hide each other (CAT12
  * uses the mean and SD, where one very bad scan can hide a milder one). On clean data whose
  * measures are normal, each one-sided rule flags 2.3% of a large sample; in a sample of 100 the
- * MAD-based SD's own sampling error raises that to about 2.5-3% (the threshold wobbles, and the
+ * MAD-based SD's own sampling error raises that to about 2.5% (the threshold wobbles, and the
  * tail probability is convex in it). The two measures are positively associated (a noisier scan
- * correlates less and deviates more), so together they flag between 3% and 6%: about 5 of 100.
+ * correlates less and deviates more), so together they flag between 2.5% and 5%.
  */
 export function flagScans(meanCorrelation: ArrayLike<number>, quarticZ: ArrayLike<number>, sds = FLAG_SDS): ScanVerdict[] {
   const rc = robustScale(meanCorrelation);

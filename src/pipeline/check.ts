@@ -71,7 +71,7 @@ export interface CheckResult {
 export const CHECK_RULE =
   `a scan is flagged when its mean correlation with the other scans is more than ${FLAG_SDS} SD below the median, ` +
   `or its quartic mean Z-score more than ${FLAG_SDS} SD above the median (SD = 1.4826 x median absolute deviation, so that bad scans do not widen it); ` +
-  'on clean data (normal measures) each rule flags 2.3% of a large sample, about 3% of a sample of 100, and the two together about 5%';
+  'on clean data (normal measures) each rule flags 2.3% of a large sample, 2.5% of a sample of 100, and the two together 3-5%';
 
 export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const table = await readTable(opts.design);
