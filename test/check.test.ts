@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { makeQcCohort, writeQcCohort, type ScanFault } from '../src/synth/qcCohort.js';
@@ -11,6 +11,7 @@ import { readVolume } from '../src/io/nifti/read.js';
 import { VbmError } from '../src/errors.js';
 import { encodeNifti } from '../src/io/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
+import { mniLikeAffine } from '../src/synth/phantom.js';
 import { tempDir } from './helpers.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 import { runPipeline } from '../src/pipeline/pipeline.js';
@@ -285,6 +286,44 @@ test('the check stage of an analysis file: runs before estimation, is cached, re
     assert.match(page, /<section id="check">/);
     assert.match(page, /mwp1sub-0006\.nii/);
     assert.match(page, /regressed out/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the same cohort stored LAS and RAS (and a mask stored LAS) gives the same measures', async () => {
+  const t = tempDir('vbm-check-orient-');
+  try {
+    const n = 8;
+    const dims: [number, number, number] = [14, 16, 14];
+    const cohort = makeQcCohort({ n, dims, voxelMm: 10, seed: 9, storage: 'LAS' });
+    const las = writeQcCohort(join(t.dir, 'las'), cohort, new Map([[1, 'misregistered']]));
+    // RAS copy: x index flipped, RAS affine; world positions are the same (mniLikeAffine is symmetric)
+    const ras = join(t.dir, 'ras');
+    mkdirSync(join(ras, 'scans'), { recursive: true });
+    const rasAffine = mniLikeAffine(dims, 10, 'RAS');
+    for (let i = 0; i < n; i++) {
+      const name = `scans/mwp1sub-${String(i + 1).padStart(4, '0')}.nii`;
+      const src = readVolume(join(t.dir, 'las', name)).data;
+      const out = new Float32Array(src.length);
+      for (let z = 0; z < dims[2]; z++) for (let y = 0; y < dims[1]; y++) for (let x = 0; x < dims[0]; x++) out[x + dims[0] * (y + dims[1] * z)] = src[dims[0] - 1 - x + dims[0] * (y + dims[1] * z)];
+      writeFileSync(join(ras, name), encodeNifti({ dims, affine: rasAffine, data: out }));
+    }
+    writeFileSync(join(ras, 'design.csv'), readFileSync(las, 'utf8'));
+    // a mask of the left hemisphere (world x < 0), stored LAS
+    const left = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    for (let v = 0; v < left.length; v++) left[v] = cohort.affine[0][0] * (v % dims[0]) + cohort.affine[0][3] < 0 ? 1 : 0;
+    const maskPath = join(t.dir, 'left.nii');
+    writeFileSync(maskPath, encodeNifti({ dims, affine: cohort.affine, data: left }, { datatype: DT.UINT8 }));
+    const a = await runCheck({ design: las, out: join(t.dir, 'o1'), mask: maskPath, globals: 'tiv' });
+    const b = await runCheck({ design: join(ras, 'design.csv'), out: join(t.dir, 'o2'), mask: maskPath, globals: 'tiv' });
+    assert.equal(a.summary.voxels, b.summary.voxels);
+    assert.ok(a.summary.voxels > 0 && a.summary.voxels < left.length / 2);
+    a.summary.perScan.forEach((v, i) => {
+      // the same numbers summed in another voxel order: 1e-9 relative
+      assert.ok(Math.abs(v.meanCorrelation - b.summary.perScan[i].meanCorrelation) <= 1e-9 * Math.abs(v.meanCorrelation));
+      assert.ok(Math.abs(v.quarticZ - b.summary.perScan[i].quarticZ) <= 1e-9 * v.quarticZ);
+    });
   } finally {
     t.cleanup();
   }
