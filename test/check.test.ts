@@ -12,7 +12,8 @@ import { VbmError } from '../src/errors.js';
 import { encodeNifti } from '../src/io/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { mniLikeAffine } from '../src/synth/phantom.js';
-import { tempDir } from './helpers.js';
+import { repoRoot, tempDir } from './helpers.js';
+import { spawnSync } from 'node:child_process';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 import { runPipeline } from '../src/pipeline/pipeline.js';
 
@@ -324,6 +325,26 @@ test('the same cohort stored LAS and RAS (and a mask stored LAS) gives the same 
       assert.ok(Math.abs(v.meanCorrelation - b.summary.perScan[i].meanCorrelation) <= 1e-9 * Math.abs(v.meanCorrelation));
       assert.ok(Math.abs(v.quarticZ - b.summary.perScan[i].quarticZ) <= 1e-9 * v.quarticZ);
     });
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('vbm check from the command line: the table of flagged scans, exit 2 with the column named on a mistake', () => {
+  const t = tempDir('vbm-check-cli-');
+  try {
+    const cohort = makeQcCohort({ n: 14, dims: [16, 20, 16], voxelMm: 9, seed: 4 });
+    const design = writeQcCohort(t.dir, cohort, new Map([[6, 'misregistered']]));
+    const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    const ok = spawnSync(process.execPath, [cli, 'check', design, '--globals', 'tiv', '-o', join(t.dir, 'qc'), '-q'], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /flagged, most extreme first/);
+    assert.match(ok.stdout, /\n\s+7\s+scans\/mwp1sub-0007\.nii\s+[\d.]+\s+[\d.]+\s+low correlation/);
+    for (const f of ['check.csv', 'check.png', 'check.json']) assert.ok(existsSync(join(t.dir, 'qc', f)), f);
+    const bad = spawnSync(process.execPath, [cli, 'check', design, '--nuisance', 'age,icv', '-o', join(t.dir, 'qc')], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /column 'icv' \(named by --nuisance\) is not in the spreadsheet/);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   } finally {
     t.cleanup();
   }

@@ -163,6 +163,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       acc.addBlock(block, w, w);
       opts.onProgress?.('comparing scans', c1, m);
     }
+    if (acc.voxels === 0) throw new VbmError('the scans do not differ at any voxel of the mask', 'check that the design names different scans');
     const { meanCorrelation, quarticZ } = acc.measures();
     const verdicts = flagScans(meanCorrelation, quarticZ);
     const ranked = rankScans(verdicts);
