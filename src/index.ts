@@ -35,3 +35,8 @@ export { runReport, type ReportRequest, type ReportOutput } from './pipeline/rep
 export { plotStatMap, plotGlassBrain, chooseCuts, peakPosition, type StatMapRequest, type GlassBrainRequest, type PlotResult } from './plot/statMap.js';
 export { plotDesignMatrix } from './plot/designMatrix.js';
 export { resolveBackground, meanOfScans } from './plot/background.js';
+export { runCheck, type CheckOptions, type CheckResult, type CheckSummary } from './pipeline/check.js';
+export { HomogeneityAccumulator, flagScans, rankScans, type ScanVerdict } from './check/homogeneity.js';
+export { makeQcCohort, writeQcCohort, type ScanFault } from './synth/qcCohort.js';
+export { columnCorrelations, orthogonalityWarnings, type OrthogonalityWarning } from './model/orthogonality.js';
+export { partialR, partialR2, signedLogP, twoGroupContrast } from './inference/effectSize.js';

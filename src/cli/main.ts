@@ -7,7 +7,7 @@ import { openAnalysis } from '../pipeline/analysis.js';
 import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';
 import { interruptible } from './interrupt.js';
-import { type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
+import { EXTRA_MAPS, type ExtraMap, type ResultsRequest, runResults } from '../pipeline/results.js';
 import type { Correction } from '../inference/results.js';
 import { openAtlas, runLabel } from '../pipeline/label.js';
 import type { LabelMode } from '../atlas/label.js';
@@ -25,6 +25,7 @@ import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
 import { runReport } from '../pipeline/report.js';
+import { runCheck } from '../pipeline/check.js';
 
 const program = new Command();
 program
@@ -40,7 +41,7 @@ function resultsOptions(cmd: Command): Command {
     .option('--extent <k>', 'extent threshold in voxels', '0')
     .option('--peaks <n>', 'local maxima listed per cluster', '3')
     .option('--peak-distance <mm>', 'minimum distance between listed maxima of a cluster', '8')
-    .option('--maps <list>', "also write maps: any of 'p', 'logp', 'z' (comma-separated)");
+    .option('--maps <list>', "also write maps: any of 'p', 'logp' (signed -log10 p), 'z', and effect sizes 'd' (two-group T), 'r' (T), 'R2' (F), comma-separated");
 }
 
 function parseCorrection(o: Record<string, unknown>): Correction {
@@ -52,7 +53,7 @@ function parseCorrection(o: Record<string, unknown>): Correction {
 function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, 'contrast'> {
   const correction = parseCorrection(o);
   const maps = parseList(o.maps as string | undefined) ?? [];
-  for (const m of maps) if (!['p', 'logp', 'z'].includes(m)) throw new VbmError(`--maps: '${m}' is not one of p, logp, z`);
+  for (const m of maps) if (!(EXTRA_MAPS as string[]).includes(m)) throw new VbmError(`--maps: '${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
   return {
     threshold: parseNumber('--threshold', String(o.threshold)),
     correction,
@@ -99,7 +100,7 @@ program
   .option('--extent <k>', 'with --results: extent threshold in voxels', '0')
   .option('--peaks <n>', 'with --results: maxima per cluster', '3')
   .option('--peak-distance <mm>', 'with --results: minimum distance between maxima', '8')
-  .option('--maps <list>', "with --results: also write 'p', 'logp', 'z' maps")
+  .option('--maps <list>', "with --results: also write 'p', 'logp', 'z', 'd', 'r', 'R2' maps")
   .option('--atlas <atlas>', 'label the results with this atlas (implies --results)')
   .option('--labels <file>', 'label table for --atlas')
   .option('--permutations <n>', 'also run permutation inference on every contrast with this many permutations')
@@ -107,6 +108,8 @@ program
   .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
   .option('--seed <n>', 'with --permutations: random seed', '0')
   .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
+  .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
+  .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)')
   .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
     const quiet = !!o.quiet;
     const log = (m: string): void => {
@@ -117,7 +120,7 @@ program
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
       if (o.out) spec.out = resolve(String(o.out));
-      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', ...DESIGN_FLAGS, 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report'].filter(given);
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', ...DESIGN_FLAGS, 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report', 'check', 'nuisance'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
@@ -152,6 +155,10 @@ program
         };
       }
       if (o.report) raw.report = true;
+      // the check scales by the design's user globals (--globals user:COLUMN) when there are any
+      const userGlobals = /^user:(.+)$/.exec(String(o.globals ?? ''))?.[1];
+      if (o.check) raw.check = { ...(userGlobals ? { globals: userGlobals } : {}), ...(o.nuisance ? { nuisance: parseList(String(o.nuisance)) } : {}) };
+      else if (o.nuisance) throw new VbmError('--nuisance goes with --check', 'add --check, or run vbm check');
       spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
       spec.models[0].contrasts = contrasts;
     }
@@ -177,6 +184,28 @@ program
       if (spec.multiModel) process.stdout.write(`\n== model '${r.name}' ==\n`);
       process.stdout.write(describeAnalysis(openAnalysis(r.dir)) + '\n');
     }
+  });
+
+program
+  .command('check')
+  .description("sample homogeneity before the model (CAT12's check): each scan's mean correlation with the others and its quartic mean Z-score; outliers flagged")
+  .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv): first column scan paths')
+  .option('-m, --mask <image>', 'explicit mask (voxels > 0; nearest neighbour in mm)')
+  .option('--globals <column>', 'proportional scaling: divide each scan by this column (e.g. tiv), relative to its mean')
+  .option('--nuisance <columns>', 'comma-separated columns regressed out voxel by voxel (e.g. age,sex)')
+  .option('-o, --out <dir>', 'folder for check.csv, check.png and check.json', '.')
+  .option('-q, --quiet', 'no progress')
+  .action(async (designPath: string, o: Record<string, unknown>) => {
+    const progress = progressReporter(!o.quiet);
+    const res = await runCheck({
+      design: resolve(designPath),
+      out: resolve(String(o.out)),
+      mask: o.mask ? resolve(String(o.mask)) : undefined,
+      globals: o.globals as string | undefined,
+      nuisance: parseList(o.nuisance as string | undefined),
+      onProgress: progress,
+    });
+    process.stdout.write(`${res.text}\n  wrote ${res.files.map((f) => join(resolve(String(o.out)), f)).join(', ')}\n`);
   });
 
 program
@@ -210,7 +239,7 @@ resultsOptions(
   const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
   for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   for (const c of which) {
-    const out = runResults(a, { ...req, contrast: c, atlas });
+    const out = runResults(a, { ...req, contrast: c, atlas, strictMaps: o.contrast !== undefined });
     process.stdout.write(`${out.text}
   wrote ${out.files.join(', ')}
 

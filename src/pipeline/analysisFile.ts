@@ -10,7 +10,7 @@ import { VbmError } from '../errors.js';
 import type { Centring } from '../model/designMatrix.js';
 import { type ContrastSpec, validateContrastSpecs } from '../model/contrasts.js';
 import type { Correction } from '../inference/results.js';
-import type { ExtraMap } from './results.js';
+import { EXTRA_MAPS, type ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
 
@@ -61,6 +61,12 @@ export interface ReportSpec {
   file: string;
 }
 
+/** Sample homogeneity before estimation (vbm check). */
+export interface CheckSpec {
+  globals?: string;
+  nuisance: string[];
+}
+
 export interface AnalysisSpec {
   /** The file this came from (absolute), if any. */
   source?: string;
@@ -81,12 +87,13 @@ export interface AnalysisSpec {
   atlas?: AtlasSpec;
   permute?: PermuteSpec;
   report?: ReportSpec;
+  check?: CheckSpec;
   workers?: number;
   /** model, factor, levels, subject, condition, variance, factors, interactions, globals. */
   designOptions?: DesignSpec;
 }
 
-const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'workers', ...DESIGN_KEYS];
+const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'check', 'workers', ...DESIGN_KEYS];
 
 type Obj = Record<string, unknown>;
 
@@ -202,7 +209,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const correction = r.correction ?? 'none';
     if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr') fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
     const maps = r.maps === undefined ? [] : strList(r.maps, `${w}.maps`);
-    for (const m of maps) if (!['p', 'logp', 'z'].includes(m)) fail(`${w}.maps`, `'${m}' is not one of p, logp, z`);
+    for (const m of maps) if (!(EXTRA_MAPS as string[]).includes(m)) fail(`${w}.maps`, `'${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
     spec.results = { threshold: num(r, 'threshold', w, 0.001), correction, extent: num(r, 'extent', w, 0), peaks: num(r, 'peaks', w, 3), peakDistance: num(r, 'peak_distance', w, 8), maps: maps as ExtraMap[] };
   }
   if (raw.atlas !== undefined) {
@@ -263,6 +270,14 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       viewer: bool(r, 'viewer', w, true),
       file: String(file),
     };
+  }
+  if (raw.check !== undefined && raw.check !== false) {
+    const c = raw.check === true ? {} : raw.check;
+    const w = `${where}: check`;
+    if (!isObj(c)) fail(w, 'expected true or {globals, nuisance}');
+    checkKeys(c, ['globals', 'nuisance'], w);
+    if (c.globals !== undefined && typeof c.globals !== 'string') fail(w, "'globals' must name a column (e.g. tiv)");
+    spec.check = { globals: c.globals as string | undefined, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
   }
   return spec;
 }

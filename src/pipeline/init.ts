@@ -59,7 +59,12 @@ contrasts:
   - {name: "Effect of ${first} (+)", type: T, columns: [${q(first)}], weights: [1]}
   - {name: "Effect of ${first} (-)", type: T, columns: [${q(first)}], weights: [-1]}
 ${nums.length > 1 ? `  - {name: "Effect of ${nums.slice(0, 2).join(' or ')}", type: F, columns: [${nums.slice(0, 2).map(q).join(', ')}]}\n` : ''}
+# Sample homogeneity before estimation (CAT12's check): outlying scans flagged in check.csv/.png.
+# globals: a column for proportional scaling (e.g. tiv); nuisance: columns regressed out.
+# check: {globals: tiv, nuisance: [age]}
+
 # SPM's results table for every contrast: height threshold (p), correction none|fwe|fdr, extent (voxels).
+# maps: [p, logp, z, d, r, R2] adds p, signed -log10 p, Z and effect-size maps.
 results:
   threshold: 0.001
   correction: none

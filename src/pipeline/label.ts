@@ -26,7 +26,7 @@ export interface LabelOutput {
 
 const f1 = (x: number): string => (Number.isNaN(x) ? '' : x.toFixed(1));
 const mm = (v: readonly number[]): string[] => v.map((x) => String(+x.toFixed(2)));
-const csvCell = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+export const csvCell = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** Load an atlas given by name or path (the names are looked up where users have atlases). */
 export function openAtlas(spec: string, labels?: string, probThreshold?: number): Atlas {

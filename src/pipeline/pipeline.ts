@@ -23,6 +23,8 @@ import { openAtlas, runLabel } from './label.js';
 import type { Atlas } from '../atlas/atlas.js';
 import { runPermute } from './permute.js';
 import { runReport } from './report.js';
+import { runCheck } from './check.js';
+import { orthogonalityWarnings } from '../model/orthogonality.js';
 import { MEAN_IMAGE } from '../plot/background.js';
 import { MODEL_FILE } from './modelRecord.js';
 import {
@@ -147,7 +149,16 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
     };
     const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
-    const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
+    // check: sample homogeneity over the scans (its own key: a changed check setting re-runs it alone)
+    const checkKey = spec.check ? hashOf({ v: VBM_VERSION, scans: design.scans, scanHashes, check: spec.check, table: table.rows, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null }) : null;
+    await stage('check', checkKey, async () => {
+      const res = await runCheck({ design: spec.design, out: dir, mask: spec.mask, globals: spec.check!.globals, nuisance: spec.check!.nuisance, onProgress: opts.onProgress });
+      text(`${res.text}\n  wrote ${res.files.join(', ')}`);
+      return res.files;
+    });
+    const built = buildContrasts(model.contrasts, design);
+    for (const w of orthogonalityWarnings(design.columns, design.X, built)) log(`warning: ${w.message}`);
+    const contrastsKey = hashOf({ estimateKey, contrasts: built.map((c) => [c.name, c.type, c.weights]) });
     let estimatedNow = false;
     await stage('estimate', estimateKey, async () => {
       const res = await runAnalysis({
@@ -231,7 +242,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       return files;
     });
     // report: the HTML report, last, so that a changed threshold or picture option redraws only it
-    const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null }) : null;
+    const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null, ...(checkKey ? { checkKey } : {}) }) : null;
     await stage('report', reportKey, async () => {
       const r = spec.report!;
       const out = await runReport(dir, {

@@ -18,6 +18,9 @@ import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js
 import { Html, html, pngImage, table } from '../report/html.js';
 import { type ViewerMap, viewerData, viewerSection } from '../report/viewer.js';
 import type { ResultsTable } from '../inference/results.js';
+import { checkSection } from '../report/checkSection.js';
+import { orthogonalitySection } from '../report/orthogonality.js';
+import { effectColumns, type PeakEffects } from './effects.js';
 
 export interface ReportRequest extends Partial<ThresholdRequest> {
   /** Contrast numbers or names (default: all). */
@@ -55,8 +58,9 @@ function weightsText(columns: string[], w: number[][]): string {
     .join('; ');
 }
 
-function resultsTableHtml(t: ResultsTable, k: number, labels?: string[]): Html {
-  const header = ['cluster', 'k', 'cluster p(FWE)', 'cluster q(FDR)', 'cluster p(unc)', 'peak p(FWE)', 'peak q(FDR)', t.stat, 'Z', 'peak p(unc)', 'x', 'y', 'z', ...(labels ? ['label'] : [])];
+function resultsTableHtml(t: ResultsTable, k: number, labels?: string[], effects?: PeakEffects): Html {
+  const eff = effects ? effectColumns(effects) : [];
+  const header = ['cluster', 'k', 'cluster p(FWE)', 'cluster q(FDR)', 'cluster p(unc)', 'peak p(FWE)', 'peak q(FDR)', t.stat, 'Z', 'peak p(unc)', 'x', 'y', 'z', ...(labels ? ['label'] : []), ...eff.map((e) => `peak ${e.name}`)];
   const rows = t.rows.map((r, i) => [
     r.first ? r.cluster : '',
     r.first ? r.clusterK : '',
@@ -70,6 +74,7 @@ function resultsTableHtml(t: ResultsTable, k: number, labels?: string[]): Html {
     p3(r.peakPUnc),
     ...r.mm.map((v) => Math.round(v)),
     ...(labels ? [labels[i]] : []),
+    ...eff.map((e) => f(e.values[i])),
   ]);
   return table(header, rows, { id: `results-${k}`, className: 'results' });
 }
@@ -102,8 +107,8 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
   <figure>${pngImage(slices.png, `contrast ${c.index} on slices`, { className: 'map' })}<figcaption>Slices over ${bg.description}; left on the left (neurological).</figcaption></figure>
   <figure>${pngImage(glass.png, `contrast ${c.index} glass brain`, { className: 'map' })}<figcaption>Glass brain: maximum intensity projections over the analysis mask.</figcaption></figure>
   <h4>Results table${labels ? html` (labels: ${req.atlas?.name})` : ''}</h4>
-  ${res.table.rows.length ? resultsTableHtml(res.table, c.index, labels) : html`<p class="empty">No cluster survives the thresholds, so the table is empty.</p>`}
-  <pre class="footer">${footerLines(res.table).join('\n')}</pre>
+  ${res.table.rows.length ? resultsTableHtml(res.table, c.index, labels, res.effects) : html`<p class="empty">No cluster survives the thresholds, so the table is empty.</p>`}
+  <pre class="footer">${[...footerLines(res.table), ...(res.effects.note ? [res.effects.note] : [])].join('\n')}</pre>
 </section>`);
     viewerMaps.push({ name: `${c.index}: ${c.name} (${c.type})`, type: c.type, stat: res.stat, threshold: d.u, max: d.scale.vmax, negative: sign !== 'pos', peak: peakPosition(d.map, d.scale) });
     summaries.push({ index: c.index, name: c.name, shownVoxels: d.shownVoxels, rows: res.table.rows.length });
@@ -150,10 +155,12 @@ ${table(['', ''], [
   ['smoothness (FWHM)', `${sm.FWHM_mm.map((v) => f(v, 1)).join(' ')} mm = ${sm.FWHM_vox.map((v) => f(v, 2)).join(' ')} voxels`],
   ['resels', `${sm.R.map((v) => f(v, 1)).join(' ')} (R0..R3)`],
 ], { id: 'model', className: 'facts' })}
+${orthogonalitySection({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts })}
 <h3>Contrasts</h3>
 ${table(['#', 'name', 'type', 'weights', 'df', 'images'], r.contrasts.map((c) => [c.index, c.name, c.type, weightsText(r.design.columns, c.weights), c.type === 'T' ? f(c.df[1], 1) : `[${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`, `${c.images.effect}, ${c.images.stat}`]), { id: 'contrasts' })}
 <details><summary>Scans (${r.scans.length})</summary><ol class="scans">${r.scans.map((s) => html`<li><code>${s.path}${s.volume ? `,${s.volume + 1}` : ''}</code></li>`)}</ol></details>
 </section>
+${checkSection(a.dir)}
 <section id="maps"><h2>Contrasts and results</h2>
 ${sections}
 </section>

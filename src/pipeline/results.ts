@@ -10,14 +10,19 @@ import { formatTable } from '../report/textTable.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { type Atlas, codeAt, regionName } from '../atlas/atlas.js';
 import { pad } from './outputs.js';
+import { type PeakEffects, peakEffects, effectColumns } from './effects.js';
+import { partialR, partialR2, signedLogP } from '../inference/effectSize.js';
 
-export type ExtraMap = 'p' | 'logp' | 'z';
+export type ExtraMap = 'p' | 'logp' | 'z' | 'd' | 'r' | 'R2';
+export const EXTRA_MAPS: ExtraMap[] = ['p', 'logp', 'z', 'd', 'r', 'R2'];
 
 export interface ResultsRequest extends ResultsOptions {
   /** Contrast number (1-based) or name. */
   contrast: number | string;
-  /** Also write uncorrected p, -log10 p and/or Z maps. */
+  /** Also write uncorrected p, signed -log10 p, Z, and effect-size (d, r for T; R2 for F) maps. */
   maps?: ExtraMap[];
+  /** Refuse (VbmError) an effect-size map the contrast has none of, instead of skipping it with a note. */
+  strictMaps?: boolean;
   /** Label each peak with this atlas (a name or path) in the table. */
   atlas?: Atlas;
 }
@@ -28,15 +33,18 @@ export interface ResultsOutput {
   files: string[];
   /** The table as SPM lists it, for a terminal. */
   text: string;
+  /** Maps asked for that this contrast has none of, and why. */
+  notes: string[];
 }
 
 const fmtP = (p: number): string => (Number.isNaN(p) ? '' : p.toFixed(3));
 const num = (x: number): string => (Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(+x.toPrecision(10)));
 
 /** The CSV of the table: one row per peak; cluster columns on a cluster's first row only. */
-export function tableCsv(t: ResultsTable, labels?: string[]): string {
+export function tableCsv(t: ResultsTable, labels?: string[], effects?: PeakEffects): string {
   const statCol = t.stat === 'F' ? 'peak_F' : 'peak_T';
-  const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0', ...(labels ? ['label'] : [])];
+  const eff = effects ? effectColumns(effects) : [];
+  const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', ...eff.map((e) => `peak_${e.name}`), 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0', ...(labels ? ['label'] : [])];
   const lines = [header.join(',')];
   t.rows.forEach((r, i) => {
     const c = r.first;
@@ -55,6 +63,7 @@ export function tableCsv(t: ResultsTable, labels?: string[]): string {
         num(r.z),
         num(r.peakPUnc),
         num(r.peakQFDRVoxel),
+        ...eff.map((e) => num(e.values[i])),
         ...r.mm.map((v) => num(v)),
         ...r.voxel,
         ...(labels ? [/[",]/.test(labels[i]) ? `"${labels[i].replace(/"/g, '""')}"` : labels[i]] : []),
@@ -81,7 +90,8 @@ export function footerLines(t: ResultsTable): string[] {
   ];
 }
 
-export function formatResultsText(t: ResultsTable, title: string, opts: { peaksPerCluster: number; peakDistanceMm: number }, labels?: string[]): string {
+export function formatResultsText(t: ResultsTable, title: string, opts: { peaksPerCluster: number; peakDistanceMm: number }, labels?: string[], effects?: PeakEffects): string {
+  const eff = effects ? effectColumns(effects) : [];
   const rows = t.rows.map((r, i) => [
     i === 0 ? fmtP(t.set.p) : '',
     i === 0 ? String(t.set.c) : '',
@@ -94,11 +104,12 @@ export function formatResultsText(t: ResultsTable, title: string, opts: { peaksP
     r.stat.toFixed(2),
     Number.isFinite(r.z) ? r.z.toFixed(2) : 'Inf',
     r.peakPUnc < 0.0005 ? r.peakPUnc.toExponential(1) : fmtP(r.peakPUnc),
+    ...eff.map((e) => (Number.isFinite(e.values[i]) ? e.values[i].toFixed(2) : '')),
     r.mm.map((v) => v.toFixed(0).padStart(4)).join(' '),
     ...(labels ? [labels[i]] : []),
   ]);
-  const header = ['set p', 'c', 'clus p(FWE)', 'q(FDR)', 'k', 'p(unc)', 'peak p(FWE)', 'q(FDR)', t.stat, '(Z)', 'p(unc)', '   x    y    z {mm}', ...(labels ? ['label'] : [])];
-  const body = t.rows.length ? formatTable(header, rows, header.map((_, i) => (i >= 11 ? 'l' : 'r'))) : 'No voxel survives the thresholds.';
+  const header = ['set p', 'c', 'clus p(FWE)', 'q(FDR)', 'k', 'p(unc)', 'peak p(FWE)', 'q(FDR)', t.stat, '(Z)', 'p(unc)', ...eff.map((e) => e.name), '   x    y    z {mm}', ...(labels ? ['label'] : [])];
+  const body = t.rows.length ? formatTable(header, rows, header.map((_, i) => (i >= 11 + eff.length ? 'l' : 'r'))) : 'No voxel survives the thresholds.';
   return [
     title,
     '',
@@ -106,6 +117,7 @@ export function formatResultsText(t: ResultsTable, title: string, opts: { peaksP
     '',
     `table shows ${opts.peaksPerCluster} local maxima more than ${opts.peakDistanceMm.toFixed(1)}mm apart`,
     ...footerLines(t),
+    ...(effects?.note ? [effects.note] : []),
   ].join('\n');
 }
 
@@ -116,6 +128,8 @@ export interface AnalysisResults {
   stat: Volume;
   mask: Volume;
   options: { peaksPerCluster: number; peakDistanceMm: number };
+  /** Effect sizes at each peak of the table (r and, for two groups, d for T; partial R2 for F). */
+  effects: PeakEffects;
 }
 
 /** Threshold a contrast of an analysis folder and build its table, writing nothing. */
@@ -139,7 +153,7 @@ export function analysisResults(dirOrAnalysis: string | Analysis, req: ResultsRe
     S: rec.smoothness.S,
     fwhmVox: rec.smoothness.FWHM_vox as [number, number, number],
   }, { ...req, ...options });
-  return { analysis: a, contrast: c, table, stat: statImg, mask, options };
+  return { analysis: a, contrast: c, table, stat: statImg, mask, options, effects: peakEffects(rec, c, table.rows.map((r) => r.stat)) };
 }
 
 /**
@@ -148,7 +162,19 @@ export function analysisResults(dirOrAnalysis: string | Analysis, req: ResultsRe
  * optional p/Z maps.
  */
 export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest): ResultsOutput {
-  const { analysis: a, contrast: c, table, stat: statImg, mask, options } = analysisResults(dirOrAnalysis, req);
+  const { analysis: a, contrast: c, table, stat: statImg, mask, options, effects } = analysisResults(dirOrAnalysis, req);
+  const notes: string[] = [];
+  const maps = (req.maps ?? []).filter((m) => {
+    const why = m === 'd' ? (c.type !== 'T' ? 'd is for T contrasts (use R2 for an F contrast)' : effects.d ? null : `d is defined for a two-group contrast only: ${effects.dReason}`)
+      : m === 'r' ? (c.type !== 'T' ? 'r is for T contrasts (use R2 for an F contrast)' : null)
+      : m === 'R2' ? (c.type !== 'F' ? 'R2 is for F contrasts (for a T contrast, r^2 is its partial R2)' : null)
+      : null;
+    if (why === null) return true;
+    const msg = `contrast ${c.index} '${c.name}': no ${m} map: ${why}`;
+    if (req.strictMaps) throw new VbmError(msg, 'ask for the maps that fit the contrast: d (two groups) or r for T, R2 for F');
+    notes.push(msg);
+    return false;
+  });
   const statType: StatType = c.type;
   const k = pad(c.index);
   const peakLabels = req.atlas ? table.rows.map((r) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, r.mm))) : undefined;
@@ -181,18 +207,33 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
       `${base}_clusters.nii`,
       encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: Float32Array.from(table.clusterIndex) }, { datatype: DT.INT16, descrip: `cluster numbers of table_${k}.csv` }),
     );
-    for (const m of req.maps ?? []) {
+    for (const m of maps) {
       const out = new Float32Array(n).fill(NaN);
+      const [df1, df2] = c.df;
       for (let i = 0; i < n; i++) {
         if (!(mask.data[i] > 0)) continue;
-        const p = statTail(statType, statImg.data[i], c.df);
-        out[i] = m === 'p' ? p : m === 'logp' ? -Math.log10(p) : zFromTail(p);
+        const s = statImg.data[i];
+        if (m === 'd') out[i] = effects.d!.factor * s;
+        else if (m === 'r') out[i] = partialR(s, df2);
+        else if (m === 'R2') out[i] = partialR2(s, df1, df2);
+        else if (m === 'logp' && statType === 'T') out[i] = signedLogP(s, df2);
+        else {
+          const p = statTail(statType, s, c.df);
+          out[i] = m === 'p' ? p : m === 'logp' ? -Math.log10(p) : zFromTail(p);
+        }
       }
-      const name = { p: `${base}_p.nii`, logp: `${base}_mlog10p.nii`, z: `${base}_z.nii` }[m];
-      const what = { p: 'uncorrected p', logp: '-log10 uncorrected p', z: 'equivalent Z' }[m];
+      const name = { p: `${base}_p.nii`, logp: `${base}_mlog10p.nii`, z: `${base}_z.nii`, d: `${base}_d.nii`, r: `${base}_r.nii`, R2: `${base}_R2.nii` }[m];
+      const what = {
+        p: 'uncorrected p',
+        logp: statType === 'T' ? 'signed -log10 p' : '-log10 uncorrected p',
+        z: 'equivalent Z',
+        d: "Cohen's d",
+        r: 'partial r = T/sqrt(T^2+df)',
+        R2: 'partial R2 = F df1/(F df1+df2)',
+      }[m];
       put(name, encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: out }, { descrip: `${what} of ${c.images.stat}` }));
     }
-    put(`table_${k}.csv`, tableCsv(table, peakLabels));
+    put(`table_${k}.csv`, tableCsv(table, peakLabels, effects));
     const { survivors, clusterIndex, ...facts } = table;
     void survivors;
     void clusterIndex;
@@ -203,7 +244,8 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
           contrast: { index: c.index, name: c.name, type: c.type, weights: c.weights },
           options: { threshold: req.threshold, correction: req.correction, extent: req.extent, ...options, atlas: req.atlas ? { name: req.atlas.name, path: req.atlas.path } : null },
           ...facts,
-          rows: facts.rows.map((r, i) => ({ ...r, label: peakLabels?.[i] })),
+          rows: facts.rows.map((r, i) => ({ ...r, label: peakLabels?.[i], ...Object.fromEntries(effectColumns(effects).map((e) => [e.name, e.values[i]])) })),
+          effectSizes: { d: effects.d ? { factor: effects.d.factor, groups: effects.d.groups, n: effects.d.n, formula: effects.d.description } : null, note: effects.note ?? null },
           footer: footerLines(table),
         },
         (_k, v) => (v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? null : v),
@@ -217,5 +259,6 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
   }
   const title = `Contrast ${c.index} '${c.name}': SPM{${c.type}_[${c.type === 'T' ? c.df[1].toFixed(1) : `${c.df[0].toFixed(1)},${c.df[1].toFixed(1)}`}]}, ` +
     `${req.threshold > 1 ? `${c.type} > ${req.threshold}` : `${req.correction === 'none' ? 'uncorrected' : req.correction.toUpperCase()} p < ${req.threshold}`}, k >= ${req.extent}`;
-  return { contrast: { index: c.index, name: c.name, type: c.type }, table, files, text: formatResultsText(table, title, options, peakLabels) };
+  const text = formatResultsText(table, title, options, peakLabels, effects) + notes.map((m) => `\nnote: ${m}`).join('');
+  return { contrast: { index: c.index, name: c.name, type: c.type }, table, files, text, notes };
 }

@@ -3,6 +3,7 @@ import type { ModelRecord } from './modelRecord.js';
 import type { ColumnInfo } from '../model/designMatrix.js';
 import { formatTable } from '../report/textTable.js';
 import type { NonSphericity } from '../estimation/nonSphericity.js';
+import { orthogonalityText } from '../report/orthogonality.js';
 
 function fmtWeights(w: number[][]): string {
   const row = (r: number[]): string => r.map((x) => (Number.isInteger(x) ? String(x) : x.toPrecision(3))).join(' ');
@@ -26,6 +27,7 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   for (const line of designNotes(r)) out.push(`  ${line}`);
   if (r.design.collinear.length) out.push(`  collinear: ${r.design.collinear.map((g) => g.join(' ~ ')).join('; ')}`);
   if (r.nonSphericity) out.push(...describeNonSphericity(r.nonSphericity));
+  out.push('', orthogonalityText({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts }));
   out.push('');
   const th = r.masking.threshold;
   out.push(

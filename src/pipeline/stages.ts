@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { temporaryWriter, writeFileAtomic } from '../io/atomic.js';
 
-export const STAGES = ['design', 'estimate', 'contrasts', 'results', 'labels', 'permutations', 'report'] as const;
+export const STAGES = ['design', 'check', 'estimate', 'contrasts', 'results', 'labels', 'permutations', 'report'] as const;
 export type StageName = (typeof STAGES)[number];
 export const STAGES_FILE = 'vbm-stages.json';
 const LOCK_FILE = '.vbm-lock';
