@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import type { Volume } from '../src/io/nifti/volume.js';
 import { mniLikeAffine } from '../src/synth/phantom.js';
-import { plotGlassBrain, plotStatMap } from '../src/plot/statMap.js';
+import { chooseCuts, plotGlassBrain, plotStatMap } from '../src/plot/statMap.js';
 import { plotDesignMatrix } from '../src/plot/designMatrix.js';
 import type { Box } from '../src/plot/sampling.js';
 
@@ -230,4 +230,68 @@ test('design matrix: each column scaled to its own range, constant columns white
   assert.ok(darkIn(1) > 20, 'bar over age');
   assert.equal(darkIn(0), 0);
   assert.equal(darkIn(2), 0);
+});
+
+/**
+ * Cut choice (issue 18): clusters planted at known z must be in the picture. The truth: a pair
+ * of "hippocampal" spheres at z = -16 (T 7.5, the strongest), a sphere at z = 22 (T 5), a
+ * negative one at z = 40 (T -6) and a weak one at z = 48 (T 4.5), radius 7 mm, on the 3 mm LAS grid.
+ */
+const PLANTED_CLUSTERS = [
+  { c: [-26, -20, -16], t: 7.5 },
+  { c: [26, -20, -16], t: 7.5 },
+  { c: [10, 20, 22], t: 5 },
+  { c: [-20, -50, 40], t: -6 },
+  { c: [15, 0, 48], t: 4.5 },
+];
+function plantedAt(x: number, y: number, z: number): number {
+  if ((x / 55) ** 2 + ((y + 18) / 70) ** 2 + ((z - 10) / 50) ** 2 > 1) return NaN;
+  for (const p of PLANTED_CLUSTERS) {
+    // peaked at the centre (the peak is the centre voxel), 0.75 of the peak at the rim: all above 3.1
+    const d = Math.hypot(x - p.c[0], y - p.c[1], z - p.c[2]);
+    if (d <= 7) return p.t * (1 - (0.25 * d) / 7);
+  }
+  return 0.5;
+}
+
+/** Whether the picture shows the planted cluster: some panel cuts it and the pixel at its centre's (x, y), found by the test's own mm arithmetic, is coloured. */
+function clusterShown(fig: { png: Buffer; panels: { x: number; y: number }[] }, coords: number[], c: number[], img: PNG): boolean {
+  return coords.some((z, p) => {
+    if (Math.abs(z - c[2]) >= 7) return false;
+    const px = Math.floor((c[0] - BOX[0][0]) * PX_PER_MM);
+    const py = Math.floor((BOX[1][1] - c[1]) * PX_PER_MM);
+    return isColoured(img, fig.panels[p].x + px, fig.panels[p].y + py);
+  });
+}
+
+test('cuts go through the planted clusters, strongest first, never closer than the FWHM (1, 3 and 8 cuts)', () => {
+  const stat = volumeOf('LAS', plantedAt);
+  const FWHM = 12;
+  const scale = { threshold: 3.1, vmax: 7.5, sign: 'both' as const };
+  for (const [n, expectShown] of [
+    [1, [0, 1]],
+    [3, [0, 1, 2, 3]],
+    [8, [0, 1, 2, 3, 4]],
+  ] as [number, number[]][]) {
+    const coords = chooseCuts(stat, scale, BOX, 'z', n, FWHM);
+    assert.ok(coords.length <= n && coords.length >= Math.min(n, 1), `${n} cuts asked, got ${coords}`);
+    for (let i = 1; i < coords.length; i++) assert.ok(coords[i] - coords[i - 1] >= FWHM - 1e-6, `cuts ${coords} closer than ${FWHM} mm`);
+    const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords, pxPerMm: PX_PER_MM });
+    const img = decode(fig.png);
+    for (const k of expectShown) assert.ok(clusterShown(fig, coords, PLANTED_CLUSTERS[k].c, img), `${n} cuts at ${coords}: planted cluster at ${PLANTED_CLUSTERS[k].c} is not in the picture`);
+    if (n === 8) assert.ok(coords.length >= 6, `8 cuts asked over 82 mm with 12 mm spacing: got only ${coords}`);
+    // the negative cluster is drawn cold (blue), the positive ones hot
+    if (n >= 3) {
+      const p = coords.findIndex((z) => Math.abs(z - 40) <= 5);
+      const at = fig.panels[p];
+      const o = ((at.y + Math.floor((BOX[1][1] + 50) * PX_PER_MM)) * img.width + at.x + Math.floor((-20 - BOX[0][0]) * PX_PER_MM)) * 4;
+      assert.ok(img.data[o + 2] > img.data[o], 'negative cluster drawn in blue');
+    }
+  }
+  // --sign pos: the negative cluster gets no cut of its own and is not drawn
+  const pos = chooseCuts(stat, { ...scale, sign: 'pos' }, BOX, 'z', 3, FWHM);
+  assert.ok(!pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)), `cut ${pos} made for the hidden negative cluster`);
+  // the user's cuts win: plotStatMap draws exactly the coordinates given
+  const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords: [0.5, 30.5], pxPerMm: PX_PER_MM });
+  assert.deepEqual(fig.grids.map((g) => g.coord), [0.5, 30.5]);
 });

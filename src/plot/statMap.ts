@@ -10,6 +10,7 @@ import { type StatScale, grey, isShown, statColour } from './colours.js';
 import { composeFigure, type Figure, type Panel, LIGHT } from './figure.js';
 import { type Box, minVoxelMm, worldSampler } from './sampling.js';
 import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane } from './views.js';
+import { displayedClusters, findCuts, gridPlanes } from './cuts.js';
 
 export type Display = CutAxis | 'ortho';
 
@@ -99,8 +100,10 @@ export function plotStatMap(req: StatMapRequest): PlotResult {
 
 export interface GlassBrainRequest {
   stat: Volume;
-  /** Outline: voxels > 0 of this image (the analysis mask), projected. */
+  /** Outline: voxels above `outlineThreshold` of this image (a brain template, or the analysis mask), projected; its edge is drawn. */
   outline: Volume;
+  /** Default 0. */
+  outlineThreshold?: number;
   box: Box;
   scale: StatScale;
   title?: string;
@@ -108,7 +111,7 @@ export interface GlassBrainRequest {
   colourBarLabel?: string;
 }
 
-/** Maximum intensity projections in three views (sagittal, coronal, axial), over the mask's silhouette. */
+/** Maximum intensity projections in three views (sagittal, coronal, axial), over the projected silhouette of a brain (its edge drawn grey, as nilearn's glass brain). */
 export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
   const axes: CutAxis[] = ['x', 'y', 'z'];
   const pxPerMm = req.pxPerMm ?? defaultScale(req.box, axes);
@@ -120,7 +123,8 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
     return shown(v) ? v : NaN;
   };
   const outline = worldSampler(req.outline, 'nearest');
-  const inside = (x: number, y: number, z: number): number => (outline(x, y, z) > 0 ? 1 : NaN);
+  const level = req.outlineThreshold ?? 0;
+  const inside = (x: number, y: number, z: number): number => (outline(x, y, z) > level ? 1 : NaN);
   const step = Math.min(minVoxelMm(req.stat.affine), minVoxelMm(req.outline.affine)) / 2;
   const rank = scale.sign === 'pos' ? (v: number) => v : scale.sign === 'neg' ? (v: number) => -v : (v: number) => Math.abs(v);
   const grids: PlaneGrid[] = [];
@@ -162,45 +166,18 @@ export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly 
 }
 
 /**
- * Cut positions for a row of `n` cuts: spread evenly over the extent of the displayed voxels
- * along the axis, widened (around their middle) to at least 60% of the brain's inner extent so a
- * small or absent result still gets cuts across the brain; the inner extent leaves out 12% at each
- * end of the box, where slices are mostly empty. A single cut goes through the peak. Each is
- * snapped to a voxel centre of the statistic grid.
+ * Cut positions for a row of `n` cuts (src/plot/cuts.ts): through the displayed clusters first,
+ * strongest first, then filling the brain's inner extent (the box less 12% at each end, where
+ * slices are mostly empty), never two cuts closer than `minSeparationMm` (the smoothness FWHM
+ * when known; default two voxels). Each cut is a voxel-centre plane of the statistic grid.
  */
-export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number): number[] {
+export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number, minSeparationMm?: number): number[] {
   const a = AXIS_INDEX[axis];
-  const centre = box.map((r) => (r[0] + r[1]) / 2);
-  if (n === 1) {
-    const peak = peakPosition(stat, scale);
-    return [snapToGrid(stat, axis, peak ? peak[a] : centre[a], centre)];
-  }
-  let lo = Infinity;
-  let hi = -Infinity;
-  const [nx, ny, nz] = stat.dims;
-  for (let k = 0, i = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let x = 0; x < nx; x++, i++) {
-        if (!isShown(stat.data[i], scale)) continue;
-        const w = applyAffine(stat.affine, x, j, k)[a];
-        if (w < lo) lo = w;
-        if (w > hi) hi = w;
-      }
   const [b0, b1] = box[a];
-  const inner: [number, number] = [b0 + 0.12 * (b1 - b0), b1 - 0.12 * (b1 - b0)];
-  if (lo === Infinity) [lo, hi] = inner;
-  const minSpan = Math.max(0.6 * (inner[1] - inner[0]), 2 * minVoxelMm(stat.affine) * (n - 1));
-  if (hi - lo < minSpan) {
-    const c = Math.min(Math.max((lo + hi) / 2, inner[0] + minSpan / 2), inner[1] - minSpan / 2);
-    lo = c - minSpan / 2;
-    hi = c + minSpan / 2;
-  }
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = snapToGrid(stat, axis, lo + ((hi - lo) * i) / (n - 1), centre);
-    if (!out.includes(s)) out.push(s);
-  }
-  return out;
+  const clusters = displayedClusters(stat, scale, axis);
+  const sep = minSeparationMm ?? 2 * minVoxelMm(stat.affine);
+  const planes = gridPlanes(stat, axis, b0 + 0.12 * (b1 - b0), b1 - 0.12 * (b1 - b0));
+  return findCuts({ planes, clusters, axis, n, minSeparationMm: sep });
 }
 
 /**
