@@ -177,10 +177,15 @@ export const GLASS_OUTLINE_LEVEL = 0.1;
  * span the mask's box and the template's brain, whichever is larger.
  */
 export function drawGlassBrain(d: DisplayedMap, title?: string): PlotResult {
+  return plotGlassBrain({ stat: d.map, ...glassOutline(d.box), scale: d.scale, title, colourBarLabel: d.contrast.type });
+}
+
+/** The glass brain's outline (the shipped template and its level) and the views' box: `box` widened to the template's brain. */
+export function glassOutline(box: Box): { outline: Volume; outlineThreshold: number; box: Box } {
   const outline = shippedTemplate();
   const brain = worldBox(outline, (v) => v > GLASS_OUTLINE_LEVEL, 4);
-  const box = brain ? (d.box.map((r, i) => [Math.min(r[0], brain[i][0]), Math.max(r[1], brain[i][1])]) as Box) : d.box;
-  return plotGlassBrain({ stat: d.map, outline, outlineThreshold: GLASS_OUTLINE_LEVEL, box, scale: d.scale, title, colourBarLabel: d.contrast.type });
+  const union = brain ? (box.map((r, i) => [Math.min(r[0], brain[i][0]), Math.max(r[1], brain[i][1])]) as Box) : box;
+  return { outline, outlineThreshold: GLASS_OUTLINE_LEVEL, box: union };
 }
 
 export function drawDesign(a: Analysis, title = 'Design matrix') {

@@ -16,6 +16,8 @@ import type { Volume } from '../io/nifti/volume.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Analysis } from '../pipeline/analysis.js';
 import { atlasDirs } from '../atlas/registry.js';
+import { worldSampler } from './sampling.js';
+import { applyAffine } from '../io/nifti/affine.js';
 
 export const MEAN_IMAGE = 'mean_scans.nii';
 
@@ -135,4 +137,27 @@ export async function meanOfScans(a: Analysis, onProgress?: (done: number, total
   const vol: Volume = { dims: [dims[0], dims[1], dims[2]], affine, data: mean };
   writeFileAtomic(path, encodeNifti(vol, { descrip: tag }));
   return vol;
+}
+
+/**
+ * A copy of a background small enough to embed in a report's viewer: images of more than 2
+ * million voxels (a 1 mm template) are resampled (trilinear, in mm) onto a grid of twice the
+ * voxel size over the same field of view; smaller ones are returned as they are.
+ */
+export function viewerCopy(vol: Volume, maxVoxels = 2_000_000): Volume {
+  if (vol.data.length <= maxVoxels) return vol;
+  const sample = worldSampler(vol, 'linear');
+  const dims: [number, number, number] = [0, 1, 2].map((a) => Math.ceil(vol.dims[a] / 2)) as [number, number, number];
+  // voxel i' of the copy sits where voxel 2i' + 0.5 of the original is
+  const A = vol.affine.map((row, r) => (r === 3 ? [...row] : [2 * row[0], 2 * row[1], 2 * row[2], row[3] + 0.5 * (row[0] + row[1] + row[2])]));
+  const data = new Float32Array(dims[0] * dims[1] * dims[2]);
+  let n = 0;
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++, n++) {
+        const p = applyAffine(A, i, j, k);
+        const v = sample(p[0], p[1], p[2]);
+        data[n] = Number.isFinite(v) ? v : 0;
+      }
+  return { dims, affine: A, data };
 }
