@@ -17,6 +17,8 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { analysisResults } from '../src/pipeline/results.js';
 import { runPlot } from '../src/pipeline/plot.js';
 import { readVolume } from '../src/io/nifti/read.js';
+import { runReport } from '../src/pipeline/report.js';
+import { runPermute } from '../src/pipeline/permute.js';
 
 const AAL_IMAGE = '/usr/share/mricron/templates/aal.nii.gz';
 const AAL_NAMES = '/usr/share/mricron/templates/aal.nii.txt';
@@ -95,6 +97,30 @@ test('demo study: the planted effects are found at their AAL regions, and every 
         assert.ok(seen, `contrast ${k}: cluster ${c} (${sizes.get(c)} voxels, peak ${JSON.stringify(res.table.rows.find((r) => r.cluster === c)?.mm)}) is in no cut of ${grids.map((g) => g.coord)}`);
       }
     }
+  } finally {
+    cleanup();
+  }
+});
+
+test('report: permutation maps (TFCE, voxel and cluster FWE) and their table beside the random-field results', { skip: noAal }, async () => {
+  const { dir, cleanup } = tempDir('vbm-demo-perm-');
+  try {
+    const study = makeDemoStudy(shippedTemplate(), { n: 40, seed: 2026 });
+    const { design, mask } = writeDemoStudy(join(dir, 'cohort'), study);
+    const out = join(dir, 'results');
+    await runAnalysis({ design, out, covariates: ['age', 'patient', 'tiv'], contrasts: [{ name: 'age -', type: 'T', columns: ['age'], weights: [-1] }], masking: { explicitMask: mask }, workers: 0 });
+    const before = readFileSync((await runReport(out, { viewer: false })).file, 'utf8');
+    assert.ok(!before.includes('id="permutation-1"'), 'a permutation section without permutation results');
+    await runPermute(out, { contrast: 1, permutations: 40, tfce: true, clusterThreshold: 0.001, seed: 1, workers: 0 });
+    const page = readFileSync((await runReport(out, { viewer: false })).file, 'utf8');
+    const at = page.indexOf('id="permutation-1"');
+    assert.ok(at > page.indexOf('id="results-1"'), 'the permutation section follows the random-field table');
+    const section = page.slice(at, page.indexOf('</section>', at));
+    for (const f of ['perm_0001_tfce_mlog10p_fwe.nii', 'perm_0001_vox_mlog10p_fwe.nii', 'perm_0001_clustere_mlog10p_fwe.nii']) assert.ok(section.includes(f), `${f} is not shown`);
+    assert.equal((section.match(/<img /g) ?? []).length, 3);
+    // its table lists a hippocampal cluster (peak within 8 mm of a planted centre)
+    const rows = [...section.matchAll(/<tr><td>\d+<\/td>(?:<td>[^<]*<\/td>){7}<td>(-?\d+)<\/td><td>(-?\d+)<\/td><td>(-?\d+)<\/td>/g)].map((m) => [1, 2, 3].map((g) => Number(m[g])));
+    assert.ok(rows.some((mm) => DEMO_EFFECTS.slice(0, 2).some((e) => Math.hypot(mm[0] - e.centreMm[0], mm[1] - e.centreMm[1], mm[2] - e.centreMm[2]) <= 8)), `no hippocampal cluster in ${JSON.stringify(rows)}`);
   } finally {
     cleanup();
   }

@@ -61,18 +61,18 @@ export function permutationSection(r: PermutationMapsRequest): Html | undefined 
       outline: r.outline,
       outlineThreshold: r.outlineThreshold,
       box: r.box,
-      scale: { threshold: u - 1e-9, vmax: top > u ? top : u + 1, sign: 'pos' },
+      scale: { threshold: u - 1e-9, vmax: Math.max(top, u + 0.5), sign: 'pos' },
       title: `${m.what}: -log10 p, p <= ${alpha} (${s.permutations} permutations)`,
       colourBarLabel: '-log10 p',
     });
-    figures.push(html`<figure>${pngImage(fig.png, `contrast ${r.contrast} ${m.what}`, { className: 'map' })}<figcaption>${m.what} p-values from ${s.permutations} ${s.scheme} (seed ${s.seed}), file <code>${names[m.key]}</code>; coloured where p &lt;= ${alpha}.</figcaption></figure>`);
+    figures.push(html`<figure style="max-width:600px">${pngImage(fig.png, `contrast ${r.contrast} ${m.what}`, { className: 'map' })}<figcaption>${m.what} p-values from ${s.permutations} ${s.scheme} (seed ${s.seed}), file <code>${names[m.key]}</code>; coloured where p &lt;= ${alpha}.</figcaption></figure>`);
   }
   const label = (mm: number[]): string => (r.atlas ? regionName(r.atlas, codeAt(r.atlas, mm)) : '');
   const header = ['cluster', 'voxels', 'mass', 'p(FWE) extent', 'p(FWE) mass', 'peak stat', 'peak p(FWE)', 'TFCE p(FWE)', 'x', 'y', 'z', ...(r.atlas ? ['label'] : [])];
   const rows = s.clusters.map((c) => [c.cluster, c.voxels, c.mass === null ? '' : c.mass.toFixed(1), p3(c.pFweExtent), p3(c.pFweMass), c.peakStat.toFixed(2), p3(c.peakPFwe), p3(c.peakTfcePFwe), ...c.mm.map((x) => Math.round(x)), ...(r.atlas ? [label(c.mm)] : [])]);
   return html`<div class="permutation" id="permutation-${r.contrast}">
   <h4>Permutation inference (${s.permutations} permutations)</h4>
-  ${figures}
+  <div style="display:flex;flex-wrap:wrap;gap:0 1em">${figures}</div>
   <p>Table: ${s.clusterDefinition}.</p>
   ${rows.length ? table(header, rows, { id: `permutation-table-${r.contrast}`, className: 'results' }) : html`<p class="empty">No cluster is significant by permutation.</p>`}
 </div>`;
