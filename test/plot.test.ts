@@ -13,6 +13,7 @@ import { mniLikeAffine } from '../src/synth/phantom.js';
 import { chooseCuts, plotGlassBrain, plotStatMap } from '../src/plot/statMap.js';
 import { plotDesignMatrix } from '../src/plot/designMatrix.js';
 import type { Box } from '../src/plot/sampling.js';
+import { shippedTemplate } from '../src/plot/background.js';
 
 const DIMS: [number, number, number] = [40, 48, 40];
 const VOX = 3;
@@ -294,4 +295,51 @@ test('cuts go through the planted clusters, strongest first, never closer than t
   // the user's cuts win: plotStatMap draws exactly the coordinates given
   const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords: [0.5, 30.5], pxPerMm: PX_PER_MM });
   assert.deepEqual(fig.grids.map((g) => g.coord), [0.5, 30.5]);
+});
+
+test('glass brain outline: the projected silhouette of the shipped ICBM152 template (test projects the template voxels itself)', () => {
+  const t = shippedTemplate();
+  // the shipped template is on the MNI 2 mm grid, stored RAS with a diagonal affine: x = 2i - 90, y = 2j - 126, z = 2k - 72
+  assert.deepEqual(t.affine.slice(0, 3).map((r) => [r[0], r[1], r[2], r[3]]), [
+    [2, 0, 0, -90],
+    [0, 2, 0, -126],
+    [0, 0, 2, -72],
+  ]);
+  const level = 0.1;
+  const box: Box = [
+    [-80, 80],
+    [-116, 82],
+    [-60, 90],
+  ];
+  const empty = volumeOf('LAS', () => NaN);
+  const fig = plotGlassBrain({ stat: empty, outline: t, outlineThreshold: level, contours: 2, box, scale: SCALE, pxPerMm: 1 });
+  const img = decode(fig.png);
+  const at = fig.panels[2];
+  const [nx, ny, nz] = t.dims;
+  let inside = 0;
+  let checked = 0;
+  for (let py = 0; py < at.height; py++)
+    for (let px = 0; px < at.width; px++) {
+      const x = box[0][0] + px + 0.5;
+      const y = box[1][1] - py - 0.5;
+      const ci = (x + 90) / 2;
+      const cj = (y + 126) / 2;
+      if ([ci, cj].some((v) => Math.abs(v - Math.floor(v) - 0.5) < 1e-6)) continue;
+      const i = Math.round(ci);
+      const j = Math.round(cj);
+      let any = false;
+      if (i >= 0 && j >= 0 && i < nx && j < ny)
+        for (let k = 0; k < nz; k++) {
+          const z = 2 * k - 72;
+          if (z >= box[2][0] && z <= box[2][1] && t.data[i + nx * (j + ny * k)] > level) any = true;
+        }
+      const o = ((at.y + py) * img.width + at.x + px) * 4;
+      checked++;
+      if (any) {
+        inside++;
+        assert.ok([232, 175, 110].includes(img.data[o]), `axial pixel ${px},${py} inside the brain is ${img.data[o]}`);
+      } else assert.equal(img.data[o], 255, `axial pixel ${px},${py} outside the brain is not white`);
+    }
+  // an axial projection of the brain covers roughly 140 x 175 mm
+  assert.ok(checked > 20000 && inside > 15000 && inside < 26000, `${inside} of ${checked} pixels inside`);
 });

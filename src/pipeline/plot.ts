@@ -170,6 +170,8 @@ export function clustersOnCuts(d: DisplayedMap, axis: CutAxis, coords: number[])
 
 /** Grey-matter probability above which the shipped template counts as brain in the glass brain's outline. */
 export const GLASS_OUTLINE_LEVEL = 0.1;
+/** Interior iso-lines of the template's projected grey matter in the glass brain. */
+export const GLASS_CONTOURS = 2;
 
 /**
  * Maximum intensity projections over the outline of a real brain: the projected edge of the
@@ -181,11 +183,11 @@ export function drawGlassBrain(d: DisplayedMap, title?: string): PlotResult {
 }
 
 /** The glass brain's outline (the shipped template and its level) and the views' box: `box` widened to the template's brain. */
-export function glassOutline(box: Box): { outline: Volume; outlineThreshold: number; box: Box } {
+export function glassOutline(box: Box): { outline: Volume; outlineThreshold: number; contours: number; box: Box } {
   const outline = shippedTemplate();
   const brain = worldBox(outline, (v) => v > GLASS_OUTLINE_LEVEL, 4);
   const union = brain ? (box.map((r, i) => [Math.min(r[0], brain[i][0]), Math.max(r[1], brain[i][1])]) as Box) : box;
-  return { outline, outlineThreshold: GLASS_OUTLINE_LEVEL, box: union };
+  return { outline, outlineThreshold: GLASS_OUTLINE_LEVEL, contours: GLASS_CONTOURS, box: union };
 }
 
 export function drawDesign(a: Analysis, title = 'Design matrix') {

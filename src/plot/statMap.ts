@@ -9,7 +9,7 @@ import type { Volume } from '../io/nifti/volume.js';
 import { type StatScale, grey, isShown, statColour } from './colours.js';
 import { composeFigure, type Figure, type Panel, LIGHT } from './figure.js';
 import { type Box, minVoxelMm, worldSampler } from './sampling.js';
-import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane } from './views.js';
+import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane, sumPlane } from './views.js';
 import { displayedClusters, findCuts, gridPlanes } from './cuts.js';
 
 export type Display = CutAxis | 'ortho';
@@ -104,6 +104,11 @@ export interface GlassBrainRequest {
   outline: Volume;
   /** Default 0. */
   outlineThreshold?: number;
+  /**
+   * Interior lines, as nilearn's glass brain has: this many iso-lines of the outline image's
+   * projected sum (its thickness along the ray), drawn light grey (default 0: the edge only).
+   */
+  contours?: number;
   box: Box;
   scale: StatScale;
   title?: string;
@@ -134,6 +139,11 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
     const depth = req.box[AXIS_INDEX[axis]];
     const mip = projectPlane(onlyShown, g, depth, step, rank);
     const sil = projectPlane(inside, g, depth, step, (v) => v);
+    const nLines = req.contours ?? 0;
+    const thick = nLines > 0 ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, step) : undefined;
+    let thickMax = 0;
+    if (thick) for (const t of thick) if (t > thickMax) thickMax = t;
+    const band = (n: number): number => (thick ? Math.min(nLines, Math.floor((thick[n] / thickMax) * (nLines + 1))) : 0);
     const rgba = new Uint8ClampedArray(g.width * g.height * 4);
     const isIn = (px: number, py: number): boolean => px >= 0 && py >= 0 && px < g.width && py < g.height && sil[py * g.width + px] === 1;
     for (let py = 0, n = 0; py < g.height; py++)
@@ -144,7 +154,9 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
         if (shown(mip[n])) c = statColour(mip[n], scale);
         else if (isIn(px, py)) {
           const edge = !isIn(px - 1, py) || !isIn(px + 1, py) || !isIn(px, py - 1) || !isIn(px, py + 1);
-          c = edge ? [110, 110, 110] : [232, 232, 232];
+          const b = band(n);
+          const line = thick !== undefined && b > 0 && ((px > 0 && band(n - 1) < b) || (py > 0 && band(n - g.width) < b) || (px + 1 < g.width && band(n + 1) < b) || (py + 1 < g.height && band(n + g.width) < b));
+          c = edge ? [110, 110, 110] : line ? [175, 175, 175] : [232, 232, 232];
         } else c = [255, 255, 255];
         rgba[o] = c[0];
         rgba[o + 1] = c[1];

@@ -83,3 +83,23 @@ export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number,
     }
   return out;
 }
+
+/** The sum of an image's finite values along the cut axis through [depth[0], depth[1]] mm, in steps of `stepMm`, times the step (a projected thickness, mm). */
+export function sumPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number): Float32Array {
+  const out = new Float32Array(g.width * g.height);
+  const a = AXIS_INDEX[g.axis];
+  const p = [0, 0, 0];
+  const steps = Math.max(1, Math.ceil((depth[1] - depth[0]) / stepMm));
+  for (let py = 0, n = 0; py < g.height; py++)
+    for (let px = 0; px < g.width; px++, n++) {
+      pixelToWorld(g, px, py, p);
+      let s = 0;
+      for (let k = 0; k <= steps; k++) {
+        p[a] = depth[0] + k * stepMm;
+        const v = sample(p[0], p[1], p[2]);
+        if (Number.isFinite(v)) s += v;
+      }
+      out[n] = s * stepMm;
+    }
+  return out;
+}

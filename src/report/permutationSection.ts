@@ -21,6 +21,7 @@ export interface PermutationMapsRequest {
   box: Box;
   outline: Volume;
   outlineThreshold: number;
+  contours?: number;
   atlas?: Atlas;
   alpha?: number;
 }
@@ -60,6 +61,7 @@ export function permutationSection(r: PermutationMapsRequest): Html | undefined 
       stat: v,
       outline: r.outline,
       outlineThreshold: r.outlineThreshold,
+      contours: r.contours,
       box: r.box,
       scale: { threshold: u - 1e-9, vmax: Math.max(top, u + 0.5), sign: 'pos' },
       title: `${m.what}: -log10 p, p <= ${alpha} (${s.permutations} permutations)`,
