@@ -343,7 +343,7 @@ pictureOptions(
     .option('--kind <kind>', "'slices', 'glass' (maximum intensity projections) or 'design'", 'slices')
     .option('--display <d>', "slices: 'z' (axial), 'y' (coronal), 'x' (sagittal) or 'ortho'", 'z')
     .option('--cuts <n>', 'slices: number of cuts in a row', '6')
-    .option('--coords <mm>', "slices: cut positions in mm, comma-separated (ortho: 'x,y,z'; default: at the peak)")
+    .option('--coords <mm>', "slices: cut positions in mm, comma-separated (ortho: 'x,y,z'; default: through the clusters, strongest first, then filling the brain, at least one FWHM apart; ortho at the peak)")
     .option('--vmax <v>', 'top of the colour scale (default: the largest |value| shown)')
     .option('--title <text>', 'title (default: contrast and thresholds)')
     .option('-o, --out <file>', 'PNG to write (default: slices_000K.png, glass_000K.png or design.png in the folder)')
