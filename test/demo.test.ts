@@ -97,6 +97,9 @@ test('demo study: the planted effects are found at their AAL regions, and every 
         assert.ok(seen, `contrast ${k}: cluster ${c} (${sizes.get(c)} voxels, peak ${JSON.stringify(res.table.rows.find((r) => r.cluster === c)?.mm)}) is in no cut of ${grids.map((g) => g.coord)}`);
       }
     }
+    // --coords wins over the cut finder
+    const mine = await runPlot(out, { contrast: 1, coords: [0, 30], out: join(dir, 'mine.png') });
+    assert.deepEqual(mine.figure.grids?.map((g) => g.coord), [0, 30]);
   } finally {
     cleanup();
   }

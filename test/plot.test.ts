@@ -292,6 +292,8 @@ test('cuts go through the planted clusters, strongest first, never closer than t
   // --sign pos: the negative cluster gets no cut of its own and is not drawn
   const pos = chooseCuts(stat, { ...scale, sign: 'pos' }, BOX, 'z', 3, FWHM);
   assert.ok(!pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)), `cut ${pos} made for the hidden negative cluster`);
+  // the same data stored RAS gets the same cuts (chosen in world mm, not voxel order)
+  for (const n of [1, 3, 8]) assert.deepEqual(chooseCuts(volumeOf('RAS', plantedAt), scale, BOX, 'z', n, FWHM), chooseCuts(stat, scale, BOX, 'z', n, FWHM), `${n} cuts, LAS vs RAS`);
   // the user's cuts win: plotStatMap draws exactly the coordinates given
   const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords: [0.5, 30.5], pxPerMm: PX_PER_MM });
   assert.deepEqual(fig.grids.map((g) => g.coord), [0.5, 30.5]);
