@@ -29,8 +29,13 @@ rmSync(root, { recursive: true, force: true });
 mkdirSync(cohortDir, { recursive: true });
 
 process.stderr.write(`building a study of 40 subjects on the ICBM152 grey-matter template in ${cohortDir}\n`);
+const marks: [string, number][] = [];
+const mark = (what: string): void => {
+  marks.push([what, Date.now()]);
+};
 const study = makeDemoStudy(shippedTemplate(), { n: 40, seed: 2026 });
 const { design, mask } = writeDemoStudy(cohortDir, study);
+mark('study');
 const contrasts: ContrastSpec[] = [
   { name: 'Grey matter falls with age', type: 'T', columns: ['age'], weights: [-1] },
   { name: 'Patients < controls', type: 'T', columns: ['patient'], weights: [-1] },
@@ -49,6 +54,7 @@ const result = await runAnalysis({
   onProgress: progress,
   log: (m) => process.stderr.write(`${m}\n`),
 });
+mark('estimation');
 let atlas: Atlas | undefined;
 try {
   atlas = openAtlas('aal');
@@ -56,11 +62,15 @@ try {
   process.stderr.write("AAL not found (Debian: apt-get install mricron-data): peaks are listed without labels\n");
 }
 const tables = contrasts.map((_, i) => runResults(result.dir, { contrast: i + 1, threshold: 0.05, correction: 'fwe', extent: 0, atlas }));
+mark('results');
 process.stderr.write(`permutation test of contrast 1 with TFCE (${permutations} permutations)\n`);
 const perm = await runPermute(result.dir, { contrast: 1, permutations, tfce: true, seed: 42, onProgress: (d, t) => progress('permutations', d, t) });
+mark('permutations');
 const slices = await runPlot(result.dir, { contrast: 1, display: 'z', cuts: 6 });
 const glass = await runPlot(result.dir, { contrast: 2, kind: 'glass' });
+mark('pictures');
 const report = await runReport(result.dir, { atlas, command: 'npm run demo' });
+mark('report');
 const seconds = (Date.now() - t0) / 1000;
 process.stdout.write(
   [
@@ -76,7 +86,7 @@ process.stdout.write(
     `  npx vbm permute ${resultsDir} --contrast 1 --permutations ${permutations} --tfce`,
     `Pictures: ${slices.file} (vbm plot ${resultsDir} --contrast 1), ${glass.file} (--contrast 2 --kind glass)`,
     `Report (open it in a browser): ${report.file} (vbm report ${resultsDir}${atlas ? ' --atlas aal' : ''})`,
-    `Done in ${seconds.toFixed(1)} s.`,
+    `Done in ${seconds.toFixed(1)} s (${marks.map(([w, t], i) => `${w} ${((t - (i ? marks[i - 1][1] : t0)) / 1000).toFixed(1)}`).join(', ')}).`,
     '',
   ].join('\n'),
 );

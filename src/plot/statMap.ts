@@ -8,7 +8,7 @@ import { applyAffine, invertAffine } from '../io/nifti/affine.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type StatScale, grey, isShown, statColour } from './colours.js';
 import { composeFigure, type Figure, type Panel, LIGHT } from './figure.js';
-import { type Box, minVoxelMm, worldSampler } from './sampling.js';
+import { type Box, minVoxelMm, worldBox, worldSampler } from './sampling.js';
 import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane, sumPlane } from './views.js';
 import { displayedClusters, findCuts, gridPlanes } from './cuts.js';
 
@@ -116,6 +116,8 @@ export interface GlassBrainRequest {
   colourBarLabel?: string;
 }
 
+const outlineCache = new WeakMap<Volume, Map<string, { sil: Float32Array; thick?: Float32Array }>>();
+
 /** Maximum intensity projections in three views (sagittal, coronal, axial), over the projected silhouette of a brain (its edge drawn grey, as nilearn's glass brain). */
 export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
   const axes: CutAxis[] = ['x', 'y', 'z'];
@@ -131,16 +133,26 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
   const level = req.outlineThreshold ?? 0;
   const inside = (x: number, y: number, z: number): number => (outline(x, y, z) > level ? 1 : NaN);
   const step = Math.min(minVoxelMm(req.stat.affine), minVoxelMm(req.outline.affine)) / 2;
+  // the mm box of the shown voxels (with a voxel's margin): rays that miss it are not traced
+  const shownBox = worldBox(req.stat, shown, minVoxelMm(req.stat.affine));
   const rank = scale.sign === 'pos' ? (v: number) => v : scale.sign === 'neg' ? (v: number) => -v : (v: number) => Math.abs(v);
   const grids: PlaneGrid[] = [];
   const panels: Panel[] = axes.map((axis) => {
     const g = planeGrid(axis, 0, req.box, pxPerMm);
     grids.push(g);
     const depth = req.box[AXIS_INDEX[axis]];
-    const mip = projectPlane(onlyShown, g, depth, step, rank);
-    const sil = projectPlane(inside, g, depth, step, (v) => v);
+    const mip = shownBox ? projectPlane(onlyShown, g, depth, step, rank, shownBox) : new Float32Array(g.width * g.height).fill(NaN);
     const nLines = req.contours ?? 0;
-    const thick = nLines > 0 ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, step) : undefined;
+    // the outline's projections depend only on the outline, its level, the view and the step: computed once per process
+    const key = `${level}:${nLines}:${axis}:${JSON.stringify(req.box)}:${pxPerMm}:${step}`;
+    let cache = outlineCache.get(req.outline);
+    if (!cache) outlineCache.set(req.outline, (cache = new Map()));
+    let proj = cache.get(key);
+    if (!proj) {
+      proj = { sil: projectPlane(inside, g, depth, step, (v) => v), thick: nLines > 0 ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, minVoxelMm(req.outline.affine)) : undefined };
+      cache.set(key, proj);
+    }
+    const { sil, thick } = proj;
     let thickMax = 0;
     if (thick) for (const t of thick) if (t > thickMax) thickMax = t;
     const band = (n: number): number => (thick ? Math.min(nLines, Math.floor((thick[n] / thickMax) * (nLines + 1))) : 0);
