@@ -62,7 +62,7 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     // pictures and the report from the command line
     const plot = vbm('plot', out, '--contrast', '1', '--threshold', '3.10', '--display', 'z', '--cuts', '8', '--out', join(dir, 'age.png'), '-q');
     assert.equal(plot.status, 0, plot.stderr);
-    assert.match(plot.stdout, /wrote .*age\.png \((\d+ voxels shown, T > 3\.10|no voxel survives the thresholds)\)/);
+    assert.match(plot.stdout, /wrote .*age\.png \((\d+ voxels shown, T > 3\.10, both signs|no voxel survives the thresholds)\)/);
     assert.deepEqual([...readFileSync(join(dir, 'age.png')).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     for (const kind of ['glass', 'design']) assert.equal(vbm('plot', out, '--contrast', '2', '--kind', kind, '-q').status, 0, kind);
     assert.ok(existsSync(join(out, 'glass_0002.png')) && existsSync(join(out, 'design.png')));

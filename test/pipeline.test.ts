@@ -66,7 +66,7 @@ test('an analysis file: cached re-runs, a changed contrast, a changed scan, dama
     assert.equal(rescanned.status, 0, rescanned.stderr);
     assert.deepEqual(stagesOf(rescanned.stderr), { design: 'cached', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
     // a changed report option redraws the report only
-    writeFileSync(join(dir, 'analysis.yaml'), readFileSync(join(dir, 'analysis.yaml'), 'utf8').replace('report: {sign: pos, display: z, cuts: 8, background: mean}', 'report: {sign: pos, display: ortho, background: mean, viewer: false}'));
+    writeFileSync(join(dir, 'analysis.yaml'), readFileSync(join(dir, 'analysis.yaml'), 'utf8').replace('report: {sign: pos, display: z, cuts: 8, background: template}', 'report: {sign: pos, display: ortho, background: mean, viewer: false}'));
     const redrawn = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(redrawn.status, 0, redrawn.stderr);
     assert.deepEqual(stagesOf(redrawn.stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'cached', report: 'ran' });

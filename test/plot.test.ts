@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import type { Volume } from '../src/io/nifti/volume.js';
 import { mniLikeAffine } from '../src/synth/phantom.js';
-import { plotGlassBrain, plotStatMap } from '../src/plot/statMap.js';
+import { chooseCuts, plotGlassBrain, plotStatMap } from '../src/plot/statMap.js';
 import { plotDesignMatrix } from '../src/plot/designMatrix.js';
 import type { Box } from '../src/plot/sampling.js';
+import { shippedTemplate } from '../src/plot/background.js';
 
 const DIMS: [number, number, number] = [40, 48, 40];
 const VOX = 3;
@@ -230,4 +231,117 @@ test('design matrix: each column scaled to its own range, constant columns white
   assert.ok(darkIn(1) > 20, 'bar over age');
   assert.equal(darkIn(0), 0);
   assert.equal(darkIn(2), 0);
+});
+
+/**
+ * Cut choice (issue 18): clusters planted at known z must be in the picture. The truth: a pair
+ * of "hippocampal" spheres at z = -16 (T 7.5, the strongest), a sphere at z = 22 (T 5), a
+ * negative one at z = 40 (T -6) and a weak one at z = 48 (T 4.5), radius 7 mm, on the 3 mm LAS grid.
+ */
+const PLANTED_CLUSTERS = [
+  { c: [-26, -20, -16], t: 7.5 },
+  { c: [26, -20, -16], t: 7.5 },
+  { c: [10, 20, 22], t: 5 },
+  { c: [-20, -50, 40], t: -6 },
+  { c: [15, 0, 48], t: 4.5 },
+];
+function plantedAt(x: number, y: number, z: number): number {
+  if ((x / 55) ** 2 + ((y + 18) / 70) ** 2 + ((z - 10) / 50) ** 2 > 1) return NaN;
+  for (const p of PLANTED_CLUSTERS) {
+    // peaked at the centre (the peak is the centre voxel), 0.75 of the peak at the rim: all above 3.1
+    const d = Math.hypot(x - p.c[0], y - p.c[1], z - p.c[2]);
+    if (d <= 7) return p.t * (1 - (0.25 * d) / 7);
+  }
+  return 0.5;
+}
+
+/** Whether the picture shows the planted cluster: some panel cuts it and the pixel at its centre's (x, y), found by the test's own mm arithmetic, is coloured. */
+function clusterShown(fig: { png: Buffer; panels: { x: number; y: number }[] }, coords: number[], c: number[], img: PNG): boolean {
+  return coords.some((z, p) => {
+    if (Math.abs(z - c[2]) >= 7) return false;
+    const px = Math.floor((c[0] - BOX[0][0]) * PX_PER_MM);
+    const py = Math.floor((BOX[1][1] - c[1]) * PX_PER_MM);
+    return isColoured(img, fig.panels[p].x + px, fig.panels[p].y + py);
+  });
+}
+
+test('cuts go through the planted clusters, strongest first, never closer than the FWHM (1, 3 and 8 cuts)', () => {
+  const stat = volumeOf('LAS', plantedAt);
+  const FWHM = 12;
+  const scale = { threshold: 3.1, vmax: 7.5, sign: 'both' as const };
+  for (const [n, expectShown] of [
+    [1, [0, 1]],
+    [3, [0, 1, 2, 3]],
+    [8, [0, 1, 2, 3, 4]],
+  ] as [number, number[]][]) {
+    const coords = chooseCuts(stat, scale, BOX, 'z', n, FWHM);
+    assert.ok(coords.length <= n && coords.length >= Math.min(n, 1), `${n} cuts asked, got ${coords}`);
+    for (let i = 1; i < coords.length; i++) assert.ok(coords[i] - coords[i - 1] >= FWHM - 1e-6, `cuts ${coords} closer than ${FWHM} mm`);
+    const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords, pxPerMm: PX_PER_MM });
+    const img = decode(fig.png);
+    for (const k of expectShown) assert.ok(clusterShown(fig, coords, PLANTED_CLUSTERS[k].c, img), `${n} cuts at ${coords}: planted cluster at ${PLANTED_CLUSTERS[k].c} is not in the picture`);
+    if (n === 8) assert.ok(coords.length >= 6, `8 cuts asked over 82 mm with 12 mm spacing: got only ${coords}`);
+    // the negative cluster is drawn cold (blue), the positive ones hot
+    if (n >= 3) {
+      const p = coords.findIndex((z) => Math.abs(z - 40) <= 5);
+      const at = fig.panels[p];
+      const o = ((at.y + Math.floor((BOX[1][1] + 50) * PX_PER_MM)) * img.width + at.x + Math.floor((-20 - BOX[0][0]) * PX_PER_MM)) * 4;
+      assert.ok(img.data[o + 2] > img.data[o], 'negative cluster drawn in blue');
+    }
+  }
+  // --sign pos: the negative cluster gets no cut of its own and is not drawn
+  const pos = chooseCuts(stat, { ...scale, sign: 'pos' }, BOX, 'z', 3, FWHM);
+  assert.ok(!pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)), `cut ${pos} made for the hidden negative cluster`);
+  // the same data stored RAS gets the same cuts (chosen in world mm, not voxel order)
+  for (const n of [1, 3, 8]) assert.deepEqual(chooseCuts(volumeOf('RAS', plantedAt), scale, BOX, 'z', n, FWHM), chooseCuts(stat, scale, BOX, 'z', n, FWHM), `${n} cuts, LAS vs RAS`);
+  // the user's cuts win: plotStatMap draws exactly the coordinates given
+  const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords: [0.5, 30.5], pxPerMm: PX_PER_MM });
+  assert.deepEqual(fig.grids.map((g) => g.coord), [0.5, 30.5]);
+});
+
+test('glass brain outline: the projected silhouette of the shipped ICBM152 template (test projects the template voxels itself)', () => {
+  const t = shippedTemplate();
+  // the shipped template is on the MNI 2 mm grid, stored RAS with a diagonal affine: x = 2i - 90, y = 2j - 126, z = 2k - 72
+  assert.deepEqual(t.affine.slice(0, 3).map((r) => [r[0], r[1], r[2], r[3]]), [
+    [2, 0, 0, -90],
+    [0, 2, 0, -126],
+    [0, 0, 2, -72],
+  ]);
+  const level = 0.1;
+  const box: Box = [
+    [-80, 80],
+    [-116, 82],
+    [-60, 90],
+  ];
+  const empty = volumeOf('LAS', () => NaN);
+  const fig = plotGlassBrain({ stat: empty, outline: t, outlineThreshold: level, contours: 2, box, scale: SCALE, pxPerMm: 1 });
+  const img = decode(fig.png);
+  const at = fig.panels[2];
+  const [nx, ny, nz] = t.dims;
+  let inside = 0;
+  let checked = 0;
+  for (let py = 0; py < at.height; py++)
+    for (let px = 0; px < at.width; px++) {
+      const x = box[0][0] + px + 0.5;
+      const y = box[1][1] - py - 0.5;
+      const ci = (x + 90) / 2;
+      const cj = (y + 126) / 2;
+      if ([ci, cj].some((v) => Math.abs(v - Math.floor(v) - 0.5) < 1e-6)) continue;
+      const i = Math.round(ci);
+      const j = Math.round(cj);
+      let any = false;
+      if (i >= 0 && j >= 0 && i < nx && j < ny)
+        for (let k = 0; k < nz; k++) {
+          const z = 2 * k - 72;
+          if (z >= box[2][0] && z <= box[2][1] && t.data[i + nx * (j + ny * k)] > level) any = true;
+        }
+      const o = ((at.y + py) * img.width + at.x + px) * 4;
+      checked++;
+      if (any) {
+        inside++;
+        assert.ok([232, 175, 110].includes(img.data[o]), `axial pixel ${px},${py} inside the brain is ${img.data[o]}`);
+      } else assert.equal(img.data[o], 255, `axial pixel ${px},${py} outside the brain is not white`);
+    }
+  // an axial projection of the brain covers roughly 140 x 175 mm
+  assert.ok(checked > 20000 && inside > 15000 && inside < 26000, `${inside} of ${checked} pixels inside`);
 });

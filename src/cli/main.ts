@@ -353,8 +353,8 @@ function pictureOptions(cmd: Command): Command {
     .option('--threshold <t>', 'height threshold: a p-value, or (uncorrected) a statistic value > 1, e.g. 3.10', '0.001')
     .option('--correction <kind>', "height correction: 'none', 'fwe' (random field) or 'fdr'", 'none')
     .option('--extent <k>', 'extent threshold in voxels', '0')
-    .option('--sign <s>', "'pos' (positive values only, as SPM's T maps), 'neg' or 'both'", 'pos')
-    .option('--background <bg>', "'mean' (mean of the analysed scans), 'ch2bet' (Debian mricron-data), 'none', or an image path", 'mean');
+    .option('--sign <s>', "'pos' (positive values only), 'neg' or 'both' (default: both for T maps in vbm plot, as nilearn; pos in vbm report, as SPM's contrast view)")
+    .option('--background <bg>', "'template' (ch2bet from Debian mricron-data when installed, else the ICBM152 grey-matter template vbm ships), 'icbm152', 'ch2bet', 'mean' (mean of the analysed scans), 'none', or an image path", 'template');
 }
 
 function parseDisplay(o: Record<string, unknown>): Display {
@@ -363,15 +363,15 @@ function parseDisplay(o: Record<string, unknown>): Display {
   return display;
 }
 
-function parseThreshold(o: Record<string, unknown>): ThresholdRequest {
+function parseThreshold(o: Record<string, unknown>): Omit<ThresholdRequest, 'sign'> & { sign?: Sign } {
   const correction = parseCorrection(o);
-  const sign = String(o.sign).toLowerCase();
-  if (!['pos', 'neg', 'both'].includes(sign)) throw new VbmError(`--sign '${o.sign}' is not one of pos, neg, both`);
+  const sign = o.sign === undefined ? undefined : String(o.sign).toLowerCase();
+  if (sign !== undefined && !['pos', 'neg', 'both'].includes(sign)) throw new VbmError(`--sign '${o.sign}' is not one of pos, neg, both`);
   return {
     threshold: parseNumber('--threshold', String(o.threshold)),
     correction,
     extent: parseNumber('--extent', String(o.extent)),
-    sign: sign as Sign,
+    sign: sign as Sign | undefined,
   };
 }
 
@@ -384,7 +384,7 @@ pictureOptions(
     .option('--kind <kind>', "'slices', 'glass' (maximum intensity projections) or 'design'", 'slices')
     .option('--display <d>', "slices: 'z' (axial), 'y' (coronal), 'x' (sagittal) or 'ortho'", 'z')
     .option('--cuts <n>', 'slices: number of cuts in a row', '6')
-    .option('--coords <mm>', "slices: cut positions in mm, comma-separated (ortho: 'x,y,z'; default: at the peak)")
+    .option('--coords <mm>', "slices: cut positions in mm, comma-separated (ortho: 'x,y,z'; default: through the clusters, strongest first, then filling the brain, at least one FWHM apart; ortho at the peak)")
     .option('--vmax <v>', 'top of the colour scale (default: the largest |value| shown)')
     .option('--title <text>', 'title (default: contrast and thresholds)')
     .option('-o, --out <file>', 'PNG to write (default: slices_000K.png, glass_000K.png or design.png in the folder)')

@@ -255,8 +255,8 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     if (sign !== 'pos' && sign !== 'neg' && sign !== 'both') fail(w, `sign must be pos, neg or both (got ${JSON.stringify(sign)})`);
     const display = r.display ?? 'z';
     if (!['x', 'y', 'z', 'ortho'].includes(String(display))) fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
-    const bg = r.background ?? 'mean';
-    if (typeof bg !== 'string') fail(w, "background must be 'mean', 'none', 'ch2bet' or an image path");
+    const bg = r.background ?? 'template';
+    if (typeof bg !== 'string') fail(w, "background must be 'template', 'icbm152', 'mean', 'none', 'ch2bet' or an image path");
     const file = r.file ?? 'report.html';
     if (typeof file !== 'string' || !/\.html?$/i.test(file)) fail(w, `file must name an .html file (got ${JSON.stringify(file)})`);
     spec.report = {
@@ -266,7 +266,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       sign,
       display: display as ReportSpec['display'],
       cuts: num(r, 'cuts', w, 8),
-      background: ['mean', 'none', 'ch2bet', 'ch2', 'ch2better'].includes(bg) ? bg : rel(bg),
+      background: ['template', 'icbm152', 'mean', 'none', 'ch2bet', 'ch2', 'ch2better'].includes(bg) ? bg : rel(bg),
       viewer: bool(r, 'viewer', w, true),
       file: String(file),
     };

@@ -77,7 +77,7 @@ results:
 # permute: {permutations: 5000, seed: 42, tfce: true, cluster_threshold: 0.001}
 
 # An HTML report (design, maps, tables, viewer) at the results' thresholds; sign pos|neg|both,
-# display z|y|x|ortho, background mean|ch2bet|none|path.
-report: {sign: pos, display: z, cuts: 8, background: mean}
+# display z|y|x|ortho, background template|icbm152|ch2bet|mean|none|path.
+report: {sign: pos, display: z, cuts: 8, background: template}
 `;
 }

@@ -15,8 +15,9 @@ import { type Sign, type StatScale } from '../plot/colours.js';
 import { type Display, chooseCuts, peakPosition, plotGlassBrain, plotStatMap, type PlotResult, snapToGrid } from '../plot/statMap.js';
 import { type Box, worldBox } from '../plot/sampling.js';
 import { plotDesignMatrix } from '../plot/designMatrix.js';
-import { resolveBackground } from '../plot/background.js';
-import type { CutAxis } from '../plot/views.js';
+import { resolveBackground, shippedTemplate } from '../plot/background.js';
+import { AXIS_INDEX, type CutAxis } from '../plot/views.js';
+import { applyAffine } from '../io/nifti/affine.js';
 
 export type PlotKind = 'slices' | 'glass' | 'design';
 
@@ -36,7 +37,7 @@ export interface PlotRequest extends Partial<ThresholdRequest> {
   cuts?: number;
   /** Cut positions in mm (x/y/z displays), or [x, y, z] for ortho. */
   coords?: number[];
-  /** 'mean' (default), 'none', 'ch2bet', or a path. */
+  /** 'template' (default: ch2bet when installed, else the shipped ICBM152 GM template), 'icbm152', 'mean', 'none', 'ch2bet', or a path. */
   background?: string;
   vmax?: number;
   title?: string;
@@ -134,7 +135,7 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
       const at = peakPosition(d.map, d.scale) ?? centre;
       coords = (['x', 'y', 'z'] as CutAxis[]).map((ax, i) => snapToGrid(d.map, ax, at[i], at));
     }
-  } else if (!coords) coords = chooseCuts(d.map, d.scale, box, req.display, req.cuts ?? 6);
+  } else if (!coords) coords = chooseCuts(d.map, d.scale, box, req.display, req.cuts ?? 6, d.results.table.fwhmMm[AXIS_INDEX[req.display]]);
   return plotStatMap({
     stat: d.map,
     background: req.background,
@@ -148,8 +149,45 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
   });
 }
 
+/**
+ * Which of the results table's clusters (numbers as listed, 1 = first) each cut of a row passes
+ * through: those with a voxel in the cut's plane (a cut is a voxel-centre plane of the grid).
+ */
+export function clustersOnCuts(d: DisplayedMap, axis: CutAxis, coords: number[]): number[][] {
+  const a = AXIS_INDEX[axis];
+  const idx = d.results.table.clusterIndex;
+  const [nx, ny] = d.map.dims;
+  const out: Set<number>[] = coords.map(() => new Set<number>());
+  for (let i = 0; i < idx.length; i++) {
+    if (!idx[i]) continue;
+    const z = applyAffine(d.map.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny)))[a];
+    coords.forEach((c, k) => {
+      if (Math.abs(c - z) < 1e-3) out[k].add(idx[i]);
+    });
+  }
+  return out.map((s) => [...s].sort((x, y) => x - y));
+}
+
+/** Grey-matter probability above which the shipped template counts as brain in the glass brain's outline. */
+export const GLASS_OUTLINE_LEVEL = 0.1;
+/** Interior iso-lines of the template's projected grey matter in the glass brain. */
+export const GLASS_CONTOURS = 2;
+
+/**
+ * Maximum intensity projections over the outline of a real brain: the projected edge of the
+ * shipped ICBM152 template (as nilearn draws its glass brain), not the analysis mask. The views
+ * span the mask's box and the template's brain, whichever is larger.
+ */
 export function drawGlassBrain(d: DisplayedMap, title?: string): PlotResult {
-  return plotGlassBrain({ stat: d.map, outline: d.mask, box: d.box, scale: d.scale, title, colourBarLabel: d.contrast.type });
+  return plotGlassBrain({ stat: d.map, ...glassOutline(d.box), scale: d.scale, title, colourBarLabel: d.contrast.type });
+}
+
+/** The glass brain's outline (the shipped template and its level) and the views' box: `box` widened to the template's brain. */
+export function glassOutline(box: Box): { outline: Volume; outlineThreshold: number; contours: number; box: Box } {
+  const outline = shippedTemplate();
+  const brain = worldBox(outline, (v) => v > GLASS_OUTLINE_LEVEL, 4);
+  const union = brain ? (box.map((r, i) => [Math.min(r[0], brain[i][0]), Math.max(r[1], brain[i][1])]) as Box) : box;
+  return { outline, outlineThreshold: GLASS_OUTLINE_LEVEL, contours: GLASS_CONTOURS, box: union };
 }
 
 export function drawDesign(a: Analysis, title = 'Design matrix') {
@@ -176,13 +214,15 @@ export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest
     return { file, kind, figure: { width: fig.width, height: fig.height } };
   }
   if (req.contrast === undefined) throw new VbmError('which contrast? give --contrast K (a number or a name)', `the contrasts are: ${a.record.contrasts.map((c) => `${c.index} '${c.name}'`).join(', ')}`);
-  const d = displayedMap(a, req.contrast, thresholdWithDefaults(req), req.vmax);
+  // both signs of a T map unless told otherwise, as nilearn shows them; an F map has one sign
+  const sign = req.sign ?? (a.contrast(req.contrast).type === 'T' ? 'both' : 'pos');
+  const d = displayedMap(a, req.contrast, thresholdWithDefaults({ ...req, sign }), req.vmax);
   const k = String(d.contrast.index).padStart(4, '0');
   const title = req.title ?? `${d.contrast.index}: ${d.contrast.name}, ${d.caption}${d.shownVoxels === 0 ? ': no voxel survives' : ''}`;
   let fig: PlotResult;
   if (kind === 'glass') fig = drawGlassBrain(d, title);
   else {
-    const bg = await resolveBackground(a, req.background ?? 'mean', req.onProgress);
+    const bg = await resolveBackground(a, req.background ?? 'template', req.onProgress);
     fig = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts, coords: req.coords, background: bg.volume, title });
   }
   const file = req.out ?? a.path(kind === 'glass' ? `glass_${k}.png` : `slices_${k}.png`);

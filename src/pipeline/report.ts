@@ -12,7 +12,9 @@ import { codeAt, regionName } from '../atlas/atlas.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { footerLines } from './results.js';
-import { displayedMap, drawDesign, drawGlassBrain, drawSlices, type ThresholdRequest, thresholdWithDefaults } from './plot.js';
+import { clustersOnCuts, displayedMap, drawDesign, drawGlassBrain, drawSlices, glassOutline, type ThresholdRequest, thresholdWithDefaults } from './plot.js';
+import { permutationSection } from '../report/permutationSection.js';
+import { viewerCopy } from '../plot/background.js';
 import { resolveBackground } from '../plot/background.js';
 import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js';
 import { Html, html, pngImage, table } from '../report/html.js';
@@ -28,7 +30,7 @@ export interface ReportRequest extends Partial<ThresholdRequest> {
   atlas?: Atlas;
   display?: Display;
   cuts?: number;
-  /** 'mean' (default), 'none', 'ch2bet' or a path. */
+  /** 'template' (default: ch2bet when installed, else the shipped ICBM152 GM template), 'icbm152', 'mean', 'none', 'ch2bet' or a path. */
   background?: string;
   /** Embed the interactive viewer (default true). */
   viewer?: boolean;
@@ -79,12 +81,29 @@ function resultsTableHtml(t: ResultsTable, k: number, labels?: string[], effects
   return table(header, rows, { id: `results-${k}`, className: 'results' });
 }
 
+/** Which table clusters (number, label of its first peak) each cut passes through. */
+function cutsHtml(cuts: { axis: string; coord: number }[], d: ReturnType<typeof displayedMap>, labels?: string[]): Html {
+  if (d.results.table.rows.length === 0) return html``;
+  const byAxis = cuts.map((g) => clustersOnCuts(d, g.axis as 'x' | 'y' | 'z', [g.coord])[0]);
+  const firstRow = new Map<number, number>();
+  d.results.table.rows.forEach((row, i) => {
+    if (row.first && !firstRow.has(row.cluster)) firstRow.set(row.cluster, i);
+  });
+  const name = (k: number): string => {
+    const i = firstRow.get(k);
+    const lab = labels && i !== undefined ? labels[i] : undefined;
+    return `cluster ${k} (table row ${(i ?? 0) + 1}${lab ? `, ${lab}` : ''})`;
+  };
+  const rows = cuts.map((g, i) => [`${g.axis} = ${Math.round(g.coord)} mm`, byAxis[i].length ? byAxis[i].map(name).join('; ') : 'no cluster of the table']);
+  return table(['cut', 'passes through'], rows, { id: `cuts-${d.contrast.index}`, className: 'cuts' });
+}
+
 export async function runReport(dirOrAnalysis: string | Analysis, req: ReportRequest = {}): Promise<ReportOutput> {
   const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
   const r = a.record;
   const t = thresholdWithDefaults(req);
   const chosen = (req.contrasts ?? r.contrasts.map((c) => String(c.index))).map((w) => a.contrast(w));
-  const bg = await resolveBackground(a, req.background ?? 'mean', (d, n) => req.onProgress?.('mean of the scans', d, n));
+  const bg = await resolveBackground(a, req.background ?? 'template', (d, n) => req.onProgress?.('mean of the scans', d, n));
   const window = bg.volume ? backgroundWindow(bg.volume) : undefined;
   const design = drawDesign(a, 'Design matrix and contrasts');
   const viewerMaps: ViewerMap[] = [];
@@ -99,16 +118,20 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     const slices = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts ?? 8, background: bg.volume, backgroundWindow: window, title });
     const glass = drawGlassBrain(d, title);
     const none = d.shownVoxels === 0;
+    const cutList = cutsHtml(slices.grids.map((g) => ({ axis: g.axis, coord: g.coord })), d, labels);
+    const perm = permutationSection({ dir: a.dir, contrast: c.index, ...glassOutline(d.box), atlas: req.atlas });
     sections.push(html`
 <section class="contrast" id="contrast-${c.index}">
   <h3>Contrast ${c.index}: ${c.name} <span class="type">${c.type === 'T' ? `T, df ${f(c.df[1], 1)}` : `F, df [${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`}</span></h3>
   <p>Weights: <code>${weightsText(r.design.columns, c.weights)}</code>. Threshold: ${d.caption}.</p>
   ${none ? html`<p class="empty" id="empty-${c.index}">No voxel survives these thresholds: the maps below show the background only.</p>` : html`<p>${d.shownVoxels} voxels survive.</p>`}
-  <figure>${pngImage(slices.png, `contrast ${c.index} on slices`, { className: 'map' })}<figcaption>Slices over ${bg.description}; left on the left (neurological).</figcaption></figure>
-  <figure>${pngImage(glass.png, `contrast ${c.index} glass brain`, { className: 'map' })}<figcaption>Glass brain: maximum intensity projections over the analysis mask.</figcaption></figure>
+  <figure>${pngImage(slices.png, `contrast ${c.index} on slices`, { className: 'map' })}<figcaption>Slices over ${bg.description}; left on the left (neurological). ${sign === 'pos' && c.type === 'T' ? `One-sided, as SPM shows a T contrast: only positive values of this contrast are coloured (the opposite effect is the contrast with negated weights; vbm plot shows both signs).` : ''} Cuts go through the clusters, strongest first, then fill the brain, at least one FWHM apart.</figcaption></figure>
+  ${cutList}
+  <figure>${pngImage(glass.png, `contrast ${c.index} glass brain`, { className: 'map' })}<figcaption>Glass brain: maximum intensity projections inside the projected outline of the ICBM152 template.</figcaption></figure>
   <h4>Results table${labels ? html` (labels: ${req.atlas?.name})` : ''}</h4>
   ${res.table.rows.length ? resultsTableHtml(res.table, c.index, labels, res.effects) : html`<p class="empty">No cluster survives the thresholds, so the table is empty.</p>`}
   <pre class="footer">${[...footerLines(res.table), ...(res.effects.note ? [res.effects.note] : [])].join('\n')}</pre>
+  ${perm ?? ''}
 </section>`);
     viewerMaps.push({ name: `${c.index}: ${c.name} (${c.type})`, type: c.type, stat: res.stat, threshold: d.u, max: d.scale.vmax, negative: sign !== 'pos', peak: peakPosition(d.map, d.scale) });
     summaries.push({ index: c.index, name: c.name, shownVoxels: d.shownVoxels, rows: res.table.rows.length });
@@ -126,7 +149,7 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     req.viewer === false || viewerMaps.length === 0
       ? html``
       : html`<section id="viewer-section"><h2>Interactive viewer</h2>${viewerSection(
-          viewerData(viewerMaps, bg.volume && window ? { volume: bg.volume, window } : undefined, req.atlas),
+          viewerData(viewerMaps, bg.volume && window ? { volume: viewerCopy(bg.volume), window } : undefined, req.atlas),
         )}</section>`;
   const page = html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

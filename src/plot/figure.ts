@@ -155,39 +155,47 @@ function rgb(c: RGB): string {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
+/**
+ * The colour bar as nilearn draws it: one continuous scale from the top value to the bottom one
+ * (+vmax to -vmax for both signs, +vmax to 0 for positive values, 0 to -vmax for negative ones),
+ * with the values that are not shown (|v| <= threshold) in grey, and the threshold marked by a
+ * line across the bar and its value.
+ */
 function drawColourBar(g: SKRSContext2D, bar: ColourBar, x: number, y: number, h: number, theme: Theme): void {
   const s = bar.scale;
-  const segments: { from: number; to: number; y0: number; y1: number }[] = [];
-  if (s.sign === 'both') {
-    const half = Math.floor((h - 10) / 2);
-    segments.push({ from: s.vmax, to: s.threshold, y0: y, y1: y + half });
-    segments.push({ from: -s.threshold, to: -s.vmax, y0: y + h - half, y1: y + h });
-  } else if (s.sign === 'pos') segments.push({ from: s.vmax, to: s.threshold, y0: y, y1: y + h });
-  else segments.push({ from: -s.threshold, to: -s.vmax, y0: y, y1: y + h });
+  const top = s.sign === 'neg' ? 0 : s.vmax;
+  const bottom = s.sign === 'pos' ? 0 : -s.vmax;
+  const span = top - bottom || 1;
+  const yOf = (v: number): number => y + ((top - v) / span) * h;
   g.font = `11px ${FONT_FAMILY}`;
   g.textAlign = 'left';
   g.textBaseline = 'middle';
-  for (const seg of segments) {
-    const n = seg.y1 - seg.y0;
-    for (let k = 0; k < n; k++) {
-      const v = seg.from + ((seg.to - seg.from) * (k + 0.5)) / n;
-      g.fillStyle = rgb(statColour(v, s));
-      g.fillRect(x, seg.y0 + k, BAR_WIDTH, 1);
-    }
-    g.strokeStyle = theme.faint;
-    g.lineWidth = 1;
-    g.strokeRect(x + 0.5, seg.y0 + 0.5, BAR_WIDTH - 1, n - 1);
-    g.fillStyle = theme.text;
-    const mid = (seg.from + seg.to) / 2;
-    for (const [v, yy] of [
-      [seg.from, seg.y0 + 5],
-      [mid, (seg.y0 + seg.y1) / 2],
-      [seg.to, seg.y1 - 5],
-    ] as [number, number][]) {
-      g.fillRect(x + BAR_WIDTH, Math.round(yy), 3, 1);
-      g.fillText(formatTick(v), x + BAR_WIDTH + 5, yy);
-    }
+  for (let k = 0; k < h; k++) {
+    const v = top - (span * (k + 0.5)) / h;
+    g.fillStyle = Math.abs(v) > s.threshold ? rgb(statColour(v, s)) : '#808080';
+    g.fillRect(x, y + k, BAR_WIDTH, 1);
   }
+  g.strokeStyle = theme.faint;
+  g.lineWidth = 1;
+  g.strokeRect(x + 0.5, y + 0.5, BAR_WIDTH - 1, h - 1);
+  const thresholds = [s.sign !== 'neg' ? s.threshold : undefined, s.sign !== 'pos' ? -s.threshold : undefined].filter((v): v is number => v !== undefined);
+  const ticks: { v: number; strong: boolean }[] = [{ v: top, strong: false }, { v: bottom, strong: false }, ...thresholds.map((v) => ({ v, strong: true }))];
+  if (s.sign === 'both' && yOf(-s.threshold) - yOf(s.threshold) > 26) ticks.push({ v: 0, strong: false });
+  // labels closer than 12 pixels to a threshold's label give way to it
+  const shown = ticks.filter((t) => t.strong || thresholds.every((u) => Math.abs(yOf(u) - yOf(t.v)) >= 12));
+  for (const t of shown) {
+    const yy = Math.min(Math.max(Math.round(yOf(t.v)), y + 5), y + h - 5);
+    g.fillStyle = theme.text;
+    if (t.strong) {
+      g.fillRect(x - 3, Math.round(yOf(t.v)), BAR_WIDTH + 6, 2);
+      g.font = `bold 11px ${FONT_FAMILY}`;
+    } else {
+      g.fillRect(x + BAR_WIDTH, yy, 3, 1);
+      g.font = `11px ${FONT_FAMILY}`;
+    }
+    g.fillText(formatTick(t.v), x + BAR_WIDTH + 5, yy);
+  }
+  g.font = `11px ${FONT_FAMILY}`;
   if (bar.label) {
     g.save();
     g.translate(x - 4, y + h / 2);

@@ -8,8 +8,9 @@ import { applyAffine, invertAffine } from '../io/nifti/affine.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type StatScale, grey, isShown, statColour } from './colours.js';
 import { composeFigure, type Figure, type Panel, LIGHT } from './figure.js';
-import { type Box, minVoxelMm, worldSampler } from './sampling.js';
-import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane } from './views.js';
+import { type Box, minVoxelMm, worldBox, worldSampler } from './sampling.js';
+import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane, sumPlane } from './views.js';
+import { displayedClusters, findCuts, gridPlanes } from './cuts.js';
 
 export type Display = CutAxis | 'ortho';
 
@@ -99,8 +100,15 @@ export function plotStatMap(req: StatMapRequest): PlotResult {
 
 export interface GlassBrainRequest {
   stat: Volume;
-  /** Outline: voxels > 0 of this image (the analysis mask), projected. */
+  /** Outline: voxels above `outlineThreshold` of this image (a brain template, or the analysis mask), projected; its edge is drawn. */
   outline: Volume;
+  /** Default 0. */
+  outlineThreshold?: number;
+  /**
+   * Interior lines, as nilearn's glass brain has: this many iso-lines of the outline image's
+   * projected sum (its thickness along the ray), drawn light grey (default 0: the edge only).
+   */
+  contours?: number;
   box: Box;
   scale: StatScale;
   title?: string;
@@ -108,7 +116,9 @@ export interface GlassBrainRequest {
   colourBarLabel?: string;
 }
 
-/** Maximum intensity projections in three views (sagittal, coronal, axial), over the mask's silhouette. */
+const outlineCache = new WeakMap<Volume, Map<string, { sil: Float32Array; thick?: Float32Array }>>();
+
+/** Maximum intensity projections in three views (sagittal, coronal, axial), over the projected silhouette of a brain (its edge drawn grey, as nilearn's glass brain). */
 export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
   const axes: CutAxis[] = ['x', 'y', 'z'];
   const pxPerMm = req.pxPerMm ?? defaultScale(req.box, axes);
@@ -120,16 +130,32 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
     return shown(v) ? v : NaN;
   };
   const outline = worldSampler(req.outline, 'nearest');
-  const inside = (x: number, y: number, z: number): number => (outline(x, y, z) > 0 ? 1 : NaN);
+  const level = req.outlineThreshold ?? 0;
+  const inside = (x: number, y: number, z: number): number => (outline(x, y, z) > level ? 1 : NaN);
   const step = Math.min(minVoxelMm(req.stat.affine), minVoxelMm(req.outline.affine)) / 2;
+  // the mm box of the shown voxels (with a voxel's margin): rays that miss it are not traced
+  const shownBox = worldBox(req.stat, shown, minVoxelMm(req.stat.affine));
   const rank = scale.sign === 'pos' ? (v: number) => v : scale.sign === 'neg' ? (v: number) => -v : (v: number) => Math.abs(v);
   const grids: PlaneGrid[] = [];
   const panels: Panel[] = axes.map((axis) => {
     const g = planeGrid(axis, 0, req.box, pxPerMm);
     grids.push(g);
     const depth = req.box[AXIS_INDEX[axis]];
-    const mip = projectPlane(onlyShown, g, depth, step, rank);
-    const sil = projectPlane(inside, g, depth, step, (v) => v);
+    const mip = shownBox ? projectPlane(onlyShown, g, depth, step, rank, shownBox) : new Float32Array(g.width * g.height).fill(NaN);
+    const nLines = req.contours ?? 0;
+    // the outline's projections depend only on the outline, its level, the view and the step: computed once per process
+    const key = `${level}:${nLines}:${axis}:${JSON.stringify(req.box)}:${pxPerMm}:${step}`;
+    let cache = outlineCache.get(req.outline);
+    if (!cache) outlineCache.set(req.outline, (cache = new Map()));
+    let proj = cache.get(key);
+    if (!proj) {
+      proj = { sil: projectPlane(inside, g, depth, step, (v) => v), thick: nLines > 0 ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, minVoxelMm(req.outline.affine)) : undefined };
+      cache.set(key, proj);
+    }
+    const { sil, thick } = proj;
+    let thickMax = 0;
+    if (thick) for (const t of thick) if (t > thickMax) thickMax = t;
+    const band = (n: number): number => (thick ? Math.min(nLines, Math.floor((thick[n] / thickMax) * (nLines + 1))) : 0);
     const rgba = new Uint8ClampedArray(g.width * g.height * 4);
     const isIn = (px: number, py: number): boolean => px >= 0 && py >= 0 && px < g.width && py < g.height && sil[py * g.width + px] === 1;
     for (let py = 0, n = 0; py < g.height; py++)
@@ -140,7 +166,9 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
         if (shown(mip[n])) c = statColour(mip[n], scale);
         else if (isIn(px, py)) {
           const edge = !isIn(px - 1, py) || !isIn(px + 1, py) || !isIn(px, py - 1) || !isIn(px, py + 1);
-          c = edge ? [110, 110, 110] : [232, 232, 232];
+          const b = band(n);
+          const line = thick !== undefined && b > 0 && ((px > 0 && band(n - 1) < b) || (py > 0 && band(n - g.width) < b) || (px + 1 < g.width && band(n + 1) < b) || (py + 1 < g.height && band(n + g.width) < b));
+          c = edge ? [110, 110, 110] : line ? [175, 175, 175] : [232, 232, 232];
         } else c = [255, 255, 255];
         rgba[o] = c[0];
         rgba[o + 1] = c[1];
@@ -162,45 +190,18 @@ export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly 
 }
 
 /**
- * Cut positions for a row of `n` cuts: spread evenly over the extent of the displayed voxels
- * along the axis, widened (around their middle) to at least 60% of the brain's inner extent so a
- * small or absent result still gets cuts across the brain; the inner extent leaves out 12% at each
- * end of the box, where slices are mostly empty. A single cut goes through the peak. Each is
- * snapped to a voxel centre of the statistic grid.
+ * Cut positions for a row of `n` cuts (src/plot/cuts.ts): through the displayed clusters first,
+ * strongest first, then filling the brain's inner extent (the box less 12% at each end, where
+ * slices are mostly empty), never two cuts closer than `minSeparationMm` (the smoothness FWHM
+ * when known; default two voxels). Each cut is a voxel-centre plane of the statistic grid.
  */
-export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number): number[] {
+export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number, minSeparationMm?: number): number[] {
   const a = AXIS_INDEX[axis];
-  const centre = box.map((r) => (r[0] + r[1]) / 2);
-  if (n === 1) {
-    const peak = peakPosition(stat, scale);
-    return [snapToGrid(stat, axis, peak ? peak[a] : centre[a], centre)];
-  }
-  let lo = Infinity;
-  let hi = -Infinity;
-  const [nx, ny, nz] = stat.dims;
-  for (let k = 0, i = 0; k < nz; k++)
-    for (let j = 0; j < ny; j++)
-      for (let x = 0; x < nx; x++, i++) {
-        if (!isShown(stat.data[i], scale)) continue;
-        const w = applyAffine(stat.affine, x, j, k)[a];
-        if (w < lo) lo = w;
-        if (w > hi) hi = w;
-      }
   const [b0, b1] = box[a];
-  const inner: [number, number] = [b0 + 0.12 * (b1 - b0), b1 - 0.12 * (b1 - b0)];
-  if (lo === Infinity) [lo, hi] = inner;
-  const minSpan = Math.max(0.6 * (inner[1] - inner[0]), 2 * minVoxelMm(stat.affine) * (n - 1));
-  if (hi - lo < minSpan) {
-    const c = Math.min(Math.max((lo + hi) / 2, inner[0] + minSpan / 2), inner[1] - minSpan / 2);
-    lo = c - minSpan / 2;
-    hi = c + minSpan / 2;
-  }
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = snapToGrid(stat, axis, lo + ((hi - lo) * i) / (n - 1), centre);
-    if (!out.includes(s)) out.push(s);
-  }
-  return out;
+  const clusters = displayedClusters(stat, scale, axis);
+  const sep = minSeparationMm ?? 2 * minVoxelMm(stat.affine);
+  const planes = gridPlanes(stat, axis, b0 + 0.12 * (b1 - b0), b1 - 0.12 * (b1 - b0));
+  return findCuts({ planes, clusters, axis, n, minSeparationMm: sep });
 }
 
 /**

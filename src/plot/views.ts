@@ -59,17 +59,22 @@ export function samplePlane(sample: WorldSampler, g: PlaneGrid): Float32Array {
  * `rank(value)` met along the ray through [depth[0], depth[1]] mm in steps of `stepMm`
  * (NaN when the ray meets only NaN).
  */
-export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number, rank: (v: number) => number): Float32Array {
+export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number, rank: (v: number) => number, within?: Box): Float32Array {
   const out = new Float32Array(g.width * g.height).fill(NaN);
   const a = AXIS_INDEX[g.axis];
+  const [ua, va] = PLANE_AXES[g.axis];
   const p = [0, 0, 0];
   const steps = Math.max(1, Math.ceil((depth[1] - depth[0]) / stepMm));
+  // rays that miss `within` (where every non-NaN value lies) are NaN; the others sample only their steps inside it
+  const s0 = within ? Math.max(0, Math.floor((within[a][0] - depth[0]) / stepMm)) : 0;
+  const s1 = within ? Math.min(steps, Math.ceil((within[a][1] - depth[0]) / stepMm)) : steps;
   for (let py = 0, n = 0; py < g.height; py++)
     for (let px = 0; px < g.width; px++, n++) {
       pixelToWorld(g, px, py, p);
+      if (within && (p[ua] < within[ua][0] || p[ua] > within[ua][1] || p[va] < within[va][0] || p[va] > within[va][1])) continue;
       let best = NaN;
       let bestRank = -Infinity;
-      for (let s = 0; s <= steps; s++) {
+      for (let s = s0; s <= s1; s++) {
         p[a] = depth[0] + s * stepMm;
         const v = sample(p[0], p[1], p[2]);
         if (Number.isNaN(v)) continue;
@@ -80,6 +85,26 @@ export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number,
         }
       }
       out[n] = best;
+    }
+  return out;
+}
+
+/** The sum of an image's finite values along the cut axis through [depth[0], depth[1]] mm, in steps of `stepMm`, times the step (a projected thickness, mm). */
+export function sumPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number): Float32Array {
+  const out = new Float32Array(g.width * g.height);
+  const a = AXIS_INDEX[g.axis];
+  const p = [0, 0, 0];
+  const steps = Math.max(1, Math.ceil((depth[1] - depth[0]) / stepMm));
+  for (let py = 0, n = 0; py < g.height; py++)
+    for (let px = 0; px < g.width; px++, n++) {
+      pixelToWorld(g, px, py, p);
+      let s = 0;
+      for (let k = 0; k <= steps; k++) {
+        p[a] = depth[0] + k * stepMm;
+        const v = sample(p[0], p[1], p[2]);
+        if (Number.isFinite(v)) s += v;
+      }
+      out[n] = s * stepMm;
     }
   return out;
 }
