@@ -2,8 +2,9 @@
  * `npm run demo`: builds a small VBM study on real anatomy (the ICBM152 grey-matter template vbm
  * ships; src/synth/demoStudy.ts): 40 subjects, age, sex (F/M), group (control/patient and a 0/1
  * patient column), TIV; grey matter falling with age in both hippocampi and lower in patients in
- * the left middle frontal gyrus. Then the whole workflow: estimation (age, patient and TIV as
- * covariates), results with AAL labels (when Debian's mricron-data is installed), a TFCE
+ * the left middle frontal gyrus. Then the whole workflow: the sample check (CAT12's homogeneity
+ * check, scaled by TIV), estimation (SPM's two-sample t-test with unequal variances, age and TIV
+ * as covariates), results with AAL labels (when Debian's mricron-data is installed), a TFCE
  * permutation test of the age effect, pictures and the HTML report; it prints the labelled peaks.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { makeDemoStudy, writeDemoStudy } from '../src/synth/demoStudy.js';
 import { shippedTemplate } from '../src/plot/background.js';
 import { runAnalysis } from '../src/pipeline/run.js';
+import { runCheck } from '../src/pipeline/check.js';
 import { progressReporter } from '../src/cli/progress.js';
 import type { ContrastSpec } from '../src/model/contrasts.js';
 import { runResults } from '../src/pipeline/results.js';
@@ -38,15 +40,20 @@ const { design, mask } = writeDemoStudy(cohortDir, study);
 mark('study');
 const contrasts: ContrastSpec[] = [
   { name: 'Grey matter falls with age', type: 'T', columns: ['age'], weights: [-1] },
-  { name: 'Patients < controls', type: 'T', columns: ['patient'], weights: [-1] },
+  { name: 'Patients < controls', type: 'T', columns: ['group[control]', 'group[patient]'], weights: [1, -1] },
 ];
 writeFileSync(join(cohortDir, 'contrasts.json'), JSON.stringify(contrasts, null, 1) + '\n');
 const progress = progressReporter(true);
-// the spreadsheet's text columns (sex, group) are not covariates: the model names its columns
-const covariates = ['age', 'patient', 'tiv'];
+const check = await runCheck({ design, out: resultsDir, mask, globals: 'tiv', onProgress: progress });
+mark('check');
+// SPM's two-sample t-test (one variance per group, estimated by ReML), age and TIV as covariates
+const covariates = ['age', 'tiv'];
 const result = await runAnalysis({
   design,
   out: resultsDir,
+  model: 'two_sample',
+  factor: 'group',
+  levels: ['control', 'patient'],
   covariates,
   contrasts,
   masking: { explicitMask: mask },
@@ -74,6 +81,8 @@ mark('report');
 const seconds = (Date.now() - t0) / 1000;
 process.stdout.write(
   [
+    check.text,
+    '',
     ...tables.map((t) => t.text),
     '',
     perm.text,
@@ -81,7 +90,8 @@ process.stdout.write(
     `Planted: grey matter falls with age in both hippocampi (AAL Hippocampus_L, Hippocampus_R); patients have less in the left middle frontal gyrus (Frontal_Mid_L).`,
     `The study is in ${cohortDir} (design.csv with text columns sex and group, scans/, brainmask.nii, contrasts.json).`,
     `The results are in ${resultsDir}. The same run from the command line:`,
-    `  npx vbm run ${design} --covariates ${covariates.join(',')} --mask ${mask} --contrasts ${join(cohortDir, 'contrasts.json')} --out ${resultsDir} --overwrite`,
+    `  npx vbm check ${design} --mask ${mask} --globals tiv --out ${resultsDir}`,
+    `  npx vbm run ${design} --model two-sample --factor group --levels control,patient --covariates ${covariates.join(',')} --mask ${mask} --contrasts ${join(cohortDir, 'contrasts.json')} --out ${resultsDir} --overwrite`,
     `  npx vbm results ${resultsDir} --contrast 1 --correction fwe --threshold 0.05${atlas ? ' --atlas aal' : ''}`,
     `  npx vbm permute ${resultsDir} --contrast 1 --permutations ${permutations} --tfce`,
     `Pictures: ${slices.file} (vbm plot ${resultsDir} --contrast 1), ${glass.file} (--contrast 2 --kind glass)`,
