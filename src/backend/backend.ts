@@ -1,0 +1,61 @@
+/**
+ * The execution seam: a backend runs a batch of a job's task files (`vbm task FILE` each) and says
+ * which of them are still queued or running. Local processes and Slurm job arrays implement it;
+ * everything else (which tasks are missing, retries, waiting, reduce) is the same for both.
+ */
+import { fileURLToPath } from 'node:url';
+import { VbmError } from '../errors.js';
+import type { JobFolder } from './taskFiles.js';
+
+export type BackendType = 'local' | 'slurm';
+
+/** Where and how tasks run: the `--backend ...` flags and the analysis file's `backend:` section. */
+export interface BackendSettings {
+  type: BackendType;
+  /** Number of tasks the work is split into (local: also the number run at once). */
+  jobs: number;
+  /** Slurm only: passed to sbatch as --partition, --time, --mem, --account, then `sbatchArgs` as given. */
+  partition?: string;
+  time?: string;
+  mem?: string;
+  account?: string;
+  sbatchArgs?: string[];
+  /** Times a failed task is submitted again (default 1). */
+  retries?: number;
+  /** Wait for the tasks and reduce (default true); false returns once they are submitted. */
+  wait?: boolean;
+}
+
+export type ActiveState = 'pending' | 'running';
+
+export interface TaskRunner {
+  readonly type: BackendType;
+  /** Start these tasks of the job (attempt 1, 2, ...); returns an id for the record (a Slurm job id). */
+  submit(job: JobFolder, tasks: number[], attempt: number): Promise<string>;
+  /** The job's tasks that are queued or running now. */
+  active(job: JobFolder): Promise<Map<number, ActiveState>>;
+  /** Stop every task of the job that is queued or running. */
+  cancel(job: JobFolder): Promise<void>;
+}
+
+/** The CLI script that runs `vbm task FILE` (this package's own). */
+export function cliScript(): string {
+  return fileURLToPath(new URL('../cli/main.js', import.meta.url));
+}
+
+/** Check settings as the user wrote them (flags or analysis file keys), naming the one that is wrong. */
+export function checkBackendSettings(s: BackendSettings, where: string): BackendSettings {
+  if (s.type !== 'local' && s.type !== 'slurm') throw new VbmError(`${where}: backend '${String(s.type)}' is not one of local, slurm`);
+  if (!Number.isInteger(s.jobs) || s.jobs < 1 || s.jobs > 1000) throw new VbmError(`${where}: jobs must be a whole number from 1 to 1000 (got ${s.jobs})`, "Slurm's default MaxArraySize is 1001");
+  if (s.retries !== undefined && (!Number.isInteger(s.retries) || s.retries < 0)) throw new VbmError(`${where}: retries must be a whole number >= 0 (got ${s.retries})`);
+  for (const [k, v] of Object.entries({ partition: s.partition, time: s.time, mem: s.mem, account: s.account })) {
+    if (v !== undefined && (typeof v !== 'string' || v === '' || v.startsWith('-'))) throw new VbmError(`${where}: ${k} '${String(v)}' is not a valid value`);
+  }
+  for (const a of s.sbatchArgs ?? []) {
+    if (typeof a !== 'string' || !a.startsWith('--')) throw new VbmError(`${where}: sbatch argument '${String(a)}' must be one option of the form --name=value`, "e.g. --sbatch-arg=--qos=normal");
+  }
+  if (s.type === 'local' && (s.partition || s.time || s.mem || s.account || s.sbatchArgs?.length)) {
+    throw new VbmError(`${where}: partition, time, mem, account and sbatch arguments are for the Slurm backend`, 'add --backend slurm, or leave them out');
+  }
+  return s;
+}
