@@ -18,6 +18,7 @@ import { PERMUTATION_CHUNK, type PermuteOptions, permuteContrastShare, planSchem
 import { productRows } from '../permutation/partition.js';
 import { rearrangements } from '../permutation/schemes.js';
 import { VBM_VERSION } from '../version.js';
+import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { LocalRunner } from './local.js';
 import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
@@ -34,8 +35,10 @@ export interface PermuteWork {
 }
 
 function workOptions(req: PermuteRequest, contrast: number): PermuteWork['options'] {
-  const { permutations, seed, scheme, tfce, tfceParams, connectivity, clusterThreshold, blocks, kernel } = req;
-  return JSON.parse(JSON.stringify({ contrast, permutations, seed, scheme, tfce, tfceParams: tfce ? tfceParams : undefined, connectivity, clusterThreshold, blocks, kernel })) as PermuteWork['options'];
+  // defaults made explicit, so that the same test asked for in different words is the same job
+  const { permutations = 5000, seed = 0, scheme = 'auto', tfce = false, tfceParams = FSL_TFCE, connectivity = 26, clusterThreshold, blocks, kernel } = req;
+  const o = { contrast, permutations, seed, scheme, tfce, tfceParams: tfce ? tfceParams : undefined, connectivity, clusterThreshold, blocks, kernel };
+  return JSON.parse(JSON.stringify(o)) as PermuteWork['options'];
 }
 
 /** The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). */

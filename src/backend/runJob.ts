@@ -59,9 +59,12 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
   };
   let probeId: string | undefined;
   if (missing.length) {
+    // the probe first: it takes a node for a moment before the tasks queue up
+    if (runner instanceof SlurmRunner && opts.probe !== false && !existsSync(join(job.dir, 'probe.ok'))) {
+      probeId = await runner.probe(job);
+      recordSubmission(job, { backend: 'slurm', id: probeId, tasks: [], attempt: 0, at: new Date().toISOString() });
+    }
     await submit(missing, 1);
-    const probeFile = join(job.dir, 'probe.ok');
-    if (runner instanceof SlurmRunner && opts.probe !== false && !existsSync(probeFile)) probeId = await runner.probe(job);
   }
   if (alreadyDone.length) opts.onNote?.(`${alreadyDone.length} of ${job.tasks} tasks of ${job.name} already have results; ${missing.length} submitted`);
   if (adopted.length) opts.onNote?.(`${adopted.length} tasks of ${job.name} submitted earlier are still queued or running: following them`);
