@@ -16,7 +16,7 @@ import { runPermute, type PermuteRequest } from '../src/pipeline/permute.js';
 import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
 import { LocalRunner } from '../src/backend/local.js';
 import { arraySpec } from '../src/backend/slurm.js';
-import { checkBackendSettings } from '../src/backend/backend.js';
+import { backendFromFile, checkBackendSettings } from '../src/backend/backend.js';
 import { readSubmissions, resultPath } from '../src/backend/taskFiles.js';
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
@@ -140,6 +140,11 @@ test('settings are checked as written: jobs, sbatch arguments, Slurm options wit
   assert.throws(() => checkBackendSettings({ type: 'local', jobs: 2, partition: 'short' }, '--backend'), /are for the Slurm backend/);
   assert.throws(() => checkBackendSettings({ type: 'pbs' as 'slurm', jobs: 2 }, 'backend'), /'pbs' is not one of local, slurm/);
   assert.equal(arraySpec([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
+  // the analysis file's backend section
+  assert.deepEqual(backendFromFile({ type: 'slurm', jobs: 20, partition: 'short', time: '00:30:00', mem: '8G', sbatch_args: ['--qos=normal'] }, 'a.yaml'), { type: 'slurm', jobs: 20, partition: 'short', time: '00:30:00', mem: '8G', account: undefined, sbatchArgs: ['--qos=normal'], retries: 1, wait: undefined });
+  assert.equal(backendFromFile('local', 'a.yaml').jobs, 4);
+  assert.throws(() => backendFromFile({ type: 'slurm', queue: 'x' }, 'a.yaml'), /a\.yaml: backend: unknown key 'queue'/);
+  assert.throws(() => backendFromFile({ type: 'slurm', jobs: '20' }, 'a.yaml'), /'jobs' must be a number/);
 });
 
 test('CLI --backend slurm --jobs 3: the merged outputs are the single-process run, byte for byte (a folder name with spaces, quotes, % and $(...))', { skip: needSlurm }, async () => {

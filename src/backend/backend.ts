@@ -59,3 +59,33 @@ export function checkBackendSettings(s: BackendSettings, where: string): Backend
   }
   return s;
 }
+
+/** The analysis file's `backend: {type, jobs, partition, time, mem, account, sbatch_args, retries, wait}` (or just `backend: slurm`). */
+export function backendFromFile(raw: unknown, where: string): BackendSettings {
+  const w = `${where}: backend`;
+  const o = typeof raw === 'string' ? { type: raw } : raw;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new VbmError(`${w}: expected local, slurm or {type, jobs, partition, time, mem, account, sbatch_args, retries, wait}`);
+  const allowed = ['type', 'jobs', 'partition', 'time', 'mem', 'account', 'sbatch_args', 'retries', 'wait'];
+  const r = o as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!allowed.includes(k)) throw new VbmError(`${w}: unknown key '${k}'`, `allowed keys: ${allowed.join(', ')}`);
+  const str = (k: string): string | undefined => {
+    if (r[k] === undefined) return undefined;
+    if (typeof r[k] !== 'string' && typeof r[k] !== 'number') throw new VbmError(`${w}: '${k}' must be text (got ${JSON.stringify(r[k])})`);
+    return String(r[k]);
+  };
+  const int = (k: string, def: number): number => {
+    if (r[k] === undefined) return def;
+    if (typeof r[k] !== 'number') throw new VbmError(`${w}: '${k}' must be a number (got ${JSON.stringify(r[k])})`);
+    return r[k] as number;
+  };
+  let sbatchArgs: string[] | undefined;
+  if (r.sbatch_args !== undefined) {
+    if (!Array.isArray(r.sbatch_args) || r.sbatch_args.some((a) => typeof a !== 'string')) throw new VbmError(`${w}: 'sbatch_args' must be a list of options, e.g. [--qos=normal]`);
+    sbatchArgs = r.sbatch_args as string[];
+  }
+  if (r.wait !== undefined && typeof r.wait !== 'boolean') throw new VbmError(`${w}: 'wait' must be true or false`);
+  return checkBackendSettings(
+    { type: str('type') as BackendType, jobs: int('jobs', 4), partition: str('partition'), time: str('time'), mem: str('mem'), account: str('account'), sbatchArgs, retries: int('retries', 1), wait: r.wait as boolean | undefined },
+    w,
+  );
+}

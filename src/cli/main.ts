@@ -68,7 +68,7 @@ function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, '
   };
 }
 
-program
+backendOptions(program
   .command('run')
   .description('estimate a multiple-regression model from a spreadsheet of scans (or run an analysis file) and write SPM12-named maps; unchanged stages are reused')
   .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv: first column scan paths, then numeric covariates), or an analysis file (.yaml, .json)')
@@ -100,8 +100,9 @@ program
   .option('--tfce', 'with --permutations: TFCE')
   .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
   .option('--seed <n>', 'with --permutations: random seed', '0')
-  .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
+  .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)'))
   .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
+    const backend = parseBackendOptions(o);
     const quiet = !!o.quiet;
     const log = (m: string): void => {
       if (!quiet) process.stderr.write(`${m}\n`);
@@ -155,6 +156,7 @@ program
       from: o.from as StageName | undefined,
       overwrite: !!o.overwrite,
       workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
+      backend,
       command: ['vbm', ...process.argv.slice(2)].join(' '),
       signal,
       onProgress: progress,
