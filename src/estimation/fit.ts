@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { VbmError } from '../errors.js';
 import type { Affine } from '../io/nifti/affine.js';
 import { readHeaderOnly } from '../io/nifti/read.js';
@@ -7,8 +6,9 @@ import type { NiftiHeader } from '../io/nifti/header.js';
 import { readVolume } from '../io/nifti/read.js';
 import type { Design } from '../model/designMatrix.js';
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
-import { type FitLayout, type FitSums, mergeSums, residualSubset } from './accumulate.js';
-import { type FitJob, type ScanReport, checkGrid, runFitJob } from './fitJob.js';
+import { type FitLayout, residualSubset } from './accumulate.js';
+import { type ScanReport, checkGrid } from './fitJob.js';
+import { streamSums } from './fitChunks.js';
 import { type MaskingOptions, resampleMaskNearest } from './masking.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
@@ -109,20 +109,8 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     reports.push(r);
     opts.onProgress?.(reports.length, items.length);
   };
-  const jobs: FitJob[] = [];
-  const shares = Math.max(1, nWorkers);
-  for (let w = 0; w < shares; w++) {
-    const lo = Math.floor((w * items.length) / shares);
-    const hi = Math.floor(((w + 1) * items.length) / shares);
-    jobs.push({ scans: items.slice(lo, hi), layout, threshold, implicit, reference });
-  }
-  let sums: FitSums;
-  if (nWorkers === 0) sums = runFitJob(jobs[0], onScan);
-  else {
-    const parts = await runWorkers(jobs, onScan);
-    sums = parts[0];
-    for (let i = 1; i < parts.length; i++) mergeSums(sums, parts[i]);
-  }
+  // fixed chunks added in a fixed order: the same bytes for any number of workers
+  const sums = await streamSums({ scans: items, layout, threshold, implicit, reference }, nWorkers, onScan);
   lap('stream');
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
   const mask = new Uint8Array(nvox);
@@ -201,34 +189,4 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     scans: refs.map((r) => ({ path: r.path, volume: r.volume, sha256: byRow.get(r.row)?.sha256 ?? '', datatype: byRow.get(r.row)?.datatype ?? '' })),
     timings,
   };
-}
-
-function runWorkers(jobs: FitJob[], onScan: (r: ScanReport) => void): Promise<FitSums[]> {
-  const url = new URL('./fitWorker.js', import.meta.url);
-  return new Promise((resolve, reject) => {
-    const results: FitSums[] = new Array(jobs.length);
-    let remaining = jobs.length;
-    let failed = false;
-    const workers = jobs.map((job, w) => {
-      const worker = new Worker(url, { workerData: job });
-      worker.on('message', (msg: { type: string; report?: ScanReport; sums?: FitSums; message?: string; hint?: string; stack?: string }) => {
-        if (msg.type === 'scan' && msg.report) onScan(msg.report);
-        else if (msg.type === 'done' && msg.sums) {
-          results[w] = msg.sums;
-          if (--remaining === 0) resolve(results);
-        } else if (msg.type === 'error' && !failed) {
-          failed = true;
-          for (const other of workers) void other.terminate();
-          reject(msg.stack ? new Error(`${msg.message}\n${msg.stack}`) : new VbmError(msg.message ?? 'worker failed', msg.hint));
-        }
-      });
-      worker.on('error', (e) => {
-        if (failed) return;
-        failed = true;
-        for (const other of workers) void other.terminate();
-        reject(e);
-      });
-      return worker;
-    });
-  });
 }
