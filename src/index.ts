@@ -35,3 +35,9 @@ export { runReport, type ReportRequest, type ReportOutput } from './pipeline/rep
 export { plotStatMap, plotGlassBrain, chooseCuts, peakPosition, type StatMapRequest, type GlassBrainRequest, type PlotResult } from './plot/statMap.js';
 export { plotDesignMatrix } from './plot/designMatrix.js';
 export { resolveBackground, meanOfScans } from './plot/background.js';
+export { type BackendSettings, type TaskRunner, checkBackendSettings } from './backend/backend.js';
+export { LocalRunner } from './backend/local.js';
+export { SlurmRunner } from './backend/slurm.js';
+export { runJob, type RunJobOptions, type JobOutcome } from './backend/runJob.js';
+export { distributedPermute, planPermutationJob, runTaskFile } from './backend/permuteTasks.js';
+export { jobStates, cancelJobs } from './backend/status.js';

@@ -138,6 +138,7 @@ test('settings are checked as written: jobs, sbatch arguments, Slurm options wit
   assert.throws(() => checkBackendSettings({ type: 'slurm', jobs: 0 }, '--backend'), /jobs must be a whole number from 1 to 1000/);
   assert.throws(() => checkBackendSettings({ type: 'slurm', jobs: 2, sbatchArgs: ['qos=normal'] }, '--backend'), /sbatch argument 'qos=normal' must be one option/);
   assert.throws(() => checkBackendSettings({ type: 'local', jobs: 2, partition: 'short' }, '--backend'), /are for the Slurm backend/);
+  assert.throws(() => checkBackendSettings({ type: 'local', jobs: 2, wait: false }, '--backend'), /--no-wait\) is for the Slurm backend/);
   assert.throws(() => checkBackendSettings({ type: 'pbs' as 'slurm', jobs: 2 }, 'backend'), /'pbs' is not one of local, slurm/);
   assert.equal(arraySpec([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
   // the analysis file's backend section

@@ -54,6 +54,7 @@ export function checkBackendSettings(s: BackendSettings, where: string): Backend
   for (const a of s.sbatchArgs ?? []) {
     if (typeof a !== 'string' || !a.startsWith('--')) throw new VbmError(`${where}: sbatch argument '${String(a)}' must be one option of the form --name=value`, "e.g. --sbatch-arg=--qos=normal");
   }
+  if (s.type === 'local' && s.wait === false) throw new VbmError(`${where}: not waiting (--no-wait) is for the Slurm backend: local tasks are children of the command`, 'leave it out, or use --backend slurm');
   if (s.type === 'local' && (s.partition || s.time || s.mem || s.account || s.sbatchArgs?.length)) {
     throw new VbmError(`${where}: partition, time, mem, account and sbatch arguments are for the Slurm backend`, 'add --backend slurm, or leave them out');
   }
