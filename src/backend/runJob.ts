@@ -4,7 +4,7 @@
  * report the ones that still fail with their log and the command that reruns them.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { VbmError } from '../errors.js';
 import type { ActiveState, TaskRunner } from './backend.js';
 import { SlurmRunner } from './slurm.js';
@@ -80,7 +80,7 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
         await runner.cancel(job);
         throw new VbmError(`interrupted: ${done.size} of ${job.tasks} tasks had finished; the others were stopped`, 'run the same command again: only the missing tasks are run');
       }
-      throw new VbmError(`stopped waiting: ${done.size} of ${job.tasks} tasks have finished and the job keeps running`, `\`vbm show ${join(job.dir, '..', '..')}\` follows it, \`vbm cancel ...\` stops it, and the same command run again collects the results`);
+      throw new VbmError(`stopped waiting: ${done.size} of ${job.tasks} tasks have finished and the job keeps running`, `\`vbm show ${dirname(dirname(job.dir))}\` follows it, \`vbm cancel ${dirname(dirname(job.dir))}\` stops it, and the same command run again collects the results`);
     }
     await sleep(opts.pollMs ?? 300);
     // the queue first, then the results: a task that finishes in between is seen as done, not lost
