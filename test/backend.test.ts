@@ -20,6 +20,7 @@ import { backendFromFile, checkBackendSettings } from '../src/backend/backend.js
 import { readSubmissions, resultPath } from '../src/backend/taskFiles.js';
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
+import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -215,3 +216,35 @@ test('Slurm: --no-wait returns at submission, vbm show reports the tasks, vbm ca
   assert.equal(q.trim(), '');
 });
 
+
+// the fit as tasks: 77 scans = three fixed chunks of 32 (the last one short)
+let fitStudy: Promise<{ design: string; plain: string }> | undefined;
+function fitReference(): Promise<{ design: string; plain: string }> {
+  fitStudy ??= (async () => {
+    const dir = join(study.dir, 'fit');
+    const cohort = makeCohort({ n: 2 * FIT_CHUNK + 13, dims: [20, 24, 20], voxelMm: 8, noiseFwhmMm: 12, seed: 3, effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }] });
+    const design = writeCohort(dir, cohort, { format: 'nii' });
+    const plain = join(dir, 'plain');
+    const r = spawnSync(process.execPath, [CLI, 'run', design, '-o', plain, '--covariates', 'age,sex', '--contrast', 'age:T:age', 'F:age,sex', '--workers', '1', '-q'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return { design, plain };
+  })();
+  return fitStudy;
+}
+
+function assertSameFit(plain: string, dir: string, what: string): void {
+  const files = readdirSync(plain).filter((f) => f.endsWith('.nii')).concat('smoothness.json');
+  assert.ok(files.includes('ResMS.nii') && files.includes('RPV.nii') && files.includes('spmF_0002.nii'), files.join(' '));
+  for (const f of files) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(plain, f))), `${what}: ${f} differs from the single-thread fit`);
+}
+
+for (const backend of ['local', 'slurm'] as const) {
+  test(`vbm run --backend ${backend} --jobs 3: the fit's maps (beta, ResMS, RPV, con, spmT, spmF) and smoothness are the single-thread fit's bytes`, { skip: backend === 'slurm' ? needSlurm : false }, async () => {
+    const { design, plain } = await fitReference();
+    const out = join(study.dir, 'fit', backend);
+    const r = spawnSync(process.execPath, [CLI, 'run', design, '-o', out, '--covariates', 'age,sex', '--contrast', 'age:T:age', 'F:age,sex', '--backend', backend, '--jobs', '3'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${backend} tasks \\(fit\\): 3/3`));
+    assertSameFit(plain, out, `${backend} backend, 3 tasks`);
+  });
+}

@@ -20,9 +20,9 @@ import { rearrangements } from '../permutation/schemes.js';
 import { VBM_VERSION } from '../version.js';
 import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
-import { LocalRunner } from './local.js';
 import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
-import { SlurmRunner } from './slurm.js';
+import { runnerFor } from './runners.js';
+import { type FitWork, runFitTask } from './fitTasks.js';
 import { type JobFolder, type TaskFile, TASK_FORMAT, checkInputs, decodeResult, encodeResult, jobFolder, resultPath, sha256File, writeJobRecord, writeTaskFiles } from './taskFiles.js';
 
 /** The settings of a permutation test that a task needs (plain JSON). */
@@ -73,12 +73,12 @@ export async function runPermutationTask(t: TaskFile<PermuteWork>, job: JobFolde
   const w = t.work;
   const r = await permuteContrastShare(a, { ...w.options, workers: opts.workers, onNote: opts.onNote }, w.first, w.count);
   const sections = [
-    { name: 'maxStat', type: 'f64' as const, data: r.maxStat },
-    { name: 'maxTfce', type: 'f64' as const, data: r.maxTfce },
-    { name: 'maxExtent', type: 'f64' as const, data: r.maxExtent },
-    { name: 'maxMass', type: 'f64' as const, data: r.maxMass },
-    { name: 'countStat', type: 'u32' as const, data: r.countStat },
-    ...(r.countTfce ? [{ name: 'countTfce', type: 'u32' as const, data: r.countTfce }] : []),
+    { name: 'maxStat', data: r.maxStat },
+    { name: 'maxTfce', data: r.maxTfce },
+    { name: 'maxExtent', data: r.maxExtent },
+    { name: 'maxMass', data: r.maxMass },
+    { name: 'countStat', data: r.countStat },
+    ...(r.countTfce ? [{ name: 'countTfce', data: r.countTfce }] : []),
   ];
   const out = resultPath(job, t.task);
   writeFileAtomic(out, encodeResult({ job: t.job, task: t.task, first: w.first, count: w.count, rearrangements: w.rearrangements }, sections));
@@ -105,10 +105,6 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       countTfce: (sections.get('countTfce') as Uint32Array | undefined) ?? null,
     };
   });
-}
-
-export function runnerFor(settings: BackendSettings): TaskRunner {
-  return settings.type === 'slurm' ? new SlurmRunner(settings) : new LocalRunner(settings.jobs);
 }
 
 export interface DistributedPermuteOutput {
@@ -145,6 +141,7 @@ export async function runTaskFile(path: string, t: TaskFile, opts: { workers?: n
   const job = jobFolder(t.analysis, t.job, t.tasks);
   if (!existsSync(job.dir)) throw new VbmError(`task ${path}: its job folder ${job.dir} is not visible here`, 'vbm assumes a filesystem shared by every node');
   if (t.kind === 'permute') return runPermutationTask(t as TaskFile<PermuteWork>, job, opts);
+  if (t.kind === 'fit') return runFitTask(t as TaskFile<FitWork>, job);
   throw new VbmError(`task ${path}: unknown kind '${t.kind}'`, 'run it with the vbm version that wrote it');
 }
 

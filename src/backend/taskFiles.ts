@@ -90,36 +90,48 @@ export function checkInputs(t: TaskFile): void {
 
 const MAGIC = 'vbm-task-result/1\n';
 
+export type SectionData = Float64Array | Float32Array | Uint32Array | Uint8Array;
+const SECTION_TYPES = { f64: Float64Array, f32: Float32Array, u32: Uint32Array, u8: Uint8Array } as const;
+type SectionType = keyof typeof SECTION_TYPES;
+
 export interface ResultSection {
   name: string;
-  type: 'f64' | 'u32';
-  data: Float64Array | Uint32Array;
+  data: SectionData;
+}
+
+function typeOf(d: SectionData): SectionType {
+  if (d instanceof Float64Array) return 'f64';
+  if (d instanceof Float32Array) return 'f32';
+  if (d instanceof Uint32Array) return 'u32';
+  return 'u8';
 }
 
 export function encodeResult(meta: Record<string, unknown>, sections: ResultSection[]): Uint8Array {
   const parts = sections.map((s) => new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength));
   const payload = Buffer.concat(parts);
-  const header = JSON.stringify({ ...meta, sections: sections.map((s) => ({ name: s.name, type: s.type, length: s.data.length })), sha256: createHash('sha256').update(payload).digest('hex') });
+  const header = JSON.stringify({ ...meta, sections: sections.map((s) => ({ name: s.name, type: typeOf(s.data), length: s.data.length })), sha256: createHash('sha256').update(payload).digest('hex') });
   return Buffer.concat([Buffer.from(MAGIC + header + '\n'), payload]);
 }
 
-export function decodeResult(bytes: Uint8Array, where: string): { meta: Record<string, unknown>; sections: Map<string, Float64Array | Uint32Array> } {
+export function decodeResult(bytes: Uint8Array, where: string): { meta: Record<string, unknown>; sections: Map<string, SectionData> } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bad = (why: string): VbmError => new VbmError(`task result ${where} is damaged (${why})`, 'delete it and run the submitting command again: only that task is run again');
   if (buf.subarray(0, MAGIC.length).toString() !== MAGIC) throw bad('not a vbm task result');
   const nl = buf.indexOf(10, MAGIC.length);
   if (nl < 0) throw bad('no header');
-  const meta = JSON.parse(buf.subarray(MAGIC.length, nl).toString()) as Record<string, unknown> & { sections: { name: string; type: 'f64' | 'u32'; length: number }[]; sha256: string };
+  const meta = JSON.parse(buf.subarray(MAGIC.length, nl).toString()) as Record<string, unknown> & { sections: { name: string; type: SectionType; length: number }[]; sha256: string };
   const payload = buf.subarray(nl + 1);
   if (createHash('sha256').update(payload).digest('hex') !== meta.sha256) throw bad('content hash differs');
-  const sections = new Map<string, Float64Array | Uint32Array>();
+  const sections = new Map<string, SectionData>();
   let off = 0;
   for (const s of meta.sections) {
-    const size = s.type === 'f64' ? 8 : 4;
+    const Type = SECTION_TYPES[s.type];
+    if (!Type) throw bad(`section ${s.name} has an unknown type`);
+    const size = Type.BYTES_PER_ELEMENT;
     if (off + s.length * size > payload.length) throw bad(`section ${s.name} is short`);
     const raw = new Uint8Array(s.length * size);
     raw.set(payload.subarray(off, off + raw.length));
-    sections.set(s.name, s.type === 'f64' ? new Float64Array(raw.buffer) : new Uint32Array(raw.buffer));
+    sections.set(s.name, new Type(raw.buffer));
     off += raw.length;
   }
   return { meta, sections };

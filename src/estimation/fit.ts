@@ -6,8 +6,8 @@ import type { NiftiHeader } from '../io/nifti/header.js';
 import { readVolume } from '../io/nifti/read.js';
 import type { Design } from '../model/designMatrix.js';
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
-import { type FitLayout, residualSubset } from './accumulate.js';
-import { type ScanReport, checkGrid } from './fitJob.js';
+import { type FitLayout, type FitSums, residualSubset } from './accumulate.js';
+import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
 import { streamSums } from './fitChunks.js';
 import { type MaskingOptions, resampleMaskNearest } from './masking.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
@@ -21,6 +21,8 @@ export interface FitOptions {
   maxResiduals?: number;
   /** Called after each scan is read. */
   onProgress?: (done: number, total: number) => void;
+  /** Fold the scans into the sums elsewhere (as tasks, src/backend/fitTasks.ts); default: fixed chunks on worker threads. */
+  sums?: (job: FitJob, onScan: (r: ScanReport) => void) => Promise<FitSums>;
 }
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
@@ -110,7 +112,8 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     opts.onProgress?.(reports.length, items.length);
   };
   // fixed chunks added in a fixed order: the same bytes for any number of workers
-  const sums = await streamSums({ scans: items, layout, threshold, implicit, reference }, nWorkers, onScan);
+  const fitJob: FitJob = { scans: items, layout, threshold, implicit, reference };
+  const sums = opts.sums ? await opts.sums(fitJob, onScan) : await streamSums(fitJob, nWorkers, onScan);
   lap('stream');
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
   const mask = new Uint8Array(nvox);

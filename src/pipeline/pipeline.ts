@@ -22,6 +22,7 @@ import type { Atlas } from '../atlas/atlas.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from './permute.js';
 import type { BackendSettings } from '../backend/backend.js';
 import { distributedPermute } from '../backend/permuteTasks.js';
+import { fitOnBackend } from '../backend/fitTasks.js';
 import { runReport } from './report.js';
 import { MEAN_IMAGE } from '../plot/background.js';
 import { MODEL_FILE } from './modelRecord.js';
@@ -48,7 +49,7 @@ export interface PipelineOptions {
   /** Replace a folder that holds an analysis of other scans or another design. */
   overwrite?: boolean;
   workers?: number;
-  /** Run permutations as tasks (overrides the analysis file's `backend:`). */
+  /** Run the fit and the permutations as tasks (overrides the analysis file's `backend:`). */
   backend?: BackendSettings;
   command?: string;
   signal?: AbortSignal;
@@ -148,6 +149,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
     let estimatedNow = false;
     await stage('estimate', estimateKey, async () => {
+      const backend = opts.backend ?? spec.backend;
       const res = await runAnalysis({
         design: spec.design,
         out: dir,
@@ -156,6 +158,9 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
         masking,
         overwrite: opts.overwrite,
         workers: opts.workers ?? spec.workers,
+        fitSums: backend
+          ? (job, onScan) => fitOnBackend(dir, job, backend, onScan, { signal: opts.signal, rerun: opts.command, onProgress: (d, t) => opts.onProgress?.(`${backend.type} tasks (fit)`, d, t), onNote: (m) => log(`note: ${m}`) })
+          : undefined,
         command: opts.command,
         onProgress: opts.onProgress,
         log,
