@@ -354,9 +354,10 @@ async function runPermutationTest(input: PermutationInput, opts: Omit<PermuteOpt
     done[r.first / JOB] = 1;
   };
   for (const s of opts.shares ?? []) {
-    if (s.first % JOB !== 0 || s.first + s.count > N || s.maxStat.length !== s.count || s.countStat.length !== V || done[s.first / JOB]) throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test`);
+    const chunks = [...done.keys()].filter((j) => j * JOB >= s.first && j * JOB < s.first + s.count);
+    if (s.first % JOB !== 0 || s.first + s.count > N || s.maxStat.length !== s.count || s.countStat.length !== V || chunks.some((j) => done[j])) throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
     merge(s);
-    for (let j = s.first / JOB; j * JOB < s.first + s.count; j++) done[j] = 1;
+    for (const j of chunks) done[j] = 1;
     resumedFrom += s.count;
   }
   if (share && (share.first % JOB !== 0 || share.count < 1 || share.first + share.count > N)) throw new Error(`permutation share [${share.first}, +${share.count}) is not aligned to ${JOB} within ${N}`);
