@@ -22,6 +22,8 @@ export interface RunJobOptions {
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   onNote?: (message: string) => void;
+  /** Interrupted while waiting for Slurm tasks: whether to cancel them (default: leave them running). */
+  onInterrupt?: () => Promise<'cancel' | 'leave'>;
   /** Called after each submission (tests use it to stop a task). */
   onSubmit?: (id: string, tasks: number[], attempt: number) => void;
 }
@@ -79,6 +81,10 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
       if (runner.type === 'local') {
         await runner.cancel(job);
         throw new VbmError(`interrupted: ${done.size} of ${job.tasks} tasks had finished; the others were stopped`, 'run the same command again: only the missing tasks are run');
+      }
+      if ((await opts.onInterrupt?.()) === 'cancel') {
+        await runner.cancel(job);
+        throw new VbmError(`cancelled the Slurm job of ${job.name} (${done.size} of ${job.tasks} tasks had finished)`, 'the same command run again submits only the missing tasks');
       }
       throw new VbmError(`stopped waiting: ${done.size} of ${job.tasks} tasks have finished and the job keeps running`, `\`vbm show ${dirname(dirname(job.dir))}\` follows it, \`vbm cancel ${dirname(dirname(job.dir))}\` stops it, and the same command run again collects the results`);
     }

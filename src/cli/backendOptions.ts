@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
 import { type BackendSettings, type BackendType, checkBackendSettings } from '../backend/backend.js';
 import { parseNumber } from './options.js';
 
@@ -38,4 +39,20 @@ export function parseBackendOptions(o: Record<string, unknown>): BackendSettings
     },
     '--backend',
   );
+}
+
+/** After Ctrl-C while Slurm tasks run: ask (on a terminal) whether to cancel them; otherwise leave them. */
+export async function askCancel(): Promise<'cancel' | 'leave'> {
+  if (!process.stdin.isTTY) return 'leave';
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  rl.on('SIGINT', () => {
+    process.stderr.write('\nleaving the Slurm job running (vbm show follows it, vbm cancel stops it)\n');
+    process.exit(130);
+  });
+  try {
+    const a = await rl.question('cancel the Slurm job (scancel)? [y/N] (Ctrl-C again leaves it running) ');
+    return /^y(es)?$/i.test(a.trim()) ? 'cancel' : 'leave';
+  } finally {
+    rl.close();
+  }
 }

@@ -26,7 +26,7 @@ import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
 import { runReport } from '../pipeline/report.js';
-import { backendOptions, parseBackendOptions } from './backendOptions.js';
+import { askCancel, backendOptions, parseBackendOptions } from './backendOptions.js';
 import { distributedPermute, runTaskFile } from '../backend/permuteTasks.js';
 import { readTaskFile } from '../backend/taskFiles.js';
 import { cancelJobs, describeJobStates, jobStates } from '../backend/status.js';
@@ -157,6 +157,7 @@ backendOptions(program
       overwrite: !!o.overwrite,
       workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
       backend,
+      onInterrupt: askCancel,
       command: ['vbm', ...process.argv.slice(2)].join(' '),
       signal,
       onProgress: progress,
@@ -310,10 +311,11 @@ backendOptions(program
         onNote: (m: string) => process.stderr.write(`note: ${m}\n`),
     };
     if (backend) {
-      const d = await interruptible(backend.type === 'local' ? 'stopping the tasks' : 'stopping to wait (the Slurm job keeps running)', (signal) =>
+      const d = await interruptible(backend.type === 'local' ? 'stopping the tasks' : 'stopping to wait for the Slurm tasks', (signal) =>
         distributedPermute(dir, { ...request, signal: undefined }, backend, {
           signal,
           rerun: ['vbm', ...process.argv.slice(2)].join(' '),
+          onInterrupt: askCancel,
           onProgress: (d, t) => progress(`${backend.type} tasks`, d, t),
           onNote: request.onNote,
         }),

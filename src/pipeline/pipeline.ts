@@ -51,6 +51,8 @@ export interface PipelineOptions {
   workers?: number;
   /** Run the fit and the permutations as tasks (overrides the analysis file's `backend:`). */
   backend?: BackendSettings;
+  /** Interrupted while waiting for Slurm tasks: whether to cancel them. */
+  onInterrupt?: () => Promise<'cancel' | 'leave'>;
   command?: string;
   signal?: AbortSignal;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -159,7 +161,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
         overwrite: opts.overwrite,
         workers: opts.workers ?? spec.workers,
         fitSums: backend
-          ? (job, onScan) => fitOnBackend(dir, job, backend, onScan, { signal: opts.signal, rerun: opts.command, onProgress: (d, t) => opts.onProgress?.(`${backend.type} tasks (fit)`, d, t), onNote: (m) => log(`note: ${m}`) })
+          ? (job, onScan) => fitOnBackend(dir, job, backend, onScan, { signal: opts.signal, rerun: opts.command, onInterrupt: opts.onInterrupt, onProgress: (d, t) => opts.onProgress?.(`${backend.type} tasks (fit)`, d, t), onNote: (m) => log(`note: ${m}`) })
           : undefined,
         command: opts.command,
         onProgress: opts.onProgress,
@@ -273,6 +275,7 @@ async function permuteOnBackend(dir: string, req: PermuteRequest, backend: Backe
   const d = await distributedPermute(dir, { ...req, signal: undefined }, backend, {
     signal: opts.signal,
     rerun: opts.command,
+    onInterrupt: opts.onInterrupt,
     onProgress: (done, total) => opts.onProgress?.(`${backend.type} tasks (contrast ${String(req.contrast)})`, done, total),
     onNote: req.onNote,
   });
