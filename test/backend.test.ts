@@ -246,5 +246,11 @@ for (const backend of ['local', 'slurm'] as const) {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`${backend} tasks \\(fit\\): 3/3`));
     assertSameFit(plain, out, `${backend} backend, 3 tasks`);
+    const jobs = readdirSync(join(out, 'vbm-tasks'));
+    assert.equal(jobs.length, 1);
+    const left = readdirSync(join(out, 'vbm-tasks', jobs[0]));
+    assert.deepEqual(left.filter((f) => f.startsWith('task_')).sort(), ['task_0000.json', 'task_0001.json', 'task_0002.json'], 'the chunk sums are removed after the merge');
+    const show = spawnSync(process.execPath, [CLI, 'show', out], { encoding: 'utf8' });
+    assert.match(show.stdout, /Job fit_\w+ .*: 3 of 3 tasks done/, show.stdout);
   });
 }

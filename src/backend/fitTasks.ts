@@ -5,7 +5,7 @@
  * same bytes for any number of tasks or worker threads.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -16,7 +16,7 @@ import { VBM_VERSION } from '../version.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
-import { type JobFolder, type TaskFile, TASK_FORMAT, checkInputs, decodeResult, encodeResult, jobFolder, resultPath, sha256File, writeJobRecord, writeTaskFiles } from './taskFiles.js';
+import { type JobFolder, type TaskFile, MERGED, TASK_FORMAT, checkInputs, decodeResult, encodeResult, jobFolder, resultPath, sha256File, writeJobRecord, writeTaskFiles } from './taskFiles.js';
 
 export interface FitWork {
   /** The task's scans (whole chunks), their chunk numbers start at firstChunk. */
@@ -81,6 +81,7 @@ export async function fitOnBackend(
     };
   });
   writeTaskFiles(folder, tasks);
+  rmSync(join(folder.dir, MERGED), { force: true });
   const outcome = await runJob(folder, opts.runner ?? runnerFor(settings), { ...opts, retries: settings.retries, wait: settings.wait });
   if (!outcome.complete) {
     throw new VbmError(
@@ -102,6 +103,10 @@ export async function fitOnBackend(
       else total = s;
     }
   }
+  // the chunks' sums are large (about the size of the data at 16 float64 per voxel per chunk) and
+  // the estimate stage keeps its outputs: drop them, keep the task files and logs
+  writeFileAtomic(join(folder.dir, MERGED), `${new Date().toISOString()}\n`);
+  for (const t of tasks) rmSync(resultPath(folder, t.task), { force: true });
   return total!;
 }
 

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { VbmError } from '../errors.js';
 import type { ActiveState, TaskRunner } from './backend.js';
 import { SlurmRunner } from './slurm.js';
-import { type JobFolder, finishedTasks, logPath, recordSubmission, taskPath } from './taskFiles.js';
+import { type JobFolder, MERGED, finishedTasks, logPath, recordSubmission, taskPath } from './taskFiles.js';
 
 export interface RunJobOptions {
   retries?: number;
@@ -138,9 +138,10 @@ export type TaskStatus = 'done' | ActiveState | 'failed' | 'not submitted';
 export async function jobStatus(job: JobFolder, runner: TaskRunner | undefined, submittedTasks: Set<number>): Promise<{ task: number; status: TaskStatus; log: string }[]> {
   const active = runner ? await runner.active(job) : new Map<number, ActiveState>();
   const done = finishedTasks(job);
+  const merged = existsSync(join(job.dir, MERGED));
   return [...Array(job.tasks).keys()].map((t) => ({
     task: t,
-    status: done.has(t) ? 'done' : (active.get(t) ?? (submittedTasks.has(t) ? 'failed' : 'not submitted')),
+    status: done.has(t) || merged ? 'done' : (active.get(t) ?? (submittedTasks.has(t) ? 'failed' : 'not submitted')),
     log: logPath(job, t),
   }));
 }

@@ -14,6 +14,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 
 export const TASK_FORMAT = 'vbm-task/1';
 export const TASKS_FOLDER = 'vbm-tasks';
+/** Written in a job folder whose results were merged and then removed (the fit's chunk sums). */
+export const MERGED = 'merged';
 
 /** An input file a task reads, with the content hash it must still have. */
 export interface TaskInput {
