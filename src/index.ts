@@ -42,3 +42,9 @@ export { HomogeneityAccumulator, flagScans, rankScans, type ScanVerdict } from '
 export { makeQcCohort, writeQcCohort, type ScanFault } from './synth/qcCohort.js';
 export { columnCorrelations, orthogonalityWarnings, type OrthogonalityWarning } from './model/orthogonality.js';
 export { partialR, partialR2, signedLogP, twoGroupContrast } from './inference/effectSize.js';
+export { type BackendSettings, type TaskRunner, checkBackendSettings } from './backend/backend.js';
+export { LocalRunner } from './backend/local.js';
+export { SlurmRunner } from './backend/slurm.js';
+export { runJob, type RunJobOptions, type JobOutcome } from './backend/runJob.js';
+export { distributedPermute, planPermutationJob, runTaskFile } from './backend/permuteTasks.js';
+export { jobStates, cancelJobs } from './backend/status.js';

@@ -15,6 +15,7 @@ import { ATLAS_ALIASES, atlasDirs, listAtlases } from '../atlas/registry.js';
 import { formatTable } from '../report/textTable.js';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { type AnalysisSpec, isAnalysisFile, parseAnalysisSpec, readAnalysisFile } from '../pipeline/analysisFile.js';
 import { runPipeline, stageSummary } from '../pipeline/pipeline.js';
 import { STAGES, type StageName } from '../pipeline/stages.js';
@@ -26,6 +27,10 @@ import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
 import { runReport } from '../pipeline/report.js';
 import { runCheck } from '../pipeline/check.js';
+import { askCancel, backendOptions, parseBackendOptions } from './backendOptions.js';
+import { distributedPermute, runTaskFile } from '../backend/permuteTasks.js';
+import { readTaskFile } from '../backend/taskFiles.js';
+import { cancelJobs, describeJobStates, jobStates } from '../backend/status.js';
 
 const program = new Command();
 program
@@ -64,7 +69,7 @@ function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, '
   };
 }
 
-program
+backendOptions(program
   .command('run')
   .description('estimate a multiple-regression model from a spreadsheet of scans (or run an analysis file) and write SPM12-named maps; unchanged stages are reused')
   .argument('<design>', 'spreadsheet (.xlsx, .csv, .tsv: first column scan paths, then numeric covariates), or an analysis file (.yaml, .json)')
@@ -109,8 +114,9 @@ program
   .option('--seed <n>', 'with --permutations: random seed', '0')
   .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
   .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
-  .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)')
+  .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)'))
   .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
+    const backend = parseBackendOptions(o);
     const quiet = !!o.quiet;
     const log = (m: string): void => {
       if (!quiet) process.stderr.write(`${m}\n`);
@@ -169,6 +175,8 @@ program
       from: o.from as StageName | undefined,
       overwrite: !!o.overwrite,
       workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
+      backend,
+      onInterrupt: askCancel,
       command: ['vbm', ...process.argv.slice(2)].join(' '),
       signal,
       onProgress: progress,
@@ -293,7 +301,7 @@ program
     );
   });
 
-program
+backendOptions(program
   .command('permute')
   .description('permutation inference: Freedman-Lane (or sign flips), max-statistic FWE, exact TFCE, cluster extent and mass FWE')
   .argument('<dir>', 'analysis folder written by vbm run')
@@ -309,8 +317,9 @@ program
   .option('--blocks <file>', 'exchangeability blocks: a text file with one integer per scan, in design order')
   .option('--alpha <a>', 'FWE level for the table of significant clusters', '0.05')
   .option('--workers <n>', 'worker threads (default: all cores)')
-  .option('-q, --quiet', 'no progress')
+  .option('-q, --quiet', 'no progress'))
   .action(async (dir: string, o: Record<string, unknown>) => {
+    const backend = parseBackendOptions(o);
     const conn = parseNumber('--connectivity', String(o.connectivity));
     if (![6, 18, 26].includes(conn)) throw new VbmError(`--connectivity must be 6, 18 or 26 (got ${conn})`);
     const scheme = String(o.scheme);
@@ -326,8 +335,7 @@ program
       });
     }
     const progress = progressReporter(!o.quiet);
-    const out = await interruptible('finishing the permutations in progress and saving a checkpoint', (signal) =>
-      runPermute(dir, {
+    const request = {
         contrast: String(o.contrast),
         permutations: parseNumber('--permutations', String(o.permutations)),
         seed: parseNumber('--seed', String(o.seed)),
@@ -339,12 +347,28 @@ program
         blocks,
         alpha: parseNumber('--alpha', String(o.alpha)),
         workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
-        signal,
-        onProgress: (d, t) => progress('permutations', d, t),
-        onReadProgress: (d, t) => progress('reading scans', d, t),
-        onNote: (m) => process.stderr.write(`note: ${m}\n`),
-      }),
-    );
+        onProgress: (d: number, t: number) => progress('permutations', d, t),
+        onReadProgress: (d: number, t: number) => progress('reading scans', d, t),
+        onNote: (m: string) => process.stderr.write(`note: ${m}\n`),
+    };
+    if (backend) {
+      const d = await interruptible(backend.type === 'local' ? 'stopping the tasks' : 'stopping to wait for the Slurm tasks', (signal) =>
+        distributedPermute(dir, { ...request, signal: undefined }, backend, {
+          signal,
+          rerun: ['vbm', ...process.argv.slice(2)].join(' '),
+          onInterrupt: askCancel,
+          onProgress: (d, t) => progress(`${backend.type} tasks`, d, t),
+          onNote: request.onNote,
+        }),
+      );
+      if (!d.output) {
+        process.stdout.write(`submitted ${d.outcome.submitted.length} of ${d.job.tasks} tasks (${d.job.dir}); \`vbm show ${dir}\` follows them, the same command again merges their results\n`);
+        return;
+      }
+      process.stdout.write(`${d.output.text}\n  wrote ${d.output.files.join(', ')}\n`);
+      return;
+    }
+    const out = await interruptible('finishing the permutations in progress and saving a checkpoint', (signal) => runPermute(dir, { ...request, signal }));
     process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n`);
   });
 
@@ -451,7 +475,7 @@ program
   .argument('<dir>', 'analysis folder written by vbm run')
   .option('--scans', 'list every scan')
   .option('--json', 'print the model record as JSON')
-  .action((dir: string, o: { scans?: boolean; json?: boolean }) => {
+  .action(async (dir: string, o: { scans?: boolean; json?: boolean }) => {
     const abs = resolve(dir);
     // a folder of several models: one subfolder per model
     const dirs = existsSync(join(abs, 'model.json'))
@@ -477,7 +501,32 @@ program
         process.stdout.write('\nStages:\n' + formatTable(['stage', 'finished', 'seconds', 'outputs'], stages.map((s) => [s.stage, s.finished, s.seconds.toFixed(1), String(s.outputs)])) + '\n');
       }
       process.stdout.write(`\nFiles: ${files.join(' ')}\n`);
+      const tasks = await jobStates(a.dir);
+      if (tasks.length) process.stdout.write(`\nTasks:\n${describeJobStates(tasks)}\n`);
     }
+  });
+
+program
+  .command('cancel')
+  .description('cancel the Slurm jobs (tasks submitted with --backend slurm) of an analysis folder')
+  .argument('<dir>', 'analysis folder')
+  .action(async (dir: string) => {
+    const a = openAnalysis(dir);
+    const ids = await cancelJobs(a.dir);
+    process.stdout.write(ids.length ? `cancelled Slurm job${ids.length > 1 ? 's' : ''} ${ids.join(', ')}\n` : 'no Slurm job was submitted from this folder\n');
+  });
+
+program
+  .command('task', { hidden: true })
+  .description('run one task file written by --backend (what each local process or Slurm array task runs)')
+  .argument('<file>', 'task_NNNN.json')
+  .option('--workers <n>', 'worker threads', '1')
+  .action(async (file: string, o: Record<string, unknown>) => {
+    const t = readTaskFile(resolve(file));
+    const started = Date.now();
+    process.stdout.write(`vbm task ${resolve(file)} (job ${t.job}, task ${t.task} of ${t.tasks}) on ${hostname()} pid ${process.pid}, ${new Date().toISOString()}\n`);
+    const out = await runTaskFile(resolve(file), t, { workers: parseNumber('--workers', String(o.workers)), onNote: (m) => process.stdout.write(`note: ${m}\n`) });
+    process.stdout.write(`wrote ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

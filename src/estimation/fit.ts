@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { VbmError } from '../errors.js';
 import type { Affine } from '../io/nifti/affine.js';
 import { readHeaderOnly } from '../io/nifti/read.js';
@@ -7,8 +6,9 @@ import type { NiftiHeader } from '../io/nifti/header.js';
 import { readVolume } from '../io/nifti/read.js';
 import type { Design } from '../model/designMatrix.js';
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
-import { type FitLayout, type FitSums, mergeSums, residualSubset } from './accumulate.js';
-import { type FitJob, type ScanReport, checkGrid, runFitJob } from './fitJob.js';
+import { type FitLayout, type FitSums, residualSubset } from './accumulate.js';
+import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
+import { streamSums } from './fitChunks.js';
 import { type MaskingOptions, globalThresholds, resampleMaskNearest } from './masking.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
 import { type NonSphericity, pooledCovarianceFromSums, selectVoxels, solveFromSums, varianceComponents, weightedSums, whiten } from './nonSphericity.js';
@@ -24,6 +24,8 @@ export interface FitOptions {
   onProgress?: (done: number, total: number) => void;
   /** Non-sphericity: upper-tail p of the effects-of-interest F selecting the pooled voxels (SPM: 0.001). */
   UFp?: number;
+  /** Fold the scans into the sums elsewhere (as tasks, src/backend/fitTasks.ts); default: fixed chunks on worker threads. */
+  sums?: (job: FitJob, onScan: (r: ScanReport) => void) => Promise<FitSums>;
 }
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
@@ -115,25 +117,19 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     reports.push(r);
     opts.onProgress?.(reports.length, items.length);
   };
+  // fixed chunks added in a fixed order: the same bytes for any number of workers or tasks
+  const fitJob: FitJob = { scans: items, layout, threshold, implicit, reference };
+  const stream = (job: FitJob): Promise<FitSums> => (opts.sums ? opts.sums(job, onScan) : streamSums(job, nWorkers, onScan));
   const groups = varianceComponents(design);
   let sums: FitSums;
   let groupSums: FitSums[] | undefined;
-  if (!groups) {
-    const jobs: FitJob[] = [];
-    const shares = Math.max(1, nWorkers);
-    for (let w = 0; w < shares; w++) {
-      const lo = Math.floor((w * items.length) / shares);
-      const hi = Math.floor(((w + 1) * items.length) / shares);
-      jobs.push({ scans: items.slice(lo, hi), layout, threshold, implicit, reference });
-    }
-    if (nWorkers === 0) sums = runFitJob(jobs[0], onScan);
-    else {
-      const parts = await runWorkers(jobs, onScan);
-      sums = parts[0];
-      for (let i = 1; i < parts.length; i++) mergeSums(sums, parts[i]);
-    }
-  } else {
-    groupSums = await streamByGroup(items, groups, nWorkers, { layout, threshold, implicit, reference }, onScan);
+  if (!groups) sums = await stream(fitJob);
+  else {
+    // one set of sums per variance group (each group's scans in their own fixed chunks), so any
+    // per-group weighting of the fit follows without another read
+    const nGroups = Math.max(...groups) + 1;
+    groupSums = [];
+    for (let g = 0; g < nGroups; g++) groupSums.push(await stream({ ...fitJob, scans: items.filter((it) => groups[it.ref.row] === g) }));
     sums = weightedSums(groupSums, groupSums.map(() => 1));
   }
   lap('stream');
@@ -244,68 +240,4 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     scans: refs.map((r) => ({ path: r.path, volume: r.volume, sha256: byRow.get(r.row)?.sha256 ?? '', datatype: byRow.get(r.row)?.datatype ?? '' })),
     timings,
   };
-}
-
-/**
- * Stream the scans once, keeping one set of sums per variance group (the workers' shares split
- * each group's scans), so that any per-group weighting of the fit follows without another read.
- */
-async function streamByGroup(
-  items: FitJob['scans'],
-  groups: Int32Array,
-  nWorkers: number,
-  common: Omit<FitJob, 'scans'>,
-  onScan: (r: ScanReport) => void,
-): Promise<FitSums[]> {
-  const nGroups = Math.max(...groups) + 1;
-  const byGroup = Array.from({ length: nGroups }, (_, g) => items.filter((it) => groups[it.ref.row] === g));
-  const jobs: FitJob[] = [];
-  const groupOf: number[] = [];
-  byGroup.forEach((list, g) => {
-    const shares = Math.max(1, Math.min(list.length, Math.round((Math.max(1, nWorkers) * list.length) / items.length)));
-    for (let w = 0; w < shares; w++) {
-      const lo = Math.floor((w * list.length) / shares);
-      const hi = Math.floor(((w + 1) * list.length) / shares);
-      jobs.push({ ...common, scans: list.slice(lo, hi) });
-      groupOf.push(g);
-    }
-  });
-  const parts = nWorkers === 0 ? jobs.map((j) => runFitJob(j, onScan)) : await runWorkers(jobs, onScan);
-  const out: FitSums[] = new Array(nGroups);
-  parts.forEach((s, i) => {
-    const g = groupOf[i];
-    if (out[g]) mergeSums(out[g], s);
-    else out[g] = s;
-  });
-  return out;
-}
-
-function runWorkers(jobs: FitJob[], onScan: (r: ScanReport) => void): Promise<FitSums[]> {
-  const url = new URL('./fitWorker.js', import.meta.url);
-  return new Promise((resolve, reject) => {
-    const results: FitSums[] = new Array(jobs.length);
-    let remaining = jobs.length;
-    let failed = false;
-    const workers = jobs.map((job, w) => {
-      const worker = new Worker(url, { workerData: job });
-      worker.on('message', (msg: { type: string; report?: ScanReport; sums?: FitSums; message?: string; hint?: string; stack?: string }) => {
-        if (msg.type === 'scan' && msg.report) onScan(msg.report);
-        else if (msg.type === 'done' && msg.sums) {
-          results[w] = msg.sums;
-          if (--remaining === 0) resolve(results);
-        } else if (msg.type === 'error' && !failed) {
-          failed = true;
-          for (const other of workers) void other.terminate();
-          reject(msg.stack ? new Error(`${msg.message}\n${msg.stack}`) : new VbmError(msg.message ?? 'worker failed', msg.hint));
-        }
-      });
-      worker.on('error', (e) => {
-        if (failed) return;
-        failed = true;
-        for (const other of workers) void other.terminate();
-        reject(e);
-      });
-      return worker;
-    });
-  });
 }

@@ -50,6 +50,8 @@ export interface PermuteOptions {
   onProgress?: (done: number, total: number) => void;
   onReadProgress?: (done: number, total: number) => void;
   onNote?: (message: string) => void;
+  /** Maxima and counts of rearrangements computed elsewhere (by tasks, see src/backend), merged before the rest are run. */
+  shares?: BatchResult[];
 }
 
 export interface PermutationResult {
@@ -88,6 +90,8 @@ export interface PermutationResult {
 }
 
 const JOB = 16;
+/** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
+export const PERMUTATION_CHUNK = JOB;
 const ENGINE_BATCH = 8;
 
 /** A loader that reads the analysis's scans into the rows of the data matrix (mask voxels only). */
@@ -192,9 +196,21 @@ export interface PermutationInput {
 }
 
 export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promise<PermutationResult> {
+  const t0 = performance.now();
+  const res = await permutationTest(contrastInput(a, opts), opts);
+  res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
+  return res;
+}
+
+/** One share of a contrast's permutation test: rearrangements [first, first + count), first a multiple of PERMUTATION_CHUNK. */
+export async function permuteContrastShare(a: Analysis, opts: PermuteOptions, first: number, count: number): Promise<BatchResult> {
+  return (await runPermutationTest(contrastInput(a, opts), opts, { first, count })) as BatchResult;
+}
+
+/** The permutation input of a contrast of an analysis (scans are read when the test starts). */
+function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
   const rec = a.record;
   const con = a.contrast(opts.contrast);
-  const t0 = performance.now();
   const mask = a.image('mask.nii');
   let V = 0;
   for (let i = 0; i < mask.data.length; i++) if (mask.data[i] > 0) V++;
@@ -203,15 +219,10 @@ export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promis
   // check the design before the long read
   planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, opts);
   const Y = scanLoader(a, voxels, opts.onReadProgress);
-  const res = await permutationTest(
-    { X: rec.design.matrix, weights: con.weights, type: con.type, contrast: { index: con.index, name: con.name }, Y, voxels, dims: rec.grid.dims, affine: rec.grid.affine, identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) }, varianceGroups: rec.nonSphericity?.groups },
-    opts,
-  );
-  res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
-  return res;
+  return { X: rec.design.matrix, weights: con.weights, type: con.type, contrast: { index: con.index, name: con.name }, Y, voxels, dims: rec.grid.dims, affine: rec.grid.affine, identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) }, varianceGroups: rec.nonSphericity?.groups };
 }
 
-function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', con: { index: number; name: string }, opts: PermuteOptions) {
+export function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', con: { index: number; name: string }, opts: PermuteOptions) {
   const n = X.length;
   if (opts.blocks && opts.blocks.length !== n) throw new VbmError(`exchangeability blocks: ${opts.blocks.length} given for ${n} scans`, 'give one block number per scan, in the order of the design');
   const part = partitionDesign(X, weights, type, opts.blocks);
@@ -236,14 +247,29 @@ function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', con: { 
   return { part, scheme, rows, effectRows, distinct };
 }
 
-export async function permutationTest(input: PermutationInput, options: Omit<PermuteOptions, 'contrast'>): Promise<PermutationResult> {
+/**
+ * The exchangeability that variance groups imply. With unequal variances the errors are not
+ * exchangeable across variance groups (Winkler et al. 2014: exchangeable errors need equal
+ * variances; independent symmetric errors do not), so the default is sign flipping of the
+ * Freedman-Lane residuals, and permutations, when asked for, stay within variance groups (the
+ * groups are the exchangeability blocks unless blocks are given). One place, used by the local
+ * test and by the planner of distributed tasks, so both draw the same rearrangements.
+ */
+export function withVarianceGroups<O extends { blocks?: number[]; scheme?: 'auto' | Scheme }>(options: O, varianceGroups?: ArrayLike<number>): O {
+  const vg = varianceGroups && new Set(Array.from(varianceGroups)).size > 1 ? Array.from(varianceGroups) : undefined;
+  if (!vg) return options;
+  return { ...options, blocks: options.blocks ?? vg, scheme: (options.scheme ?? 'auto') === 'auto' ? ('signflip' as const) : options.scheme };
+}
+
+export async function permutationTest(input: PermutationInput, opts: Omit<PermuteOptions, 'contrast'>): Promise<PermutationResult> {
+  return (await runPermutationTest(input, opts)) as PermutationResult;
+}
+
+/** The test, or with `share` only the maxima and counts of those rearrangements (no checkpoint, no p-values). */
+async function runPermutationTest(input: PermutationInput, options: Omit<PermuteOptions, 'contrast'>, share?: { first: number; count: number }): Promise<PermutationResult | BatchResult> {
   const con = { ...input.contrast, type: input.type };
   const vg = input.varianceGroups && new Set(Array.from(input.varianceGroups)).size > 1 ? Array.from(input.varianceGroups) : undefined;
-  // With unequal variances the errors are not exchangeable across variance groups (Winkler et al.
-  // 2014: exchangeable errors need equal variances; independent symmetric errors do not), so the
-  // default is sign flipping of the Freedman-Lane residuals, and permutations, when asked for,
-  // stay within variance groups (the groups are the exchangeability blocks unless blocks are given).
-  const opts = vg ? { ...options, blocks: options.blocks ?? vg, scheme: (options.scheme ?? 'auto') === 'auto' ? ('signflip' as const) : options.scheme } : options;
+  const opts = withVarianceGroups(options, vg);
   const n = input.X.length;
   const requested = opts.permutations ?? 5000;
   if (!Number.isInteger(requested) || requested < 1) throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
@@ -299,8 +325,9 @@ export async function permutationTest(input: PermutationInput, options: Omit<Per
     .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB, ...(vg ? { vg } : {}) }))
     .digest('hex');
   let resumedFrom = 0;
-  const ckJson = opts.checkpoint ? `${opts.checkpoint}.json` : undefined;
-  const ckBin = opts.checkpoint ? `${opts.checkpoint}.bin` : undefined;
+  const useCheckpoint = opts.checkpoint && !share && !opts.shares;
+  const ckJson = useCheckpoint ? `${opts.checkpoint}.json` : undefined;
+  const ckBin = useCheckpoint ? `${opts.checkpoint}.bin` : undefined;
   const sections = (): (Float64Array | Uint32Array | null)[] => [maxStat, maxTfce, maxExtent, maxMass, countStat, countTfce];
   if (ckJson && ckBin && existsSync(ckJson) && existsSync(ckBin)) {
     try {
@@ -348,7 +375,16 @@ export async function permutationTest(input: PermutationInput, options: Omit<Per
     if (countTfce && r.countTfce) for (let v = 0; v < V; v++) countTfce[v] += r.countTfce[v];
     done[r.first / JOB] = 1;
   };
-  const pending = [...done.keys()].filter((j) => !done[j]);
+  for (const s of opts.shares ?? []) {
+    const chunks = [...done.keys()].filter((j) => j * JOB >= s.first && j * JOB < s.first + s.count);
+    if (s.first % JOB !== 0 || s.first + s.count > N || s.maxStat.length !== s.count || s.countStat.length !== V || chunks.some((j) => done[j])) throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
+    merge(s);
+    for (const j of chunks) done[j] = 1;
+    resumedFrom += s.count;
+  }
+  if (share && (share.first % JOB !== 0 || share.count < 1 || share.first + share.count > N)) throw new Error(`permutation share [${share.first}, +${share.count}) is not aligned to ${JOB} within ${N}`);
+  const inShare = (j: number): boolean => !share || (j * JOB >= share.first && j * JOB < share.first + share.count);
+  const pending = [...done.keys()].filter((j) => !done[j] && inShare(j));
   let finished = resumedFrom;
   opts.onProgress?.(finished, N);
   const t1 = performance.now();
@@ -410,6 +446,20 @@ export async function permutationTest(input: PermutationInput, options: Omit<Per
     });
   }
   const tPerm = (performance.now() - t1) / 1000;
+  if (share) {
+    if (opts.signal?.aborted) throw new VbmError('interrupted before the share of rearrangements was finished');
+    const end = share.first + share.count;
+    return {
+      first: share.first,
+      count: share.count,
+      maxStat: maxStat.slice(share.first, end),
+      maxTfce: (maxTfce ?? new Float64Array(N)).slice(share.first, end),
+      maxExtent: (maxExtent ?? new Float64Array(N)).slice(share.first, end),
+      maxMass: (maxMass ?? new Float64Array(N)).slice(share.first, end),
+      countStat,
+      countTfce,
+    };
+  }
   if (finished < N) {
     writeCheckpoint();
     throw new VbmError(

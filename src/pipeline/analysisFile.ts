@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { VbmError } from '../errors.js';
+import { type BackendSettings, backendFromFile } from '../backend/backend.js';
 import type { Centring } from '../model/designMatrix.js';
 import { type ContrastSpec, validateContrastSpecs } from '../model/contrasts.js';
 import type { Correction } from '../inference/results.js';
@@ -91,9 +92,11 @@ export interface AnalysisSpec {
   workers?: number;
   /** model, factor, levels, subject, condition, variance, factors, interactions, globals. */
   designOptions?: DesignSpec;
+  /** Where permutations run as tasks (`backend:`); absent: in the process. */
+  backend?: BackendSettings;
 }
 
-const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'check', 'workers', ...DESIGN_KEYS];
+const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'check', 'workers', 'backend', ...DESIGN_KEYS];
 
 type Obj = Record<string, unknown>;
 
@@ -180,6 +183,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     spec.threshold = { absolute: t.absolute === undefined ? undefined : num(t, 'absolute', `${where}: threshold_masking`), relative: t.relative === undefined ? undefined : num(t, 'relative', `${where}: threshold_masking`) };
   }
   if (raw.workers !== undefined) spec.workers = num(raw, 'workers', where);
+  if (raw.backend !== undefined) spec.backend = backendFromFile(raw.backend, where);
   if (raw.models !== undefined) {
     if (raw.contrasts !== undefined) fail(where, "give 'contrasts' inside each model when 'models' is used");
     if (!Array.isArray(raw.models) || raw.models.length === 0) fail(`${where}: models`, 'expected a list of {name, covariates, contrasts}');

@@ -201,7 +201,6 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
       clusterDefinition: definition,
       clusters: list,
       files,
-      seconds: result.seconds,
       nullMaxima: {
         stat: Array.from(result.maxima.stat),
         tfce: result.maxima.tfce ? Array.from(result.maxima.tfce) : null,

@@ -21,7 +21,10 @@ import { updateContrasts } from './updateContrasts.js';
 import { runResults } from './results.js';
 import { openAtlas, runLabel } from './label.js';
 import type { Atlas } from '../atlas/atlas.js';
-import { runPermute } from './permute.js';
+import { type PermuteOutput, type PermuteRequest, runPermute } from './permute.js';
+import type { BackendSettings } from '../backend/backend.js';
+import { distributedPermute } from '../backend/permuteTasks.js';
+import { fitOnBackend } from '../backend/fitTasks.js';
 import { runReport } from './report.js';
 import { runCheck } from './check.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
@@ -50,6 +53,10 @@ export interface PipelineOptions {
   /** Replace a folder that holds an analysis of other scans or another design. */
   overwrite?: boolean;
   workers?: number;
+  /** Run the fit and the permutations as tasks (overrides the analysis file's `backend:`). */
+  backend?: BackendSettings;
+  /** Interrupted while waiting for Slurm tasks: whether to cancel them. */
+  onInterrupt?: () => Promise<'cancel' | 'leave'>;
   command?: string;
   signal?: AbortSignal;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -161,6 +168,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     const contrastsKey = hashOf({ estimateKey, contrasts: built.map((c) => [c.name, c.type, c.weights]) });
     let estimatedNow = false;
     await stage('estimate', estimateKey, async () => {
+      const backend = opts.backend ?? spec.backend;
       const res = await runAnalysis({
         design: spec.design,
         out: dir,
@@ -169,6 +177,9 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
         masking,
         overwrite: opts.overwrite,
         workers: opts.workers ?? spec.workers,
+        fitSums: backend
+          ? (job, onScan) => fitOnBackend(dir, job, backend, onScan, { signal: opts.signal, rerun: opts.command, onInterrupt: opts.onInterrupt, onProgress: (d, t) => opts.onProgress?.(`${backend.type} tasks (fit)`, d, t), onNote: (m) => log(`note: ${m}`) })
+          : undefined,
         command: opts.command,
         onProgress: opts.onProgress,
         log,
@@ -223,8 +234,9 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       const p = spec.permute!;
       const which = p.contrasts ?? a.record.contrasts.map((c) => c.index);
       const files: string[] = [];
+      const backend = opts.backend ?? spec.backend;
       for (const c of which) {
-        const out = await runPermute(dir, {
+        const req = {
           contrast: c,
           permutations: p.permutations,
           seed: p.seed,
@@ -233,9 +245,10 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
           connectivity: p.connectivity,
           workers: opts.workers ?? spec.workers,
           signal: opts.signal,
-          onProgress: (d, t) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
-          onNote: (msg) => log(`note: ${msg}`),
-        });
+          onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
+          onNote: (msg: string) => log(`note: ${msg}`),
+        };
+        const out = backend ? await permuteOnBackend(dir, req, backend, opts) : await runPermute(dir, req);
         text(`${out.text}\n  wrote ${out.files.join(', ')}`);
         files.push(...out.files);
       }
@@ -272,4 +285,22 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
 export function stageSummary(dir: string): { stage: StageName; finished: string; seconds: number; outputs: number }[] {
   const s = readStages(dir);
   return STAGES.filter((n) => s.stages[n]).map((n) => ({ stage: n, finished: s.stages[n]!.finished, seconds: s.stages[n]!.seconds, outputs: Object.keys(s.stages[n]!.outputs).length }));
+}
+
+/** The permutations of one contrast as tasks on a backend; without waiting, the stage stops after submitting. */
+async function permuteOnBackend(dir: string, req: PermuteRequest, backend: BackendSettings, opts: PipelineOptions): Promise<PermuteOutput> {
+  const d = await distributedPermute(dir, { ...req, signal: undefined }, backend, {
+    signal: opts.signal,
+    rerun: opts.command,
+    onInterrupt: opts.onInterrupt,
+    onProgress: (done, total) => opts.onProgress?.(`${backend.type} tasks (contrast ${String(req.contrast)})`, done, total),
+    onNote: req.onNote,
+  });
+  if (!d.output) {
+    throw new VbmError(
+      `the permutations of contrast ${String(req.contrast)} were submitted as ${d.job.tasks} ${backend.type} tasks (${d.job.dir}) and are not finished`,
+      'the same command run again when they are done (vbm show follows them) merges their results and goes on',
+    );
+  }
+  return d.output;
 }

@@ -8,7 +8,7 @@ import { type Design, type DesignOptions, designMatrix, tableScans } from '../mo
 import { globalsSource } from '../model/globals.js';
 import { computeScanGlobals } from '../estimation/globals.js';
 import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
-import { type FittedModel, fitModel } from '../estimation/fit.js';
+import { type FitOptions, type FittedModel, fitModel } from '../estimation/fit.js';
 import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
 import type { MaskingOptions } from '../estimation/masking.js';
 import { VBM_VERSION } from '../version.js';
@@ -26,6 +26,8 @@ export interface AnalysisOptions extends DesignOptions {
   /** Replace a folder that holds a different analysis. */
   overwrite?: boolean;
   workers?: number;
+  /** Fold the scans into the fit's sums elsewhere (tasks on a backend); see FitOptions.sums. */
+  fitSums?: FitOptions['sums'];
   /** The command line, recorded in model.json. */
   command?: string;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -75,6 +77,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const fit = await fitModel(design, {
     masking,
     workers: opts.workers,
+    sums: opts.fitSums,
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
   log(`analysis mask: ${fit.vox.length} voxels`);

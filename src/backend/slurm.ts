@@ -1,0 +1,124 @@
+/**
+ * The Slurm backend: a job's tasks are one `sbatch --array` job whose array index is the task
+ * number. sbatch, squeue and scancel are run with argument arrays (never a shell line), and the
+ * batch script is a fixed text that gets every path as an argument, so no user text is ever
+ * interpreted by a shell. vbm assumes the analysis folder is on a filesystem every node sees; a
+ * probe job checks it.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { VbmError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { type ActiveState, type BackendSettings, type TaskRunner, cliScript } from './backend.js';
+import { type JobFolder, readSubmissions } from './taskFiles.js';
+
+const run = promisify(execFile);
+
+const TASK_SCRIPT = `#!/bin/sh
+# Written by vbm: runs one task of this job array. Everything variable arrives as an argument:
+# $1 node, $2 vbm's CLI script, $3 the job folder. The task number is the array index.
+set -eu
+task=$(printf '%s/task_%04d.json' "$3" "\${SLURM_ARRAY_TASK_ID:?not started as a Slurm array task}")
+exec "$1" "$2" task "$task" --workers "\${SLURM_CPUS_PER_TASK:-1}"
+`;
+
+const PROBE_SCRIPT = `#!/bin/sh
+# Written by vbm: proves that a compute node sees the job folder ($1) by writing a file in it.
+set -eu
+hostname > "$1/.probe.tmp.$$"
+mv "$1/.probe.tmp.$$" "$1/probe.ok"
+`;
+
+/** A Slurm filename pattern that means exactly this path (% doubled), with %4a for the array index. */
+function logPattern(job: JobFolder): string {
+  return join(job.dir, 'logs').replaceAll('%', '%%') + '/task_%4a.log';
+}
+
+/** "0-2,5,7-9" for sbatch --array. */
+export function arraySpec(tasks: number[]): string {
+  const s = [...tasks].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j] + 1) j++;
+    parts.push(j > i ? `${s[i]}-${s[j]}` : String(s[i]));
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+async function slurmCommand(cmd: string, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return stdout;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string };
+    if (err.code === 'ENOENT') throw new VbmError(`${cmd} was not found: the Slurm backend needs Slurm's client commands on this machine`, 'run vbm on a login node of the cluster, or use --backend local');
+    throw new VbmError(`${cmd} failed: ${(err.stderr ?? err.message).trim()}`, cmd === 'sbatch' ? 'check --partition, --time, --mem, --account and --sbatch-arg' : undefined);
+  }
+}
+
+export const slurmJobName = (job: JobFolder): string => `vbm-${job.name}`;
+
+export class SlurmRunner implements TaskRunner {
+  readonly type = 'slurm' as const;
+  constructor(private readonly settings: BackendSettings) {}
+
+  /** sbatch's options from the settings, in a fixed order, each as its own argument. */
+  private options(): string[] {
+    const s = this.settings;
+    const o: string[] = [];
+    if (s.partition) o.push(`--partition=${s.partition}`);
+    if (s.time) o.push(`--time=${s.time}`);
+    if (s.mem) o.push(`--mem=${s.mem}`);
+    if (s.account) o.push(`--account=${s.account}`);
+    o.push(...(s.sbatchArgs ?? []));
+    return o;
+  }
+
+  async submit(job: JobFolder, tasks: number[]): Promise<string> {
+    const script = join(job.dir, 'run-task.sh');
+    if (!existsSync(script) || readFileSync(script, 'utf8') !== TASK_SCRIPT) writeFileAtomic(script, TASK_SCRIPT);
+    const args = ['--parsable', `--array=${arraySpec(tasks)}`, `--job-name=${slurmJobName(job)}`, '--output', logPattern(job), '--open-mode=append', '--chdir', job.dir, ...this.options(), script, process.execPath, cliScript(), job.dir];
+    const out = await slurmCommand('sbatch', args);
+    const id = out.trim().split(';')[0];
+    if (!/^\d+$/.test(id)) throw new VbmError(`sbatch answered '${out.trim()}' instead of a job id`);
+    return id;
+  }
+
+  /** A one-task job that writes probe.ok in the job folder from a compute node. */
+  async probe(job: JobFolder): Promise<string> {
+    const script = join(job.dir, 'probe.sh');
+    if (!existsSync(script) || readFileSync(script, 'utf8') !== PROBE_SCRIPT) writeFileAtomic(script, PROBE_SCRIPT);
+    const args = ['--parsable', `--job-name=${slurmJobName(job)}-probe`, '--output', join(job.dir, 'logs').replaceAll('%', '%%') + '/probe.log', ...this.options(), script, job.dir];
+    return (await slurmCommand('sbatch', args)).trim().split(';')[0];
+  }
+
+  async active(job: JobFolder): Promise<Map<number, ActiveState>> {
+    const ids = new Set(readSubmissions(job).filter((s) => s.backend === 'slurm').map((s) => s.id));
+    const out = new Map<number, ActiveState>();
+    if (!ids.size) return out;
+    // by job name (squeue -j fails outright when one id has left Slurm's memory)
+    const text = await slurmCommand('squeue', ['--noheader', '--array', `--name=${slurmJobName(job)}`, '--format=%i|%T']);
+    for (const line of text.split('\n')) {
+      const m = /^(\d+)_(\d+)\|(\w+)/.exec(line.trim());
+      if (!m || !ids.has(m[1])) continue;
+      const state = m[3] === 'PENDING' || m[3] === 'CONFIGURING' ? 'pending' : 'running';
+      out.set(Number(m[2]), state);
+    }
+    return out;
+  }
+
+  /** Whether the job's probe (job id `id`) is still queued or running. */
+  async probeInQueue(job: JobFolder, id: string): Promise<boolean> {
+    const text = await slurmCommand('squeue', ['--noheader', '--format=%i', `--name=${slurmJobName(job)}-probe`]);
+    return text.split('\n').some((l) => l.trim() === id);
+  }
+
+  async cancel(job: JobFolder): Promise<void> {
+    const ids = [...new Set(readSubmissions(job).filter((s) => s.backend === 'slurm').map((s) => s.id))];
+    if (ids.length) await slurmCommand('scancel', ids);
+  }
+}
