@@ -71,6 +71,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     workers: opts.workers,
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
+  for (const w of fit.warnings) log(`warning: ${w}`);
   log(`analysis mask: ${fit.vox.length} voxels`);
   let t = performance.now();
   const maps = contrasts.map((c) => contrastMaps(fit, c));

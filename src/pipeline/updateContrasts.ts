@@ -54,6 +54,7 @@ export function loadFittedModel(dir: string): FittedModel {
     smoothness: { fwhmVox: rec.smoothness.FWHM_vox, rpv: new Float64Array(0), nResiduals: rec.smoothness.nResiduals, nValid: rec.smoothness.nValidVoxels } as unknown as FittedModel['smoothness'],
     scans: rec.scans,
     timings: {},
+    warnings: [],
   };
 }
 
