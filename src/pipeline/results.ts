@@ -1,3 +1,4 @@
+import { type CsvCell, toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { StagedFiles } from '../io/atomic.js';
@@ -37,7 +38,7 @@ const num = (x: number): string => (Number.isNaN(x) ? '' : x === Infinity ? 'Inf
 export function tableCsv(t: ResultsTable, labels?: string[]): string {
   const statCol = t.stat === 'F' ? 'peak_F' : 'peak_T';
   const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0', ...(labels ? ['label'] : [])];
-  const lines = [header.join(',')];
+  const lines: CsvCell[][] = [header];
   t.rows.forEach((r, i) => {
     const c = r.first;
     lines.push(
@@ -57,11 +58,11 @@ export function tableCsv(t: ResultsTable, labels?: string[]): string {
         num(r.peakQFDRVoxel),
         ...r.mm.map((v) => num(v)),
         ...r.voxel,
-        ...(labels ? [/[",]/.test(labels[i]) ? `"${labels[i].replace(/"/g, '""')}"` : labels[i]] : []),
-      ].join(','),
+        ...(labels ? [labels[i]] : []),
+      ],
     );
   });
-  return lines.join('\n') + '\n';
+  return toCsv(lines);
 }
 
 /** SPM's footer lines. */
