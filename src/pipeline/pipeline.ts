@@ -5,16 +5,17 @@
  * re-run skips what is unchanged, a changed contrast re-runs contrasts and what follows, and a
  * changed scan re-runs everything. Outputs are hashed, so a damaged cache entry is recomputed.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { VbmError } from '../errors.js';
+import { VbmError, fileErrorAsVbmError } from '../errors.js';
 import { readTable } from '../io/spreadsheet.js';
-import { designMatrix } from '../model/designMatrix.js';
+import { type Centring, designMatrix } from '../model/designMatrix.js';
 import { buildContrasts } from '../model/contrasts.js';
 import { VBM_VERSION } from '../version.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { openAnalysis } from './analysis.js';
-import { runAnalysis } from './run.js';
+import { inspectOutputFolder, runAnalysis } from './run.js';
+import { analysisId } from './modelRecord.js';
 import { updateContrasts } from './updateContrasts.js';
 import { runResults } from './results.js';
 import { openAtlas, runLabel } from './label.js';
@@ -35,6 +36,7 @@ import {
   removeStaleTemporaries,
   scanFingerprint,
   staleReason,
+  statOutputs,
   writeStages,
 } from './stages.js';
 
@@ -84,18 +86,67 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
   const dir = modelDir(spec, model);
   const log = opts.log ?? (() => undefined);
   const text = opts.onText ?? log;
+  // Everything that can refuse the run without estimating is checked before the folder is
+  // touched: a refused run leaves it exactly as it was (no lock, no vbm-stages.json).
+  const table = await readTable(spec.design);
+  const designOpts = {
+    covariates: model.covariates,
+    centring: spec.centring?.perColumn,
+    defaultCentring: spec.centring?.default,
+    intercept: spec.intercept,
+  };
+  const design = designMatrix(table, designOpts);
+  const builtContrasts = buildContrasts(model.contrasts, design);
+  const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
+  for (const f of scanFiles) if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
+  inspectOutputFolder(dir, analysisId(design.scanLabels, design.columns, design.X), !!opts.overwrite);
+  const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
-  const release = lockFolder(dir, log);
+  let release: () => void = () => undefined;
   try {
+    release = lockFolder(dir, log);
+    return await runModelLocked(spec, model, opts, { dir, log, text, design, designOpts, builtContrasts, scanFiles });
+  } catch (e) {
+    throw fileErrorAsVbmError(e);
+  } finally {
+    release();
+    // a folder this run created and left empty (the run failed before writing) goes again
+    try {
+      if (created && readdirSync(dir).length === 0) rmdirSync(dir);
+    } catch {
+      /* not ours to clean */
+    }
+  }
+}
+
+interface Prepared {
+  dir: string;
+  log: (m: string) => void;
+  text: (m: string) => void;
+  design: ReturnType<typeof designMatrix>;
+  designOpts: { covariates?: string[]; centring?: Record<string, Centring>; defaultCentring?: Centring; intercept?: boolean };
+  builtContrasts: ReturnType<typeof buildContrasts>;
+  scanFiles: string[];
+}
+
+async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions, prep: Prepared): Promise<ModelReport> {
+  const { dir, log, text, design, designOpts, builtContrasts, scanFiles } = prep;
+  {
     const removed = removeStaleTemporaries(dir);
     if (removed) log(`removed ${removed} temporary file(s) left by an interrupted run`);
     const state: StagesFile = readStages(dir);
+    // vbm-stages.json is rewritten only once a stage has written files (or at the end of a
+    // successful run): a run that fails early leaves it as it was
+    let unsaved = false;
     const report: ModelReport = { name: model.name, dir, stages: [] };
     const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
     const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
       const t0 = performance.now();
       if (key === null) {
-        if (state.stages[name]) delete state.stages[name];
+        if (state.stages[name]) {
+          delete state.stages[name];
+          unsaved = true;
+        }
         report.stages.push({ stage: name, status: 'not requested', why: '', seconds: 0 });
         opts.onStage?.(model.name, name, 'not requested', '', 0);
         return;
@@ -113,27 +164,20 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       const fresh = new Set(files);
       for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
       const seconds = (performance.now() - t0) / 1000;
-      state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files) };
-      writeStages(dir, state);
+      state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files), stats: statOutputs(dir, files), ...(opts.command ? { command: opts.command } : {}) };
+      if (files.length) {
+        writeStages(dir, state);
+        unsaved = false;
+      } else unsaved = true;
       report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
       opts.onStage?.(model.name, name, 'ran', reason, seconds);
     };
 
     // design: the spreadsheet read into the design matrix
-    const table = await readTable(spec.design);
-    const designOpts = {
-      covariates: model.covariates,
-      centring: spec.centring?.perColumn,
-      defaultCentring: spec.centring?.default,
-      intercept: spec.intercept,
-    };
-    const design = designMatrix(table, designOpts);
     const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans });
     await stage('design', designKey, () => []);
 
     // estimate: scan contents, masks
-    const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
-    for (const f of scanFiles) if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
     const scanHashes = scanFiles.map((f) => scanFingerprint(state, f));
     const masking = {
       explicitMask: spec.mask,
@@ -141,7 +185,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
     };
     const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
-    const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
+    const contrastsKey = hashOf({ estimateKey, contrasts: builtContrasts.map((c) => [c.name, c.type, c.weights]) });
     let estimatedNow = false;
     await stage('estimate', estimateKey, async () => {
       const res = await runAnalysis({
@@ -165,7 +209,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
         const rec = openAnalysis(dir).record;
         return [...rec.contrasts.flatMap((c) => [c.images.effect, c.images.stat]), MODEL_FILE];
       }
-      return updateContrasts(dir, design, model.contrasts);
+      return updateContrasts(dir, design, model.contrasts, opts.command);
     });
     const contrastCount = model.contrasts.length;
     // the atlas, read once for the results and labels stages (the 4-D ones are large)
@@ -245,14 +289,13 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       text(`wrote ${out.file} (${(out.bytes / 1e6).toFixed(1)} MB)`);
       return r.background === 'mean' ? [r.file, MEAN_IMAGE] : [r.file];
     });
+    if (unsaved) writeStages(dir, state);
     return report;
-  } finally {
-    release();
   }
 }
 
 /** What `vbm show` lists of the stages of an analysis folder. */
-export function stageSummary(dir: string): { stage: StageName; finished: string; seconds: number; outputs: number }[] {
+export function stageSummary(dir: string): { stage: StageName; finished: string; seconds: number; outputs: number; command?: string }[] {
   const s = readStages(dir);
-  return STAGES.filter((n) => s.stages[n]).map((n) => ({ stage: n, finished: s.stages[n]!.finished, seconds: s.stages[n]!.seconds, outputs: Object.keys(s.stages[n]!.outputs).length }));
+  return STAGES.filter((n) => s.stages[n]).map((n) => ({ stage: n, finished: s.stages[n]!.finished, seconds: s.stages[n]!.seconds, outputs: Object.keys(s.stages[n]!.outputs).length, command: s.stages[n]!.command }));
 }
