@@ -15,6 +15,8 @@ import { VBM_VERSION } from '../version.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { openAnalysis } from './analysis.js';
 import { inspectOutputFolder, runAnalysis } from './run.js';
+import { readHeaderOnly } from '../io/nifti/read.js';
+import { parseScanRefs } from '../estimation/scanList.js';
 import { analysisId } from './modelRecord.js';
 import { updateContrasts } from './updateContrasts.js';
 import { runResults } from './results.js';
@@ -99,6 +101,10 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
   const builtContrasts = buildContrasts(model.contrasts, design);
   const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
   for (const f of scanFiles) if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
+  // every scan's header (its claimed size checked against the file) and the rows' volumes
+  const volumes = new Map<string, number>();
+  for (const f of scanFiles) volumes.set(f, (await readHeaderOnly(f)).nVolumes);
+  parseScanRefs(design.scans, (p) => volumes.get(p) ?? 1);
   inspectOutputFolder(dir, analysisId(design.scanLabels, design.columns, design.X), !!opts.overwrite);
   const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });

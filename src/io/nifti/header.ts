@@ -60,12 +60,25 @@ const CIFTI_KINDS: Record<number, string> = {
   3010: 'CIFTI-2 dense-parcellated connectivity file (.dpconn.nii)',
 };
 
+/** A size that cannot be represented exactly is refused here; files are compared with the claim by the reader. */
 function checkSize(h: NiftiHeader): void {
-  const perVolume = h.dims[0] * h.dims[1] * h.dims[2];
-  const bytes = claimedBytes(h);
-  if (perVolume > MAX_VOXELS_PER_VOLUME || !Number.isSafeInteger(bytes) || bytes > MAX_IMAGE_BYTES) {
+  if (!Number.isSafeInteger(claimedBytes(h))) {
     throw new VbmError(
-      `${h.path}: the header claims ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels (${bytes.toExponential(3)} bytes), ` +
+      `${h.path}: the header claims ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels, more bytes than can be counted exactly`,
+      'the header is corrupt or the file is not a brain image; re-export it',
+    );
+  }
+}
+
+/**
+ * Refuse a header that claims more than any brain image holds (MAX_VOXELS_PER_VOLUME,
+ * MAX_IMAGE_BYTES), saying the claimed size and the file's.
+ */
+export function checkSaneSize(h: NiftiHeader, fileBytes: string): void {
+  const bytes = claimedBytes(h);
+  if (h.dims[0] * h.dims[1] * h.dims[2] > MAX_VOXELS_PER_VOLUME || bytes > MAX_IMAGE_BYTES) {
+    throw new VbmError(
+      `${h.path}: the header claims ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels (${bytes} bytes) and the file holds ${fileBytes}: ` +
         `more than vbm accepts (${MAX_VOXELS_PER_VOLUME} voxels per volume, ${MAX_IMAGE_BYTES} bytes)`,
       'the header is corrupt or the file is not a brain image; re-export it',
     );

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
-import { type NiftiHeader, NIFTI2_HEADER_BYTES, claimedBytes, parseHeader } from './header.js';
+import { type NiftiHeader, NIFTI2_HEADER_BYTES, checkSaneSize, claimedBytes, parseHeader } from './header.js';
 import type { AnalyzeMat } from './analyze.js';
 import { readMatVariables } from '../matlab.js';
 import { DT } from './datatypes.js';
@@ -70,6 +70,7 @@ export function checkClaimedSize(h: NiftiHeader): void {
   } else if (need > size * DEFLATE_MAX_RATIO + NIFTI2_HEADER_BYTES) {
     throw tooLittleData(h.imagePath, h, need, `at most ${size * DEFLATE_MAX_RATIO} (it is ${size} bytes of gzip)`);
   }
+  checkSaneSize(h, gz ? `${size} bytes of gzip` : `${size} bytes`);
 }
 
 /** Inflate a gzip stream, stopping at `limit` bytes (memory never exceeds the limit). */
