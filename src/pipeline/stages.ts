@@ -158,7 +158,11 @@ export function lockFolder(dir: string, note: (m: string) => void = () => undefi
       process.once('exit', release);
       return release;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        // 'wx' created the file, then the write failed (a full disk): the half-written lock is ours
+        if (existsSync(p)) rmSync(p, { force: true });
+        throw e;
+      }
       let holder: { pid?: number; host?: string; started?: string } = {};
       try {
         holder = JSON.parse(readFileSync(p, 'utf8'));

@@ -1,8 +1,8 @@
 /**
  * Preloaded (node --import) into a child vbm process by the hardening tests to simulate a full
  * disk or a read-only file system at the write layer (root ignores permissions, and tests
- * cannot mount file systems). VBM_TEST_FS_FAULT = 'ENOSPC:<dir>' makes writes of files under
- * <dir> stop half-way with ENOSPC; 'EROFS:<dir>' makes every write, mkdir and rename under <dir>
+ * cannot mount file systems). VBM_TEST_FS_FAULT = 'ENOSPC:<dir>' makes writes of more than
+ * 4 KiB under <dir> stop half-way with ENOSPC (a disk with a few bytes left); 'EROFS:<dir>' makes every write, mkdir and rename under <dir>
  * fail with EROFS. Node's ESM named exports of node:fs are re-synced so vbm's imports see it.
  */
 import fs from 'node:fs';
@@ -25,7 +25,8 @@ if (m) {
   };
   const origWrite = fs.writeFileSync;
   fs.writeFileSync = ((p: fs.PathOrFileDescriptor, data: string | NodeJS.ArrayBufferView, opts?: fs.WriteFileOptions) => {
-    if (under(p)) {
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (under(p) && (code === 'EROFS' || size > 4096)) {
       if (code === 'ENOSPC') {
         // half the bytes reach the disk, then it is full
         const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
