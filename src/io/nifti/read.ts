@@ -86,6 +86,17 @@ function gunzipBounded(raw: Uint8Array, path: string, limit: number, need: numbe
   }
 }
 
+/** A file that exists and is a regular file (not a folder or a device), or a VbmError. */
+function requireFile(path: string, what: string): void {
+  if (!existsSync(path)) {
+    throw new VbmError(
+      `${what} not found: ${path}`,
+      what === 'image' ? "check the path (relative paths are relative to the spreadsheet's folder)" : 'an .hdr needs its .img beside it, with the same name',
+    );
+  }
+  if (!statSync(path).isFile()) throw new VbmError(`${path} is not a file (a folder or a device)`, 'name an image file (.nii, .nii.gz, .hdr/.img)');
+}
+
 /** The .mat file SPM keeps beside an Analyze image (same name), when there is one. */
 function analyzeSidecar(headerPath: string): AnalyzeMat | undefined {
   const base = headerPath.replace(/\.(hdr|img)(\.gz)?$/i, '');
@@ -117,12 +128,10 @@ function readWhole(path: string, what: string, hash?: ReturnType<typeof createHa
 /** Read only the header, decompressing no more of a .nii.gz than needed. */
 export async function readHeaderOnly(path: string): Promise<NiftiHeader> {
   const { headerPath, imagePath } = niftiFiles(path);
-  if (!existsSync(headerPath)) {
-    throw new VbmError(`image not found: ${headerPath}`, "check the path (relative paths are relative to the spreadsheet's folder)");
-  }
+  requireFile(headerPath, 'image');
   const bytes = await readPrefix(headerPath, NIFTI2_HEADER_BYTES);
   const h = parseHeader(bytes, headerPath, imagePath, () => analyzeSidecar(headerPath));
-  if (!existsSync(imagePath)) throw new VbmError(`image data (.img) not found: ${imagePath}`, 'an .hdr needs its .img beside it, with the same name');
+  requireFile(imagePath, 'image data (.img)');
   checkClaimedSize(h);
   return h;
 }
@@ -170,9 +179,7 @@ export interface NiftiFile {
 export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFile {
   const { headerPath, imagePath } = niftiFiles(path);
   const hash = opts.hash ? createHash('sha256') : undefined;
-  if (!existsSync(headerPath)) {
-    throw new VbmError(`image not found: ${headerPath}`, "check the path (relative paths are relative to the spreadsheet's folder)");
-  }
+  requireFile(headerPath, 'image');
   // the header first, from the first bytes: the claimed size is checked against the file before
   // anything of that size is read, inflated or allocated
   const fd = openSync(headerPath, 'r');
@@ -184,7 +191,7 @@ export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFil
     closeSync(fd);
   }
   const header = parseHeader(prefixOf(head, headerPath, NIFTI2_HEADER_BYTES), headerPath, imagePath, () => analyzeSidecar(headerPath));
-  if (!existsSync(imagePath)) throw new VbmError(`image data (.img) not found: ${imagePath}`, 'an .hdr needs its .img beside it, with the same name');
+  requireFile(imagePath, 'image data (.img)');
   checkClaimedSize(header);
   const need = claimedBytes(header);
   const raw = readWhole(headerPath, 'image', hash);
