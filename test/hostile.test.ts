@@ -36,12 +36,13 @@ test('case 1: a 352-byte .nii claiming 1000^3 (and 2000^3) float32 is refused fr
   const { dir, cleanup } = tempDir('vbm-hostile-');
   try {
     for (const n of [1000, 2000]) {
-      writeFileSync(join(dir, `big${n}.nii`), niftiClaiming([n, n, n]));
-      const design = designCsv(dir, Array.from({ length: 10 }, () => `big${n}.nii`));
+      // one such file per row (as a study of ten subjects would have them)
+      for (let s = 0; s < 10; s++) writeFileSync(join(dir, `big${n}_${s}.nii`), niftiClaiming([n, n, n]));
+      const design = designCsv(dir, Array.from({ length: 10 }, (_, s) => `big${n}_${s}.nii`));
       const out = join(dir, `out${n}`);
       const r = runCli(['run', design, '--out', out, '-q']);
       t.diagnostic(`1: header claims ${n}^3 float32 in a 352-byte file: peak RSS ${r.rssMb.toFixed(0)} MB`);
-      assertRefused(r, new RegExp(`big${n}\\.nii`), n === 1000 ? /4000000352 bytes/ : /claims|bytes/, /352 bytes/);
+      assertRefused(r, new RegExp(`big${n}_\\d\\.nii`), n === 1000 ? /4000000352 bytes/ : /claims|bytes/, /352 bytes/);
       assert.ok(r.rssMb < RSS_LIMIT_MB, `peak RSS ${r.rssMb} MB`);
       assert.equal(existsSync(out), false, 'no output folder (and no lock) left');
     }
