@@ -36,7 +36,9 @@ export function fileErrorAsVbmError(err: unknown): unknown {
   const e = err as Error & { code?: string; path?: string; dest?: string; syscall?: string };
   const make = e.code ? FILE_ERRORS[e.code] : undefined;
   if (!make) return err;
-  const path = e.dest && (e.code === 'EEXIST' || e.code === 'ENOTDIR') ? e.dest : e.path ?? e.dest ?? '(unknown path)';
+  const raw = e.dest && (e.code === 'EEXIST' || e.code === 'ENOTDIR') ? e.dest : e.path ?? e.dest ?? '(unknown path)';
+  // name the file being written, not its temporary name (.NAME.tmp-PID-RANDOM, see io/atomic.ts)
+  const path = raw.replace(/(^|[\\/])\.([^\\/]+)\.tmp-\d+-[a-z0-9]+$/, '$1$2');
   const [message, hint] = make(path);
   return new VbmError(`${message}${e.syscall ? ` (${e.syscall})` : ''}`, hint);
 }

@@ -35,3 +35,6 @@ export { runReport, type ReportRequest, type ReportOutput } from './pipeline/rep
 export { plotStatMap, plotGlassBrain, chooseCuts, peakPosition, type StatMapRequest, type GlassBrainRequest, type PlotResult } from './plot/statMap.js';
 export { plotDesignMatrix } from './plot/designMatrix.js';
 export { resolveBackground, meanOfScans } from './plot/background.js';
+export { fileErrorAsVbmError } from './errors.js';
+export { toCsv, csvCell, type CsvCell } from './io/csv.js';
+export { readMatVariables } from './io/matlab.js';
