@@ -137,167 +137,165 @@ interface Prepared {
 
 async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions, prep: Prepared): Promise<ModelReport> {
   const { dir, log, text, design, designOpts, builtContrasts, scanFiles } = prep;
-  {
-    const removed = removeStaleTemporaries(dir);
-    if (removed) log(`removed ${removed} temporary file(s) left by an interrupted run`);
-    const state: StagesFile = readStages(dir);
-    // vbm-stages.json is rewritten only once a stage has written files (or at the end of a
-    // successful run): a run that fails early leaves it as it was
-    let unsaved = false;
-    const report: ModelReport = { name: model.name, dir, stages: [] };
-    const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
-    const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
-      const t0 = performance.now();
-      if (key === null) {
-        if (state.stages[name]) {
-          delete state.stages[name];
-          unsaved = true;
-        }
-        report.stages.push({ stage: name, status: 'not requested', why: '', seconds: 0 });
-        opts.onStage?.(model.name, name, 'not requested', '', 0);
-        return;
+  const removed = removeStaleTemporaries(dir);
+  if (removed) log(`removed ${removed} temporary file(s) left by an interrupted run`);
+  const state: StagesFile = readStages(dir);
+  // vbm-stages.json is rewritten only once a stage has written files (or at the end of a
+  // successful run): a run that fails early leaves it as it was
+  let unsaved = false;
+  const report: ModelReport = { name: model.name, dir, stages: [] };
+  const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
+  const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
+    const t0 = performance.now();
+    if (key === null) {
+      if (state.stages[name]) {
+        delete state.stages[name];
+        unsaved = true;
       }
-      const forced = STAGES.indexOf(name) >= fromIndex;
-      const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : staleReason(dir, state.stages[name], key);
-      if (reason === null) {
-        report.stages.push({ stage: name, status: 'cached', why: '', seconds: 0 });
-        opts.onStage?.(model.name, name, 'cached', '', (performance.now() - t0) / 1000);
-        return;
-      }
-      if (opts.signal?.aborted) throw new VbmError('interrupted', 'run the same command again to resume');
-      const files = await run();
-      // outputs of the stage's previous run that this run did not write (a dropped or retyped contrast) go
-      const fresh = new Set(files);
-      for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
-      const seconds = (performance.now() - t0) / 1000;
-      state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files), stats: statOutputs(dir, files), ...(opts.command ? { command: opts.command } : {}) };
-      if (files.length) {
-        writeStages(dir, state);
-        unsaved = false;
-      } else unsaved = true;
-      report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
-      opts.onStage?.(model.name, name, 'ran', reason, seconds);
-    };
+      report.stages.push({ stage: name, status: 'not requested', why: '', seconds: 0 });
+      opts.onStage?.(model.name, name, 'not requested', '', 0);
+      return;
+    }
+    const forced = STAGES.indexOf(name) >= fromIndex;
+    const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : staleReason(dir, state.stages[name], key);
+    if (reason === null) {
+      report.stages.push({ stage: name, status: 'cached', why: '', seconds: 0 });
+      opts.onStage?.(model.name, name, 'cached', '', (performance.now() - t0) / 1000);
+      return;
+    }
+    if (opts.signal?.aborted) throw new VbmError('interrupted', 'run the same command again to resume');
+    const files = await run();
+    // outputs of the stage's previous run that this run did not write (a dropped or retyped contrast) go
+    const fresh = new Set(files);
+    for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
+    const seconds = (performance.now() - t0) / 1000;
+    state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files), stats: statOutputs(dir, files), ...(opts.command ? { command: opts.command } : {}) };
+    if (files.length) {
+      writeStages(dir, state);
+      unsaved = false;
+    } else unsaved = true;
+    report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
+    opts.onStage?.(model.name, name, 'ran', reason, seconds);
+  };
 
-    // design: the spreadsheet read into the design matrix
-    const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans });
-    await stage('design', designKey, () => []);
+  // design: the spreadsheet read into the design matrix
+  const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans });
+  await stage('design', designKey, () => []);
 
-    // estimate: scan contents, masks
-    const scanHashes = scanFiles.map((f) => scanFingerprint(state, f));
-    const masking = {
-      explicitMask: spec.mask,
-      implicit: spec.implicitMask,
-      threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
-    };
-    const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
-    const contrastsKey = hashOf({ estimateKey, contrasts: builtContrasts.map((c) => [c.name, c.type, c.weights]) });
-    let estimatedNow = false;
-    await stage('estimate', estimateKey, async () => {
-      const res = await runAnalysis({
-        design: spec.design,
-        out: dir,
-        contrasts: model.contrasts,
-        ...designOpts,
-        masking,
-        overwrite: opts.overwrite,
+  // estimate: scan contents, masks
+  const scanHashes = scanFiles.map((f) => scanFingerprint(state, f));
+  const masking = {
+    explicitMask: spec.mask,
+    implicit: spec.implicitMask,
+    threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
+  };
+  const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
+  const contrastsKey = hashOf({ estimateKey, contrasts: builtContrasts.map((c) => [c.name, c.type, c.weights]) });
+  let estimatedNow = false;
+  await stage('estimate', estimateKey, async () => {
+    const res = await runAnalysis({
+      design: spec.design,
+      out: dir,
+      contrasts: model.contrasts,
+      ...designOpts,
+      masking,
+      overwrite: opts.overwrite,
+      workers: opts.workers ?? spec.workers,
+      command: opts.command,
+      onProgress: opts.onProgress,
+      log,
+    });
+    estimatedNow = true;
+    return [...res.record.images.beta, res.record.images.ResMS, res.record.images.mask, res.record.images.RPV, 'smoothness.json'];
+  });
+  // contrasts: computed from the saved model (or already written by the estimate stage)
+  await stage('contrasts', contrastsKey, () => {
+    if (estimatedNow) {
+      const rec = openAnalysis(dir).record;
+      return [...rec.contrasts.flatMap((c) => [c.images.effect, c.images.stat]), MODEL_FILE];
+    }
+    return updateContrasts(dir, design, model.contrasts, opts.command);
+  });
+  const contrastCount = model.contrasts.length;
+  // the atlas, read once for the results and labels stages (the 4-D ones are large)
+  let atlasCache: Atlas | undefined;
+  const loadedAtlas = (): Atlas => (atlasCache ??= openAtlas(spec.atlas!.name, spec.atlas!.labels));
+  // results: every contrast at the spec's thresholds
+  const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results, atlas: spec.atlas ?? null }) : null;
+  await stage('results', resultsKey, () => {
+    const a = openAnalysis(dir);
+    const r = spec.results!;
+    const atlas = spec.atlas ? loadedAtlas() : undefined;
+    const files: string[] = [];
+    for (const c of a.record.contrasts) {
+      const out = runResults(a, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, maps: r.maps, atlas });
+      text(`${out.text}\n  wrote ${out.files.join(', ')}`);
+      files.push(...out.files);
+    }
+    return files;
+  });
+  const labelsKey = spec.atlas && resultsKey ? hashOf({ resultsKey, atlas: spec.atlas }) : null;
+  await stage('labels', labelsKey, () => {
+    const a = openAnalysis(dir);
+    const r = spec.results!;
+    const at = spec.atlas!;
+    const atlas = loadedAtlas();
+    for (const w of atlas.warnings) log(`warning: ${w}`);
+    const files: string[] = [];
+    for (const c of a.record.contrasts) {
+      const out = runLabel(dir, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, atlas, modes: at.modes, radiusMm: at.radius });
+      text(`${out.text}\n  wrote ${out.files.join(', ')}`);
+      files.push(...out.files);
+    }
+    return files;
+  });
+  const permKey = spec.permute && contrastCount ? hashOf({ contrastsKey, permute: spec.permute }) : null;
+  await stage('permutations', permKey, async () => {
+    const a = openAnalysis(dir);
+    const p = spec.permute!;
+    const which = p.contrasts ?? a.record.contrasts.map((c) => c.index);
+    const files: string[] = [];
+    for (const c of which) {
+      const out = await runPermute(dir, {
+        contrast: c,
+        permutations: p.permutations,
+        seed: p.seed,
+        tfce: p.tfce,
+        clusterThreshold: p.clusterThreshold,
+        connectivity: p.connectivity,
         workers: opts.workers ?? spec.workers,
-        command: opts.command,
-        onProgress: opts.onProgress,
-        log,
+        signal: opts.signal,
+        onProgress: (d, t) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
+        onNote: (msg) => log(`note: ${msg}`),
       });
-      estimatedNow = true;
-      return [...res.record.images.beta, res.record.images.ResMS, res.record.images.mask, res.record.images.RPV, 'smoothness.json'];
+      text(`${out.text}\n  wrote ${out.files.join(', ')}`);
+      files.push(...out.files);
+    }
+    return files;
+  });
+  // report: the HTML report, last, so that a changed threshold or picture option redraws only it
+  const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null }) : null;
+  await stage('report', reportKey, async () => {
+    const r = spec.report!;
+    const out = await runReport(dir, {
+      threshold: r.threshold,
+      correction: r.correction,
+      extent: r.extent,
+      sign: r.sign,
+      display: r.display,
+      cuts: r.cuts,
+      background: r.background,
+      viewer: r.viewer,
+      atlas: spec.atlas ? loadedAtlas() : undefined,
+      out: join(dir, r.file),
+      command: opts.command,
+      onProgress: opts.onProgress,
     });
-    // contrasts: computed from the saved model (or already written by the estimate stage)
-    await stage('contrasts', contrastsKey, () => {
-      if (estimatedNow) {
-        const rec = openAnalysis(dir).record;
-        return [...rec.contrasts.flatMap((c) => [c.images.effect, c.images.stat]), MODEL_FILE];
-      }
-      return updateContrasts(dir, design, model.contrasts, opts.command);
-    });
-    const contrastCount = model.contrasts.length;
-    // the atlas, read once for the results and labels stages (the 4-D ones are large)
-    let atlasCache: Atlas | undefined;
-    const loadedAtlas = (): Atlas => (atlasCache ??= openAtlas(spec.atlas!.name, spec.atlas!.labels));
-    // results: every contrast at the spec's thresholds
-    const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results, atlas: spec.atlas ?? null }) : null;
-    await stage('results', resultsKey, () => {
-      const a = openAnalysis(dir);
-      const r = spec.results!;
-      const atlas = spec.atlas ? loadedAtlas() : undefined;
-      const files: string[] = [];
-      for (const c of a.record.contrasts) {
-        const out = runResults(a, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, maps: r.maps, atlas });
-        text(`${out.text}\n  wrote ${out.files.join(', ')}`);
-        files.push(...out.files);
-      }
-      return files;
-    });
-    const labelsKey = spec.atlas && resultsKey ? hashOf({ resultsKey, atlas: spec.atlas }) : null;
-    await stage('labels', labelsKey, () => {
-      const a = openAnalysis(dir);
-      const r = spec.results!;
-      const at = spec.atlas!;
-      const atlas = loadedAtlas();
-      for (const w of atlas.warnings) log(`warning: ${w}`);
-      const files: string[] = [];
-      for (const c of a.record.contrasts) {
-        const out = runLabel(dir, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, atlas, modes: at.modes, radiusMm: at.radius });
-        text(`${out.text}\n  wrote ${out.files.join(', ')}`);
-        files.push(...out.files);
-      }
-      return files;
-    });
-    const permKey = spec.permute && contrastCount ? hashOf({ contrastsKey, permute: spec.permute }) : null;
-    await stage('permutations', permKey, async () => {
-      const a = openAnalysis(dir);
-      const p = spec.permute!;
-      const which = p.contrasts ?? a.record.contrasts.map((c) => c.index);
-      const files: string[] = [];
-      for (const c of which) {
-        const out = await runPermute(dir, {
-          contrast: c,
-          permutations: p.permutations,
-          seed: p.seed,
-          tfce: p.tfce,
-          clusterThreshold: p.clusterThreshold,
-          connectivity: p.connectivity,
-          workers: opts.workers ?? spec.workers,
-          signal: opts.signal,
-          onProgress: (d, t) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
-          onNote: (msg) => log(`note: ${msg}`),
-        });
-        text(`${out.text}\n  wrote ${out.files.join(', ')}`);
-        files.push(...out.files);
-      }
-      return files;
-    });
-    // report: the HTML report, last, so that a changed threshold or picture option redraws only it
-    const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null }) : null;
-    await stage('report', reportKey, async () => {
-      const r = spec.report!;
-      const out = await runReport(dir, {
-        threshold: r.threshold,
-        correction: r.correction,
-        extent: r.extent,
-        sign: r.sign,
-        display: r.display,
-        cuts: r.cuts,
-        background: r.background,
-        viewer: r.viewer,
-        atlas: spec.atlas ? loadedAtlas() : undefined,
-        out: join(dir, r.file),
-        command: opts.command,
-        onProgress: opts.onProgress,
-      });
-      text(`wrote ${out.file} (${(out.bytes / 1e6).toFixed(1)} MB)`);
-      return r.background === 'mean' ? [r.file, MEAN_IMAGE] : [r.file];
-    });
-    if (unsaved) writeStages(dir, state);
-    return report;
-  }
+    text(`wrote ${out.file} (${(out.bytes / 1e6).toFixed(1)} MB)`);
+    return r.background === 'mean' ? [r.file, MEAN_IMAGE] : [r.file];
+  });
+  if (unsaved) writeStages(dir, state);
+  return report;
 }
 
 /** What `vbm show` lists of the stages of an analysis folder. */
