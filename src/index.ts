@@ -48,3 +48,6 @@ export { SlurmRunner } from './backend/slurm.js';
 export { runJob, type RunJobOptions, type JobOutcome } from './backend/runJob.js';
 export { distributedPermute, planPermutationJob, runTaskFile } from './backend/permuteTasks.js';
 export { jobStates, cancelJobs } from './backend/status.js';
+export { fileErrorAsVbmError } from './errors.js';
+export { toCsv, csvCell, type CsvCell } from './io/csv.js';
+export { readMatVariables } from './io/matlab.js';

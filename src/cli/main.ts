@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { describeError, VbmError } from '../errors.js';
+import { describeError, fileErrorAsVbmError, VbmError } from '../errors.js';
 import { VBM_VERSION } from '../version.js';
 import { type ContrastSpec, parseInlineContrast, readContrastsFile } from '../model/contrasts.js';
 import { openAnalysis } from '../pipeline/analysis.js';
@@ -498,7 +498,7 @@ program
       if (shown.length > 1 || dirs[0] !== abs) process.stdout.write(`\n== model ${basename(a.dir)} ==\n`);
       process.stdout.write(describeAnalysis(a, { allScans: o.scans }) + '\n');
       if (stages.length) {
-        process.stdout.write('\nStages:\n' + formatTable(['stage', 'finished', 'seconds', 'outputs'], stages.map((s) => [s.stage, s.finished, s.seconds.toFixed(1), String(s.outputs)])) + '\n');
+        process.stdout.write('\nStages:\n' + formatTable(['stage', 'finished', 'seconds', 'outputs', 'command'], stages.map((s) => [s.stage, s.finished, s.seconds.toFixed(1), String(s.outputs), s.command ?? ''])) + '\n');
       }
       process.stdout.write(`\nFiles: ${files.join(' ')}\n`);
       const tasks = await jobStates(a.dir);
@@ -529,7 +529,8 @@ program
     process.stdout.write(`wrote ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(process.argv).catch((caught: unknown) => {
+  const err = fileErrorAsVbmError(caught);
   process.stderr.write(`vbm: error: ${describeError(err)}\n`);
   process.exit(err instanceof VbmError ? 2 : 1);
 });

@@ -10,6 +10,8 @@ import { type FitLayout, type FitSums, residualSubset } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
 import { streamSums } from './fitChunks.js';
 import { type MaskingOptions, globalThresholds, resampleMaskNearest } from './masking.js';
+import { outlyingGlobalMeans } from './masking.js';
+import { analyzeWarning } from '../io/nifti/analyze.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
 import { type NonSphericity, pooledCovarianceFromSums, selectVoxels, solveFromSums, varianceComponents, weightedSums, whiten } from './nonSphericity.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
@@ -53,6 +55,8 @@ export interface FittedModel {
   scans: { path: string; volume: number; sha256: string; datatype: string }[];
   /** Wall time of each step, ms: headers, stream (read + accumulate), solve, smoothness. */
   timings: Record<string, number>;
+  /** Inputs that are almost certainly wrong but do not stop the fit (all-zero scans, outlying means, Analyze orientation). */
+  warnings: string[];
 }
 
 async function readHeaders(paths: string[]): Promise<Map<string, NiftiHeader>> {
@@ -90,6 +94,11 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   for (const r of refs) {
     const h = headers.get(r.path) as NiftiHeader;
     checkGrid(h.dims, h.affine, r.path, reference);
+  }
+  const warnings: string[] = [];
+  for (const h of headers.values()) {
+    const w = analyzeWarning(h);
+    if (w) warnings.push(w);
   }
   lap('headers');
   const [nx, ny, nz] = first.dims;
@@ -143,7 +152,29 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     }
   }
   const m = candOfList.length;
-  if (m === 0) throw new VbmError('no voxel survives masking (explicit, implicit, threshold, constant data)', 'check the mask and the threshold masking options against your scans');
+  const label = (row: number): string => design.scans[row];
+  if (m === 0) {
+    // name the scans that removed most voxels: one of them is usually empty, all NaN, or on another scale
+    const worst = [...reports].sort((a, b) => b.removed - a.removed || a.row - b.row).filter((r) => r.removed > 0).slice(0, 3);
+    const named = worst.map((r) => `${label(r.row)} (row ${r.row + 1}) removes ${r.removed} of ${nCand} voxels${r.allZero ? ', it is all zero' : Number.isNaN(r.mean) ? ', it has no finite value' : ''}`);
+    throw new VbmError(
+      `no voxel survives masking (explicit, implicit, threshold, constant data)${named.length ? `; the scans that removed most: ${named.join('; ')}` : ''}`,
+      'check these scans (empty, all NaN, another modality), then the mask and the threshold masking options',
+    );
+  }
+  const byRowReport = new Map(reports.map((r) => [r.row, r]));
+  for (const r of [...reports].sort((a, b) => a.row - b.row)) {
+    if (r.allZero && r.isFloat) warnings.push(`${label(r.row)} (row ${r.row + 1}) is all zeros; it is used as it is (SPM does the same), but it is almost certainly a failed segmentation or an empty file`);
+  }
+  const ordered = refs.map((ref) => byRowReport.get(ref.row)!);
+  const odd = outlyingGlobalMeans(ordered.map((r) => r.mean));
+  for (const i of odd) {
+    const r = ordered[i];
+    warnings.push(
+      `${label(r.row)} (row ${r.row + 1}) has a mean of ${r.mean.toPrecision(4)}, more than 4 standard deviations from the other scans'; ` +
+        'is it another modality, or an unmodulated or unsmoothed map?',
+    );
+  }
   const vox = new Int32Array(m);
   const candOf = new Int32Array(candOfList);
   const maskIndex = new Int32Array(nvox).fill(-1);
@@ -239,5 +270,6 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     smoothness,
     scans: refs.map((r) => ({ path: r.path, volume: r.volume, sha256: byRow.get(r.row)?.sha256 ?? '', datatype: byRow.get(r.row)?.datatype ?? '' })),
     timings,
+    warnings,
   };
 }

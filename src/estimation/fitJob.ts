@@ -2,7 +2,7 @@ import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
 import { type FitLayout, type FitSums, type ScanContribution, addScans, createScratch, createSums } from './accumulate.js';
-import { type ThresholdMasking, scanThreshold } from './masking.js';
+import { type ThresholdMasking, scanThreshold, summariseScan } from './masking.js';
 import type { ScanRef } from './scanList.js';
 
 /** A share of the scans for one worker (or for the main thread when run in-process). */
@@ -20,6 +20,12 @@ export interface ScanReport {
   row: number;
   sha256: string;
   datatype: string;
+  /** Candidate voxels this scan removed from the mask. */
+  removed: number;
+  allZero: boolean;
+  isFloat: boolean;
+  /** Mean of the scan's finite values in the explicit mask. */
+  mean: number;
 }
 
 /**
@@ -50,15 +56,18 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
     const h = open.file.header;
     checkGrid(h.dims, h.affine, s.ref.path, job.reference);
     const data = decodeVolume(open.file, s.ref.volume);
-    batch.push({
-      data,
-      x: s.x,
-      inResidualSubset: s.inResidualSubset,
-      threshold: s.threshold ?? scanThreshold(job.threshold, data),
-      zeroIsMissing: job.implicit && !h.datatype.isFloat && job.threshold.type === 'none',
-      scale: s.scale,
-    });
-    reports.push({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name });
+    let threshold: number;
+    try {
+      threshold = s.threshold ?? scanThreshold(job.threshold, data);
+    } catch (e) {
+      if (e instanceof VbmError) throw new VbmError(`${s.ref.path}${s.ref.volume ? `,${s.ref.volume + 1}` : ''}: ${e.message}`, 'check this scan: it may be empty or all NaN');
+      throw e;
+    }
+    const zeroIsMissing = job.implicit && !h.datatype.isFloat && job.threshold.type === 'none';
+    batch.push({ data, x: s.x, inResidualSubset: s.inResidualSubset, threshold, zeroIsMissing, scale: s.scale });
+    // the masking counts and the mean see the data as the fit does: scaled by gSF
+    const summary = summariseScan(data, job.layout.cand, threshold, zeroIsMissing, s.scale ?? 1);
+    reports.push({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name, isFloat: h.datatype.isFloat, ...summary });
     if (sleeper) {
       Atomics.wait(sleeper, 0, 0, testDelayMs);
       flush();

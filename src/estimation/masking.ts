@@ -77,3 +77,58 @@ export function scanThreshold(th: ThresholdMasking, data: Float32Array): number 
     }
   }
 }
+
+/** What one scan did to the mask and what it looks like, from the values already in memory. */
+export interface ScanSummary {
+  /** Candidate voxels this scan excludes (NaN, not above its threshold, or zero when zero means missing). */
+  removed: number;
+  /** Every candidate voxel is exactly zero. */
+  allZero: boolean;
+  /** Mean of the finite values over the candidate voxels; NaN when none is finite. */
+  mean: number;
+}
+
+/** One pass over the candidate voxels (the explicit mask) of a decoded scan. */
+export function summariseScan(data: Float32Array, cand: Int32Array, threshold: number, zeroIsMissing: boolean, scale = 1): ScanSummary {
+  let removed = 0;
+  let nonZero = 0;
+  let s = 0;
+  let n = 0;
+  for (let c = 0; c < cand.length; c++) {
+    const v = data[cand[c]] * scale;
+    if (!(v > threshold) || (zeroIsMissing && v === 0)) removed++;
+    if (v !== 0) nonZero++;
+    if (v - v === 0) {
+      s += v;
+      n++;
+    }
+  }
+  return { removed, allZero: nonZero === 0, mean: n ? s / n : NaN };
+}
+
+/**
+ * Scans whose mean lies more than `k` standard deviations from the mean of the other
+ * scans' (leave-one-out, so the odd scan does not widen its own yardstick), and by more than
+ * 1% of that mean. Indices into `means`.
+ */
+export function outlyingGlobalMeans(means: number[], k = 4): number[] {
+  const n = means.length;
+  if (n < 5) return [];
+  let s = 0;
+  let ss = 0;
+  let m = 0;
+  for (const g of means) if (Number.isFinite(g)) {
+    s += g;
+    ss += g * g;
+    m++;
+  }
+  const out: number[] = [];
+  means.forEach((g, i) => {
+    if (!Number.isFinite(g) || m - 1 < 4) return;
+    const mean = (s - g) / (m - 1);
+    const variance = Math.max(0, (ss - g * g - (m - 1) * mean * mean) / (m - 2));
+    const d = Math.abs(g - mean);
+    if (d > k * Math.sqrt(variance) && d > 0.01 * Math.abs(mean)) out.push(i);
+  });
+  return out;
+}

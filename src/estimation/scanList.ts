@@ -18,7 +18,12 @@ export function parseScanRefs(paths: string[], volumesOf: (path: string) => numb
     return m ? { row, path: m[1], volume: Number(m[2]) - 1, explicit: true } : { row, path: p, volume: 0, explicit: false };
   });
   const byFile = new Map<string, number[]>();
-  for (const s of parsed) if (!s.explicit) byFile.set(s.path, [...(byFile.get(s.path) ?? []), s.row]);
+  for (const s of parsed) {
+    if (s.explicit) continue;
+    const rows = byFile.get(s.path);
+    if (rows) rows.push(s.row);
+    else byFile.set(s.path, [s.row]);
+  }
   for (const [path, rows] of byFile) {
     const nv = volumesOf(path);
     if (nv === 1 && rows.length === 1) continue;

@@ -35,7 +35,12 @@ export class StagedFiles {
   write(path: string, data: string | Uint8Array): void {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = temporaryName(path);
-    writeFileSync(tmp, data);
+    try {
+      writeFileSync(tmp, data);
+    } catch (e) {
+      rmSync(tmp, { force: true }); // a full disk leaves half a file
+      throw e;
+    }
     this.staged.push({ tmp, path });
   }
 

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { readSheet } from 'read-excel-file/node';
 import { VbmError } from '../errors.js';
+import { XLSX_MAX_FILE_BYTES, checkZipInflation } from './zipBound.js';
 
 export type Cell = string | number | null;
 
@@ -28,7 +29,11 @@ export async function readTable(path: string): Promise<Table> {
   if (!existsSync(path)) throw new VbmError(`spreadsheet not found: ${path}`, 'give the path of a .xlsx, .csv or .tsv file');
   const ext = extname(path).toLowerCase();
   let raw: unknown[][];
+  if (statSync(path).size > XLSX_MAX_FILE_BYTES) {
+    throw new VbmError(`${path}: ${statSync(path).size} bytes is too large for a design sheet (at most ${XLSX_MAX_FILE_BYTES / 2 ** 20} MB)`, 'a design sheet of 100,000 rows is a few MB; export the design alone');
+  }
   if (ext === '.xlsx') {
+    checkZipInflation(readFileSync(path), path);
     try {
       raw = (await readSheet(path)) as unknown[][];
     } catch (e) {

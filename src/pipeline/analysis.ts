@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
-import { readVolume } from '../io/nifti/read.js';
+import { readVolume, readVolume64 } from '../io/nifti/read.js';
+import { STAGES, STAGES_FILE, type StageName, type StageRecord, outputIntact, readStages } from './stages.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type ModelRecord, readModelRecord } from './modelRecord.js';
 
@@ -11,8 +12,15 @@ export interface Analysis {
   record: ModelRecord;
   /** Absolute path of a file in the folder. */
   path(name: string): string;
-  /** Read one of the folder's images. */
+  /** Read one of the folder's images (verified against vbm-stages.json first). */
   image(name: string): Volume;
+  /** Read one of the folder's images at float64 (verified first). */
+  image64(name: string): { dims: [number, number, number]; affine: number[][]; data: Float64Array };
+  /**
+   * Refuse a file that differs from what the stage that wrote it recorded in vbm-stages.json
+   * (size and mtime first, the SHA-256 when they differ). Files no stage recorded pass.
+   */
+  verify(name: string): void;
   /** Find a contrast by 1-based index or by name. */
   contrast(which: number | string): ModelRecord['contrasts'][number];
 }
@@ -21,14 +29,41 @@ export function openAnalysis(dir: string): Analysis {
   const abs = resolve(dir);
   const record = readModelRecord(abs);
   const path = (name: string): string => join(abs, name);
+  // which stage wrote each file, from vbm-stages.json (absent for analyses made by the library alone)
+  const writtenBy = new Map<string, { stage: StageName; rec: StageRecord }>();
+  if (existsSync(join(abs, STAGES_FILE))) {
+    const stages = readStages(abs);
+    for (const stage of STAGES) {
+      const rec = stages.stages[stage];
+      if (rec) for (const f of Object.keys(rec.outputs)) writtenBy.set(f, { stage, rec });
+    }
+  }
+  const verified = new Set<string>();
+  const verify = (name: string): void => {
+    const p = path(name);
+    if (!existsSync(p)) throw new VbmError(`${p} is missing from the analysis folder`, 're-run `vbm run` to recreate it');
+    const w = writtenBy.get(name);
+    if (!w || verified.has(name)) return;
+    if (!outputIntact(abs, w.rec, name)) {
+      throw new VbmError(
+        `${p} is not the file vbm wrote (its content differs from the SHA-256 that the ${w.stage} stage recorded in ${STAGES_FILE}): it was changed, damaged or replaced`,
+        `recompute it: ${w.rec.command ? `run again \`${w.rec.command}\`` : 'run the same `vbm run` again'} (a damaged output is recomputed), or \`vbm run ... --from ${w.stage}\``,
+      );
+    }
+    verified.add(name);
+  };
   return {
     dir: abs,
     record,
     path,
+    verify,
     image(name: string): Volume {
-      const p = path(name);
-      if (!existsSync(p)) throw new VbmError(`${p} is missing from the analysis folder`, 're-run `vbm run` to recreate it');
-      return readVolume(p);
+      verify(name);
+      return readVolume(path(name));
+    },
+    image64(name: string) {
+      verify(name);
+      return readVolume64(path(name));
     },
     contrast(which: number | string) {
       const list = record.contrasts;

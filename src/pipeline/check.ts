@@ -20,7 +20,7 @@ import { parseScanRefs } from '../estimation/scanList.js';
 import { FLAG_SDS, HomogeneityAccumulator, type ScanVerdict, flagScans, rankScans, robustScale } from '../check/homogeneity.js';
 import { plotCheck } from '../plot/checkPlot.js';
 import { formatTable } from '../report/textTable.js';
-import { csvCell } from './label.js';
+import { csvCell } from '../io/csv.js';
 
 export const CHECK_CSV = 'check.csv';
 export const CHECK_JSON = 'check.json';

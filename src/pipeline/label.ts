@@ -1,3 +1,4 @@
+import { toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { StagedFiles } from '../io/atomic.js';
 import { type Atlas, loadAtlas } from '../atlas/atlas.js';
@@ -26,7 +27,6 @@ export interface LabelOutput {
 
 const f1 = (x: number): string => (Number.isNaN(x) ? '' : x.toFixed(1));
 const mm = (v: readonly number[]): string[] => v.map((x) => String(+x.toFixed(2)));
-export const csvCell = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** Load an atlas given by name or path (the names are looked up where users have atlases). */
 export function openAtlas(spec: string, labels?: string, probThreshold?: number): Atlas {
@@ -49,7 +49,7 @@ export function runLabel(dir: string, req: LabelRequest): LabelOutput {
   const text: string[] = [`Contrast ${res.contrast.index} '${res.contrast.name}', atlas ${atlas.name} (${atlas.path})`];
   const write = (mode: string, lines: string[][]): void => {
     const name = `labels_${k}_${safe}_${mode}.csv`;
-    staged.write(join(res.analysis.dir, name), lines.map((l) => l.map(csvCell).join(',')).join('\n') + '\n');
+    staged.write(join(res.analysis.dir, name), toCsv(lines));
     files.push(name);
   };
   if (res.table.rows.length === 0) text.push('No voxel survives the thresholds: nothing to label.');

@@ -17,7 +17,10 @@ export interface ModelRecord {
   formatVersion: number;
   vbmVersion: string;
   created: string;
+  /** The command that estimated the model. */
   command?: string;
+  /** The command that made each stage written into this record (estimate, contrasts), when known. */
+  commands?: { estimate?: string; contrasts?: string };
   /** Hash of what makes this "the same analysis": scan paths and the design matrix. */
   analysisId: string;
   design: {

@@ -2,6 +2,7 @@
  * vbm permute on an analysis folder: run the permutation test for a contrast and write its maps
  * (NIfTI, with -log10 p), the table of significant clusters (CSV and JSON) and a terminal summary.
  */
+import { toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
 import { VbmError } from '../errors.js';
@@ -179,7 +180,7 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
     }
     const header = ['cluster', 'voxels', 'mass', 'p_FWE_extent', 'p_FWE_mass', `peak_${result.contrast.type}`, 'peak_p_FWE', 'tfce_p_FWE', 'x_mm', 'y_mm', 'z_mm'];
     const rows = list.map((c) => [c.cluster, c.voxels, c.mass, c.pFweExtent, c.pFweMass, c.peakStat, c.peakPFwe, c.peakTfcePFwe, ...c.mm].map((x) => (x === null ? '' : r4(Number(x)))));
-    staged.write(join(a.dir, names.table), [header.join(','), ...rows.map((r) => r.join(','))].join('\n') + '\n');
+    staged.write(join(a.dir, names.table), toCsv([header, ...rows]));
     files.push(names.table);
     const q = (arr: Float64Array | null, p: number): number | null => {
       if (!arr) return null;

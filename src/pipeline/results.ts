@@ -1,3 +1,4 @@
+import { type CsvCell, toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { StagedFiles } from '../io/atomic.js';
@@ -45,7 +46,7 @@ export function tableCsv(t: ResultsTable, labels?: string[], effects?: PeakEffec
   const statCol = t.stat === 'F' ? 'peak_F' : 'peak_T';
   const eff = effects ? effectColumns(effects) : [];
   const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', ...eff.map((e) => `peak_${e.name}`), 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0', ...(labels ? ['label'] : [])];
-  const lines = [header.join(',')];
+  const lines: CsvCell[][] = [header];
   t.rows.forEach((r, i) => {
     const c = r.first;
     lines.push(
@@ -66,11 +67,11 @@ export function tableCsv(t: ResultsTable, labels?: string[], effects?: PeakEffec
         ...eff.map((e) => num(e.values[i])),
         ...r.mm.map((v) => num(v)),
         ...r.voxel,
-        ...(labels ? [/[",]/.test(labels[i]) ? `"${labels[i].replace(/"/g, '""')}"` : labels[i]] : []),
-      ].join(','),
+        ...(labels ? [labels[i]] : []),
+      ],
     );
   });
-  return lines.join('\n') + '\n';
+  return toCsv(lines);
 }
 
 /** SPM's footer lines. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
 import { StagedFiles } from '../io/atomic.js';
@@ -80,6 +80,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     sums: opts.fitSums,
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
+  for (const w of fit.warnings) log(`warning: ${w}`);
   log(`analysis mask: ${fit.vox.length} voxels`);
   if (fit.nonSphericity) log(`non-sphericity: ReML over ${fit.nonSphericity.voxelsPooled} voxels, h = ${fit.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`);
   let t = performance.now();
@@ -98,6 +99,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
       vbmVersion: VBM_VERSION,
       created: new Date().toISOString(),
       command: opts.command,
+      ...(opts.command ? { commands: { estimate: opts.command, contrasts: opts.command } } : {}),
       analysisId: id,
       design: {
         source: resolve(opts.design),
@@ -188,7 +190,20 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
  * scans and design). Another analysis, or files of one vbm did not write, need --overwrite.
  */
 function checkOutputFolder(dir: string, id: string, overwrite: boolean): ModelRecord | undefined {
-  if (!existsSync(dir)) return undefined;
+  const { previous, foreign } = inspectOutputFolder(dir, id, overwrite);
+  if (foreign.length) for (const f of foreign) rmSync(join(dir, f), { force: true });
+  return previous;
+}
+
+/**
+ * Whether `dir` may receive the analysis `id`, without changing anything: throws the refusal,
+ * or returns the analysis it holds and the foreign (SPM) files that --overwrite would remove.
+ */
+export function inspectOutputFolder(dir: string, id: string, overwrite: boolean): { previous?: ModelRecord; foreign: string[] } {
+  if (!existsSync(dir)) return { foreign: [] };
+  if (!statSync(dir).isDirectory()) {
+    throw new VbmError(`${dir} is a file, not a folder`, 'give --out (or out: in the analysis file) a folder name');
+  }
   const entries = readdirSync(dir);
   if (entries.includes(MODEL_FILE)) {
     let rec: ModelRecord | undefined;
@@ -203,7 +218,7 @@ function checkOutputFolder(dir: string, id: string, overwrite: boolean): ModelRe
         'choose another --out folder, or add --overwrite to replace it',
       );
     }
-    return rec;
+    return { previous: rec, foreign: [] };
   }
   const foreign = entries.filter((f) => ANALYSIS_FILES.test(f));
   if (foreign.length && !overwrite) {
@@ -212,6 +227,5 @@ function checkOutputFolder(dir: string, id: string, overwrite: boolean): ModelRe
       'choose another --out folder, or add --overwrite to replace them',
     );
   }
-  if (foreign.length) for (const f of foreign) rmSync(join(dir, f), { force: true });
-  return undefined;
+  return { foreign };
 }

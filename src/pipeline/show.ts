@@ -16,6 +16,7 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   const out: string[] = [];
   out.push(`vbm analysis ${a.dir}`);
   out.push(`  made by vbm ${r.vbmVersion} on ${r.created}${r.command ? `\n  command: ${r.command}` : ''}`);
+  if (r.commands?.contrasts && r.commands.contrasts !== r.command) out.push(`  contrasts updated by: ${r.commands.contrasts}`);
   out.push('');
   out.push(`Scans: ${r.scans.length}   (design: ${r.design.source})`);
   const shown = opts.allScans ? r.scans : r.scans.slice(0, 3);

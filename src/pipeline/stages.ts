@@ -21,6 +21,10 @@ export interface StageRecord {
   seconds: number;
   /** Files written by the stage (names in the folder) and their SHA-256. */
   outputs: Record<string, string>;
+  /** Size and modification time of each output when it was hashed: a cheap first check for readers. */
+  stats?: Record<string, { size: number; mtimeMs: number }>;
+  /** The command that ran the stage (provenance; a later run of another stage does not change it). */
+  command?: string;
 }
 
 export interface StagesFile {
@@ -84,6 +88,31 @@ export function hashOutputs(dir: string, files: string[]): Record<string, string
   return out;
 }
 
+/** Size and modification time of each output file. */
+export function statOutputs(dir: string, files: string[]): Record<string, { size: number; mtimeMs: number }> {
+  const out: Record<string, { size: number; mtimeMs: number }> = {};
+  for (const f of files) {
+    const st = statSync(join(dir, f));
+    out[f] = { size: st.size, mtimeMs: st.mtimeMs };
+  }
+  return out;
+}
+
+/**
+ * Whether a file still is what a stage wrote: unchanged size and modification time are taken as
+ * yes; otherwise the content hash decides (a copied or touched file is still fine).
+ */
+export function outputIntact(dir: string, rec: StageRecord, name: string): boolean {
+  const want = rec.outputs[name];
+  if (want === undefined) return true;
+  const p = join(dir, name);
+  if (!existsSync(p)) return false;
+  const st = statSync(p);
+  const known = rec.stats?.[name];
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return true;
+  return fileSha256(p) === want;
+}
+
 /** Why a recorded stage cannot be reused, or null when it can. */
 export function staleReason(dir: string, rec: StageRecord | undefined, key: string): string | null {
   if (!rec) return 'not run yet';
@@ -129,7 +158,11 @@ export function lockFolder(dir: string, note: (m: string) => void = () => undefi
       process.once('exit', release);
       return release;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        // 'wx' created the file, then the write failed (a full disk): the half-written lock is ours
+        if (existsSync(p)) rmSync(p, { force: true });
+        throw e;
+      }
       let holder: { pid?: number; host?: string; started?: string } = {};
       try {
         holder = JSON.parse(readFileSync(p, 'utf8'));

@@ -6,7 +6,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { StagedFiles } from '../io/atomic.js';
-import { readVolume64 } from '../io/nifti/read.js';
 import { type Design } from '../model/designMatrix.js';
 import { type ContrastSpec, buildContrasts } from '../model/contrasts.js';
 import { matmul, pinv, transpose } from '../model/linalg.js';
@@ -37,7 +36,7 @@ export function loadFittedModel(dir: string): FittedModel {
     const b = a.image(name).data;
     for (let k = 0; k < count; k++) beta[k * p + j] = b[vox[k]];
   });
-  const rms = readVolume64(a.path(rec.images.ResMS)).data;
+  const rms = a.image64(rec.images.ResMS).data;
   const resMS = Float64Array.from(vox, (g) => rms[g]);
   const X = rec.design.matrix;
   const ns = rec.nonSphericity;
@@ -56,11 +55,12 @@ export function loadFittedModel(dir: string): FittedModel {
     smoothness: { fwhmVox: rec.smoothness.FWHM_vox, rpv: new Float64Array(0), nResiduals: rec.smoothness.nResiduals, nValid: rec.smoothness.nValidVoxels } as unknown as FittedModel['smoothness'],
     scans: rec.scans,
     timings: {},
+    warnings: [],
   };
 }
 
 /** Recompute the contrasts of an analysis folder from its saved model; returns the files written. */
-export function updateContrasts(dir: string, design: Design, specs: ContrastSpec[]): string[] {
+export function updateContrasts(dir: string, design: Design, specs: ContrastSpec[], command?: string): string[] {
   const a = openAnalysis(dir);
   const fit = loadFittedModel(dir);
   const contrasts = buildContrasts(specs, design);
@@ -70,6 +70,7 @@ export function updateContrasts(dir: string, design: Design, specs: ContrastSpec
     const images = maps.map((m) => stageContrastImages(a.dir, fit, m, staged));
     const record: ModelRecord = {
       ...a.record,
+      ...(command ? { commands: { ...(a.record.commands ?? (a.record.command ? { estimate: a.record.command } : {})), contrasts: command } } : {}),
       contrasts: maps.map((m, i) => ({ index: m.contrast.index, name: m.contrast.name, type: m.contrast.type, weights: m.contrast.weights, df: m.df, images: images[i] })),
     };
     staged.write(join(a.dir, MODEL_FILE), JSON.stringify(record, null, 1) + '\n');

@@ -109,7 +109,16 @@ export async function meanOfScans(a: Analysis, onProgress?: (done: number, total
   const tag = `vbm mean of ${a.record.scans.length} scans ${contents}`;
   if (existsSync(path)) {
     const h = await readHeaderOnly(path);
-    if (h.descrip === tag) return readVolume(path);
+    // a cached mean that differs from what vbm recorded (damaged, replaced) is computed again
+    const intact = (): boolean => {
+      try {
+        a.verify(MEAN_IMAGE);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (h.descrip === tag && intact()) return readVolume(path);
   }
   const { dims, affine } = a.record.grid;
   const n = dims[0] * dims[1] * dims[2];

@@ -2,6 +2,7 @@ import * as nifti from 'nifti-reader-js';
 import { VbmError } from '../../errors.js';
 import { type Affine, identityAffine, qformToAffine } from './affine.js';
 import { type DatatypeInfo, datatypeInfo } from './datatypes.js';
+import { type AnalyzeMat, isAnalyzeHeader, parseAnalyzeHeader } from './analyze.js';
 
 /** What vbm needs from a NIfTI-1 or NIfTI-2 header, already decoded. */
 export interface NiftiHeader {
@@ -26,6 +27,62 @@ export interface NiftiHeader {
   affine: Affine;
   pixdim: [number, number, number];
   descrip: string;
+  /** 'analyze' for an Analyze 7.5 .hdr/.img pair (no NIfTI magic), read as SPM reads it. */
+  format?: 'nifti' | 'analyze';
+  /** Where an Analyze image's orientation came from: a .mat file beside it, or the header alone. */
+  orientationFrom?: 'mat-file' | 'header';
+}
+
+/**
+ * Largest image vbm accepts: 2^28 voxels per volume (a 0.25 mm whole-brain grid is about
+ * 2.5e8) and 2^34 bytes of voxel data in a file. A header claiming more is refused before
+ * anything is allocated.
+ */
+export const MAX_VOXELS_PER_VOLUME = 2 ** 28;
+export const MAX_IMAGE_BYTES = 2 ** 34;
+
+/** Bytes of voxel data a header describes, from the start of the file: vox_offset + voxels x volumes x bytes. */
+export function claimedBytes(h: Pick<NiftiHeader, 'dims' | 'nVolumes' | 'voxOffset' | 'datatype'>): number {
+  return h.voxOffset + h.dims[0] * h.dims[1] * h.dims[2] * h.nVolumes * h.datatype.bytes;
+}
+
+/** CIFTI-2 intent codes (NIFTI_INTENT_CONNECTIVITY_*) and what the files hold. */
+const CIFTI_KINDS: Record<number, string> = {
+  3001: 'CIFTI-2 file of unknown kind',
+  3002: 'CIFTI-2 dense connectivity file (.dconn.nii)',
+  3003: 'CIFTI-2 dense data series (.dtseries.nii)',
+  3004: 'CIFTI-2 parcellated connectivity file (.pconn.nii)',
+  3005: 'CIFTI-2 parcellated data series (.ptseries.nii)',
+  3006: 'CIFTI-2 dense scalar file (.dscalar.nii)',
+  3007: 'CIFTI-2 dense label file (.dlabel.nii)',
+  3008: 'CIFTI-2 parcellated scalar file (.pscalar.nii)',
+  3009: 'CIFTI-2 parcellated-dense connectivity file (.pdconn.nii)',
+  3010: 'CIFTI-2 dense-parcellated connectivity file (.dpconn.nii)',
+};
+
+/** A size that cannot be represented exactly is refused here; files are compared with the claim by the reader. */
+function checkSize(h: NiftiHeader): void {
+  if (!Number.isSafeInteger(claimedBytes(h))) {
+    throw new VbmError(
+      `${h.path}: the header claims ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels, more bytes than can be counted exactly`,
+      'the header is corrupt or the file is not a brain image; re-export it',
+    );
+  }
+}
+
+/**
+ * Refuse a header that claims more than any brain image holds (MAX_VOXELS_PER_VOLUME,
+ * MAX_IMAGE_BYTES), saying the claimed size and the file's.
+ */
+export function checkSaneSize(h: NiftiHeader, fileBytes: string): void {
+  const bytes = claimedBytes(h);
+  if (h.dims[0] * h.dims[1] * h.dims[2] > MAX_VOXELS_PER_VOLUME || bytes > MAX_IMAGE_BYTES) {
+    throw new VbmError(
+      `${h.path}: the header claims ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels (${bytes} bytes) and the file holds ${fileBytes}: ` +
+        `more than vbm accepts (${MAX_VOXELS_PER_VOLUME} voxels per volume, ${MAX_IMAGE_BYTES} bytes)`,
+      'the header is corrupt or the file is not a brain image; re-export it',
+    );
+  }
 }
 
 export const NIFTI1_HEADER_BYTES = 348;
@@ -36,7 +93,12 @@ function toArrayBuffer(buf: Uint8Array): ArrayBuffer {
 }
 
 /** Parse a header from the first bytes of a (decompressed) .nii or .hdr file. */
-export function parseHeader(bytes: Uint8Array, path: string, imagePath: string): NiftiHeader {
+export function parseHeader(
+  bytes: Uint8Array,
+  path: string,
+  imagePath: string,
+  analyzeMat?: () => AnalyzeMat | undefined,
+): NiftiHeader {
   const ab = toArrayBuffer(bytes.subarray(0, Math.min(bytes.length, NIFTI2_HEADER_BYTES)));
   if (bytes.length < NIFTI1_HEADER_BYTES) {
     throw new VbmError(
@@ -45,10 +107,15 @@ export function parseHeader(bytes: Uint8Array, path: string, imagePath: string):
     );
   }
   const pairOk = /\.hdr(\.gz)?$/i.test(path);
+  if (!nifti.isNIFTI(ab, pairOk) && pairOk && isAnalyzeHeader(bytes)) {
+    const h = parseAnalyzeHeader(bytes, path, imagePath, analyzeMat?.());
+    checkSize(h);
+    return h;
+  }
   if (!nifti.isNIFTI(ab, pairOk)) {
     throw new VbmError(
       `${path}: not a NIfTI-1 or NIfTI-2 file (no 'n+1', 'ni1' or 'n+2' magic in the header)`,
-      'vbm reads NIfTI (.nii, .nii.gz, .hdr/.img); convert Analyze or other formats to NIfTI first',
+      'vbm reads NIfTI (.nii, .nii.gz, .hdr/.img) and Analyze 7.5 (.hdr/.img); convert other formats to NIfTI first',
     );
   }
   let h: nifti.NIFTI1 | nifti.NIFTI2;
@@ -58,6 +125,12 @@ export function parseHeader(bytes: Uint8Array, path: string, imagePath: string):
     throw new VbmError(`${path}: unreadable NIfTI header (${(e as Error).message})`, 'the file is corrupt; re-export it');
   }
   const version: 1 | 2 = h instanceof nifti.NIFTI2 ? 2 : 1;
+  if (h.intent_code >= 3001 && h.intent_code <= 3099) {
+    throw new VbmError(
+      `${path}: a ${CIFTI_KINDS[h.intent_code] ?? `CIFTI-2 file (intent code ${h.intent_code})`}, not a volume: its data are surface vertices, parcels or connectivity, not voxels`,
+      'vbm analyses volumetric images; use the volumetric (.nii) outputs of your pipeline, or a CIFTI tool (Connectome Workbench) for CIFTI data',
+    );
+  }
   const rank = h.dims[0];
   if (!(rank >= 1 && rank <= 7)) {
     throw new VbmError(`${path}: header dim[0] = ${rank} is not between 1 and 7`, 'the header is corrupt or byte-swapped wrongly');
@@ -116,7 +189,7 @@ export function parseHeader(bytes: Uint8Array, path: string, imagePath: string):
   if (!(voxOffset >= 0)) {
     throw new VbmError(`${path}: header vox_offset ${voxOffset} is invalid`, 'the header is corrupt; re-export the image');
   }
-  return {
+  const header: NiftiHeader = {
     path,
     imagePath,
     version,
@@ -132,5 +205,8 @@ export function parseHeader(bytes: Uint8Array, path: string, imagePath: string):
     affine,
     pixdim,
     descrip: h.description ?? '',
+    format: 'nifti',
   };
+  checkSize(header);
+  return header;
 }

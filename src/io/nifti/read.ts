@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { constants as zc, gunzipSync } from 'node:zlib';
+import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
-import { type NiftiHeader, NIFTI2_HEADER_BYTES, parseHeader } from './header.js';
+import { type NiftiHeader, NIFTI2_HEADER_BYTES, checkSaneSize, claimedBytes, parseHeader } from './header.js';
+import type { AnalyzeMat } from './analyze.js';
+import { readMatVariables } from '../matlab.js';
 import { DT } from './datatypes.js';
 import type { Volume } from './volume.js';
 
@@ -23,6 +25,92 @@ export function niftiFiles(path: string): { headerPath: string; imagePath: strin
   return { headerPath: `${m[1]}.${hdrExt}${gz}`, imagePath: `${m[1]}.${imgExt}${gz}` };
 }
 
+/**
+ * Bytes a file may hold beyond what its header describes (NIfTI allows trailing bytes, e.g.
+ * padding); more is refused, and a .nii.gz is never inflated further than this.
+ */
+export const TRAILING_BYTES_ALLOWED = 1 << 20;
+/** deflate's largest possible expansion (a run of equal bytes): about 1032 output bytes per input byte. */
+const DEFLATE_MAX_RATIO = 1032;
+
+function tooMuchData(path: string, need: number, got: number | string): VbmError {
+  return new VbmError(
+    `${path}: the file holds more data than its header describes (the header describes ${need} bytes; the file holds ${got})`,
+    'the header is wrong, or other data were appended to the image; re-create the file',
+  );
+}
+
+function tooLittleData(path: string, h: NiftiHeader, need: number, got: number | string): VbmError {
+  return new VbmError(
+    `${path}: the header describes ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels ` +
+      `(${need} bytes from offset ${h.voxOffset}) but the file holds only ${got} bytes`,
+    'the file is truncated, or its header is wrong; re-create it',
+  );
+}
+
+/**
+ * Check, from the file sizes alone, that the files can hold what the header claims: an
+ * uncompressed image exactly (up to trailing bytes), a gzip one within deflate's largest
+ * expansion. Nothing is allocated for the claimed size before this passes.
+ */
+export function checkClaimedSize(h: NiftiHeader): void {
+  const need = claimedBytes(h);
+  const size = statSync(h.imagePath).size;
+  let gz = false;
+  const fd = openSync(h.imagePath, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    gz = readSync(fd, magic, 0, 2, 0) === 2 && isGzip(magic);
+  } finally {
+    closeSync(fd);
+  }
+  if (!gz) {
+    if (size < need) throw tooLittleData(h.imagePath, h, need, size);
+    if (size > need + TRAILING_BYTES_ALLOWED) throw tooMuchData(h.imagePath, need, `${size} bytes`);
+  } else if (need > size * DEFLATE_MAX_RATIO + NIFTI2_HEADER_BYTES) {
+    throw tooLittleData(h.imagePath, h, need, `at most ${size * DEFLATE_MAX_RATIO} (it is ${size} bytes of gzip)`);
+  }
+  checkSaneSize(h, gz ? `${size} bytes of gzip` : `${size} bytes`);
+}
+
+/** Inflate a gzip stream, stopping at `limit` bytes (memory never exceeds the limit). */
+function gunzipBounded(raw: Uint8Array, path: string, limit: number, need: number): Uint8Array {
+  try {
+    return gunzipSync(raw, { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooMuchData(path, need, `more than ${limit} bytes once decompressed`);
+    throw new VbmError(
+      `${path}: the gzip stream is corrupt or truncated (${(e as Error).message})`,
+      'the file was damaged in copying or writing; re-create or re-copy it',
+    );
+  }
+}
+
+/** A file that exists and is a regular file (not a folder or a device), or a VbmError. */
+function requireFile(path: string, what: string): void {
+  if (!existsSync(path)) {
+    throw new VbmError(
+      `${what} not found: ${path}`,
+      what === 'image' ? "check the path (relative paths are relative to the spreadsheet's folder)" : 'an .hdr needs its .img beside it, with the same name',
+    );
+  }
+  if (!statSync(path).isFile()) throw new VbmError(`${path} is not a file (a folder or a device)`, 'name an image file (.nii, .nii.gz, .hdr/.img)');
+}
+
+/** The .mat file SPM keeps beside an Analyze image (same name), when there is one. */
+function analyzeSidecar(headerPath: string): AnalyzeMat | undefined {
+  const base = headerPath.replace(/\.(hdr|img)(\.gz)?$/i, '');
+  const upper = /\.(HDR|IMG)(\.gz)?$/.test(headerPath);
+  for (const p of upper ? [`${base}.MAT`, `${base}.mat`] : [`${base}.mat`]) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.size > 1 << 20) throw new VbmError(`${p}: ${st.size} bytes is too large for SPM's orientation file beside an Analyze image`, 'move it away, or convert the image to NIfTI');
+    const vars = readMatVariables(readFileSync(p), p, ['mat', 'M'], (b) => inflateSync(b, { maxOutputLength: 1 << 22 }));
+    return { path: p, ...vars };
+  }
+  return undefined;
+}
+
 function readWhole(path: string, what: string, hash?: ReturnType<typeof createHash>): Uint8Array {
   if (!existsSync(path)) {
     throw new VbmError(`${what} not found: ${path}`, 'check the path (relative paths are relative to the spreadsheet\'s folder)');
@@ -34,46 +122,47 @@ function readWhole(path: string, what: string, hash?: ReturnType<typeof createHa
     throw new VbmError(`${path}: cannot read (${(e as Error).message})`);
   }
   hash?.update(raw);
-  if (!isGzip(raw)) return raw;
-  try {
-    return gunzipSync(raw);
-  } catch (e) {
-    throw new VbmError(
-      `${path}: the gzip stream is corrupt or truncated (${(e as Error).message})`,
-      'the file was damaged in copying or writing; re-create or re-copy it',
-    );
-  }
+  return raw;
 }
 
 /** Read only the header, decompressing no more of a .nii.gz than needed. */
 export async function readHeaderOnly(path: string): Promise<NiftiHeader> {
   const { headerPath, imagePath } = niftiFiles(path);
-  if (!existsSync(headerPath)) {
-    throw new VbmError(`image not found: ${headerPath}`, "check the path (relative paths are relative to the spreadsheet's folder)");
-  }
+  requireFile(headerPath, 'image');
   const bytes = await readPrefix(headerPath, NIFTI2_HEADER_BYTES);
-  return parseHeader(bytes, headerPath, imagePath);
+  const h = parseHeader(bytes, headerPath, imagePath, () => analyzeSidecar(headerPath));
+  requireFile(imagePath, 'image data (.img)');
+  checkClaimedSize(h);
+  return h;
+}
+
+/** The first bytes of an in-memory (maybe gzip) file: enough for a header, nothing inflated beyond. */
+function prefixOf(raw: Uint8Array, path: string, n: number): Uint8Array {
+  if (!isGzip(raw)) return raw.subarray(0, Math.min(raw.length, n));
+  try {
+    // 4 KiB of gzip inflate to at most ~4 MB; 64 KiB only when a long gzip header needs it
+    let out = gunzipSync(raw.subarray(0, 4096), { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: 1 << 24 });
+    if (out.length < n && raw.length > 4096) out = gunzipSync(raw.subarray(0, 65536), { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: 1 << 27 });
+    if (out.length < 348) {
+      throw new VbmError(
+        `${path}: the gzip stream is corrupt or truncated (it decompresses to only ${out.length} bytes, less than a header)`,
+        'the file was damaged in copying or writing; re-create or re-copy it',
+      );
+    }
+    return out.subarray(0, Math.min(out.length, n));
+  } catch (e) {
+    if (e instanceof VbmError) throw e;
+    throw new VbmError(`${path}: cannot decompress (${(e as Error).message})`, 'the file is corrupt; re-create it');
+  }
 }
 
 async function readPrefix(path: string, n: number): Promise<Uint8Array> {
-  // The header sits in the first bytes; for gzip, the first 64 KiB of the stream are plenty
+  // The header sits in the first bytes; for gzip, the first KiB of the stream are plenty
   // (inflated with a sync flush, so a partial stream is not an error).
   const fd = openSync(path, 'r');
   try {
-    let out: Uint8Array = new Uint8Array(0);
-    for (const size of [4096, 65536]) {
-      const buf = Buffer.alloc(size);
-      const got = readSync(fd, buf, 0, size, 0);
-      const head = buf.subarray(0, got);
-      if (!isGzip(head)) return head.subarray(0, Math.min(got, n));
-      try {
-        out = gunzipSync(head, { finishFlush: zc.Z_SYNC_FLUSH });
-      } catch (e) {
-        throw new VbmError(`${path}: cannot decompress (${(e as Error).message})`, 'the file is corrupt; re-create it');
-      }
-      if (out.length >= n || got < size) break;
-    }
-    return out.subarray(0, Math.min(out.length, n));
+    const buf = Buffer.alloc(65536);
+    return prefixOf(buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)), path, n);
   } finally {
     closeSync(fd);
   }
@@ -90,18 +179,25 @@ export interface NiftiFile {
 export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFile {
   const { headerPath, imagePath } = niftiFiles(path);
   const hash = opts.hash ? createHash('sha256') : undefined;
-  const hbytes = readWhole(headerPath, 'image', hash);
-  const header = parseHeader(hbytes, headerPath, imagePath);
-  const data = imagePath === headerPath ? hbytes : readWhole(imagePath, 'image data (.img)', hash);
-  const nvox = header.dims[0] * header.dims[1] * header.dims[2];
-  const need = header.voxOffset + nvox * header.nVolumes * header.datatype.bytes;
-  if (data.length < need) {
-    throw new VbmError(
-      `${imagePath}: the header describes ${header.dims.join('x')}x${header.nVolumes} ${header.datatype.name} voxels ` +
-        `(${need} bytes from offset ${header.voxOffset}) but the file holds only ${data.length} bytes`,
-      'the file is truncated, or its header is wrong; re-create it',
-    );
+  requireFile(headerPath, 'image');
+  // the header first, from the first bytes: the claimed size is checked against the file before
+  // anything of that size is read, inflated or allocated
+  const fd = openSync(headerPath, 'r');
+  let head: Uint8Array;
+  try {
+    const buf = Buffer.alloc(65536);
+    head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    closeSync(fd);
   }
+  const header = parseHeader(prefixOf(head, headerPath, NIFTI2_HEADER_BYTES), headerPath, imagePath, () => analyzeSidecar(headerPath));
+  requireFile(imagePath, 'image data (.img)');
+  checkClaimedSize(header);
+  const need = claimedBytes(header);
+  const raw = readWhole(headerPath, 'image', hash);
+  const rawData = imagePath === headerPath ? raw : readWhole(imagePath, 'image data (.img)', hash);
+  const data = isGzip(rawData) ? gunzipBounded(rawData, imagePath, need + TRAILING_BYTES_ALLOWED, need) : rawData;
+  if (data.length < need) throw tooLittleData(imagePath, header, need, data.length);
   return { header, data, sha256: hash?.digest('hex') };
 }
 
