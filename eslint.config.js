@@ -1,0 +1,95 @@
+// ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
+// Layers, lowest first (a module may import only from its own layer or lower ones):
+//   errors, version
+//   io
+//   model, inference
+//   estimation, permutation, atlas, synth
+//   plot, report
+//   pipeline
+//   cli
+// The numerical core (model/, inference/) imports no node:* module, no process and no console.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const LAYERS = [
+  ['errors', 'version'],
+  ['io'],
+  ['model', 'inference'],
+  ['estimation', 'permutation', 'atlas', 'synth'],
+  ['plot', 'report'],
+  ['pipeline'],
+  ['cli'],
+];
+
+/** Folders above layer `i`, which files of layer `i` must not import. */
+function higher(i) {
+  return LAYERS.slice(i + 1).flat();
+}
+
+/** Known violations, to be removed by the core redesign (issue 12); new code may not add to them. */
+const KNOWN_UPWARD = ['src/permutation/permute.ts', 'src/permutation/schemes.ts', 'src/plot/background.ts'];
+const KNOWN_IMPURE_CORE = ['src/model/contrasts.ts', 'src/model/designMatrix.ts'];
+
+const layerRules = LAYERS.flatMap((folders, i) =>
+  folders.map((folder) => ({
+    files: [`src/${folder}/**/*.ts`, `src/${folder}.ts`],
+    ignores: KNOWN_UPWARD,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: higher(i).length
+            ? [
+                {
+                  regex: `^(\\.\\./)+(${higher(i).join('|')})(/|\\.js$)`,
+                  message: `src/${folder} sits below ${higher(i).join(', ')}: import downward only (see README, Design of the code).`,
+                },
+              ]
+            : [],
+        },
+      ],
+    },
+  })),
+);
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bench-data/**', 'demo-output/**', 'scripts/*.mjs', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+      ],
+    },
+  },
+  ...layerRules,
+  {
+    files: ['src/model/**/*.ts', 'src/inference/**/*.ts'],
+    ignores: KNOWN_IMPURE_CORE,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^node:', message: 'the numerical core is pure: no node:* modules (do I/O in a shell layer).' },
+            {
+              regex: `^(\\.\\./)+(${higher(2).join('|')})(/|\\.js$)`,
+              message: `the numerical core sits below ${higher(2).join(', ')}: import downward only.`,
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'process', message: 'the numerical core does not read process.' }],
+      'no-console': 'error',
+    },
+  },
+);
