@@ -269,7 +269,9 @@ export async function permutationTest(input: PermutationInput, opts: Omit<Permut
     if (!(p > 0 && p < 1)) throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
     clusterThreshold = { p, height: statFromTail(con.type, p, df) };
   }
-  const setup: EngineSetup = { data, table, neighbours, tfce: tfceParams, clusterHeight: clusterThreshold?.height ?? null };
+  const gridVoxels = new Int32Array(new SharedArrayBuffer(Math.max(1, V) * 4), 0, V);
+  gridVoxels.set(voxels);
+  const setup: EngineSetup = { data, table, neighbours, grid: { voxels: gridVoxels, dims: input.dims }, tfce: tfceParams, clusterHeight: clusterThreshold?.height ?? null };
   const main = new Engine(setup, ENGINE_BATCH, 0);
   const observed = main.observed();
   setup.observed = observed;
