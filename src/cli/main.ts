@@ -25,6 +25,7 @@ import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
 import { runReport } from '../pipeline/report.js';
+import { parseAccel } from '../permutation/accel.js';
 
 const program = new Command();
 program
@@ -267,6 +268,7 @@ program
   .option('--scheme <s>', "'auto' (permute; sign-flip one-sample effects), 'permute' or 'signflip'", 'auto')
   .option('--blocks <file>', 'exchangeability blocks: a text file with one integer per scan, in design order')
   .option('--alpha <a>', 'FWE level for the table of significant clusters', '0.05')
+  .option('--accel <list>', "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop'")
   .option('--workers <n>', 'worker threads (default: all cores)')
   .option('-q, --quiet', 'no progress')
   .action(async (dir: string, o: Record<string, unknown>) => {
@@ -297,6 +299,7 @@ program
         scheme: scheme as 'auto' | 'permute' | 'signflip',
         blocks,
         alpha: parseNumber('--alpha', String(o.alpha)),
+        accel: o.accel === undefined ? undefined : parseAccel(String(o.accel), '--accel'),
         workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
         signal,
         onProgress: (d, t) => progress('permutations', d, t),

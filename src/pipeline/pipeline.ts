@@ -214,6 +214,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
           tfce: p.tfce,
           clusterThreshold: p.clusterThreshold,
           connectivity: p.connectivity,
+          accel: p.accel,
           workers: opts.workers ?? spec.workers,
           signal: opts.signal,
           onProgress: (d, t) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
