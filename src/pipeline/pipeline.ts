@@ -34,6 +34,8 @@ import {
   readStages,
   removeStaleTemporaries,
   scanFingerprint,
+  knownScanHash,
+  recordScanHash,
   staleReason,
   writeStages,
 } from './stages.js';
@@ -92,16 +94,18 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     const state: StagesFile = readStages(dir);
     const report: ModelReport = { name: model.name, dir, stages: [] };
     const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
-    const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
+    /** `key` may be a function when it is known only after the stage ran (scans hashed while read). */
+    const stage = async (name: StageName, keyOrLater: string | null | (() => string), run: () => Promise<string[]> | string[]): Promise<void> => {
+      let key = typeof keyOrLater === 'function' ? null : keyOrLater;
       const t0 = performance.now();
-      if (key === null) {
+      if (keyOrLater === null) {
         if (state.stages[name]) delete state.stages[name];
         report.stages.push({ stage: name, status: 'not requested', why: '', seconds: 0 });
         opts.onStage?.(model.name, name, 'not requested', '', 0);
         return;
       }
       const forced = STAGES.indexOf(name) >= fromIndex;
-      const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : staleReason(dir, state.stages[name], key);
+      const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : key === null ? 'not run yet' : staleReason(dir, state.stages[name], key);
       if (reason === null) {
         report.stages.push({ stage: name, status: 'cached', why: '', seconds: 0 });
         opts.onStage?.(model.name, name, 'cached', '', (performance.now() - t0) / 1000);
@@ -113,7 +117,8 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       const fresh = new Set(files);
       for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
       const seconds = (performance.now() - t0) / 1000;
-      state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files) };
+      if (typeof keyOrLater === 'function') key = keyOrLater();
+      state.stages[name] = { key: key as string, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files) };
       writeStages(dir, state);
       report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
       opts.onStage?.(model.name, name, 'ran', reason, seconds);
@@ -134,16 +139,22 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     // estimate: scan contents, masks
     const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
     for (const f of scanFiles) if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
-    const scanHashes = scanFiles.map((f) => scanFingerprint(state, f));
+    // the cache decision needs the scans' content hashes only when the estimate stage has a record
+    // to compare with and a scan's size, mtime or inode changed; otherwise (a new folder, --force,
+    // --from) the fit hashes each scan while it streams it, and the key is made afterwards
+    const estimateForced = STAGES.indexOf('estimate') >= fromIndex;
+    const known = scanFiles.map((f) => knownScanHash(state, f));
+    const deferHashes = known.some((h) => h === undefined) && (estimateForced || !state.stages.estimate);
+    let scanHashes = deferHashes ? [] : scanFiles.map((f, i) => known[i] ?? scanFingerprint(state, f));
     const masking = {
       explicitMask: spec.mask,
       implicit: spec.implicitMask,
       threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
     };
-    const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
-    const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
+    const maskSha = spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null;
+    const keyOfEstimate = (): string => hashOf({ designKey, scanHashes, masking, maskSha });
     let estimatedNow = false;
-    await stage('estimate', estimateKey, async () => {
+    await stage('estimate', deferHashes ? () => keyOfEstimate() : keyOfEstimate(), async () => {
       const res = await runAnalysis({
         design: spec.design,
         out: dir,
@@ -157,8 +168,18 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
         log,
       });
       estimatedNow = true;
+      if (deferHashes) {
+        // single-file scans were hashed by the fit as it read them (whole file, as fileSha256 does)
+        const streamed = new Map(res.record.scans.map((s) => [s.path, s.sha256]));
+        scanHashes = scanFiles.map((f) => {
+          const h = /\.nii(\.gz)?$/i.test(f) ? streamed.get(f) : undefined;
+          return h ? recordScanHash(state, f, h) : scanFingerprint(state, f);
+        });
+      }
       return [...res.record.images.beta, res.record.images.ResMS, res.record.images.mask, res.record.images.RPV, 'smoothness.json'];
     });
+    const estimateKey = keyOfEstimate();
+    const contrastsKey = hashOf({ estimateKey, contrasts: buildContrasts(model.contrasts, design).map((c) => [c.name, c.type, c.weights]) });
     // contrasts: computed from the saved model (or already written by the estimate stage)
     await stage('contrasts', contrastsKey, () => {
       if (estimatedNow) {
