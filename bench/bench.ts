@@ -183,13 +183,15 @@ for (const cache of caches) {
   if (stages.includes('permute')) {
     for (const spec of permJobs) {
       const [kind, count, accel] = spec.split(':');
-      const dir = fresh(`permute-${kind}`);
+      const dir = fresh(`permute-${kind}-${count}${accel ? `-${accel}` : ''}`);
       const extra = kind === 'tfce' ? ['--tfce', '--cluster-threshold', '0.001'] : [];
       if (accel) extra.push('--accel', accel);
       if (cold) dropCaches();
       process.stderr.write(`vbm permute ${kind} ${count}${accel ? ` --accel ${accel}` : ''} (${cache} cache)\n`);
       const m = measure([node, cli, 'permute', dir, '--contrast', '1', '--permutations', count, '--seed', '1', '--workers', String(workers), '-q', ...extra]);
-      row(`vbm permute ${kind === 'tfce' ? 'TFCE+cluster+max-T' : 'max-T'} ${count}${accel ? ` accel ${accel}` : ''}`, cache, m, floor);
+      // how many rearrangements ran (sequential stopping may end early), from the printed summary
+      const done = /; (\d+) (?:\(all\) )?(?:Freedman-Lane permutations|sign flips)/.exec(m.stdout)?.[1] ?? '?';
+      row(`vbm permute ${kind === 'tfce' ? 'TFCE+cluster+max-T' : 'max-T'} ${count}${accel ? ` accel ${accel} (${done} done)` : ''}`, cache, m, floor);
     }
   }
   if (stages.includes('report')) {
