@@ -96,6 +96,7 @@ program
   .option('--tfce', 'with --permutations: TFCE')
   .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
   .option('--seed <n>', 'with --permutations: random seed', '0')
+  .option('--accel <list>', "with --permutations: 'tail', 'stop' or 'tail,stop' (see vbm permute --help)")
   .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
   .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
     const quiet = !!o.quiet;
@@ -107,7 +108,7 @@ program
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
       if (o.out) spec.out = resolve(String(o.out));
-      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report'].filter(given);
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'accel', 'report'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
@@ -138,6 +139,7 @@ program
           seed: parseNumber('--seed', String(o.seed)),
           tfce: !!o.tfce,
           ...(o.clusterThreshold !== undefined ? { cluster_threshold: parseNumber('--cluster-threshold', String(o.clusterThreshold)) } : {}),
+          ...(o.accel !== undefined ? { accel: String(o.accel) } : {}),
         };
       }
       if (o.report) raw.report = true;
