@@ -10,6 +10,10 @@ import { permutationTest, type PermuteOptions } from '../src/permutation/permute
 import { Rng } from '../src/synth/random.js';
 import { gaussianSmooth } from '../src/synth/smooth.js';
 import { VbmError } from '../src/errors.js';
+import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './helpers.js';
 
 type Dims = [number, number, number];
 const AFFINE = [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]];
@@ -53,6 +57,16 @@ test('the stopping rule and the --accel parser', () => {
   assert.equal(peakClearlyNotSignificant(9, 9, 0.05), false);
   assert.deepEqual(parseAccel('tail,stop', '--accel'), { tail: true, stop: true });
   assert.throws(() => parseAccel('gamma', '--accel'), (e: unknown) => e instanceof VbmError && /--accel: 'gamma'/.test(e.message));
+  // in an analysis file: a list or a string under permute:, errors naming the key
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(join(dir, 'd.csv'), 'scan,age\na.nii,1\n');
+    const spec = parseAnalysisSpec({ design: 'd.csv', out: 'o', permute: { accel: ['tail', 'stop'] } }, dir, 'a.yaml');
+    assert.deepEqual(spec.permute?.accel, { tail: true, stop: true });
+    assert.throws(() => parseAnalysisSpec({ design: 'd.csv', out: 'o', permute: { accel: 'negbin' } }, dir, 'a.yaml'), /a\.yaml: permute\.accel: 'negbin'/);
+  } finally {
+    cleanup();
+  }
 });
 
 function study(seed: number, dims: Dims, n: number, planted: number): { X: number[][]; Y: Float32Array } {
