@@ -52,19 +52,15 @@ export class TfceWorkspace {
   private readonly vox2: Int32Array;
   private readonly counts = new Uint32Array(3 * 2048);
   readonly path: Int32Array;
-  /** Neighbour offsets in the bounding box (grid mode only), one per row of them, scratch. */
+  /** Neighbour offsets in the bounding box (grid mode only), and scratch for their parents. */
   readonly offsets: Int32Array | null;
-  readonly rowStarts: Int32Array;
   readonly seen = new Int32Array(26);
-  /** Sink for the look-ahead loads (keeps them from being optimised away). */
-  touched = 0;
   constructor(
     readonly V: number,
     grid?: TfceGrid,
   ) {
     let nodes = V;
     this.offsets = null;
-    this.rowStarts = new Int32Array(0);
     if (grid) {
       if (grid.voxels.length !== V) throw new Error(`TfceWorkspace: ${grid.voxels.length} grid voxels for ${V} values`);
       const [nx, ny] = grid.dims;
@@ -95,9 +91,6 @@ export class TfceWorkspace {
         this.node[v] = x - lo[0] + 1 + bx * (y - lo[1] + 1 + by * (z - lo[2] + 1));
       }
       this.offsets = Int32Array.from(neighbourOffsets(grid.connectivity).map(([dx, dy, dz]) => dx + bx * (dy + by * dz)));
-      const rows: number[] = [];
-      for (let dz = -1; dz <= 1; dz++) for (let dy = -1; dy <= 1; dy++) rows.push(bx * (dy + by * dz));
-      this.rowStarts = Int32Array.from(rows);
     } else {
       this.node = new Int32Array(V);
       for (let v = 0; v < V; v++) this.node[v] = v;
@@ -245,17 +238,8 @@ export function tfce(stat: ArrayLike<number>, nb: Neighbours, params: TfceParams
     // grid mode: the sort hands back each voxel's node and its height (as float32)
     const nOff = offsets.length;
     const seen = ws.seen;
-    const rows = ws.rowStarts;
-    const AHEAD = 12;
-    let touch = 0;
     for (let k = m - 1; k >= 0; k--) {
       const a = order[k];
-      // start fetching the neighbourhood of a voxel a few steps ahead (its 9 rows), so that
-      // the memory latency overlaps with this voxel's work
-      if (k >= AHEAD) {
-        const f = order[k - AHEAD];
-        for (let q = 0; q < rows.length; q++) touch |= parent[f + rows[q]];
-      }
       const h = heights[k];
       const Fh = primitive(h, H1);
       parent[a] = a;
@@ -270,7 +254,6 @@ export function tfce(stat: ArrayLike<number>, nb: Neighbours, params: TfceParams
         if (r >= 0 && r !== ra) ra = link(ws, ra, a + offsets[q], h, Fh, E, H1);
       }
     }
-    ws.touched = touch;
   } else {
     const { start, list } = nb;
     for (let k = m - 1; k >= 0; k--) {
