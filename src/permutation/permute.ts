@@ -499,7 +499,7 @@ export async function permutationTest(input: PermutationInput, opts: Omit<Permut
     if (accel.tail) {
       const fitted = [['max ' + con.type, statFwe.fit], ['TFCE', tfceFit], ['cluster extent', extentFit], ['cluster mass', massFit]].filter(([, f]) => f !== null).map(([k]) => k);
       notes.push(
-        `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); uncorrected p-values are counted`,
+        `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,
       );
     }
     if (accel.stop) {
