@@ -1,34 +1,58 @@
 /**
- * npm run bench [-- --n 379 --dims 121,145,121 --voxel 1.5 --formats nii,nii.gz --workers 2 --data bench-data]
+ * npm run bench [-- options]: times the commands a user types, each in a fresh process and a
+ * fresh output folder, on a generated cohort of the seed study's size.
  *
- * Generates a realistic cohort (a brain-shaped phantom on the CAT12/SPM 1.5 mm grid, smooth
- * subject noise, planted effects; float32 .nii and .nii.gz), then measures, each in a fresh
- * process: the I/O floor (read + decompress every file, same number of threads), and the whole
- * `vbm run` (3 contrasts) with its stages; then pictures and the HTML report (--report no to skip)
- * and permutation inference (--permute maxt:N,tfce:N or none). Prints tables of times and peak memory.
+ *   --stages run,permute,report   which commands to time (default: all three)
+ *   --cache warm,cold             page cache states (cold empties the cache first: root only)
+ *   --permute maxt:500,tfce:100   the `vbm permute` jobs (statistics:permutations[:accel])
+ *   --n 379 --dims 121,145,121 --voxel 1.5 --format nii|nii.gz --workers 2
+ *   --data DIR                    where the cohort lives (default $VBM_BENCH_DATA, else ./bench-data;
+ *                                 several GB: point it outside the repository, e.g. a symlink to /tmp)
+ *
+ * The cohort: a brain-shaped phantom on the CAT12/SPM 1.5 mm grid (float32), smooth subject
+ * noise, two planted effects, a design of 5 columns (constant, age, sex, apoe4, tiv) and a mask
+ * of >= 600k voxels. Each command runs as `node dist/src/cli/main.js ...` under GNU time inside a
+ * shell that reads its own /proc/<pid>/io after reaping the command (Linux adds a reaped child's
+ * I/O counts to its parent), so the figures are: wall time, CPU time (user + system), bytes read
+ * from storage (read_bytes) and through read calls (rchar), peak RSS, and the wall time over the
+ * I/O floor (reading every scan once, with the same number of threads, and nothing else).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
+const cli = join(repo, 'dist', 'src', 'cli', 'main.js');
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
 const n = Number(args.get('n') ?? 379);
 const dims = (args.get('dims') ?? '121,145,121').split(',').map(Number) as [number, number, number];
 const voxel = Number(args.get('voxel') ?? 1.5);
-const formats = (args.get('formats') ?? 'nii,nii.gz').split(',') as ('nii' | 'nii.gz')[];
+const format = (args.get('format') ?? 'nii') as 'nii' | 'nii.gz';
 const workers = Number(args.get('workers') ?? availableParallelism());
-const dataRoot = resolve(args.get('data') ?? join(repo, 'bench-data'));
+const dataRoot = resolve(args.get('data') ?? process.env.VBM_BENCH_DATA ?? join(repo, 'bench-data'));
+const stages = (args.get('stages') ?? 'run,permute,report').split(',').filter(Boolean);
+const caches = (args.get('cache') ?? 'warm,cold').split(',').filter(Boolean);
+const permJobs = (args.get('permute') ?? 'maxt:500,tfce:100').split(',').filter(Boolean);
+/** Template level that bounds the mask: on the 1.5 mm grid it gives ~620k voxels. */
+const MASK_LEVEL = 0.011;
 
-function ensureCohort(format: 'nii' | 'nii.gz'): { design: string; mask: string; files: string[] } {
+interface Cohort {
+  dir: string;
+  design: string;
+  mask: string;
+  files: string[];
+  voxels: number;
+}
+
+function ensureCohort(): Cohort {
   const dir = join(dataRoot, `cohort-n${n}-${dims.join('x')}-${voxel}mm-${format.replace('.', '')}`);
   const stamp = join(dir, 'complete.json');
-  const design = join(dir, 'design.csv');
+  const design = join(dir, 'design5.csv');
   const mask = join(dir, 'brainmask.nii');
   if (!existsSync(stamp)) {
     mkdirSync(dir, { recursive: true });
@@ -47,18 +71,30 @@ function ensureCohort(format: 'nii' | 'nii.gz'): { design: string; mask: string;
         { covariate: 'apoe4', centreMm: [-26, -22, -14], sigmaMm: 6, perSd: -0.03 },
       ],
     });
-    writeCohort(dir, cohort, {
+    const written = writeCohort(dir, cohort, {
       format,
       gzipLevel: 1,
       onScan: (i) => {
         if ((i + 1) % 50 === 0) process.stderr.write(`  wrote ${i + 1}/${n} (${((performance.now() - t) / 1000).toFixed(0)} s)\n`);
       },
     });
-    writeFileSync(mask, templateMask(cohort, 0.1));
-    writeFileSync(stamp, JSON.stringify({ n, dims, voxel, format }));
+    // a fifth design column: total intracranial volume (no effect planted), from a fixed sequence
+    let x = 12345;
+    const lines = readFileSync(written, 'utf8').trim().split('\n');
+    const rows = lines.map((l, i) => {
+      if (i === 0) return `${l},tiv`;
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return `${l},${(1300 + 400 * (x / 2147483648)).toFixed(1)}`;
+    });
+    writeFileSync(design, rows.join('\n') + '\n');
+    writeFileSync(mask, templateMask(cohort, MASK_LEVEL));
+    let voxels = 0;
+    for (const t of cohort.template) if (t > MASK_LEVEL) voxels++;
+    writeFileSync(stamp, JSON.stringify({ n, dims, voxel, format, voxels }));
   }
+  const { voxels } = JSON.parse(readFileSync(stamp, 'utf8')) as { voxels: number };
   const files = readFileSync(design, 'utf8').trim().split('\n').slice(1).map((l) => join(dir, l.split(',')[0]));
-  return { design, mask, files };
+  return { dir, design, mask, files, voxels };
 }
 
 /** Empty the page cache (root only) so the next job reads from disk, as a first run does. */
@@ -72,101 +108,105 @@ function dropCaches(): boolean {
   }
 }
 
-function child(job: object): { ms: number; maxRssMB: number; timings?: Record<string, number>; voxels?: number } {
-  const out = execFileSync(process.execPath, [join(here, 'child.js'), JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  return JSON.parse(out.trim().split('\n').pop() as string);
+interface Measure {
+  wall: number;
+  cpu: number;
+  readBytes: number;
+  rchar: number;
+  rssMB: number;
+  stdout: string;
 }
 
+/** Run a command in a fresh process; wall, CPU, I/O and peak RSS as the kernel counts them. */
+function measure(cmd: string[]): Measure {
+  const tmp = join(dataRoot, `.measure-${process.pid}`);
+  const t = performance.now();
+  const r = spawnSync('sh', ['-c', '"$@" > "$M.out"; s=$?; cat /proc/$$/io > "$M.io"; exit $s', 'sh', '/usr/bin/time', '-f', '%U %S %M', '-o', `${tmp}.time`, ...cmd], {
+    env: { ...process.env, M: tmp },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const wall = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (exit ${r.status}); see the messages above`);
+  const [u, s, kb] = readFileSync(`${tmp}.time`, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  const io = Object.fromEntries(readFileSync(`${tmp}.io`, 'utf8').trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)]));
+  const stdout = readFileSync(`${tmp}.out`, 'utf8');
+  for (const ext of ['time', 'io', 'out']) rmSync(`${tmp}.${ext}`, { force: true });
+  return { wall, cpu: u + s, readBytes: io.read_bytes, rchar: io.rchar, rssMB: kb / 1024, stdout };
+}
+
+const node = process.execPath;
 const rows: string[][] = [];
-const skipRun = (args.get('run') ?? 'yes') === 'no';
-const s = (ms: number): string => (ms / 1000).toFixed(1);
-const caches = (args.get('cache') ?? 'warm,cold').split(',');
-for (const format of skipRun ? [] : formats) {
-  const { design, mask, files } = ensureCohort(format);
-  for (const cache of caches) {
-  if (cache === 'cold' && !dropCaches()) {
+const f1 = (x: number): string => x.toFixed(1);
+const gb = (b: number): string => (b / 1e9).toFixed(2);
+function row(stage: string, cache: string, m: Measure, floor: Measure): void {
+  rows.push([stage, cache, f1(m.wall), f1(m.cpu), gb(m.readBytes), gb(m.rchar), m.rssMB.toFixed(0), (m.wall / floor.wall).toFixed(2)]);
+  process.stderr.write(`  ${stage} (${cache}): ${f1(m.wall)} s wall, ${f1(m.cpu)} s CPU, ${gb(m.readBytes)} GB from storage, ${gb(m.rchar)} GB read calls, ${m.rssMB.toFixed(0)} MB peak\n`);
+}
+
+const c = ensureCohort();
+const contrastArgs = ['--contrast', 'age+:T:age=1', 'age-:T:age=-1', 'apoe4-:T:apoe4=-1', 'F:age,apoe4'];
+const runDir = (tag: string): string => join(dataRoot, `out-${tag}`);
+const startLoad = loadavg().map((x) => x.toFixed(2)).join(' ');
+let reference: string | undefined; // a finished analysis that permute and report copy from
+
+for (const cache of caches) {
+  const cold = cache === 'cold';
+  if (cold && !dropCaches()) {
     process.stderr.write('cannot drop the page cache (needs root): cold-cache rows skipped\n');
     continue;
   }
-  if (cache === 'warm') child({ kind: 'floor', files, workers }); // fill the cache
-  process.stderr.write(`measuring the I/O floor (${format}, ${cache} cache)\n`);
-  const floor = child({ kind: 'floor', files, workers });
-  if (cache === 'cold') dropCaches();
-  process.stderr.write(`measuring vbm run (${format}, ${cache} cache)\n`);
-  const run = child({ kind: 'run', design, mask, out: join(dataRoot, `results-${format.replace('.', '')}`), workers });
-  const t = run.timings ?? {};
-  rows.push([
-    `${format} ${cache}`,
-    String(n),
-    String(run.voxels),
-    s(floor.ms),
-    s(t.headers ?? 0),
-    s(t.stream ?? 0),
-    s((t.solve ?? 0) + (t.smoothness ?? 0) + (t.contrasts ?? 0)),
-    s(t.write ?? 0),
-    s(run.ms),
-    (run.ms / floor.ms).toFixed(2),
-    run.maxRssMB.toFixed(0),
-  ]);
+  const floorCmd = [node, join(here, 'child.js'), JSON.stringify({ kind: 'floor', files: c.files, workers })];
+  if (!cold) measure(floorCmd); // fill the cache
+  const floor = measure(floorCmd);
+  row('I/O floor (read every scan once)', cache, floor, floor);
+  if (stages.includes('run')) {
+    const out = runDir(`run-${cache}`);
+    rmSync(out, { recursive: true, force: true });
+    if (cold) dropCaches();
+    process.stderr.write(`vbm run (${cache} cache)\n`);
+    row('vbm run (new folder)', cache, measure([node, cli, 'run', c.design, '--mask', c.mask, '--out', out, '--workers', String(workers), '-q', ...contrastArgs]), floor);
+    reference = out;
+  }
+  if (!reference) {
+    reference = runDir('reference');
+    if (!existsSync(join(reference, 'model.json'))) {
+      process.stderr.write('a reference analysis for permute and report (not timed)\n');
+      measure([node, cli, 'run', c.design, '--mask', c.mask, '--out', reference, '--workers', String(workers), '-q', ...contrastArgs]);
+    }
+  }
+  const fresh = (tag: string): string => {
+    const dir = runDir(`${tag}-${cache}`);
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(reference as string, dir, { recursive: true, filter: (src) => !/perm_|report|mean_scans|\.png$/.test(src.slice((reference as string).length)) });
+    return dir;
+  };
+  if (stages.includes('permute')) {
+    for (const spec of permJobs) {
+      const [kind, count, accel] = spec.split(':');
+      const dir = fresh(`permute-${kind}-${count}${accel ? `-${accel}` : ''}`);
+      const extra = kind === 'tfce' ? ['--tfce', '--cluster-threshold', '0.001'] : [];
+      if (accel) extra.push('--accel', accel);
+      if (cold) dropCaches();
+      process.stderr.write(`vbm permute ${kind} ${count}${accel ? ` --accel ${accel}` : ''} (${cache} cache)\n`);
+      const m = measure([node, cli, 'permute', dir, '--contrast', '1', '--permutations', count, '--seed', '1', '--workers', String(workers), '-q', ...extra]);
+      // how many rearrangements ran (sequential stopping may end early), from the printed summary
+      const done = /; (\d+) (?:\(all\) )?(?:Freedman-Lane permutations|sign flips)/.exec(m.stdout)?.[1] ?? '?';
+      row(`vbm permute ${kind === 'tfce' ? 'TFCE+cluster+max-T' : 'max-T'} ${count}${accel ? ` accel ${accel} (${done} done)` : ''}`, cache, m, floor);
+    }
+  }
+  if (stages.includes('report')) {
+    const dir = fresh('report');
+    if (cold) dropCaches();
+    process.stderr.write(`vbm report (${cache} cache)\n`);
+    row('vbm report (mean of scans, 4 contrasts, viewer)', cache, measure([node, cli, 'report', dir, '-q']), floor);
   }
 }
-const header = ['format, cache', 'scans', 'voxels', 'I/O floor s', 'headers s', 'read+fit s', 'solve+smooth+con s', 'write s', 'total s', 'total/floor', 'peak RSS MB'];
+
+const header = ['stage (fresh process, fresh folder)', 'cache', 'wall s', 'CPU s', 'read_bytes GB', 'rchar GB', 'peak RSS MB', 'wall/floor'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-if (rows.length) process.stdout.write(`\nvbm run benchmark: ${n} scans of ${dims.join('x')} voxels at ${voxel} mm, ${workers} worker threads, node ${process.version}\n\n`);
-if (rows.length) process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');
-
-// pictures and the report on the same cohort's analysis: the mean of the scans (read once, then
-// cached), slices, glass brain, design matrix, and the whole HTML report (atlas: AAL when installed)
-if ((args.get('report') ?? 'yes') !== 'no') {
-  const { design, mask } = ensureCohort('nii');
-  const out = join(dataRoot, 'results-nii');
-  if (!existsSync(join(out, 'model.json')) || !/"R"/.test(readFileSync(join(out, 'model.json'), 'utf8'))) child({ kind: 'run', design, mask, out, workers });
-  rmSync(join(out, 'mean_scans.nii'), { force: true });
-  const atlas = existsSync('/usr/share/mricron/templates/aal.nii.gz') ? 'aal' : undefined;
-  const qrow: string[][] = [];
-  for (const what of ['mean', 'slices', 'glass', 'design', 'report'] as const) {
-    process.stderr.write(`measuring ${what}\n`);
-    const r = child({ kind: 'picture', out, what, atlas }) as unknown as { ms: number; bytes: number; maxRssMB: number };
-    const label = { mean: 'mean of the scans (computed, cached)', slices: 'vbm plot: 8 axial cuts over the mean', glass: 'vbm plot --kind glass', design: 'vbm plot --kind design', report: `vbm report: 3 contrasts${atlas ? ', AAL labels' : ''}, viewer` }[what];
-    qrow.push([label, s(r.ms), (r.bytes / 1e6).toFixed(2), r.maxRssMB.toFixed(0)]);
-  }
-  const qh = ['job (fresh process)', 'total s', 'output MB', 'peak RSS MB'];
-  const qw = qh.map((h, i) => Math.max(h.length, ...qrow.map((r) => r[i].length)));
-  const ql = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(qw[i])).join(' | ')} |`;
-  process.stdout.write(`\npictures and report benchmark: the nii cohort's analysis (${n} scans, ${dims.join('x')})\n\n`);
-  process.stdout.write([ql(qh), ql(qw.map((w) => '-'.repeat(w))), ...qrow.map(ql)].join('\n') + '\n');
-}
-
-// permutation inference on the same cohort (contrast 1: age, nuisance sex and apoe4)
-const permSpec = (args.get('permute') ?? 'maxt:1000,tfce:250').split(',').filter(Boolean);
-if (permSpec.length && !permSpec.includes('none')) {
-  const { design, mask } = ensureCohort('nii');
-  const out = join(dataRoot, 'results-nii');
-  if (!existsSync(join(out, 'model.json'))) child({ kind: 'run', design, mask, out, workers });
-  const prow: string[][] = [];
-  for (const spec of permSpec) {
-    const [kind, count] = spec.split(':');
-    process.stderr.write(`measuring vbm permute (${kind}, ${count} permutations)\n`);
-    const r = child({ kind: 'permute', out, permutations: Number(count), tfce: kind === 'tfce', workers }) as unknown as {
-      ms: number; read: number; permute: number; perSec: number; rows: number; n: number; voxels: number; maxRssMB: number;
-    };
-    const mac = r.rows * r.n * r.voxels;
-    prow.push([
-      kind === 'tfce' ? 'TFCE + cluster + max-T' : 'max-T',
-      count,
-      r.read.toFixed(1),
-      r.permute.toFixed(1),
-      r.perSec.toFixed(1),
-      ((5000 / r.perSec + r.read) / 60).toFixed(1),
-      `${r.rows}x${r.n}x${r.voxels}`,
-      ((mac * r.perSec) / 1e9).toFixed(1),
-      r.maxRssMB.toFixed(0),
-    ]);
-  }
-  const ph = ['statistics', 'permutations', 'read s', 'permute s', 'perms/s', 'est. 5000 perms min', 'product per perm', 'GMAC/s', 'peak RSS MB'];
-  const pw = ph.map((h, i) => Math.max(h.length, ...prow.map((r) => r[i].length)));
-  const pl = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(pw[i])).join(' | ')} |`;
-  process.stdout.write(`\nvbm permute benchmark: contrast 'age +' of the nii cohort, ${workers} worker threads\n\n`);
-  process.stdout.write([pl(ph), pl(pw.map((w) => '-'.repeat(w))), ...prow.map(pl)].join('\n') + '\n');
-}
+const line = (r: string[]): string => `| ${r.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
+process.stdout.write(
+  `\nvbm benchmark ${new Date().toISOString().slice(0, 16)}Z: ${n} scans of ${dims.join('x')} at ${voxel} mm (${format}), ${c.voxels} voxels in the mask, ` +
+    `5 design columns, ${workers} worker threads, node ${process.version}; load average at start ${startLoad}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n`,
+);
+process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');

@@ -126,6 +126,12 @@ export async function distributedPermute(
   settings: BackendSettings,
   opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner } = {},
 ): Promise<DistributedPermuteOutput> {
+  if (req.accel && (req.accel.tail || req.accel.stop)) {
+    throw new VbmError(
+      `accel (${[req.accel.tail ? 'tail' : '', req.accel.stop ? 'stop' : ''].filter(Boolean).join(',')}) does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements`,
+      'drop --accel (or accel: in the analysis file) for a distributed run, or run the permutations in one process',
+    );
+  }
   const { job, tasks } = planPermutationJob(dir, req, settings.jobs);
   writeJobRecord(job, { kind: 'permute', backend: settings.type, contrast: tasks[0].work.options.contrast, rearrangements: tasks[0].work.rearrangements });
   writeTaskFiles(job, tasks);

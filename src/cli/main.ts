@@ -31,6 +31,7 @@ import { askCancel, backendOptions, parseBackendOptions } from './backendOptions
 import { distributedPermute, runTaskFile } from '../backend/permuteTasks.js';
 import { readTaskFile } from '../backend/taskFiles.js';
 import { cancelJobs, describeJobStates, jobStates } from '../backend/status.js';
+import { parseAccel } from '../permutation/accel.js';
 
 const program = new Command();
 program
@@ -112,6 +113,7 @@ backendOptions(program
   .option('--tfce', 'with --permutations: TFCE')
   .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
   .option('--seed <n>', 'with --permutations: random seed', '0')
+  .option('--accel <list>', "with --permutations: 'tail', 'stop' or 'tail,stop' (see vbm permute --help)")
   .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
   .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
   .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)'))
@@ -126,7 +128,7 @@ backendOptions(program
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
       if (o.out) spec.out = resolve(String(o.out));
-      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', ...DESIGN_FLAGS, 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'report', 'check', 'nuisance'].filter(given);
+      const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', ...DESIGN_FLAGS, 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'accel', 'report', 'check', 'nuisance'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
@@ -158,6 +160,7 @@ backendOptions(program
           seed: parseNumber('--seed', String(o.seed)),
           tfce: !!o.tfce,
           ...(o.clusterThreshold !== undefined ? { cluster_threshold: parseNumber('--cluster-threshold', String(o.clusterThreshold)) } : {}),
+          ...(o.accel !== undefined ? { accel: String(o.accel) } : {}),
         };
       }
       if (o.report) raw.report = true;
@@ -316,6 +319,7 @@ backendOptions(program
   .option('--scheme <s>', "'auto' (permute; sign-flip one-sample effects and designs with variance groups), 'permute' or 'signflip'", 'auto')
   .option('--blocks <file>', 'exchangeability blocks: a text file with one integer per scan, in design order')
   .option('--alpha <a>', 'FWE level for the table of significant clusters', '0.05')
+  .option('--accel <list>', "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop'")
   .option('--workers <n>', 'worker threads (default: all cores)')
   .option('-q, --quiet', 'no progress'))
   .action(async (dir: string, o: Record<string, unknown>) => {
@@ -346,6 +350,7 @@ backendOptions(program
         scheme: scheme as 'auto' | 'permute' | 'signflip',
         blocks,
         alpha: parseNumber('--alpha', String(o.alpha)),
+        accel: o.accel === undefined ? undefined : parseAccel(String(o.accel), '--accel'),
         workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
         onProgress: (d: number, t: number) => progress('permutations', d, t),
         onReadProgress: (d: number, t: number) => progress('reading scans', d, t),

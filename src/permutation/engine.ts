@@ -13,6 +13,8 @@ export interface EngineSetup {
   data: KernelData;
   table: Int32Array;
   neighbours: Neighbours;
+  /** Grid index of each analysed voxel and the grid's dims: TFCE then works on the grid (faster). */
+  grid?: { voxels: Int32Array; dims: readonly number[] };
   tfce: TfceParams | null;
   /** Cluster-forming height on the statistic, or null for no cluster inference. */
   clusterHeight: number | null;
@@ -50,7 +52,8 @@ export class Engine {
     this.batchSize = Math.max(1, Math.min(batchSize, this.kernel.maxBatch()));
     this.stats = new Float32Array(this.batchSize * V);
     this.tfceMap = new Float32Array(V);
-    this.tfceWs = setup.tfce ? new TfceWorkspace(V) : null;
+    const g = setup.grid;
+    this.tfceWs = setup.tfce ? new TfceWorkspace(V, g ? { voxels: g.voxels, dims: g.dims, connectivity: setup.neighbours.connectivity } : undefined) : null;
     this.clusterWs = setup.clusterHeight !== null ? clusterWorkspace(V) : null;
   }
 

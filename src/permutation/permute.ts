@@ -25,6 +25,7 @@ import { partitionDesign, productRows } from './partition.js';
 import { type Scheme, logDistinct, rearrangements } from './schemes.js';
 import { FSL_TFCE, type TfceParams } from './tfce.js';
 import { welchSetup } from './welch.js';
+import { type AccelOptions, type GpdFit, countAtLeast, peakClearlyNotSignificant, tailPValues } from './accel.js';
 
 export interface PermuteOptions {
   contrast: number | string;
@@ -46,6 +47,8 @@ export interface PermuteOptions {
   checkpoint?: string;
   /** Seconds between checkpoints (default 20). */
   checkpointEvery?: number;
+  /** Tail approximation of FWE p-values and/or sequential stopping (see accel.ts). */
+  accel?: AccelOptions;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   onReadProgress?: (done: number, total: number) => void;
@@ -87,6 +90,16 @@ export interface PermutationResult {
   maxima: { stat: Float64Array; tfce: Float64Array | null; extent: Float64Array | null; mass: Float64Array | null };
   resumedFrom: number;
   seconds: { read: number; permute: number };
+  /** What was accelerated and how (null: every p-value counted over all requested rearrangements). */
+  accel: AccelReport | null;
+}
+
+export interface AccelReport {
+  /** GPD fits of the null maxima used for FWE p-values (null where no fit passed: counted). */
+  tail: { stat: GpdFit | null; tfce: GpdFit | null; extent: GpdFit | null; mass: GpdFit | null } | null;
+  stop: { requested: number; done: number; stoppedEarly: boolean; alpha: number } | null;
+  /** One sentence for outputs: which p-values are approximated and how. */
+  note: string;
 }
 
 const JOB = 16;
@@ -155,18 +168,6 @@ function reduce(R: Float32Array, n: number, V: number, stride: number, G: Float6
     }
   }
   return ss;
-}
-
-function fractionAtLeast(sortedAsc: Float64Array, x: number): number {
-  // number of entries >= x, by binary search
-  let lo = 0;
-  let hi = sortedAsc.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sortedAsc[mid] >= x) hi = mid;
-    else lo = mid + 1;
-  }
-  return (sortedAsc.length - lo) / sortedAsc.length;
 }
 
 interface Checkpoint {
@@ -307,10 +308,27 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
     if (!(p > 0 && p < 1)) throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
     clusterThreshold = { p, height: statFromTail(con.type, p, df) };
   }
-  const setup: EngineSetup = { data, table, neighbours, tfce: tfceParams, clusterHeight: clusterThreshold?.height ?? null };
+  const gridVoxels = new Int32Array(new SharedArrayBuffer(Math.max(1, V) * 4), 0, V);
+  gridVoxels.set(voxels);
+  const setup: EngineSetup = { data, table, neighbours, grid: { voxels: gridVoxels, dims: input.dims }, tfce: tfceParams, clusterHeight: clusterThreshold?.height ?? null };
   const main = new Engine(setup, ENGINE_BATCH, 0);
   const observed = main.observed();
   setup.observed = observed;
+  const accel = opts.accel ?? {};
+  const stopAlpha = accel.alpha ?? 0.05;
+  // observed peaks, for the stopping rule
+  const peakOf = (a: ArrayLike<number>): number => {
+    let m = -Infinity;
+    for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+    return m;
+  };
+  const observedClusters = clusterThreshold ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V)) : null;
+  const peaks = {
+    stat: peakOf(observed.stat),
+    tfce: observed.tfce ? peakOf(observed.tfce) : 0,
+    extent: observedClusters ? Math.max(0, ...observedClusters.extent) : 0,
+    mass: observedClusters ? Math.max(0, ...observedClusters.mass) : 0,
+  };
 
   // accumulators (possibly from a checkpoint)
   const maxStat = new Float64Array(N).fill(NaN);
@@ -322,7 +340,7 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   const jobs = Math.ceil(N / JOB);
   const done = new Uint8Array(jobs);
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB, ...(vg ? { vg } : {}) }))
+    .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB, ...(vg ? { vg } : {}), stop: accel.stop ? stopAlpha : null }))
     .digest('hex');
   let resumedFrom = 0;
   const useCheckpoint = opts.checkpoint && !share && !opts.shares;
@@ -386,6 +404,29 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   const inShare = (j: number): boolean => !share || (j * JOB >= share.first && j * JOB < share.first + share.count);
   const pending = [...done.keys()].filter((j) => !done[j] && inShare(j));
   let finished = resumedFrom;
+  // sequential stopping: every observed peak clearly below FWE significance
+  let stoppedEarly = false;
+  const minPerms = accel.minPermutations ?? 100;
+  const shouldStop = (): boolean => {
+    // a share of a distributed test runs its whole block: stopping is decided over all rearrangements
+    if (!accel.stop || share || opts.shares || finished < minPerms) return false;
+    const families: [Float64Array | null, number][] = [[maxStat, peaks.stat], [maxTfce, peaks.tfce], [maxExtent, peaks.extent], [maxMass, peaks.mass]];
+    for (const [maxima, peak] of families) {
+      if (!maxima) continue;
+      let exceed = 0;
+      let seen = 0;
+      for (let i = 0; i < N; i++) {
+        const x = maxima[i];
+        if (x === x) {
+          seen++;
+          if (x >= peak) exceed++;
+        }
+      }
+      if (!peakClearlyNotSignificant(exceed, seen, stopAlpha)) return false;
+    }
+    stoppedEarly = true;
+    return true;
+  };
   opts.onProgress?.(finished, N);
   const t1 = performance.now();
   let lastCk = performance.now();
@@ -401,7 +442,7 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   };
   if (nWorkers === 0) {
     for (const j of pending) {
-      if (opts.signal?.aborted) break;
+      if (opts.signal?.aborted || shouldStop()) break;
       afterBatch(main.run(j * JOB, Math.min(JOB, N - j * JOB)));
     }
   } else {
@@ -411,7 +452,7 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
       const workers: Worker[] = [];
       const feed = (w: Worker): void => {
         if (failed) return;
-        if (next >= pending.length || opts.signal?.aborted) {
+        if (next >= pending.length || opts.signal?.aborted || stoppedEarly || shouldStop()) {
           void w.terminate();
           return;
         }
@@ -460,7 +501,7 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
       countTfce,
     };
   }
-  if (finished < N) {
+  if (finished < N && !stoppedEarly) {
     writeCheckpoint();
     throw new VbmError(
       `interrupted after ${finished} of ${N} rearrangements; the work so far is saved in ${ckJson ?? '(no checkpoint)'}`,
@@ -471,44 +512,78 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
     rmSync(ckJson, { force: true });
     rmSync(ckBin, { force: true });
   }
-  // p-values: counts include the observed (identity) rearrangement
+  // the rearrangements done (all of them unless sequential stopping ended the run early)
+  const kept = (a: Float64Array | null): Float64Array | null => (a ? a.filter((x) => x === x) : null);
+  const nullStat = kept(maxStat) as Float64Array;
+  const nullTfce = kept(maxTfce);
+  const nullExtent = kept(maxExtent);
+  const nullMass = kept(maxMass);
+  const Nd = finished;
+  // p-values: counts include the observed (identity) rearrangement, index 0 of the maxima
+  const fwe = (nulls: Float64Array, xs: ArrayLike<number>): { p: Float64Array; fit: GpdFit | null } => {
+    if (accel.tail) return tailPValues(nulls, 0, xs);
+    const sorted = Float64Array.from(nulls).sort();
+    return { p: Float64Array.from(xs as ArrayLike<number>, (x) => countAtLeast(sorted, x) / sorted.length), fit: null };
+  };
   const pUnc = new Float64Array(V);
-  const pFwe = new Float64Array(V);
-  const sortedStat = Float64Array.from(maxStat).sort();
-  for (let v = 0; v < V; v++) {
-    pUnc[v] = countStat[v] / N;
-    pFwe[v] = fractionAtLeast(sortedStat, observed.stat[v]);
-  }
+  for (let v = 0; v < V; v++) pUnc[v] = countStat[v] / Nd;
+  const statFwe = fwe(nullStat, observed.stat);
+  const pFwe = statFwe.p;
   let tfcePUnc: Float64Array | null = null;
   let tfcePFwe: Float64Array | null = null;
-  if (maxTfce && countTfce && observed.tfce) {
+  let tfceFit: GpdFit | null = null;
+  if (nullTfce && countTfce && observed.tfce) {
     tfcePUnc = new Float64Array(V);
-    tfcePFwe = new Float64Array(V);
-    const sorted = Float64Array.from(maxTfce).sort();
-    for (let v = 0; v < V; v++) {
-      tfcePUnc[v] = countTfce[v] / N;
-      tfcePFwe[v] = fractionAtLeast(sorted, observed.tfce[v]);
-    }
+    for (let v = 0; v < V; v++) tfcePUnc[v] = countTfce[v] / Nd;
+    const f = fwe(nullTfce, observed.tfce);
+    tfcePFwe = f.p;
+    tfceFit = f.fit;
   }
   let clusters: PermutationResult['clusters'] = null;
-  if (clusterThreshold && maxExtent && maxMass) {
-    const cl = suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V));
-    const se = Float64Array.from(maxExtent).sort();
-    const sm = Float64Array.from(maxMass).sort();
+  let extentFit: GpdFit | null = null;
+  let massFit: GpdFit | null = null;
+  if (clusterThreshold && nullExtent && nullMass && observedClusters) {
+    const cl = observedClusters;
+    const pe = fwe(nullExtent, cl.extent);
+    const pm = fwe(nullMass, cl.mass);
+    extentFit = pe.fit;
+    massFit = pm.fit;
     clusters = {
       label: Int32Array.from(cl.label),
       extent: cl.extent,
       mass: cl.mass,
-      pExtent: cl.extent.map((k) => fractionAtLeast(se, k)),
-      pMass: cl.mass.map((m) => fractionAtLeast(sm, m)),
+      pExtent: Array.from(pe.p),
+      pMass: Array.from(pm.p),
+    };
+  }
+  let accelReport: AccelReport | null = null;
+  if (accel.tail || accel.stop) {
+    const notes: string[] = [];
+    if (accel.tail) {
+      const fitted = [['max ' + con.type, statFwe.fit], ['TFCE', tfceFit], ['cluster extent', extentFit], ['cluster mass', massFit]].filter(([, f]) => f !== null).map(([k]) => k);
+      notes.push(
+        `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,
+      );
+    }
+    if (accel.stop) {
+      notes.push(
+        stoppedEarly
+          ? `sequential stopping ended the run after ${Nd} of ${N} rearrangements, when no observed peak could reach FWE p <= ${stopAlpha}; all p-values are counted over those ${Nd}`
+          : `sequential stopping was on but every rearrangement (${Nd}) was needed`,
+      );
+    }
+    accelReport = {
+      tail: accel.tail ? { stat: statFwe.fit, tfce: tfceFit, extent: extentFit, mass: massFit } : null,
+      stop: accel.stop ? { requested: N, done: Nd, stoppedEarly, alpha: stopAlpha } : null,
+      note: notes.join('; ') + '.',
     };
   }
   return {
     contrast: { index: con.index, name: con.name, type: con.type, df },
     varianceGroups: vg ? new Set(vg).size : 0,
     scheme,
-    permutations: N,
-    exhaustive: arr.exhaustive,
+    permutations: Nd,
+    exhaustive: arr.exhaustive && !stoppedEarly,
     distinct,
     seed,
     tfce: tfceParams,
@@ -524,8 +599,9 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
     tfcePUnc,
     tfcePFwe,
     clusters,
-    maxima: { stat: maxStat, tfce: maxTfce, extent: maxExtent, mass: maxMass },
+    maxima: { stat: nullStat, tfce: nullTfce, extent: nullExtent, mass: nullMass },
     resumedFrom,
     seconds: { read: 0, permute: tPerm },
+    accel: accelReport,
   };
 }

@@ -14,6 +14,7 @@ import type { Correction } from '../inference/results.js';
 import { EXTRA_MAPS, type ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
+import { type AccelOptions, parseAccel } from '../permutation/accel.js';
 
 export interface ModelSpec {
   name: string;
@@ -45,6 +46,8 @@ export interface PermuteSpec {
   tfce: boolean;
   clusterThreshold?: number;
   connectivity: 6 | 18 | 26;
+  /** Faster p-values: tail approximation and/or sequential stopping. */
+  accel?: AccelOptions;
 }
 
 export interface ReportSpec {
@@ -231,7 +234,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const p = raw.permute === true ? {} : raw.permute;
     const w = `${where}: permute`;
     if (!isObj(p)) fail(w, 'expected {permutations, seed, tfce, cluster_threshold, contrasts}');
-    checkKeys(p, ['contrasts', 'permutations', 'seed', 'tfce', 'cluster_threshold', 'connectivity'], w);
+    checkKeys(p, ['contrasts', 'permutations', 'seed', 'tfce', 'cluster_threshold', 'connectivity', 'accel'], w);
     const conn = num(p, 'connectivity', w, 26);
     if (![6, 18, 26].includes(conn)) fail(w, `connectivity must be 6, 18 or 26 (got ${conn})`);
     let contrasts: (number | string)[] | undefined;
@@ -246,6 +249,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       tfce: bool(p, 'tfce', w, false),
       clusterThreshold: p.cluster_threshold === undefined ? undefined : num(p, 'cluster_threshold', w),
       connectivity: conn as 6 | 18 | 26,
+      ...(p.accel !== undefined ? { accel: parseAccel(Array.isArray(p.accel) ? p.accel.join(',') : String(p.accel), `${w}.accel`) } : {}),
     };
   }
   if (raw.report !== undefined && raw.report !== false) {

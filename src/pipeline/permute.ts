@@ -133,8 +133,8 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
     throw new VbmError(`cannot write to the analysis folder ${a.dir}`, 'check its permissions, or copy the folder somewhere writable');
   }
   const names = permutationFileNames(con.index);
-  const result = await permuteContrast(a, { checkpoint: join(a.dir, names.checkpoint), ...req });
   const alpha = req.alpha ?? 0.05;
+  const result = await permuteContrast(a, { checkpoint: join(a.dir, names.checkpoint), ...req, accel: req.accel ? { alpha, ...req.accel } : undefined });
   const { list, definition } = significantClusters(result, alpha);
   const [nx, ny, nz] = result.dims;
   const grid = (vals: ArrayLike<number>, outside: number, f: (x: number) => number = (x) => x): Float32Array => {
@@ -202,6 +202,9 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
       clusterDefinition: definition,
       clusters: list,
       files,
+      accel: result.accel
+        ? { note: result.accel.note, tail: result.accel.tail, stop: result.accel.stop }
+        : { note: `every p-value is counted over ${N} rearrangements (no approximation)`, tail: null, stop: null },
       nullMaxima: {
         stat: Array.from(result.maxima.stat),
         tfce: result.maxima.tfce ? Array.from(result.maxima.tfce) : null,
@@ -216,6 +219,7 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
     const lines = [
       `Contrast ${c.index} '${c.name}': ${c.type}, df [${c.df.join(', ')}]; ${N} ${result.exhaustive ? '(all) ' : ''}${result.scheme === 'permute' ? 'Freedman-Lane permutations' : 'sign flips'}, seed ${result.seed}${result.varianceGroups ? `; statistic Welch's ${c.type === 'T' ? 'v' : 'G'} with ${result.varianceGroups} variance groups (Winkler et al. 2014)` : ''}`,
       `FWE ${alpha} critical values: ${c.type} = ${r4(summary.criticalFWE.stat ?? NaN)}${summary.criticalFWE.tfce !== null ? `, TFCE = ${r4(summary.criticalFWE.tfce)}` : ''}${summary.criticalFWE.extent !== null ? `, cluster extent = ${summary.criticalFWE.extent} voxels, mass = ${r4(summary.criticalFWE.mass ?? NaN)}` : ''}`,
+      ...(result.accel ? [`Accelerated: ${result.accel.note}`] : []),
       `Table: ${definition}`,
       list.length ? formatTable(header, rows) : 'No cluster is significant.',
     ];

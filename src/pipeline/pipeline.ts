@@ -44,6 +44,8 @@ import {
   readStages,
   removeStaleTemporaries,
   scanFingerprint,
+  knownScanHash,
+  recordScanHash,
   staleReason,
   statOutputs,
   writeStages,
@@ -163,9 +165,11 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
   let unsaved = false;
   const report: ModelReport = { name: model.name, dir, stages: [] };
   const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
-  const stage = async (name: StageName, key: string | null, run: () => Promise<string[]> | string[]): Promise<void> => {
+  /** `key` may be a function when it is known only after the stage ran (scans hashed while read). */
+  const stage = async (name: StageName, keyOrLater: string | null | (() => string), run: () => Promise<string[]> | string[]): Promise<void> => {
+    let key = typeof keyOrLater === 'function' ? null : keyOrLater;
     const t0 = performance.now();
-    if (key === null) {
+    if (keyOrLater === null) {
       if (state.stages[name]) {
         delete state.stages[name];
         unsaved = true;
@@ -175,7 +179,7 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
       return;
     }
     const forced = STAGES.indexOf(name) >= fromIndex;
-    const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : staleReason(dir, state.stages[name], key);
+    const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : key === null ? 'not run yet' : staleReason(dir, state.stages[name], key);
     if (reason === null) {
       report.stages.push({ stage: name, status: 'cached', why: '', seconds: 0 });
       opts.onStage?.(model.name, name, 'cached', '', (performance.now() - t0) / 1000);
@@ -187,7 +191,8 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
     const fresh = new Set(files);
     for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
     const seconds = (performance.now() - t0) / 1000;
-    state.stages[name] = { key, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files), stats: statOutputs(dir, files), ...(opts.command ? { command: opts.command } : {}) };
+    if (typeof keyOrLater === 'function') key = keyOrLater();
+    state.stages[name] = { key: key as string, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files), stats: statOutputs(dir, files), ...(opts.command ? { command: opts.command } : {}) };
     if (files.length) {
       writeStages(dir, state);
       unsaved = false;
@@ -201,13 +206,21 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
   await stage('design', designKey, () => []);
 
   // estimate: scan contents, masks
-  const scanHashes = scanFiles.map((f) => scanFingerprint(state, f));
+  // the cache decision needs the scans' content hashes only when the estimate stage has a record
+  // to compare with and a scan's size, mtime or inode changed; otherwise (a new folder, --force,
+  // --from) the fit hashes each scan while it streams it, and the key is made afterwards. The
+  // sample check, run before the fit, needs them first.
+  const estimateForced = STAGES.indexOf('estimate') >= fromIndex;
+  const known = scanFiles.map((f) => knownScanHash(state, f));
+  const deferHashes = !spec.check && known.some((h) => h === undefined) && (estimateForced || !state.stages.estimate);
+  let scanHashes = deferHashes ? [] : scanFiles.map((f, i) => known[i] ?? scanFingerprint(state, f));
   const masking = {
     explicitMask: spec.mask,
     implicit: spec.implicitMask,
     threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
   };
-  const estimateKey = hashOf({ designKey, scanHashes, masking, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null });
+  const maskSha = spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null;
+  const keyOfEstimate = (): string => hashOf({ designKey, scanHashes, masking, maskSha });
   // check: sample homogeneity over the scans (its own key: a changed check setting re-runs it alone)
   const checkKey = spec.check ? hashOf({ v: VBM_VERSION, scans: design.scans, scanHashes, check: spec.check, table: table.rows, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null }) : null;
   await stage('check', checkKey, async () => {
@@ -216,9 +229,8 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
     return res.files;
   });
   for (const w of orthogonalityWarnings(design.columns, design.X, builtContrasts)) log(`warning: ${w.message}`);
-  const contrastsKey = hashOf({ estimateKey, contrasts: builtContrasts.map((c) => [c.name, c.type, c.weights]) });
   let estimatedNow = false;
-  await stage('estimate', estimateKey, async () => {
+  await stage('estimate', deferHashes ? () => keyOfEstimate() : keyOfEstimate(), async () => {
     const backend = opts.backend ?? spec.backend;
     const res = await runAnalysis({
       design: spec.design,
@@ -236,8 +248,18 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
       log,
     });
     estimatedNow = true;
+    if (deferHashes) {
+      // single-file scans were hashed by the fit as it read them (whole file, as fileSha256 does)
+      const streamed = new Map(res.record.scans.map((s) => [s.path, s.sha256]));
+      scanHashes = scanFiles.map((f) => {
+        const h = /\.nii(\.gz)?$/i.test(f) ? streamed.get(f) : undefined;
+        return h ? recordScanHash(state, f, h) : scanFingerprint(state, f);
+      });
+    }
     return [...res.record.images.beta, res.record.images.ResMS, res.record.images.mask, res.record.images.RPV, 'smoothness.json'];
   });
+  const estimateKey = keyOfEstimate();
+  const contrastsKey = hashOf({ estimateKey, contrasts: builtContrasts.map((c) => [c.name, c.type, c.weights]) });
   // contrasts: computed from the saved model (or already written by the estimate stage)
   await stage('contrasts', contrastsKey, () => {
     if (estimatedNow) {
@@ -294,6 +316,7 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
         tfce: p.tfce,
         clusterThreshold: p.clusterThreshold,
         connectivity: p.connectivity,
+        accel: p.accel,
         workers: opts.workers ?? spec.workers,
         signal: opts.signal,
         onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),

@@ -30,7 +30,7 @@ export interface StageRecord {
 export interface StagesFile {
   format: 'vbm-stages';
   /** Scan fingerprints: a content hash is reused while size and modification time are unchanged. */
-  scans: Record<string, { size: number; mtimeMs: number; sha256: string }>;
+  scans: Record<string, { size: number; mtimeMs: number; ino?: number; sha256: string }>;
   stages: Partial<Record<StageName, StageRecord>>;
 }
 
@@ -71,13 +71,23 @@ export function writeStages(dir: string, s: StagesFile): void {
   writeFileAtomic(join(dir, STAGES_FILE), JSON.stringify(s, null, 1) + '\n');
 }
 
-/** Content hash of a scan, reusing the recorded one while its size and mtime are unchanged. */
+/** Content hash of a scan, reusing the recorded one while its size, mtime and inode are unchanged. */
 export function scanFingerprint(s: StagesFile, path: string): string {
+  return knownScanHash(s, path) ?? recordScanHash(s, path, fileSha256(path));
+}
+
+/** The recorded content hash of a scan if its size, mtime and inode still match; else undefined. */
+export function knownScanHash(s: StagesFile, path: string): string | undefined {
   const st = statSync(path);
   const known = s.scans[path];
-  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.sha256;
-  const sha256 = fileSha256(path);
-  s.scans[path] = { size: st.size, mtimeMs: st.mtimeMs, sha256 };
+  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs && (known.ino === undefined || known.ino === st.ino)) return known.sha256;
+  return undefined;
+}
+
+/** Record a scan's content hash (computed elsewhere, e.g. while the fit streamed it) with its size, mtime and inode. */
+export function recordScanHash(s: StagesFile, path: string, sha256: string): string {
+  const st = statSync(path);
+  s.scans[path] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
   return sha256;
 }
 
