@@ -96,6 +96,22 @@ test('--backend local --jobs 3: the merged outputs are the single-process run, b
   assertSameFiles(ref, dir, 'local backend, 3 tasks');
 });
 
+test('--backend local with variance groups (two-sample, unequal variances): the tasks draw the same sign flips as the local run, byte for byte', async () => {
+  await reference();
+  const dir = study.dir;
+  const uv = join(dir, 'uv');
+  // sex as a two-level factor; ReML gives one variance per group, so permutation uses Welch's v and sign flips
+  await runAnalysis({ design: join(dir, 'design.csv'), out: uv, model: 'two_sample', factor: 'sex', factors: ['sex'], covariates: ['age'], contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }], masking: { explicitMask: join(dir, 'mask.nii') }, workers: 1 });
+  const req: PermuteRequest = { contrast: 1, permutations: 48, seed: 4, tfce: true };
+  const one = copyOf(uv, 'uv-single');
+  const out = await runPermute(one, { ...req, workers: 0 });
+  assert.match(out.text, /Welch's v with 2 variance groups/);
+  const ref = new Map(out.files.map((f) => [f, readFileSync(join(one, f))]));
+  const many = copyOf(uv, 'uv-local');
+  await distributedPermute(many, req, { type: 'local', jobs: 3 });
+  assertSameFiles(ref, many, 'local backend with variance groups, 3 tasks');
+});
+
 test('local: a killed task is run again (retries) and the result is still exact; without retries the failure names its log and rerun command', async () => {
   const { res, reference: ref } = await reference();
   const dir = copyOf(res, 'local-kill');
