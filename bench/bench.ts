@@ -72,9 +72,16 @@ function dropCaches(): boolean {
   }
 }
 
-function child(job: object): { ms: number; maxRssMB: number; timings?: Record<string, number>; voxels?: number } {
+interface ChildResult {
+  ms: number;
+  maxRssMB: number;
+  timings?: Record<string, number>;
+  voxels?: number;
+}
+
+function child(job: object): ChildResult {
   const out = execFileSync(process.execPath, [join(here, 'child.js'), JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  return JSON.parse(out.trim().split('\n').pop() as string);
+  return JSON.parse(out.trim().split('\n').pop() as string) as ChildResult;
 }
 
 const rows: string[][] = [];

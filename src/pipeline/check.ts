@@ -119,15 +119,30 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     // CAT12's mask: voxels whose sample mean exceeds a quarter of the mean image's global mean
     let s0 = 0;
     let k0 = 0;
-    for (let c = 0; c < m; c++) if (sum[c] !== 0) (s0 += sum[c] / n), k0++;
+    for (let c = 0; c < m; c++) {
+      if (sum[c] !== 0) {
+        s0 += sum[c] / n;
+        k0++;
+      }
+    }
     const cut = s0 / Math.max(1, k0) / 8;
     let s1 = 0;
     let k1 = 0;
-    for (let c = 0; c < m; c++) if (sum[c] / n > cut) (s1 += sum[c] / n), k1++;
+    for (let c = 0; c < m; c++) {
+      if (sum[c] / n > cut) {
+        s1 += sum[c] / n;
+        k1++;
+      }
+    }
     const floor = 0.25 * (k1 ? s1 / k1 : 0);
     const keep = new Uint8Array(m);
     let kept = 0;
-    for (let c = 0; c < m; c++) if (sum[c] / n > floor) (keep[c] = 1), kept++;
+    for (let c = 0; c < m; c++) {
+      if (sum[c] / n > floor) {
+        keep[c] = 1;
+        kept++;
+      }
+    }
     if (kept === 0) throw new VbmError('no voxel has data in the mask (the mean of the scans is zero there)', 'check the mask and the scans');
     // blocks of voxels of every scan: memory n x B, B chosen from a fixed budget
     const nuisanceMatrix = nuisance.length ? Array.from({ length: n }, (_, i) => nuisance.map((name) => values(name)[i])) : undefined;
