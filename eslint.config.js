@@ -3,7 +3,7 @@
 //   errors, version
 //   io
 //   model, inference
-//   estimation, permutation, atlas, synth
+//   estimation, check, permutation, atlas, synth
 //   plot, report
 //   pipeline
 //   cli
@@ -15,7 +15,7 @@ const LAYERS = [
   ['errors', 'version'],
   ['io'],
   ['model', 'inference'],
-  ['estimation', 'permutation', 'atlas', 'synth'],
+  ['estimation', 'check', 'permutation', 'atlas', 'synth'],
   ['plot', 'report'],
   ['pipeline'],
   ['cli'],

@@ -236,15 +236,16 @@ test('Slurm: --no-wait returns at submission, vbm show reports the tasks, vbm ca
 // the fit as tasks: 77 scans = three fixed chunks of 32 (the last one short)
 let fitStudy: Promise<{ design: string; plain: string }> | undefined;
 function fitReference(): Promise<{ design: string; plain: string }> {
-  fitStudy ??= (async () => {
+  // made once, on first use; a failure here (thrown in the executor) is kept as the rejection every caller sees
+  fitStudy ??= new Promise((resolve) => {
     const dir = join(study.dir, 'fit');
     const cohort = makeCohort({ n: 2 * FIT_CHUNK + 13, dims: [20, 24, 20], voxelMm: 8, noiseFwhmMm: 12, seed: 3, effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }] });
     const design = writeCohort(dir, cohort, { format: 'nii' });
     const plain = join(dir, 'plain');
     const r = spawnSync(process.execPath, [CLI, 'run', design, '-o', plain, '--covariates', 'age,sex', '--contrast', 'age:T:age', 'F:age,sex', '--workers', '1', '-q'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    return { design, plain };
-  })();
+    resolve({ design, plain });
+  });
   return fitStudy;
 }
 

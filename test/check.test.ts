@@ -30,7 +30,7 @@ test('a cohort with an unmodulated, a misregistered (10 mm) and a rescaled scan:
     const res = await runCheck({ design, out: join(t.dir, 'out'), globals: 'tiv', nuisance: ['age'] });
     const bad = new Set(faults.keys());
     const top3 = res.summary.perScan.filter((v) => v.rank <= 3).map((v) => v.row);
-    assert.deepEqual(new Set(top3), bad, `the three spoilt scans rank first (got rows ${top3})`);
+    assert.deepEqual(new Set(top3), bad, `the three spoilt scans rank first (got rows ${String(top3)})`);
     for (const r of bad) assert.ok(res.summary.perScan[r].flagged, `row ${r + 1} (${faults.get(r)}) is flagged`);
     // what each fault looks like: a shifted brain correlates less; the scale faults deviate (high Z)
     assert.ok(res.summary.perScan[12].reasons.includes('low correlation'));

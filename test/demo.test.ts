@@ -61,8 +61,8 @@ test('demo study: the planted effects are found at their AAL regions, and every 
       const peaks = res.table.rows.map((r) => ({ mm: r.mm, label: label(r.mm) }));
       for (const e of DEMO_EFFECTS.filter((x) => x.name === name)) {
         const near = peaks.filter((p) => Math.hypot(p.mm[0] - e.centreMm[0], p.mm[1] - e.centreMm[1], p.mm[2] - e.centreMm[2]) <= 8);
-        assert.ok(near.length > 0, `contrast ${k}: no FWE peak within 8 mm of the ${e.region} effect at ${e.centreMm}; peaks ${JSON.stringify(peaks)}`);
-        assert.ok(near.some((p) => p.label === e.region), `contrast ${k}: peaks near ${e.centreMm} are labelled ${near.map((p) => p.label)}, not ${e.region}`);
+        assert.ok(near.length > 0, `contrast ${k}: no FWE peak within 8 mm of the ${e.region} effect at ${String(e.centreMm)}; peaks ${JSON.stringify(peaks)}`);
+        assert.ok(near.some((p) => p.label === e.region), `contrast ${k}: peaks near ${String(e.centreMm)} are labelled ${String(near.map((p) => p.label))}, not ${e.region}`);
       }
       // the strongest peak is a planted one
       assert.ok(DEMO_EFFECTS.some((e) => e.name === name && e.region === peaks[0].label), `contrast ${k}: the first peak is at ${peaks[0].label}`);
@@ -94,7 +94,7 @@ test('demo study: the planted effects are found at their AAL regions, and every 
             if (img.data[o] !== img.data[o + 1] || img.data[o + 1] !== img.data[o + 2]) seen = true;
           });
         }
-        assert.ok(seen, `contrast ${k}: cluster ${c} (${sizes.get(c)} voxels, peak ${JSON.stringify(res.table.rows.find((r) => r.cluster === c)?.mm)}) is in no cut of ${grids.map((g) => g.coord)}`);
+        assert.ok(seen, `contrast ${k}: cluster ${c} (${sizes.get(c)} voxels, peak ${JSON.stringify(res.table.rows.find((r) => r.cluster === c)?.mm)}) is in no cut of ${String(grids.map((g) => g.coord))}`);
       }
     }
     // --coords wins over the cut finder

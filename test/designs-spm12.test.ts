@@ -104,7 +104,7 @@ test('one-factor ANOVA design (3 levels) equals SPM12 X (full factorial); varian
 test('paired design equals SPM12 X: pair by pair, conditions (H) then subjects (B), one variance component', { skip: needShared }, async () => {
   const d = await checkDesign(PAIRED);
   assert.deepEqual(d.columns.slice(0, 3), ['timepoint[baseline]', 'timepoint[followup]', 'subject[sub-0001]']);
-  assert.deepEqual(d.roles, ['H', 'H', ...new Array(10).fill('B')]);
+  assert.deepEqual(d.roles, ['H', 'H', ...new Array<string>(10).fill('B')]);
   assert.equal(d.varianceGroups, undefined);
   assert.equal(d.df, 9);
 });
@@ -114,11 +114,11 @@ test('global scaling designs equal SPM12: proportional (user TIV) and ANCOVA (gl
     const d = await checkDesign(c);
     const g = JSON.parse(readFileSync(expectedFile(c, 'globals.json'), 'utf8')) as { rg: number[]; gSF: number[]; GM: number; gc: number[] };
     assert.equal(d.globals?.GM, g.GM);
-    d.globals!.gSF.forEach((v, i) => assert.ok(rel(v, g.gSF[i]) < 1e-6, `gSF ${i}`));
-    d.globals!.raw.forEach((v, i) => assert.ok(rel(v, g.rg[i]) < 1e-6, `rg ${i}`));
+    d.globals.gSF.forEach((v, i) => assert.ok(rel(v, g.gSF[i]) < 1e-6, `gSF ${i}`));
+    d.globals.raw.forEach((v, i) => assert.ok(rel(v, g.rg[i]) < 1e-6, `rg ${i}`));
     if (c === ANCOVA) {
       assert.deepEqual(d.roles, ['H', 'C', 'C', 'G']);
-      assert.ok(rel(d.globals!.centre!, g.gc[0]) < 1e-12);
+      assert.ok(rel(d.globals.centre!, g.gc[0]) < 1e-12);
     } else assert.deepEqual(d.roles, ['H', 'C', 'C']);
     assert.ok(d.globalScale && d.globalScale.length === d.n);
   }

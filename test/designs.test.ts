@@ -21,6 +21,7 @@ import { readVolume } from '../src/io/nifti/read.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 import { runPipeline } from '../src/pipeline/pipeline.js';
+import type { ModelRecord } from '../src/pipeline/modelRecord.js';
 
 /** An in-memory spreadsheet: header, then rows; rows numbered from 2 as a user sees them. */
 function table(header: string[], rows: (string | number | null)[][]): Table {
@@ -243,8 +244,8 @@ test('global scaling in the streaming fit equals fitting scans scaled beforehand
     // on the raw data the same threshold keeps other voxels: the test tells the two apart
     const c = await runAnalysis({ design, out: join(dir, 'c'), covariates: ['age'], masking: { threshold }, workers: 0 });
     assert.ok(c.fit.vox.length > a.fit.vox.length + 10, `raw ${c.fit.vox.length} vs scaled ${a.fit.vox.length} voxels`);
-    const rec = JSON.parse(readFileSync(join(dir, 'a', 'model.json'), 'utf8'));
-    assert.deepEqual(rec.design.globals.gSF, tiv.map((t) => 50 / t));
+    const rec = JSON.parse(readFileSync(join(dir, 'a', 'model.json'), 'utf8')) as ModelRecord;
+    assert.deepEqual(rec.design.globals?.gSF, tiv.map((t) => 50 / t));
   } finally {
     cleanup();
   }
@@ -265,10 +266,10 @@ test('vbm run with design flags, then vbm show: columns, SPM names, roles, level
     assert.match(show, /group\[CN\]\s+Group_\{1\}\s+H\s+group = CN/);
     assert.match(show, /age:group\[AD\]\s+age@sF2_\{2\}\s+C\s+age x \(group = AD\)\s+within group/);
     assert.match(show, /factor group \(factor\): CN \(8\), AD \(4\)/);
-    const rec = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    const rec = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as ModelRecord;
     assert.deepEqual(rec.design.roles, ['H', 'H', 'C', 'C']);
     assert.equal(rec.design.model, 'two_sample');
-    assert.deepEqual(rec.scans.map((s: { row: number }) => s.row), [3, 4, 6, 7, 9, 10, 12, 13, 2, 5, 8, 11]);
+    assert.deepEqual(rec.scans.map((s) => s.row), [3, 4, 6, 7, 9, 10, 12, 13, 2, 5, 8, 11]);
     const bad = spawnSync(process.execPath, [cli, 'run', design, '-o', join(dir, 'bad'), '-q', '--model', 'two-sample', '--factor', 'group', '--contrast', 'T:group[MCI]']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr.toString(), /'MCI' is not a level of 'group'.*\n?.*CN, AD|levels of 'group' are: AD, CN|levels of 'group' are: CN, AD/);
@@ -286,7 +287,7 @@ test("pipeline with calculation 'mean': SPM's globals computed once, remembered,
     const first = await runPipeline(spec);
     assert.equal(first[0].stages.find((s) => s.stage === 'estimate')?.status, 'ran');
     const stages = JSON.parse(readFileSync(join(dir, 'out', 'vbm-stages.json'), 'utf8')) as { globals: Record<string, number> };
-    const rec = JSON.parse(readFileSync(join(dir, 'out', 'model.json'), 'utf8'));
+    const rec = JSON.parse(readFileSync(join(dir, 'out', 'model.json'), 'utf8')) as ModelRecord;
     // SPM's spm_global written out: mean of the finite voxels, then mean of those above 1/8 of it
     const expected = Array.from({ length: 8 }, (_, i) => {
       const v = cohort.scan(i);
@@ -295,10 +296,15 @@ test("pipeline with calculation 'mean': SPM's globals computed once, remembered,
       const cut = s / v.length / 8;
       let t = 0;
       let k = 0;
-      for (const x of v) if (x > cut) (t += x), k++;
+      for (const x of v) {
+        if (x > cut) {
+          t += x;
+          k++;
+        }
+      }
       return t / k;
     });
-    rec.design.globals.raw.forEach((g: number, i: number) => assert.ok(Math.abs(g - expected[i]) < 1e-9 * expected[i], `global ${i}: ${g} vs ${expected[i]}`));
+    rec.design.globals!.raw.forEach((g: number, i: number) => assert.ok(Math.abs(g - expected[i]) < 1e-9 * expected[i], `global ${i}: ${g} vs ${expected[i]}`));
     assert.equal(Object.keys(stages.globals).length, 8);
     assert.deepEqual(rec.design.columns, ['mean', 'age', 'global']);
     const again = await runPipeline(spec);

@@ -37,7 +37,7 @@ function onlyVbmError<T>(f: () => T): T | VbmError {
     return f();
   } catch (e) {
     if (e instanceof VbmError) return e;
-    throw new Error(`not a VbmError: ${(e as Error).stack ?? String(e)}`);
+    throw new Error(`not a VbmError: ${(e as Error).stack ?? String(e)}`, { cause: e });
   }
 }
 async function onlyVbmErrorAsync<T>(f: () => Promise<T>): Promise<T | VbmError> {
@@ -45,7 +45,7 @@ async function onlyVbmErrorAsync<T>(f: () => Promise<T>): Promise<T | VbmError> 
     return await f();
   } catch (e) {
     if (e instanceof VbmError) return e;
-    throw new Error(`not a VbmError: ${(e as Error).stack ?? String(e)}`);
+    throw new Error(`not a VbmError: ${(e as Error).stack ?? String(e)}`, { cause: e });
   }
 }
 

@@ -219,7 +219,7 @@ test('case 10: each stage records the command that made it; model.json and vbm s
   }
 });
 
-test('case 11: label CSVs neutralise formula cells from a user label table; vbm\'s negative numbers stay numbers', async () => {
+test('case 11: label CSVs neutralise formula cells from a user label table; vbm\'s negative numbers stay numbers', () => {
   const { dir, cleanup } = tempDir();
   try {
     // the writer itself, against RFC 4180 and OWASP's rules
@@ -241,7 +241,7 @@ test('case 11: label CSVs neutralise formula cells from a user label table; vbm\
     writeFileSync(join(dir, 'atlas.csv'), 'index,name\n1,"=HYPERLINK(""http://evil"",""x"")"\n2,@SUM(1+1)\n');
     const res = runLabel(out, { contrast: 1, threshold: 0.5, correction: 'none', extent: 0, atlas: join(dir, 'atlas.nii'), labels: join(dir, 'atlas.csv'), modes: ['peaks'] });
     const text = readFileSync(join(out, res.files[0]), 'utf8');
-    const rows = parseCsv(text, { columns: true }) as Record<string, string>[];
+    const rows = parseCsv<Record<string, string>>(text, { columns: true });
     assert.ok(rows.length > 0, 'the planted effect gives peaks');
     for (const r of rows) {
       assert.match(r.label, /^'(=HYPERLINK|@SUM)/, 'formula labels are prefixed with a quote');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { tempDir } from './helpers.js';
 import { fTail, normalTail, statFromTail, tTail, zFromTail } from '../src/inference/distributions.js';
 import { reselCounts } from '../src/inference/resels.js';
-import { ecDensity, fweThreshold, pRF } from '../src/inference/randomField.js';
+import { ecDensity, pRF } from '../src/inference/randomField.js';
 import { bhQ, bhIndex } from '../src/inference/fdr.js';
 import { labelClusters, localMaxima } from '../src/inference/clusters.js';
 import { Rng } from '../src/synth/random.js';
@@ -19,7 +19,6 @@ import { encodeNifti } from '../src/io/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
-import { readVolume } from '../src/io/nifti/read.js';
 
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
 

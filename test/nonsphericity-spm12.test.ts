@@ -73,7 +73,7 @@ for (const name of ['spm12-twosample-4mm', 'spm12-anova-4mm']) {
       const ns = res.record.nonSphericity;
       assert.ok(ns, 'model.json records the non-sphericity');
       assert.equal(ns.nComponents, e.h.length);
-      assert.ok(maxRelDiff(ns.h, e.h) < 1e-9, `h ${ns.h} vs SPM ${e.h}`);
+      assert.ok(maxRelDiff(ns.h, e.h) < 1e-9, `h ${String(ns.h)} vs SPM ${String(e.h)}`);
       assert.ok(maxRelDiff(ns.V, e.V_diag) < 1e-9, 'V diagonal');
       assert.ok(maxRelDiff(ns.W, e.W_diag) < 1e-9, 'W diagonal');
       assert.ok(rel(ns.erdf, e.erdf) < 1e-9, `erdf ${ns.erdf} vs ${e.erdf}`);
@@ -105,11 +105,11 @@ for (const name of ['spm12-twosample-4mm', 'spm12-anova-4mm']) {
       }
       // smoothness from the whitened model's standardised residuals
       const sm = JSON.parse(readFileSync(exp('smoothness.json'), 'utf8')) as { FWHM_vox: number[]; R: number[]; S: number };
-      assert.ok(maxRelDiff(res.record.smoothness.FWHM_vox, sm.FWHM_vox) < 1e-9, `FWHM ${res.record.smoothness.FWHM_vox} vs ${sm.FWHM_vox}`);
+      assert.ok(maxRelDiff(res.record.smoothness.FWHM_vox, sm.FWHM_vox) < 1e-9, `FWHM ${String(res.record.smoothness.FWHM_vox)} vs ${String(sm.FWHM_vox)}`);
       res.record.smoothness.R.forEach((r, i) => assert.ok(rel(r, sm.R[i]) < 1e-9, `R${i}: ${r} vs ${sm.R[i]}`));
       assert.equal(res.record.smoothness.S, sm.S);
       // contrasts carry the whitened model's df
-      for (const c of res.record.contrasts) assert.ok(rel(c.df[1], e.erdf) < 1e-9, `contrast ${c.index} df ${c.df}`);
+      for (const c of res.record.contrasts) assert.ok(rel(c.df[1], e.erdf) < 1e-9, `contrast ${c.index} df ${String(c.df)}`);
       // the saved model gives back the whitened covariance of the estimates (for later contrasts)
       const loaded = loadFittedModel(dir);
       assert.ok(maxRelDiff(loaded.Bcov.flat(), res.fit.Bcov.flat()) < 1e-12, 'Bcov from model.json');

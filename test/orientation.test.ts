@@ -51,7 +51,7 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
     const lines = ['scan,age'];
     for (let i = 0; i < n; i++) {
       const v = readVolume(join(las, 'scans', `smwc1sub-${String(i + 1).padStart(4, '0')}.nii`));
-      const r = toRas(v.data as Float32Array, v.dims, v.affine);
+      const r = toRas(v.data, v.dims, v.affine);
       writeFileSync(join(ras, 'scans', `s${i}.nii`), encodeNifti({ dims: v.dims, affine: r.affine, data: r.data }));
       lines.push(`scans/s${i}.nii,${cohort.covariates.age[i]}`);
     }

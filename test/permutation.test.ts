@@ -229,7 +229,7 @@ test('vbm permute finds a planted effect where it is, resumes an interrupted run
     // the planted blob: the most significant cluster is on the right (x > 0) at the planted centre
     assert.ok(full.clusters.length >= 1, full.text);
     const c = full.clusters[0];
-    assert.ok(Math.hypot(c.mm[0] - 35, c.mm[1] + 20, c.mm[2] - 10) < 15, `peak at ${c.mm}`);
+    assert.ok(Math.hypot(c.mm[0] - 35, c.mm[1] + 20, c.mm[2] - 10) < 15, `peak at ${String(c.mm)}`);
     assert.ok((c.pFweExtent ?? 1) <= 0.05 && (c.peakTfcePFwe ?? 1) <= 0.05);
     // the observed data are one of the 300 rearrangements: no p-value below 1/300
     for (const p of [full.result.pFwe, full.result.pUnc, full.result.tfcePFwe ?? [], full.result.tfcePUnc ?? []]) assert.ok(Math.min(...p) >= 1 / 300 - 1e-12);

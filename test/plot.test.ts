@@ -275,12 +275,12 @@ test('cuts go through the planted clusters, strongest first, never closer than t
     [8, [0, 1, 2, 3, 4]],
   ] as [number, number[]][]) {
     const coords = chooseCuts(stat, scale, BOX, 'z', n, FWHM);
-    assert.ok(coords.length <= n && coords.length >= Math.min(n, 1), `${n} cuts asked, got ${coords}`);
-    for (let i = 1; i < coords.length; i++) assert.ok(coords[i] - coords[i - 1] >= FWHM - 1e-6, `cuts ${coords} closer than ${FWHM} mm`);
+    assert.ok(coords.length <= n && coords.length >= Math.min(n, 1), `${n} cuts asked, got ${String(coords)}`);
+    for (let i = 1; i < coords.length; i++) assert.ok(coords[i] - coords[i - 1] >= FWHM - 1e-6, `cuts ${String(coords)} closer than ${FWHM} mm`);
     const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords, pxPerMm: PX_PER_MM });
     const img = decode(fig.png);
-    for (const k of expectShown) assert.ok(clusterShown(fig, coords, PLANTED_CLUSTERS[k].c, img), `${n} cuts at ${coords}: planted cluster at ${PLANTED_CLUSTERS[k].c} is not in the picture`);
-    if (n === 8) assert.ok(coords.length >= 6, `8 cuts asked over 82 mm with 12 mm spacing: got only ${coords}`);
+    for (const k of expectShown) assert.ok(clusterShown(fig, coords, PLANTED_CLUSTERS[k].c, img), `${n} cuts at ${String(coords)}: planted cluster at ${String(PLANTED_CLUSTERS[k].c)} is not in the picture`);
+    if (n === 8) assert.ok(coords.length >= 6, `8 cuts asked over 82 mm with 12 mm spacing: got only ${String(coords)}`);
     // the negative cluster is drawn cold (blue), the positive ones hot
     if (n >= 3) {
       const p = coords.findIndex((z) => Math.abs(z - 40) <= 5);
@@ -291,7 +291,7 @@ test('cuts go through the planted clusters, strongest first, never closer than t
   }
   // --sign pos: the negative cluster gets no cut of its own and is not drawn
   const pos = chooseCuts(stat, { ...scale, sign: 'pos' }, BOX, 'z', 3, FWHM);
-  assert.ok(!pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)), `cut ${pos} made for the hidden negative cluster`);
+  assert.ok(!pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)), `cut ${String(pos)} made for the hidden negative cluster`);
   // the same data stored RAS gets the same cuts (chosen in world mm, not voxel order)
   for (const n of [1, 3, 8]) assert.deepEqual(chooseCuts(volumeOf('RAS', plantedAt), scale, BOX, 'z', n, FWHM), chooseCuts(stat, scale, BOX, 'z', n, FWHM), `${n} cuts, LAS vs RAS`);
   // the user's cuts win: plotStatMap draws exactly the coordinates given

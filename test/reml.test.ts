@@ -29,7 +29,7 @@ function indicator(groups: number[], g: number): Float64Array {
 
 test('ReML on a group-mean design converges to the closed-form optimum (cubic per group)', () => {
   const rng = new Rng(11);
-  const groups = [...Array(6).fill(0), ...Array(9).fill(1)];
+  const groups = [...new Array<number>(6).fill(0), ...new Array<number>(9).fill(1)];
   const n = groups.length;
   const sd = [1, 2.5];
   // Cy: average of y y' over 40 samples with group means and group variances
@@ -66,7 +66,7 @@ test('ReML on a group-mean design converges to the closed-form optimum (cubic pe
 
 test('ReML recovers planted group variances (1 and 3) from many voxels, with covariates', () => {
   const rng = new Rng(5);
-  const groups = [...Array(10).fill(0), ...Array(14).fill(1)];
+  const groups = [...new Array<number>(10).fill(0), ...new Array<number>(14).fill(1)];
   const n = groups.length;
   const age = groups.map(() => 60 + 10 * rng.normal());
   const X = groups.map((g, i) => [1, g, age[i] - 60]);
@@ -159,7 +159,7 @@ test('two variance groups, intercept only: pooled covariance, weighted mean, Res
     for (const row of Cy) for (let b = 0; b < n; b++) row[b] /= s;
     const X = scans.map(() => [1]);
     const h = reml(Cy, X, [indicator([...groups], 0), indicator([...groups], 1)]).h;
-    assert.ok(rel(ns.h[0], h[0]) < 1e-10 && rel(ns.h[1], h[1]) < 1e-10, `h ${ns.h} vs ${h}`);
+    assert.ok(rel(ns.h[0], h[0]) < 1e-10 && rel(ns.h[1], h[1]) < 1e-10, `h ${String(ns.h)} vs ${String(h)}`);
     // V scaled to trace n, W = V^-1/2
     const vg = h.map((x) => (x * n) / (h[0] * groups.filter((g) => g === 0).length + h[1] * groups.filter((g) => g === 1).length));
     for (let i = 0; i < n; i++) {

@@ -117,7 +117,7 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
       await pg.waitForFunction(() => (window as unknown as { vbmViewer?: { ready: boolean } }).vbmViewer?.ready === true || !!document.getElementById('nv-status')?.textContent, null, { timeout: 60000 });
       assert.equal(await pg.$eval('#nv-status', (e) => e.textContent), '', 'viewer status');
       // every picture has loaded
-      const imgs = await pg.$$eval('img', (list) => list.map((i) => ({ ok: (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0, alt: i.getAttribute('alt') })));
+      const imgs = await pg.$$eval('img', (list) => list.map((i) => ({ ok: i.complete && i.naturalWidth > 0, alt: i.getAttribute('alt') })));
       assert.ok(imgs.length >= 5, `${imgs.length} images`);
       for (const i of imgs) assert.ok(i.ok, `image '${i.alt}' did not load`);
       // the viewer draws the map: not blank, warm-coloured pixels present
@@ -161,12 +161,12 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
         // the viewer labels the statistic voxel under the click: snap to its centre on the 4 mm LAS grid by hand
         const A = mniLikeAffine([46, 55, 46], 4, 'LAS');
         const centre = [0, 1, 2].map((r) => A[r][r] * Math.round((loc.mm[r] - A[r][3]) / A[r][r]) + A[r][3]);
-        assert.equal(loc.label, aalLabel(centre), `label at ${loc.mm}`);
+        assert.equal(loc.label, aalLabel(centre), `label at ${String(loc.mm)}`);
       }
       // the results table: the first row is the planted effect, labelled as the test's own lookup says
       const first = await pg.$$eval('#results-1 tbody tr:first-child td', (tds) => tds.map((td) => td.textContent ?? ''));
       const mm = first.slice(10, 13).map(Number);
-      assert.ok(Math.hypot(mm[0] - PLANTED[0], mm[1] - PLANTED[1], mm[2] - PLANTED[2]) <= 8, `first peak at ${mm}, planted at ${PLANTED}`);
+      assert.ok(Math.hypot(mm[0] - PLANTED[0], mm[1] - PLANTED[1], mm[2] - PLANTED[2]) <= 8, `first peak at ${String(mm)}, planted at ${String(PLANTED)}`);
       assert.ok(Number(first[7]) > 5, `peak T ${first[7]}`);
       if (hasAal) assert.equal(first[13], aalLabel(mm));
       assert.equal(await pg.$$eval('#results-2', (l) => l.length), 0, 'no table for the empty contrast');

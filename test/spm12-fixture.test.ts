@@ -52,7 +52,7 @@ test('vbm run reproduces SPM12 on the fixture study: mask, betas, ResMS, RPV, co
     }
     // smoothness: SPM's FWHM in voxels
     const sm = JSON.parse(readFileSync(exp('smoothness.json'), 'utf8')) as { FWHM_vox: number[]; FWHM_mm: number[]; S: number; df: number };
-    assert.ok(maxRelDiff(res.record.smoothness.FWHM_vox, sm.FWHM_vox) < 1e-9, `FWHM ${res.record.smoothness.FWHM_vox} vs ${sm.FWHM_vox}`);
+    assert.ok(maxRelDiff(res.record.smoothness.FWHM_vox, sm.FWHM_vox) < 1e-9, `FWHM ${String(res.record.smoothness.FWHM_vox)} vs ${String(sm.FWHM_vox)}`);
     assert.ok(maxRelDiff(res.record.smoothness.FWHM_mm, sm.FWHM_mm) < 1e-9);
     assert.equal(res.record.masking.voxels, sm.S);
     assert.equal(res.record.design.df, Math.round(sm.df));

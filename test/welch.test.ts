@@ -39,7 +39,7 @@ test("Welch's v equals Welch's t, and G equals Welch's heteroscedastic ANOVA F",
   const rng = new Rng(21);
   const V = 12;
   // two groups
-  const g2 = [...Array(7).fill(0), ...Array(11).fill(1)];
+  const g2 = [...new Array<number>(7).fill(0), ...new Array<number>(11).fill(1)];
   const Y2 = simulate(rng, g2, [2, 0.5], V, [1, 0]);
   const r2 = await permutationTest(
     { X: groupDesign(g2, 2), weights: [[1, -1]], type: 'T', contrast: { index: 1, name: 'a > b' }, Y: Float32Array.from(Y2), voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1], affine: IDENTITY, varianceGroups: g2 },
@@ -53,7 +53,7 @@ test("Welch's v equals Welch's t, and G equals Welch's heteroscedastic ANOVA F",
     assert.ok(Math.abs(r2.stat[v] - t) < 2e-6 * Math.max(1, Math.abs(t)), `voxel ${v}: v ${r2.stat[v]} vs Welch t ${t}`);
   }
   // three groups, F over the group differences
-  const g3 = [...Array(6).fill(0), ...Array(9).fill(1), ...Array(8).fill(2)];
+  const g3 = [...new Array<number>(6).fill(0), ...new Array<number>(9).fill(1), ...new Array<number>(8).fill(2)];
   const Y3 = simulate(rng, g3, [1, 3, 0.7], V, [0.5, 0, 0]);
   const r3 = await permutationTest(
     { X: groupDesign(g3, 3), weights: [[1, -1, 0], [0, 1, -1]], type: 'F', contrast: { index: 1, name: 'groups' }, Y: Float32Array.from(Y3), voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1], affine: IDENTITY, varianceGroups: g3 },
@@ -75,7 +75,7 @@ test("Welch's v equals Welch's t, and G equals Welch's heteroscedastic ANOVA F",
 test('FWE rate of max-v on null studies with unequal group variances stays near 5%', async () => {
   const studies = 200;
   const V = 20;
-  const groups = [...Array(8).fill(0), ...Array(16).fill(1)];
+  const groups = [...new Array<number>(8).fill(0), ...new Array<number>(16).fill(1)];
   const X = groupDesign(groups, 2);
   let hits = 0;
   let pooledHits = 0;
@@ -97,7 +97,7 @@ test('FWE rate of max-v on null studies with unequal group variances stays near 
 
 test('with variance groups: sign flips by default, permutations only within groups when asked for', async () => {
   const rng = new Rng(8);
-  const groups = [...Array(10).fill(0), ...Array(12).fill(1)];
+  const groups = [...new Array<number>(10).fill(0), ...new Array<number>(12).fill(1)];
   const age = groups.map(() => 60 + 8 * rng.normal());
   const X = groups.map((g, i) => [g === 0 ? 1 : 0, g === 1 ? 1 : 0, age[i] - 60]);
   const V = 6;

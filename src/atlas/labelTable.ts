@@ -24,7 +24,7 @@ export function readLabelTable(path: string): LabelTable {
   if (/\.xml$/i.test(path) || /^\s*<\?xml|<atlas/i.test(text)) return readFslXml(path, text);
   const delim = /\.csv$/i.test(path) ? ',' : /\.tsv$/i.test(path) ? '\t' : null;
   const rows: string[][] = delim
-    ? (parseCsv(text, { delimiter: delim, relax_column_count: true, skip_empty_lines: true, trim: true }) as string[][])
+    ? parseCsv(text, { delimiter: delim, relax_column_count: true, skip_empty_lines: true, trim: true })
     : text
         .split(/\r?\n/)
         .map((l) => l.trim())

@@ -77,7 +77,7 @@ export function backendFromFile(raw: unknown, where: string): BackendSettings {
   const int = (k: string, def: number): number => {
     if (r[k] === undefined) return def;
     if (typeof r[k] !== 'number') throw new VbmError(`${w}: '${k}' must be a number (got ${JSON.stringify(r[k])})`);
-    return r[k] as number;
+    return r[k];
   };
   let sbatchArgs: string[] | undefined;
   if (r.sbatch_args !== undefined) {
@@ -86,7 +86,7 @@ export function backendFromFile(raw: unknown, where: string): BackendSettings {
   }
   if (r.wait !== undefined && typeof r.wait !== 'boolean') throw new VbmError(`${w}: 'wait' must be true or false`);
   return checkBackendSettings(
-    { type: str('type') as BackendType, jobs: int('jobs', 4), partition: str('partition'), time: str('time'), mem: str('mem'), account: str('account'), sbatchArgs, retries: int('retries', 1), wait: r.wait as boolean | undefined },
+    { type: str('type') as BackendType, jobs: int('jobs', 4), partition: str('partition'), time: str('time'), mem: str('mem'), account: str('account'), sbatchArgs, retries: int('retries', 1), wait: r.wait },
     w,
   );
 }

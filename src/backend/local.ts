@@ -19,10 +19,10 @@ export class LocalRunner implements TaskRunner {
   /** `slots`: tasks run at once; each gets an equal share of the cores as worker threads. */
   constructor(private readonly slots: number) {}
 
-  async submit(job: JobFolder, tasks: number[]): Promise<string> {
+  submit(job: JobFolder, tasks: number[]): Promise<string> {
     for (const task of tasks) this.queue.push({ job, task });
     this.pump();
-    return `local-${process.pid}-${++this.counter}`;
+    return Promise.resolve(`local-${process.pid}-${++this.counter}`);
   }
 
   private pump(): void {
@@ -46,16 +46,17 @@ export class LocalRunner implements TaskRunner {
     }
   }
 
-  async active(job: JobFolder): Promise<Map<number, ActiveState>> {
+  active(job: JobFolder): Promise<Map<number, ActiveState>> {
     const out = new Map<number, ActiveState>();
     for (const q of this.queue) if (q.job.dir === job.dir) out.set(q.task, 'pending');
     for (const r of this.running.values()) if (r.job.dir === job.dir) out.set(r.task, 'running');
-    return out;
+    return Promise.resolve(out);
   }
 
-  async cancel(job: JobFolder): Promise<void> {
+  cancel(job: JobFolder): Promise<void> {
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].job.dir === job.dir) this.queue.splice(i, 1);
     for (const r of this.running.values()) if (r.job.dir === job.dir) r.child.kill('SIGTERM');
+    return Promise.resolve();
   }
 
   /** Process ids of the running tasks (tests stop one to show the retry). */

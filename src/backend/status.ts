@@ -20,13 +20,12 @@ export async function jobStates(analysisDir: string): Promise<JobState[]> {
     const subs = readSubmissions(job);
     const slurmJobs = [...new Set(subs.filter((s) => s.backend === 'slurm').map((s) => s.id))];
     const submitted = new Set(subs.flatMap((s) => s.tasks));
-    let runner: SlurmRunner | undefined = slurmJobs.length ? new SlurmRunner({ type: 'slurm', jobs: job.tasks }) : undefined;
+    const runner: SlurmRunner | undefined = slurmJobs.length ? new SlurmRunner({ type: 'slurm', jobs: job.tasks }) : undefined;
     let tasks;
     try {
       tasks = await jobStatus(job, runner, submitted);
     } catch {
       // no Slurm client here: say what the files say
-      runner = undefined;
       tasks = (await jobStatus(job, undefined, new Set())).map((t) => ({ ...t, status: t.status === 'done' ? 'done' : 'unknown (squeue failed)' }));
     }
     const backend = subs.length ? subs[subs.length - 1].backend : 'none';

@@ -75,7 +75,8 @@ export function readTaskFile(path: string): TaskFile {
   } catch (e) {
     throw new VbmError(`task file ${path} is not valid JSON (${(e as Error).message})`, 'run the command that wrote it again');
   }
-  if (t.format !== TASK_FORMAT) throw new VbmError(`${path} is not a vbm task file of this version (format '${String(t.format)}', expected '${TASK_FORMAT}')`, 'run the command that wrote it again with this vbm');
+  const format: unknown = t.format; // as written, which may be another version's
+  if (format !== TASK_FORMAT) throw new VbmError(`${path} is not a vbm task file of this version (format '${String(format)}', expected '${TASK_FORMAT}')`, 'run the command that wrote it again with this vbm');
   return t;
 }
 

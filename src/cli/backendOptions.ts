@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { type BackendSettings, type BackendType, checkBackendSettings } from '../backend/backend.js';
-import { parseNumber } from './options.js';
+import { type Options, reqNum, str, strs } from './options.js';
 
 /** The flags that run a command's heavy work as tasks (`--backend local|slurm --jobs N ...`). */
 export function backendOptions(cmd: Command): Command {
@@ -18,8 +18,9 @@ export function backendOptions(cmd: Command): Command {
 }
 
 /** Backend settings from the flags, or undefined when --backend is not given. */
-export function parseBackendOptions(o: Record<string, unknown>): BackendSettings | undefined {
-  if (o.backend === undefined) {
+export function parseBackendOptions(o: Options): BackendSettings | undefined {
+  const type = str(o, 'backend');
+  if (type === undefined) {
     for (const f of ['partition', 'time', 'mem', 'account', 'sbatchArg']) {
       if (o[f] !== undefined) checkBackendSettings({ type: 'local', jobs: 1, [f === 'sbatchArg' ? 'sbatchArgs' : f]: o[f] }, '--backend (missing)');
     }
@@ -27,14 +28,14 @@ export function parseBackendOptions(o: Record<string, unknown>): BackendSettings
   }
   return checkBackendSettings(
     {
-      type: String(o.backend) as BackendType,
-      jobs: parseNumber('--jobs', String(o.jobs)),
-      partition: o.partition as string | undefined,
-      time: o.time as string | undefined,
-      mem: o.mem as string | undefined,
-      account: o.account as string | undefined,
-      sbatchArgs: o.sbatchArg as string[] | undefined,
-      retries: parseNumber('--retries', String(o.retries)),
+      type: type as BackendType,
+      jobs: reqNum(o, 'jobs'),
+      partition: str(o, 'partition'),
+      time: str(o, 'time'),
+      mem: str(o, 'mem'),
+      account: str(o, 'account'),
+      sbatchArgs: strs(o, 'sbatchArg'),
+      retries: reqNum(o, 'retries'),
       wait: o.wait !== false,
     },
     '--backend',

@@ -21,7 +21,7 @@ import { runPipeline, stageSummary } from '../pipeline/pipeline.js';
 import { STAGES, type StageName } from '../pipeline/stages.js';
 import { initAnalysisFile } from '../pipeline/init.js';
 import { runPermute } from '../pipeline/permute.js';
-import { DESIGN_FLAGS, designKeysFromFlags, parseCentring, parseList, parseNumber, thresholdMasking } from './options.js';
+import { DESIGN_FLAGS, designKeysFromFlags, type Options, num, parseCentring, parseList, parseNumber, reqNum, reqStr, str, strs, thresholdMasking } from './options.js';
 import { type PlotKind, runPlot, type ThresholdRequest } from '../pipeline/plot.js';
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
@@ -50,22 +50,23 @@ function resultsOptions(cmd: Command): Command {
     .option('--maps <list>', "also write maps: any of 'p', 'logp' (signed -log10 p), 'z', and effect sizes 'd' (two-group T), 'r' (T), 'R2' (F), comma-separated");
 }
 
-function parseCorrection(o: Record<string, unknown>): Correction {
-  const correction = String(o.correction).toLowerCase();
-  if (!['none', 'fwe', 'fdr'].includes(correction)) throw new VbmError(`--correction '${o.correction}' is not one of none, fwe, fdr`);
+function parseCorrection(o: Options): Correction {
+  const given = reqStr(o, 'correction');
+  const correction = given.toLowerCase();
+  if (!['none', 'fwe', 'fdr'].includes(correction)) throw new VbmError(`--correction '${given}' is not one of none, fwe, fdr`);
   return correction as Correction;
 }
 
-function parseResultsOptions(o: Record<string, unknown>): Omit<ResultsRequest, 'contrast'> {
+function parseResultsOptions(o: Options): Omit<ResultsRequest, 'contrast'> {
   const correction = parseCorrection(o);
-  const maps = parseList(o.maps as string | undefined) ?? [];
+  const maps = parseList(str(o, 'maps')) ?? [];
   for (const m of maps) if (!(EXTRA_MAPS as string[]).includes(m)) throw new VbmError(`--maps: '${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
   return {
-    threshold: parseNumber('--threshold', String(o.threshold)),
+    threshold: reqNum(o, 'threshold'),
     correction,
-    extent: parseNumber('--extent', String(o.extent)),
-    peaksPerCluster: parseNumber('--peaks', String(o.peaks)),
-    peakDistanceMm: parseNumber('--peak-distance', String(o.peakDistance)),
+    extent: reqNum(o, 'extent'),
+    peaksPerCluster: reqNum(o, 'peaks'),
+    peakDistanceMm: reqNum(o, 'peakDistance'),
     maps: maps as ExtraMap[],
   };
 }
@@ -117,7 +118,7 @@ backendOptions(program
   .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
   .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
   .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)'))
-  .action(async (designPath: string, o: Record<string, unknown>, cmd: Command) => {
+  .action(async (designPath: string, o: Options, cmd: Command) => {
     const backend = parseBackendOptions(o);
     const quiet = !!o.quiet;
     const log = (m: string): void => {
@@ -127,25 +128,26 @@ backendOptions(program
     let spec: AnalysisSpec;
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
-      if (o.out) spec.out = resolve(String(o.out));
+      const out = str(o, 'out');
+      if (out) spec.out = resolve(out);
       const extra = ['mask', 'contrasts', 'contrast', 'covariates', 'centring', ...DESIGN_FLAGS, 'absoluteThreshold', 'relativeThreshold', 'results', 'atlas', 'permutations', 'accel', 'report', 'check', 'nuisance'].filter(given);
       if (extra.length) throw new VbmError(`with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`, 'or run the spreadsheet directly with these options');
     } else {
       if (!o.out) throw new VbmError('-o/--out <dir> is required with a spreadsheet', 'or give an analysis file (vbm init writes one)');
       const contrasts: ContrastSpec[] = [];
-      if (o.contrasts) contrasts.push(...readContrastsFile(String(o.contrasts)));
-      for (const c of (o.contrast as string[] | undefined) ?? []) contrasts.push(parseInlineContrast(c));
-      const th = thresholdMasking(o.absoluteThreshold as string | undefined, o.relativeThreshold as string | undefined);
+      if (o.contrasts) contrasts.push(...readContrastsFile(reqStr(o, 'contrasts')));
+      for (const c of strs(o, 'contrast') ?? []) contrasts.push(parseInlineContrast(c));
+      const th = thresholdMasking(str(o, 'absoluteThreshold'), str(o, 'relativeThreshold'));
       const raw: Record<string, unknown> = {
         design: resolve(designPath),
-        out: resolve(String(o.out)),
-        intercept: o.intercept as boolean,
-        implicit_mask: o.implicitMask as boolean,
+        out: resolve(reqStr(o, 'out')),
+        intercept: o.intercept,
+        implicit_mask: o.implicitMask,
       };
       if (!existsSync(resolve(designPath))) throw new VbmError(`design spreadsheet not found: ${resolve(designPath)}`);
-      if (o.mask) raw.mask = resolve(String(o.mask));
-      if (o.covariates) raw.covariates = parseList(String(o.covariates));
-      const centring = parseCentring(o.centring as string | undefined);
+      if (o.mask) raw.mask = resolve(reqStr(o, 'mask'));
+      if (o.covariates) raw.covariates = parseList(reqStr(o, 'covariates'));
+      const centring = parseCentring(str(o, 'centring'));
       if (o.centring) raw.centring = { ...(centring.default ? { default: centring.default } : {}), ...centring.perColumn };
       if (th.type !== 'none') raw.threshold_masking = { [th.type]: th.value };
       Object.assign(raw, designKeysFromFlags(o));
@@ -153,20 +155,20 @@ backendOptions(program
         const r = parseResultsOptions(o);
         raw.results = { threshold: r.threshold, correction: r.correction, extent: r.extent, peaks: r.peaksPerCluster, peak_distance: r.peakDistanceMm, maps: r.maps };
       }
-      if (o.atlas) raw.atlas = { name: String(o.atlas), ...(o.labels ? { labels: resolve(String(o.labels)) } : {}) };
+      if (o.atlas) raw.atlas = { name: reqStr(o, 'atlas'), ...(o.labels ? { labels: resolve(reqStr(o, 'labels')) } : {}) };
       if (o.permutations !== undefined) {
         raw.permute = {
-          permutations: parseNumber('--permutations', String(o.permutations)),
-          seed: parseNumber('--seed', String(o.seed)),
+          permutations: reqNum(o, 'permutations'),
+          seed: reqNum(o, 'seed'),
           tfce: !!o.tfce,
-          ...(o.clusterThreshold !== undefined ? { cluster_threshold: parseNumber('--cluster-threshold', String(o.clusterThreshold)) } : {}),
-          ...(o.accel !== undefined ? { accel: String(o.accel) } : {}),
+          ...(o.clusterThreshold !== undefined ? { cluster_threshold: reqNum(o, 'clusterThreshold') } : {}),
+          ...(o.accel !== undefined ? { accel: reqStr(o, 'accel') } : {}),
         };
       }
       if (o.report) raw.report = true;
       // the check scales by the design's user globals (--globals user:COLUMN) when there are any
-      const userGlobals = /^user:(.+)$/.exec(String(o.globals ?? ''))?.[1];
-      if (o.check) raw.check = { ...(userGlobals ? { globals: userGlobals } : {}), ...(o.nuisance ? { nuisance: parseList(String(o.nuisance)) } : {}) };
+      const userGlobals = /^user:(.+)$/.exec(str(o, 'globals') ?? '')?.[1];
+      if (o.check) raw.check = { ...(userGlobals ? { globals: userGlobals } : {}), ...(o.nuisance ? { nuisance: parseList(reqStr(o, 'nuisance')) } : {}) };
       else if (o.nuisance) throw new VbmError('--nuisance goes with --check', 'add --check, or run vbm check');
       spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
       spec.models[0].contrasts = contrasts;
@@ -175,9 +177,9 @@ backendOptions(program
     const progress = progressReporter(!quiet);
     const reports = await interruptible('the current stage stops at its next safe point; nothing half-written is kept', (signal) => runPipeline(spec, {
       force: !!o.force,
-      from: o.from as StageName | undefined,
+      from: str(o, 'from') as StageName | undefined,
       overwrite: !!o.overwrite,
-      workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
+      workers: num(o, 'workers'),
       backend,
       onInterrupt: askCancel,
       command: ['vbm', ...process.argv.slice(2)].join(' '),
@@ -206,17 +208,17 @@ program
   .option('--nuisance <columns>', 'comma-separated columns regressed out voxel by voxel (e.g. age,sex)')
   .option('-o, --out <dir>', 'folder for check.csv, check.png and check.json', '.')
   .option('-q, --quiet', 'no progress')
-  .action(async (designPath: string, o: Record<string, unknown>) => {
+  .action(async (designPath: string, o: Options) => {
     const progress = progressReporter(!o.quiet);
     const res = await runCheck({
       design: resolve(designPath),
-      out: resolve(String(o.out)),
-      mask: o.mask ? resolve(String(o.mask)) : undefined,
-      globals: o.globals as string | undefined,
-      nuisance: parseList(o.nuisance as string | undefined),
+      out: resolve(reqStr(o, 'out')),
+      mask: o.mask ? resolve(reqStr(o, 'mask')) : undefined,
+      globals: str(o, 'globals'),
+      nuisance: parseList(str(o, 'nuisance')),
       onProgress: progress,
     });
-    process.stdout.write(`${res.text}\n  wrote ${res.files.map((f) => join(resolve(String(o.out)), f)).join(', ')}\n`);
+    process.stdout.write(`${res.text}\n  wrote ${res.files.map((f) => join(resolve(reqStr(o, 'out')), f)).join(', ')}\n`);
   });
 
 program
@@ -242,12 +244,12 @@ resultsOptions(
     .option('--contrast <which>', 'contrast number or name (default: all)')
     .option('--atlas <atlas>', 'label each peak with this atlas (name or path)')
     .option('--labels <file>', 'label table for --atlas'),
-).action((dir: string, o: Record<string, unknown>) => {
+).action((dir: string, o: Options) => {
   const a = openAnalysis(dir);
-  const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [String(o.contrast)];
+  const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [reqStr(o, 'contrast')];
   if (which.length === 0) throw new VbmError(`${a.dir} has no contrasts`, 'add contrasts with vbm run --contrasts or --contrast');
   const req = parseResultsOptions(o);
-  const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
+  const atlas = o.atlas ? openAtlas(reqStr(o, 'atlas'), str(o, 'labels')) : undefined;
   for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   for (const c of which) {
     const out = runResults(a, { ...req, contrast: c, atlas, strictMaps: o.contrast !== undefined });
@@ -269,18 +271,18 @@ resultsOptions(
     .option('--mode <modes>', "comma-separated: 'peaks', 'extended', 'clusters', or 'all'", 'all')
     .option('--radius <mm>', 'sphere radius for extended labelling', '5')
     .option('--prob-threshold <percent>', 'probabilistic atlases: minimum probability for a region (default 0: maximum probability)'),
-).action((dir: string, o: Record<string, unknown>) => {
+).action((dir: string, o: Options) => {
   const a = openAnalysis(dir);
-  const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [String(o.contrast)];
-  const listed = parseList(String(o.mode)) ?? [];
+  const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [reqStr(o, 'contrast')];
+  const listed = parseList(reqStr(o, 'mode')) ?? [];
   const modes = listed.includes('all') ? ['peaks', 'extended', 'clusters'] : listed;
   for (const m of modes) if (!['peaks', 'extended', 'clusters'].includes(m)) throw new VbmError(`--mode: '${m}' is not one of peaks, extended, clusters, all`);
   const req = parseResultsOptions(o);
-  const probThreshold = o.probThreshold === undefined ? undefined : parseNumber('--prob-threshold', String(o.probThreshold));
-  const atlas = openAtlas(String(o.atlas), o.labels as string | undefined, probThreshold);
+  const probThreshold = num(o, 'probThreshold');
+  const atlas = openAtlas(reqStr(o, 'atlas'), str(o, 'labels'), probThreshold);
   for (const w of atlas.warnings) process.stderr.write(`warning: ${w}\n`);
   for (const c of which) {
-    const out = runLabel(a.dir, { ...req, contrast: c, atlas, modes: modes as LabelMode[], radiusMm: parseNumber('--radius', String(o.radius)) });
+    const out = runLabel(a.dir, { ...req, contrast: c, atlas, modes: modes as LabelMode[], radiusMm: reqNum(o, 'radius') });
     process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n\n`);
   }
 });
@@ -322,15 +324,15 @@ backendOptions(program
   .option('--accel <list>', "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop'")
   .option('--workers <n>', 'worker threads (default: all cores)')
   .option('-q, --quiet', 'no progress'))
-  .action(async (dir: string, o: Record<string, unknown>) => {
+  .action(async (dir: string, o: Options) => {
     const backend = parseBackendOptions(o);
-    const conn = parseNumber('--connectivity', String(o.connectivity));
+    const conn = reqNum(o, 'connectivity');
     if (![6, 18, 26].includes(conn)) throw new VbmError(`--connectivity must be 6, 18 or 26 (got ${conn})`);
-    const scheme = String(o.scheme);
+    const scheme = reqStr(o, 'scheme');
     if (!['auto', 'permute', 'signflip'].includes(scheme)) throw new VbmError(`--scheme '${scheme}' is not one of auto, permute, signflip`);
     let blocks: number[] | undefined;
     if (o.blocks !== undefined) {
-      const file = String(o.blocks);
+      const file = reqStr(o, 'blocks');
       if (!existsSync(file)) throw new VbmError(`--blocks file not found: ${file}`);
       blocks = readFileSync(file, 'utf8').split(/[\s,]+/).filter(Boolean).map((x, i) => {
         const b = Number(x);
@@ -340,18 +342,18 @@ backendOptions(program
     }
     const progress = progressReporter(!o.quiet);
     const request = {
-        contrast: String(o.contrast),
-        permutations: parseNumber('--permutations', String(o.permutations)),
-        seed: parseNumber('--seed', String(o.seed)),
+        contrast: reqStr(o, 'contrast'),
+        permutations: reqNum(o, 'permutations'),
+        seed: reqNum(o, 'seed'),
         tfce: Boolean(o.tfce),
-        tfceParams: { E: parseNumber('--tfce-e', String(o.tfceE)), H: parseNumber('--tfce-h', String(o.tfceH)) },
+        tfceParams: { E: reqNum(o, 'tfceE'), H: reqNum(o, 'tfceH') },
         connectivity: conn as 6 | 18 | 26,
-        clusterThreshold: o.clusterThreshold === undefined ? undefined : parseNumber('--cluster-threshold', String(o.clusterThreshold)),
+        clusterThreshold: num(o, 'clusterThreshold'),
         scheme: scheme as 'auto' | 'permute' | 'signflip',
         blocks,
-        alpha: parseNumber('--alpha', String(o.alpha)),
-        accel: o.accel === undefined ? undefined : parseAccel(String(o.accel), '--accel'),
-        workers: o.workers === undefined ? undefined : parseNumber('--workers', String(o.workers)),
+        alpha: reqNum(o, 'alpha'),
+        accel: o.accel === undefined ? undefined : parseAccel(reqStr(o, 'accel'), '--accel'),
+        workers: num(o, 'workers'),
         onProgress: (d: number, t: number) => progress('permutations', d, t),
         onReadProgress: (d: number, t: number) => progress('reading scans', d, t),
         onNote: (m: string) => process.stderr.write(`note: ${m}\n`),
@@ -386,20 +388,21 @@ function pictureOptions(cmd: Command): Command {
     .option('--background <bg>', "'template' (ch2bet from Debian mricron-data when installed, else the ICBM152 grey-matter template vbm ships), 'icbm152', 'ch2bet', 'mean' (mean of the analysed scans), 'none', or an image path", 'template');
 }
 
-function parseDisplay(o: Record<string, unknown>): Display {
-  const display = String(o.display) as Display;
-  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${o.display}' is not one of x, y, z, ortho`);
+function parseDisplay(o: Options): Display {
+  const display = reqStr(o, 'display') as Display;
+  if (!['x', 'y', 'z', 'ortho'].includes(display)) throw new VbmError(`--display '${display}' is not one of x, y, z, ortho`);
   return display;
 }
 
-function parseThreshold(o: Record<string, unknown>): Omit<ThresholdRequest, 'sign'> & { sign?: Sign } {
+function parseThreshold(o: Options): Omit<ThresholdRequest, 'sign'> & { sign?: Sign } {
   const correction = parseCorrection(o);
-  const sign = o.sign === undefined ? undefined : String(o.sign).toLowerCase();
-  if (sign !== undefined && !['pos', 'neg', 'both'].includes(sign)) throw new VbmError(`--sign '${o.sign}' is not one of pos, neg, both`);
+  const given = str(o, 'sign');
+  const sign = given?.toLowerCase();
+  if (sign !== undefined && !['pos', 'neg', 'both'].includes(sign)) throw new VbmError(`--sign '${given}' is not one of pos, neg, both`);
   return {
-    threshold: parseNumber('--threshold', String(o.threshold)),
+    threshold: reqNum(o, 'threshold'),
     correction,
-    extent: parseNumber('--extent', String(o.extent)),
+    extent: reqNum(o, 'extent'),
     sign: sign as Sign | undefined,
   };
 }
@@ -418,23 +421,23 @@ pictureOptions(
     .option('--title <text>', 'title (default: contrast and thresholds)')
     .option('-o, --out <file>', 'PNG to write (default: slices_000K.png, glass_000K.png or design.png in the folder)')
     .option('-q, --quiet', 'no progress'),
-).action(async (dir: string, o: Record<string, unknown>) => {
-  const kind = String(o.kind) as PlotKind;
-  if (!['slices', 'glass', 'design'].includes(kind)) throw new VbmError(`--kind '${o.kind}' is not one of slices, glass, design`);
+).action(async (dir: string, o: Options) => {
+  const kind = reqStr(o, 'kind') as PlotKind;
+  if (!['slices', 'glass', 'design'].includes(kind)) throw new VbmError(`--kind '${kind}' is not one of slices, glass, design`);
   const display = parseDisplay(o);
-  const coords = parseList(o.coords as string | undefined)?.map((c) => parseNumber('--coords', c));
+  const coords = parseList(str(o, 'coords'))?.map((c) => parseNumber('--coords', c));
   const progress = progressReporter(!o.quiet);
   const out = await runPlot(dir, {
     kind,
-    contrast: o.contrast as string | undefined,
+    contrast: str(o, 'contrast'),
     ...parseThreshold(o),
     display,
-    cuts: parseNumber('--cuts', String(o.cuts)),
+    cuts: reqNum(o, 'cuts'),
     coords,
-    background: String(o.background),
-    vmax: o.vmax === undefined ? undefined : parseNumber('--vmax', String(o.vmax)),
-    title: o.title as string | undefined,
-    out: o.out as string | undefined,
+    background: reqStr(o, 'background'),
+    vmax: num(o, 'vmax'),
+    title: str(o, 'title'),
+    out: str(o, 'out'),
     onProgress: (d, t) => progress('mean of the scans', d, t),
   });
   const what = out.shownVoxels === undefined ? '' : out.shownVoxels === 0 ? ' (no voxel survives the thresholds)' : ` (${out.shownVoxels} voxels shown, ${out.caption})`;
@@ -454,20 +457,20 @@ pictureOptions(
     .option('--no-viewer', 'leave out the interactive viewer (a smaller file)')
     .option('-o, --out <file>', 'HTML file to write (default: report.html in the folder)')
     .option('-q, --quiet', 'no progress'),
-).action(async (dir: string, o: Record<string, unknown>) => {
+).action(async (dir: string, o: Options) => {
   const display = parseDisplay(o);
   const progress = progressReporter(!o.quiet);
-  const atlas = o.atlas ? openAtlas(String(o.atlas), o.labels as string | undefined) : undefined;
+  const atlas = o.atlas ? openAtlas(reqStr(o, 'atlas'), str(o, 'labels')) : undefined;
   for (const w of atlas?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   const out = await runReport(dir, {
-    contrasts: parseList(o.contrast as string | undefined),
+    contrasts: parseList(str(o, 'contrast')),
     ...parseThreshold(o),
     atlas,
     display,
-    cuts: parseNumber('--cuts', String(o.cuts)),
-    background: String(o.background),
+    cuts: reqNum(o, 'cuts'),
+    background: reqStr(o, 'background'),
     viewer: o.viewer !== false,
-    out: o.out as string | undefined,
+    out: str(o, 'out'),
     command: ['vbm', ...process.argv.slice(2)].join(' '),
     onProgress: (stage, d, t) => progress(stage, d, t),
   });
@@ -526,11 +529,11 @@ program
   .description('run one task file written by --backend (what each local process or Slurm array task runs)')
   .argument('<file>', 'task_NNNN.json')
   .option('--workers <n>', 'worker threads', '1')
-  .action(async (file: string, o: Record<string, unknown>) => {
+  .action(async (file: string, o: Options) => {
     const t = readTaskFile(resolve(file));
     const started = Date.now();
     process.stdout.write(`vbm task ${resolve(file)} (job ${t.job}, task ${t.task} of ${t.tasks}) on ${hostname()} pid ${process.pid}, ${new Date().toISOString()}\n`);
-    const out = await runTaskFile(resolve(file), t, { workers: parseNumber('--workers', String(o.workers)), onNote: (m) => process.stdout.write(`note: ${m}\n`) });
+    const out = await runTaskFile(resolve(file), t, { workers: reqNum(o, 'workers'), onNote: (m) => process.stdout.write(`note: ${m}\n`) });
     process.stdout.write(`wrote ${out} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 

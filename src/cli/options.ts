@@ -2,6 +2,48 @@ import { VbmError } from '../errors.js';
 import type { Centring } from '../model/designMatrix.js';
 import type { ThresholdMasking } from '../estimation/masking.js';
 
+/** Commander's parsed options of one command, by camel-case name (`--peak-distance` is `peakDistance`). */
+export type Options = Record<string, unknown>;
+
+/** The flag as the user wrote it: `peakDistance` -> `--peak-distance`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The value of an option that takes one (`--name <v>`), or undefined when it is not given. */
+export function str(o: Options, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new VbmError(`${flagName(key)} needs a value (got ${JSON.stringify(v)})`, `give it as ${flagName(key)} VALUE`);
+  return v;
+}
+
+/** The value of an option that has a default (or is required), so is always there. */
+export function reqStr(o: Options, key: string): string {
+  const v = str(o, key);
+  if (v === undefined) throw new VbmError(`${flagName(key)} is missing`, `give it as ${flagName(key)} VALUE`);
+  return v;
+}
+
+/** The values of a repeatable or variadic option (`--name <v...>`), or undefined when it is not given. */
+export function strs(o: Options, key: string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new VbmError(`${flagName(key)} needs one or more values (got ${JSON.stringify(v)})`, `give it as ${flagName(key)} VALUE`);
+  return v;
+}
+
+/** A number option, or undefined when it is not given. */
+export function num(o: Options, key: string): number | undefined {
+  const v = str(o, key);
+  return v === undefined ? undefined : parseNumber(flagName(key), v);
+}
+
+/** A number option that has a default (or is required). */
+export function reqNum(o: Options, key: string): number {
+  return parseNumber(flagName(key), reqStr(o, key));
+}
+
 export function parseList(s: string | undefined): string[] | undefined {
   if (s === undefined) return undefined;
   return s
@@ -47,13 +89,14 @@ export function thresholdMasking(abs?: string, rel?: string): ThresholdMasking {
 export const DESIGN_FLAGS = ['model', 'factor', 'levels', 'subject', 'condition', 'variance', 'factors', 'interaction', 'globals', 'grandMeanScaling', 'normalisation'];
 
 /** The analysis-file keys the design flags stand for (validated by the analysis file's parser). */
-export function designKeysFromFlags(o: Record<string, unknown>): Record<string, unknown> {
+export function designKeysFromFlags(o: Options): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
-  for (const k of ['model', 'factor', 'subject', 'condition', 'variance'] as const) if (o[k] !== undefined) raw[k] = String(o[k]);
-  if (o.levels !== undefined) raw.levels = parseList(String(o.levels));
-  if (o.factors !== undefined) raw.factors = parseList(String(o.factors));
-  if (o.interaction !== undefined) {
-    const items = (o.interaction as string[]).flatMap((x) => parseList(x) ?? []);
+  for (const k of ['model', 'factor', 'subject', 'condition', 'variance'] as const) if (o[k] !== undefined) raw[k] = str(o, k);
+  if (o.levels !== undefined) raw.levels = parseList(str(o, 'levels'));
+  if (o.factors !== undefined) raw.factors = parseList(str(o, 'factors'));
+  const interaction = strs(o, 'interaction');
+  if (interaction !== undefined) {
+    const items = interaction.flatMap((x) => parseList(x) ?? []);
     const map: Record<string, string> = {};
     for (const item of items) {
       const [cov, fac, more] = item.split(':').map((x) => x.trim());
@@ -63,18 +106,18 @@ export function designKeysFromFlags(o: Record<string, unknown>): Record<string, 
     raw.interactions = map;
   }
   const globals: Record<string, unknown> = {};
-  if (o.globals !== undefined) {
-    const [calc, col] = String(o.globals).split(':').map((x) => x.trim());
-    if (!['omit', 'mean', 'user'].includes(calc)) throw new VbmError(`--globals '${o.globals}': expected user:COLUMN, mean or omit`);
+  const globalsFlag = str(o, 'globals');
+  if (globalsFlag !== undefined) {
+    const [calc, col] = globalsFlag.split(':').map((x) => x.trim());
+    if (!['omit', 'mean', 'user'].includes(calc)) throw new VbmError(`--globals '${globalsFlag}': expected user:COLUMN, mean or omit`);
     if (calc === 'user' && !col) throw new VbmError(`--globals user needs the column: --globals user:tiv`);
     globals.calculation = calc;
     if (col) globals.values = col;
   }
-  if (o.grandMeanScaling !== undefined) {
-    const v = String(o.grandMeanScaling);
-    globals.grand_mean_scaling = v === 'no' ? 'no' : parseNumber('--grand-mean-scaling', v);
-  }
-  if (o.normalisation !== undefined) globals.normalisation = String(o.normalisation);
+  const scaling = str(o, 'grandMeanScaling');
+  if (scaling !== undefined) globals.grand_mean_scaling = scaling === 'no' ? 'no' : parseNumber('--grand-mean-scaling', scaling);
+  const normalisation = str(o, 'normalisation');
+  if (normalisation !== undefined) globals.normalisation = normalisation;
   if (Object.keys(globals).length) raw.globals = globals;
   return raw;
 }

@@ -72,7 +72,6 @@ export function solveDecreasing(f: (x: number) => number, target: number, lo: nu
   guard = 0;
   while (flo < target && guard++ < 200) {
     hi = lo;
-    fhi = flo;
     lo = lo > 0 ? lo / 2 : lo * 2 - 1;
     flo = f(lo);
   }

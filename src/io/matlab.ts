@@ -96,7 +96,7 @@ function decodeNumbers(type: number, data: Uint8Array, le: boolean, count: numbe
   if (!size) throw bad(`numeric data of unknown type ${type}`);
   if (data.length < count * size) throw bad('a matrix holds fewer numbers than its dimensions say');
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out: number[] = new Array(count);
+  const out = new Array<number>(count);
   for (let i = 0; i < count; i++) {
     const o = i * size;
     switch (type) {

@@ -20,7 +20,9 @@ function normaliseCell(v: unknown): Cell {
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (v instanceof Date) return v.toISOString();
-  const s = String(v).trim();
+  // csv-parse gives text, read-excel-file text, numbers, booleans and dates: nothing else reaches here
+  if (typeof v !== 'string') throw new VbmError(`a spreadsheet cell holds a ${typeof v}, not text, a number or a date`, 'save the sheet again as .xlsx, or export it as .csv');
+  const s = v.trim();
   return s === '' ? null : s;
 }
 
@@ -35,7 +37,7 @@ export async function readTable(path: string): Promise<Table> {
   if (ext === '.xlsx') {
     checkZipInflation(readFileSync(path), path);
     try {
-      raw = (await readSheet(path)) as unknown[][];
+      raw = await readSheet(path);
     } catch (e) {
       throw new VbmError(`${path}: cannot read the spreadsheet (${(e as Error).message})`, 'save it again as .xlsx, or export it as .csv');
     }
@@ -43,7 +45,7 @@ export async function readTable(path: string): Promise<Table> {
     const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
     const delimiter = ext === '.csv' ? detectCsvDelimiter(text) : '\t';
     try {
-      raw = parseCsv(text, { delimiter, relax_column_count: true, skip_empty_lines: false, trim: true }) as string[][];
+      raw = parseCsv(text, { delimiter, relax_column_count: true, skip_empty_lines: false, trim: true });
     } catch (e) {
       throw new VbmError(`${path}: cannot parse as ${ext === '.csv' ? 'CSV' : 'TSV'} (${(e as Error).message})`);
     }
@@ -55,7 +57,7 @@ export async function readTable(path: string): Promise<Table> {
     .filter((r) => r.cells.some((c) => c !== null));
   if (numbered.length === 0) throw new VbmError(`${path}: the spreadsheet is empty`, 'the first row must be a header: scan, then covariate names');
   const [head, ...body] = numbered;
-  const header = head.cells.map((c, i) => (c === null ? '' : String(c)));
+  const header = head.cells.map((c) => (c === null ? '' : String(c)));
   header.forEach((h, i) => {
     if (h === '') throw new VbmError(`${path}: header cell ${i + 1} is empty`, 'give every column a name in the first row');
   });

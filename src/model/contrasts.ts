@@ -54,20 +54,21 @@ export function validateContrastSpecs(data: unknown, where: string): ContrastSpe
     }
     const o = raw as Record<string, unknown>;
     if (!o || typeof o !== 'object') throw new VbmError(`${at} is not an object`);
-    const type = String(o.type ?? '').toUpperCase();
+    const type = typeof o.type === 'string' ? o.type.toUpperCase() : '';
     if (type !== 'T' && type !== 'F') throw new VbmError(`${at}: type must be "T" or "F", got ${JSON.stringify(o.type)}`);
+    if (o.name !== undefined && typeof o.name !== 'string' && typeof o.name !== 'number') throw new VbmError(`${at}: name must be text, got ${JSON.stringify(o.name)}`);
     const name = o.name === undefined ? `${type} contrast ${i + 1}` : String(o.name);
     const spec: ContrastSpec = { name, type };
     if (o.columns !== undefined) {
       if (!Array.isArray(o.columns) || !o.columns.every((c) => typeof c === 'string')) throw new VbmError(`${at} (${name}): columns must be a list of column names`);
-      spec.columns = o.columns as string[];
+      spec.columns = o.columns;
     }
     for (const key of ['weights', 'vector'] as const) {
       const w = o[key];
       if (w === undefined) continue;
       const ok = Array.isArray(w) && (w.every((x) => typeof x === 'number') || w.every((r) => Array.isArray(r) && r.every((x) => typeof x === 'number')));
       if (!ok) throw new VbmError(`${at} (${name}): ${key} must be a list of numbers or a list of rows of numbers`);
-      spec[key] = w as number[] | number[][];
+      spec[key] = w;
     }
     if (!spec.columns && !spec.vector) throw new VbmError(`${at} (${name}): give columns (with weights) or a full vector`);
     return spec;

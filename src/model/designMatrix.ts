@@ -324,12 +324,12 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     interaction.levels.forEach((level, k) => {
       C.push({
         info: {
-          name: `${name}:${bracket(interaction!.name, level)}`,
-          spmName: interaction!.spmIndex ? `${name}@sF${interaction!.spmIndex}_{${k + 1}}` : null,
+          name: `${name}:${bracket(interaction.name, level)}`,
+          spmName: interaction.spmIndex ? `${name}@sF${interaction.spmIndex}_{${k + 1}}` : null,
           role: 'C',
           kind: 'interaction',
           source: name,
-          factor: interaction!.name,
+          factor: interaction.name,
           level,
           centring,
           offset,

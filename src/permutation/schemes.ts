@@ -39,7 +39,7 @@ export function logDistinct(scheme: Scheme, rows: readonly Float64Array[], n: nu
   for (let i = 0; i < n; i++) {
     const b = blocks ? blocks[i] : 0;
     let m = byBlock.get(b);
-    if (!m) byBlock.set(b, (m = new Map()));
+    if (!m) byBlock.set(b, (m = new Map<number, number>()));
     m.set(cls[i], (m.get(cls[i]) ?? 0) + 1);
   }
   let lg = 0;

@@ -262,7 +262,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const sign = r.sign ?? 'pos';
     if (sign !== 'pos' && sign !== 'neg' && sign !== 'both') fail(w, `sign must be pos, neg or both (got ${JSON.stringify(sign)})`);
     const display = r.display ?? 'z';
-    if (!['x', 'y', 'z', 'ortho'].includes(String(display))) fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
+    if (typeof display !== 'string' || !['x', 'y', 'z', 'ortho'].includes(display)) fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
     const bg = r.background ?? 'template';
     if (typeof bg !== 'string') fail(w, "background must be 'template', 'icbm152', 'mean', 'none', 'ch2bet' or an image path");
     const file = r.file ?? 'report.html';
@@ -285,7 +285,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     if (!isObj(c)) fail(w, 'expected true or {globals, nuisance}');
     checkKeys(c, ['globals', 'nuisance'], w);
     if (c.globals !== undefined && typeof c.globals !== 'string') fail(w, "'globals' must name a column (e.g. tiv)");
-    spec.check = { globals: c.globals as string | undefined, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
+    spec.check = { globals: c.globals, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
   }
   return spec;
 }

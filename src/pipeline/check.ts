@@ -17,14 +17,14 @@ import { designMatrix } from '../model/designMatrix.js';
 import { resampleMaskNearest } from '../estimation/masking.js';
 import { checkGrid } from '../estimation/fitJob.js';
 import { parseScanRefs } from '../estimation/scanList.js';
-import { FLAG_SDS, HomogeneityAccumulator, type ScanVerdict, flagScans, rankScans, robustScale } from '../check/homogeneity.js';
+import { FLAG_SDS, HomogeneityAccumulator, flagScans, rankScans, robustScale } from '../check/homogeneity.js';
+import { CHECK_CSV, CHECK_JSON, CHECK_PNG, type CheckSummary } from '../check/summary.js';
 import { plotCheck } from '../plot/checkPlot.js';
 import { formatTable } from '../report/textTable.js';
 import { csvCell } from '../io/csv.js';
 
-export const CHECK_CSV = 'check.csv';
-export const CHECK_JSON = 'check.json';
-export const CHECK_PNG = 'check.png';
+/** The file names and the record live in check/summary.ts, where the report can read them too. */
+export { CHECK_CSV, CHECK_JSON, CHECK_PNG, type CheckSummary };
 
 export interface CheckOptions {
   /** Spreadsheet: first column scan paths. */
@@ -42,22 +42,6 @@ export interface CheckOptions {
   /** Memory for one block of voxels of all scans (default 64 MB). */
   blockBytes?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
-}
-
-export interface CheckSummary {
-  format: 'vbm-check';
-  design: string;
-  mask: string | null;
-  globals: string | null;
-  nuisance: string[];
-  scans: number;
-  voxels: number;
-  rule: string;
-  meanCorrelation: { median: number; sd: number; threshold: number };
-  quarticZ: { median: number; sd: number; threshold: number };
-  flagged: number;
-  /** Per scan, in design order. */
-  perScan: (ScanVerdict & { scan: string; rank: number })[];
 }
 
 export interface CheckResult {
@@ -135,15 +119,30 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     // CAT12's mask: voxels whose sample mean exceeds a quarter of the mean image's global mean
     let s0 = 0;
     let k0 = 0;
-    for (let c = 0; c < m; c++) if (sum[c] !== 0) (s0 += sum[c] / n), k0++;
+    for (let c = 0; c < m; c++) {
+      if (sum[c] !== 0) {
+        s0 += sum[c] / n;
+        k0++;
+      }
+    }
     const cut = s0 / Math.max(1, k0) / 8;
     let s1 = 0;
     let k1 = 0;
-    for (let c = 0; c < m; c++) if (sum[c] / n > cut) (s1 += sum[c] / n), k1++;
+    for (let c = 0; c < m; c++) {
+      if (sum[c] / n > cut) {
+        s1 += sum[c] / n;
+        k1++;
+      }
+    }
     const floor = 0.25 * (k1 ? s1 / k1 : 0);
     const keep = new Uint8Array(m);
     let kept = 0;
-    for (let c = 0; c < m; c++) if (sum[c] / n > floor) (keep[c] = 1), kept++;
+    for (let c = 0; c < m; c++) {
+      if (sum[c] / n > floor) {
+        keep[c] = 1;
+        kept++;
+      }
+    }
     if (kept === 0) throw new VbmError('no voxel has data in the mask (the mean of the scans is zero there)', 'check the mask and the scans');
     // blocks of voxels of every scan: memory n x B, B chosen from a fixed budget
     const nuisanceMatrix = nuisance.length ? Array.from({ length: n }, (_, i) => nuisance.map((name) => values(name)[i])) : undefined;

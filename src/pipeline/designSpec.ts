@@ -24,6 +24,11 @@ function names(v: unknown, where: string): string[] {
   return (v as unknown[]).map(String);
 }
 
+/** A value as the user wrote it, for messages: text as it is, anything else as JSON. */
+function shown(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function text(v: unknown, where: string): string {
   if (typeof v !== 'string' || !v) fail(where, `expected a column name (got ${JSON.stringify(v)})`);
   return v;
@@ -32,10 +37,10 @@ function text(v: unknown, where: string): string {
 /** `two-sample`, `two_sample`, `TwoSample` ... -> two_sample; `mreg`/`regression` -> multiple_regression; `one-way anova` -> anova. */
 export function parseModelKind(v: unknown, where: string): ModelKind {
   const s = String(v).toLowerCase().replace(/[\s-]+/g, '_');
-  const alias: Record<string, ModelKind> = { mreg: 'multiple_regression', regression: 'multiple_regression', twosample: 'two_sample', onesample: 'one_sample', one_way_anova: 'anova', full_factorial: 'anova' };
-  const k = (alias[s] ?? s) as ModelKind;
-  if (!MODEL_KINDS.includes(k)) fail(where, `model '${v}' is not one of ${MODEL_KINDS.join(', ')}`);
-  return k;
+  const alias: Record<string, ModelKind | undefined> = { mreg: 'multiple_regression', regression: 'multiple_regression', twosample: 'two_sample', onesample: 'one_sample', one_way_anova: 'anova', full_factorial: 'anova' };
+  const k = alias[s] ?? s;
+  if (!(MODEL_KINDS as string[]).includes(k)) fail(where, `model '${String(v)}' is not one of ${MODEL_KINDS.join(', ')}`);
+  return k as ModelKind;
 }
 
 export function parseGlobals(v: unknown, where: string): GlobalsOptions {
@@ -44,7 +49,7 @@ export function parseGlobals(v: unknown, where: string): GlobalsOptions {
   for (const k of Object.keys(o)) if (!['calculation', 'values', 'grand_mean_scaling', 'normalisation'].includes(k)) fail(where, `unknown key '${k}'`, 'allowed keys: calculation, values, grand_mean_scaling, normalisation');
   const g: GlobalsOptions = {};
   if (o.calculation !== undefined) {
-    if (!['omit', 'mean', 'user'].includes(String(o.calculation))) fail(`${where}.calculation`, `'${o.calculation}' is not one of omit, mean, user`);
+    if (typeof o.calculation !== 'string' || !['omit', 'mean', 'user'].includes(o.calculation)) fail(`${where}.calculation`, `'${shown(o.calculation)}' is not one of omit, mean, user`);
     g.calculation = o.calculation as GlobalsOptions['calculation'];
   }
   if (o.values !== undefined) g.values = text(o.values, `${where}.values`);
@@ -55,9 +60,9 @@ export function parseGlobals(v: unknown, where: string): GlobalsOptions {
     else fail(`${where}.grand_mean_scaling`, `expected a positive value (e.g. 50) or no (got ${JSON.stringify(s)})`);
   }
   if (o.normalisation !== undefined) {
-    const s = String(o.normalisation).toLowerCase();
+    const s = typeof o.normalisation === 'string' ? o.normalisation.toLowerCase() : '';
     const n = s === 'proportional' || s === 'ancova' || s === 'none' ? s : undefined;
-    if (!n) fail(`${where}.normalisation`, `'${o.normalisation}' is not one of none, proportional, ancova`);
+    if (!n) fail(`${where}.normalisation`, `'${shown(o.normalisation)}' is not one of none, proportional, ancova`);
     g.normalisation = n;
   }
   return g;

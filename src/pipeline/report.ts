@@ -14,6 +14,7 @@ import { type Analysis, openAnalysis } from './analysis.js';
 import { footerLines } from './results.js';
 import { clustersOnCuts, displayedMap, drawDesign, drawGlassBrain, drawSlices, glassOutline, type ThresholdRequest, thresholdWithDefaults } from './plot.js';
 import { permutationSection } from '../report/permutationSection.js';
+import { permutationFileNames } from './permute.js';
 import { viewerCopy } from '../plot/background.js';
 import { resolveBackground } from '../plot/background.js';
 import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js';
@@ -119,7 +120,7 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     const glass = drawGlassBrain(d, title);
     const none = d.shownVoxels === 0;
     const cutList = cutsHtml(slices.grids.map((g) => ({ axis: g.axis, coord: g.coord })), d, labels);
-    const perm = permutationSection({ dir: a.dir, contrast: c.index, ...glassOutline(d.box), atlas: req.atlas });
+    const perm = permutationSection({ dir: a.dir, contrast: c.index, files: permutationFileNames(c.index), ...glassOutline(d.box), atlas: req.atlas });
     sections.push(html`
 <section class="contrast" id="contrast-${c.index}">
   <h3>Contrast ${c.index}: ${c.name} <span class="type">${c.type === 'T' ? `T, df ${f(c.df[1], 1)}` : `F, df [${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`}</span></h3>

@@ -249,7 +249,7 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
           effectSizes: { d: effects.d ? { factor: effects.d.factor, groups: effects.d.groups, n: effects.d.n, formula: effects.d.description } : null, note: effects.note ?? null },
           footer: footerLines(table),
         },
-        (_k, v) => (v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? null : v),
+        (_k, v: unknown) => (v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? null : v),
         1,
       ) + '\n',
     );

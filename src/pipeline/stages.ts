@@ -173,9 +173,10 @@ export function lockFolder(dir: string, note: (m: string) => void = () => undefi
         if (existsSync(p)) rmSync(p, { force: true });
         throw e;
       }
-      let holder: { pid?: number; host?: string; started?: string } = {};
+      type Holder = { pid?: number; host?: string; started?: string };
+      let holder: Holder = {};
       try {
-        holder = JSON.parse(readFileSync(p, 'utf8'));
+        holder = JSON.parse(readFileSync(p, 'utf8')) as Holder;
       } catch {
         /* half-written lock: treat as stale */
       }

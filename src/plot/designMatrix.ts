@@ -26,8 +26,8 @@ export interface DesignFigure {
 export function designGreys(matrix: number[][]): number[][] {
   const n = matrix.length;
   const p = n ? matrix[0].length : 0;
-  const lo = new Array(p).fill(Infinity);
-  const hi = new Array(p).fill(-Infinity);
+  const lo = new Array<number>(p).fill(Infinity);
+  const hi = new Array<number>(p).fill(-Infinity);
   for (const row of matrix)
     row.forEach((v, j) => {
       lo[j] = Math.min(lo[j], v);

@@ -74,8 +74,8 @@ export function composeFigure(req: FigureRequest): Figure {
   const theme = req.theme ?? DARK;
   const cols = Math.max(1, Math.min(req.columns ?? req.panels.length, req.panels.length));
   const rows = Math.ceil(req.panels.length / cols);
-  const colW: number[] = new Array(cols).fill(0);
-  const rowH: number[] = new Array(rows).fill(0);
+  const colW = new Array<number>(cols).fill(0);
+  const rowH = new Array<number>(rows).fill(0);
   req.panels.forEach((p, i) => {
     colW[i % cols] = Math.max(colW[i % cols], p.width);
     rowH[Math.floor(i / cols)] = Math.max(rowH[Math.floor(i / cols)], p.height);

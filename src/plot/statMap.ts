@@ -116,7 +116,8 @@ export interface GlassBrainRequest {
   colourBarLabel?: string;
 }
 
-const outlineCache = new WeakMap<Volume, Map<string, { sil: Float32Array; thick?: Float32Array }>>();
+type OutlineProjection = { sil: Float32Array; thick?: Float32Array };
+const outlineCache = new WeakMap<Volume, Map<string, OutlineProjection>>();
 
 /** Maximum intensity projections in three views (sagittal, coronal, axial), over the projected silhouette of a brain (its edge drawn grey, as nilearn's glass brain). */
 export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
@@ -146,7 +147,7 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
     // the outline's projections depend only on the outline, its level, the view and the step: computed once per process
     const key = `${level}:${nLines}:${axis}:${JSON.stringify(req.box)}:${pxPerMm}:${step}`;
     let cache = outlineCache.get(req.outline);
-    if (!cache) outlineCache.set(req.outline, (cache = new Map()));
+    if (!cache) outlineCache.set(req.outline, (cache = new Map<string, OutlineProjection>()));
     let proj = cache.get(key);
     if (!proj) {
       proj = { sil: projectPlane(inside, g, depth, step, (v) => v), thick: nLines > 0 ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, minVoxelMm(req.outline.affine)) : undefined };

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Html, html, pngImage, table } from './html.js';
-import { CHECK_JSON, CHECK_PNG, type CheckSummary } from '../pipeline/check.js';
+import { CHECK_JSON, CHECK_PNG, type CheckSummary } from '../check/summary.js';
 
 export function checkSection(dir: string): Html {
   const jsonPath = join(dir, CHECK_JSON);

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { type Atlas, codeAt, regionName } from '../atlas/atlas.js';
 import { readVolume } from '../io/nifti/read.js';
 import type { Volume } from '../io/nifti/volume.js';
-import { permutationFileNames } from '../pipeline/permute.js';
 import type { Box } from '../plot/sampling.js';
 import { plotGlassBrain } from '../plot/statMap.js';
 import { type Html, html, pngImage, table } from './html.js';
@@ -17,6 +16,8 @@ import { type Html, html, pngImage, table } from './html.js';
 export interface PermutationMapsRequest {
   dir: string;
   contrast: number;
+  /** The contrast's perm_000k_* file names (from the pipeline's permutationFileNames): summary, tfceLogPFwe, voxLogPFwe, clustereLogPFwe. */
+  files: Record<string, string>;
   /** The views' box, the brain outline and its level (as the random-field glass brains use). */
   box: Box;
   outline: Volume;
@@ -44,7 +45,7 @@ const p3 = (p: number | null): string => (p === null || Number.isNaN(p) ? '' : p
 
 /** The section, or undefined when the folder holds no permutation results for this contrast. */
 export function permutationSection(r: PermutationMapsRequest): Html | undefined {
-  const names = permutationFileNames(r.contrast);
+  const names = r.files;
   const summaryPath = join(r.dir, names.summary);
   if (!existsSync(summaryPath)) return undefined;
   const s = JSON.parse(readFileSync(summaryPath, 'utf8')) as Summary;

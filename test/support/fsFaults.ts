@@ -35,7 +35,7 @@ if (m) {
       fail('write', String(p));
     }
     return origWrite(p, data, opts);
-  }) as typeof fs.writeFileSync;
+  });
   if (code === 'EROFS') {
     const origMkdir = fs.mkdirSync;
     fs.mkdirSync = ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {
@@ -43,9 +43,9 @@ if (m) {
       return origMkdir(p, o);
     }) as typeof fs.mkdirSync;
     const origRename = fs.renameSync;
-    fs.renameSync = ((a: fs.PathLike, b: fs.PathLike) => (under(b) ? fail('rename', String(b)) : origRename(a, b))) as typeof fs.renameSync;
+    fs.renameSync = ((a: fs.PathLike, b: fs.PathLike) => (under(b) ? fail('rename', String(b)) : origRename(a, b)));
     const origRm = fs.rmSync;
-    fs.rmSync = ((p: fs.PathLike, o?: fs.RmOptions) => (under(p) && fs.existsSync(p) ? fail('unlink', String(p)) : origRm(p, o))) as typeof fs.rmSync;
+    fs.rmSync = ((p: fs.PathLike, o?: fs.RmOptions) => (under(p) && fs.existsSync(p) ? fail('unlink', String(p)) : origRm(p, o)));
   }
   syncBuiltinESMExports();
 }

@@ -169,8 +169,8 @@ export function affineToQform(A: Affine): QformFields {
       c = (0.25 * (m(1, 2) + m(2, 1))) / d;
       a = (0.25 * (m(1, 0) - m(0, 1))) / d;
     }
+    // keep a >= 0 (a itself is not stored: it follows from b, c, d)
     if (a < 0) {
-      a = -a;
       b = -b;
       c = -c;
       d = -d;

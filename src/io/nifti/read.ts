@@ -56,7 +56,7 @@ function tooLittleData(path: string, h: NiftiHeader, need: number, got: number |
 export function checkClaimedSize(h: NiftiHeader): void {
   const need = claimedBytes(h);
   const size = statSync(h.imagePath).size;
-  let gz = false;
+  let gz: boolean;
   const fd = openSync(h.imagePath, 'r');
   try {
     const magic = Buffer.alloc(2);
@@ -156,13 +156,13 @@ function prefixOf(raw: Uint8Array, path: string, n: number): Uint8Array {
   }
 }
 
-async function readPrefix(path: string, n: number): Promise<Uint8Array> {
+function readPrefix(path: string, n: number): Promise<Uint8Array> {
   // The header sits in the first bytes; for gzip, the first KiB of the stream are plenty
   // (inflated with a sync flush, so a partial stream is not an error).
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(65536);
-    return prefixOf(buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)), path, n);
+    return Promise.resolve(prefixOf(buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)), path, n));
   } finally {
     closeSync(fd);
   }

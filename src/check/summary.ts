@@ -1,0 +1,25 @@
+/**
+ * What the sample check leaves in a folder: the file names and the check.json record. Here, below
+ * both the pipeline that writes them and the report that reads them.
+ */
+import type { ScanVerdict } from './homogeneity.js';
+
+export const CHECK_CSV = 'check.csv';
+export const CHECK_JSON = 'check.json';
+export const CHECK_PNG = 'check.png';
+
+export interface CheckSummary {
+  format: 'vbm-check';
+  design: string;
+  mask: string | null;
+  globals: string | null;
+  nuisance: string[];
+  scans: number;
+  voxels: number;
+  rule: string;
+  meanCorrelation: { median: number; sd: number; threshold: number };
+  quarticZ: { median: number; sd: number; threshold: number };
+  flagged: number;
+  /** Per scan, in design order. */
+  perScan: (ScanVerdict & { scan: string; rank: number })[];
+}
