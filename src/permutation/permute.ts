@@ -523,7 +523,7 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   const fwe = (nulls: Float64Array, xs: ArrayLike<number>): { p: Float64Array; fit: GpdFit | null } => {
     if (accel.tail) return tailPValues(nulls, 0, xs);
     const sorted = Float64Array.from(nulls).sort();
-    return { p: Float64Array.from(xs as ArrayLike<number>, (x) => countAtLeast(sorted, x) / sorted.length), fit: null };
+    return { p: Float64Array.from(xs, (x) => countAtLeast(sorted, x) / sorted.length), fit: null };
   };
   const pUnc = new Float64Array(V);
   for (let v = 0; v < V; v++) pUnc[v] = countStat[v] / Nd;
@@ -560,7 +560,8 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   if (accel.tail || accel.stop) {
     const notes: string[] = [];
     if (accel.tail) {
-      const fitted = [['max ' + con.type, statFwe.fit], ['TFCE', tfceFit], ['cluster extent', extentFit], ['cluster mass', massFit]].filter(([, f]) => f !== null).map(([k]) => k);
+      const families: [string, unknown][] = [['max ' + con.type, statFwe.fit], ['TFCE', tfceFit], ['cluster extent', extentFit], ['cluster mass', massFit]];
+      const fitted = families.filter(([, f]) => f !== null).map(([k]) => k);
       notes.push(
         `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,
       );

@@ -77,7 +77,10 @@ export class TfceWorkspace {
           if (c[k] > hi[k]) hi[k] = c[k];
         }
       }
-      if (V === 0) lo.fill(0), hi.fill(0);
+      if (V === 0) {
+        lo.fill(0);
+        hi.fill(0);
+      }
       const bx = hi[0] - lo[0] + 3;
       const by = hi[1] - lo[1] + 3;
       const bz = hi[2] - lo[2] + 3;

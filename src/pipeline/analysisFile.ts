@@ -249,7 +249,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       tfce: bool(p, 'tfce', w, false),
       clusterThreshold: p.cluster_threshold === undefined ? undefined : num(p, 'cluster_threshold', w),
       connectivity: conn as 6 | 18 | 26,
-      ...(p.accel !== undefined ? { accel: parseAccel(Array.isArray(p.accel) ? p.accel.join(',') : String(p.accel), `${w}.accel`) } : {}),
+      ...(p.accel !== undefined ? { accel: parseAccel(Array.isArray(p.accel) ? p.accel.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',') : typeof p.accel === 'string' ? p.accel : JSON.stringify(p.accel), `${w}.accel`) } : {}),
     };
   }
   if (raw.report !== undefined && raw.report !== false) {
