@@ -75,7 +75,8 @@ function ensureCohort(): Cohort {
       format,
       gzipLevel: 1,
       onScan: (i) => {
-        if ((i + 1) % 50 === 0) process.stderr.write(`  wrote ${i + 1}/${n} (${((performance.now() - t) / 1000).toFixed(0)} s)\n`);
+        if ((i + 1) % 50 === 0)
+          process.stderr.write(`  wrote ${i + 1}/${n} (${((performance.now() - t) / 1000).toFixed(0)} s)\n`);
       },
     });
     // a fifth design column: total intracranial volume (no effect planted), from a fixed sequence
@@ -93,7 +94,11 @@ function ensureCohort(): Cohort {
     writeFileSync(stamp, JSON.stringify({ n, dims, voxel, format, voxels }));
   }
   const { voxels } = JSON.parse(readFileSync(stamp, 'utf8')) as { voxels: number };
-  const files = readFileSync(design, 'utf8').trim().split('\n').slice(1).map((l) => join(dir, l.split(',')[0]));
+  const files = readFileSync(design, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => join(dir, l.split(',')[0]));
   return { dir, design, mask, files, voxels };
 }
 
@@ -121,14 +126,34 @@ interface Measure {
 function measure(cmd: string[]): Measure {
   const tmp = join(dataRoot, `.measure-${process.pid}`);
   const t = performance.now();
-  const r = spawnSync('sh', ['-c', '"$@" > "$M.out"; s=$?; cat /proc/$$/io > "$M.io"; exit $s', 'sh', '/usr/bin/time', '-f', '%U %S %M', '-o', `${tmp}.time`, ...cmd], {
-    env: { ...process.env, M: tmp },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const r = spawnSync(
+    'sh',
+    [
+      '-c',
+      '"$@" > "$M.out"; s=$?; cat /proc/$$/io > "$M.io"; exit $s',
+      'sh',
+      '/usr/bin/time',
+      '-f',
+      '%U %S %M',
+      '-o',
+      `${tmp}.time`,
+      ...cmd,
+    ],
+    {
+      env: { ...process.env, M: tmp },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   const wall = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (exit ${r.status}); see the messages above`);
   const [u, s, kb] = readFileSync(`${tmp}.time`, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  const io = Object.fromEntries(readFileSync(`${tmp}.io`, 'utf8').trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)]));
+  const io = Object.fromEntries(
+    readFileSync(`${tmp}.io`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(': '))
+      .map(([k, v]) => [k, Number(v)]),
+  );
   const stdout = readFileSync(`${tmp}.out`, 'utf8');
   for (const ext of ['time', 'io', 'out']) rmSync(`${tmp}.${ext}`, { force: true });
   return { wall, cpu: u + s, readBytes: io.read_bytes, rchar: io.rchar, rssMB: kb / 1024, stdout };
@@ -139,14 +164,27 @@ const rows: string[][] = [];
 const f1 = (x: number): string => x.toFixed(1);
 const gb = (b: number): string => (b / 1e9).toFixed(2);
 function row(stage: string, cache: string, m: Measure, floor: Measure): void {
-  rows.push([stage, cache, f1(m.wall), f1(m.cpu), gb(m.readBytes), gb(m.rchar), m.rssMB.toFixed(0), (m.wall / floor.wall).toFixed(2)]);
-  process.stderr.write(`  ${stage} (${cache}): ${f1(m.wall)} s wall, ${f1(m.cpu)} s CPU, ${gb(m.readBytes)} GB from storage, ${gb(m.rchar)} GB read calls, ${m.rssMB.toFixed(0)} MB peak\n`);
+  rows.push([
+    stage,
+    cache,
+    f1(m.wall),
+    f1(m.cpu),
+    gb(m.readBytes),
+    gb(m.rchar),
+    m.rssMB.toFixed(0),
+    (m.wall / floor.wall).toFixed(2),
+  ]);
+  process.stderr.write(
+    `  ${stage} (${cache}): ${f1(m.wall)} s wall, ${f1(m.cpu)} s CPU, ${gb(m.readBytes)} GB from storage, ${gb(m.rchar)} GB read calls, ${m.rssMB.toFixed(0)} MB peak\n`,
+  );
 }
 
 const c = ensureCohort();
 const contrastArgs = ['--contrast', 'age+:T:age=1', 'age-:T:age=-1', 'apoe4-:T:apoe4=-1', 'F:age,apoe4'];
 const runDir = (tag: string): string => join(dataRoot, `out-${tag}`);
-const startLoad = loadavg().map((x) => x.toFixed(2)).join(' ');
+const startLoad = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 let reference: string | undefined; // a finished analysis that permute and report copy from
 
 for (const cache of caches) {
@@ -164,20 +202,54 @@ for (const cache of caches) {
     rmSync(out, { recursive: true, force: true });
     if (cold) dropCaches();
     process.stderr.write(`vbm run (${cache} cache)\n`);
-    row('vbm run (new folder)', cache, measure([node, cli, 'run', c.design, '--mask', c.mask, '--out', out, '--workers', String(workers), '-q', ...contrastArgs]), floor);
+    row(
+      'vbm run (new folder)',
+      cache,
+      measure([
+        node,
+        cli,
+        'run',
+        c.design,
+        '--mask',
+        c.mask,
+        '--out',
+        out,
+        '--workers',
+        String(workers),
+        '-q',
+        ...contrastArgs,
+      ]),
+      floor,
+    );
     reference = out;
   }
   if (!reference) {
     reference = runDir('reference');
     if (!existsSync(join(reference, 'model.json'))) {
       process.stderr.write('a reference analysis for permute and report (not timed)\n');
-      measure([node, cli, 'run', c.design, '--mask', c.mask, '--out', reference, '--workers', String(workers), '-q', ...contrastArgs]);
+      measure([
+        node,
+        cli,
+        'run',
+        c.design,
+        '--mask',
+        c.mask,
+        '--out',
+        reference,
+        '--workers',
+        String(workers),
+        '-q',
+        ...contrastArgs,
+      ]);
     }
   }
   const fresh = (tag: string): string => {
     const dir = runDir(`${tag}-${cache}`);
     rmSync(dir, { recursive: true, force: true });
-    cpSync(reference as string, dir, { recursive: true, filter: (src) => !/perm_|report|mean_scans|\.png$/.test(src.slice((reference as string).length)) });
+    cpSync(reference as string, dir, {
+      recursive: true,
+      filter: (src) => !/perm_|report|mean_scans|\.png$/.test(src.slice((reference as string).length)),
+    });
     return dir;
   };
   if (stages.includes('permute')) {
@@ -188,10 +260,30 @@ for (const cache of caches) {
       if (accel) extra.push('--accel', accel);
       if (cold) dropCaches();
       process.stderr.write(`vbm permute ${kind} ${count}${accel ? ` --accel ${accel}` : ''} (${cache} cache)\n`);
-      const m = measure([node, cli, 'permute', dir, '--contrast', '1', '--permutations', count, '--seed', '1', '--workers', String(workers), '-q', ...extra]);
+      const m = measure([
+        node,
+        cli,
+        'permute',
+        dir,
+        '--contrast',
+        '1',
+        '--permutations',
+        count,
+        '--seed',
+        '1',
+        '--workers',
+        String(workers),
+        '-q',
+        ...extra,
+      ]);
       // how many rearrangements ran (sequential stopping may end early), from the printed summary
       const done = /; (\d+) (?:\(all\) )?(?:Freedman-Lane permutations|sign flips)/.exec(m.stdout)?.[1] ?? '?';
-      row(`vbm permute ${kind === 'tfce' ? 'TFCE+cluster+max-T' : 'max-T'} ${count}${accel ? ` accel ${accel} (${done} done)` : ''}`, cache, m, floor);
+      row(
+        `vbm permute ${kind === 'tfce' ? 'TFCE+cluster+max-T' : 'max-T'} ${count}${accel ? ` accel ${accel} (${done} done)` : ''}`,
+        cache,
+        m,
+        floor,
+      );
     }
   }
   if (stages.includes('report')) {
@@ -202,11 +294,22 @@ for (const cache of caches) {
   }
 }
 
-const header = ['stage (fresh process, fresh folder)', 'cache', 'wall s', 'CPU s', 'read_bytes GB', 'rchar GB', 'peak RSS MB', 'wall/floor'];
+const header = [
+  'stage (fresh process, fresh folder)',
+  'cache',
+  'wall s',
+  'CPU s',
+  'read_bytes GB',
+  'rchar GB',
+  'peak RSS MB',
+  'wall/floor',
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]): string => `| ${r.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
 process.stdout.write(
   `\nvbm benchmark ${new Date().toISOString().slice(0, 16)}Z: ${n} scans of ${dims.join('x')} at ${voxel} mm (${format}), ${c.voxels} voxels in the mask, ` +
-    `5 design columns, ${workers} worker threads, node ${process.version}; load average at start ${startLoad}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n\n`,
+    `5 design columns, ${workers} worker threads, node ${process.version}; load average at start ${startLoad}, at end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}\n\n`,
 );
 process.stdout.write([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n');

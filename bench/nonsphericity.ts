@@ -27,7 +27,13 @@ if (mode === 'gen') {
   if (!existsSync(join(dir, 'complete.json'))) {
     mkdirSync(dir, { recursive: true });
     const cohort = makeCohort({
-      n, dims, voxelMm: voxel, noiseFwhmMm: 8, noiseSd: 0.06, seed: 379, noisePool: Math.min(n, 24),
+      n,
+      dims,
+      voxelMm: voxel,
+      noiseFwhmMm: 8,
+      noiseSd: 0.06,
+      seed: 379,
+      noisePool: Math.min(n, 24),
       effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 8, perSd: -0.04 }],
     });
     writeCohort(dir, cohort, { format: 'nii.gz', gzipLevel: 1 });
@@ -45,9 +51,22 @@ if (mode === 'gen') {
   const X = rows.map((_, i) => [sex[i] === 0 ? 1 : 0, sex[i] === 0 ? 0 : 1, age[i] - mAge]);
   const scans = rows.map((r) => join(dir, r[0]));
   const design: Design = {
-    scans, scanLabels: scans, columns: ['group[0]', 'group[1]', 'age'], X, covariates: [], intercept: false,
-    n: X.length, p: 3, rank: rank(X), df: X.length - rank(X), collinear: [], roles: ['H', 'H', 'C'],
-    rows: X.map((_, i) => i + 2), model: 'two_sample', columnInfo: [], factors: [],
+    scans,
+    scanLabels: scans,
+    columns: ['group[0]', 'group[1]', 'age'],
+    X,
+    covariates: [],
+    intercept: false,
+    n: X.length,
+    p: 3,
+    rank: rank(X),
+    df: X.length - rank(X),
+    collinear: [],
+    roles: ['H', 'H', 'C'],
+    rows: X.map((_, i) => i + 2),
+    model: 'two_sample',
+    columnInfo: [],
+    factors: [],
     ...(mode === 'unequal' ? { varianceGroups: Int32Array.from(sex, (s) => (s === 0 ? 0 : 1)) } : {}),
   };
   const t = performance.now();
@@ -56,9 +75,14 @@ if (mode === 'gen') {
   const ns = fit.nonSphericity;
   process.stdout.write(
     JSON.stringify({
-      mode, n: design.n, voxels: fit.vox.length, totalMs: Math.round(total),
+      mode,
+      n: design.n,
+      voxels: fit.vox.length,
+      totalMs: Math.round(total),
       timings: Object.fromEntries(Object.entries(fit.timings).map(([k, v]) => [k, Math.round(v)])),
-      pooled: ns?.voxelsPooled, h: ns?.h, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      pooled: ns?.voxelsPooled,
+      h: ns?.h,
+      maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     }) + '\n',
   );
 }

@@ -66,12 +66,20 @@ let atlas: Atlas | undefined;
 try {
   atlas = openAtlas('aal');
 } catch {
-  process.stderr.write("AAL not found (Debian: apt-get install mricron-data): peaks are listed without labels\n");
+  process.stderr.write('AAL not found (Debian: apt-get install mricron-data): peaks are listed without labels\n');
 }
-const tables = contrasts.map((_, i) => runResults(result.dir, { contrast: i + 1, threshold: 0.05, correction: 'fwe', extent: 0, atlas }));
+const tables = contrasts.map((_, i) =>
+  runResults(result.dir, { contrast: i + 1, threshold: 0.05, correction: 'fwe', extent: 0, atlas }),
+);
 mark('results');
 process.stderr.write(`permutation test of contrast 1 with TFCE (${permutations} permutations)\n`);
-const perm = await runPermute(result.dir, { contrast: 1, permutations, tfce: true, seed: 42, onProgress: (d, t) => progress('permutations', d, t) });
+const perm = await runPermute(result.dir, {
+  contrast: 1,
+  permutations,
+  tfce: true,
+  seed: 42,
+  onProgress: (d, t) => progress('permutations', d, t),
+});
 mark('permutations');
 const slices = await runPlot(result.dir, { contrast: 1, display: 'z', cuts: 6 });
 const glass = await runPlot(result.dir, { contrast: 2, kind: 'glass' });

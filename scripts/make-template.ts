@@ -39,12 +39,17 @@ for (let k = 0; k < dims[2]; k++)
     for (let i = 0; i < dims[0]; i++, n++) {
       const [x, y, z] = applyAffine(affine, i, j, k);
       let s = 0;
-      for (const a of offs) for (const b of offs) for (const c of offs) {
-        const w = sample(x + a, y + b, z + c);
-        if (Number.isFinite(w)) s += w;
-      }
+      for (const a of offs)
+        for (const b of offs)
+          for (const c of offs) {
+            const w = sample(x + a, y + b, z + c);
+            if (Number.isFinite(w)) s += w;
+          }
       data[n] = Math.min(1, Math.max(0, (s / 64) * unit));
     }
-const bytes = encodeNifti({ dims, affine, data }, { datatype: DT.UINT8, slope: 1 / 255, gzip: true, gzipLevel: 9, descrip: 'ICBM152 2009a sym GM prob, 2mm (McGill)' });
+const bytes = encodeNifti(
+  { dims, affine, data },
+  { datatype: DT.UINT8, slope: 1 / 255, gzip: true, gzipLevel: 9, descrip: 'ICBM152 2009a sym GM prob, 2mm (McGill)' },
+);
 writeFileSync(out, bytes);
 process.stdout.write(`${out}: ${bytes.length} bytes\n`);

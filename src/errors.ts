@@ -13,17 +13,38 @@ export class VbmError extends Error {
 
 /** What vbm says for the operating system's file errors: what happened, and what to do. */
 const FILE_ERRORS: Record<string, (path: string) => [string, string]> = {
-  EEXIST: (p) => [`${p}: a file is in the way where vbm needs a folder (or a new file)`, 'give --out a folder name that is not an existing file, or move the file away'],
-  ENOTDIR: (p) => [`${p}: part of this path is a file, not a folder`, 'give --out a folder path; a file of that name is in the way'],
+  EEXIST: (p) => [
+    `${p}: a file is in the way where vbm needs a folder (or a new file)`,
+    'give --out a folder name that is not an existing file, or move the file away',
+  ],
+  ENOTDIR: (p) => [
+    `${p}: part of this path is a file, not a folder`,
+    'give --out a folder path; a file of that name is in the way',
+  ],
   EISDIR: (p) => [`${p} is a folder where vbm expected a file`, 'give the path of a file'],
-  EROFS: (p) => [`${p}: the file system is read-only`, 'write the outputs elsewhere (--out, or copy the analysis folder to a writable place), or remount it writable'],
+  EROFS: (p) => [
+    `${p}: the file system is read-only`,
+    'write the outputs elsewhere (--out, or copy the analysis folder to a writable place), or remount it writable',
+  ],
   EACCES: (p) => [`${p}: permission denied`, "check the folder's permissions, or write the outputs elsewhere (--out)"],
-  EPERM: (p) => [`${p}: operation not permitted`, "check the folder's permissions, or write the outputs elsewhere (--out)"],
-  ENOSPC: (p) => [`no space left on the device that holds ${p}`, 'free some space or write elsewhere (--out), then run the same command again; nothing half-written was kept and previous outputs are intact'],
-  EDQUOT: (p) => [`disk quota exceeded writing ${p}`, 'free some space or write elsewhere (--out), then run the same command again; nothing half-written was kept'],
+  EPERM: (p) => [
+    `${p}: operation not permitted`,
+    "check the folder's permissions, or write the outputs elsewhere (--out)",
+  ],
+  ENOSPC: (p) => [
+    `no space left on the device that holds ${p}`,
+    'free some space or write elsewhere (--out), then run the same command again; nothing half-written was kept and previous outputs are intact',
+  ],
+  EDQUOT: (p) => [
+    `disk quota exceeded writing ${p}`,
+    'free some space or write elsewhere (--out), then run the same command again; nothing half-written was kept',
+  ],
   EFBIG: (p) => [`${p}: file too large for the file system`, 'write the outputs to another file system (--out)'],
   EMFILE: (p) => [`too many open files (at ${p})`, 'raise the limit (ulimit -n) or use fewer --workers'],
-  EIO: (p) => [`input/output error at ${p}`, 'the disk or network file system failed; check it and run the same command again'],
+  EIO: (p) => [
+    `input/output error at ${p}`,
+    'the disk or network file system failed; check it and run the same command again',
+  ],
   ENOENT: (p) => [`${p}: no such file or folder`, 'check the path'],
 };
 
@@ -36,7 +57,7 @@ export function fileErrorAsVbmError(err: unknown): unknown {
   const e = err as Error & { code?: string; path?: string; dest?: string; syscall?: string };
   const make = e.code ? FILE_ERRORS[e.code] : undefined;
   if (!make) return err;
-  const raw = e.dest && (e.code === 'EEXIST' || e.code === 'ENOTDIR') ? e.dest : e.path ?? e.dest ?? '(unknown path)';
+  const raw = e.dest && (e.code === 'EEXIST' || e.code === 'ENOTDIR') ? e.dest : (e.path ?? e.dest ?? '(unknown path)');
   // name the file being written, not its temporary name (.NAME.tmp-PID-RANDOM, see io/atomic.ts)
   const path = raw.replace(/(^|[\\/])\.([^\\/]+)\.tmp-\d+-[a-z0-9]+$/, '$1$2');
   const [message, hint] = make(path);

@@ -9,7 +9,13 @@ export { DT } from './io/nifti/datatypes.js';
 export { type Affine, applyAffine, invertAffine, axisCodes, voxelSizes } from './io/nifti/affine.js';
 export { readTable, type Table } from './io/spreadsheet.js';
 export { designMatrix, type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
-export { buildContrasts, readContrastsFile, parseInlineContrast, type Contrast, type ContrastSpec } from './model/contrasts.js';
+export {
+  buildContrasts,
+  readContrastsFile,
+  parseInlineContrast,
+  type Contrast,
+  type ContrastSpec,
+} from './model/contrasts.js';
 export { fitModel, type FittedModel, type FitOptions } from './estimation/fit.js';
 export { contrastMaps, type ContrastMaps } from './estimation/contrastMaps.js';
 export type { MaskingOptions, ThresholdMasking } from './estimation/masking.js';
@@ -24,15 +30,39 @@ export { loadAtlas, codeAt, regionName, type Atlas } from './atlas/atlas.js';
 export { labelPeaks, labelExtended, labelClusters, type LabelMode } from './atlas/label.js';
 export { listAtlases, resolveAtlas } from './atlas/registry.js';
 export { runLabel, type LabelRequest } from './pipeline/label.js';
-export { permuteContrast, permutationTest, type PermuteOptions, type PermutationResult, type PermutationInput } from './permutation/permute.js';
+export {
+  permuteContrast,
+  permutationTest,
+  type PermuteOptions,
+  type PermutationResult,
+  type PermutationInput,
+} from './permutation/permute.js';
 export { tfce, TfceWorkspace, FSL_TFCE, type TfceParams } from './permutation/tfce.js';
 export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
 export { readAnalysisFile, parseAnalysisSpec, type AnalysisSpec } from './pipeline/analysisFile.js';
 export { runPipeline, stageSummary, type PipelineOptions, type ModelReport } from './pipeline/pipeline.js';
-export { runPlot, displayedMap, drawSlices, drawGlassBrain, drawDesign, clustersOnCuts, type PlotRequest, type PlotOutput, type ThresholdRequest } from './pipeline/plot.js';
+export {
+  runPlot,
+  displayedMap,
+  drawSlices,
+  drawGlassBrain,
+  drawDesign,
+  clustersOnCuts,
+  type PlotRequest,
+  type PlotOutput,
+  type ThresholdRequest,
+} from './pipeline/plot.js';
 export { runReport, type ReportRequest, type ReportOutput } from './pipeline/report.js';
-export { plotStatMap, plotGlassBrain, chooseCuts, peakPosition, type StatMapRequest, type GlassBrainRequest, type PlotResult } from './plot/statMap.js';
+export {
+  plotStatMap,
+  plotGlassBrain,
+  chooseCuts,
+  peakPosition,
+  type StatMapRequest,
+  type GlassBrainRequest,
+  type PlotResult,
+} from './plot/statMap.js';
 export { plotDesignMatrix } from './plot/designMatrix.js';
 export { resolveBackground, meanOfScans, shippedTemplate, shippedTemplatePath } from './plot/background.js';
 export { findCuts, displayedClusters, type CutCluster, type CutPlan } from './plot/cuts.js';

@@ -16,7 +16,12 @@ import { join } from 'node:path';
 import { tempDir } from './helpers.js';
 
 type Dims = [number, number, number];
-const AFFINE = [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]];
+const AFFINE = [
+  [2, 0, 0, 0],
+  [0, 2, 0, 0],
+  [0, 0, 2, 0],
+  [0, 0, 0, 1],
+];
 const fullGrid = (d: Dims): Int32Array => Int32Array.from({ length: d[0] * d[1] * d[2] }, (_, i) => i);
 
 test('the GPD tail fitted to 1000 draws recovers closed-form tail probabilities far beyond 1/1000', () => {
@@ -28,7 +33,11 @@ test('the GPD tail fitted to 1000 draws recovers closed-form tail probabilities 
   assert.ok(fit, 'an exponential tail must pass the goodness-of-fit test');
   // Tolerance: with ~100-250 tail points the fitted scale has ~7-10% sampling error, which grows
   // to about x/scale * 10% in log p at x = 9.2 (p = 1e-4): a factor of 2.5 covers 2-3 SE there.
-  for (const [k, want] of [[0, 0.01], [1, 0.001], [2, 1e-4]] as const) {
+  for (const [k, want] of [
+    [0, 0.01],
+    [1, 0.001],
+    [2, 1e-4],
+  ] as const) {
     const ratio = p[k] / want;
     assert.ok(ratio > 1 / 2.5 && ratio < 2.5, `p ${p[k]} for true ${want}`);
   }
@@ -56,14 +65,20 @@ test('the stopping rule and the --accel parser', () => {
   // too few exceedances to judge
   assert.equal(peakClearlyNotSignificant(9, 9, 0.05), false);
   assert.deepEqual(parseAccel('tail,stop', '--accel'), { tail: true, stop: true });
-  assert.throws(() => parseAccel('gamma', '--accel'), (e: unknown) => e instanceof VbmError && /--accel: 'gamma'/.test(e.message));
+  assert.throws(
+    () => parseAccel('gamma', '--accel'),
+    (e: unknown) => e instanceof VbmError && /--accel: 'gamma'/.test(e.message),
+  );
   // in an analysis file: a list or a string under permute:, errors naming the key
   const { dir, cleanup } = tempDir();
   try {
     writeFileSync(join(dir, 'd.csv'), 'scan,age\na.nii,1\n');
     const spec = parseAnalysisSpec({ design: 'd.csv', out: 'o', permute: { accel: ['tail', 'stop'] } }, dir, 'a.yaml');
     assert.deepEqual(spec.permute?.accel, { tail: true, stop: true });
-    assert.throws(() => parseAnalysisSpec({ design: 'd.csv', out: 'o', permute: { accel: 'negbin' } }, dir, 'a.yaml'), /a\.yaml: permute\.accel: 'negbin'/);
+    assert.throws(
+      () => parseAnalysisSpec({ design: 'd.csv', out: 'o', permute: { accel: 'negbin' } }, dir, 'a.yaml'),
+      /a\.yaml: permute\.accel: 'negbin'/,
+    );
   } finally {
     cleanup();
   }
@@ -76,7 +91,11 @@ function study(seed: number, dims: Dims, n: number, planted: number): { X: numbe
   const Y = new Float32Array(n * V);
   const [cx, cy, cz] = dims.map((d) => (d - 1) / 2);
   for (let i = 0; i < n; i++) {
-    const f = gaussianSmooth(Float32Array.from({ length: V }, () => rng.normal()), dims, [1.5, 1.5, 1.5]);
+    const f = gaussianSmooth(
+      Float32Array.from({ length: V }, () => rng.normal()),
+      dims,
+      [1.5, 1.5, 1.5],
+    );
     for (let g = 0; g < V; g++) {
       const x = g % dims[0];
       const y = Math.floor(g / dims[0]) % dims[1];
@@ -90,28 +109,51 @@ function study(seed: number, dims: Dims, n: number, planted: number): { X: numbe
 }
 
 async function run(s: { X: number[][]; Y: Float32Array }, dims: Dims, opts: Omit<PermuteOptions, 'contrast'>) {
-  return permutationTest({ X: s.X, weights: [[0, 1, 0]], type: 'T', contrast: { index: 1, name: 'x' }, Y: s.Y, voxels: fullGrid(dims), dims, affine: AFFINE }, { workers: 0, ...opts });
+  return permutationTest(
+    {
+      X: s.X,
+      weights: [[0, 1, 0]],
+      type: 'T',
+      contrast: { index: 1, name: 'x' },
+      Y: s.Y,
+      voxels: fullGrid(dims),
+      dims,
+      affine: AFFINE,
+    },
+    { workers: 0, ...opts },
+  );
 }
 
 test('tail-approximated FWE p-values from 1000 permutations against exact ones from 10,000 (null and planted data)', async () => {
   const dims: Dims = [10, 10, 8];
   const qs = [0.05, 0.01, 0.001];
-  for (const [label, planted] of [['null', 0], ['planted', 0.9]] as const) {
+  for (const [label, planted] of [
+    ['null', 0],
+    ['planted', 0.9],
+  ] as const) {
     const s = study(label === 'null' ? 5 : 6, dims, 40, planted);
     const exact = await run(s, dims, { permutations: 10000, seed: 1, tfce: true });
     // five independent 1000-permutation runs with the tail approximation
     const fast = [];
-    for (let seed = 2; seed <= 6; seed++) fast.push(await run(s, dims, { permutations: 1000, seed, tfce: true, accel: { tail: true } }));
-    for (const f of fast) assert.ok(f.accel?.tail?.stat && /generalised Pareto/.test(f.accel.note), `${label}: the max-T tail must be fitted`);
+    for (let seed = 2; seed <= 6; seed++)
+      fast.push(await run(s, dims, { permutations: 1000, seed, tfce: true, accel: { tail: true } }));
+    for (const f of fast)
+      assert.ok(
+        f.accel?.tail?.stat && /generalised Pareto/.test(f.accel.note),
+        `${label}: the max-T tail must be fitted`,
+      );
     for (const family of ['stat', 'tfce'] as const) {
       // thresholds where the exact run's FWE p is 0.05, 0.01, 0.001; each fast run's tail p there
       const sorted = Float64Array.from(exact.maxima[family]!).sort();
       const xs = qs.map((q) => sorted[Math.floor((1 - q) * sorted.length)]);
       const logErr = qs.map(() => [] as number[]);
-      for (const f of fast) tailPValues(f.maxima[family]!, 0, xs).p.forEach((p, i) => logErr[i].push(Math.log(p / qs[i])));
+      for (const f of fast)
+        tailPValues(f.maxima[family]!, 0, xs).p.forEach((p, i) => logErr[i].push(Math.log(p / qs[i])));
       const gm = logErr.map((e) => Math.exp(e.reduce((x, y) => x + y, 0) / e.length));
       const rms = logErr.map((e) => Math.sqrt(e.reduce((x, y) => x + y * y, 0) / e.length));
-      process.stdout.write(`# ${label} ${family}: tail p from 1000 permutations / exact p from 10,000 (geometric mean over 5 runs, rms log error): ${qs.map((q, i) => `at ${q}: ${gm[i].toFixed(2)}x, ${rms[i].toFixed(2)}`).join('; ')}\n`);
+      process.stdout.write(
+        `# ${label} ${family}: tail p from 1000 permutations / exact p from 10,000 (geometric mean over 5 runs, rms log error): ${qs.map((q, i) => `at ${q}: ${gm[i].toFixed(2)}x, ${rms[i].toFixed(2)}`).join('; ')}\n`,
+      );
       // Tolerance: the exact reference has a binomial relative SE of 4%, 10%, 32% at 0.05, 0.01,
       // 0.001, and counting 1000 permutations would have 14%, 31%, 100%. The mean over 5 runs must
       // be within 25%, 50% and a factor 2.5 of the exact p (the reference's own error at 0.001,
@@ -119,7 +161,10 @@ test('tail-approximated FWE p-values from 1000 permutations against exact ones f
       assert.ok(gm[0] > 0.8 && gm[0] < 1.25, `${label} ${family} at 0.05: ${gm[0]}`);
       assert.ok(gm[1] > 0.67 && gm[1] < 1.5, `${label} ${family} at 0.01: ${gm[1]}`);
       assert.ok(gm[2] > 0.4 && gm[2] < 2.5, `${label} ${family} at 0.001: ${gm[2]}`);
-      assert.ok(logErr[2].every((e) => Math.abs(e) < Math.log(5)), `${label} ${family} at 0.001: ${logErr[2].map(Math.exp).join(',')}`);
+      assert.ok(
+        logErr[2].every((e) => Math.abs(e) < Math.log(5)),
+        `${label} ${family} at 0.001: ${logErr[2].map(Math.exp).join(',')}`,
+      );
     }
     // the run's own FWE p-values are the tail function of its null maxima
     const again = tailPValues(fast[0].maxima.stat, 0, fast[0].stat).p;
@@ -128,7 +173,10 @@ test('tail-approximated FWE p-values from 1000 permutations against exact ones f
       // the planted peak: the exact run says p <= 0.001, and so does every tail run
       let best = 0;
       for (let v = 1; v < exact.stat.length; v++) if (exact.stat[v] > exact.stat[best]) best = v;
-      assert.ok(exact.pFwe[best] <= 0.001 && fast.every((f) => f.pFwe[best] <= 0.001), `peak: exact ${exact.pFwe[best]}, tail ${fast.map((f) => f.pFwe[best]).join(',')}`);
+      assert.ok(
+        exact.pFwe[best] <= 0.001 && fast.every((f) => f.pFwe[best] <= 0.001),
+        `peak: exact ${exact.pFwe[best]}, tail ${fast.map((f) => f.pFwe[best]).join(',')}`,
+      );
     }
   }
 });
@@ -136,8 +184,17 @@ test('tail-approximated FWE p-values from 1000 permutations against exact ones f
 test('sequential stopping: stops early on null data, runs to the end when an effect is planted, same conclusions', async () => {
   const dims: Dims = [10, 10, 8];
   const nul = study(7, dims, 30, 0);
-  const stopped = await run(nul, dims, { permutations: 2000, seed: 3, tfce: true, clusterThreshold: 0.01, accel: { stop: true } });
-  assert.ok(stopped.accel?.stop?.stoppedEarly && stopped.permutations < 2000, `null data used ${stopped.permutations} permutations`);
+  const stopped = await run(nul, dims, {
+    permutations: 2000,
+    seed: 3,
+    tfce: true,
+    clusterThreshold: 0.01,
+    accel: { stop: true },
+  });
+  assert.ok(
+    stopped.accel?.stop?.stoppedEarly && stopped.permutations < 2000,
+    `null data used ${stopped.permutations} permutations`,
+  );
   assert.ok(stopped.pFwe.every((p) => p > 0.05) && stopped.tfcePFwe!.every((p) => p > 0.05));
   assert.ok(/sequential stopping ended the run after/.test(stopped.accel.note));
   process.stdout.write(`# null study: stopped after ${stopped.permutations} of 2000 permutations\n`);
@@ -165,6 +222,8 @@ test('FWE error on 200 null studies stays within binomial limits with --accel ta
     if (st.tfcePFwe!.some((p) => p <= 0.05)) hits.stopTfce++;
     used += st.permutations;
   }
-  process.stdout.write(`# null studies with an FWE hit: ${JSON.stringify(hits)}; sequential stopping used ${(used / studies).toFixed(0)} of 500 permutations on average\n`);
+  process.stdout.write(
+    `# null studies with an FWE hit: ${JSON.stringify(hits)}; sequential stopping used ${(used / studies).toFixed(0)} of 500 permutations on average\n`,
+  );
   for (const [k, h] of Object.entries(hits)) assert.ok(h >= 2 && h <= 20, `${k}: ${h} of ${studies}`);
 });

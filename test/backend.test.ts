@@ -25,8 +25,10 @@ import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 function slurmMissing(): string | false {
-  if (process.getuid && process.getuid() !== 0) return 'not root: the local Slurm of ../shared/tools/slurm runs as root';
-  if (!process.env.SLURM_CONF || !existsSync(process.env.SLURM_CONF)) return 'SLURM_CONF is not set to a slurm.conf (.ci/run starts a local Slurm with ../shared/tools/slurm/start-local-slurm.sh and exports it)';
+  if (process.getuid && process.getuid() !== 0)
+    return 'not root: the local Slurm of ../shared/tools/slurm runs as root';
+  if (!process.env.SLURM_CONF || !existsSync(process.env.SLURM_CONF))
+    return 'SLURM_CONF is not set to a slurm.conf (.ci/run starts a local Slurm with ../shared/tools/slurm/start-local-slurm.sh and exports it)';
   const r = spawnSync('sinfo', ['--noheader', '--format=%T'], { encoding: 'utf8' });
   if (r.error) return 'sbatch/sinfo are not installed';
   if (r.status !== 0) return `Slurm does not answer: ${r.stderr.trim()}`;
@@ -43,11 +45,25 @@ let prepared: Promise<{ res: string; reference: Map<string, Buffer> }> | undefin
 function reference(): Promise<{ res: string; reference: Map<string, Buffer> }> {
   prepared ??= (async () => {
     const dir = study.dir;
-    const cohort = makeCohort({ n: 24, dims: [24, 28, 24], voxelMm: 7, noiseFwhmMm: 12, seed: 5, effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }] });
+    const cohort = makeCohort({
+      n: 24,
+      dims: [24, 28, 24],
+      voxelMm: 7,
+      noiseFwhmMm: 12,
+      seed: 5,
+      effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }],
+    });
     const design = writeCohort(dir, cohort, { format: 'nii' });
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const res = join(dir, 'res');
-    await runAnalysis({ design, out: res, covariates: ['age', 'sex'], contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }], masking: { explicitMask: join(dir, 'mask.nii') }, workers: 1 });
+    await runAnalysis({
+      design,
+      out: res,
+      covariates: ['age', 'sex'],
+      contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
+      masking: { explicitMask: join(dir, 'mask.nii') },
+      workers: 1,
+    });
     const one = copyOf(res, 'single');
     const out = await runPermute(one, { ...REQ, workers: 0 });
     return { res, reference: new Map(out.files.map((f) => [f, readFileSync(join(one, f))])) };
@@ -101,7 +117,17 @@ test('--backend local with variance groups (two-sample, unequal variances): the 
   const dir = study.dir;
   const uv = join(dir, 'uv');
   // sex as a two-level factor; ReML gives one variance per group, so permutation uses Welch's v and sign flips
-  await runAnalysis({ design: join(dir, 'design.csv'), out: uv, model: 'two_sample', factor: 'sex', factors: ['sex'], covariates: ['age'], contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }], masking: { explicitMask: join(dir, 'mask.nii') }, workers: 1 });
+  await runAnalysis({
+    design: join(dir, 'design.csv'),
+    out: uv,
+    model: 'two_sample',
+    factor: 'sex',
+    factors: ['sex'],
+    covariates: ['age'],
+    contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
+    masking: { explicitMask: join(dir, 'mask.nii') },
+    workers: 1,
+  });
   const req: PermuteRequest = { contrast: 1, permutations: 48, seed: 4, tfce: true };
   const one = copyOf(uv, 'uv-single');
   const out = await runPermute(one, { ...req, workers: 0 });
@@ -118,31 +144,50 @@ test('local: a killed task is run again (retries) and the result is still exact;
   const runner = new LocalRunner(3);
   const notes: string[] = [];
   let killed = 0;
-  const d = await distributedPermute(dir, REQ, { type: 'local', jobs: 3, retries: 1 }, {
-    runner,
-    onNote: (m) => notes.push(m),
-    onSubmit: (_id, _tasks, attempt) => {
-      const pid = runner.pids(planPermutationJob(dir, REQ, 3).job).get(1);
-      if (attempt === 1 && pid) {
-        process.kill(pid, 'SIGKILL');
-        killed++;
-      }
+  const d = await distributedPermute(
+    dir,
+    REQ,
+    { type: 'local', jobs: 3, retries: 1 },
+    {
+      runner,
+      onNote: (m) => notes.push(m),
+      onSubmit: (_id, _tasks, attempt) => {
+        const pid = runner.pids(planPermutationJob(dir, REQ, 3).job).get(1);
+        if (attempt === 1 && pid) {
+          process.kill(pid, 'SIGKILL');
+          killed++;
+        }
+      },
     },
-  });
+  );
   assert.equal(killed, 1);
   assert.deepEqual(d.outcome.retried, [1]);
-  assert.ok(notes.some((m) => /task 1 .* failed .*task_0001\.log.*attempt 2 of 2/.test(m)), notes.join('\n'));
+  assert.ok(
+    notes.some((m) => /task 1 .* failed .*task_0001\.log.*attempt 2 of 2/.test(m)),
+    notes.join('\n'),
+  );
   assertSameFiles(ref, dir, 'local backend after a retry');
 
   const dir2 = copyOf(res, 'local-fail');
   const runner2 = new LocalRunner(3);
   await assert.rejects(
-    distributedPermute(dir2, REQ, { type: 'local', jobs: 3, retries: 0 }, {
-      runner: runner2,
-      rerun: 'vbm permute again',
-      onSubmit: () => process.kill(runner2.pids(planPermutationJob(dir2, REQ, 3).job).get(2)!, 'SIGKILL'),
-    }),
-    (e: unknown) => e instanceof VbmError && /1 of 3 tasks .* failed/.test(e.message) && /task 2: failed 1 time\(s\); log .*task_0002\.log; rerun it alone with: vbm task .*task_0002\.json/.test(e.message) && /vbm permute again/.test(e.hint ?? ''),
+    distributedPermute(
+      dir2,
+      REQ,
+      { type: 'local', jobs: 3, retries: 0 },
+      {
+        runner: runner2,
+        rerun: 'vbm permute again',
+        onSubmit: () => process.kill(runner2.pids(planPermutationJob(dir2, REQ, 3).job).get(2)!, 'SIGKILL'),
+      },
+    ),
+    (e: unknown) =>
+      e instanceof VbmError &&
+      /1 of 3 tasks .* failed/.test(e.message) &&
+      /task 2: failed 1 time\(s\); log .*task_0002\.log; rerun it alone with: vbm task .*task_0002\.json/.test(
+        e.message,
+      ) &&
+      /vbm permute again/.test(e.hint ?? ''),
   );
   // the same command again runs only the missing task, and the outputs are exact
   const again = await distributedPermute(dir2, REQ, { type: 'local', jobs: 3 });
@@ -152,86 +197,176 @@ test('local: a killed task is run again (retries) and the result is still exact;
 });
 
 test('settings are checked as written: jobs, sbatch arguments, Slurm options without Slurm', () => {
-  assert.throws(() => checkBackendSettings({ type: 'slurm', jobs: 0 }, '--backend'), /jobs must be a whole number from 1 to 1000/);
-  assert.throws(() => checkBackendSettings({ type: 'slurm', jobs: 2, sbatchArgs: ['qos=normal'] }, '--backend'), /sbatch argument 'qos=normal' must be one option/);
-  assert.throws(() => checkBackendSettings({ type: 'local', jobs: 2, partition: 'short' }, '--backend'), /are for the Slurm backend/);
-  assert.throws(() => checkBackendSettings({ type: 'local', jobs: 2, wait: false }, '--backend'), /--no-wait\) is for the Slurm backend/);
-  assert.throws(() => checkBackendSettings({ type: 'pbs' as 'slurm', jobs: 2 }, 'backend'), /'pbs' is not one of local, slurm/);
+  assert.throws(
+    () => checkBackendSettings({ type: 'slurm', jobs: 0 }, '--backend'),
+    /jobs must be a whole number from 1 to 1000/,
+  );
+  assert.throws(
+    () => checkBackendSettings({ type: 'slurm', jobs: 2, sbatchArgs: ['qos=normal'] }, '--backend'),
+    /sbatch argument 'qos=normal' must be one option/,
+  );
+  assert.throws(
+    () => checkBackendSettings({ type: 'local', jobs: 2, partition: 'short' }, '--backend'),
+    /are for the Slurm backend/,
+  );
+  assert.throws(
+    () => checkBackendSettings({ type: 'local', jobs: 2, wait: false }, '--backend'),
+    /--no-wait\) is for the Slurm backend/,
+  );
+  assert.throws(
+    () => checkBackendSettings({ type: 'pbs' as 'slurm', jobs: 2 }, 'backend'),
+    /'pbs' is not one of local, slurm/,
+  );
   assert.equal(arraySpec([5, 0, 1, 2, 7, 8]), '0-2,5,7-8');
   // the analysis file's backend section
-  assert.deepEqual(backendFromFile({ type: 'slurm', jobs: 20, partition: 'short', time: '00:30:00', mem: '8G', sbatch_args: ['--qos=normal'] }, 'a.yaml'), { type: 'slurm', jobs: 20, partition: 'short', time: '00:30:00', mem: '8G', account: undefined, sbatchArgs: ['--qos=normal'], retries: 1, wait: undefined });
+  assert.deepEqual(
+    backendFromFile(
+      { type: 'slurm', jobs: 20, partition: 'short', time: '00:30:00', mem: '8G', sbatch_args: ['--qos=normal'] },
+      'a.yaml',
+    ),
+    {
+      type: 'slurm',
+      jobs: 20,
+      partition: 'short',
+      time: '00:30:00',
+      mem: '8G',
+      account: undefined,
+      sbatchArgs: ['--qos=normal'],
+      retries: 1,
+      wait: undefined,
+    },
+  );
   assert.equal(backendFromFile('local', 'a.yaml').jobs, 4);
-  assert.throws(() => backendFromFile({ type: 'slurm', queue: 'x' }, 'a.yaml'), /a\.yaml: backend: unknown key 'queue'/);
+  assert.throws(
+    () => backendFromFile({ type: 'slurm', queue: 'x' }, 'a.yaml'),
+    /a\.yaml: backend: unknown key 'queue'/,
+  );
   assert.throws(() => backendFromFile({ type: 'slurm', jobs: '20' }, 'a.yaml'), /'jobs' must be a number/);
 });
 
-test('CLI --backend slurm --jobs 3: the merged outputs are the single-process run, byte for byte (a folder name with spaces, quotes, % and $(...))', { skip: needSlurm }, async () => {
-  const { res, reference: ref } = await reference();
-  const dir = copyOf(res, 'slurm');
-  const r = spawnSync(process.execPath, [CLI, 'permute', dir, '--contrast', '1', '--permutations', '400', '--seed', '11', '--tfce', '--cluster-threshold', '0.01', '--backend', 'slurm', '--jobs', '3', '--time', '00:05:00', '--sbatch-arg=--comment=vbm test'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assertSameFiles(ref, dir, 'Slurm backend, 3 tasks');
-  const job = planPermutationJob(dir, REQ, 3).job;
-  for (const where of [process.cwd(), study.dir, job.dir]) assert.ok(!readdirSync(where).includes('pwned'), `a shell interpreted the folder name (${where}/pwned)`);
-  assert.ok(existsSync(join(job.dir, 'probe.ok')), 'the probe job did not write probe.ok');
-  // vbm show lists each task as done, with its log
-  const show = spawnSync(process.execPath, [CLI, 'show', dir], { encoding: 'utf8' });
-  assert.equal(show.status, 0, show.stderr);
-  assert.match(show.stdout, /3 of 3 tasks done/);
-  assert.equal((show.stdout.match(/ done +\S.*task_000[0-2]\.log/g) ?? []).length, 3, show.stdout);
-});
+test(
+  'CLI --backend slurm --jobs 3: the merged outputs are the single-process run, byte for byte (a folder name with spaces, quotes, % and $(...))',
+  { skip: needSlurm },
+  async () => {
+    const { res, reference: ref } = await reference();
+    const dir = copyOf(res, 'slurm');
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'permute',
+        dir,
+        '--contrast',
+        '1',
+        '--permutations',
+        '400',
+        '--seed',
+        '11',
+        '--tfce',
+        '--cluster-threshold',
+        '0.01',
+        '--backend',
+        'slurm',
+        '--jobs',
+        '3',
+        '--time',
+        '00:05:00',
+        '--sbatch-arg=--comment=vbm test',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assertSameFiles(ref, dir, 'Slurm backend, 3 tasks');
+    const job = planPermutationJob(dir, REQ, 3).job;
+    for (const where of [process.cwd(), study.dir, job.dir])
+      assert.ok(!readdirSync(where).includes('pwned'), `a shell interpreted the folder name (${where}/pwned)`);
+    assert.ok(existsSync(join(job.dir, 'probe.ok')), 'the probe job did not write probe.ok');
+    // vbm show lists each task as done, with its log
+    const show = spawnSync(process.execPath, [CLI, 'show', dir], { encoding: 'utf8' });
+    assert.equal(show.status, 0, show.stderr);
+    assert.match(show.stdout, /3 of 3 tasks done/);
+    assert.equal((show.stdout.match(/ done +\S.*task_000[0-2]\.log/g) ?? []).length, 3, show.stdout);
+  },
+);
 
-test('Slurm: a cancelled array task is submitted again and the outputs stay exact; a half-finished job reruns only its missing task', { skip: needSlurm }, async () => {
-  const { res, reference: ref } = await reference();
-  const dir = copyOf(res, 'slurm-kill');
-  const notes: string[] = [];
-  const d = await distributedPermute(dir, REQ, { type: 'slurm', jobs: 3, retries: 1 }, {
-    onNote: (m) => notes.push(m),
-    onSubmit: (id, _tasks, attempt) => {
-      if (attempt === 1) execFileSync('scancel', [`${id}_1`]);
-    },
-  });
-  assert.deepEqual(d.outcome.retried, [1]);
-  assert.ok(notes.some((m) => /task 1 .* failed/.test(m)), notes.join('\n'));
-  const subs = readSubmissions(d.job).filter((s) => s.tasks.length);
-  assert.deepEqual(subs.map((s) => [s.tasks, s.attempt]), [[[0, 1, 2], 1], [[1], 2]]);
-  assertSameFiles(ref, dir, 'Slurm backend after a retry');
+test(
+  'Slurm: a cancelled array task is submitted again and the outputs stay exact; a half-finished job reruns only its missing task',
+  { skip: needSlurm },
+  async () => {
+    const { res, reference: ref } = await reference();
+    const dir = copyOf(res, 'slurm-kill');
+    const notes: string[] = [];
+    const d = await distributedPermute(
+      dir,
+      REQ,
+      { type: 'slurm', jobs: 3, retries: 1 },
+      {
+        onNote: (m) => notes.push(m),
+        onSubmit: (id, _tasks, attempt) => {
+          if (attempt === 1) execFileSync('scancel', [`${id}_1`]);
+        },
+      },
+    );
+    assert.deepEqual(d.outcome.retried, [1]);
+    assert.ok(
+      notes.some((m) => /task 1 .* failed/.test(m)),
+      notes.join('\n'),
+    );
+    const subs = readSubmissions(d.job).filter((s) => s.tasks.length);
+    assert.deepEqual(
+      subs.map((s) => [s.tasks, s.attempt]),
+      [
+        [[0, 1, 2], 1],
+        [[1], 2],
+      ],
+    );
+    assertSameFiles(ref, dir, 'Slurm backend after a retry');
 
-  // half-finished: task 2's result is lost; the same command submits task 2 only
-  rmSync(resultPath(d.job, 2));
-  for (const f of ref.keys()) rmSync(join(dir, f));
-  const again = await distributedPermute(dir, REQ, { type: 'slurm', jobs: 3 });
-  assert.deepEqual(again.outcome.alreadyDone, [0, 1]);
-  assert.deepEqual(again.outcome.submitted, [2]);
-  const last = readSubmissions(d.job).at(-1)!;
-  assert.deepEqual(last.tasks, [2]);
-  assertSameFiles(ref, dir, 'Slurm backend, rerun of a half-finished job');
-});
+    // half-finished: task 2's result is lost; the same command submits task 2 only
+    rmSync(resultPath(d.job, 2));
+    for (const f of ref.keys()) rmSync(join(dir, f));
+    const again = await distributedPermute(dir, REQ, { type: 'slurm', jobs: 3 });
+    assert.deepEqual(again.outcome.alreadyDone, [0, 1]);
+    assert.deepEqual(again.outcome.submitted, [2]);
+    const last = readSubmissions(d.job).at(-1)!;
+    assert.deepEqual(last.tasks, [2]);
+    assertSameFiles(ref, dir, 'Slurm backend, rerun of a half-finished job');
+  },
+);
 
-test('Slurm: --no-wait returns at submission, vbm show reports the tasks, vbm cancel stops them', { skip: needSlurm }, async () => {
-  const { res } = await reference();
-  const dir = copyOf(res, 'slurm-cancel');
-  // many permutations, so that the tasks are still queued or running when they are cancelled
-  const big = { ...REQ, permutations: 200000, clusterThreshold: undefined };
-  const d = await distributedPermute(dir, big, { type: 'slurm', jobs: 3, wait: false });
-  assert.equal(d.output, undefined);
-  assert.deepEqual(d.outcome.submitted, [0, 1, 2]);
-  const before = await jobStates(dir);
-  assert.equal(before.length, 1);
-  assert.ok(before[0].tasks.every((t) => t.status === 'pending' || t.status === 'running'), JSON.stringify(before[0].tasks));
-  const ids = await cancelJobs(dir);
-  assert.ok(ids.length >= 1);
-  // Slurm removes cancelled tasks from the queue within a few seconds
-  let states = await jobStates(dir);
-  for (let i = 0; i < 100 && states[0].tasks.some((t) => t.status === 'pending' || t.status === 'running'); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    states = await jobStates(dir);
-  }
-  assert.deepEqual(states[0].tasks.map((t) => t.status), ['failed', 'failed', 'failed']);
-  const q = execFileSync('squeue', ['--noheader', '--array', `--name=vbm-${d.job.name}`], { encoding: 'utf8' });
-  assert.equal(q.trim(), '');
-});
-
+test(
+  'Slurm: --no-wait returns at submission, vbm show reports the tasks, vbm cancel stops them',
+  { skip: needSlurm },
+  async () => {
+    const { res } = await reference();
+    const dir = copyOf(res, 'slurm-cancel');
+    // many permutations, so that the tasks are still queued or running when they are cancelled
+    const big = { ...REQ, permutations: 200000, clusterThreshold: undefined };
+    const d = await distributedPermute(dir, big, { type: 'slurm', jobs: 3, wait: false });
+    assert.equal(d.output, undefined);
+    assert.deepEqual(d.outcome.submitted, [0, 1, 2]);
+    const before = await jobStates(dir);
+    assert.equal(before.length, 1);
+    assert.ok(
+      before[0].tasks.every((t) => t.status === 'pending' || t.status === 'running'),
+      JSON.stringify(before[0].tasks),
+    );
+    const ids = await cancelJobs(dir);
+    assert.ok(ids.length >= 1);
+    // Slurm removes cancelled tasks from the queue within a few seconds
+    let states = await jobStates(dir);
+    for (let i = 0; i < 100 && states[0].tasks.some((t) => t.status === 'pending' || t.status === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      states = await jobStates(dir);
+    }
+    assert.deepEqual(
+      states[0].tasks.map((t) => t.status),
+      ['failed', 'failed', 'failed'],
+    );
+    const q = execFileSync('squeue', ['--noheader', '--array', `--name=vbm-${d.job.name}`], { encoding: 'utf8' });
+    assert.equal(q.trim(), '');
+  },
+);
 
 // the fit as tasks: 77 scans = three fixed chunks of 32 (the last one short)
 let fitStudy: Promise<{ design: string; plain: string }> | undefined;
@@ -239,10 +374,35 @@ function fitReference(): Promise<{ design: string; plain: string }> {
   // made once, on first use; a failure here (thrown in the executor) is kept as the rejection every caller sees
   fitStudy ??= new Promise((resolve) => {
     const dir = join(study.dir, 'fit');
-    const cohort = makeCohort({ n: 2 * FIT_CHUNK + 13, dims: [20, 24, 20], voxelMm: 8, noiseFwhmMm: 12, seed: 3, effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }] });
+    const cohort = makeCohort({
+      n: 2 * FIT_CHUNK + 13,
+      dims: [20, 24, 20],
+      voxelMm: 8,
+      noiseFwhmMm: 12,
+      seed: 3,
+      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
+    });
     const design = writeCohort(dir, cohort, { format: 'nii' });
     const plain = join(dir, 'plain');
-    const r = spawnSync(process.execPath, [CLI, 'run', design, '-o', plain, '--covariates', 'age,sex', '--contrast', 'age:T:age', 'F:age,sex', '--workers', '1', '-q'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'run',
+        design,
+        '-o',
+        plain,
+        '--covariates',
+        'age,sex',
+        '--contrast',
+        'age:T:age',
+        'F:age,sex',
+        '--workers',
+        '1',
+        '-q',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     resolve({ design, plain });
   });
@@ -250,24 +410,60 @@ function fitReference(): Promise<{ design: string; plain: string }> {
 }
 
 function assertSameFit(plain: string, dir: string, what: string): void {
-  const files = readdirSync(plain).filter((f) => f.endsWith('.nii')).concat('smoothness.json');
-  assert.ok(files.includes('ResMS.nii') && files.includes('RPV.nii') && files.includes('spmF_0002.nii'), files.join(' '));
-  for (const f of files) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(plain, f))), `${what}: ${f} differs from the single-thread fit`);
+  const files = readdirSync(plain)
+    .filter((f) => f.endsWith('.nii'))
+    .concat('smoothness.json');
+  assert.ok(
+    files.includes('ResMS.nii') && files.includes('RPV.nii') && files.includes('spmF_0002.nii'),
+    files.join(' '),
+  );
+  for (const f of files)
+    assert.ok(
+      readFileSync(join(dir, f)).equals(readFileSync(join(plain, f))),
+      `${what}: ${f} differs from the single-thread fit`,
+    );
 }
 
 for (const backend of ['local', 'slurm'] as const) {
-  test(`vbm run --backend ${backend} --jobs 3: the fit's maps (beta, ResMS, RPV, con, spmT, spmF) and smoothness are the single-thread fit's bytes`, { skip: backend === 'slurm' ? needSlurm : false }, async () => {
-    const { design, plain } = await fitReference();
-    const out = join(study.dir, 'fit', backend);
-    const r = spawnSync(process.execPath, [CLI, 'run', design, '-o', out, '--covariates', 'age,sex', '--contrast', 'age:T:age', 'F:age,sex', '--backend', backend, '--jobs', '3'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, new RegExp(`${backend} tasks \\(fit\\): 3/3`));
-    assertSameFit(plain, out, `${backend} backend, 3 tasks`);
-    const jobs = readdirSync(join(out, 'vbm-tasks'));
-    assert.equal(jobs.length, 1);
-    const left = readdirSync(join(out, 'vbm-tasks', jobs[0]));
-    assert.deepEqual(left.filter((f) => f.startsWith('task_')).sort(), ['task_0000.json', 'task_0001.json', 'task_0002.json'], 'the chunk sums are removed after the merge');
-    const show = spawnSync(process.execPath, [CLI, 'show', out], { encoding: 'utf8' });
-    assert.match(show.stdout, /Job fit_\w+ .*: 3 of 3 tasks done/, show.stdout);
-  });
+  test(
+    `vbm run --backend ${backend} --jobs 3: the fit's maps (beta, ResMS, RPV, con, spmT, spmF) and smoothness are the single-thread fit's bytes`,
+    { skip: backend === 'slurm' ? needSlurm : false },
+    async () => {
+      const { design, plain } = await fitReference();
+      const out = join(study.dir, 'fit', backend);
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'run',
+          design,
+          '-o',
+          out,
+          '--covariates',
+          'age,sex',
+          '--contrast',
+          'age:T:age',
+          'F:age,sex',
+          '--backend',
+          backend,
+          '--jobs',
+          '3',
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`${backend} tasks \\(fit\\): 3/3`));
+      assertSameFit(plain, out, `${backend} backend, 3 tasks`);
+      const jobs = readdirSync(join(out, 'vbm-tasks'));
+      assert.equal(jobs.length, 1);
+      const left = readdirSync(join(out, 'vbm-tasks', jobs[0]));
+      assert.deepEqual(
+        left.filter((f) => f.startsWith('task_')).sort(),
+        ['task_0000.json', 'task_0001.json', 'task_0002.json'],
+        'the chunk sums are removed after the merge',
+      );
+      const show = spawnSync(process.execPath, [CLI, 'show', out], { encoding: 'utf8' });
+      assert.match(show.stdout, /Job fit_\w+ .*: 3 of 3 tasks done/, show.stdout);
+    },
+  );
 }

@@ -40,7 +40,9 @@ test('a cohort with an unmodulated, a misregistered (10 mm) and a rescaled scan:
     assert.equal(res.flagged[0].row, res.summary.perScan.find((v) => v.rank === 1)!.row);
     assert.match(res.text, /mwp1sub-0013\.nii/);
     // files: the CSV per scan, the PNG, the JSON
-    const csv = readFileSync(join(t.dir, 'out', 'check.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(t.dir, 'out', 'check.csv'), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(csv.length, 31);
     assert.match(csv[0], /^row,scan,mean_correlation,quartic_mean_z/);
     const row13 = csv[13].split(',');
@@ -50,7 +52,8 @@ test('a cohort with an unmodulated, a misregistered (10 mm) and a rescaled scan:
     assert.ok(png.width > 600 && png.height > 300);
     // red dots for flagged scans are drawn
     let red = 0;
-    for (let i = 0; i < png.data.length; i += 4) if (png.data[i] > 190 && png.data[i + 1] < 60 && png.data[i + 2] < 60) red++;
+    for (let i = 0; i < png.data.length; i += 4)
+      if (png.data[i] > 190 && png.data[i + 1] < 60 && png.data[i + 2] < 60) red++;
     assert.ok(red > 50, `flagged scans drawn in red (${red} red pixels)`);
   } finally {
     t.cleanup();
@@ -62,10 +65,17 @@ test('a cohort with an unmodulated, a misregistered (10 mm) and a rescaled scan:
  * [1, nuisance] per voxel by solving the normal equations, Pearson correlations of every pair of
  * adjusted scans, and Z-scores per voxel.
  */
-function directMeasures(scans: ArrayLike<number>[], mask: Uint8Array, globals: number[] | null, nuisance: number[][] | null): { r: number[]; qz: number[]; voxels: number } {
+function directMeasures(
+  scans: ArrayLike<number>[],
+  mask: Uint8Array,
+  globals: number[] | null,
+  nuisance: number[][] | null,
+): { r: number[]; qz: number[]; voxels: number } {
   const n = scans.length;
   const gm = globals ? globals.reduce((a, b) => a + b, 0) / n : 1;
-  const Y = scans.map((s, i) => Array.from(s, (v: number) => (Number.isFinite(v) ? v : 0) * (globals ? gm / globals[i] : 1)));
+  const Y = scans.map((s, i) =>
+    Array.from(s, (v: number) => (Number.isFinite(v) ? v : 0) * (globals ? gm / globals[i] : 1)),
+  );
   // CAT12's mask: mean image above a quarter of its global mean (mean of nonzero / 8, then mean above)
   const nv = scans[0].length;
   const mean: number[] = [];
@@ -84,17 +94,22 @@ function directMeasures(scans: ArrayLike<number>[], mask: Uint8Array, globals: n
   const p = q + 1;
   const xbar = Array.from({ length: p }, (_, a) => X.reduce((s, row) => s + row[a], 0) / n);
   // (X'X)^-1 by Gauss-Jordan
-  const A = Array.from({ length: p }, (_, a) => Array.from({ length: 2 * p }, (__, b) => (b < p ? X.reduce((s, row) => s + row[a] * row[b], 0) : b - p === a ? 1 : 0)));
+  const A = Array.from({ length: p }, (_, a) =>
+    Array.from({ length: 2 * p }, (__, b) =>
+      b < p ? X.reduce((s, row) => s + row[a] * row[b], 0) : b - p === a ? 1 : 0,
+    ),
+  );
   for (let c = 0; c < p; c++) {
     let piv = c;
     for (let r = c + 1; r < p; r++) if (Math.abs(A[r][c]) > Math.abs(A[piv][c])) piv = r;
     [A[c], A[piv]] = [A[piv], A[c]];
     const d = A[c][c];
     for (let b = 0; b < 2 * p; b++) A[c][b] /= d;
-    for (let r = 0; r < p; r++) if (r !== c) {
-      const f = A[r][c];
-      for (let b = 0; b < 2 * p; b++) A[r][b] -= f * A[c][b];
-    }
+    for (let r = 0; r < p; r++)
+      if (r !== c) {
+        const f = A[r][c];
+        for (let b = 0; b < 2 * p; b++) A[r][b] -= f * A[c][b];
+      }
   }
   const inv = A.map((row) => row.slice(p));
   const R: number[][] = Array.from({ length: n }, () => []);
@@ -146,30 +161,50 @@ test('correlations and quartic mean Z equal a direct computation (scaling, nuisa
     const n = 9;
     const cohort = makeQcCohort({ n, dims: [14, 16, 14], voxelMm: 10, seed: 5 });
     const design = writeQcCohort(t.dir, cohort, new Map([[2, 'misregistered']]));
-    const scans = Array.from({ length: n }, (_, i) => readVolume(join(t.dir, 'scans', `mwp1sub-${String(i + 1).padStart(4, '0')}.nii`)).data);
+    const scans = Array.from(
+      { length: n },
+      (_, i) => readVolume(join(t.dir, 'scans', `mwp1sub-${String(i + 1).padStart(4, '0')}.nii`)).data,
+    );
     const age = cohort.age;
     const cases = [
       { globals: null, nuisance: null },
       { globals: cohort.tiv, nuisance: age.map((a, i) => [a, (i % 3) - 1]) },
     ];
     const table = readFileSync(design, 'utf8').trim().split('\n');
-    writeFileSync(design, [`${table[0]},site`, ...table.slice(1).map((l, i) => `${l},${(i % 3) - 1}`)].join('\n') + '\n');
+    writeFileSync(
+      design,
+      [`${table[0]},site`, ...table.slice(1).map((l, i) => `${l},${(i % 3) - 1}`)].join('\n') + '\n',
+    );
     // the second case with an explicit mask: the front half of the grid (y index >= 8)
     const all = new Uint8Array(scans[0].length).fill(1);
     const front = new Uint8Array(scans[0].length);
     for (let v = 0; v < front.length; v++) front[v] = Math.floor(v / 14) % 16 >= 8 ? 1 : 0;
     const maskPath = join(t.dir, 'front.nii');
-    writeFileSync(maskPath, encodeNifti({ dims: cohort.dims, affine: cohort.affine, data: front }, { datatype: DT.UINT8 }));
+    writeFileSync(
+      maskPath,
+      encodeNifti({ dims: cohort.dims, affine: cohort.affine, data: front }, { datatype: DT.UINT8 }),
+    );
     for (const [ci, c] of cases.entries()) {
       const d = directMeasures(scans, ci ? front : all, c.globals, c.nuisance);
-      const opts = { design, mask: ci ? maskPath : undefined, globals: c.globals ? 'tiv' : undefined, nuisance: c.nuisance ? ['age', 'site'] : undefined };
+      const opts = {
+        design,
+        mask: ci ? maskPath : undefined,
+        globals: c.globals ? 'tiv' : undefined,
+        nuisance: c.nuisance ? ['age', 'site'] : undefined,
+      };
       for (const variant of [{}, { blockBytes: 8 * n * 70, memoryBytes: 1000 }]) {
         const res = await runCheck({ ...opts, ...variant, out: join(t.dir, 'out') });
         assert.equal(res.summary.voxels, d.voxels);
         res.summary.perScan.forEach((v, i) => {
           // float64 on both sides, sums in another order: 1e-9 relative
-          assert.ok(Math.abs(v.meanCorrelation - d.r[i]) <= 1e-9 * Math.abs(d.r[i]), `scan ${i + 1}: mean r ${v.meanCorrelation} vs ${d.r[i]}`);
-          assert.ok(Math.abs(v.quarticZ - d.qz[i]) <= 1e-9 * d.qz[i], `scan ${i + 1}: quartic Z ${v.quarticZ} vs ${d.qz[i]}`);
+          assert.ok(
+            Math.abs(v.meanCorrelation - d.r[i]) <= 1e-9 * Math.abs(d.r[i]),
+            `scan ${i + 1}: mean r ${v.meanCorrelation} vs ${d.r[i]}`,
+          );
+          assert.ok(
+            Math.abs(v.quarticZ - d.qz[i]) <= 1e-9 * d.qz[i],
+            `scan ${i + 1}: quartic Z ${v.quarticZ} vs ${d.qz[i]}`,
+          );
         });
         assert.equal(existsSync(join(t.dir, 'out', 'check.csv')), true);
       }
@@ -232,9 +267,17 @@ test('on clean cohorts of 100 the rule flags what it implies', (t) => {
   const N = cohorts * 100;
   const mean = N * p;
   const sd = 1.5 * Math.sqrt(N * p * (1 - p));
-  t.diagnostic(`rule on normals: ${(100 * p).toFixed(2)}% per measure; clean cohorts: ${low} low correlation, ${high} high Z, ${any} flagged of ${N}`);
-  for (const [name, k] of [['low correlation', low], ['high Z', high]] as const) {
-    assert.ok(k >= mean - 3 * sd && k <= mean + 3 * sd, `${name}: ${k} flagged of ${N}, expected ${mean.toFixed(1)} +- ${(3 * sd).toFixed(1)}`);
+  t.diagnostic(
+    `rule on normals: ${(100 * p).toFixed(2)}% per measure; clean cohorts: ${low} low correlation, ${high} high Z, ${any} flagged of ${N}`,
+  );
+  for (const [name, k] of [
+    ['low correlation', low],
+    ['high Z', high],
+  ] as const) {
+    assert.ok(
+      k >= mean - 3 * sd && k <= mean + 3 * sd,
+      `${name}: ${k} flagged of ${N}, expected ${mean.toFixed(1)} +- ${(3 * sd).toFixed(1)}`,
+    );
   }
   assert.ok(any >= Math.max(low, high) && any <= low + high);
   assert.ok(any <= 2 * (mean + 3 * sd));
@@ -245,12 +288,21 @@ test('check refuses bad input by name', async () => {
   try {
     const cohort = makeQcCohort({ n: 5, dims: [10, 12, 10], voxelMm: 12, seed: 1 });
     const design = writeQcCohort(t.dir, cohort);
-    await assert.rejects(runCheck({ design, out: t.dir, globals: 'icv' }), (e: unknown) => e instanceof VbmError && /column 'icv'.*--globals/.test(e.message));
-    await assert.rejects(runCheck({ design, out: t.dir, nuisance: ['age', 'tiv', 'x'] }), (e: unknown) => e instanceof VbmError && /'x'/.test(e.message));
+    await assert.rejects(
+      runCheck({ design, out: t.dir, globals: 'icv' }),
+      (e: unknown) => e instanceof VbmError && /column 'icv'.*--globals/.test(e.message),
+    );
+    await assert.rejects(
+      runCheck({ design, out: t.dir, nuisance: ['age', 'tiv', 'x'] }),
+      (e: unknown) => e instanceof VbmError && /'x'/.test(e.message),
+    );
     const lines = readFileSync(design, 'utf8').trim().split('\n');
     lines[2] = lines[2].replace(/,\d+$/, ',0');
     writeFileSync(design, lines.join('\n') + '\n');
-    await assert.rejects(runCheck({ design, out: t.dir, globals: 'tiv' }), (e: unknown) => e instanceof VbmError && /row 3.*not positive/.test(e.message));
+    await assert.rejects(
+      runCheck({ design, out: t.dir, globals: 'tiv' }),
+      (e: unknown) => e instanceof VbmError && /row 3.*not positive/.test(e.message),
+    );
   } finally {
     t.cleanup();
   }
@@ -307,22 +359,33 @@ test('the same cohort stored LAS and RAS (and a mask stored LAS) gives the same 
       const name = `scans/mwp1sub-${String(i + 1).padStart(4, '0')}.nii`;
       const src = readVolume(join(t.dir, 'las', name)).data;
       const out = new Float32Array(src.length);
-      for (let z = 0; z < dims[2]; z++) for (let y = 0; y < dims[1]; y++) for (let x = 0; x < dims[0]; x++) out[x + dims[0] * (y + dims[1] * z)] = src[dims[0] - 1 - x + dims[0] * (y + dims[1] * z)];
+      for (let z = 0; z < dims[2]; z++)
+        for (let y = 0; y < dims[1]; y++)
+          for (let x = 0; x < dims[0]; x++)
+            out[x + dims[0] * (y + dims[1] * z)] = src[dims[0] - 1 - x + dims[0] * (y + dims[1] * z)];
       writeFileSync(join(ras, name), encodeNifti({ dims, affine: rasAffine, data: out }));
     }
     writeFileSync(join(ras, 'design.csv'), readFileSync(las, 'utf8'));
     // a mask of the left hemisphere (world x < 0), stored LAS
     const left = new Uint8Array(dims[0] * dims[1] * dims[2]);
-    for (let v = 0; v < left.length; v++) left[v] = cohort.affine[0][0] * (v % dims[0]) + cohort.affine[0][3] < 0 ? 1 : 0;
+    for (let v = 0; v < left.length; v++)
+      left[v] = cohort.affine[0][0] * (v % dims[0]) + cohort.affine[0][3] < 0 ? 1 : 0;
     const maskPath = join(t.dir, 'left.nii');
     writeFileSync(maskPath, encodeNifti({ dims, affine: cohort.affine, data: left }, { datatype: DT.UINT8 }));
     const a = await runCheck({ design: las, out: join(t.dir, 'o1'), mask: maskPath, globals: 'tiv' });
-    const b = await runCheck({ design: join(ras, 'design.csv'), out: join(t.dir, 'o2'), mask: maskPath, globals: 'tiv' });
+    const b = await runCheck({
+      design: join(ras, 'design.csv'),
+      out: join(t.dir, 'o2'),
+      mask: maskPath,
+      globals: 'tiv',
+    });
     assert.equal(a.summary.voxels, b.summary.voxels);
     assert.ok(a.summary.voxels > 0 && a.summary.voxels < left.length / 2);
     a.summary.perScan.forEach((v, i) => {
       // the same numbers summed in another voxel order: 1e-9 relative
-      assert.ok(Math.abs(v.meanCorrelation - b.summary.perScan[i].meanCorrelation) <= 1e-9 * Math.abs(v.meanCorrelation));
+      assert.ok(
+        Math.abs(v.meanCorrelation - b.summary.perScan[i].meanCorrelation) <= 1e-9 * Math.abs(v.meanCorrelation),
+      );
       assert.ok(Math.abs(v.quarticZ - b.summary.perScan[i].quarticZ) <= 1e-9 * v.quarticZ);
     });
   } finally {
@@ -336,12 +399,16 @@ test('vbm check from the command line: the table of flagged scans, exit 2 with t
     const cohort = makeQcCohort({ n: 14, dims: [16, 20, 16], voxelMm: 9, seed: 4 });
     const design = writeQcCohort(t.dir, cohort, new Map([[6, 'misregistered']]));
     const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-    const ok = spawnSync(process.execPath, [cli, 'check', design, '--globals', 'tiv', '-o', join(t.dir, 'qc'), '-q'], { encoding: 'utf8' });
+    const ok = spawnSync(process.execPath, [cli, 'check', design, '--globals', 'tiv', '-o', join(t.dir, 'qc'), '-q'], {
+      encoding: 'utf8',
+    });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /flagged, most extreme first/);
     assert.match(ok.stdout, /\n\s+7\s+scans\/mwp1sub-0007\.nii\s+[\d.]+\s+[\d.]+\s+low correlation/);
     for (const f of ['check.csv', 'check.png', 'check.json']) assert.ok(existsSync(join(t.dir, 'qc', f)), f);
-    const bad = spawnSync(process.execPath, [cli, 'check', design, '--nuisance', 'age,icv', '-o', join(t.dir, 'qc')], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [cli, 'check', design, '--nuisance', 'age,icv', '-o', join(t.dir, 'qc')], {
+      encoding: 'utf8',
+    });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /column 'icv' \(named by --nuisance\) is not in the spreadsheet/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');

@@ -17,9 +17,25 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     const cohort = makeCohort({ n: 10, dims: [16, 18, 16], voxelMm: 9, noiseFwhmMm: 16, seed: 5 });
     const design = writeCohort(dir, cohort, { format: 'mixed' });
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
-    writeFileSync(join(dir, 'contrasts.yaml'), '- name: Effect of age (+)\n  type: T\n  columns: [age]\n  weights: [1]\n');
+    writeFileSync(
+      join(dir, 'contrasts.yaml'),
+      '- name: Effect of age (+)\n  type: T\n  columns: [age]\n  weights: [1]\n',
+    );
     const out = join(dir, 'results');
-    const r = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrasts', join(dir, 'contrasts.yaml'), '--contrast', 'age or apoe4:F:age,apoe4', '--out', out, '--workers', '2');
+    const r = vbm(
+      'run',
+      design,
+      '--mask',
+      join(dir, 'mask.nii'),
+      '--contrasts',
+      join(dir, 'contrasts.yaml'),
+      '--contrast',
+      'age or apoe4:F:age,apoe4',
+      '--out',
+      out,
+      '--workers',
+      '2',
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /reading scans: 10\/10/);
     assert.match(r.stdout, /Effect of age \(\+\)\s+T\s+\[0 1 0 0\]/);
@@ -29,7 +45,10 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     assert.match(s.stdout, /Scans: 10/);
     assert.match(s.stdout, /Design: 4 columns, rank 4, df 6/);
     const j = JSON.parse(vbm('show', out, '--json').stdout) as { contrasts: { name: string }[]; scans: unknown[] };
-    assert.deepEqual(j.contrasts.map((c) => c.name), ['Effect of age (+)', 'age or apoe4']);
+    assert.deepEqual(
+      j.contrasts.map((c) => c.name),
+      ['Effect of age (+)', 'age or apoe4'],
+    );
     assert.equal(j.scans.length, 10);
     // a user error: exit code 2, the message and a hint, no stack trace
     const bad = vbm('run', design, '--contrast', 'T:tiv', '--out', join(dir, 'bad'));
@@ -45,7 +64,18 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
     assert.match(res.stdout, /wrote spmT_0001_thresh\.nii, spmT_0001_clusters\.nii, table_0001\.csv, table_0001\.json/);
     if (hasShared) {
       const atlas = join(sharedDir, 'data', 'atlases', 'atlas_aal.nii.gz');
-      const lab = vbm('label', out, '--contrast', '1', '--atlas', atlas, '--mode', 'clusters,peaks', '--threshold', '0.05');
+      const lab = vbm(
+        'label',
+        out,
+        '--contrast',
+        '1',
+        '--atlas',
+        atlas,
+        '--mode',
+        'clusters,peaks',
+        '--threshold',
+        '0.05',
+      );
       assert.equal(lab.status, 0, lab.stderr);
       assert.match(lab.stdout, /Cluster labelling/);
       assert.match(lab.stdout, /wrote labels_0001_atlas_aal_peaks\.csv, labels_0001_atlas_aal_clusters\.csv/);
@@ -56,15 +86,51 @@ test('vbm run with inline and file contrasts, then vbm show and show --json', ()
       assert.equal(bad.status, 2);
       assert.match(bad.stderr, /atlas 'nonexistent-atlas' not found; looked in/);
     }
-    const fwe = vbm('run', design, '--mask', join(dir, 'mask.nii'), '--contrast', 'T:age', '--out', join(dir, 'r2'), '--results', '--correction', 'fwe', '--threshold', '0.05', '-q');
+    const fwe = vbm(
+      'run',
+      design,
+      '--mask',
+      join(dir, 'mask.nii'),
+      '--contrast',
+      'T:age',
+      '--out',
+      join(dir, 'r2'),
+      '--results',
+      '--correction',
+      'fwe',
+      '--threshold',
+      '0.05',
+      '-q',
+    );
     assert.equal(fwe.status, 0, fwe.stderr);
     assert.match(fwe.stdout, /FWE p < 0\.05, k >= 0/);
     // pictures and the report from the command line
-    const plot = vbm('plot', out, '--contrast', '1', '--threshold', '3.10', '--display', 'z', '--cuts', '8', '--out', join(dir, 'age.png'), '-q');
+    const plot = vbm(
+      'plot',
+      out,
+      '--contrast',
+      '1',
+      '--threshold',
+      '3.10',
+      '--display',
+      'z',
+      '--cuts',
+      '8',
+      '--out',
+      join(dir, 'age.png'),
+      '-q',
+    );
     assert.equal(plot.status, 0, plot.stderr);
-    assert.match(plot.stdout, /wrote .*age\.png \((\d+ voxels shown, T > 3\.10, both signs|no voxel survives the thresholds)\)/);
-    assert.deepEqual([...readFileSync(join(dir, 'age.png')).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    for (const kind of ['glass', 'design']) assert.equal(vbm('plot', out, '--contrast', '2', '--kind', kind, '-q').status, 0, kind);
+    assert.match(
+      plot.stdout,
+      /wrote .*age\.png \((\d+ voxels shown, T > 3\.10, both signs|no voxel survives the thresholds)\)/,
+    );
+    assert.deepEqual(
+      [...readFileSync(join(dir, 'age.png')).subarray(0, 8)],
+      [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+    );
+    for (const kind of ['glass', 'design'])
+      assert.equal(vbm('plot', out, '--contrast', '2', '--kind', kind, '-q').status, 0, kind);
     assert.ok(existsSync(join(out, 'glass_0002.png')) && existsSync(join(out, 'design.png')));
     const noContrast = vbm('plot', out, '--contrast', '9');
     assert.equal(noContrast.status, 2);

@@ -69,7 +69,17 @@ test('multiple regression: a text covariate is coded 0/1 against its first level
   assert.deepEqual(d.rows, [2, 3, 4, 5, 6, 7, 8, 9], 'spreadsheet order');
   assert.equal(d.columnInfo[2].spmName, null, 'SPM has no coded factor in a multiple regression');
   // the default covariates: every column but those the design uses; text columns become factors
-  const all = designMatrix(table(['scan', 'group', 'age'], [['x', 'A', 1], ['y', 'B', 2], ['z', 'A', 4], ['w', 'B', 3]]));
+  const all = designMatrix(
+    table(
+      ['scan', 'group', 'age'],
+      [
+        ['x', 'A', 1],
+        ['y', 'B', 2],
+        ['z', 'A', 4],
+        ['w', 'B', 3],
+      ],
+    ),
+  );
   assert.deepEqual(all.columns, ['mean', 'group[B]', 'age']);
 });
 
@@ -79,8 +89,21 @@ test('one-sample: mean (H) and covariates; two-sample level by level in the give
   assert.equal(one.df, 6);
   const two = designMatrix(STUDY, { model: 'two_sample', factor: 'group', levels: ['AD', 'CN'], variance: 'unequal' });
   assert.deepEqual(two.columns, ['group[AD]', 'group[CN]']);
-  assert.deepEqual(two.rows, [3, 5, 7, 9, 2, 4, 6, 8], 'AD scans first (levels order), spreadsheet order within a level');
-  assert.deepEqual(two.X, [[1, 0], [1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [0, 1]]);
+  assert.deepEqual(
+    two.rows,
+    [3, 5, 7, 9, 2, 4, 6, 8],
+    'AD scans first (levels order), spreadsheet order within a level',
+  );
+  assert.deepEqual(two.X, [
+    [1, 0],
+    [1, 0],
+    [1, 0],
+    [1, 0],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+    [0, 1],
+  ]);
   assert.deepEqual([...two.varianceGroups!], [0, 0, 0, 0, 1, 1, 1, 1]);
   assert.equal(two.variance, 'unequal');
   const firstSeen = designMatrix(STUDY, { model: 'two_sample', factor: 'group' });
@@ -88,9 +111,18 @@ test('one-sample: mean (H) and covariates; two-sample level by level in the give
 });
 
 test('interaction with centring within levels: per-level columns, each centred on its level mean (ANOVA)', () => {
-  const d = designMatrix(STUDY, { model: 'anova', factor: 'group', covariates: ['age', 'tiv'], interactions: { age: 'group' }, centring: { age: 'factor', tiv: 'none' } });
+  const d = designMatrix(STUDY, {
+    model: 'anova',
+    factor: 'group',
+    covariates: ['age', 'tiv'],
+    interactions: { age: 'group' },
+    centring: { age: 'factor', tiv: 'none' },
+  });
   assert.deepEqual(d.columns, ['group[CN]', 'group[AD]', 'age:group[CN]', 'age:group[AD]', 'tiv']);
-  assert.deepEqual(d.columnInfo.map((c) => c.spmName), ['group_{1}', 'group_{2}', 'age@sF2_{1}', 'age@sF2_{2}', 'tiv']);
+  assert.deepEqual(
+    d.columnInfo.map((c) => c.spmName),
+    ['group_{1}', 'group_{2}', 'age@sF2_{1}', 'age@sF2_{2}', 'tiv'],
+  );
   const cn = [70, 68, 72, 70];
   const ad = [72, 80, 74, 82];
   const expectCN = cn.map((a) => a - mean(cn));
@@ -98,11 +130,23 @@ test('interaction with centring within levels: per-level columns, each centred o
   assert.deepEqual(d.X.map((r) => r[2]).slice(0, 4), expectCN);
   assert.deepEqual(d.X.map((r) => r[3]).slice(4), expectAD);
   assert.deepEqual(d.X.map((r) => r[3]).slice(0, 4), [0, 0, 0, 0]);
-  assert.deepEqual(d.X.map((r) => r[4]), [1400, 1450, 1400, 1450, 1500, 1350, 1500, 1350], 'tiv not centred');
+  assert.deepEqual(
+    d.X.map((r) => r[4]),
+    [1400, 1450, 1400, 1450, 1500, 1350, 1500, 1350],
+    'tiv not centred',
+  );
   // centring on the overall mean, then interaction: not centred within levels
-  const o = designMatrix(STUDY, { model: 'anova', factor: 'group', covariates: ['age'], interactions: { age: 'group' } });
+  const o = designMatrix(STUDY, {
+    model: 'anova',
+    factor: 'group',
+    covariates: ['age'],
+    interactions: { age: 'group' },
+  });
   const all = [...cn, ...ad];
-  assert.deepEqual(o.X.map((r) => r[2]).slice(0, 4), cn.map((a) => a - mean(all)));
+  assert.deepEqual(
+    o.X.map((r) => r[2]).slice(0, 4),
+    cn.map((a) => a - mean(all)),
+  );
 });
 
 test('paired: pair by pair, conditions in the given order, subjects as block columns', () => {
@@ -117,48 +161,138 @@ test('paired: pair by pair, conditions in the given order, subjects as block col
 
 test("globals: SPM's grand mean scaling (one factor), proportional (GM / global; 50 when 'no'), ANCOVA column", () => {
   const tiv = (col('tiv') as number[]).slice();
-  const gm = designMatrix(STUDY, { covariates: ['age'], globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 100 } });
+  const gm = designMatrix(STUDY, {
+    covariates: ['age'],
+    globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 100 },
+  });
   gm.globals!.gSF.forEach((f) => assert.ok(Math.abs(f - 100 / mean(tiv)) < 1e-15));
   assert.deepEqual(gm.columns, ['mean', 'age']);
-  const prop = designMatrix(STUDY, { covariates: ['age'], globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 'no', normalisation: 'proportional' } });
+  const prop = designMatrix(STUDY, {
+    covariates: ['age'],
+    globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 'no', normalisation: 'proportional' },
+  });
   prop.globalScale!.forEach((f, i) => assert.equal(f, 50 / tiv[i]));
-  const anc = designMatrix(STUDY, { covariates: ['age'], globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 50, normalisation: 'ancova' } });
+  const anc = designMatrix(STUDY, {
+    covariates: ['age'],
+    globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 50, normalisation: 'ancova' },
+  });
   assert.deepEqual(anc.columns, ['mean', 'age', 'global']);
   assert.deepEqual(anc.roles, ['H', 'C', 'G']);
   const f = 50 / mean(tiv);
   anc.X.forEach((r, i) => assert.ok(Math.abs(r[2] - (tiv[i] * f - 50)) < 1e-10));
-  const noScale = designMatrix(STUDY, { covariates: ['age'], globals: { calculation: 'user', values: 'tiv', normalisation: 'ancova' } });
+  const noScale = designMatrix(STUDY, {
+    covariates: ['age'],
+    globals: { calculation: 'user', values: 'tiv', normalisation: 'ancova' },
+  });
   assert.equal(noScale.globalScale, undefined, 'ANCOVA without grand mean scaling leaves the data as they are');
   noScale.X.forEach((r, i) => assert.ok(Math.abs(r[2] - (tiv[i] - mean(tiv))) < 1e-10));
 });
 
 test('bad input: factors with one level or a single-scan level, paired gaps and duplicates, globals, interactions, text in numbers', () => {
-  const t = (rows: (string | number | null)[][]): Table => table(['scan', 'subject', 'group', 'visit', 'age', 'tiv'], rows);
-  expectError(() => designMatrix(t([['a', 's1', 'CN', 'bl', 1, 1], ['b', 's2', 'CN', 'bl', 2, 1]]), { model: 'two_sample', factor: 'group' }), /factor 'group' has only one level \('CN'\)/, /at least two/);
+  const t = (rows: (string | number | null)[][]): Table =>
+    table(['scan', 'subject', 'group', 'visit', 'age', 'tiv'], rows);
   expectError(
-    () => designMatrix(t([['a', 's1', 'CN', 'bl', 1, 1], ['b', 's2', 'CN', 'bl', 2, 1], ['c', 's3', 'AD', 'bl', 3, 1]]), { model: 'two_sample', factor: 'group' }),
+    () =>
+      designMatrix(
+        t([
+          ['a', 's1', 'CN', 'bl', 1, 1],
+          ['b', 's2', 'CN', 'bl', 2, 1],
+        ]),
+        { model: 'two_sample', factor: 'group' },
+      ),
+    /factor 'group' has only one level \('CN'\)/,
+    /at least two/,
+  );
+  expectError(
+    () =>
+      designMatrix(
+        t([
+          ['a', 's1', 'CN', 'bl', 1, 1],
+          ['b', 's2', 'CN', 'bl', 2, 1],
+          ['c', 's3', 'AD', 'bl', 3, 1],
+        ]),
+        { model: 'two_sample', factor: 'group' },
+      ),
     /level 'AD' of factor 'group' has a single scan/,
     /add scans of 'AD'/,
   );
-  expectError(() => designMatrix(STUDY, { model: 'two_sample', factor: 'group', levels: ['CN', 'MCI'] }), /row 3 .*column 'group': 'AD' is not one of the levels listed for 'group' \(CN, MCI\)/);
-  const paired = t([['a', 's1', 'CN', 'bl', 1, 1], ['b', 's1', 'CN', 'fu', 2, 1], ['c', 's2', 'CN', 'bl', 3, 1], ['d', 's3', 'CN', 'bl', 3, 1], ['e', 's3', 'CN', 'fu', 3, 1]]);
-  expectError(() => designMatrix(paired, { model: 'paired', subject: 'subject', condition: 'visit' }), /subject 's2' \(column 'subject'\) has no scan for condition 'fu'/, /add the missing scan or drop subject 's2'/);
-  const twice = t([['a', 's1', 'CN', 'bl', 1, 1], ['b', 's1', 'CN', 'fu', 2, 1], ['c', 's2', 'CN', 'bl', 3, 1], ['d', 's2', 'CN', 'bl', 3, 1], ['e', 's2', 'CN', 'fu', 3, 1]]);
-  expectError(() => designMatrix(twice, { model: 'paired', subject: 'subject', condition: 'visit' }), /subject 's2' has 2 scans for condition 'bl' \(rows 4, 5\)/);
+  expectError(
+    () => designMatrix(STUDY, { model: 'two_sample', factor: 'group', levels: ['CN', 'MCI'] }),
+    /row 3 .*column 'group': 'AD' is not one of the levels listed for 'group' \(CN, MCI\)/,
+  );
+  const paired = t([
+    ['a', 's1', 'CN', 'bl', 1, 1],
+    ['b', 's1', 'CN', 'fu', 2, 1],
+    ['c', 's2', 'CN', 'bl', 3, 1],
+    ['d', 's3', 'CN', 'bl', 3, 1],
+    ['e', 's3', 'CN', 'fu', 3, 1],
+  ]);
+  expectError(
+    () => designMatrix(paired, { model: 'paired', subject: 'subject', condition: 'visit' }),
+    /subject 's2' \(column 'subject'\) has no scan for condition 'fu'/,
+    /add the missing scan or drop subject 's2'/,
+  );
+  const twice = t([
+    ['a', 's1', 'CN', 'bl', 1, 1],
+    ['b', 's1', 'CN', 'fu', 2, 1],
+    ['c', 's2', 'CN', 'bl', 3, 1],
+    ['d', 's2', 'CN', 'bl', 3, 1],
+    ['e', 's2', 'CN', 'fu', 3, 1],
+  ]);
+  expectError(
+    () => designMatrix(twice, { model: 'paired', subject: 'subject', condition: 'visit' }),
+    /subject 's2' has 2 scans for condition 'bl' \(rows 4, 5\)/,
+  );
   const g = (tiv: (number | null)[]): Table => t(tiv.map((v, i) => [`s${i}`, `s${i}`, 'CN', 'bl', i, v]));
-  const prop: DesignOptions = { covariates: ['age'], globals: { calculation: 'user', values: 'tiv', normalisation: 'proportional' } };
+  const prop: DesignOptions = {
+    covariates: ['age'],
+    globals: { calculation: 'user', values: 'tiv', normalisation: 'proportional' },
+  };
   expectError(() => designMatrix(g([1400, null, 1500, 1300]), prop), /row 3 \(s1\), column 'tiv' is empty/);
   expectError(() => designMatrix(g([1400, 0, 1500, 1300]), prop), /global of row 3 \(s1\) is 0/, /must be positive/);
   expectError(() => designMatrix(g([1400, 1500, -2, 1300]), prop), /global of row 4 \(s2\) is -2/);
-  expectError(() => designMatrix(g([1400, 1500, 1200, 1300]), { covariates: ['age'], globals: { calculation: 'omit', normalisation: 'ancova' } }), /normalisation 'ancova' needs a global value per scan, but calculation is 'omit'/, /'mean'.*'user'/);
-  expectError(() => designMatrix(STUDY, { covariates: ['age'], interactions: { age: 'tiv' } }), /interaction age:tiv: 'tiv' is not a factor/, /factors:/);
-  const text = t([['a', 's1', 'CN', 'bl', 70, 1], ['b', 's2', 'AD', 'bl', 'n/a', 1], ['c', 's3', 'CN', 'bl', 71, 1], ['d', 's4', 'AD', 'bl', 72, 1]]);
-  expectError(() => designMatrix(text, { covariates: ['age'] }), /row 3 \(b\), column 'age': 'n\/a' is not a number/, /numeric/);
-  expectError(() => designMatrix(STUDY, { covariates: ['age'], globals: { calculation: 'user', values: 'group', normalisation: 'proportional' } }), /column 'group': 'CN' is not a number, and the column is used as a numeric global value/);
+  expectError(
+    () =>
+      designMatrix(g([1400, 1500, 1200, 1300]), {
+        covariates: ['age'],
+        globals: { calculation: 'omit', normalisation: 'ancova' },
+      }),
+    /normalisation 'ancova' needs a global value per scan, but calculation is 'omit'/,
+    /'mean'.*'user'/,
+  );
+  expectError(
+    () => designMatrix(STUDY, { covariates: ['age'], interactions: { age: 'tiv' } }),
+    /interaction age:tiv: 'tiv' is not a factor/,
+    /factors:/,
+  );
+  const text = t([
+    ['a', 's1', 'CN', 'bl', 70, 1],
+    ['b', 's2', 'AD', 'bl', 'n/a', 1],
+    ['c', 's3', 'CN', 'bl', 71, 1],
+    ['d', 's4', 'AD', 'bl', 72, 1],
+  ]);
+  expectError(
+    () => designMatrix(text, { covariates: ['age'] }),
+    /row 3 \(b\), column 'age': 'n\/a' is not a number/,
+    /numeric/,
+  );
+  expectError(
+    () =>
+      designMatrix(STUDY, {
+        covariates: ['age'],
+        globals: { calculation: 'user', values: 'group', normalisation: 'proportional' },
+      }),
+    /column 'group': 'CN' is not a number, and the column is used as a numeric global value/,
+  );
 });
 
 test('contrasts name levels (vbm or SPM names); a level that does not exist lists the levels', () => {
-  const d = designMatrix(STUDY, { model: 'two_sample', factor: 'group', covariates: ['tiv'], interactions: { tiv: 'group' } });
+  const d = designMatrix(STUDY, {
+    model: 'two_sample',
+    factor: 'group',
+    covariates: ['tiv'],
+    interactions: { tiv: 'group' },
+  });
   const [c1, c2, c3] = buildContrasts(
     [
       { name: 'AD < CN', type: 'T', columns: ['group[AD]', 'group[CN]'], weights: [-1, 1] },
@@ -169,8 +303,15 @@ test('contrasts name levels (vbm or SPM names); a level that does not exist list
   );
   assert.deepEqual(c1.weights, [[1, -1, 0, 0]]);
   assert.deepEqual(c2.weights, c1.weights);
-  assert.deepEqual(c3.weights, [[0, 0, 1, 0], [0, 0, 0, 1]]);
-  expectError(() => buildContrasts([{ name: 'x', type: 'T', columns: ['group[MCI]'], weights: [1] }], d), /'MCI' is not a level of 'group'/, /the levels of 'group' are: CN, AD/);
+  assert.deepEqual(c3.weights, [
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ]);
+  expectError(
+    () => buildContrasts([{ name: 'x', type: 'T', columns: ['group[MCI]'], weights: [1] }], d),
+    /'MCI' is not a level of 'group'/,
+    /the levels of 'group' are: CN, AD/,
+  );
 });
 
 test('analysis file keys and CLI flags give the same design options; unknown values name the key', () => {
@@ -199,9 +340,18 @@ test('analysis file keys and CLI flags give the same design options; unknown val
       globals: { calculation: 'user', values: 'tiv', grandMeanScaling: 50, normalisation: 'proportional' },
     });
     assert.deepEqual(spec.centring?.perColumn, { age: 'mean', tiv: 'factor' });
-    assert.throws(() => parseAnalysisSpec({ ...raw, model: 'three_sample' }, dir, 'a.yaml'), /model 'three_sample' is not one of/);
-    assert.throws(() => parseAnalysisSpec({ ...raw, globals: { normalisation: 'ratio' } }, dir, 'a.yaml'), /globals.normalisation: 'ratio' is not one of none, proportional, ancova/);
-    assert.throws(() => parseAnalysisSpec({ ...raw, variance: 'different' }, dir, 'a.yaml'), /variance: must be equal or unequal/);
+    assert.throws(
+      () => parseAnalysisSpec({ ...raw, model: 'three_sample' }, dir, 'a.yaml'),
+      /model 'three_sample' is not one of/,
+    );
+    assert.throws(
+      () => parseAnalysisSpec({ ...raw, globals: { normalisation: 'ratio' } }, dir, 'a.yaml'),
+      /globals.normalisation: 'ratio' is not one of none, proportional, ancova/,
+    );
+    assert.throws(
+      () => parseAnalysisSpec({ ...raw, variance: 'different' }, dir, 'a.yaml'),
+      /variance: must be equal or unequal/,
+    );
   } finally {
     cleanup();
   }
@@ -221,15 +371,31 @@ test('global scaling in the streaming fit equals fitting scans scaled beforehand
       const [scan, ...rest] = l.split(',');
       const v = readVolume(join(dir, 'raw', scan));
       const data = Float64Array.from(v.data, (x) => x * (50 / tiv[i]));
-      writeFileSync(join(dir, `scaled${i}.nii`), encodeNifti({ dims: v.dims, affine: v.affine, data }, { datatype: DT.FLOAT64 }));
+      writeFileSync(
+        join(dir, `scaled${i}.nii`),
+        encodeNifti({ dims: v.dims, affine: v.affine, data }, { datatype: DT.FLOAT64 }),
+      );
       scaledLines.push([`scaled${i}.nii`, ...rest].join(','));
     });
     writeFileSync(join(dir, 'scaled.csv'), scaledLines.join('\n') + '\n');
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     // an absolute threshold that cuts differently into the raw (about 0.25-1.2) and the scaled (x 50/tiv, about 0.01-0.04) data
     const threshold = { type: 'absolute' as const, value: 0.02 };
-    const a = await runAnalysis({ design, out: join(dir, 'a'), covariates: ['age'], globals: { calculation: 'user', values: 'tiv', normalisation: 'proportional' }, masking: { threshold }, workers: 0 });
-    const b = await runAnalysis({ design: join(dir, 'scaled.csv'), out: join(dir, 'b'), covariates: ['age'], masking: { threshold }, workers: 0 });
+    const a = await runAnalysis({
+      design,
+      out: join(dir, 'a'),
+      covariates: ['age'],
+      globals: { calculation: 'user', values: 'tiv', normalisation: 'proportional' },
+      masking: { threshold },
+      workers: 0,
+    });
+    const b = await runAnalysis({
+      design: join(dir, 'scaled.csv'),
+      out: join(dir, 'b'),
+      covariates: ['age'],
+      masking: { threshold },
+      workers: 0,
+    });
     assert.ok(a.fit.vox.length > 50, `voxels above the threshold in the scaled data: ${a.fit.vox.length}`);
     assert.deepEqual([...a.fit.vox], [...b.fit.vox], 'same analysis mask');
     // tolerance 1e-5 of each map's largest value: float32 rounding of the copies, amplified a little by the fit
@@ -237,15 +403,29 @@ test('global scaling in the streaming fit equals fitting scans scaled beforehand
     for (let j = 0; j < p; j++) {
       let top = 0;
       for (let k = j; k < b.fit.beta.length; k += p) top = Math.max(top, Math.abs(b.fit.beta[k]));
-      for (let k = j; k < a.fit.beta.length; k += p) assert.ok(Math.abs(a.fit.beta[k] - b.fit.beta[k]) <= 1e-5 * top, `beta ${j + 1}: ${a.fit.beta[k]} vs ${b.fit.beta[k]}`);
+      for (let k = j; k < a.fit.beta.length; k += p)
+        assert.ok(
+          Math.abs(a.fit.beta[k] - b.fit.beta[k]) <= 1e-5 * top,
+          `beta ${j + 1}: ${a.fit.beta[k]} vs ${b.fit.beta[k]}`,
+        );
     }
-    for (let k = 0; k < a.fit.resMS.length; k++) assert.ok(Math.abs(a.fit.resMS[k] - b.fit.resMS[k]) <= 1e-5 * b.fit.resMS[k]);
+    for (let k = 0; k < a.fit.resMS.length; k++)
+      assert.ok(Math.abs(a.fit.resMS[k] - b.fit.resMS[k]) <= 1e-5 * b.fit.resMS[k]);
     a.fit.smoothness.fwhmVox.forEach((x, i) => assert.ok(Math.abs(x - b.fit.smoothness.fwhmVox[i]) < 1e-5 * x));
     // on the raw data the same threshold keeps other voxels: the test tells the two apart
-    const c = await runAnalysis({ design, out: join(dir, 'c'), covariates: ['age'], masking: { threshold }, workers: 0 });
+    const c = await runAnalysis({
+      design,
+      out: join(dir, 'c'),
+      covariates: ['age'],
+      masking: { threshold },
+      workers: 0,
+    });
     assert.ok(c.fit.vox.length > a.fit.vox.length + 10, `raw ${c.fit.vox.length} vs scaled ${a.fit.vox.length} voxels`);
     const rec = JSON.parse(readFileSync(join(dir, 'a', 'model.json'), 'utf8')) as ModelRecord;
-    assert.deepEqual(rec.design.globals?.gSF, tiv.map((t) => 50 / t));
+    assert.deepEqual(
+      rec.design.globals?.gSF,
+      tiv.map((t) => 50 / t),
+    );
   } finally {
     cleanup();
   }
@@ -257,10 +437,38 @@ test('vbm run with design flags, then vbm show: columns, SPM names, roles, level
     const cohort = makeCohort({ n: 12, dims: [12, 14, 12], voxelMm: 12, noiseFwhmMm: 20, seed: 7 });
     const design = writeCohort(dir, cohort, { format: 'nii' });
     const lines = readFileSync(design, 'utf8').trim().split('\n');
-    writeFileSync(design, [`${lines[0]},group`, ...lines.slice(1).map((l, i) => `${l},${i % 3 === 0 ? 'AD' : 'CN'}`)].join('\n') + '\n');
+    writeFileSync(
+      design,
+      [`${lines[0]},group`, ...lines.slice(1).map((l, i) => `${l},${i % 3 === 0 ? 'AD' : 'CN'}`)].join('\n') + '\n',
+    );
     const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
     const out = join(dir, 'out');
-    execFileSync(process.execPath, [cli, 'run', design, '-o', out, '-q', '--model', 'two-sample', '--factor', 'group', '--levels', 'CN,AD', '--variance', 'equal', '--covariates', 'age', '--interaction', 'age:group', '--centring', 'age=factor', '--contrast', 'AD<CN:T:group[CN]=1,group[AD]=-1', '--workers', '0']);
+    execFileSync(process.execPath, [
+      cli,
+      'run',
+      design,
+      '-o',
+      out,
+      '-q',
+      '--model',
+      'two-sample',
+      '--factor',
+      'group',
+      '--levels',
+      'CN,AD',
+      '--variance',
+      'equal',
+      '--covariates',
+      'age',
+      '--interaction',
+      'age:group',
+      '--centring',
+      'age=factor',
+      '--contrast',
+      'AD<CN:T:group[CN]=1,group[AD]=-1',
+      '--workers',
+      '0',
+    ]);
     const show = execFileSync(process.execPath, [cli, 'show', out], { encoding: 'utf8' });
     assert.match(show, /Design: 4 columns, rank 4, df 8 \(two sample\)/);
     assert.match(show, /group\[CN\]\s+Group_\{1\}\s+H\s+group = CN/);
@@ -269,10 +477,29 @@ test('vbm run with design flags, then vbm show: columns, SPM names, roles, level
     const rec = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as ModelRecord;
     assert.deepEqual(rec.design.roles, ['H', 'H', 'C', 'C']);
     assert.equal(rec.design.model, 'two_sample');
-    assert.deepEqual(rec.scans.map((s) => s.row), [3, 4, 6, 7, 9, 10, 12, 13, 2, 5, 8, 11]);
-    const bad = spawnSync(process.execPath, [cli, 'run', design, '-o', join(dir, 'bad'), '-q', '--model', 'two-sample', '--factor', 'group', '--contrast', 'T:group[MCI]']);
+    assert.deepEqual(
+      rec.scans.map((s) => s.row),
+      [3, 4, 6, 7, 9, 10, 12, 13, 2, 5, 8, 11],
+    );
+    const bad = spawnSync(process.execPath, [
+      cli,
+      'run',
+      design,
+      '-o',
+      join(dir, 'bad'),
+      '-q',
+      '--model',
+      'two-sample',
+      '--factor',
+      'group',
+      '--contrast',
+      'T:group[MCI]',
+    ]);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr.toString(), /'MCI' is not a level of 'group'.*\n?.*CN, AD|levels of 'group' are: AD, CN|levels of 'group' are: CN, AD/);
+    assert.match(
+      bad.stderr.toString(),
+      /'MCI' is not a level of 'group'.*\n?.*CN, AD|levels of 'group' are: AD, CN|levels of 'group' are: CN, AD/,
+    );
   } finally {
     cleanup();
   }
@@ -283,10 +510,21 @@ test("pipeline with calculation 'mean': SPM's globals computed once, remembered,
   try {
     const cohort = makeCohort({ n: 8, dims: [12, 14, 12], voxelMm: 12, noiseFwhmMm: 20, seed: 9 });
     const design = writeCohort(dir, cohort, { format: 'nii.gz' });
-    const spec = parseAnalysisSpec({ design, out: join(dir, 'out'), covariates: ['age'], globals: { calculation: 'mean', normalisation: 'ancova', grand_mean_scaling: 50 } }, dir, 'test');
+    const spec = parseAnalysisSpec(
+      {
+        design,
+        out: join(dir, 'out'),
+        covariates: ['age'],
+        globals: { calculation: 'mean', normalisation: 'ancova', grand_mean_scaling: 50 },
+      },
+      dir,
+      'test',
+    );
     const first = await runPipeline(spec);
     assert.equal(first[0].stages.find((s) => s.stage === 'estimate')?.status, 'ran');
-    const stages = JSON.parse(readFileSync(join(dir, 'out', 'vbm-stages.json'), 'utf8')) as { globals: Record<string, number> };
+    const stages = JSON.parse(readFileSync(join(dir, 'out', 'vbm-stages.json'), 'utf8')) as {
+      globals: Record<string, number>;
+    };
     const rec = JSON.parse(readFileSync(join(dir, 'out', 'model.json'), 'utf8')) as ModelRecord;
     // SPM's spm_global written out: mean of the finite voxels, then mean of those above 1/8 of it
     const expected = Array.from({ length: 8 }, (_, i) => {
@@ -304,7 +542,9 @@ test("pipeline with calculation 'mean': SPM's globals computed once, remembered,
       }
       return t / k;
     });
-    rec.design.globals!.raw.forEach((g: number, i: number) => assert.ok(Math.abs(g - expected[i]) < 1e-9 * expected[i], `global ${i}: ${g} vs ${expected[i]}`));
+    rec.design.globals!.raw.forEach((g: number, i: number) =>
+      assert.ok(Math.abs(g - expected[i]) < 1e-9 * expected[i], `global ${i}: ${g} vs ${expected[i]}`),
+    );
     assert.equal(Object.keys(stages.globals).length, 8);
     assert.deepEqual(rec.design.columns, ['mean', 'age', 'global']);
     const again = await runPipeline(spec);

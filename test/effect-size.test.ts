@@ -44,17 +44,21 @@ function makeStudy(dir: string, perYear = AGE_PER_YEAR): { group: number[]; age:
 /** Plain least squares at one voxel: coefficients and residual sum of squares (Gauss-Jordan on X'X). */
 function ols(X: number[][], y: number[]): { b: number[]; rss: number } {
   const p = X[0].length;
-  const A = Array.from({ length: p }, (_, a) => [...Array.from({ length: p }, (__, c) => X.reduce((s, r) => s + r[a] * r[c], 0)), X.reduce((s, r, i) => s + r[a] * y[i], 0)]);
+  const A = Array.from({ length: p }, (_, a) => [
+    ...Array.from({ length: p }, (__, c) => X.reduce((s, r) => s + r[a] * r[c], 0)),
+    X.reduce((s, r, i) => s + r[a] * y[i], 0),
+  ]);
   for (let c = 0; c < p; c++) {
     let piv = c;
     for (let r = c + 1; r < p; r++) if (Math.abs(A[r][c]) > Math.abs(A[piv][c])) piv = r;
     [A[c], A[piv]] = [A[piv], A[c]];
     const d = A[c][c];
     for (let k = 0; k <= p; k++) A[c][k] /= d;
-    for (let r = 0; r < p; r++) if (r !== c) {
-      const f = A[r][c];
-      for (let k = 0; k <= p; k++) A[r][k] -= f * A[c][k];
-    }
+    for (let r = 0; r < p; r++)
+      if (r !== c) {
+        const f = A[r][c];
+        for (let k = 0; k <= p; k++) A[r][k] -= f * A[c][k];
+      }
   }
   const b = A.map((r) => r[p]);
   const rss = y.reduce((s, yi, i) => s + (yi - X[i].reduce((t, x, k) => t + x * b[k], 0)) ** 2, 0);
@@ -73,11 +77,24 @@ test("two-sample design: Cohen's d equals the textbook pooled-SD d; r, signed -l
       design: join(t.dir, 'design.csv'),
       out,
       covariates: ['group'],
-      contrasts: [{ name: 'group 1 > 0', type: 'T', columns: ['group'], weights: [1] }, { name: 'group 0 > 1', type: 'T', columns: ['group'], weights: [-1] }],
+      contrasts: [
+        { name: 'group 1 > 0', type: 'T', columns: ['group'], weights: [1] },
+        { name: 'group 0 > 1', type: 'T', columns: ['group'], weights: [-1] },
+      ],
       workers: 0,
     });
-    const res = runResults(out, { contrast: 1, threshold: 0.001, correction: 'none', extent: 0, maps: ['d', 'r', 'logp'] });
-    assert.deepEqual(res.files.filter((f) => /_(d|r|mlog10p)\.nii$/.test(f)).sort(), ['spmT_0001_d.nii', 'spmT_0001_mlog10p.nii', 'spmT_0001_r.nii']);
+    const res = runResults(out, {
+      contrast: 1,
+      threshold: 0.001,
+      correction: 'none',
+      extent: 0,
+      maps: ['d', 'r', 'logp'],
+    });
+    assert.deepEqual(res.files.filter((f) => /_(d|r|mlog10p)\.nii$/.test(f)).sort(), [
+      'spmT_0001_d.nii',
+      'spmT_0001_mlog10p.nii',
+      'spmT_0001_r.nii',
+    ]);
     const d = readVolume(join(out, 'spmT_0001_d.nii')).data;
     const r = readVolume(join(out, 'spmT_0001_r.nii')).data;
     const lp = readVolume(join(out, 'spmT_0001_mlog10p.nii')).data;
@@ -124,7 +141,10 @@ test("two-sample design: Cohen's d equals the textbook pooled-SD d; r, signed -l
     const d2 = readVolume(join(out, 'spmT_0002_d.nii')).data;
     for (let v = 0; v < NV; v++) assert.ok(close(d2[v], -d[v]));
     // the table: r and d at each peak, equal to the maps at the peak voxels
-    const csv = readFileSync(join(out, 'table_0001.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    const csv = readFileSync(join(out, 'table_0001.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
     const h = csv[0];
     assert.ok(h.includes('peak_r') && h.includes('peak_d'));
     assert.ok(csv.length > 1, 'the planted effect gives peaks');
@@ -157,13 +177,33 @@ test('with a covariate: d is the adjusted difference over the residual SD, r the
       workers: 0,
     });
     runResults(out, { contrast: 1, threshold: 0.001, correction: 'none', extent: 0, maps: ['d', 'r'] });
-    const ageRes = runResults(out, { contrast: 2, threshold: 0.001, correction: 'none', extent: 0, maps: ['d', 'r', 'R2'] });
+    const ageRes = runResults(out, {
+      contrast: 2,
+      threshold: 0.001,
+      correction: 'none',
+      extent: 0,
+      maps: ['d', 'r', 'R2'],
+    });
     runResults(out, { contrast: 3, threshold: 0.001, correction: 'none', extent: 0, maps: ['R2', 'r'] });
     // age has no d (continuous) and no R2 (a T contrast): notes, no files; asked by name, refused
     assert.equal(ageRes.notes.length, 2);
-    assert.match(ageRes.notes.join('\n'), /no d map: d is defined for a two-group contrast only: its column 'age' takes \d+ values/);
+    assert.match(
+      ageRes.notes.join('\n'),
+      /no d map: d is defined for a two-group contrast only: its column 'age' takes \d+ values/,
+    );
     assert.ok(!ageRes.files.includes('spmT_0002_d.nii') && ageRes.files.includes('spmT_0002_r.nii'));
-    assert.throws(() => runResults(out, { contrast: 2, threshold: 0.001, correction: 'none', extent: 0, maps: ['d'], strictMaps: true }), (e: unknown) => e instanceof VbmError && /two-group/.test(e.message));
+    assert.throws(
+      () =>
+        runResults(out, {
+          contrast: 2,
+          threshold: 0.001,
+          correction: 'none',
+          extent: 0,
+          maps: ['d'],
+          strictMaps: true,
+        }),
+      (e: unknown) => e instanceof VbmError && /two-group/.test(e.message),
+    );
     const d = readVolume(join(out, 'spmT_0001_d.nii')).data;
     const rg = readVolume(join(out, 'spmT_0001_r.nii')).data;
     const ra = readVolume(join(out, 'spmT_0002_r.nii')).data;
@@ -211,12 +251,19 @@ test('two-group contrasts recognised: group indicator columns and a two-valued c
   assert.ok(g.twoGroup && Math.abs(g.factor - Math.sqrt(1 / 3 + 1 / 2)) < 1e-12 && g.n.join() === '3,2');
   // weights of 0.5 / -0.5 describe the same difference: the factor doubles so d is the same
   const h = twoGroupContrast(X, ['group[A]', 'group[B]'], [0.5, -0.5]);
-  assert.ok(h.twoGroup && Math.abs(h.factor - Math.sqrt(1 / 3 + 1 / 2)) < 1e-12, 'd does not depend on the scale of the weights');
+  assert.ok(
+    h.twoGroup && Math.abs(h.factor - Math.sqrt(1 / 3 + 1 / 2)) < 1e-12,
+    'd does not depend on the scale of the weights',
+  );
   // a -1/+1 coded column with an intercept: the group difference is 2 slopes, d = T sqrt(1/n1 + 1/n2)
   const Xs = [1, 1, -1, -1, -1].map((s) => [1, s]);
   const s = twoGroupContrast(Xs, ['mean', 'sex'], [0, 1]);
   assert.ok(s.twoGroup && Math.abs(s.factor - Math.sqrt(1 / 2 + 1 / 3)) < 1e-12);
-  const c = twoGroupContrast([1, 2, 3, 4].map((a) => [1, a]), ['mean', 'age'], [0, 1]);
+  const c = twoGroupContrast(
+    [1, 2, 3, 4].map((a) => [1, a]),
+    ['mean', 'age'],
+    [0, 1],
+  );
   assert.ok(!c.twoGroup && /takes 4 values/.test(c.reason));
   // closed forms of the other transforms
   assert.ok(Math.abs(partialR2(4, 2, 20) - 8 / 28) < 1e-15);

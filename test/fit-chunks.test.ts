@@ -15,22 +15,52 @@ test('beta, ResMS, RPV, con and spmT maps are byte-identical for 0, 1, 2 and 3 w
   const { dir, cleanup } = tempDir();
   try {
     const n = 2 * FIT_CHUNK + 13; // three chunks, the last one short
-    const cohort = makeCohort({ n, dims: [20, 24, 20], voxelMm: 8, noiseFwhmMm: 12, seed: 3, effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }] });
+    const cohort = makeCohort({
+      n,
+      dims: [20, 24, 20],
+      voxelMm: 8,
+      noiseFwhmMm: 12,
+      seed: 3,
+      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
+    });
     const design = writeCohort(dir, cohort, { format: 'nii' });
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const outs: string[] = [];
     for (const workers of [0, 1, 2, 3]) {
       const out = join(dir, `w${workers}`);
-      await runAnalysis({ design, out, covariates: ['age', 'sex'], contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }, { name: 'F', type: 'F', columns: ['age', 'sex'], weights: [[1, 0], [0, 1]] }], masking: { explicitMask: join(dir, 'mask.nii') }, workers });
+      await runAnalysis({
+        design,
+        out,
+        covariates: ['age', 'sex'],
+        contrasts: [
+          { name: 'age', type: 'T', columns: ['age'], weights: [1] },
+          {
+            name: 'F',
+            type: 'F',
+            columns: ['age', 'sex'],
+            weights: [
+              [1, 0],
+              [0, 1],
+            ],
+          },
+        ],
+        masking: { explicitMask: join(dir, 'mask.nii') },
+        workers,
+      });
       outs.push(out);
     }
-    const maps = readdirSync(outs[0]).filter((f) => f.endsWith('.nii')).sort();
-    for (const want of ['ResMS.nii', 'RPV.nii', 'beta_0001.nii', 'spmT_0001.nii', 'spmF_0002.nii']) assert.ok(maps.includes(want), `${want} not written: ${maps.join(' ')}`);
+    const maps = readdirSync(outs[0])
+      .filter((f) => f.endsWith('.nii'))
+      .sort();
+    for (const want of ['ResMS.nii', 'RPV.nii', 'beta_0001.nii', 'spmT_0001.nii', 'spmF_0002.nii'])
+      assert.ok(maps.includes(want), `${want} not written: ${maps.join(' ')}`);
     for (const f of maps) {
       const ref = readFileSync(join(outs[0], f));
-      for (const o of outs.slice(1)) assert.ok(readFileSync(join(o, f)).equals(ref), `${f} differs between 0 workers and ${o}`);
+      for (const o of outs.slice(1))
+        assert.ok(readFileSync(join(o, f)).equals(ref), `${f} differs between 0 workers and ${o}`);
     }
-    const smooth = (o: string): unknown => (JSON.parse(readFileSync(join(o, 'smoothness.json'), 'utf8')) as { FWHM_mm: unknown; R: unknown });
+    const smooth = (o: string): unknown =>
+      JSON.parse(readFileSync(join(o, 'smoothness.json'), 'utf8')) as { FWHM_mm: unknown; R: unknown };
     for (const o of outs.slice(1)) assert.deepEqual(smooth(o), smooth(outs[0]));
   } finally {
     cleanup();

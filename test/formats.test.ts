@@ -22,12 +22,45 @@ test('case 12: CIFTI-2 files (intent 3001-3099) are refused, saying what they ar
   const { dir, cleanup } = tempDir();
   try {
     const p = join(dir, 'sub.dconn.nii');
-    writeFileSync(p, encodeNifti({ dims: [4, 4, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], data: new Float32Array(16) }, { intent: { code: 3002 } }));
-    const check = (e: unknown): boolean => e instanceof VbmError && /sub\.dconn\.nii: a CIFTI-2 dense connectivity file \(\.dconn\.nii\), not a volume/.test(e.message) && /volumetric/.test(e.hint ?? '');
+    writeFileSync(
+      p,
+      encodeNifti(
+        {
+          dims: [4, 4, 1],
+          affine: [
+            [1, 0, 0, 0],
+            [0, 1, 0, 0],
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+          ],
+          data: new Float32Array(16),
+        },
+        { intent: { code: 3002 } },
+      ),
+    );
+    const check = (e: unknown): boolean =>
+      e instanceof VbmError &&
+      /sub\.dconn\.nii: a CIFTI-2 dense connectivity file \(\.dconn\.nii\), not a volume/.test(e.message) &&
+      /volumetric/.test(e.hint ?? '');
     assert.throws(() => readVolume(p), check);
     await assert.rejects(readHeaderOnly(p), check);
     const q = join(dir, 'x.nii');
-    writeFileSync(q, encodeNifti({ dims: [4, 4, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], data: new Float32Array(16) }, { intent: { code: 3099 } }));
+    writeFileSync(
+      q,
+      encodeNifti(
+        {
+          dims: [4, 4, 1],
+          affine: [
+            [1, 0, 0, 0],
+            [0, 1, 0, 0],
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+          ],
+          data: new Float32Array(16),
+        },
+        { intent: { code: 3099 } },
+      ),
+    );
     assert.throws(() => readVolume(q), /CIFTI-2 file \(intent code 3099\)/);
   } finally {
     cleanup();
@@ -136,7 +169,12 @@ function imgInt16(le = true, flipX = false): Buffer {
 const shift = (m: number[][]): number[][] => m.map((r) => [r[0], r[1], r[2], r[3] + r[0] + r[1] + r[2]]);
 
 function assertAffine(actual: number[][], expected: number[][]): void {
-  for (let r = 0; r < 4; r++) for (let c = 0; c < 4; c++) assert.ok(Math.abs(actual[r][c] - expected[r][c]) < 1e-9, `affine[${r}][${c}] = ${actual[r][c]}, expected ${expected[r][c]}`);
+  for (let r = 0; r < 4; r++)
+    for (let c = 0; c < 4; c++)
+      assert.ok(
+        Math.abs(actual[r][c] - expected[r][c]) < 1e-9,
+        `affine[${r}][${c}] = ${actual[r][c]}, expected ${expected[r][c]}`,
+      );
 }
 
 test('case 13: Analyze 7.5 without a .mat: voxel sizes, originator, x flipped (SPM default), scaling; both byte orders; a warning', async () => {
@@ -144,53 +182,112 @@ test('case 13: Analyze 7.5 without a .mat: voxel sizes, originator, x flipped (S
   try {
     for (const le of [true, false]) {
       const base = join(dir, le ? 'le' : 'be');
-      writeFileSync(`${base}.hdr`, analyzeHeader({ dims: DIMS, vox: [2, 3, 4], origin: [2, 3, 4], datatype: 4, bitpix: 16, scale: 0.5, inter: 1, littleEndian: le }));
+      writeFileSync(
+        `${base}.hdr`,
+        analyzeHeader({
+          dims: DIMS,
+          vox: [2, 3, 4],
+          origin: [2, 3, 4],
+          datatype: 4,
+          bitpix: 16,
+          scale: 0.5,
+          inter: 1,
+          littleEndian: le,
+        }),
+      );
       writeFileSync(`${base}.img`, imgInt16(le));
       const v = readVolume(`${base}.img`);
       assert.deepEqual(v.dims, DIMS);
       // SPM: mat = diag(-1,1,1,1) * [vox, -vox .* origin], 1-based; world of voxel (origin - 1) is 0
-      assertAffine(v.affine, shift([[-2, 0, 0, 4], [0, 3, 0, -9], [0, 0, 4, -16], [0, 0, 0, 1]]));
+      assertAffine(
+        v.affine,
+        shift([
+          [-2, 0, 0, 4],
+          [0, 3, 0, -9],
+          [0, 0, 4, -16],
+          [0, 0, 0, 1],
+        ]),
+      );
       assert.equal(v.data[1 + 4 * (2 + 5 * 3)], (1 + 20 + 300) * 0.5 + 1, 'roi_scale and funused1 scale the values');
       const h = await readHeaderOnly(`${base}.hdr`);
       assert.equal(h.format, 'analyze');
       assert.match(analyzeWarning(h) ?? '', /left and right cannot be known from an Analyze header alone/);
     }
     // no originator: the centre of the volume, (dim + 1) / 2 in 1-based voxels
-    writeFileSync(join(dir, 'c.hdr'), analyzeHeader({ dims: DIMS, vox: [2, 2, 2], origin: [0, 0, 0], datatype: 4, bitpix: 16 }));
+    writeFileSync(
+      join(dir, 'c.hdr'),
+      analyzeHeader({ dims: DIMS, vox: [2, 2, 2], origin: [0, 0, 0], datatype: 4, bitpix: 16 }),
+    );
     writeFileSync(join(dir, 'c.img'), imgInt16());
-    assertAffine(readVolume(join(dir, 'c.hdr')).affine, shift([[-2, 0, 0, 5], [0, 2, 0, -6], [0, 0, 2, -7], [0, 0, 0, 1]]));
+    assertAffine(
+      readVolume(join(dir, 'c.hdr')).affine,
+      shift([
+        [-2, 0, 0, 5],
+        [0, 2, 0, -6],
+        [0, 0, 2, -7],
+        [0, 0, 0, 1],
+      ]),
+    );
   } finally {
     cleanup();
   }
 });
 
-test('case 13: Analyze 7.5 with SPM\'s .mat beside it (level 5 `mat`, compressed `M`, level 4 `M`); LAS and RAS storage agree in world space', async () => {
+test("case 13: Analyze 7.5 with SPM's .mat beside it (level 5 `mat`, compressed `M`, level 4 `M`); LAS and RAS storage agree in world space", async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const ras = [[2, 0, 0, -10], [0, 3, 0, -20], [0, 0, 4, -30], [0, 0, 0, 1]];
+    const ras = [
+      [2, 0, 0, -10],
+      [0, 3, 0, -20],
+      [0, 0, 4, -30],
+      [0, 0, 0, 1],
+    ];
     // `mat` is used as it is
-    writeFileSync(join(dir, 'a.hdr'), analyzeHeader({ dims: DIMS, vox: [9, 9, 9], origin: [1, 1, 1], datatype: 4, bitpix: 16 }));
+    writeFileSync(
+      join(dir, 'a.hdr'),
+      analyzeHeader({ dims: DIMS, vox: [9, 9, 9], origin: [1, 1, 1], datatype: 4, bitpix: 16 }),
+    );
     writeFileSync(join(dir, 'a.img'), imgInt16());
     writeFileSync(join(dir, 'a.mat'), matV5('mat', ras));
     const a = readVolume(join(dir, 'a.img'));
     assertAffine(a.affine, shift(ras));
     assert.equal((await readHeaderOnly(join(dir, 'a.hdr'))).orientationFrom, 'mat-file');
     // SPM99's `M` is flipped in x, as SPM12 does: compressed level 5, and level 4
-    const flipped = [[-2, 0, 0, 10], [0, 3, 0, -20], [0, 0, 4, -30], [0, 0, 0, 1]];
-    for (const [name, mat] of [['b', matV5('M', ras, true)], ['c', matV4('M', ras)]] as const) {
-      writeFileSync(join(dir, `${name}.hdr`), analyzeHeader({ dims: DIMS, vox: [9, 9, 9], origin: [1, 1, 1], datatype: 4, bitpix: 16 }));
+    const flipped = [
+      [-2, 0, 0, 10],
+      [0, 3, 0, -20],
+      [0, 0, 4, -30],
+      [0, 0, 0, 1],
+    ];
+    for (const [name, mat] of [
+      ['b', matV5('M', ras, true)],
+      ['c', matV4('M', ras)],
+    ] as const) {
+      writeFileSync(
+        join(dir, `${name}.hdr`),
+        analyzeHeader({ dims: DIMS, vox: [9, 9, 9], origin: [1, 1, 1], datatype: 4, bitpix: 16 }),
+      );
       writeFileSync(join(dir, `${name}.img`), imgInt16());
       writeFileSync(join(dir, `${name}.mat`), mat);
       assertAffine(readVolume(join(dir, `${name}.hdr`)).affine, shift(flipped));
     }
     // the same image stored LAS (x reversed on disk, `mat` saying so) reads to the same world values
-    const las = [[-2, 0, 0, 2 * 5 - 10 - 2 * 0], [0, 3, 0, -20], [0, 0, 4, -30], [0, 0, 0, 1]];
+    const las = [
+      [-2, 0, 0, 2 * 5 - 10 - 2 * 0],
+      [0, 3, 0, -20],
+      [0, 0, 4, -30],
+      [0, 0, 0, 1],
+    ];
     // 1-based voxel i' = 5 - i maps to the same x: x = 2 (5 - i') - 10 + ... => mat row 0 = [-2, 0, 0, 2 * 5 - 10]
-    writeFileSync(join(dir, 'l.hdr'), analyzeHeader({ dims: DIMS, vox: [2, 3, 4], origin: [0, 0, 0], datatype: 4, bitpix: 16 }));
+    writeFileSync(
+      join(dir, 'l.hdr'),
+      analyzeHeader({ dims: DIMS, vox: [2, 3, 4], origin: [0, 0, 0], datatype: 4, bitpix: 16 }),
+    );
     writeFileSync(join(dir, 'l.img'), imgInt16(true, true));
     writeFileSync(join(dir, 'l.mat'), matV5('mat', las));
     const l = readVolume(join(dir, 'l.img'));
-    const world = (aff: number[][], i: number, j: number, k: number): number[] => [0, 1, 2].map((r) => aff[r][0] * i + aff[r][1] * j + aff[r][2] * k + aff[r][3]);
+    const world = (aff: number[][], i: number, j: number, k: number): number[] =>
+      [0, 1, 2].map((r) => aff[r][0] * i + aff[r][1] * j + aff[r][2] * k + aff[r][3]);
     for (let k = 0; k < 6; k++)
       for (let j = 0; j < 5; j++)
         for (let i = 0; i < 4; i++) {
@@ -200,7 +297,10 @@ test('case 13: Analyze 7.5 with SPM\'s .mat beside it (level 5 `mat`, compressed
         }
     // a damaged .mat is a vbm message naming it
     writeFileSync(join(dir, 'a.mat'), Buffer.concat([matV5('mat', ras).subarray(0, 150)]));
-    assert.throws(() => readVolume(join(dir, 'a.img')), (e: unknown) => e instanceof VbmError && /a\.mat: not a readable MATLAB \.mat file/.test(e.message));
+    assert.throws(
+      () => readVolume(join(dir, 'a.img')),
+      (e: unknown) => e instanceof VbmError && /a\.mat: not a readable MATLAB \.mat file/.test(e.message),
+    );
   } finally {
     cleanup();
   }
@@ -212,17 +312,36 @@ test('case 13: a study of Analyze scans is analysed, with the left-right warning
     const cohort = makeCohort({ n: 6, dims: [10, 12, 10], voxelMm: 12, noiseFwhmMm: 20, seed: 9 });
     const lines = ['scan,age'];
     for (let s = 0; s < 6; s++) {
-      writeFileSync(join(dir, `s${s}.hdr`), analyzeHeader({ dims: cohort.dims, vox: [12, 12, 12], origin: [6, 7, 5], datatype: 16, bitpix: 32 }));
+      writeFileSync(
+        join(dir, `s${s}.hdr`),
+        analyzeHeader({ dims: cohort.dims, vox: [12, 12, 12], origin: [6, 7, 5], datatype: 16, bitpix: 32 }),
+      );
       const data = cohort.scan(s);
       writeFileSync(join(dir, `s${s}.img`), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
       lines.push(`s${s}.img,${cohort.covariates.age[s]}`);
     }
     writeFileSync(join(dir, 'design.csv'), lines.join('\n') + '\n');
     const logs: string[] = [];
-    const res = await runAnalysis({ design: join(dir, 'design.csv'), out: join(dir, 'out'), log: (m) => logs.push(m), workers: 0 });
+    const res = await runAnalysis({
+      design: join(dir, 'design.csv'),
+      out: join(dir, 'out'),
+      log: (m) => logs.push(m),
+      workers: 0,
+    });
     assert.ok(res.fit.vox.length > 0);
-    assert.ok(logs.some((l) => /^warning: .*s0\.hdr is an Analyze 7\.5 image: left and right cannot be known/.test(l)), logs.join('\n'));
-    assertAffine(res.record.grid.affine, shift([[-12, 0, 0, 72], [0, 12, 0, -84], [0, 0, 12, -60], [0, 0, 0, 1]]));
+    assert.ok(
+      logs.some((l) => /^warning: .*s0\.hdr is an Analyze 7\.5 image: left and right cannot be known/.test(l)),
+      logs.join('\n'),
+    );
+    assertAffine(
+      res.record.grid.affine,
+      shift([
+        [-12, 0, 0, 72],
+        [0, 12, 0, -84],
+        [0, 0, 12, -60],
+        [0, 0, 0, 1],
+      ]),
+    );
   } finally {
     cleanup();
   }

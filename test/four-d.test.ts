@@ -22,16 +22,26 @@ test('a 4-D .nii.gz named on every row (or as file.nii,K) equals the 3-D files',
     hdr.writeInt16LE(4, 40);
     hdr.writeInt16LE(n, 48);
     writeFileSync(join(dir, 'all.nii.gz'), gzipSync(Buffer.concat([hdr, ...files.map((f) => f.subarray(352))])));
-    writeFileSync(join(dir, 'd4.csv'), [lines[0], ...lines.slice(1).map((l) => l.replace(/^[^,]+/, 'all.nii.gz'))].join('\n'));
+    writeFileSync(
+      join(dir, 'd4.csv'),
+      [lines[0], ...lines.slice(1).map((l) => l.replace(/^[^,]+/, 'all.nii.gz'))].join('\n'),
+    );
     // SPM's 'file,K' volume syntax; in CSV the comma needs quotes
-    writeFileSync(join(dir, 'd4k.csv'), [lines[0], ...lines.slice(1).map((l, i) => l.replace(/^[^,]+/, `"all.nii.gz,${i + 1}"`))].join('\n'));
+    writeFileSync(
+      join(dir, 'd4k.csv'),
+      [lines[0], ...lines.slice(1).map((l, i) => l.replace(/^[^,]+/, `"all.nii.gz,${i + 1}"`))].join('\n'),
+    );
     const contrasts = [{ name: 'age', type: 'T' as const, columns: ['age'], weights: [1] }];
     await runAnalysis({ design, out: join(dir, 'o3'), contrasts, workers: 2 });
     await runAnalysis({ design: join(dir, 'd4.csv'), out: join(dir, 'o4'), contrasts, workers: 2 });
     await runAnalysis({ design: join(dir, 'd4k.csv'), out: join(dir, 'o4k'), contrasts, workers: 2 });
     for (const o of ['o4', 'o4k']) {
       for (const f of ['beta_0002.nii', 'ResMS.nii', 'spmT_0001.nii', 'mask.nii']) {
-        assert.equal(maxRelDiff(readVolume(join(dir, o, f)).data, readVolume(join(dir, 'o3', f)).data), 0, `${o}/${f}: ${maxRelDiff(readVolume(join(dir, o, f)).data, readVolume(join(dir, 'o3', f)).data)}`);
+        assert.equal(
+          maxRelDiff(readVolume(join(dir, o, f)).data, readVolume(join(dir, 'o3', f)).data),
+          0,
+          `${o}/${f}: ${maxRelDiff(readVolume(join(dir, o, f)).data, readVolume(join(dir, 'o3', f)).data)}`,
+        );
       }
     }
   } finally {

@@ -29,7 +29,10 @@ import { makeCohort, writeCohort } from '../src/synth/phantom.js';
 const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1) || 1);
 const runs = (fast: number): number => Math.round(fast * SCALE);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
-const params = (fast: number): fc.Parameters<unknown> => ({ numRuns: runs(fast), ...(SEED !== undefined ? { seed: SEED } : {}) });
+const params = (fast: number): fc.Parameters<unknown> => ({
+  numRuns: runs(fast),
+  ...(SEED !== undefined ? { seed: SEED } : {}),
+});
 
 /** Run `f`; anything thrown must be a VbmError. */
 function onlyVbmError<T>(f: () => T): T | VbmError {
@@ -49,7 +52,12 @@ async function onlyVbmErrorAsync<T>(f: () => Promise<T>): Promise<T | VbmError> 
   }
 }
 
-const AFFINE = [[2, 0, 0, -4], [0, 2, 0, -4], [0, 0, 2, -4], [0, 0, 0, 1]];
+const AFFINE = [
+  [2, 0, 0, -4],
+  [0, 2, 0, -4],
+  [0, 0, 2, -4],
+  [0, 0, 0, 1],
+];
 const GOOD = encodeNifti({ dims: [4, 4, 4], affine: AFFINE, data: Float32Array.from({ length: 64 }, (_, i) => i) });
 
 /** Byte edits: set bytes (biased to the header), cut the end, or append bytes. */
@@ -68,14 +76,21 @@ function mutate(src: Uint8Array, m: { sets: [number, number][]; cut?: number; ap
 
 test('fuzz: the NIfTI/Analyze header parser gives a header or a VbmError, never a claim beyond the bound', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 700 }), mutation.map((m) => mutate(GOOD, m))), fc.boolean(), (bytes, pair) => {
-      const r = onlyVbmError(() => parseHeader(bytes, pair ? 'x.hdr' : 'x.nii', pair ? 'x.img' : 'x.nii'));
-      if (!(r instanceof VbmError)) {
-        assert.ok(Number.isSafeInteger(claimedBytes(r)), 'a countable size');
-        assert.ok(r.dims.every((d) => Number.isInteger(d) && d >= 1));
-        assert.ok(r.affine.flat().length === 16);
-      }
-    }),
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 700 }),
+        mutation.map((m) => mutate(GOOD, m)),
+      ),
+      fc.boolean(),
+      (bytes, pair) => {
+        const r = onlyVbmError(() => parseHeader(bytes, pair ? 'x.hdr' : 'x.nii', pair ? 'x.img' : 'x.nii'));
+        if (!(r instanceof VbmError)) {
+          assert.ok(Number.isSafeInteger(claimedBytes(r)), 'a countable size');
+          assert.ok(r.dims.every((d) => Number.isInteger(d) && d >= 1));
+          assert.ok(r.affine.flat().length === 16);
+        }
+      },
+    ),
     params(400),
   );
 });
@@ -106,7 +121,10 @@ test('fuzz: mutated .nii, .nii.gz and .hdr/.img files open or give a VbmError, h
         if (!(r instanceof VbmError)) {
           const need = claimedBytes(r.header);
           assert.ok(need <= MAX_IMAGE_BYTES);
-          assert.ok(r.data.length >= need && r.data.length <= need + TRAILING_BYTES_ALLOWED + 348, `holds ${r.data.length} for a claim of ${need}`);
+          assert.ok(
+            r.data.length >= need && r.data.length <= need + TRAILING_BYTES_ALLOWED + 348,
+            `holds ${r.data.length} for a claim of ${need}`,
+          );
         }
         for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
       }),
@@ -124,7 +142,9 @@ test("fuzz: SPM's .mat reader gives matrices or a VbmError on random and mutated
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), (body, v5) => {
       const bytes = v5 ? Uint8Array.from([...head, ...body]) : body;
-      const r = onlyVbmError(() => readMatVariables(bytes, 'x.mat', ['mat', 'M'], (b) => inflateSync(b, { maxOutputLength: 1 << 22 })));
+      const r = onlyVbmError(() =>
+        readMatVariables(bytes, 'x.mat', ['mat', 'M'], (b) => inflateSync(b, { maxOutputLength: 1 << 22 })),
+      );
       if (!(r instanceof VbmError)) for (const m of Object.values(r)) assert.ok(m.length * (m[0]?.length ?? 0) <= 4096);
     }),
     params(400),
@@ -134,10 +154,18 @@ test("fuzz: SPM's .mat reader gives matrices or a VbmError on random and mutated
 test('fuzz: CSV, TSV and mutated xlsx design sheets read to a table or a VbmError', async () => {
   const { dir, cleanup } = tempDir('vbm-fuzz-');
   try {
-    const cell = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('"', '""', ',', ';', '\t', '\n', '\r\n', '\uFEFF', '=1+1', '-3.5', 'NaN', ''), fc.double().map(String));
-    const text = fc.array(fc.array(cell, { maxLength: 6 }), { maxLength: 8 }).chain((rows) =>
-      fc.constantFrom(',', ';', '\t').map((sep) => rows.map((r) => r.join(sep)).join(fc.sample(fc.constantFrom('\n', '\r\n'), 1)[0])),
+    const cell = fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.constantFrom('"', '""', ',', ';', '\t', '\n', '\r\n', '\uFEFF', '=1+1', '-3.5', 'NaN', ''),
+      fc.double().map(String),
     );
+    const text = fc
+      .array(fc.array(cell, { maxLength: 6 }), { maxLength: 8 })
+      .chain((rows) =>
+        fc
+          .constantFrom(',', ';', '\t')
+          .map((sep) => rows.map((r) => r.join(sep)).join(fc.sample(fc.constantFrom('\n', '\r\n'), 1)[0])),
+      );
     let k = 0;
     await fc.assert(
       fc.asyncProperty(text, fc.constantFrom('csv', 'tsv', 'txt'), async (t, ext) => {
@@ -150,17 +178,25 @@ test('fuzz: CSV, TSV and mutated xlsx design sheets read to a table or a VbmErro
       params(150),
     );
     // a real .xlsx (written by another library), then its bytes mutated
-    await writeXlsxFile([[{ value: 'scan' }, { value: 'age' }], [{ value: 'a.nii' }, { value: 61, type: Number }], [{ value: 'b.nii' }, { value: 72, type: Number }]] as never).toFile(join(dir, 'good.xlsx'));
+    await writeXlsxFile([
+      [{ value: 'scan' }, { value: 'age' }],
+      [{ value: 'a.nii' }, { value: 61, type: Number }],
+      [{ value: 'b.nii' }, { value: 72, type: Number }],
+    ] as never).toFile(join(dir, 'good.xlsx'));
     const good = readFileSync(join(dir, 'good.xlsx'));
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.option(fc.nat(good.length), { nil: undefined }), async (sets, cut) => {
-        const b = Uint8Array.from(good);
-        for (const [at, v] of sets) b[at] = v;
-        const p = join(dir, `x${k++}.xlsx`);
-        writeFileSync(p, cut === undefined ? b : b.subarray(0, cut));
-        await onlyVbmErrorAsync(() => readTable(p));
-        rmSync(p);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        fc.option(fc.nat(good.length), { nil: undefined }),
+        async (sets, cut) => {
+          const b = Uint8Array.from(good);
+          for (const [at, v] of sets) b[at] = v;
+          const p = join(dir, `x${k++}.xlsx`);
+          writeFileSync(p, cut === undefined ? b : b.subarray(0, cut));
+          await onlyVbmErrorAsync(() => readTable(p));
+          rmSync(p);
+        },
+      ),
       params(60),
     );
   } finally {
@@ -172,9 +208,50 @@ test('fuzz: the analysis-file parser gives a spec or a VbmError for random YAML,
   const { dir, cleanup } = tempDir('vbm-fuzz-');
   try {
     writeFileSync(join(dir, 'design.csv'), 'scan,age\na.nii,1\n');
-    const key = fc.constantFrom('design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'workers', 'name', 'type', 'columns', 'weights', 'vector', 'absolute', 'relative', 'threshold', 'correction', 'extent', 'permutations', 'tfce', 'seed', 'file', 'x');
+    const key = fc.constantFrom(
+      'design',
+      'out',
+      'covariates',
+      'centring',
+      'intercept',
+      'mask',
+      'implicit_mask',
+      'threshold_masking',
+      'contrasts',
+      'models',
+      'results',
+      'atlas',
+      'permute',
+      'report',
+      'workers',
+      'name',
+      'type',
+      'columns',
+      'weights',
+      'vector',
+      'absolute',
+      'relative',
+      'threshold',
+      'correction',
+      'extent',
+      'permutations',
+      'tfce',
+      'seed',
+      'file',
+      'x',
+    );
     const value = fc.letrec((tie) => ({
-      v: fc.oneof({ depthSize: 'small' }, fc.constant('design.csv'), fc.string({ maxLength: 6 }), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(key, tie('v'), { maxKeys: 5 })),
+      v: fc.oneof(
+        { depthSize: 'small' },
+        fc.constant('design.csv'),
+        fc.string({ maxLength: 6 }),
+        fc.double(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 4 }),
+        fc.dictionary(key, tie('v'), { maxKeys: 5 }),
+      ),
     })).v;
     fc.assert(
       fc.property(fc.dictionary(key, value, { maxKeys: 8 }), (raw) => {
@@ -224,27 +301,51 @@ test('fuzz: runs on mutated design sheets and analysis settings write nothing ou
     const edit = fc.record({
       row: fc.nat(lines.length - 1),
       col: fc.nat(3),
-      text: fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('../../etc/passwd', '/tmp', '..', 'out/../../x.nii', 'scans/smwc1sub-0001.nii,2', '', 'NaN', '1e308', '-0')),
+      text: fc.oneof(
+        fc.string({ maxLength: 10 }),
+        fc.constantFrom(
+          '../../etc/passwd',
+          '/tmp',
+          '..',
+          'out/../../x.nii',
+          'scans/smwc1sub-0001.nii,2',
+          '',
+          'NaN',
+          '1e308',
+          '-0',
+        ),
+      ),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(edit, { maxLength: 3 }), fc.constantFrom('T:age', 'F:age,sex', 'T:agee', 'x:T:age=1,sex=-1'), fc.boolean(), async (edits, contrast, results) => {
-        const rows = lines.map((l) => l.split(','));
-        for (const e of edits) if (rows[e.row]) rows[e.row][e.col] = e.text.replace(/[\n\r]/g, '');
-        const p = join(out, '..', 'fuzzed.csv');
-        writeFileSync(p, rows.map((r) => r.join(',')).join('\n') + '\n');
-        const r = await onlyVbmErrorAsync(async () => {
-          const spec = parseAnalysisSpec({ design: p, out: 'out', ...(results ? { results: { threshold: 0.05 } } : {}) }, dir, 'fuzz');
-          spec.models[0].contrasts = [(await import('../src/model/contrasts.js')).parseInlineContrast(contrast)];
-          return runPipeline(spec, { workers: 0 });
-        });
-        void r;
-        rmSync(p);
-        assert.deepEqual(tree(dir, out), before, 'nothing written or changed outside the output folder');
-        if (existsSync(out)) for (const f of readdirSync(out)) assert.doesNotMatch(f, /\.tmp-|^\.vbm-lock$/, 'no temporary file or lock left');
-        rmSync(out, { recursive: true, force: true });
-        mkdirSync(out, { recursive: true });
-        rmSync(out, { recursive: true });
-      }),
+      fc.asyncProperty(
+        fc.array(edit, { maxLength: 3 }),
+        fc.constantFrom('T:age', 'F:age,sex', 'T:agee', 'x:T:age=1,sex=-1'),
+        fc.boolean(),
+        async (edits, contrast, results) => {
+          const rows = lines.map((l) => l.split(','));
+          for (const e of edits) if (rows[e.row]) rows[e.row][e.col] = e.text.replace(/[\n\r]/g, '');
+          const p = join(out, '..', 'fuzzed.csv');
+          writeFileSync(p, rows.map((r) => r.join(',')).join('\n') + '\n');
+          const r = await onlyVbmErrorAsync(async () => {
+            const spec = parseAnalysisSpec(
+              { design: p, out: 'out', ...(results ? { results: { threshold: 0.05 } } : {}) },
+              dir,
+              'fuzz',
+            );
+            spec.models[0].contrasts = [(await import('../src/model/contrasts.js')).parseInlineContrast(contrast)];
+            return runPipeline(spec, { workers: 0 });
+          });
+          void r;
+          rmSync(p);
+          assert.deepEqual(tree(dir, out), before, 'nothing written or changed outside the output folder');
+          if (existsSync(out))
+            for (const f of readdirSync(out))
+              assert.doesNotMatch(f, /\.tmp-|^\.vbm-lock$/, 'no temporary file or lock left');
+          rmSync(out, { recursive: true, force: true });
+          mkdirSync(out, { recursive: true });
+          rmSync(out, { recursive: true });
+        },
+      ),
       params(6),
     );
   } finally {

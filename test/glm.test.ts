@@ -44,11 +44,19 @@ test('simple regression: beta, ResMS and T equal the textbook formulas', async (
     const n = 14;
     const age = Array.from({ length: n }, () => 20 + Math.round(600 * rng.uniform()) / 10);
     const Y = Array.from({ length: n }, () => new Float32Array(NV));
-    for (let v = 0; v < NV; v++) for (let i = 0; i < n; i++) Y[i][v] = 0.5 + 0.01 * v * age[i] * (v % 3 === 0 ? -1 : 1) + 0.2 * rng.normal();
+    for (let v = 0; v < NV; v++)
+      for (let i = 0; i < n; i++) Y[i][v] = 0.5 + 0.01 * v * age[i] * (v % 3 === 0 ? -1 : 1) + 0.2 * rng.normal();
     const design = writeStudy(dir, Y, { age });
     const out = join(dir, 'out');
-    await runAnalysis({ design, out, contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }], workers: 0 });
-    const [b1, b2, rms, t] = ['beta_0001.nii', 'beta_0002.nii', 'ResMS.nii', 'spmT_0001.nii'].map((f) => readVolume(join(out, f)).data);
+    await runAnalysis({
+      design,
+      out,
+      contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+      workers: 0,
+    });
+    const [b1, b2, rms, t] = ['beta_0001.nii', 'beta_0002.nii', 'ResMS.nii', 'spmT_0001.nii'].map(
+      (f) => readVolume(join(out, f)).data,
+    );
     const mx = age.reduce((s, a) => s + a, 0) / n;
     for (let v = 0; v < NV; v++) {
       const y = Y.map((s) => s[v]);
@@ -109,14 +117,15 @@ test('planted exact model: betas are the planted ones, ResMS is |e|^2/df, F is t
     const Y = Array.from({ length: n }, () => new Float32Array(NV));
     for (let v = 0; v < NV; v++) {
       const b = [1 + v / 10, (v - 12) / 200, (v % 5) / 10 - 0.2];
-      const e = orthogonalise(Array.from({ length: n }, () => 0.05 * rng.normal()), X);
+      const e = orthogonalise(
+        Array.from({ length: n }, () => 0.05 * rng.normal()),
+        X,
+      );
       for (let i = 0; i < n; i++) Y[i][v] = X[i][0] * b[0] + X[i][1] * b[1] + X[i][2] * b[2] + e[i];
       planted.push(b);
       // residual of the float32-stored data: recompute e from the stored values
       const yStored = Y.map((s) => s[v]);
-      eNorm2.push(
-        orthogonalise(yStored, X).reduce((s, x) => s + x * x, 0),
-      );
+      eNorm2.push(orthogonalise(yStored, X).reduce((s, x) => s + x * x, 0));
     }
     const design = writeStudy(dir, Y, { age, sex });
     const out = join(dir, 'out');
@@ -134,13 +143,17 @@ test('planted exact model: betas are the planted ones, ResMS is |e|^2/df, F is t
     const F = readVolume(join(out, 'spmF_0002.nii')).data;
     const df = n - 3;
     for (let v = 0; v < NV; v++) {
-      for (let j = 0; j < 3; j++) assert.ok(Math.abs(beta[j][v] - planted[v][j]) < 2e-5 * Math.max(1, Math.abs(planted[v][j])), `beta ${j + 1} voxel ${v}: ${beta[j][v]} vs ${planted[v][j]}`);
+      for (let j = 0; j < 3; j++)
+        assert.ok(
+          Math.abs(beta[j][v] - planted[v][j]) < 2e-5 * Math.max(1, Math.abs(planted[v][j])),
+          `beta ${j + 1} voxel ${v}: ${beta[j][v]} vs ${planted[v][j]}`,
+        );
       assert.ok(rel(rms[v], eNorm2[v] / df) < 1e-5, `ResMS voxel ${v}`);
       // F for the joint test = ((RSS_reduced - RSS_full) / 2) / (RSS_full / df); the reduced model is the mean only
       const y = Y.map((s) => s[v]);
       const my = y.reduce((s, a) => s + a, 0) / n;
       const rssReduced = y.reduce((s, a) => s + (a - my) ** 2, 0);
-      const fExpected = ((rssReduced - eNorm2[v]) / 2) / (eNorm2[v] / df);
+      const fExpected = (rssReduced - eNorm2[v]) / 2 / (eNorm2[v] / df);
       assert.ok(rel(F[v], fExpected) < 1e-4, `F voxel ${v}: ${F[v]} vs ${fExpected}`);
     }
   } finally {
@@ -156,19 +169,41 @@ test('collinear design: columns named, pseudo-inverse fit, only estimable contra
     const age = Array.from({ length: n }, (_, i) => 20 + 5 * i);
     const months = age.map((a) => a * 12);
     const sex = Array.from({ length: n }, (_, i) => i % 2);
-    const Y = Array.from({ length: n }, (_, i) => Float32Array.from({ length: NV }, () => 1 + 0.01 * age[i] + 0.1 * rng.normal()));
+    const Y = Array.from({ length: n }, (_, i) =>
+      Float32Array.from({ length: NV }, () => 1 + 0.01 * age[i] + 0.1 * rng.normal()),
+    );
     const design = writeStudy(dir, Y, { age, months, sex });
     const logs: string[] = [];
     await assert.rejects(
-      runAnalysis({ design, out: join(dir, 'a'), contrasts: [{ name: 'age alone', type: 'T', columns: ['age'], weights: [1] }], log: (m) => logs.push(m), workers: 0 }),
+      runAnalysis({
+        design,
+        out: join(dir, 'a'),
+        contrasts: [{ name: 'age alone', type: 'T', columns: ['age'], weights: [1] }],
+        log: (m) => logs.push(m),
+        workers: 0,
+      }),
       /not estimable/,
     );
-    assert.ok(logs.some((l) => /collinear columns: age ~ months/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /collinear columns: age ~ months/.test(l)),
+      logs.join('\n'),
+    );
     // age + 12 * months is estimable: it is the age slope in years of the reduced model, spread over both columns
-    const res = await runAnalysis({ design, out: join(dir, 'b'), contrasts: [{ name: 'age', type: 'T', columns: ['age', 'months'], weights: [1, 12] }], workers: 0 });
+    const res = await runAnalysis({
+      design,
+      out: join(dir, 'b'),
+      contrasts: [{ name: 'age', type: 'T', columns: ['age', 'months'], weights: [1, 12] }],
+      workers: 0,
+    });
     assert.equal(res.record.design.rank, 3);
     assert.equal(res.record.design.df, n - 3);
-    const reduced = await runAnalysis({ design, out: join(dir, 'c'), covariates: ['age', 'sex'], contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }], workers: 0 });
+    const reduced = await runAnalysis({
+      design,
+      out: join(dir, 'c'),
+      covariates: ['age', 'sex'],
+      contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+      workers: 0,
+    });
     const t1 = readVolume(join(dir, 'b', 'spmT_0001.nii')).data;
     const t2 = readVolume(join(dir, 'c', 'spmT_0001.nii')).data;
     for (let v = 0; v < NV; v++) assert.ok(rel(t1[v], t2[v]) < 1e-4, `T voxel ${v}: ${t1[v]} vs ${t2[v]}`);
@@ -189,7 +224,11 @@ test('centring options and no intercept change the design as SPM would', async (
     const design = writeStudy(dir, Y, { age, tiv });
     const a = await runAnalysis({ design, out: join(dir, 'a'), centring: { tiv: 'none' }, workers: 0 });
     assert.deepEqual(a.record.design.columns, ['mean', 'age', 'tiv']);
-    assert.deepEqual(a.record.design.matrix.map((r) => r[2]), tiv, 'tiv uncentred');
+    assert.deepEqual(
+      a.record.design.matrix.map((r) => r[2]),
+      tiv,
+      'tiv uncentred',
+    );
     assert.ok(Math.abs(a.record.design.matrix.reduce((s, r) => s + r[1], 0)) < 1e-9, 'age centred on its mean');
     const b = await runAnalysis({ design, out: join(dir, 'b'), intercept: false, defaultCentring: 'none', workers: 0 });
     assert.deepEqual(b.record.design.columns, ['age', 'tiv']);

@@ -43,7 +43,14 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 function study(dir: string, n = 10): string {
-  const cohort = makeCohort({ n, dims: [14, 16, 14], voxelMm: 10, noiseFwhmMm: 18, seed: 5, effects: [{ centreMm: [20, -10, 10], sigmaMm: 12, covariate: 'age', perSd: 0.1 }] });
+  const cohort = makeCohort({
+    n,
+    dims: [14, 16, 14],
+    voxelMm: 10,
+    noiseFwhmMm: 18,
+    seed: 5,
+    effects: [{ centreMm: [20, -10, 10], sigmaMm: 12, covariate: 'age', perSd: 0.1 }],
+  });
   const design = writeCohort(dir, cohort, { format: 'nii' });
   writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
   return design;
@@ -65,7 +72,17 @@ test('case 5: an altered spmT_0001.nii is refused by results, plot and report, n
   try {
     const design = study(dir);
     const out = join(dir, 'out');
-    const run = runCli(['run', design, '--out', out, '--mask', join(dir, 'mask.nii'), '--contrast', 'age+:T:age=1', '-q']);
+    const run = runCli([
+      'run',
+      design,
+      '--out',
+      out,
+      '--mask',
+      join(dir, 'mask.nii'),
+      '--contrast',
+      'age+:T:age=1',
+      '-q',
+    ]);
     assert.equal(run.status, 0, run.stderr);
     // unchanged: results read it; a touched file (new mtime, same bytes) is still accepted (hash decides)
     const spmT = join(out, 'spmT_0001.nii');
@@ -76,18 +93,38 @@ test('case 5: an altered spmT_0001.nii is refused by results, plot and report, n
     const bytes = readFileSync(spmT);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let at = -1;
-    for (let o = 352; o < bytes.length; o += 4) if (view.getFloat32(o, true) !== 0) { at = o; break; }
+    for (let o = 352; o < bytes.length; o += 4)
+      if (view.getFloat32(o, true) !== 0) {
+        at = o;
+        break;
+      }
     assert.ok(at > 0);
     view.setFloat32(at, 50, true);
     writeFileSync(spmT, bytes);
     const named = [/spmT_0001\.nii is not the file vbm wrote/, /contrasts stage/, /vbm run .*--contrast age\+:T:age=1/];
-    await expectVbmError(() => runResults(openAnalysis(out), { contrast: 1, threshold: 0.001, correction: 'none', extent: 0 }), ...named);
-    await expectVbmError(runPlot(out, { contrast: 1, threshold: 3, correction: 'none', out: join(dir, 'p.png') }), ...named);
+    await expectVbmError(
+      () => runResults(openAnalysis(out), { contrast: 1, threshold: 0.001, correction: 'none', extent: 0 }),
+      ...named,
+    );
+    await expectVbmError(
+      runPlot(out, { contrast: 1, threshold: 3, correction: 'none', out: join(dir, 'p.png') }),
+      ...named,
+    );
     await expectVbmError(runReport(out, { viewer: false, out: join(dir, 'r.html') }), ...named);
     // the CLI: exit 2, no stack
     assertRefused(runCli(['results', out, '--contrast', '1']), /spmT_0001\.nii is not the file vbm wrote/);
     // a re-run recomputes it, and results work again
-    const again = runCli(['run', design, '--out', out, '--mask', join(dir, 'mask.nii'), '--contrast', 'age+:T:age=1', '-q']);
+    const again = runCli([
+      'run',
+      design,
+      '--out',
+      out,
+      '--mask',
+      join(dir, 'mask.nii'),
+      '--contrast',
+      'age+:T:age=1',
+      '-q',
+    ]);
     assert.equal(again.status, 0, again.stderr);
     runResults(openAnalysis(out), { contrast: 1, threshold: 0.001, correction: 'none', extent: 0 });
   } finally {
@@ -101,18 +138,32 @@ test('case 6: --out naming a file (EEXIST), a full disk (ENOSPC) and a read-only
     const design = study(dir);
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a folder');
-    assertRefused(runCli(['run', design, '--out', file, '--contrast', 'T:age', '-q']), /a-file is a file, not a folder/, /hint: give --out/);
-    assertRefused(runCli(['run', design, '--out', join(file, 'sub'), '--contrast', 'T:age', '-q']), /a-file/, /not a folder|a file is in the way/);
+    assertRefused(
+      runCli(['run', design, '--out', file, '--contrast', 'T:age', '-q']),
+      /a-file is a file, not a folder/,
+      /hint: give --out/,
+    );
+    assertRefused(
+      runCli(['run', design, '--out', join(file, 'sub'), '--contrast', 'T:age', '-q']),
+      /a-file/,
+      /not a folder|a file is in the way/,
+    );
     const out = join(dir, 'out');
     assert.equal(runCli(['run', design, '--out', out, '--contrast', 'T:age', '-q']).status, 0);
     const before = snapshot(out);
     // a full disk while the contrasts of a re-run are written (simulated at the write layer: half
     // the bytes of each file reach the disk, then ENOSPC)
-    const full = runCli(['run', design, '--out', out, '--contrast', 'T:age', '--contrast', 'F:age', '-q'], { preload: [FAULTS], env: { VBM_TEST_FS_FAULT: `ENOSPC:${out}` } });
+    const full = runCli(['run', design, '--out', out, '--contrast', 'T:age', '--contrast', 'F:age', '-q'], {
+      preload: [FAULTS],
+      env: { VBM_TEST_FS_FAULT: `ENOSPC:${out}` },
+    });
     assertRefused(full, /no space left on the device that holds .*out/, /nothing half-written was kept/);
     assert.deepEqual(snapshot(out), before, 'the previous analysis is byte for byte intact, no temporary file left');
     // results on a read-only analysis
-    const ro = runCli(['results', out, '--contrast', '1'], { preload: [FAULTS], env: { VBM_TEST_FS_FAULT: `EROFS:${out}` } });
+    const ro = runCli(['results', out, '--contrast', '1'], {
+      preload: [FAULTS],
+      env: { VBM_TEST_FS_FAULT: `EROFS:${out}` },
+    });
     assertRefused(ro, /the file system is read-only/, /out/, /write the outputs elsewhere/);
     assert.deepEqual(snapshot(out), before);
   } finally {
@@ -128,17 +179,41 @@ test('case 7: a refused run leaves the target folder exactly as it was', () => {
     const spm = join(dir, 'spm');
     mkdirSync(spm);
     writeFileSync(join(spm, 'SPM.mat'), 'MATLAB 5.0 MAT-file');
-    writeFileSync(join(spm, 'beta_0001.nii'), encodeNifti({ dims: [2, 2, 2], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], data: new Float32Array(8) }));
+    writeFileSync(
+      join(spm, 'beta_0001.nii'),
+      encodeNifti({
+        dims: [2, 2, 2],
+        affine: [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+        data: new Float32Array(8),
+      }),
+    );
     const spmBefore = snapshot(spm);
-    assertRefused(runCli(['run', design, '--out', spm, '--contrast', 'T:age', '-q']), /holds analysis files vbm did not write/);
+    assertRefused(
+      runCli(['run', design, '--out', spm, '--contrast', 'T:age', '-q']),
+      /holds analysis files vbm did not write/,
+    );
     assert.deepEqual(snapshot(spm), spmBefore);
     // a folder holding another vbm analysis: refused, its vbm-stages.json not rewritten
     const out = join(dir, 'out');
     assert.equal(runCli(['run', design, '--out', out, '--contrast', 'T:age', '-q']).status, 0);
     const before = snapshot(out);
     const other = join(dir, 'other.csv');
-    writeFileSync(other, readFileSync(design, 'utf8').split('\n').filter((_, i) => i !== 3).join('\n'));
-    assertRefused(runCli(['run', other, '--out', out, '--contrast', 'T:age', '-q']), /already holds a different analysis/);
+    writeFileSync(
+      other,
+      readFileSync(design, 'utf8')
+        .split('\n')
+        .filter((_, i) => i !== 3)
+        .join('\n'),
+    );
+    assertRefused(
+      runCli(['run', other, '--out', out, '--contrast', 'T:age', '-q']),
+      /already holds a different analysis/,
+    );
     assert.deepEqual(snapshot(out), before);
     // bad input into the existing analysis (a scan missing; an unknown contrast column)
     const missing = join(dir, 'missing.csv');
@@ -148,7 +223,14 @@ test('case 7: a refused run leaves the target folder exactly as it was', () => {
     assert.deepEqual(snapshot(out), before);
     // a new folder and input refused only during estimation (an all-NaN scan empties the mask): not created
     const nanDesign = join(dir, 'nan.csv');
-    writeFileSync(join(dir, 'scans', 'nan.nii'), encodeNifti({ dims: [14, 16, 14], affine: openAnalysis(out).record.grid.affine, data: new Float32Array(14 * 16 * 14).fill(NaN) }));
+    writeFileSync(
+      join(dir, 'scans', 'nan.nii'),
+      encodeNifti({
+        dims: [14, 16, 14],
+        affine: openAnalysis(out).record.grid.affine,
+        data: new Float32Array(14 * 16 * 14).fill(NaN),
+      }),
+    );
     writeFileSync(nanDesign, readFileSync(design, 'utf8').replace('smwc1sub-0003.nii', 'nan.nii'));
     const fresh = join(dir, 'fresh');
     assertRefused(runCli(['run', nanDesign, '--out', fresh, '--contrast', 'T:age', '-q']), /no voxel survives masking/);
@@ -162,9 +244,18 @@ test('case 8: an all-NaN scan that empties the mask is named, with the voxels it
   const { dir, cleanup } = tempDir();
   try {
     const design = study(dir, 8);
-    const cohortAffine = (await import('../src/io/nifti/read.js')).readVolume(join(dir, 'scans', 'smwc1sub-0001.nii')).affine;
-    writeFileSync(join(dir, 'scans', 'smwc1sub-0005.nii'), encodeNifti({ dims: [14, 16, 14], affine: cohortAffine, data: new Float32Array(14 * 16 * 14).fill(NaN) }));
-    const e = await expectVbmError(runAnalysis({ design, out: join(dir, 'out'), workers: 2 }), /no voxel survives masking/, /scans\/smwc1sub-0005\.nii \(row 5\) removes 3136 of 3136 voxels, it has no finite value/);
+    const cohortAffine = (await import('../src/io/nifti/read.js')).readVolume(
+      join(dir, 'scans', 'smwc1sub-0001.nii'),
+    ).affine;
+    writeFileSync(
+      join(dir, 'scans', 'smwc1sub-0005.nii'),
+      encodeNifti({ dims: [14, 16, 14], affine: cohortAffine, data: new Float32Array(14 * 16 * 14).fill(NaN) }),
+    );
+    const e = await expectVbmError(
+      runAnalysis({ design, out: join(dir, 'out'), workers: 2 }),
+      /no voxel survives masking/,
+      /scans\/smwc1sub-0005\.nii \(row 5\) removes 3136 of 3136 voxels, it has no finite value/,
+    );
     // the other scans removed nothing (they are finite everywhere): only the NaN scan is named
     assert.doesNotMatch(e.message, /smwc1sub-0001/);
   } finally {
@@ -178,17 +269,36 @@ test('case 9: an all-zero float scan and a scan on another scale are warned abou
     const design = study(dir, 12);
     const { readVolume } = await import('../src/io/nifti/read.js');
     const v = readVolume(join(dir, 'scans', 'smwc1sub-0002.nii'));
-    writeFileSync(join(dir, 'scans', 'smwc1sub-0002.nii'), encodeNifti({ dims: v.dims, affine: v.affine, data: new Float32Array(v.data.length) }));
+    writeFileSync(
+      join(dir, 'scans', 'smwc1sub-0002.nii'),
+      encodeNifti({ dims: v.dims, affine: v.affine, data: new Float32Array(v.data.length) }),
+    );
     // an unmodulated-like map: the same anatomy at 20 times the values
     const w = readVolume(join(dir, 'scans', 'smwc1sub-0007.nii'));
-    writeFileSync(join(dir, 'scans', 'smwc1sub-0007.nii'), encodeNifti({ dims: w.dims, affine: w.affine, data: Float32Array.from(w.data, (x) => x * 20) }));
+    writeFileSync(
+      join(dir, 'scans', 'smwc1sub-0007.nii'),
+      encodeNifti({ dims: w.dims, affine: w.affine, data: Float32Array.from(w.data, (x) => x * 20) }),
+    );
     const logs: string[] = [];
-    await runAnalysis({ design, out: join(dir, 'out'), masking: { explicitMask: join(dir, 'mask.nii') }, log: (m) => logs.push(m), workers: 0 });
+    await runAnalysis({
+      design,
+      out: join(dir, 'out'),
+      masking: { explicitMask: join(dir, 'mask.nii') },
+      log: (m) => logs.push(m),
+      workers: 0,
+    });
     const warnings = logs.filter((l) => l.startsWith('warning:'));
-    assert.ok(warnings.some((w) => /smwc1sub-0002\.nii \(row 2\) is all zeros/.test(w)), warnings.join('\n'));
-    assert.ok(warnings.some((w) => /smwc1sub-0007\.nii \(row 7\) has a mean of .* more than 4 standard deviations/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /smwc1sub-0002\.nii \(row 2\) is all zeros/.test(w)),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => /smwc1sub-0007\.nii \(row 7\) has a mean of .* more than 4 standard deviations/.test(w)),
+      warnings.join('\n'),
+    );
     // the all-zero scan is an outlier too, but no ordinary scan is named
-    for (const k of [1, 3, 4, 5, 6, 8, 9, 10, 11, 12]) assert.ok(!warnings.some((w) => w.includes(`smwc1sub-${String(k).padStart(4, '0')}`)), `scan ${k} not named`);
+    for (const k of [1, 3, 4, 5, 6, 8, 9, 10, 11, 12])
+      assert.ok(!warnings.some((w) => w.includes(`smwc1sub-${String(k).padStart(4, '0')}`)), `scan ${k} not named`);
   } finally {
     cleanup();
   }
@@ -210,7 +320,10 @@ test('case 10: each stage records the command that made it; model.json and vbm s
     const rec = openAnalysis(out).record;
     assert.equal(rec.command, first);
     assert.deepEqual(rec.commands, { estimate: first, contrasts: later });
-    assert.match(describeAnalysis(openAnalysis(out)), new RegExp(`contrasts updated by: ${later.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(
+      describeAnalysis(openAnalysis(out)),
+      new RegExp(`contrasts updated by: ${later.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    );
     const show = runCli(['show', out]);
     assert.equal(show.status, 0);
     assert.match(show.stdout, /contrasts .*--contrast F:age,sex/);
@@ -219,7 +332,7 @@ test('case 10: each stage records the command that made it; model.json and vbm s
   }
 });
 
-test('case 11: label CSVs neutralise formula cells from a user label table; vbm\'s negative numbers stay numbers', () => {
+test("case 11: label CSVs neutralise formula cells from a user label table; vbm's negative numbers stay numbers", () => {
   const { dir, cleanup } = tempDir();
   try {
     // the writer itself, against RFC 4180 and OWASP's rules
@@ -232,14 +345,28 @@ test('case 11: label CSVs neutralise formula cells from a user label table; vbm\
     // end to end: an atlas whose labels are formulas
     const design = study(dir);
     const out = join(dir, 'out');
-    assert.equal(runCli(['run', design, '--out', out, '--mask', join(dir, 'mask.nii'), '--contrast', 'age+:T:age=1', '-q']).status, 0);
+    assert.equal(
+      runCli(['run', design, '--out', out, '--mask', join(dir, 'mask.nii'), '--contrast', 'age+:T:age=1', '-q']).status,
+      0,
+    );
     const rec = openAnalysis(out).record;
     const n = rec.grid.dims[0] * rec.grid.dims[1] * rec.grid.dims[2];
     const atlasData = new Uint8Array(n);
     for (let i = 0; i < n; i++) atlasData[i] = 1 + (i % 2);
-    writeFileSync(join(dir, 'atlas.nii'), encodeNifti({ dims: rec.grid.dims, affine: rec.grid.affine, data: atlasData }, { datatype: 2 }));
+    writeFileSync(
+      join(dir, 'atlas.nii'),
+      encodeNifti({ dims: rec.grid.dims, affine: rec.grid.affine, data: atlasData }, { datatype: 2 }),
+    );
     writeFileSync(join(dir, 'atlas.csv'), 'index,name\n1,"=HYPERLINK(""http://evil"",""x"")"\n2,@SUM(1+1)\n');
-    const res = runLabel(out, { contrast: 1, threshold: 0.5, correction: 'none', extent: 0, atlas: join(dir, 'atlas.nii'), labels: join(dir, 'atlas.csv'), modes: ['peaks'] });
+    const res = runLabel(out, {
+      contrast: 1,
+      threshold: 0.5,
+      correction: 'none',
+      extent: 0,
+      atlas: join(dir, 'atlas.nii'),
+      labels: join(dir, 'atlas.csv'),
+      modes: ['peaks'],
+    });
     const text = readFileSync(join(out, res.files[0]), 'utf8');
     const rows = parseCsv<Record<string, string>>(text, { columns: true });
     assert.ok(rows.length > 0, 'the planted effect gives peaks');

@@ -10,7 +10,9 @@ export const sharedDir = resolve(repoRoot, '..', 'shared');
 export const fixtureDir = join(sharedDir, 'fixtures', 'spm12-mreg-4mm');
 export const hasShared = existsSync(join(sharedDir, 'README.md'));
 /** For `test(name, { skip: needShared }, ...)`: a reason string when ../shared is missing. */
-export const needShared: string | false = hasShared ? false : `../shared is absent (${sharedDir}); this test needs its reference data`;
+export const needShared: string | false = hasShared
+  ? false
+  : `../shared is absent (${sharedDir}); this test needs its reference data`;
 
 export function tempDir(prefix = 'vbm-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -19,7 +19,16 @@ const RSS_LIMIT_MB = 300;
 
 /** A 2x2x2 float32 NIfTI-1 whose header is then made to claim other dimensions. */
 function niftiClaiming(dims: [number, number, number]): Uint8Array {
-  const bytes = encodeNifti({ dims: [2, 2, 2], affine: [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]], data: new Float32Array(8) });
+  const bytes = encodeNifti({
+    dims: [2, 2, 2],
+    affine: [
+      [2, 0, 0, 0],
+      [0, 2, 0, 0],
+      [0, 0, 2, 0],
+      [0, 0, 0, 1],
+    ],
+    data: new Float32Array(8),
+  });
   const head = Uint8Array.from(bytes.subarray(0, 352));
   const v = new DataView(head.buffer);
   dims.forEach((d, i) => v.setInt16(42 + 2 * i, d, true));
@@ -38,7 +47,10 @@ test('case 1: a 352-byte .nii claiming 1000^3 (and 2000^3) float32 is refused fr
     for (const n of [1000, 2000]) {
       // one such file per row (as a study of ten subjects would have them)
       for (let s = 0; s < 10; s++) writeFileSync(join(dir, `big${n}_${s}.nii`), niftiClaiming([n, n, n]));
-      const design = designCsv(dir, Array.from({ length: 10 }, (_, s) => `big${n}_${s}.nii`));
+      const design = designCsv(
+        dir,
+        Array.from({ length: 10 }, (_, s) => `big${n}_${s}.nii`),
+      );
       const out = join(dir, `out${n}`);
       const r = runCli(['run', design, '--out', out, '-q']);
       t.diagnostic(`1: header claims ${n}^3 float32 in a 352-byte file: peak RSS ${r.rssMb.toFixed(0)} MB`);
@@ -54,7 +66,16 @@ test('case 1: a 352-byte .nii claiming 1000^3 (and 2000^3) float32 is refused fr
 test('case 2: a .nii.gz whose valid header is followed by 1 GB of zeros stops at the size the header describes, under 300 MB', (t) => {
   const { dir, cleanup } = tempDir('vbm-hostile-');
   try {
-    const good = encodeNifti({ dims: [20, 20, 20], affine: [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]], data: new Float32Array(8000).fill(1) });
+    const good = encodeNifti({
+      dims: [20, 20, 20],
+      affine: [
+        [2, 0, 0, 0],
+        [0, 2, 0, 0],
+        [0, 0, 2, 0],
+        [0, 0, 0, 1],
+      ],
+      data: new Float32Array(8000).fill(1),
+    });
     // gzip members concatenate into one stream: the image, then 16 x 64 MB of zeros (4.7 MB on disk)
     const zeros = gzipSync(Buffer.alloc(64 << 20), { level: 1 });
     const bomb = Buffer.concat([gzipSync(good), ...Array.from({ length: 16 }, () => zeros)]);
@@ -64,7 +85,9 @@ test('case 2: a .nii.gz whose valid header is followed by 1 GB of zeros stops at
     const design = designCsv(dir, ['bomb1.nii.gz', 'bomb2.nii.gz', 'ok.nii']);
     const out = join(dir, 'out');
     const r = runCli(['run', design, '--out', out, '--workers', '2', '-q']);
-    t.diagnostic(`2: .nii.gz with 1 GB of zeros after the image (${(bomb.length / 1e6).toFixed(1)} MB on disk), 2 workers: peak RSS ${r.rssMb.toFixed(0)} MB`);
+    t.diagnostic(
+      `2: .nii.gz with 1 GB of zeros after the image (${(bomb.length / 1e6).toFixed(1)} MB on disk), 2 workers: peak RSS ${r.rssMb.toFixed(0)} MB`,
+    );
     assertRefused(r, /bomb[12]\.nii\.gz/, /holds more data than its header describes/, /32352 bytes/);
     assert.ok(r.rssMb < RSS_LIMIT_MB, `peak RSS ${r.rssMb} MB`);
     assert.equal(existsSync(join(out, '.vbm-lock')), false, 'no lock left');
@@ -120,7 +143,9 @@ test('case 3: an .xlsx inflating to 512 MB (declaring 1 KB) is refused before it
     writeFileSync(join(dir, 'design.xlsx'), bomb);
     const out = join(dir, 'out');
     const r = runCli(['run', join(dir, 'design.xlsx'), '--out', out, '-q']);
-    t.diagnostic(`3: .xlsx of ${(bomb.length / 1e6).toFixed(1)} MB inflating to 512 MB: peak RSS ${r.rssMb.toFixed(0)} MB`);
+    t.diagnostic(
+      `3: .xlsx of ${(bomb.length / 1e6).toFixed(1)} MB inflating to 512 MB: peak RSS ${r.rssMb.toFixed(0)} MB`,
+    );
     assertRefused(r, /design\.xlsx/, /inflates to more than 64 MB/, /sheet1\.xml/);
     assert.ok(r.rssMb < RSS_LIMIT_MB, `peak RSS ${r.rssMb} MB`);
     assert.equal(existsSync(out), false, 'no output folder and no lock left');
@@ -129,23 +154,39 @@ test('case 3: an .xlsx inflating to 512 MB (declaring 1 KB) is refused before it
   }
 });
 
-test('case 4: 100,000 rows naming one 3-volume 4-D file: the right error, in linear time, under 300 MB', { timeout: 60_000 }, (t) => {
-  // before: 92 s (the scan list was copied for every row); the 60 s timeout is a generous
-  // guard against the quadratic path coming back, not a measurement
-  const { dir, cleanup } = tempDir('vbm-hostile-');
-  try {
-    const vol = encodeNifti({ dims: [4, 4, 4], affine: [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]], data: new Float32Array(64) });
-    // make it 4-D: dim[0] = 4, dim[4] = 3, and append two more volumes
-    const four = Buffer.concat([Buffer.from(vol), Buffer.alloc(2 * 64 * 4)]);
-    four.writeInt16LE(4, 40);
-    four.writeInt16LE(3, 48);
-    writeFileSync(join(dir, 'series.nii'), four);
-    const design = designCsv(dir, Array.from({ length: 100_000 }, () => 'series.nii'));
-    const r = runCli(['run', design, '--out', join(dir, 'out'), '-q']);
-    t.diagnostic(`4: 100,000 rows naming one 4-D file: peak RSS ${r.rssMb.toFixed(0)} MB`);
-    assertRefused(r, /series\.nii holds 3 volumes but 100000 row\(s\)/);
-    assert.ok(r.rssMb < RSS_LIMIT_MB, `peak RSS ${r.rssMb} MB`);
-  } finally {
-    cleanup();
-  }
-});
+test(
+  'case 4: 100,000 rows naming one 3-volume 4-D file: the right error, in linear time, under 300 MB',
+  { timeout: 60_000 },
+  (t) => {
+    // before: 92 s (the scan list was copied for every row); the 60 s timeout is a generous
+    // guard against the quadratic path coming back, not a measurement
+    const { dir, cleanup } = tempDir('vbm-hostile-');
+    try {
+      const vol = encodeNifti({
+        dims: [4, 4, 4],
+        affine: [
+          [2, 0, 0, 0],
+          [0, 2, 0, 0],
+          [0, 0, 2, 0],
+          [0, 0, 0, 1],
+        ],
+        data: new Float32Array(64),
+      });
+      // make it 4-D: dim[0] = 4, dim[4] = 3, and append two more volumes
+      const four = Buffer.concat([Buffer.from(vol), Buffer.alloc(2 * 64 * 4)]);
+      four.writeInt16LE(4, 40);
+      four.writeInt16LE(3, 48);
+      writeFileSync(join(dir, 'series.nii'), four);
+      const design = designCsv(
+        dir,
+        Array.from({ length: 100_000 }, () => 'series.nii'),
+      );
+      const r = runCli(['run', design, '--out', join(dir, 'out'), '-q']);
+      t.diagnostic(`4: 100,000 rows naming one 4-D file: peak RSS ${r.rssMb.toFixed(0)} MB`);
+      assertRefused(r, /series\.nii holds 3 volumes but 100000 row\(s\)/);
+      assert.ok(r.rssMb < RSS_LIMIT_MB, `peak RSS ${r.rssMb} MB`);
+    } finally {
+      cleanup();
+    }
+  },
+);

@@ -24,12 +24,18 @@ const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
 
 test('upper tails stay accurate far below 1e-16 (closed forms), and Z inverts them', () => {
   // Cauchy = t with 1 df: P(T > t) = atan(1/t) / pi
-  for (const t of [2, 1e3, 1e50, 1e150]) assert.ok(rel(tTail(t, 1), Math.atan(1 / t) / Math.PI) < 1e-12, `t1 tail at ${t}`);
+  for (const t of [2, 1e3, 1e50, 1e150])
+    assert.ok(rel(tTail(t, 1), Math.atan(1 / t) / Math.PI) < 1e-12, `t1 tail at ${t}`);
   // F(2, d2): P(F > f) = (1 + 2f/d2)^(-d2/2)
-  for (const [f, d2] of [[10, 13], [1e5, 20], [1e30, 20]]) assert.ok(rel(fTail(f, 2, d2), Math.pow(1 + (2 * f) / d2, -d2 / 2)) < 1e-10, `F(2,${d2}) tail at ${f}`);
+  for (const [f, d2] of [
+    [10, 13],
+    [1e5, 20],
+    [1e30, 20],
+  ])
+    assert.ok(rel(fTail(f, 2, d2), Math.pow(1 + (2 * f) / d2, -d2 / 2)) < 1e-10, `F(2,${d2}) tail at ${f}`);
   // normal: Mills-ratio expansion phi(z)/z (1 - 1/z^2 + 3/z^4 - 15/z^6) is accurate to ~1e-8 at z = 37 (p ~ 6e-300)
   for (const z of [20, 37]) {
-    const phi = Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI);
+    const phi = Math.exp((-z * z) / 2) / Math.sqrt(2 * Math.PI);
     const approx = (phi / z) * (1 - 1 / z ** 2 + 3 / z ** 4 - 15 / z ** 6 + 105 / z ** 8);
     assert.ok(rel(normalTail(z), approx) < 1e-7, `normal tail at ${z}: ${normalTail(z)} vs ${approx}`);
     assert.ok(Math.abs(zFromTail(normalTail(z)) - z) < 1e-9 * z, `Z from tail at ${z}`);
@@ -44,7 +50,8 @@ test('resel counts of a box: the closed form for a rectangular lattice', () => {
   const dims = [20, 15, 12];
   const mask = new Uint8Array(20 * 15 * 12);
   const [a, b, c] = [11, 7, 5];
-  for (let z = 2; z < 2 + c; z++) for (let y = 3; y < 3 + b; y++) for (let x = 4; x < 4 + a; x++) mask[x + 20 * (y + 15 * z)] = 1;
+  for (let z = 2; z < 2 + c; z++)
+    for (let y = 3; y < 3 + b; y++) for (let x = 4; x < 4 + a; x++) mask[x + 20 * (y + 15 * z)] = 1;
   const f = [2, 2.5, 3];
   const R = reselCounts(mask, dims, f);
   const [ea, eb, ec] = [(a - 1) / f[0], (b - 1) / f[1], (c - 1) / f[2]];
@@ -61,7 +68,7 @@ test('EC densities: Gaussian field (Worsley 1996 closed forms), and T tends to G
   const a = 4 * Math.log(2);
   for (const u of [2, 3.5, 5]) {
     const g = ecDensity('Z', u, [1, 1]);
-    const phi = Math.exp(-u * u / 2);
+    const phi = Math.exp((-u * u) / 2);
     assert.ok(rel(g[1], (Math.sqrt(a) / (2 * Math.PI)) * phi) < 1e-12);
     assert.ok(rel(g[3], (a ** 1.5 / (2 * Math.PI) ** 2) * phi * (u * u - 1)) < 1e-12);
     const t = ecDensity('T', u, [1, 1e7]);
@@ -69,7 +76,12 @@ test('EC densities: Gaussian field (Worsley 1996 closed forms), and T tends to G
     // the expected Euler characteristic is the resel-weighted sum of densities
     const R = [1, 10, 40, 100];
     const Ec = pRF(1, 0, u, [1, 1], 'Z', R).Ec;
-    assert.ok(rel(Ec, R.reduce((s, r, d) => s + r * g[d], 0)) < 1e-12);
+    assert.ok(
+      rel(
+        Ec,
+        R.reduce((s, r, d) => s + r * g[d], 0),
+      ) < 1e-12,
+    );
   }
   // F(1, v) = T(v)^2: the two-sided T tail equals the F tail
   assert.ok(rel(fTail(9, 1, 20), 2 * tTail(3, 20)) < 1e-12);
@@ -141,9 +153,16 @@ test('smoothness: the FWHM of simulated noise fields is recovered (within 8%)', 
     const rng = new Rng(2026);
     for (const fwhm of [3, 5]) {
       const design = nullStudy(join(dir, `f${fwhm}`), rng, 24, [34, 34, 34], fwhm);
-      const res = await runAnalysis({ design, out: join(dir, `o${fwhm}`), covariates: [], masking: { explicitMask: join(dir, `f${fwhm}`, 'mask.nii') }, workers: 0 });
+      const res = await runAnalysis({
+        design,
+        out: join(dir, `o${fwhm}`),
+        covariates: [],
+        masking: { explicitMask: join(dir, `f${fwhm}`, 'mask.nii') },
+        workers: 0,
+      });
       t.diagnostic(`true FWHM ${fwhm}: estimated ${res.record.smoothness.FWHM_vox.map((f) => f.toFixed(2)).join(' ')}`);
-      for (const f of res.record.smoothness.FWHM_vox) assert.ok(Math.abs(f / fwhm - 1) < 0.08, `FWHM ${f.toFixed(2)} voxels, true ${fwhm}`);
+      for (const f of res.record.smoothness.FWHM_vox)
+        assert.ok(Math.abs(f / fwhm - 1) < 0.08, `FWHM ${f.toFixed(2)} voxels, true ${fwhm}`);
     }
   } finally {
     cleanup();
@@ -166,7 +185,14 @@ test('FWE false-positive rate on null data is near 5% (120 simulated null analys
     for (let r = 0; r < runs; r++) {
       const d = join(dir, `r${r}`);
       const design = nullStudy(d, rng, 10, [28, 28, 28], 4);
-      await runAnalysis({ design, out: join(d, 'out'), covariates: [], contrasts: [{ name: 'mean', type: 'T', columns: ['mean'], weights: [1] }], masking: { explicitMask: join(d, 'mask.nii') }, workers: 0 });
+      await runAnalysis({
+        design,
+        out: join(d, 'out'),
+        covariates: [],
+        contrasts: [{ name: 'mean', type: 'T', columns: ['mean'], weights: [1] }],
+        masking: { explicitMask: join(d, 'mask.nii') },
+        workers: 0,
+      });
       const out = runResults(join(d, 'out'), { contrast: 1, threshold: 0.05, correction: 'fwe', extent: 0 });
       if (out.table.suprathreshold > 0) errors++;
     }

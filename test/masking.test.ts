@@ -43,7 +43,9 @@ test('implicit mask: zeros are missing in integer scans, kept in float scans; Na
   try {
     const rng = new Rng(1);
     const n = 8;
-    const Y = Array.from({ length: n }, () => Float32Array.from({ length: NV }, () => 100 + Math.round(20 * rng.normal())));
+    const Y = Array.from({ length: n }, () =>
+      Float32Array.from({ length: NV }, () => 100 + Math.round(20 * rng.normal())),
+    );
     Y[3][10] = 0; // a zero in one scan
     Y[5][20] = 0;
     for (let i = 0; i < n; i++) Y[i][30] = 42; // constant over scans
@@ -53,8 +55,16 @@ test('implicit mask: zeros are missing in integer scans, kept in float scans; Na
     assert.equal(m[10], 0);
     assert.equal(m[20], 0);
     assert.equal(m[30], 0);
-    assert.equal(m.reduce((s, x) => s + x, 0), NV - 3);
-    await runAnalysis({ design: intDesign, out: join(dir, 'int-noimplicit'), masking: { implicit: false }, workers: 0 });
+    assert.equal(
+      m.reduce((s, x) => s + x, 0),
+      NV - 3,
+    );
+    await runAnalysis({
+      design: intDesign,
+      out: join(dir, 'int-noimplicit'),
+      masking: { implicit: false },
+      workers: 0,
+    });
     m = maskOf(join(dir, 'int-noimplicit'));
     assert.equal(m[10], 1);
     assert.equal(m[30], 0, 'constant voxels go whatever the implicit mask');
@@ -67,7 +77,10 @@ test('implicit mask: zeros are missing in integer scans, kept in float scans; Na
       m = maskOf(join(d2, 'f'));
       assert.equal(m[10], 1, 'zero in float data is data');
       assert.equal(m[40], 0, 'NaN is missing');
-      assert.equal(m.reduce((s, x) => s + x, 0), NV - 2);
+      assert.equal(
+        m.reduce((s, x) => s + x, 0),
+        NV - 2,
+      );
     } finally {
       c2();
     }
@@ -81,13 +94,25 @@ test('threshold masking: absolute (every scan above the value) and relative (fra
   try {
     const rng = new Rng(2);
     const n = 6;
-    const Y = Array.from({ length: n }, () => Float32Array.from({ length: NV }, (_, v) => (v < 60 ? 0.05 : 0.6) + 0.1 * Math.abs(rng.normal())));
+    const Y = Array.from({ length: n }, () =>
+      Float32Array.from({ length: NV }, (_, v) => (v < 60 ? 0.05 : 0.6) + 0.1 * Math.abs(rng.normal())),
+    );
     const design = study(dir, Y);
-    await runAnalysis({ design, out: join(dir, 'abs'), masking: { threshold: { type: 'absolute', value: 0.2 } }, workers: 0 });
+    await runAnalysis({
+      design,
+      out: join(dir, 'abs'),
+      masking: { threshold: { type: 'absolute', value: 0.2 } },
+      workers: 0,
+    });
     const m = maskOf(join(dir, 'abs'));
     for (let v = 0; v < NV; v++) assert.equal(m[v], Y.every((y) => y[v] > 0.2) ? 1 : 0, `voxel ${v}`);
     // relative: TH_i = 0.8 * global_i, global = mean of voxels above (mean of all)/8
-    await runAnalysis({ design, out: join(dir, 'rel'), masking: { threshold: { type: 'relative', value: 0.8 } }, workers: 0 });
+    await runAnalysis({
+      design,
+      out: join(dir, 'rel'),
+      masking: { threshold: { type: 'relative', value: 0.8 } },
+      workers: 0,
+    });
     const mr = maskOf(join(dir, 'rel'));
     const th = Y.map((y) => {
       const mean = y.reduce((s, x) => s + x, 0) / NV;

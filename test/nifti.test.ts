@@ -17,37 +17,42 @@ import { VbmError } from '../src/errors.js';
 
 const data = (f: string): string => join(sharedDir, 'data', f);
 
-test('grey.nii: big-endian, uint8 scaled by 1/255, qform with qfac = -1 and sform agree (LAS)', { skip: needShared }, () => {
-  const f = openNifti(data('templates/grey.nii'));
-  assert.equal(f.header.littleEndian, false);
-  assert.equal(f.header.datatype.name, 'uint8');
-  assert.deepEqual(f.header.dims, [91, 109, 91]);
-  assert.deepEqual(f.header.affine, [
-    [-2, 0, 0, 90],
-    [0, 2, 0, -126],
-    [0, 0, 2, -72],
-    [0, 0, 0, 1],
-  ]);
-  assert.equal(axisCodes(f.header.affine), 'LAS');
-  // value = raw byte / 255, raw read straight from the file at vox_offset 352
-  const raw = readFileSync(data('templates/grey.nii'));
-  const v = decodeVolume(f);
-  for (const idx of [0, 12345, 45 + 91 * (54 + 109 * 45), 400000]) {
-    assert.ok(Math.abs(v[idx] - raw[352 + idx] / 255) < 1e-6, `voxel ${idx}`);
-  }
-  // The same file with its sform switched off must give the same affine from the qform:
-  // that needs qfac (pixdim[0] = -1) honoured, or the z axis (and with it the handedness) flips.
-  const { dir, cleanup } = tempDir();
-  try {
-    const copy = Buffer.from(raw);
-    copy.writeInt16BE(0, 254); // sform_code = 0
-    writeFileSync(join(dir, 'qonly.nii'), copy);
-    const q = openNifti(join(dir, 'qonly.nii')).header.affine;
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) assert.ok(Math.abs(q[r][c] - f.header.affine[r][c]) < 1e-5, `qform [${r}][${c}]`);
-  } finally {
-    cleanup();
-  }
-});
+test(
+  'grey.nii: big-endian, uint8 scaled by 1/255, qform with qfac = -1 and sform agree (LAS)',
+  { skip: needShared },
+  () => {
+    const f = openNifti(data('templates/grey.nii'));
+    assert.equal(f.header.littleEndian, false);
+    assert.equal(f.header.datatype.name, 'uint8');
+    assert.deepEqual(f.header.dims, [91, 109, 91]);
+    assert.deepEqual(f.header.affine, [
+      [-2, 0, 0, 90],
+      [0, 2, 0, -126],
+      [0, 0, 2, -72],
+      [0, 0, 0, 1],
+    ]);
+    assert.equal(axisCodes(f.header.affine), 'LAS');
+    // value = raw byte / 255, raw read straight from the file at vox_offset 352
+    const raw = readFileSync(data('templates/grey.nii'));
+    const v = decodeVolume(f);
+    for (const idx of [0, 12345, 45 + 91 * (54 + 109 * 45), 400000]) {
+      assert.ok(Math.abs(v[idx] - raw[352 + idx] / 255) < 1e-6, `voxel ${idx}`);
+    }
+    // The same file with its sform switched off must give the same affine from the qform:
+    // that needs qfac (pixdim[0] = -1) honoured, or the z axis (and with it the handedness) flips.
+    const { dir, cleanup } = tempDir();
+    try {
+      const copy = Buffer.from(raw);
+      copy.writeInt16BE(0, 254); // sform_code = 0
+      writeFileSync(join(dir, 'qonly.nii'), copy);
+      const q = openNifti(join(dir, 'qonly.nii')).header.affine;
+      for (let r = 0; r < 3; r++)
+        for (let c = 0; c < 4; c++) assert.ok(Math.abs(q[r][c] - f.header.affine[r][c]) < 1e-5, `qform [${r}][${c}]`);
+    } finally {
+      cleanup();
+    }
+  },
+);
 
 test('ICBM152 .nii.gz: sform only (qform_code 0), RAS, uint8 without scaling', { skip: needShared }, async () => {
   const p = data('templates/mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz');
@@ -63,21 +68,25 @@ test('ICBM152 .nii.gz: sform only (qform_code 0), RAS, uint8 without scaling', {
   assert.ok(max > 200 && max <= 255, `probability x255 without scaling, max ${max}`);
 });
 
-test('mask_ICV.nii and the AAL/Harvard-Oxford atlases: CAT12 grid, uint16 labels, 4-D volumes', { skip: needShared }, () => {
-  const icv = openNifti(data('templates/mask_ICV.nii')).header;
-  assert.deepEqual(icv.dims, [121, 145, 121]);
-  assert.deepEqual(icv.affine[0], [-1.5, 0, 0, 90]);
-  assert.deepEqual(icv.affine[1], [0, 1.5, 0, -126]);
-  const aal = openNifti(data('atlases/atlas_aal.nii.gz'));
-  assert.equal(aal.header.datatype.name, 'uint16');
-  const labels = new Set(decodeVolume(aal));
-  assert.ok(labels.has(4101), 'AAL2 code 4101 (Hippocampus_L) present');
-  const ho = openNifti(data('atlases/atlas_harvard_oxford.nii.gz'));
-  assert.equal(ho.header.nVolumes, 113);
-  const last = decodeVolume(ho, 112);
-  assert.equal(last.length, 151 * 194 * 159);
-  assert.throws(() => decodeVolume(ho, 113), /holds 113/);
-});
+test(
+  'mask_ICV.nii and the AAL/Harvard-Oxford atlases: CAT12 grid, uint16 labels, 4-D volumes',
+  { skip: needShared },
+  () => {
+    const icv = openNifti(data('templates/mask_ICV.nii')).header;
+    assert.deepEqual(icv.dims, [121, 145, 121]);
+    assert.deepEqual(icv.affine[0], [-1.5, 0, 0, 90]);
+    assert.deepEqual(icv.affine[1], [0, 1.5, 0, -126]);
+    const aal = openNifti(data('atlases/atlas_aal.nii.gz'));
+    assert.equal(aal.header.datatype.name, 'uint16');
+    const labels = new Set(decodeVolume(aal));
+    assert.ok(labels.has(4101), 'AAL2 code 4101 (Hippocampus_L) present');
+    const ho = openNifti(data('atlases/atlas_harvard_oxford.nii.gz'));
+    assert.equal(ho.header.nVolumes, 113);
+    const last = decodeVolume(ho, 112);
+    assert.equal(last.length, 151 * 194 * 159);
+    assert.throws(() => decodeVolume(ho, 113), /holds 113/);
+  },
+);
 
 test('round trip: every writable datatype, both byte orders, gzip, an oblique affine', () => {
   const { dir, cleanup } = tempDir();
@@ -102,15 +111,19 @@ test('round trip: every writable datatype, both byte orders, gzip, an oblique af
           assert.equal(back.header.littleEndian, !bigEndian);
           const got = decodeVolume(back);
           const isInt = dt !== DT.FLOAT32 && dt !== DT.FLOAT64;
-          for (let i = 0; i < 60; i++) assert.equal(got[i], isInt ? Math.round(vals[i]) : vals[i], `dt ${dt} voxel ${i}`);
-          for (let r = 0; r < 3; r++) for (let k = 0; k < 4; k++) assert.ok(Math.abs(back.header.affine[r][k] - affine[r][k]) < 1e-5);
+          for (let i = 0; i < 60; i++)
+            assert.equal(got[i], isInt ? Math.round(vals[i]) : vals[i], `dt ${dt} voxel ${i}`);
+          for (let r = 0; r < 3; r++)
+            for (let k = 0; k < 4; k++) assert.ok(Math.abs(back.header.affine[r][k] - affine[r][k]) < 1e-5);
           // the qform written beside the sform encodes the same geometry (what FSL reads first)
           const raw = gzip ? gunzipSync(readFileSync(name)) : readFileSync(name);
           if (bigEndian) raw.writeInt16BE(0, 254);
           else raw.writeInt16LE(0, 254);
           writeFileSync(name + '.q.nii', raw);
           const q = openNifti(name + '.q.nii').header.affine;
-          for (let r = 0; r < 3; r++) for (let k = 0; k < 4; k++) assert.ok(Math.abs(q[r][k] - affine[r][k]) < 1e-4, `qform ${r},${k}: ${q[r][k]} vs ${affine[r][k]}`);
+          for (let r = 0; r < 3; r++)
+            for (let k = 0; k < 4; k++)
+              assert.ok(Math.abs(q[r][k] - affine[r][k]) < 1e-4, `qform ${r},${k}: ${q[r][k]} vs ${affine[r][k]}`);
         }
       }
     }
@@ -181,7 +194,16 @@ test('NIfTI-2 (.nii and .nii.gz) and NIfTI-1 .hdr/.img pairs', () => {
 test('damaged files are refused with the file named and a way out', () => {
   const { dir, cleanup } = tempDir();
   try {
-    const good = encodeNifti({ dims: [10, 10, 10], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], data: new Float32Array(1000) });
+    const good = encodeNifti({
+      dims: [10, 10, 10],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+      data: new Float32Array(1000),
+    });
     writeFileSync(join(dir, 'short.nii'), good.subarray(0, 2000));
     const gz = gzipSync(good);
     writeFileSync(join(dir, 'cut.nii.gz'), gz.subarray(0, Math.floor(gz.length / 2)));

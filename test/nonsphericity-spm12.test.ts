@@ -84,7 +84,7 @@ for (const name of ['spm12-twosample-4mm', 'spm12-anova-4mm']) {
       const m1 = readVolume(join(dir, 'mask.nii')).data;
       const m2 = readVolume(exp('mask.nii.gz')).data;
       let differ = 0;
-      for (let i = 0; i < m1.length; i++) if ((m1[i] > 0) !== (m2[i] > 0)) differ++;
+      for (let i = 0; i < m1.length; i++) if (m1[i] > 0 !== m2[i] > 0) differ++;
       assert.equal(differ, 0, 'mask voxels that differ from SPM');
       // every image SPM wrote: same datatype, values, NaN/0 outside
       const files = [
@@ -104,12 +104,20 @@ for (const name of ['spm12-twosample-4mm', 'spm12-anova-4mm']) {
         assert.ok(d < 1e-6, `${f}: max relative difference ${d} (NaN pattern must agree)`);
       }
       // smoothness from the whitened model's standardised residuals
-      const sm = JSON.parse(readFileSync(exp('smoothness.json'), 'utf8')) as { FWHM_vox: number[]; R: number[]; S: number };
-      assert.ok(maxRelDiff(res.record.smoothness.FWHM_vox, sm.FWHM_vox) < 1e-9, `FWHM ${String(res.record.smoothness.FWHM_vox)} vs ${String(sm.FWHM_vox)}`);
+      const sm = JSON.parse(readFileSync(exp('smoothness.json'), 'utf8')) as {
+        FWHM_vox: number[];
+        R: number[];
+        S: number;
+      };
+      assert.ok(
+        maxRelDiff(res.record.smoothness.FWHM_vox, sm.FWHM_vox) < 1e-9,
+        `FWHM ${String(res.record.smoothness.FWHM_vox)} vs ${String(sm.FWHM_vox)}`,
+      );
       res.record.smoothness.R.forEach((r, i) => assert.ok(rel(r, sm.R[i]) < 1e-9, `R${i}: ${r} vs ${sm.R[i]}`));
       assert.equal(res.record.smoothness.S, sm.S);
       // contrasts carry the whitened model's df
-      for (const c of res.record.contrasts) assert.ok(rel(c.df[1], e.erdf) < 1e-9, `contrast ${c.index} df ${String(c.df)}`);
+      for (const c of res.record.contrasts)
+        assert.ok(rel(c.df[1], e.erdf) < 1e-9, `contrast ${c.index} df ${String(c.df)}`);
       // the saved model gives back the whitened covariance of the estimates (for later contrasts)
       const loaded = loadFittedModel(dir);
       assert.ok(maxRelDiff(loaded.Bcov.flat(), res.fit.Bcov.flat()) < 1e-12, 'Bcov from model.json');
@@ -158,7 +166,10 @@ for (const name of ['spm12-twosample-4mm', 'spm12-anova-4mm']) {
             const absolute = /_p_|_q_|^set_p$/.test(col) ? 1e-15 : 0;
             const a = Number(mine[r][col]);
             const b = Number(v);
-            assert.ok(rel(a, b) <= tol || Math.abs(a - b) <= absolute, `contrast ${k} row ${r + 1} ${col}: ${mine[r][col]} vs SPM ${v}`);
+            assert.ok(
+              rel(a, b) <= tol || Math.abs(a - b) <= absolute,
+              `contrast ${k} row ${r + 1} ${col}: ${mine[r][col]} vs SPM ${v}`,
+            );
           }
         });
         const stat = s.type === 'T' ? 'spmT' : 'spmF';
@@ -166,7 +177,8 @@ for (const name of ['spm12-twosample-4mm', 'spm12-anova-4mm']) {
         const b = readVolume(exp(`${stat}_${tag}_thresh.nii.gz`)).data;
         for (let v = 0; v < a.length; v++) {
           assert.equal(Number.isNaN(a[v]), Number.isNaN(b[v]), `contrast ${k}: thresholded voxel ${v}`);
-          if (!Number.isNaN(b[v])) assert.ok(rel(a[v], b[v]) < 1e-6, `contrast ${k}: thresholded value ${v}: ${a[v]} vs ${b[v]}`);
+          if (!Number.isNaN(b[v]))
+            assert.ok(rel(a[v], b[v]) < 1e-6, `contrast ${k}: thresholded value ${v}: ${a[v]} vs ${b[v]}`);
         }
       });
     } finally {

@@ -18,10 +18,16 @@ import { runPermute } from '../src/pipeline/permute.js';
 import { runPlot } from '../src/pipeline/plot.js';
 
 /** Mirror a volume along i and give it the affine that keeps every voxel at its mm position. */
-function toRas(data: ArrayLike<number>, dims: number[], affine: number[][]): { data: Float32Array; affine: number[][] } {
+function toRas(
+  data: ArrayLike<number>,
+  dims: number[],
+  affine: number[][],
+): { data: Float32Array; affine: number[][] } {
   const [nx, ny, nz] = dims;
   const out = new Float32Array(data.length);
-  for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) out[nx - 1 - i + nx * (j + ny * k)] = data[i + nx * (j + ny * k)];
+  for (let k = 0; k < nz; k++)
+    for (let j = 0; j < ny; j++)
+      for (let i = 0; i < nx; i++) out[nx - 1 - i + nx * (j + ny * k)] = data[i + nx * (j + ny * k)];
   const a = affine.map((r) => r.slice());
   for (let r = 0; r < 3; r++) {
     a[r][3] = affine[r][0] * (nx - 1) + affine[r][3];
@@ -60,8 +66,21 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
     const mr = toRas(mv.data, mv.dims, mv.affine);
     writeFileSync(join(ras, 'mask.nii'), encodeNifti({ dims: mv.dims, affine: mr.affine, data: mr.data }));
     const contrasts = [{ name: 'age', type: 'T' as const, columns: ['age'], weights: [1] }];
-    const a = await runAnalysis({ design, out: join(dir, 'out-las'), covariates: ['age'], contrasts, masking: { explicitMask: join(las, 'mask.nii') }, workers: 2 });
-    const b = await runAnalysis({ design: join(ras, 'design.csv'), out: join(dir, 'out-ras'), contrasts, masking: { explicitMask: join(ras, 'mask.nii') }, workers: 2 });
+    const a = await runAnalysis({
+      design,
+      out: join(dir, 'out-las'),
+      covariates: ['age'],
+      contrasts,
+      masking: { explicitMask: join(las, 'mask.nii') },
+      workers: 2,
+    });
+    const b = await runAnalysis({
+      design: join(ras, 'design.csv'),
+      out: join(dir, 'out-ras'),
+      contrasts,
+      masking: { explicitMask: join(ras, 'mask.nii') },
+      workers: 2,
+    });
     assert.equal(a.record.masking.voxels, b.record.masking.voxels);
     assert.equal(a.record.grid.affine[0][0], -6);
     assert.equal(b.record.grid.affine[0][0], 6);
@@ -69,7 +88,10 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
     // and which mask-edge voxels have all forward neighbours, so agreement is to ~1%, not to rounding
     for (let d = 0; d < 3; d++) {
       const r = a.record.smoothness.FWHM_mm[d] / b.record.smoothness.FWHM_mm[d];
-      assert.ok(Math.abs(r - 1) < 0.02, `FWHM axis ${d}: ${a.record.smoothness.FWHM_mm[d]} vs ${b.record.smoothness.FWHM_mm[d]}`);
+      assert.ok(
+        Math.abs(r - 1) < 0.02,
+        `FWHM axis ${d}: ${a.record.smoothness.FWHM_mm[d]} vs ${b.record.smoothness.FWHM_mm[d]}`,
+      );
     }
     const ta = readVolume(join(dir, 'out-las', 'spmT_0001.nii'));
     const tb = readVolume(join(dir, 'out-ras', 'spmT_0001.nii'));
@@ -84,7 +106,10 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
           const ib = Math.round((x - tb.affine[0][3]) / tb.affine[0][0]) + nx * (j + ny * k);
           void y;
           void z;
-          assert.ok(Math.abs(ta.data[ia] - tb.data[ib]) <= 1e-5 * Math.max(1, Math.abs(ta.data[ia])), `T at voxel ${i},${j},${k}`);
+          assert.ok(
+            Math.abs(ta.data[ia] - tb.data[ib]) <= 1e-5 * Math.max(1, Math.abs(ta.data[ia])),
+            `T at voxel ${i},${j},${k}`,
+          );
           if (ta.data[ia] > ta.data[maxIdx]) maxIdx = ia;
         }
     // the planted effect is in the right hemisphere (x > 0) in both
@@ -96,7 +121,13 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
     for (const kind of ['slices', 'glass'] as const) {
       const pics = await Promise.all(
         ['out-las', 'out-ras'].map(async (o) => {
-          const r = await runPlot(join(dir, o), { kind, contrast: 1, threshold: 2.5, display: 'ortho', out: join(dir, `${o}-${kind}.png`) });
+          const r = await runPlot(join(dir, o), {
+            kind,
+            contrast: 1,
+            threshold: 2.5,
+            display: 'ortho',
+            out: join(dir, `${o}-${kind}.png`),
+          });
           return PNG.sync.read(readFileSync(r.file));
         }),
       );
@@ -113,16 +144,36 @@ test('LAS and RAS storage of the same study give identical world-space maps and 
       assert.ok(differ < 20, `${kind}: ${differ} pixels differ by one level`);
     }
     // permutation inference: same seed, same p-values at every mm position, same cluster table
-    const pa = await runPermute(join(dir, 'out-las'), { contrast: 1, permutations: 60, seed: 3, tfce: true, clusterThreshold: 0.01, workers: 0 });
-    const pb = await runPermute(join(dir, 'out-ras'), { contrast: 1, permutations: 60, seed: 3, tfce: true, clusterThreshold: 0.01, workers: 0 });
-    assert.deepEqual(pa.clusters.map((c) => [c.voxels, c.mm]), pb.clusters.map((c) => [c.voxels, c.mm]));
+    const pa = await runPermute(join(dir, 'out-las'), {
+      contrast: 1,
+      permutations: 60,
+      seed: 3,
+      tfce: true,
+      clusterThreshold: 0.01,
+      workers: 0,
+    });
+    const pb = await runPermute(join(dir, 'out-ras'), {
+      contrast: 1,
+      permutations: 60,
+      seed: 3,
+      tfce: true,
+      clusterThreshold: 0.01,
+      workers: 0,
+    });
+    assert.deepEqual(
+      pa.clusters.map((c) => [c.voxels, c.mm]),
+      pb.clusters.map((c) => [c.voxels, c.mm]),
+    );
     assert.ok(pa.clusters.length > 0 && pa.clusters[0].mm[0] > 20, 'the planted cluster, on the right');
     const fa = readVolume(join(dir, 'out-las', 'perm_0001_tfce_p_fwe.nii'));
     const fb = readVolume(join(dir, 'out-ras', 'perm_0001_tfce_p_fwe.nii'));
     for (let idx = 0; idx < fa.data.length; idx++) {
       const i = idx % nx;
       const ib = nx - 1 - i + (idx - i);
-      assert.ok(Object.is(fa.data[idx], fb.data[ib]) || Math.abs(fa.data[idx] - fb.data[ib]) < 1e-9, `TFCE p at voxel ${idx}`);
+      assert.ok(
+        Object.is(fa.data[idx], fb.data[ib]) || Math.abs(fa.data[idx] - fb.data[ib]) < 1e-9,
+        `TFCE p at voxel ${idx}`,
+      );
     }
   } finally {
     cleanup();

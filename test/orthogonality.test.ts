@@ -30,7 +30,14 @@ test('column correlations of a hand-worked design', () => {
   const w = orthogonalityWarnings(columns, X, [
     { index: 1, name: 'a up', weights: [[0, 1, 0, 0]] },
     { index: 2, name: 'c up', weights: [[0, 0, 0, 1]] },
-    { index: 3, name: 'a or b', weights: [[0, 1, 0, 0], [0, 0, 1, 0]] },
+    {
+      index: 3,
+      name: 'a or b',
+      weights: [
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+      ],
+    },
   ]);
   assert.equal(w.length, 1);
   assert.equal(w[0].column, 'a');
@@ -44,11 +51,26 @@ test('vbm run warns, vbm show prints the matrix, the report has the table', asyn
     const cohort = makeCohort({ n: 8, dims: [12, 14, 12], voxelMm: 10, seed: 3 });
     const design = writeCohort(t.dir, cohort);
     const lines = readFileSync(design, 'utf8').trim().split('\n');
-    writeFileSync(design, ['scan,a,b,c', ...lines.slice(1).map((l, i) => `${l.split(',')[0]},${a[i]},${b[i]},${c[i]}`)].join('\n') + '\n');
+    writeFileSync(
+      design,
+      ['scan,a,b,c', ...lines.slice(1).map((l, i) => `${l.split(',')[0]},${a[i]},${b[i]},${c[i]}`)].join('\n') + '\n',
+    );
     const logs: string[] = [];
-    const spec = parseAnalysisSpec({ design, out: join(t.dir, 'res'), contrasts: [{ name: 'a up', type: 'T', columns: ['a'], weights: [1] }], report: { viewer: false } }, t.dir, 'test');
+    const spec = parseAnalysisSpec(
+      {
+        design,
+        out: join(t.dir, 'res'),
+        contrasts: [{ name: 'a up', type: 'T', columns: ['a'], weights: [1] }],
+        report: { viewer: false },
+      },
+      t.dir,
+      'test',
+    );
     await runPipeline(spec, { workers: 0, log: (m) => logs.push(m) });
-    assert.ok(logs.some((l) => /^warning: contrast 1 'a up': its column 'a' correlates with 'b' \(\|r\| = 0\.45/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /^warning: contrast 1 'a up': its column 'a' correlates with 'b' \(\|r\| = 0\.45/.test(l)),
+      logs.join('\n'),
+    );
     const shown = describeAnalysis(openAnalysis(join(t.dir, 'res')));
     assert.match(shown, /Orthogonality/);
     assert.match(shown, /\n\s+a\s+1\.00\s+0\.45\s+0\.00\n/);

@@ -94,10 +94,15 @@ test('distinct permutations are counted and enumerated; the first is the identit
   assert.equal(all.count, 20);
   assert.deepEqual(Array.from(all.table.subarray(0, 6)), [0, 1, 2, 3, 4, 5]);
   const groups = new Set<string>();
-  for (let k = 0; k < 20; k++) groups.add(Array.from(all.table.subarray(k * 6, k * 6 + 6), (src) => X[src][1]).join(''));
+  for (let k = 0; k < 20; k++)
+    groups.add(Array.from(all.table.subarray(k * 6, k * 6 + 6), (src) => X[src][1]).join(''));
   assert.equal(groups.size, 20, 'every enumerated permutation gives a different group labelling');
   // a one-sample design is sign-flipped: 2^n
-  const one = partitionDesign(X.map(() => [1]), [[1]], 'T');
+  const one = partitionDesign(
+    X.map(() => [1]),
+    [[1]],
+    'T',
+  );
   assert.equal(one.effectConstantWithinBlocks, true);
   assert.ok(Math.abs(logDistinct('signflip', productRows(one, 'signflip').rows, 6) - 6 * Math.LN2) < 1e-12);
 });
@@ -106,17 +111,21 @@ test('distinct permutations are counted and enumerated; the first is the identit
 function olsT(X: number[][], y: number[], c: number[]): number {
   const n = X.length;
   const p = X[0].length;
-  const M = Array.from({ length: p }, (_, i) => [...Array.from({ length: p }, (_, j) => X.reduce((s, r) => s + r[i] * r[j], 0)), ...Array.from({ length: p }, (_, j) => (i === j ? 1 : 0))]);
+  const M = Array.from({ length: p }, (_, i) => [
+    ...Array.from({ length: p }, (_, j) => X.reduce((s, r) => s + r[i] * r[j], 0)),
+    ...Array.from({ length: p }, (_, j) => (i === j ? 1 : 0)),
+  ]);
   for (let i = 0; i < p; i++) {
     let piv = i;
     for (let r = i + 1; r < p; r++) if (Math.abs(M[r][i]) > Math.abs(M[piv][i])) piv = r;
     [M[i], M[piv]] = [M[piv], M[i]];
     const d = M[i][i];
     for (let j = 0; j < 2 * p; j++) M[i][j] /= d;
-    for (let r = 0; r < p; r++) if (r !== i) {
-      const f = M[r][i];
-      for (let j = 0; j < 2 * p; j++) M[r][j] -= f * M[i][j];
-    }
+    for (let r = 0; r < p; r++)
+      if (r !== i) {
+        const f = M[r][i];
+        for (let j = 0; j < 2 * p; j++) M[r][j] -= f * M[i][j];
+      }
   }
   const inv = M.map((r) => r.slice(p));
   const Xty = Array.from({ length: p }, (_, j) => X.reduce((s, r, i) => s + r[j] * y[i], 0));
@@ -135,37 +144,55 @@ test('each permutation statistic equals a brute-force Freedman-Lane refit: full 
   const X = Array.from({ length: n }, () => [1, rng.normal(), rng.normal(), rng.uniform() < 0.5 ? 1 : 0]);
   const V = 7;
   const Y = new Float32Array(n * V);
-  for (let i = 0; i < n; i++) for (let v = 0; v < V; v++) Y[i * V + v] = 0.5 * X[i][2] + rng.normal() + (v === 3 ? 0.8 * X[i][1] : 0);
+  for (let i = 0; i < n; i++)
+    for (let v = 0; v < V; v++) Y[i * V + v] = 0.5 * X[i][2] + rng.normal() + (v === 3 ? 0.8 * X[i][1] : 0);
   const Ycopy = Float32Array.from(Y);
   const c = [0, 1, 0, 0];
   for (const kernel of ['wasm', 'js'] as const) {
-  const res = await permutationTest(
-    { X, weights: [c], type: 'T', contrast: { index: 1, name: 'x1' }, Y: Float32Array.from(Y), voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] },
-    { permutations: 40, seed: 5, workers: kernel === 'wasm' ? 2 : 0, kernel },
-  );
-  // the observed T is the ordinary OLS t
-  for (let v = 0; v < V; v++) {
-    const y = Array.from({ length: n }, (_, i) => Ycopy[i * V + v]);
-    const tv = olsT(X, y, c);
-    assert.ok(Math.abs(res.stat[v] - tv) < 1e-4 * Math.max(1, Math.abs(tv)), `voxel ${v}: ${res.stat[v]} vs ${tv}`);
-  }
-  // maxima: recompute by brute force for the same permutations
-  const part = partitionDesign(X, [c], 'T');
-  const arr = rearrangements(productRows(part, 'permute').rows, n, { scheme: 'permute', requested: 40, seed: 5 });
-  const Z = X.map((r) => [r[0], r[2], r[3]]);
-  for (let k = 0; k < 40; k++) {
-    let max = -Infinity;
+    const res = await permutationTest(
+      {
+        X,
+        weights: [c],
+        type: 'T',
+        contrast: { index: 1, name: 'x1' },
+        Y: Float32Array.from(Y),
+        voxels: Int32Array.from({ length: V }, (_, i) => i),
+        dims: [V, 1, 1],
+        affine: [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+      },
+      { permutations: 40, seed: 5, workers: kernel === 'wasm' ? 2 : 0, kernel },
+    );
+    // the observed T is the ordinary OLS t
     for (let v = 0; v < V; v++) {
       const y = Array.from({ length: n }, (_, i) => Ycopy[i * V + v]);
-      // nuisance fit and residuals by the normal equations
-      const g = olsFit(Z, y);
-      const rz = y.map((yi, i) => yi - g.fitted[i]);
-      const ystar = Array.from({ length: n }, (_, i) => rz[arr.table[k * n + i]] + g.fitted[i]);
-      max = Math.max(max, olsT(X, ystar, c));
+      const tv = olsT(X, y, c);
+      assert.ok(Math.abs(res.stat[v] - tv) < 1e-4 * Math.max(1, Math.abs(tv)), `voxel ${v}: ${res.stat[v]} vs ${tv}`);
     }
-    // float32 data and (WebAssembly) float32 sums over 15 scans: 1e-4 relative is ample
-    assert.ok(Math.abs(res.maxima.stat[k] - max) < 1e-4 * Math.max(1, Math.abs(max)), `${kernel} permutation ${k}: ${res.maxima.stat[k]} vs ${max}`);
-  }
+    // maxima: recompute by brute force for the same permutations
+    const part = partitionDesign(X, [c], 'T');
+    const arr = rearrangements(productRows(part, 'permute').rows, n, { scheme: 'permute', requested: 40, seed: 5 });
+    const Z = X.map((r) => [r[0], r[2], r[3]]);
+    for (let k = 0; k < 40; k++) {
+      let max = -Infinity;
+      for (let v = 0; v < V; v++) {
+        const y = Array.from({ length: n }, (_, i) => Ycopy[i * V + v]);
+        // nuisance fit and residuals by the normal equations
+        const g = olsFit(Z, y);
+        const rz = y.map((yi, i) => yi - g.fitted[i]);
+        const ystar = Array.from({ length: n }, (_, i) => rz[arr.table[k * n + i]] + g.fitted[i]);
+        max = Math.max(max, olsT(X, ystar, c));
+      }
+      // float32 data and (WebAssembly) float32 sums over 15 scans: 1e-4 relative is ample
+      assert.ok(
+        Math.abs(res.maxima.stat[k] - max) < 1e-4 * Math.max(1, Math.abs(max)),
+        `${kernel} permutation ${k}: ${res.maxima.stat[k]} vs ${max}`,
+      );
+    }
   }
 });
 
@@ -203,36 +230,80 @@ test('FWE error on null data stays near 5% (max-T, TFCE, cluster extent)', async
     const X = Array.from({ length: n }, () => [1, rng.normal()]);
     const Y = new Float32Array(n * V);
     for (let i = 0; i < n; i++) {
-      const f = gaussianSmooth(Float32Array.from({ length: V }, () => rng.normal()), dims, [1, 1, 1]);
+      const f = gaussianSmooth(
+        Float32Array.from({ length: V }, () => rng.normal()),
+        dims,
+        [1, 1, 1],
+      );
       Y.set(f, i * V);
     }
     const r = await permutationTest(
-      { X, weights: [[0, 1]], type: 'T', contrast: { index: 1, name: 'x' }, Y, voxels: fullGrid(dims), dims, affine: [[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]] },
+      {
+        X,
+        weights: [[0, 1]],
+        type: 'T',
+        contrast: { index: 1, name: 'x' },
+        Y,
+        voxels: fullGrid(dims),
+        dims,
+        affine: [
+          [2, 0, 0, 0],
+          [0, 2, 0, 0],
+          [0, 0, 2, 0],
+          [0, 0, 0, 1],
+        ],
+      },
       { permutations: 100, seed: s + 1, workers: 0, tfce: true, clusterThreshold: 0.01 },
     );
     if (r.pFwe.some((p) => p <= 0.05)) hits.stat++;
     if (r.tfcePFwe?.some((p) => p <= 0.05)) hits.tfce++;
     if (r.clusters?.pExtent.some((p) => p <= 0.05)) hits.extent++;
   }
-  for (const [k, h] of Object.entries(hits)) assert.ok(h >= 2 && h <= 20, `${k}: ${h} of ${studies} null studies had an FWE-significant result`);
+  for (const [k, h] of Object.entries(hits))
+    assert.ok(h >= 2 && h <= 20, `${k}: ${h} of ${studies} null studies had an FWE-significant result`);
 });
 
 test('vbm permute finds a planted effect where it is, resumes an interrupted run to the same answer, and refuses bad requests', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cohort = makeCohort({ n: 24, dims: [24, 28, 24], voxelMm: 7, noiseFwhmMm: 12, seed: 21, effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }] });
+    const cohort = makeCohort({
+      n: 24,
+      dims: [24, 28, 24],
+      voxelMm: 7,
+      noiseFwhmMm: 12,
+      seed: 21,
+      effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }],
+    });
     const design = writeCohort(dir, cohort, { format: 'nii' });
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const out = join(dir, 'res');
-    await runAnalysis({ design, out, covariates: ['age', 'sex'], contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }, { name: 'mean', type: 'T', columns: ['mean'], weights: [1] }], masking: { explicitMask: join(dir, 'mask.nii') }, workers: 2 });
-    const full = await runPermute(out, { contrast: 1, permutations: 300, seed: 7, tfce: true, clusterThreshold: 0.001, workers: 2 });
+    await runAnalysis({
+      design,
+      out,
+      covariates: ['age', 'sex'],
+      contrasts: [
+        { name: 'age +', type: 'T', columns: ['age'], weights: [1] },
+        { name: 'mean', type: 'T', columns: ['mean'], weights: [1] },
+      ],
+      masking: { explicitMask: join(dir, 'mask.nii') },
+      workers: 2,
+    });
+    const full = await runPermute(out, {
+      contrast: 1,
+      permutations: 300,
+      seed: 7,
+      tfce: true,
+      clusterThreshold: 0.001,
+      workers: 2,
+    });
     // the planted blob: the most significant cluster is on the right (x > 0) at the planted centre
     assert.ok(full.clusters.length >= 1, full.text);
     const c = full.clusters[0];
     assert.ok(Math.hypot(c.mm[0] - 35, c.mm[1] + 20, c.mm[2] - 10) < 15, `peak at ${String(c.mm)}`);
     assert.ok((c.pFweExtent ?? 1) <= 0.05 && (c.peakTfcePFwe ?? 1) <= 0.05);
     // the observed data are one of the 300 rearrangements: no p-value below 1/300
-    for (const p of [full.result.pFwe, full.result.pUnc, full.result.tfcePFwe ?? [], full.result.tfcePUnc ?? []]) assert.ok(Math.min(...p) >= 1 / 300 - 1e-12);
+    for (const p of [full.result.pFwe, full.result.pUnc, full.result.tfcePFwe ?? [], full.result.tfcePUnc ?? []])
+      assert.ok(Math.min(...p) >= 1 / 300 - 1e-12);
     const names = permutationFileNames(1);
     const tf = readVolume(join(out, names.tfcePFwe));
     const far = tf.data.filter((p, i) => {
@@ -245,13 +316,36 @@ test('vbm permute finds a planted effect where it is, resumes an interrupted run
     const ac = new AbortController();
     let seen = 0;
     await assert.rejects(
-      runPermute(out, { contrast: 1, permutations: 300, seed: 7, tfce: true, clusterThreshold: 0.001, workers: 0, signal: ac.signal, onProgress: (d) => { if (++seen === 4) ac.abort(); void d; } }),
+      runPermute(out, {
+        contrast: 1,
+        permutations: 300,
+        seed: 7,
+        tfce: true,
+        clusterThreshold: 0.001,
+        workers: 0,
+        signal: ac.signal,
+        onProgress: (d) => {
+          if (++seen === 4) ac.abort();
+          void d;
+        },
+      }),
       (e: unknown) => e instanceof VbmError && /interrupted after \d+ of 300/.test(e.message),
     );
     assert.ok(existsSync(join(out, `${names.checkpoint}.json`)));
     const notes: string[] = [];
-    const resumed = await runPermute(out, { contrast: 1, permutations: 300, seed: 7, tfce: true, clusterThreshold: 0.001, workers: 2, onNote: (m) => notes.push(m) });
-    assert.ok(notes.some((m) => /resuming from a checkpoint: \d+ of 300/.test(m)), notes.join('; '));
+    const resumed = await runPermute(out, {
+      contrast: 1,
+      permutations: 300,
+      seed: 7,
+      tfce: true,
+      clusterThreshold: 0.001,
+      workers: 2,
+      onNote: (m) => notes.push(m),
+    });
+    assert.ok(
+      notes.some((m) => /resuming from a checkpoint: \d+ of 300/.test(m)),
+      notes.join('; '),
+    );
     assert.ok(resumed.result.resumedFrom > 0);
     assert.deepEqual(Array.from(resumed.result.pFwe), Array.from(full.result.pFwe));
     assert.deepEqual(Array.from(resumed.result.tfcePFwe ?? []), Array.from(full.result.tfcePFwe ?? []));
@@ -260,20 +354,55 @@ test('vbm permute finds a planted effect where it is, resumes an interrupted run
     // a damaged checkpoint is detected and ignored
     const ac2 = new AbortController();
     let seen2 = 0;
-    await assert.rejects(runPermute(out, { contrast: 1, permutations: 300, seed: 7, workers: 0, signal: ac2.signal, onProgress: () => { if (++seen2 === 3) ac2.abort(); } }));
+    await assert.rejects(
+      runPermute(out, {
+        contrast: 1,
+        permutations: 300,
+        seed: 7,
+        workers: 0,
+        signal: ac2.signal,
+        onProgress: () => {
+          if (++seen2 === 3) ac2.abort();
+        },
+      }),
+    );
     const bin = readFileSync(join(out, `${names.checkpoint}.bin`));
     bin[10] ^= 0xff;
     writeFileSync(join(out, `${names.checkpoint}.bin`), bin);
     const notes2: string[] = [];
     await runPermute(out, { contrast: 1, permutations: 300, seed: 7, workers: 2, onNote: (m) => notes2.push(m) });
-    assert.ok(notes2.some((m) => /damaged/.test(m)), notes2.join('; '));
+    assert.ok(
+      notes2.some((m) => /damaged/.test(m)),
+      notes2.join('; '),
+    );
     // the mean is sign-flipped automatically; forcing permutations is refused with the reason
-    await assert.rejects(runPermute(out, { contrast: 2, permutations: 50, scheme: 'permute', workers: 0 }), /permuting the scans cannot change its statistic/);
+    await assert.rejects(
+      runPermute(out, { contrast: 2, permutations: 50, scheme: 'permute', workers: 0 }),
+      /permuting the scans cannot change its statistic/,
+    );
     // too few distinct rearrangements
     const tiny = await import('../src/permutation/permute.js');
     await assert.rejects(
       tiny.permutationTest(
-        { X: [[1, 0], [1, 1], [1, 2]], weights: [[0, 1]], type: 'T', contrast: { index: 1, name: 'x' }, Y: new Float32Array(3), voxels: Int32Array.from([0]), dims: [1, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] },
+        {
+          X: [
+            [1, 0],
+            [1, 1],
+            [1, 2],
+          ],
+          weights: [[0, 1]],
+          type: 'T',
+          contrast: { index: 1, name: 'x' },
+          Y: new Float32Array(3),
+          voxels: Int32Array.from([0]),
+          dims: [1, 1, 1],
+          affine: [
+            [1, 0, 0, 0],
+            [0, 1, 0, 0],
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+          ],
+        },
         { permutations: 1000 },
       ),
       /only 6 distinct permutations exist for 3 scans with this design, so no p-value could go below 0\.167/,

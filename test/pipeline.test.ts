@@ -14,11 +14,15 @@ import { repoRoot, tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const vbm = (...args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const vbm = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 function stagesOf(stderr: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of stderr.matchAll(/^(?:\[(\w+)\] )?(design|estimate|contrasts|results|labels|permutations|report): (cached|ran)/gm)) out[(m[1] ? `${m[1]}/` : '') + m[2]] = m[3];
+  for (const m of stderr.matchAll(
+    /^(?:\[(\w+)\] )?(design|estimate|contrasts|results|labels|permutations|report): (cached|ran)/gm,
+  ))
+    out[(m[1] ? `${m[1]}/` : '') + m[2]] = m[3];
   return out;
 }
 
@@ -34,20 +38,45 @@ test('an analysis file: cached re-runs, a changed contrast, a changed scan, dama
     writeFileSync(join(dir, 'analysis.yaml'), yaml);
     const first = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(first.status, 0, first.stderr);
-    assert.deepEqual(stagesOf(first.stderr), { design: 'ran', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
+    assert.deepEqual(stagesOf(first.stderr), {
+      design: 'ran',
+      estimate: 'ran',
+      contrasts: 'ran',
+      results: 'ran',
+      report: 'ran',
+    });
     const out = join(dir, 'results');
     const spmT = readFileSync(join(out, 'spmT_0001.nii'));
     // again: everything cached
     const again = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(again.status, 0, again.stderr);
-    assert.deepEqual(stagesOf(again.stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'cached', report: 'cached' });
+    assert.deepEqual(stagesOf(again.stderr), {
+      design: 'cached',
+      estimate: 'cached',
+      contrasts: 'cached',
+      results: 'cached',
+      report: 'cached',
+    });
     // a retyped third contrast: contrasts and results re-run; the F files of the old contrast go
     assert.ok(existsSync(join(out, 'spmF_0003.nii')));
-    yaml = yaml.replace(/- \{name: "Effect of age or sex", type: F, columns: \[age, sex\]\}/, '- {name: "apoe4 +", type: T, columns: [apoe4], weights: [1]}');
+    yaml = yaml.replace(
+      /- \{name: "Effect of age or sex", type: F, columns: \[age, sex\]\}/,
+      '- {name: "apoe4 +", type: T, columns: [apoe4], weights: [1]}',
+    );
     writeFileSync(join(dir, 'analysis.yaml'), yaml);
     const changed = vbm('run', join(dir, 'analysis.yaml'));
-    assert.deepEqual(stagesOf(changed.stderr), { design: 'cached', estimate: 'cached', contrasts: 'ran', results: 'ran', report: 'ran' });
-    assert.ok(!existsSync(join(out, 'spmF_0003.nii')) && !existsSync(join(out, 'spmF_0003_thresh.nii')) && existsSync(join(out, 'spmT_0003.nii')));
+    assert.deepEqual(stagesOf(changed.stderr), {
+      design: 'cached',
+      estimate: 'cached',
+      contrasts: 'ran',
+      results: 'ran',
+      report: 'ran',
+    });
+    assert.ok(
+      !existsSync(join(out, 'spmF_0003.nii')) &&
+        !existsSync(join(out, 'spmF_0003_thresh.nii')) &&
+        existsSync(join(out, 'spmT_0003.nii')),
+    );
     // contrast 1 is unchanged and recomputed from the saved betas: byte for byte the same
     assert.deepEqual(readFileSync(join(out, 'spmT_0001.nii')), spmT);
     // a damaged output is found by its hash and recomputed
@@ -64,21 +93,54 @@ test('an analysis file: cached re-runs, a changed contrast, a changed scan, dama
     copyFileSync(join(dir, 'scans', scans[1]), join(dir, 'scans', scans[0]));
     const rescanned = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(rescanned.status, 0, rescanned.stderr);
-    assert.deepEqual(stagesOf(rescanned.stderr), { design: 'cached', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
+    assert.deepEqual(stagesOf(rescanned.stderr), {
+      design: 'cached',
+      estimate: 'ran',
+      contrasts: 'ran',
+      results: 'ran',
+      report: 'ran',
+    });
     // a changed report option redraws the report only
-    writeFileSync(join(dir, 'analysis.yaml'), readFileSync(join(dir, 'analysis.yaml'), 'utf8').replace('report: {sign: pos, display: z, cuts: 8, background: template}', 'report: {sign: pos, display: ortho, background: mean, viewer: false}'));
+    writeFileSync(
+      join(dir, 'analysis.yaml'),
+      readFileSync(join(dir, 'analysis.yaml'), 'utf8').replace(
+        'report: {sign: pos, display: z, cuts: 8, background: template}',
+        'report: {sign: pos, display: ortho, background: mean, viewer: false}',
+      ),
+    );
     const redrawn = vbm('run', join(dir, 'analysis.yaml'));
     assert.equal(redrawn.status, 0, redrawn.stderr);
-    assert.deepEqual(stagesOf(redrawn.stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'cached', report: 'ran' });
+    assert.deepEqual(stagesOf(redrawn.stderr), {
+      design: 'cached',
+      estimate: 'cached',
+      contrasts: 'cached',
+      results: 'cached',
+      report: 'ran',
+    });
     assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<h3>Contrast 1: Effect of age \(\+\)/);
     // --from results and --force
-    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--from', 'results').stderr), { design: 'cached', estimate: 'cached', contrasts: 'cached', results: 'ran', report: 'ran' });
-    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--force').stderr), { design: 'ran', estimate: 'ran', contrasts: 'ran', results: 'ran', report: 'ran' });
+    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--from', 'results').stderr), {
+      design: 'cached',
+      estimate: 'cached',
+      contrasts: 'cached',
+      results: 'ran',
+      report: 'ran',
+    });
+    assert.deepEqual(stagesOf(vbm('run', join(dir, 'analysis.yaml'), '--force').stderr), {
+      design: 'ran',
+      estimate: 'ran',
+      contrasts: 'ran',
+      results: 'ran',
+      report: 'ran',
+    });
     // vbm show: stages and files, and --json for scripts
     const show = vbm('show', out);
     assert.match(show.stdout, /Stages:\n.*\n.*\ndesign\s/);
     const js = JSON.parse(vbm('show', out, '--json').stdout) as { stages: { stage: string }[]; files: string[] };
-    assert.deepEqual(js.stages.map((s) => s.stage), ['design', 'estimate', 'contrasts', 'results', 'report']);
+    assert.deepEqual(
+      js.stages.map((s) => s.stage),
+      ['design', 'estimate', 'contrasts', 'results', 'report'],
+    );
     assert.ok(js.files.includes('table_0001.csv'));
   } finally {
     cleanup();
@@ -93,13 +155,39 @@ test('several models over the same scans, and analysis files with mistakes', () 
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     writeFileSync(
       join(dir, 'a.yaml'),
-      ['design: design.csv', 'out: out', 'mask: mask.nii', 'models:', '  - name: age_only', '    covariates: [age]', '    contrasts: [{name: age, type: T, columns: [age], weights: [1]}]', '  - name: full', '    covariates: [age, sex, apoe4]', '    contrasts: [{name: age, type: T, columns: [age], weights: [1]}, {name: all, type: F, columns: [age, sex, apoe4]}]'].join('\n'),
+      [
+        'design: design.csv',
+        'out: out',
+        'mask: mask.nii',
+        'models:',
+        '  - name: age_only',
+        '    covariates: [age]',
+        '    contrasts: [{name: age, type: T, columns: [age], weights: [1]}]',
+        '  - name: full',
+        '    covariates: [age, sex, apoe4]',
+        '    contrasts: [{name: age, type: T, columns: [age], weights: [1]}, {name: all, type: F, columns: [age, sex, apoe4]}]',
+      ].join('\n'),
     );
     const r = vbm('run', join(dir, 'a.yaml'));
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(stagesOf(r.stderr), { 'age_only/design': 'ran', 'age_only/estimate': 'ran', 'age_only/contrasts': 'ran', 'full/design': 'ran', 'full/estimate': 'ran', 'full/contrasts': 'ran' });
-    const show = JSON.parse(vbm('show', join(dir, 'out'), '--json').stdout) as { models: { design: { columns: string[] } }[] };
-    assert.deepEqual(show.models.map((m) => m.design.columns), [['mean', 'age'], ['mean', 'age', 'sex', 'apoe4']]);
+    assert.deepEqual(stagesOf(r.stderr), {
+      'age_only/design': 'ran',
+      'age_only/estimate': 'ran',
+      'age_only/contrasts': 'ran',
+      'full/design': 'ran',
+      'full/estimate': 'ran',
+      'full/contrasts': 'ran',
+    });
+    const show = JSON.parse(vbm('show', join(dir, 'out'), '--json').stdout) as {
+      models: { design: { columns: string[] } }[];
+    };
+    assert.deepEqual(
+      show.models.map((m) => m.design.columns),
+      [
+        ['mean', 'age'],
+        ['mean', 'age', 'sex', 'apoe4'],
+      ],
+    );
     // mistakes name the key
     writeFileSync(join(dir, 'b.yaml'), 'design: design.csv\nout: out2\ncontrast: []\n');
     const b = vbm('run', join(dir, 'b.yaml'));
@@ -107,8 +195,14 @@ test('several models over the same scans, and analysis files with mistakes', () 
     assert.match(b.stderr, /b\.yaml: unknown key 'contrast'/);
     assert.match(b.stderr, /allowed keys: design, out, covariates/);
     writeFileSync(join(dir, 'c.yaml'), 'design: nothere.csv\nout: out3\n');
-    assert.match(vbm('run', join(dir, 'c.yaml')).stderr, /c\.yaml: design: the spreadsheet .*nothere\.csv does not exist/);
-    writeFileSync(join(dir, 'd.yaml'), 'design: design.csv\nout: out4\nresults: {threshold: 0.001, correction: bonferroni}\n');
+    assert.match(
+      vbm('run', join(dir, 'c.yaml')).stderr,
+      /c\.yaml: design: the spreadsheet .*nothere\.csv does not exist/,
+    );
+    writeFileSync(
+      join(dir, 'd.yaml'),
+      'design: design.csv\nout: out4\nresults: {threshold: 0.001, correction: bonferroni}\n',
+    );
     assert.match(vbm('run', join(dir, 'd.yaml')).stderr, /results: correction must be none, fwe or fdr/);
     // the other analysis in a folder is refused without --overwrite (another design), as before
     writeFileSync(join(dir, 'e.yaml'), 'design: design.csv\nout: out/full\ncovariates: [age]\ncontrasts: []\n');
@@ -123,17 +217,28 @@ test('several models over the same scans, and analysis files with mistakes', () 
 test('a killed run resumes to the outputs of an uninterrupted one; a running one locks its folder', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cohort = makeCohort({ n: 60, dims: [32, 38, 32], voxelMm: 5, noiseFwhmMm: 12, seed: 9, effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.08 }] });
+    const cohort = makeCohort({
+      n: 60,
+      dims: [32, 38, 32],
+      voxelMm: 5,
+      noiseFwhmMm: 12,
+      seed: 9,
+      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.08 }],
+    });
     writeCohort(dir, cohort, { format: 'nii.gz' });
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
-    const spec = (out: string): string => `design: design.csv\nout: ${out}\nmask: mask.nii\ncontrasts: [{name: age, type: T, columns: [age], weights: [1]}]\nresults: {threshold: 0.001, extent: 5}\n`;
+    const spec = (out: string): string =>
+      `design: design.csv\nout: ${out}\nmask: mask.nii\ncontrasts: [{name: age, type: T, columns: [age], weights: [1]}]\nresults: {threshold: 0.001, extent: 5}\n`;
     writeFileSync(join(dir, 'whole.yaml'), spec('whole'));
     writeFileSync(join(dir, 'killed.yaml'), spec('killed'));
     const whole = vbm('run', join(dir, 'whole.yaml'), '--workers', '1');
     assert.equal(whole.status, 0, whole.stderr);
     // kill -9 in the middle of reading the scans
     // (the testing hook slows the reading of each scan to 30 ms, so that the kill lands mid-estimation)
-    const child = spawn(process.execPath, [CLI, 'run', join(dir, 'killed.yaml'), '--workers', '1'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, VBM_TEST_SCAN_DELAY_MS: '30' } });
+    const child = spawn(process.execPath, [CLI, 'run', join(dir, 'killed.yaml'), '--workers', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, VBM_TEST_SCAN_DELAY_MS: '30' },
+    });
     let err = '';
     let killedAt = '';
     await new Promise<void>((resolveP) => {
@@ -155,15 +260,36 @@ test('a killed run resumes to the outputs of an uninterrupted one; a running one
     const rerun = vbm('run', join(dir, 'killed.yaml'), '--workers', '1');
     assert.equal(rerun.status, 0, rerun.stderr);
     assert.match(rerun.stderr, /a lock left by an interrupted run \(process \d+\) was taken over/);
-    for (const f of ['beta_0001.nii', 'beta_0002.nii', 'ResMS.nii', 'mask.nii', 'RPV.nii', 'con_0001.nii', 'spmT_0001.nii', 'spmT_0001_thresh.nii', 'table_0001.csv']) {
-      assert.deepEqual(readFileSync(join(killedDir, f)), readFileSync(join(dir, 'whole', f)), `${f} differs from the uninterrupted run's`);
+    for (const f of [
+      'beta_0001.nii',
+      'beta_0002.nii',
+      'ResMS.nii',
+      'mask.nii',
+      'RPV.nii',
+      'con_0001.nii',
+      'spmT_0001.nii',
+      'spmT_0001_thresh.nii',
+      'table_0001.csv',
+    ]) {
+      assert.deepEqual(
+        readFileSync(join(killedDir, f)),
+        readFileSync(join(dir, 'whole', f)),
+        `${f} differs from the uninterrupted run's`,
+      );
     }
-    assert.deepEqual(readdirSync(killedDir).filter((f) => f.startsWith('.')), [], 'no lock or temporary file is left');
+    assert.deepEqual(
+      readdirSync(killedDir).filter((f) => f.startsWith('.')),
+      [],
+      'no lock or temporary file is left',
+    );
     // a live process holding the lock: refused, nothing touched
     writeFileSync(join(killedDir, '.vbm-lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: 'now' }));
     const refused = vbm('run', join(dir, 'killed.yaml'));
     assert.equal(refused.status, 2);
-    assert.match(refused.stderr, new RegExp(`another vbm \\(process ${process.pid}, started now\\) is working on .*killed`));
+    assert.match(
+      refused.stderr,
+      new RegExp(`another vbm \\(process ${process.pid}, started now\\) is working on .*killed`),
+    );
     assert.match(refused.stderr, /hint: wait for it to finish; if it is not running any more, delete .*\.vbm-lock/);
   } finally {
     cleanup();

@@ -37,7 +37,8 @@ function volumeOf(storage: 'LAS' | 'RAS', f: (x: number, y: number, z: number) =
   let n = 0;
   for (let k = 0; k < DIMS[2]; k++)
     for (let j = 0; j < DIMS[1]; j++)
-      for (let i = 0; i < DIMS[0]; i++, n++) data[n] = f(A[0][0] * i + A[0][3], A[1][1] * j + A[1][3], A[2][2] * k + A[2][3]);
+      for (let i = 0; i < DIMS[0]; i++, n++)
+        data[n] = f(A[0][0] * i + A[0][3], A[1][1] * j + A[1][3], A[2][2] * k + A[2][3]);
   return { dims: DIMS, affine: A, data };
 }
 
@@ -91,7 +92,11 @@ test('slices: the planted blob is coloured exactly at its voxels, on the right; 
           if (t === undefined) continue;
           checked++;
           const c = isColoured(img, at.x + px, at.y + py);
-          assert.equal(c, t > 3.1, `${storage} panel ${p} pixel ${px},${py} (x=${x.toFixed(1)}, y=${y.toFixed(1)}): truth ${t}, coloured ${c}`);
+          assert.equal(
+            c,
+            t > 3.1,
+            `${storage} panel ${p} pixel ${px},${py} (x=${x.toFixed(1)}, y=${y.toFixed(1)}): truth ${t}, coloured ${c}`,
+          );
           if (c) {
             coloured++;
             sumX += x;
@@ -112,7 +117,15 @@ test('slices and glass brain: LAS and RAS storage of the same data give identica
   const out = (['LAS', 'RAS'] as const).map((s) => {
     const stat = volumeOf(s, truthAt);
     const bg = volumeOf(s, bgf);
-    const slices = plotStatMap({ stat, background: bg, box: BOX, scale: { ...SCALE, sign: 'both' }, display: 'ortho', coords: [30, -18, 12], title: 'orientation' });
+    const slices = plotStatMap({
+      stat,
+      background: bg,
+      box: BOX,
+      scale: { ...SCALE, sign: 'both' },
+      display: 'ortho',
+      coords: [30, -18, 12],
+      title: 'orientation',
+    });
     const mask = volumeOf(s, (x, y, z) => (Number.isNaN(truthAt(x, y, z)) ? 0 : 1));
     const glass = plotGlassBrain({ stat, outline: mask, box: BOX, scale: SCALE });
     return { slices: decode(slices.png), glass: decode(glass.png) };
@@ -171,11 +184,23 @@ test('a background on another grid (2 mm RAS, other origin) is drawn at its mm p
     [0, 0, 2, -51],
     [0, 0, 0, 1],
   ];
-  const inCube = (x: number, y: number, z: number): boolean => x >= -20 && x <= 0 && y >= -10 && y <= 10 && z >= 0 && z <= 20;
+  const inCube = (x: number, y: number, z: number): boolean =>
+    x >= -20 && x <= 0 && y >= -10 && y <= 10 && z >= 0 && z <= 20;
   const data = new Float32Array(dims[0] * dims[1] * dims[2]);
   let n = 0;
-  for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++, n++) data[n] = inCube(2 * i - 71, 2 * j - 101, 2 * k - 51) ? 100 : 10;
-  const fig = plotStatMap({ stat, background: { dims, affine, data }, backgroundWindow: [0, 100], box: BOX, scale: { ...SCALE, threshold: 100 }, display: 'z', coords: [10], pxPerMm: PX_PER_MM });
+  for (let k = 0; k < dims[2]; k++)
+    for (let j = 0; j < dims[1]; j++)
+      for (let i = 0; i < dims[0]; i++, n++) data[n] = inCube(2 * i - 71, 2 * j - 101, 2 * k - 51) ? 100 : 10;
+  const fig = plotStatMap({
+    stat,
+    background: { dims, affine, data },
+    backgroundWindow: [0, 100],
+    box: BOX,
+    scale: { ...SCALE, threshold: 100 },
+    display: 'z',
+    coords: [10],
+    pxPerMm: PX_PER_MM,
+  });
   const img = decode(fig.png);
   const at = fig.panels[0];
   let bright = 0;
@@ -190,7 +215,8 @@ test('a background on another grid (2 mm RAS, other origin) is drawn at its mm p
       if (deep) {
         assert.equal(img.data[o], 255, `inside the cube at x=${x.toFixed(1)}, y=${y.toFixed(1)}`);
         bright++;
-      } else if (far && x > -70 && x < 68 && y > -100 && y < 57) assert.equal(img.data[o], 26, `outside the cube at x=${x.toFixed(1)}, y=${y.toFixed(1)}`);
+      } else if (far && x > -70 && x < 68 && y > -100 && y < 57)
+        assert.equal(img.data[o], 26, `outside the cube at x=${x.toFixed(1)}, y=${y.toFixed(1)}`);
     }
   assert.ok(bright > 600, `${bright} pixels inside the cube`);
 });
@@ -219,13 +245,18 @@ test('design matrix: each column scaled to its own range, constant columns white
       const x = m.x + j * m.columnWidth + Math.floor(m.columnWidth / 2);
       const y = m.y + i * m.rowHeight + Math.floor(m.rowHeight / 2);
       const o = (y * img.width + x) * 4;
-      assert.deepEqual([img.data[o], img.data[o + 1], img.data[o + 2]], [expected[i][j], expected[i][j], expected[i][j]], `cell ${i},${j}`);
+      assert.deepEqual(
+        [img.data[o], img.data[o + 1], img.data[o + 2]],
+        [expected[i][j], expected[i][j], expected[i][j]],
+        `cell ${i},${j}`,
+      );
     }
   // the contrast's bar stands over the age column only: dark pixels above the matrix in column 2, none over 1 and 3
   const darkIn = (j: number): number => {
     let d = 0;
     for (let y = 0; y < m.y - 60; y++)
-      for (let x = m.x + j * m.columnWidth + 4; x < m.x + (j + 1) * m.columnWidth - 4; x++) if (img.data[(y * img.width + x) * 4] < 100) d++;
+      for (let x = m.x + j * m.columnWidth + 4; x < m.x + (j + 1) * m.columnWidth - 4; x++)
+        if (img.data[(y * img.width + x) * 4] < 100) d++;
     return d;
   };
   assert.ok(darkIn(1) > 20, 'bar over age');
@@ -256,7 +287,12 @@ function plantedAt(x: number, y: number, z: number): number {
 }
 
 /** Whether the picture shows the planted cluster: some panel cuts it and the pixel at its centre's (x, y), found by the test's own mm arithmetic, is coloured. */
-function clusterShown(fig: { png: Buffer; panels: { x: number; y: number }[] }, coords: number[], c: number[], img: PNG): boolean {
+function clusterShown(
+  fig: { png: Buffer; panels: { x: number; y: number }[] },
+  coords: number[],
+  c: number[],
+  img: PNG,
+): boolean {
   return coords.some((z, p) => {
     if (Math.abs(z - c[2]) >= 7) return false;
     const px = Math.floor((c[0] - BOX[0][0]) * PX_PER_MM);
@@ -276,37 +312,61 @@ test('cuts go through the planted clusters, strongest first, never closer than t
   ] as [number, number[]][]) {
     const coords = chooseCuts(stat, scale, BOX, 'z', n, FWHM);
     assert.ok(coords.length <= n && coords.length >= Math.min(n, 1), `${n} cuts asked, got ${String(coords)}`);
-    for (let i = 1; i < coords.length; i++) assert.ok(coords[i] - coords[i - 1] >= FWHM - 1e-6, `cuts ${String(coords)} closer than ${FWHM} mm`);
+    for (let i = 1; i < coords.length; i++)
+      assert.ok(coords[i] - coords[i - 1] >= FWHM - 1e-6, `cuts ${String(coords)} closer than ${FWHM} mm`);
     const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords, pxPerMm: PX_PER_MM });
     const img = decode(fig.png);
-    for (const k of expectShown) assert.ok(clusterShown(fig, coords, PLANTED_CLUSTERS[k].c, img), `${n} cuts at ${String(coords)}: planted cluster at ${String(PLANTED_CLUSTERS[k].c)} is not in the picture`);
-    if (n === 8) assert.ok(coords.length >= 6, `8 cuts asked over 82 mm with 12 mm spacing: got only ${String(coords)}`);
+    for (const k of expectShown)
+      assert.ok(
+        clusterShown(fig, coords, PLANTED_CLUSTERS[k].c, img),
+        `${n} cuts at ${String(coords)}: planted cluster at ${String(PLANTED_CLUSTERS[k].c)} is not in the picture`,
+      );
+    if (n === 8)
+      assert.ok(coords.length >= 6, `8 cuts asked over 82 mm with 12 mm spacing: got only ${String(coords)}`);
     // the negative cluster is drawn cold (blue), the positive ones hot
     if (n >= 3) {
       const p = coords.findIndex((z) => Math.abs(z - 40) <= 5);
       const at = fig.panels[p];
-      const o = ((at.y + Math.floor((BOX[1][1] + 50) * PX_PER_MM)) * img.width + at.x + Math.floor((-20 - BOX[0][0]) * PX_PER_MM)) * 4;
+      const o =
+        ((at.y + Math.floor((BOX[1][1] + 50) * PX_PER_MM)) * img.width +
+          at.x +
+          Math.floor((-20 - BOX[0][0]) * PX_PER_MM)) *
+        4;
       assert.ok(img.data[o + 2] > img.data[o], 'negative cluster drawn in blue');
     }
   }
   // --sign pos: the negative cluster gets no cut of its own and is not drawn
   const pos = chooseCuts(stat, { ...scale, sign: 'pos' }, BOX, 'z', 3, FWHM);
-  assert.ok(!pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)), `cut ${String(pos)} made for the hidden negative cluster`);
+  assert.ok(
+    !pos.some((z) => Math.abs(z - 40) <= 5 && [0, 1, 2, 4].every((k) => Math.abs(z - PLANTED_CLUSTERS[k].c[2]) > 7)),
+    `cut ${String(pos)} made for the hidden negative cluster`,
+  );
   // the same data stored RAS gets the same cuts (chosen in world mm, not voxel order)
-  for (const n of [1, 3, 8]) assert.deepEqual(chooseCuts(volumeOf('RAS', plantedAt), scale, BOX, 'z', n, FWHM), chooseCuts(stat, scale, BOX, 'z', n, FWHM), `${n} cuts, LAS vs RAS`);
+  for (const n of [1, 3, 8])
+    assert.deepEqual(
+      chooseCuts(volumeOf('RAS', plantedAt), scale, BOX, 'z', n, FWHM),
+      chooseCuts(stat, scale, BOX, 'z', n, FWHM),
+      `${n} cuts, LAS vs RAS`,
+    );
   // the user's cuts win: plotStatMap draws exactly the coordinates given
   const fig = plotStatMap({ stat, box: BOX, scale, display: 'z', coords: [0.5, 30.5], pxPerMm: PX_PER_MM });
-  assert.deepEqual(fig.grids.map((g) => g.coord), [0.5, 30.5]);
+  assert.deepEqual(
+    fig.grids.map((g) => g.coord),
+    [0.5, 30.5],
+  );
 });
 
 test('glass brain outline: the projected silhouette of the shipped ICBM152 template (test projects the template voxels itself)', () => {
   const t = shippedTemplate();
   // the shipped template is on the MNI 2 mm grid, stored RAS with a diagonal affine: x = 2i - 90, y = 2j - 126, z = 2k - 72
-  assert.deepEqual(t.affine.slice(0, 3).map((r) => [r[0], r[1], r[2], r[3]]), [
-    [2, 0, 0, -90],
-    [0, 2, 0, -126],
-    [0, 0, 2, -72],
-  ]);
+  assert.deepEqual(
+    t.affine.slice(0, 3).map((r) => [r[0], r[1], r[2], r[3]]),
+    [
+      [2, 0, 0, -90],
+      [0, 2, 0, -126],
+      [0, 0, 2, -72],
+    ],
+  );
   const level = 0.1;
   const box: Box = [
     [-80, 80],
@@ -314,7 +374,15 @@ test('glass brain outline: the projected silhouette of the shipped ICBM152 templ
     [-60, 90],
   ];
   const empty = volumeOf('LAS', () => NaN);
-  const fig = plotGlassBrain({ stat: empty, outline: t, outlineThreshold: level, contours: 2, box, scale: SCALE, pxPerMm: 1 });
+  const fig = plotGlassBrain({
+    stat: empty,
+    outline: t,
+    outlineThreshold: level,
+    contours: 2,
+    box,
+    scale: SCALE,
+    pxPerMm: 1,
+  });
   const img = decode(fig.png);
   const at = fig.panels[2];
   const [nx, ny, nz] = t.dims;

@@ -134,7 +134,9 @@ test('two variance groups, intercept only: pooled covariance, weighted mean, Res
     const groups = Int32Array.from([0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1]);
     const n = groups.length;
     const sd = [1, 3];
-    const Y = Array.from({ length: n }, (_, i) => Float32Array.from({ length: NV }, (__, v) => 10 + 0.1 * v + sd[groups[i]] * rng.normal()));
+    const Y = Array.from({ length: n }, (_, i) =>
+      Float32Array.from({ length: NV }, (__, v) => 10 + 0.1 * v + sd[groups[i]] * rng.normal()),
+    );
     const scans = writeScans(dir, Y);
     const fit = await fitModel(interceptDesign(scans, groups), { workers: 0 });
     const ns = fit.nonSphericity;
@@ -161,7 +163,9 @@ test('two variance groups, intercept only: pooled covariance, weighted mean, Res
     const h = reml(Cy, X, [indicator([...groups], 0), indicator([...groups], 1)]).h;
     assert.ok(rel(ns.h[0], h[0]) < 1e-10 && rel(ns.h[1], h[1]) < 1e-10, `h ${String(ns.h)} vs ${String(h)}`);
     // V scaled to trace n, W = V^-1/2
-    const vg = h.map((x) => (x * n) / (h[0] * groups.filter((g) => g === 0).length + h[1] * groups.filter((g) => g === 1).length));
+    const vg = h.map(
+      (x) => (x * n) / (h[0] * groups.filter((g) => g === 0).length + h[1] * groups.filter((g) => g === 1).length),
+    );
     for (let i = 0; i < n; i++) {
       assert.ok(rel(ns.V[i], vg[groups[i]]) < 1e-12);
       assert.ok(rel(ns.W[i], 1 / Math.sqrt(vg[groups[i]])) < 1e-12);
@@ -201,7 +205,10 @@ test('one variance group is the i.i.d. model, bit for bit; no selected voxel is 
     assert.deepEqual(one.beta, iid.beta);
     assert.deepEqual(one.resMS, iid.resMS);
     const groups = Int32Array.from({ length: n }, (_, i) => i % 2);
-    await assert.rejects(fitModel(interceptDesign(scans, groups), { workers: 0, UFp: 1e-300 }), (e: unknown) => e instanceof VbmError && /effects-of-interest F/.test(e.message));
+    await assert.rejects(
+      fitModel(interceptDesign(scans, groups), { workers: 0, UFp: 1e-300 }),
+      (e: unknown) => e instanceof VbmError && /effects-of-interest F/.test(e.message),
+    );
     // workers and in-process give the same whitened fit
     const a = await fitModel(interceptDesign(scans, groups), { workers: 0 });
     const b = await fitModel(interceptDesign(scans, groups), { workers: 2 });
@@ -235,7 +242,24 @@ test('effects-of-interest selection: F against the nested model without the B/G 
       for (let j = 0; j < 3; j++) xty[j * V + v] += X[i][j] * y[i];
     }
   }
-  const design: Design = { scans: [], scanLabels: [], columns: ['g', 'x1', 'x2'], X, covariates: [], intercept: false, n, p: 3, rank: 3, df: n - 3, collinear: [], roles: ['G', 'C', 'C'], rows: X.map((_, i) => i + 2), model: 'multiple_regression', columnInfo: [], factors: [] };
+  const design: Design = {
+    scans: [],
+    scanLabels: [],
+    columns: ['g', 'x1', 'x2'],
+    X,
+    covariates: [],
+    intercept: false,
+    n,
+    p: 3,
+    rank: 3,
+    df: n - 3,
+    collinear: [],
+    roles: ['G', 'C', 'C'],
+    rows: X.map((_, i) => i + 2),
+    model: 'multiple_regression',
+    columnInfo: [],
+    factors: [],
+  };
   const candOf = Int32Array.from({ length: V }, (_, i) => i);
   const ols = solveFromSums(pinv(matmul(transpose(X), X)), { xty, yy }, candOf, V, 3, n - 3);
   const pick = selectVoxels(design, { xty }, candOf, V, ols, 0.001);

@@ -34,9 +34,13 @@ const CONTRAST = 'older <b>"bigger"</b>';
 function aalLabel(mm: number[]): string {
   const a = readVolume(AAL_IMAGE);
   const idx = [0, 1, 2].map((r) => Math.round((mm[r] - a.affine[r][3]) / a.affine[r][r]));
-  const code = idx.every((v, r) => v >= 0 && v < a.dims[r]) ? a.data[idx[0] + a.dims[0] * (idx[1] + a.dims[1] * idx[2])] : 0;
+  const code = idx.every((v, r) => v >= 0 && v < a.dims[r])
+    ? a.data[idx[0] + a.dims[0] * (idx[1] + a.dims[1] * idx[2])]
+    : 0;
   if (code === 0) return 'OUTSIDE';
-  const line = readFileSync(AAL_NAMES, 'utf8').split('\n').find((l) => l.split(/\s+/)[0] === String(code));
+  const line = readFileSync(AAL_NAMES, 'utf8')
+    .split('\n')
+    .find((l) => l.split(/\s+/)[0] === String(code));
   return line ? line.split(/\s+/)[1] : `code ${code}`;
 }
 
@@ -73,19 +77,30 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
   try {
     const out = await buildAnalysis(dir);
     const atlas = hasAal ? openAtlas('aal') : undefined;
-    const rep = await runReport(out, { threshold: 0.05, correction: 'fwe', extent: 0, atlas, command: 'vbm report results --correction fwe --threshold 0.05' });
+    const rep = await runReport(out, {
+      threshold: 0.05,
+      correction: 'fwe',
+      extent: 0,
+      atlas,
+      command: 'vbm report results --correction fwe --threshold 0.05',
+    });
     const page = readFileSync(rep.file, 'utf8');
     // users' text is escaped wherever it appears
     assert.ok(!page.includes(CONTRAST) && !page.includes(COLUMN), 'raw markup from names reached the page');
     assert.ok(page.includes('older &lt;b&gt;&quot;bigger&quot;&lt;/b&gt;'), 'escaped contrast name');
     assert.ok(page.includes('age &lt;i&gt;&amp;&#39;yrs&#39;&lt;/i&gt;'), 'escaped column name');
-    assert.ok(page.includes(`vbm ${VBM_VERSION}`) && page.includes('vbm report results --correction fwe --threshold 0.05'));
+    assert.ok(
+      page.includes(`vbm ${VBM_VERSION}`) && page.includes('vbm report results --correction fwe --threshold 0.05'),
+    );
     // the planted effect survives FWE; the null contrast (sex) does not, and the report says so
     assert.ok(rep.contrasts[0].shownVoxels > 0, 'the planted effect is shown');
     assert.equal(rep.contrasts[1].shownVoxels, 0, 'no voxel of the null contrast survives FWE 0.05 (seeded data)');
     assert.ok(page.includes('id="empty-2"') && !page.includes('id="empty-1"'));
     // vbm plot: a missing contrast names the ones there are
-    await assert.rejects(runPlot(out, { contrast: 7 }), (e: unknown) => e instanceof VbmError && /no contrast 7/.test(e.message) && /1 'older/.test(e.hint ?? ''));
+    await assert.rejects(
+      runPlot(out, { contrast: 7 }),
+      (e: unknown) => e instanceof VbmError && /no contrast 7/.test(e.message) && /1 'older/.test(e.hint ?? ''),
+    );
     const glass = await runPlot(out, { kind: 'glass', contrast: 1, threshold: 0.05, correction: 'fwe' });
     const png = PNG.sync.read(readFileSync(glass.file));
     assert.equal(png.width, glass.figure.width);
@@ -99,7 +114,17 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
       executablePath: CHROMIUM,
       headless: true,
       // WebGL2 without a GPU: ANGLE on SwiftShader, which Chromium wants allowed explicitly
-      args: ['--no-sandbox', '--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--use-angle=swiftshader',
+        '--enable-unsafe-swiftshader',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
@@ -114,10 +139,18 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
       });
       pg.on('pageerror', (e) => errors.push(e.message));
       await pg.goto(`file://${rep.file}`);
-      await pg.waitForFunction(() => (window as unknown as { vbmViewer?: { ready: boolean } }).vbmViewer?.ready === true || !!document.getElementById('nv-status')?.textContent, null, { timeout: 60000 });
+      await pg.waitForFunction(
+        () =>
+          (window as unknown as { vbmViewer?: { ready: boolean } }).vbmViewer?.ready === true ||
+          !!document.getElementById('nv-status')?.textContent,
+        null,
+        { timeout: 60000 },
+      );
       assert.equal(await pg.$eval('#nv-status', (e) => e.textContent), '', 'viewer status');
       // every picture has loaded
-      const imgs = await pg.$$eval('img', (list) => list.map((i) => ({ ok: i.complete && i.naturalWidth > 0, alt: i.getAttribute('alt') })));
+      const imgs = await pg.$$eval('img', (list) =>
+        list.map((i) => ({ ok: i.complete && i.naturalWidth > 0, alt: i.getAttribute('alt') })),
+      );
       assert.ok(imgs.length >= 5, `${imgs.length} images`);
       for (const i of imgs) assert.ok(i.ok, `image '${i.alt}' did not load`);
       // the viewer draws the map: not blank, warm-coloured pixels present
@@ -148,15 +181,24 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
       });
       await pg.waitForTimeout(300);
       const after = warm(await canvas.screenshot());
-      assert.ok(after.warm < before.warm / 2, `raising the threshold changed nothing (${before.warm} -> ${after.warm} warm pixels)`);
+      assert.ok(
+        after.warm < before.warm / 2,
+        `raising the threshold changed nothing (${before.warm} -> ${after.warm} warm pixels)`,
+      );
       // a click reads coordinates, the value and the label
       const box = await canvas.boundingBox();
       assert.ok(box);
       await pg.mouse.click(box.x + box.width * 0.17, box.y + box.height * 0.45);
-      await pg.waitForFunction(() => /x=-?\d+ y=-?\d+ z=-?\d+ mm/.test(document.getElementById('nv-location')?.textContent ?? ''), null, { timeout: 10000 });
+      await pg.waitForFunction(
+        () => /x=-?\d+ y=-?\d+ z=-?\d+ mm/.test(document.getElementById('nv-location')?.textContent ?? ''),
+        null,
+        { timeout: 10000 },
+      );
       const where = await pg.$eval('#nv-location', (e) => e.textContent ?? '');
       assert.match(where, /T=-?\d+\.\d\d/);
-      const loc = await pg.evaluate(() => (window as unknown as { vbmViewer: { location: { mm: number[]; label: string } } }).vbmViewer.location);
+      const loc = await pg.evaluate(
+        () => (window as unknown as { vbmViewer: { location: { mm: number[]; label: string } } }).vbmViewer.location,
+      );
       if (hasAal) {
         // the viewer labels the statistic voxel under the click: snap to its centre on the 4 mm LAS grid by hand
         const A = mniLikeAffine([46, 55, 46], 4, 'LAS');
@@ -164,13 +206,20 @@ test('vbm report and vbm plot on an analysis, then the report in headless Chromi
         assert.equal(loc.label, aalLabel(centre), `label at ${String(loc.mm)}`);
       }
       // the results table: the first row is the planted effect, labelled as the test's own lookup says
-      const first = await pg.$$eval('#results-1 tbody tr:first-child td', (tds) => tds.map((td) => td.textContent ?? ''));
+      const first = await pg.$$eval('#results-1 tbody tr:first-child td', (tds) =>
+        tds.map((td) => td.textContent ?? ''),
+      );
       const mm = first.slice(10, 13).map(Number);
-      assert.ok(Math.hypot(mm[0] - PLANTED[0], mm[1] - PLANTED[1], mm[2] - PLANTED[2]) <= 8, `first peak at ${String(mm)}, planted at ${String(PLANTED)}`);
+      assert.ok(
+        Math.hypot(mm[0] - PLANTED[0], mm[1] - PLANTED[1], mm[2] - PLANTED[2]) <= 8,
+        `first peak at ${String(mm)}, planted at ${String(PLANTED)}`,
+      );
       assert.ok(Number(first[7]) > 5, `peak T ${first[7]}`);
       if (hasAal) assert.equal(first[13], aalLabel(mm));
       assert.equal(await pg.$$eval('#results-2', (l) => l.length), 0, 'no table for the empty contrast');
-      t.diagnostic(`viewer: ${before.warm} warm pixels at the report's threshold, ${after.warm} at 90% of the maximum; click: ${where}; first row: ${first.join(' | ')}`);
+      t.diagnostic(
+        `viewer: ${before.warm} warm pixels at the report's threshold, ${after.warm} at 90% of the maximum; click: ${where}; first row: ${first.join(' | ')}`,
+      );
       assert.deepEqual(errors, [], 'console errors');
       assert.deepEqual(requests, [], 'the report fetched something from the network');
     } finally {

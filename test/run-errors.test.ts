@@ -40,20 +40,31 @@ test('spreadsheet errors name the row and column', async () => {
     const out = join(dir, 'out');
     copyFileSync(design, join(dir, 'orig.csv'));
     editCsv(design, (l) => l.map((x, i) => (i === 3 ? x.replace(/,\d+(\.\d+)?,/, ',forty,') : x)));
-    await expectVbmError(runAnalysis({ design, out }), /row 4 \(scans\/smwc1sub-0003\.nii\.gz\), column 'age': 'forty' is not a number/, /numeric/);
+    await expectVbmError(
+      runAnalysis({ design, out }),
+      /row 4 \(scans\/smwc1sub-0003\.nii\.gz\), column 'age': 'forty' is not a number/,
+      /numeric/,
+    );
     copyFileSync(join(dir, 'orig.csv'), design);
     editCsv(design, (l) => l.map((x, i) => (i === 5 ? x.replace(/,(\d)$/, ',') : x)));
     await expectVbmError(runAnalysis({ design, out }), /row 6 .*column 'apoe4' is empty/);
     copyFileSync(join(dir, 'orig.csv'), design);
     editCsv(design, (l) => l.slice(0, 4));
-    await expectVbmError(runAnalysis({ design, out }), /3 scans but the design has 4 columns \(mean, age, sex, apoe4\)/);
+    await expectVbmError(
+      runAnalysis({ design, out }),
+      /3 scans but the design has 4 columns \(mean, age, sex, apoe4\)/,
+    );
     copyFileSync(join(dir, 'orig.csv'), design);
     await expectVbmError(
       runAnalysis({ design, out, contrasts: [{ name: 'bad', type: 'T', columns: ['agee'], weights: [1] }] }),
       /names column 'agee'/,
       /columns are: mean, age, sex, apoe4/,
     );
-    await expectVbmError(runAnalysis({ design, out, covariates: ['age', 'tiv'] }), /'tiv' is not in the spreadsheet/, /age, sex, apoe4/);
+    await expectVbmError(
+      runAnalysis({ design, out, covariates: ['age', 'tiv'] }),
+      /'tiv' is not in the spreadsheet/,
+      /age, sex, apoe4/,
+    );
     assert.equal(existsSync(out), false, 'nothing written');
   } finally {
     cleanup();
@@ -65,7 +76,8 @@ test('scan errors name the file: missing, other grid, other affine, truncated, h
   try {
     const design = smallStudy(dir);
     const out = join(dir, 'out');
-    const scan = (i: number, ext: string): string => join(dir, 'scans', `smwc1sub-${String(i).padStart(4, '0')}.${ext}`);
+    const scan = (i: number, ext: string): string =>
+      join(dir, 'scans', `smwc1sub-${String(i).padStart(4, '0')}.${ext}`);
     const aff = [
       [-12, 0, 0, 60],
       [0, 12, 0, -96],
@@ -74,20 +86,37 @@ test('scan errors name the file: missing, other grid, other affine, truncated, h
     ];
     copyFileSync(scan(4, 'nii'), join(dir, 'keep.nii'));
     // other dimensions
-    writeFileSync(scan(4, 'nii'), encodeNifti({ dims: [12, 14, 11], affine: aff, data: new Float32Array(12 * 14 * 11) }));
-    await expectVbmError(runAnalysis({ design, out }), /smwc1sub-0004\.nii is 12x14x11 voxels but the first scan .*smwc1sub-0001\.nii\.gz\) is 12x14x12/, /same template/);
+    writeFileSync(
+      scan(4, 'nii'),
+      encodeNifti({ dims: [12, 14, 11], affine: aff, data: new Float32Array(12 * 14 * 11) }),
+    );
+    await expectVbmError(
+      runAnalysis({ design, out }),
+      /smwc1sub-0004\.nii is 12x14x11 voxels but the first scan .*smwc1sub-0001\.nii\.gz\) is 12x14x12/,
+      /same template/,
+    );
     // other affine
-    writeFileSync(scan(4, 'nii'), encodeNifti({ dims: [12, 14, 12], affine: aff, data: new Float32Array(12 * 14 * 12) }));
+    writeFileSync(
+      scan(4, 'nii'),
+      encodeNifti({ dims: [12, 14, 12], affine: aff, data: new Float32Array(12 * 14 * 12) }),
+    );
     await expectVbmError(runAnalysis({ design, out }), /smwc1sub-0004\.nii has a different voxel-to-mm affine/);
     // header says more data than the file has
     const whole = readFileSync(join(dir, 'keep.nii'));
     writeFileSync(scan(4, 'nii'), whole.subarray(0, whole.length - 100));
-    await expectVbmError(runAnalysis({ design, out }), /smwc1sub-0004\.nii: the header describes .* holds only/, /truncated/);
+    await expectVbmError(
+      runAnalysis({ design, out }),
+      /smwc1sub-0004\.nii: the header describes .* holds only/,
+      /truncated/,
+    );
     copyFileSync(join(dir, 'keep.nii'), scan(4, 'nii'));
     // truncated gzip of a later scan (found during the streaming pass)
     const gz = readFileSync(scan(7, 'nii.gz'));
     writeFileSync(scan(7, 'nii.gz'), gz.subarray(0, gz.length - 500));
-    await expectVbmError(runAnalysis({ design, out, workers: 2 }), /smwc1sub-0007\.nii\.gz: the gzip stream is corrupt or truncated/);
+    await expectVbmError(
+      runAnalysis({ design, out, workers: 2 }),
+      /smwc1sub-0007\.nii\.gz: the gzip stream is corrupt or truncated/,
+    );
     writeFileSync(scan(7, 'nii.gz'), gz);
     // missing
     editCsv(design, (l) => [...l.slice(0, 2), l[2].replace('0002', '0099'), ...l.slice(3)]);
@@ -103,7 +132,14 @@ test('an output folder holding another analysis is refused, untouched, and repla
   try {
     const design = smallStudy(dir, 10);
     const out = join(dir, 'out');
-    await runAnalysis({ design, out, contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }, { name: 'sex', type: 'T', columns: ['sex'], weights: [1] }] });
+    await runAnalysis({
+      design,
+      out,
+      contrasts: [
+        { name: 'age', type: 'T', columns: ['age'], weights: [1] },
+        { name: 'sex', type: 'T', columns: ['sex'], weights: [1] },
+      ],
+    });
     const before = readFileSync(join(out, 'model.json'), 'utf8');
     // the same analysis moving on (one contrast fewer): allowed, and the dropped contrast's files go
     await runAnalysis({ design, out, contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }] });
@@ -112,19 +148,30 @@ test('an output folder holding another analysis is refused, untouched, and repla
     // a different design (another covariate set) is refused, and the folder is left as it was
     const mid = readFileSync(join(out, 'model.json'), 'utf8');
     assert.notEqual(mid, before);
-    await expectVbmError(runAnalysis({ design, out, covariates: ['age'] }), /already holds a different analysis/, /--overwrite/);
+    await expectVbmError(
+      runAnalysis({ design, out, covariates: ['age'] }),
+      /already holds a different analysis/,
+      /--overwrite/,
+    );
     assert.equal(readFileSync(join(out, 'model.json'), 'utf8'), mid);
     const res = await runAnalysis({ design, out, covariates: ['age'], overwrite: true });
     assert.deepEqual(res.record.design.columns, ['mean', 'age']);
     assert.equal(existsSync(join(out, 'beta_0003.nii')), false, 'betas of the old design removed');
-    assert.deepEqual(readdirSync(out).filter((f) => f.includes('.tmp-')), [], 'no temporary files');
+    assert.deepEqual(
+      readdirSync(out).filter((f) => f.includes('.tmp-')),
+      [],
+      'no temporary files',
+    );
     // a folder with SPM's files but no model.json
     const spm = join(dir, 'spm');
     await runAnalysis({ design, out: spm, covariates: ['age'] });
     writeFileSync(join(spm, 'model.json.bak'), '');
     const { rmSync } = await import('node:fs');
     rmSync(join(spm, 'model.json'));
-    await expectVbmError(runAnalysis({ design, out: spm }), /holds analysis files vbm did not write \(.*beta_0001\.nii/);
+    await expectVbmError(
+      runAnalysis({ design, out: spm }),
+      /holds analysis files vbm did not write \(.*beta_0001\.nii/,
+    );
   } finally {
     cleanup();
   }
@@ -134,13 +181,21 @@ test('xlsx spreadsheets written by another tool are read like CSV', async () => 
   const { dir, cleanup } = tempDir();
   try {
     const csv = smallStudy(dir, 9);
-    const rows = readFileSync(csv, 'utf8').trim().split('\n').map((l) => l.split(','));
-    const sheet = rows.map((r, i) => r.map((c, j) => (i === 0 || j === 0 ? { value: c } : { value: Number(c), type: Number })));
+    const rows = readFileSync(csv, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(','));
+    const sheet = rows.map((r, i) =>
+      r.map((c, j) => (i === 0 || j === 0 ? { value: c } : { value: Number(c), type: Number })),
+    );
     await writeXlsxFile(sheet as never).toFile(join(dir, 'design.xlsx'));
     const a = await runAnalysis({ design: csv, out: join(dir, 'a') });
     const b = await runAnalysis({ design: join(dir, 'design.xlsx'), out: join(dir, 'b') });
     assert.deepEqual(b.record.design.matrix, a.record.design.matrix);
-    assert.deepEqual(b.record.scans.map((s) => s.sha256), a.record.scans.map((s) => s.sha256));
+    assert.deepEqual(
+      b.record.scans.map((s) => s.sha256),
+      a.record.scans.map((s) => s.sha256),
+    );
   } finally {
     cleanup();
   }

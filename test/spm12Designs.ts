@@ -12,7 +12,11 @@ import { rank } from '../src/model/linalg.js';
 export function spmDesign(fixture: string, opts: { unequalVariance?: boolean } = {}): Design {
   const exp = (f: string): string => join(fixture, 'expected', f);
   const columns = readFileSync(exp('design_columns.txt'), 'utf8').trim().split(/\r?\n/);
-  const X = readFileSync(exp('design_matrix.csv'), 'utf8').trim().split(/\r?\n/).slice(1).map((l) => l.split(',').map(Number));
+  const X = readFileSync(exp('design_matrix.csv'), 'utf8')
+    .trim()
+    .split(/\r?\n/)
+    .slice(1)
+    .map((l) => l.split(',').map(Number));
   const lines = readFileSync(exp('scans.csv'), 'utf8').trim().split(/\r?\n/);
   const head = lines[0].split(',');
   const rows = lines.slice(1).map((l) => l.split(','));

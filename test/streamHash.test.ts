@@ -30,8 +30,14 @@ test('vbm run hashes scans while the fit streams them; later runs decide from si
     const first = vbm(...args);
     assert.equal(first.status, 0, first.stderr);
     assert.equal(estimate(first.stderr), 'ran');
-    const stages = JSON.parse(readFileSync(join(out, 'vbm-stages.json'), 'utf8')) as { scans: Record<string, { sha256: string; ino?: number }> };
-    const files = readFileSync(design, 'utf8').trim().split('\n').slice(1).map((l) => join(dir, l.split(',')[0]));
+    const stages = JSON.parse(readFileSync(join(out, 'vbm-stages.json'), 'utf8')) as {
+      scans: Record<string, { sha256: string; ino?: number }>;
+    };
+    const files = readFileSync(design, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => join(dir, l.split(',')[0]));
     for (const f of files) {
       assert.equal(stages.scans[f]?.sha256, createHash('sha256').update(readFileSync(f)).digest('hex'), f);
       assert.equal(typeof stages.scans[f]?.ino, 'number');

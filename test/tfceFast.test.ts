@@ -14,7 +14,13 @@ import { gaussianSmooth } from '../src/synth/smooth.js';
 
 type Dims = [number, number, number];
 
-function bruteForceTfce(values: Float32Array, voxels: Int32Array, dims: Dims, conn: 6 | 18 | 26, p: TfceParams): Float64Array {
+function bruteForceTfce(
+  values: Float32Array,
+  voxels: Int32Array,
+  dims: Dims,
+  conn: 6 | 18 | 26,
+  p: TfceParams,
+): Float64Array {
   const [nx, ny, nz] = dims;
   const V = voxels.length;
   const at = new Int32Array(nx * ny * nz).fill(-1);
@@ -61,7 +67,12 @@ function bruteForceTfce(values: Float32Array, voxels: Int32Array, dims: Dims, co
 function randomCase(seed: number, dims: Dims): { values: Float32Array; voxels: Int32Array } {
   const rng = new Rng(seed);
   const n = dims[0] * dims[1] * dims[2];
-  const smooth = (): Float32Array => gaussianSmooth(Float32Array.from({ length: n }, () => rng.normal()), dims, [2, 2, 2]);
+  const smooth = (): Float32Array =>
+    gaussianSmooth(
+      Float32Array.from({ length: n }, () => rng.normal()),
+      dims,
+      [2, 2, 2],
+    );
   const maskField = smooth();
   const sorted = Float32Array.from(maskField).sort();
   const cut = sorted[Math.floor(0.3 * n)];
@@ -94,7 +105,10 @@ for (const conn of [6, 26] as const) {
       const nb = maskedNeighbours(voxels, dims, conn);
       const grid = new TfceWorkspace(voxels.length, { voxels, dims, connectivity: conn });
       const list = new TfceWorkspace(voxels.length);
-      for (const [mode, ws] of [['grid', grid], ['list', list]] as const) {
+      for (const [mode, ws] of [
+        ['grid', grid],
+        ['list', list],
+      ] as const) {
         // twice with the same workspace: the second call must not see the first's state
         for (let rep = 0; rep < 2; rep++) {
           const out = new Float32Array(voxels.length);

@@ -16,7 +16,12 @@ import assert from 'node:assert/strict';
 import { permutationTest } from '../src/permutation/permute.js';
 import { Rng } from '../src/synth/random.js';
 
-const IDENTITY = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+const IDENTITY = [
+  [1, 0, 0, 0],
+  [0, 1, 0, 0],
+  [0, 0, 1, 0],
+  [0, 0, 0, 1],
+];
 
 function groupDesign(groups: number[], k: number): number[][] {
   return groups.map((g) => Array.from({ length: k }, (_, j) => (j === g ? 1 : 0)));
@@ -29,7 +34,13 @@ function simulate(rng: Rng, groups: number[], sd: number[], V: number, mean: num
   return Y;
 }
 
-function groupStats(Y: Float32Array, groups: number[], V: number, v: number, g: number): { n: number; mean: number; var: number } {
+function groupStats(
+  Y: Float32Array,
+  groups: number[],
+  V: number,
+  v: number,
+  g: number,
+): { n: number; mean: number; var: number } {
   const y = groups.map((x, i) => (x === g ? Y[i * V + v] : NaN)).filter((x) => !Number.isNaN(x));
   const mean = y.reduce((a, b) => a + b, 0) / y.length;
   return { n: y.length, mean, var: y.reduce((a, b) => a + (b - mean) ** 2, 0) / (y.length - 1) };
@@ -42,7 +53,17 @@ test("Welch's v equals Welch's t, and G equals Welch's heteroscedastic ANOVA F",
   const g2 = [...new Array<number>(7).fill(0), ...new Array<number>(11).fill(1)];
   const Y2 = simulate(rng, g2, [2, 0.5], V, [1, 0]);
   const r2 = await permutationTest(
-    { X: groupDesign(g2, 2), weights: [[1, -1]], type: 'T', contrast: { index: 1, name: 'a > b' }, Y: Float32Array.from(Y2), voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1], affine: IDENTITY, varianceGroups: g2 },
+    {
+      X: groupDesign(g2, 2),
+      weights: [[1, -1]],
+      type: 'T',
+      contrast: { index: 1, name: 'a > b' },
+      Y: Float32Array.from(Y2),
+      voxels: Int32Array.from({ length: V }, (_, i) => i),
+      dims: [V, 1, 1],
+      affine: IDENTITY,
+      varianceGroups: g2,
+    },
     { permutations: 50, seed: 1, workers: 0, kernel: 'js' },
   );
   assert.equal(r2.varianceGroups, 2);
@@ -50,13 +71,29 @@ test("Welch's v equals Welch's t, and G equals Welch's heteroscedastic ANOVA F",
     const a = groupStats(Y2, g2, V, v, 0);
     const b = groupStats(Y2, g2, V, v, 1);
     const t = (a.mean - b.mean) / Math.sqrt(a.var / a.n + b.var / b.n);
-    assert.ok(Math.abs(r2.stat[v] - t) < 2e-6 * Math.max(1, Math.abs(t)), `voxel ${v}: v ${r2.stat[v]} vs Welch t ${t}`);
+    assert.ok(
+      Math.abs(r2.stat[v] - t) < 2e-6 * Math.max(1, Math.abs(t)),
+      `voxel ${v}: v ${r2.stat[v]} vs Welch t ${t}`,
+    );
   }
   // three groups, F over the group differences
   const g3 = [...new Array<number>(6).fill(0), ...new Array<number>(9).fill(1), ...new Array<number>(8).fill(2)];
   const Y3 = simulate(rng, g3, [1, 3, 0.7], V, [0.5, 0, 0]);
   const r3 = await permutationTest(
-    { X: groupDesign(g3, 3), weights: [[1, -1, 0], [0, 1, -1]], type: 'F', contrast: { index: 1, name: 'groups' }, Y: Float32Array.from(Y3), voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1], affine: IDENTITY, varianceGroups: g3 },
+    {
+      X: groupDesign(g3, 3),
+      weights: [
+        [1, -1, 0],
+        [0, 1, -1],
+      ],
+      type: 'F',
+      contrast: { index: 1, name: 'groups' },
+      Y: Float32Array.from(Y3),
+      voxels: Int32Array.from({ length: V }, (_, i) => i),
+      dims: [V, 1, 1],
+      affine: IDENTITY,
+      varianceGroups: g3,
+    },
     { permutations: 50, seed: 2, workers: 0, kernel: 'js' },
   );
   for (let v = 0; v < V; v++) {
@@ -82,17 +119,34 @@ test('FWE rate of max-v on null studies with unequal group variances stays near 
   for (let s = 0; s < studies; s++) {
     const rng = new Rng(1000 + s);
     const Y = simulate(rng, groups, [3, 1], V);
-    const input = { X, weights: [[1, -1]], type: 'T' as const, contrast: { index: 1, name: 'a > b' }, voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1] as [number, number, number], affine: IDENTITY };
-    const r = await permutationTest({ ...input, Y: Float32Array.from(Y), varianceGroups: groups }, { permutations: 100, seed: s + 1, workers: 0, kernel: 'js' });
+    const input = {
+      X,
+      weights: [[1, -1]],
+      type: 'T' as const,
+      contrast: { index: 1, name: 'a > b' },
+      voxels: Int32Array.from({ length: V }, (_, i) => i),
+      dims: [V, 1, 1] as [number, number, number],
+      affine: IDENTITY,
+    };
+    const r = await permutationTest(
+      { ...input, Y: Float32Array.from(Y), varianceGroups: groups },
+      { permutations: 100, seed: s + 1, workers: 0, kernel: 'js' },
+    );
     // with variance groups the default is sign flipping
     assert.equal(r.scheme, 'signflip');
     if (r.pFwe.some((p) => p <= 0.05)) hits++;
     // for contrast: the pooled-variance T with the group labels permuted is far too liberal here
-    const pooled = await permutationTest({ ...input, Y: Float32Array.from(Y) }, { permutations: 100, seed: s + 1, workers: 0, kernel: 'js' });
+    const pooled = await permutationTest(
+      { ...input, Y: Float32Array.from(Y) },
+      { permutations: 100, seed: s + 1, workers: 0, kernel: 'js' },
+    );
     if (pooled.pFwe.some((p) => p <= 0.05)) pooledHits++;
   }
   assert.ok(hits >= 2 && hits <= 20, `${hits} of ${studies} null studies had an FWE-significant voxel`);
-  assert.ok(pooledHits > 30, `pooled T with permuted labels: ${pooledHits} of ${studies} (expected well above 5%: the test can tell)`);
+  assert.ok(
+    pooledHits > 30,
+    `pooled T with permuted labels: ${pooledHits} of ${studies} (expected well above 5%: the test can tell)`,
+  );
 });
 
 test('with variance groups: sign flips by default, permutations only within groups when asked for', async () => {
@@ -102,10 +156,25 @@ test('with variance groups: sign flips by default, permutations only within grou
   const X = groups.map((g, i) => [g === 0 ? 1 : 0, g === 1 ? 1 : 0, age[i] - 60]);
   const V = 6;
   const Y = simulate(rng, groups, [2, 1], V);
-  const input = { X, weights: [[0, 0, 1]], type: 'T' as const, contrast: { index: 1, name: 'age' }, voxels: Int32Array.from({ length: V }, (_, i) => i), dims: [V, 1, 1] as [number, number, number], affine: IDENTITY, varianceGroups: groups };
-  const flips = await permutationTest({ ...input, Y: Float32Array.from(Y) }, { permutations: 200, seed: 3, workers: 0, kernel: 'js' });
+  const input = {
+    X,
+    weights: [[0, 0, 1]],
+    type: 'T' as const,
+    contrast: { index: 1, name: 'age' },
+    voxels: Int32Array.from({ length: V }, (_, i) => i),
+    dims: [V, 1, 1] as [number, number, number],
+    affine: IDENTITY,
+    varianceGroups: groups,
+  };
+  const flips = await permutationTest(
+    { ...input, Y: Float32Array.from(Y) },
+    { permutations: 200, seed: 3, workers: 0, kernel: 'js' },
+  );
   assert.equal(flips.scheme, 'signflip');
-  const within = await permutationTest({ ...input, Y: Float32Array.from(Y) }, { permutations: 200, seed: 3, workers: 0, kernel: 'js', scheme: 'permute' });
+  const within = await permutationTest(
+    { ...input, Y: Float32Array.from(Y) },
+    { permutations: 200, seed: 3, workers: 0, kernel: 'js', scheme: 'permute' },
+  );
   assert.equal(within.scheme, 'permute');
   // the observed statistic does not depend on the scheme
   for (let v = 0; v < V; v++) assert.equal(within.stat[v], flips.stat[v]);

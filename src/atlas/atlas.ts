@@ -34,7 +34,14 @@ export interface AtlasOptions {
   name?: string;
 }
 
-const SPACE_NAMES: Record<number, string> = { 0: 'unknown', 1: 'scanner', 2: 'aligned', 3: 'Talairach', 4: 'MNI152', 5: 'template' };
+const SPACE_NAMES: Record<number, string> = {
+  0: 'unknown',
+  1: 'scanner',
+  2: 'aligned',
+  3: 'Talairach',
+  4: 'MNI152',
+  5: 'template',
+};
 
 /** The label table that sits beside an atlas image, by the conventions of mricron and atlasreader. */
 export function findLabelTable(imagePath: string): string | undefined {
@@ -62,9 +69,14 @@ export function loadAtlas(path: string, opts: AtlasOptions = {}): Atlas {
   const h = file.header;
   const name = opts.name ?? basename(path).replace(/\.(nii|hdr|img)(\.gz)?$/i, '');
   const space = h.sformCode > 0 ? h.sformCode : h.qformCode;
-  if (space === 3) warnings.push(`${name}: the atlas declares Talairach space (sform/qform code 3), not MNI; coordinates were used as they are, so labels may be displaced`);
+  if (space === 3)
+    warnings.push(
+      `${name}: the atlas declares Talairach space (sform/qform code 3), not MNI; coordinates were used as they are, so labels may be displaced`,
+    );
   else if (space !== 2 && space !== 4 && space !== 5) {
-    warnings.push(`${name}: the atlas's space is '${SPACE_NAMES[space] ?? space}' (sform/qform code ${space}), not MNI; assumed to be MNI`);
+    warnings.push(
+      `${name}: the atlas's space is '${SPACE_NAMES[space] ?? space}' (sform/qform code ${space}), not MNI; assumed to be MNI`,
+    );
   }
   const nvox = h.dims[0] * h.dims[1] * h.dims[2];
   const codes = new Int32Array(nvox);
@@ -94,7 +106,12 @@ export function loadAtlas(path: string, opts: AtlasOptions = {}): Atlas {
     const thr = opts.probThreshold ?? 0;
     const cut = scaleMax <= 1 ? thr / 100 : thr;
     if (cut > 0) for (let i = 0; i < nvox; i++) if (best[i] < cut) codes[i] = 0;
-    if (table) for (const code of table.names.keys()) if (code >= h.nVolumes) warnings.push(`${name}: label ${code} ('${table.names.get(code)}') has no volume in the 4-D atlas (it has ${h.nVolumes})`);
+    if (table)
+      for (const code of table.names.keys())
+        if (code >= h.nVolumes)
+          warnings.push(
+            `${name}: label ${code} ('${table.names.get(code)}') has no volume in the 4-D atlas (it has ${h.nVolumes})`,
+          );
   } else {
     if (opts.probThreshold !== undefined) warnings.push(`${name}: a 3-D label atlas; --prob-threshold ignored`);
     const vol = decodeVolume(file, 0);
@@ -110,17 +127,27 @@ export function loadAtlas(path: string, opts: AtlasOptions = {}): Atlas {
       }
       const unnamed = [...present].filter((c) => !names.has(c)).sort((a, b) => a - b);
       if (unnamed.length) {
-        warnings.push(`${name}: ${unnamed.length} code(s) in the image have no name in ${labelsPath} (${unnamed.slice(0, 5).join(', ')}${unnamed.length > 5 ? ', ...' : ''}); shown as 'code N'`);
+        warnings.push(
+          `${name}: ${unnamed.length} code(s) in the image have no name in ${labelsPath} (${unnamed.slice(0, 5).join(', ')}${unnamed.length > 5 ? ', ...' : ''}); shown as 'code N'`,
+        );
         for (const c of unnamed) names.set(c, `code ${c}`);
       }
       const empty = [...names.keys()].filter((c) => !present.has(c));
       if (empty.length) {
-        warnings.push(`${name}: ${empty.length} name(s) in ${labelsPath} have no voxel in the image (${empty.slice(0, 3).map((c) => `${c} '${names.get(c)}'`).join(', ')}${empty.length > 3 ? ', ...' : ''})`);
+        warnings.push(
+          `${name}: ${empty.length} name(s) in ${labelsPath} have no voxel in the image (${empty
+            .slice(0, 3)
+            .map((c) => `${c} '${names.get(c)}'`)
+            .join(', ')}${empty.length > 3 ? ', ...' : ''})`,
+        );
       }
     } else {
       const known = knownRegionNames(name, present);
       if (known) for (const [c, nm] of known.names) names.set(c, nm);
-      else warnings.push(`${name}: no label table found beside ${path}; regions are named by code (give one with --labels)`);
+      else
+        warnings.push(
+          `${name}: no label table found beside ${path}; regions are named by code (give one with --labels)`,
+        );
       for (const c of present) if (!names.has(c)) names.set(c, `code ${c}`);
     }
   }

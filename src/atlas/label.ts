@@ -62,7 +62,13 @@ function peakNumbers(table: ResultsTable): number[] {
 
 export function labelPeaks(atlas: Atlas, table: ResultsTable): PeakLabel[] {
   const nums = peakNumbers(table);
-  return table.rows.map((r, i) => ({ cluster: r.cluster, peak: nums[i], mm: r.mm, stat: r.stat, label: regionName(atlas, codeAt(atlas, r.mm)) }));
+  return table.rows.map((r, i) => ({
+    cluster: r.cluster,
+    peak: nums[i],
+    mm: r.mm,
+    stat: r.stat,
+    label: regionName(atlas, codeAt(atlas, r.mm)),
+  }));
 }
 
 /** Atlas voxels whose centres lie within `radiusMm` of a point, counted by region. */
@@ -103,10 +109,20 @@ function shares(atlas: Atlas, counts: Map<number, number>): RegionShare[] {
 
 export function labelExtended(atlas: Atlas, table: ResultsTable, radiusMm: number): ExtendedLabel[] {
   const nums = peakNumbers(table);
-  return table.rows.map((r, i) => ({ cluster: r.cluster, peak: nums[i], mm: r.mm, regions: shares(atlas, sphereCounts(atlas, r.mm, radiusMm)) }));
+  return table.rows.map((r, i) => ({
+    cluster: r.cluster,
+    peak: nums[i],
+    mm: r.mm,
+    regions: shares(atlas, sphereCounts(atlas, r.mm, radiusMm)),
+  }));
 }
 
-export function labelClusters(atlas: Atlas, table: ResultsTable, dims: readonly number[], affine: Affine): ClusterLabel[] {
+export function labelClusters(
+  atlas: Atlas,
+  table: ResultsTable,
+  dims: readonly number[],
+  affine: Affine,
+): ClusterLabel[] {
   const grid = codesOnGrid(atlas, dims, affine);
   const regionSize = new Map<number, number>();
   for (const c of grid) if (c) regionSize.set(c, (regionSize.get(c) ?? 0) + 1);

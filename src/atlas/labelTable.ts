@@ -35,14 +35,21 @@ export function readLabelTable(path: string): LabelTable {
     const code = Number(parts[0]);
     if (!Number.isFinite(code)) {
       if (i === 0) return; // header row
-      throw new VbmError(`${path}, line ${i + 1}: '${parts[0]}' is not a numeric label code`, 'each line must start with the integer value of the region in the atlas image');
+      throw new VbmError(
+        `${path}, line ${i + 1}: '${parts[0]}' is not a numeric label code`,
+        'each line must start with the integer value of the region in the atlas image',
+      );
     }
     const name = parts[1];
     if (!name) throw new VbmError(`${path}, line ${i + 1}: code ${code} has no name`);
     if (names.has(code)) throw new VbmError(`${path}, line ${i + 1}: code ${code} appears twice`);
     names.set(code, name);
   });
-  if (names.size === 0) throw new VbmError(`${path}: no labels found`, 'expected lines of "index,name" (CSV/TSV) or "index name" (mricron .txt)');
+  if (names.size === 0)
+    throw new VbmError(
+      `${path}: no labels found`,
+      'expected lines of "index,name" (CSV/TSV) or "index name" (mricron .txt)',
+    );
   return { names, format: delim === ',' ? 'csv' : delim ? 'tsv' : 'mricron-txt' };
 }
 
@@ -57,7 +64,8 @@ function decodeXml(s: string): string {
 
 function readFslXml(path: string, text: string): LabelTable {
   const names = new Map<number, string>();
-  for (const m of text.matchAll(/<label\b[^>]*\bindex="(\d+)"[^>]*>([^<]*)<\/label>/g)) names.set(Number(m[1]), decodeXml(m[2].trim()));
+  for (const m of text.matchAll(/<label\b[^>]*\bindex="(\d+)"[^>]*>([^<]*)<\/label>/g))
+    names.set(Number(m[1]), decodeXml(m[2].trim()));
   if (names.size === 0) throw new VbmError(`${path}: no <label index="..."> entries in the FSL atlas XML`);
   const images = [...text.matchAll(/<imagefile>([^<]+)<\/imagefile>/g)].map((m) => m[1].trim());
   const fslType = /<type>([^<]+)<\/type>/.exec(text)?.[1].trim();

@@ -57,11 +57,17 @@ export function listAtlases(env: NodeJS.ProcessEnv = process.env): AtlasEntry[] 
 export function resolveAtlas(spec: string, env: NodeJS.ProcessEnv = process.env): AtlasEntry {
   if (/[\\/]/.test(spec) || /\.nii(\.gz)?$/i.test(spec)) {
     if (!existsSync(spec)) throw new VbmError(`atlas image not found: ${spec}`);
-    return { name: spec.replace(/^.*[\\/]/, '').replace(/\.nii(\.gz)?$/i, ''), image: spec, labels: findLabelTable(spec), source: 'path' };
+    return {
+      name: spec.replace(/^.*[\\/]/, '').replace(/\.nii(\.gz)?$/i, ''),
+      image: spec,
+      labels: findLabelTable(spec),
+      source: 'path',
+    };
   }
   const wanted = (ATLAS_ALIASES[spec.toLowerCase()] ?? spec).toLowerCase();
   const all = listAtlases(env);
-  const hit = all.find((a) => a.name.toLowerCase() === wanted) ?? all.find((a) => a.name.toLowerCase().startsWith(wanted));
+  const hit =
+    all.find((a) => a.name.toLowerCase() === wanted) ?? all.find((a) => a.name.toLowerCase().startsWith(wanted));
   if (hit) return hit;
   const looked = atlasDirs(env).map((d) => `${d.dir} (${d.source}${existsSync(d.dir) ? '' : ', missing'})`);
   throw new VbmError(

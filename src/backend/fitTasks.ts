@@ -16,7 +16,20 @@ import { VBM_VERSION } from '../version.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
-import { type JobFolder, type TaskFile, MERGED, TASK_FORMAT, checkInputs, decodeResult, encodeResult, jobFolder, resultPath, sha256File, writeJobRecord, writeTaskFiles } from './taskFiles.js';
+import {
+  type JobFolder,
+  type TaskFile,
+  MERGED,
+  TASK_FORMAT,
+  checkInputs,
+  decodeResult,
+  encodeResult,
+  jobFolder,
+  resultPath,
+  sha256File,
+  writeJobRecord,
+  writeTaskFiles,
+} from './taskFiles.js';
 
 export interface FitWork {
   /** The task's scans (whole chunks), their chunk numbers start at firstChunk. */
@@ -55,7 +68,18 @@ export async function fitOnBackend(
   const { scans: _s, layout, ...rest } = job;
   void _s;
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: VBM_VERSION, files, scans: job.scans, layout: { dims: layout.dims, p: layout.p, smoothness: layout.smoothness }, candSha, rest, T, FIT_CHUNK }))
+    .update(
+      JSON.stringify({
+        v: VBM_VERSION,
+        files,
+        scans: job.scans,
+        layout: { dims: layout.dims, p: layout.p, smoothness: layout.smoothness },
+        candSha,
+        rest,
+        T,
+        FIT_CHUNK,
+      }),
+    )
     .digest('hex')
     .slice(0, 10);
   const folder = jobFolder(analysisDir, `fit_${key}`, T);
@@ -77,12 +101,27 @@ export async function fitOnBackend(
       tasks: T,
       analysis: analysisDir,
       inputs: [{ path: candFile, sha256: candSha }],
-      work: { firstChunk: c0, chunks: c1 - c0, scans: job.scans.slice(c0 * FIT_CHUNK, c1 * FIT_CHUNK), dims: layout.dims, p: layout.p, smoothness: layout.smoothness, candFile, threshold: rest.threshold, implicit: rest.implicit, reference: rest.reference },
+      work: {
+        firstChunk: c0,
+        chunks: c1 - c0,
+        scans: job.scans.slice(c0 * FIT_CHUNK, c1 * FIT_CHUNK),
+        dims: layout.dims,
+        p: layout.p,
+        smoothness: layout.smoothness,
+        candFile,
+        threshold: rest.threshold,
+        implicit: rest.implicit,
+        reference: rest.reference,
+      },
     };
   });
   writeTaskFiles(folder, tasks);
   rmSync(join(folder.dir, MERGED), { force: true });
-  const outcome = await runJob(folder, opts.runner ?? runnerFor(settings), { ...opts, retries: settings.retries, wait: settings.wait });
+  const outcome = await runJob(folder, opts.runner ?? runnerFor(settings), {
+    ...opts,
+    retries: settings.retries,
+    wait: settings.wait,
+  });
   if (!outcome.complete) {
     throw new VbmError(
       `the fit was submitted as ${T} ${settings.type} tasks (${folder.dir}) and is not finished`,
@@ -94,11 +133,27 @@ export async function fitOnBackend(
   for (const t of tasks) {
     const p = resultPath(folder, t.task);
     const { meta, sections } = decodeResult(readFileSync(p), p);
-    if (meta.job !== t.job || meta.task !== t.task || meta.firstChunk !== t.work.firstChunk || meta.chunks !== t.work.chunks) throw new VbmError(`task result ${p} is not the result of task ${t.task}`, 'delete it and run the command again');
+    if (
+      meta.job !== t.job ||
+      meta.task !== t.task ||
+      meta.firstChunk !== t.work.firstChunk ||
+      meta.chunks !== t.work.chunks
+    )
+      throw new VbmError(`task result ${p} is not the result of task ${t.task}`, 'delete it and run the command again');
     for (const r of meta.reports as ScanReport[]) onScan(r);
     for (let c = 0; c < t.work.chunks; c++) {
       const get = <A>(f: string): A => sections.get(`${c}.${f}`) as A;
-      const s: FitSums = { nCand: layout.cand.length, p: layout.p, ok: get('ok'), vmin: get('vmin'), vmax: get('vmax'), yy: get('yy'), xty: get('xty'), ryy: get('ryy'), rxty: get('rxty') };
+      const s: FitSums = {
+        nCand: layout.cand.length,
+        p: layout.p,
+        ok: get('ok'),
+        vmin: get('vmin'),
+        vmax: get('vmax'),
+        yy: get('yy'),
+        xty: get('xty'),
+        ryy: get('ryy'),
+        rxty: get('rxty'),
+      };
       if (total) mergeSums(total, s);
       else total = s;
     }
@@ -121,10 +176,22 @@ export function runFitTask(t: TaskFile<FitWork>, job: JobFolder): string {
   const reports: ScanReport[] = [];
   const sections: { name: string; data: FitSums[(typeof SUM_FIELDS)[number]] }[] = [];
   for (let c = 0; c < w.chunks; c++) {
-    const sums = runFitJob({ scans: w.scans.slice(c * FIT_CHUNK, (c + 1) * FIT_CHUNK), layout, threshold: w.threshold, implicit: w.implicit, reference: w.reference }, (r) => reports.push(r));
+    const sums = runFitJob(
+      {
+        scans: w.scans.slice(c * FIT_CHUNK, (c + 1) * FIT_CHUNK),
+        layout,
+        threshold: w.threshold,
+        implicit: w.implicit,
+        reference: w.reference,
+      },
+      (r) => reports.push(r),
+    );
     for (const f of SUM_FIELDS) sections.push({ name: `${c}.${f}`, data: sums[f] });
   }
   const out = resultPath(job, t.task);
-  writeFileAtomic(out, encodeResult({ job: t.job, task: t.task, firstChunk: w.firstChunk, chunks: w.chunks, reports }, sections));
+  writeFileAtomic(
+    out,
+    encodeResult({ job: t.job, task: t.task, firstChunk: w.firstChunk, chunks: w.chunks, reports }, sections),
+  );
   return out;
 }

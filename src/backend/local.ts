@@ -32,7 +32,9 @@ export class LocalRunner implements TaskRunner {
       mkdirSync(dirname(log), { recursive: true });
       const fd = openSync(log, 'a');
       const workers = Math.max(1, Math.floor(availableParallelism() / this.slots));
-      const child = spawn(process.execPath, [cliScript(), 'task', taskPath(job, task), '--workers', String(workers)], { stdio: ['ignore', fd, fd] });
+      const child = spawn(process.execPath, [cliScript(), 'task', taskPath(job, task), '--workers', String(workers)], {
+        stdio: ['ignore', fd, fd],
+      });
       closeSync(fd);
       const key = `${job.dir}#${task}`;
       this.running.set(key, { job, task, child });

@@ -14,7 +14,13 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from '../pipeline/permute.js';
 import type { BatchResult } from '../permutation/engine.js';
-import { PERMUTATION_CHUNK, type PermuteOptions, permuteContrastShare, planScheme, withVarianceGroups } from '../permutation/permute.js';
+import {
+  PERMUTATION_CHUNK,
+  type PermuteOptions,
+  permuteContrastShare,
+  planScheme,
+  withVarianceGroups,
+} from '../permutation/permute.js';
 import { productRows } from '../permutation/partition.js';
 import { rearrangements } from '../permutation/schemes.js';
 import { VBM_VERSION } from '../version.js';
@@ -23,11 +29,34 @@ import type { BackendSettings, TaskRunner } from './backend.js';
 import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
 import { type FitWork, runFitTask } from './fitTasks.js';
-import { type JobFolder, type TaskFile, TASK_FORMAT, checkInputs, decodeResult, encodeResult, jobFolder, resultPath, sha256File, writeJobRecord, writeTaskFiles } from './taskFiles.js';
+import {
+  type JobFolder,
+  type TaskFile,
+  TASK_FORMAT,
+  checkInputs,
+  decodeResult,
+  encodeResult,
+  jobFolder,
+  resultPath,
+  sha256File,
+  writeJobRecord,
+  writeTaskFiles,
+} from './taskFiles.js';
 
 /** The settings of a permutation test that a task needs (plain JSON). */
 export interface PermuteWork {
-  options: Pick<PermuteOptions, 'permutations' | 'seed' | 'scheme' | 'tfce' | 'tfceParams' | 'connectivity' | 'clusterThreshold' | 'blocks' | 'kernel'> & { contrast: number };
+  options: Pick<
+    PermuteOptions,
+    | 'permutations'
+    | 'seed'
+    | 'scheme'
+    | 'tfce'
+    | 'tfceParams'
+    | 'connectivity'
+    | 'clusterThreshold'
+    | 'blocks'
+    | 'kernel'
+  > & { contrast: number };
   /** Number of rearrangements (all of them, the observed included). */
   rearrangements: number;
   first: number;
@@ -36,44 +65,96 @@ export interface PermuteWork {
 
 function workOptions(req: PermuteRequest, contrast: number): PermuteWork['options'] {
   // defaults made explicit, so that the same test asked for in different words is the same job
-  const { permutations = 5000, seed = 0, scheme = 'auto', tfce = false, tfceParams = FSL_TFCE, connectivity = 26, clusterThreshold, blocks, kernel } = req;
-  const o = { contrast, permutations, seed, scheme, tfce, tfceParams: tfce ? tfceParams : undefined, connectivity, clusterThreshold, blocks, kernel };
+  const {
+    permutations = 5000,
+    seed = 0,
+    scheme = 'auto',
+    tfce = false,
+    tfceParams = FSL_TFCE,
+    connectivity = 26,
+    clusterThreshold,
+    blocks,
+    kernel,
+  } = req;
+  const o = {
+    contrast,
+    permutations,
+    seed,
+    scheme,
+    tfce,
+    tfceParams: tfce ? tfceParams : undefined,
+    connectivity,
+    clusterThreshold,
+    blocks,
+    kernel,
+  };
   return JSON.parse(JSON.stringify(o)) as PermuteWork['options'];
 }
 
 /** The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). */
-export function planPermutationJob(dir: string, req: PermuteRequest, jobs: number): { job: JobFolder; tasks: TaskFile<PermuteWork>[] } {
+export function planPermutationJob(
+  dir: string,
+  req: PermuteRequest,
+  jobs: number,
+): { job: JobFolder; tasks: TaskFile<PermuteWork>[] } {
   const a = openAnalysis(dir);
   const con = a.contrast(req.contrast);
   const rec = a.record;
   const requested = req.permutations ?? 5000;
-  if (!Number.isInteger(requested) || requested < 1) throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
+  if (!Number.isInteger(requested) || requested < 1)
+    throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
   // the exchangeability the local test will use (variance groups change the defaults)
   const eff = withVarianceGroups(req, rec.nonSphericity?.groups);
   const plan = planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, eff);
-  const N = rearrangements(productRows(plan.part, plan.scheme).rows, rec.scans.length, { scheme: plan.scheme, requested, seed: req.seed ?? 0, blocks: eff.blocks }).count;
+  const N = rearrangements(productRows(plan.part, plan.scheme).rows, rec.scans.length, {
+    scheme: plan.scheme,
+    requested,
+    seed: req.seed ?? 0,
+    blocks: eff.blocks,
+  }).count;
   const chunks = Math.ceil(N / PERMUTATION_CHUNK);
   const T = Math.min(jobs, chunks);
   const options = workOptions(req, con.index);
   const inputs = ['model.json', 'mask.nii'].map((f) => ({ path: a.path(f), sha256: sha256File(a.path(f)) }));
-  const key = createHash('sha256').update(JSON.stringify({ v: VBM_VERSION, id: rec.analysisId, inputs, options, N, T })).digest('hex').slice(0, 10);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: VBM_VERSION, id: rec.analysisId, inputs, options, N, T }))
+    .digest('hex')
+    .slice(0, 10);
   const job = jobFolder(a.dir, `perm_${String(con.index).padStart(4, '0')}_${key}`, T);
   const tasks = [...Array(T).keys()].map((k): TaskFile<PermuteWork> => {
     const c0 = Math.floor((k * chunks) / T);
     const c1 = Math.floor(((k + 1) * chunks) / T);
     const first = c0 * PERMUTATION_CHUNK;
     const count = Math.min(N, c1 * PERMUTATION_CHUNK) - first;
-    return { format: TASK_FORMAT, kind: 'permute', job: job.name, task: k, tasks: T, analysis: a.dir, inputs, work: { options, rearrangements: N, first, count } };
+    return {
+      format: TASK_FORMAT,
+      kind: 'permute',
+      job: job.name,
+      task: k,
+      tasks: T,
+      analysis: a.dir,
+      inputs,
+      work: { options, rearrangements: N, first, count },
+    };
   });
   return { job, tasks };
 }
 
 /** Run one permutation task and write its result atomically. */
-export async function runPermutationTask(t: TaskFile<PermuteWork>, job: JobFolder, opts: { workers?: number; onNote?: (m: string) => void }): Promise<string> {
+export async function runPermutationTask(
+  t: TaskFile<PermuteWork>,
+  job: JobFolder,
+  opts: { workers?: number; onNote?: (m: string) => void },
+): Promise<string> {
   checkInputs(t);
   const a = openAnalysis(t.analysis);
   const w = t.work;
-  const r = await permuteContrastShare(a, { ...w.options, workers: opts.workers, onNote: opts.onNote }, w.first, w.count);
+  const r = await permuteContrastShare(
+    a,
+    { ...w.options, workers: opts.workers, onNote: opts.onNote },
+    w.first,
+    w.count,
+  );
   const sections = [
     { name: 'maxStat', data: r.maxStat },
     { name: 'maxTfce', data: r.maxTfce },
@@ -83,7 +164,13 @@ export async function runPermutationTask(t: TaskFile<PermuteWork>, job: JobFolde
     ...(r.countTfce ? [{ name: 'countTfce', data: r.countTfce }] : []),
   ];
   const out = resultPath(job, t.task);
-  writeFileAtomic(out, encodeResult({ job: t.job, task: t.task, first: w.first, count: w.count, rearrangements: w.rearrangements }, sections));
+  writeFileAtomic(
+    out,
+    encodeResult(
+      { job: t.job, task: t.task, first: w.first, count: w.count, rearrangements: w.rearrangements },
+      sections,
+    ),
+  );
   return out;
 }
 
@@ -93,7 +180,10 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
     const p = resultPath(job, t.task);
     const { meta, sections } = decodeResult(readFileSync(p), p);
     if (meta.job !== t.job || meta.task !== t.task || meta.first !== t.work.first || meta.count !== t.work.count) {
-      throw new VbmError(`task result ${p} is not the result of ${join(job.dir, `task_${t.task}`)}`, 'delete it and run the command again');
+      throw new VbmError(
+        `task result ${p} is not the result of ${join(job.dir, `task_${t.task}`)}`,
+        'delete it and run the command again',
+      );
     }
     const f = (n: string): Float64Array => sections.get(n) as Float64Array;
     return {
@@ -133,7 +223,12 @@ export async function distributedPermute(
     );
   }
   const { job, tasks } = planPermutationJob(dir, req, settings.jobs);
-  writeJobRecord(job, { kind: 'permute', backend: settings.type, contrast: tasks[0].work.options.contrast, rearrangements: tasks[0].work.rearrangements });
+  writeJobRecord(job, {
+    kind: 'permute',
+    backend: settings.type,
+    contrast: tasks[0].work.options.contrast,
+    rearrangements: tasks[0].work.rearrangements,
+  });
   writeTaskFiles(job, tasks);
   const runner = opts.runner ?? runnerFor(settings);
   const outcome = await runJob(job, runner, { ...opts, retries: settings.retries, wait: settings.wait });
@@ -145,11 +240,18 @@ export async function distributedPermute(
 }
 
 /** `vbm task FILE`: run one task file (any kind). */
-export async function runTaskFile(path: string, t: TaskFile, opts: { workers?: number; onNote?: (m: string) => void }): Promise<string> {
+export async function runTaskFile(
+  path: string,
+  t: TaskFile,
+  opts: { workers?: number; onNote?: (m: string) => void },
+): Promise<string> {
   const job = jobFolder(t.analysis, t.job, t.tasks);
-  if (!existsSync(job.dir)) throw new VbmError(`task ${path}: its job folder ${job.dir} is not visible here`, 'vbm assumes a filesystem shared by every node');
+  if (!existsSync(job.dir))
+    throw new VbmError(
+      `task ${path}: its job folder ${job.dir} is not visible here`,
+      'vbm assumes a filesystem shared by every node',
+    );
   if (t.kind === 'permute') return runPermutationTask(t as TaskFile<PermuteWork>, job, opts);
   if (t.kind === 'fit') return runFitTask(t as TaskFile<FitWork>, job);
   throw new VbmError(`task ${path}: unknown kind '${t.kind}'`, 'run it with the vbm version that wrote it');
 }
-

@@ -68,9 +68,21 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
     }
     await submit(missing, 1);
   }
-  if (alreadyDone.length) opts.onNote?.(`${alreadyDone.length} of ${job.tasks} tasks of ${job.name} already have results; ${missing.length} submitted`);
-  if (adopted.length) opts.onNote?.(`${adopted.length} tasks of ${job.name} submitted earlier are still queued or running: following them`);
-  const outcome: JobOutcome = { alreadyDone, submitted: missing, retried: [], adopted, complete: done.size === job.tasks };
+  if (alreadyDone.length)
+    opts.onNote?.(
+      `${alreadyDone.length} of ${job.tasks} tasks of ${job.name} already have results; ${missing.length} submitted`,
+    );
+  if (adopted.length)
+    opts.onNote?.(
+      `${adopted.length} tasks of ${job.name} submitted earlier are still queued or running: following them`,
+    );
+  const outcome: JobOutcome = {
+    alreadyDone,
+    submitted: missing,
+    retried: [],
+    adopted,
+    complete: done.size === job.tasks,
+  };
   if (opts.wait === false || outcome.complete) return outcome;
 
   const failed = new Set<number>();
@@ -80,13 +92,22 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
     if (opts.signal?.aborted) {
       if (runner.type === 'local') {
         await runner.cancel(job);
-        throw new VbmError(`interrupted: ${done.size} of ${job.tasks} tasks had finished; the others were stopped`, 'run the same command again: only the missing tasks are run');
+        throw new VbmError(
+          `interrupted: ${done.size} of ${job.tasks} tasks had finished; the others were stopped`,
+          'run the same command again: only the missing tasks are run',
+        );
       }
       if ((await opts.onInterrupt?.()) === 'cancel') {
         await runner.cancel(job);
-        throw new VbmError(`cancelled the Slurm job of ${job.name} (${done.size} of ${job.tasks} tasks had finished)`, 'the same command run again submits only the missing tasks');
+        throw new VbmError(
+          `cancelled the Slurm job of ${job.name} (${done.size} of ${job.tasks} tasks had finished)`,
+          'the same command run again submits only the missing tasks',
+        );
       }
-      throw new VbmError(`stopped waiting: ${done.size} of ${job.tasks} tasks have finished and the job keeps running`, `\`vbm show ${dirname(dirname(job.dir))}\` follows it, \`vbm cancel ${dirname(dirname(job.dir))}\` stops it, and the same command run again collects the results`);
+      throw new VbmError(
+        `stopped waiting: ${done.size} of ${job.tasks} tasks have finished and the job keeps running`,
+        `\`vbm show ${dirname(dirname(job.dir))}\` follows it, \`vbm cancel ${dirname(dirname(job.dir))}\` stops it, and the same command run again collects the results`,
+      );
     }
     await sleep(opts.pollMs ?? 300);
     // the queue first, then the results: a task that finishes in between is seen as done, not lost
@@ -104,7 +125,9 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
     }
     if (again.length) {
       const attempt = Math.max(...again.map((t) => attempts.get(t) ?? 1)) + 1;
-      opts.onNote?.(`task${again.length > 1 ? 's' : ''} ${again.join(', ')} of ${job.name} failed (see ${again.map((t) => logPath(job, t)).join(', ')}); submitting again (attempt ${attempt} of ${retries + 1})`);
+      opts.onNote?.(
+        `task${again.length > 1 ? 's' : ''} ${again.join(', ')} of ${job.name} failed (see ${again.map((t) => logPath(job, t)).join(', ')}); submitting again (attempt ${attempt} of ${retries + 1})`,
+      );
       outcome.retried.push(...again);
       await submit(again, attempt);
     }
@@ -122,7 +145,10 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
   }
   if (failed.size) {
     const list = [...failed].sort((a, b) => a - b);
-    const lines = list.map((t) => `  task ${t}: failed ${attempts.get(t)} time(s); log ${logPath(job, t)}; rerun it alone with: vbm task ${taskPath(job, t)}`);
+    const lines = list.map(
+      (t) =>
+        `  task ${t}: failed ${attempts.get(t)} time(s); log ${logPath(job, t)}; rerun it alone with: vbm task ${taskPath(job, t)}`,
+    );
     throw new VbmError(
       `${list.length} of ${job.tasks} tasks of ${job.name} failed (${done.size} finished):\n${lines.join('\n')}`,
       `${opts.rerun ? `\`${opts.rerun}\`` : 'the same command'} run again submits only the ${list.length} missing task${list.length > 1 ? 's' : ''} and then merges all results`,
@@ -135,7 +161,11 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
 /** Per task: done, pending, running, failed (submitted but gone without a result) or not submitted. */
 export type TaskStatus = 'done' | ActiveState | 'failed' | 'not submitted';
 
-export async function jobStatus(job: JobFolder, runner: TaskRunner | undefined, submittedTasks: Set<number>): Promise<{ task: number; status: TaskStatus; log: string }[]> {
+export async function jobStatus(
+  job: JobFolder,
+  runner: TaskRunner | undefined,
+  submittedTasks: Set<number>,
+): Promise<{ task: number; status: TaskStatus; log: string }[]> {
   const active = runner ? await runner.active(job) : new Map<number, ActiveState>();
   const done = finishedTasks(job);
   const merged = existsSync(join(job.dir, MERGED));

@@ -40,7 +40,7 @@ function logPattern(job: JobFolder): string {
 export function arraySpec(tasks: number[]): string {
   const s = [...tasks].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     let j = i;
     while (j + 1 < s.length && s[j + 1] === s[j] + 1) j++;
     parts.push(j > i ? `${s[i]}-${s[j]}` : String(s[i]));
@@ -55,8 +55,15 @@ async function slurmCommand(cmd: string, args: string[]): Promise<string> {
     return stdout;
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') throw new VbmError(`${cmd} was not found: the Slurm backend needs Slurm's client commands on this machine`, 'run vbm on a login node of the cluster, or use --backend local');
-    throw new VbmError(`${cmd} failed: ${(err.stderr ?? err.message).trim()}`, cmd === 'sbatch' ? 'check --partition, --time, --mem, --account and --sbatch-arg' : undefined);
+    if (err.code === 'ENOENT')
+      throw new VbmError(
+        `${cmd} was not found: the Slurm backend needs Slurm's client commands on this machine`,
+        'run vbm on a login node of the cluster, or use --backend local',
+      );
+    throw new VbmError(
+      `${cmd} failed: ${(err.stderr ?? err.message).trim()}`,
+      cmd === 'sbatch' ? 'check --partition, --time, --mem, --account and --sbatch-arg' : undefined,
+    );
   }
 }
 
@@ -81,7 +88,21 @@ export class SlurmRunner implements TaskRunner {
   async submit(job: JobFolder, tasks: number[]): Promise<string> {
     const script = join(job.dir, 'run-task.sh');
     if (!existsSync(script) || readFileSync(script, 'utf8') !== TASK_SCRIPT) writeFileAtomic(script, TASK_SCRIPT);
-    const args = ['--parsable', `--array=${arraySpec(tasks)}`, `--job-name=${slurmJobName(job)}`, '--output', logPattern(job), '--open-mode=append', '--chdir', job.dir, ...this.options(), script, process.execPath, cliScript(), job.dir];
+    const args = [
+      '--parsable',
+      `--array=${arraySpec(tasks)}`,
+      `--job-name=${slurmJobName(job)}`,
+      '--output',
+      logPattern(job),
+      '--open-mode=append',
+      '--chdir',
+      job.dir,
+      ...this.options(),
+      script,
+      process.execPath,
+      cliScript(),
+      job.dir,
+    ];
     const out = await slurmCommand('sbatch', args);
     const id = out.trim().split(';')[0];
     if (!/^\d+$/.test(id)) throw new VbmError(`sbatch answered '${out.trim()}' instead of a job id`);
@@ -92,16 +113,33 @@ export class SlurmRunner implements TaskRunner {
   async probe(job: JobFolder): Promise<string> {
     const script = join(job.dir, 'probe.sh');
     if (!existsSync(script) || readFileSync(script, 'utf8') !== PROBE_SCRIPT) writeFileAtomic(script, PROBE_SCRIPT);
-    const args = ['--parsable', `--job-name=${slurmJobName(job)}-probe`, '--output', join(job.dir, 'logs').replaceAll('%', '%%') + '/probe.log', ...this.options(), script, job.dir];
+    const args = [
+      '--parsable',
+      `--job-name=${slurmJobName(job)}-probe`,
+      '--output',
+      join(job.dir, 'logs').replaceAll('%', '%%') + '/probe.log',
+      ...this.options(),
+      script,
+      job.dir,
+    ];
     return (await slurmCommand('sbatch', args)).trim().split(';')[0];
   }
 
   async active(job: JobFolder): Promise<Map<number, ActiveState>> {
-    const ids = new Set(readSubmissions(job).filter((s) => s.backend === 'slurm').map((s) => s.id));
+    const ids = new Set(
+      readSubmissions(job)
+        .filter((s) => s.backend === 'slurm')
+        .map((s) => s.id),
+    );
     const out = new Map<number, ActiveState>();
     if (!ids.size) return out;
     // by job name (squeue -j fails outright when one id has left Slurm's memory)
-    const text = await slurmCommand('squeue', ['--noheader', '--array', `--name=${slurmJobName(job)}`, '--format=%i|%T']);
+    const text = await slurmCommand('squeue', [
+      '--noheader',
+      '--array',
+      `--name=${slurmJobName(job)}`,
+      '--format=%i|%T',
+    ]);
     for (const line of text.split('\n')) {
       const m = /^(\d+)_(\d+)\|(\w+)/.exec(line.trim());
       if (!m || !ids.has(m[1])) continue;
@@ -118,7 +156,13 @@ export class SlurmRunner implements TaskRunner {
   }
 
   async cancel(job: JobFolder): Promise<void> {
-    const ids = [...new Set(readSubmissions(job).filter((s) => s.backend === 'slurm').map((s) => s.id))];
+    const ids = [
+      ...new Set(
+        readSubmissions(job)
+          .filter((s) => s.backend === 'slurm')
+          .map((s) => s.id),
+      ),
+    ];
     if (ids.length) await slurmCommand('scancel', ids);
   }
 }

@@ -20,13 +20,18 @@ export async function jobStates(analysisDir: string): Promise<JobState[]> {
     const subs = readSubmissions(job);
     const slurmJobs = [...new Set(subs.filter((s) => s.backend === 'slurm').map((s) => s.id))];
     const submitted = new Set(subs.flatMap((s) => s.tasks));
-    const runner: SlurmRunner | undefined = slurmJobs.length ? new SlurmRunner({ type: 'slurm', jobs: job.tasks }) : undefined;
+    const runner: SlurmRunner | undefined = slurmJobs.length
+      ? new SlurmRunner({ type: 'slurm', jobs: job.tasks })
+      : undefined;
     let tasks;
     try {
       tasks = await jobStatus(job, runner, submitted);
     } catch {
       // no Slurm client here: say what the files say
-      tasks = (await jobStatus(job, undefined, new Set())).map((t) => ({ ...t, status: t.status === 'done' ? 'done' : 'unknown (squeue failed)' }));
+      tasks = (await jobStatus(job, undefined, new Set())).map((t) => ({
+        ...t,
+        status: t.status === 'done' ? 'done' : 'unknown (squeue failed)',
+      }));
     }
     const backend = subs.length ? subs[subs.length - 1].backend : 'none';
     out.push({ job, backend, slurmJobs, tasks });
@@ -39,7 +44,14 @@ export function describeJobStates(states: JobState[]): string {
     .map((s) => {
       const done = s.tasks.filter((t) => t.status === 'done').length;
       const head = `Job ${s.job.name} (${s.backend}${s.slurmJobs.length ? `, Slurm job ${s.slurmJobs.join(', ')}` : ''}): ${done} of ${s.job.tasks} tasks done`;
-      return head + '\n' + formatTable(['task', 'state', 'log'], s.tasks.map((t) => [String(t.task), t.status, t.log]));
+      return (
+        head +
+        '\n' +
+        formatTable(
+          ['task', 'state', 'log'],
+          s.tasks.map((t) => [String(t.task), t.status, t.log]),
+        )
+      );
     })
     .join('\n\n');
 }
@@ -48,7 +60,13 @@ export function describeJobStates(states: JobState[]): string {
 export async function cancelJobs(analysisDir: string): Promise<string[]> {
   const ids: string[] = [];
   for (const job of listJobs(analysisDir)) {
-    const own = [...new Set(readSubmissions(job).filter((s) => s.backend === 'slurm').map((s) => s.id))];
+    const own = [
+      ...new Set(
+        readSubmissions(job)
+          .filter((s) => s.backend === 'slurm')
+          .map((s) => s.id),
+      ),
+    ];
     if (!own.length) continue;
     await new SlurmRunner({ type: 'slurm', jobs: job.tasks }).cancel(job);
     ids.push(...own);

@@ -73,19 +73,34 @@ export function readTaskFile(path: string): TaskFile {
   try {
     t = JSON.parse(readFileSync(path, 'utf8')) as TaskFile;
   } catch (e) {
-    throw new VbmError(`task file ${path} is not valid JSON (${(e as Error).message})`, 'run the command that wrote it again');
+    throw new VbmError(
+      `task file ${path} is not valid JSON (${(e as Error).message})`,
+      'run the command that wrote it again',
+    );
   }
   const format: unknown = t.format; // as written, which may be another version's
-  if (format !== TASK_FORMAT) throw new VbmError(`${path} is not a vbm task file of this version (format '${String(format)}', expected '${TASK_FORMAT}')`, 'run the command that wrote it again with this vbm');
+  if (format !== TASK_FORMAT)
+    throw new VbmError(
+      `${path} is not a vbm task file of this version (format '${String(format)}', expected '${TASK_FORMAT}')`,
+      'run the command that wrote it again with this vbm',
+    );
   return t;
 }
 
 /** Check that a task's inputs still have the content the task was written for. */
 export function checkInputs(t: TaskFile): void {
   for (const f of t.inputs) {
-    if (!existsSync(f.path)) throw new VbmError(`task ${t.task} of job ${t.job}: input ${f.path} cannot be seen from this machine`, 'vbm assumes the analysis folder and the scans are on a filesystem shared by every node');
+    if (!existsSync(f.path))
+      throw new VbmError(
+        `task ${t.task} of job ${t.job}: input ${f.path} cannot be seen from this machine`,
+        'vbm assumes the analysis folder and the scans are on a filesystem shared by every node',
+      );
     const h = sha256File(f.path);
-    if (h !== f.sha256) throw new VbmError(`task ${t.task} of job ${t.job}: ${f.path} changed since the task was written (content hash differs)`, 'run the submitting command again: it writes new tasks');
+    if (h !== f.sha256)
+      throw new VbmError(
+        `task ${t.task} of job ${t.job}: ${f.path} changed since the task was written (content hash differs)`,
+        'run the submitting command again: it writes new tasks',
+      );
   }
 }
 
@@ -112,17 +127,31 @@ function typeOf(d: SectionData): SectionType {
 export function encodeResult(meta: Record<string, unknown>, sections: ResultSection[]): Uint8Array {
   const parts = sections.map((s) => new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength));
   const payload = Buffer.concat(parts);
-  const header = JSON.stringify({ ...meta, sections: sections.map((s) => ({ name: s.name, type: typeOf(s.data), length: s.data.length })), sha256: createHash('sha256').update(payload).digest('hex') });
+  const header = JSON.stringify({
+    ...meta,
+    sections: sections.map((s) => ({ name: s.name, type: typeOf(s.data), length: s.data.length })),
+    sha256: createHash('sha256').update(payload).digest('hex'),
+  });
   return Buffer.concat([Buffer.from(MAGIC + header + '\n'), payload]);
 }
 
-export function decodeResult(bytes: Uint8Array, where: string): { meta: Record<string, unknown>; sections: Map<string, SectionData> } {
+export function decodeResult(
+  bytes: Uint8Array,
+  where: string,
+): { meta: Record<string, unknown>; sections: Map<string, SectionData> } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (why: string): VbmError => new VbmError(`task result ${where} is damaged (${why})`, 'delete it and run the submitting command again: only that task is run again');
+  const bad = (why: string): VbmError =>
+    new VbmError(
+      `task result ${where} is damaged (${why})`,
+      'delete it and run the submitting command again: only that task is run again',
+    );
   if (buf.subarray(0, MAGIC.length).toString() !== MAGIC) throw bad('not a vbm task result');
   const nl = buf.indexOf(10, MAGIC.length);
   if (nl < 0) throw bad('no header');
-  const meta = JSON.parse(buf.subarray(MAGIC.length, nl).toString()) as Record<string, unknown> & { sections: { name: string; type: SectionType; length: number }[]; sha256: string };
+  const meta = JSON.parse(buf.subarray(MAGIC.length, nl).toString()) as Record<string, unknown> & {
+    sections: { name: string; type: SectionType; length: number }[];
+    sha256: string;
+  };
   const payload = buf.subarray(nl + 1);
   if (createHash('sha256').update(payload).digest('hex') !== meta.sha256) throw bad('content hash differs');
   const sections = new Map<string, SectionData>();

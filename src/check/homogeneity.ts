@@ -119,7 +119,14 @@ export class HomogeneityAccumulator {
         const p1 = p0 + stride;
         const p2 = p1 + stride;
         const p3 = p2 + stride;
-        let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        let a0 = 0,
+          a1 = 0,
+          a2 = 0,
+          a3 = 0,
+          b0 = 0,
+          b1 = 0,
+          b2 = 0,
+          b3 = 0;
         for (let k = k0; k < k1; k++) {
           const x = Y[o0 + k];
           const y = Y[o1 + k];
@@ -243,7 +250,11 @@ export interface ScanVerdict {
  * tail probability is convex in it). The two measures are positively associated (a noisier scan
  * correlates less and deviates more), so together they flag between 2.5% and 5%.
  */
-export function flagScans(meanCorrelation: ArrayLike<number>, quarticZ: ArrayLike<number>, sds = FLAG_SDS): ScanVerdict[] {
+export function flagScans(
+  meanCorrelation: ArrayLike<number>,
+  quarticZ: ArrayLike<number>,
+  sds = FLAG_SDS,
+): ScanVerdict[] {
   const rc = robustScale(meanCorrelation);
   const rz = robustScale(quarticZ);
   const out: ScanVerdict[] = [];
@@ -253,7 +264,16 @@ export function flagScans(meanCorrelation: ArrayLike<number>, quarticZ: ArrayLik
     const reasons: string[] = [];
     if (cd > sds) reasons.push('low correlation');
     if (zd > sds) reasons.push('high Z');
-    out.push({ row: i, meanCorrelation: meanCorrelation[i], quarticZ: quarticZ[i], correlationDeviation: cd, zDeviation: zd, flagged: reasons.length > 0, reasons, extremity: Math.max(cd, zd) });
+    out.push({
+      row: i,
+      meanCorrelation: meanCorrelation[i],
+      quarticZ: quarticZ[i],
+      correlationDeviation: cd,
+      zDeviation: zd,
+      flagged: reasons.length > 0,
+      reasons,
+      extremity: Math.max(cd, zd),
+    });
   }
   return out;
 }

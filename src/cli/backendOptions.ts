@@ -6,15 +6,25 @@ import { type Options, reqNum, str, strs } from './options.js';
 /** The flags that run a command's heavy work as tasks (`--backend local|slurm --jobs N ...`). */
 export function backendOptions(cmd: Command): Command {
   return cmd
-    .option('--backend <type>', "run the work as tasks: 'local' (child processes) or 'slurm' (one sbatch job array); default: in this process")
+    .option(
+      '--backend <type>',
+      "run the work as tasks: 'local' (child processes) or 'slurm' (one sbatch job array); default: in this process",
+    )
     .option('--jobs <n>', 'number of tasks (with --backend)', '4')
     .option('--partition <p>', 'Slurm partition')
     .option('--time <t>', 'Slurm time limit per task, e.g. 00:30:00')
     .option('--mem <m>', 'Slurm memory per task, e.g. 8G')
     .option('--account <a>', 'Slurm account')
-    .option('--sbatch-arg <arg>', 'another sbatch option, as one argument, e.g. --sbatch-arg=--qos=normal (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--sbatch-arg <arg>',
+      'another sbatch option, as one argument, e.g. --sbatch-arg=--qos=normal (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--retries <n>', 'times a failed task is submitted again', '1')
-    .option('--no-wait', 'return once the tasks are submitted (vbm show follows them; the same command again merges the results)');
+    .option(
+      '--no-wait',
+      'return once the tasks are submitted (vbm show follows them; the same command again merges the results)',
+    );
 }
 
 /** Backend settings from the flags, or undefined when --backend is not given. */
@@ -22,7 +32,11 @@ export function parseBackendOptions(o: Options): BackendSettings | undefined {
   const type = str(o, 'backend');
   if (type === undefined) {
     for (const f of ['partition', 'time', 'mem', 'account', 'sbatchArg']) {
-      if (o[f] !== undefined) checkBackendSettings({ type: 'local', jobs: 1, [f === 'sbatchArg' ? 'sbatchArgs' : f]: o[f] }, '--backend (missing)');
+      if (o[f] !== undefined)
+        checkBackendSettings(
+          { type: 'local', jobs: 1, [f === 'sbatchArg' ? 'sbatchArgs' : f]: o[f] },
+          '--backend (missing)',
+        );
     }
     return undefined;
   }

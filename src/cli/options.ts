@@ -14,7 +14,11 @@ export function flagName(key: string): string {
 export function str(o: Options, key: string): string | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new VbmError(`${flagName(key)} needs a value (got ${JSON.stringify(v)})`, `give it as ${flagName(key)} VALUE`);
+  if (typeof v !== 'string')
+    throw new VbmError(
+      `${flagName(key)} needs a value (got ${JSON.stringify(v)})`,
+      `give it as ${flagName(key)} VALUE`,
+    );
   return v;
 }
 
@@ -29,7 +33,11 @@ export function reqStr(o: Options, key: string): string {
 export function strs(o: Options, key: string): string[] | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new VbmError(`${flagName(key)} needs one or more values (got ${JSON.stringify(v)})`, `give it as ${flagName(key)} VALUE`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new VbmError(
+      `${flagName(key)} needs one or more values (got ${JSON.stringify(v)})`,
+      `give it as ${flagName(key)} VALUE`,
+    );
   return v;
 }
 
@@ -59,7 +67,8 @@ export function parseCentring(s: string | undefined): { default?: Centring; perC
   for (const item of s.split(',').map((x) => x.trim())) {
     const [a, b] = item.split('=').map((x) => x.trim());
     const check = (v: string): Centring => {
-      if (v !== 'mean' && v !== 'none' && v !== 'factor') throw new VbmError(`--centring '${s}': '${v}' is not 'mean', 'factor' (within the factor's levels) or 'none'`);
+      if (v !== 'mean' && v !== 'none' && v !== 'factor')
+        throw new VbmError(`--centring '${s}': '${v}' is not 'mean', 'factor' (within the factor's levels) or 'none'`);
       return v;
     };
     if (b === undefined) out.default = check(a);
@@ -75,23 +84,38 @@ export function parseNumber(flag: string, v: string): number {
 }
 
 export function thresholdMasking(abs?: string, rel?: string): ThresholdMasking {
-  if (abs !== undefined && rel !== undefined) throw new VbmError('give --absolute-threshold or --relative-threshold, not both');
+  if (abs !== undefined && rel !== undefined)
+    throw new VbmError('give --absolute-threshold or --relative-threshold, not both');
   if (abs !== undefined) return { type: 'absolute', value: parseNumber('--absolute-threshold', abs) };
   if (rel !== undefined) {
     const value = parseNumber('--relative-threshold', rel);
-    if (!(value > 0)) throw new VbmError(`--relative-threshold ${rel} must be a positive fraction of the global mean (e.g. 0.8)`);
+    if (!(value > 0))
+      throw new VbmError(`--relative-threshold ${rel} must be a positive fraction of the global mean (e.g. 0.8)`);
     return { type: 'relative', value };
   }
   return { type: 'none' };
 }
 
 /** The design flags of `vbm run` (commander's camel-case names). */
-export const DESIGN_FLAGS = ['model', 'factor', 'levels', 'subject', 'condition', 'variance', 'factors', 'interaction', 'globals', 'grandMeanScaling', 'normalisation'];
+export const DESIGN_FLAGS = [
+  'model',
+  'factor',
+  'levels',
+  'subject',
+  'condition',
+  'variance',
+  'factors',
+  'interaction',
+  'globals',
+  'grandMeanScaling',
+  'normalisation',
+];
 
 /** The analysis-file keys the design flags stand for (validated by the analysis file's parser). */
 export function designKeysFromFlags(o: Options): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
-  for (const k of ['model', 'factor', 'subject', 'condition', 'variance'] as const) if (o[k] !== undefined) raw[k] = str(o, k);
+  for (const k of ['model', 'factor', 'subject', 'condition', 'variance'] as const)
+    if (o[k] !== undefined) raw[k] = str(o, k);
   if (o.levels !== undefined) raw.levels = parseList(str(o, 'levels'));
   if (o.factors !== undefined) raw.factors = parseList(str(o, 'factors'));
   const interaction = strs(o, 'interaction');
@@ -100,7 +124,8 @@ export function designKeysFromFlags(o: Options): Record<string, unknown> {
     const map: Record<string, string> = {};
     for (const item of items) {
       const [cov, fac, more] = item.split(':').map((x) => x.trim());
-      if (!cov || !fac || more !== undefined) throw new VbmError(`--interaction '${item}': expected COVARIATE:FACTOR, e.g. tiv:group`);
+      if (!cov || !fac || more !== undefined)
+        throw new VbmError(`--interaction '${item}': expected COVARIATE:FACTOR, e.g. tiv:group`);
       map[cov] = fac;
     }
     raw.interactions = map;
@@ -109,13 +134,15 @@ export function designKeysFromFlags(o: Options): Record<string, unknown> {
   const globalsFlag = str(o, 'globals');
   if (globalsFlag !== undefined) {
     const [calc, col] = globalsFlag.split(':').map((x) => x.trim());
-    if (!['omit', 'mean', 'user'].includes(calc)) throw new VbmError(`--globals '${globalsFlag}': expected user:COLUMN, mean or omit`);
+    if (!['omit', 'mean', 'user'].includes(calc))
+      throw new VbmError(`--globals '${globalsFlag}': expected user:COLUMN, mean or omit`);
     if (calc === 'user' && !col) throw new VbmError(`--globals user needs the column: --globals user:tiv`);
     globals.calculation = calc;
     if (col) globals.values = col;
   }
   const scaling = str(o, 'grandMeanScaling');
-  if (scaling !== undefined) globals.grand_mean_scaling = scaling === 'no' ? 'no' : parseNumber('--grand-mean-scaling', scaling);
+  if (scaling !== undefined)
+    globals.grand_mean_scaling = scaling === 'no' ? 'no' : parseNumber('--grand-mean-scaling', scaling);
   const normalisation = str(o, 'normalisation');
   if (normalisation !== undefined) globals.normalisation = normalisation;
   if (Object.keys(globals).length) raw.globals = globals;

@@ -13,7 +13,15 @@ import { type MaskingOptions, globalThresholds, resampleMaskNearest } from './ma
 import { outlyingGlobalMeans } from './masking.js';
 import { analyzeWarning } from '../io/nifti/analyze.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
-import { type NonSphericity, pooledCovarianceFromSums, selectVoxels, solveFromSums, varianceComponents, weightedSums, whiten } from './nonSphericity.js';
+import {
+  type NonSphericity,
+  pooledCovarianceFromSums,
+  selectVoxels,
+  solveFromSums,
+  varianceComponents,
+  weightedSums,
+  whiten,
+} from './nonSphericity.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
 
 export interface FitOptions {
@@ -111,7 +119,10 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   let nCand = 0;
   for (let i = 0; i < nvox; i++) nCand += explicit[i];
   if (nCand === 0) {
-    throw new VbmError(`the explicit mask ${masking.explicitMask} covers no voxel of the scans`, 'check that mask and scans are in the same space (both MNI)');
+    throw new VbmError(
+      `the explicit mask ${masking.explicitMask} covers no voxel of the scans`,
+      'check that mask and scans are in the same space (both MNI)',
+    );
   }
   const candShared = new Int32Array(new SharedArrayBuffer(nCand * 4));
   for (let i = 0, c = 0; i < nvox; i++) if (explicit[i]) candShared[c++] = i;
@@ -119,7 +130,13 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   // 3. stream the scans through workers, each summing its share
   const subset = new Set(residualSubset(design.n, opts.maxResiduals ?? 64));
   const thresholds = globalThresholds(threshold, design.globals);
-  const items = refs.map((ref) => ({ ref, x: design.X[ref.row], inResidualSubset: subset.has(ref.row), scale: design.globalScale?.[ref.row], threshold: thresholds?.[ref.row] }));
+  const items = refs.map((ref) => ({
+    ref,
+    x: design.X[ref.row],
+    inResidualSubset: subset.has(ref.row),
+    scale: design.globalScale?.[ref.row],
+    threshold: thresholds?.[ref.row],
+  }));
   const nWorkers = Math.max(0, Math.min(opts.workers ?? availableParallelism(), items.length));
   const reports: ScanReport[] = [];
   const onScan = (r: ScanReport): void => {
@@ -128,7 +145,8 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   };
   // fixed chunks added in a fixed order: the same bytes for any number of workers or tasks
   const fitJob: FitJob = { scans: items, layout, threshold, implicit, reference };
-  const stream = (job: FitJob): Promise<FitSums> => (opts.sums ? opts.sums(job, onScan) : streamSums(job, nWorkers, onScan));
+  const stream = (job: FitJob): Promise<FitSums> =>
+    opts.sums ? opts.sums(job, onScan) : streamSums(job, nWorkers, onScan);
   const groups = varianceComponents(design);
   let sums: FitSums;
   let groupSums: FitSums[] | undefined;
@@ -138,8 +156,12 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     // per-group weighting of the fit follows without another read
     const nGroups = Math.max(...groups) + 1;
     groupSums = [];
-    for (let g = 0; g < nGroups; g++) groupSums.push(await stream({ ...fitJob, scans: items.filter((it) => groups[it.ref.row] === g) }));
-    sums = weightedSums(groupSums, groupSums.map(() => 1));
+    for (let g = 0; g < nGroups; g++)
+      groupSums.push(await stream({ ...fitJob, scans: items.filter((it) => groups[it.ref.row] === g) }));
+    sums = weightedSums(
+      groupSums,
+      groupSums.map(() => 1),
+    );
   }
   lap('stream');
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
@@ -155,8 +177,14 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   const label = (row: number): string => design.scans[row];
   if (m === 0) {
     // name the scans that removed most voxels: one of them is usually empty, all NaN, or on another scale
-    const worst = [...reports].sort((a, b) => b.removed - a.removed || a.row - b.row).filter((r) => r.removed > 0).slice(0, 3);
-    const named = worst.map((r) => `${label(r.row)} (row ${r.row + 1}) removes ${r.removed} of ${nCand} voxels${r.allZero ? ', it is all zero' : Number.isNaN(r.mean) ? ', it has no finite value' : ''}`);
+    const worst = [...reports]
+      .sort((a, b) => b.removed - a.removed || a.row - b.row)
+      .filter((r) => r.removed > 0)
+      .slice(0, 3);
+    const named = worst.map(
+      (r) =>
+        `${label(r.row)} (row ${r.row + 1}) removes ${r.removed} of ${nCand} voxels${r.allZero ? ', it is all zero' : Number.isNaN(r.mean) ? ', it has no finite value' : ''}`,
+    );
     throw new VbmError(
       `no voxel survives masking (explicit, implicit, threshold, constant data)${named.length ? `; the scans that removed most: ${named.join('; ')}` : ''}`,
       'check these scans (empty, all NaN, another modality), then the mask and the threshold masking options',
@@ -164,7 +192,10 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   }
   const byRowReport = new Map(reports.map((r) => [r.row, r]));
   for (const r of [...reports].sort((a, b) => a.row - b.row)) {
-    if (r.allZero && r.isFloat) warnings.push(`${label(r.row)} (row ${r.row + 1}) is all zeros; it is used as it is (SPM does the same), but it is almost certainly a failed segmentation or an empty file`);
+    if (r.allZero && r.isFloat)
+      warnings.push(
+        `${label(r.row)} (row ${r.row + 1}) is all zeros; it is used as it is (SPM does the same), but it is almost certainly a failed segmentation or an empty file`,
+      );
   }
   const ordered = refs.map((ref) => byRowReport.get(ref.row)!);
   const odd = outlyingGlobalMeans(ordered.map((r) => r.mean));
@@ -207,7 +238,10 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     const wh = whiten(design, groups, Cy);
     const nGroups = groupSums.length;
     const wOf = Array.from({ length: nGroups }, (_, g) => wh.W[groups.indexOf(g)]);
-    const wsums = weightedSums(groupSums, wOf.map((w) => w * w));
+    const wsums = weightedSums(
+      groupSums,
+      wOf.map((w) => w * w),
+    );
     Bcov = wh.Bcov;
     trRV = wh.trRV;
     df = wh.erdf;
@@ -268,7 +302,12 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     Bcov,
     ...(nonSphericity ? { nonSphericity } : {}),
     smoothness,
-    scans: refs.map((r) => ({ path: r.path, volume: r.volume, sha256: byRow.get(r.row)?.sha256 ?? '', datatype: byRow.get(r.row)?.datatype ?? '' })),
+    scans: refs.map((r) => ({
+      path: r.path,
+      volume: r.volume,
+      sha256: byRow.get(r.row)?.sha256 ?? '',
+      datatype: byRow.get(r.row)?.datatype ?? '',
+    })),
     timings,
     warnings,
   };

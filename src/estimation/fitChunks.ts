@@ -66,21 +66,37 @@ export async function streamSums(job: FitJob, workers: number, onScan: (r: ScanR
       const w = new Worker(url, { workerData: base });
       pool.push(w);
       idle.push(w);
-      w.on('message', (msg: { type: string; index?: number; report?: ScanReport; sums?: FitSums; message?: string; hint?: string; stack?: string }) => {
-        if (msg.type === 'scan' && msg.report) onScan(msg.report);
-        else if (msg.type === 'done' && msg.sums && msg.index !== undefined) {
-          ready.set(msg.index, msg.sums);
-          while (ready.has(merged)) {
-            const s = ready.get(merged)!;
-            ready.delete(merged);
-            if (total) mergeSums(total, s);
-            else total = s;
-            merged++;
-          }
-          idle.push(w);
-          dispatch();
-        } else if (msg.type === 'error') fail(msg.stack ? new Error(`${msg.message}\n${msg.stack}`) : new VbmError(msg.message ?? 'worker failed', msg.hint));
-      });
+      w.on(
+        'message',
+        (msg: {
+          type: string;
+          index?: number;
+          report?: ScanReport;
+          sums?: FitSums;
+          message?: string;
+          hint?: string;
+          stack?: string;
+        }) => {
+          if (msg.type === 'scan' && msg.report) onScan(msg.report);
+          else if (msg.type === 'done' && msg.sums && msg.index !== undefined) {
+            ready.set(msg.index, msg.sums);
+            while (ready.has(merged)) {
+              const s = ready.get(merged)!;
+              ready.delete(merged);
+              if (total) mergeSums(total, s);
+              else total = s;
+              merged++;
+            }
+            idle.push(w);
+            dispatch();
+          } else if (msg.type === 'error')
+            fail(
+              msg.stack
+                ? new Error(`${msg.message}\n${msg.stack}`)
+                : new VbmError(msg.message ?? 'worker failed', msg.hint),
+            );
+        },
+      );
       w.on('error', fail);
     }
     dispatch();

@@ -1,7 +1,14 @@
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
-import { type FitLayout, type FitSums, type ScanContribution, addScans, createScratch, createSums } from './accumulate.js';
+import {
+  type FitLayout,
+  type FitSums,
+  type ScanContribution,
+  addScans,
+  createScratch,
+  createSums,
+} from './accumulate.js';
 import { type ThresholdMasking, scanThreshold, summariseScan } from './masking.js';
 import type { ScanRef } from './scanList.js';
 
@@ -60,14 +67,24 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
     try {
       threshold = s.threshold ?? scanThreshold(job.threshold, data);
     } catch (e) {
-      if (e instanceof VbmError) throw new VbmError(`${s.ref.path}${s.ref.volume ? `,${s.ref.volume + 1}` : ''}: ${e.message}`, 'check this scan: it may be empty or all NaN');
+      if (e instanceof VbmError)
+        throw new VbmError(
+          `${s.ref.path}${s.ref.volume ? `,${s.ref.volume + 1}` : ''}: ${e.message}`,
+          'check this scan: it may be empty or all NaN',
+        );
       throw e;
     }
     const zeroIsMissing = job.implicit && !h.datatype.isFloat && job.threshold.type === 'none';
     batch.push({ data, x: s.x, inResidualSubset: s.inResidualSubset, threshold, zeroIsMissing, scale: s.scale });
     // the masking counts and the mean see the data as the fit does: scaled by gSF
     const summary = summariseScan(data, job.layout.cand, threshold, zeroIsMissing, s.scale ?? 1);
-    reports.push({ row: s.ref.row, sha256: open.file.sha256 ?? '', datatype: h.datatype.name, isFloat: h.datatype.isFloat, ...summary });
+    reports.push({
+      row: s.ref.row,
+      sha256: open.file.sha256 ?? '',
+      datatype: h.datatype.name,
+      isFloat: h.datatype.isFloat,
+      ...summary,
+    });
     if (sleeper) {
       Atomics.wait(sleeper, 0, 0, testDelayMs);
       flush();

@@ -9,7 +9,10 @@ import { globalMean } from './masking.js';
 import { parseScanRefs } from './scanList.js';
 
 /** The global of each scan (`file.nii,K` names volume K of a 4-D file), in the order given. */
-export async function computeScanGlobals(scans: string[], onProgress?: (done: number, total: number) => void): Promise<number[]> {
+export async function computeScanGlobals(
+  scans: string[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<number[]> {
   const files = [...new Set(scans.map((s) => s.replace(/,(\d+)$/, '')))];
   const volumes = new Map<string, number>();
   for (const f of files) volumes.set(f, (await readHeaderOnly(f)).nVolumes);
@@ -19,7 +22,8 @@ export async function computeScanGlobals(scans: string[], onProgress?: (done: nu
   refs.forEach((r, k) => {
     if (!open || open.path !== r.path) open = { path: r.path, file: openNifti(r.path) };
     const g = globalMean(decodeVolume(open.file, r.volume));
-    if (!Number.isFinite(g)) throw new VbmError(`${r.path}: no finite voxel, so it has no global mean`, 'check the scan');
+    if (!Number.isFinite(g))
+      throw new VbmError(`${r.path}: no finite voxel, so it has no global mean`, 'check the scan');
     out[r.row] = g;
     onProgress?.(k + 1, refs.length);
   });

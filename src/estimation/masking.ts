@@ -4,7 +4,8 @@ import { nearestSourceIndex } from '../io/nifti/resample.js';
 import type { Volume } from '../io/nifti/volume.js';
 
 /** SPM's threshold masking: none, an absolute value, or a fraction of each scan's global mean. */
-export type ThresholdMasking = { type: 'none' } | { type: 'absolute'; value: number } | { type: 'relative'; value: number };
+export type ThresholdMasking =
+  { type: 'none' } | { type: 'absolute'; value: number } | { type: 'relative'; value: number };
 
 export interface MaskingOptions {
   /** Explicit mask image: voxels with value > 0 are analysed (nearest neighbour in mm space). */
@@ -58,7 +59,10 @@ export function globalMean(data: Float32Array): number {
  * relative masking, compared with the scaled data); undefined when each scan's threshold comes
  * from its own data (scanThreshold) or is a constant.
  */
-export function globalThresholds(th: ThresholdMasking, globals?: { raw: number[]; gSF: number[] }): number[] | undefined {
+export function globalThresholds(
+  th: ThresholdMasking,
+  globals?: { raw: number[]; gSF: number[] },
+): number[] | undefined {
   if (th.type !== 'relative' || !globals || globals.raw.length === 0) return undefined;
   return globals.raw.map((g, i) => th.value * (g * globals.gSF[i]));
 }
@@ -89,7 +93,13 @@ export interface ScanSummary {
 }
 
 /** One pass over the candidate voxels (the explicit mask) of a decoded scan. */
-export function summariseScan(data: Float32Array, cand: Int32Array, threshold: number, zeroIsMissing: boolean, scale = 1): ScanSummary {
+export function summariseScan(
+  data: Float32Array,
+  cand: Int32Array,
+  threshold: number,
+  zeroIsMissing: boolean,
+  scale = 1,
+): ScanSummary {
   let removed = 0;
   let nonZero = 0;
   let s = 0;
@@ -117,11 +127,12 @@ export function outlyingGlobalMeans(means: number[], k = 4): number[] {
   let s = 0;
   let ss = 0;
   let m = 0;
-  for (const g of means) if (Number.isFinite(g)) {
-    s += g;
-    ss += g * g;
-    m++;
-  }
+  for (const g of means)
+    if (Number.isFinite(g)) {
+      s += g;
+      ss += g * g;
+      m++;
+    }
   const out: number[] = [];
   means.forEach((g, i) => {
     if (!Number.isFinite(g) || m - 1 < 4) return;

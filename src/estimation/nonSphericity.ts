@@ -51,7 +51,9 @@ export function varianceComponents(design: Design): Int32Array | undefined {
   const distinct = new Set(g);
   if (distinct.size < 2) return undefined;
   const k = Math.max(...distinct) + 1;
-  for (let i = 0; i < k; i++) if (!distinct.has(i)) throw new VbmError(`variance group ${i + 1} has no scan`, 'number the variance groups 0..k-1');
+  for (let i = 0; i < k; i++)
+    if (!distinct.has(i))
+      throw new VbmError(`variance group ${i + 1} has no scan`, 'number the variance groups 0..k-1');
   return g;
 }
 
@@ -185,10 +187,11 @@ export function pooledCovarianceFromSums(
       E[g] += w * (groupSums[g].yy[c] - fitted);
     }
   }
-  for (let a = 0; a < q; a++) for (let d = 0; d <= a; d++) {
-    S[a][d] /= s;
-    S[d][a] = S[a][d];
-  }
+  for (let a = 0; a < q; a++)
+    for (let d = 0; d <= a; d++) {
+      S[a][d] /= s;
+      S[d][a] = S[a][d];
+    }
   // B (n x Gp): row i of group g holds x_i pinv(X_g'X_g) in block g
   const B: Matrix = Array.from({ length: n }, () => new Array<number>(q).fill(0));
   for (let i = 0; i < n; i++) {
@@ -200,11 +203,13 @@ export function pooledCovarianceFromSums(
     }
   }
   const BS = matmul(B, S);
-  const Cy: Matrix = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (__, j) => {
-    let v = 0;
-    for (let a = 0; a < q; a++) v += BS[i][a] * B[j][a];
-    return v;
-  }));
+  const Cy: Matrix = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (__, j) => {
+      let v = 0;
+      for (let a = 0; a < q; a++) v += BS[i][a] * B[j][a];
+      return v;
+    }),
+  );
   for (let g = 0; g < G; g++) {
     const dfg = rowsOf[g].length - rankG[g];
     if (dfg <= 0) continue;
@@ -252,7 +257,11 @@ export function weightedSums(parts: FitSums[], w2: number[]): FitSums {
 }
 
 /** Steps 3-4: ReML on Cy, V scaled to trace n, W = V^-1/2 and the whitened design's traces. */
-export function whiten(design: Design, groups: Int32Array, Cy: Matrix): {
+export function whiten(
+  design: Design,
+  groups: Int32Array,
+  Cy: Matrix,
+): {
   h: number[];
   V: Float64Array;
   W: Float64Array;
@@ -270,7 +279,7 @@ export function whiten(design: Design, groups: Int32Array, Cy: Matrix): {
   if (fit.unidentified) {
     throw new VbmError(
       `the variance components could not be estimated (ReML hyperparameters ${fit.h.map((v) => v.toPrecision(4)).join(', ')})`,
-      'the groups\' variances are not identifiable from these data; fit with equal variances (variance: equal)',
+      "the groups' variances are not identifiable from these data; fit with equal variances (variance: equal)",
     );
   }
   let trace = 0;
@@ -292,7 +301,11 @@ export function whiten(design: Design, groups: Int32Array, Cy: Matrix): {
  * The whitened design W X and what SPM derives from it with the error covariance W V W':
  * Bcov = pinv(WX) WVW' pinv(WX)', tr(RV) and tr(RVRV) with R the residual-forming matrix.
  */
-export function whitenedDesign(X: Matrix, W: ArrayLike<number>, V: ArrayLike<number>): { WX: Matrix; Bcov: Matrix; trRV: number; trRVRV: number } {
+export function whitenedDesign(
+  X: Matrix,
+  W: ArrayLike<number>,
+  V: ArrayLike<number>,
+): { WX: Matrix; Bcov: Matrix; trRV: number; trRVRV: number } {
   const n = X.length;
   const p = X[0]?.length ?? 0;
   const WX = X.map((row, i) => row.map((x) => W[i] * x));

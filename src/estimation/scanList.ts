@@ -15,7 +15,9 @@ export interface ScanRef {
 export function parseScanRefs(paths: string[], volumesOf: (path: string) => number): ScanRef[] {
   const parsed = paths.map((p, row) => {
     const m = /^(.*\.(?:nii|nii\.gz|hdr|hdr\.gz|img|img\.gz)),(\d+)$/i.exec(p);
-    return m ? { row, path: m[1], volume: Number(m[2]) - 1, explicit: true } : { row, path: p, volume: 0, explicit: false };
+    return m
+      ? { row, path: m[1], volume: Number(m[2]) - 1, explicit: true }
+      : { row, path: p, volume: 0, explicit: false };
   });
   const byFile = new Map<string, number[]>();
   for (const s of parsed) {

@@ -87,9 +87,15 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
     const iy = maskIndex[idx + nx];
     const iz = maskIndex[idx + nxy];
     if (ix < 0 || iy < 0 || iz < 0) continue;
-    if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 || maskIndex[idx + 1 + nx + nxy] < 0) continue;
+    if (
+      maskIndex[idx + 1 + nx] < 0 ||
+      maskIndex[idx + 1 + nxy] < 0 ||
+      maskIndex[idx + nx + nxy] < 0 ||
+      maskIndex[idx + 1 + nx + nxy] < 0
+    )
+      continue;
     const c = candOf[k];
-    
+
     const sv = Math.sqrt(rss[k] / df);
     const sx = Math.sqrt(rss[ix] / df);
     const sy = Math.sqrt(rss[iy] / df);

@@ -54,7 +54,12 @@ export function labelClusters(inSet: ArrayLike<number>, dims: readonly number[],
  * Local maxima of `values` over the voxels of a set: those with no strictly higher neighbour
  * in the set. Returns grid indices in ascending order.
  */
-export function localMaxima(values: ArrayLike<number>, inSet: ArrayLike<number>, dims: readonly number[], conn: Connectivity = 18): number[] {
+export function localMaxima(
+  values: ArrayLike<number>,
+  inSet: ArrayLike<number>,
+  dims: readonly number[],
+  conn: Connectivity = 18,
+): number[] {
   const vox = setIndices(inSet);
   const nb = maskedNeighbours(vox, dims, conn);
   const out: number[] = [];

@@ -25,7 +25,13 @@ export function signedLogP(t: number, df: number): number {
 }
 
 export type TwoGroup =
-  | { twoGroup: true; /** d = factor * T. */ factor: number; groups: [string, string]; n: [number, number]; description: string }
+  | {
+      twoGroup: true;
+      /** d = factor * T. */ factor: number;
+      groups: [string, string];
+      n: [number, number];
+      description: string;
+    }
   | { twoGroup: false; reason: string };
 
 function distinct(col: number[]): number[] {
@@ -46,7 +52,8 @@ export function twoGroupContrast(X: Matrix, columns: string[], weights: number[]
   const colOf = (j: number): number[] => X.map((row) => row[j]);
   const Bcov = pinv(matmul(transpose(X), X));
   let cBc = 0;
-  for (let a = 0; a < weights.length; a++) for (let b = 0; b < weights.length; b++) cBc += weights[a] * Bcov[a][b] * weights[b];
+  for (let a = 0; a < weights.length; a++)
+    for (let b = 0; b < weights.length; b++) cBc += weights[a] * Bcov[a][b] * weights[b];
   if (used.length === 2) {
     const [[wa, ja], [wb, jb]] = used;
     const ca = colOf(ja);
@@ -70,7 +77,10 @@ export function twoGroupContrast(X: Matrix, columns: string[], weights: number[]
     if (v.length === 2) {
       const step = v[1] - v[0];
       const c = colOf(j);
-      const n: [number, number] = w > 0 ? [c.filter((x) => x === v[1]).length, c.filter((x) => x === v[0]).length] : [c.filter((x) => x === v[0]).length, c.filter((x) => x === v[1]).length];
+      const n: [number, number] =
+        w > 0
+          ? [c.filter((x) => x === v[1]).length, c.filter((x) => x === v[0]).length]
+          : [c.filter((x) => x === v[0]).length, c.filter((x) => x === v[1]).length];
       const hi = `${columns[j]} (higher value)`;
       const lo = `${columns[j]} (lower value)`;
       return {

@@ -36,7 +36,12 @@ export function bhQ(p: number, sorted: readonly number[] | Float64Array): number
 }
 
 /** Voxel-wise FDR critical height over the search volume's statistic values. */
-export function voxelFdrThreshold(q: number, values: ArrayLike<number>, stat: StatType, df: readonly number[]): { u: number; sortedP: Float64Array } {
+export function voxelFdrThreshold(
+  q: number,
+  values: ArrayLike<number>,
+  stat: StatType,
+  df: readonly number[],
+): { u: number; sortedP: Float64Array } {
   const p = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) p[i] = statTail(stat, values[i], df);
   p.sort();
@@ -49,7 +54,14 @@ export function peakP(z: number, ui: number, df: readonly number[], stat: StatTy
   return pRF(1, 0, z, df, stat, R).Ec / pRF(1, 0, ui, df, stat, R).Ec;
 }
 
-export function peakFdr(q: number, peakHeights: number[], ui: number, df: readonly number[], stat: StatType, R: readonly number[]): { u: number; sortedP: number[] } {
+export function peakFdr(
+  q: number,
+  peakHeights: number[],
+  ui: number,
+  df: readonly number[],
+  stat: StatType,
+  R: readonly number[],
+): { u: number; sortedP: number[] } {
   const ps = peakHeights.map((z) => ({ z, p: peakP(z, ui, df, stat, R) })).sort((a, b) => a.p - b.p);
   const sortedP = ps.map((x) => x.p);
   const I = bhIndex(sortedP, q);

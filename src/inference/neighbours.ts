@@ -27,7 +27,11 @@ export interface Neighbours {
 }
 
 /** `gridIndex[v]` is the grid index of set voxel v (ascending). */
-export function maskedNeighbours(gridIndex: Int32Array, dims: readonly number[], connectivity: Connectivity): Neighbours {
+export function maskedNeighbours(
+  gridIndex: Int32Array,
+  dims: readonly number[],
+  connectivity: Connectivity,
+): Neighbours {
   const [nx, ny, nz] = dims;
   const nxy = nx * ny;
   const toMasked = new Int32Array(nx * ny * nz).fill(-1);

@@ -69,11 +69,20 @@ const G = [1, 2, 3, 4].map((d) => Math.sqrt(Math.PI) / Math.exp(lgamma(d / 2)));
  * spm_P_RF(c, k, u, df, STAT, R, n=1): probability of c or more clusters with k or more resels
  * above u in a search volume of resel counts R.
  */
-export function pRF(c: number, k: number, u: number, df: readonly number[], stat: StatType, R: readonly number[]): RFResult {
+export function pRF(
+  c: number,
+  k: number,
+  u: number,
+  df: readonly number[],
+  stat: StatType,
+  R: readonly number[],
+): RFResult {
   let D = 0;
   for (let i = 0; i < R.length; i++) if (R[i] !== 0) D = i + 1;
   if (D === 0) return { P: 0, p: 1, Ec: 0, Ek: 0 };
-  const ec = ecDensity(stat, u, df).slice(0, D).map((e) => Math.max(e, Number.MIN_VALUE));
+  const ec = ecDensity(stat, u, df)
+    .slice(0, D)
+    .map((e) => Math.max(e, Number.MIN_VALUE));
   // for a single SPM (n = 1): P = EC .* G, EM = R ./ G .* P = R .* EC
   const EM = ec.map((e, d) => R[d] * e);
   const Ec = EM.reduce((s, x) => s + x, 0);
@@ -89,7 +98,15 @@ export function pRF(c: number, k: number, u: number, df: readonly number[], stat
 }
 
 /** spm_P: the RF p-value, for peaks (c = 1, k = 0) the smaller of it and Bonferroni over S voxels. */
-export function pCorrected(c: number, k: number, u: number, df: readonly number[], stat: StatType, R: readonly number[], S?: number): RFResult {
+export function pCorrected(
+  c: number,
+  k: number,
+  u: number,
+  df: readonly number[],
+  stat: StatType,
+  R: readonly number[],
+  S?: number,
+): RFResult {
   const r = pRF(c, k, u, df, stat, R);
   const isOne = R.length === 1 && R[0] === 1;
   if (S !== undefined && c === 1 && k === 0 && !isOne) r.P = Math.min(r.P, Math.min(1, S * statTail(stat, u, df)));
@@ -102,7 +119,13 @@ export function pUncorrected(u: number, df: readonly number[], stat: StatType): 
 }
 
 /** spm_uc: FWE-corrected critical height at level alpha, the smaller of the RF and Bonferroni thresholds. */
-export function fweThreshold(alpha: number, df: readonly number[], stat: StatType, R: readonly number[], S?: number): number {
+export function fweThreshold(
+  alpha: number,
+  df: readonly number[],
+  stat: StatType,
+  R: readonly number[],
+  S?: number,
+): number {
   const f = (u: number): number => Math.log(pRF(1, 0, u, df, stat, R).P);
   const start = statFromTail(stat, alpha / Math.max(...R), df);
   const floor = stat === 'F' ? 1e-9 : -50;

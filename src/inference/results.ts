@@ -84,17 +84,31 @@ export interface ResultsTable {
  * clusters and up to `peaksPerCluster` maxima each, with FWE (random field), FDR (topological
  * and voxel-wise) and uncorrected p-values, set-level inference and the footer facts.
  */
-export function computeResults(stat: ArrayLike<number>, statType: StatType, df: [number, number], vol: SearchVolume, o: ResultsOptions): ResultsTable {
+export function computeResults(
+  stat: ArrayLike<number>,
+  statType: StatType,
+  df: [number, number],
+  vol: SearchVolume,
+  o: ResultsOptions,
+): ResultsTable {
   const { dims, affine, mask, R, S } = vol;
   const nv = dims[0] * dims[1] * dims[2];
   const alpha = o.alpha ?? 0.05;
   const Num = o.peaksPerCluster ?? 3;
   const Dis = o.peakDistanceMm ?? 8;
-  if (!(o.threshold > 0)) throw new VbmError(`threshold ${o.threshold} must be positive`, 'give a p-value such as 0.001, or (uncorrected only) a statistic value such as 3.1');
+  if (!(o.threshold > 0))
+    throw new VbmError(
+      `threshold ${o.threshold} must be positive`,
+      'give a p-value such as 0.001, or (uncorrected only) a statistic value such as 3.1',
+    );
   if (o.correction !== 'none' && o.threshold >= 1) {
-    throw new VbmError(`threshold ${o.threshold} is not a p-value; ${o.correction.toUpperCase()} correction needs a level below 1`, 'e.g. --correction fwe --threshold 0.05');
+    throw new VbmError(
+      `threshold ${o.threshold} is not a p-value; ${o.correction.toUpperCase()} correction needs a level below 1`,
+      'e.g. --correction fwe --threshold 0.05',
+    );
   }
-  if (!(o.extent >= 0) || !Number.isInteger(o.extent)) throw new VbmError(`extent ${o.extent} must be a whole number of voxels (>= 0)`);
+  if (!(o.extent >= 0) || !Number.isInteger(o.extent))
+    throw new VbmError(`extent ${o.extent} must be a whole number of voxels (>= 0)`);
   const inMask: number[] = [];
   for (let i = 0; i < nv; i++) if (mask[i] > 0) inMask.push(i);
   const maskValues = Float64Array.from(inMask, (i) => stat[i]);
@@ -124,12 +138,20 @@ export function computeResults(stat: ArrayLike<number>, statType: StatType, df: 
   for (const i of inMask) if (stat[i] >= u) atOrAbove[i] = 1;
   const allPeaks = localMaxima(stat, atOrAbove, dims, 18).map((i) => stat[i]);
   const pf = Number.isFinite(u) ? peakFdr(alpha, allPeaks, u, df, statType, R) : { u: Infinity, sortedP: [] };
-  const cf = Number.isFinite(u) ? clusterFdr(alpha, labelClusters(atOrAbove, dims, 18).sizes, V2R, u, df, statType, R) : { k: Infinity, kFWE: Infinity, sortedP: [] };
+  const cf = Number.isFinite(u)
+    ? clusterFdr(alpha, labelClusters(atOrAbove, dims, 18).sizes, V2R, u, df, statType, R)
+    : { k: Infinity, kFWE: Infinity, sortedP: [] };
   const FWEp = fweThreshold(alpha, df, statType, R, S);
   // footer
   const kRes = o.extent * V2R;
   const ext = pCorrected(1, kRes, u, df, statType, R, S);
-  const height = { u, pUnc: pUncorrected(u, df, statType), pFWE: pCorrected(1, 0, u, df, statType, R, S).P, correction: o.correction, threshold: o.threshold };
+  const height = {
+    u,
+    pUnc: pUncorrected(u, df, statType),
+    pFWE: pCorrected(1, 0, u, df, statType, R, S).P,
+    correction: o.correction,
+    threshold: o.threshold,
+  };
   // clusters that survive, and their maxima
   const surv = labelClusters(survivors, dims, 18);
   const c = surv.count;
@@ -147,7 +169,9 @@ export function computeResults(stat: ArrayLike<number>, statType: StatType, df: 
     const y = ((i - x) / dims[0]) % dims[1];
     return [x, y, (i - x - y * dims[0]) / (dims[0] * dims[1])];
   };
-  const peakStats = (i: number): Omit<PeakRow, 'cluster' | 'first' | 'clusterK' | 'clusterPFWE' | 'clusterQFDR' | 'clusterPUnc'> => {
+  const peakStats = (
+    i: number,
+  ): Omit<PeakRow, 'cluster' | 'first' | 'clusterK' | 'clusterPFWE' | 'clusterQFDR' | 'clusterPUnc'> => {
     const U = stat[i];
     const pz = pUncorrected(U, df, statType);
     return {

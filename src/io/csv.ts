@@ -13,7 +13,8 @@ const FORMULA_START = /^[=+\-@\t\r]/;
 
 export function csvCell(v: CsvCell): string {
   if (v === null || v === undefined) return '';
-  let s = typeof v === 'number' ? (Number.isNaN(v) ? '' : v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : String(v)) : v;
+  let s =
+    typeof v === 'number' ? (Number.isNaN(v) ? '' : v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : String(v)) : v;
   let quote = /[",\r\n]/.test(s);
   if (typeof v === 'string' && FORMULA_START.test(s) && !NUMBER.test(s)) {
     s = `'${s}`;

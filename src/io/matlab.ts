@@ -9,21 +9,50 @@ import { VbmError } from '../errors.js';
 /** Matrices found, by name: rows of numbers (row-major). */
 export type MatVariables = Record<string, number[][]>;
 
-const MI = { INT8: 1, UINT8: 2, INT16: 3, UINT16: 4, INT32: 5, UINT32: 6, SINGLE: 7, DOUBLE: 9, INT64: 12, UINT64: 13, MATRIX: 14, COMPRESSED: 15 } as const;
+const MI = {
+  INT8: 1,
+  UINT8: 2,
+  INT16: 3,
+  UINT16: 4,
+  INT32: 5,
+  UINT32: 6,
+  SINGLE: 7,
+  DOUBLE: 9,
+  INT64: 12,
+  UINT64: 13,
+  MATRIX: 14,
+  COMPRESSED: 15,
+} as const;
 const ELEMENT_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8 };
 /** Matrices larger than this are skipped (SPM's are 4x4, or 4x4xN for 4-D images). */
 const MAX_ELEMENTS = 4096;
 
-export function readMatVariables(bytes: Uint8Array, path: string, wanted: string[], inflate: (b: Uint8Array) => Uint8Array): MatVariables {
-  const bad = (why: string): VbmError => new VbmError(`${path}: not a readable MATLAB .mat file (${why})`, 'delete or re-save the .mat file (SPM: spm_get_space), or convert the image to NIfTI');
+export function readMatVariables(
+  bytes: Uint8Array,
+  path: string,
+  wanted: string[],
+  inflate: (b: Uint8Array) => Uint8Array,
+): MatVariables {
+  const bad = (why: string): VbmError =>
+    new VbmError(
+      `${path}: not a readable MATLAB .mat file (${why})`,
+      'delete or re-save the .mat file (SPM: spm_get_space), or convert the image to NIfTI',
+    );
   if (bytes.length >= 128) {
-    const ver = bytes[126] === 0x49 && bytes[127] === 0x4d ? 'le' : bytes[126] === 0x4d && bytes[127] === 0x49 ? 'be' : null;
+    const ver =
+      bytes[126] === 0x49 && bytes[127] === 0x4d ? 'le' : bytes[126] === 0x4d && bytes[127] === 0x49 ? 'be' : null;
     if (ver) return readV5(bytes, ver === 'le', wanted, inflate, bad);
   }
   return readV4(bytes, wanted, bad);
 }
 
-function readV5(bytes: Uint8Array, le: boolean, wanted: string[], inflate: (b: Uint8Array) => Uint8Array, bad: (w: string) => VbmError): MatVariables {
+function readV5(
+  bytes: Uint8Array,
+  le: boolean,
+  wanted: string[],
+  inflate: (b: Uint8Array) => Uint8Array,
+  bad: (w: string) => VbmError,
+): MatVariables {
   const out: MatVariables = {};
   const walk = (buf: Uint8Array, start: number, depth: number): void => {
     const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -53,7 +82,12 @@ function readV5(bytes: Uint8Array, le: boolean, wanted: string[], inflate: (b: U
 }
 
 /** One data element inside a matrix: its type, and its payload (small-element format handled). */
-function subElement(buf: Uint8Array, o: number, le: boolean, bad: (w: string) => VbmError): { type: number; data: Uint8Array; next: number } {
+function subElement(
+  buf: Uint8Array,
+  o: number,
+  le: boolean,
+  bad: (w: string) => VbmError,
+): { type: number; data: Uint8Array; next: number } {
   if (o + 8 > buf.length) throw bad('a matrix is truncated');
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const first = v.getUint32(o, le);
@@ -68,7 +102,11 @@ function subElement(buf: Uint8Array, o: number, le: boolean, bad: (w: string) =>
   return { type: first, data: buf.subarray(o + 8, o + 8 + size), next: o + 8 + size + ((8 - (size % 8)) % 8) };
 }
 
-function readMatrix(buf: Uint8Array, le: boolean, bad: (w: string) => VbmError): { name: string; rows: number[][] } | null {
+function readMatrix(
+  buf: Uint8Array,
+  le: boolean,
+  bad: (w: string) => VbmError,
+): { name: string; rows: number[][] } | null {
   const flags = subElement(buf, 0, le, bad);
   if (flags.data.length < 4) throw bad('matrix flags are truncated');
   const fv = new DataView(flags.data.buffer, flags.data.byteOffset, flags.data.byteLength);
@@ -91,7 +129,13 @@ function readMatrix(buf: Uint8Array, le: boolean, bad: (w: string) => VbmError):
   return { name, rows: Array.from({ length: r }, (_, i) => Array.from({ length: c }, (_, j) => values[i + j * r])) };
 }
 
-function decodeNumbers(type: number, data: Uint8Array, le: boolean, count: number, bad: (w: string) => VbmError): number[] {
+function decodeNumbers(
+  type: number,
+  data: Uint8Array,
+  le: boolean,
+  count: number,
+  bad: (w: string) => VbmError,
+): number[] {
   const size = ELEMENT_BYTES[type];
   if (!size) throw bad(`numeric data of unknown type ${type}`);
   if (data.length < count * size) throw bad('a matrix holds fewer numbers than its dimensions say');
@@ -100,16 +144,36 @@ function decodeNumbers(type: number, data: Uint8Array, le: boolean, count: numbe
   for (let i = 0; i < count; i++) {
     const o = i * size;
     switch (type) {
-      case MI.INT8: out[i] = v.getInt8(o); break;
-      case MI.UINT8: out[i] = v.getUint8(o); break;
-      case MI.INT16: out[i] = v.getInt16(o, le); break;
-      case MI.UINT16: out[i] = v.getUint16(o, le); break;
-      case MI.INT32: out[i] = v.getInt32(o, le); break;
-      case MI.UINT32: out[i] = v.getUint32(o, le); break;
-      case MI.SINGLE: out[i] = v.getFloat32(o, le); break;
-      case MI.DOUBLE: out[i] = v.getFloat64(o, le); break;
-      case MI.INT64: out[i] = Number(v.getBigInt64(o, le)); break;
-      case MI.UINT64: out[i] = Number(v.getBigUint64(o, le)); break;
+      case MI.INT8:
+        out[i] = v.getInt8(o);
+        break;
+      case MI.UINT8:
+        out[i] = v.getUint8(o);
+        break;
+      case MI.INT16:
+        out[i] = v.getInt16(o, le);
+        break;
+      case MI.UINT16:
+        out[i] = v.getUint16(o, le);
+        break;
+      case MI.INT32:
+        out[i] = v.getInt32(o, le);
+        break;
+      case MI.UINT32:
+        out[i] = v.getUint32(o, le);
+        break;
+      case MI.SINGLE:
+        out[i] = v.getFloat32(o, le);
+        break;
+      case MI.DOUBLE:
+        out[i] = v.getFloat64(o, le);
+        break;
+      case MI.INT64:
+        out[i] = Number(v.getBigInt64(o, le));
+        break;
+      case MI.UINT64:
+        out[i] = Number(v.getBigUint64(o, le));
+        break;
     }
   }
   return out;
@@ -155,7 +219,17 @@ function readV4(bytes: Uint8Array, wanted: string[], bad: (w: string) => VbmErro
       for (let i = 0; i < count; i++) {
         const q = dataStart + i * size;
         values.push(
-          P === 0 ? v.getFloat64(q, le) : P === 1 ? v.getFloat32(q, le) : P === 2 ? v.getInt32(q, le) : P === 3 ? v.getInt16(q, le) : P === 4 ? v.getUint16(q, le) : v.getUint8(q),
+          P === 0
+            ? v.getFloat64(q, le)
+            : P === 1
+              ? v.getFloat32(q, le)
+              : P === 2
+                ? v.getInt32(q, le)
+                : P === 3
+                  ? v.getInt16(q, le)
+                  : P === 4
+                    ? v.getUint16(q, le)
+                    : v.getUint8(q),
         );
       }
       out[name] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => values[i + j * rows]));

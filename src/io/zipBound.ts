@@ -14,7 +14,8 @@ export const XLSX_MAX_FILE_BYTES = 64 * 2 ** 20;
 
 export function checkZipInflation(bytes: Uint8Array, path: string, limit = XLSX_MAX_INFLATED_BYTES): void {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bad = (why: string): VbmError => new VbmError(`${path}: not a readable .xlsx (zip) file (${why})`, 'save it again as .xlsx, or export it as .csv');
+  const bad = (why: string): VbmError =>
+    new VbmError(`${path}: not a readable .xlsx (zip) file (${why})`, 'save it again as .xlsx, or export it as .csv');
   // end of central directory: the last 22 bytes, or earlier when there is a comment
   let eocd = -1;
   for (let o = bytes.length - 22; o >= Math.max(0, bytes.length - 22 - 65535); o--) {
@@ -49,9 +50,12 @@ export function checkZipInflation(bytes: Uint8Array, path: string, limit = XLSX_
     if (method === 0) size = compressed;
     else if (method === 8) {
       try {
-        size = inflateRawSync(bytes.subarray(start, start + compressed), { maxOutputLength: Math.max(1, limit - total) }).length;
+        size = inflateRawSync(bytes.subarray(start, start + compressed), {
+          maxOutputLength: Math.max(1, limit - total),
+        }).length;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(path, limit, `entry ${name} inflates beyond it`);
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+          throw tooLarge(path, limit, `entry ${name} inflates beyond it`);
         throw bad(`entry ${name} cannot be inflated: ${(e as Error).message}`);
       }
     } else continue; // another method: the reader will say it cannot read it

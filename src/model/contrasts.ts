@@ -37,14 +37,21 @@ export function readContrastsFile(path: string): ContrastSpec[] {
   try {
     data = /\.ya?ml$/i.test(path) ? YAML.parse(text) : JSON.parse(text);
   } catch (e) {
-    throw new VbmError(`${path}: cannot parse (${(e as Error).message})`, 'the file must hold a list of {name, type, columns, weights}');
+    throw new VbmError(
+      `${path}: cannot parse (${(e as Error).message})`,
+      'the file must hold a list of {name, type, columns, weights}',
+    );
   }
   return validateContrastSpecs(data, path);
 }
 
 export function validateContrastSpecs(data: unknown, where: string): ContrastSpec[] {
   const list = Array.isArray(data) ? data : (data as { contrasts?: unknown })?.contrasts;
-  if (!Array.isArray(list)) throw new VbmError(`${where}: expected a list of contrasts`, 'e.g. [{"name": "age +", "type": "T", "columns": ["age"], "weights": [1]}]');
+  if (!Array.isArray(list))
+    throw new VbmError(
+      `${where}: expected a list of contrasts`,
+      'e.g. [{"name": "age +", "type": "T", "columns": ["age"], "weights": [1]}]',
+    );
   return list.map((raw, i) => {
     const at = `${where}: contrast ${i + 1}`;
     if (Array.isArray(raw)) {
@@ -55,22 +62,29 @@ export function validateContrastSpecs(data: unknown, where: string): ContrastSpe
     const o = raw as Record<string, unknown>;
     if (!o || typeof o !== 'object') throw new VbmError(`${at} is not an object`);
     const type = typeof o.type === 'string' ? o.type.toUpperCase() : '';
-    if (type !== 'T' && type !== 'F') throw new VbmError(`${at}: type must be "T" or "F", got ${JSON.stringify(o.type)}`);
-    if (o.name !== undefined && typeof o.name !== 'string' && typeof o.name !== 'number') throw new VbmError(`${at}: name must be text, got ${JSON.stringify(o.name)}`);
+    if (type !== 'T' && type !== 'F')
+      throw new VbmError(`${at}: type must be "T" or "F", got ${JSON.stringify(o.type)}`);
+    if (o.name !== undefined && typeof o.name !== 'string' && typeof o.name !== 'number')
+      throw new VbmError(`${at}: name must be text, got ${JSON.stringify(o.name)}`);
     const name = o.name === undefined ? `${type} contrast ${i + 1}` : String(o.name);
     const spec: ContrastSpec = { name, type };
     if (o.columns !== undefined) {
-      if (!Array.isArray(o.columns) || !o.columns.every((c) => typeof c === 'string')) throw new VbmError(`${at} (${name}): columns must be a list of column names`);
+      if (!Array.isArray(o.columns) || !o.columns.every((c) => typeof c === 'string'))
+        throw new VbmError(`${at} (${name}): columns must be a list of column names`);
       spec.columns = o.columns;
     }
     for (const key of ['weights', 'vector'] as const) {
       const w = o[key];
       if (w === undefined) continue;
-      const ok = Array.isArray(w) && (w.every((x) => typeof x === 'number') || w.every((r) => Array.isArray(r) && r.every((x) => typeof x === 'number')));
+      const ok =
+        Array.isArray(w) &&
+        (w.every((x) => typeof x === 'number') ||
+          w.every((r) => Array.isArray(r) && r.every((x) => typeof x === 'number')));
       if (!ok) throw new VbmError(`${at} (${name}): ${key} must be a list of numbers or a list of rows of numbers`);
       spec[key] = w;
     }
-    if (!spec.columns && !spec.vector) throw new VbmError(`${at} (${name}): give columns (with weights) or a full vector`);
+    if (!spec.columns && !spec.vector)
+      throw new VbmError(`${at} (${name}): give columns (with weights) or a full vector`);
     return spec;
   });
 }
@@ -95,7 +109,10 @@ export function parseInlineContrast(text: string): ContrastSpec {
     type = parts.pop() as string;
     name = parts.length ? parts.join(':') : undefined;
   } else {
-    throw new VbmError(`--contrast '${text}': expected [NAME:]T|F:COLUMN[=WEIGHT][,COLUMN[=WEIGHT]...]`, "e.g. --contrast 'age+:T:age=1' or --contrast 'F:age,sex'");
+    throw new VbmError(
+      `--contrast '${text}': expected [NAME:]T|F:COLUMN[=WEIGHT][,COLUMN[=WEIGHT]...]`,
+      "e.g. --contrast 'age+:T:age=1' or --contrast 'F:age,sex'",
+    );
   }
   type = type.trim().toUpperCase();
   if (type !== 'T' && type !== 'F') throw new VbmError(`--contrast '${text}': type must be T or F, got '${type}'`);
@@ -115,7 +132,14 @@ export function parseInlineContrast(text: string): ContrastSpec {
   }
   const label = name?.trim() || `${type}: ${body}`;
   if (type === 'T') return { name: label, type: 'T', columns, weights };
-  return anyWeight ? { name: label, type: 'F', columns, weights: columns.map((_, i) => columns.map((__, j) => (i === j ? weights[i] : 0))) } : { name: label, type: 'F', columns };
+  return anyWeight
+    ? {
+        name: label,
+        type: 'F',
+        columns,
+        weights: columns.map((_, i) => columns.map((__, j) => (i === j ? weights[i] : 0))),
+      }
+    : { name: label, type: 'F', columns };
 }
 
 /** Resolve specs against the design; refuse unknown columns and non-estimable contrasts. */
@@ -128,7 +152,11 @@ export function buildContrasts(specs: ContrastSpec[], design: Design): Contrast[
     if (spec.vector) {
       const rows = isMatrix(spec.vector) ? spec.vector : [spec.vector];
       for (const r of rows) {
-        if (r.length !== cols.length) throw new VbmError(`${at}: the vector has ${r.length} weights but the design has ${cols.length} columns`, listCols);
+        if (r.length !== cols.length)
+          throw new VbmError(
+            `${at}: the vector has ${r.length} weights but the design has ${cols.length} columns`,
+            listCols,
+          );
       }
       W = rows.map((r) => r.slice());
     } else {
@@ -137,18 +165,29 @@ export function buildContrasts(specs: ContrastSpec[], design: Design): Contrast[
       let rowsOverNames: number[][];
       if (spec.weights === undefined) {
         if (spec.type === 'T') {
-          if (names.length !== 1) throw new VbmError(`${at}: a T contrast over several columns needs weights`, 'give "weights": one number per column');
+          if (names.length !== 1)
+            throw new VbmError(
+              `${at}: a T contrast over several columns needs weights`,
+              'give "weights": one number per column',
+            );
           rowsOverNames = [[1]];
         } else rowsOverNames = names.map((_, r) => names.map((__, c) => (r === c ? 1 : 0)));
       } else rowsOverNames = isMatrix(spec.weights) ? spec.weights : [spec.weights];
       for (const r of rowsOverNames) {
         if (r.length !== names.length) {
-          throw new VbmError(`${at}: ${r.length} weights for ${names.length} columns (${names.join(', ')})`, 'give one weight per named column');
+          throw new VbmError(
+            `${at}: ${r.length} weights for ${names.length} columns (${names.join(', ')})`,
+            'give one weight per named column',
+          );
         }
       }
       W = rowsOverNames.map((r) => cols.map((c) => (names.includes(c) ? r[names.indexOf(c)] : 0)));
     }
-    if (spec.type === 'T' && W.length !== 1) throw new VbmError(`${at}: a T contrast has one row of weights, this one has ${W.length}`, 'use type "F" to test several directions jointly');
+    if (spec.type === 'T' && W.length !== 1)
+      throw new VbmError(
+        `${at}: a T contrast has one row of weights, this one has ${W.length}`,
+        'use type "F" to test several directions jointly',
+      );
     if (W.every((r) => r.every((x) => x === 0))) throw new VbmError(`${at}: every weight is zero`);
     if (!isEstimable(W, design.X)) {
       throw new VbmError(
@@ -164,14 +203,22 @@ export function buildContrasts(specs: ContrastSpec[], design: Design): Contrast[
  * The design column a contrast names: vbm's name (`group[AD]`), or SPM's (`Group_{2}`,
  * `age@sF2_{1}`). A level that does not exist is refused with the factor's levels.
  */
-function columnName(c: string, design: Pick<Design, 'columns'> & Partial<Pick<Design, 'columnInfo' | 'factors'>>, at: string, listCols: string): string {
+function columnName(
+  c: string,
+  design: Pick<Design, 'columns'> & Partial<Pick<Design, 'columnInfo' | 'factors'>>,
+  at: string,
+  listCols: string,
+): string {
   if (design.columns.includes(c)) return c;
   const bySpm = design.columnInfo?.filter((ci) => ci.spmName === c) ?? [];
   if (bySpm.length === 1) return bySpm[0].name;
   const m = /^(?:(.+):)?([^:[\]]+)\[(.*)\]$/.exec(c);
   const factor = m && design.factors?.find((f) => f.name === m[2]);
   if (m && factor && !factor.levels.includes(m[3])) {
-    throw new VbmError(`${at} names '${c}', but '${m[3]}' is not a level of '${factor.name}'`, `the levels of '${factor.name}' are: ${factor.levels.join(', ')}; ${listCols}`);
+    throw new VbmError(
+      `${at} names '${c}', but '${m[3]}' is not a level of '${factor.name}'`,
+      `the levels of '${factor.name}' are: ${factor.levels.join(', ')}; ${listCols}`,
+    );
   }
   throw new VbmError(`${at} names column '${c}', which is not in the design`, listCols);
 }

@@ -125,7 +125,11 @@ function meanOf(v: number[]): number {
 }
 
 /** Per-row offsets: each value's group mean (SPM's spm_meanby). */
-function meanBy(v: number[], groups: string[], levels: string[]): { offsets: number[]; byLevel: Record<string, number> } {
+function meanBy(
+  v: number[],
+  groups: string[],
+  levels: string[],
+): { offsets: number[]; byLevel: Record<string, number> } {
   const byLevel: Record<string, number> = {};
   for (const l of levels) {
     let s = 0;
@@ -158,17 +162,37 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
   const usesFactor = model === 'two_sample' || model === 'anova';
   const need = (key: 'factor' | 'subject' | 'condition'): string => {
     const v = opts[key];
-    if (!v) throw new VbmError(`model '${model}' needs '${key}': the column ${key === 'factor' ? 'of group labels' : key === 'subject' ? 'naming the subject of each scan' : 'naming the condition (two levels) of each scan'}`);
+    if (!v)
+      throw new VbmError(
+        `model '${model}' needs '${key}': the column ${key === 'factor' ? 'of group labels' : key === 'subject' ? 'naming the subject of each scan' : 'naming the condition (two levels) of each scan'}`,
+      );
     requireColumn(table, v, key);
     return v;
   };
   for (const key of ['factor', 'subject', 'condition'] as const) {
     const needed = key === 'factor' ? usesFactor : model === 'paired';
-    if (opts[key] && !needed) throw new VbmError(`'${key}' is given, but model '${model}' does not use it`, usesFactor ? "two_sample and anova use 'factor'" : model === 'paired' ? "paired uses 'subject' and 'condition'" : "choose model: two_sample, anova (factor) or paired (subject, condition)");
+    if (opts[key] && !needed)
+      throw new VbmError(
+        `'${key}' is given, but model '${model}' does not use it`,
+        usesFactor
+          ? "two_sample and anova use 'factor'"
+          : model === 'paired'
+            ? "paired uses 'subject' and 'condition'"
+            : 'choose model: two_sample, anova (factor) or paired (subject, condition)',
+      );
   }
-  if (opts.levels && !usesFactor && model !== 'paired') throw new VbmError(`'levels' is given, but model '${model}' has no factor`, 'levels orders the levels of the factor (two_sample, anova) or of the condition (paired)');
-  if (opts.variance && !usesFactor) throw new VbmError(`variance: ${opts.variance} applies to two_sample and anova designs, not '${model}'`, model === 'paired' ? 'a paired design has one variance component, as in SPM' : 'leave it out');
-  if (opts.intercept === false && model !== 'multiple_regression') throw new VbmError(`intercept: false applies to multiple_regression only (model '${model}')`);
+  if (opts.levels && !usesFactor && model !== 'paired')
+    throw new VbmError(
+      `'levels' is given, but model '${model}' has no factor`,
+      'levels orders the levels of the factor (two_sample, anova) or of the condition (paired)',
+    );
+  if (opts.variance && !usesFactor)
+    throw new VbmError(
+      `variance: ${opts.variance} applies to two_sample and anova designs, not '${model}'`,
+      model === 'paired' ? 'a paired design has one variance component, as in SPM' : 'leave it out',
+    );
+  if (opts.intercept === false && model !== 'multiple_regression')
+    throw new VbmError(`intercept: false applies to multiple_regression only (model '${model}')`);
 
   const factorsDeclared = new Set(opts.factors ?? []);
   for (const f of factorsDeclared) requireColumn(table, f, 'factor');
@@ -195,11 +219,20 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     addFactorInfo(name, labels, levels, 'factor');
     levels.forEach((l, k) => {
       H.push({
-        info: { name: bracket(name, l), spmName: `${model === 'two_sample' ? 'Group' : name}_{${k + 1}}`, role: 'H', kind: 'level', source: name, factor: name, level: l },
+        info: {
+          name: bracket(name, l),
+          spmName: `${model === 'two_sample' ? 'Group' : name}_{${k + 1}}`,
+          role: 'H',
+          kind: 'level',
+          source: name,
+          factor: name,
+          level: l,
+        },
         values: order.map((i) => (labels[i] === l ? 1 : 0)),
       });
     });
-    if ((opts.variance ?? 'unequal') === 'unequal') varianceGroups = Int32Array.from(order, (i) => levels.indexOf(labels[i]));
+    if ((opts.variance ?? 'unequal') === 'unequal')
+      varianceGroups = Int32Array.from(order, (i) => levels.indexOf(labels[i]));
   } else if (model === 'paired') {
     const sName = need('subject');
     const cName = need('condition');
@@ -209,7 +242,9 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     if (cond.levels.length !== 2) {
       throw new VbmError(
         `paired: the condition column '${cName}' has ${cond.levels.length} level(s) (${cond.levels.join(', ')}); a paired design needs exactly two`,
-        cond.levels.length > 2 ? `list the two to compare under levels, and drop the other scans from the spreadsheet` : 'each subject needs a scan in each of two conditions',
+        cond.levels.length > 2
+          ? `list the two to compare under levels, and drop the other scans from the spreadsheet`
+          : 'each subject needs a scan in each of two conditions',
       );
     }
     order = [];
@@ -217,7 +252,10 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
       for (const c of cond.levels) {
         const hits = table.rows.map((_, i) => i).filter((i) => subj.labels[i] === s && cond.labels[i] === c);
         if (hits.length === 0) {
-          throw new VbmError(`paired: subject '${s}' (column '${sName}') has no scan for condition '${c}' (column '${cName}')`, `each subject needs one scan per condition: add the missing scan or drop subject '${s}' from the spreadsheet`);
+          throw new VbmError(
+            `paired: subject '${s}' (column '${sName}') has no scan for condition '${c}' (column '${cName}')`,
+            `each subject needs one scan per condition: add the missing scan or drop subject '${s}' from the spreadsheet`,
+          );
         }
         if (hits.length > 1) {
           throw new VbmError(
@@ -229,16 +267,42 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
       }
     }
     if (order.length !== ntab) throw new Error('paired: scans left over');
-    if (subj.levels.length < 2) throw new VbmError(`paired: only one subject ('${subj.levels[0]}') in column '${sName}'`, 'a paired t-test needs at least two subjects');
+    if (subj.levels.length < 2)
+      throw new VbmError(
+        `paired: only one subject ('${subj.levels[0]}') in column '${sName}'`,
+        'a paired t-test needs at least two subjects',
+      );
     designFactor = { name: cName, labels: cond.labels, levels: cond.levels, spmIndex: 3 };
     subjectFactor = { name: sName, labels: subj.labels, levels: subj.levels };
     addFactorInfo(cName, cond.labels, cond.levels, 'condition');
     addFactorInfo(sName, subj.labels, subj.levels, 'subject');
     cond.levels.forEach((l, k) => {
-      H.push({ info: { name: bracket(cName, l), spmName: `Condition_{${k + 1}}`, role: 'H', kind: 'level', source: cName, factor: cName, level: l }, values: order.map((i) => (cond.labels[i] === l ? 1 : 0)) });
+      H.push({
+        info: {
+          name: bracket(cName, l),
+          spmName: `Condition_{${k + 1}}`,
+          role: 'H',
+          kind: 'level',
+          source: cName,
+          factor: cName,
+          level: l,
+        },
+        values: order.map((i) => (cond.labels[i] === l ? 1 : 0)),
+      });
     });
     subj.levels.forEach((l, k) => {
-      B.push({ info: { name: bracket(sName, l), spmName: `Subject_{${k + 1}}`, role: 'B', kind: 'subject', source: sName, factor: sName, level: l }, values: order.map((i) => (subj.labels[i] === l ? 1 : 0)) });
+      B.push({
+        info: {
+          name: bracket(sName, l),
+          spmName: `Subject_{${k + 1}}`,
+          role: 'B',
+          kind: 'subject',
+          source: sName,
+          factor: sName,
+          level: l,
+        },
+        values: order.map((i) => (subj.labels[i] === l ? 1 : 0)),
+      });
     });
   } else if (intercept) {
     H.push({ info: { name: 'mean', spmName: 'mean', role: 'H', kind: 'intercept' }, values: order.map(() => 1) });
@@ -249,23 +313,35 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
 
   // 2. covariates, interactions and centring (the C partition)
   const interactions = opts.interactions ?? {};
-  const used = new Set([scanName, opts.factor, opts.subject, opts.condition, opts.globals?.values].filter((x): x is string => !!x));
-  let covNames = opts.covariates ?? (model === 'multiple_regression' ? table.header.slice(1).filter((c) => !used.has(c)) : []);
+  const used = new Set(
+    [scanName, opts.factor, opts.subject, opts.condition, opts.globals?.values].filter((x): x is string => !!x),
+  );
+  let covNames =
+    opts.covariates ?? (model === 'multiple_regression' ? table.header.slice(1).filter((c) => !used.has(c)) : []);
   for (const c of covNames) requireColumn(table, c, 'covariate');
   for (const [cov, fac] of Object.entries(interactions)) {
     requireColumn(table, cov, 'covariate');
     requireColumn(table, fac, 'interaction factor');
     if (!covNames.includes(cov)) covNames = [...covNames, cov];
   }
-  if (new Set(covNames).size !== covNames.length) throw new VbmError(`covariates: a column is listed twice (${covNames.join(', ')})`);
+  if (new Set(covNames).size !== covNames.length)
+    throw new VbmError(`covariates: a column is listed twice (${covNames.join(', ')})`);
   for (const c of covNames) {
-    if (c === opts.factor || c === opts.subject || c === opts.condition) throw new VbmError(`'${c}' is the design's ${c === opts.factor ? 'factor' : c === opts.subject ? 'subject' : 'condition'} column; it cannot also be a covariate`);
+    if (c === opts.factor || c === opts.subject || c === opts.condition)
+      throw new VbmError(
+        `'${c}' is the design's ${c === opts.factor ? 'factor' : c === opts.subject ? 'subject' : 'condition'} column; it cannot also be a covariate`,
+      );
   }
   for (const name of Object.keys(opts.centring ?? {})) {
-    if (!covNames.includes(name)) throw new VbmError(`centring given for '${name}', which is not a covariate`, `the covariates are: ${covNames.join(', ') || '(none)'}`);
+    if (!covNames.includes(name))
+      throw new VbmError(
+        `centring given for '${name}', which is not a covariate`,
+        `the covariates are: ${covNames.join(', ') || '(none)'}`,
+      );
   }
   const isFactorColumn = (name: string): boolean => {
-    if (factorsDeclared.has(name) || name === opts.factor || name === opts.subject || name === opts.condition) return true;
+    if (factorsDeclared.has(name) || name === opts.factor || name === opts.subject || name === opts.condition)
+      return true;
     return columnKind(table, name) === 'text';
   };
   const C: Block[] = [];
@@ -283,7 +359,8 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
           `an interaction gives one column of '${name}' per level of a factor: name a column of levels (text), or list '${withFactor}' under factors:`,
         );
       }
-      if (withFactor === name) throw new VbmError(`interaction ${name}:${withFactor}: a covariate cannot interact with itself`);
+      if (withFactor === name)
+        throw new VbmError(`interaction ${name}:${withFactor}: a covariate cannot interact with itself`);
       if (designFactor && withFactor === designFactor.name) interaction = designFactor;
       else if (subjectFactor && withFactor === subjectFactor.name) interaction = { ...subjectFactor, spmIndex: 2 };
       else {
@@ -296,12 +373,18 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     if (centring === 'factor') {
       centreBy = interaction ?? designFactor;
       if (!centreBy) {
-        throw new VbmError(`centring '${name}: factor' centres within the levels of a factor, but model '${model}' has none and '${name}' has no interaction`, `use mean or none, or give interactions: {${name}: FACTOR}`);
+        throw new VbmError(
+          `centring '${name}: factor' centres within the levels of a factor, but model '${model}' has none and '${name}' has no interaction`,
+          `use mean or none, or give interactions: {${name}: FACTOR}`,
+        );
       }
     }
     if (isFactorColumn(name)) {
       // a factor used as a covariate: 0/1 columns against its first level
-      if (interaction) throw new VbmError(`interaction ${name}:${withFactor}: '${name}' is a factor (text); an interaction needs a numeric covariate`);
+      if (interaction)
+        throw new VbmError(
+          `interaction ${name}:${withFactor}: '${name}' is a factor (text); an interaction needs a numeric covariate`,
+        );
       const f = factorColumn(table, name);
       checkLevels(name, f.labels, f.levels);
       addFactorInfo(name, f.labels, f.levels, 'covariate');
@@ -309,7 +392,20 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
       for (const level of f.levels.slice(1)) {
         const ind = labels.map((l) => (l === level ? 1 : 0));
         const { values, offset } = centre(ind, centring, centreBy && inDesignOrder(centreBy.labels), centreBy?.levels);
-        C.push({ info: { name: bracket(name, level), spmName: null, role: 'C', kind: 'coded', source: name, factor: name, level, centring, offset }, values });
+        C.push({
+          info: {
+            name: bracket(name, level),
+            spmName: null,
+            role: 'C',
+            kind: 'coded',
+            source: name,
+            factor: name,
+            level,
+            centring,
+            offset,
+          },
+          values,
+        });
       }
       continue;
     }
@@ -348,13 +444,28 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     requireColumn(table, col, 'globals values');
     rawGlobals = inDesignOrder(numericColumn(table, col, 'global value'));
   } else if (source === 'mean') {
-    if (!opts.globalValues) throw new VbmError("globals: calculation 'mean' needs the scans' global means (computed by runAnalysis / computeScanGlobals before the design)");
-    if (opts.globalValues.length !== ntab) throw new Error(`globalValues: ${opts.globalValues.length} values for ${ntab} rows`);
+    if (!opts.globalValues)
+      throw new VbmError(
+        "globals: calculation 'mean' needs the scans' global means (computed by runAnalysis / computeScanGlobals before the design)",
+      );
+    if (opts.globalValues.length !== ntab)
+      throw new Error(`globalValues: ${opts.globalValues.length} values for ${ntab} rows`);
     rawGlobals = inDesignOrder(opts.globalValues);
   }
   const globals = globalScaling(opts.globals, rawGlobals, n, rowLabel);
   if (globals?.normalisation === 'ancova') {
-    G.push({ info: { name: 'global', spmName: 'global', role: 'G', kind: 'global', source: globals.values ?? 'spm_global', centring: 'mean', offset: globals.centre as number }, values: globals.scaled.map((g) => g - (globals.centre as number)) });
+    G.push({
+      info: {
+        name: 'global',
+        spmName: 'global',
+        role: 'G',
+        kind: 'global',
+        source: globals.values ?? 'spm_global',
+        centring: 'mean',
+        offset: globals.centre as number,
+      },
+      values: globals.scaled.map((g) => g - (globals.centre as number)),
+    });
   }
 
   // 4. X = [H C B G]
@@ -365,17 +476,26 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
   const dup = columns.find((c, i) => columns.indexOf(c) !== i);
   if (dup !== undefined) {
     throw new VbmError(
-      dup === 'mean' ? `${where}: a covariate is named 'mean', the name of the intercept column` : `two design columns are named '${dup}'`,
+      dup === 'mean'
+        ? `${where}: a covariate is named 'mean', the name of the intercept column`
+        : `two design columns are named '${dup}'`,
       dup === 'mean' ? "rename that column (e.g. 'mean_value')" : 'rename the spreadsheet column',
     );
   }
   const X: Matrix = order.map((_, d) => blocks.map((b) => b.values[d]));
   if (n < p) {
-    throw new VbmError(`${where}: ${n} scans but the design has ${p} columns (${columns.join(', ')})`, 'a regression needs more scans than design columns; add scans or drop covariates');
+    throw new VbmError(
+      `${where}: ${n} scans but the design has ${p} columns (${columns.join(', ')})`,
+      'a regression needs more scans than design columns; add scans or drop covariates',
+    );
   }
   const r = rank(X);
   const df = n - r;
-  if (df < 1) throw new VbmError(`${where}: the design leaves no residual degrees of freedom (n = ${n}, rank = ${r})`, 'add scans or drop covariates');
+  if (df < 1)
+    throw new VbmError(
+      `${where}: the design leaves no residual degrees of freedom (n = ${n}, rank = ${r})`,
+      'add scans or drop covariates',
+    );
   const scanLabels = order.map((i) => String(table.rows[i][0]));
   const gSF = globals && globals.gSF.some((v) => v !== 1) ? Float64Array.from(globals.gSF) : undefined;
   return {
@@ -408,7 +528,10 @@ export function tableScans(table: Table): string[] {
   return table.rows.map((row, i) => {
     const cell = row[0];
     if (cell === null || cell === '') {
-      throw new VbmError(`${table.path}: row ${table.rowNumbers[i]}, column '${table.header[0]}': the scan path is empty`, 'the first column must hold the path of each scan');
+      throw new VbmError(
+        `${table.path}: row ${table.rowNumbers[i]}, column '${table.header[0]}': the scan path is empty`,
+        'the first column must hold the path of each scan',
+      );
     }
     const label = String(cell);
     return isAbsolute(label) ? label : resolve(baseDir, label);
@@ -418,18 +541,33 @@ export function tableScans(table: Table): string[] {
 /** Every factor needs two levels and every level two scans (so its effect and its variance can be estimated). */
 function checkLevels(name: string, labels: string[], levels: string[], exactly?: number): void {
   if (levels.length < 2) {
-    throw new VbmError(`factor '${name}' has only one level ('${levels[0]}')`, `a factor compares levels: the column needs at least two different values${exactly ? '' : ', or leave it out'}`);
+    throw new VbmError(
+      `factor '${name}' has only one level ('${levels[0]}')`,
+      `a factor compares levels: the column needs at least two different values${exactly ? '' : ', or leave it out'}`,
+    );
   }
   if (exactly && levels.length !== exactly) {
-    throw new VbmError(`factor '${name}' has ${levels.length} levels (${levels.join(', ')}); a two-sample t-test compares two`, "use model: anova for more than two groups, or list the two to compare under levels and drop the other scans");
+    throw new VbmError(
+      `factor '${name}' has ${levels.length} levels (${levels.join(', ')}); a two-sample t-test compares two`,
+      'use model: anova for more than two groups, or list the two to compare under levels and drop the other scans',
+    );
   }
   for (const l of levels) {
     const k = labels.filter((x) => x === l).length;
-    if (k < 2) throw new VbmError(`level '${l}' of factor '${name}' has a single scan`, `each level needs at least two scans: add scans of '${l}', or drop that scan from the spreadsheet`);
+    if (k < 2)
+      throw new VbmError(
+        `level '${l}' of factor '${name}' has a single scan`,
+        `each level needs at least two scans: add scans of '${l}', or drop that scan from the spreadsheet`,
+      );
   }
 }
 
-function centre(v: number[], how: Centring, groups?: string[], levels?: string[]): { values: number[]; offset: number | Record<string, number> } {
+function centre(
+  v: number[],
+  how: Centring,
+  groups?: string[],
+  levels?: string[],
+): { values: number[]; offset: number | Record<string, number> } {
   if (how === 'none') return { values: v.slice(), offset: 0 };
   if (how === 'mean') {
     const m = meanOf(v);

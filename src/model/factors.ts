@@ -42,7 +42,10 @@ export function cellAt(table: Table, i: number, name: string): string {
 
 export function requireColumn(table: Table, name: string, what: string): void {
   if (!table.header.includes(name) || name === table.header[0]) {
-    throw new VbmError(`${table.path}: the ${what} column '${name}' is not in the spreadsheet`, `the columns are: ${table.header.slice(1).join(', ') || '(none)'}`);
+    throw new VbmError(
+      `${table.path}: the ${what} column '${name}' is not in the spreadsheet`,
+      `the columns are: ${table.header.slice(1).join(', ') || '(none)'}`,
+    );
   }
 }
 
@@ -52,7 +55,8 @@ export function numericColumn(table: Table, name: string, what = 'covariate'): n
   return table.rows.map((row, i) => {
     const v = row[col];
     const at = cellAt(table, i, name);
-    if (v === null) throw new VbmError(`${at} is empty`, `fill in every ${what} value, or drop the scan from the spreadsheet`);
+    if (v === null)
+      throw new VbmError(`${at} is empty`, `fill in every ${what} value, or drop the scan from the spreadsheet`);
     if (!isNumberCell(v)) {
       throw new VbmError(
         `${at}: '${v}' is not a number, and the column is used as a numeric ${what}`,
@@ -66,24 +70,41 @@ export function numericColumn(table: Table, name: string, what = 'covariate'): n
 }
 
 /** A factor column: its label per table row, and its levels (the given order, else order of first appearance). */
-export function factorColumn(table: Table, name: string, order?: string[], what = 'factor'): { labels: string[]; levels: string[] } {
+export function factorColumn(
+  table: Table,
+  name: string,
+  order?: string[],
+  what = 'factor',
+): { labels: string[]; levels: string[] } {
   const col = table.header.indexOf(name);
   const labels = table.rows.map((row, i) => {
     const v = row[col];
-    if (v === null) throw new VbmError(`${cellAt(table, i, name)} is empty`, `give every scan a level of the ${what} '${name}', or drop the scan from the spreadsheet`);
+    if (v === null)
+      throw new VbmError(
+        `${cellAt(table, i, name)} is empty`,
+        `give every scan a level of the ${what} '${name}', or drop the scan from the spreadsheet`,
+      );
     return String(v);
   });
   const seen: string[] = [];
   for (const l of labels) if (!seen.includes(l)) seen.push(l);
   if (!order) return { labels, levels: seen };
-  if (new Set(order).size !== order.length) throw new VbmError(`levels of '${name}': a level is listed twice (${order.join(', ')})`);
+  if (new Set(order).size !== order.length)
+    throw new VbmError(`levels of '${name}': a level is listed twice (${order.join(', ')})`);
   labels.forEach((l, i) => {
     if (!order.includes(l)) {
-      throw new VbmError(`${cellAt(table, i, name)}: '${l}' is not one of the levels listed for '${name}' (${order.join(', ')})`, `add '${l}' to levels, or correct the cell`);
+      throw new VbmError(
+        `${cellAt(table, i, name)}: '${l}' is not one of the levels listed for '${name}' (${order.join(', ')})`,
+        `add '${l}' to levels, or correct the cell`,
+      );
     }
   });
   for (const l of order) {
-    if (!seen.includes(l)) throw new VbmError(`levels of '${name}': no scan has the level '${l}'`, `the column's values are: ${seen.join(', ')}`);
+    if (!seen.includes(l))
+      throw new VbmError(
+        `levels of '${name}': no scan has the level '${l}'`,
+        `the column's values are: ${seen.join(', ')}`,
+      );
   }
   return { labels, levels: order.slice() };
 }

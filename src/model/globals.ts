@@ -60,8 +60,13 @@ export function globalsSource(g: GlobalsOptions | undefined): GlobalCalculation 
       "set globals.calculation to 'mean' or 'user' (with values: COLUMN), or grand_mean_scaling: no",
     );
   }
-  if (calc === 'user' && !g.values) throw new VbmError("globals: calculation 'user' needs values: the column holding each scan's global (e.g. tiv)");
-  if (calc !== 'user' && g.values) throw new VbmError(`globals: values '${g.values}' is given but calculation is '${calc}'`, "set calculation: user to use the column's values as globals");
+  if (calc === 'user' && !g.values)
+    throw new VbmError("globals: calculation 'user' needs values: the column holding each scan's global (e.g. tiv)");
+  if (calc !== 'user' && g.values)
+    throw new VbmError(
+      `globals: values '${g.values}' is given but calculation is '${calc}'`,
+      "set calculation: user to use the column's values as globals",
+    );
   return calc;
 }
 
@@ -69,15 +74,30 @@ export function globalsSource(g: GlobalsOptions | undefined): GlobalCalculation 
  * SPM's scaling for raw globals `raw` (design order; empty when omitted). `label(i)` names
  * design row i for messages.
  */
-export function globalScaling(g: GlobalsOptions | undefined, raw: number[], n: number, label: (i: number) => string): GlobalScaling | undefined {
+export function globalScaling(
+  g: GlobalsOptions | undefined,
+  raw: number[],
+  n: number,
+  label: (i: number) => string,
+): GlobalScaling | undefined {
   const calculation = globalsSource(g);
-  if (!g || (calculation === 'omit' && (g.normalisation ?? 'none') === 'none' && !(typeof g.grandMeanScaling === 'number' && g.grandMeanScaling !== 0))) return undefined;
+  if (
+    !g ||
+    (calculation === 'omit' &&
+      (g.normalisation ?? 'none') === 'none' &&
+      !(typeof g.grandMeanScaling === 'number' && g.grandMeanScaling !== 0))
+  )
+    return undefined;
   let normalisation: GlobalNormalisation = g.normalisation ?? 'none';
   const gms = g.grandMeanScaling ?? 'no';
   if (calculation !== 'omit') {
     if (raw.length !== n) throw new Error(`globalScaling: ${raw.length} globals for ${n} scans`);
     raw.forEach((v, i) => {
-      if (!Number.isFinite(v)) throw new VbmError(`the global of ${label(i)} is not a finite number (${v})`, 'check the scan (empty or all NaN?) or the globals column');
+      if (!Number.isFinite(v))
+        throw new VbmError(
+          `the global of ${label(i)} is not a finite number (${v})`,
+          'check the scan (empty or all NaN?) or the globals column',
+        );
     });
   }
   let iGMsca: number;
@@ -108,7 +128,11 @@ export function globalScaling(g: GlobalsOptions | undefined, raw: number[], n: n
     scaled = raw.map(() => GM);
   } else if (iGMsca === 1) {
     const mean = raw.reduce((s, v) => s + v, 0) / n;
-    if (!(mean > 0)) throw new VbmError(`grand mean scaling divides by the mean global, which is ${mean}`, 'globals must be positive on average; check the globals column');
+    if (!(mean > 0))
+      throw new VbmError(
+        `grand mean scaling divides by the mean global, which is ${mean}`,
+        'globals must be positive on average; check the globals column',
+      );
     gSF = raw.map(() => GM / mean);
     scaled = raw.map((v, i) => v * gSF[i]);
   } else {
@@ -127,6 +151,10 @@ export function globalScaling(g: GlobalsOptions | undefined, raw: number[], n: n
     gSF,
     scaled,
     centre,
-    spm: { iGXcalc: { omit: 1, user: 2, mean: 3 }[calculation], iGMsca, iGloNorm: { ancova: 1, proportional: 8, none: 9 }[normalisation] },
+    spm: {
+      iGXcalc: { omit: 1, user: 2, mean: 3 }[calculation],
+      iGMsca,
+      iGloNorm: { ancova: 1, proportional: 8, none: 9 }[normalisation],
+    },
   };
 }

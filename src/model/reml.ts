@@ -58,7 +58,11 @@ function epsOf(x: number): number {
 function ridgeInverse(A: Matrix): Matrix {
   const n = A.length;
   let norm = 0;
-  for (const row of A) norm = Math.max(norm, row.reduce((s, v) => s + Math.abs(v), 0));
+  for (const row of A)
+    norm = Math.max(
+      norm,
+      row.reduce((s, v) => s + Math.abs(v), 0),
+    );
   const tol = Math.max(epsOf(norm) * n, Math.exp(-32));
   const B = A.map((row, i) => row.map((v, j) => (i === j ? v + tol : v)));
   const I = A.map((_, i) => A.map((__, j) => (i === j ? 1 : 0)));
@@ -118,7 +122,11 @@ function matmulSq(a: Matrix, b: Matrix): Matrix {
 export function expm(J: Matrix): Matrix {
   const n = J.length;
   let norm = 0;
-  for (const row of J) norm = Math.max(norm, row.reduce((s, v) => s + Math.abs(v), 0));
+  for (const row of J)
+    norm = Math.max(
+      norm,
+      row.reduce((s, v) => s + Math.abs(v), 0),
+    );
   // frexp: norm = f * 2^e with 0.5 <= f < 1
   let e = 0;
   if (norm > 0 && Number.isFinite(norm)) {
@@ -159,7 +167,8 @@ function spmLogdet(A: Matrix): number {
   const keep = A.map((_, i) => i).filter((i) => A[i][i] !== 0);
   const B = keep.map((i) => keep.map((j) => A[i][j]));
   let offDiagonal = false;
-  for (let i = 0; i < B.length; i++) for (let j = 0; j < B.length; j++) if (i !== j && B[i][j] !== 0) offDiagonal = true;
+  for (let i = 0; i < B.length; i++)
+    for (let j = 0; j < B.length; j++) if (i !== j && B[i][j] !== 0) offDiagonal = true;
   const s = offDiagonal ? svd(B).s : B.map((row, i) => row[i]);
   let H = 0;
   for (const v of s) if (v > TOL && v < 1 / TOL) H += Math.log(v);
@@ -175,7 +184,10 @@ export function regularisedStep(J: Matrix, f: number[], logTime: number): number
   const m = f.length;
   const tt = Math.exp(logTime - spmLogdet(J) / m);
   if (tt > Math.exp(16)) {
-    const inv = solve(J, J.map((_, i) => J.map((__, j) => (i === j ? 1 : 0))));
+    const inv = solve(
+      J,
+      J.map((_, i) => J.map((__, j) => (i === j ? 1 : 0))),
+    );
     return inv.map((row) => -row.reduce((s, v, j) => s + v * f[j], 0));
   }
   const A: Matrix = Array.from({ length: m + 1 }, () => new Array<number>(m + 1).fill(0));
@@ -193,14 +205,17 @@ function orthonormalBasis(X: Matrix): Matrix {
   const dec = svd(X);
   const ss = dec.s.map((v) => v * v);
   const total = ss.reduce((a, b) => a + b, 0);
-  const keep = ss.map((v, i) => (v * ss.length) / total > 64 * Number.EPSILON ? i : -1).filter((i) => i >= 0);
+  const keep = ss.map((v, i) => ((v * ss.length) / total > 64 * Number.EPSILON ? i : -1)).filter((i) => i >= 0);
   return X.map((_, i) => keep.map((k) => dec.U[i][k]));
 }
 
 /** 1-norm condition number of a small matrix. */
 function condition1(A: Matrix): number {
   const norm1 = (M: Matrix): number => Math.max(...M[0].map((_, j) => M.reduce((s, row) => s + Math.abs(row[j]), 0)));
-  const inv = solve(A, A.map((_, i) => A.map((__, j) => (i === j ? 1 : 0))));
+  const inv = solve(
+    A,
+    A.map((_, i) => A.map((__, j) => (i === j ? 1 : 0))),
+  );
   const c = norm1(A) * norm1(inv);
   return Number.isFinite(c) ? c : Infinity;
 }
@@ -210,10 +225,30 @@ function condition1(A: Matrix): number {
  * components Q (each of length n).
  */
 export function reml(Cy: Matrix, X: Matrix, Q: Float64Array[], opts: RemlOptions = {}): RemlResult {
-  return remlFrom(Cy, X, Q, opts.N ?? 1, opts.maxIterations ?? 32, opts.t ?? 4, opts.hP ?? Math.exp(-8), opts.tolerance ?? 0.1, 0);
+  return remlFrom(
+    Cy,
+    X,
+    Q,
+    opts.N ?? 1,
+    opts.maxIterations ?? 32,
+    opts.t ?? 4,
+    opts.hP ?? Math.exp(-8),
+    opts.tolerance ?? 0.1,
+    0,
+  );
 }
 
-function remlFrom(Cy: Matrix, X: Matrix, Q: Float64Array[], N: number, K: number, t0: number, hP: number, tolerance: number, before: number): RemlResult {
+function remlFrom(
+  Cy: Matrix,
+  X: Matrix,
+  Q: Float64Array[],
+  N: number,
+  K: number,
+  t0: number,
+  hP: number,
+  tolerance: number,
+  before: number,
+): RemlResult {
   const n = Cy.length;
   const m = Q.length;
   const U = orthonormalBasis(X);
@@ -246,13 +281,17 @@ function remlFrom(Cy: Matrix, X: Matrix, Q: Float64Array[], N: number, K: number
     for (let a = 0; a < n; a++) iC[a] = 1 / (c[a] + cTol);
     // P = iC - iC X (X' iC X)^-1 X' iC
     const iCX: Matrix = U.map((row, a) => row.map((v) => v * iC[a]));
-    const XiCX: Matrix = Array.from({ length: r }, (_, i) => Array.from({ length: r }, (__, j) => {
-      let s = 0;
-      for (let a = 0; a < n; a++) s += U[a][i] * iCX[a][j];
-      return s;
-    }));
+    const XiCX: Matrix = Array.from({ length: r }, (_, i) =>
+      Array.from({ length: r }, (__, j) => {
+        let s = 0;
+        for (let a = 0; a < n; a++) s += U[a][i] * iCX[a][j];
+        return s;
+      }),
+    );
     const Cq = r ? ridgeInverse(XiCX) : [];
-    const iCXCq: Matrix = iCX.map((row) => Array.from({ length: r }, (_, j) => row.reduce((s, v, l) => s + v * Cq[l][j], 0)));
+    const iCXCq: Matrix = iCX.map((row) =>
+      Array.from({ length: r }, (_, j) => row.reduce((s, v, l) => s + v * Cq[l][j], 0)),
+    );
     for (let a = 0; a < n; a++) {
       for (let b = 0; b < n; b++) {
         let s = 0;
@@ -301,7 +340,8 @@ function remlFrom(Cy: Matrix, X: Matrix, Q: Float64Array[], N: number, K: number
     if (pF > dF) t = Math.max(t - 1, -8);
     else t = Math.min(t + 0.25, 8);
     // near a phase transition: start again with a more precise prior
-    if (!Number.isFinite(pF) || Math.max(...dh.map(Math.abs)) > 1e6) return remlFrom(Cy, X, Q, N, K, t, hP * 2, tolerance, iterations);
+    if (!Number.isFinite(pF) || Math.max(...dh.map(Math.abs)) > 1e6)
+      return remlFrom(Cy, X, Q, N, K, t, hP * 2, tolerance, iterations);
     dF = pF;
     if (dF < tolerance) break;
   }

@@ -38,12 +38,19 @@ export interface AccelOptions {
 
 /** Parse 'tail', 'stop' or 'tail,stop' (as written in `where`: an option or an analysis-file key). */
 export function parseAccel(text: string, where: string): AccelOptions {
-  const parts = text.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter(Boolean);
   const out: AccelOptions = {};
   for (const x of parts) {
     if (x === 'tail') out.tail = true;
     else if (x === 'stop') out.stop = true;
-    else if (x !== 'none') throw new VbmError(`${where}: '${x}' is not an acceleration (use 'tail', 'stop', 'tail,stop' or 'none')`, "e.g. --accel tail or, in an analysis file, accel: [tail, stop]");
+    else if (x !== 'none')
+      throw new VbmError(
+        `${where}: '${x}' is not an acceleration (use 'tail', 'stop', 'tail,stop' or 'none')`,
+        'e.g. --accel tail or, in an analysis file, accel: [tail, stop]',
+      );
   }
   return out;
 }
@@ -129,7 +136,8 @@ export function fitTail(sortedAsc: Float64Array, startPercentile = 85): GpdFit |
     }
     const ad = -n - sum / n;
     const crit = adCritical05(shape);
-    if (ad <= crit) return { threshold: u, scale, shape, tailFraction: n / N, tailCount: n, percentile: pct, ad, adCritical: crit };
+    if (ad <= crit)
+      return { threshold: u, scale, shape, tailFraction: n / N, tailCount: n, percentile: pct, ad, adCritical: crit };
   }
   return null;
 }

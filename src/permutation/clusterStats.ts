@@ -23,7 +23,12 @@ export interface ClusterSummary {
 }
 
 /** Clusters of voxels with stat > u. The returned label array is the workspace's (reused). */
-export function suprathresholdClusters(stat: ArrayLike<number>, u: number, nb: Neighbours, ws: ClusterWorkspace): ClusterSummary {
+export function suprathresholdClusters(
+  stat: ArrayLike<number>,
+  u: number,
+  nb: Neighbours,
+  ws: ClusterWorkspace,
+): ClusterSummary {
   const V = ws.label.length;
   const { label, stack } = ws;
   label.fill(0);

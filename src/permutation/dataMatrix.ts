@@ -30,7 +30,11 @@ export interface DataMatrix {
 const PAGE = 65536;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
-export function allocateDataMatrix(n: number, V: number, opts: { slots: number; maxRows: number; useWasm?: boolean }): DataMatrix {
+export function allocateDataMatrix(
+  n: number,
+  V: number,
+  opts: { slots: number; maxRows: number; useWasm?: boolean },
+): DataMatrix {
   const stride = Math.ceil(V / 8) * 8;
   const maxRows = Math.ceil(opts.maxRows / 4) * 4;
   const slotBytes = Math.ceil(((maxRows * n + maxRows * CHUNK) * 4) / 64) * 64;
@@ -41,7 +45,13 @@ export function allocateDataMatrix(n: number, V: number, opts: { slots: number; 
   if ((opts.useWasm ?? true) && total <= MAX_BYTES && typeof WebAssembly !== 'undefined') {
     const pages = Math.ceil(total / PAGE);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    return { n, V, stride, R: new Float32Array(memory.buffer, rPtr, n * stride), wasm: { memory, rPtr, scratchPtr, slotBytes, maxRows } };
+    return {
+      n,
+      V,
+      stride,
+      R: new Float32Array(memory.buffer, rPtr, n * stride),
+      wasm: { memory, rPtr, scratchPtr, slotBytes, maxRows },
+    };
   }
   return { n, V, stride, R: new Float32Array(new SharedArrayBuffer(dataBytes)), wasm: null };
 }
@@ -54,7 +64,17 @@ export function gemmModule(): WebAssembly.Module {
   return wasmModule;
 }
 
-export type GemmFn = (A: number, m: number, R: number, Vp: number, n: number, v0: number, c: number, W: number, C: number) => void;
+export type GemmFn = (
+  A: number,
+  m: number,
+  R: number,
+  Vp: number,
+  n: number,
+  v0: number,
+  c: number,
+  W: number,
+  C: number,
+) => void;
 
 export function instantiateGemm(memory: WebAssembly.Memory): GemmFn {
   const inst = new WebAssembly.Instance(gemmModule(), { env: { memory } });

@@ -53,7 +53,12 @@ export class Engine {
     this.stats = new Float32Array(this.batchSize * V);
     this.tfceMap = new Float32Array(V);
     const g = setup.grid;
-    this.tfceWs = setup.tfce ? new TfceWorkspace(V, g ? { voxels: g.voxels, dims: g.dims, connectivity: setup.neighbours.connectivity } : undefined) : null;
+    this.tfceWs = setup.tfce
+      ? new TfceWorkspace(
+          V,
+          g ? { voxels: g.voxels, dims: g.dims, connectivity: setup.neighbours.connectivity } : undefined,
+        )
+      : null;
     this.clusterWs = setup.clusterHeight !== null ? clusterWorkspace(V) : null;
   }
 

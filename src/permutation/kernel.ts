@@ -24,7 +24,12 @@ export interface KernelData {
 }
 
 /** Coefficient matrix for rearrangements `first..first+count-1` (m x n, row-major), m padded to a multiple of 4. */
-export function batchCoefficients(d: KernelData, table: Int32Array, first: number, count: number): { A: Float64Array; m: number } {
+export function batchCoefficients(
+  d: KernelData,
+  table: Int32Array,
+  first: number,
+  count: number,
+): { A: Float64Array; m: number } {
   const { n } = d.data;
   const rows = d.rows;
   const k = rows.length;
@@ -101,7 +106,8 @@ export class KernelThread {
           sign[i] = table[t + i];
         }
       }
-      for (let v0 = 0; v0 < V; v0 += CHUNK) welchChunk(w, R, stride, v0, Math.min(CHUNK, V - v0), src, sign, this.d.ssTotal, out, b * V + v0, sc);
+      for (let v0 = 0; v0 < V; v0 += CHUNK)
+        welchChunk(w, R, stride, v0, Math.min(CHUNK, V - v0), src, sign, this.d.ssTotal, out, b * V + v0, sc);
     }
   }
 

@@ -88,7 +88,10 @@ export function partitionDesign(X: Matrix, C: Matrix, type: 'T' | 'F', blocks?: 
  * sign flips) the nuisance basis is taken orthogonal to the constant when the constant is in it,
  * because 1'P R_z = 1'R_z = 0 for every permutation P: one product fewer per permutation.
  */
-export function productRows(part: Partition, scheme: 'permute' | 'signflip'): { rows: Float64Array[]; effectRows: number } {
+export function productRows(
+  part: Partition,
+  scheme: 'permute' | 'signflip',
+): { rows: Float64Array[]; effectRows: number } {
   let G = part.G;
   if (scheme === 'permute' && part.constantInNuisance && G.length) {
     const n = part.n;

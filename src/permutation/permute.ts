@@ -108,7 +108,11 @@ export const PERMUTATION_CHUNK = JOB;
 const ENGINE_BATCH = 8;
 
 /** A loader that reads the analysis's scans into the rows of the data matrix (mask voxels only). */
-function scanLoader(a: Analysis, voxels: Int32Array, onProgress?: (d: number, t: number) => void): (R: Float32Array, stride: number) => void {
+function scanLoader(
+  a: Analysis,
+  voxels: Int32Array,
+  onProgress?: (d: number, t: number) => void,
+): (R: Float32Array, stride: number) => void {
   return (R, stride) => {
     const rec = a.record;
     const n = rec.scans.length;
@@ -116,14 +120,21 @@ function scanLoader(a: Analysis, voxels: Int32Array, onProgress?: (d: number, t:
     let open: { path: string; file: NiftiFile } | undefined;
     for (let i = 0; i < n; i++) {
       const s = rec.scans[i];
-      if (!existsSync(s.path)) throw new VbmError(`scan ${i + 1} (${s.path}) of the analysis is missing`, 'restore the file, or re-run `vbm run` with the current scans');
+      if (!existsSync(s.path))
+        throw new VbmError(
+          `scan ${i + 1} (${s.path}) of the analysis is missing`,
+          'restore the file, or re-run `vbm run` with the current scans',
+        );
       if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: true }) };
       const h = open.file.header;
       if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {
         throw new VbmError(`scan ${s.path} is no longer on the analysis grid`, 're-run `vbm run`');
       }
       if (s.sha256 && open.file.sha256 && open.file.sha256 !== s.sha256) {
-        throw new VbmError(`scan ${s.path} changed since the analysis was estimated (its content hash differs from model.json)`, 're-run `vbm run` so that the model and the permutations use the same data');
+        throw new VbmError(
+          `scan ${s.path} changed since the analysis was estimated (its content hash differs from model.json)`,
+          're-run `vbm run` so that the model and the permutations use the same data',
+        );
       }
       const vol = decodeVolume(open.file, s.volume);
       const o = i * stride;
@@ -204,7 +215,12 @@ export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promis
 }
 
 /** One share of a contrast's permutation test: rearrangements [first, first + count), first a multiple of PERMUTATION_CHUNK. */
-export async function permuteContrastShare(a: Analysis, opts: PermuteOptions, first: number, count: number): Promise<BatchResult> {
+export async function permuteContrastShare(
+  a: Analysis,
+  opts: PermuteOptions,
+  first: number,
+  count: number,
+): Promise<BatchResult> {
   return (await runPermutationTest(contrastInput(a, opts), opts, { first, count })) as BatchResult;
 }
 
@@ -220,12 +236,33 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
   // check the design before the long read
   planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, opts);
   const Y = scanLoader(a, voxels, opts.onReadProgress);
-  return { X: rec.design.matrix, weights: con.weights, type: con.type, contrast: { index: con.index, name: con.name }, Y, voxels, dims: rec.grid.dims, affine: rec.grid.affine, identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) }, varianceGroups: rec.nonSphericity?.groups };
+  return {
+    X: rec.design.matrix,
+    weights: con.weights,
+    type: con.type,
+    contrast: { index: con.index, name: con.name },
+    Y,
+    voxels,
+    dims: rec.grid.dims,
+    affine: rec.grid.affine,
+    identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) },
+    varianceGroups: rec.nonSphericity?.groups,
+  };
 }
 
-export function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', con: { index: number; name: string }, opts: PermuteOptions) {
+export function planScheme(
+  X: number[][],
+  weights: number[][],
+  type: 'T' | 'F',
+  con: { index: number; name: string },
+  opts: PermuteOptions,
+) {
   const n = X.length;
-  if (opts.blocks && opts.blocks.length !== n) throw new VbmError(`exchangeability blocks: ${opts.blocks.length} given for ${n} scans`, 'give one block number per scan, in the order of the design');
+  if (opts.blocks && opts.blocks.length !== n)
+    throw new VbmError(
+      `exchangeability blocks: ${opts.blocks.length} given for ${n} scans`,
+      'give one block number per scan, in the order of the design',
+    );
   const part = partitionDesign(X, weights, type, opts.blocks);
   let scheme: Scheme;
   const wanted = opts.scheme ?? 'auto';
@@ -256,40 +293,72 @@ export function planScheme(X: number[][], weights: number[][], type: 'T' | 'F', 
  * groups are the exchangeability blocks unless blocks are given). One place, used by the local
  * test and by the planner of distributed tasks, so both draw the same rearrangements.
  */
-export function withVarianceGroups<O extends { blocks?: number[]; scheme?: 'auto' | Scheme }>(options: O, varianceGroups?: ArrayLike<number>): O {
+export function withVarianceGroups<O extends { blocks?: number[]; scheme?: 'auto' | Scheme }>(
+  options: O,
+  varianceGroups?: ArrayLike<number>,
+): O {
   const vg = varianceGroups && new Set(Array.from(varianceGroups)).size > 1 ? Array.from(varianceGroups) : undefined;
   if (!vg) return options;
-  return { ...options, blocks: options.blocks ?? vg, scheme: (options.scheme ?? 'auto') === 'auto' ? ('signflip' as const) : options.scheme };
+  return {
+    ...options,
+    blocks: options.blocks ?? vg,
+    scheme: (options.scheme ?? 'auto') === 'auto' ? ('signflip' as const) : options.scheme,
+  };
 }
 
-export async function permutationTest(input: PermutationInput, opts: Omit<PermuteOptions, 'contrast'>): Promise<PermutationResult> {
+export async function permutationTest(
+  input: PermutationInput,
+  opts: Omit<PermuteOptions, 'contrast'>,
+): Promise<PermutationResult> {
   return (await runPermutationTest(input, opts)) as PermutationResult;
 }
 
 /** The test, or with `share` only the maxima and counts of those rearrangements (no checkpoint, no p-values). */
-async function runPermutationTest(input: PermutationInput, options: Omit<PermuteOptions, 'contrast'>, share?: { first: number; count: number }): Promise<PermutationResult | BatchResult> {
+async function runPermutationTest(
+  input: PermutationInput,
+  options: Omit<PermuteOptions, 'contrast'>,
+  share?: { first: number; count: number },
+): Promise<PermutationResult | BatchResult> {
   const con = { ...input.contrast, type: input.type };
-  const vg = input.varianceGroups && new Set(Array.from(input.varianceGroups)).size > 1 ? Array.from(input.varianceGroups) : undefined;
+  const vg =
+    input.varianceGroups && new Set(Array.from(input.varianceGroups)).size > 1
+      ? Array.from(input.varianceGroups)
+      : undefined;
   const opts = withVarianceGroups(options, vg);
   const n = input.X.length;
   const requested = opts.permutations ?? 5000;
-  if (!Number.isInteger(requested) || requested < 1) throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
+  if (!Number.isInteger(requested) || requested < 1)
+    throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
   const seed = opts.seed ?? 0;
   const conn = opts.connectivity ?? 26;
-  const { part, scheme, rows, effectRows, distinct } = planScheme(input.X, input.weights, input.type, input.contrast, opts as PermuteOptions);
+  const { part, scheme, rows, effectRows, distinct } = planScheme(
+    input.X,
+    input.weights,
+    input.type,
+    input.contrast,
+    opts as PermuteOptions,
+  );
   const arr = rearrangements(rows, n, { scheme, requested, seed, blocks: opts.blocks });
-  if (arr.exhaustive) opts.onNote?.(`all ${arr.count} distinct ${scheme === 'permute' ? 'permutations' : 'sign flips'} are enumerated (${requested} were requested)`);
+  if (arr.exhaustive)
+    opts.onNote?.(
+      `all ${arr.count} distinct ${scheme === 'permute' ? 'permutations' : 'sign flips'} are enumerated (${requested} were requested)`,
+    );
   const N = arr.count;
   const table = new Int32Array(new SharedArrayBuffer(arr.table.length * 4));
   table.set(arr.table);
   const df: [number, number] = con.type === 'T' ? [1, part.df] : [part.rank, part.df];
   const V = input.voxels.length;
   const nWorkers = Math.max(0, Math.min(opts.workers ?? availableParallelism(), Math.ceil(N / JOB)));
-  const dm = allocateDataMatrix(n, V, { slots: nWorkers + 1, maxRows: ENGINE_BATCH * rows.length, useWasm: opts.kernel !== 'js' });
+  const dm = allocateDataMatrix(n, V, {
+    slots: nWorkers + 1,
+    maxRows: ENGINE_BATCH * rows.length,
+    useWasm: opts.kernel !== 'js',
+  });
   const R = dm.R;
   if (typeof input.Y === 'function') input.Y(R, dm.stride);
   else {
-    if (input.Y.length !== n * V) throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
+    if (input.Y.length !== n * V)
+      throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
     for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
   }
   const voxels = input.voxels;
@@ -300,17 +369,34 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   const nbList = new Int32Array(new SharedArrayBuffer(Math.max(1, nbLocal.list.length) * 4));
   nbList.set(nbLocal.list);
   const neighbours = { start: nbStart, list: nbList, connectivity: conn };
-  const data: KernelData = { data: dm, ssTotal, rows, effectRows, df: part.df, stat: con.type, scheme, ...(vg ? { welch: welchSetup(input.X, input.weights, vg) } : {}) };
+  const data: KernelData = {
+    data: dm,
+    ssTotal,
+    rows,
+    effectRows,
+    df: part.df,
+    stat: con.type,
+    scheme,
+    ...(vg ? { welch: welchSetup(input.X, input.weights, vg) } : {}),
+  };
   const tfceParams = opts.tfce ? (opts.tfceParams ?? FSL_TFCE) : null;
   let clusterThreshold: { p: number; height: number } | null = null;
   if (opts.clusterThreshold !== undefined) {
     const p = opts.clusterThreshold;
-    if (!(p > 0 && p < 1)) throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
+    if (!(p > 0 && p < 1))
+      throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
     clusterThreshold = { p, height: statFromTail(con.type, p, df) };
   }
   const gridVoxels = new Int32Array(new SharedArrayBuffer(Math.max(1, V) * 4), 0, V);
   gridVoxels.set(voxels);
-  const setup: EngineSetup = { data, table, neighbours, grid: { voxels: gridVoxels, dims: input.dims }, tfce: tfceParams, clusterHeight: clusterThreshold?.height ?? null };
+  const setup: EngineSetup = {
+    data,
+    table,
+    neighbours,
+    grid: { voxels: gridVoxels, dims: input.dims },
+    tfce: tfceParams,
+    clusterHeight: clusterThreshold?.height ?? null,
+  };
   const main = new Engine(setup, ENGINE_BATCH, 0);
   const observed = main.observed();
   setup.observed = observed;
@@ -322,7 +408,9 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
     for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
     return m;
   };
-  const observedClusters = clusterThreshold ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V)) : null;
+  const observedClusters = clusterThreshold
+    ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V))
+    : null;
   const peaks = {
     stat: peakOf(observed.stat),
     tfce: observed.tfce ? peakOf(observed.tfce) : 0,
@@ -340,20 +428,46 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   const jobs = Math.ceil(N / JOB);
   const done = new Uint8Array(jobs);
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: VBM_VERSION, data: input.identity ?? null, w: input.weights, type: con.type, scheme, N, seed, tfceParams, conn, ct: clusterThreshold, blocks: opts.blocks ?? null, V, JOB, ...(vg ? { vg } : {}), stop: accel.stop ? stopAlpha : null }))
+    .update(
+      JSON.stringify({
+        v: VBM_VERSION,
+        data: input.identity ?? null,
+        w: input.weights,
+        type: con.type,
+        scheme,
+        N,
+        seed,
+        tfceParams,
+        conn,
+        ct: clusterThreshold,
+        blocks: opts.blocks ?? null,
+        V,
+        JOB,
+        ...(vg ? { vg } : {}),
+        stop: accel.stop ? stopAlpha : null,
+      }),
+    )
     .digest('hex');
   let resumedFrom = 0;
   const useCheckpoint = opts.checkpoint && !share && !opts.shares;
   const ckJson = useCheckpoint ? `${opts.checkpoint}.json` : undefined;
   const ckBin = useCheckpoint ? `${opts.checkpoint}.bin` : undefined;
-  const sections = (): (Float64Array | Uint32Array | null)[] => [maxStat, maxTfce, maxExtent, maxMass, countStat, countTfce];
+  const sections = (): (Float64Array | Uint32Array | null)[] => [
+    maxStat,
+    maxTfce,
+    maxExtent,
+    maxMass,
+    countStat,
+    countTfce,
+  ];
   if (ckJson && ckBin && existsSync(ckJson) && existsSync(ckBin)) {
     try {
       const ck = JSON.parse(readFileSync(ckJson, 'utf8')) as Checkpoint;
       const bin = readFileSync(ckBin);
       const sha = createHash('sha256').update(bin).digest('hex');
       if (ck.key !== key) opts.onNote?.('a checkpoint from other settings was found and is ignored');
-      else if (sha !== ck.binSha256) opts.onNote?.('the checkpoint is damaged (its content hash differs) and is ignored: starting afresh');
+      else if (sha !== ck.binSha256)
+        opts.onNote?.('the checkpoint is damaged (its content hash differs) and is ignored: starting afresh');
       else {
         let off = 0;
         for (const s of sections()) {
@@ -381,7 +495,12 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
       off += s.byteLength;
     }
     writeFileAtomic(ckBin, buf);
-    const ck: Checkpoint = { key, done: [...done.keys()].filter((j) => done[j]), bin: ckBin, binSha256: createHash('sha256').update(buf).digest('hex') };
+    const ck: Checkpoint = {
+      key,
+      done: [...done.keys()].filter((j) => done[j]),
+      bin: ckBin,
+      binSha256: createHash('sha256').update(buf).digest('hex'),
+    };
     writeFileAtomic(ckJson, JSON.stringify(ck));
   };
   const merge = (r: BatchResult): void => {
@@ -395,12 +514,20 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   };
   for (const s of opts.shares ?? []) {
     const chunks = [...done.keys()].filter((j) => j * JOB >= s.first && j * JOB < s.first + s.count);
-    if (s.first % JOB !== 0 || s.first + s.count > N || s.maxStat.length !== s.count || s.countStat.length !== V || chunks.some((j) => done[j])) throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
+    if (
+      s.first % JOB !== 0 ||
+      s.first + s.count > N ||
+      s.maxStat.length !== s.count ||
+      s.countStat.length !== V ||
+      chunks.some((j) => done[j])
+    )
+      throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
     merge(s);
     for (const j of chunks) done[j] = 1;
     resumedFrom += s.count;
   }
-  if (share && (share.first % JOB !== 0 || share.count < 1 || share.first + share.count > N)) throw new Error(`permutation share [${share.first}, +${share.count}) is not aligned to ${JOB} within ${N}`);
+  if (share && (share.first % JOB !== 0 || share.count < 1 || share.first + share.count > N))
+    throw new Error(`permutation share [${share.first}, +${share.count}) is not aligned to ${JOB} within ${N}`);
   const inShare = (j: number): boolean => !share || (j * JOB >= share.first && j * JOB < share.first + share.count);
   const pending = [...done.keys()].filter((j) => !done[j] && inShare(j));
   let finished = resumedFrom;
@@ -410,7 +537,12 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   const shouldStop = (): boolean => {
     // a share of a distributed test runs its whole block: stopping is decided over all rearrangements
     if (!accel.stop || share || opts.shares || finished < minPerms) return false;
-    const families: [Float64Array | null, number][] = [[maxStat, peaks.stat], [maxTfce, peaks.tfce], [maxExtent, peaks.extent], [maxMass, peaks.mass]];
+    const families: [Float64Array | null, number][] = [
+      [maxStat, peaks.stat],
+      [maxTfce, peaks.tfce],
+      [maxExtent, peaks.extent],
+      [maxMass, peaks.mass],
+    ];
     for (const [maxima, peak] of families) {
       if (!maxima) continue;
       let exceed = 0;
@@ -461,18 +593,23 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
       };
       let alive = nWorkers;
       for (let k = 0; k < nWorkers; k++) {
-        const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { setup, batchSize: ENGINE_BATCH, slot: k + 1 } });
-        workers.push(w);
-        w.on('message', (msg: { type: 'done'; result: BatchResult } | { type: 'error'; message: string; stack?: string }) => {
-          if (msg.type === 'error') {
-            failed = true;
-            for (const x of workers) void x.terminate();
-            reject(new Error(`permutation worker failed: ${msg.message}\n${msg.stack ?? ''}`));
-            return;
-          }
-          afterBatch(msg.result);
-          feed(w);
+        const w = new Worker(new URL('./worker.js', import.meta.url), {
+          workerData: { setup, batchSize: ENGINE_BATCH, slot: k + 1 },
         });
+        workers.push(w);
+        w.on(
+          'message',
+          (msg: { type: 'done'; result: BatchResult } | { type: 'error'; message: string; stack?: string }) => {
+            if (msg.type === 'error') {
+              failed = true;
+              for (const x of workers) void x.terminate();
+              reject(new Error(`permutation worker failed: ${msg.message}\n${msg.stack ?? ''}`));
+              return;
+            }
+            afterBatch(msg.result);
+            feed(w);
+          },
+        );
         w.on('error', (e) => {
           failed = true;
           for (const x of workers) void x.terminate();
@@ -560,7 +697,12 @@ async function runPermutationTest(input: PermutationInput, options: Omit<Permute
   if (accel.tail || accel.stop) {
     const notes: string[] = [];
     if (accel.tail) {
-      const families: [string, unknown][] = [['max ' + con.type, statFwe.fit], ['TFCE', tfceFit], ['cluster extent', extentFit], ['cluster mass', massFit]];
+      const families: [string, unknown][] = [
+        ['max ' + con.type, statFwe.fit],
+        ['TFCE', tfceFit],
+        ['cluster extent', extentFit],
+        ['cluster mass', massFit],
+      ];
       const fitted = families.filter(([, f]) => f !== null).map(([k]) => k);
       notes.push(
         `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,

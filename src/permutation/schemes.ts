@@ -32,7 +32,12 @@ function rowClasses(rows: readonly Float64Array[], n: number): Int32Array {
 }
 
 /** log of the number of distinct rearrangements. */
-export function logDistinct(scheme: Scheme, rows: readonly Float64Array[], n: number, blocks?: readonly number[]): number {
+export function logDistinct(
+  scheme: Scheme,
+  rows: readonly Float64Array[],
+  n: number,
+  blocks?: readonly number[],
+): number {
   if (scheme === 'signflip') return n * Math.LN2;
   const cls = rowClasses(rows, n);
   const byBlock = new Map<number, Map<number, number>>();

@@ -93,7 +93,9 @@ export class TfceWorkspace {
         const z = Math.floor(g / (nx * ny));
         this.node[v] = x - lo[0] + 1 + bx * (y - lo[1] + 1 + by * (z - lo[2] + 1));
       }
-      this.offsets = Int32Array.from(neighbourOffsets(grid.connectivity).map(([dx, dy, dz]) => dx + bx * (dy + by * dz)));
+      this.offsets = Int32Array.from(
+        neighbourOffsets(grid.connectivity).map(([dx, dy, dz]) => dx + bx * (dy + by * dz)),
+      );
     } else {
       this.node = new Int32Array(V);
       for (let v = 0; v < V; v++) this.node[v] = v;
@@ -229,7 +231,13 @@ function link(ws: TfceWorkspace, ra: number, w: number, h: number, Fh: number, E
  * grid, whose connectivity then applies). `ws` is reused between calls. With a grid, the heights
  * are the map's values as float32 (exact for float32 maps, which is what permutations make).
  */
-export function tfce(stat: ArrayLike<number>, nb: Neighbours, params: TfceParams, out: Float32Array | Float64Array, ws: TfceWorkspace): number {
+export function tfce(
+  stat: ArrayLike<number>,
+  nb: Neighbours,
+  params: TfceParams,
+  out: Float32Array | Float64Array,
+  ws: TfceWorkspace,
+): number {
   const V = ws.V;
   const { node, parent, size, rel, low, path, offsets } = ws;
   const E = params.E;

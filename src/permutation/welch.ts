@@ -38,10 +38,16 @@ export function welchSetup(Xm: Matrix, Cm: Matrix, groupsIn: ArrayLike<number>):
   const n = Xm.length;
   const p = Xm[0].length;
   if (rank(Xm) < p) {
-    throw new VbmError('permutations with variance groups need a full-rank design', 'drop the collinear columns (vbm show lists them), or use variance: equal');
+    throw new VbmError(
+      'permutations with variance groups need a full-rank design',
+      'drop the collinear columns (vbm show lists them), or use variance: equal',
+    );
   }
   if (rank(Cm) < Cm.length) {
-    throw new VbmError('with variance groups, an F contrast must have linearly independent rows', 'drop the redundant rows of the contrast');
+    throw new VbmError(
+      'with variance groups, an F contrast must have linearly independent rows',
+      'drop the redundant rows of the contrast',
+    );
   }
   const groups = Int32Array.from(groupsIn);
   const nGroups = Math.max(...groups) + 1;
@@ -58,7 +64,10 @@ export function welchSetup(Xm: Matrix, Cm: Matrix, groupsIn: ArrayLike<number>):
   }
   for (let g = 0; g < nGroups; g++) {
     if (!(dR[g] > 1e-8)) {
-      throw new VbmError(`variance group ${g + 1} leaves no residual degrees of freedom (its scans are fitted exactly)`, 'each variance group needs more scans than the design columns that describe it');
+      throw new VbmError(
+        `variance group ${g + 1} leaves no residual degrees of freedom (its scans are fitted exactly)`,
+        'each variance group needs more scans than the design columns that describe it',
+      );
     }
   }
   return {

@@ -10,7 +10,13 @@ parentPort?.on('message', (msg: { type: 'batch'; first: number; count: number } 
   }
   try {
     const r = engine.run(msg.first, msg.count);
-    const transfer = [r.maxStat.buffer, r.maxTfce.buffer, r.maxExtent.buffer, r.maxMass.buffer, r.countStat.buffer] as ArrayBuffer[];
+    const transfer = [
+      r.maxStat.buffer,
+      r.maxTfce.buffer,
+      r.maxExtent.buffer,
+      r.maxMass.buffer,
+      r.countStat.buffer,
+    ] as ArrayBuffer[];
     if (r.countTfce) transfer.push(r.countTfce.buffer as ArrayBuffer);
     parentPort?.postMessage({ type: 'done', result: r }, transfer);
   } catch (e) {

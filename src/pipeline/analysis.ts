@@ -41,7 +41,8 @@ export function openAnalysis(dir: string): Analysis {
   const verified = new Set<string>();
   const verify = (name: string): void => {
     const p = path(name);
-    if (!existsSync(p)) throw new VbmError(`${p} is missing from the analysis folder`, 're-run `vbm run` to recreate it');
+    if (!existsSync(p))
+      throw new VbmError(`${p} is missing from the analysis folder`, 're-run `vbm run` to recreate it');
     const w = writtenBy.get(name);
     if (!w || verified.has(name)) return;
     if (!outputIntact(abs, w.rec, name)) {
@@ -74,7 +75,9 @@ export function openAnalysis(dir: string): Analysis {
       if (!found) {
         throw new VbmError(
           `no contrast ${JSON.stringify(which)} in ${abs}`,
-          list.length ? `the contrasts are: ${list.map((c) => `${c.index} '${c.name}'`).join(', ')}` : 'this analysis has no contrasts; add them with vbm run --contrasts',
+          list.length
+            ? `the contrasts are: ${list.map((c) => `${c.index} '${c.name}'`).join(', ')}`
+            : 'this analysis has no contrasts; add them with vbm run --contrasts',
         );
       }
       return found;

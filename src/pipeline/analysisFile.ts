@@ -99,7 +99,26 @@ export interface AnalysisSpec {
   backend?: BackendSettings;
 }
 
-const TOP_KEYS = ['design', 'out', 'covariates', 'centring', 'intercept', 'mask', 'implicit_mask', 'threshold_masking', 'contrasts', 'models', 'results', 'atlas', 'permute', 'report', 'check', 'workers', 'backend', ...DESIGN_KEYS];
+const TOP_KEYS = [
+  'design',
+  'out',
+  'covariates',
+  'centring',
+  'intercept',
+  'mask',
+  'implicit_mask',
+  'threshold_masking',
+  'contrasts',
+  'models',
+  'results',
+  'atlas',
+  'permute',
+  'report',
+  'check',
+  'workers',
+  'backend',
+  ...DESIGN_KEYS,
+];
 
 type Obj = Record<string, unknown>;
 
@@ -112,7 +131,8 @@ function isObj(x: unknown): x is Obj {
 }
 
 function checkKeys(o: Obj, allowed: string[], where: string): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(where, `unknown key '${k}'`, `allowed keys: ${allowed.join(', ')}`);
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) fail(where, `unknown key '${k}'`, `allowed keys: ${allowed.join(', ')}`);
 }
 
 function num(o: Obj, key: string, where: string, def?: number): number {
@@ -133,15 +153,21 @@ function bool(o: Obj, key: string, where: string, def: boolean): boolean {
 }
 
 function strList(v: unknown, where: string): string[] {
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(where, `expected a list of column names (got ${JSON.stringify(v)})`);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    fail(where, `expected a list of column names (got ${JSON.stringify(v)})`);
   return v as string[];
 }
 
 function centringOf(v: unknown, where: string): AnalysisSpec['centring'] {
   if (v === undefined) return undefined;
   const check = (c: unknown, w: string): Centring => {
-    if (c !== 'mean' && c !== 'none' && c !== 'factor') fail(w, `centring must be 'mean', 'factor' (within the factor's levels) or 'none' (got ${JSON.stringify(c)})`);
+    if (c !== 'mean' && c !== 'none' && c !== 'factor')
+      fail(w, `centring must be 'mean', 'factor' (within the factor's levels) or 'none' (got ${JSON.stringify(c)})`);
     return c;
   };
   if (typeof v === 'string') return { default: check(v, where), perColumn: {} };
@@ -182,21 +208,27 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const t = raw.threshold_masking;
     if (!isObj(t)) fail(`${where}: threshold_masking`, 'expected {absolute: value} or {relative: fraction}');
     checkKeys(t, ['absolute', 'relative'], `${where}: threshold_masking`);
-    if (t.absolute !== undefined && t.relative !== undefined) fail(`${where}: threshold_masking`, 'give absolute or relative, not both');
-    spec.threshold = { absolute: t.absolute === undefined ? undefined : num(t, 'absolute', `${where}: threshold_masking`), relative: t.relative === undefined ? undefined : num(t, 'relative', `${where}: threshold_masking`) };
+    if (t.absolute !== undefined && t.relative !== undefined)
+      fail(`${where}: threshold_masking`, 'give absolute or relative, not both');
+    spec.threshold = {
+      absolute: t.absolute === undefined ? undefined : num(t, 'absolute', `${where}: threshold_masking`),
+      relative: t.relative === undefined ? undefined : num(t, 'relative', `${where}: threshold_masking`),
+    };
   }
   if (raw.workers !== undefined) spec.workers = num(raw, 'workers', where);
   if (raw.backend !== undefined) spec.backend = backendFromFile(raw.backend, where);
   if (raw.models !== undefined) {
     if (raw.contrasts !== undefined) fail(where, "give 'contrasts' inside each model when 'models' is used");
-    if (!Array.isArray(raw.models) || raw.models.length === 0) fail(`${where}: models`, 'expected a list of {name, covariates, contrasts}');
+    if (!Array.isArray(raw.models) || raw.models.length === 0)
+      fail(`${where}: models`, 'expected a list of {name, covariates, contrasts}');
     spec.multiModel = true;
     const names = new Set<string>();
     raw.models.forEach((m, i) => {
       const w = `${where}: models[${i + 1}]`;
       if (!isObj(m)) fail(w, 'expected {name, covariates, contrasts}');
       checkKeys(m, ['name', 'covariates', 'contrasts'], w);
-      if (typeof m.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(m.name)) fail(w, "'name' is required: letters, digits, _ . - (it names the model's subfolder)");
+      if (typeof m.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(m.name))
+        fail(w, "'name' is required: letters, digits, _ . - (it names the model's subfolder)");
       if (names.has(m.name)) fail(w, `a second model named '${m.name}'`);
       names.add(m.name);
       spec.models.push({
@@ -206,7 +238,11 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       });
     });
   } else {
-    spec.models.push({ name: 'model', covariates: spec.covariates, contrasts: raw.contrasts === undefined ? [] : validateContrastSpecs(raw.contrasts, `${where}: contrasts`) });
+    spec.models.push({
+      name: 'model',
+      covariates: spec.covariates,
+      contrasts: raw.contrasts === undefined ? [] : validateContrastSpecs(raw.contrasts, `${where}: contrasts`),
+    });
   }
   if (raw.results !== undefined && raw.results !== false) {
     const r = raw.results === true ? {} : raw.results;
@@ -214,21 +250,39 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const w = `${where}: results`;
     checkKeys(r, ['threshold', 'correction', 'extent', 'peaks', 'peak_distance', 'maps'], w);
     const correction = r.correction ?? 'none';
-    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr') fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
+    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr')
+      fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
     const maps = r.maps === undefined ? [] : strList(r.maps, `${w}.maps`);
-    for (const m of maps) if (!(EXTRA_MAPS as string[]).includes(m)) fail(`${w}.maps`, `'${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
-    spec.results = { threshold: num(r, 'threshold', w, 0.001), correction, extent: num(r, 'extent', w, 0), peaks: num(r, 'peaks', w, 3), peakDistance: num(r, 'peak_distance', w, 8), maps: maps as ExtraMap[] };
+    for (const m of maps)
+      if (!(EXTRA_MAPS as string[]).includes(m)) fail(`${w}.maps`, `'${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
+    spec.results = {
+      threshold: num(r, 'threshold', w, 0.001),
+      correction,
+      extent: num(r, 'extent', w, 0),
+      peaks: num(r, 'peaks', w, 3),
+      peakDistance: num(r, 'peak_distance', w, 8),
+      maps: maps as ExtraMap[],
+    };
   }
   if (raw.atlas !== undefined) {
     const a = typeof raw.atlas === 'string' ? { name: raw.atlas } : raw.atlas;
     const w = `${where}: atlas`;
-    if (!isObj(a) || typeof a.name !== 'string') fail(w, 'expected an atlas name or path, or {name, labels, modes, radius}');
+    if (!isObj(a) || typeof a.name !== 'string')
+      fail(w, 'expected an atlas name or path, or {name, labels, modes, radius}');
     checkKeys(a, ['name', 'labels', 'modes', 'radius'], w);
     const modes = a.modes === undefined ? ['peaks', 'extended', 'clusters'] : strList(a.modes, `${w}.modes`);
-    for (const m of modes) if (!['peaks', 'extended', 'clusters'].includes(m)) fail(`${w}.modes`, `'${m}' is not one of peaks, extended, clusters`);
+    for (const m of modes)
+      if (!['peaks', 'extended', 'clusters'].includes(m))
+        fail(`${w}.modes`, `'${m}' is not one of peaks, extended, clusters`);
     const looksLikePath = /[/\\]|\.nii/.test(a.name);
-    spec.atlas = { name: looksLikePath ? rel(a.name) : a.name, labels: typeof a.labels === 'string' ? rel(a.labels) : undefined, modes: modes as LabelMode[], radius: num(a, 'radius', w, 5) };
-    if (!spec.results) spec.results = { threshold: 0.001, correction: 'none', extent: 0, peaks: 3, peakDistance: 8, maps: [] };
+    spec.atlas = {
+      name: looksLikePath ? rel(a.name) : a.name,
+      labels: typeof a.labels === 'string' ? rel(a.labels) : undefined,
+      modes: modes as LabelMode[],
+      radius: num(a, 'radius', w, 5),
+    };
+    if (!spec.results)
+      spec.results = { threshold: 0.001, correction: 'none', extent: 0, peaks: 3, peakDistance: 8, maps: [] };
   }
   if (raw.permute !== undefined && raw.permute !== false) {
     const p = raw.permute === true ? {} : raw.permute;
@@ -239,7 +293,8 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     if (![6, 18, 26].includes(conn)) fail(w, `connectivity must be 6, 18 or 26 (got ${conn})`);
     let contrasts: (number | string)[] | undefined;
     if (p.contrasts !== undefined) {
-      if (!Array.isArray(p.contrasts) || p.contrasts.some((c) => typeof c !== 'number' && typeof c !== 'string')) fail(w, "'contrasts' must be a list of contrast numbers or names");
+      if (!Array.isArray(p.contrasts) || p.contrasts.some((c) => typeof c !== 'number' && typeof c !== 'string'))
+        fail(w, "'contrasts' must be a list of contrast numbers or names");
       contrasts = p.contrasts as (number | string)[];
     }
     spec.permute = {
@@ -249,24 +304,41 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
       tfce: bool(p, 'tfce', w, false),
       clusterThreshold: p.cluster_threshold === undefined ? undefined : num(p, 'cluster_threshold', w),
       connectivity: conn as 6 | 18 | 26,
-      ...(p.accel !== undefined ? { accel: parseAccel(Array.isArray(p.accel) ? p.accel.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',') : typeof p.accel === 'string' ? p.accel : JSON.stringify(p.accel), `${w}.accel`) } : {}),
+      ...(p.accel !== undefined
+        ? {
+            accel: parseAccel(
+              Array.isArray(p.accel)
+                ? p.accel.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',')
+                : typeof p.accel === 'string'
+                  ? p.accel
+                  : JSON.stringify(p.accel),
+              `${w}.accel`,
+            ),
+          }
+        : {}),
     };
   }
   if (raw.report !== undefined && raw.report !== false) {
     const r = raw.report === true ? {} : raw.report;
     const w = `${where}: report`;
-    if (!isObj(r)) fail(w, 'expected true or {threshold, correction, extent, sign, display, cuts, background, viewer, file}');
+    if (!isObj(r))
+      fail(w, 'expected true or {threshold, correction, extent, sign, display, cuts, background, viewer, file}');
     checkKeys(r, ['threshold', 'correction', 'extent', 'sign', 'display', 'cuts', 'background', 'viewer', 'file'], w);
     const correction = r.correction ?? spec.results?.correction ?? 'none';
-    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr') fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
+    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr')
+      fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
     const sign = r.sign ?? 'pos';
-    if (sign !== 'pos' && sign !== 'neg' && sign !== 'both') fail(w, `sign must be pos, neg or both (got ${JSON.stringify(sign)})`);
+    if (sign !== 'pos' && sign !== 'neg' && sign !== 'both')
+      fail(w, `sign must be pos, neg or both (got ${JSON.stringify(sign)})`);
     const display = r.display ?? 'z';
-    if (typeof display !== 'string' || !['x', 'y', 'z', 'ortho'].includes(display)) fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
+    if (typeof display !== 'string' || !['x', 'y', 'z', 'ortho'].includes(display))
+      fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
     const bg = r.background ?? 'template';
-    if (typeof bg !== 'string') fail(w, "background must be 'template', 'icbm152', 'mean', 'none', 'ch2bet' or an image path");
+    if (typeof bg !== 'string')
+      fail(w, "background must be 'template', 'icbm152', 'mean', 'none', 'ch2bet' or an image path");
     const file = r.file ?? 'report.html';
-    if (typeof file !== 'string' || !/\.html?$/i.test(file)) fail(w, `file must name an .html file (got ${JSON.stringify(file)})`);
+    if (typeof file !== 'string' || !/\.html?$/i.test(file))
+      fail(w, `file must name an .html file (got ${JSON.stringify(file)})`);
     spec.report = {
       threshold: num(r, 'threshold', w, spec.results?.threshold ?? 0.001),
       correction,
@@ -298,7 +370,10 @@ export function readAnalysisFile(path: string): AnalysisSpec {
     const text = readFileSync(abs, 'utf8');
     raw = /\.json$/i.test(abs) ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new VbmError(`${abs}: cannot parse (${(e as Error).message})`, 'check the YAML/JSON syntax; `vbm init design.csv` writes a commented example');
+    throw new VbmError(
+      `${abs}: cannot parse (${(e as Error).message})`,
+      'check the YAML/JSON syntax; `vbm init design.csv` writes a commented example',
+    );
   }
   const spec = parseAnalysisSpec(raw, dirname(abs), abs);
   spec.source = abs;

@@ -63,23 +63,35 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const wanted = [...new Set([...(opts.globals ? [opts.globals] : []), ...nuisance])];
   for (const c of wanted) {
     if (!table.header.slice(1).includes(c)) {
-      throw new VbmError(`${opts.design}: column '${c}' (named by ${c === opts.globals ? '--globals' : '--nuisance'}) is not in the spreadsheet`, `its columns are: ${table.header.slice(1).join(', ')}`);
+      throw new VbmError(
+        `${opts.design}: column '${c}' (named by ${c === opts.globals ? '--globals' : '--nuisance'}) is not in the spreadsheet`,
+        `its columns are: ${table.header.slice(1).join(', ')}`,
+      );
     }
   }
   const design = designMatrix(table, { covariates: wanted, intercept: true });
   const values = (name: string): number[] => design.covariates.find((c) => c.name === name)!.raw;
   const n = design.n;
-  if (n < 3) throw new VbmError(`${opts.design}: ${n} scans; the check compares scans with each other and needs at least 3`);
+  if (n < 3)
+    throw new VbmError(`${opts.design}: ${n} scans; the check compares scans with each other and needs at least 3`);
   let scale = new Array<number>(n).fill(1);
   if (opts.globals) {
     const g = values(opts.globals);
     g.forEach((v, i) => {
-      if (!(v > 0)) throw new VbmError(`${opts.design}: row ${table.rowNumbers[i]} (${design.scanLabels[i]}), column '${opts.globals}': global value ${v} is not positive`, 'proportional scaling divides each scan by its global value (e.g. TIV)');
+      if (!(v > 0))
+        throw new VbmError(
+          `${opts.design}: row ${table.rowNumbers[i]} (${design.scanLabels[i]}), column '${opts.globals}': global value ${v} is not positive`,
+          'proportional scaling divides each scan by its global value (e.g. TIV)',
+        );
     });
     const gm = g.reduce((a, b) => a + b, 0) / n;
     scale = g.map((v) => gm / v);
   }
-  if (n - 1 - nuisance.length < 1) throw new VbmError(`${n} scans leave no degrees of freedom after ${nuisance.length} nuisance columns`, 'drop nuisance columns or add scans');
+  if (n - 1 - nuisance.length < 1)
+    throw new VbmError(
+      `${n} scans leave no degrees of freedom after ${nuisance.length} nuisance columns`,
+      'drop nuisance columns or add scans',
+    );
   // headers, grids
   const stripped = design.scans.map((s) => s.replace(/,(\d+)$/, ''));
   const headers = new Map<string, NiftiHeader>();
@@ -89,10 +101,16 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const reference = { dims: first.dims, affine: first.affine, path: refs[0].path };
   for (const r of refs) checkGrid(headers.get(r.path)!.dims, headers.get(r.path)!.affine, r.path, reference);
   const nvox = first.dims[0] * first.dims[1] * first.dims[2];
-  const explicit = opts.mask ? resampleMaskNearest(readVolume(opts.mask), first.dims, first.affine) : new Uint8Array(nvox).fill(1);
+  const explicit = opts.mask
+    ? resampleMaskNearest(readVolume(opts.mask), first.dims, first.affine)
+    : new Uint8Array(nvox).fill(1);
   let m = 0;
   for (let i = 0; i < nvox; i++) m += explicit[i];
-  if (m === 0) throw new VbmError(`the mask ${opts.mask} covers no voxel of the scans`, 'check that mask and scans are in the same space');
+  if (m === 0)
+    throw new VbmError(
+      `the mask ${opts.mask} covers no voxel of the scans`,
+      'check that mask and scans are in the same space',
+    );
   const cand = new Int32Array(m);
   for (let i = 0, c = 0; i < nvox; i++) if (explicit[i]) cand[c++] = i;
   // one read of each scan: masked, NaN -> 0 (missing counts as no tissue, so it stands out)
@@ -143,9 +161,15 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         kept++;
       }
     }
-    if (kept === 0) throw new VbmError('no voxel has data in the mask (the mean of the scans is zero there)', 'check the mask and the scans');
+    if (kept === 0)
+      throw new VbmError(
+        'no voxel has data in the mask (the mean of the scans is zero there)',
+        'check the mask and the scans',
+      );
     // blocks of voxels of every scan: memory n x B, B chosen from a fixed budget
-    const nuisanceMatrix = nuisance.length ? Array.from({ length: n }, (_, i) => nuisance.map((name) => values(name)[i])) : undefined;
+    const nuisanceMatrix = nuisance.length
+      ? Array.from({ length: n }, (_, i) => nuisance.map((name) => values(name)[i]))
+      : undefined;
     const acc = new HomogeneityAccumulator(n, nuisanceMatrix);
     const B = Math.max(64, Math.floor((opts.blockBytes ?? 64 * 1024 * 1024) / (8 * n)));
     const span = new Float64Array(n * B);
@@ -162,7 +186,11 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       acc.addBlock(block, w, w);
       opts.onProgress?.('comparing scans', c1, m);
     }
-    if (acc.voxels === 0) throw new VbmError('the scans do not differ at any voxel of the mask', 'check that the design names different scans');
+    if (acc.voxels === 0)
+      throw new VbmError(
+        'the scans do not differ at any voxel of the mask',
+        'check that the design names different scans',
+      );
     const { meanCorrelation, quarticZ } = acc.measures();
     const verdicts = flagScans(meanCorrelation, quarticZ);
     const ranked = rankScans(verdicts);
@@ -193,16 +221,48 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
 }
 
 function writeCheckFiles(dir: string, s: CheckSummary): string[] {
-  const header = ['row', 'scan', 'mean_correlation', 'quartic_mean_z', 'correlation_below_median_sd', 'z_above_median_sd', 'flagged', 'reason', 'rank'];
+  const header = [
+    'row',
+    'scan',
+    'mean_correlation',
+    'quartic_mean_z',
+    'correlation_below_median_sd',
+    'z_above_median_sd',
+    'flagged',
+    'reason',
+    'rank',
+  ];
   const lines = [header.join(',')];
   for (const v of s.perScan) {
-    lines.push([v.row + 1, csvCell(v.scan), v.meanCorrelation.toPrecision(8), v.quarticZ.toPrecision(8), v.correlationDeviation.toFixed(3), v.zDeviation.toFixed(3), v.flagged ? 1 : 0, csvCell(v.reasons.join('; ')), v.rank].join(','));
+    lines.push(
+      [
+        v.row + 1,
+        csvCell(v.scan),
+        v.meanCorrelation.toPrecision(8),
+        v.quarticZ.toPrecision(8),
+        v.correlationDeviation.toFixed(3),
+        v.zDeviation.toFixed(3),
+        v.flagged ? 1 : 0,
+        csvCell(v.reasons.join('; ')),
+        v.rank,
+      ].join(','),
+    );
   }
   const picture = plotCheck({
     title: `Sample homogeneity: ${s.scans} scans, ${s.flagged} flagged`,
     measures: [
-      { title: 'Mean correlation with the other scans', values: s.perScan.map((v) => v.meanCorrelation), threshold: s.meanCorrelation.threshold, side: 'low' },
-      { title: 'Quartic mean Z-score', values: s.perScan.map((v) => v.quarticZ), threshold: s.quarticZ.threshold, side: 'high' },
+      {
+        title: 'Mean correlation with the other scans',
+        values: s.perScan.map((v) => v.meanCorrelation),
+        threshold: s.meanCorrelation.threshold,
+        side: 'low',
+      },
+      {
+        title: 'Quartic mean Z-score',
+        values: s.perScan.map((v) => v.quarticZ),
+        threshold: s.quarticZ.threshold,
+        side: 'high',
+      },
     ],
     flagged: s.perScan.map((v) => v.flagged),
     names: s.perScan.map((v) => `${v.row + 1}: ${basename(v.scan)}`),
@@ -236,7 +296,13 @@ export function checkText(s: CheckSummary, flagged: CheckSummary['perScan']): st
     out.push(
       formatTable(
         ['row', 'scan', 'mean r', 'quartic Z', 'reason'],
-        flagged.map((v) => [String(v.row + 1), v.scan, f3(v.meanCorrelation), f3(v.quarticZ), `${v.reasons.join(', ')} (${Math.max(v.correlationDeviation, v.zDeviation).toFixed(1)} SD)`]),
+        flagged.map((v) => [
+          String(v.row + 1),
+          v.scan,
+          f3(v.meanCorrelation),
+          f3(v.quarticZ),
+          `${v.reasons.join(', ')} (${Math.max(v.correlationDeviation, v.zDeviation).toFixed(1)} SD)`,
+        ]),
         ['r', 'l', 'r', 'r', 'l'],
       ),
     );

@@ -7,10 +7,23 @@ import { VbmError } from '../errors.js';
 import { type DesignOptions, MODEL_KINDS, type ModelKind } from '../model/designMatrix.js';
 import type { GlobalsOptions } from '../model/globals.js';
 
-export const DESIGN_KEYS = ['model', 'factor', 'levels', 'subject', 'condition', 'variance', 'factors', 'interactions', 'globals'];
+export const DESIGN_KEYS = [
+  'model',
+  'factor',
+  'levels',
+  'subject',
+  'condition',
+  'variance',
+  'factors',
+  'interactions',
+  'globals',
+];
 
 /** The design options an analysis file can set (covariates, centring and intercept are read with the other top-level keys). */
-export type DesignSpec = Pick<DesignOptions, 'model' | 'factor' | 'levels' | 'subject' | 'condition' | 'variance' | 'factors' | 'interactions' | 'globals'>;
+export type DesignSpec = Pick<
+  DesignOptions,
+  'model' | 'factor' | 'levels' | 'subject' | 'condition' | 'variance' | 'factors' | 'interactions' | 'globals'
+>;
 
 type Obj = Record<string, unknown>;
 
@@ -19,8 +32,13 @@ function fail(where: string, what: string, hint?: string): never {
 }
 
 function names(v: unknown, where: string): string[] {
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' && typeof x !== 'number')) fail(where, `expected a list of names (got ${JSON.stringify(v)})`);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' && typeof x !== 'number'))
+    fail(where, `expected a list of names (got ${JSON.stringify(v)})`);
   return (v as unknown[]).map(String);
 }
 
@@ -36,20 +54,34 @@ function text(v: unknown, where: string): string {
 
 /** `two-sample`, `two_sample`, `TwoSample` ... -> two_sample; `mreg`/`regression` -> multiple_regression; `one-way anova` -> anova. */
 export function parseModelKind(v: unknown, where: string): ModelKind {
-  const s = String(v).toLowerCase().replace(/[\s-]+/g, '_');
-  const alias: Record<string, ModelKind | undefined> = { mreg: 'multiple_regression', regression: 'multiple_regression', twosample: 'two_sample', onesample: 'one_sample', one_way_anova: 'anova', full_factorial: 'anova' };
+  const s = String(v)
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
+  const alias: Record<string, ModelKind | undefined> = {
+    mreg: 'multiple_regression',
+    regression: 'multiple_regression',
+    twosample: 'two_sample',
+    onesample: 'one_sample',
+    one_way_anova: 'anova',
+    full_factorial: 'anova',
+  };
   const k = alias[s] ?? s;
-  if (!(MODEL_KINDS as string[]).includes(k)) fail(where, `model '${String(v)}' is not one of ${MODEL_KINDS.join(', ')}`);
+  if (!(MODEL_KINDS as string[]).includes(k))
+    fail(where, `model '${String(v)}' is not one of ${MODEL_KINDS.join(', ')}`);
   return k as ModelKind;
 }
 
 export function parseGlobals(v: unknown, where: string): GlobalsOptions {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, 'expected {calculation, values, grand_mean_scaling, normalisation}');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    fail(where, 'expected {calculation, values, grand_mean_scaling, normalisation}');
   const o = v as Obj;
-  for (const k of Object.keys(o)) if (!['calculation', 'values', 'grand_mean_scaling', 'normalisation'].includes(k)) fail(where, `unknown key '${k}'`, 'allowed keys: calculation, values, grand_mean_scaling, normalisation');
+  for (const k of Object.keys(o))
+    if (!['calculation', 'values', 'grand_mean_scaling', 'normalisation'].includes(k))
+      fail(where, `unknown key '${k}'`, 'allowed keys: calculation, values, grand_mean_scaling, normalisation');
   const g: GlobalsOptions = {};
   if (o.calculation !== undefined) {
-    if (typeof o.calculation !== 'string' || !['omit', 'mean', 'user'].includes(o.calculation)) fail(`${where}.calculation`, `'${shown(o.calculation)}' is not one of omit, mean, user`);
+    if (typeof o.calculation !== 'string' || !['omit', 'mean', 'user'].includes(o.calculation))
+      fail(`${where}.calculation`, `'${shown(o.calculation)}' is not one of omit, mean, user`);
     g.calculation = o.calculation as GlobalsOptions['calculation'];
   }
   if (o.values !== undefined) g.values = text(o.values, `${where}.values`);
@@ -71,16 +103,19 @@ export function parseGlobals(v: unknown, where: string): GlobalsOptions {
 export function parseDesignKeys(raw: Obj, where: string): DesignSpec {
   const d: DesignSpec = {};
   if (raw.model !== undefined) d.model = parseModelKind(raw.model, `${where}: model`);
-  for (const k of ['factor', 'subject', 'condition'] as const) if (raw[k] !== undefined) d[k] = text(raw[k], `${where}: ${k}`);
+  for (const k of ['factor', 'subject', 'condition'] as const)
+    if (raw[k] !== undefined) d[k] = text(raw[k], `${where}: ${k}`);
   if (raw.levels !== undefined) d.levels = names(raw.levels, `${where}: levels`);
   if (raw.factors !== undefined) d.factors = names(raw.factors, `${where}: factors`);
   if (raw.variance !== undefined) {
-    if (raw.variance !== 'equal' && raw.variance !== 'unequal') fail(`${where}: variance`, `must be equal or unequal (got ${JSON.stringify(raw.variance)})`);
+    if (raw.variance !== 'equal' && raw.variance !== 'unequal')
+      fail(`${where}: variance`, `must be equal or unequal (got ${JSON.stringify(raw.variance)})`);
     d.variance = raw.variance;
   }
   if (raw.interactions !== undefined) {
     const v = raw.interactions;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${where}: interactions`, 'expected a map covariate: factor, e.g. {tiv: group}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      fail(`${where}: interactions`, 'expected a map covariate: factor, e.g. {tiv: group}');
     d.interactions = {};
     for (const [cov, fac] of Object.entries(v as Obj)) d.interactions[cov] = text(fac, `${where}: interactions.${cov}`);
   }

@@ -18,13 +18,28 @@ export interface PeakEffects {
 
 export function peakEffects(rec: ModelRecord, c: ModelRecord['contrasts'][number], stats: number[]): PeakEffects {
   const [df1, df2] = c.df;
-  if (c.type === 'F') return { R2: stats.map((f) => partialR2(f, df1, df2)), note: `Effect size: partial R2 = F df1 / (F df1 + df2) = F ${df1.toFixed(1)} / (F ${df1.toFixed(1)} + ${df2.toFixed(1)})` };
+  if (c.type === 'F')
+    return {
+      R2: stats.map((f) => partialR2(f, df1, df2)),
+      note: `Effect size: partial R2 = F df1 / (F df1 + df2) = F ${df1.toFixed(1)} / (F ${df1.toFixed(1)} + ${df2.toFixed(1)})`,
+    };
   const r = stats.map((t) => partialR(t, df2));
   const g = twoGroupContrast(rec.design.matrix, rec.design.columns, c.weights[0]);
-  if (!g.twoGroup) return { r, dReason: g.reason, note: `Effect size: partial r = T / sqrt(T^2 + ${df2.toFixed(1)}); no Cohen's d: ${g.reason}` };
+  if (!g.twoGroup)
+    return {
+      r,
+      dReason: g.reason,
+      note: `Effect size: partial r = T / sqrt(T^2 + ${df2.toFixed(1)}); no Cohen's d: ${g.reason}`,
+    };
   return {
     r,
-    d: { values: stats.map((t) => g.factor * t), factor: g.factor, groups: g.groups, n: g.n, description: g.description },
+    d: {
+      values: stats.map((t) => g.factor * t),
+      factor: g.factor,
+      groups: g.groups,
+      n: g.n,
+      description: g.description,
+    },
     note: `Effect size: partial r = T / sqrt(T^2 + ${df2.toFixed(1)}); Cohen's d = ${g.factor.toPrecision(4)} x T, ${g.description} (${g.groups[0]}: ${g.n[0]} scans, ${g.groups[1]}: ${g.n[1]})`,
   };
 }

@@ -27,7 +27,10 @@ design: ${JSON.stringify(design)}
 out: ${JSON.stringify(outDir)}
 
 # Covariates (default: every column after the first) and their centring: mean (default) or none.
-covariates: [${cols.filter((c) => !ids.includes(c)).map(q).join(', ')}]
+covariates: [${cols
+    .filter((c) => !ids.includes(c))
+    .map(q)
+    .join(', ')}]
 centring: mean            # or per column, e.g. {${q(first)}: mean, sex: none}
 intercept: true
 
@@ -53,7 +56,10 @@ implicit_mask: true
 #       covariates: [${q(first)}]
 #       contrasts: [...]
 #     - name: full
-#       covariates: [${cols.filter((c) => !ids.includes(c)).map(q).join(', ')}]
+#       covariates: [${cols
+    .filter((c) => !ids.includes(c))
+    .map(q)
+    .join(', ')}]
 #       contrasts: [...]
 contrasts:
   - {name: "Effect of ${first} (+)", type: T, columns: [${q(first)}], weights: [1]}

@@ -64,18 +64,51 @@ export function runLabel(dir: string, req: LabelRequest): LabelOutput {
     if (modes.includes('extended')) {
       const rows = labelExtended(atlas, res.table, radius);
       const header = ['cluster', 'peak', 'x_mm', 'y_mm', 'z_mm', 'label', 'voxels', 'percent'];
-      const body = rows.flatMap((r) => r.regions.map((g) => [String(r.cluster), String(r.peak), ...mm(r.mm), g.label, String(g.voxels), f1(g.percent)]));
+      const body = rows.flatMap((r) =>
+        r.regions.map((g) => [
+          String(r.cluster),
+          String(r.peak),
+          ...mm(r.mm),
+          g.label,
+          String(g.voxels),
+          f1(g.percent),
+        ]),
+      );
       write('extended', [header, ...body]);
       text.push('', `Extended local maxima labelling (sphere of ${radius} mm)`, formatTable(header, body));
     }
     if (modes.includes('clusters')) {
       const rows = labelClusters(atlas, res.table, res.stat.dims, res.stat.affine);
-      const header = ['cluster', 'cluster_size', 'x_mm', 'y_mm', 'z_mm', 'label', 'pct_cluster', 'cluster_voxels', 'pct_label', 'label_voxels'];
+      const header = [
+        'cluster',
+        'cluster_size',
+        'x_mm',
+        'y_mm',
+        'z_mm',
+        'label',
+        'pct_cluster',
+        'cluster_voxels',
+        'pct_label',
+        'label_voxels',
+      ];
       const body = rows.flatMap((r) =>
-        r.regions.map((g) => [String(r.cluster), String(r.size), ...mm(r.peakMm), g.label, f1(g.pctCluster), String(g.clusterVoxels), f1(g.pctLabel), g.label === 'OUTSIDE' ? '' : String(g.labelVoxels)]),
+        r.regions.map((g) => [
+          String(r.cluster),
+          String(r.size),
+          ...mm(r.peakMm),
+          g.label,
+          f1(g.pctCluster),
+          String(g.clusterVoxels),
+          f1(g.pctLabel),
+          g.label === 'OUTSIDE' ? '' : String(g.labelVoxels),
+        ]),
       );
       write('clusters', [header, ...body]);
-      text.push('', 'Cluster labelling (% of the cluster in each region; % of each region in the cluster)', formatTable(header, body));
+      text.push(
+        '',
+        'Cluster labelling (% of the cluster in each region; % of each region in the cluster)',
+        formatTable(header, body),
+      );
     }
     staged.commit();
   } catch (e) {

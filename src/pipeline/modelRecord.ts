@@ -54,7 +54,14 @@ export interface ModelRecord {
   nonSphericity?: NonSphericity;
   masking: { explicitMask: string | null; implicit: boolean; threshold: ThresholdMasking; voxels: number };
   grid: { dims: [number, number, number]; affine: number[][]; voxelSize: [number, number, number] };
-  smoothness: { FWHM_vox: number[]; FWHM_mm: number[]; R: number[]; S: number; nResiduals: number; nValidVoxels: number };
+  smoothness: {
+    FWHM_vox: number[];
+    FWHM_mm: number[];
+    R: number[];
+    S: number;
+    nResiduals: number;
+    nValidVoxels: number;
+  };
   images: { beta: string[]; ResMS: string; mask: string; RPV: string };
   contrasts: {
     index: number;
@@ -66,10 +73,16 @@ export interface ModelRecord {
   }[];
 }
 
-export function analysisId(scanLabels: string[], columns: string[], X: number[][], varianceGroups?: ArrayLike<number>): string {
+export function analysisId(
+  scanLabels: string[],
+  columns: string[],
+  X: number[][],
+  varianceGroups?: ArrayLike<number>,
+): string {
   const h = createHash('sha256');
   // variance groups make another analysis (the whitened fit); an i.i.d. design hashes as before
-  const groups = varianceGroups && new Set(Array.from(varianceGroups)).size > 1 ? Array.from(varianceGroups) : undefined;
+  const groups =
+    varianceGroups && new Set(Array.from(varianceGroups)).size > 1 ? Array.from(varianceGroups) : undefined;
   h.update(JSON.stringify(groups ? { scanLabels, columns, X, varianceGroups: groups } : { scanLabels, columns, X }));
   return h.digest('hex').slice(0, 16);
 }
@@ -77,17 +90,26 @@ export function analysisId(scanLabels: string[], columns: string[], X: number[][
 export function readModelRecord(dir: string): ModelRecord {
   const path = join(dir, MODEL_FILE);
   if (!existsSync(path)) {
-    throw new VbmError(`${dir} holds no vbm analysis (no ${MODEL_FILE})`, 'give the --out folder of a finished `vbm run`');
+    throw new VbmError(
+      `${dir} holds no vbm analysis (no ${MODEL_FILE})`,
+      'give the --out folder of a finished `vbm run`',
+    );
   }
   let rec: ModelRecord;
   try {
     rec = JSON.parse(readFileSync(path, 'utf8')) as ModelRecord;
   } catch (e) {
-    throw new VbmError(`${path} is not valid JSON (${(e as Error).message})`, 'the file was damaged; re-run `vbm run` with --overwrite');
+    throw new VbmError(
+      `${path} is not valid JSON (${(e as Error).message})`,
+      'the file was damaged; re-run `vbm run` with --overwrite',
+    );
   }
   if (rec.format !== MODEL_FORMAT) throw new VbmError(`${path} is not a vbm model record`);
   if (rec.formatVersion > MODEL_FORMAT_VERSION) {
-    throw new VbmError(`${path} was written by a newer vbm (format ${rec.formatVersion}, vbm ${rec.vbmVersion})`, 'update vbm to read it');
+    throw new VbmError(
+      `${path} was written by a newer vbm (format ${rec.formatVersion}, vbm ${rec.vbmVersion})`,
+      'update vbm to read it',
+    );
   }
   return rec;
 }

@@ -22,7 +22,12 @@ export function pad(k: number): string {
 }
 
 /** Spread values over the analysed voxels onto the full grid, `outside` elsewhere. */
-export function toGrid(fit: FittedModel, values: ArrayLike<number>, outside: number, kind: 'f32' | 'f64' = 'f32'): Float32Array | Float64Array {
+export function toGrid(
+  fit: FittedModel,
+  values: ArrayLike<number>,
+  outside: number,
+  kind: 'f32' | 'f64' = 'f32',
+): Float32Array | Float64Array {
   const n = fit.dims[0] * fit.dims[1] * fit.dims[2];
   const out = kind === 'f32' ? new Float32Array(n) : new Float64Array(n);
   if (outside !== 0) out.fill(outside);
@@ -39,22 +44,39 @@ export function stageModelImages(dir: string, fit: FittedModel, columns: string[
     for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j];
     staged.write(
       join(dir, imageName.beta(j + 1)),
-      encodeNifti({ dims, affine, data: toGrid(fit, b, NaN) }, { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` }),
+      encodeNifti(
+        { dims, affine, data: toGrid(fit, b, NaN) },
+        { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
+      ),
     );
   }
   staged.write(
     join(dir, imageName.ResMS),
-    encodeNifti({ dims, affine, data: toGrid(fit, fit.resMS, NaN, 'f64') }, { datatype: DT.FLOAT64, descrip: 'spm_spm:Residual sum-of-squares' }),
+    encodeNifti(
+      { dims, affine, data: toGrid(fit, fit.resMS, NaN, 'f64') },
+      { datatype: DT.FLOAT64, descrip: 'spm_spm:Residual sum-of-squares' },
+    ),
   );
-  staged.write(join(dir, imageName.mask), encodeNifti({ dims, affine, data: fit.mask }, { datatype: DT.UINT8, descrip: 'spm_spm:resultant analysis mask' }));
+  staged.write(
+    join(dir, imageName.mask),
+    encodeNifti({ dims, affine, data: fit.mask }, { datatype: DT.UINT8, descrip: 'spm_spm:resultant analysis mask' }),
+  );
   staged.write(
     join(dir, imageName.RPV),
-    encodeNifti({ dims, affine, data: toGrid(fit, fit.smoothness.rpv, NaN, 'f64') }, { datatype: DT.FLOAT64, descrip: 'spm_spm: resels per voxel' }),
+    encodeNifti(
+      { dims, affine, data: toGrid(fit, fit.smoothness.rpv, NaN, 'f64') },
+      { datatype: DT.FLOAT64, descrip: 'spm_spm: resels per voxel' },
+    ),
   );
 }
 
 /** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
-export function stageContrastImages(dir: string, fit: FittedModel, maps: ContrastMaps, staged: StagedFiles): { effect: string; stat: string } {
+export function stageContrastImages(
+  dir: string,
+  fit: FittedModel,
+  maps: ContrastMaps,
+  staged: StagedFiles,
+): { effect: string; stat: string } {
   const { dims, affine } = fit;
   const c = maps.contrast;
   const isT = c.type === 'T';
@@ -62,15 +84,24 @@ export function stageContrastImages(dir: string, fit: FittedModel, maps: Contras
   const stat = isT ? imageName.spmT(c.index) : imageName.spmF(c.index);
   staged.write(
     join(dir, effect),
-    encodeNifti({ dims, affine, data: toGrid(fit, maps.effect, NaN) }, { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) }),
+    encodeNifti(
+      { dims, affine, data: toGrid(fit, maps.effect, NaN) },
+      { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) },
+    ),
   );
   staged.write(
     join(dir, stat),
     encodeNifti(
       { dims, affine, data: toGrid(fit, maps.stat, 0) },
       {
-        descrip: `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(0, 79),
-        intent: isT ? { code: 3, p1: maps.df[1], name: 'spmT' } : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
+        descrip:
+          `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
+            0,
+            79,
+          ),
+        intent: isT
+          ? { code: 3, p1: maps.df[1], name: 'spmT' }
+          : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
       },
     ),
   );

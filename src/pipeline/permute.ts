@@ -130,11 +130,18 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
   try {
     accessSync(a.dir, constants.W_OK);
   } catch {
-    throw new VbmError(`cannot write to the analysis folder ${a.dir}`, 'check its permissions, or copy the folder somewhere writable');
+    throw new VbmError(
+      `cannot write to the analysis folder ${a.dir}`,
+      'check its permissions, or copy the folder somewhere writable',
+    );
   }
   const names = permutationFileNames(con.index);
   const alpha = req.alpha ?? 0.05;
-  const result = await permuteContrast(a, { checkpoint: join(a.dir, names.checkpoint), ...req, accel: req.accel ? { alpha, ...req.accel } : undefined });
+  const result = await permuteContrast(a, {
+    checkpoint: join(a.dir, names.checkpoint),
+    ...req,
+    accel: req.accel ? { alpha, ...req.accel } : undefined,
+  });
   const { list, definition } = significantClusters(result, alpha);
   const [nx, ny, nz] = result.dims;
   const grid = (vals: ArrayLike<number>, outside: number, f: (x: number) => number = (x) => x): Float32Array => {
@@ -146,7 +153,10 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
   const staged = new StagedFiles();
   const files: string[] = [];
   const put = (name: string, data: Float32Array, descrip: string): void => {
-    staged.write(join(a.dir, name), encodeNifti({ dims: result.dims, affine: result.affine, data }, { descrip: descrip.slice(0, 79) }));
+    staged.write(
+      join(a.dir, name),
+      encodeNifti({ dims: result.dims, affine: result.affine, data }, { descrip: descrip.slice(0, 79) }),
+    );
     files.push(name);
   };
   const N = result.permutations;
@@ -156,7 +166,11 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
     put(names.voxPFwe, grid(result.pFwe, NaN), `vbm permute: voxel p FWE (max stat), ${N} perms`);
     put(names.voxLogPFwe, grid(result.pFwe, 0, mlog), `vbm permute: voxel -log10 p FWE, ${N} perms`);
     if (result.tfceMap && result.tfcePUnc && result.tfcePFwe) {
-      put(names.tfce, grid(result.tfceMap, 0), `vbm permute: TFCE E=${result.tfce?.E} H=${result.tfce?.H} C=${result.connectivity}`);
+      put(
+        names.tfce,
+        grid(result.tfceMap, 0),
+        `vbm permute: TFCE E=${result.tfce?.E} H=${result.tfce?.H} C=${result.connectivity}`,
+      );
       put(names.tfceP, grid(result.tfcePUnc, NaN), `vbm permute: TFCE p unc, ${N} perms`);
       put(names.tfceLogP, grid(result.tfcePUnc, 0, mlog), `vbm permute: TFCE -log10 p unc, ${N} perms`);
       put(names.tfcePFwe, grid(result.tfcePFwe, NaN), `vbm permute: TFCE p FWE, ${N} perms`);
@@ -174,12 +188,36 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
         }
       }
       put(names.clusterePFwe, grid(pe, NaN), 'vbm permute: cluster-extent p FWE');
-      put(names.clustereLogPFwe, grid(pe, 0, (p) => (Number.isNaN(p) ? 0 : mlog(p))), 'vbm permute: cluster-extent -log10 p FWE');
+      put(
+        names.clustereLogPFwe,
+        grid(pe, 0, (p) => (Number.isNaN(p) ? 0 : mlog(p))),
+        'vbm permute: cluster-extent -log10 p FWE',
+      );
       put(names.clustermPFwe, grid(pm, NaN), 'vbm permute: cluster-mass p FWE');
-      put(names.clustermLogPFwe, grid(pm, 0, (p) => (Number.isNaN(p) ? 0 : mlog(p))), 'vbm permute: cluster-mass -log10 p FWE');
+      put(
+        names.clustermLogPFwe,
+        grid(pm, 0, (p) => (Number.isNaN(p) ? 0 : mlog(p))),
+        'vbm permute: cluster-mass -log10 p FWE',
+      );
     }
-    const header = ['cluster', 'voxels', 'mass', 'p_FWE_extent', 'p_FWE_mass', `peak_${result.contrast.type}`, 'peak_p_FWE', 'tfce_p_FWE', 'x_mm', 'y_mm', 'z_mm'];
-    const rows = list.map((c) => [c.cluster, c.voxels, c.mass, c.pFweExtent, c.pFweMass, c.peakStat, c.peakPFwe, c.peakTfcePFwe, ...c.mm].map((x) => (x === null ? '' : r4(Number(x)))));
+    const header = [
+      'cluster',
+      'voxels',
+      'mass',
+      'p_FWE_extent',
+      'p_FWE_mass',
+      `peak_${result.contrast.type}`,
+      'peak_p_FWE',
+      'tfce_p_FWE',
+      'x_mm',
+      'y_mm',
+      'z_mm',
+    ];
+    const rows = list.map((c) =>
+      [c.cluster, c.voxels, c.mass, c.pFweExtent, c.pFweMass, c.peakStat, c.peakPFwe, c.peakTfcePFwe, ...c.mm].map(
+        (x) => (x === null ? '' : r4(Number(x))),
+      ),
+    );
     staged.write(join(a.dir, names.table), toCsv([header, ...rows]));
     files.push(names.table);
     const q = (arr: Float64Array | null, p: number): number | null => {
@@ -198,7 +236,12 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
       connectivity: result.connectivity,
       clusterThreshold: result.clusterThreshold,
       alpha,
-      criticalFWE: { stat: q(result.maxima.stat, 1 - alpha), tfce: q(result.maxima.tfce, 1 - alpha), extent: q(result.maxima.extent, 1 - alpha), mass: q(result.maxima.mass, 1 - alpha) },
+      criticalFWE: {
+        stat: q(result.maxima.stat, 1 - alpha),
+        tfce: q(result.maxima.tfce, 1 - alpha),
+        extent: q(result.maxima.extent, 1 - alpha),
+        mass: q(result.maxima.mass, 1 - alpha),
+      },
       clusterDefinition: definition,
       clusters: list,
       files,

@@ -70,7 +70,13 @@ export interface PipelineOptions {
   /** Tables and summaries that results, labels and permutations print (default: log). */
   onText?: (text: string) => void;
   /** Called once per stage with what happened to it. */
-  onStage?: (model: string, stage: StageName, status: 'cached' | 'ran' | 'not requested', why: string, seconds: number) => void;
+  onStage?: (
+    model: string,
+    stage: StageName,
+    status: 'cached' | 'ran' | 'not requested',
+    why: string,
+    seconds: number,
+  ) => void;
 }
 
 export interface StageReport {
@@ -91,7 +97,8 @@ export function modelDir(spec: AnalysisSpec, m: ModelSpec): string {
 }
 
 export async function runPipeline(spec: AnalysisSpec, opts: PipelineOptions = {}): Promise<ModelReport[]> {
-  if (opts.from && !STAGES.includes(opts.from)) throw new VbmError(`--from '${opts.from}' is not a stage`, `the stages are: ${STAGES.join(', ')}`);
+  if (opts.from && !STAGES.includes(opts.from))
+    throw new VbmError(`--from '${opts.from}' is not a stage`, `the stages are: ${STAGES.join(', ')}`);
   const reports: ModelReport[] = [];
   for (const m of spec.models) reports.push(await runModel(spec, m, opts));
   return reports;
@@ -114,23 +121,40 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
     intercept: spec.intercept,
   };
   if (globalsSource(designOpts.globals) === 'mean') {
-    designOpts.globalValues = await cachedScanGlobals(state, tableScans(table), (d, t) => opts.onProgress?.('global means', d, t));
+    designOpts.globalValues = await cachedScanGlobals(state, tableScans(table), (d, t) =>
+      opts.onProgress?.('global means', d, t),
+    );
   }
   const design = designMatrix(table, designOpts);
   const builtContrasts = buildContrasts(model.contrasts, design);
   const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
-  for (const f of scanFiles) if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
+  for (const f of scanFiles)
+    if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
   // every scan's header (its claimed size checked against the file) and the rows' volumes
   const volumes = new Map<string, number>();
   for (const f of scanFiles) volumes.set(f, (await readHeaderOnly(f)).nVolumes);
   parseScanRefs(design.scans, (p) => volumes.get(p) ?? 1);
-  inspectOutputFolder(dir, analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups), !!opts.overwrite);
+  inspectOutputFolder(
+    dir,
+    analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups),
+    !!opts.overwrite,
+  );
   const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
   let release: () => void = () => undefined;
   try {
     release = lockFolder(dir, log);
-    return await runModelLocked(spec, model, opts, { dir, log, text, table, state, design, designOpts, builtContrasts, scanFiles });
+    return await runModelLocked(spec, model, opts, {
+      dir,
+      log,
+      text,
+      table,
+      state,
+      design,
+      designOpts,
+      builtContrasts,
+      scanFiles,
+    });
   } catch (e) {
     throw fileErrorAsVbmError(e);
   } finally {
@@ -156,7 +180,12 @@ interface Prepared {
   scanFiles: string[];
 }
 
-async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions, prep: Prepared): Promise<ModelReport> {
+async function runModelLocked(
+  spec: AnalysisSpec,
+  model: ModelSpec,
+  opts: PipelineOptions,
+  prep: Prepared,
+): Promise<ModelReport> {
   const { dir, log, text, table, state, design, designOpts, builtContrasts, scanFiles } = prep;
   const removed = removeStaleTemporaries(dir);
   if (removed) log(`removed ${removed} temporary file(s) left by an interrupted run`);
@@ -166,7 +195,11 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
   const report: ModelReport = { name: model.name, dir, stages: [] };
   const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
   /** `key` may be a function when it is known only after the stage ran (scans hashed while read). */
-  const stage = async (name: StageName, keyOrLater: string | null | (() => string), run: () => Promise<string[]> | string[]): Promise<void> => {
+  const stage = async (
+    name: StageName,
+    keyOrLater: string | null | (() => string),
+    run: () => Promise<string[]> | string[],
+  ): Promise<void> => {
     let key = typeof keyOrLater === 'function' ? null : keyOrLater;
     const t0 = performance.now();
     if (keyOrLater === null) {
@@ -179,7 +212,13 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
       return;
     }
     const forced = STAGES.indexOf(name) >= fromIndex;
-    const reason = forced ? (opts.force ? '--force' : `--from ${opts.from}`) : key === null ? 'not run yet' : staleReason(dir, state.stages[name], key);
+    const reason = forced
+      ? opts.force
+        ? '--force'
+        : `--from ${opts.from}`
+      : key === null
+        ? 'not run yet'
+        : staleReason(dir, state.stages[name], key);
     if (reason === null) {
       report.stages.push({ stage: name, status: 'cached', why: '', seconds: 0 });
       opts.onStage?.(model.name, name, 'cached', '', (performance.now() - t0) / 1000);
@@ -189,10 +228,18 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
     const files = await run();
     // outputs of the stage's previous run that this run did not write (a dropped or retyped contrast) go
     const fresh = new Set(files);
-    for (const f of Object.keys(state.stages[name]?.outputs ?? {})) if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
+    for (const f of Object.keys(state.stages[name]?.outputs ?? {}))
+      if (!fresh.has(f)) rmSync(join(dir, f), { force: true });
     const seconds = (performance.now() - t0) / 1000;
     if (typeof keyOrLater === 'function') key = keyOrLater();
-    state.stages[name] = { key: key as string, finished: new Date().toISOString(), seconds, outputs: hashOutputs(dir, files), stats: statOutputs(dir, files), ...(opts.command ? { command: opts.command } : {}) };
+    state.stages[name] = {
+      key: key as string,
+      finished: new Date().toISOString(),
+      seconds,
+      outputs: hashOutputs(dir, files),
+      stats: statOutputs(dir, files),
+      ...(opts.command ? { command: opts.command } : {}),
+    };
     if (files.length) {
       writeStages(dir, state);
       unsaved = false;
@@ -202,7 +249,14 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
   };
 
   // design: the spreadsheet read into the design matrix
-  const designKey = hashOf({ v: VBM_VERSION, columns: design.columns, X: design.X, scans: design.scans, gSF: design.globals?.gSF ?? null, variance: design.varianceGroups ? [...design.varianceGroups] : null });
+  const designKey = hashOf({
+    v: VBM_VERSION,
+    columns: design.columns,
+    X: design.X,
+    scans: design.scans,
+    gSF: design.globals?.gSF ?? null,
+    variance: design.varianceGroups ? [...design.varianceGroups] : null,
+  });
   await stage('design', designKey, () => []);
 
   // estimate: scan contents, masks
@@ -217,14 +271,35 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
   const masking = {
     explicitMask: spec.mask,
     implicit: spec.implicitMask,
-    threshold: spec.threshold?.absolute !== undefined ? { type: 'absolute' as const, value: spec.threshold.absolute } : spec.threshold?.relative !== undefined ? { type: 'relative' as const, value: spec.threshold.relative } : { type: 'none' as const },
+    threshold:
+      spec.threshold?.absolute !== undefined
+        ? { type: 'absolute' as const, value: spec.threshold.absolute }
+        : spec.threshold?.relative !== undefined
+          ? { type: 'relative' as const, value: spec.threshold.relative }
+          : { type: 'none' as const },
   };
   const maskSha = spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null;
   const keyOfEstimate = (): string => hashOf({ designKey, scanHashes, masking, maskSha });
   // check: sample homogeneity over the scans (its own key: a changed check setting re-runs it alone)
-  const checkKey = spec.check ? hashOf({ v: VBM_VERSION, scans: design.scans, scanHashes, check: spec.check, table: table.rows, maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null }) : null;
+  const checkKey = spec.check
+    ? hashOf({
+        v: VBM_VERSION,
+        scans: design.scans,
+        scanHashes,
+        check: spec.check,
+        table: table.rows,
+        maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null,
+      })
+    : null;
   await stage('check', checkKey, async () => {
-    const res = await runCheck({ design: spec.design, out: dir, mask: spec.mask, globals: spec.check!.globals, nuisance: spec.check!.nuisance, onProgress: opts.onProgress });
+    const res = await runCheck({
+      design: spec.design,
+      out: dir,
+      mask: spec.mask,
+      globals: spec.check!.globals,
+      nuisance: spec.check!.nuisance,
+      onProgress: opts.onProgress,
+    });
     text(`${res.text}\n  wrote ${res.files.join(', ')}`);
     return res.files;
   });
@@ -241,7 +316,14 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
       overwrite: opts.overwrite,
       workers: opts.workers ?? spec.workers,
       fitSums: backend
-        ? (job, onScan) => fitOnBackend(dir, job, backend, onScan, { signal: opts.signal, rerun: opts.command, onInterrupt: opts.onInterrupt, onProgress: (d, t) => opts.onProgress?.(`${backend.type} tasks (fit)`, d, t), onNote: (m) => log(`note: ${m}`) })
+        ? (job, onScan) =>
+            fitOnBackend(dir, job, backend, onScan, {
+              signal: opts.signal,
+              rerun: opts.command,
+              onInterrupt: opts.onInterrupt,
+              onProgress: (d, t) => opts.onProgress?.(`${backend.type} tasks (fit)`, d, t),
+              onNote: (m) => log(`note: ${m}`),
+            })
         : undefined,
       command: opts.command,
       onProgress: opts.onProgress,
@@ -256,7 +338,13 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
         return h ? recordScanHash(state, f, h) : scanFingerprint(state, f);
       });
     }
-    return [...res.record.images.beta, res.record.images.ResMS, res.record.images.mask, res.record.images.RPV, 'smoothness.json'];
+    return [
+      ...res.record.images.beta,
+      res.record.images.ResMS,
+      res.record.images.mask,
+      res.record.images.RPV,
+      'smoothness.json',
+    ];
   });
   const estimateKey = keyOfEstimate();
   const contrastsKey = hashOf({ estimateKey, contrasts: builtContrasts.map((c) => [c.name, c.type, c.weights]) });
@@ -273,14 +361,24 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
   let atlasCache: Atlas | undefined;
   const loadedAtlas = (): Atlas => (atlasCache ??= openAtlas(spec.atlas!.name, spec.atlas!.labels));
   // results: every contrast at the spec's thresholds
-  const resultsKey = spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results, atlas: spec.atlas ?? null }) : null;
+  const resultsKey =
+    spec.results && contrastCount ? hashOf({ contrastsKey, results: spec.results, atlas: spec.atlas ?? null }) : null;
   await stage('results', resultsKey, () => {
     const a = openAnalysis(dir);
     const r = spec.results!;
     const atlas = spec.atlas ? loadedAtlas() : undefined;
     const files: string[] = [];
     for (const c of a.record.contrasts) {
-      const out = runResults(a, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, maps: r.maps, atlas });
+      const out = runResults(a, {
+        contrast: c.index,
+        threshold: r.threshold,
+        correction: r.correction,
+        extent: r.extent,
+        peaksPerCluster: r.peaks,
+        peakDistanceMm: r.peakDistance,
+        maps: r.maps,
+        atlas,
+      });
       text(`${out.text}\n  wrote ${out.files.join(', ')}`);
       files.push(...out.files);
     }
@@ -295,7 +393,17 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
     for (const w of atlas.warnings) log(`warning: ${w}`);
     const files: string[] = [];
     for (const c of a.record.contrasts) {
-      const out = runLabel(dir, { contrast: c.index, threshold: r.threshold, correction: r.correction, extent: r.extent, peaksPerCluster: r.peaks, peakDistanceMm: r.peakDistance, atlas, modes: at.modes, radiusMm: at.radius });
+      const out = runLabel(dir, {
+        contrast: c.index,
+        threshold: r.threshold,
+        correction: r.correction,
+        extent: r.extent,
+        peaksPerCluster: r.peaks,
+        peakDistanceMm: r.peakDistance,
+        atlas,
+        modes: at.modes,
+        radiusMm: at.radius,
+      });
       text(`${out.text}\n  wrote ${out.files.join(', ')}`);
       files.push(...out.files);
     }
@@ -329,7 +437,10 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
     return files;
   });
   // report: the HTML report, last, so that a changed threshold or picture option redraws only it
-  const reportKey = spec.report && contrastCount ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null, ...(checkKey ? { checkKey } : {}) }) : null;
+  const reportKey =
+    spec.report && contrastCount
+      ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null, ...(checkKey ? { checkKey } : {}) })
+      : null;
   await stage('report', reportKey, async () => {
     const r = spec.report!;
     const out = await runReport(dir, {
@@ -354,18 +465,32 @@ async function runModelLocked(spec: AnalysisSpec, model: ModelSpec, opts: Pipeli
 }
 
 /** What `vbm show` lists of the stages of an analysis folder. */
-export function stageSummary(dir: string): { stage: StageName; finished: string; seconds: number; outputs: number; command?: string }[] {
+export function stageSummary(
+  dir: string,
+): { stage: StageName; finished: string; seconds: number; outputs: number; command?: string }[] {
   const s = readStages(dir);
-  return STAGES.filter((n) => s.stages[n]).map((n) => ({ stage: n, finished: s.stages[n]!.finished, seconds: s.stages[n]!.seconds, outputs: Object.keys(s.stages[n]!.outputs).length, command: s.stages[n]!.command }));
+  return STAGES.filter((n) => s.stages[n]).map((n) => ({
+    stage: n,
+    finished: s.stages[n]!.finished,
+    seconds: s.stages[n]!.seconds,
+    outputs: Object.keys(s.stages[n]!.outputs).length,
+    command: s.stages[n]!.command,
+  }));
 }
 
 /** The permutations of one contrast as tasks on a backend; without waiting, the stage stops after submitting. */
-async function permuteOnBackend(dir: string, req: PermuteRequest, backend: BackendSettings, opts: PipelineOptions): Promise<PermuteOutput> {
+async function permuteOnBackend(
+  dir: string,
+  req: PermuteRequest,
+  backend: BackendSettings,
+  opts: PipelineOptions,
+): Promise<PermuteOutput> {
   const d = await distributedPermute(dir, { ...req, signal: undefined }, backend, {
     signal: opts.signal,
     rerun: opts.command,
     onInterrupt: opts.onInterrupt,
-    onProgress: (done, total) => opts.onProgress?.(`${backend.type} tasks (contrast ${String(req.contrast)})`, done, total),
+    onProgress: (done, total) =>
+      opts.onProgress?.(`${backend.type} tasks (contrast ${String(req.contrast)})`, done, total),
     onNote: req.onNote,
   });
   if (!d.output) {

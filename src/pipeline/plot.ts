@@ -12,7 +12,15 @@ import type { Volume } from '../io/nifti/volume.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { type AnalysisResults, analysisResults } from './results.js';
 import { type Sign, type StatScale } from '../plot/colours.js';
-import { type Display, chooseCuts, peakPosition, plotGlassBrain, plotStatMap, type PlotResult, snapToGrid } from '../plot/statMap.js';
+import {
+  type Display,
+  chooseCuts,
+  peakPosition,
+  plotGlassBrain,
+  plotStatMap,
+  type PlotResult,
+  snapToGrid,
+} from '../plot/statMap.js';
 import { type Box, worldBox } from '../plot/sampling.js';
 import { plotDesignMatrix } from '../plot/designMatrix.js';
 import { resolveBackground, shippedTemplate } from '../plot/background.js';
@@ -75,8 +83,17 @@ export function thresholdWithDefaults(t: Partial<ThresholdRequest>): ThresholdRe
 
 export function displayedMap(a: Analysis, contrast: number | string, t: ThresholdRequest, vmax?: number): DisplayedMap {
   const c = a.contrast(contrast);
-  if (c.type === 'F' && t.sign !== 'pos') throw new VbmError(`contrast ${c.index} '${c.name}' is an F contrast: only positive values exist`, 'use --sign pos (the default) for F maps');
-  const res = analysisResults(a, { contrast: c.index, threshold: t.threshold, correction: t.correction, extent: t.extent });
+  if (c.type === 'F' && t.sign !== 'pos')
+    throw new VbmError(
+      `contrast ${c.index} '${c.name}' is an F contrast: only positive values exist`,
+      'use --sign pos (the default) for F maps',
+    );
+  const res = analysisResults(a, {
+    contrast: c.index,
+    threshold: t.threshold,
+    correction: t.correction,
+    extent: t.extent,
+  });
   const u = res.table.height.u;
   const stat = res.stat;
   const n = stat.data.length;
@@ -97,10 +114,23 @@ export function displayedMap(a: Analysis, contrast: number | string, t: Threshol
     top = Math.max(top, Math.abs(out[i]));
   }
   const scale: StatScale = { threshold: u, vmax: vmax ?? (top > u ? top : u + 1), sign: t.sign };
-  const what = t.threshold > 1 && t.correction === 'none' ? `${c.type} > ${fmt(u)}` : `p < ${t.threshold} ${t.correction === 'none' ? 'unc.' : t.correction.toUpperCase()} (${c.type} > ${fmt(u)})`;
+  const what =
+    t.threshold > 1 && t.correction === 'none'
+      ? `${c.type} > ${fmt(u)}`
+      : `p < ${t.threshold} ${t.correction === 'none' ? 'unc.' : t.correction.toUpperCase()} (${c.type} > ${fmt(u)})`;
   const side = t.sign === 'both' ? ', both signs' : t.sign === 'neg' ? ', negative' : '';
   const caption = `${what}${t.extent > 0 ? `, k >= ${t.extent}` : ''}${side}`;
-  return { map: { dims: stat.dims, affine: stat.affine, data: out }, scale, u, caption, shownVoxels: shown, contrast: c, mask: res.mask, box: maskBox(res.mask), results: res };
+  return {
+    map: { dims: stat.dims, affine: stat.affine, data: out },
+    scale,
+    u,
+    caption,
+    shownVoxels: shown,
+    contrast: c,
+    mask: res.mask,
+    box: maskBox(res.mask),
+    results: res,
+  };
 }
 
 function fmt(x: number): string {
@@ -129,13 +159,22 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
   const box = d.box;
   let coords = req.coords;
   if (req.display === 'ortho') {
-    if (coords && coords.length !== 3) throw new VbmError(`--coords takes x,y,z (three numbers) with --display ortho; got ${coords.length}`);
+    if (coords && coords.length !== 3)
+      throw new VbmError(`--coords takes x,y,z (three numbers) with --display ortho; got ${coords.length}`);
     if (!coords) {
       const centre = box.map((r) => (r[0] + r[1]) / 2);
       const at = peakPosition(d.map, d.scale) ?? centre;
       coords = (['x', 'y', 'z'] as CutAxis[]).map((ax, i) => snapToGrid(d.map, ax, at[i], at));
     }
-  } else if (!coords) coords = chooseCuts(d.map, d.scale, box, req.display, req.cuts ?? 6, d.results.table.fwhmMm[AXIS_INDEX[req.display]]);
+  } else if (!coords)
+    coords = chooseCuts(
+      d.map,
+      d.scale,
+      box,
+      req.display,
+      req.cuts ?? 6,
+      d.results.table.fwhmMm[AXIS_INDEX[req.display]],
+    );
   return plotStatMap({
     stat: d.map,
     background: req.background,
@@ -179,7 +218,13 @@ export const GLASS_CONTOURS = 2;
  * span the mask's box and the template's brain, whichever is larger.
  */
 export function drawGlassBrain(d: DisplayedMap, title?: string): PlotResult {
-  return plotGlassBrain({ stat: d.map, ...glassOutline(d.box), scale: d.scale, title, colourBarLabel: d.contrast.type });
+  return plotGlassBrain({
+    stat: d.map,
+    ...glassOutline(d.box),
+    scale: d.scale,
+    title,
+    colourBarLabel: d.contrast.type,
+  });
 }
 
 /** The glass brain's outline (the shipped template and its level) and the views' box: `box` widened to the template's brain. */
@@ -213,19 +258,37 @@ export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest
     writeFileAtomic(file, fig.png);
     return { file, kind, figure: { width: fig.width, height: fig.height } };
   }
-  if (req.contrast === undefined) throw new VbmError('which contrast? give --contrast K (a number or a name)', `the contrasts are: ${a.record.contrasts.map((c) => `${c.index} '${c.name}'`).join(', ')}`);
+  if (req.contrast === undefined)
+    throw new VbmError(
+      'which contrast? give --contrast K (a number or a name)',
+      `the contrasts are: ${a.record.contrasts.map((c) => `${c.index} '${c.name}'`).join(', ')}`,
+    );
   // both signs of a T map unless told otherwise, as nilearn shows them; an F map has one sign
   const sign = req.sign ?? (a.contrast(req.contrast).type === 'T' ? 'both' : 'pos');
   const d = displayedMap(a, req.contrast, thresholdWithDefaults({ ...req, sign }), req.vmax);
   const k = String(d.contrast.index).padStart(4, '0');
-  const title = req.title ?? `${d.contrast.index}: ${d.contrast.name}, ${d.caption}${d.shownVoxels === 0 ? ': no voxel survives' : ''}`;
+  const title =
+    req.title ??
+    `${d.contrast.index}: ${d.contrast.name}, ${d.caption}${d.shownVoxels === 0 ? ': no voxel survives' : ''}`;
   let fig: PlotResult;
   if (kind === 'glass') fig = drawGlassBrain(d, title);
   else {
     const bg = await resolveBackground(a, req.background ?? 'template', req.onProgress);
-    fig = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts, coords: req.coords, background: bg.volume, title });
+    fig = drawSlices(d, {
+      display: req.display ?? 'z',
+      cuts: req.cuts,
+      coords: req.coords,
+      background: bg.volume,
+      title,
+    });
   }
   const file = req.out ?? a.path(kind === 'glass' ? `glass_${k}.png` : `slices_${k}.png`);
   writeFileAtomic(file, fig.png);
-  return { file, kind, figure: { width: fig.width, height: fig.height, panels: fig.panels, grids: fig.grids }, shownVoxels: d.shownVoxels, caption: d.caption };
+  return {
+    file,
+    kind,
+    figure: { width: fig.width, height: fig.height, panels: fig.panels, grids: fig.grids },
+    shownVoxels: d.shownVoxels,
+    caption: d.caption,
+  };
 }

@@ -12,7 +12,16 @@ import { codeAt, regionName } from '../atlas/atlas.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { footerLines } from './results.js';
-import { clustersOnCuts, displayedMap, drawDesign, drawGlassBrain, drawSlices, glassOutline, type ThresholdRequest, thresholdWithDefaults } from './plot.js';
+import {
+  clustersOnCuts,
+  displayedMap,
+  drawDesign,
+  drawGlassBrain,
+  drawSlices,
+  glassOutline,
+  type ThresholdRequest,
+  thresholdWithDefaults,
+} from './plot.js';
 import { permutationSection } from '../report/permutationSection.js';
 import { permutationFileNames } from './permute.js';
 import { viewerCopy } from '../plot/background.js';
@@ -47,14 +56,17 @@ export interface ReportOutput {
   contrasts: { index: number; name: string; shownVoxels: number; rows: number }[];
 }
 
-const f = (x: number, d = 2): string => (Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : x.toFixed(d));
+const f = (x: number, d = 2): string =>
+  Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : x.toFixed(d);
 const p3 = (p: number): string => (Number.isNaN(p) ? '' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
 function weightsText(columns: string[], w: number[][]): string {
   return w
     .map((row) =>
       row
-        .map((x, j) => (x === 0 ? '' : `${x > 0 && x !== 1 ? '+' : ''}${x === 1 ? '+' : x === -1 ? '-' : x}${columns[j]}`))
+        .map((x, j) =>
+          x === 0 ? '' : `${x > 0 && x !== 1 ? '+' : ''}${x === 1 ? '+' : x === -1 ? '-' : x}${columns[j]}`,
+        )
         .filter(Boolean)
         .join(' '),
     )
@@ -63,7 +75,23 @@ function weightsText(columns: string[], w: number[][]): string {
 
 function resultsTableHtml(t: ResultsTable, k: number, labels?: string[], effects?: PeakEffects): Html {
   const eff = effects ? effectColumns(effects) : [];
-  const header = ['cluster', 'k', 'cluster p(FWE)', 'cluster q(FDR)', 'cluster p(unc)', 'peak p(FWE)', 'peak q(FDR)', t.stat, 'Z', 'peak p(unc)', 'x', 'y', 'z', ...(labels ? ['label'] : []), ...eff.map((e) => `peak ${e.name}`)];
+  const header = [
+    'cluster',
+    'k',
+    'cluster p(FWE)',
+    'cluster q(FDR)',
+    'cluster p(unc)',
+    'peak p(FWE)',
+    'peak q(FDR)',
+    t.stat,
+    'Z',
+    'peak p(unc)',
+    'x',
+    'y',
+    'z',
+    ...(labels ? ['label'] : []),
+    ...eff.map((e) => `peak ${e.name}`),
+  ];
   const rows = t.rows.map((r, i) => [
     r.first ? r.cluster : '',
     r.first ? r.clusterK : '',
@@ -83,7 +111,11 @@ function resultsTableHtml(t: ResultsTable, k: number, labels?: string[], effects
 }
 
 /** Which table clusters (number, label of its first peak) each cut passes through. */
-function cutsHtml(cuts: { axis: string; coord: number }[], d: ReturnType<typeof displayedMap>, labels?: string[]): Html {
+function cutsHtml(
+  cuts: { axis: string; coord: number }[],
+  d: ReturnType<typeof displayedMap>,
+  labels?: string[],
+): Html {
   if (d.results.table.rows.length === 0) return html``;
   const byAxis = cuts.map((g) => clustersOnCuts(d, g.axis as 'x' | 'y' | 'z', [g.coord])[0]);
   const firstRow = new Map<number, number>();
@@ -95,7 +127,10 @@ function cutsHtml(cuts: { axis: string; coord: number }[], d: ReturnType<typeof 
     const lab = labels && i !== undefined ? labels[i] : undefined;
     return `cluster ${k} (table row ${(i ?? 0) + 1}${lab ? `, ${lab}` : ''})`;
   };
-  const rows = cuts.map((g, i) => [`${g.axis} = ${Math.round(g.coord)} mm`, byAxis[i].length ? byAxis[i].map(name).join('; ') : 'no cluster of the table']);
+  const rows = cuts.map((g, i) => [
+    `${g.axis} = ${Math.round(g.coord)} mm`,
+    byAxis[i].length ? byAxis[i].map(name).join('; ') : 'no cluster of the table',
+  ]);
   return table(['cut', 'passes through'], rows, { id: `cuts-${d.contrast.index}`, className: 'cuts' });
 }
 
@@ -104,7 +139,9 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
   const r = a.record;
   const t = thresholdWithDefaults(req);
   const chosen = (req.contrasts ?? r.contrasts.map((c) => String(c.index))).map((w) => a.contrast(w));
-  const bg = await resolveBackground(a, req.background ?? 'template', (d, n) => req.onProgress?.('mean of the scans', d, n));
+  const bg = await resolveBackground(a, req.background ?? 'template', (d, n) =>
+    req.onProgress?.('mean of the scans', d, n),
+  );
   const window = bg.volume ? backgroundWindow(bg.volume) : undefined;
   const design = drawDesign(a, 'Design matrix and contrasts');
   const viewerMaps: ViewerMap[] = [];
@@ -114,13 +151,31 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     const sign = c.type === 'F' ? 'pos' : t.sign;
     const d = displayedMap(a, c.index, { ...t, sign });
     const res = d.results;
-    const labels = req.atlas ? res.table.rows.map((row) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, row.mm))) : undefined;
+    const labels = req.atlas
+      ? res.table.rows.map((row) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, row.mm)))
+      : undefined;
     const title = `${c.index}: ${c.name}, ${d.caption}`;
-    const slices = drawSlices(d, { display: req.display ?? 'z', cuts: req.cuts ?? 8, background: bg.volume, backgroundWindow: window, title });
+    const slices = drawSlices(d, {
+      display: req.display ?? 'z',
+      cuts: req.cuts ?? 8,
+      background: bg.volume,
+      backgroundWindow: window,
+      title,
+    });
     const glass = drawGlassBrain(d, title);
     const none = d.shownVoxels === 0;
-    const cutList = cutsHtml(slices.grids.map((g) => ({ axis: g.axis, coord: g.coord })), d, labels);
-    const perm = permutationSection({ dir: a.dir, contrast: c.index, files: permutationFileNames(c.index), ...glassOutline(d.box), atlas: req.atlas });
+    const cutList = cutsHtml(
+      slices.grids.map((g) => ({ axis: g.axis, coord: g.coord })),
+      d,
+      labels,
+    );
+    const perm = permutationSection({
+      dir: a.dir,
+      contrast: c.index,
+      files: permutationFileNames(c.index),
+      ...glassOutline(d.box),
+      atlas: req.atlas,
+    });
     sections.push(html`
 <section class="contrast" id="contrast-${c.index}">
   <h3>Contrast ${c.index}: ${c.name} <span class="type">${c.type === 'T' ? `T, df ${f(c.df[1], 1)}` : `F, df [${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`}</span></h3>
@@ -134,7 +189,15 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
   <pre class="footer">${[...footerLines(res.table), ...(res.effects.note ? [res.effects.note] : [])].join('\n')}</pre>
   ${perm ?? ''}
 </section>`);
-    viewerMaps.push({ name: `${c.index}: ${c.name} (${c.type})`, type: c.type, stat: res.stat, threshold: d.u, max: d.scale.vmax, negative: sign !== 'pos', peak: peakPosition(d.map, d.scale) });
+    viewerMaps.push({
+      name: `${c.index}: ${c.name} (${c.type})`,
+      type: c.type,
+      stat: res.stat,
+      threshold: d.u,
+      max: d.scale.vmax,
+      negative: sign !== 'pos',
+      peak: peakPosition(d.map, d.scale),
+    });
     summaries.push({ index: c.index, name: c.name, shownVoxels: d.shownVoxels, rows: res.table.rows.length });
     req.onProgress?.('contrasts', i + 1, chosen.length);
   });
@@ -150,7 +213,11 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     req.viewer === false || viewerMaps.length === 0
       ? html``
       : html`<section id="viewer-section"><h2>Interactive viewer</h2>${viewerSection(
-          viewerData(viewerMaps, bg.volume && window ? { volume: viewerCopy(bg.volume), window } : undefined, req.atlas),
+          viewerData(
+            viewerMaps,
+            bg.volume && window ? { volume: viewerCopy(bg.volume), window } : undefined,
+            req.atlas,
+          ),
         )}</section>`;
   const page = html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -169,19 +236,40 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
 <h3>Covariates</h3>
 ${covariates.length ? table(['covariate', 'centring', 'mean', 'SD', 'min', 'max'], covariates, { id: 'covariates' }) : html`<p>No covariates.</p>`}
 <h3>Model</h3>
-${table(['', ''], [
-  ['scans', r.design.n],
-  ['columns', r.design.columns.join(', ')],
-  ['rank', r.design.rank],
-  ['residual df', f(r.design.df, 1)],
-  ['mask', `${r.masking.voxels} voxels; explicit ${r.masking.explicitMask ?? 'none'}; implicit ${r.masking.implicit ? 'on' : 'off'}; threshold ${th.type === 'none' ? 'none' : `${th.type} ${th.value}`}`],
-  ['grid', `${r.grid.dims.join(' x ')} voxels of ${r.grid.voxelSize.map((v) => f(v)).join(' x ')} mm`],
-  ['smoothness (FWHM)', `${sm.FWHM_mm.map((v) => f(v, 1)).join(' ')} mm = ${sm.FWHM_vox.map((v) => f(v, 2)).join(' ')} voxels`],
-  ['resels', `${sm.R.map((v) => f(v, 1)).join(' ')} (R0..R3)`],
-], { id: 'model', className: 'facts' })}
+${table(
+  ['', ''],
+  [
+    ['scans', r.design.n],
+    ['columns', r.design.columns.join(', ')],
+    ['rank', r.design.rank],
+    ['residual df', f(r.design.df, 1)],
+    [
+      'mask',
+      `${r.masking.voxels} voxels; explicit ${r.masking.explicitMask ?? 'none'}; implicit ${r.masking.implicit ? 'on' : 'off'}; threshold ${th.type === 'none' ? 'none' : `${th.type} ${th.value}`}`,
+    ],
+    ['grid', `${r.grid.dims.join(' x ')} voxels of ${r.grid.voxelSize.map((v) => f(v)).join(' x ')} mm`],
+    [
+      'smoothness (FWHM)',
+      `${sm.FWHM_mm.map((v) => f(v, 1)).join(' ')} mm = ${sm.FWHM_vox.map((v) => f(v, 2)).join(' ')} voxels`,
+    ],
+    ['resels', `${sm.R.map((v) => f(v, 1)).join(' ')} (R0..R3)`],
+  ],
+  { id: 'model', className: 'facts' },
+)}
 ${orthogonalitySection({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts })}
 <h3>Contrasts</h3>
-${table(['#', 'name', 'type', 'weights', 'df', 'images'], r.contrasts.map((c) => [c.index, c.name, c.type, weightsText(r.design.columns, c.weights), c.type === 'T' ? f(c.df[1], 1) : `[${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`, `${c.images.effect}, ${c.images.stat}`]), { id: 'contrasts' })}
+${table(
+  ['#', 'name', 'type', 'weights', 'df', 'images'],
+  r.contrasts.map((c) => [
+    c.index,
+    c.name,
+    c.type,
+    weightsText(r.design.columns, c.weights),
+    c.type === 'T' ? f(c.df[1], 1) : `[${f(c.df[0], 1)}, ${f(c.df[1], 1)}]`,
+    `${c.images.effect}, ${c.images.stat}`,
+  ]),
+  { id: 'contrasts' },
+)}
 <details><summary>Scans (${r.scans.length})</summary><ol class="scans">${r.scans.map((s) => html`<li><code>${s.path}${s.volume ? `,${s.volume + 1}` : ''}</code></li>`)}</ol></details>
 </section>
 ${checkSection(a.dir)}

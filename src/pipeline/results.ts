@@ -39,37 +39,58 @@ export interface ResultsOutput {
 }
 
 const fmtP = (p: number): string => (Number.isNaN(p) ? '' : p.toFixed(3));
-const num = (x: number): string => (Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(+x.toPrecision(10)));
+const num = (x: number): string =>
+  Number.isNaN(x) ? '' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(+x.toPrecision(10));
 
 /** The CSV of the table: one row per peak; cluster columns on a cluster's first row only. */
 export function tableCsv(t: ResultsTable, labels?: string[], effects?: PeakEffects): string {
   const statCol = t.stat === 'F' ? 'peak_F' : 'peak_T';
   const eff = effects ? effectColumns(effects) : [];
-  const header = ['cluster', 'set_p', 'set_c', 'cluster_p_FWE', 'cluster_q_FDR', 'cluster_k', 'cluster_p_unc', 'peak_p_FWE', 'peak_q_FDR', statCol, 'peak_Z', 'peak_p_unc', 'peak_q_FDR_voxel', ...eff.map((e) => `peak_${e.name}`), 'x_mm', 'y_mm', 'z_mm', 'i_vox0', 'j_vox0', 'k_vox0', ...(labels ? ['label'] : [])];
+  const header = [
+    'cluster',
+    'set_p',
+    'set_c',
+    'cluster_p_FWE',
+    'cluster_q_FDR',
+    'cluster_k',
+    'cluster_p_unc',
+    'peak_p_FWE',
+    'peak_q_FDR',
+    statCol,
+    'peak_Z',
+    'peak_p_unc',
+    'peak_q_FDR_voxel',
+    ...eff.map((e) => `peak_${e.name}`),
+    'x_mm',
+    'y_mm',
+    'z_mm',
+    'i_vox0',
+    'j_vox0',
+    'k_vox0',
+    ...(labels ? ['label'] : []),
+  ];
   const lines: CsvCell[][] = [header];
   t.rows.forEach((r, i) => {
     const c = r.first;
-    lines.push(
-      [
-        r.cluster,
-        i === 0 ? num(t.set.p) : '',
-        i === 0 ? t.set.c : '',
-        c ? num(r.clusterPFWE) : '',
-        c ? num(r.clusterQFDR) : '',
-        c ? r.clusterK : '',
-        c ? num(r.clusterPUnc) : '',
-        num(r.peakPFWE),
-        num(r.peakQFDR),
-        num(r.stat),
-        num(r.z),
-        num(r.peakPUnc),
-        num(r.peakQFDRVoxel),
-        ...eff.map((e) => num(e.values[i])),
-        ...r.mm.map((v) => num(v)),
-        ...r.voxel,
-        ...(labels ? [labels[i]] : []),
-      ],
-    );
+    lines.push([
+      r.cluster,
+      i === 0 ? num(t.set.p) : '',
+      i === 0 ? t.set.c : '',
+      c ? num(r.clusterPFWE) : '',
+      c ? num(r.clusterQFDR) : '',
+      c ? r.clusterK : '',
+      c ? num(r.clusterPUnc) : '',
+      num(r.peakPFWE),
+      num(r.peakQFDR),
+      num(r.stat),
+      num(r.z),
+      num(r.peakPUnc),
+      num(r.peakQFDRVoxel),
+      ...eff.map((e) => num(e.values[i])),
+      ...r.mm.map((v) => num(v)),
+      ...r.voxel,
+      ...(labels ? [labels[i]] : []),
+    ]);
   });
   return toCsv(lines);
 }
@@ -80,7 +101,9 @@ export function footerLines(t: ResultsTable): string[] {
   const f = (x: number, d: number): string => (x === Infinity ? 'Inf' : x.toFixed(d));
   return [
     `Height threshold: ${S} = ${t.height.u.toFixed(2)}, p = ${t.height.pUnc.toFixed(3)} (${t.height.pFWE.toFixed(3)})`,
-    t.extent.k === 0 ? 'Extent threshold: k = 0 voxels' : `Extent threshold: k = ${t.extent.k} voxels, p = ${t.extent.pUnc.toFixed(3)} (${t.extent.pFWE.toFixed(3)})`,
+    t.extent.k === 0
+      ? 'Extent threshold: k = 0 voxels'
+      : `Extent threshold: k = ${t.extent.k} voxels, p = ${t.extent.pUnc.toFixed(3)} (${t.extent.pFWE.toFixed(3)})`,
     `Expected voxels per cluster, <k> = ${t.expectedVoxelsPerCluster.toFixed(3)}`,
     `Expected number of clusters, <c> = ${t.expectedClusters.toFixed(2)}`,
     `FWEp: ${f(t.critical.FWEp, 3)}, FDRp: ${f(t.critical.FDRp, 3)}, FWEc: ${f(t.critical.FWEc, 0)}, FDRc: ${f(t.critical.FDRc, 0)}`,
@@ -91,7 +114,13 @@ export function footerLines(t: ResultsTable): string[] {
   ];
 }
 
-export function formatResultsText(t: ResultsTable, title: string, opts: { peaksPerCluster: number; peakDistanceMm: number }, labels?: string[], effects?: PeakEffects): string {
+export function formatResultsText(
+  t: ResultsTable,
+  title: string,
+  opts: { peaksPerCluster: number; peakDistanceMm: number },
+  labels?: string[],
+  effects?: PeakEffects,
+): string {
   const eff = effects ? effectColumns(effects) : [];
   const rows = t.rows.map((r, i) => [
     i === 0 ? fmtP(t.set.p) : '',
@@ -109,8 +138,29 @@ export function formatResultsText(t: ResultsTable, title: string, opts: { peaksP
     r.mm.map((v) => v.toFixed(0).padStart(4)).join(' '),
     ...(labels ? [labels[i]] : []),
   ]);
-  const header = ['set p', 'c', 'clus p(FWE)', 'q(FDR)', 'k', 'p(unc)', 'peak p(FWE)', 'q(FDR)', t.stat, '(Z)', 'p(unc)', ...eff.map((e) => e.name), '   x    y    z {mm}', ...(labels ? ['label'] : [])];
-  const body = t.rows.length ? formatTable(header, rows, header.map((_, i) => (i >= 11 + eff.length ? 'l' : 'r'))) : 'No voxel survives the thresholds.';
+  const header = [
+    'set p',
+    'c',
+    'clus p(FWE)',
+    'q(FDR)',
+    'k',
+    'p(unc)',
+    'peak p(FWE)',
+    'q(FDR)',
+    t.stat,
+    '(Z)',
+    'p(unc)',
+    ...eff.map((e) => e.name),
+    '   x    y    z {mm}',
+    ...(labels ? ['label'] : []),
+  ];
+  const body = t.rows.length
+    ? formatTable(
+        header,
+        rows,
+        header.map((_, i) => (i >= 11 + eff.length ? 'l' : 'r')),
+      )
+    : 'No voxel survives the thresholds.';
   return [
     title,
     '',
@@ -139,22 +189,47 @@ export function analysisResults(dirOrAnalysis: string | Analysis, req: ResultsRe
   const c = a.contrast(req.contrast);
   const rec = a.record;
   if (!rec.smoothness?.R) {
-    throw new VbmError(`${a.dir}: the model record has no resel counts (written by an older vbm?)`, 're-run `vbm run` on this folder to update it');
+    throw new VbmError(
+      `${a.dir}: the model record has no resel counts (written by an older vbm?)`,
+      're-run `vbm run` on this folder to update it',
+    );
   }
   const statImg = a.image(c.images.stat);
   const mask = a.image(rec.images.mask);
-  if (statImg.dims.join() !== mask.dims.join()) throw new VbmError(`${c.images.stat} and ${rec.images.mask} are on different grids: the folder is inconsistent`, 're-run `vbm run`');
+  if (statImg.dims.join() !== mask.dims.join())
+    throw new VbmError(
+      `${c.images.stat} and ${rec.images.mask} are on different grids: the folder is inconsistent`,
+      're-run `vbm run`',
+    );
   const statType: StatType = c.type;
   const options = { peaksPerCluster: req.peaksPerCluster ?? 3, peakDistanceMm: req.peakDistanceMm ?? 8 };
-  const table = computeResults(statImg.data, statType, c.df, {
-    dims: statImg.dims,
-    affine: statImg.affine,
-    mask: mask.data,
-    R: rec.smoothness.R,
-    S: rec.smoothness.S,
-    fwhmVox: rec.smoothness.FWHM_vox as [number, number, number],
-  }, { ...req, ...options });
-  return { analysis: a, contrast: c, table, stat: statImg, mask, options, effects: peakEffects(rec, c, table.rows.map((r) => r.stat)) };
+  const table = computeResults(
+    statImg.data,
+    statType,
+    c.df,
+    {
+      dims: statImg.dims,
+      affine: statImg.affine,
+      mask: mask.data,
+      R: rec.smoothness.R,
+      S: rec.smoothness.S,
+      fwhmVox: rec.smoothness.FWHM_vox as [number, number, number],
+    },
+    { ...req, ...options },
+  );
+  return {
+    analysis: a,
+    contrast: c,
+    table,
+    stat: statImg,
+    mask,
+    options,
+    effects: peakEffects(
+      rec,
+      c,
+      table.rows.map((r) => r.stat),
+    ),
+  };
 }
 
 /**
@@ -163,22 +238,45 @@ export function analysisResults(dirOrAnalysis: string | Analysis, req: ResultsRe
  * optional p/Z maps.
  */
 export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest): ResultsOutput {
-  const { analysis: a, contrast: c, table, stat: statImg, mask, options, effects } = analysisResults(dirOrAnalysis, req);
+  const {
+    analysis: a,
+    contrast: c,
+    table,
+    stat: statImg,
+    mask,
+    options,
+    effects,
+  } = analysisResults(dirOrAnalysis, req);
   const notes: string[] = [];
   const maps = (req.maps ?? []).filter((m) => {
-    const why = m === 'd' ? (c.type !== 'T' ? 'd is for T contrasts (use R2 for an F contrast)' : effects.d ? null : `d is defined for a two-group contrast only: ${effects.dReason}`)
-      : m === 'r' ? (c.type !== 'T' ? 'r is for T contrasts (use R2 for an F contrast)' : null)
-      : m === 'R2' ? (c.type !== 'F' ? 'R2 is for F contrasts (for a T contrast, r^2 is its partial R2)' : null)
-      : null;
+    const why =
+      m === 'd'
+        ? c.type !== 'T'
+          ? 'd is for T contrasts (use R2 for an F contrast)'
+          : effects.d
+            ? null
+            : `d is defined for a two-group contrast only: ${effects.dReason}`
+        : m === 'r'
+          ? c.type !== 'T'
+            ? 'r is for T contrasts (use R2 for an F contrast)'
+            : null
+          : m === 'R2'
+            ? c.type !== 'F'
+              ? 'R2 is for F contrasts (for a T contrast, r^2 is its partial R2)'
+              : null
+            : null;
     if (why === null) return true;
     const msg = `contrast ${c.index} '${c.name}': no ${m} map: ${why}`;
-    if (req.strictMaps) throw new VbmError(msg, 'ask for the maps that fit the contrast: d (two groups) or r for T, R2 for F');
+    if (req.strictMaps)
+      throw new VbmError(msg, 'ask for the maps that fit the contrast: d (two groups) or r for T, R2 for F');
     notes.push(msg);
     return false;
   });
   const statType: StatType = c.type;
   const k = pad(c.index);
-  const peakLabels = req.atlas ? table.rows.map((r) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, r.mm))) : undefined;
+  const peakLabels = req.atlas
+    ? table.rows.map((r) => regionName(req.atlas as Atlas, codeAt(req.atlas as Atlas, r.mm)))
+    : undefined;
   const base = c.type === 'T' ? `spmT_${k}` : `spmF_${k}`;
   const staged = new StagedFiles();
   const files: string[] = [];
@@ -190,10 +288,11 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
     const n = statImg.data.length;
     const thresh = new Float32Array(n).fill(NaN);
     let nSurvivors = 0;
-    for (let i = 0; i < n; i++) if (table.survivors[i]) {
-      thresh[i] = statImg.data[i];
-      nSurvivors++;
-    }
+    for (let i = 0; i < n; i++)
+      if (table.survivors[i]) {
+        thresh[i] = statImg.data[i];
+        nSurvivors++;
+      }
     const corrLabel = req.correction === 'none' ? 'unc' : req.correction.toUpperCase();
     // as SPM (spm_write_filtered): when nothing survives the map is written as an empty binary
     // map, uint8 zeros
@@ -201,12 +300,18 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
       `${base}_thresh.nii`,
       encodeNifti(
         { dims: statImg.dims, affine: statImg.affine, data: nSurvivors ? thresh : new Float32Array(n) },
-        { ...(nSurvivors ? {} : { datatype: DT.UINT8 }), descrip: `SPM{${c.type}} p<${req.threshold} ${corrLabel} k=${req.extent}: ${c.name}`.slice(0, 79) },
+        {
+          ...(nSurvivors ? {} : { datatype: DT.UINT8 }),
+          descrip: `SPM{${c.type}} p<${req.threshold} ${corrLabel} k=${req.extent}: ${c.name}`.slice(0, 79),
+        },
       ),
     );
     put(
       `${base}_clusters.nii`,
-      encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: Float32Array.from(table.clusterIndex) }, { datatype: DT.INT16, descrip: `cluster numbers of table_${k}.csv` }),
+      encodeNifti(
+        { dims: statImg.dims, affine: statImg.affine, data: Float32Array.from(table.clusterIndex) },
+        { datatype: DT.INT16, descrip: `cluster numbers of table_${k}.csv` },
+      ),
     );
     for (const m of maps) {
       const out = new Float32Array(n).fill(NaN);
@@ -223,7 +328,14 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
           out[i] = m === 'p' ? p : m === 'logp' ? -Math.log10(p) : zFromTail(p);
         }
       }
-      const name = { p: `${base}_p.nii`, logp: `${base}_mlog10p.nii`, z: `${base}_z.nii`, d: `${base}_d.nii`, r: `${base}_r.nii`, R2: `${base}_R2.nii` }[m];
+      const name = {
+        p: `${base}_p.nii`,
+        logp: `${base}_mlog10p.nii`,
+        z: `${base}_z.nii`,
+        d: `${base}_d.nii`,
+        r: `${base}_r.nii`,
+        R2: `${base}_R2.nii`,
+      }[m];
       const what = {
         p: 'uncorrected p',
         logp: statType === 'T' ? 'signed -log10 p' : '-log10 uncorrected p',
@@ -232,7 +344,13 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
         r: 'partial r = T/sqrt(T^2+df)',
         R2: 'partial R2 = F df1/(F df1+df2)',
       }[m];
-      put(name, encodeNifti({ dims: statImg.dims, affine: statImg.affine, data: out }, { descrip: `${what} of ${c.images.stat}` }));
+      put(
+        name,
+        encodeNifti(
+          { dims: statImg.dims, affine: statImg.affine, data: out },
+          { descrip: `${what} of ${c.images.stat}` },
+        ),
+      );
     }
     put(`table_${k}.csv`, tableCsv(table, peakLabels, effects));
     const { survivors, clusterIndex, ...facts } = table;
@@ -243,10 +361,25 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
       JSON.stringify(
         {
           contrast: { index: c.index, name: c.name, type: c.type, weights: c.weights },
-          options: { threshold: req.threshold, correction: req.correction, extent: req.extent, ...options, atlas: req.atlas ? { name: req.atlas.name, path: req.atlas.path } : null },
+          options: {
+            threshold: req.threshold,
+            correction: req.correction,
+            extent: req.extent,
+            ...options,
+            atlas: req.atlas ? { name: req.atlas.name, path: req.atlas.path } : null,
+          },
           ...facts,
-          rows: facts.rows.map((r, i) => ({ ...r, label: peakLabels?.[i], ...Object.fromEntries(effectColumns(effects).map((e) => [e.name, e.values[i]])) })),
-          effectSizes: { d: effects.d ? { factor: effects.d.factor, groups: effects.d.groups, n: effects.d.n, formula: effects.d.description } : null, note: effects.note ?? null },
+          rows: facts.rows.map((r, i) => ({
+            ...r,
+            label: peakLabels?.[i],
+            ...Object.fromEntries(effectColumns(effects).map((e) => [e.name, e.values[i]])),
+          })),
+          effectSizes: {
+            d: effects.d
+              ? { factor: effects.d.factor, groups: effects.d.groups, n: effects.d.n, formula: effects.d.description }
+              : null,
+            note: effects.note ?? null,
+          },
           footer: footerLines(table),
         },
         (_k, v: unknown) => (v === Infinity ? 'Inf' : v === -Infinity ? '-Inf' : Number.isNaN(v) ? null : v),
@@ -258,8 +391,10 @@ export function runResults(dirOrAnalysis: string | Analysis, req: ResultsRequest
     staged.abort();
     throw e;
   }
-  const title = `Contrast ${c.index} '${c.name}': SPM{${c.type}_[${c.type === 'T' ? c.df[1].toFixed(1) : `${c.df[0].toFixed(1)},${c.df[1].toFixed(1)}`}]}, ` +
+  const title =
+    `Contrast ${c.index} '${c.name}': SPM{${c.type}_[${c.type === 'T' ? c.df[1].toFixed(1) : `${c.df[0].toFixed(1)},${c.df[1].toFixed(1)}`}]}, ` +
     `${req.threshold > 1 ? `${c.type} > ${req.threshold}` : `${req.correction === 'none' ? 'uncorrected' : req.correction.toUpperCase()} p < ${req.threshold}`}, k >= ${req.extent}`;
-  const text = formatResultsText(table, title, options, peakLabels, effects) + notes.map((m) => `\nnote: ${m}`).join('');
+  const text =
+    formatResultsText(table, title, options, peakLabels, effects) + notes.map((m) => `\nnote: ${m}`).join('');
   return { contrast: { index: c.index, name: c.name, type: c.type }, table, files, text, notes };
 }

@@ -12,7 +12,14 @@ import { type FitOptions, type FittedModel, fitModel } from '../estimation/fit.j
 import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
 import type { MaskingOptions } from '../estimation/masking.js';
 import { VBM_VERSION } from '../version.js';
-import { MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelRecord, analysisId, readModelRecord } from './modelRecord.js';
+import {
+  MODEL_FILE,
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  type ModelRecord,
+  analysisId,
+  readModelRecord,
+} from './modelRecord.js';
 import { stageContrastImages, stageModelImages } from './outputs.js';
 import { reselCounts } from '../inference/resels.js';
 
@@ -61,7 +68,10 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const dir = resolve(opts.out);
   const table = await readTable(opts.design);
   const globalValues =
-    opts.globalValues ?? (globalsSource(opts.globals) === 'mean' ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t)) : undefined);
+    opts.globalValues ??
+    (globalsSource(opts.globals) === 'mean'
+      ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t))
+      : undefined);
   const design = opts.prebuiltDesign ?? designMatrix(table, { ...opts, globalValues });
   if (design.collinear.length) {
     log(
@@ -82,7 +92,10 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   });
   for (const w of fit.warnings) log(`warning: ${w}`);
   log(`analysis mask: ${fit.vox.length} voxels`);
-  if (fit.nonSphericity) log(`non-sphericity: ReML over ${fit.nonSphericity.voxelsPooled} voxels, h = ${fit.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`);
+  if (fit.nonSphericity)
+    log(
+      `non-sphericity: ReML over ${fit.nonSphericity.voxelsPooled} voxels, h = ${fit.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`,
+    );
   let t = performance.now();
   const maps = contrasts.map((c) => contrastMaps(fit, c));
   const contrastMs = performance.now() - t;
@@ -106,7 +119,12 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
         columns: design.columns,
         matrix: design.X,
         intercept: design.intercept,
-        covariates: design.covariates.map((c) => ({ name: c.name, centring: c.centring, offset: c.offset, values: c.raw })),
+        covariates: design.covariates.map((c) => ({
+          name: c.name,
+          centring: c.centring,
+          offset: c.offset,
+          values: c.raw,
+        })),
         n: design.n,
         rank: design.rank,
         df: design.df,
@@ -177,7 +195,12 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
       const old = [...previous.images.beta, ...previous.contrasts.flatMap((c) => [c.images.effect, c.images.stat])];
       for (const f of old) if (!written.has(join(dir, f))) rmSync(join(dir, f), { force: true });
     }
-    const timings = { ...fit.timings, contrasts: contrastMs, write: performance.now() - t, total: performance.now() - started };
+    const timings = {
+      ...fit.timings,
+      contrasts: contrastMs,
+      write: performance.now() - t,
+      total: performance.now() - started,
+    };
     return { dir, record, design, contrasts, fit, maps, timings };
   } catch (e) {
     staged.abort();
@@ -199,7 +222,11 @@ function checkOutputFolder(dir: string, id: string, overwrite: boolean): ModelRe
  * Whether `dir` may receive the analysis `id`, without changing anything: throws the refusal,
  * or returns the analysis it holds and the foreign (SPM) files that --overwrite would remove.
  */
-export function inspectOutputFolder(dir: string, id: string, overwrite: boolean): { previous?: ModelRecord; foreign: string[] } {
+export function inspectOutputFolder(
+  dir: string,
+  id: string,
+  overwrite: boolean,
+): { previous?: ModelRecord; foreign: string[] } {
   if (!existsSync(dir)) return { foreign: [] };
   if (!statSync(dir).isDirectory()) {
     throw new VbmError(`${dir} is a file, not a folder`, 'give --out (or out: in the analysis file) a folder name');

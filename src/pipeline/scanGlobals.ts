@@ -5,7 +5,11 @@
 import { computeScanGlobals } from '../estimation/globals.js';
 import { type StagesFile, scanFingerprint } from './stages.js';
 
-export async function cachedScanGlobals(state: StagesFile & { globals?: Record<string, number> }, scans: string[], onProgress?: (d: number, t: number) => void): Promise<number[]> {
+export async function cachedScanGlobals(
+  state: StagesFile & { globals?: Record<string, number> },
+  scans: string[],
+  onProgress?: (d: number, t: number) => void,
+): Promise<number[]> {
   // a 4-D file named on several rows without an index gives its volumes in order: the occurrence tells them apart
   const seen = new Map<string, number>();
   const keys = scans.map((s) => {

@@ -16,14 +16,20 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   const out: string[] = [];
   out.push(`vbm analysis ${a.dir}`);
   out.push(`  made by vbm ${r.vbmVersion} on ${r.created}${r.command ? `\n  command: ${r.command}` : ''}`);
-  if (r.commands?.contrasts && r.commands.contrasts !== r.command) out.push(`  contrasts updated by: ${r.commands.contrasts}`);
+  if (r.commands?.contrasts && r.commands.contrasts !== r.command)
+    out.push(`  contrasts updated by: ${r.commands.contrasts}`);
   out.push('');
   out.push(`Scans: ${r.scans.length}   (design: ${r.design.source})`);
   const shown = opts.allScans ? r.scans : r.scans.slice(0, 3);
-  for (const s of shown) out.push(`  ${s.row !== undefined ? `row ${s.row}: ` : ''}${s.label}${s.volume ? `,${s.volume + 1}` : ''}  ${s.datatype}  sha256 ${s.sha256.slice(0, 12)}`);
+  for (const s of shown)
+    out.push(
+      `  ${s.row !== undefined ? `row ${s.row}: ` : ''}${s.label}${s.volume ? `,${s.volume + 1}` : ''}  ${s.datatype}  sha256 ${s.sha256.slice(0, 12)}`,
+    );
   if (!opts.allScans && r.scans.length > 3) out.push(`  ... ${r.scans.length - 3} more (vbm show --scans lists all)`);
   out.push('');
-  out.push(`Design: ${r.design.columns.length} columns, rank ${r.design.rank}, df ${r.design.df} (${(r.design.model ?? 'multiple_regression').replace('_', ' ')})`);
+  out.push(
+    `Design: ${r.design.columns.length} columns, rank ${r.design.rank}, df ${r.design.df} (${(r.design.model ?? 'multiple_regression').replace('_', ' ')})`,
+  );
   out.push(indent(designTable(r)));
   for (const line of designNotes(r)) out.push(`  ${line}`);
   if (r.design.collinear.length) out.push(`  collinear: ${r.design.collinear.map((g) => g.join(' ~ ')).join('; ')}`);
@@ -47,7 +53,14 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
       indent(
         formatTable(
           ['#', 'name', 'type', 'weights', 'df', 'images'],
-          r.contrasts.map((c) => [String(c.index), c.name, c.type, fmtWeights(c.weights), `[${c.df.map((d) => fmt(d)).join(', ')}]`, `${c.images.effect} ${c.images.stat}`]),
+          r.contrasts.map((c) => [
+            String(c.index),
+            c.name,
+            c.type,
+            fmtWeights(c.weights),
+            `[${c.df.map((d) => fmt(d)).join(', ')}]`,
+            `${c.images.effect} ${c.images.stat}`,
+          ]),
         ),
       ),
     );
@@ -66,9 +79,26 @@ export function designTable(r: ModelRecord): string {
     r.design.columns.map((name, j) => {
       const ci = info?.[j];
       const c = ci?.kind === 'covariate' || (!ci && name !== 'mean') ? covByName.get(ci?.source ?? name) : undefined;
-      const stats = c ? [fmt(c.values.reduce((s, v) => s + v, 0) / c.values.length), fmt(Math.min(...c.values)), fmt(Math.max(...c.values))] : ['', '', ''];
-      const centring = ci?.centring === 'factor' ? `within ${ci.kind === 'interaction' ? ci.factor : 'levels'}` : (ci?.centring ?? c?.centring ?? '');
-      return [String(j + 1), name, ci?.spmName ?? (ci ? '-' : name), r.design.roles?.[j] ?? (name === 'mean' ? 'H' : 'C'), ci ? madeFrom(ci) : name === 'mean' ? 'constant' : name, centring, ...stats];
+      const stats = c
+        ? [
+            fmt(c.values.reduce((s, v) => s + v, 0) / c.values.length),
+            fmt(Math.min(...c.values)),
+            fmt(Math.max(...c.values)),
+          ]
+        : ['', '', ''];
+      const centring =
+        ci?.centring === 'factor'
+          ? `within ${ci.kind === 'interaction' ? ci.factor : 'levels'}`
+          : (ci?.centring ?? c?.centring ?? '');
+      return [
+        String(j + 1),
+        name,
+        ci?.spmName ?? (ci ? '-' : name),
+        r.design.roles?.[j] ?? (name === 'mean' ? 'H' : 'C'),
+        ci ? madeFrom(ci) : name === 'mean' ? 'constant' : name,
+        centring,
+        ...stats,
+      ];
     }),
   );
 }
@@ -95,10 +125,14 @@ function madeFrom(ci: ColumnInfo): string {
 export function designNotes(r: ModelRecord): string[] {
   const out: string[] = [];
   for (const f of r.design.factors ?? []) {
-    const levels = f.levels.length > 8 ? `${f.levels.length} levels` : f.levels.map((l, i) => `${l} (${f.counts[i]})`).join(', ');
+    const levels =
+      f.levels.length > 8 ? `${f.levels.length} levels` : f.levels.map((l, i) => `${l} (${f.counts[i]})`).join(', ');
     out.push(`factor ${f.name} (${f.use}): ${levels}`);
   }
-  if (r.design.variance) out.push(`variance: ${r.design.variance}${r.design.variance === 'unequal' ? ' (one variance component per level, estimated by ReML)' : ' (one component, i.i.d.)'}`);
+  if (r.design.variance)
+    out.push(
+      `variance: ${r.design.variance}${r.design.variance === 'unequal' ? ' (one variance component per level, estimated by ReML)' : ' (one component, i.i.d.)'}`,
+    );
   const g = r.design.globals;
   if (g) {
     const range = (v: number[]): string => (v.length ? `${fmt(Math.min(...v))}..${fmt(Math.max(...v))}` : '');
@@ -107,7 +141,10 @@ export function designNotes(r: ModelRecord): string[] {
         `normalisation ${g.normalisation}; gSF ${range(g.gSF)}${g.centre !== null ? `; ANCOVA centre ${fmt(g.centre)}` : ''}`,
     );
   }
-  if (r.design.rows && r.design.rows.some((row, i) => i > 0 && row < r.design.rows![i - 1])) out.push("scans in SPM's order (level by level, or pair by pair); `vbm show --scans` lists each with its spreadsheet row");
+  if (r.design.rows && r.design.rows.some((row, i) => i > 0 && row < r.design.rows![i - 1]))
+    out.push(
+      "scans in SPM's order (level by level, or pair by pair); `vbm show --scans` lists each with its spreadsheet row",
+    );
   return out;
 }
 

@@ -4,13 +4,32 @@
  * `vbm-stages.json`, so that a re-run skips what is unchanged and recomputes what is damaged.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { temporaryWriter, writeFileAtomic } from '../io/atomic.js';
 
-export const STAGES = ['design', 'check', 'estimate', 'contrasts', 'results', 'labels', 'permutations', 'report'] as const;
+export const STAGES = [
+  'design',
+  'check',
+  'estimate',
+  'contrasts',
+  'results',
+  'labels',
+  'permutations',
+  'report',
+] as const;
 export type StageName = (typeof STAGES)[number];
 export const STAGES_FILE = 'vbm-stages.json';
 const LOCK_FILE = '.vbm-lock';
@@ -80,7 +99,13 @@ export function scanFingerprint(s: StagesFile, path: string): string {
 export function knownScanHash(s: StagesFile, path: string): string | undefined {
   const st = statSync(path);
   const known = s.scans[path];
-  if (known && known.size === st.size && known.mtimeMs === st.mtimeMs && (known.ino === undefined || known.ino === st.ino)) return known.sha256;
+  if (
+    known &&
+    known.size === st.size &&
+    known.mtimeMs === st.mtimeMs &&
+    (known.ino === undefined || known.ino === st.ino)
+  )
+    return known.sha256;
   return undefined;
 }
 
@@ -187,7 +212,10 @@ export function lockFolder(dir: string, note: (m: string) => void = () => undefi
         );
       }
       if (holder.pid && holder.host && holder.host !== hostname()) {
-        throw new VbmError(`${dir} is locked by vbm on another machine (${holder.host}, process ${holder.pid})`, `if that run is over, delete ${p}`);
+        throw new VbmError(
+          `${dir} is locked by vbm on another machine (${holder.host}, process ${holder.pid})`,
+          `if that run is over, delete ${p}`,
+        );
       }
       note(`a lock left by an interrupted run (process ${holder.pid ?? '?'}) was taken over`);
       rmSync(p, { force: true });

@@ -24,10 +24,11 @@ export function loadFittedModel(dir: string): FittedModel {
   const nvox = mask.data.length;
   const m8 = new Uint8Array(nvox);
   let count = 0;
-  for (let i = 0; i < nvox; i++) if (mask.data[i] > 0) {
-    m8[i] = 1;
-    count++;
-  }
+  for (let i = 0; i < nvox; i++)
+    if (mask.data[i] > 0) {
+      m8[i] = 1;
+      count++;
+    }
   const vox = new Int32Array(count);
   for (let i = 0, k = 0; i < nvox; i++) if (m8[i]) vox[k++] = i;
   const p = rec.design.columns.length;
@@ -52,7 +53,12 @@ export function loadFittedModel(dir: string): FittedModel {
     trRV: rec.design.trRV,
     df: ns ? ns.erdf : rec.design.df,
     Bcov: ns ? whitenedDesign(X, ns.W, ns.V).Bcov : pinv(matmul(transpose(X), X)),
-    smoothness: { fwhmVox: rec.smoothness.FWHM_vox, rpv: new Float64Array(0), nResiduals: rec.smoothness.nResiduals, nValid: rec.smoothness.nValidVoxels } as unknown as FittedModel['smoothness'],
+    smoothness: {
+      fwhmVox: rec.smoothness.FWHM_vox,
+      rpv: new Float64Array(0),
+      nResiduals: rec.smoothness.nResiduals,
+      nValid: rec.smoothness.nValidVoxels,
+    } as unknown as FittedModel['smoothness'],
     scans: rec.scans,
     timings: {},
     warnings: [],
@@ -70,12 +76,28 @@ export function updateContrasts(dir: string, design: Design, specs: ContrastSpec
     const images = maps.map((m) => stageContrastImages(a.dir, fit, m, staged));
     const record: ModelRecord = {
       ...a.record,
-      ...(command ? { commands: { ...(a.record.commands ?? (a.record.command ? { estimate: a.record.command } : {})), contrasts: command } } : {}),
-      contrasts: maps.map((m, i) => ({ index: m.contrast.index, name: m.contrast.name, type: m.contrast.type, weights: m.contrast.weights, df: m.df, images: images[i] })),
+      ...(command
+        ? {
+            commands: {
+              ...(a.record.commands ?? (a.record.command ? { estimate: a.record.command } : {})),
+              contrasts: command,
+            },
+          }
+        : {}),
+      contrasts: maps.map((m, i) => ({
+        index: m.contrast.index,
+        name: m.contrast.name,
+        type: m.contrast.type,
+        weights: m.contrast.weights,
+        df: m.df,
+        images: images[i],
+      })),
     };
     staged.write(join(a.dir, MODEL_FILE), JSON.stringify(record, null, 1) + '\n');
     const written = new Set(staged.commit());
-    for (const c of a.record.contrasts) for (const f of [c.images.effect, c.images.stat]) if (!written.has(join(a.dir, f))) rmSync(join(a.dir, f), { force: true });
+    for (const c of a.record.contrasts)
+      for (const f of [c.images.effect, c.images.stat])
+        if (!written.has(join(a.dir, f))) rmSync(join(a.dir, f), { force: true });
     return [...images.flatMap((i) => [i.effect, i.stat]), MODEL_FILE];
   } catch (e) {
     staged.abort();

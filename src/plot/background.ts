@@ -38,7 +38,10 @@ export function shippedTemplatePath(): string {
     const p = resolve(here, up, 'data', 'templates', 'icbm152_2009a_gm_2mm.nii.gz');
     if (existsSync(p)) return p;
   }
-  throw new VbmError('the template shipped with vbm (data/templates/icbm152_2009a_gm_2mm.nii.gz) is missing from the installation', 'reinstall vbm, or give --background mean or an image path');
+  throw new VbmError(
+    'the template shipped with vbm (data/templates/icbm152_2009a_gm_2mm.nii.gz) is missing from the installation',
+    'reinstall vbm, or give --background mean or an image path',
+  );
 }
 
 let shipped: Volume | undefined;
@@ -71,7 +74,11 @@ export interface ResolvedBackground {
   description: string;
 }
 
-export async function resolveBackground(a: Analysis, spec: BackgroundSpec = 'template', onProgress?: (done: number, total: number) => void): Promise<ResolvedBackground> {
+export async function resolveBackground(
+  a: Analysis,
+  spec: BackgroundSpec = 'template',
+  onProgress?: (done: number, total: number) => void,
+): Promise<ResolvedBackground> {
   const s = spec.trim();
   if (s === 'none') return { description: 'no background' };
   if (s === 'template') {
@@ -82,18 +89,28 @@ export async function resolveBackground(a: Analysis, spec: BackgroundSpec = 'tem
     const p = shippedTemplatePath();
     return { volume: readVolume(p), description: `the ICBM152 2009a grey-matter template (${p})` };
   }
-  if (s === 'mean') return { volume: await meanOfScans(a, onProgress), description: `mean of the ${a.record.scans.length} analysed scans` };
+  if (s === 'mean')
+    return {
+      volume: await meanOfScans(a, onProgress),
+      description: `mean of the ${a.record.scans.length} analysed scans`,
+    };
   if (TEMPLATE_NAMES[s.toLowerCase()]) {
     const p = findTemplate(s);
     if (!p) {
       throw new VbmError(
-        `template '${s}' not found in ${atlasDirs().map((d) => d.dir).join(', ')}`,
+        `template '${s}' not found in ${atlasDirs()
+          .map((d) => d.dir)
+          .join(', ')}`,
         "install Debian's templates with `apt-get install mricron-data`, give an image path, or use --background mean",
       );
     }
     return { volume: readVolume(p), description: `${s} (${p})` };
   }
-  if (!existsSync(s)) throw new VbmError(`background image not found: ${s}`, "give an existing NIfTI path, 'template', 'icbm152', 'mean' (the mean of the scans), 'ch2bet' or 'none'");
+  if (!existsSync(s))
+    throw new VbmError(
+      `background image not found: ${s}`,
+      "give an existing NIfTI path, 'template', 'icbm152', 'mean' (the mean of the scans), 'ch2bet' or 'none'",
+    );
   return { volume: readVolume(s), description: s };
 }
 
@@ -105,7 +122,10 @@ export async function resolveBackground(a: Analysis, spec: BackgroundSpec = 'tem
 export async function meanOfScans(a: Analysis, onProgress?: (done: number, total: number) => void): Promise<Volume> {
   const path = a.path(MEAN_IMAGE);
   // tagged with the scans' contents (their SHA-256 as recorded at estimation), not just their names
-  const contents = createHash('sha256').update(a.record.scans.map((s) => `${s.sha256}:${s.volume}`).join('\n')).digest('hex').slice(0, 16);
+  const contents = createHash('sha256')
+    .update(a.record.scans.map((s) => `${s.sha256}:${s.volume}`).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
   const tag = `vbm mean of ${a.record.scans.length} scans ${contents}`;
   if (existsSync(path)) {
     const h = await readHeaderOnly(path);
@@ -134,7 +154,11 @@ export async function meanOfScans(a: Analysis, onProgress?: (done: number, total
     }
     if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path) };
     const v = decodeVolume(open.file, s.volume);
-    if (v.length !== n) throw new VbmError(`${s.path} is no longer on the analysis grid (${dims.join('x')})`, 'give another background with --background');
+    if (v.length !== n)
+      throw new VbmError(
+        `${s.path} is no longer on the analysis grid (${dims.join('x')})`,
+        'give another background with --background',
+      );
     for (let k = 0; k < n; k++) {
       const x = v[k];
       if (Number.isFinite(x)) sum[k] += x;
@@ -158,7 +182,9 @@ export function viewerCopy(vol: Volume, maxVoxels = 2_000_000): Volume {
   const sample = worldSampler(vol, 'linear');
   const dims: [number, number, number] = [0, 1, 2].map((a) => Math.ceil(vol.dims[a] / 2)) as [number, number, number];
   // voxel i' of the copy sits where voxel 2i' + 0.5 of the original is
-  const A = vol.affine.map((row, r) => (r === 3 ? [...row] : [2 * row[0], 2 * row[1], 2 * row[2], row[3] + 0.5 * (row[0] + row[1] + row[2])]));
+  const A = vol.affine.map((row, r) =>
+    r === 3 ? [...row] : [2 * row[0], 2 * row[1], 2 * row[2], row[3] + 0.5 * (row[0] + row[1] + row[2])],
+  );
   const data = new Float32Array(dims[0] * dims[1] * dims[2]);
   let n = 0;
   for (let k = 0; k < dims[2]; k++)

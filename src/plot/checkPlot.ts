@@ -113,7 +113,11 @@ function boxPanel(m: BoxMeasure, flagged: boolean[], names: string[]): Panel {
   g.fillStyle = '#d02020';
   g.textAlign = 'left';
   g.textBaseline = m.side === 'low' ? 'bottom' : 'top';
-  g.fillText(`flag ${m.side === 'low' ? 'below' : 'above'} ${formatTick(m.threshold)}`, axisX + 4, Math.round(yOf(m.threshold)) + (m.side === 'low' ? -3 : 3));
+  g.fillText(
+    `flag ${m.side === 'low' ? 'below' : 'above'} ${formatTick(m.threshold)}`,
+    axisX + 4,
+    Math.round(yOf(m.threshold)) + (m.side === 'low' ? -3 : 3),
+  );
   // dots; flagged ones red and named, labels pushed apart vertically
   const labels: { y: number; text: string; dotY: number; dotX: number }[] = [];
   m.values.forEach((v, i) => {
@@ -147,6 +151,10 @@ function boxPanel(m: BoxMeasure, flagged: boolean[], names: string[]): Panel {
 }
 
 export function plotCheck(p: CheckPicture): { png: Buffer; width: number; height: number } {
-  const fig = composeFigure({ title: p.title, panels: p.measures.map((m) => boxPanel(m, p.flagged, p.names)), theme: LIGHT });
+  const fig = composeFigure({
+    title: p.title,
+    panels: p.measures.map((m) => boxPanel(m, p.flagged, p.names)),
+    theme: LIGHT,
+  });
   return { png: fig.png, width: fig.width, height: fig.height };
 }

@@ -37,7 +37,8 @@ export function displayedClusters(stat: Volume, scale: StatScale, axis: CutAxis)
   for (const sign of [1, -1]) {
     if ((sign > 0 && scale.sign === 'neg') || (sign < 0 && scale.sign === 'pos')) continue;
     const inSet = new Uint8Array(stat.data.length);
-    for (let i = 0; i < inSet.length; i++) inSet[i] = isShown(stat.data[i], scale) && Math.sign(stat.data[i]) === sign ? 1 : 0;
+    for (let i = 0; i < inSet.length; i++)
+      inSet[i] = isShown(stat.data[i], scale) && Math.sign(stat.data[i]) === sign ? 1 : 0;
     const cl = labelClusters(inSet, stat.dims);
     const m = cl.sizes.length;
     const peak = new Float64Array(m).fill(-Infinity);
@@ -56,7 +57,12 @@ export function displayedClusters(stat: Volume, scale: StatScale, axis: CutAxis)
     }
     for (let c = 0; c < m; c++) {
       const i = peakAt[c];
-      out.push({ peak: peak[c], peakMm: applyAffine(stat.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))), voxels: cl.sizes[c], planes: [...planes[c]].sort((x, y) => x - y) });
+      out.push({
+        peak: peak[c],
+        peakMm: applyAffine(stat.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))),
+        voxels: cl.sizes[c],
+        planes: [...planes[c]].sort((x, y) => x - y),
+      });
     }
   }
   return out.sort((p, q) => q.peak - p.peak || q.voxels - p.voxels);

@@ -33,7 +33,9 @@ export function designGreys(matrix: number[][]): number[][] {
       lo[j] = Math.min(lo[j], v);
       hi[j] = Math.max(hi[j], v);
     });
-  return matrix.map((row) => row.map((v, j) => (hi[j] > lo[j] ? Math.round((255 * (v - lo[j])) / (hi[j] - lo[j])) : 255)));
+  return matrix.map((row) =>
+    row.map((v, j) => (hi[j] > lo[j] ? Math.round((255 * (v - lo[j])) / (hi[j] - lo[j])) : 255)),
+  );
 }
 
 export function plotDesignMatrix(d: DesignPicture): DesignFigure {
@@ -49,7 +51,9 @@ export function plotDesignMatrix(d: DesignPicture): DesignFigure {
   const subRow = 14;
   const contrastBand = contrastRows.reduce((a, r) => a + r * subRow + 6, 0);
   const contrastLabels = d.contrasts.map((c) => `${c.index}: ${c.name} (${c.type})`);
-  const labelW = d.contrasts.length ? Math.min(320, Math.ceil(Math.max(...contrastLabels.map((s) => measure.measureText(s).width))) + 12) : 0;
+  const labelW = d.contrasts.length
+    ? Math.min(320, Math.ceil(Math.max(...contrastLabels.map((s) => measure.measureText(s).width))) + 12)
+    : 0;
   const left = 44;
   const top = d.title ? 30 : 8;
   const mx = left;
@@ -137,5 +141,10 @@ export function plotDesignMatrix(d: DesignPicture): DesignFigure {
   g.restore();
   g.textAlign = 'left';
   g.fillText(`${n} scans x ${p} columns`, mx, my + mh + 12);
-  return { png: canvas.toBuffer('image/png'), width, height, matrix: { x: mx, y: my, width: mw, height: mh, columnWidth: colW, rowHeight: rowH } };
+  return {
+    png: canvas.toBuffer('image/png'),
+    width,
+    height,
+    matrix: { x: mx, y: my, width: mw, height: mh, columnWidth: colW, rowHeight: rowH },
+  };
 }

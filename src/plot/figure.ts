@@ -13,7 +13,10 @@ let fontChecked = false;
 export function checkFonts(warn: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): void {
   if (fontChecked) return;
   fontChecked = true;
-  if (GlobalFonts.families.length === 0) warn('vbm plot: no fonts found on this machine, so pictures have no text; install one (Debian: apt-get install fonts-dejavu-core)');
+  if (GlobalFonts.families.length === 0)
+    warn(
+      'vbm plot: no fonts found on this machine, so pictures have no text; install one (Debian: apt-get install fonts-dejavu-core)',
+    );
 }
 
 export interface Theme {
@@ -178,8 +181,14 @@ function drawColourBar(g: SKRSContext2D, bar: ColourBar, x: number, y: number, h
   g.strokeStyle = theme.faint;
   g.lineWidth = 1;
   g.strokeRect(x + 0.5, y + 0.5, BAR_WIDTH - 1, h - 1);
-  const thresholds = [s.sign !== 'neg' ? s.threshold : undefined, s.sign !== 'pos' ? -s.threshold : undefined].filter((v): v is number => v !== undefined);
-  const ticks: { v: number; strong: boolean }[] = [{ v: top, strong: false }, { v: bottom, strong: false }, ...thresholds.map((v) => ({ v, strong: true }))];
+  const thresholds = [s.sign !== 'neg' ? s.threshold : undefined, s.sign !== 'pos' ? -s.threshold : undefined].filter(
+    (v): v is number => v !== undefined,
+  );
+  const ticks: { v: number; strong: boolean }[] = [
+    { v: top, strong: false },
+    { v: bottom, strong: false },
+    ...thresholds.map((v) => ({ v, strong: true })),
+  ];
   if (s.sign === 'both' && yOf(-s.threshold) - yOf(s.threshold) > 26) ticks.push({ v: 0, strong: false });
   // labels closer than 12 pixels to a threshold's label give way to it
   const shown = ticks.filter((t) => t.strong || thresholds.every((u) => Math.abs(yOf(u) - yOf(t.v)) >= 12));

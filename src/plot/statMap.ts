@@ -56,7 +56,11 @@ function defaultScale(box: Box, axes: CutAxis[]): number {
   return 220 / tallest;
 }
 
-const LEFT_RIGHT: Record<CutAxis, { left?: string; right?: string }> = { z: { left: 'L', right: 'R' }, y: { left: 'L', right: 'R' }, x: { left: 'P', right: 'A' } };
+const LEFT_RIGHT: Record<CutAxis, { left?: string; right?: string }> = {
+  z: { left: 'L', right: 'R' },
+  y: { left: 'L', right: 'R' },
+  x: { left: 'P', right: 'A' },
+};
 
 /** Slices of a statistic map over a background, with a colour bar (PNG). */
 export function plotStatMap(req: StatMapRequest): PlotResult {
@@ -64,7 +68,12 @@ export function plotStatMap(req: StatMapRequest): PlotResult {
     req.display === 'ortho'
       ? (['x', 'y', 'z'] as CutAxis[]).map((axis, i) => ({ axis, coord: req.coords[i] }))
       : req.coords.map((coord) => ({ axis: req.display as CutAxis, coord }));
-  const pxPerMm = req.pxPerMm ?? defaultScale(req.box, cuts.map((c) => c.axis));
+  const pxPerMm =
+    req.pxPerMm ??
+    defaultScale(
+      req.box,
+      cuts.map((c) => c.axis),
+    );
   const stat = worldSampler(req.stat, 'nearest');
   const bg = req.background ? worldSampler(req.background, 'linear') : undefined;
   const [lo, hi] = req.backgroundWindow ?? (req.background ? backgroundWindow(req.background) : [0, 1]);
@@ -136,13 +145,16 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
   const step = Math.min(minVoxelMm(req.stat.affine), minVoxelMm(req.outline.affine)) / 2;
   // the mm box of the shown voxels (with a voxel's margin): rays that miss it are not traced
   const shownBox = worldBox(req.stat, shown, minVoxelMm(req.stat.affine));
-  const rank = scale.sign === 'pos' ? (v: number) => v : scale.sign === 'neg' ? (v: number) => -v : (v: number) => Math.abs(v);
+  const rank =
+    scale.sign === 'pos' ? (v: number) => v : scale.sign === 'neg' ? (v: number) => -v : (v: number) => Math.abs(v);
   const grids: PlaneGrid[] = [];
   const panels: Panel[] = axes.map((axis) => {
     const g = planeGrid(axis, 0, req.box, pxPerMm);
     grids.push(g);
     const depth = req.box[AXIS_INDEX[axis]];
-    const mip = shownBox ? projectPlane(onlyShown, g, depth, step, rank, shownBox) : new Float32Array(g.width * g.height).fill(NaN);
+    const mip = shownBox
+      ? projectPlane(onlyShown, g, depth, step, rank, shownBox)
+      : new Float32Array(g.width * g.height).fill(NaN);
     const nLines = req.contours ?? 0;
     // the outline's projections depend only on the outline, its level, the view and the step: computed once per process
     const key = `${level}:${nLines}:${axis}:${JSON.stringify(req.box)}:${pxPerMm}:${step}`;
@@ -150,15 +162,23 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
     if (!cache) outlineCache.set(req.outline, (cache = new Map<string, OutlineProjection>()));
     let proj = cache.get(key);
     if (!proj) {
-      proj = { sil: projectPlane(inside, g, depth, step, (v) => v), thick: nLines > 0 ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, minVoxelMm(req.outline.affine)) : undefined };
+      proj = {
+        sil: projectPlane(inside, g, depth, step, (v) => v),
+        thick:
+          nLines > 0
+            ? sumPlane(worldSampler(req.outline, 'linear'), g, depth, minVoxelMm(req.outline.affine))
+            : undefined,
+      };
       cache.set(key, proj);
     }
     const { sil, thick } = proj;
     let thickMax = 0;
     if (thick) for (const t of thick) if (t > thickMax) thickMax = t;
-    const band = (n: number): number => (thick ? Math.min(nLines, Math.floor((thick[n] / thickMax) * (nLines + 1))) : 0);
+    const band = (n: number): number =>
+      thick ? Math.min(nLines, Math.floor((thick[n] / thickMax) * (nLines + 1))) : 0;
     const rgba = new Uint8ClampedArray(g.width * g.height * 4);
-    const isIn = (px: number, py: number): boolean => px >= 0 && py >= 0 && px < g.width && py < g.height && sil[py * g.width + px] === 1;
+    const isIn = (px: number, py: number): boolean =>
+      px >= 0 && py >= 0 && px < g.width && py < g.height && sil[py * g.width + px] === 1;
     for (let py = 0, n = 0; py < g.height; py++)
       for (let px = 0; px < g.width; px++, n++) {
         const o = n * 4;
@@ -168,16 +188,32 @@ export function plotGlassBrain(req: GlassBrainRequest): PlotResult {
         else if (isIn(px, py)) {
           const edge = !isIn(px - 1, py) || !isIn(px + 1, py) || !isIn(px, py - 1) || !isIn(px, py + 1);
           const b = band(n);
-          const line = thick !== undefined && b > 0 && ((px > 0 && band(n - 1) < b) || (py > 0 && band(n - g.width) < b) || (px + 1 < g.width && band(n + 1) < b) || (py + 1 < g.height && band(n + g.width) < b));
+          const line =
+            thick !== undefined &&
+            b > 0 &&
+            ((px > 0 && band(n - 1) < b) ||
+              (py > 0 && band(n - g.width) < b) ||
+              (px + 1 < g.width && band(n + 1) < b) ||
+              (py + 1 < g.height && band(n + g.width) < b));
           c = edge ? [110, 110, 110] : line ? [175, 175, 175] : [232, 232, 232];
         } else c = [255, 255, 255];
         rgba[o] = c[0];
         rgba[o + 1] = c[1];
         rgba[o + 2] = c[2];
       }
-    return { width: g.width, height: g.height, rgba, header: { ...LEFT_RIGHT[axis], centre: { x: 'sagittal', y: 'coronal', z: 'axial' }[axis] } };
+    return {
+      width: g.width,
+      height: g.height,
+      rgba,
+      header: { ...LEFT_RIGHT[axis], centre: { x: 'sagittal', y: 'coronal', z: 'axial' }[axis] },
+    };
   });
-  const fig = composeFigure({ title: req.title, panels, colourBar: { scale, label: req.colourBarLabel }, theme: LIGHT });
+  const fig = composeFigure({
+    title: req.title,
+    panels,
+    colourBar: { scale, label: req.colourBarLabel },
+    theme: LIGHT,
+  });
   return { ...fig, grids };
 }
 
@@ -196,7 +232,14 @@ export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly 
  * slices are mostly empty), never two cuts closer than `minSeparationMm` (the smoothness FWHM
  * when known; default two voxels). Each cut is a voxel-centre plane of the statistic grid.
  */
-export function chooseCuts(stat: Volume, scale: StatScale, box: Box, axis: CutAxis, n: number, minSeparationMm?: number): number[] {
+export function chooseCuts(
+  stat: Volume,
+  scale: StatScale,
+  box: Box,
+  axis: CutAxis,
+  n: number,
+  minSeparationMm?: number,
+): number[] {
   const a = AXIS_INDEX[axis];
   const [b0, b1] = box[a];
   const clusters = displayedClusters(stat, scale, axis);
@@ -231,4 +274,3 @@ function worldBefore(a: readonly number[], b: readonly number[]): boolean {
   for (let k = 0; k < 3; k++) if (Math.abs(a[k] - b[k]) > 1e-6) return a[k] < b[k];
   return false;
 }
-

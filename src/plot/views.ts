@@ -30,7 +30,15 @@ export function planeGrid(axis: CutAxis, coord: number, box: Box, pxPerMm: numbe
   const [ua, va] = PLANE_AXES[axis];
   const u = box[ua];
   const v = box[va];
-  return { axis, coord, u, v, pxPerMm, width: Math.max(1, Math.round((u[1] - u[0]) * pxPerMm)), height: Math.max(1, Math.round((v[1] - v[0]) * pxPerMm)) };
+  return {
+    axis,
+    coord,
+    u,
+    v,
+    pxPerMm,
+    width: Math.max(1, Math.round((u[1] - u[0]) * pxPerMm)),
+    height: Math.max(1, Math.round((v[1] - v[0]) * pxPerMm)),
+  };
 }
 
 /** The mm position of a pixel's centre: [x, y, z], with the cut axis at `coord`. */
@@ -59,7 +67,14 @@ export function samplePlane(sample: WorldSampler, g: PlaneGrid): Float32Array {
  * `rank(value)` met along the ray through [depth[0], depth[1]] mm in steps of `stepMm`
  * (NaN when the ray meets only NaN).
  */
-export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number, rank: (v: number) => number, within?: Box): Float32Array {
+export function projectPlane(
+  sample: WorldSampler,
+  g: PlaneGrid,
+  depth: [number, number],
+  stepMm: number,
+  rank: (v: number) => number,
+  within?: Box,
+): Float32Array {
   const out = new Float32Array(g.width * g.height).fill(NaN);
   const a = AXIS_INDEX[g.axis];
   const [ua, va] = PLANE_AXES[g.axis];
@@ -71,7 +86,8 @@ export function projectPlane(sample: WorldSampler, g: PlaneGrid, depth: [number,
   for (let py = 0, n = 0; py < g.height; py++)
     for (let px = 0; px < g.width; px++, n++) {
       pixelToWorld(g, px, py, p);
-      if (within && (p[ua] < within[ua][0] || p[ua] > within[ua][1] || p[va] < within[va][0] || p[va] > within[va][1])) continue;
+      if (within && (p[ua] < within[ua][0] || p[ua] > within[ua][1] || p[va] < within[va][0] || p[va] > within[va][1]))
+        continue;
       let best = NaN;
       let bestRank = -Infinity;
       for (let s = s0; s <= s1; s++) {

@@ -25,12 +25,21 @@ export function checkSection(dir: string): Html {
 each scan's mean correlation with the other scans, and the quartic mean of its Z-scores (its deviation from the sample mean at each voxel, in SDs; the 4th power lets a few bad regions stand out).</p>
 <p>Rule: ${s.rule}. Mean correlation median ${f3(s.meanCorrelation.median)} (flagged below ${f3(s.meanCorrelation.threshold)}); quartic mean Z median ${f3(s.quarticZ.median)} (flagged above ${f3(s.quarticZ.threshold)}).</p>
 ${existsSync(pngPath) ? html`<figure>${pngImage(readFileSync(pngPath), 'sample homogeneity box plots', { className: 'design' })}<figcaption>Box plots of both measures; every dot a scan; flagged scans red and named (row: file).</figcaption></figure>` : ''}
-${flagged.length
+${
+  flagged.length
     ? html`<p class="empty">${flagged.length} scan(s) flagged, most extreme first. Look at them before trusting the model; flagged does not mean exclude.</p>${table(
         ['rank', 'row', 'scan', 'mean correlation', 'quartic mean Z', 'reason'],
-        flagged.map((v) => [v.rank, v.row + 1, v.scan, f3(v.meanCorrelation), f3(v.quarticZ), `${v.reasons.join(', ')} (${Math.max(v.correlationDeviation, v.zDeviation).toFixed(1)} SD)`]),
+        flagged.map((v) => [
+          v.rank,
+          v.row + 1,
+          v.scan,
+          f3(v.meanCorrelation),
+          f3(v.quarticZ),
+          `${v.reasons.join(', ')} (${Math.max(v.correlationDeviation, v.zDeviation).toFixed(1)} SD)`,
+        ]),
         { id: 'check-flagged' },
       )}`
-    : html`<p>No scan is flagged.</p>`}
+    : html`<p>No scan is flagged.</p>`
+}
 </section>`;
 }

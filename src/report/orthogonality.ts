@@ -20,7 +20,11 @@ export function orthogonalityText(d: OrthogonalityInput): string {
   const C = columnCorrelations(d.matrix);
   const lines = [
     `Orthogonality: |r| between the centred design columns (SPM's Review; constant columns blank; above ${ORTHOGONALITY_LIMIT} shared variance matters)`,
-    ...formatTable(['', ...d.columns], d.columns.map((c, j) => [c, ...C[j].map(cell)]), ['l', ...d.columns.map(() => 'r' as const)])
+    ...formatTable(
+      ['', ...d.columns],
+      d.columns.map((c, j) => [c, ...C[j].map(cell)]),
+      ['l', ...d.columns.map(() => 'r' as const)],
+    )
       .split('\n')
       .map((l) => `  ${l}`),
   ];
@@ -30,7 +34,10 @@ export function orthogonalityText(d: OrthogonalityInput): string {
 
 export function orthogonalitySection(d: OrthogonalityInput): Html {
   const C = columnCorrelations(d.matrix);
-  const shade = (v: number): string => (Number.isNaN(v) ? '#ffffff' : `rgb(${Math.round(255 - 200 * v)},${Math.round(255 - 200 * v)},${Math.round(255 - 200 * v)})`);
+  const shade = (v: number): string =>
+    Number.isNaN(v)
+      ? '#ffffff'
+      : `rgb(${Math.round(255 - 200 * v)},${Math.round(255 - 200 * v)},${Math.round(255 - 200 * v)})`;
   const warnings = orthogonalityWarnings(d.columns, d.matrix, d.contrasts);
   return html`<h3>Design orthogonality</h3>
 <p>|r| between the centred columns (SPM's Review picture as a table: white 0 = orthogonal, dark 1 = collinear; the constant column has no direction and is blank).</p>

@@ -32,7 +32,17 @@ interface Summary {
   scheme: string;
   seed: number;
   clusterDefinition: string;
-  clusters: { cluster: number; voxels: number; mass: number | null; pFweExtent: number | null; pFweMass: number | null; peakStat: number; peakPFwe: number; peakTfcePFwe: number | null; mm: number[] }[];
+  clusters: {
+    cluster: number;
+    voxels: number;
+    mass: number | null;
+    pFweExtent: number | null;
+    pFweMass: number | null;
+    peakStat: number;
+    peakPFwe: number;
+    peakTfcePFwe: number | null;
+    mm: number[];
+  }[];
 }
 
 const MAPS: { key: 'tfceLogPFwe' | 'voxLogPFwe' | 'clustereLogPFwe'; what: string }[] = [
@@ -41,7 +51,8 @@ const MAPS: { key: 'tfceLogPFwe' | 'voxLogPFwe' | 'clustereLogPFwe'; what: strin
   { key: 'clustereLogPFwe', what: 'cluster-extent FWE' },
 ];
 
-const p3 = (p: number | null): string => (p === null || Number.isNaN(p) ? '' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+const p3 = (p: number | null): string =>
+  p === null || Number.isNaN(p) ? '' : p < 0.001 ? p.toExponential(1) : p.toFixed(3);
 
 /** The section, or undefined when the folder holds no permutation results for this contrast. */
 export function permutationSection(r: PermutationMapsRequest): Html | undefined {
@@ -68,11 +79,37 @@ export function permutationSection(r: PermutationMapsRequest): Html | undefined 
       title: `${m.what}: -log10 p, p <= ${alpha} (${s.permutations} permutations)`,
       colourBarLabel: '-log10 p',
     });
-    figures.push(html`<figure style="max-width:600px">${pngImage(fig.png, `contrast ${r.contrast} ${m.what}`, { className: 'map' })}<figcaption>${m.what} p-values from ${s.permutations} ${s.scheme} (seed ${s.seed}), file <code>${names[m.key]}</code>; coloured where p &lt;= ${alpha}.</figcaption></figure>`);
+    figures.push(
+      html`<figure style="max-width:600px">${pngImage(fig.png, `contrast ${r.contrast} ${m.what}`, { className: 'map' })}<figcaption>${m.what} p-values from ${s.permutations} ${s.scheme} (seed ${s.seed}), file <code>${names[m.key]}</code>; coloured where p &lt;= ${alpha}.</figcaption></figure>`,
+    );
   }
   const label = (mm: number[]): string => (r.atlas ? regionName(r.atlas, codeAt(r.atlas, mm)) : '');
-  const header = ['cluster', 'voxels', 'mass', 'p(FWE) extent', 'p(FWE) mass', 'peak stat', 'peak p(FWE)', 'TFCE p(FWE)', 'x', 'y', 'z', ...(r.atlas ? ['label'] : [])];
-  const rows = s.clusters.map((c) => [c.cluster, c.voxels, c.mass === null ? '' : c.mass.toFixed(1), p3(c.pFweExtent), p3(c.pFweMass), c.peakStat.toFixed(2), p3(c.peakPFwe), p3(c.peakTfcePFwe), ...c.mm.map((x) => Math.round(x)), ...(r.atlas ? [label(c.mm)] : [])]);
+  const header = [
+    'cluster',
+    'voxels',
+    'mass',
+    'p(FWE) extent',
+    'p(FWE) mass',
+    'peak stat',
+    'peak p(FWE)',
+    'TFCE p(FWE)',
+    'x',
+    'y',
+    'z',
+    ...(r.atlas ? ['label'] : []),
+  ];
+  const rows = s.clusters.map((c) => [
+    c.cluster,
+    c.voxels,
+    c.mass === null ? '' : c.mass.toFixed(1),
+    p3(c.pFweExtent),
+    p3(c.pFweMass),
+    c.peakStat.toFixed(2),
+    p3(c.peakPFwe),
+    p3(c.peakTfcePFwe),
+    ...c.mm.map((x) => Math.round(x)),
+    ...(r.atlas ? [label(c.mm)] : []),
+  ]);
   return html`<div class="permutation" id="permutation-${r.contrast}">
   <h4>Permutation inference (${s.permutations} permutations)</h4>
   <div style="display:flex;flex-wrap:wrap;gap:0 1em">${figures}</div>

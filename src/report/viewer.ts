@@ -33,7 +33,15 @@ export interface ViewerMap {
 export interface ViewerData {
   background?: string;
   backgroundRange?: [number, number];
-  maps: { name: string; type: string; nifti: string; threshold: number; max: number; negative: boolean; peak?: number[] }[];
+  maps: {
+    name: string;
+    type: string;
+    nifti: string;
+    threshold: number;
+    max: number;
+    negative: boolean;
+    peak?: number[];
+  }[];
   atlas?: { name: string; codes: string; dims: number[]; worldToVoxel: number[][]; names: Record<string, string> };
 }
 
@@ -49,10 +57,19 @@ function backgroundNifti(bg: Volume, window: [number, number]): string {
     const v = bg.data[i];
     out[i] = !(v > lo) ? 0 : v >= hi ? 255 : Math.round((255 * (v - lo)) / (hi - lo));
   }
-  return gzBase64(encodeNifti({ dims: bg.dims, affine: bg.affine, data: out }, { datatype: DT.UINT8, descrip: 'vbm report background (display copy)' }));
+  return gzBase64(
+    encodeNifti(
+      { dims: bg.dims, affine: bg.affine, data: out },
+      { datatype: DT.UINT8, descrip: 'vbm report background (display copy)' },
+    ),
+  );
 }
 
-export function viewerData(maps: ViewerMap[], background?: { volume: Volume; window: [number, number] }, atlas?: Atlas): ViewerData {
+export function viewerData(
+  maps: ViewerMap[],
+  background?: { volume: Volume; window: [number, number] },
+  atlas?: Atlas,
+): ViewerData {
   const out: ViewerData = {
     maps: maps.map((m) => {
       const data = new Float32Array(m.stat.data.length);
@@ -60,7 +77,9 @@ export function viewerData(maps: ViewerMap[], background?: { volume: Volume; win
       return {
         name: m.name,
         type: m.type,
-        nifti: gzBase64(encodeNifti({ dims: m.stat.dims, affine: m.stat.affine, data }, { descrip: m.name.slice(0, 79) })),
+        nifti: gzBase64(
+          encodeNifti({ dims: m.stat.dims, affine: m.stat.affine, data }, { descrip: m.name.slice(0, 79) }),
+        ),
         threshold: m.threshold,
         max: m.max,
         negative: m.negative,
@@ -102,7 +121,11 @@ export function niivueBundle(): string {
     const entry = fileURLToPath(import.meta.resolve('@niivue/niivue'));
     const root = entry.slice(0, entry.lastIndexOf(`${sep}build${sep}`));
     const bundle = join(root, 'dist', 'niivue.umd.js');
-    if (!existsSync(bundle)) throw new VbmError(`NiiVue's browser bundle is missing (${bundle})`, 'reinstall vbm (npm ci), or write the report without the viewer: --no-viewer');
+    if (!existsSync(bundle))
+      throw new VbmError(
+        `NiiVue's browser bundle is missing (${bundle})`,
+        'reinstall vbm (npm ci), or write the report without the viewer: --no-viewer',
+      );
     niivueSource = readFileSync(bundle, 'utf8').replace(/<\/script/gi, '<\\/script');
   }
   return niivueSource;

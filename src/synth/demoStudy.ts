@@ -64,10 +64,12 @@ function templateOnGrid(t: Volume, dims: [number, number, number], affine: Affin
       for (let i = 0; i < dims[0]; i++, n++) {
         const [x, y, z] = applyAffine(affine, i, j, k);
         let sum = 0;
-        for (const a of [-1, 0, 1]) for (const b of [-1, 0, 1]) for (const c of [-1, 0, 1]) {
-          const v = s(x + a, y + b, z + c);
-          if (Number.isFinite(v)) sum += v;
-        }
+        for (const a of [-1, 0, 1])
+          for (const b of [-1, 0, 1])
+            for (const c of [-1, 0, 1]) {
+              const v = s(x + a, y + b, z + c);
+              if (Number.isFinite(v)) sum += v;
+            }
         out[n] = sum / 27;
       }
   return out;
@@ -139,7 +141,9 @@ export function makeDemoStudy(template: Volume, o: DemoOptions = {}): DemoStudy 
       for (let q = 0; q < nv; q++) {
         const t = gm[q];
         if (t < 0.01) continue;
-        const v = t * (scale + noiseSd * unit * field[q] - ageEffect * ageZ * ageMap[q] - groupEffect * s.patient * groupMap[q]);
+        const v =
+          t *
+          (scale + noiseSd * unit * field[q] - ageEffect * ageZ * ageMap[q] - groupEffect * s.patient * groupMap[q]);
         out[q] = Math.max(0, v);
       }
       return out;
@@ -153,12 +157,22 @@ export function makeDemoStudy(template: Volume, o: DemoOptions = {}): DemoStudy 
  * and deep grey matter (a raw grey-matter ribbon is full of holes and handles: its Euler
  * characteristic, the resel count R0, goes negative and random field theory breaks down).
  */
-export function writeDemoStudy(dir: string, study: DemoStudy, onScan?: (i: number) => void): { design: string; mask: string } {
+export function writeDemoStudy(
+  dir: string,
+  study: DemoStudy,
+  onScan?: (i: number) => void,
+): { design: string; mask: string } {
   mkdirSync(join(dir, 'scans'), { recursive: true });
   const lines = ['scan,age,sex,group,patient,tiv'];
   study.subjects.forEach((s, i) => {
     const name = `scans/smwc1sub-${String(i + 1).padStart(4, '0')}.nii`;
-    writeFileSync(join(dir, name), encodeNifti({ dims: study.dims, affine: study.affine, data: study.scan(i) }, { datatype: DT.FLOAT32, descrip: 'vbm demo grey matter (ICBM152 2009a based)' }));
+    writeFileSync(
+      join(dir, name),
+      encodeNifti(
+        { dims: study.dims, affine: study.affine, data: study.scan(i) },
+        { datatype: DT.FLOAT32, descrip: 'vbm demo grey matter (ICBM152 2009a based)' },
+      ),
+    );
     lines.push(`${name},${s.age},${s.sex},${s.group},${s.patient},${s.tiv}`);
     onScan?.(i);
   });
@@ -168,6 +182,12 @@ export function writeDemoStudy(dir: string, study: DemoStudy, onScan?: (i: numbe
   const maskData = new Uint8Array(study.template.length);
   for (let q = 0; q < maskData.length; q++) maskData[q] = smooth[q] > 0.2 ? 1 : 0;
   const mask = join(dir, 'brainmask.nii');
-  writeFileSync(mask, encodeNifti({ dims: study.dims, affine: study.affine, data: maskData }, { datatype: DT.UINT8, descrip: 'vbm demo mask: ICBM152 GM, 6 mm FWHM, > 0.2' }));
+  writeFileSync(
+    mask,
+    encodeNifti(
+      { dims: study.dims, affine: study.affine, data: maskData },
+      { datatype: DT.UINT8, descrip: 'vbm demo mask: ICBM152 GM, 6 mm FWHM, > 0.2' },
+    ),
+  );
   return { design, mask };
 }

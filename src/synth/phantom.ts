@@ -74,7 +74,7 @@ export function brainTemplate(dims: [number, number, number], affine: Affine): F
         const r = Math.sqrt((wx / 68) ** 2 + ((wy + 18) / 88) ** 2 + ((wz - 14) / 62) ** 2);
         const brain = 1 / (1 + Math.exp((r - 1) * 30));
         const rim = Math.exp(-(((r - 0.86) / 0.09) ** 2));
-        const deep = Math.exp(-(((wx / 20) ** 2 + ((wy + 10) / 25) ** 2 + (wz / 18) ** 2)));
+        const deep = Math.exp(-((wx / 20) ** 2 + ((wy + 10) / 25) ** 2 + (wz / 18) ** 2));
         out[i] = brain * (0.25 + 0.55 * rim + 0.4 * deep);
       }
   return out;
@@ -107,7 +107,11 @@ export function makeCohort(o: CohortOptions): Cohort {
     return sm;
   };
   for (let k = 0; k < poolSize; k++) pool.push(noiseField());
-  const mix = Array.from({ length: n }, (_, i) => (poolSize === n ? { a: i, b: -1, w: 1 } : { a: rng.int(poolSize), b: rng.int(poolSize), w: rng.uniform() * 2 * Math.PI }));
+  const mix = Array.from({ length: n }, (_, i) =>
+    poolSize === n
+      ? { a: i, b: -1, w: 1 }
+      : { a: rng.int(poolSize), b: rng.int(poolSize), w: rng.uniform() * 2 * Math.PI },
+  );
   // effect maps: blob(x) for each planted effect
   const blobs = (o.effects ?? []).map((e) => {
     const vals = covariates[e.covariate];
@@ -163,7 +167,15 @@ export function writeCohort(
     const fmt = o.format === 'mixed' ? (i % 2 ? 'nii' : 'nii.gz') : (o.format ?? 'nii');
     const name = `scans/smwc1sub-${String(i + 1).padStart(4, '0')}.${fmt}`;
     const vol: Volume = { dims: cohort.dims, affine: cohort.affine, data: cohort.scan(i) };
-    writeFileSync(join(dir, name), encodeNifti(vol, { datatype: DT.FLOAT32, gzip: fmt === 'nii.gz', gzipLevel: o.gzipLevel, descrip: 'vbm synthetic grey matter' }));
+    writeFileSync(
+      join(dir, name),
+      encodeNifti(vol, {
+        datatype: DT.FLOAT32,
+        gzip: fmt === 'nii.gz',
+        gzipLevel: o.gzipLevel,
+        descrip: 'vbm synthetic grey matter',
+      }),
+    );
     lines.push(`${name},${cohort.covariates.age[i]},${cohort.covariates.sex[i]},${cohort.covariates.apoe4[i]}`);
     o.onScan?.(i);
   }
@@ -176,5 +188,8 @@ export function writeCohort(
 export function templateMask(cohort: Cohort, threshold = 0.1): Uint8Array {
   const data = new Uint8Array(cohort.template.length);
   for (let k = 0; k < data.length; k++) data[k] = cohort.template[k] > threshold ? 1 : 0;
-  return encodeNifti({ dims: cohort.dims, affine: cohort.affine, data }, { datatype: DT.UINT8, descrip: 'vbm phantom brain mask' });
+  return encodeNifti(
+    { dims: cohort.dims, affine: cohort.affine, data },
+    { datatype: DT.UINT8, descrip: 'vbm phantom brain mask' },
+  );
 }

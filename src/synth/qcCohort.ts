@@ -42,7 +42,14 @@ export interface QcCohort {
 export const TIV_REFERENCE = 1900;
 
 export function makeQcCohort(o: QcCohortOptions): QcCohort {
-  const base = makeCohort({ n: o.n, dims: o.dims, voxelMm: o.voxelMm, seed: o.seed ?? 1, storage: o.storage, noiseSd: o.noiseSd ?? 0.05 });
+  const base = makeCohort({
+    n: o.n,
+    dims: o.dims,
+    voxelMm: o.voxelMm,
+    seed: o.seed ?? 1,
+    storage: o.storage,
+    noiseSd: o.noiseSd ?? 0.05,
+  });
   const rng = new Rng((o.seed ?? 1) * 7919 + 17);
   const tiv = Array.from({ length: o.n }, () => Math.round(1500 + 150 * rng.normal()));
   const grad = Array.from({ length: o.n }, () => [rng.normal(), rng.normal(), rng.normal()]);
@@ -53,7 +60,7 @@ export function makeQcCohort(o: QcCohortOptions): QcCohort {
       for (let x = 0; x < o.dims[0]; x++, i++) world.set(applyAffine(base.affine, x, j, k), i * 3);
   const [nx, ny, nz] = o.dims;
   const gAmp = o.gradient ?? 0.02;
-  const shiftVox = (o.shiftMm ?? 10) / Math.abs(base.affine[1][1]) * Math.sign(base.affine[1][1]);
+  const shiftVox = ((o.shiftMm ?? 10) / Math.abs(base.affine[1][1])) * Math.sign(base.affine[1][1]);
   return {
     affine: base.affine,
     dims: o.dims,
@@ -66,7 +73,8 @@ export function makeQcCohort(o: QcCohortOptions): QcCohort {
       const [a, b, c] = grad[i];
       const out = new Float32Array(nvox);
       for (let v = 0; v < nvox; v++) {
-        const jac = s * (1 + gAmp * ((a * world[v * 3]) / 70 + (b * world[v * 3 + 1]) / 90 + (c * world[v * 3 + 2]) / 60));
+        const jac =
+          s * (1 + gAmp * ((a * world[v * 3]) / 70 + (b * world[v * 3 + 1]) / 90 + (c * world[v * 3 + 2]) / 60));
         out[v] = density[v] * jac;
       }
       if (fault === 'rescaled') for (let v = 0; v < nvox; v++) out[v] *= o.rescale ?? 1.3;
@@ -95,7 +103,13 @@ export function writeQcCohort(dir: string, c: QcCohort, faults: Map<number, Scan
   const lines = ['scan,age,tiv'];
   for (let i = 0; i < c.tiv.length; i++) {
     const name = `scans/mwp1sub-${String(i + 1).padStart(4, '0')}.nii`;
-    writeFileSync(join(dir, name), encodeNifti({ dims: c.dims, affine: c.affine, data: c.scan(i, faults.get(i)) }, { datatype: DT.FLOAT32, descrip: 'vbm synthetic modulated GM' }));
+    writeFileSync(
+      join(dir, name),
+      encodeNifti(
+        { dims: c.dims, affine: c.affine, data: c.scan(i, faults.get(i)) },
+        { datatype: DT.FLOAT32, descrip: 'vbm synthetic modulated GM' },
+      ),
+    );
     lines.push(`${name},${c.age[i]},${c.tiv[i]}`);
   }
   const design = join(dir, 'design.csv');

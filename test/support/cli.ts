@@ -14,7 +14,10 @@ export interface CliRun {
   rssMb: number;
 }
 
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; preload?: string[] } = {}): CliRun {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; preload?: string[] } = {},
+): CliRun {
   const imports = [PROBE, ...(opts.preload ?? [])].flatMap((p) => ['--import', `file://${p}`]);
   const r = spawnSync(process.execPath, [...imports, CLI, ...args], {
     cwd: opts.cwd,
@@ -23,7 +26,12 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
     maxBuffer: 64 << 20,
   });
   const m = /VBM_TEST_MAX_RSS_KB=(\d+)/.exec(r.stderr);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\nVBM_TEST_MAX_RSS_KB=\d+\n/, ''), rssMb: m ? Number(m[1]) / 1024 : NaN };
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr.replace(/\nVBM_TEST_MAX_RSS_KB=\d+\n/, ''),
+    rssMb: m ? Number(m[1]) / 1024 : NaN,
+  };
 }
 
 /** A vbm refusal: exit 2, the message on stderr, no JavaScript stack trace. */
@@ -33,4 +41,3 @@ export function assertRefused(r: CliRun, ...patterns: RegExp[]): void {
   assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace');
   for (const p of patterns) assert.match(r.stderr, p);
 }
-

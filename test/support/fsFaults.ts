@@ -24,18 +24,23 @@ if (m) {
     throw e;
   };
   const origWrite = fs.writeFileSync;
-  fs.writeFileSync = ((p: fs.PathOrFileDescriptor, data: string | NodeJS.ArrayBufferView, opts?: fs.WriteFileOptions) => {
+  fs.writeFileSync = (
+    p: fs.PathOrFileDescriptor,
+    data: string | NodeJS.ArrayBufferView,
+    opts?: fs.WriteFileOptions,
+  ) => {
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (under(p) && (code === 'EROFS' || size > 4096)) {
       if (code === 'ENOSPC') {
         // half the bytes reach the disk, then it is full
-        const bytes = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        const bytes =
+          typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
         origWrite(p, bytes.subarray(0, bytes.length >> 1), opts);
       }
       fail('write', String(p));
     }
     return origWrite(p, data, opts);
-  });
+  };
   if (code === 'EROFS') {
     const origMkdir = fs.mkdirSync;
     fs.mkdirSync = ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {
@@ -43,9 +48,10 @@ if (m) {
       return origMkdir(p, o);
     }) as typeof fs.mkdirSync;
     const origRename = fs.renameSync;
-    fs.renameSync = ((a: fs.PathLike, b: fs.PathLike) => (under(b) ? fail('rename', String(b)) : origRename(a, b)));
+    fs.renameSync = (a: fs.PathLike, b: fs.PathLike) => (under(b) ? fail('rename', String(b)) : origRename(a, b));
     const origRm = fs.rmSync;
-    fs.rmSync = ((p: fs.PathLike, o?: fs.RmOptions) => (under(p) && fs.existsSync(p) ? fail('unlink', String(p)) : origRm(p, o)));
+    fs.rmSync = (p: fs.PathLike, o?: fs.RmOptions) =>
+      under(p) && fs.existsSync(p) ? fail('unlink', String(p)) : origRm(p, o);
   }
   syncBuiltinESMExports();
 }

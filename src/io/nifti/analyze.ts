@@ -35,7 +35,12 @@ export function oneBasedToAffine(mat: number[][]): Affine {
 
 const FLIP_X = (m: number[][]): number[][] => m.map((row, r) => (r === 0 ? row.map((x) => -x) : [...row]));
 
-export function parseAnalyzeHeader(bytes: Uint8Array, path: string, imagePath: string, extras?: AnalyzeMat): NiftiHeader {
+export function parseAnalyzeHeader(
+  bytes: Uint8Array,
+  path: string,
+  imagePath: string,
+  extras?: AnalyzeMat,
+): NiftiHeader {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = v.getInt32(0, true) === 348;
   const i16 = (o: number): number => v.getInt16(o, le);
@@ -48,7 +53,10 @@ export function parseAnalyzeHeader(bytes: Uint8Array, path: string, imagePath: s
     rank = firstZero < 0 ? 7 : firstZero;
   }
   if (!(rank >= 1 && rank <= 7)) {
-    throw new VbmError(`${path}: Analyze header dim[0] = ${dim[0]} is not between 1 and 7`, 'the header is corrupt; re-export the image as NIfTI');
+    throw new VbmError(
+      `${path}: Analyze header dim[0] = ${dim[0]} is not between 1 and 7`,
+      'the header is corrupt; re-export the image as NIfTI',
+    );
   }
   const dims: [number, number, number] = [1, 1, 1];
   for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, dim[i + 1]) : 1;
@@ -57,12 +65,18 @@ export function parseAnalyzeHeader(bytes: Uint8Array, path: string, imagePath: s
   const code = i16(70);
   const datatype = datatypeInfo(ANALYZE_TO_NIFTI[code] ?? code);
   if (!datatype) {
-    throw new VbmError(`${path}: Analyze datatype ${code} is not supported (vbm reads integer and real scalar types)`, 'convert the image to float32 NIfTI');
+    throw new VbmError(
+      `${path}: Analyze datatype ${code} is not supported (vbm reads integer and real scalar types)`,
+      'convert the image to float32 NIfTI',
+    );
   }
   const pixdim = [f32(80), f32(84), f32(88)];
   const voxOffset = f32(108);
   if (!(voxOffset >= 0) || !Number.isFinite(voxOffset)) {
-    throw new VbmError(`${path}: Analyze header vox_offset ${voxOffset} is invalid`, 'the header is corrupt; re-export the image');
+    throw new VbmError(
+      `${path}: Analyze header vox_offset ${voxOffset} is invalid`,
+      'the header is corrupt; re-export the image',
+    );
   }
   let slope = f32(112); // roi_scale
   let inter = f32(116); // funused1
@@ -71,7 +85,10 @@ export function parseAnalyzeHeader(bytes: Uint8Array, path: string, imagePath: s
   let mat: number[][] | undefined;
   let orientationFrom: 'mat-file' | 'header' = 'header';
   const okMatrix = (m: number[][] | undefined): m is number[][] =>
-    !!m && m.length === 4 && m.every((r) => r.length === 4 && r.every(Number.isFinite)) && m.some((r) => r.some((x) => x !== 0));
+    !!m &&
+    m.length === 4 &&
+    m.every((r) => r.length === 4 && r.every(Number.isFinite)) &&
+    m.some((r) => r.some((x) => x !== 0));
   if (extras && okMatrix(extras.mat)) {
     mat = extras.mat;
     orientationFrom = 'mat-file';
@@ -119,9 +136,10 @@ export function parseAnalyzeHeader(bytes: Uint8Array, path: string, imagePath: s
 /** The warning vbm gives for an Analyze image whose orientation came from its header alone. */
 export function analyzeWarning(h: NiftiHeader): string | undefined {
   if (h.format !== 'analyze') return undefined;
-  if (h.orientationFrom === 'mat-file') return `${h.path} is an Analyze 7.5 image; its orientation was taken from the .mat file beside it, as SPM does`;
+  if (h.orientationFrom === 'mat-file')
+    return `${h.path} is an Analyze 7.5 image; its orientation was taken from the .mat file beside it, as SPM does`;
   return (
     `${h.path} is an Analyze 7.5 image: left and right cannot be known from an Analyze header alone; ` +
-    'vbm assumed SPM\'s default (stored left-handed: x flipped, origin from the header). Check the orientation, or convert the images to NIfTI with their true orientation'
+    "vbm assumed SPM's default (stored left-handed: x flipped, origin from the header). Check the orientation, or convert the images to NIfTI with their true orientation"
   );
 }

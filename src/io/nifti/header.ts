@@ -122,7 +122,10 @@ export function parseHeader(
   try {
     h = nifti.readHeader(ab, pairOk);
   } catch (e) {
-    throw new VbmError(`${path}: unreadable NIfTI header (${(e as Error).message})`, 'the file is corrupt; re-export it');
+    throw new VbmError(
+      `${path}: unreadable NIfTI header (${(e as Error).message})`,
+      'the file is corrupt; re-export it',
+    );
   }
   const version: 1 | 2 = h instanceof nifti.NIFTI2 ? 2 : 1;
   if (h.intent_code >= 3001 && h.intent_code <= 3099) {
@@ -133,7 +136,10 @@ export function parseHeader(
   }
   const rank = h.dims[0];
   if (!(rank >= 1 && rank <= 7)) {
-    throw new VbmError(`${path}: header dim[0] = ${rank} is not between 1 and 7`, 'the header is corrupt or byte-swapped wrongly');
+    throw new VbmError(
+      `${path}: header dim[0] = ${rank} is not between 1 and 7`,
+      'the header is corrupt or byte-swapped wrongly',
+    );
   }
   const dims: [number, number, number] = [1, 1, 1];
   for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, h.dims[i + 1]) : 1;
@@ -187,7 +193,10 @@ export function parseHeader(
   }
   const voxOffset = h.vox_offset;
   if (!(voxOffset >= 0)) {
-    throw new VbmError(`${path}: header vox_offset ${voxOffset} is invalid`, 'the header is corrupt; re-export the image');
+    throw new VbmError(
+      `${path}: header vox_offset ${voxOffset} is invalid`,
+      'the header is corrupt; re-export the image',
+    );
   }
   const header: NiftiHeader = {
     path,

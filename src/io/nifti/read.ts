@@ -78,7 +78,8 @@ function gunzipBounded(raw: Uint8Array, path: string, limit: number, need: numbe
   try {
     return gunzipSync(raw, { maxOutputLength: limit });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooMuchData(path, need, `more than ${limit} bytes once decompressed`);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw tooMuchData(path, need, `more than ${limit} bytes once decompressed`);
     throw new VbmError(
       `${path}: the gzip stream is corrupt or truncated (${(e as Error).message})`,
       'the file was damaged in copying or writing; re-create or re-copy it',
@@ -91,10 +92,13 @@ function requireFile(path: string, what: string): void {
   if (!existsSync(path)) {
     throw new VbmError(
       `${what} not found: ${path}`,
-      what === 'image' ? "check the path (relative paths are relative to the spreadsheet's folder)" : 'an .hdr needs its .img beside it, with the same name',
+      what === 'image'
+        ? "check the path (relative paths are relative to the spreadsheet's folder)"
+        : 'an .hdr needs its .img beside it, with the same name',
     );
   }
-  if (!statSync(path).isFile()) throw new VbmError(`${path} is not a file (a folder or a device)`, 'name an image file (.nii, .nii.gz, .hdr/.img)');
+  if (!statSync(path).isFile())
+    throw new VbmError(`${path} is not a file (a folder or a device)`, 'name an image file (.nii, .nii.gz, .hdr/.img)');
 }
 
 /** The .mat file SPM keeps beside an Analyze image (same name), when there is one. */
@@ -104,8 +108,14 @@ function analyzeSidecar(headerPath: string): AnalyzeMat | undefined {
   for (const p of upper ? [`${base}.MAT`, `${base}.mat`] : [`${base}.mat`]) {
     if (!existsSync(p)) continue;
     const st = statSync(p);
-    if (st.size > 1 << 20) throw new VbmError(`${p}: ${st.size} bytes is too large for SPM's orientation file beside an Analyze image`, 'move it away, or convert the image to NIfTI');
-    const vars = readMatVariables(readFileSync(p), p, ['mat', 'M'], (b) => inflateSync(b, { maxOutputLength: 1 << 22 }));
+    if (st.size > 1 << 20)
+      throw new VbmError(
+        `${p}: ${st.size} bytes is too large for SPM's orientation file beside an Analyze image`,
+        'move it away, or convert the image to NIfTI',
+      );
+    const vars = readMatVariables(readFileSync(p), p, ['mat', 'M'], (b) =>
+      inflateSync(b, { maxOutputLength: 1 << 22 }),
+    );
     return { path: p, ...vars };
   }
   return undefined;
@@ -113,7 +123,10 @@ function analyzeSidecar(headerPath: string): AnalyzeMat | undefined {
 
 function readWhole(path: string, what: string, hash?: ReturnType<typeof createHash>): Uint8Array {
   if (!existsSync(path)) {
-    throw new VbmError(`${what} not found: ${path}`, 'check the path (relative paths are relative to the spreadsheet\'s folder)');
+    throw new VbmError(
+      `${what} not found: ${path}`,
+      "check the path (relative paths are relative to the spreadsheet's folder)",
+    );
   }
   let raw: Buffer;
   try {
@@ -142,7 +155,8 @@ function prefixOf(raw: Uint8Array, path: string, n: number): Uint8Array {
   try {
     // 4 KiB of gzip inflate to at most ~4 MB; 64 KiB only when a long gzip header needs it
     let out = gunzipSync(raw.subarray(0, 4096), { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: 1 << 24 });
-    if (out.length < n && raw.length > 4096) out = gunzipSync(raw.subarray(0, 65536), { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: 1 << 27 });
+    if (out.length < n && raw.length > 4096)
+      out = gunzipSync(raw.subarray(0, 65536), { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength: 1 << 27 });
     if (out.length < 348) {
       throw new VbmError(
         `${path}: the gzip stream is corrupt or truncated (it decompresses to only ${out.length} bytes, less than a header)`,
@@ -190,7 +204,9 @@ export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFil
   } finally {
     closeSync(fd);
   }
-  const header = parseHeader(prefixOf(head, headerPath, NIFTI2_HEADER_BYTES), headerPath, imagePath, () => analyzeSidecar(headerPath));
+  const header = parseHeader(prefixOf(head, headerPath, NIFTI2_HEADER_BYTES), headerPath, imagePath, () =>
+    analyzeSidecar(headerPath),
+  );
   requireFile(imagePath, 'image data (.img)');
   checkClaimedSize(header);
   const need = claimedBytes(header);
@@ -281,13 +297,18 @@ export function readVolume(path: string, index = 0): Volume {
 }
 
 /** Read one volume at float64: exact for FLOAT64 files (SPM's ResMS, RPV), widened otherwise. */
-export function readVolume64(path: string, index = 0): { dims: [number, number, number]; affine: number[][]; data: Float64Array } {
+export function readVolume64(
+  path: string,
+  index = 0,
+): { dims: [number, number, number]; affine: number[][]; data: Float64Array } {
   const file = openNifti(path);
   const h = file.header;
-  if (h.datatype.code !== DT.FLOAT64) return { dims: h.dims, affine: h.affine, data: Float64Array.from(decodeVolume(file, index)) };
+  if (h.datatype.code !== DT.FLOAT64)
+    return { dims: h.dims, affine: h.affine, data: Float64Array.from(decodeVolume(file, index)) };
   const nvox = h.dims[0] * h.dims[1] * h.dims[2];
   const start = h.voxOffset + index * nvox * 8;
-  if (file.data.byteLength < start + nvox * 8) throw new VbmError(`${h.path}: the file holds less data than its header claims`);
+  if (file.data.byteLength < start + nvox * 8)
+    throw new VbmError(`${h.path}: the file holds less data than its header claims`);
   const view = new DataView(file.data.buffer, file.data.byteOffset + start, nvox * 8);
   const le = h.littleEndian;
   const out = new Float64Array(nvox);

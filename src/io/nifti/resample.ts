@@ -7,7 +7,11 @@ import type { Volume } from './volume.js';
  * -1 when that falls outside the source grid. Used to bring masks and atlases onto the
  * statistics' grid whatever their orientation and voxel size.
  */
-export function nearestSourceIndex(source: { dims: readonly number[]; affine: Affine }, dims: readonly number[], affine: Affine): Int32Array {
+export function nearestSourceIndex(
+  source: { dims: readonly number[]; affine: Affine },
+  dims: readonly number[],
+  affine: Affine,
+): Int32Array {
   const toSource = composeAffines(invertAffine(source.affine), affine);
   const [sx, sy, sz] = source.dims;
   const [nx, ny, nz] = dims;
