@@ -66,3 +66,54 @@ test('beta, ResMS, RPV, con and spmT maps are byte-identical for 0, 1, 2 and 3 w
     cleanup();
   }
 });
+
+test('with variance groups (two-sample, ReML) the maps are byte-identical for 0, 1 and 2 worker threads, and a task backend fits in-process with a warning', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const n = FIT_CHUNK + 21; // the groups split into chunks of their own, one of them long
+    const cohort = makeCohort({
+      n,
+      dims: [20, 24, 20],
+      voxelMm: 8,
+      noiseFwhmMm: 12,
+      seed: 7,
+      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
+    });
+    const design = writeCohort(dir, cohort, { format: 'nii' });
+    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
+    const outs: string[] = [];
+    const logs: string[] = [];
+    for (const workers of [0, 1, 2]) {
+      const out = join(dir, `g${workers}`);
+      const res = await runAnalysis({
+        design,
+        out,
+        model: 'two_sample',
+        factor: 'sex',
+        factors: ['sex'],
+        covariates: ['age'],
+        contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+        masking: { explicitMask: join(dir, 'mask.nii') },
+        workers,
+        // a stand-in task backend: it must not be asked for the grouped sums
+        fitSums: workers === 2 ? () => Promise.reject(new Error('the grouped fit went to the backend')) : undefined,
+        log: (m) => logs.push(m),
+      });
+      assert.ok(res.record.nonSphericity, 'the design has variance groups');
+      outs.push(out);
+    }
+    assert.ok(
+      logs.some((m) => /variance groups is fitted in this process/.test(m)),
+      logs.join('\n'),
+    );
+    const maps = readdirSync(outs[0]).filter((f) => f.endsWith('.nii'));
+    assert.ok(maps.includes('ResMS.nii') && maps.includes('RPV.nii') && maps.includes('spmT_0001.nii'));
+    for (const f of maps) {
+      const ref = readFileSync(join(outs[0], f));
+      for (const o of outs.slice(1))
+        assert.ok(readFileSync(join(o, f)).equals(ref), `${f} differs between 0 workers and ${o}`);
+    }
+  } finally {
+    cleanup();
+  }
+});

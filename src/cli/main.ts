@@ -228,7 +228,8 @@ backendOptions(
         ...(o.clusterThreshold !== undefined ? { cluster_threshold: reqNum(o, 'clusterThreshold') } : {}),
         ...(o.accel !== undefined ? { accel: reqStr(o, 'accel') } : {}),
       };
-    }
+    } else if (o.accel !== undefined)
+      throw new VbmError('--accel goes with --permutations', 'add --permutations N, or drop --accel');
     if (o.report) raw.report = true;
     // the check scales by the design's user globals (--globals user:COLUMN) when there are any
     const userGlobals = /^user:(.+)$/.exec(str(o, 'globals') ?? '')?.[1];

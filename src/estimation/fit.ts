@@ -8,7 +8,7 @@ import type { Design } from '../model/designMatrix.js';
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
 import { type FitLayout, type FitSums, residualSubset } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
-import { streamSums } from './fitChunks.js';
+import { streamGroupSums, streamSums } from './fitChunks.js';
 import { type MaskingOptions, globalThresholds, resampleMaskNearest } from './masking.js';
 import { outlyingGlobalMeans } from './masking.js';
 import { analyzeWarning } from '../io/nifti/analyze.js';
@@ -145,19 +145,24 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   };
   // fixed chunks added in a fixed order: the same bytes for any number of workers or tasks
   const fitJob: FitJob = { scans: items, layout, threshold, implicit, reference };
-  const stream = (job: FitJob): Promise<FitSums> =>
-    opts.sums ? opts.sums(job, onScan) : streamSums(job, nWorkers, onScan);
   const groups = varianceComponents(design);
   let sums: FitSums;
   let groupSums: FitSums[] | undefined;
-  if (!groups) sums = await stream(fitJob);
+  if (!groups) sums = opts.sums ? await opts.sums(fitJob, onScan) : await streamSums(fitJob, nWorkers, onScan);
   else {
-    // one set of sums per variance group (each group's scans in their own fixed chunks), so any
-    // per-group weighting of the fit follows without another read
+    // one set of sums per variance group (each group's scans in their own fixed chunks, all
+    // through one pool), so any per-group weighting of the fit follows without another read
     const nGroups = Math.max(...groups) + 1;
-    groupSums = [];
-    for (let g = 0; g < nGroups; g++)
-      groupSums.push(await stream({ ...fitJob, scans: items.filter((it) => groups[it.ref.row] === g) }));
+    const jobs = Array.from({ length: nGroups }, (_, g) => ({
+      ...fitJob,
+      scans: items.filter((it) => groups[it.ref.row] === g),
+    }));
+    if (opts.sums) {
+      warnings.push(
+        'a design with variance groups is fitted in this process (its per-group sums are not yet split into tasks); permutations still run as tasks',
+      );
+    }
+    groupSums = await streamGroupSums(jobs, nWorkers, onScan);
     sums = weightedSums(
       groupSums,
       groupSums.map(() => 1),

@@ -22,22 +22,35 @@ export function fitChunks(job: FitJob): FitJob[] {
 
 /** The sums over all of `job`'s scans, chunk by chunk, with `workers` threads (0: in this thread). */
 export async function streamSums(job: FitJob, workers: number, onScan: (r: ScanReport) => void): Promise<FitSums> {
-  const chunks = fitChunks(job);
+  return (await streamGroupSums([job], workers, onScan))[0];
+}
+
+/**
+ * One set of sums per job (e.g. per variance group; the jobs differ only in their scans): every
+ * job's fixed chunks go through one pool of `workers` threads, and each job's chunks are added in
+ * chunk order, so each set of sums is the same bytes for any number of workers.
+ */
+export async function streamGroupSums(
+  jobs: FitJob[],
+  workers: number,
+  onScan: (r: ScanReport) => void,
+): Promise<FitSums[]> {
+  const chunks = jobs.flatMap((j, g) => fitChunks(j).map((c) => ({ g, job: c })));
+  const totals: (FitSums | undefined)[] = jobs.map(() => undefined);
+  const add = (g: number, s: FitSums): void => {
+    const t = totals[g];
+    if (t) mergeSums(t, s);
+    else totals[g] = s;
+  };
   if (workers === 0 || chunks.length === 1) {
-    let total: FitSums | undefined;
-    for (const c of chunks) {
-      const s = runFitJob(c, onScan);
-      if (total) mergeSums(total, s);
-      else total = s;
-    }
-    return total!;
+    for (const c of chunks) add(c.g, runFitJob(c.job, onScan));
+    return totals.map((t) => t!);
   }
-  const { scans: _all, ...base } = job;
+  const { scans: _all, ...base } = jobs[0];
   void _all;
   const url = new URL('./fitChunkWorker.js', import.meta.url);
   const nWorkers = Math.min(workers, chunks.length);
   return new Promise((resolve, reject) => {
-    let total: FitSums | undefined;
     const ready = new Map<number, FitSums>();
     let merged = 0;
     let assigned = 0;
@@ -54,12 +67,12 @@ export async function streamSums(job: FitJob, workers: number, onScan: (r: ScanR
       // a chunk is handed out only while fewer than nWorkers chunks are unmerged
       while (!failed && idle.length && assigned < chunks.length && assigned - merged < nWorkers) {
         const w = idle.pop()!;
-        w.postMessage({ type: 'chunk', index: assigned, scans: chunks[assigned].scans });
+        w.postMessage({ type: 'chunk', index: assigned, scans: chunks[assigned].job.scans });
         assigned++;
       }
       if (merged === chunks.length) {
         for (const w of pool) void w.terminate();
-        resolve(total!);
+        resolve(totals.map((t) => t!));
       }
     };
     for (let k = 0; k < nWorkers; k++) {
@@ -83,8 +96,7 @@ export async function streamSums(job: FitJob, workers: number, onScan: (r: ScanR
             while (ready.has(merged)) {
               const s = ready.get(merged)!;
               ready.delete(merged);
-              if (total) mergeSums(total, s);
-              else total = s;
+              add(chunks[merged].g, s);
               merged++;
             }
             idle.push(w);

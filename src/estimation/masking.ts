@@ -105,11 +105,13 @@ export function summariseScan(
   let s = 0;
   let n = 0;
   for (let c = 0; c < cand.length; c++) {
-    const v = data[cand[c]] * scale;
+    const raw = data[cand[c]];
+    // masking sees the scaled data, as the fit; the mean (for the outlying-scan warning) the scan's own
+    const v = raw * scale;
     if (!(v > threshold) || (zeroIsMissing && v === 0)) removed++;
-    if (v !== 0) nonZero++;
-    if (v - v === 0) {
-      s += v;
+    if (raw !== 0) nonZero++;
+    if (raw - raw === 0) {
+      s += raw;
       n++;
     }
   }

@@ -234,7 +234,13 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
   const voxels = new Int32Array(V);
   for (let i = 0, k = 0; i < mask.data.length; i++) if (mask.data[i] > 0) voxels[k++] = i;
   // check the design before the long read
-  planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, opts);
+  planScheme(
+    rec.design.matrix,
+    con.weights,
+    con.type,
+    { index: con.index, name: con.name },
+    withVarianceGroups(opts, rec.nonSphericity?.groups),
+  );
   const Y = scanLoader(a, voxels, opts.onReadProgress);
   return {
     X: rec.design.matrix,

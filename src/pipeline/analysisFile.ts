@@ -357,7 +357,10 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     if (!isObj(c)) fail(w, 'expected true or {globals, nuisance}');
     checkKeys(c, ['globals', 'nuisance'], w);
     if (c.globals !== undefined && typeof c.globals !== 'string') fail(w, "'globals' must name a column (e.g. tiv)");
-    spec.check = { globals: c.globals, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
+    // without its own column, the check scales by the design's user globals (as vbm run --check does)
+    const designGlobals = spec.designOptions?.globals;
+    const globals = c.globals ?? (designGlobals?.calculation === 'user' ? designGlobals.values : undefined);
+    spec.check = { globals, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
   }
   return spec;
 }

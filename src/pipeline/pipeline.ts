@@ -134,6 +134,12 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
   const volumes = new Map<string, number>();
   for (const f of scanFiles) volumes.set(f, (await readHeaderOnly(f)).nVolumes);
   parseScanRefs(design.scans, (p) => volumes.get(p) ?? 1);
+  if ((opts.backend ?? spec.backend) && (spec.permute?.accel?.tail || spec.permute?.accel?.stop)) {
+    throw new VbmError(
+      'permute.accel does not go with a task backend yet: tasks run fixed blocks of rearrangements',
+      'drop accel (or --accel) for a distributed run, or run the permutations in one process',
+    );
+  }
   inspectOutputFolder(
     dir,
     analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups),
@@ -439,7 +445,14 @@ async function runModelLocked(
   // report: the HTML report, last, so that a changed threshold or picture option redraws only it
   const reportKey =
     spec.report && contrastCount
-      ? hashOf({ contrastsKey, report: spec.report, atlas: spec.atlas ?? null, ...(checkKey ? { checkKey } : {}) })
+      ? hashOf({
+          contrastsKey,
+          report: spec.report,
+          atlas: spec.atlas ?? null,
+          ...(checkKey ? { checkKey } : {}),
+          // the report draws the permutation maps when they exist: new permutations redraw it
+          ...(permKey ? { permKey } : {}),
+        })
       : null;
   await stage('report', reportKey, async () => {
     const r = spec.report!;
