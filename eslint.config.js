@@ -1,6 +1,6 @@
 // ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
 // Layers, lowest first (a module may import only from its own layer or lower ones):
-//   errors, version
+//   errors, version, random
 //   io
 //   model, inference
 //   estimation, check, permutation, atlas, synth
@@ -12,7 +12,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const LAYERS = [
-  ['errors', 'version'],
+  ['errors', 'version', 'random'],
   ['io'],
   ['model', 'inference'],
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
@@ -27,7 +27,7 @@ function higher(i) {
 }
 
 /** Known violations, to be removed by the core redesign (issue 12); new code may not add to them. */
-const KNOWN_UPWARD = ['src/permutation/permute.ts', 'src/permutation/schemes.ts', 'src/plot/background.ts'];
+const KNOWN_UPWARD = ['src/permutation/permute.ts', 'src/plot/background.ts'];
 const KNOWN_IMPURE_CORE = ['src/model/contrasts.ts', 'src/model/designMatrix.ts'];
 
 const layerRules = LAYERS.flatMap((folders, i) =>
