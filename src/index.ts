@@ -11,11 +11,12 @@ export { readTable, type Table } from './io/spreadsheet.js';
 export { designMatrix, type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
 export {
   buildContrasts,
-  readContrastsFile,
   parseInlineContrast,
+  parseContrastsText,
   type Contrast,
   type ContrastSpec,
 } from './model/contrasts.js';
+export { readContrastsFile } from './pipeline/contrastsFile.js';
 export { fitModel, type FittedModel, type FitOptions } from './estimation/fit.js';
 export { contrastMaps, type ContrastMaps } from './estimation/contrastMaps.js';
 export type { MaskingOptions, ThresholdMasking } from './estimation/masking.js';
