@@ -8,7 +8,8 @@ export { encodeNifti } from './io/nifti/write.js';
 export { DT } from './io/nifti/datatypes.js';
 export { type Affine, applyAffine, invertAffine, axisCodes, voxelSizes } from './io/nifti/affine.js';
 export { readTable, type Table } from './io/spreadsheet.js';
-export { designMatrix, type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
+export { type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
+export { designFromTable as designMatrix, tableScans } from './pipeline/tableDesign.js';
 export {
   buildContrasts,
   parseInlineContrast,
