@@ -33,12 +33,12 @@ export { labelPeaks, labelExtended, labelClusters, type LabelMode } from './atla
 export { listAtlases, resolveAtlas } from './atlas/registry.js';
 export { runLabel, type LabelRequest } from './pipeline/label.js';
 export {
-  permuteContrast,
   permutationTest,
   type PermuteOptions,
   type PermutationResult,
   type PermutationInput,
 } from './permutation/permute.js';
+export { permuteContrast } from './pipeline/permuteInput.js';
 export { tfce, TfceWorkspace, FSL_TFCE, type TfceParams } from './permutation/tfce.js';
 export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
