@@ -66,7 +66,8 @@ export {
   type PlotResult,
 } from './plot/statMap.js';
 export { plotDesignMatrix } from './plot/designMatrix.js';
-export { resolveBackground, meanOfScans, shippedTemplate, shippedTemplatePath } from './plot/background.js';
+export { shippedTemplate, shippedTemplatePath } from './plot/background.js';
+export { resolveBackground, meanOfScans } from './pipeline/background.js';
 export { findCuts, displayedClusters, type CutCluster, type CutPlan } from './plot/cuts.js';
 export { makeDemoStudy, writeDemoStudy, DEMO_EFFECTS, type DemoStudy } from './synth/demoStudy.js';
 export { runCheck, type CheckOptions, type CheckResult, type CheckSummary } from './pipeline/check.js';

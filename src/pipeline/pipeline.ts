@@ -32,7 +32,7 @@ import { fitOnBackend } from '../backend/fitTasks.js';
 import { runCheck } from './check.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
 import { runReport } from './report.js';
-import { MEAN_IMAGE } from '../plot/background.js';
+import { MEAN_IMAGE } from './background.js';
 import { MODEL_FILE } from './modelRecord.js';
 import {
   STAGES,
