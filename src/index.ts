@@ -8,14 +8,16 @@ export { encodeNifti } from './io/nifti/write.js';
 export { DT } from './io/nifti/datatypes.js';
 export { type Affine, applyAffine, invertAffine, axisCodes, voxelSizes } from './io/nifti/affine.js';
 export { readTable, type Table } from './io/spreadsheet.js';
-export { designMatrix, type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
+export { type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
+export { designFromTable as designMatrix, tableScans } from './pipeline/tableDesign.js';
 export {
   buildContrasts,
-  readContrastsFile,
   parseInlineContrast,
+  parseContrastsText,
   type Contrast,
   type ContrastSpec,
 } from './model/contrasts.js';
+export { readContrastsFile } from './pipeline/contrastsFile.js';
 export { fitModel, type FittedModel, type FitOptions } from './estimation/fit.js';
 export { contrastMaps, type ContrastMaps } from './estimation/contrastMaps.js';
 export type { MaskingOptions, ThresholdMasking } from './estimation/masking.js';
@@ -31,12 +33,12 @@ export { labelPeaks, labelExtended, labelClusters, type LabelMode } from './atla
 export { listAtlases, resolveAtlas } from './atlas/registry.js';
 export { runLabel, type LabelRequest } from './pipeline/label.js';
 export {
-  permuteContrast,
   permutationTest,
   type PermuteOptions,
   type PermutationResult,
   type PermutationInput,
 } from './permutation/permute.js';
+export { permuteContrast } from './pipeline/permuteInput.js';
 export { tfce, TfceWorkspace, FSL_TFCE, type TfceParams } from './permutation/tfce.js';
 export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
@@ -64,7 +66,8 @@ export {
   type PlotResult,
 } from './plot/statMap.js';
 export { plotDesignMatrix } from './plot/designMatrix.js';
-export { resolveBackground, meanOfScans, shippedTemplate, shippedTemplatePath } from './plot/background.js';
+export { shippedTemplate, shippedTemplatePath } from './plot/background.js';
+export { resolveBackground, meanOfScans } from './pipeline/background.js';
 export { findCuts, displayedClusters, type CutCluster, type CutPlan } from './plot/cuts.js';
 export { makeDemoStudy, writeDemoStudy, DEMO_EFFECTS, type DemoStudy } from './synth/demoStudy.js';
 export { runCheck, type CheckOptions, type CheckResult, type CheckSummary } from './pipeline/check.js';

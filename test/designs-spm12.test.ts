@@ -22,7 +22,7 @@ import { readTable } from '../src/io/spreadsheet.js';
 import { type DesignOptions, designMatrix } from '../src/model/designMatrix.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
-import { readContrastsFile } from '../src/model/contrasts.js';
+import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
 import { readVolume } from '../src/io/nifti/read.js';
 import type { ThresholdMasking } from '../src/estimation/masking.js';
 

@@ -27,7 +27,7 @@ import { maxRelDiff, sharedDir, tempDir, needShared } from './helpers.js';
 import { spmDesign } from './spm12Designs.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
-import { readContrastsFile } from '../src/model/contrasts.js';
+import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
 import { openNifti, readVolume } from '../src/io/nifti/read.js';
 import { describeAnalysis } from '../src/pipeline/show.js';
 import { openAnalysis } from '../src/pipeline/analysis.js';

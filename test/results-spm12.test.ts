@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fixtureDir, needShared, tempDir } from './helpers.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
-import { readContrastsFile } from '../src/model/contrasts.js';
+import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
 import { readVolume } from '../src/io/nifti/read.js';
 
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-300, Math.abs(b));

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureDir, needShared, tempDir, maxRelDiff } from './helpers.js';
 import { runAnalysis } from '../src/pipeline/run.js';
-import { readContrastsFile } from '../src/model/contrasts.js';
+import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
 import { openNifti, readVolume } from '../src/io/nifti/read.js';
 
 const TOL = 1e-6;

@@ -14,13 +14,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from '../pipeline/permute.js';
 import type { BatchResult } from '../permutation/engine.js';
-import {
-  PERMUTATION_CHUNK,
-  type PermuteOptions,
-  permuteContrastShare,
-  planScheme,
-  withVarianceGroups,
-} from '../permutation/permute.js';
+import { PERMUTATION_CHUNK, type PermuteOptions, planScheme, withVarianceGroups } from '../permutation/permute.js';
+import { permuteContrastShare } from '../pipeline/permuteInput.js';
 import { productRows } from '../permutation/partition.js';
 import { rearrangements } from '../permutation/schemes.js';
 import { VBM_VERSION } from '../version.js';

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { describeError, fileErrorAsVbmError, VbmError } from '../errors.js';
 import { VBM_VERSION } from '../version.js';
-import { type ContrastSpec, parseInlineContrast, readContrastsFile } from '../model/contrasts.js';
+import { type ContrastSpec, parseInlineContrast } from '../model/contrasts.js';
+import { readContrastsFile } from '../pipeline/contrastsFile.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { describeAnalysis } from '../pipeline/show.js';
 import { progressReporter } from './progress.js';

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { VbmError } from '../errors.js';
 import type { Design } from './designMatrix.js';
@@ -29,20 +28,21 @@ function isMatrix(w: unknown): w is number[][] {
   return Array.isArray(w) && w.length > 0 && Array.isArray(w[0]);
 }
 
-/** Read contrasts from a .json or .yaml/.yml file: a list of ContrastSpec objects. */
-export function readContrastsFile(path: string): ContrastSpec[] {
-  if (!existsSync(path)) throw new VbmError(`contrasts file not found: ${path}`);
-  const text = readFileSync(path, 'utf8');
+/**
+ * Parse the text of a contrasts file (YAML when `yaml`, else JSON): a list of ContrastSpec objects.
+ * `where` names the file in messages. Reading the file is the shell's job (pipeline/contrastsFile.ts).
+ */
+export function parseContrastsText(text: string, where: string, yaml: boolean): ContrastSpec[] {
   let data: unknown;
   try {
-    data = /\.ya?ml$/i.test(path) ? YAML.parse(text) : JSON.parse(text);
+    data = yaml ? YAML.parse(text) : JSON.parse(text);
   } catch (e) {
     throw new VbmError(
-      `${path}: cannot parse (${(e as Error).message})`,
+      `${where}: cannot parse (${(e as Error).message})`,
       'the file must hold a list of {name, type, columns, weights}',
     );
   }
-  return validateContrastSpecs(data, path);
+  return validateContrastSpecs(data, where);
 }
 
 export function validateContrastSpecs(data: unknown, where: string): ContrastSpec[] {

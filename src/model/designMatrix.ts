@@ -1,4 +1,3 @@
-import { isAbsolute, dirname, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
 import type { Table } from '../io/spreadsheet.js';
 import { type Matrix, nullSpace, pinv, rank, matmul, transpose } from './linalg.js';
@@ -42,6 +41,12 @@ export interface DesignOptions {
   globals?: GlobalsOptions;
   /** calculation 'mean': each spreadsheet row's global from SPM's spm_global (see estimation/globals.ts). */
   globalValues?: number[];
+  /**
+   * How a scan path as written in the first column becomes the path to open (Design.scans). The
+   * shells pass pipeline/tableDesign.ts's resolver (relative to the spreadsheet's folder); default:
+   * as written. The model itself touches no file system.
+   */
+  resolveScan?: (label: string) => string;
 }
 
 export interface Covariate {
@@ -158,7 +163,7 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
   if (!MODEL_KINDS.includes(model)) throw new VbmError(`model '${model}' is not one of ${MODEL_KINDS.join(', ')}`);
   const scanName = table.header[0];
   const ntab = table.rows.length;
-  const scanPaths = tableScans(table);
+  const scanPaths = tableScanLabels(table).map(opts.resolveScan ?? ((label: string) => label));
   const usesFactor = model === 'two_sample' || model === 'anova';
   const need = (key: 'factor' | 'subject' | 'condition'): string => {
     const v = opts[key];
@@ -522,9 +527,8 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
   };
 }
 
-/** The scans of a table's rows, in spreadsheet order: absolute, or relative to the spreadsheet's folder. */
-export function tableScans(table: Table): string[] {
-  const baseDir = dirname(resolve(table.path));
+/** The scan paths of a table's rows as written, in spreadsheet order (each one checked to be there). */
+export function tableScanLabels(table: Table): string[] {
   return table.rows.map((row, i) => {
     const cell = row[0];
     if (cell === null || cell === '') {
@@ -533,8 +537,7 @@ export function tableScans(table: Table): string[] {
         'the first column must hold the path of each scan',
       );
     }
-    const label = String(cell);
-    return isAbsolute(label) ? label : resolve(baseDir, label);
+    return String(cell);
   });
 }
 

@@ -1,5 +1,6 @@
 /**
- * Permutation inference for one contrast of a finished analysis (the library entry point):
+ * Permutation inference for one contrast on data in memory or read by a loader (the analysis-folder
+ * entry points, permuteContrast and permuteContrastShare, are in pipeline/permuteInput.ts):
  * Freedman-Lane permutations (or sign flips for one-sample effects), maximum-statistic FWE,
  * exact TFCE with FWE, cluster extent and mass FWE. Scans are read once into a contiguous
  * float32 matrix shared with the worker threads; long runs checkpoint and resume.
@@ -9,10 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { VbmError } from '../errors.js';
-import { type Analysis } from '../pipeline/analysis.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeVolume, openNifti, type NiftiFile } from '../io/nifti/read.js';
-import { affineDistance } from '../io/nifti/affine.js';
 import type { Connectivity } from '../inference/clusters.js';
 import { statFromTail } from '../inference/distributions.js';
 import { VBM_VERSION } from '../version.js';
@@ -107,44 +105,6 @@ const JOB = 16;
 export const PERMUTATION_CHUNK = JOB;
 const ENGINE_BATCH = 8;
 
-/** A loader that reads the analysis's scans into the rows of the data matrix (mask voxels only). */
-function scanLoader(
-  a: Analysis,
-  voxels: Int32Array,
-  onProgress?: (d: number, t: number) => void,
-): (R: Float32Array, stride: number) => void {
-  return (R, stride) => {
-    const rec = a.record;
-    const n = rec.scans.length;
-    const V = voxels.length;
-    let open: { path: string; file: NiftiFile } | undefined;
-    for (let i = 0; i < n; i++) {
-      const s = rec.scans[i];
-      if (!existsSync(s.path))
-        throw new VbmError(
-          `scan ${i + 1} (${s.path}) of the analysis is missing`,
-          'restore the file, or re-run `vbm run` with the current scans',
-        );
-      if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: true }) };
-      const h = open.file.header;
-      if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {
-        throw new VbmError(`scan ${s.path} is no longer on the analysis grid`, 're-run `vbm run`');
-      }
-      if (s.sha256 && open.file.sha256 && open.file.sha256 !== s.sha256) {
-        throw new VbmError(
-          `scan ${s.path} changed since the analysis was estimated (its content hash differs from model.json)`,
-          're-run `vbm run` so that the model and the permutations use the same data',
-        );
-      }
-      const vol = decodeVolume(open.file, s.volume);
-      const o = i * stride;
-      const gSF = rec.design.globals?.gSF[i] ?? 1; // SPM's global scaling, as in the fit
-      for (let v = 0; v < V; v++) R[o + v] = vol[voxels[v]] * gSF;
-      onProgress?.(i + 1, n);
-    }
-  };
-}
-
 /** Replace Y by the residuals of the nuisance model, (I - G G') Y, and return column sums of squares. */
 function reduce(R: Float32Array, n: number, V: number, stride: number, G: Float64Array[]): Float64Array {
   const ss = new Float64Array(new SharedArrayBuffer(V * 8));
@@ -188,7 +148,7 @@ interface Checkpoint {
   binSha256: string;
 }
 
-/** A permutation test on data already in memory (the core that `permuteContrast` feeds). */
+/** A permutation test on data already in memory (the core that pipeline/permuteInput.ts's `permuteContrast` feeds). */
 export interface PermutationInput {
   /** Design matrix (n x p) and the contrast's weights (rows over the p columns). */
   X: number[][];
@@ -205,55 +165,6 @@ export interface PermutationInput {
   identity?: unknown;
   /** Variance group of each scan: with two or more, Welch's v (T) or G (F) is the statistic. */
   varianceGroups?: ArrayLike<number>;
-}
-
-export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promise<PermutationResult> {
-  const t0 = performance.now();
-  const res = await permutationTest(contrastInput(a, opts), opts);
-  res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
-  return res;
-}
-
-/** One share of a contrast's permutation test: rearrangements [first, first + count), first a multiple of PERMUTATION_CHUNK. */
-export async function permuteContrastShare(
-  a: Analysis,
-  opts: PermuteOptions,
-  first: number,
-  count: number,
-): Promise<BatchResult> {
-  return (await runPermutationTest(contrastInput(a, opts), opts, { first, count })) as BatchResult;
-}
-
-/** The permutation input of a contrast of an analysis (scans are read when the test starts). */
-function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
-  const rec = a.record;
-  const con = a.contrast(opts.contrast);
-  const mask = a.image('mask.nii');
-  let V = 0;
-  for (let i = 0; i < mask.data.length; i++) if (mask.data[i] > 0) V++;
-  const voxels = new Int32Array(V);
-  for (let i = 0, k = 0; i < mask.data.length; i++) if (mask.data[i] > 0) voxels[k++] = i;
-  // check the design before the long read
-  planScheme(
-    rec.design.matrix,
-    con.weights,
-    con.type,
-    { index: con.index, name: con.name },
-    withVarianceGroups(opts, rec.nonSphericity?.groups),
-  );
-  const Y = scanLoader(a, voxels, opts.onReadProgress);
-  return {
-    X: rec.design.matrix,
-    weights: con.weights,
-    type: con.type,
-    contrast: { index: con.index, name: con.name },
-    Y,
-    voxels,
-    dims: rec.grid.dims,
-    affine: rec.grid.affine,
-    identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) },
-    varianceGroups: rec.nonSphericity?.groups,
-  };
 }
 
 export function planScheme(
@@ -317,6 +228,16 @@ export async function permutationTest(
   opts: Omit<PermuteOptions, 'contrast'>,
 ): Promise<PermutationResult> {
   return (await runPermutationTest(input, opts)) as PermutationResult;
+}
+
+/** One share of a permutation test: rearrangements [first, first + count), first a multiple of PERMUTATION_CHUNK. */
+export async function permutationShare(
+  input: PermutationInput,
+  opts: Omit<PermuteOptions, 'contrast'>,
+  first: number,
+  count: number,
+): Promise<BatchResult> {
+  return (await runPermutationTest(input, opts, { first, count })) as BatchResult;
 }
 
 /** The test, or with `share` only the maxima and counts of those rearrangements (no checkpoint, no p-values). */

@@ -4,7 +4,7 @@
  * is always the identity (the observed data), as in FSL randomise.
  */
 import gammaln from '@stdlib/math-base-special-gammaln';
-import { Rng } from '../synth/random.js';
+import { Rng } from '../random.js';
 
 export type Scheme = 'permute' | 'signflip';
 

@@ -13,7 +13,7 @@ import { readTable } from '../io/spreadsheet.js';
 import { type NiftiFile, decodeVolume, openNifti, readHeaderOnly, readVolume } from '../io/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
 import { RowStore } from '../io/rowStore.js';
-import { designMatrix } from '../model/designMatrix.js';
+import { designFromTable } from './tableDesign.js';
 import { resampleMaskNearest } from '../estimation/masking.js';
 import { checkGrid } from '../estimation/fitJob.js';
 import { parseScanRefs } from '../estimation/scanList.js';
@@ -69,7 +69,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       );
     }
   }
-  const design = designMatrix(table, { covariates: wanted, intercept: true });
+  const design = designFromTable(table, { covariates: wanted, intercept: true });
   const values = (name: string): number[] => design.covariates.find((c) => c.name === name)!.raw;
   const n = design.n;
   if (n < 3)

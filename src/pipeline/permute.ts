@@ -12,7 +12,8 @@ import { encodeNifti } from '../io/nifti/write.js';
 import { formatTable } from '../report/textTable.js';
 import { clusterWorkspace, suprathresholdClusters } from '../permutation/clusterStats.js';
 import { maskedNeighbours } from '../inference/neighbours.js';
-import { type PermutationResult, type PermuteOptions, permuteContrast } from '../permutation/permute.js';
+import { type PermutationResult, type PermuteOptions } from '../permutation/permute.js';
+import { permuteContrast } from './permuteInput.js';
 import { openAnalysis } from './analysis.js';
 import { pad } from './outputs.js';
 

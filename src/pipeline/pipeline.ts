@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError, fileErrorAsVbmError } from '../errors.js';
 import { readTable } from '../io/spreadsheet.js';
-import { type DesignOptions, designMatrix, tableScans } from '../model/designMatrix.js';
+import { type Design, type DesignOptions } from '../model/designMatrix.js';
+import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';
 import { cachedScanGlobals } from './scanGlobals.js';
 import { buildContrasts } from '../model/contrasts.js';
@@ -31,7 +32,7 @@ import { fitOnBackend } from '../backend/fitTasks.js';
 import { runCheck } from './check.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
 import { runReport } from './report.js';
-import { MEAN_IMAGE } from '../plot/background.js';
+import { MEAN_IMAGE } from './background.js';
 import { MODEL_FILE } from './modelRecord.js';
 import {
   STAGES,
@@ -125,7 +126,7 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       opts.onProgress?.('global means', d, t),
     );
   }
-  const design = designMatrix(table, designOpts);
+  const design = designFromTable(table, designOpts);
   const builtContrasts = buildContrasts(model.contrasts, design);
   const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
   for (const f of scanFiles)
@@ -178,7 +179,7 @@ interface Prepared {
   dir: string;
   log: (m: string) => void;
   text: (m: string) => void;
-  design: ReturnType<typeof designMatrix>;
+  design: Design;
   table: Awaited<ReturnType<typeof readTable>>;
   state: StagesFile;
   designOpts: DesignOptions;

@@ -23,7 +23,8 @@ import {
 } from '../plot/statMap.js';
 import { type Box, worldBox } from '../plot/sampling.js';
 import { plotDesignMatrix } from '../plot/designMatrix.js';
-import { resolveBackground, shippedTemplate } from '../plot/background.js';
+import { shippedTemplate } from '../plot/background.js';
+import { resolveBackground } from './background.js';
 import { AXIS_INDEX, type CutAxis } from '../plot/views.js';
 import { applyAffine } from '../io/nifti/affine.js';
 

@@ -25,7 +25,7 @@ import {
 import { permutationSection } from '../report/permutationSection.js';
 import { permutationFileNames } from './permute.js';
 import { viewerCopy } from '../plot/background.js';
-import { resolveBackground } from '../plot/background.js';
+import { resolveBackground } from './background.js';
 import { backgroundWindow, type Display, peakPosition } from '../plot/statMap.js';
 import { Html, html, pngImage, table } from '../report/html.js';
 import { type ViewerMap, viewerData, viewerSection } from '../report/viewer.js';

@@ -4,7 +4,8 @@ import { VbmError } from '../errors.js';
 import { StagedFiles } from '../io/atomic.js';
 import { voxelSizes } from '../io/nifti/affine.js';
 import { readTable } from '../io/spreadsheet.js';
-import { type Design, type DesignOptions, designMatrix, tableScans } from '../model/designMatrix.js';
+import { type Design, type DesignOptions } from '../model/designMatrix.js';
+import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';
 import { computeScanGlobals } from '../estimation/globals.js';
 import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
@@ -72,7 +73,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     (globalsSource(opts.globals) === 'mean'
       ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t))
       : undefined);
-  const design = opts.prebuiltDesign ?? designMatrix(table, { ...opts, globalValues });
+  const design = opts.prebuiltDesign ?? designFromTable(table, { ...opts, globalValues });
   if (design.collinear.length) {
     log(
       `warning: the design is rank-deficient (rank ${design.rank} < ${design.p} columns); collinear columns: ` +

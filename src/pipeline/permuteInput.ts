@@ -1,0 +1,108 @@
+/**
+ * Permutation inference for one contrast of a finished analysis (the library entry point): reads
+ * the analysis folder (model.json, mask, contrast) and streams its scans into the permutation
+ * test of permutation/permute.ts, which works on plain data.
+ */
+import { existsSync } from 'node:fs';
+import { VbmError } from '../errors.js';
+import { affineDistance } from '../io/nifti/affine.js';
+import { decodeVolume, type NiftiFile, openNifti } from '../io/nifti/read.js';
+import type { BatchResult } from '../permutation/engine.js';
+import {
+  type PermutationInput,
+  type PermutationResult,
+  type PermuteOptions,
+  permutationShare,
+  permutationTest,
+  planScheme,
+  withVarianceGroups,
+} from '../permutation/permute.js';
+import type { Analysis } from './analysis.js';
+
+/** The permutation test of one contrast of a finished analysis, its scans read once from their files. */
+export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promise<PermutationResult> {
+  const t0 = performance.now();
+  const res = await permutationTest(contrastInput(a, opts), opts);
+  res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
+  return res;
+}
+
+/** One share of a contrast's permutation test: rearrangements [first, first + count), first a multiple of PERMUTATION_CHUNK. */
+export async function permuteContrastShare(
+  a: Analysis,
+  opts: PermuteOptions,
+  first: number,
+  count: number,
+): Promise<BatchResult> {
+  return permutationShare(contrastInput(a, opts), opts, first, count);
+}
+
+/** The permutation input of a contrast of an analysis (scans are read when the test starts). */
+function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
+  const rec = a.record;
+  const con = a.contrast(opts.contrast);
+  const mask = a.image('mask.nii');
+  let V = 0;
+  for (let i = 0; i < mask.data.length; i++) if (mask.data[i] > 0) V++;
+  const voxels = new Int32Array(V);
+  for (let i = 0, k = 0; i < mask.data.length; i++) if (mask.data[i] > 0) voxels[k++] = i;
+  // check the design before the long read
+  planScheme(
+    rec.design.matrix,
+    con.weights,
+    con.type,
+    { index: con.index, name: con.name },
+    withVarianceGroups(opts, rec.nonSphericity?.groups),
+  );
+  const Y = scanLoader(a, voxels, opts.onReadProgress);
+  return {
+    X: rec.design.matrix,
+    weights: con.weights,
+    type: con.type,
+    contrast: { index: con.index, name: con.name },
+    Y,
+    voxels,
+    dims: rec.grid.dims,
+    affine: rec.grid.affine,
+    identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) },
+    varianceGroups: rec.nonSphericity?.groups,
+  };
+}
+
+/** A loader that reads the analysis's scans into the rows of the data matrix (mask voxels only). */
+function scanLoader(
+  a: Analysis,
+  voxels: Int32Array,
+  onProgress?: (d: number, t: number) => void,
+): (R: Float32Array, stride: number) => void {
+  return (R, stride) => {
+    const rec = a.record;
+    const n = rec.scans.length;
+    const V = voxels.length;
+    let open: { path: string; file: NiftiFile } | undefined;
+    for (let i = 0; i < n; i++) {
+      const s = rec.scans[i];
+      if (!existsSync(s.path))
+        throw new VbmError(
+          `scan ${i + 1} (${s.path}) of the analysis is missing`,
+          'restore the file, or re-run `vbm run` with the current scans',
+        );
+      if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: true }) };
+      const h = open.file.header;
+      if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {
+        throw new VbmError(`scan ${s.path} is no longer on the analysis grid`, 're-run `vbm run`');
+      }
+      if (s.sha256 && open.file.sha256 && open.file.sha256 !== s.sha256) {
+        throw new VbmError(
+          `scan ${s.path} changed since the analysis was estimated (its content hash differs from model.json)`,
+          're-run `vbm run` so that the model and the permutations use the same data',
+        );
+      }
+      const vol = decodeVolume(open.file, s.volume);
+      const o = i * stride;
+      const gSF = rec.design.globals?.gSF[i] ?? 1; // SPM's global scaling, as in the fit
+      for (let v = 0; v < V; v++) R[o + v] = vol[voxels[v]] * gSF;
+      onProgress?.(i + 1, n);
+    }
+  };
+}
