@@ -65,6 +65,18 @@ export interface ScanContribution {
   zeroIsMissing: boolean;
   /** Global scaling factor (SPM's gSF): the scan enters as data x scale, before masking (default 1). */
   scale?: number;
+  /** Counted while the scan is summed (no second pass over its voxels); see masking.ts scanSummary. */
+  stats?: ScanStats;
+}
+
+/** Per-scan counts over the candidate voxels, on the data as the fit sees them (scaled). */
+export interface ScanStats {
+  /** Voxels this scan excludes from the mask (NaN, not above its threshold, zero when zero means missing). */
+  removed: number;
+  nonZero: number;
+  /** Sum and number of the finite values. */
+  sum: number;
+  finite: number;
 }
 
 /** Voxels per block: the block's sums (about 16 float64 per voxel) stay in the core's L2 cache. */
@@ -138,13 +150,31 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
       const { data, x, threshold } = s;
       const zeroIsMissing = s.zeroIsMissing;
       const scale = s.scale ?? 1;
+      let removed = 0;
+      let nonZero = 0;
+      let sum = 0;
+      let finite = 0;
       for (let c = c0; c < c1; c++) {
         const v = data[cand[c]] * scale;
         g[c - c0] = v;
-        if (!(v > threshold) || (zeroIsMissing && v === 0)) ok[c] = 0;
+        if (!(v > threshold) || (zeroIsMissing && v === 0)) {
+          ok[c] = 0;
+          removed++;
+        }
+        if (v !== 0) nonZero++;
+        if (v - v === 0) {
+          sum += v;
+          finite++;
+        }
         if (v < vmin[c]) vmin[c] = v;
         if (v > vmax[c]) vmax[c] = v;
         yy[c] += v * v;
+      }
+      if (s.stats) {
+        s.stats.removed += removed;
+        s.stats.nonZero += nonZero;
+        s.stats.sum += sum;
+        s.stats.finite += finite;
       }
       for (let j = 0; j < p; j++) if (x[j] !== 0) axpy(xty, j * n, x[j], g, c0, c1);
       if (!s.inResidualSubset || !nb) continue;

@@ -5,11 +5,12 @@ import {
   type FitLayout,
   type FitSums,
   type ScanContribution,
+  type ScanStats,
   addScans,
   createScratch,
   createSums,
 } from './accumulate.js';
-import { type ThresholdMasking, scanThreshold, summariseScan } from './masking.js';
+import { type ThresholdMasking, scanSummary, scanThreshold } from './masking.js';
 import type { ScanRef } from './scanList.js';
 
 /** A share of the scans for one worker (or for the main thread when run in-process). */
@@ -51,10 +52,11 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
   const scratch = createScratch(job.layout);
   let open: { path: string; file: NiftiFile } | undefined;
   let batch: ScanContribution[] = [];
-  let reports: ScanReport[] = [];
+  // reports wait for their scans' counts, which the summing makes
+  let reports: { report: Omit<ScanReport, 'removed' | 'allZero' | 'mean'>; stats: ScanStats; scale: number }[] = [];
   const flush = (): void => {
     addScans(sums, job.layout, scratch, batch);
-    for (const r of reports) onScan(r);
+    for (const r of reports) onScan({ ...r.report, ...scanSummary(r.stats, r.scale) });
     batch = [];
     reports = [];
   };
@@ -75,15 +77,17 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
       throw e;
     }
     const zeroIsMissing = job.implicit && !h.datatype.isFloat && job.threshold.type === 'none';
-    batch.push({ data, x: s.x, inResidualSubset: s.inResidualSubset, threshold, zeroIsMissing, scale: s.scale });
-    // the masking counts and the mean see the data as the fit does: scaled by gSF
-    const summary = summariseScan(data, job.layout.cand, threshold, zeroIsMissing, s.scale ?? 1);
+    const stats: ScanStats = { removed: 0, nonZero: 0, sum: 0, finite: 0 };
+    batch.push({ data, x: s.x, inResidualSubset: s.inResidualSubset, threshold, zeroIsMissing, scale: s.scale, stats });
     reports.push({
-      row: s.ref.row,
-      sha256: open.file.sha256 ?? '',
-      datatype: h.datatype.name,
-      isFloat: h.datatype.isFloat,
-      ...summary,
+      report: {
+        row: s.ref.row,
+        sha256: open.file.sha256 ?? '',
+        datatype: h.datatype.name,
+        isFloat: h.datatype.isFloat,
+      },
+      stats,
+      scale: s.scale ?? 1,
     });
     if (sleeper) {
       Atomics.wait(sleeper, 0, 0, testDelayMs);

@@ -2,6 +2,7 @@ import { VbmError } from '../errors.js';
 import type { Affine } from '../io/nifti/affine.js';
 import { nearestSourceIndex } from '../io/nifti/resample.js';
 import type { Volume } from '../io/nifti/volume.js';
+import type { ScanStats } from './accumulate.js';
 
 /** SPM's threshold masking: none, an absolute value, or a fraction of each scan's global mean. */
 export type ThresholdMasking =
@@ -92,30 +93,17 @@ export interface ScanSummary {
   mean: number;
 }
 
-/** One pass over the candidate voxels (the explicit mask) of a decoded scan. */
-export function summariseScan(
-  data: Float32Array,
-  cand: Int32Array,
-  threshold: number,
-  zeroIsMissing: boolean,
-  scale = 1,
-): ScanSummary {
-  let removed = 0;
-  let nonZero = 0;
-  let s = 0;
-  let n = 0;
-  for (let c = 0; c < cand.length; c++) {
-    const raw = data[cand[c]];
-    // masking sees the scaled data, as the fit; the mean (for the outlying-scan warning) the scan's own
-    const v = raw * scale;
-    if (!(v > threshold) || (zeroIsMissing && v === 0)) removed++;
-    if (raw !== 0) nonZero++;
-    if (raw - raw === 0) {
-      s += raw;
-      n++;
-    }
-  }
-  return { removed, allZero: nonZero === 0, mean: n ? s / n : NaN };
+/**
+ * A scan's summary from the counts the fit made while summing it. The mean is of the scan's own
+ * values (the outlying-scan warning compares scans, not their gSF-scaled versions, which
+ * proportional scaling makes alike); the counts are on the scaled data, as the mask is.
+ */
+export function scanSummary(stats: ScanStats, scale = 1): ScanSummary {
+  return {
+    removed: stats.removed,
+    allZero: stats.nonZero === 0,
+    mean: stats.finite ? stats.sum / stats.finite / scale : NaN,
+  };
 }
 
 /**
