@@ -178,6 +178,28 @@ function primitive(h: number, H1: number): number {
 }
 
 /**
+ * Path compression from node `start` (whose parent `r` is not a root): every node on the way is
+ * pointed at the root, its value made relative to the root (the sum of the relative values above
+ * it). Returns the root. `path` is scratch.
+ */
+function compressPath(parent: Int32Array, rel: Float64Array, path: Int32Array, start: number, r: number): number {
+  let len = 0;
+  path[len++] = start;
+  while (parent[r] !== r) {
+    path[len++] = r;
+    r = parent[r];
+  }
+  let acc = 0;
+  for (let j = len - 1; j >= 0; j--) {
+    const x = path[j];
+    acc += rel[x];
+    rel[x] = acc;
+    parent[x] = r;
+  }
+  return r;
+}
+
+/**
  * Join the cluster of root `ra` (holding the voxel just added at height h) with the cluster of
  * node w (already added); returns the root of the joined cluster.
  */
@@ -186,21 +208,7 @@ function link(ws: TfceWorkspace, ra: number, w: number, h: number, Fh: number, E
   let r = parent[w];
   if (r === ra) return ra;
   // root of w, compressing the path (each node keeps its value relative to the root)
-  if (parent[r] !== r) {
-    let len = 0;
-    path[len++] = w;
-    while (parent[r] !== r) {
-      path[len++] = r;
-      r = parent[r];
-    }
-    let acc = 0;
-    for (let j = len - 1; j >= 0; j--) {
-      const x = path[j];
-      acc += rel[x];
-      rel[x] = acc;
-      parent[x] = r;
-    }
-  }
+  if (parent[r] !== r) r = compressPath(parent, rel, path, w, r);
   if (r === ra) return ra;
   // bring both clusters' integrals down to h, then merge the smaller into the larger
   let lh = low[ra];
@@ -300,21 +308,7 @@ export function tfce(
       out[v] = 0;
       continue;
     }
-    if (r !== a && parent[r] !== r) {
-      let len = 0;
-      path[len++] = a;
-      while (parent[r] !== r) {
-        path[len++] = r;
-        r = parent[r];
-      }
-      let acc = 0;
-      for (let j = len - 1; j >= 0; j--) {
-        const x = path[j];
-        acc += rel[x];
-        rel[x] = acc;
-        parent[x] = r;
-      }
-    }
+    if (r !== a && parent[r] !== r) r = compressPath(parent, rel, path, a, r);
     out[v] = r === a ? rel[a] : rel[a] + rel[r];
     // the maximum as stored (float32 maps round), so that it compares exactly with the map
     if (out[v] > max) max = out[v];
