@@ -232,13 +232,8 @@ backendOptions(
     } else if (o.accel !== undefined)
       throw new VbmError('--accel goes with --permutations', 'add --permutations N, or drop --accel');
     if (o.report) raw.report = true;
-    // the check scales by the design's user globals (--globals user:COLUMN) when there are any
-    const userGlobals = /^user:(.+)$/.exec(str(o, 'globals') ?? '')?.[1];
-    if (o.check)
-      raw.check = {
-        ...(userGlobals ? { globals: userGlobals } : {}),
-        ...(o.nuisance ? { nuisance: parseList(reqStr(o, 'nuisance')) } : {}),
-      };
+    // the check scales by the design's user globals (--globals user:COLUMN): parseAnalysisSpec sees to it
+    if (o.check) raw.check = o.nuisance ? { nuisance: parseList(reqStr(o, 'nuisance')) } : true;
     else if (o.nuisance) throw new VbmError('--nuisance goes with --check', 'add --check, or run vbm check');
     spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
     spec.models[0].contrasts = contrasts;
