@@ -87,6 +87,16 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
 }
 
 /** The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). */
+/** Accelerated p-values need the whole run in one process: tasks run fixed blocks of rearrangements. */
+export function refuseAccelOnBackend(accel: PermuteRequest['accel'], settings: BackendSettings): void {
+  if (!accel || !(accel.tail || accel.stop)) return;
+  const which = [accel.tail ? 'tail' : '', accel.stop ? 'stop' : ''].filter(Boolean).join(',');
+  throw new VbmError(
+    `accel (${which}) does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements`,
+    'drop --accel (or accel: in the analysis file) for a distributed run, or run the permutations in one process',
+  );
+}
+
 export function planPermutationJob(
   dir: string,
   req: PermuteRequest,
@@ -211,12 +221,7 @@ export async function distributedPermute(
   settings: BackendSettings,
   opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner } = {},
 ): Promise<DistributedPermuteOutput> {
-  if (req.accel && (req.accel.tail || req.accel.stop)) {
-    throw new VbmError(
-      `accel (${[req.accel.tail ? 'tail' : '', req.accel.stop ? 'stop' : ''].filter(Boolean).join(',')}) does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements`,
-      'drop --accel (or accel: in the analysis file) for a distributed run, or run the permutations in one process',
-    );
-  }
+  refuseAccelOnBackend(req.accel, settings);
   const { job, tasks } = planPermutationJob(dir, req, settings.jobs);
   writeJobRecord(job, {
     kind: 'permute',

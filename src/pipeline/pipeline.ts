@@ -27,7 +27,7 @@ import { openAtlas, runLabel } from './label.js';
 import type { Atlas } from '../atlas/atlas.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from './permute.js';
 import type { BackendSettings } from '../backend/backend.js';
-import { distributedPermute } from '../backend/permuteTasks.js';
+import { distributedPermute, refuseAccelOnBackend } from '../backend/permuteTasks.js';
 import { fitOnBackend } from '../backend/fitTasks.js';
 import { runCheck } from './check.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
@@ -135,12 +135,9 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
   const volumes = new Map<string, number>();
   for (const f of scanFiles) volumes.set(f, (await readHeaderOnly(f)).nVolumes);
   parseScanRefs(design.scans, (p) => volumes.get(p) ?? 1);
-  if ((opts.backend ?? spec.backend) && (spec.permute?.accel?.tail || spec.permute?.accel?.stop)) {
-    throw new VbmError(
-      'permute.accel does not go with a task backend yet: tasks run fixed blocks of rearrangements',
-      'drop accel (or --accel) for a distributed run, or run the permutations in one process',
-    );
-  }
+  // refused before the folder is touched, not after the fit
+  const backend = opts.backend ?? spec.backend;
+  if (backend) refuseAccelOnBackend(spec.permute?.accel, backend);
   inspectOutputFolder(
     dir,
     analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups),
