@@ -21,7 +21,7 @@ import { FLAG_SDS, HomogeneityAccumulator, flagScans, rankScans, robustScale } f
 import { CHECK_CSV, CHECK_JSON, CHECK_PNG, type CheckSummary } from '../check/summary.js';
 import { plotCheck } from '../plot/checkPlot.js';
 import { formatTable } from '../report/textTable.js';
-import { csvCell } from '../io/csv.js';
+import { type CsvCell, toCsv } from '../io/csv.js';
 
 /** The file names and the record live in check/summary.ts, where the report can read them too. */
 export { CHECK_CSV, CHECK_JSON, CHECK_PNG, type CheckSummary };
@@ -232,21 +232,19 @@ function writeCheckFiles(dir: string, s: CheckSummary): string[] {
     'reason',
     'rank',
   ];
-  const lines = [header.join(',')];
+  const lines: CsvCell[][] = [header];
   for (const v of s.perScan) {
-    lines.push(
-      [
-        v.row + 1,
-        csvCell(v.scan),
-        v.meanCorrelation.toPrecision(8),
-        v.quarticZ.toPrecision(8),
-        v.correlationDeviation.toFixed(3),
-        v.zDeviation.toFixed(3),
-        v.flagged ? 1 : 0,
-        csvCell(v.reasons.join('; ')),
-        v.rank,
-      ].join(','),
-    );
+    lines.push([
+      v.row + 1,
+      v.scan,
+      v.meanCorrelation.toPrecision(8),
+      v.quarticZ.toPrecision(8),
+      v.correlationDeviation.toFixed(3),
+      v.zDeviation.toFixed(3),
+      v.flagged ? 1 : 0,
+      v.reasons.join('; '),
+      v.rank,
+    ]);
   }
   const picture = plotCheck({
     title: `Sample homogeneity: ${s.scans} scans, ${s.flagged} flagged`,
@@ -269,7 +267,7 @@ function writeCheckFiles(dir: string, s: CheckSummary): string[] {
   });
   const staged = new StagedFiles();
   try {
-    staged.write(join(dir, CHECK_CSV), lines.join('\n') + '\n');
+    staged.write(join(dir, CHECK_CSV), toCsv(lines));
     staged.write(join(dir, CHECK_PNG), picture.png);
     staged.write(join(dir, CHECK_JSON), JSON.stringify(s, null, 1) + '\n');
     staged.commit();
