@@ -40,9 +40,32 @@ test('column correlations of a hand-worked design', () => {
     },
   ]);
   assert.equal(w.length, 1);
-  assert.equal(w[0].column, 'a');
+  assert.deepEqual(w[0].columns, ['a']);
   assert.equal(w[0].other, 'b');
   assert.match(w[0].message, /contrast 1 'a up'.*'a' correlates with 'b' \(\|r\| = 0\.45 > 0\.3\).*global scaling/);
+});
+
+test('a two-sample difference whose group columns both correlate with a covariate gives one warning', () => {
+  // g2 = 1 - g1, so after centring g2 = -g1 and |r(g1, t)| = |r(g2, t)|; t = [1,2,3,4,5,6] against
+  // g1 = [1,1,1,0,0,0]: closed form |r| = |sum (g - 0.5)(t - 3.5)| / sqrt(1.5 sum (t - 3.5)^2) = 0.878
+  const g1 = [1, 1, 1, 0, 0, 0];
+  const tv = [1, 2, 3, 4, 5, 6];
+  const X2 = g1.map((g, i) => [g, 1 - g, tv[i]]);
+  const mt = 3.5;
+  const sgt = g1.reduce((s, g, i) => s + (g - 0.5) * (tv[i] - mt), 0);
+  const r = Math.abs(sgt) / Math.sqrt(1.5 * tv.reduce((s, v) => s + (v - mt) ** 2, 0));
+  const w = orthogonalityWarnings(['group[CN]', 'group[AD]', 'tiv'], X2, [
+    { index: 1, name: 'CN > AD', weights: [[1, -1, 0]] },
+  ]);
+  assert.equal(w.length, 1, w.map((x) => x.message).join('\n'));
+  assert.deepEqual(w[0].columns, ['group[CN]', 'group[AD]']);
+  assert.equal(w[0].other, 'tiv');
+  // 1e-12: rounding of the sums
+  for (const c of w[0].cos) assert.ok(Math.abs(c - r) < 1e-12);
+  assert.match(
+    w[0].message,
+    /its columns 'group\[CN\]', 'group\[AD\]' correlate with 'tiv' \(\|r\| = 0\.88, 0\.88 > 0\.3\)/,
+  );
 });
 
 test('vbm run warns, vbm show prints the matrix, the report has the table', async () => {

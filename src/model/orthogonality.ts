@@ -46,9 +46,11 @@ export const ORTHOGONALITY_LIMIT = 0.3;
 
 export interface OrthogonalityWarning {
   contrast: { index: number; name: string };
-  column: string;
+  /** The contrast's columns that correlate with `other` (e.g. both groups' columns of a difference). */
+  columns: string[];
   other: string;
-  cos: number;
+  /** |r| of each of `columns` with `other`. */
+  cos: number[];
   message: string;
 }
 
@@ -59,8 +61,9 @@ export const ORTHOGONALITY_ADVICE =
   'Otherwise accept the shared variance, and read the result as the effect over and above the other column';
 
 /**
- * For each contrast, each column it weighs that correlates (|cos| > limit) with a column it does
- * not weigh. Pairs inside one contrast (e.g. two groups' columns of a difference) are its business.
+ * For each contrast and each column it does not weigh: the columns it weighs that correlate with
+ * it (|cos| > limit), in one warning (a two-sample difference's two group columns correlate with a
+ * covariate alike; one warning says so). Pairs inside one contrast are its business.
  */
 export function orthogonalityWarnings(
   columns: string[],
@@ -72,20 +75,23 @@ export function orthogonalityWarnings(
   const out: OrthogonalityWarning[] = [];
   for (const c of contrasts) {
     const used = columns.map((_, j) => c.weights.some((row) => row[j] !== 0));
-    for (let j = 0; j < columns.length; j++) {
-      if (!used[j]) continue;
-      for (let k = 0; k < columns.length; k++) {
-        if (used[k] || !(C[j][k] > limit)) continue;
-        out.push({
-          contrast: { index: c.index, name: c.name },
-          column: columns[j],
-          other: columns[k],
-          cos: C[j][k],
-          message:
-            `contrast ${c.index} '${c.name}': its column '${columns[j]}' correlates with '${columns[k]}' (|r| = ${C[j][k].toFixed(2)} > ${limit}); ` +
-            ORTHOGONALITY_ADVICE,
-        });
-      }
+    for (let k = 0; k < columns.length; k++) {
+      if (used[k]) continue;
+      const hits = columns.map((_, j) => j).filter((j) => used[j] && C[j][k] > limit);
+      if (!hits.length) continue;
+      const cos = hits.map((j) => C[j][k]);
+      const names = hits.map((j) => `'${columns[j]}'`);
+      const which =
+        hits.length === 1
+          ? `its column ${names[0]} correlates with '${columns[k]}' (|r| = ${cos[0].toFixed(2)} > ${limit})`
+          : `its columns ${names.join(', ')} correlate with '${columns[k]}' (|r| = ${cos.map((v) => v.toFixed(2)).join(', ')} > ${limit})`;
+      out.push({
+        contrast: { index: c.index, name: c.name },
+        columns: hits.map((j) => columns[j]),
+        other: columns[k],
+        cos,
+        message: `contrast ${c.index} '${c.name}': ${which}; ` + ORTHOGONALITY_ADVICE,
+      });
     }
   }
   return out;
