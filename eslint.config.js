@@ -1,7 +1,7 @@
 // ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
 // Layers, lowest first (a module may import only from its own layer or lower ones):
-//   errors, version, random
-//   io
+//   errors, version, random, work
+//   io, node
 //   model, inference
 //   estimation, check, permutation, atlas, synth
 //   plot, report
@@ -13,8 +13,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const LAYERS = [
-  ['errors', 'version', 'random'],
-  ['io'],
+  ['errors', 'version', 'random', 'work'],
+  ['io', 'node'],
   ['model', 'inference'],
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
   ['plot', 'report'],

@@ -4,7 +4,7 @@
  * mass, and the voxel-wise exceedance counts against the observed maps. Runs the same in a
  * worker thread and in-process.
  */
-import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from './clusterStats.js';
+import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { type KernelData, KernelThread } from './kernel.js';
 import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
