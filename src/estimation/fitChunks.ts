@@ -15,6 +15,7 @@ import type { FitChunkShared } from './fitChunkWorker.js';
 /** Scans per chunk: fixed, so the order of additions does not depend on workers or tasks. */
 export const FIT_CHUNK = 32;
 
+/** The job cut into consecutive chunks of FIT_CHUNK scans (the last may be shorter). */
 export function fitChunks(job: FitJob): FitJob[] {
   const out: FitJob[] = [];
   for (let i = 0; i < job.scans.length; i += FIT_CHUNK) out.push({ ...job, scans: job.scans.slice(i, i + FIT_CHUNK) });
