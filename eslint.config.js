@@ -1,7 +1,7 @@
 // ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
 // Layers, lowest first (a module may import only from its own layer or lower ones):
-//   errors, version, random
-//   io
+//   errors, version, random, work
+//   io, node
 //   model, inference
 //   estimation, check, permutation, atlas, synth
 //   plot, report
@@ -13,13 +13,31 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const LAYERS = [
-  ['errors', 'version', 'random'],
-  ['io'],
+  ['errors', 'version', 'random', 'work'],
+  ['io', 'node'],
   ['model', 'inference'],
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
   ['plot', 'report'],
   ['pipeline'],
   ['cli'],
+];
+
+/** permutation/ modules that are pure (no node:*, process, console): what src/core may export. */
+const PURE_PERMUTATION = [
+  'accel',
+  'blockWork',
+  'dataMatrix',
+  'engine',
+  'kernel',
+  'nuisance',
+  'partition',
+  'permutationTest',
+  'pValues',
+  'schemePlan',
+  'schemes',
+  'tfce',
+  'types',
+  'welch',
 ];
 
 /** Folders above layer `i`, which files of layer `i` must not import. */
@@ -88,6 +106,26 @@ export default tseslint.config(
         },
       ],
       'no-restricted-globals': ['error', { name: 'process', message: 'the numerical core does not read process.' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    // the pure part of permutation/ (its Node shells: permute.ts, checkpoint.ts) and the work seam
+    files: PURE_PERMUTATION.map((f) => `src/permutation/${f}.ts`).concat('src/work.ts'),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^node:', message: 'this permutation module is pure: no node:* modules (do I/O in permute.ts).' },
+            {
+              regex: `^(\\.\\./)+(${higher(3).concat('node').join('|')})(/|\\.js$)`,
+              message: `pure permutation modules import neither ${higher(3).join(', ')} nor the Node shells (node/).`,
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'process', message: 'the permutation engine does not read process.' }],
       'no-console': 'error',
     },
   },

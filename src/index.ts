@@ -84,3 +84,8 @@ export { jobStates, cancelJobs } from './backend/status.js';
 export { fileErrorAsVbmError } from './errors.js';
 export { toCsv, csvCell, type CsvCell } from './io/csv.js';
 export { readMatVariables } from './io/matlab.js';
+// The work seam (issue 12): the pure permutation test with its services handed in, and the thread pool
+export { runPermutationTest, type PermutationServices } from './permutation/permutationTest.js';
+export { gemmModule, planScheme, type SchemePlan } from './permutation/permute.js';
+export type { WorkBatch, WorkModule, WorkRunner } from './work.js';
+export { ThreadPool } from './node/threadPool.js';

@@ -1,28 +1,18 @@
-import { parentPort, workerData } from 'node:worker_threads';
-import { VbmError } from '../errors.js';
-import { type FitJob, runFitJob } from './fitJob.js';
+/**
+ * The fit's work module (src/work.ts): a thread (or process) gets the fit's settings once and
+ * then sums each chunk of scans it is handed from zero, sending a note per scan read; the sums
+ * are moved back, not copied.
+ */
+import type { WorkModule } from '../work.js';
+import type { FitSums } from './accumulate.js';
+import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 
-/** Worker entry: sums each chunk of scans it is sent from zero and sends the sums back (transferred). */
-const base = workerData as Omit<FitJob, 'scans'>;
-parentPort?.on('message', (msg: { type: 'chunk'; index: number; scans: FitJob['scans'] }) => {
-  try {
-    const sums = runFitJob({ ...base, scans: msg.scans }, (r) => parentPort?.postMessage({ type: 'scan', report: r }));
-    parentPort?.postMessage({ type: 'done', index: msg.index, sums }, [
-      sums.ok.buffer,
-      sums.vmin.buffer,
-      sums.vmax.buffer,
-      sums.yy.buffer,
-      sums.xty.buffer,
-      sums.ryy.buffer,
-      sums.rxty.buffer,
-    ] as ArrayBuffer[]);
-  } catch (e) {
-    const err = e as Error;
-    parentPort?.postMessage({
-      type: 'error',
-      message: err.message,
-      hint: e instanceof VbmError ? e.hint : undefined,
-      stack: e instanceof VbmError ? undefined : err.stack,
-    });
-  }
-});
+/** What every thread of the fit shares: the job without its scans. */
+export type FitChunkShared = Omit<FitJob, 'scans'>;
+
+/** Sums of one chunk of scans (items are the chunk's scans). */
+export const work: WorkModule<FitChunkShared, FitJob['scans'], FitSums, ScanReport> = {
+  start: (base) => (scans, note) => runFitJob({ ...base, scans }, note),
+  transfer: (sums) =>
+    [sums.ok, sums.vmin, sums.vmax, sums.yy, sums.xty, sums.ryy, sums.rxty].map((a) => a.buffer as ArrayBuffer),
+};

@@ -4,16 +4,18 @@
  * are added in chunk order. Floating-point addition is not associative, so this fixed order is
  * what makes beta, ResMS and RPV the same bytes for any number of workers (and, later, tasks).
  * At most `workers` chunks are in flight or waiting for their turn, so memory holds
- * workers + 1 sets of sums.
+ * workers + 1 sets of sums. The chunks run on the one thread pool (node/threadPool.ts, behind the
+ * WorkRunner seam of src/work.ts); fitChunkWorker.ts is their work module.
  */
-import { Worker } from 'node:worker_threads';
-import { VbmError } from '../errors.js';
+import { ThreadPool } from '../node/threadPool.js';
 import { type FitSums, mergeSums } from './accumulate.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
+import type { FitChunkShared } from './fitChunkWorker.js';
 
 /** Scans per chunk: fixed, so the order of additions does not depend on workers or tasks. */
 export const FIT_CHUNK = 32;
 
+/** The job cut into consecutive chunks of FIT_CHUNK scans (the last may be shorter). */
 export function fitChunks(job: FitJob): FitJob[] {
   const out: FitJob[] = [];
   for (let i = 0; i < job.scans.length; i += FIT_CHUNK) out.push({ ...job, scans: job.scans.slice(i, i + FIT_CHUNK) });
@@ -48,69 +50,15 @@ export async function streamGroupSums(
   }
   const { scans: _all, ...base } = jobs[0];
   void _all;
-  const url = new URL('./fitChunkWorker.js', import.meta.url);
-  const nWorkers = Math.min(workers, chunks.length);
-  return new Promise((resolve, reject) => {
-    const ready = new Map<number, FitSums>();
-    let merged = 0;
-    let assigned = 0;
-    let failed = false;
-    const idle: Worker[] = [];
-    const pool: Worker[] = [];
-    const fail = (e: Error): void => {
-      if (failed) return;
-      failed = true;
-      for (const w of pool) void w.terminate();
-      reject(e);
-    };
-    const dispatch = (): void => {
-      // a chunk is handed out only while fewer than nWorkers chunks are unmerged
-      while (!failed && idle.length && assigned < chunks.length && assigned - merged < nWorkers) {
-        const w = idle.pop()!;
-        w.postMessage({ type: 'chunk', index: assigned, scans: chunks[assigned].job.scans });
-        assigned++;
-      }
-      if (merged === chunks.length) {
-        for (const w of pool) void w.terminate();
-        resolve(totals.map((t) => t!));
-      }
-    };
-    for (let k = 0; k < nWorkers; k++) {
-      const w = new Worker(url, { workerData: base });
-      pool.push(w);
-      idle.push(w);
-      w.on(
-        'message',
-        (msg: {
-          type: string;
-          index?: number;
-          report?: ScanReport;
-          sums?: FitSums;
-          message?: string;
-          hint?: string;
-          stack?: string;
-        }) => {
-          if (msg.type === 'scan' && msg.report) onScan(msg.report);
-          else if (msg.type === 'done' && msg.sums && msg.index !== undefined) {
-            ready.set(msg.index, msg.sums);
-            while (ready.has(merged)) {
-              const s = ready.get(merged)!;
-              ready.delete(merged);
-              add(chunks[merged].g, s);
-              merged++;
-            }
-            idle.push(w);
-            dispatch();
-          } else if (msg.type === 'error')
-            fail(
-              msg.stack
-                ? new Error(`${msg.message}\n${msg.stack}`)
-                : new VbmError(msg.message ?? 'worker failed', msg.hint),
-            );
-        },
-      );
-      w.on('error', fail);
-    }
-    dispatch();
+  // a chunk is handed out only while fewer than `workers` chunks are unmerged
+  await new ThreadPool(workers).run<FitChunkShared, FitJob['scans'], FitSums, ScanReport>({
+    module: new URL('./fitChunkWorker.js', import.meta.url).href,
+    shared: base,
+    items: chunks.map((c) => c.job.scans),
+    ordered: true,
+    onResult: (sums, i) => add(chunks[i].g, sums),
+    onNote: (report) => onScan(report),
+    label: 'fit worker',
   });
+  return totals.map((t) => t!);
 }

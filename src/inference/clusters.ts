@@ -1,9 +1,10 @@
 /**
  * Connected components and local maxima on the voxel grid, with SPM's conventions: clusters
  * are 18-connected (faces and edges), and a voxel is a local maximum when none of its 18
- * neighbours in the set is strictly higher (spm_bwlabel, spm_max, spm_get_lm).
+ * neighbours in the set is strictly higher (spm_bwlabel, spm_max, spm_get_lm). Suprathreshold
+ * clusters with extent and mass, on masked voxels, for permutation tests.
  */
-import { type Connectivity, maskedNeighbours, setIndices } from './neighbours.js';
+import { type Connectivity, type Neighbours, maskedNeighbours, setIndices } from './neighbours.js';
 
 export { type Connectivity, neighbourOffsets } from './neighbours.js';
 
@@ -22,32 +23,11 @@ export interface Clusters {
 export function labelClusters(inSet: ArrayLike<number>, dims: readonly number[], conn: Connectivity = 18): Clusters {
   const vox = setIndices(inSet);
   const nb = maskedNeighbours(vox, dims, conn);
+  // every voxel of the set is above 0.5; the set's voxels are in grid order, so is the numbering
+  const cl = suprathresholdClusters(new Uint8Array(vox.length).fill(1), 0.5, nb, clusterWorkspace(vox.length));
   const label = new Int32Array(inSet.length);
-  const local = new Int32Array(vox.length);
-  const stack = new Int32Array(vox.length);
-  const sizes: number[] = [];
-  for (let s = 0; s < vox.length; s++) {
-    if (local[s]) continue;
-    const id = sizes.length + 1;
-    let top = 0;
-    stack[top++] = s;
-    local[s] = id;
-    let size = 0;
-    while (top > 0) {
-      const v = stack[--top];
-      size++;
-      label[vox[v]] = id;
-      for (let q = nb.start[v]; q < nb.start[v + 1]; q++) {
-        const w = nb.list[q];
-        if (!local[w]) {
-          local[w] = id;
-          stack[top++] = w;
-        }
-      }
-    }
-    sizes.push(size);
-  }
-  return { label, sizes, count: sizes.length };
+  for (let v = 0; v < vox.length; v++) label[vox[v]] = cl.label[v];
+  return { label, sizes: cl.extent, count: cl.extent.length };
 }
 
 /**
@@ -75,4 +55,72 @@ export function localMaxima(
     if (isMax) out.push(vox[v]);
   }
   return out;
+}
+
+/** Scratch arrays of the flood fill over V masked voxels (reused from one map to the next). */
+export interface ClusterWorkspace {
+  label: Int32Array;
+  stack: Int32Array;
+}
+
+/** A workspace for maps of V masked voxels. */
+export function clusterWorkspace(V: number): ClusterWorkspace {
+  return { label: new Int32Array(V), stack: new Int32Array(V) };
+}
+
+/** The clusters of one map: labels, and extent and mass of each (numbered in the order of their first voxel). */
+export interface ClusterSummary {
+  /** Cluster number (1..) of each masked voxel, 0 below threshold. */
+  label: Int32Array;
+  extent: number[];
+  mass: number[];
+  maxExtent: number;
+  maxMass: number;
+}
+
+/**
+ * The one flood fill of vbm: clusters of masked voxels with stat > u, connected through `nb`
+ * (from maskedNeighbours). Extent is the voxel count, mass the sum of the statistic's excess over
+ * u (as nilearn and Bullmore et al. 1999). Used for SPM's tables (labelClusters) and for every
+ * rearrangement of a permutation test. The returned label array is the workspace's (reused).
+ */
+export function suprathresholdClusters(
+  stat: ArrayLike<number>,
+  u: number,
+  nb: Neighbours,
+  ws: ClusterWorkspace,
+): ClusterSummary {
+  const V = ws.label.length;
+  const { label, stack } = ws;
+  label.fill(0);
+  const extent: number[] = [];
+  const mass: number[] = [];
+  let maxExtent = 0;
+  let maxMass = 0;
+  for (let s = 0; s < V; s++) {
+    if (!(stat[s] > u) || label[s]) continue;
+    const id = extent.length + 1;
+    let top = 0;
+    stack[top++] = s;
+    label[s] = id;
+    let k = 0;
+    let sum = 0;
+    while (top) {
+      const v = stack[--top];
+      k++;
+      sum += stat[v] - u;
+      for (let q = nb.start[v], qe = nb.start[v + 1]; q < qe; q++) {
+        const w = nb.list[q];
+        if (!label[w] && stat[w] > u) {
+          label[w] = id;
+          stack[top++] = w;
+        }
+      }
+    }
+    extent.push(k);
+    mass.push(sum);
+    if (k > maxExtent) maxExtent = k;
+    if (sum > maxMass) maxMass = sum;
+  }
+  return { label, extent, mass, maxExtent, maxMass };
 }

@@ -2,14 +2,19 @@
  * The data of a permutation test: one float32 row per scan over the analysed voxels (rows padded
  * to a multiple of 8 voxels), in memory every thread shares. When it fits WebAssembly's 4 GB
  * the rows live in a shared WebAssembly.Memory, with a scratch slot per thread, so the SIMD
- * kernel reads them in place; otherwise in a SharedArrayBuffer for the JavaScript kernel.
+ * kernel reads them in place; otherwise in a SharedArrayBuffer for the JavaScript kernel. Pure: the
+ * compiled kernel is handed in (permute.ts loads gemm.wasm once; the worker threads get it with
+ * the data).
  */
-import { readFileSync } from 'node:fs';
 
+/** Voxels per pass of the kernel (its scratch holds CHUNK values per coefficient row). */
 export const CHUNK = 512;
 
+/** Where the data and the threads' scratch slots sit in the shared WebAssembly memory, and the kernel that reads them. */
 export interface WasmLayout {
   memory: WebAssembly.Memory;
+  /** The compiled SIMD kernel (gemm.wat), instantiated per thread on `memory`. */
+  module: WebAssembly.Module;
   rPtr: number;
   /** Byte offset of thread slot s: scratchPtr + s * slotBytes. */
   scratchPtr: number;
@@ -18,6 +23,7 @@ export interface WasmLayout {
   maxRows: number;
 }
 
+/** The n x V data of a permutation test, rows `stride` floats apart. */
 export interface DataMatrix {
   n: number;
   V: number;
@@ -30,10 +36,15 @@ export interface DataMatrix {
 const PAGE = 65536;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
+/**
+ * Room for n scans of V voxels and `slots` threads' scratch (each for `maxRows` coefficient rows):
+ * in WebAssembly memory when `gemm` (the compiled kernel) is given, `useWasm` is not false and it
+ * all fits in 4 GB; else a SharedArrayBuffer (the JavaScript kernel).
+ */
 export function allocateDataMatrix(
   n: number,
   V: number,
-  opts: { slots: number; maxRows: number; useWasm?: boolean },
+  opts: { slots: number; maxRows: number; useWasm?: boolean; gemm?: WebAssembly.Module | null },
 ): DataMatrix {
   const stride = Math.ceil(V / 8) * 8;
   const maxRows = Math.ceil(opts.maxRows / 4) * 4;
@@ -42,7 +53,7 @@ export function allocateDataMatrix(
   const dataBytes = n * stride * 4;
   const scratchPtr = Math.ceil((rPtr + dataBytes) / 64) * 64;
   const total = scratchPtr + opts.slots * slotBytes;
-  if ((opts.useWasm ?? true) && total <= MAX_BYTES && typeof WebAssembly !== 'undefined') {
+  if ((opts.useWasm ?? true) && opts.gemm && total <= MAX_BYTES) {
     const pages = Math.ceil(total / PAGE);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     return {
@@ -50,20 +61,13 @@ export function allocateDataMatrix(
       V,
       stride,
       R: new Float32Array(memory.buffer, rPtr, n * stride),
-      wasm: { memory, rPtr, scratchPtr, slotBytes, maxRows },
+      wasm: { memory, module: opts.gemm, rPtr, scratchPtr, slotBytes, maxRows },
     };
   }
   return { n, V, stride, R: new Float32Array(new SharedArrayBuffer(dataBytes)), wasm: null };
 }
 
-let wasmModule: WebAssembly.Module | undefined;
-
-/** The compiled SIMD kernel (assembled from gemm.wat at build time). */
-export function gemmModule(): WebAssembly.Module {
-  wasmModule ??= new WebAssembly.Module(readFileSync(new URL('./gemm.wasm', import.meta.url)));
-  return wasmModule;
-}
-
+/** The kernel's export (byte offsets A, R, W): W[r][t] = sum_i A[i][r] R[i][v0 + t], for r < m and t < c; W's rows are C floats apart. */
 export type GemmFn = (
   A: number,
   m: number,
@@ -76,7 +80,8 @@ export type GemmFn = (
   C: number,
 ) => void;
 
-export function instantiateGemm(memory: WebAssembly.Memory): GemmFn {
-  const inst = new WebAssembly.Instance(gemmModule(), { env: { memory } });
+/** One thread's instance of the layout's kernel on its shared memory. */
+export function instantiateGemm(w: WasmLayout): GemmFn {
+  const inst = new WebAssembly.Instance(w.module, { env: { memory: w.memory } });
   return inst.exports.gemm as GemmFn;
 }

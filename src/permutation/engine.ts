@@ -4,11 +4,12 @@
  * mass, and the voxel-wise exceedance counts against the observed maps. Runs the same in a
  * worker thread and in-process.
  */
-import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from './clusterStats.js';
+import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { type KernelData, KernelThread } from './kernel.js';
 import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
 
+/** What every thread's engine shares: the data, the table of rearrangements, neighbours, TFCE and cluster settings. */
 export interface EngineSetup {
   data: KernelData;
   table: Int32Array;
@@ -22,6 +23,7 @@ export interface EngineSetup {
   observed?: { stat: Float32Array; tfce: Float32Array | null };
 }
 
+/** The maxima and counts of rearrangements [first, first + count) (a block, or a task's share). */
 export interface BatchResult {
   first: number;
   count: number;
@@ -34,6 +36,7 @@ export interface BatchResult {
   countTfce: Uint32Array | null;
 }
 
+/** One thread's engine: statistic maps for batches of rearrangements, reduced to maxima and counts. */
 export class Engine {
   private readonly stats: Float32Array;
   private readonly tfceMap: Float32Array;
@@ -76,6 +79,7 @@ export class Engine {
     return { stat, tfce: t };
   }
 
+  /** Maxima and exceedance counts of rearrangements [first, first + count) (observed maps set first). */
   run(first: number, count: number): BatchResult {
     const s = this.setup;
     const V = s.data.data.V;

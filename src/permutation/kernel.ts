@@ -65,7 +65,7 @@ export class KernelThread {
   ) {
     const w = d.data.wasm;
     if (w) {
-      this.gemm = instantiateGemm(w.memory);
+      this.gemm = instantiateGemm(w);
       this.aPtr = w.scratchPtr + slot * w.slotBytes;
       this.wPtr = this.aPtr + w.maxRows * d.data.n * 4;
       this.aView = new Float32Array(w.memory.buffer, this.aPtr, w.maxRows * d.data.n);

@@ -10,7 +10,7 @@ import { StagedFiles } from '../io/atomic.js';
 import { applyAffine } from '../io/nifti/affine.js';
 import { encodeNifti } from '../io/nifti/write.js';
 import { formatTable } from '../report/textTable.js';
-import { clusterWorkspace, suprathresholdClusters } from '../permutation/clusterStats.js';
+import { clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { maskedNeighbours } from '../inference/neighbours.js';
 import { type PermutationResult, type PermuteOptions } from '../permutation/permute.js';
 import { permuteContrast } from './permuteInput.js';

@@ -46,8 +46,8 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
   for (let i = 0; i < mask.data.length; i++) if (mask.data[i] > 0) V++;
   const voxels = new Int32Array(V);
   for (let i = 0, k = 0; i < mask.data.length; i++) if (mask.data[i] > 0) voxels[k++] = i;
-  // check the design before the long read
-  planScheme(
+  // check the design before the long read (the test uses this plan: the SVD runs once)
+  const plan = planScheme(
     rec.design.matrix,
     con.weights,
     con.type,
@@ -66,6 +66,7 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
     affine: rec.grid.affine,
     identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) },
     varianceGroups: rec.nonSphericity?.groups,
+    plan,
   };
 }
 

@@ -1,0 +1,45 @@
+/**
+ * The nuisance projection of a Freedman-Lane permutation test: the data rows are replaced by
+ * their residuals under the nuisance model, once, before any rearrangement.
+ */
+
+/**
+ * Replace the n x V data (scan-major rows `stride` floats apart) by the residuals of the nuisance
+ * model, (I - G G') Y, where G holds orthonormal nuisance columns (each of length n), and return
+ * each voxel's residual sum of squares (float64, in a SharedArrayBuffer for the threads). Voxels
+ * are taken 1024 at a time in float64; the residuals are rounded to float32 once.
+ */
+export function removeNuisance(R: Float32Array, n: number, V: number, stride: number, G: Float64Array[]): Float64Array {
+  const ss = new Float64Array(new SharedArrayBuffer(V * 8));
+  const CH = 1024;
+  const q = G.length;
+  const coef = new Float64Array(q * CH);
+  const col = new Float64Array(n * CH);
+  for (let v0 = 0; v0 < V; v0 += CH) {
+    const c = Math.min(CH, V - v0);
+    for (let i = 0; i < n; i++) for (let v = 0; v < c; v++) col[i * CH + v] = R[i * stride + v0 + v];
+    coef.fill(0);
+    for (let j = 0; j < q; j++) {
+      const g = G[j];
+      for (let i = 0; i < n; i++) {
+        const gi = g[i];
+        for (let v = 0; v < c; v++) coef[j * CH + v] += gi * col[i * CH + v];
+      }
+    }
+    for (let j = 0; j < q; j++) {
+      const g = G[j];
+      for (let i = 0; i < n; i++) {
+        const gi = g[i];
+        for (let v = 0; v < c; v++) col[i * CH + v] -= gi * coef[j * CH + v];
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      for (let v = 0; v < c; v++) {
+        const x = Math.fround(col[i * CH + v]);
+        R[i * stride + v0 + v] = x;
+        ss[v0 + v] += x * x;
+      }
+    }
+  }
+  return ss;
+}

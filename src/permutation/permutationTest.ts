@@ -1,0 +1,352 @@
+/**
+ * The permutation test of one contrast on plain data (pure: no node:* module, no process, no
+ * console; the kernel, the runner of blocks and the checkpoint store are handed in by permute.ts).
+ * Freedman-Lane permutations (or sign flips for one-sample effects), maximum-statistic FWE, exact
+ * TFCE with FWE, cluster extent and mass FWE. The data are read once into a contiguous float32
+ * matrix shared with the runner's threads; the rearrangements run in blocks of
+ * PERMUTATION_CHUNK, merged by index, so the result is the same whatever runs the blocks.
+ */
+import { VbmError } from '../errors.js';
+import { clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
+import { statFromTail } from '../inference/distributions.js';
+import { maskedNeighbours } from '../inference/neighbours.js';
+import type { WorkRunner } from '../work.js';
+import { peakClearlyNotSignificant } from './accel.js';
+import type { Block, BlockShared } from './blockWork.js';
+import { allocateDataMatrix } from './dataMatrix.js';
+import { type BatchResult, Engine, type EngineSetup } from './engine.js';
+import type { KernelData } from './kernel.js';
+import { removeNuisance } from './nuisance.js';
+import { permutationPValues } from './pValues.js';
+import { planScheme, withVarianceGroups } from './schemePlan.js';
+import { rearrangements } from './schemes.js';
+import { FSL_TFCE } from './tfce.js';
+import type { CheckpointStore, PermutationInput, PermutationResult, PermuteOptions } from './types.js';
+import { welchSetup } from './welch.js';
+
+/** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
+export const PERMUTATION_CHUNK = 16;
+const JOB = PERMUTATION_CHUNK;
+/** Rearrangements per kernel call. */
+const ENGINE_BATCH = 8;
+
+/** What the shell hands the test: the compiled kernel, where blocks run, where progress is kept. */
+export interface PermutationServices {
+  /** The compiled SIMD kernel (gemm.wasm); without it the JavaScript kernel runs. */
+  gemm?: WebAssembly.Module | null;
+  /** Runs blocks of rearrangements (e.g. node/threadPool.ts) with `blockModule`; absent or width 0: in the calling thread. */
+  runner?: WorkRunner;
+  /** Address of blockWork.ts's compiled module for the runner (a file URL's href). */
+  blockModule?: string;
+  /** Where progress is kept between runs (a whole test only, not a share). */
+  checkpoint?: CheckpointStore;
+}
+
+/**
+ * The test (with `share` undefined), or, with `share`, only the maxima and counts of rearrangements
+ * [share.first, share.first + share.count) (no checkpoint, no p-values): what a task computes.
+ */
+export async function runPermutationTest(
+  input: PermutationInput,
+  options: Omit<PermuteOptions, 'contrast'>,
+  services: PermutationServices,
+  share?: { first: number; count: number },
+): Promise<PermutationResult | BatchResult> {
+  const con = { ...input.contrast, type: input.type };
+  const vg =
+    input.varianceGroups && new Set(Array.from(input.varianceGroups)).size > 1
+      ? Array.from(input.varianceGroups)
+      : undefined;
+  const opts = withVarianceGroups(options, vg);
+  const n = input.X.length;
+  const requested = opts.permutations ?? 5000;
+  if (!Number.isInteger(requested) || requested < 1)
+    throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
+  const seed = opts.seed ?? 0;
+  const conn = opts.connectivity ?? 26;
+  const { part, scheme, rows, effectRows, distinct } =
+    input.plan ?? planScheme(input.X, input.weights, input.type, input.contrast, opts);
+  const arr = rearrangements(rows, n, { scheme, requested, seed, blocks: opts.blocks });
+  if (arr.exhaustive)
+    opts.onNote?.(
+      `all ${arr.count} distinct ${scheme === 'permute' ? 'permutations' : 'sign flips'} are enumerated (${requested} were requested)`,
+    );
+  const N = arr.count;
+  const table = new Int32Array(new SharedArrayBuffer(arr.table.length * 4));
+  table.set(arr.table);
+  const df: [number, number] = con.type === 'T' ? [1, part.df] : [part.rank, part.df];
+  const V = input.voxels.length;
+  const runner = services.runner && services.blockModule && services.runner.width > 0 ? services.runner : undefined;
+  const nWorkers = runner ? Math.min(runner.width, Math.ceil(N / JOB)) : 0;
+  const dm = allocateDataMatrix(n, V, {
+    slots: nWorkers + 1,
+    maxRows: ENGINE_BATCH * rows.length,
+    useWasm: opts.kernel !== 'js',
+    gemm: services.gemm,
+  });
+  const R = dm.R;
+  if (typeof input.Y === 'function') input.Y(R, dm.stride);
+  else {
+    if (input.Y.length !== n * V)
+      throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
+    for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
+  }
+  const voxels = input.voxels;
+  const ssTotal = removeNuisance(R, n, V, dm.stride, part.G);
+  const nbLocal = maskedNeighbours(voxels, input.dims, conn);
+  const nbStart = new Int32Array(new SharedArrayBuffer(nbLocal.start.length * 4));
+  nbStart.set(nbLocal.start);
+  const nbList = new Int32Array(new SharedArrayBuffer(Math.max(1, nbLocal.list.length) * 4));
+  nbList.set(nbLocal.list);
+  const neighbours = { start: nbStart, list: nbList, connectivity: conn };
+  const data: KernelData = {
+    data: dm,
+    ssTotal,
+    rows,
+    effectRows,
+    df: part.df,
+    stat: con.type,
+    scheme,
+    ...(vg ? { welch: welchSetup(input.X, input.weights, vg) } : {}),
+  };
+  const tfceParams = opts.tfce ? (opts.tfceParams ?? FSL_TFCE) : null;
+  let clusterThreshold: { p: number; height: number } | null = null;
+  if (opts.clusterThreshold !== undefined) {
+    const p = opts.clusterThreshold;
+    if (!(p > 0 && p < 1))
+      throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
+    clusterThreshold = { p, height: statFromTail(con.type, p, df) };
+  }
+  const gridVoxels = new Int32Array(new SharedArrayBuffer(Math.max(1, V) * 4), 0, V);
+  gridVoxels.set(voxels);
+  const setup: EngineSetup = {
+    data,
+    table,
+    neighbours,
+    grid: { voxels: gridVoxels, dims: input.dims },
+    tfce: tfceParams,
+    clusterHeight: clusterThreshold?.height ?? null,
+  };
+  const main = new Engine(setup, ENGINE_BATCH, 0);
+  const observed = main.observed();
+  setup.observed = observed;
+  const accel = opts.accel ?? {};
+  const stopAlpha = accel.alpha ?? 0.05;
+  // observed peaks, for the stopping rule
+  const peakOf = (a: ArrayLike<number>): number => {
+    let m = -Infinity;
+    for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+    return m;
+  };
+  const observedClusters = clusterThreshold
+    ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V))
+    : null;
+  const peaks = {
+    stat: peakOf(observed.stat),
+    tfce: observed.tfce ? peakOf(observed.tfce) : 0,
+    extent: observedClusters ? Math.max(0, ...observedClusters.extent) : 0,
+    mass: observedClusters ? Math.max(0, ...observedClusters.mass) : 0,
+  };
+
+  // accumulators (possibly from a checkpoint)
+  const maxStat = new Float64Array(N).fill(NaN);
+  const maxTfce = tfceParams ? new Float64Array(N).fill(NaN) : null;
+  const maxExtent = clusterThreshold ? new Float64Array(N).fill(NaN) : null;
+  const maxMass = clusterThreshold ? new Float64Array(N).fill(NaN) : null;
+  const countStat = new Uint32Array(V);
+  const countTfce = tfceParams ? new Uint32Array(V) : null;
+  const jobs = Math.ceil(N / JOB);
+  const done = new Uint8Array(jobs);
+  // what identifies this test for its checkpoint
+  const settings = {
+    data: input.identity ?? null,
+    w: input.weights,
+    type: con.type,
+    scheme,
+    N,
+    seed,
+    tfceParams,
+    conn,
+    ct: clusterThreshold,
+    blocks: opts.blocks ?? null,
+    V,
+    JOB,
+    ...(vg ? { vg } : {}),
+    stop: accel.stop ? stopAlpha : null,
+  };
+  let resumedFrom = 0;
+  const store = !share && !opts.shares ? services.checkpoint : undefined;
+  const sections = [maxStat, maxTfce, maxExtent, maxMass, countStat, countTfce].filter(
+    (s): s is NonNullable<typeof s> => s !== null,
+  );
+  const resumed = store?.load(settings, sections, opts.onNote);
+  if (resumed) {
+    for (const j of resumed) done[j] = 1;
+    resumedFrom = resumed.reduce((acc, j) => acc + Math.min(JOB, N - j * JOB), 0);
+    opts.onNote?.(`resuming from a checkpoint: ${resumedFrom} of ${N} rearrangements already done`);
+  }
+  const writeCheckpoint = (): void => {
+    store?.save(
+      settings,
+      [...done.keys()].filter((j) => done[j]),
+      sections,
+    );
+  };
+  const merge = (r: BatchResult): void => {
+    maxStat.set(r.maxStat, r.first);
+    maxTfce?.set(r.maxTfce, r.first);
+    maxExtent?.set(r.maxExtent, r.first);
+    maxMass?.set(r.maxMass, r.first);
+    for (let v = 0; v < V; v++) countStat[v] += r.countStat[v];
+    if (countTfce && r.countTfce) for (let v = 0; v < V; v++) countTfce[v] += r.countTfce[v];
+    done[r.first / JOB] = 1;
+  };
+  for (const s of opts.shares ?? []) {
+    const chunks = [...done.keys()].filter((j) => j * JOB >= s.first && j * JOB < s.first + s.count);
+    if (
+      s.first % JOB !== 0 ||
+      s.first + s.count > N ||
+      s.maxStat.length !== s.count ||
+      s.countStat.length !== V ||
+      chunks.some((j) => done[j])
+    )
+      throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
+    merge(s);
+    for (const j of chunks) done[j] = 1;
+    resumedFrom += s.count;
+  }
+  if (share && (share.first % JOB !== 0 || share.count < 1 || share.first + share.count > N))
+    throw new Error(`permutation share [${share.first}, +${share.count}) is not aligned to ${JOB} within ${N}`);
+  const inShare = (j: number): boolean => !share || (j * JOB >= share.first && j * JOB < share.first + share.count);
+  const pending: Block[] = [...done.keys()]
+    .filter((j) => !done[j] && inShare(j))
+    .map((j) => ({ first: j * JOB, count: Math.min(JOB, N - j * JOB) }));
+  let finished = resumedFrom;
+  // sequential stopping: every observed peak clearly below FWE significance
+  let stoppedEarly = false;
+  const minPerms = accel.minPermutations ?? 100;
+  const shouldStop = (): boolean => {
+    // a share of a distributed test runs its whole block: stopping is decided over all rearrangements
+    if (!accel.stop || share || opts.shares || finished < minPerms) return false;
+    const families: [Float64Array | null, number][] = [
+      [maxStat, peaks.stat],
+      [maxTfce, peaks.tfce],
+      [maxExtent, peaks.extent],
+      [maxMass, peaks.mass],
+    ];
+    for (const [maxima, peak] of families) {
+      if (!maxima) continue;
+      let exceed = 0;
+      let seen = 0;
+      for (let i = 0; i < N; i++) {
+        const x = maxima[i];
+        if (x === x) {
+          seen++;
+          if (x >= peak) exceed++;
+        }
+      }
+      if (!peakClearlyNotSignificant(exceed, seen, stopAlpha)) return false;
+    }
+    stoppedEarly = true;
+    return true;
+  };
+  const stop = (): boolean => opts.signal?.aborted === true || stoppedEarly || shouldStop();
+  opts.onProgress?.(finished, N);
+  const t1 = Date.now();
+  let lastCk = Date.now();
+  const every = (opts.checkpointEvery ?? 20) * 1000;
+  const afterBatch = (r: BatchResult): void => {
+    merge(r);
+    finished += r.count;
+    opts.onProgress?.(finished, N);
+    if (Date.now() - lastCk > every) {
+      writeCheckpoint();
+      lastCk = Date.now();
+    }
+  };
+  if (!runner) {
+    for (const b of pending) {
+      if (stop()) break;
+      afterBatch(main.run(b.first, b.count));
+    }
+  } else {
+    await runner.run<BlockShared, Block, BatchResult>({
+      module: services.blockModule!,
+      shared: { setup, batchSize: ENGINE_BATCH },
+      items: pending,
+      width: nWorkers,
+      onResult: afterBatch,
+      stop,
+      label: 'permutation worker',
+    });
+  }
+  const tPerm = (Date.now() - t1) / 1000;
+  if (share) {
+    if (opts.signal?.aborted) throw new VbmError('interrupted before the share of rearrangements was finished');
+    const end = share.first + share.count;
+    return {
+      first: share.first,
+      count: share.count,
+      maxStat: maxStat.slice(share.first, end),
+      maxTfce: (maxTfce ?? new Float64Array(N)).slice(share.first, end),
+      maxExtent: (maxExtent ?? new Float64Array(N)).slice(share.first, end),
+      maxMass: (maxMass ?? new Float64Array(N)).slice(share.first, end),
+      countStat,
+      countTfce,
+    };
+  }
+  if (finished < N && !stoppedEarly) {
+    writeCheckpoint();
+    throw new VbmError(
+      `interrupted after ${finished} of ${N} rearrangements; the work so far is saved in ${store?.where ?? '(no checkpoint)'}`,
+      store ? 'run the same command again to resume from the checkpoint' : 'run again',
+    );
+  }
+  store?.clear();
+  // the rearrangements done (all of them unless sequential stopping ended the run early)
+  const kept = (a: Float64Array | null): Float64Array | null => (a ? a.filter((x) => x === x) : null);
+  const nulls = { stat: kept(maxStat)!, tfce: kept(maxTfce), extent: kept(maxExtent), mass: kept(maxMass) };
+  const Nd = finished;
+  const p = permutationPValues({
+    statType: con.type,
+    requested: N,
+    done: Nd,
+    stoppedEarly,
+    countStat,
+    countTfce,
+    nullStat: nulls.stat,
+    nullTfce: nulls.tfce,
+    nullExtent: nulls.extent,
+    nullMass: nulls.mass,
+    observed,
+    observedClusters,
+    accel,
+    stopAlpha,
+  });
+  return {
+    contrast: { index: con.index, name: con.name, type: con.type, df },
+    varianceGroups: vg ? new Set(vg).size : 0,
+    scheme,
+    permutations: Nd,
+    exhaustive: arr.exhaustive && !stoppedEarly,
+    distinct,
+    seed,
+    tfce: tfceParams,
+    connectivity: conn,
+    clusterThreshold,
+    voxels,
+    dims: input.dims,
+    affine: input.affine,
+    stat: observed.stat,
+    pUnc: p.pUnc,
+    pFwe: p.pFwe,
+    tfceMap: observed.tfce,
+    tfcePUnc: p.tfcePUnc,
+    tfcePFwe: p.tfcePFwe,
+    clusters: p.clusters,
+    maxima: nulls,
+    resumedFrom,
+    seconds: { read: 0, permute: tPerm },
+    accel: p.accel,
+  };
+}
