@@ -3,6 +3,8 @@
  * running, failed (submitted, gone from the queue without a result; with Slurm's state and exit
  * code from sacct) or not submitted, with its log; and the reduce job that --no-wait left.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatTable } from '../report/textTable.js';
 import { jobStatus } from './runJob.js';
 import { SlurmRunner, jobEnd, taskEnds } from './slurm.js';
@@ -80,6 +82,24 @@ export function describeJobStates(states: JobState[]): string {
       );
     })
     .join('\n\n');
+}
+
+/**
+ * `vbm show` of a folder that has no model yet because its fit runs as tasks (--no-wait): the
+ * jobs of the folder, or of its models' subfolders; undefined when there are none.
+ */
+export async function tasksBeforeModel(dir: string): Promise<string | undefined> {
+  const dirs = [dir, ...(existsSync(dir) ? readdirSync(dir).map((d) => join(dir, d)) : [])].filter(
+    (d) => listJobs(d).length,
+  );
+  if (!dirs.length) return undefined;
+  const parts: string[] = [];
+  for (const d of dirs) {
+    parts.push(
+      `${d}: no model yet (the fit is submitted as tasks)\n\nTasks:\n${describeJobStates(await jobStates(d))}\n`,
+    );
+  }
+  return parts.join('\n');
 }
 
 /** scancel every Slurm job of the folder's task jobs; returns the job ids cancelled. */

@@ -46,7 +46,7 @@ import { distributedPermute, runTaskFile } from '../backend/permuteTasks.js';
 import { readTaskFile } from '../backend/taskFiles.js';
 import { backendTasks } from '../backend/pipelineTasks.js';
 import { submitReduce } from '../backend/reduceJob.js';
-import { cancelJobs, describeJobStates, jobStates } from '../backend/status.js';
+import { cancelJobs, describeJobStates, jobStates, tasksBeforeModel } from '../backend/status.js';
 import { parseAccel } from '../permutation/accel.js';
 
 const program = new Command();
@@ -664,6 +664,9 @@ program
             .filter((d) => existsSync(join(d, 'model.json')))
             .sort()
         : [];
+    // no model yet: the fit was submitted as tasks (--no-wait); say how they are doing
+    const pending = dirs.length === 0 ? await tasksBeforeModel(abs) : undefined;
+    if (pending) return void process.stdout.write(pending);
     if (dirs.length === 0) openAnalysis(abs); // throws the helpful error
     const shown = dirs.map((d) => {
       const a = openAnalysis(d);

@@ -264,43 +264,47 @@ const permutationsStage: StageDef = {
     const p = r.spec.permute!;
     const { opts } = r;
     const which = p.contrasts ?? a.record.contrasts.map((c) => c.index);
+    const request = (c: number | string): PermuteRequest => ({
+      contrast: c,
+      permutations: p.permutations,
+      seed: p.seed,
+      tfce: p.tfce,
+      clusterThreshold: p.clusterThreshold,
+      connectivity: p.connectivity,
+      accel: p.accel,
+      workers: opts.workers ?? r.spec.workers,
+      signal: opts.signal,
+      onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
+      onNote: (msg: string) => r.log(`note: ${msg}`),
+    });
+    // on a task backend every contrast's tasks are out at once (none waits for another's);
+    // in this process one contrast after the other
+    const { backend } = r;
+    const tasks = backend ? opts.tasks : undefined;
+    const outcomes: PromiseSettledResult<PermuteOutput>[] = [];
+    if (backend && tasks) {
+      const all = which.map((c) =>
+        tasks.permute(a.dir, { ...request(c), signal: undefined }, backend, {
+          signal: opts.signal,
+          rerun: opts.command,
+          onInterrupt: opts.onInterrupt,
+          onProgress: (done, total) => opts.onProgress?.(`${backend.type} tasks (contrast ${String(c)})`, done, total),
+          onNote: (msg: string) => r.log(`note: ${msg}`),
+        }),
+      );
+      outcomes.push(...(await Promise.allSettled(all)));
+    } else for (const c of which) outcomes.push({ status: 'fulfilled', value: await runPermute(a, request(c)) });
     const files: string[] = [];
     const submitted: TasksSubmitted[] = [];
-    for (const c of which) {
-      const req: PermuteRequest = {
-        contrast: c,
-        permutations: p.permutations,
-        seed: p.seed,
-        tfce: p.tfce,
-        clusterThreshold: p.clusterThreshold,
-        connectivity: p.connectivity,
-        accel: p.accel,
-        workers: opts.workers ?? r.spec.workers,
-        signal: opts.signal,
-        onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
-        onNote: (msg: string) => r.log(`note: ${msg}`),
-      };
-      let out: PermuteOutput;
-      if (r.backend && opts.tasks) {
-        const backend = r.backend;
-        try {
-          out = await opts.tasks.permute(a.dir, { ...req, signal: undefined }, backend, {
-            signal: opts.signal,
-            rerun: opts.command,
-            onInterrupt: opts.onInterrupt,
-            onProgress: (done, total) =>
-              opts.onProgress?.(`${backend.type} tasks (contrast ${String(c)})`, done, total),
-            onNote: req.onNote,
-          });
-        } catch (e) {
-          // not waiting: every contrast's tasks are submitted before the stage stops
-          if (!(e instanceof TasksSubmitted)) throw e;
-          submitted.push(e);
-          continue;
-        }
-      } else out = await runPermute(a, req);
-      r.text(`${out.text}\n  wrote ${out.files.join(', ')}`);
-      files.push(...out.files);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') {
+        // not waiting: every contrast's tasks are submitted before the stage stops
+        if (o.reason instanceof TasksSubmitted) submitted.push(o.reason);
+        else throw o.reason;
+        continue;
+      }
+      r.text(`${o.value.text}\n  wrote ${o.value.files.join(', ')}`);
+      files.push(...o.value.files);
     }
     if (submitted.length === 1) throw submitted[0];
     if (submitted.length)

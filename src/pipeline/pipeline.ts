@@ -87,16 +87,29 @@ export function modelDir(spec: AnalysisSpec, m: ModelSpec): string {
 export async function runPipeline(spec: AnalysisSpec, opts: PipelineOptions = {}): Promise<ModelReport[]> {
   if (opts.from && !STAGES.includes(opts.from))
     throw new VbmError(`--from '${opts.from}' is not a stage`, `the stages are: ${STAGES.join(', ')}`);
+  const backend = opts.backend ?? spec.backend;
+  if (backend && spec.models.length > 1) return runStageByStage(spec, opts);
   const reports: ModelReport[] = [];
   for (const m of spec.models) reports.push(await runModel(spec, m, opts));
   return reports;
 }
 
-async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions): Promise<ModelReport> {
+/** A model prepared for its stages: checked, its folder locked. */
+interface Locked {
+  run: ModelRun;
+  fromIndex: number;
+  /** Unlock the folder (and remove it when this run created it and left it empty). */
+  release: () => void;
+}
+
+/**
+ * Everything that can refuse the run without estimating is checked before the folder is
+ * touched (a refused run leaves it exactly as it was: no lock, no vbm-stages.json); then the
+ * folder is locked.
+ */
+async function prepareModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions): Promise<Locked> {
   const dir = modelDir(spec, model);
   const log = opts.log ?? (() => undefined);
-  // Everything that can refuse the run without estimating is checked before the folder is
-  // touched: a refused run leaves it exactly as it was (no lock, no vbm-stages.json).
   const table = await readTable(spec.design);
   // read only (written once the folder is locked): the cache of scan hashes and mean globals
   const state = readStages(dir);
@@ -135,11 +148,25 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
   );
   const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
-  let release: () => void = () => undefined;
+  const cleanup = (): void => {
+    // a folder this run created and left empty (the run failed before writing) goes again
+    try {
+      if (created && readdirSync(dir).length === 0) rmdirSync(dir);
+    } catch {
+      /* not ours to clean */
+    }
+  };
+  let unlock: () => void;
   try {
-    release = lockFolder(dir, log);
-    const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
-    const run = modelRun({
+    unlock = lockFolder(dir, log);
+  } catch (e) {
+    cleanup();
+    throw fileErrorAsVbmError(e);
+  }
+  const fromIndex = opts.force ? 0 : opts.from ? STAGES.indexOf(opts.from) : Infinity;
+  let run: ModelRun;
+  try {
+    run = modelRun({
       spec,
       model,
       opts,
@@ -156,22 +183,71 @@ async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOpti
       knownHashes: scanFiles.map((f) => knownScanHash(state, f)),
       estimateForced: STAGES.indexOf('estimate') >= fromIndex,
     });
-    return await runStages(run, fromIndex);
+  } catch (e) {
+    unlock();
+    cleanup();
+    throw fileErrorAsVbmError(e);
+  }
+  return {
+    run,
+    fromIndex,
+    release: () => {
+      unlock();
+      cleanup();
+    },
+  };
+}
+
+async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions): Promise<ModelReport> {
+  const locked = await prepareModel(spec, model, opts);
+  try {
+    const w = stageWalker(locked.run, locked.fromIndex);
+    for (const def of MODEL_STAGES) if (!(await w.step(def))) break;
+    return w.finish();
   } catch (e) {
     throw fileErrorAsVbmError(e);
   } finally {
-    release();
-    // a folder this run created and left empty (the run failed before writing) goes again
-    try {
-      if (created && readdirSync(dir).length === 0) rmdirSync(dir);
-    } catch {
-      /* not ours to clean */
-    }
+    locked.release();
   }
 }
 
-/** Walk the stage table for one model (its folder locked): each stage cached, run, or not requested. */
-async function runStages(r: ModelRun, fromIndex: number): Promise<ModelReport> {
+/**
+ * Several models on a task backend: stage by stage, each stage of every model at once, so that
+ * the models' fits (then their permutations) are submitted together and no model waits for
+ * another's tasks. A model whose stage fails or is left submitted (--no-wait) stops; the others
+ * go on; the first failure is thrown once every model has stopped.
+ */
+async function runStageByStage(spec: AnalysisSpec, opts: PipelineOptions): Promise<ModelReport[]> {
+  const locked: Locked[] = [];
+  try {
+    for (const m of spec.models) locked.push(await prepareModel(spec, m, opts));
+    const walkers = locked.map((l) => stageWalker(l.run, l.fromIndex));
+    const going = walkers.map(() => true);
+    let failure: unknown;
+    for (const def of MODEL_STAGES) {
+      const settled = await Promise.allSettled(
+        walkers.map((w, i) => (going[i] ? w.step(def) : Promise.resolve(false))),
+      );
+      settled.forEach((s, i) => {
+        if (s.status === 'rejected') {
+          failure ??= s.reason;
+          going[i] = false;
+        } else going[i] = s.value;
+      });
+    }
+    const reports = walkers.map((w) => w.finish());
+    if (failure !== undefined) throw fileErrorAsVbmError(failure);
+    return reports;
+  } finally {
+    for (const l of locked) l.release();
+  }
+}
+
+/** One model's walk through the stage table: each stage cached, run, or not requested. */
+function stageWalker(
+  r: ModelRun,
+  fromIndex: number,
+): { step: (def: StageDef) => Promise<boolean>; finish: () => ModelReport } {
   const { dir, state, opts, model } = r;
   const removed = removeStaleTemporaries(dir);
   if (removed) r.log(`removed ${removed} temporary file(s) left by an interrupted run`);
@@ -232,18 +308,25 @@ async function runStages(r: ModelRun, fromIndex: number): Promise<ModelReport> {
     report.stages.push({ stage: name, status: 'ran', why: reason, seconds });
     opts.onStage?.(model.name, name, 'ran', reason, seconds);
   };
-  for (const def of MODEL_STAGES) {
-    try {
-      await stage(def);
-    } catch (e) {
-      // not waiting for tasks: the stage and the ones after it wait for the next run of the command
-      if (!(e instanceof TasksSubmitted)) throw e;
-      report.submitted = { stage: def.name, message: e.message, hint: e.hint ?? '', jobDirs: e.jobDirs };
-      break;
-    }
-  }
-  if (unsaved) writeStages(dir, state);
-  return report;
+  return {
+    /** Resolves to false when the walk stops here (tasks submitted and not waited for). */
+    step: async (def) => {
+      try {
+        await stage(def);
+        return true;
+      } catch (e) {
+        // not waiting for tasks: the stage and the ones after it wait for the next run of the command
+        if (!(e instanceof TasksSubmitted)) throw e;
+        report.submitted = { stage: def.name, message: e.message, hint: e.hint ?? '', jobDirs: e.jobDirs };
+        return false;
+      }
+    },
+    finish: () => {
+      if (unsaved) writeStages(dir, state);
+      unsaved = false;
+      return report;
+    },
+  };
 }
 
 /** What `vbm show` lists of the stages of an analysis folder. */
