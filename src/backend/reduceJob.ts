@@ -72,11 +72,12 @@ export async function submitReduce(
   const first = jobs[0];
   const script = join(first.dir, 'reduce.sh');
   if (!existsSync(script) || readFileSync(script, 'utf8') !== REDUCE_SCRIPT) writeFileAtomic(script, REDUCE_SCRIPT);
+  const log = join(first.dir, 'logs', 'reduce.log');
   const args = [
     '--parsable',
     `--job-name=${reduceName(first)}`,
     '--output',
-    join(first.dir, 'logs').replaceAll('%', '%%') + '/reduce.log',
+    log.replaceAll('%', '%%'),
     '--open-mode=append',
     '--chdir',
     command.cwd,
@@ -90,6 +91,6 @@ export async function submitReduce(
   const id = out.trim().split(';')[0];
   if (!/^\d+$/.test(id)) throw new VbmError(`sbatch answered '${out.trim()}' instead of a job id`);
   const at = new Date().toISOString();
-  for (const j of jobs) recordSubmission(j, { backend: 'slurm', id, tasks: [], attempt: 0, at, role: 'reduce' });
+  for (const j of jobs) recordSubmission(j, { backend: 'slurm', id, tasks: [], attempt: 0, at, role: 'reduce', log });
   return id;
 }

@@ -17,7 +17,7 @@ export interface JobState {
   /** `ended`: how a failed task ended, as sacct reports it (state and exit code), when it knows. */
   tasks: { task: number; status: string; log: string; ended?: string }[];
   /** The reduce job (--no-wait on Slurm) and its state: in the queue (with Slurm's reason) or how it ended. */
-  reduce?: { id: string; state: string; reason?: string; exitCode?: string };
+  reduce?: { id: string; state: string; reason?: string; exitCode?: string; log?: string };
 }
 
 export async function jobStates(analysisDir: string): Promise<JobState[]> {
@@ -52,7 +52,11 @@ export async function jobStates(analysisDir: string): Promise<JobState[]> {
         }
         const r = subs.filter((s) => s.role === 'reduce').at(-1);
         if (r)
-          reduce = { id: r.id, ...((await jobEnd(r.id)) ?? { state: 'unknown (left the queue; no sacct record)' }) };
+          reduce = {
+            id: r.id,
+            ...((await jobEnd(r.id)) ?? { state: 'unknown (left the queue; no sacct record)' }),
+            ...(r.log ? { log: r.log } : {}),
+          };
       } catch {
         /* sacct or squeue failed: the files' view stands */
       }
@@ -69,7 +73,7 @@ export function describeJobStates(states: JobState[]): string {
       const head = `Job ${s.job.name} (${s.backend}${s.slurmJobs.length ? `, Slurm job ${s.slurmJobs.join(', ')}` : ''}): ${done} of ${s.job.tasks} tasks done`;
       const r = s.reduce;
       const reduce = r
-        ? `\nreduce: Slurm job ${r.id} ${r.state}${r.reason ? ` (${r.reason})` : ''}${r.exitCode ? `, exit code ${r.exitCode}` : ''}${r.reason === 'DependencyNeverSatisfied' ? ': a task failed; the same command run again resubmits it and replaces this job' : ''}`
+        ? `\nreduce: Slurm job ${r.id} ${r.state}${r.reason ? ` (${r.reason})` : ''}${r.exitCode ? `, exit code ${r.exitCode}` : ''}${r.log ? `; log ${r.log}` : ''}${r.reason === 'DependencyNeverSatisfied' ? ': a task failed; the same command run again resubmits it and replaces this job' : ''}`
         : '';
       return (
         head +
