@@ -6,6 +6,7 @@
 //   estimation, check, permutation, atlas, synth
 //   plot, report
 //   pipeline
+//   backend
 //   cli
 // The numerical core (model/, inference/) imports no node:* module, no process and no console.
 // The rules hold with no exceptions (issue 12 moved the last file reading out of model/, permutation/, plot/).
@@ -19,6 +20,7 @@ const LAYERS = [
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
   ['plot', 'report'],
   ['pipeline'],
+  ['backend'],
   ['cli'],
 ];
 

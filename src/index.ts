@@ -1,4 +1,7 @@
 /** vbm's library API: the CLI is a thin layer over these. */
+import type { AnalysisSpec } from './pipeline/analysisFile.js';
+import { type PipelineOptions, runPipeline as runPipelineStages } from './pipeline/pipeline.js';
+import { backendTasks } from './backend/pipelineTasks.js';
 export { VbmError } from './errors.js';
 export { VBM_VERSION } from './version.js';
 export type { Volume } from './io/nifti/volume.js';
@@ -43,7 +46,8 @@ export { tfce, TfceWorkspace, FSL_TFCE, type TfceParams } from './permutation/tf
 export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
 export { readAnalysisFile, parseAnalysisSpec, type AnalysisSpec } from './pipeline/analysisFile.js';
-export { runPipeline, stageSummary, type PipelineOptions, type ModelReport } from './pipeline/pipeline.js';
+export { stageSummary, type PipelineOptions, type ModelReport } from './pipeline/pipeline.js';
+export { TasksSubmitted, type TaskBackend } from './pipeline/taskBackend.js';
 export {
   runPlot,
   displayedMap,
@@ -81,6 +85,13 @@ export { SlurmRunner } from './backend/slurm.js';
 export { runJob, type RunJobOptions, type JobOutcome } from './backend/runJob.js';
 export { distributedPermute, planPermutationJob, runTaskFile } from './backend/permuteTasks.js';
 export { jobStates, cancelJobs } from './backend/status.js';
+export { backendTasks } from './backend/pipelineTasks.js';
+export { submitReduce } from './backend/reduceJob.js';
+
+/** `vbm run` as a library call: every model's stages; a `backend` runs on src/backend's tasks unless `tasks` is given. */
+export function runPipeline(spec: AnalysisSpec, opts: PipelineOptions = {}): ReturnType<typeof runPipelineStages> {
+  return runPipelineStages(spec, { tasks: backendTasks(), ...opts });
+}
 export { fileErrorAsVbmError } from './errors.js';
 export { toCsv, csvCell, type CsvCell } from './io/csv.js';
 export { readMatVariables } from './io/matlab.js';

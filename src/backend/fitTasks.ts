@@ -1,8 +1,10 @@
 /**
- * The fit as tasks. The scans are cut into the fit's fixed chunks (FIT_CHUNK consecutive scans);
- * each task sums whole chunks, each from zero, and writes each chunk's sums; the reduce adds the
- * chunks' sums in chunk order, exactly as the in-process fit does, so beta, ResMS and RPV are the
- * same bytes for any number of tasks or worker threads.
+ * The fit as tasks. The scans are cut into the fit's fixed chunks (FIT_CHUNK consecutive scans;
+ * with variance groups, each group's scans in their own chunks, group after group); each task
+ * sums a run of whole chunks, each from zero, and writes each chunk's sums; the reduce adds each
+ * group's chunks' sums in chunk order, exactly as the in-process fit does, so beta, ResMS and RPV
+ * (and the ReML of a design with variance groups) are the same bytes for any number of tasks or
+ * worker threads.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
@@ -10,9 +12,10 @@ import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type FitSums, mergeSums } from '../estimation/accumulate.js';
-import { FIT_CHUNK } from '../estimation/fitChunks.js';
+import { FIT_CHUNK, fitChunks } from '../estimation/fitChunks.js';
 import { type FitJob, type ScanReport, runFitJob } from '../estimation/fitJob.js';
 import { VBM_VERSION } from '../version.js';
+import { TasksSubmitted } from '../pipeline/taskBackend.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
@@ -32,10 +35,11 @@ import {
 } from './taskFiles.js';
 
 export interface FitWork {
-  /** The task's scans (whole chunks), their chunk numbers start at firstChunk. */
+  /** The task's chunks, numbered from firstChunk in the job's list of chunks. */
   firstChunk: number;
   chunks: number;
-  scans: FitJob['scans'];
+  /** Each chunk's scans and the set of sums (variance group) it adds to. */
+  parts: { group: number; scans: FitJob['scans'] }[];
   dims: [number, number, number];
   p: number;
   smoothness: boolean;
@@ -48,20 +52,25 @@ export interface FitWork {
 
 const SUM_FIELDS = ['ok', 'vmin', 'vmax', 'yy', 'xty', 'ryy', 'rxty'] as const;
 
-/** Write the fit's tasks and run them; resolves to the sums, added in chunk order. */
+/**
+ * Write the fit's tasks and run them; resolves to one set of sums per job (one job, or one per
+ * variance group; the jobs differ only in their scans), each added in chunk order.
+ */
 export async function fitOnBackend(
   analysisDir: string,
-  job: FitJob,
+  jobs: FitJob[],
   settings: BackendSettings,
   onScan: (r: ScanReport) => void,
   opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner } = {},
-): Promise<FitSums> {
-  const nChunks = Math.ceil(job.scans.length / FIT_CHUNK);
+): Promise<FitSums[]> {
+  const job = jobs[0];
+  const chunkList = jobs.flatMap((j, g) => fitChunks(j).map((c) => ({ group: g, scans: c.scans })));
+  const nChunks = chunkList.length;
   const T = Math.min(settings.jobs, nChunks);
   const cand = Buffer.from(job.layout.cand.buffer, job.layout.cand.byteOffset, job.layout.cand.byteLength);
   const candSha = createHash('sha256').update(cand).digest('hex');
   // scans are named by path, size and modification time (their content hashes come back from the tasks)
-  const files = [...new Set(job.scans.map((s) => s.ref.path))].map((f) => {
+  const files = [...new Set(chunkList.flatMap((c) => c.scans.map((s) => s.ref.path)))].map((f) => {
     const st = statSync(f);
     return [f, st.size, st.mtimeMs];
   });
@@ -71,8 +80,9 @@ export async function fitOnBackend(
     .update(
       JSON.stringify({
         v: VBM_VERSION,
+        format: 'fit/2',
         files,
-        scans: job.scans,
+        chunks: chunkList,
         layout: { dims: layout.dims, p: layout.p, smoothness: layout.smoothness },
         candSha,
         rest,
@@ -83,7 +93,13 @@ export async function fitOnBackend(
     .digest('hex')
     .slice(0, 10);
   const folder = jobFolder(analysisDir, `fit_${key}`, T);
-  writeJobRecord(folder, { kind: 'fit', backend: settings.type, scans: job.scans.length, chunks: nChunks });
+  writeJobRecord(folder, {
+    kind: 'fit',
+    backend: settings.type,
+    scans: chunkList.reduce((n, c) => n + c.scans.length, 0),
+    chunks: nChunks,
+    ...(jobs.length > 1 ? { varianceGroups: jobs.length } : {}),
+  });
   const candFile = join(folder.dir, 'cand.bin');
   try {
     if (sha256File(candFile) !== candSha) writeFileAtomic(candFile, cand);
@@ -104,7 +120,7 @@ export async function fitOnBackend(
       work: {
         firstChunk: c0,
         chunks: c1 - c0,
-        scans: job.scans.slice(c0 * FIT_CHUNK, c1 * FIT_CHUNK),
+        parts: chunkList.slice(c0, c1),
         dims: layout.dims,
         p: layout.p,
         smoothness: layout.smoothness,
@@ -123,13 +139,14 @@ export async function fitOnBackend(
     wait: settings.wait,
   });
   if (!outcome.complete) {
-    throw new VbmError(
+    throw new TasksSubmitted(
       `the fit was submitted as ${T} ${settings.type} tasks (${folder.dir}) and is not finished`,
       'the same command run again when they are done (vbm show follows them) adds their sums and goes on',
+      [folder.dir],
     );
   }
   // chunk order: task by task, chunk by chunk, one task's result in memory at a time
-  let total: FitSums | undefined;
+  const totals: (FitSums | undefined)[] = jobs.map(() => undefined);
   for (const t of tasks) {
     const p = resultPath(folder, t.task);
     const { meta, sections } = decodeResult(readFileSync(p), p);
@@ -154,15 +171,17 @@ export async function fitOnBackend(
         ryy: get('ryy'),
         rxty: get('rxty'),
       };
+      const g = t.work.parts[c].group;
+      const total = totals[g];
       if (total) mergeSums(total, s);
-      else total = s;
+      else totals[g] = s;
     }
   }
   // the chunks' sums are large (about the size of the data at 16 float64 per voxel per chunk) and
   // the estimate stage keeps its outputs: drop them, keep the task files and logs
   writeFileAtomic(join(folder.dir, MERGED), `${new Date().toISOString()}\n`);
   for (const t of tasks) rmSync(resultPath(folder, t.task), { force: true });
-  return total!;
+  return totals.map((t) => t!);
 }
 
 /** Run one fit task: each of its chunks summed from zero, all written in one result file. */
@@ -178,7 +197,7 @@ export function runFitTask(t: TaskFile<FitWork>, job: JobFolder): string {
   for (let c = 0; c < w.chunks; c++) {
     const sums = runFitJob(
       {
-        scans: w.scans.slice(c * FIT_CHUNK, (c + 1) * FIT_CHUNK),
+        scans: w.parts[c].scans,
         layout,
         threshold: w.threshold,
         implicit: w.implicit,

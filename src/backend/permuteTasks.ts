@@ -21,6 +21,9 @@ import { rearrangements } from '../permutation/schemes.js';
 import { VBM_VERSION } from '../version.js';
 import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
+import { refuseAccelOnBackend } from '../pipeline/backendSettings.js';
+
+export { refuseAccelOnBackend };
 import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
 import { type FitWork, runFitTask } from './fitTasks.js';
@@ -87,16 +90,6 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
 }
 
 /** The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). */
-/** Accelerated p-values need the whole run in one process: tasks run fixed blocks of rearrangements. */
-export function refuseAccelOnBackend(accel: PermuteRequest['accel'], settings: BackendSettings): void {
-  if (!accel || !(accel.tail || accel.stop)) return;
-  const which = [accel.tail ? 'tail' : '', accel.stop ? 'stop' : ''].filter(Boolean).join(',');
-  throw new VbmError(
-    `accel (${which}) does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements`,
-    'drop --accel (or accel: in the analysis file) for a distributed run, or run the permutations in one process',
-  );
-}
-
 export function planPermutationJob(
   dir: string,
   req: PermuteRequest,

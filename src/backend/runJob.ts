@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VbmError } from '../errors.js';
 import type { ActiveState, TaskRunner } from './backend.js';
-import { SlurmRunner } from './slurm.js';
+import { type SlurmEnd, SlurmRunner, taskEnds } from './slurm.js';
 import { type JobFolder, MERGED, finishedTasks, logPath, recordSubmission, taskPath } from './taskFiles.js';
 
 export interface RunJobOptions {
@@ -64,7 +64,14 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
     // the probe first: it takes a node for a moment before the tasks queue up
     if (runner instanceof SlurmRunner && opts.probe !== false && !existsSync(join(job.dir, 'probe.ok'))) {
       probeId = await runner.probe(job);
-      recordSubmission(job, { backend: 'slurm', id: probeId, tasks: [], attempt: 0, at: new Date().toISOString() });
+      recordSubmission(job, {
+        backend: 'slurm',
+        id: probeId,
+        tasks: [],
+        attempt: 0,
+        at: new Date().toISOString(),
+        role: 'probe',
+      });
     }
     await submit(missing, 1);
   }
@@ -86,6 +93,8 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
   if (opts.wait === false || outcome.complete) return outcome;
 
   const failed = new Set<number>();
+  const ends = new Map<number, string>();
+  const how = (t: number): string => (ends.has(t) ? ` (${ends.get(t)})` : '');
   opts.onProgress?.(done.size, job.tasks);
   let lastDone = done.size;
   for (;;) {
@@ -118,6 +127,14 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
       opts.onProgress?.(done.size, job.tasks);
     }
     const gone = all.filter((t) => !done.has(t) && !active.has(t) && !failed.has(t));
+    // how they ended, from sacct (the accounting database, or the jobcomp file without one)
+    if (gone.length && runner instanceof SlurmRunner) {
+      const known = await taskEnds(job).catch(() => new Map<number, SlurmEnd>());
+      for (const t of gone) {
+        const e = known.get(t);
+        if (e) ends.set(t, `Slurm ${e.state}, exit code ${e.exitCode}`);
+      }
+    }
     const again: number[] = [];
     for (const t of gone) {
       if ((attempts.get(t) ?? 1) <= retries) again.push(t);
@@ -126,7 +143,7 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
     if (again.length) {
       const attempt = Math.max(...again.map((t) => attempts.get(t) ?? 1)) + 1;
       opts.onNote?.(
-        `task${again.length > 1 ? 's' : ''} ${again.join(', ')} of ${job.name} failed (see ${again.map((t) => logPath(job, t)).join(', ')}); submitting again (attempt ${attempt} of ${retries + 1})`,
+        `task${again.length > 1 ? 's' : ''} ${again.map((t) => `${t}${how(t)}`).join(', ')} of ${job.name} failed (see ${again.map((t) => logPath(job, t)).join(', ')}); submitting again (attempt ${attempt} of ${retries + 1})`,
       );
       outcome.retried.push(...again);
       await submit(again, attempt);
@@ -147,7 +164,7 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
     const list = [...failed].sort((a, b) => a - b);
     const lines = list.map(
       (t) =>
-        `  task ${t}: failed ${attempts.get(t)} time(s); log ${logPath(job, t)}; rerun it alone with: vbm task ${taskPath(job, t)}`,
+        `  task ${t}: failed ${attempts.get(t)} time(s)${how(t)}; log ${logPath(job, t)}; rerun it alone with: vbm task ${taskPath(job, t)}`,
     );
     throw new VbmError(
       `${list.length} of ${job.tasks} tasks of ${job.name} failed (${done.size} finished):\n${lines.join('\n')}`,

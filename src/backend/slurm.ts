@@ -21,6 +21,8 @@ const TASK_SCRIPT = `#!/bin/sh
 # $1 node, $2 vbm's CLI script, $3 the job folder. The task number is the array index.
 set -eu
 task=$(printf '%s/task_%04d.json' "$3" "\${SLURM_ARRAY_TASK_ID:?not started as a Slurm array task}")
+# the raw job id of this array element, for sacct -c (the jobcomp file knows no array indices)
+echo "\${SLURM_ARRAY_JOB_ID:-} \${SLURM_JOB_ID:-}" >> "$(printf '%s/logs/task_%04d.slurm-ids' "$3" "$SLURM_ARRAY_TASK_ID")"
 exec "$1" "$2" task "$task" --workers "\${SLURM_CPUS_PER_TASK:-1}"
 `;
 
@@ -49,7 +51,7 @@ export function arraySpec(tasks: number[]): string {
   return parts.join(',');
 }
 
-async function slurmCommand(cmd: string, args: string[]): Promise<string> {
+export async function slurmCommand(cmd: string, args: string[]): Promise<string> {
   try {
     const { stdout } = await run(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
     return stdout;
@@ -67,22 +69,25 @@ async function slurmCommand(cmd: string, args: string[]): Promise<string> {
   }
 }
 
+/** sbatch's options from the settings, in a fixed order, each as its own argument. */
+export function sbatchOptions(s: BackendSettings): string[] {
+  const o: string[] = [];
+  if (s.partition) o.push(`--partition=${s.partition}`);
+  if (s.time) o.push(`--time=${s.time}`);
+  if (s.mem) o.push(`--mem=${s.mem}`);
+  if (s.account) o.push(`--account=${s.account}`);
+  o.push(...(s.sbatchArgs ?? []));
+  return o;
+}
+
 export const slurmJobName = (job: JobFolder): string => `vbm-${job.name}`;
 
 export class SlurmRunner implements TaskRunner {
   readonly type = 'slurm' as const;
   constructor(private readonly settings: BackendSettings) {}
 
-  /** sbatch's options from the settings, in a fixed order, each as its own argument. */
   private options(): string[] {
-    const s = this.settings;
-    const o: string[] = [];
-    if (s.partition) o.push(`--partition=${s.partition}`);
-    if (s.time) o.push(`--time=${s.time}`);
-    if (s.mem) o.push(`--mem=${s.mem}`);
-    if (s.account) o.push(`--account=${s.account}`);
-    o.push(...(s.sbatchArgs ?? []));
-    return o;
+    return sbatchOptions(this.settings);
   }
 
   async submit(job: JobFolder, tasks: number[]): Promise<string> {
@@ -165,4 +170,113 @@ export class SlurmRunner implements TaskRunner {
     ];
     if (ids.length) await slurmCommand('scancel', ids);
   }
+}
+
+/** How a Slurm job (or array element) ended, as sacct reports it. */
+export interface SlurmEnd {
+  state: string;
+  exitCode: string;
+}
+
+/**
+ * How the tasks of a job's submissions ended, by task (the last attempt that sacct knows), from
+ * Slurm's accounting database when there is one (`sacct -j ARRAY`), else from the jobcomp file
+ * (`sacct -c`), whose records carry raw job ids only: the task script writes each element's raw
+ * id to logs/task_NNNN.slurm-ids, which maps them back.
+ */
+export async function taskEnds(job: JobFolder): Promise<Map<number, SlurmEnd>> {
+  const arrays = [
+    ...new Set(
+      readSubmissions(job)
+        .filter((s) => s.backend === 'slurm' && s.tasks.length)
+        .map((s) => s.id),
+    ),
+  ];
+  const out = new Map<number, SlurmEnd>();
+  if (!arrays.length) return out;
+  const parse = (text: string): [string, SlurmEnd][] =>
+    text
+      .split('\n')
+      .map((l) => l.trim().split('|'))
+      .filter((f) => f.length >= 3 && /^\d/.test(f[0]))
+      .map((f) => [f[0], { state: f[1].split(' ')[0], exitCode: f[2] }]);
+  try {
+    // with an accounting database: one line per array element, "123_4"
+    const rows = parse(
+      await slurmCommand('sacct', ['-n', '-P', '-X', '-j', arrays.join(','), '-o', 'jobid,state,exitcode']),
+    );
+    const order = new Map(arrays.map((a, i) => [a, i]));
+    const best = new Map<number, number>();
+    for (const [id, end] of rows) {
+      const m = /^(\d+)_(\d+)$/.exec(id);
+      if (!m || !order.has(m[1])) continue;
+      const t = Number(m[2]);
+      const rank = order.get(m[1])!;
+      if ((best.get(t) ?? -1) <= rank) {
+        best.set(t, rank);
+        out.set(t, end);
+      }
+    }
+    return out;
+  } catch {
+    /* no accounting storage: the jobcomp file */
+  }
+  // raw id -> task, for this job's own arrays, in submission order
+  const raw = new Map<string, number>();
+  const rawOrder: string[] = [];
+  for (let t = 0; t < job.tasks; t++) {
+    const p = join(job.dir, 'logs', `task_${String(t).padStart(4, '0')}.slurm-ids`);
+    if (!existsSync(p)) continue;
+    for (const line of readFileSync(p, 'utf8').split('\n')) {
+      const [arrayId, rawId] = line.trim().split(' ');
+      if (rawId && arrays.includes(arrayId)) {
+        raw.set(rawId, t);
+        rawOrder.push(rawId);
+      }
+    }
+  }
+  if (!raw.size) return out;
+  let text: string;
+  try {
+    text = await slurmCommand('sacct', [
+      '-c',
+      '-n',
+      '-P',
+      '-j',
+      [...raw.keys()].join(','),
+      '-o',
+      'jobid,state,exitcode',
+    ]);
+  } catch {
+    return out;
+  }
+  const ends = new Map(parse(text));
+  // later attempts (appended later) win
+  for (const rawId of rawOrder) {
+    const end = ends.get(rawId);
+    if (end) out.set(raw.get(rawId)!, end);
+  }
+  return out;
+}
+
+/** The state of one Slurm job by id: in the queue (with squeue's reason), or how it ended. */
+export async function jobEnd(id: string): Promise<{ state: string; reason?: string; exitCode?: string } | undefined> {
+  const q = await slurmCommand('squeue', ['--noheader', '--format=%i|%T|%r', '--jobs', id]).catch(() => '');
+  const line = q.split('\n').find((l) => l.startsWith(`${id}|`));
+  if (line) {
+    const [, state, reason] = line.trim().split('|');
+    return { state, reason: reason && reason !== 'None' ? reason : undefined };
+  }
+  for (const args of [
+    ['-n', '-P', '-X', '-j', id, '-o', 'jobid,state,exitcode'],
+    ['-c', '-n', '-P', '-j', id, '-o', 'jobid,state,exitcode'],
+  ]) {
+    const text = await slurmCommand('sacct', args).catch(() => '');
+    const f = text
+      .split('\n')
+      .map((l) => l.trim().split('|'))
+      .find((x) => x[0] === id);
+    if (f) return { state: f[1].split(' ')[0], exitCode: f[2] };
+  }
+  return undefined;
 }

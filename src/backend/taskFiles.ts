@@ -189,6 +189,10 @@ export interface Submission {
   tasks: number[];
   attempt: number;
   at: string;
+  /** A job that runs no task: the probe (nodes see the folder) or the reduce (runs the command again when the tasks succeeded). */
+  role?: 'probe' | 'reduce';
+  /** The reduce job's log (it may live in another job's folder). */
+  log?: string;
 }
 
 export function readSubmissions(job: JobFolder): Submission[] {

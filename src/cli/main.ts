@@ -44,7 +44,9 @@ import { runCheck } from '../pipeline/check.js';
 import { askCancel, backendOptions, parseBackendOptions } from './backendOptions.js';
 import { distributedPermute, runTaskFile } from '../backend/permuteTasks.js';
 import { readTaskFile } from '../backend/taskFiles.js';
-import { cancelJobs, describeJobStates, jobStates } from '../backend/status.js';
+import { backendTasks } from '../backend/pipelineTasks.js';
+import { submitReduce } from '../backend/reduceJob.js';
+import { cancelJobs, describeJobStates, jobStates, tasksBeforeModel } from '../backend/status.js';
 import { parseAccel } from '../permutation/accel.js';
 
 const program = new Command();
@@ -249,6 +251,7 @@ backendOptions(
         overwrite: !!o.overwrite,
         workers: num(o, 'workers'),
         backend,
+        tasks: backendTasks(),
         onInterrupt: askCancel,
         command: ['vbm', ...process.argv.slice(2)].join(' '),
         signal,
@@ -263,10 +266,21 @@ backendOptions(
         },
       }),
   );
-  log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${spec.out}`);
+  const submitted = reports.filter((r) => r.submitted);
+  log(`${submitted.length ? 'submitted' : 'done'} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${spec.out}`);
   for (const r of reports) {
     if (spec.multiModel) process.stdout.write(`\n== model '${r.name}' ==\n`);
-    process.stdout.write(describeAnalysis(openAnalysis(r.dir)) + '\n');
+    if (r.submitted) process.stdout.write(`${r.submitted.stage}: ${r.submitted.message}; ${r.submitted.hint}\n`);
+    else process.stdout.write(describeAnalysis(openAnalysis(r.dir)) + '\n');
+  }
+  const settings = backend ?? spec.backend;
+  if (submitted.length && settings?.type === 'slurm') {
+    const id = await submitReduce(
+      submitted.flatMap((r) => r.submitted!.jobDirs),
+      settings,
+      { argv: process.argv.slice(1), cwd: process.cwd() },
+    );
+    process.stdout.write(`reduce: Slurm job ${id} runs this command again when the tasks have succeeded\n`);
   }
 });
 
@@ -498,6 +512,10 @@ backendOptions(
       process.stdout.write(
         `submitted ${d.outcome.submitted.length} of ${d.job.tasks} tasks (${d.job.dir}); \`vbm show ${dir}\` follows them, the same command again merges their results\n`,
       );
+      if (backend.type === 'slurm')
+        process.stdout.write(
+          `reduce: Slurm job ${await submitReduce([d.job.dir], backend, { argv: process.argv.slice(1), cwd: process.cwd() })} merges them when they have succeeded\n`,
+        );
       return;
     }
     process.stdout.write(`${d.output.text}\n  wrote ${d.output.files.join(', ')}\n`);
@@ -646,6 +664,9 @@ program
             .filter((d) => existsSync(join(d, 'model.json')))
             .sort()
         : [];
+    // no model yet: the fit was submitted as tasks (--no-wait); say how they are doing
+    const pending = dirs.length === 0 ? await tasksBeforeModel(abs) : undefined;
+    if (pending) return void process.stdout.write(pending);
     if (dirs.length === 0) openAnalysis(abs); // throws the helpful error
     const shown = dirs.map((d) => {
       const a = openAnalysis(d);

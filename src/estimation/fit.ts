@@ -34,8 +34,12 @@ export interface FitOptions {
   onProgress?: (done: number, total: number) => void;
   /** Non-sphericity: upper-tail p of the effects-of-interest F selecting the pooled voxels (SPM: 0.001). */
   UFp?: number;
-  /** Fold the scans into the sums elsewhere (as tasks, src/backend/fitTasks.ts); default: fixed chunks on worker threads. */
-  sums?: (job: FitJob, onScan: (r: ScanReport) => void) => Promise<FitSums>;
+  /**
+   * Fold the scans into the sums elsewhere (as tasks, src/backend/fitTasks.ts): one set of sums
+   * per job (one job, or one per variance group), each job's fixed chunks added in chunk order;
+   * default: fixed chunks on worker threads.
+   */
+  sums?: (jobs: FitJob[], onScan: (r: ScanReport) => void) => Promise<FitSums[]>;
 }
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
@@ -148,7 +152,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   const groups = varianceComponents(design);
   let sums: FitSums;
   let groupSums: FitSums[] | undefined;
-  if (!groups) sums = opts.sums ? await opts.sums(fitJob, onScan) : await streamSums(fitJob, nWorkers, onScan);
+  if (!groups) sums = opts.sums ? (await opts.sums([fitJob], onScan))[0] : await streamSums(fitJob, nWorkers, onScan);
   else {
     // one set of sums per variance group (each group's scans in their own fixed chunks, all
     // through one pool), so any per-group weighting of the fit follows without another read
@@ -157,12 +161,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
       ...fitJob,
       scans: items.filter((it) => groups[it.ref.row] === g),
     }));
-    if (opts.sums) {
-      warnings.push(
-        'a design with variance groups is fitted in this process (its per-group sums are not yet split into tasks); permutations still run as tasks',
-      );
-    }
-    groupSums = await streamGroupSums(jobs, nWorkers, onScan);
+    groupSums = opts.sums ? await opts.sums(jobs, onScan) : await streamGroupSums(jobs, nWorkers, onScan);
     sums = weightedSums(
       groupSums,
       groupSums.map(() => 1),

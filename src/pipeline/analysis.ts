@@ -2,7 +2,15 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
 import { readVolume, readVolume64 } from '../io/nifti/read.js';
-import { STAGES, STAGES_FILE, type StageName, type StageRecord, outputIntact, readStages } from './stages.js';
+import {
+  STAGES,
+  STAGES_FILE,
+  type StageName,
+  type StageRecord,
+  type StagesFile,
+  outputIntact,
+  readStages,
+} from './stages.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type ModelRecord, readModelRecord } from './modelRecord.js';
 
@@ -25,25 +33,31 @@ export interface Analysis {
   contrast(which: number | string): ModelRecord['contrasts'][number];
 }
 
-export function openAnalysis(dir: string): Analysis {
+/**
+ * Open a finished analysis folder. `stages`: the stage records to verify files against, held and
+ * updated by the caller (the pipeline, whose stages write files while the analysis is open); by
+ * default vbm-stages.json as it is now.
+ */
+export function openAnalysis(dir: string, opts: { stages?: StagesFile } = {}): Analysis {
   const abs = resolve(dir);
   const record = readModelRecord(abs);
   const path = (name: string): string => join(abs, name);
-  // which stage wrote each file, from vbm-stages.json (absent for analyses made by the library alone)
-  const writtenBy = new Map<string, { stage: StageName; rec: StageRecord }>();
-  if (existsSync(join(abs, STAGES_FILE))) {
-    const stages = readStages(abs);
+  // which stage wrote a file, from the stage records (absent for analyses made by the library alone)
+  const stages = opts.stages ?? (existsSync(join(abs, STAGES_FILE)) ? readStages(abs) : undefined);
+  const writtenBy = (name: string): { stage: StageName; rec: StageRecord } | undefined => {
+    let found: { stage: StageName; rec: StageRecord } | undefined;
     for (const stage of STAGES) {
-      const rec = stages.stages[stage];
-      if (rec) for (const f of Object.keys(rec.outputs)) writtenBy.set(f, { stage, rec });
+      const rec = stages?.stages[stage];
+      if (rec && name in rec.outputs) found = { stage, rec };
     }
-  }
+    return found;
+  };
   const verified = new Set<string>();
   const verify = (name: string): void => {
     const p = path(name);
     if (!existsSync(p))
       throw new VbmError(`${p} is missing from the analysis folder`, 're-run `vbm run` to recreate it');
-    const w = writtenBy.get(name);
+    const w = writtenBy(name);
     if (!w || verified.has(name)) return;
     if (!outputIntact(abs, w.rec, name)) {
       throw new VbmError(

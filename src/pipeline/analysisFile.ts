@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { VbmError } from '../errors.js';
-import { type BackendSettings, backendFromFile } from '../backend/backend.js';
+import { type BackendSettings, backendFromFile } from './backendSettings.js';
 import type { Centring } from '../model/designMatrix.js';
 import { type ContrastSpec, validateContrastSpecs } from '../model/contrasts.js';
 import type { Correction } from '../inference/results.js';

@@ -6,6 +6,7 @@ import { resolveAtlas } from '../atlas/registry.js';
 import { type LabelMode, labelClusters, labelExtended, labelPeaks } from '../atlas/label.js';
 import { formatTable } from '../report/textTable.js';
 import { type ResultsRequest, analysisResults } from './results.js';
+import type { Analysis } from './analysis.js';
 import { pad } from './outputs.js';
 
 export interface LabelRequest extends Omit<ResultsRequest, 'atlas'> {
@@ -35,7 +36,7 @@ export function openAtlas(spec: string, labels?: string, probThreshold?: number)
 }
 
 /** `vbm label`: atlas labels for a contrast's peaks and clusters, as CSV files and terminal tables. */
-export function runLabel(dir: string, req: LabelRequest): LabelOutput {
+export function runLabel(dir: string | Analysis, req: LabelRequest): LabelOutput {
   const { atlas: _spec, ...resultsReq } = req;
   void _spec;
   const res = analysisResults(dir, resultsReq);

@@ -14,7 +14,7 @@ import { clusterWorkspace, suprathresholdClusters } from '../inference/clusters.
 import { maskedNeighbours } from '../inference/neighbours.js';
 import { type PermutationResult, type PermuteOptions } from '../permutation/permute.js';
 import { permuteContrast } from './permuteInput.js';
-import { openAnalysis } from './analysis.js';
+import { type Analysis, openAnalysis } from './analysis.js';
 import { pad } from './outputs.js';
 
 export interface PermuteRequest extends PermuteOptions {
@@ -125,8 +125,8 @@ function significantClusters(r: PermutationResult, alpha: number): { list: Permu
   return { list, definition };
 }
 
-export async function runPermute(dir: string, req: PermuteRequest): Promise<PermuteOutput> {
-  const a = openAnalysis(dir);
+export async function runPermute(dir: string | Analysis, req: PermuteRequest): Promise<PermuteOutput> {
+  const a = typeof dir === 'string' ? openAnalysis(dir) : dir;
   const con = a.contrast(req.contrast);
   try {
     accessSync(a.dir, constants.W_OK);

@@ -42,6 +42,8 @@ export interface AnalysisOptions extends DesignOptions {
   log?: (message: string) => void;
   /** A design built by the caller (library use), used instead of building one from the spreadsheet. */
   prebuiltDesign?: Design;
+  /** With prebuiltDesign: the contrasts already built from `contrasts` on it. */
+  prebuiltContrasts?: Contrast[];
 }
 
 export interface AnalysisResult {
@@ -67,20 +69,17 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const log = opts.log ?? (() => undefined);
   const started = performance.now();
   const dir = resolve(opts.out);
-  const table = await readTable(opts.design);
-  const globalValues =
-    opts.globalValues ??
-    (globalsSource(opts.globals) === 'mean'
-      ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t))
-      : undefined);
-  const design = opts.prebuiltDesign ?? designFromTable(table, { ...opts, globalValues });
+  const design = opts.prebuiltDesign ?? (await designOf(opts));
   if (design.collinear.length) {
     log(
       `warning: the design is rank-deficient (rank ${design.rank} < ${design.p} columns); collinear columns: ` +
         `${design.collinear.map((g) => g.join(' ~ ')).join('; ')}. Estimating with the pseudo-inverse as SPM does; only estimable contrasts are allowed.`,
     );
   }
-  const contrasts = buildContrasts(opts.contrasts ?? [], design);
+  const contrasts =
+    opts.prebuiltDesign && opts.prebuiltContrasts
+      ? opts.prebuiltContrasts
+      : buildContrasts(opts.contrasts ?? [], design);
   const id = analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups);
   const previous = checkOutputFolder(dir, id, !!opts.overwrite);
   const masking = opts.masking ?? {};
@@ -207,6 +206,17 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     staged.abort();
     throw e;
   }
+}
+
+/** The design of the spreadsheet (read here), with the scans' mean globals when the design asks for them. */
+async function designOf(opts: AnalysisOptions): Promise<Design> {
+  const table = await readTable(opts.design);
+  const globalValues =
+    opts.globalValues ??
+    (globalsSource(opts.globals) === 'mean'
+      ? await computeScanGlobals(tableScans(table), (d, t) => opts.onProgress?.('global means', d, t))
+      : undefined);
+  return designFromTable(table, { ...opts, globalValues });
 }
 
 /**

@@ -7,18 +7,18 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { StagedFiles } from '../io/atomic.js';
 import { type Design } from '../model/designMatrix.js';
-import { type ContrastSpec, buildContrasts } from '../model/contrasts.js';
+import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
 import { matmul, pinv, transpose } from '../model/linalg.js';
 import { contrastMaps } from '../estimation/contrastMaps.js';
 import { whitenedDesign } from '../estimation/nonSphericity.js';
 import type { FittedModel } from '../estimation/fit.js';
 import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
-import { openAnalysis } from './analysis.js';
+import { type Analysis, openAnalysis } from './analysis.js';
 import { stageContrastImages } from './outputs.js';
 
 /** The estimated model as saved in an analysis folder (enough for contrasts). */
-export function loadFittedModel(dir: string): FittedModel {
-  const a = openAnalysis(dir);
+export function loadFittedModel(dir: string | Analysis): FittedModel {
+  const a = typeof dir === 'string' ? openAnalysis(dir) : dir;
   const rec = a.record;
   const mask = a.image(rec.images.mask);
   const nvox = mask.data.length;
@@ -65,11 +65,20 @@ export function loadFittedModel(dir: string): FittedModel {
   };
 }
 
-/** Recompute the contrasts of an analysis folder from its saved model; returns the files written. */
-export function updateContrasts(dir: string, design: Design, specs: ContrastSpec[], command?: string): string[] {
+/**
+ * Recompute the contrasts of an analysis folder from its saved model; returns the files written.
+ * `built`: the contrasts already built from `specs` on `design` (the pipeline builds them once).
+ */
+export function updateContrasts(
+  dir: string,
+  design: Design,
+  specs: ContrastSpec[],
+  command?: string,
+  built?: Contrast[],
+): string[] {
   const a = openAnalysis(dir);
-  const fit = loadFittedModel(dir);
-  const contrasts = buildContrasts(specs, design);
+  const fit = loadFittedModel(a);
+  const contrasts = built ?? buildContrasts(specs, design);
   const maps = contrasts.map((c) => contrastMaps(fit, c));
   const staged = new StagedFiles();
   try {
