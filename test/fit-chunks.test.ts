@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
-import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
+import { FIT_CHUNK, streamGroupSums } from '../src/estimation/fitChunks.js';
 
 test('beta, ResMS, RPV, con and spmT maps are byte-identical for 0, 1, 2 and 3 worker threads', async () => {
   const { dir, cleanup } = tempDir();
@@ -67,7 +67,7 @@ test('beta, ResMS, RPV, con and spmT maps are byte-identical for 0, 1, 2 and 3 w
   }
 });
 
-test('with variance groups (two-sample, ReML) the maps are byte-identical for 0, 1 and 2 worker threads, and a task backend fits in-process with a warning', async () => {
+test('with variance groups (two-sample, ReML) the maps are byte-identical for 0, 1 and 2 worker threads and through a task backend, which is handed one job per group', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const n = FIT_CHUNK + 21; // the groups split into chunks of their own, one of them long
@@ -82,8 +82,17 @@ test('with variance groups (two-sample, ReML) the maps are byte-identical for 0,
     const design = writeCohort(dir, cohort, { format: 'nii' });
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const outs: string[] = [];
-    const logs: string[] = [];
-    for (const workers of [0, 1, 2]) {
+    // each scan's group, from the spreadsheet as written (the design may order the scans by group)
+    const sexOf = new Map(
+      readFileSync(design, 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(','))
+        .map((f) => [basename(f[0]), f[2]]),
+    );
+    const handed: (string | undefined)[][] = [];
+    for (const workers of [0, 1, 2, 3]) {
       const out = join(dir, `g${workers}`);
       const res = await runAnalysis({
         design,
@@ -94,18 +103,26 @@ test('with variance groups (two-sample, ReML) the maps are byte-identical for 0,
         covariates: ['age'],
         contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
         masking: { explicitMask: join(dir, 'mask.nii') },
-        workers,
-        // a stand-in task backend: it must not be asked for the grouped sums
-        fitSums: workers === 2 ? () => Promise.reject(new Error('the grouped fit went to the backend')) : undefined,
-        log: (m) => logs.push(m),
+        workers: Math.min(workers, 2),
+        // run 3: a stand-in task backend (the sums of each job it is handed, on one thread)
+        fitSums:
+          workers === 3
+            ? (jobs, onScan) => {
+                handed.push(...jobs.map((j) => j.scans.map((s) => sexOf.get(basename(s.ref.path)))));
+                return streamGroupSums(jobs, 0, onScan);
+              }
+            : undefined,
       });
       assert.ok(res.record.nonSphericity, 'the design has variance groups');
       outs.push(out);
     }
-    assert.ok(
-      logs.some((m) => /variance groups is fitted in this process/.test(m)),
-      logs.join('\n'),
+    // the backend got one job per variance group (sex), each holding that group's scans only
+    assert.equal(handed.length, 2);
+    assert.deepEqual(
+      handed.map((g) => new Set(g).size),
+      [1, 1],
     );
+    assert.equal(handed[0].length + handed[1].length, n);
     const maps = readdirSync(outs[0]).filter((f) => f.endsWith('.nii'));
     assert.ok(maps.includes('ResMS.nii') && maps.includes('RPV.nii') && maps.includes('spmT_0001.nii'));
     for (const f of maps) {

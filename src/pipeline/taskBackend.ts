@@ -17,12 +17,6 @@ export interface TaskCallbacks {
   onInterrupt?: () => Promise<'cancel' | 'leave'>;
   onProgress?: (done: number, total: number) => void;
   onNote?: (message: string) => void;
-  /**
-   * Not waiting (Slurm, --no-wait): the command a dependent job runs once every task has
-   * succeeded (`sbatch --dependency=afterok:...`), so that the outputs appear without the user:
-   * the same command again (argv without the node binary, and the folder it ran in).
-   */
-  reduce?: { argv: string[]; cwd: string };
 }
 
 export interface TaskBackend {
