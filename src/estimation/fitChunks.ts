@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { VbmError } from '../errors.js';
-import { type FitSums, mergeSums } from './accumulate.js';
+import { type FitSums, mergeSums, sumsBuffers } from './accumulate.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 
 /** Scans per chunk: fixed, so the order of additions does not depend on workers or tasks. */
@@ -37,13 +37,17 @@ export async function streamGroupSums(
 ): Promise<FitSums[]> {
   const chunks = jobs.flatMap((j, g) => fitChunks(j).map((c) => ({ g, job: c })));
   const totals: (FitSums | undefined)[] = jobs.map(() => undefined);
+  // a chunk's arrays, once added, are reused for a later chunk (no fresh pages per chunk)
+  const spares: FitSums[] = [];
   const add = (g: number, s: FitSums): void => {
     const t = totals[g];
-    if (t) mergeSums(t, s);
-    else totals[g] = s;
+    if (t) {
+      mergeSums(t, s);
+      spares.push(s);
+    } else totals[g] = s;
   };
   if (workers === 0 || chunks.length === 1) {
-    for (const c of chunks) add(c.g, runFitJob(c.job, onScan));
+    for (const c of chunks) add(c.g, runFitJob(c.job, onScan, undefined, spares.pop()));
     return totals.map((t) => t!);
   }
   const { scans: _all, ...base } = jobs[0];
@@ -67,7 +71,11 @@ export async function streamGroupSums(
       // a chunk is handed out only while fewer than nWorkers chunks are unmerged
       while (!failed && idle.length && assigned < chunks.length && assigned - merged < nWorkers) {
         const w = idle.pop()!;
-        w.postMessage({ type: 'chunk', index: assigned, scans: chunks[assigned].job.scans });
+        const spare = spares.pop();
+        w.postMessage(
+          { type: 'chunk', index: assigned, scans: chunks[assigned].job.scans, spare },
+          spare ? sumsBuffers(spare) : [],
+        );
         assigned++;
       }
       if (merged === chunks.length) {
