@@ -6,11 +6,18 @@
  * (into recycled arrays when the caller has them, so no fresh pages are faulted in per chunk).
  */
 import { readFileSync } from 'node:fs';
+import type { NiftiHeader } from '../io/nifti/header.js';
+import { DT } from '../io/nifti/datatypes.js';
 import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, type ScanContribution, createSums } from './accumulate.js';
 
 export interface SumAccumulator {
   /** Float32 views of the scan slots (full grid): decode a batch's scans into these. */
   readonly slots: Float32Array[];
+  /**
+   * Where to read a single-volume float32 file (the header says which; `bytes`: its size) so that
+   * its voxels land in slot k and decode without a copy; undefined when it would not fit so.
+   */
+  fileSlot(k: number, header: NiftiHeader, bytes: number): Uint8Array | undefined;
   /** Start a chunk: every sum zero, every voxel kept, extremes empty. */
   reset(): void;
   /** Fold a batch of scans (at most slots.length; data anywhere, copied into a slot if it is not one). */
@@ -48,6 +55,10 @@ function kernelModule(): WebAssembly.Module | null {
 const PAGE = 65536;
 const MAX_PAGES = 65536;
 const up16 = (b: number): number => Math.ceil(b / 16) * 16;
+/** Room before each slot for a file's header and extensions, and after it for trailing bytes. */
+const HEADROOM = 65536;
+const TAIL = 65536;
+const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * A SIMD accumulator for `layout` with `batch` scan slots, or undefined when WebAssembly SIMD is
@@ -80,7 +91,7 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
   const xtyAt = take(8 * nPad * p);
   const ryyAt = take(layout.smoothness ? 8 * nPad * RYY_TERMS : 0);
   const rxtyAt = take(layout.smoothness ? 8 * nPad * p : 0);
-  const slotAt = Array.from({ length: batch }, () => take(4 * nvox));
+  const slotAt = Array.from({ length: batch }, () => take(HEADROOM + 4 * nvox + TAIL) + HEADROOM);
   const pages = Math.ceil(at / PAGE);
   if (pages > MAX_PAGES) return undefined;
   let memory: WebAssembly.Memory;
@@ -116,7 +127,7 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
   const ok = new Uint8Array(buf, okAt, nPad);
   const vmin = new Float32Array(buf, vminAt, nPad);
   const vmax = new Float32Array(buf, vmaxAt, nPad);
-  const sumsF64 = new Float64Array(buf, yyAt, (slotAt[0] ?? at) / 8 - yyAt / 8);
+  const sumsF64 = new Float64Array(buf, yyAt, ((slotAt[0] ?? at) - HEADROOM) / 8 - yyAt / 8);
   const row = (base: number, j: number): Float64Array => new Float64Array(buf, base + 8 * nPad * j, n);
   const slots = slotAt.map((a) => new Float32Array(buf, a, nvox));
   const termsI32 = new Int32Array(buf, termsAt, 4 * p * batch);
@@ -124,6 +135,19 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
   const statsF64 = new Float64Array(buf, statsAt, 4 * batch);
   const acc: SumAccumulator = {
     slots,
+    fileSlot(k, h, bytes) {
+      const inPlace =
+        h.datatype.code === DT.FLOAT32 &&
+        h.littleEndian === hostLE &&
+        h.slope === 1 &&
+        h.inter === 0 &&
+        h.nVolumes === 1 &&
+        h.voxOffset % 4 === 0 &&
+        h.voxOffset <= HEADROOM &&
+        bytes >= h.voxOffset &&
+        bytes - h.voxOffset <= 4 * nvox + TAIL;
+      return k < batch && inPlace ? new Uint8Array(buf, slotAt[k] - h.voxOffset, bytes) : undefined;
+    },
     reset() {
       ok.fill(1);
       vmin.fill(Infinity);

@@ -1,6 +1,7 @@
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
+import type { NiftiHeader } from '../io/nifti/header.js';
 import {
   type FitLayout,
   type FitSums,
@@ -79,7 +80,8 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
   const { acc, scratch } = kernelFor(job.layout, batchSize);
   acc?.reset();
   const sums = acc ? undefined : into ? clearSums(into) : createSums(job.layout);
-  let open: { path: string; file: NiftiFile } | undefined;
+  // inSlot: the batch slot the file was read into (its voxels decode there without a copy)
+  let open: { path: string; file: NiftiFile; inSlot?: number } | undefined;
   let batch: ScanContribution[] = [];
   // reports wait for their scans' counts, which the summing makes
   let reports: { report: Omit<ScanReport, 'removed' | 'allZero' | 'mean'>; stats: ScanStats; scale: number }[] = [];
@@ -91,11 +93,31 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
     reports = [];
   };
   for (const s of job.scans) {
-    if (!open || open.path !== s.ref.path) open = { path: s.ref.path, file: openNifti(s.ref.path, { hash: true }) };
+    if (!open || open.path !== s.ref.path) {
+      const k = batch.length;
+      let inSlot: number | undefined;
+      const into = acc
+        ? (h: NiftiHeader, bytes: number): Uint8Array | undefined => {
+            const t = acc.fileSlot(k, h, bytes);
+            if (t) inSlot = k;
+            return t;
+          }
+        : undefined;
+      const file = openNifti(s.ref.path, { hash: true, into });
+      open = { path: s.ref.path, file, inSlot };
+    }
     const h = open.file.header;
     checkGrid(h.dims, h.affine, s.ref.path, job.reference);
     // straight into the accumulator's slot (one copy, no allocation)
-    const data = decodeVolume(open.file, s.ref.volume, acc?.slots[batch.length]);
+    const slot = acc?.slots[batch.length];
+    const f = open.file;
+    // read in place: the slot already holds the voxels (float32, one volume, no scaling)
+    const inPlace =
+      slot &&
+      open.inSlot === batch.length &&
+      f.data.buffer === slot.buffer &&
+      f.data.byteOffset + h.voxOffset === slot.byteOffset;
+    const data = inPlace ? slot : decodeVolume(f, s.ref.volume, slot);
     let threshold: number;
     try {
       threshold = s.threshold ?? scanThreshold(job.threshold, data);
