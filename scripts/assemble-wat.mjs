@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wat2wasm = join(dirname(createRequire(import.meta.url).resolve('wabt')), 'bin', 'wat2wasm');
-for (const src of ['src/permutation/gemm.wat']) {
+for (const src of ['src/permutation/gemm.wat', 'src/estimation/accumulate.wat']) {
   const out = join(repo, 'dist', src.replace(/\.wat$/, '.wasm'));
   mkdirSync(dirname(out), { recursive: true });
   execFileSync(process.execPath, [wat2wasm, '--enable-threads', join(repo, src), '-o', out], { stdio: 'inherit' });

@@ -44,6 +44,11 @@ export interface WorkBatch<Shared, Item, Result, Note = never> {
   width?: number;
   /** Called in this thread with each item's result (`index` into `items`). */
   onResult(result: Result, index: number): void;
+  /**
+   * Called as item `index` is handed out: the item as sent and the buffers to move with it rather
+   * than copy (e.g. a merged result's arrays, for the thread to reuse). Default: the item, copied.
+   */
+  handOut?(item: Item, index: number): { item: Item; transfer?: ArrayBuffer[] };
   /** Called in this thread with each note an item sends. */
   onNote?(note: Note, index: number): void;
   /**

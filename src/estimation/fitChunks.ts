@@ -8,9 +8,9 @@
  * WorkRunner seam of src/work.ts); fitChunkWorker.ts is their work module.
  */
 import { ThreadPool } from '../node/threadPool.js';
-import { type FitSums, mergeSums } from './accumulate.js';
+import { type FitSums, mergeSums, sumsBuffers } from './accumulate.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
-import type { FitChunkShared } from './fitChunkWorker.js';
+import type { FitChunkItem, FitChunkShared } from './fitChunkWorker.js';
 
 /** Scans per chunk: fixed, so the order of additions does not depend on workers or tasks. */
 export const FIT_CHUNK = 32;
@@ -39,22 +39,30 @@ export async function streamGroupSums(
 ): Promise<FitSums[]> {
   const chunks = jobs.flatMap((j, g) => fitChunks(j).map((c) => ({ g, job: c })));
   const totals: (FitSums | undefined)[] = jobs.map(() => undefined);
+  // a chunk's arrays, once added, are reused for a later chunk (no fresh pages per chunk)
+  const spares: FitSums[] = [];
   const add = (g: number, s: FitSums): void => {
     const t = totals[g];
-    if (t) mergeSums(t, s);
-    else totals[g] = s;
+    if (t) {
+      mergeSums(t, s);
+      spares.push(s);
+    } else totals[g] = s;
   };
   if (workers === 0 || chunks.length === 1) {
-    for (const c of chunks) add(c.g, runFitJob(c.job, onScan));
+    for (const c of chunks) add(c.g, runFitJob(c.job, onScan, undefined, spares.pop()));
     return totals.map((t) => t!);
   }
   const { scans: _all, ...base } = jobs[0];
   void _all;
   // a chunk is handed out only while fewer than `workers` chunks are unmerged
-  await new ThreadPool(workers).run<FitChunkShared, FitJob['scans'], FitSums, ScanReport>({
+  await new ThreadPool(workers).run<FitChunkShared, FitChunkItem, FitSums, ScanReport>({
     module: new URL('./fitChunkWorker.js', import.meta.url).href,
     shared: base,
-    items: chunks.map((c) => c.job.scans),
+    items: chunks.map((c) => ({ scans: c.job.scans })),
+    handOut: (item) => {
+      const spare = spares.pop();
+      return spare ? { item: { ...item, spare }, transfer: sumsBuffers(spare) } : { item };
+    },
     ordered: true,
     onResult: (sums, i) => add(chunks[i].g, sums),
     onNote: (report) => onScan(report),

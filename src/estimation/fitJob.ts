@@ -1,15 +1,18 @@
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
+import type { NiftiHeader } from '../io/nifti/header.js';
 import {
   type FitLayout,
   type FitSums,
   type ScanContribution,
   type ScanStats,
+  type Scratch,
   addScans,
   createScratch,
   createSums,
 } from './accumulate.js';
+import { type SumAccumulator, createSumAccumulator } from './accumulateWasm.js';
 import { type ThresholdMasking, scanSummary, scanThreshold } from './masking.js';
 import type { ScanRef } from './scanList.js';
 
@@ -47,24 +50,74 @@ export interface ScanReport {
 const testDelayMs = Number(process.env.VBM_TEST_SCAN_DELAY_MS ?? 0);
 const sleeper = testDelayMs > 0 ? new Int32Array(new SharedArrayBuffer(4)) : null;
 
-export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSize = 8): FitSums {
-  const sums = createSums(job.layout);
-  const scratch = createScratch(job.layout);
-  let open: { path: string; file: NiftiFile } | undefined;
+/** Per layout (one per fit, shared by its chunks): the SIMD accumulator, or the JavaScript kernel's scratch. */
+const kernels = new WeakMap<FitLayout, { batch: number; acc?: SumAccumulator; scratch?: Scratch }>();
+
+function kernelFor(layout: FitLayout, batch: number): { acc?: SumAccumulator; scratch?: Scratch } {
+  let k = kernels.get(layout);
+  if (!k || k.batch !== batch) {
+    const acc = createSumAccumulator(layout, batch);
+    k = { batch, acc, scratch: acc ? undefined : createScratch(layout) };
+    kernels.set(layout, k);
+  }
+  return k;
+}
+
+/** Zero a set of sums for reuse (as createSums makes them). */
+function clearSums(s: FitSums): FitSums {
+  s.ok.fill(1);
+  s.vmin.fill(Infinity);
+  s.vmax.fill(-Infinity);
+  for (const a of [s.yy, s.xty, s.ryy, s.rxty]) a.fill(0);
+  return s;
+}
+
+/**
+ * The job's sums, from zero. `into`: arrays of a finished chunk to reuse (fresh arrays fault in
+ * ~140 MB of new pages per chunk on the seed-size cohort).
+ */
+export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSize = 8, into?: FitSums): FitSums {
+  const { acc, scratch } = kernelFor(job.layout, batchSize);
+  acc?.reset();
+  const sums = acc ? undefined : into ? clearSums(into) : createSums(job.layout);
+  // inSlot: the batch slot the file was read into (its voxels decode there without a copy)
+  let open: { path: string; file: NiftiFile; inSlot?: number } | undefined;
   let batch: ScanContribution[] = [];
   // reports wait for their scans' counts, which the summing makes
   let reports: { report: Omit<ScanReport, 'removed' | 'allZero' | 'mean'>; stats: ScanStats; scale: number }[] = [];
   const flush = (): void => {
-    addScans(sums, job.layout, scratch, batch);
+    if (acc) acc.add(batch);
+    else addScans(sums!, job.layout, scratch!, batch);
     for (const r of reports) onScan({ ...r.report, ...scanSummary(r.stats, r.scale) });
     batch = [];
     reports = [];
   };
   for (const s of job.scans) {
-    if (!open || open.path !== s.ref.path) open = { path: s.ref.path, file: openNifti(s.ref.path, { hash: true }) };
+    if (!open || open.path !== s.ref.path) {
+      const k = batch.length;
+      let inSlot: number | undefined;
+      const into = acc
+        ? (h: NiftiHeader, bytes: number): Uint8Array | undefined => {
+            const t = acc.fileSlot(k, h, bytes);
+            if (t) inSlot = k;
+            return t;
+          }
+        : undefined;
+      const file = openNifti(s.ref.path, { hash: true, into });
+      open = { path: s.ref.path, file, inSlot };
+    }
     const h = open.file.header;
     checkGrid(h.dims, h.affine, s.ref.path, job.reference);
-    const data = decodeVolume(open.file, s.ref.volume);
+    // straight into the accumulator's slot (one copy, no allocation)
+    const slot = acc?.slots[batch.length];
+    const f = open.file;
+    // read in place: the slot already holds the voxels (float32, one volume, no scaling)
+    const inPlace =
+      slot &&
+      open.inSlot === batch.length &&
+      f.data.buffer === slot.buffer &&
+      f.data.byteOffset + h.voxOffset === slot.byteOffset;
+    const data = inPlace ? slot : decodeVolume(f, s.ref.volume, slot);
     let threshold: number;
     try {
       threshold = s.threshold ?? scanThreshold(job.threshold, data);
@@ -96,7 +149,7 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
     if (batch.length >= batchSize) flush();
   }
   if (batch.length) flush();
-  return sums;
+  return acc ? acc.copyOut(into) : sums!;
 }
 
 export function checkGrid(

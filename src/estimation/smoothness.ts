@@ -59,14 +59,19 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
   let sumY = 0;
   let sumZ = 0;
   let nValid = 0;
-  // b(a)' G b(b)
-  const bGb = (a: number, b: number): number => {
-    let s = 0;
+  // G b(b) for every voxel once (each voxel meets up to 7 neighbours), then b(a)' (G b(b)):
+  // the same operations in the same order as forming G b(b) inside every product
+  const Gb = new Float64Array(m * p);
+  for (let b = 0; b < m; b++) {
     for (let i = 0; i < p; i++) {
       let t = 0;
       for (let j = 0; j < p; j++) t += G[i][j] * beta[b * p + j];
-      s += beta[a * p + i] * t;
+      Gb[b * p + i] = t;
     }
+  }
+  const bGb = (a: number, b: number): number => {
+    let s = 0;
+    for (let i = 0; i < p; i++) s += beta[a * p + i] * Gb[b * p + i];
     return s;
   };
   const dot = (arr: Float64Array, ai: number, bm: number): number => {

@@ -75,7 +75,8 @@ export class ThreadPool implements WorkRunner {
           }
           if (batch.ordered && assigned - delivered >= nThreads) return;
           const w = idle.pop()!;
-          w.postMessage({ index: assigned, item: items[assigned] });
+          const out = batch.handOut ? batch.handOut(items[assigned], assigned) : { item: items[assigned] };
+          w.postMessage({ index: assigned, item: out.item }, out.transfer ?? []);
           assigned++;
         }
       };

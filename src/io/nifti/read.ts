@@ -121,16 +121,22 @@ function analyzeSidecar(headerPath: string): AnalyzeMat | undefined {
   return undefined;
 }
 
-function readWhole(path: string, what: string, hash?: ReturnType<typeof createHash>): Uint8Array {
+function readWhole(
+  path: string,
+  what: string,
+  hash?: ReturnType<typeof createHash>,
+  into?: (bytes: number) => Uint8Array | undefined,
+): Uint8Array {
   if (!existsSync(path)) {
     throw new VbmError(
       `${what} not found: ${path}`,
       "check the path (relative paths are relative to the spreadsheet's folder)",
     );
   }
-  let raw: Buffer;
+  let raw: Uint8Array;
   try {
-    raw = readFileSync(path);
+    const target = into?.(statSync(path).size);
+    raw = target ? readInto(path, target) : readFileSync(path);
   } catch (e) {
     throw new VbmError(`${path}: cannot read (${(e as Error).message})`);
   }
@@ -183,6 +189,18 @@ function readPrefix(path: string, n: number): Promise<Uint8Array> {
 }
 
 /** A decoded image file: header plus the raw bytes that hold the voxels. */
+/** The whole file into `target` (at least the file's size; the file is read to its end). */
+function readInto(path: string, target: Uint8Array): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    let n = 0;
+    for (let got = 1; got > 0 && n < target.length; n += got) got = readSync(fd, target, n, target.length - n, n);
+    return target.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export interface NiftiFile {
   header: NiftiHeader;
   data: Uint8Array;
@@ -190,7 +208,14 @@ export interface NiftiFile {
   sha256?: string;
 }
 
-export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFile {
+/**
+ * `into`: where to read a single-file image (given its header and size; undefined: a new buffer),
+ * e.g. so that the voxels land where a kernel reads them.
+ */
+export function openNifti(
+  path: string,
+  opts: { hash?: boolean; into?: (header: NiftiHeader, bytes: number) => Uint8Array | undefined } = {},
+): NiftiFile {
   const { headerPath, imagePath } = niftiFiles(path);
   const hash = opts.hash ? createHash('sha256') : undefined;
   requireFile(headerPath, 'image');
@@ -210,7 +235,8 @@ export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFil
   requireFile(imagePath, 'image data (.img)');
   checkClaimedSize(header);
   const need = claimedBytes(header);
-  const raw = readWhole(headerPath, 'image', hash);
+  const into = opts.into && imagePath === headerPath ? opts.into : undefined;
+  const raw = readWhole(headerPath, 'image', hash, into && ((bytes) => into(header, bytes)));
   const rawData = imagePath === headerPath ? raw : readWhole(imagePath, 'image data (.img)', hash);
   const data = isGzip(rawData) ? gunzipBounded(rawData, imagePath, need + TRAILING_BYTES_ALLOWED, need) : rawData;
   if (data.length < need) throw tooLittleData(imagePath, header, need, data.length);

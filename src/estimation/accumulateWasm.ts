@@ -1,0 +1,224 @@
+/**
+ * The fit's streaming sums (accumulate.ts addScans) in WebAssembly SIMD (accumulate.wat): the
+ * same sums, the same bits, about five times fewer instructions. One accumulator per layout and
+ * thread holds, in its own memory, the sums of the current chunk and the scans of one batch;
+ * scans are decoded straight into its slots, and the chunk's sums are copied out when it ends
+ * (into recycled arrays when the caller has them, so no fresh pages are faulted in per chunk).
+ */
+import { readFileSync } from 'node:fs';
+import type { NiftiHeader } from '../io/nifti/header.js';
+import { DT } from '../io/nifti/datatypes.js';
+import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, type ScanContribution, createSums } from './accumulate.js';
+
+export interface SumAccumulator {
+  /** Float32 views of the scan slots (full grid): decode a batch's scans into these. */
+  readonly slots: Float32Array[];
+  /**
+   * Where to read a single-volume float32 file (the header says which; `bytes`: its size) so that
+   * its voxels land in slot k and decode without a copy; undefined when it would not fit so.
+   */
+  fileSlot(k: number, header: NiftiHeader, bytes: number): Uint8Array | undefined;
+  /** Start a chunk: every sum zero, every voxel kept, extremes empty. */
+  reset(): void;
+  /** Fold a batch of scans (at most slots.length; data anywhere, copied into a slot if it is not one). */
+  add(scans: ScanContribution[]): void;
+  /** The chunk's sums, copied into `into` when given (arrays of the layout's sizes), else into new arrays. */
+  copyOut(into?: FitSums): FitSums;
+}
+
+type ScanFn = (
+  c0: number,
+  c1: number,
+  data: number,
+  scale: number,
+  thr: number,
+  zim: number,
+  terms: number,
+  nterms: number,
+  resid: number,
+  stats: number,
+) => void;
+
+let compiled: WebAssembly.Module | null | undefined;
+
+function kernelModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(readFileSync(new URL('./accumulate.wasm', import.meta.url)));
+    } catch {
+      compiled = null; // no SIMD WebAssembly here: the JavaScript kernel is used
+    }
+  }
+  return compiled;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+const up16 = (b: number): number => Math.ceil(b / 16) * 16;
+/** Room before each slot for a file's header and extensions, and after it for trailing bytes. */
+const HEADROOM = 65536;
+const TAIL = 65536;
+const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A SIMD accumulator for `layout` with `batch` scan slots, or undefined when WebAssembly SIMD is
+ * unavailable or the layout does not fit in 4 GB (the caller then uses addScans).
+ */
+export function createSumAccumulator(layout: FitLayout, batch: number): SumAccumulator | undefined {
+  if (process.env.VBM_FIT_KERNEL === 'js') return undefined;
+  const mod = kernelModule();
+  if (!mod) return undefined;
+  const { cand, p, dims } = layout;
+  const n = cand.length;
+  const nPad = n + (n % 2);
+  const nvox = dims[0] * dims[1] * dims[2];
+  // byte layout
+  let at = 16;
+  const take = (bytes: number): number => {
+    const a = at;
+    at += up16(bytes);
+    return a;
+  };
+  const nanAt = take(16);
+  const termsAt = take(16 * p * batch);
+  const statsAt = take(32 * batch);
+  const candAt = take(4 * nPad);
+  const nbAt = [take(4 * nPad), take(4 * nPad), take(4 * nPad)];
+  const okAt = take(nPad);
+  const vminAt = take(4 * nPad);
+  const vmaxAt = take(4 * nPad);
+  const yyAt = take(8 * nPad);
+  const xtyAt = take(8 * nPad * p);
+  const ryyAt = take(layout.smoothness ? 8 * nPad * RYY_TERMS : 0);
+  const rxtyAt = take(layout.smoothness ? 8 * nPad * p : 0);
+  const slotAt = Array.from({ length: batch }, () => take(HEADROOM + 4 * nvox + TAIL) + HEADROOM);
+  const pages = Math.ceil(at / PAGE);
+  if (pages > MAX_PAGES) return undefined;
+  let memory: WebAssembly.Memory;
+  let instance: WebAssembly.Instance;
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    instance = new WebAssembly.Instance(mod, { env: { memory } });
+  } catch {
+    return undefined;
+  }
+  const buf = memory.buffer;
+  const exports = instance.exports as { init: (...a: number[]) => void; scan: ScanFn };
+  const scan = exports.scan;
+  new Float32Array(buf, nanAt, 1)[0] = NaN;
+  const candV = new Int32Array(buf, candAt, nPad);
+  candV.set(cand);
+  if (n % 2) candV[n] = cand[n - 1];
+  if (layout.smoothness) {
+    const [nx, ny, nz] = dims;
+    const nxy = nx * ny;
+    const nb = nbAt.map((a) => new Int32Array(buf, a, nPad).fill(-1));
+    for (let c = 0; c < n; c++) {
+      const idx = cand[c];
+      const xi = idx % nx;
+      const yi = ((idx - xi) / nx) % ny;
+      const zi = (idx - xi - yi * nx) / nxy;
+      nb[0][c] = xi + 1 < nx ? idx + 1 : -1;
+      nb[1][c] = yi + 1 < ny ? idx + nx : -1;
+      nb[2][c] = zi + 1 < nz ? idx + nxy : -1;
+    }
+  }
+  exports.init(candAt, nbAt[0], nbAt[1], nbAt[2], okAt, vminAt, vmaxAt, yyAt, ryyAt, 8 * nPad, nanAt);
+  const ok = new Uint8Array(buf, okAt, nPad);
+  const vmin = new Float32Array(buf, vminAt, nPad);
+  const vmax = new Float32Array(buf, vmaxAt, nPad);
+  const sumsF64 = new Float64Array(buf, yyAt, ((slotAt[0] ?? at) - HEADROOM) / 8 - yyAt / 8);
+  const row = (base: number, j: number): Float64Array => new Float64Array(buf, base + 8 * nPad * j, n);
+  const slots = slotAt.map((a) => new Float32Array(buf, a, nvox));
+  const termsI32 = new Int32Array(buf, termsAt, 4 * p * batch);
+  const termsF64 = new Float64Array(buf, termsAt, 2 * p * batch);
+  const statsF64 = new Float64Array(buf, statsAt, 4 * batch);
+  const acc: SumAccumulator = {
+    slots,
+    fileSlot(k, h, bytes) {
+      const inPlace =
+        h.datatype.code === DT.FLOAT32 &&
+        h.littleEndian === hostLE &&
+        h.slope === 1 &&
+        h.inter === 0 &&
+        h.nVolumes === 1 &&
+        h.voxOffset % 4 === 0 &&
+        h.voxOffset <= HEADROOM &&
+        bytes >= h.voxOffset &&
+        bytes - h.voxOffset <= 4 * nvox + TAIL;
+      return k < batch && inPlace ? new Uint8Array(buf, slotAt[k] - h.voxOffset, bytes) : undefined;
+    },
+    reset() {
+      ok.fill(1);
+      vmin.fill(Infinity);
+      vmax.fill(-Infinity);
+      sumsF64.fill(0);
+    },
+    add(scans) {
+      if (scans.length > batch) throw new Error(`at most ${batch} scans per batch`);
+      const datas: number[] = [];
+      const nterms: number[] = [];
+      statsF64.fill(0);
+      scans.forEach((s, k) => {
+        let d = s.data;
+        if (d.buffer !== buf || d.length !== nvox) {
+          slots[k].set(d.subarray(0, nvox));
+          d = slots[k];
+        }
+        datas.push(d.byteOffset);
+        // the scan's design terms with a non-zero coefficient (as addScans skips x_j = 0)
+        let t = 0;
+        for (let j = 0; j < p; j++) {
+          if (s.x[j] === 0) continue;
+          const e = k * p + t;
+          termsI32[4 * e] = xtyAt + 8 * nPad * j;
+          termsI32[4 * e + 1] = rxtyAt + 8 * nPad * j;
+          termsF64[2 * e + 1] = s.x[j];
+          t++;
+        }
+        nterms.push(t);
+      });
+      const resid = layout.smoothness;
+      for (let c0 = 0; c0 < n; c0 += BLOCK) {
+        const c1 = Math.min(n, c0 + BLOCK);
+        for (let k = 0; k < scans.length; k++) {
+          const s = scans[k];
+          scan(
+            c0,
+            c1,
+            datas[k],
+            s.scale ?? 1,
+            s.threshold,
+            s.zeroIsMissing ? 1 : 0,
+            termsAt + 16 * k * p,
+            nterms[k],
+            resid && s.inResidualSubset ? 1 : 0,
+            statsAt + 32 * k,
+          );
+        }
+      }
+      scans.forEach((s, k) => {
+        if (!s.stats) return;
+        s.stats.removed += statsF64[4 * k];
+        s.stats.nonZero += statsF64[4 * k + 1];
+        s.stats.finite += statsF64[4 * k + 2];
+        s.stats.sum += statsF64[4 * k + 3];
+      });
+    },
+    copyOut(into) {
+      const out = into ?? createSums(layout);
+      out.ok.set(ok.subarray(0, n));
+      out.vmin.set(vmin.subarray(0, n));
+      out.vmax.set(vmax.subarray(0, n));
+      out.yy.set(row(yyAt, 0));
+      for (let j = 0; j < p; j++) out.xty.set(row(xtyAt, j), j * n);
+      if (out.ryy.length) {
+        for (let k = 0; k < RYY_TERMS; k++) out.ryy.set(row(ryyAt, k), k * n);
+        for (let j = 0; j < p; j++) out.rxty.set(row(rxtyAt, j), j * n);
+      }
+      return out;
+    },
+  };
+  acc.reset();
+  return acc;
+}

@@ -1,0 +1,234 @@
+/**
+ * The fit's SIMD accumulator (accumulateWasm.ts, accumulate.wat) against a plain float64
+ * reference written here voxel by voxel and scan by scan, and against the JavaScript kernel
+ * (addScans). Every sum is the same IEEE float64 operations in the same order of scans, so the
+ * tolerance is zero: the sums must be the same bits. Only the per-scan sum of values (used for
+ * the scans' means in warnings) is added in another order: 1e-12 relative.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type FitLayout,
+  type FitSums,
+  type ScanContribution,
+  RYY_TERMS,
+  addScans,
+  createScratch,
+  createSums,
+} from '../src/estimation/accumulate.js';
+import { createSumAccumulator } from '../src/estimation/accumulateWasm.js';
+import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
+import { runAnalysis } from '../src/pipeline/run.js';
+import { tempDir } from './helpers.js';
+import { encodeNifti } from '../src/io/nifti/write.js';
+import { openNifti, readVolume } from '../src/io/nifti/read.js';
+import { DT } from '../src/io/nifti/datatypes.js';
+
+const dims: [number, number, number] = [13, 11, 9];
+const nvox = dims[0] * dims[1] * dims[2];
+
+function rng(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+}
+
+/** Odd number of candidates, including voxels on the grid's last x, y and z planes. */
+function layoutOf(p: number): FitLayout {
+  const cand: number[] = [];
+  for (let i = 0; i < nvox; i++) if (i % 3 !== 1 || i > nvox - 40) cand.push(i);
+  if (cand.length % 2 === 0) cand.pop();
+  return { dims, cand: new Int32Array(cand), p, smoothness: true };
+}
+
+function scansOf(count: number, p: number, seed: number): ScanContribution[] {
+  const r = rng(seed);
+  return Array.from({ length: count }, (_, k) => {
+    const data = new Float32Array(nvox);
+    for (let i = 0; i < nvox; i++) {
+      const u = r();
+      data[i] = u < 0.02 ? 0 : u < 0.03 ? NaN : u < 0.04 ? -0.5 : 0.1 + 3 * r();
+    }
+    const x = Array.from({ length: p }, (_, j) => (j === 0 ? 1 : (k + j) % 4 === 0 ? 0 : r() - 0.5));
+    return {
+      data,
+      x,
+      inResidualSubset: k % 3 !== 1,
+      threshold: k % 4 === 2 ? 0.4 : -Infinity,
+      zeroIsMissing: k % 5 === 0,
+      scale: k % 6 === 3 ? 1.37 : undefined,
+      stats: { removed: 0, nonZero: 0, sum: 0, finite: 0 },
+    };
+  });
+}
+
+/** The sums as their definitions say, one voxel at a time, scans in order. */
+function reference(layout: FitLayout, scans: ScanContribution[]): FitSums & { stats: number[][] } {
+  const { cand, p } = layout;
+  const [nx, ny, nz] = dims;
+  const n = cand.length;
+  const s = createSums(layout);
+  const stats = scans.map(() => [0, 0, 0, 0]);
+  const at = (d: Float32Array, sc: number, i: number, ok: boolean): number => (ok ? d[i] * sc : NaN);
+  for (let c = 0; c < n; c++) {
+    const i = cand[c];
+    const xi = i % nx;
+    const yi = Math.floor(i / nx) % ny;
+    const zi = Math.floor(i / (nx * ny));
+    scans.forEach((sc, k) => {
+      const scale = sc.scale ?? 1;
+      const v = sc.data[i] * scale;
+      if (!(v > sc.threshold) || (sc.zeroIsMissing && v === 0)) {
+        s.ok[c] = 0;
+        stats[k][0]++;
+      }
+      if (v !== 0) stats[k][1]++;
+      if (Number.isFinite(v)) {
+        stats[k][2]++;
+        stats[k][3] += v;
+      }
+      if (v < s.vmin[c]) s.vmin[c] = v;
+      if (v > s.vmax[c]) s.vmax[c] = v;
+      s.yy[c] += v * v;
+      for (let j = 0; j < p; j++) if (sc.x[j] !== 0) s.xty[j * n + c] += sc.x[j] * v;
+      if (!sc.inResidualSubset) return;
+      const gx = at(sc.data, scale, i + 1, xi + 1 < nx);
+      const gy = at(sc.data, scale, i + nx, yi + 1 < ny);
+      const gz = at(sc.data, scale, i + nx * ny, zi + 1 < nz);
+      const prods = [v * v, v * gx, v * gy, v * gz, gx * gy, gx * gz, gy * gz];
+      for (let t = 0; t < RYY_TERMS; t++) s.ryy[t * n + c] += prods[t];
+      for (let j = 0; j < p; j++) if (sc.x[j] !== 0) s.rxty[j * n + c] += sc.x[j] * v;
+    });
+  }
+  return { ...s, stats };
+}
+
+function sameBits(name: string, a: ArrayLike<number> & { buffer: ArrayBufferLike }, b: typeof a): void {
+  const x = new Uint8Array(a.buffer as ArrayBuffer);
+  const y = new Uint8Array(b.buffer as ArrayBuffer);
+  assert.equal(x.length, y.length, `${name}: lengths`);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) assert.fail(`${name}: byte ${i} differs`);
+}
+
+const FIELDS = ['ok', 'vmin', 'vmax', 'yy', 'xty', 'ryy', 'rxty'] as const;
+
+test('SIMD sums are the same bits as a float64 reference and as the JavaScript kernel', (t) => {
+  const p = 4;
+  const layout = layoutOf(p);
+  const acc = createSumAccumulator(layout, 4);
+  if (!acc) {
+    t.skip('no WebAssembly SIMD in this Node');
+    return;
+  }
+  const scans = scansOf(11, p, 7);
+  // batches of 4, 4, 3 (as the fit's batches), after a chunk that must not leak into this one
+  acc.add(scansOf(3, p, 99).map((s) => ({ ...s, stats: undefined })));
+  acc.reset();
+  for (let b = 0; b < scans.length; b += 4) acc.add(scans.slice(b, b + 4));
+  const reused = createSums(layout);
+  reused.yy.fill(123); // a recycled chunk's arrays: every value must be overwritten
+  const simd = acc.copyOut(reused);
+  assert.equal(simd, reused);
+  const ref = reference(layout, scans);
+  const js = createSums(layout);
+  const jsScans = scans.map((s) => ({ ...s, stats: { removed: 0, nonZero: 0, sum: 0, finite: 0 } }));
+  const scratch = createScratch(layout);
+  for (let b = 0; b < scans.length; b += 4) addScans(js, layout, scratch, jsScans.slice(b, b + 4));
+  for (const f of FIELDS) {
+    sameBits(`${f} (SIMD vs reference)`, simd[f], ref[f]);
+    sameBits(`${f} (SIMD vs addScans)`, simd[f], js[f]);
+  }
+  // the data exercise what they should: some voxels masked, some NaN products, some kept
+  assert.ok(simd.ok.includes(0) && simd.ok.includes(1));
+  assert.ok(simd.ryy.some(Number.isNaN) && simd.ryy.some(Number.isFinite));
+  scans.forEach((s, k) => {
+    const [removed, nonZero, finite, sum] = ref.stats[k];
+    assert.deepEqual([s.stats!.removed, s.stats!.nonZero, s.stats!.finite], [removed, nonZero, finite], `scan ${k}`);
+    assert.ok(Math.abs(s.stats!.sum - sum) <= 1e-12 * Math.abs(sum), `scan ${k}: sum ${s.stats!.sum} vs ${sum}`);
+  });
+});
+
+test('a scan not in a slot is copied in; a batch larger than the slots is refused', (t) => {
+  const layout = layoutOf(2);
+  const acc = createSumAccumulator(layout, 2);
+  if (!acc) {
+    t.skip('no WebAssembly SIMD in this Node');
+    return;
+  }
+  const scans = scansOf(2, 2, 5);
+  acc.slots[0].set(scans[0].data);
+  acc.add([{ ...scans[0], data: acc.slots[0] }, scans[1]]);
+  const ref = reference(layout, scans);
+  const out = acc.copyOut();
+  for (const f of FIELDS) sameBits(f, out[f], ref[f]);
+  assert.throws(() => acc.add(scansOf(3, 2, 1)), /at most 2 scans/);
+});
+
+test('vbm run gives the same bytes with the SIMD and the JavaScript kernels (float32 and int16 scans)', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cohort = makeCohort({
+      n: 40,
+      dims: [20, 24, 20],
+      voxelMm: 8,
+      noiseFwhmMm: 12,
+      seed: 5,
+      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
+    });
+    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
+    const floatDesign = writeCohort(join(dir, 'float32'), cohort, { format: 'nii' });
+    // the same cohort stored as int16 with a scale factor (as some pipelines write grey matter)
+    const intDesign = writeCohort(join(dir, 'int16'), cohort, { format: 'nii' });
+    for (const name of readdirSync(join(dir, 'int16', 'scans'))) {
+      const path = join(dir, 'int16', 'scans', name);
+      writeFileSync(path, encodeNifti(readVolume(path), { datatype: DT.INT16, slope: 1e-4 }));
+    }
+    assert.equal(
+      openNifti(join(dir, 'int16', 'scans', readdirSync(join(dir, 'int16', 'scans'))[0])).header.datatype.name,
+      'int16',
+    );
+    for (const [format, design] of [
+      ['float32', floatDesign],
+      ['int16', intDesign],
+    ]) {
+      const outs: string[] = [];
+      for (const kernel of ['wasm', 'js']) {
+        if (kernel === 'js') process.env.VBM_FIT_KERNEL = 'js';
+        else delete process.env.VBM_FIT_KERNEL;
+        const out = join(dir, `${format}-${kernel}`);
+        try {
+          await runAnalysis({
+            design,
+            out,
+            covariates: ['age', 'sex'],
+            contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+            masking: { explicitMask: join(dir, 'mask.nii') },
+            workers: 0,
+          });
+        } finally {
+          delete process.env.VBM_FIT_KERNEL;
+        }
+        outs.push(out);
+      }
+      // the scans' SHA-256 (of files read into the SIMD slots, or as usual) agree with node:crypto's
+      const sha = (out: string): string[] =>
+        (
+          JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as { scans: { path: string; sha256: string }[] }
+        ).scans.map((s) => s.sha256);
+      const direct = (
+        JSON.parse(readFileSync(join(outs[0], 'model.json'), 'utf8')) as { scans: { path: string }[] }
+      ).scans.map((s) => createHash('sha256').update(readFileSync(s.path)).digest('hex'));
+      assert.deepEqual(sha(outs[0]), direct);
+      assert.deepEqual(sha(outs[1]), direct);
+      const images = readdirSync(outs[0]).filter((f) => f.endsWith('.nii'));
+      assert.ok(images.includes('RPV.nii') && images.includes('spmT_0001.nii'));
+      for (const f of images) {
+        assert.ok(readFileSync(join(outs[0], f)).equals(readFileSync(join(outs[1], f))), `${format}: ${f} differs`);
+      }
+    }
+  } finally {
+    cleanup();
+  }
+});
