@@ -1,6 +1,6 @@
 // ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
 // Layers, lowest first (a module may import only from its own layer or lower ones):
-//   errors, version, random
+//   errors, version, random, settings
 //   io
 //   model, inference
 //   estimation, check, permutation, atlas, synth
@@ -13,7 +13,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const LAYERS = [
-  ['errors', 'version', 'random'],
+  ['errors', 'version', 'random', 'settings'],
   ['io'],
   ['model', 'inference'],
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
@@ -73,7 +73,7 @@ export default tseslint.config(
   },
   ...layerRules,
   {
-    files: ['src/model/**/*.ts', 'src/inference/**/*.ts'],
+    files: ['src/model/**/*.ts', 'src/inference/**/*.ts', 'src/settings/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -3,6 +3,8 @@
  * which of them are still queued or running. Local processes and Slurm job arrays implement it;
  * everything else (which tasks are missing, retries, waiting, reduce) is the same for both.
  */
+import { defaultOf } from '../settings/setting.js';
+import { BACKEND } from '../settings/vocabulary.js';
 import { fileURLToPath } from 'node:url';
 import { VbmError } from '../errors.js';
 import type { JobFolder } from './taskFiles.js';
@@ -112,13 +114,13 @@ export function backendFromFile(raw: unknown, where: string): BackendSettings {
   return checkBackendSettings(
     {
       type: str('type') as BackendType,
-      jobs: int('jobs', 4),
+      jobs: int('jobs', defaultOf(BACKEND.jobs)),
       partition: str('partition'),
       time: str('time'),
       mem: str('mem'),
       account: str('account'),
       sbatchArgs,
-      retries: int('retries', 1),
+      retries: int('retries', defaultOf(BACKEND.retries)),
       wait: r.wait,
     },
     w,

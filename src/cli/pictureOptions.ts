@@ -1,49 +1,26 @@
-/** The flags shared by the pictures of vbm plot and vbm report: thresholds, sign, background, display. */
-import { Command } from 'commander';
-import { VbmError } from '../errors.js';
-import { parseCorrection } from './resultsOptions.js';
-import { type Options, reqNum, reqStr, str } from './options.js';
-import { type ThresholdRequest } from '../pipeline/plot.js';
+/** The flags shared by the pictures of vbm plot and vbm report (declared in settings/vocabulary.ts). */
+import type { Command } from 'commander';
+import type { ThresholdRequest } from '../pipeline/plot.js';
 import type { Display } from '../plot/statMap.js';
 import type { Sign } from '../plot/colours.js';
+import type { Correction } from '../inference/results.js';
+import { PICTURE } from '../settings/vocabulary.js';
+import type { Options } from './options.js';
+import { addSettings, flagNumberOrDefault, flagText } from './settingOptions.js';
 
 export function pictureOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--threshold <t>',
-      'height threshold: a p-value, or (uncorrected) a statistic value > 1, e.g. 3.10',
-      '0.001',
-    )
-    .option('--correction <kind>', "height correction: 'none', 'fwe' (random field) or 'fdr'", 'none')
-    .option('--extent <k>', 'extent threshold in voxels', '0')
-    .option(
-      '--sign <s>',
-      "'pos' (positive values only), 'neg' or 'both' (default: both for T maps in vbm plot, as nilearn; pos in vbm report, as SPM's contrast view)",
-    )
-    .option(
-      '--background <bg>',
-      "'template' (ch2bet from Debian mricron-data when installed, else the ICBM152 grey-matter template vbm ships), 'icbm152', 'ch2bet', 'mean' (mean of the analysed scans), 'none', or an image path",
-      'template',
-    );
+  return addSettings(cmd, [PICTURE.threshold, PICTURE.correction, PICTURE.extent, PICTURE.sign, PICTURE.background]);
 }
 
 export function parseDisplay(o: Options): Display {
-  const display = reqStr(o, 'display') as Display;
-  if (!['x', 'y', 'z', 'ortho'].includes(display))
-    throw new VbmError(`--display '${display}' is not one of x, y, z, ortho`);
-  return display;
+  return flagText<Display>(o, PICTURE.display)!;
 }
 
 export function parseThreshold(o: Options): Omit<ThresholdRequest, 'sign'> & { sign?: Sign } {
-  const correction = parseCorrection(o);
-  const given = str(o, 'sign');
-  const sign = given?.toLowerCase();
-  if (sign !== undefined && !['pos', 'neg', 'both'].includes(sign))
-    throw new VbmError(`--sign '${given}' is not one of pos, neg, both`);
   return {
-    threshold: reqNum(o, 'threshold'),
-    correction,
-    extent: reqNum(o, 'extent'),
-    sign: sign as Sign | undefined,
+    threshold: flagNumberOrDefault(o, PICTURE.threshold),
+    correction: flagText<Correction>(o, PICTURE.correction)!,
+    extent: flagNumberOrDefault(o, PICTURE.extent),
+    sign: flagText<Sign>(o, PICTURE.sign),
   };
 }

@@ -5,6 +5,8 @@
  * exact TFCE with FWE, cluster extent and mass FWE. Scans are read once into a contiguous
  * float32 matrix shared with the worker threads; long runs checkpoint and resume.
  */
+import { defaultOf, type Origin, settingName } from '../settings/setting.js';
+import { PERMUTE } from '../settings/vocabulary.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -53,6 +55,8 @@ export interface PermuteOptions {
   onNote?: (message: string) => void;
   /** Maxima and counts of rearrangements computed elsewhere (by tasks, see src/backend), merged before the rest are run. */
   shares?: BatchResult[];
+  /** Where these settings were written (command line, analysis file), so that errors name them as the user did. */
+  origin?: Origin;
 }
 
 export interface PermutationResult {
@@ -188,7 +192,7 @@ export function planScheme(
   if (scheme === 'permute' && part.effectConstantWithinBlocks) {
     throw new VbmError(
       `contrast ${con.index} '${con.name}' tests an effect that is the same for every scan${opts.blocks ? ' within each exchangeability block' : ''}: permuting the scans cannot change its statistic`,
-      'use sign flipping (--scheme signflip, which assumes symmetric errors), the default for such contrasts',
+      `use sign flipping (${settingName(PERMUTE.scheme, opts.origin)} signflip, which assumes symmetric errors), the default for such contrasts`,
     );
   }
   const { rows, effectRows } = productRows(part, scheme);
@@ -253,9 +257,11 @@ async function runPermutationTest(
       : undefined;
   const opts = withVarianceGroups(options, vg);
   const n = input.X.length;
-  const requested = opts.permutations ?? 5000;
+  const requested = opts.permutations ?? defaultOf(PERMUTE.permutations);
   if (!Number.isInteger(requested) || requested < 1)
-    throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
+    throw new VbmError(
+      `${settingName(PERMUTE.permutations, opts.origin)} must be a positive whole number (got ${requested})`,
+    );
   const seed = opts.seed ?? 0;
   const conn = opts.connectivity ?? 26;
   const { part, scheme, rows, effectRows, distinct } = planScheme(
@@ -311,7 +317,10 @@ async function runPermutationTest(
   if (opts.clusterThreshold !== undefined) {
     const p = opts.clusterThreshold;
     if (!(p > 0 && p < 1))
-      throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
+      throw new VbmError(
+        `${settingName(PERMUTE.clusterThreshold, opts.origin)} must be an uncorrected p-value between 0 and 1 (got ${p})`,
+        'e.g. 0.001',
+      );
     clusterThreshold = { p, height: statFromTail(con.type, p, df) };
   }
   const gridVoxels = new Int32Array(new SharedArrayBuffer(Math.max(1, V) * 4), 0, V);

@@ -5,6 +5,8 @@
  * rows feed the kernel in check/homogeneity.ts (nuisance regression, Z-scores, Gram matrix).
  * Writes check.csv (per scan), check.json (settings, rule, summary) and check.png (box plots).
  */
+import { type Origin, settingName } from '../settings/setting.js';
+import { CHECK } from '../settings/vocabulary.js';
 import { basename, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { VbmError } from '../errors.js';
@@ -37,6 +39,8 @@ export interface CheckOptions {
   globals?: string;
   /** Columns regressed out voxel by voxel before the measures. */
   nuisance?: string[];
+  /** Where globals and nuisance were written (flags or an analysis file), for messages. */
+  origin?: Origin;
   /** Memory for the scans' rows before they go to a temporary file (default 512 MB). */
   memoryBytes?: number;
   /** Memory for one block of voxels of all scans (default 64 MB). */
@@ -64,7 +68,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   for (const c of wanted) {
     if (!table.header.slice(1).includes(c)) {
       throw new VbmError(
-        `${opts.design}: column '${c}' (named by ${c === opts.globals ? '--globals' : '--nuisance'}) is not in the spreadsheet`,
+        `${opts.design}: column '${c}' (named by ${settingName(c === opts.globals ? CHECK.globals : CHECK.nuisance, opts.origin)}) is not in the spreadsheet`,
         `its columns are: ${table.header.slice(1).join(', ')}`,
       );
     }

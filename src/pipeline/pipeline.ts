@@ -302,6 +302,7 @@ async function runModelLocked(
       mask: spec.mask,
       globals: spec.check!.globals,
       nuisance: spec.check!.nuisance,
+      origin: spec.origin,
       onProgress: opts.onProgress,
     });
     text(`${res.text}\n  wrote ${res.files.join(', ')}`);
@@ -378,8 +379,8 @@ async function runModelLocked(
         threshold: r.threshold,
         correction: r.correction,
         extent: r.extent,
-        peaksPerCluster: r.peaks,
-        peakDistanceMm: r.peakDistance,
+        peaks: r.peaks,
+        peakDistance: r.peakDistance,
         maps: r.maps,
         atlas,
       });
@@ -402,8 +403,8 @@ async function runModelLocked(
         threshold: r.threshold,
         correction: r.correction,
         extent: r.extent,
-        peaksPerCluster: r.peaks,
-        peakDistanceMm: r.peakDistance,
+        peaks: r.peaks,
+        peakDistance: r.peakDistance,
         atlas,
         modes: at.modes,
         radiusMm: at.radius,
@@ -429,6 +430,7 @@ async function runModelLocked(
         clusterThreshold: p.clusterThreshold,
         connectivity: p.connectivity,
         accel: p.accel,
+        origin: spec.origin,
         workers: opts.workers ?? spec.workers,
         signal: opts.signal,
         onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),

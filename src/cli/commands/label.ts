@@ -1,43 +1,30 @@
 /** vbm label: atlas labels for peaks and clusters. */
-import { VbmError } from '../../errors.js';
+import type { Command } from 'commander';
 import { openAnalysis } from '../../pipeline/analysis.js';
 import { openAtlas, runLabel } from '../../pipeline/label.js';
 import type { LabelMode } from '../../atlas/label.js';
-import { type Options, num, parseList, reqNum, reqStr, str } from '../options.js';
+import type { Options } from '../options.js';
 import { parseResultsOptions, resultsOptions } from '../resultsOptions.js';
-import type { Command } from 'commander';
+import { ATLAS, RESULTS } from '../../settings/vocabulary.js';
+import { addSetting, addSettings, flagList, flagNumber, flagNumberOrDefault, flagText } from '../settingOptions.js';
 
 export function labelCommand(program: Command): void {
-  resultsOptions(
-    program
-      .command('label')
-      .description(
-        'atlas labels for peaks and clusters: local maxima, extended local maxima, cluster labelling (as pyAAL)',
-      )
-      .argument('<dir>', 'analysis folder written by vbm run')
-      .requiredOption(
-        '--atlas <atlas>',
-        'atlas name (see vbm atlases: aal, brodmann, harvardoxford, jhu, aicha) or image path',
-      )
-      .option('--labels <file>', 'label table for the atlas (index,name CSV/TSV, mricron .txt or FSL XML)')
-      .option('--contrast <which>', 'contrast number or name (default: all)')
-      .option('--mode <modes>', "comma-separated: 'peaks', 'extended', 'clusters', or 'all'", 'all')
-      .option('--radius <mm>', 'sphere radius for extended labelling', '5')
-      .option(
-        '--prob-threshold <percent>',
-        'probabilistic atlases: minimum probability for a region (default 0: maximum probability)',
-      ),
-  ).action((dir: string, o: Options) => {
+  const cmd = program
+    .command('label')
+    .description(
+      'atlas labels for peaks and clusters: local maxima, extended local maxima, cluster labelling (as pyAAL)',
+    )
+    .argument('<dir>', 'analysis folder written by vbm run');
+  addSetting(cmd, ATLAS.atlas, { required: true });
+  addSettings(cmd, [ATLAS.labels, RESULTS.contrast, ATLAS.modes, ATLAS.radius, ATLAS.probThreshold]);
+  resultsOptions(cmd).action((dir: string, o: Options) => {
     const a = openAnalysis(dir);
-    const which = o.contrast === undefined ? a.record.contrasts.map((c) => c.index) : [reqStr(o, 'contrast')];
-    const listed = parseList(reqStr(o, 'mode')) ?? [];
+    const contrast = flagText(o, RESULTS.contrast);
+    const which = contrast === undefined ? a.record.contrasts.map((c) => c.index) : [contrast];
+    const listed = flagList(o, ATLAS.modes) ?? [];
     const modes = listed.includes('all') ? ['peaks', 'extended', 'clusters'] : listed;
-    for (const m of modes)
-      if (!['peaks', 'extended', 'clusters'].includes(m))
-        throw new VbmError(`--mode: '${m}' is not one of peaks, extended, clusters, all`);
     const req = parseResultsOptions(o);
-    const probThreshold = num(o, 'probThreshold');
-    const atlas = openAtlas(reqStr(o, 'atlas'), str(o, 'labels'), probThreshold);
+    const atlas = openAtlas(flagText(o, ATLAS.atlas)!, flagText(o, ATLAS.labels), flagNumber(o, ATLAS.probThreshold));
     for (const w of atlas.warnings) process.stderr.write(`warning: ${w}\n`);
     for (const c of which) {
       const out = runLabel(a.dir, {
@@ -45,7 +32,7 @@ export function labelCommand(program: Command): void {
         contrast: c,
         atlas,
         modes: modes as LabelMode[],
-        radiusMm: reqNum(o, 'radius'),
+        radiusMm: flagNumberOrDefault(o, ATLAS.radius),
       });
       process.stdout.write(`${out.text}\n  wrote ${out.files.join(', ')}\n\n`);
     }

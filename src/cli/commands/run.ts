@@ -1,5 +1,7 @@
 /** vbm run: estimate a model from a spreadsheet or an analysis file, then the stages it asks for. */
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { VbmError } from '../../errors.js';
 import { type ContrastSpec, parseInlineContrast } from '../../model/contrasts.js';
 import { readContrastsFile } from '../../pipeline/contrastsFile.js';
@@ -7,176 +9,157 @@ import { openAnalysis } from '../../pipeline/analysis.js';
 import { describeAnalysis } from '../../pipeline/show.js';
 import { progressReporter } from '../progress.js';
 import { interruptible } from '../interrupt.js';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { type AnalysisSpec, isAnalysisFile, parseAnalysisSpec, readAnalysisFile } from '../../pipeline/analysisFile.js';
 import { runPipeline } from '../../pipeline/pipeline.js';
 import { STAGES, type StageName } from '../../pipeline/stages.js';
-import {
-  DESIGN_FLAGS,
-  designKeysFromFlags,
-  type Options,
-  num,
-  parseCentring,
-  parseList,
-  reqNum,
-  reqStr,
-  str,
-  strs,
-  thresholdMasking,
-} from '../options.js';
+import { designKeysFromFlags, type Options, parseCentring, strs } from '../options.js';
 import { askCancel, backendOptions, parseBackendOptions } from '../backendOptions.js';
-import { parseResultsOptions } from '../resultsOptions.js';
+import { resultsOptions } from '../resultsOptions.js';
+import { ATLAS, CHECK, DESIGN, PERMUTE, RESULTS, RUN } from '../../settings/vocabulary.js';
+import { longFlag, optionKey, type Setting } from '../../settings/setting.js';
+import { addSetting, addSettings, flagNumber, flagSwitch, flagText, given } from '../settingOptions.js';
+
+/** Flags that an analysis file says in its own words: given with one, they are refused. */
+const SAID_IN_THE_FILE: Setting[] = [
+  RUN.mask,
+  RUN.contrasts,
+  RUN.contrast,
+  RUN.covariates,
+  RUN.centring,
+  ...Object.values(DESIGN),
+  RUN.absoluteThreshold,
+  RUN.relativeThreshold,
+  RUN.results,
+  ATLAS.atlas,
+  PERMUTE.permutations,
+  PERMUTE.accel,
+  RUN.report,
+  RUN.check,
+  CHECK.nuisance,
+];
 
 export function runCommand(program: Command): void {
-  backendOptions(
-    program
-      .command('run')
-      .description(
-        'estimate a multiple-regression model from a spreadsheet of scans (or run an analysis file) and write SPM12-named maps; unchanged stages are reused',
-      )
-      .argument(
-        '<design>',
-        'spreadsheet (.xlsx, .csv, .tsv: first column scan paths, then numeric covariates), or an analysis file (.yaml, .json)',
-      )
-      .option('-o, --out <dir>', 'output folder (required with a spreadsheet; overrides the analysis file)')
-      .option('-m, --mask <image>', 'explicit mask (voxels > 0 are analysed; resampled by nearest neighbour in mm)')
-      .option('--no-implicit-mask', "turn off SPM's implicit mask (zero = missing for integer scans)")
-      .option(
-        '--absolute-threshold <value>',
-        'threshold masking: analyse voxels whose value exceeds this in every scan',
-      )
-      .option(
-        '--relative-threshold <fraction>',
-        "threshold masking: ... exceeds this fraction of each scan's global mean",
-      )
-      .option('-c, --contrasts <file>', 'contrasts file (.json or .yaml): [{name, type, columns, weights}]')
-      .option(
-        '--contrast <spec...>',
-        "inline contrast(s) '[NAME:]T|F:COL[=W][,COL[=W]]', e.g. 'age+:T:age=1' 'F:age,sex'",
-      )
-      .option('--covariates <columns>', 'comma-separated covariate columns (default: every column after the first)')
-      .option('--centring <spec>', "'mean' (default) or 'none' for all, or per column: 'age=mean,tiv=none'")
-      .option('--no-intercept', 'leave out the constant column')
-      .option('--model <kind>', 'multiple-regression (default), one-sample, two-sample, paired or anova (one factor)')
-      .option('--factor <column>', 'two-sample, anova: the column of group labels')
-      .option('--levels <list>', 'order of the levels of --factor (paired: of --condition), e.g. CN,AD')
-      .option('--subject <column>', 'paired: the column naming the subject of each scan')
-      .option('--condition <column>', 'paired: the column naming the condition (two levels)')
-      .option('--variance <v>', "two-sample, anova: 'unequal' (default, as SPM) or 'equal'")
-      .option('--factors <columns>', 'columns to treat as factors even if they hold numbers')
-      .option('--interaction <cov:factor...>', 'covariate-by-factor interaction(s), e.g. tiv:group')
-      .option('--globals <spec>', "global values: 'user:COLUMN' (e.g. user:tiv), 'mean' (SPM's spm_global) or 'omit'")
-      .option('--grand-mean-scaling <value>', "grand mean scaling to this value (e.g. 50), or 'no'")
-      .option('--normalisation <kind>', "global normalisation: 'none', 'proportional' or 'ancova'")
-      .option('--overwrite', 'replace an output folder that holds an analysis of other scans or another design')
-      .option('--force', 're-run every stage, cached or not')
-      .option('--from <stage>', `re-run this stage and the ones after it (${STAGES.join(', ')})`)
-      .option('--workers <n>', 'worker threads (default: number of cores)')
-      .option('-q, --quiet', 'no progress or log lines')
-      .option('--results', 'after estimation, run `vbm results` for every contrast with the options below')
-      .option('--threshold <p>', 'with --results: height threshold (p, or statistic value > 1)', '0.001')
-      .option('--correction <kind>', "with --results: 'none', 'fwe' or 'fdr'", 'none')
-      .option('--extent <k>', 'with --results: extent threshold in voxels', '0')
-      .option('--peaks <n>', 'with --results: maxima per cluster', '3')
-      .option('--peak-distance <mm>', 'with --results: minimum distance between maxima', '8')
-      .option('--maps <list>', "with --results: also write 'p', 'logp', 'z', 'd', 'r', 'R2' maps")
-      .option('--atlas <atlas>', 'label the results with this atlas (implies --results)')
-      .option('--labels <file>', 'label table for --atlas')
-      .option('--permutations <n>', 'also run permutation inference on every contrast with this many permutations')
-      .option('--tfce', 'with --permutations: TFCE')
-      .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
-      .option('--seed <n>', 'with --permutations: random seed', '0')
-      .option('--accel <list>', "with --permutations: 'tail', 'stop' or 'tail,stop' (see vbm permute --help)")
-      .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
-      .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
-      .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)'),
-  ).action(async (designPath: string, o: Options, cmd: Command) => {
+  const cmd = program
+    .command('run')
+    .description(
+      'estimate a multiple-regression model from a spreadsheet of scans (or run an analysis file) and write SPM12-named maps; unchanged stages are reused',
+    )
+    .argument(
+      '<design>',
+      'spreadsheet (.xlsx, .csv, .tsv: first column scan paths, then numeric covariates), or an analysis file (.yaml, .json)',
+    );
+  addSettings(cmd, [
+    RUN.out,
+    RUN.mask,
+    RUN.implicitMask,
+    RUN.absoluteThreshold,
+    RUN.relativeThreshold,
+    RUN.contrasts,
+    RUN.contrast,
+    RUN.covariates,
+    RUN.centring,
+    RUN.intercept,
+    ...Object.values(DESIGN),
+    RUN.overwrite,
+    RUN.force,
+  ]);
+  addSetting(cmd, RUN.from, { help: `${RUN.from.help} (${STAGES.join(', ')})` });
+  addSettings(cmd, [RUN.workers, RUN.quiet, RUN.results]);
+  resultsOptions(cmd, { prefix: 'with --results' });
+  addSetting(cmd, ATLAS.atlas, { help: 'label the results with this atlas (implies --results)' });
+  addSetting(cmd, ATLAS.labels, { help: 'label table for --atlas' });
+  addSetting(cmd, PERMUTE.permutations, {
+    help: 'also run permutation inference on every contrast with this many permutations',
+    default: false,
+  });
+  addSetting(cmd, PERMUTE.tfce, { prefix: 'with --permutations', help: 'TFCE' });
+  addSetting(cmd, PERMUTE.clusterThreshold, { prefix: 'with --permutations' });
+  addSetting(cmd, PERMUTE.seed, { prefix: 'with --permutations', help: 'random seed' });
+  addSetting(cmd, PERMUTE.accel, {
+    prefix: 'with --permutations',
+    help: "'tail', 'stop' or 'tail,stop' (see vbm permute --help)",
+  });
+  addSettings(cmd, [RUN.report, RUN.check]);
+  addSetting(cmd, CHECK.nuisance, { prefix: 'with --check', help: 'columns regressed out (e.g. age,sex)' });
+  backendOptions(cmd).action(async (designPath: string, o: Options) => {
     const backend = parseBackendOptions(o);
-    const quiet = !!o.quiet;
+    const quiet = flagSwitch(o, RUN.quiet);
     const log = (m: string): void => {
       if (!quiet) process.stderr.write(`${m}\n`);
     };
-    const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+    const onCommandLine = (s: Setting): boolean => cmd.getOptionValueSource(optionKey(s)) === 'cli';
     let spec: AnalysisSpec;
+    const out = flagText(o, RUN.out);
     if (isAnalysisFile(designPath)) {
       spec = readAnalysisFile(designPath);
-      const out = str(o, 'out');
       if (out) spec.out = resolve(out);
-      const extra = [
-        'mask',
-        'contrasts',
-        'contrast',
-        'covariates',
-        'centring',
-        ...DESIGN_FLAGS,
-        'absoluteThreshold',
-        'relativeThreshold',
-        'results',
-        'atlas',
-        'permutations',
-        'accel',
-        'report',
-        'check',
-        'nuisance',
-      ].filter(given);
+      const extra = SAID_IN_THE_FILE.filter(onCommandLine);
       if (extra.length)
         throw new VbmError(
-          `with an analysis file, say ${extra.map((e) => `--${e.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} in the file`,
+          `with an analysis file, say ${extra.map(longFlag).join(', ')} in the file`,
           'or run the spreadsheet directly with these options',
         );
     } else {
-      if (!o.out)
+      if (!out)
         throw new VbmError(
           '-o/--out <dir> is required with a spreadsheet',
           'or give an analysis file (vbm init writes one)',
         );
       const contrasts: ContrastSpec[] = [];
-      if (o.contrasts) contrasts.push(...readContrastsFile(reqStr(o, 'contrasts')));
-      for (const c of strs(o, 'contrast') ?? []) contrasts.push(parseInlineContrast(c));
-      const th = thresholdMasking(str(o, 'absoluteThreshold'), str(o, 'relativeThreshold'));
+      const contrastsFile = flagText(o, RUN.contrasts);
+      if (contrastsFile) contrasts.push(...readContrastsFile(contrastsFile));
+      for (const c of strs(o, optionKey(RUN.contrast)) ?? []) contrasts.push(parseInlineContrast(c));
+      // the flags as the analysis file's keys, validated by its parser with the flags' names
       const raw: Record<string, unknown> = {
         design: resolve(designPath),
-        out: resolve(reqStr(o, 'out')),
-        intercept: o.intercept,
-        implicit_mask: o.implicitMask,
+        out: resolve(out),
+        intercept: given(o, RUN.intercept),
+        implicit_mask: given(o, RUN.implicitMask),
       };
       if (!existsSync(resolve(designPath))) throw new VbmError(`design spreadsheet not found: ${resolve(designPath)}`);
-      if (o.mask) raw.mask = resolve(reqStr(o, 'mask'));
-      if (o.covariates) raw.covariates = parseList(reqStr(o, 'covariates'));
-      const centring = parseCentring(str(o, 'centring'));
-      if (o.centring)
+      const mask = flagText(o, RUN.mask);
+      if (mask) raw.mask = resolve(mask);
+      raw.covariates = given(o, RUN.covariates);
+      const centringFlag = flagText(o, RUN.centring);
+      if (centringFlag) {
+        const centring = parseCentring(centringFlag);
         raw.centring = { ...(centring.default ? { default: centring.default } : {}), ...centring.perColumn };
-      if (th.type !== 'none') raw.threshold_masking = { [th.type]: th.value };
+      }
+      const absolute = given(o, RUN.absoluteThreshold);
+      const relative = given(o, RUN.relativeThreshold);
+      if (absolute !== undefined || relative !== undefined) raw.threshold_masking = { absolute, relative };
       Object.assign(raw, designKeysFromFlags(o));
-      if (o.results || o.atlas) {
-        const r = parseResultsOptions(o);
+      const atlas = flagText(o, ATLAS.atlas);
+      if (flagSwitch(o, RUN.results) || atlas) {
         raw.results = {
-          threshold: r.threshold,
-          correction: r.correction,
-          extent: r.extent,
-          peaks: r.peaksPerCluster,
-          peak_distance: r.peakDistanceMm,
-          maps: r.maps,
+          threshold: given(o, RESULTS.threshold),
+          correction: given(o, RESULTS.correction),
+          extent: given(o, RESULTS.extent),
+          peaks: given(o, RESULTS.peaks),
+          peak_distance: given(o, RESULTS.peakDistance),
+          maps: given(o, RESULTS.maps),
         };
       }
-      if (o.atlas)
-        raw.atlas = { name: reqStr(o, 'atlas'), ...(o.labels ? { labels: resolve(reqStr(o, 'labels')) } : {}) };
-      if (o.permutations !== undefined) {
+      if (atlas) {
+        const labels = flagText(o, ATLAS.labels);
+        raw.atlas = { name: atlas, ...(labels ? { labels: resolve(labels) } : {}) };
+      }
+      if (given(o, PERMUTE.permutations) !== undefined) {
         raw.permute = {
-          permutations: reqNum(o, 'permutations'),
-          seed: reqNum(o, 'seed'),
-          tfce: !!o.tfce,
-          ...(o.clusterThreshold !== undefined ? { cluster_threshold: reqNum(o, 'clusterThreshold') } : {}),
-          ...(o.accel !== undefined ? { accel: reqStr(o, 'accel') } : {}),
+          permutations: given(o, PERMUTE.permutations),
+          seed: given(o, PERMUTE.seed),
+          tfce: flagSwitch(o, PERMUTE.tfce),
+          cluster_threshold: given(o, PERMUTE.clusterThreshold),
+          accel: given(o, PERMUTE.accel),
         };
-      } else if (o.accel !== undefined)
+      } else if (given(o, PERMUTE.accel) !== undefined)
         throw new VbmError('--accel goes with --permutations', 'add --permutations N, or drop --accel');
-      if (o.report) raw.report = true;
+      if (flagSwitch(o, RUN.report)) raw.report = true;
       // the check scales by the design's user globals (--globals user:COLUMN): parseAnalysisSpec sees to it
-      if (o.check) raw.check = o.nuisance ? { nuisance: parseList(reqStr(o, 'nuisance')) } : true;
-      else if (o.nuisance) throw new VbmError('--nuisance goes with --check', 'add --check, or run vbm check');
-      spec = parseAnalysisSpec(raw, process.cwd(), 'command line');
+      const nuisance = given(o, CHECK.nuisance);
+      if (flagSwitch(o, RUN.check)) raw.check = nuisance ? { nuisance } : true;
+      else if (nuisance) throw new VbmError('--nuisance goes with --check', 'add --check, or run vbm check');
+      spec = parseAnalysisSpec(raw, process.cwd(), 'command line', 'cli');
       spec.models[0].contrasts = contrasts;
     }
     const t0 = Date.now();
@@ -185,10 +168,10 @@ export function runCommand(program: Command): void {
       'the current stage stops at its next safe point; nothing half-written is kept',
       (signal) =>
         runPipeline(spec, {
-          force: !!o.force,
-          from: str(o, 'from') as StageName | undefined,
-          overwrite: !!o.overwrite,
-          workers: num(o, 'workers'),
+          force: flagSwitch(o, RUN.force),
+          from: flagText<StageName>(o, RUN.from),
+          overwrite: flagSwitch(o, RUN.overwrite),
+          workers: flagNumber(o, RUN.workers),
           backend,
           onInterrupt: askCancel,
           command: ['vbm', ...process.argv.slice(2)].join(' '),
