@@ -68,7 +68,7 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     scheme = 'auto',
     tfce = false,
     tfceParams = FSL_TFCE,
-    connectivity = 26,
+    connectivity = Number(PERMUTE.connectivity.default) as 6 | 18 | 26,
     clusterThreshold,
     blocks,
     kernel,
@@ -118,7 +118,7 @@ export function planPermutationJob(
   const N = rearrangements(productRows(plan.part, plan.scheme).rows, rec.scans.length, {
     scheme: plan.scheme,
     requested,
-    seed: req.seed ?? 0,
+    seed: req.seed ?? defaultOf(PERMUTE.seed),
     blocks: eff.blocks,
   }).count;
   const chunks = Math.ceil(N / PERMUTATION_CHUNK);

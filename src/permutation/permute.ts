@@ -262,8 +262,8 @@ async function runPermutationTest(
     throw new VbmError(
       `${settingName(PERMUTE.permutations, opts.origin)} must be a positive whole number (got ${requested})`,
     );
-  const seed = opts.seed ?? 0;
-  const conn = opts.connectivity ?? 26;
+  const seed = opts.seed ?? defaultOf(PERMUTE.seed);
+  const conn = opts.connectivity ?? (Number(PERMUTE.connectivity.default) as Connectivity);
   const { part, scheme, rows, effectRows, distinct } = planScheme(
     input.X,
     input.weights,

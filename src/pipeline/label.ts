@@ -1,4 +1,6 @@
 import { toCsv } from '../io/csv.js';
+import { defaultOf } from '../settings/setting.js';
+import { ATLAS } from '../settings/vocabulary.js';
 import { join } from 'node:path';
 import { StagedFiles } from '../io/atomic.js';
 import { type Atlas, loadAtlas } from '../atlas/atlas.js';
@@ -41,7 +43,7 @@ export function runLabel(dir: string, req: LabelRequest): LabelOutput {
   const res = analysisResults(dir, resultsReq);
   const atlas = typeof req.atlas === 'string' ? openAtlas(req.atlas, req.labels, req.probThreshold) : req.atlas;
   const modes = req.modes ?? ['peaks', 'extended', 'clusters'];
-  const radius = req.radiusMm ?? 5;
+  const radius = req.radiusMm ?? defaultOf(ATLAS.radius);
   const k = pad(res.contrast.index);
   const safe = atlas.name.replace(/[^A-Za-z0-9_.-]+/g, '_');
   const staged = new StagedFiles();

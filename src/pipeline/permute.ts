@@ -2,6 +2,8 @@
  * vbm permute on an analysis folder: run the permutation test for a contrast and write its maps
  * (NIfTI, with -log10 p), the table of significant clusters (CSV and JSON) and a terminal summary.
  */
+import { defaultOf } from '../settings/setting.js';
+import { PERMUTE } from '../settings/vocabulary.js';
 import { toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
@@ -137,7 +139,7 @@ export async function runPermute(dir: string, req: PermuteRequest): Promise<Perm
     );
   }
   const names = permutationFileNames(con.index);
-  const alpha = req.alpha ?? 0.05;
+  const alpha = req.alpha ?? defaultOf(PERMUTE.alpha);
   const result = await permuteContrast(a, {
     checkpoint: join(a.dir, names.checkpoint),
     ...req,

@@ -4,6 +4,8 @@
  * Thresholds follow `vbm results` (a p-value with a correction, or a statistic value, and an
  * extent), so a picture shows exactly the voxels the table lists.
  */
+import { defaultOf, defaultText } from '../settings/setting.js';
+import { PICTURE, PLOT } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import type { Correction } from '../inference/results.js';
 import { labelClusters } from '../inference/clusters.js';
@@ -173,7 +175,7 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
       d.scale,
       box,
       req.display,
-      req.cuts ?? 6,
+      req.cuts ?? defaultOf(PLOT.cuts),
       d.results.table.fwhmMm[AXIS_INDEX[req.display]],
     );
   return plotStatMap({
@@ -274,7 +276,7 @@ export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest
   let fig: PlotResult;
   if (kind === 'glass') fig = drawGlassBrain(d, title);
   else {
-    const bg = await resolveBackground(a, req.background ?? 'template', req.onProgress);
+    const bg = await resolveBackground(a, req.background ?? defaultText(PICTURE.background), req.onProgress);
     fig = drawSlices(d, {
       display: req.display ?? 'z',
       cuts: req.cuts,

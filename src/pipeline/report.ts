@@ -4,6 +4,8 @@
  * the chosen thresholds, SPM's results table (with atlas labels when an atlas is given),
  * smoothness and df, and an interactive NiiVue viewer. Opens from disk: no server, no network.
  */
+import { defaultOf, defaultText } from '../settings/setting.js';
+import { PICTURE, REPORT } from '../settings/vocabulary.js';
 import { designNotes, designTable } from './show.js';
 import { statSync } from 'node:fs';
 import { VBM_VERSION } from '../version.js';
@@ -139,7 +141,7 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
   const r = a.record;
   const t = thresholdWithDefaults(req);
   const chosen = (req.contrasts ?? r.contrasts.map((c) => String(c.index))).map((w) => a.contrast(w));
-  const bg = await resolveBackground(a, req.background ?? 'template', (d, n) =>
+  const bg = await resolveBackground(a, req.background ?? defaultText(PICTURE.background), (d, n) =>
     req.onProgress?.('mean of the scans', d, n),
   );
   const window = bg.volume ? backgroundWindow(bg.volume) : undefined;
@@ -157,7 +159,7 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     const title = `${c.index}: ${c.name}, ${d.caption}`;
     const slices = drawSlices(d, {
       display: req.display ?? 'z',
-      cuts: req.cuts ?? 8,
+      cuts: req.cuts ?? defaultOf(REPORT.cuts),
       background: bg.volume,
       backgroundWindow: window,
       title,

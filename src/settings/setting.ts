@@ -193,6 +193,12 @@ export function listSetting<T extends string = string>(s: Setting, v: unknown, o
   return readSetting(s, v, origin) as T[] | undefined;
 }
 
+/** A text or choice setting's declared default, for library functions called without it. */
+export function defaultText<T extends string = string>(s: Setting): T {
+  if (typeof s.default !== 'string') throw new Error(`setting ${s.flag} has no text default`);
+  return s.default as T;
+}
+
 /** A number setting's declared default, for library functions called without it. */
 export function defaultOf(s: Setting): number {
   if (typeof s.default !== 'number') throw new Error(`setting ${s.flag} has no numeric default`);
