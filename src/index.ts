@@ -84,3 +84,25 @@ export { jobStates, cancelJobs } from './backend/status.js';
 export { fileErrorAsVbmError } from './errors.js';
 export { toCsv, csvCell, type CsvCell } from './io/csv.js';
 export { readMatVariables } from './io/matlab.js';
+export {
+  VOCABULARY,
+  RUN,
+  DESIGN,
+  RESULTS,
+  ATLAS,
+  PERMUTE,
+  PICTURE,
+  PLOT,
+  REPORT,
+  CHECK,
+  BACKEND,
+} from './settings/vocabulary.js';
+export {
+  type Setting,
+  type SettingKind,
+  type Origin,
+  settingName,
+  readSetting,
+  defaultOf,
+  parseByteSize,
+} from './settings/setting.js';
