@@ -99,6 +99,7 @@ export function refuseAccelOnBackend(accel: PermuteRequest['accel'], settings: B
   );
 }
 
+/** Split a permutation test of an analysis folder into task files (fixed blocks of rearrangements), one per task. */
 export function planPermutationJob(
   dir: string,
   req: PermuteRequest,

@@ -7,8 +7,10 @@ import { labelClusters, localMaxima } from './clusters.js';
 import { bhQ, clusterFdr, peakFdr, peakP, voxelFdrThreshold } from './fdr.js';
 import { fweThreshold, pCorrected, pUncorrected } from './randomField.js';
 
+/** Height correction: none (uncorrected), fwe (random-field family-wise error) or fdr (SPM's voxel-wise FDR). */
 export type Correction = 'none' | 'fwe' | 'fdr';
 
+/** Thresholds of SPM's results table: height threshold and its correction, extent, peaks per cluster and their distance. */
 export interface ResultsOptions {
   /** Height threshold: a p-value (<= 1) or, with correction 'none', a statistic value (> 1). */
   threshold: number;
@@ -55,6 +57,7 @@ export interface PeakRow {
   voxel: [number, number, number];
 }
 
+/** SPM's results table of one contrast: set-, cluster- and peak-level p-values (random field, FDR, uncorrected) with coordinates in mm, and the footer. */
 export interface ResultsTable {
   stat: StatType;
   df: [number, number];

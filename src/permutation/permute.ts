@@ -27,6 +27,7 @@ import { FSL_TFCE, type TfceParams } from './tfce.js';
 import { welchSetup } from './welch.js';
 import { type AccelOptions, type GpdFit, countAtLeast, peakClearlyNotSignificant, tailPValues } from './accel.js';
 
+/** Settings of a permutation test (`vbm permute` flags, `permute:` in an analysis file): number, seed, scheme, TFCE, cluster threshold, acceleration, workers. */
 export interface PermuteOptions {
   contrast: number | string;
   permutations?: number;
@@ -59,6 +60,7 @@ export interface PermuteOptions {
   origin?: Origin;
 }
 
+/** The outcome of a permutation test: the observed statistic and its uncorrected and FWE p-values per voxel, TFCE maps, clusters and the null distributions. */
 export interface PermutationResult {
   contrast: { index: number; name: string; type: 'T' | 'F'; df: [number, number] };
   /** Variance groups behind Welch's v (T) / G (F); 0 when the statistic is the usual T / F. */
@@ -227,6 +229,7 @@ export function withVarianceGroups<O extends { blocks?: number[]; scheme?: 'auto
   };
 }
 
+/** Permutation inference on one contrast from data in memory: Freedman-Lane permutations or sign flips, max-statistic FWE, TFCE and cluster extent/mass FWE. */
 export async function permutationTest(
   input: PermutationInput,
   opts: Omit<PermuteOptions, 'contrast'>,

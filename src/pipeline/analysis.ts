@@ -25,6 +25,7 @@ export interface Analysis {
   contrast(which: number | string): ModelRecord['contrasts'][number];
 }
 
+/** Open an analysis folder written by `vbm run`: its model record, and its images and contrasts by name, checked against the hashes vbm wrote. */
 export function openAnalysis(dir: string): Analysis {
   const abs = resolve(dir);
   const record = readModelRecord(abs);

@@ -81,6 +81,7 @@ export interface CheckSpec {
   nuisance: string[];
 }
 
+/** One study as an analysis file (or `vbm run` flags) describes it: spreadsheet, output folder, design, models and contrasts, and the stages after the fit. */
 export interface AnalysisSpec {
   /** The file this came from (absolute), if any. */
   source?: string;
@@ -378,6 +379,7 @@ export function parseAnalysisSpec(
   return spec;
 }
 
+/** Read and validate an analysis file (YAML or JSON); errors name the file and the key. */
 export function readAnalysisFile(path: string): AnalysisSpec {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new VbmError(`analysis file not found: ${abs}`);

@@ -28,6 +28,7 @@ import { type CsvCell, toCsv } from '../io/csv.js';
 /** The file names and the record live in check/summary.ts, where the report can read them too. */
 export { CHECK_CSV, CHECK_JSON, CHECK_PNG, type CheckSummary };
 
+/** What `vbm check` needs: the spreadsheet, output folder, mask, global scaling column and nuisance columns. */
 export interface CheckOptions {
   /** Spreadsheet: first column scan paths. */
   design: string;
@@ -48,6 +49,7 @@ export interface CheckOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
+/** What `vbm check` found: the summary, the flagged scans, the text printed and the files written. */
 export interface CheckResult {
   summary: CheckSummary;
   /** Flagged scans, most extreme first. */
@@ -61,6 +63,7 @@ export const CHECK_RULE =
   `or its quartic mean Z-score more than ${FLAG_SDS} SD above the median (SD = 1.4826 x median absolute deviation, so that bad scans do not widen it); ` +
   'on clean data (normal measures) each rule flags 2.3% of a large sample, 2.5% of a sample of 100, and the two together 3-5%';
 
+/** Check sample homogeneity before the model (CAT12's check): each scan's mean correlation with the others and its quartic mean Z-score; writes check.csv, check.png, check.json. */
 export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const table = await readTable(opts.design);
   const nuisance = opts.nuisance ?? [];

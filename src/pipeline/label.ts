@@ -10,6 +10,7 @@ import { formatTable } from '../report/textTable.js';
 import { type ResultsRequest, analysisResults } from './results.js';
 import { pad } from './outputs.js';
 
+/** Atlas labels asked of an analysis folder: the results thresholds, the atlas, the labelling modes and the sphere radius. */
 export interface LabelRequest extends Omit<ResultsRequest, 'atlas'> {
   /** Atlas: a path, a name found by `vbm atlases` (aal, brodmann, harvardoxford, jhu, aicha...), or one already loaded (reused over contrasts). */
   atlas: string | Atlas;

@@ -19,6 +19,7 @@ import { permuteContrast } from './permuteInput.js';
 import { openAnalysis } from './analysis.js';
 import { pad } from './outputs.js';
 
+/** A permutation test asked of an analysis folder: the test settings and the FWE level of the cluster table. */
 export interface PermuteRequest extends PermuteOptions {
   /** FWE level for the table of significant clusters (default 0.05). */
   alpha?: number;
@@ -36,6 +37,7 @@ export interface PermutationCluster {
   mm: [number, number, number];
 }
 
+/** What `vbm permute` produced: the test result, its significant clusters, the text printed and the files written. */
 export interface PermuteOutput {
   result: PermutationResult;
   clusters: PermutationCluster[];
@@ -127,6 +129,7 @@ function significantClusters(r: PermutationResult, alpha: number): { list: Permu
   return { list, definition };
 }
 
+/** Permutation inference on a contrast of an analysis folder (`vbm permute`): reads the scans once, runs the test, writes the p-value maps and the cluster table. */
 export async function runPermute(dir: string, req: PermuteRequest): Promise<PermuteOutput> {
   const a = openAnalysis(dir);
   const con = a.contrast(req.contrast);

@@ -32,6 +32,7 @@ import { applyAffine } from '../io/nifti/affine.js';
 
 export type PlotKind = 'slices' | 'glass' | 'design';
 
+/** The thresholds of a displayed map: height (p or statistic), its correction, extent and the sign shown. */
 export interface ThresholdRequest {
   /** A p-value (<= 1) with `correction`, or a statistic value (> 1, with correction 'none'). */
   threshold: number;
@@ -40,6 +41,7 @@ export interface ThresholdRequest {
   sign: Sign;
 }
 
+/** A picture asked of an analysis folder (`vbm plot`): slices, glass brain or design, thresholds, cuts, background and output file. */
 export interface PlotRequest extends Partial<ThresholdRequest> {
   kind?: PlotKind;
   contrast?: number | string;
@@ -84,6 +86,7 @@ export function thresholdWithDefaults(t: Partial<ThresholdRequest>): ThresholdRe
   };
 }
 
+/** The map a picture shows for a contrast: the statistic thresholded as asked (height, correction, extent, sign), its colour scale and caption. */
 export function displayedMap(a: Analysis, contrast: number | string, t: ThresholdRequest, vmax?: number): DisplayedMap {
   const c = a.contrast(contrast);
   if (c.type === 'F' && t.sign !== 'pos')
@@ -238,11 +241,13 @@ export function glassOutline(box: Box): { outline: Volume; outlineThreshold: num
   return { outline, outlineThreshold: GLASS_OUTLINE_LEVEL, contours: GLASS_CONTOURS, box: union };
 }
 
+/** Draw an analysis folder's design matrix (and its contrasts) as SPM's review shows it. */
 export function drawDesign(a: Analysis, title = 'Design matrix') {
   const r = a.record;
   return plotDesignMatrix({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts, title });
 }
 
+/** The PNG `vbm plot` wrote, and how many voxels survived the thresholds. */
 export interface PlotOutput {
   file: string;
   kind: PlotKind;

@@ -36,6 +36,7 @@ import { checkSection } from '../report/checkSection.js';
 import { orthogonalitySection } from '../report/orthogonality.js';
 import { effectColumns, type PeakEffects } from './effects.js';
 
+/** A report asked of an analysis folder (`vbm report`): contrasts, thresholds, atlas, pictures, viewer and output file. */
 export interface ReportRequest extends Partial<ThresholdRequest> {
   /** Contrast numbers or names (default: all). */
   contrasts?: string[];
@@ -52,6 +53,7 @@ export interface ReportRequest extends Partial<ThresholdRequest> {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
+/** The HTML file `vbm report` wrote and its size. */
 export interface ReportOutput {
   file: string;
   bytes: number;
@@ -136,6 +138,7 @@ function cutsHtml(
   return table(['cut', 'passes through'], rows, { id: `cuts-${d.contrast.index}`, className: 'cuts' });
 }
 
+/** Write one self-contained HTML report of an analysis folder: design, contrasts, pictures, results tables, permutation results and an interactive viewer. */
 export async function runReport(dirOrAnalysis: string | Analysis, req: ReportRequest = {}): Promise<ReportOutput> {
   const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
   const r = a.record;

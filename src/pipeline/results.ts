@@ -19,6 +19,7 @@ import { partialR, partialR2, signedLogP } from '../inference/effectSize.js';
 export type ExtraMap = (typeof EXTRA_MAP_NAMES)[number];
 export const EXTRA_MAPS: ExtraMap[] = [...EXTRA_MAP_NAMES];
 
+/** A results table asked of an analysis folder: the contrast, its thresholds, extra maps to write and an atlas to label peaks. */
 export interface ResultsRequest extends ResultsOptions {
   /** Contrast number (1-based) or name. */
   contrast: number | string;
@@ -30,6 +31,7 @@ export interface ResultsRequest extends ResultsOptions {
   atlas?: Atlas;
 }
 
+/** What `vbm results` produced for one contrast: the table, its text as printed, and the files written. */
 export interface ResultsOutput {
   contrast: { index: number; name: string; type: 'T' | 'F' };
   table: ResultsTable;

@@ -190,6 +190,7 @@ export interface NiftiFile {
   sha256?: string;
 }
 
+/** Read a NIfTI-1 or Analyze image (.nii, .nii.gz, .hdr/.img): its header and raw voxel bytes, and optionally the SHA-256 of the bytes on disk. */
 export function openNifti(path: string, opts: { hash?: boolean } = {}): NiftiFile {
   const { headerPath, imagePath } = niftiFiles(path);
   const hash = opts.hash ? createHash('sha256') : undefined;
