@@ -1,6 +1,6 @@
 // ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
 // Layers, lowest first (a module may import only from its own layer or lower ones):
-//   errors, version, random, work
+//   errors, version, random, work, settings
 //   io, node
 //   model, inference
 //   estimation, check, permutation, atlas, synth
@@ -14,7 +14,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const LAYERS = [
-  ['errors', 'version', 'random', 'work'],
+  ['errors', 'version', 'random', 'work', 'settings'],
   ['io', 'node'],
   ['model', 'inference'],
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
@@ -93,7 +93,7 @@ export default tseslint.config(
   },
   ...layerRules,
   {
-    files: ['src/model/**/*.ts', 'src/inference/**/*.ts'],
+    files: ['src/model/**/*.ts', 'src/inference/**/*.ts', 'src/settings/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -100,3 +100,25 @@ export { runPermutationTest, type PermutationServices } from './permutation/perm
 export { gemmModule, planScheme, type SchemePlan } from './permutation/permute.js';
 export type { WorkBatch, WorkModule, WorkRunner } from './work.js';
 export { ThreadPool } from './node/threadPool.js';
+export {
+  VOCABULARY,
+  RUN,
+  DESIGN,
+  RESULTS,
+  ATLAS,
+  PERMUTE,
+  PICTURE,
+  PLOT,
+  REPORT,
+  CHECK,
+  BACKEND,
+} from './settings/vocabulary.js';
+export {
+  type Setting,
+  type SettingKind,
+  type Origin,
+  settingName,
+  readSetting,
+  defaultOf,
+  parseByteSize,
+} from './settings/setting.js';

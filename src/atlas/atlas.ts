@@ -59,6 +59,7 @@ export function findLabelTable(imagePath: string): string | undefined {
   return undefined;
 }
 
+/** Load a label or probabilistic atlas image and its label table (CSV/TSV, mricron .txt or FSL XML). */
 export function loadAtlas(path: string, opts: AtlasOptions = {}): Atlas {
   if (!existsSync(path)) throw new VbmError(`atlas image not found: ${path}`);
   const warnings: string[] = [];
@@ -173,6 +174,7 @@ export function codesOnGrid(atlas: Atlas, dims: readonly number[], affine: Affin
   return out;
 }
 
+/** The name of an atlas code: 'OUTSIDE' for 0, the label table's name, else 'code N'. */
 export function regionName(atlas: Atlas, code: number): string {
   return code === 0 ? 'OUTSIDE' : (atlas.names.get(code) ?? `code ${code}`);
 }

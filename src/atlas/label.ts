@@ -60,6 +60,7 @@ function peakNumbers(table: ResultsTable): number[] {
   });
 }
 
+/** The atlas region at each local maximum of a results table (pyAAL's "local maxima labelling"). */
 export function labelPeaks(atlas: Atlas, table: ResultsTable): PeakLabel[] {
   const nums = peakNumbers(table);
   return table.rows.map((r, i) => ({
@@ -107,6 +108,7 @@ function shares(atlas: Atlas, counts: Map<number, number>): RegionShare[] {
     .sort((a, b) => b.voxels - a.voxels || a.label.localeCompare(b.label));
 }
 
+/** The atlas regions within a sphere of `radiusMm` around each local maximum, with the share of each. */
 export function labelExtended(atlas: Atlas, table: ResultsTable, radiusMm: number): ExtendedLabel[] {
   const nums = peakNumbers(table);
   return table.rows.map((r, i) => ({
@@ -117,6 +119,7 @@ export function labelExtended(atlas: Atlas, table: ResultsTable, radiusMm: numbe
   }));
 }
 
+/** For each cluster, the atlas regions it overlaps: share of the cluster in each region and share of the region covered. */
 export function labelClusters(
   atlas: Atlas,
   table: ResultsTable,

@@ -17,6 +17,7 @@ export {
 
 export type ActiveState = 'pending' | 'running';
 
+/** Where tasks run (local processes, Slurm job arrays): submit tasks, ask which are still active, cancel them. */
 export interface TaskRunner {
   readonly type: BackendType;
   /** Start these tasks of the job (attempt 1, 2, ...); returns an id for the record (a Slurm job id). */

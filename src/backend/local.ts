@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { type ActiveState, type TaskRunner, cliScript } from './backend.js';
 import { type JobFolder, logPath, taskPath } from './taskFiles.js';
 
+/** Runs tasks as child processes on this machine (`vbm task FILE`), `slots` at a time. */
 export class LocalRunner implements TaskRunner {
   readonly type = 'local' as const;
   private readonly queue: { job: JobFolder; task: number }[] = [];

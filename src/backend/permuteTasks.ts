@@ -6,6 +6,8 @@
  * summed: both exact) and finishes exactly as a local run does, so the outputs are the same
  * bytes whatever the number of tasks.
  */
+import { defaultOf, settingName } from '../settings/setting.js';
+import { PERMUTE } from '../settings/vocabulary.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,12 +66,12 @@ export interface PermuteWork {
 function workOptions(req: PermuteRequest, contrast: number): PermuteWork['options'] {
   // defaults made explicit, so that the same test asked for in different words is the same job
   const {
-    permutations = 5000,
+    permutations = defaultOf(PERMUTE.permutations),
     seed = 0,
     scheme = 'auto',
     tfce = false,
     tfceParams = FSL_TFCE,
-    connectivity = 26,
+    connectivity = Number(PERMUTE.connectivity.default) as 6 | 18 | 26,
     clusterThreshold,
     blocks,
     kernel,
@@ -98,16 +100,18 @@ export function planPermutationJob(
   const a = openAnalysis(dir);
   const con = a.contrast(req.contrast);
   const rec = a.record;
-  const requested = req.permutations ?? 5000;
+  const requested = req.permutations ?? defaultOf(PERMUTE.permutations);
   if (!Number.isInteger(requested) || requested < 1)
-    throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
+    throw new VbmError(
+      `${settingName(PERMUTE.permutations, req.origin)} must be a positive whole number (got ${requested})`,
+    );
   // the exchangeability the local test will use (variance groups change the defaults)
   const eff = withVarianceGroups(req, rec.nonSphericity?.groups);
   const plan = planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, eff);
   const N = rearrangements(productRows(plan.part, plan.scheme).rows, rec.scans.length, {
     scheme: plan.scheme,
     requested,
-    seed: req.seed ?? 0,
+    seed: req.seed ?? defaultOf(PERMUTE.seed),
     blocks: eff.blocks,
   }).count;
   const chunks = Math.ceil(N / PERMUTATION_CHUNK);

@@ -10,6 +10,7 @@ import type { ActiveState, TaskRunner } from './backend.js';
 import { type SlurmEnd, SlurmRunner, taskEnds } from './slurm.js';
 import { type JobFolder, MERGED, finishedTasks, logPath, recordSubmission, taskPath } from './taskFiles.js';
 
+/** How a job runs: retries, waiting, progress, cancellation and what to do on Ctrl-C. */
 export interface RunJobOptions {
   retries?: number;
   wait?: boolean;
@@ -28,6 +29,7 @@ export interface RunJobOptions {
   onSubmit?: (id: string, tasks: number[], attempt: number) => void;
 }
 
+/** Which tasks of a job were already done, submitted, finished and failed. */
 export interface JobOutcome {
   /** Tasks that had a result before this command. */
   alreadyDone: number[];
@@ -43,6 +45,7 @@ export interface JobOutcome {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Run a job's missing tasks on a backend: submit, wait, retry failed tasks, and say which are done. */
 export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOptions = {}): Promise<JobOutcome> {
   const retries = opts.retries ?? 1;
   const all = [...Array(job.tasks).keys()];

@@ -82,6 +82,7 @@ export function sbatchOptions(s: BackendSettings): string[] {
 
 export const slurmJobName = (job: JobFolder): string => `vbm-${job.name}`;
 
+/** Runs tasks as a Slurm job array (sbatch), follows them with squeue and cancels them with scancel. */
 export class SlurmRunner implements TaskRunner {
   readonly type = 'slurm' as const;
   constructor(private readonly settings: BackendSettings) {}

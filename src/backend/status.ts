@@ -20,6 +20,7 @@ export interface JobState {
   reduce?: { id: string; state: string; reason?: string; exitCode?: string; log?: string };
 }
 
+/** The state of every task of the jobs submitted from an analysis folder (done, pending, running, failed, not submitted), for `vbm show`. */
 export async function jobStates(analysisDir: string): Promise<JobState[]> {
   const out: JobState[] = [];
   for (const job of listJobs(analysisDir)) {

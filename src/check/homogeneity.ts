@@ -15,6 +15,7 @@
  */
 import { type Matrix, pinv } from '../model/linalg.js';
 
+/** Accumulates, block of voxels by block, what the sample check needs: the scans' correlation (Gram) matrix and Z-score moments after nuisance removal. */
 export class HomogeneityAccumulator {
   readonly n: number;
   /** Nuisance columns centred over scans (n x q), and their pseudo-inverse (q x n). */
@@ -224,6 +225,7 @@ export function robustScale(x: ArrayLike<number>): { centre: number; sd: number 
 
 export const FLAG_SDS = 2;
 
+/** One scan in the sample check: its mean correlation, its quartic mean Z-score, their deviations from the median, and whether and why it is flagged. */
 export interface ScanVerdict {
   /** Row of the design (0-based). */
   row: number;

@@ -8,6 +8,7 @@ export const CHECK_CSV = 'check.csv';
 export const CHECK_JSON = 'check.json';
 export const CHECK_PNG = 'check.png';
 
+/** The record of a sample check (check.json): settings, each scan's measures and flags, and the rule used. */
 export interface CheckSummary {
   format: 'vbm-check';
   design: string;

@@ -1,30 +1,25 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { type BackendSettings, type BackendType, checkBackendSettings } from '../backend/backend.js';
-import { type Options, reqNum, str, strs } from './options.js';
+import { type Options, str, strs } from './options.js';
+import { BACKEND } from '../settings/vocabulary.js';
+import { addSetting, flagNumberOrDefault } from './settingOptions.js';
 
 /** The flags that run a command's heavy work as tasks (`--backend local|slurm --jobs N ...`). */
 export function backendOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      '--backend <type>',
-      "run the work as tasks: 'local' (child processes) or 'slurm' (one sbatch job array); default: in this process",
-    )
-    .option('--jobs <n>', 'number of tasks (with --backend)', '4')
-    .option('--partition <p>', 'Slurm partition')
-    .option('--time <t>', 'Slurm time limit per task, e.g. 00:30:00')
-    .option('--mem <m>', 'Slurm memory per task, e.g. 8G')
-    .option('--account <a>', 'Slurm account')
-    .option(
-      '--sbatch-arg <arg>',
-      'another sbatch option, as one argument, e.g. --sbatch-arg=--qos=normal (repeatable)',
-      (v: string, prev: string[] = []) => [...prev, v],
-    )
-    .option('--retries <n>', 'times a failed task is submitted again', '1')
-    .option(
-      '--no-wait',
-      'return once the tasks are submitted (vbm show follows them; the same command again merges the results)',
-    );
+  for (const s of [
+    BACKEND.backend,
+    BACKEND.jobs,
+    BACKEND.partition,
+    BACKEND.time,
+    BACKEND.mem,
+    BACKEND.account,
+    BACKEND.sbatchArg,
+    BACKEND.retries,
+    BACKEND.wait,
+  ])
+    addSetting(cmd, s, { repeatable: s === BACKEND.sbatchArg });
+  return cmd;
 }
 
 /** Backend settings from the flags, or undefined when --backend is not given. */
@@ -43,13 +38,13 @@ export function parseBackendOptions(o: Options): BackendSettings | undefined {
   return checkBackendSettings(
     {
       type: type as BackendType,
-      jobs: reqNum(o, 'jobs'),
+      jobs: flagNumberOrDefault(o, BACKEND.jobs),
       partition: str(o, 'partition'),
       time: str(o, 'time'),
       mem: str(o, 'mem'),
       account: str(o, 'account'),
       sbatchArgs: strs(o, 'sbatchArg'),
-      retries: reqNum(o, 'retries'),
+      retries: flagNumberOrDefault(o, BACKEND.retries),
       wait: o.wait !== false,
     },
     '--backend',

@@ -1,6 +1,5 @@
 import { VbmError } from '../errors.js';
 import type { Centring } from '../model/designMatrix.js';
-import type { ThresholdMasking } from '../estimation/masking.js';
 
 /** Commander's parsed options of one command, by camel-case name (`--peak-distance` is `peakDistance`). */
 export type Options = Record<string, unknown>;
@@ -22,13 +21,6 @@ export function str(o: Options, key: string): string | undefined {
   return v;
 }
 
-/** The value of an option that has a default (or is required), so is always there. */
-export function reqStr(o: Options, key: string): string {
-  const v = str(o, key);
-  if (v === undefined) throw new VbmError(`${flagName(key)} is missing`, `give it as ${flagName(key)} VALUE`);
-  return v;
-}
-
 /** The values of a repeatable or variadic option (`--name <v...>`), or undefined when it is not given. */
 export function strs(o: Options, key: string): string[] | undefined {
   const v = o[key];
@@ -39,17 +31,6 @@ export function strs(o: Options, key: string): string[] | undefined {
       `give it as ${flagName(key)} VALUE`,
     );
   return v;
-}
-
-/** A number option, or undefined when it is not given. */
-export function num(o: Options, key: string): number | undefined {
-  const v = str(o, key);
-  return v === undefined ? undefined : parseNumber(flagName(key), v);
-}
-
-/** A number option that has a default (or is required). */
-export function reqNum(o: Options, key: string): number {
-  return parseNumber(flagName(key), reqStr(o, key));
 }
 
 export function parseList(s: string | undefined): string[] | undefined {
@@ -82,34 +63,6 @@ export function parseNumber(flag: string, v: string): number {
   if (!Number.isFinite(n)) throw new VbmError(`${flag} '${v}' is not a number`);
   return n;
 }
-
-export function thresholdMasking(abs?: string, rel?: string): ThresholdMasking {
-  if (abs !== undefined && rel !== undefined)
-    throw new VbmError('give --absolute-threshold or --relative-threshold, not both');
-  if (abs !== undefined) return { type: 'absolute', value: parseNumber('--absolute-threshold', abs) };
-  if (rel !== undefined) {
-    const value = parseNumber('--relative-threshold', rel);
-    if (!(value > 0))
-      throw new VbmError(`--relative-threshold ${rel} must be a positive fraction of the global mean (e.g. 0.8)`);
-    return { type: 'relative', value };
-  }
-  return { type: 'none' };
-}
-
-/** The design flags of `vbm run` (commander's camel-case names). */
-export const DESIGN_FLAGS = [
-  'model',
-  'factor',
-  'levels',
-  'subject',
-  'condition',
-  'variance',
-  'factors',
-  'interaction',
-  'globals',
-  'grandMeanScaling',
-  'normalisation',
-];
 
 /** The analysis-file keys the design flags stand for (validated by the analysis file's parser). */
 export function designKeysFromFlags(o: Options): Record<string, unknown> {

@@ -24,6 +24,7 @@ import {
 } from './nonSphericity.js';
 import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
 
+/** Settings of the streaming model fit: masking, worker threads, progress and cancellation. */
 export interface FitOptions {
   masking?: MaskingOptions;
   /** Worker threads (default: the machine's cores, at most the number of scans); 0 runs in-process. */

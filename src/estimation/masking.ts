@@ -8,6 +8,7 @@ import type { ScanStats } from './accumulate.js';
 export type ThresholdMasking =
   { type: 'none' } | { type: 'absolute'; value: number } | { type: 'relative'; value: number };
 
+/** Which voxels are analysed: an explicit mask, SPM's implicit mask, and absolute or relative threshold masking. */
 export interface MaskingOptions {
   /** Explicit mask image: voxels with value > 0 are analysed (nearest neighbour in mm space). */
   explicitMask?: string;

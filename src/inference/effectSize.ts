@@ -12,14 +12,17 @@
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
 import { tTail } from './distributions.js';
 
+/** Partial correlation r from a T statistic and its degrees of freedom: t / sqrt(t^2 + df). */
 export function partialR(t: number, df: number): number {
   return t / Math.sqrt(t * t + df);
 }
 
+/** Partial R^2 (variance explained) from an F statistic: F df1 / (F df1 + df2). */
 export function partialR2(f: number, df1: number, df2: number): number {
   return (f * df1) / (f * df1 + df2);
 }
 
+/** Signed -log10 p of a T statistic: positive for positive effects, negative for negative ones. */
 export function signedLogP(t: number, df: number): number {
   return t >= 0 ? -Math.log10(tTail(t, df)) : Math.log10(tTail(-t, df));
 }

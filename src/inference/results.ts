@@ -1,3 +1,5 @@
+import { defaultOf } from '../settings/setting.js';
+import { RESULTS } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import { type Affine, applyAffine, voxelSizes } from '../io/nifti/affine.js';
 import { type StatType, statFromTail, statTail, zFromTail } from './distributions.js';
@@ -5,18 +7,20 @@ import { labelClusters, localMaxima } from './clusters.js';
 import { bhQ, clusterFdr, peakFdr, peakP, voxelFdrThreshold } from './fdr.js';
 import { fweThreshold, pCorrected, pUncorrected } from './randomField.js';
 
+/** Height correction: none (uncorrected), fwe (random-field family-wise error) or fdr (SPM's voxel-wise FDR). */
 export type Correction = 'none' | 'fwe' | 'fdr';
 
+/** Thresholds of SPM's results table: height threshold and its correction, extent, peaks per cluster and their distance. */
 export interface ResultsOptions {
   /** Height threshold: a p-value (<= 1) or, with correction 'none', a statistic value (> 1). */
   threshold: number;
   correction: Correction;
   /** Extent threshold in voxels. */
   extent: number;
-  /** Local maxima listed per cluster (SPM: 3). */
-  peaksPerCluster?: number;
-  /** Minimum distance between listed maxima of a cluster, mm (SPM: 8). */
-  peakDistanceMm?: number;
+  /** Local maxima listed per cluster (`--peaks`, `results: peaks`; SPM: 3). */
+  peaks?: number;
+  /** Minimum distance between listed maxima of a cluster, mm (`--peak-distance`; SPM: 8). */
+  peakDistance?: number;
   /** Level of the FWE/FDR critical heights and extents in the footer (SPM: 0.05). */
   alpha?: number;
 }
@@ -53,6 +57,7 @@ export interface PeakRow {
   voxel: [number, number, number];
 }
 
+/** SPM's results table of one contrast: set-, cluster- and peak-level p-values (random field, FDR, uncorrected) with coordinates in mm, and the footer. */
 export interface ResultsTable {
   stat: StatType;
   df: [number, number];
@@ -81,7 +86,7 @@ export interface ResultsTable {
 
 /**
  * SPM's results for one statistic map (spm_getSPM + spm_list): height and extent thresholds,
- * clusters and up to `peaksPerCluster` maxima each, with FWE (random field), FDR (topological
+ * clusters and up to `peaks` maxima each, with FWE (random field), FDR (topological
  * and voxel-wise) and uncorrected p-values, set-level inference and the footer facts.
  */
 export function computeResults(
@@ -94,8 +99,8 @@ export function computeResults(
   const { dims, affine, mask, R, S } = vol;
   const nv = dims[0] * dims[1] * dims[2];
   const alpha = o.alpha ?? 0.05;
-  const Num = o.peaksPerCluster ?? 3;
-  const Dis = o.peakDistanceMm ?? 8;
+  const peaks = o.peaks ?? defaultOf(RESULTS.peaks);
+  const peakDistance = o.peakDistance ?? defaultOf(RESULTS.peakDistance);
   if (!(o.threshold > 0))
     throw new VbmError(
       `threshold ${o.threshold} must be positive`,
@@ -186,7 +191,7 @@ export function computeResults(
     };
   };
   // SPM's listing: the highest remaining maximum opens a cluster; then that cluster's other
-  // maxima in descending order, each more than Dis mm from all listed ones, up to Num
+  // maxima in descending order, each more than peakDistance mm from all listed ones, up to peaks (SPM's Dis and Num)
   const byCluster = new Map<number, number[]>();
   for (const i of maxima) {
     const l = surv.label[i];
@@ -215,11 +220,11 @@ export function computeResults(
     const listed: number[] = [idx[0]];
     rows.push({ cluster: ci + 1, first: true, ...cluster, ...peakStats(idx[0]) });
     for (const d of idx.slice(1)) {
-      if (listed.length >= Num) break;
+      if (listed.length >= peaks) break;
       const md = mmOf(d);
       const far = listed.every((j) => {
         const mj = mmOf(j);
-        return Math.hypot(mj[0] - md[0], mj[1] - md[1], mj[2] - md[2]) > Dis;
+        return Math.hypot(mj[0] - md[0], mj[1] - md[1], mj[2] - md[2]) > peakDistance;
       });
       if (far) {
         listed.push(d);

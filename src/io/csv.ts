@@ -11,6 +11,7 @@ export type CsvCell = string | number | null | undefined;
 const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?Inf$|^NaN$/;
 const FORMULA_START = /^[=+\-@\t\r]/;
 
+/** One CSV cell: numbers as they are, text quoted when needed and neutralised when it could run as a spreadsheet formula. */
 export function csvCell(v: CsvCell): string {
   if (v === null || v === undefined) return '';
   let s =

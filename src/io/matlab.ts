@@ -27,6 +27,7 @@ const ELEMENT_BYTES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6:
 /** Matrices larger than this are skipped (SPM's are 4x4, or 4x4xN for 4-D images). */
 const MAX_ELEMENTS = 4096;
 
+/** Read the small real matrices of a MATLAB .mat file (level 4 or 5) by name, as SPM keeps an image's voxel-to-mm matrix. */
 export function readMatVariables(
   bytes: Uint8Array,
   path: string,

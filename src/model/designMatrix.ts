@@ -13,6 +13,7 @@ export const MODEL_KINDS: ModelKind[] = ['multiple_regression', 'one_sample', 't
 /** SPM's partition of the design's columns: condition effects, covariates, blocks, nuisance (xX.iH, iC, iB, iG). */
 export type ColumnRole = 'H' | 'C' | 'B' | 'G';
 
+/** How to build the design matrix from the spreadsheet: model type, covariates, centring, factors, interactions and global scaling (`vbm run` flags, analysis-file keys). */
 export interface DesignOptions {
   /** multiple_regression (default) | one_sample | two_sample | paired | anova (SPM's full factorial, one factor). */
   model?: ModelKind;
@@ -84,6 +85,7 @@ export interface ColumnInfo {
   offset?: number | Record<string, number>;
 }
 
+/** A built design matrix: SPM's X with its scans, named columns, covariates, factor levels and globals. */
 export interface Design {
   /** Absolute scan paths, one per design row (SPM's scan order). */
   scans: string[];

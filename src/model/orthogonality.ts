@@ -7,6 +7,7 @@
  */
 import type { Matrix } from './linalg.js';
 
+/** The absolute correlation of every two design columns after centring (SPM's "design orthogonality"); NaN for a constant column. */
 export function columnCorrelations(X: Matrix): Matrix {
   const n = X.length;
   const p = n ? X[0].length : 0;
@@ -44,6 +45,7 @@ export function columnCorrelations(X: Matrix): Matrix {
 /** The level above which a contrast's column is said to correlate with another one. */
 export const ORTHOGONALITY_LIMIT = 0.3;
 
+/** A contrast whose tested column correlates strongly with another column of the design, so its estimate rests on what they do not share. */
 export interface OrthogonalityWarning {
   contrast: { index: number; name: string };
   /** The contrast's columns that correlate with `other` (e.g. both groups' columns of a difference). */

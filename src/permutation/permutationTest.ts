@@ -6,6 +6,9 @@
  * matrix shared with the runner's threads; the rearrangements run in blocks of
  * PERMUTATION_CHUNK, merged by index, so the result is the same whatever runs the blocks.
  */
+import type { Connectivity } from '../inference/clusters.js';
+import { defaultOf, settingName } from '../settings/setting.js';
+import { PERMUTE } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import { clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { statFromTail } from '../inference/distributions.js';
@@ -59,11 +62,13 @@ export async function runPermutationTest(
       : undefined;
   const opts = withVarianceGroups(options, vg);
   const n = input.X.length;
-  const requested = opts.permutations ?? 5000;
+  const requested = opts.permutations ?? defaultOf(PERMUTE.permutations);
   if (!Number.isInteger(requested) || requested < 1)
-    throw new VbmError(`--permutations must be a positive whole number (got ${requested})`);
-  const seed = opts.seed ?? 0;
-  const conn = opts.connectivity ?? 26;
+    throw new VbmError(
+      `${settingName(PERMUTE.permutations, opts.origin)} must be a positive whole number (got ${requested})`,
+    );
+  const seed = opts.seed ?? defaultOf(PERMUTE.seed);
+  const conn = opts.connectivity ?? (Number(PERMUTE.connectivity.default) as Connectivity);
   const { part, scheme, rows, effectRows, distinct } =
     input.plan ?? planScheme(input.X, input.weights, input.type, input.contrast, opts);
   const arr = rearrangements(rows, n, { scheme, requested, seed, blocks: opts.blocks });
@@ -114,7 +119,10 @@ export async function runPermutationTest(
   if (opts.clusterThreshold !== undefined) {
     const p = opts.clusterThreshold;
     if (!(p > 0 && p < 1))
-      throw new VbmError(`--cluster-threshold must be an uncorrected p-value between 0 and 1 (got ${p})`, 'e.g. 0.001');
+      throw new VbmError(
+        `${settingName(PERMUTE.clusterThreshold, opts.origin)} must be an uncorrected p-value between 0 and 1 (got ${p})`,
+        'e.g. 0.001',
+      );
     clusterThreshold = { p, height: statFromTail(con.type, p, df) };
   }
   const gridVoxels = new Int32Array(new SharedArrayBuffer(Math.max(1, V) * 4), 0, V);

@@ -5,6 +5,8 @@
  * requests that cannot work (a constant effect permuted, too few rearrangements) are refused here,
  * before any scan is read.
  */
+import { type Origin, settingName } from '../settings/setting.js';
+import { PERMUTE } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import { type Partition, partitionDesign, productRows } from './partition.js';
 import { type Scheme, logDistinct } from './schemes.js';
@@ -15,6 +17,8 @@ export interface SchemeSettings {
   scheme?: 'auto' | Scheme;
   /** Exchangeability block of each scan. */
   blocks?: number[];
+  /** Where the settings were written, so that errors name them as the user did. */
+  origin?: Origin;
 }
 
 /** What planScheme decides: pass it on (PermutationInput.plan) so that the test does not plan again. */
@@ -53,7 +57,7 @@ export function planScheme(
   if (scheme === 'permute' && part.effectConstantWithinBlocks) {
     throw new VbmError(
       `contrast ${con.index} '${con.name}' tests an effect that is the same for every scan${opts.blocks ? ' within each exchangeability block' : ''}: permuting the scans cannot change its statistic`,
-      'use sign flipping (--scheme signflip, which assumes symmetric errors), the default for such contrasts',
+      `use sign flipping (${settingName(PERMUTE.scheme, opts.origin)} signflip, which assumes symmetric errors), the default for such contrasts`,
     );
   }
   const { rows, effectRows } = productRows(part, scheme);

@@ -19,11 +19,13 @@
 import type { Connectivity, Neighbours } from '../inference/neighbours.js';
 import { neighbourOffsets } from '../inference/neighbours.js';
 
+/** TFCE exponents: E weights the cluster extent, H the height. */
 export interface TfceParams {
   E: number;
   H: number;
 }
 
+/** FSL's TFCE exponents for 3-D images: extent E = 0.5, height H = 2. */
 export const FSL_TFCE: TfceParams = { E: 0.5, H: 2 };
 
 /** Where the analysed voxels are: grid index of each (ascending), grid dims, connectivity. */
@@ -33,6 +35,7 @@ export interface TfceGrid {
   connectivity: Connectivity;
 }
 
+/** Reusable buffers for exact TFCE on one set of masked voxels, so that thousands of permuted maps allocate nothing. */
 export class TfceWorkspace {
   /** Union-find node of each voxel (bounding-box index with a grid, else the voxel's own index). */
   readonly node: Int32Array;

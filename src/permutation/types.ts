@@ -2,6 +2,7 @@
  * The vocabulary of a permutation test: its settings, its input (data in memory or a loader) and
  * its result. Types only.
  */
+import type { Origin } from '../settings/setting.js';
 import type { Connectivity } from '../inference/clusters.js';
 import type { AccelOptions, GpdFit } from './accel.js';
 import type { BatchResult } from './engine.js';
@@ -40,6 +41,8 @@ export interface PermuteOptions {
   onNote?: (message: string) => void;
   /** Maxima and counts of rearrangements computed elsewhere (by tasks, see src/backend), merged before the rest are run. */
   shares?: BatchResult[];
+  /** Where these settings were written (command line, analysis file), so that errors name them as the user did. */
+  origin?: Origin;
 }
 
 /** Everything a permutation test of one contrast finds: maps, p-values, null maxima and how it ran. */

@@ -34,7 +34,8 @@ export interface Analysis {
 }
 
 /**
- * Open a finished analysis folder. `stages`: the stage records to verify files against, held and
+ * Open an analysis folder written by `vbm run`: its model record, and its images and contrasts by
+ * name, checked against the hashes vbm wrote. `stages`: the stage records to verify files against, held and
  * updated by the caller (the pipeline, whose stages write files while the analysis is open); by
  * default vbm-stages.json as it is now.
  */

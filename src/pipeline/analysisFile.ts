@@ -11,10 +11,20 @@ import { type BackendSettings, backendFromFile } from './backendSettings.js';
 import type { Centring } from '../model/designMatrix.js';
 import { type ContrastSpec, validateContrastSpecs } from '../model/contrasts.js';
 import type { Correction } from '../inference/results.js';
-import { EXTRA_MAPS, type ExtraMap } from './results.js';
+import type { ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
 import { type AccelOptions, parseAccel } from '../permutation/accel.js';
+import {
+  listSetting,
+  numberOrDefault,
+  numberSetting,
+  type Origin,
+  type Setting,
+  switchSetting,
+  textSetting,
+} from '../settings/setting.js';
+import { ATLAS, CHECK, PERMUTE, PICTURE, REPORT, RESULTS, RUN } from '../settings/vocabulary.js';
 
 export interface ModelSpec {
   name: string;
@@ -71,6 +81,7 @@ export interface CheckSpec {
   nuisance: string[];
 }
 
+/** One study as an analysis file (or `vbm run` flags) describes it: spreadsheet, output folder, design, models and contrasts, and the stages after the fit. */
 export interface AnalysisSpec {
   /** The file this came from (absolute), if any. */
   source?: string;
@@ -97,6 +108,8 @@ export interface AnalysisSpec {
   designOptions?: DesignSpec;
   /** Where permutations run as tasks (`backend:`); absent: in the process. */
   backend?: BackendSettings;
+  /** Where these settings were written (flags or an analysis file), so that later errors name them as the user did. */
+  origin?: Origin;
 }
 
 const TOP_KEYS = [
@@ -135,21 +148,26 @@ function checkKeys(o: Obj, allowed: string[], where: string): void {
     if (!allowed.includes(k)) fail(where, `unknown key '${k}'`, `allowed keys: ${allowed.join(', ')}`);
 }
 
-function num(o: Obj, key: string, where: string, def?: number): number {
-  const v = o[key];
-  if (v === undefined) {
-    if (def === undefined) fail(where, `'${key}' is required`);
-    return def;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, `'${key}' must be a number (got ${JSON.stringify(v)})`);
-  return v;
+/** The keys a section of the file allows: those its settings declare (`results.peaks` -> `peaks`). */
+function keysOf(section: string, ...settings: Readonly<Record<string, Setting>>[]): string[] {
+  const prefix = `${section}.`;
+  return settings
+    .flatMap((group) => Object.values(group))
+    .map((s) => s.key)
+    .filter((k): k is string => k !== undefined && k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
 }
 
-function bool(o: Obj, key: string, where: string, def: boolean): boolean {
-  const v = o[key];
-  if (v === undefined) return def;
-  if (typeof v !== 'boolean') fail(where, `'${key}' must be true or false (got ${JSON.stringify(v)})`);
-  return v;
+/** The results thresholds (`results:`; also the defaults an atlas alone implies). */
+function resultsOf(r: Obj, origin: Origin): ResultsSpec {
+  return {
+    threshold: numberOrDefault(RESULTS.threshold, r.threshold, origin),
+    correction: textSetting<Correction>(RESULTS.correction, r.correction, origin)!,
+    extent: numberOrDefault(RESULTS.extent, r.extent, origin),
+    peaks: numberOrDefault(RESULTS.peaks, r.peaks, origin),
+    peakDistance: numberOrDefault(RESULTS.peakDistance, r.peak_distance, origin),
+    maps: listSetting<ExtraMap>(RESULTS.maps, r.maps, origin) ?? [],
+  };
 }
 
 function strList(v: unknown, where: string): string[] {
@@ -181,7 +199,17 @@ function centringOf(v: unknown, where: string): AnalysisSpec['centring'] {
   return { default: def, perColumn };
 }
 
-export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string): AnalysisSpec {
+/**
+ * Validate an analysis file's settings (or the same object built from `vbm run` flags) into an
+ * AnalysisSpec. `where` names the file in messages; `origin` says how to name a setting: the
+ * file's keys (the default) or, for `'cli'`, the flags.
+ */
+export function parseAnalysisSpec(
+  raw: unknown,
+  baseDir: string,
+  where: string,
+  origin: Origin = { file: where },
+): AnalysisSpec {
   if (!isObj(raw)) fail(where, 'expected a mapping of settings (design:, out:, contrasts: ...)');
   checkKeys(raw, TOP_KEYS, where);
   if (typeof raw.design !== 'string') fail(where, "'design' (the spreadsheet of scans and covariates) is required");
@@ -192,10 +220,11 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
   const spec: AnalysisSpec = {
     design,
     out: rel(raw.out),
-    intercept: bool(raw, 'intercept', where, true),
-    implicitMask: bool(raw, 'implicit_mask', where, true),
+    intercept: switchSetting(RUN.intercept, raw.intercept, origin),
+    implicitMask: switchSetting(RUN.implicitMask, raw.implicit_mask, origin),
     models: [],
     multiModel: false,
+    origin,
   };
   if (raw.covariates !== undefined) spec.covariates = strList(raw.covariates, `${where}: covariates`);
   spec.designOptions = parseDesignKeys(raw, where);
@@ -209,13 +238,17 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     if (!isObj(t)) fail(`${where}: threshold_masking`, 'expected {absolute: value} or {relative: fraction}');
     checkKeys(t, ['absolute', 'relative'], `${where}: threshold_masking`);
     if (t.absolute !== undefined && t.relative !== undefined)
-      fail(`${where}: threshold_masking`, 'give absolute or relative, not both');
+      throw new VbmError(
+        origin === 'cli'
+          ? 'give --absolute-threshold or --relative-threshold, not both'
+          : `${where}: threshold_masking: give absolute or relative, not both`,
+      );
     spec.threshold = {
-      absolute: t.absolute === undefined ? undefined : num(t, 'absolute', `${where}: threshold_masking`),
-      relative: t.relative === undefined ? undefined : num(t, 'relative', `${where}: threshold_masking`),
+      absolute: numberSetting(RUN.absoluteThreshold, t.absolute, origin),
+      relative: numberSetting(RUN.relativeThreshold, t.relative, origin),
     };
   }
-  if (raw.workers !== undefined) spec.workers = num(raw, 'workers', where);
+  if (raw.workers !== undefined) spec.workers = numberSetting(RUN.workers, raw.workers, origin);
   if (raw.backend !== undefined) spec.backend = backendFromFile(raw.backend, where);
   if (raw.models !== undefined) {
     if (raw.contrasts !== undefined) fail(where, "give 'contrasts' inside each model when 'models' is used");
@@ -248,49 +281,33 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const r = raw.results === true ? {} : raw.results;
     if (!isObj(r)) fail(`${where}: results`, 'expected {threshold, correction, extent, ...} or true');
     const w = `${where}: results`;
-    checkKeys(r, ['threshold', 'correction', 'extent', 'peaks', 'peak_distance', 'maps'], w);
-    const correction = r.correction ?? 'none';
-    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr')
-      fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
-    const maps = r.maps === undefined ? [] : strList(r.maps, `${w}.maps`);
-    for (const m of maps)
-      if (!(EXTRA_MAPS as string[]).includes(m)) fail(`${w}.maps`, `'${m}' is not one of ${EXTRA_MAPS.join(', ')}`);
-    spec.results = {
-      threshold: num(r, 'threshold', w, 0.001),
-      correction,
-      extent: num(r, 'extent', w, 0),
-      peaks: num(r, 'peaks', w, 3),
-      peakDistance: num(r, 'peak_distance', w, 8),
-      maps: maps as ExtraMap[],
-    };
+    checkKeys(r, keysOf('results', RESULTS), w);
+    spec.results = resultsOf(r, origin);
   }
   if (raw.atlas !== undefined) {
     const a = typeof raw.atlas === 'string' ? { name: raw.atlas } : raw.atlas;
     const w = `${where}: atlas`;
     if (!isObj(a) || typeof a.name !== 'string')
       fail(w, 'expected an atlas name or path, or {name, labels, modes, radius}');
-    checkKeys(a, ['name', 'labels', 'modes', 'radius'], w);
-    const modes = a.modes === undefined ? ['peaks', 'extended', 'clusters'] : strList(a.modes, `${w}.modes`);
-    for (const m of modes)
-      if (!['peaks', 'extended', 'clusters'].includes(m))
-        fail(`${w}.modes`, `'${m}' is not one of peaks, extended, clusters`);
+    checkKeys(a, keysOf('atlas', ATLAS), w);
+    const listed = listSetting(ATLAS.modes, a.modes ?? ATLAS.modes.default, origin) ?? [];
+    const modes = listed.includes('all') ? ['peaks', 'extended', 'clusters'] : listed;
     const looksLikePath = /[/\\]|\.nii/.test(a.name);
+    const labels = textSetting(ATLAS.labels, a.labels, origin);
     spec.atlas = {
       name: looksLikePath ? rel(a.name) : a.name,
-      labels: typeof a.labels === 'string' ? rel(a.labels) : undefined,
+      labels: labels === undefined ? undefined : rel(labels),
       modes: modes as LabelMode[],
-      radius: num(a, 'radius', w, 5),
+      radius: numberOrDefault(ATLAS.radius, a.radius, origin),
     };
-    if (!spec.results)
-      spec.results = { threshold: 0.001, correction: 'none', extent: 0, peaks: 3, peakDistance: 8, maps: [] };
+    spec.results ??= resultsOf({}, origin);
   }
   if (raw.permute !== undefined && raw.permute !== false) {
     const p = raw.permute === true ? {} : raw.permute;
     const w = `${where}: permute`;
     if (!isObj(p)) fail(w, 'expected {permutations, seed, tfce, cluster_threshold, contrasts}');
-    checkKeys(p, ['contrasts', 'permutations', 'seed', 'tfce', 'cluster_threshold', 'connectivity', 'accel'], w);
-    const conn = num(p, 'connectivity', w, 26);
-    if (![6, 18, 26].includes(conn)) fail(w, `connectivity must be 6, 18 or 26 (got ${conn})`);
+    checkKeys(p, keysOf('permute', PERMUTE), w);
+    const conn = Number(textSetting(PERMUTE.connectivity, p.connectivity, origin));
     let contrasts: (number | string)[] | undefined;
     if (p.contrasts !== undefined) {
       if (!Array.isArray(p.contrasts) || p.contrasts.some((c) => typeof c !== 'number' && typeof c !== 'string'))
@@ -299,10 +316,10 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     }
     spec.permute = {
       contrasts,
-      permutations: num(p, 'permutations', w, 5000),
-      seed: num(p, 'seed', w, 0),
-      tfce: bool(p, 'tfce', w, false),
-      clusterThreshold: p.cluster_threshold === undefined ? undefined : num(p, 'cluster_threshold', w),
+      permutations: numberOrDefault(PERMUTE.permutations, p.permutations, origin),
+      seed: numberOrDefault(PERMUTE.seed, p.seed, origin),
+      tfce: switchSetting(PERMUTE.tfce, p.tfce, origin),
+      clusterThreshold: numberSetting(PERMUTE.clusterThreshold, p.cluster_threshold, origin),
       connectivity: conn as 6 | 18 | 26,
       ...(p.accel !== undefined
         ? {
@@ -312,7 +329,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
                 : typeof p.accel === 'string'
                   ? p.accel
                   : JSON.stringify(p.accel),
-              `${w}.accel`,
+              origin === 'cli' ? '--accel' : `${w}.accel`,
             ),
           }
         : {}),
@@ -323,48 +340,46 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     const w = `${where}: report`;
     if (!isObj(r))
       fail(w, 'expected true or {threshold, correction, extent, sign, display, cuts, background, viewer, file}');
-    checkKeys(r, ['threshold', 'correction', 'extent', 'sign', 'display', 'cuts', 'background', 'viewer', 'file'], w);
-    const correction = r.correction ?? spec.results?.correction ?? 'none';
-    if (correction !== 'none' && correction !== 'fwe' && correction !== 'fdr')
-      fail(w, `correction must be none, fwe or fdr (got ${JSON.stringify(correction)})`);
-    const sign = r.sign ?? 'pos';
-    if (sign !== 'pos' && sign !== 'neg' && sign !== 'both')
-      fail(w, `sign must be pos, neg or both (got ${JSON.stringify(sign)})`);
-    const display = r.display ?? 'z';
-    if (typeof display !== 'string' || !['x', 'y', 'z', 'ortho'].includes(display))
-      fail(w, `display must be x, y, z or ortho (got ${JSON.stringify(display)})`);
-    const bg = r.background ?? 'template';
-    if (typeof bg !== 'string')
-      fail(w, "background must be 'template', 'icbm152', 'mean', 'none', 'ch2bet' or an image path");
-    const file = r.file ?? 'report.html';
-    if (typeof file !== 'string' || !/\.html?$/i.test(file))
-      fail(w, `file must name an .html file (got ${JSON.stringify(file)})`);
+    checkKeys(r, keysOf('report', PICTURE, REPORT), w);
+    const bg = textSetting(PICTURE.background, r.background, origin)!;
+    const file = textSetting(REPORT.out, r.file, origin)!;
+    if (!/\.html?$/i.test(file)) fail(w, `file must name an .html file (got ${JSON.stringify(file)})`);
     spec.report = {
-      threshold: num(r, 'threshold', w, spec.results?.threshold ?? 0.001),
-      correction,
-      extent: num(r, 'extent', w, spec.results?.extent ?? 0),
-      sign,
-      display: display as ReportSpec['display'],
-      cuts: num(r, 'cuts', w, 8),
+      threshold:
+        numberSetting(PICTURE.threshold, r.threshold, origin) ??
+        spec.results?.threshold ??
+        numberOrDefault(PICTURE.threshold, undefined, origin),
+      correction:
+        textSetting<Correction>(PICTURE.correction, r.correction ?? spec.results?.correction, origin) ?? 'none',
+      extent:
+        numberSetting(PICTURE.extent, r.extent, origin) ??
+        spec.results?.extent ??
+        numberOrDefault(PICTURE.extent, undefined, origin),
+      // the report shows one sign, as SPM's contrast view: positive unless told
+      sign: textSetting<ReportSpec['sign']>(PICTURE.sign, r.sign, origin) ?? 'pos',
+      display: textSetting<ReportSpec['display']>(PICTURE.display, r.display, origin)!,
+      cuts: numberOrDefault(REPORT.cuts, r.cuts, origin),
       background: ['template', 'icbm152', 'mean', 'none', 'ch2bet', 'ch2', 'ch2better'].includes(bg) ? bg : rel(bg),
-      viewer: bool(r, 'viewer', w, true),
-      file: String(file),
+      viewer: switchSetting(REPORT.viewer, r.viewer, origin),
+      file,
     };
   }
   if (raw.check !== undefined && raw.check !== false) {
     const c = raw.check === true ? {} : raw.check;
     const w = `${where}: check`;
     if (!isObj(c)) fail(w, 'expected true or {globals, nuisance}');
-    checkKeys(c, ['globals', 'nuisance'], w);
-    if (c.globals !== undefined && typeof c.globals !== 'string') fail(w, "'globals' must name a column (e.g. tiv)");
+    checkKeys(c, keysOf('check', CHECK), w);
     // without its own column, the check scales by the design's user globals (as vbm run --check does)
     const designGlobals = spec.designOptions?.globals;
-    const globals = c.globals ?? (designGlobals?.calculation === 'user' ? designGlobals.values : undefined);
-    spec.check = { globals, nuisance: c.nuisance === undefined ? [] : strList(c.nuisance, `${w}.nuisance`) };
+    const globals =
+      textSetting(CHECK.globals, c.globals, origin) ??
+      (designGlobals?.calculation === 'user' ? designGlobals.values : undefined);
+    spec.check = { globals, nuisance: listSetting(CHECK.nuisance, c.nuisance, origin) ?? [] };
   }
   return spec;
 }
 
+/** Read and validate an analysis file (YAML or JSON); errors name the file and the key. */
 export function readAnalysisFile(path: string): AnalysisSpec {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new VbmError(`analysis file not found: ${abs}`);

@@ -4,6 +4,8 @@
  * processes, Slurm arrays) lives in src/backend/, above the pipeline, which reaches it only
  * through the TaskBackend it is handed (pipeline/taskBackend.ts).
  */
+import { defaultOf } from '../settings/setting.js';
+import { BACKEND } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import type { PermuteRequest } from './permute.js';
 
@@ -95,13 +97,13 @@ export function backendFromFile(raw: unknown, where: string): BackendSettings {
   return checkBackendSettings(
     {
       type: str('type') as BackendType,
-      jobs: int('jobs', 4),
+      jobs: int('jobs', defaultOf(BACKEND.jobs)),
       partition: str('partition'),
       time: str('time'),
       mem: str('mem'),
       account: str('account'),
       sbatchArgs,
-      retries: int('retries', 1),
+      retries: int('retries', defaultOf(BACKEND.retries)),
       wait: r.wait,
     },
     w,

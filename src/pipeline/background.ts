@@ -24,6 +24,7 @@ import type { Analysis } from './analysis.js';
 
 export const MEAN_IMAGE = 'mean_scans.nii';
 
+/** The background image of a picture: a shipped or installed template, the mean of the analysed scans (computed once, kept in the folder), none, or an image path. */
 export async function resolveBackground(
   a: Analysis,
   spec: BackgroundSpec = 'template',

@@ -5,6 +5,8 @@
  * rows feed the kernel in check/homogeneity.ts (nuisance regression, Z-scores, Gram matrix).
  * Writes check.csv (per scan), check.json (settings, rule, summary) and check.png (box plots).
  */
+import { type Origin, settingName } from '../settings/setting.js';
+import { CHECK } from '../settings/vocabulary.js';
 import { basename, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { VbmError } from '../errors.js';
@@ -26,6 +28,7 @@ import { type CsvCell, toCsv } from '../io/csv.js';
 /** The file names and the record live in check/summary.ts, where the report can read them too. */
 export { CHECK_CSV, CHECK_JSON, CHECK_PNG, type CheckSummary };
 
+/** What `vbm check` needs: the spreadsheet, output folder, mask, global scaling column and nuisance columns. */
 export interface CheckOptions {
   /** Spreadsheet: first column scan paths. */
   design: string;
@@ -37,6 +40,8 @@ export interface CheckOptions {
   globals?: string;
   /** Columns regressed out voxel by voxel before the measures. */
   nuisance?: string[];
+  /** Where globals and nuisance were written (flags or an analysis file), for messages. */
+  origin?: Origin;
   /** Memory for the scans' rows before they go to a temporary file (default 512 MB). */
   memoryBytes?: number;
   /** Memory for one block of voxels of all scans (default 64 MB). */
@@ -44,6 +49,7 @@ export interface CheckOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
+/** What `vbm check` found: the summary, the flagged scans, the text printed and the files written. */
 export interface CheckResult {
   summary: CheckSummary;
   /** Flagged scans, most extreme first. */
@@ -57,6 +63,7 @@ export const CHECK_RULE =
   `or its quartic mean Z-score more than ${FLAG_SDS} SD above the median (SD = 1.4826 x median absolute deviation, so that bad scans do not widen it); ` +
   'on clean data (normal measures) each rule flags 2.3% of a large sample, 2.5% of a sample of 100, and the two together 3-5%';
 
+/** Check sample homogeneity before the model (CAT12's check): each scan's mean correlation with the others and its quartic mean Z-score; writes check.csv, check.png, check.json. */
 export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const table = await readTable(opts.design);
   const nuisance = opts.nuisance ?? [];
@@ -64,7 +71,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   for (const c of wanted) {
     if (!table.header.slice(1).includes(c)) {
       throw new VbmError(
-        `${opts.design}: column '${c}' (named by ${c === opts.globals ? '--globals' : '--nuisance'}) is not in the spreadsheet`,
+        `${opts.design}: column '${c}' (named by ${settingName(c === opts.globals ? CHECK.globals : CHECK.nuisance, opts.origin)}) is not in the spreadsheet`,
         `its columns are: ${table.header.slice(1).join(', ')}`,
       );
     }

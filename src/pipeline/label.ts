@@ -1,4 +1,6 @@
 import { toCsv } from '../io/csv.js';
+import { defaultOf } from '../settings/setting.js';
+import { ATLAS } from '../settings/vocabulary.js';
 import { join } from 'node:path';
 import { StagedFiles } from '../io/atomic.js';
 import { type Atlas, loadAtlas } from '../atlas/atlas.js';
@@ -9,6 +11,7 @@ import { type ResultsRequest, analysisResults } from './results.js';
 import type { Analysis } from './analysis.js';
 import { pad } from './outputs.js';
 
+/** Atlas labels asked of an analysis folder: the results thresholds, the atlas, the labelling modes and the sphere radius. */
 export interface LabelRequest extends Omit<ResultsRequest, 'atlas'> {
   /** Atlas: a path, a name found by `vbm atlases` (aal, brodmann, harvardoxford, jhu, aicha...), or one already loaded (reused over contrasts). */
   atlas: string | Atlas;
@@ -42,7 +45,7 @@ export function runLabel(dir: string | Analysis, req: LabelRequest): LabelOutput
   const res = analysisResults(dir, resultsReq);
   const atlas = typeof req.atlas === 'string' ? openAtlas(req.atlas, req.labels, req.probThreshold) : req.atlas;
   const modes = req.modes ?? ['peaks', 'extended', 'clusters'];
-  const radius = req.radiusMm ?? 5;
+  const radius = req.radiusMm ?? defaultOf(ATLAS.radius);
   const k = pad(res.contrast.index);
   const safe = atlas.name.replace(/[^A-Za-z0-9_.-]+/g, '_');
   const staged = new StagedFiles();

@@ -117,6 +117,7 @@ const checkStage: StageDef = {
       mask: r.spec.mask,
       globals: r.spec.check!.globals,
       nuisance: r.spec.check!.nuisance,
+      origin: r.spec.origin,
       onProgress: r.opts.onProgress,
     });
     r.text(`${res.text}\n  wrote ${res.files.join(', ')}`);
@@ -212,8 +213,8 @@ const resultsStage: StageDef = {
         threshold: s.threshold,
         correction: s.correction,
         extent: s.extent,
-        peaksPerCluster: s.peaks,
-        peakDistanceMm: s.peakDistance,
+        peaks: s.peaks,
+        peakDistance: s.peakDistance,
         maps: s.maps,
         atlas,
       });
@@ -240,8 +241,8 @@ const labelsStage: StageDef = {
         threshold: s.threshold,
         correction: s.correction,
         extent: s.extent,
-        peaksPerCluster: s.peaks,
-        peakDistanceMm: s.peakDistance,
+        peaks: s.peaks,
+        peakDistance: s.peakDistance,
         atlas,
         modes: at.modes,
         radiusMm: at.radius,
@@ -272,6 +273,7 @@ const permutationsStage: StageDef = {
       clusterThreshold: p.clusterThreshold,
       connectivity: p.connectivity,
       accel: p.accel,
+      origin: r.spec.origin,
       workers: opts.workers ?? r.spec.workers,
       signal: opts.signal,
       onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),

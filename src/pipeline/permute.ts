@@ -2,6 +2,8 @@
  * vbm permute on an analysis folder: run the permutation test for a contrast and write its maps
  * (NIfTI, with -log10 p), the table of significant clusters (CSV and JSON) and a terminal summary.
  */
+import { defaultOf } from '../settings/setting.js';
+import { PERMUTE } from '../settings/vocabulary.js';
 import { toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
@@ -17,6 +19,7 @@ import { permuteContrast } from './permuteInput.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { pad } from './outputs.js';
 
+/** A permutation test asked of an analysis folder: the test settings and the FWE level of the cluster table. */
 export interface PermuteRequest extends PermuteOptions {
   /** FWE level for the table of significant clusters (default 0.05). */
   alpha?: number;
@@ -34,6 +37,7 @@ export interface PermutationCluster {
   mm: [number, number, number];
 }
 
+/** What `vbm permute` produced: the test result, its significant clusters, the text printed and the files written. */
 export interface PermuteOutput {
   result: PermutationResult;
   clusters: PermutationCluster[];
@@ -125,6 +129,7 @@ function significantClusters(r: PermutationResult, alpha: number): { list: Permu
   return { list, definition };
 }
 
+/** Permutation inference on a contrast of an analysis folder (`vbm permute`): reads the scans once, runs the test, writes the p-value maps and the cluster table. */
 export async function runPermute(dir: string | Analysis, req: PermuteRequest): Promise<PermuteOutput> {
   const a = typeof dir === 'string' ? openAnalysis(dir) : dir;
   const con = a.contrast(req.contrast);
@@ -137,7 +142,7 @@ export async function runPermute(dir: string | Analysis, req: PermuteRequest): P
     );
   }
   const names = permutationFileNames(con.index);
-  const alpha = req.alpha ?? 0.05;
+  const alpha = req.alpha ?? defaultOf(PERMUTE.alpha);
   const result = await permuteContrast(a, {
     checkpoint: join(a.dir, names.checkpoint),
     ...req,

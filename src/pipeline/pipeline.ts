@@ -35,6 +35,7 @@ import {
   writeStages,
 } from './stages.js';
 
+/** How to run the pipeline: forced or partial re-runs, workers, backend, progress, logging and cancellation. */
 export interface PipelineOptions {
   /** Re-run every stage. */
   force?: boolean;
@@ -72,6 +73,7 @@ export interface StageReport {
   seconds: number;
 }
 
+/** What the pipeline did for one model: its folder and the status of each stage (ran, cached, not requested). */
 export interface ModelReport {
   name: string;
   dir: string;
@@ -84,6 +86,7 @@ export function modelDir(spec: AnalysisSpec, m: ModelSpec): string {
   return spec.multiModel ? join(spec.out, m.name) : spec.out;
 }
 
+/** Run an analysis spec stage by stage (design, estimate, contrasts, results, labels, permutations, report), reusing stages whose inputs are unchanged. */
 export async function runPipeline(spec: AnalysisSpec, opts: PipelineOptions = {}): Promise<ModelReport[]> {
   if (opts.from && !STAGES.includes(opts.from))
     throw new VbmError(`--from '${opts.from}' is not a stage`, `the stages are: ${STAGES.join(', ')}`);

@@ -4,6 +4,8 @@
  * Thresholds follow `vbm results` (a p-value with a correction, or a statistic value, and an
  * extent), so a picture shows exactly the voxels the table lists.
  */
+import { defaultOf, defaultText } from '../settings/setting.js';
+import { PICTURE, PLOT } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import type { Correction } from '../inference/results.js';
 import { labelClusters } from '../inference/clusters.js';
@@ -30,6 +32,7 @@ import { applyAffine } from '../io/nifti/affine.js';
 
 export type PlotKind = 'slices' | 'glass' | 'design';
 
+/** The thresholds of a displayed map: height (p or statistic), its correction, extent and the sign shown. */
 export interface ThresholdRequest {
   /** A p-value (<= 1) with `correction`, or a statistic value (> 1, with correction 'none'). */
   threshold: number;
@@ -38,6 +41,7 @@ export interface ThresholdRequest {
   sign: Sign;
 }
 
+/** A picture asked of an analysis folder (`vbm plot`): slices, glass brain or design, thresholds, cuts, background and output file. */
 export interface PlotRequest extends Partial<ThresholdRequest> {
   kind?: PlotKind;
   contrast?: number | string;
@@ -82,6 +86,7 @@ export function thresholdWithDefaults(t: Partial<ThresholdRequest>): ThresholdRe
   };
 }
 
+/** The map a picture shows for a contrast: the statistic thresholded as asked (height, correction, extent, sign), its colour scale and caption. */
 export function displayedMap(a: Analysis, contrast: number | string, t: ThresholdRequest, vmax?: number): DisplayedMap {
   const c = a.contrast(contrast);
   if (c.type === 'F' && t.sign !== 'pos')
@@ -173,7 +178,7 @@ export function drawSlices(d: DisplayedMap, req: SlicesRequest): PlotResult {
       d.scale,
       box,
       req.display,
-      req.cuts ?? 6,
+      req.cuts ?? defaultOf(PLOT.cuts),
       d.results.table.fwhmMm[AXIS_INDEX[req.display]],
     );
   return plotStatMap({
@@ -236,11 +241,13 @@ export function glassOutline(box: Box): { outline: Volume; outlineThreshold: num
   return { outline, outlineThreshold: GLASS_OUTLINE_LEVEL, contours: GLASS_CONTOURS, box: union };
 }
 
+/** Draw an analysis folder's design matrix (and its contrasts) as SPM's review shows it. */
 export function drawDesign(a: Analysis, title = 'Design matrix') {
   const r = a.record;
   return plotDesignMatrix({ columns: r.design.columns, matrix: r.design.matrix, contrasts: r.contrasts, title });
 }
 
+/** The PNG `vbm plot` wrote, and how many voxels survived the thresholds. */
 export interface PlotOutput {
   file: string;
   kind: PlotKind;
@@ -274,7 +281,7 @@ export async function runPlot(dirOrAnalysis: string | Analysis, req: PlotRequest
   let fig: PlotResult;
   if (kind === 'glass') fig = drawGlassBrain(d, title);
   else {
-    const bg = await resolveBackground(a, req.background ?? 'template', req.onProgress);
+    const bg = await resolveBackground(a, req.background ?? defaultText(PICTURE.background), req.onProgress);
     fig = drawSlices(d, {
       display: req.display ?? 'z',
       cuts: req.cuts,

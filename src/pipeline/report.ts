@@ -4,6 +4,8 @@
  * the chosen thresholds, SPM's results table (with atlas labels when an atlas is given),
  * smoothness and df, and an interactive NiiVue viewer. Opens from disk: no server, no network.
  */
+import { defaultOf, defaultText } from '../settings/setting.js';
+import { PICTURE, REPORT } from '../settings/vocabulary.js';
 import { designNotes, designTable } from './show.js';
 import { statSync } from 'node:fs';
 import { VBM_VERSION } from '../version.js';
@@ -34,6 +36,7 @@ import { checkSection } from '../report/checkSection.js';
 import { orthogonalitySection } from '../report/orthogonality.js';
 import { effectColumns, type PeakEffects } from './effects.js';
 
+/** A report asked of an analysis folder (`vbm report`): contrasts, thresholds, atlas, pictures, viewer and output file. */
 export interface ReportRequest extends Partial<ThresholdRequest> {
   /** Contrast numbers or names (default: all). */
   contrasts?: string[];
@@ -50,6 +53,7 @@ export interface ReportRequest extends Partial<ThresholdRequest> {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
+/** The HTML file `vbm report` wrote and its size. */
 export interface ReportOutput {
   file: string;
   bytes: number;
@@ -134,12 +138,13 @@ function cutsHtml(
   return table(['cut', 'passes through'], rows, { id: `cuts-${d.contrast.index}`, className: 'cuts' });
 }
 
+/** Write one self-contained HTML report of an analysis folder: design, contrasts, pictures, results tables, permutation results and an interactive viewer. */
 export async function runReport(dirOrAnalysis: string | Analysis, req: ReportRequest = {}): Promise<ReportOutput> {
   const a = typeof dirOrAnalysis === 'string' ? openAnalysis(dirOrAnalysis) : dirOrAnalysis;
   const r = a.record;
   const t = thresholdWithDefaults(req);
   const chosen = (req.contrasts ?? r.contrasts.map((c) => String(c.index))).map((w) => a.contrast(w));
-  const bg = await resolveBackground(a, req.background ?? 'template', (d, n) =>
+  const bg = await resolveBackground(a, req.background ?? defaultText(PICTURE.background), (d, n) =>
     req.onProgress?.('mean of the scans', d, n),
   );
   const window = bg.volume ? backgroundWindow(bg.volume) : undefined;
@@ -157,7 +162,7 @@ export async function runReport(dirOrAnalysis: string | Analysis, req: ReportReq
     const title = `${c.index}: ${c.name}, ${d.caption}`;
     const slices = drawSlices(d, {
       display: req.display ?? 'z',
-      cuts: req.cuts ?? 8,
+      cuts: req.cuts ?? defaultOf(REPORT.cuts),
       background: bg.volume,
       backgroundWindow: window,
       title,

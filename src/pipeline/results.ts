@@ -1,3 +1,5 @@
+import { defaultOf } from '../settings/setting.js';
+import { EXTRA_MAP_NAMES, RESULTS } from '../settings/vocabulary.js';
 import { type CsvCell, toCsv } from '../io/csv.js';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
@@ -14,9 +16,10 @@ import { pad } from './outputs.js';
 import { type PeakEffects, peakEffects, effectColumns } from './effects.js';
 import { partialR, partialR2, signedLogP } from '../inference/effectSize.js';
 
-export type ExtraMap = 'p' | 'logp' | 'z' | 'd' | 'r' | 'R2';
-export const EXTRA_MAPS: ExtraMap[] = ['p', 'logp', 'z', 'd', 'r', 'R2'];
+export type ExtraMap = (typeof EXTRA_MAP_NAMES)[number];
+export const EXTRA_MAPS: ExtraMap[] = [...EXTRA_MAP_NAMES];
 
+/** A results table asked of an analysis folder: the contrast, its thresholds, extra maps to write and an atlas to label peaks. */
 export interface ResultsRequest extends ResultsOptions {
   /** Contrast number (1-based) or name. */
   contrast: number | string;
@@ -28,6 +31,7 @@ export interface ResultsRequest extends ResultsOptions {
   atlas?: Atlas;
 }
 
+/** What `vbm results` produced for one contrast: the table, its text as printed, and the files written. */
 export interface ResultsOutput {
   contrast: { index: number; name: string; type: 'T' | 'F' };
   table: ResultsTable;
@@ -117,7 +121,7 @@ export function footerLines(t: ResultsTable): string[] {
 export function formatResultsText(
   t: ResultsTable,
   title: string,
-  opts: { peaksPerCluster: number; peakDistanceMm: number },
+  opts: { peaks: number; peakDistance: number },
   labels?: string[],
   effects?: PeakEffects,
 ): string {
@@ -166,7 +170,7 @@ export function formatResultsText(
     '',
     body,
     '',
-    `table shows ${opts.peaksPerCluster} local maxima more than ${opts.peakDistanceMm.toFixed(1)}mm apart`,
+    `table shows ${opts.peaks} local maxima more than ${opts.peakDistance.toFixed(1)}mm apart`,
     ...footerLines(t),
     ...(effects?.note ? [effects.note] : []),
   ].join('\n');
@@ -178,7 +182,7 @@ export interface AnalysisResults {
   table: ResultsTable;
   stat: Volume;
   mask: Volume;
-  options: { peaksPerCluster: number; peakDistanceMm: number };
+  options: { peaks: number; peakDistance: number };
   /** Effect sizes at each peak of the table (r and, for two groups, d for T; partial R2 for F). */
   effects: PeakEffects;
 }
@@ -202,7 +206,10 @@ export function analysisResults(dirOrAnalysis: string | Analysis, req: ResultsRe
       're-run `vbm run`',
     );
   const statType: StatType = c.type;
-  const options = { peaksPerCluster: req.peaksPerCluster ?? 3, peakDistanceMm: req.peakDistanceMm ?? 8 };
+  const options = {
+    peaks: req.peaks ?? defaultOf(RESULTS.peaks),
+    peakDistance: req.peakDistance ?? defaultOf(RESULTS.peakDistance),
+  };
   const table = computeResults(
     statImg.data,
     statType,

@@ -24,6 +24,7 @@ import {
 import { stageContrastImages, stageModelImages } from './outputs.js';
 import { reselCounts } from '../inference/resels.js';
 
+/** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
   /** Spreadsheet (.xlsx, .csv, .tsv): first column scan paths, then covariates. */
   design: string;
@@ -46,6 +47,7 @@ export interface AnalysisOptions extends DesignOptions {
   prebuiltContrasts?: Contrast[];
 }
 
+/** The analysis folder written by `runAnalysis` and its model record (model.json). */
 export interface AnalysisResult {
   dir: string;
   record: ModelRecord;

@@ -68,6 +68,7 @@ export function displayedClusters(stat: Volume, scale: StatScale, axis: CutAxis)
   return out.sort((p, q) => q.peak - p.peak || q.voxels - p.voxels);
 }
 
+/** Where slices are cut: the planes available, those through the clusters (strongest first) and those filling the rest of the brain. */
 export interface CutPlan {
   /** Available planes (mm, voxel centres of the statistic grid) within the range to fill. */
   planes: number[];

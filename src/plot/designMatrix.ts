@@ -38,6 +38,7 @@ export function designGreys(matrix: number[][]): number[][] {
   );
 }
 
+/** Draw a design matrix as SPM does (grey scale per column, scans down, columns across) with the contrasts' weights above. */
 export function plotDesignMatrix(d: DesignPicture): DesignFigure {
   checkFonts();
   const n = d.matrix.length;

@@ -14,6 +14,7 @@ import { displayedClusters, findCuts, gridPlanes } from './cuts.js';
 
 export type Display = CutAxis | 'ortho';
 
+/** A statistic map on slices over a background (as nilearn's plot_stat_map): cuts, colour scale, threshold and title. */
 export interface StatMapRequest {
   /** The map to show; only values beyond the scale's threshold (with its sign) are coloured. */
   stat: Volume;
@@ -32,6 +33,7 @@ export interface StatMapRequest {
   colourBarLabel?: string;
 }
 
+/** A drawn figure (RGBA pixels) and the mm grid of each panel, so that tests can read positions back. */
 export interface PlotResult extends Figure {
   /** The mm grid of each panel, in the order of `panels`. */
   grids: PlaneGrid[];
@@ -107,6 +109,7 @@ export function plotStatMap(req: StatMapRequest): PlotResult {
   return { ...fig, grids };
 }
 
+/** A glass brain (maximum intensity projections) of a statistic map with a brain outline, as nilearn's plot_glass_brain. */
 export interface GlassBrainRequest {
   stat: Volume;
   /** Outline: voxels above `outlineThreshold` of this image (a brain template, or the analysis mask), projected; its edge is drawn. */

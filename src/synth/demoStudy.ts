@@ -34,6 +34,7 @@ export interface DemoSubject {
   tiv: number;
 }
 
+/** The demo study: its grid, the template on it, its subjects and each subject's scan. */
 export interface DemoStudy {
   dims: [number, number, number];
   affine: Affine;
@@ -75,6 +76,7 @@ function templateOnGrid(t: Volume, dims: [number, number, number], affine: Affin
   return out;
 }
 
+/** A synthetic demo study on a grey-matter template: subjects with ages and groups, and scans (made on demand) with age and patient effects planted. */
 export function makeDemoStudy(template: Volume, o: DemoOptions = {}): DemoStudy {
   const n = o.n ?? 40;
   const rng = new Rng(o.seed ?? 2026);

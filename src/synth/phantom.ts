@@ -80,6 +80,7 @@ export function brainTemplate(dims: [number, number, number], affine: Affine): F
   return out;
 }
 
+/** A synthetic cohort of grey-matter-like scans with known covariate effects and smooth noise (for tests and benchmarks). */
 export function makeCohort(o: CohortOptions): Cohort {
   const rng = new Rng(o.seed ?? 1);
   const affine = mniLikeAffine(o.dims, o.voxelMm, o.storage ?? 'LAS');

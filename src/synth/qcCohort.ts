@@ -12,6 +12,7 @@ import { DT } from '../io/nifti/datatypes.js';
 import { makeCohort } from './phantom.js';
 import { Rng } from './random.js';
 
+/** The faults a QC cohort can plant in a scan. */
 export type ScanFault = 'unmodulated' | 'misregistered' | 'rescaled';
 
 export interface QcCohortOptions {
@@ -41,6 +42,7 @@ export interface QcCohort {
 /** The TIV that maps to a Jacobian factor of 1. */
 export const TIV_REFERENCE = 1900;
 
+/** A synthetic cohort with faulty scans planted (unmodulated, misregistered, rescaled), to test the sample check. */
 export function makeQcCohort(o: QcCohortOptions): QcCohort {
   const base = makeCohort({
     n: o.n,

@@ -91,6 +91,7 @@ export function composeAffines(A: Affine, B: Affine): Affine {
   return out;
 }
 
+/** Map a voxel position (x, y, z, 0-based) through a 4x4 affine to world millimetres. */
 export function applyAffine(A: Affine, x: number, y: number, z: number): [number, number, number] {
   return [
     A[0][0] * x + A[0][1] * y + A[0][2] * z + A[0][3],

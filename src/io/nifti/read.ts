@@ -209,7 +209,8 @@ export interface NiftiFile {
 }
 
 /**
- * `into`: where to read a single-file image (given its header and size; undefined: a new buffer),
+ * Read a NIfTI-1 or Analyze image (.nii, .nii.gz, .hdr/.img): its header and raw voxel bytes, and
+ * optionally the SHA-256 of the bytes on disk. `into`: where to read a single-file image (given its header and size; undefined: a new buffer),
  * e.g. so that the voxels land where a kernel reads them.
  */
 export function openNifti(
