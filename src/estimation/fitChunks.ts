@@ -11,8 +11,10 @@ import { VbmError } from '../errors.js';
 import { type FitSums, mergeSums } from './accumulate.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 
-/** Scans per chunk: fixed, so the order of additions does not depend on workers or tasks. */
-export const FIT_CHUNK = 32;
+import { FIT_CHUNK } from './scanFold.js';
+
+/** Scans per chunk (declared in scanFold.ts, which the browser's fit shares). */
+export { FIT_CHUNK } from './scanFold.js';
 
 export function fitChunks(job: FitJob): FitJob[] {
   const out: FitJob[] = [];
