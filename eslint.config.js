@@ -5,10 +5,12 @@
 //   model, inference
 //   estimation, check, permutation, atlas, synth
 //   plot, report
+//   core            (src/core/index.ts: the pure engine's public entry, vbm/core)
 //   pipeline
 //   backend
 //   cli
-// The numerical core (model/, inference/) imports no node:* module, no process and no console.
+// The numerical core (model/, inference/) imports no node:* module, no process and no console;
+// neither does src/core/ (and tsconfig.core.json makes the compiler refuse them in all it reaches).
 // The rules hold with no exceptions (issue 12 moved the last file reading out of model/, permutation/, plot/).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -19,6 +21,7 @@ const LAYERS = [
   ['model', 'inference'],
   ['estimation', 'check', 'permutation', 'atlas', 'synth'],
   ['plot', 'report'],
+  ['core'],
   ['pipeline'],
   ['backend'],
   ['cli'],
@@ -69,7 +72,17 @@ const layerRules = LAYERS.flatMap((folders, i) =>
 );
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench-data/**', 'demo-output/**', 'scripts/*.mjs', 'eslint.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'types/**',
+      'node_modules/**',
+      'bench-data/**',
+      'demo-output/**',
+      'scripts/*.mjs',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -128,6 +141,25 @@ export default tseslint.config(
         },
       ],
       'no-restricted-globals': ['error', { name: 'process', message: 'the permutation engine does not read process.' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^node:', message: 'the core is pure: no node:* modules (do I/O in a shell layer).' },
+            {
+              regex: `^(\\.\\./)+(${higher(LAYERS.findIndex((l) => l.includes('core'))).join('|')})(/|\\.js$)`,
+              message: 'the core sits below pipeline and cli: import downward only.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'process', message: 'the core does not read process.' }],
       'no-console': 'error',
     },
   },

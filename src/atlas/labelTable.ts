@@ -1,16 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { VbmError } from '../errors.js';
+import { type LabelTable, labelTableFromRows, parseLabelText } from './labelText.js';
 
-/** Region names by code, as read from a label table; `format` says which convention applied. */
-export interface LabelTable {
-  names: Map<number, string>;
-  format: 'csv' | 'tsv' | 'mricron-txt' | 'fsl-xml';
-  /** FSL XML: image files named in the header, relative to the XML's folder. */
-  images?: string[];
-  /** FSL XML: 'Label' (3-D codes = index + 1) or 'Probabilistic' (4-D, volume = index). */
-  fslType?: string;
-}
+// the parsing is pure (labelText.ts); the type stays importable from here
+export type { LabelTable } from './labelText.js';
 
 /**
  * Read a label table:
@@ -21,53 +15,13 @@ export interface LabelTable {
 export function readLabelTable(path: string): LabelTable {
   if (!existsSync(path)) throw new VbmError(`label table not found: ${path}`);
   const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
-  if (/\.xml$/i.test(path) || /^\s*<\?xml|<atlas/i.test(text)) return readFslXml(path, text);
   const delim = /\.csv$/i.test(path) ? ',' : /\.tsv$/i.test(path) ? '\t' : null;
-  const rows: string[][] = delim
-    ? parseCsv(text, { delimiter: delim, relax_column_count: true, skip_empty_lines: true, trim: true })
-    : text
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith('#'))
-        .map((l) => l.split(/\s+/));
-  const names = new Map<number, string>();
-  rows.forEach((parts, i) => {
-    const code = Number(parts[0]);
-    if (!Number.isFinite(code)) {
-      if (i === 0) return; // header row
-      throw new VbmError(
-        `${path}, line ${i + 1}: '${parts[0]}' is not a numeric label code`,
-        'each line must start with the integer value of the region in the atlas image',
-      );
-    }
-    const name = parts[1];
-    if (!name) throw new VbmError(`${path}, line ${i + 1}: code ${code} has no name`);
-    if (names.has(code)) throw new VbmError(`${path}, line ${i + 1}: code ${code} appears twice`);
-    names.set(code, name);
+  if (!delim || /^\s*<\?xml|<atlas/i.test(text)) return parseLabelText(text, path);
+  const rows: string[][] = parseCsv(text, {
+    delimiter: delim,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    trim: true,
   });
-  if (names.size === 0)
-    throw new VbmError(
-      `${path}: no labels found`,
-      'expected lines of "index,name" (CSV/TSV) or "index name" (mricron .txt)',
-    );
-  return { names, format: delim === ',' ? 'csv' : delim ? 'tsv' : 'mricron-txt' };
-}
-
-function decodeXml(s: string): string {
-  return s
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, '&');
-}
-
-function readFslXml(path: string, text: string): LabelTable {
-  const names = new Map<number, string>();
-  for (const m of text.matchAll(/<label\b[^>]*\bindex="(\d+)"[^>]*>([^<]*)<\/label>/g))
-    names.set(Number(m[1]), decodeXml(m[2].trim()));
-  if (names.size === 0) throw new VbmError(`${path}: no <label index="..."> entries in the FSL atlas XML`);
-  const images = [...text.matchAll(/<imagefile>([^<]+)<\/imagefile>/g)].map((m) => m[1].trim());
-  const fslType = /<type>([^<]+)<\/type>/.exec(text)?.[1].trim();
-  return { names, format: 'fsl-xml', images, fslType };
+  return labelTableFromRows(rows, path, delim === ',' ? 'csv' : 'tsv');
 }

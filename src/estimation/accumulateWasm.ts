@@ -5,26 +5,14 @@
  * scans are decoded straight into its slots, and the chunk's sums are copied out when it ends
  * (into recycled arrays when the caller has them, so no fresh pages are faulted in per chunk).
  */
+import type { SumKernel } from './scanFold.js';
 import { readFileSync } from 'node:fs';
 import type { NiftiHeader } from '../io/nifti/header.js';
 import { DT } from '../io/nifti/datatypes.js';
 import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, type ScanContribution, createSums } from './accumulate.js';
 
-export interface SumAccumulator {
-  /** Float32 views of the scan slots (full grid): decode a batch's scans into these. */
-  readonly slots: Float32Array[];
-  /**
-   * Where to read a single-volume float32 file (the header says which; `bytes`: its size) so that
-   * its voxels land in slot k and decode without a copy; undefined when it would not fit so.
-   */
-  fileSlot(k: number, header: NiftiHeader, bytes: number): Uint8Array | undefined;
-  /** Start a chunk: every sum zero, every voxel kept, extremes empty. */
-  reset(): void;
-  /** Fold a batch of scans (at most slots.length; data anywhere, copied into a slot if it is not one). */
-  add(scans: ScanContribution[]): void;
-  /** The chunk's sums, copied into `into` when given (arrays of the layout's sizes), else into new arrays. */
-  copyOut(into?: FitSums): FitSums;
-}
+/** The SIMD kernel's accumulator (the interface the pure fold expects of a kernel with its own sums). */
+export type SumAccumulator = SumKernel;
 
 type ScanFn = (
   c0: number,

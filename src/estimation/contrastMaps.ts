@@ -1,6 +1,6 @@
 import type { Contrast } from '../model/contrasts.js';
 import { type Matrix, matmul, pinv, rank, transpose } from '../model/linalg.js';
-import type { FittedModel } from './fit.js';
+import type { FittedModel } from './fitSolve.js';
 
 /** The estimated contrast maps over the analysed voxels. */
 export interface ContrastMaps {

@@ -12,8 +12,10 @@ import { type FitSums, mergeSums, sumsBuffers } from './accumulate.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 import type { FitChunkItem, FitChunkShared } from './fitChunkWorker.js';
 
-/** Scans per chunk: fixed, so the order of additions does not depend on workers or tasks. */
-export const FIT_CHUNK = 32;
+import { FIT_CHUNK } from './scanFold.js';
+
+/** Scans per chunk (declared in scanFold.ts, which the browser's fit shares). */
+export { FIT_CHUNK } from './scanFold.js';
 
 /** The job cut into consecutive chunks of FIT_CHUNK scans (the last may be shorter). */
 export function fitChunks(job: FitJob): FitJob[] {

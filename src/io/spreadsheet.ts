@@ -5,15 +5,9 @@ import { readSheet } from 'read-excel-file/node';
 import { VbmError } from '../errors.js';
 import { XLSX_MAX_FILE_BYTES, checkZipInflation } from './zipBound.js';
 
-export type Cell = string | number | null;
+import type { Cell, Table } from './table.js';
 
-/** A table as read: the header row and the data rows; `rowNumbers[i]` is the row as the user sees it (header = 1). */
-export interface Table {
-  path: string;
-  header: string[];
-  rows: Cell[][];
-  rowNumbers: number[];
-}
+export type { Cell, Table } from './table.js';
 
 function normaliseCell(v: unknown): Cell {
   if (v === null || v === undefined) return null;

@@ -1,5 +1,5 @@
 import { VbmError } from '../errors.js';
-import type { Table } from '../io/spreadsheet.js';
+import type { Table } from '../io/table.js';
 import { type Matrix, nullSpace, pinv, rank, matmul, transpose } from './linalg.js';
 import { columnKind, factorColumn, numericColumn, requireColumn } from './factors.js';
 import { type GlobalScaling, type GlobalsOptions, globalScaling, globalsSource } from './globals.js';

@@ -5,7 +5,7 @@
  * mistyped cell must not silently turn a covariate into a factor.
  */
 import { VbmError } from '../errors.js';
-import type { Cell, Table } from '../io/spreadsheet.js';
+import type { Cell, Table } from '../io/table.js';
 
 const NUMBER = /^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$/;
 

@@ -28,14 +28,10 @@ export interface Theme {
 export const DARK: Theme = { background: '#000000', text: '#ffffff', faint: '#a0a0a0' };
 export const LIGHT: Theme = { background: '#ffffff', text: '#000000', faint: '#606060' };
 
-/** One panel: RGBA pixels and the words above it. */
-export interface Panel {
-  width: number;
-  height: number;
-  rgba: Uint8ClampedArray;
-  /** Written above the panel: at its left edge, centre and right edge. */
-  header?: { left?: string; centre?: string; right?: string };
-}
+import type { Panel } from './panels.js';
+
+/** One panel: RGBA pixels and the words above it (declared with the pure rasters, panels.ts). */
+export type { Panel } from './panels.js';
 
 export interface ColourBar {
   scale: StatScale;

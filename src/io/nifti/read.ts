@@ -8,12 +8,10 @@ import type { AnalyzeMat } from './analyze.js';
 import { readMatVariables } from '../matlab.js';
 import { DT } from './datatypes.js';
 import type { Volume } from './volume.js';
+import { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeVolume, isGzip, tooLittleData, tooMuchData } from './decode.js';
 
-const GZIP_MAGIC = [0x1f, 0x8b];
-
-function isGzip(buf: Uint8Array): boolean {
-  return buf.length >= 2 && buf[0] === GZIP_MAGIC[0] && buf[1] === GZIP_MAGIC[1];
-}
+// the pure decoding lives in decode.ts; these names stay importable from here
+export { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeNifti, decodeVolume } from './decode.js';
 
 /** For a path, the header file and the image file (.nii: both the same; .hdr/.img: a pair). */
 export function niftiFiles(path: string): { headerPath: string; imagePath: string } {
@@ -25,28 +23,8 @@ export function niftiFiles(path: string): { headerPath: string; imagePath: strin
   return { headerPath: `${m[1]}.${hdrExt}${gz}`, imagePath: `${m[1]}.${imgExt}${gz}` };
 }
 
-/**
- * Bytes a file may hold beyond what its header describes (NIfTI allows trailing bytes, e.g.
- * padding); more is refused, and a .nii.gz is never inflated further than this.
- */
-export const TRAILING_BYTES_ALLOWED = 1 << 20;
 /** deflate's largest possible expansion (a run of equal bytes): about 1032 output bytes per input byte. */
 const DEFLATE_MAX_RATIO = 1032;
-
-function tooMuchData(path: string, need: number, got: number | string): VbmError {
-  return new VbmError(
-    `${path}: the file holds more data than its header describes (the header describes ${need} bytes; the file holds ${got})`,
-    'the header is wrong, or other data were appended to the image; re-create the file',
-  );
-}
-
-function tooLittleData(path: string, h: NiftiHeader, need: number, got: number | string): VbmError {
-  return new VbmError(
-    `${path}: the header describes ${h.dims.join('x')}x${h.nVolumes} ${h.datatype.name} voxels ` +
-      `(${need} bytes from offset ${h.voxOffset}) but the file holds only ${got} bytes`,
-    'the file is truncated, or its header is wrong; re-create it',
-  );
-}
 
 /**
  * Check, from the file sizes alone, that the files can hold what the header claims: an
@@ -188,7 +166,6 @@ function readPrefix(path: string, n: number): Promise<Uint8Array> {
   }
 }
 
-/** A decoded image file: header plus the raw bytes that hold the voxels. */
 /** The whole file into `target` (at least the file's size; the file is read to its end). */
 function readInto(path: string, target: Uint8Array): Uint8Array {
   const fd = openSync(path, 'r');
@@ -199,13 +176,6 @@ function readInto(path: string, target: Uint8Array): Uint8Array {
   } finally {
     closeSync(fd);
   }
-}
-
-export interface NiftiFile {
-  header: NiftiHeader;
-  data: Uint8Array;
-  /** SHA-256 of the bytes on disk (header file, then image file), when asked for. */
-  sha256?: string;
 }
 
 /**
@@ -242,79 +212,6 @@ export function openNifti(
   const data = isGzip(rawData) ? gunzipBounded(rawData, imagePath, need + TRAILING_BYTES_ALLOWED, need) : rawData;
   if (data.length < need) throw tooLittleData(imagePath, header, need, data.length);
   return { header, data, sha256: hash?.digest('hex') };
-}
-
-/**
- * Decode volume `index` (0-based) of an opened file to float32, applying scl_slope/scl_inter.
- * `out` may be given to reuse a buffer.
- */
-export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Float32Array {
-  const { header, data } = file;
-  const nvox = header.dims[0] * header.dims[1] * header.dims[2];
-  if (index < 0 || index >= header.nVolumes) {
-    throw new VbmError(`${header.path}: volume ${index + 1} requested but the file holds ${header.nVolumes}`);
-  }
-  const bytes = header.datatype.bytes;
-  const start = header.voxOffset + index * nvox * bytes;
-  const le = header.littleEndian;
-  const code = header.datatype.code;
-  const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  const dst = out && out.length === nvox ? out : new Float32Array(nvox);
-  if (code === DT.FLOAT32 && le === hostLE) {
-    if (!out && (data.byteOffset + start) % 4 === 0 && header.slope === 1 && header.inter === 0) {
-      // no copy: a view on the file's bytes
-      return new Float32Array(data.buffer, data.byteOffset + start, nvox);
-    }
-    new Uint8Array(dst.buffer, dst.byteOffset, nvox * 4).set(data.subarray(start, start + nvox * 4));
-  } else {
-    const view = new DataView(data.buffer, data.byteOffset + start, nvox * bytes);
-    switch (code) {
-      case DT.UINT8:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getUint8(i);
-        break;
-      case DT.INT8:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getInt8(i);
-        break;
-      case DT.INT16:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getInt16(2 * i, le);
-        break;
-      case DT.UINT16:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getUint16(2 * i, le);
-        break;
-      case DT.INT32:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getInt32(4 * i, le);
-        break;
-      case DT.UINT32:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getUint32(4 * i, le);
-        break;
-      case DT.FLOAT32:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getFloat32(4 * i, le);
-        break;
-      case DT.FLOAT64:
-        for (let i = 0; i < nvox; i++) dst[i] = view.getFloat64(8 * i, le);
-        break;
-      case DT.INT64:
-        for (let i = 0; i < nvox; i++) dst[i] = Number(view.getBigInt64(8 * i, le));
-        break;
-      case DT.UINT64:
-        for (let i = 0; i < nvox; i++) dst[i] = Number(view.getBigUint64(8 * i, le));
-        break;
-      default:
-        throw new VbmError(`${header.path}: datatype ${header.datatype.name} cannot be decoded`);
-    }
-  }
-  if (header.slope !== 1 || header.inter !== 0) {
-    const s = header.slope;
-    const c = header.inter;
-    if (code === DT.FLOAT64) {
-      // scale in float64 before rounding to float32
-      const view = new DataView(data.buffer, data.byteOffset + start, nvox * bytes);
-      for (let i = 0; i < nvox; i++) dst[i] = view.getFloat64(8 * i, le) * s + c;
-    } else {
-      for (let i = 0; i < nvox; i++) dst[i] = dst[i] * s + c;
-    }
-  }
-  return dst;
 }
 
 /** Read one 3-D volume (volume `index` of a 4-D file) as float32. */

@@ -1,0 +1,298 @@
+/**
+ * The pure halves of the fit around the streaming of scans: the plan (candidate voxels, each
+ * scan's design row, residual subset, chunks per variance group), and the model from the summed
+ * scans (analysis mask, OLS or SPM's ReML-whitened fit, ResMS, smoothness, warnings). The Node
+ * fit (fit.ts) and the core's fit over an iterator of scans (fitStream.ts) share both, so they
+ * give the same bytes.
+ */
+import { VbmError } from '../errors.js';
+import type { Affine } from '../io/nifti/affine.js';
+import type { Design } from '../model/designMatrix.js';
+import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
+import { type FitLayout, type FitSums, residualSubset } from './accumulate.js';
+import { type ThresholdMasking, globalThresholds, outlyingGlobalMeans } from './masking.js';
+import {
+  type NonSphericity,
+  pooledCovarianceFromSums,
+  selectVoxels,
+  solveFromSums,
+  varianceComponents,
+  weightedSums,
+  whiten,
+} from './nonSphericity.js';
+import type { FitItem, FitJob, ScanReport } from './scanFold.js';
+import type { ScanRef } from './scanList.js';
+import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
+
+/** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
+export interface FittedModel {
+  dims: [number, number, number];
+  affine: Affine;
+  /** Analysis mask on the full grid (1 = analysed). */
+  mask: Uint8Array;
+  /** Linear indices of the analysed voxels, ascending. */
+  vox: Int32Array;
+  n: number;
+  p: number;
+  /** Parameter estimates, voxel-major: beta[k * p + j]. */
+  beta: Float64Array;
+  /** Residual mean square per analysed voxel: ResSS / trRV. */
+  resMS: Float64Array;
+  /** tr(RV) = n - rank(X) for OLS; the residual df. */
+  trRV: number;
+  df: number;
+  /** pinv(X'X); for a whitened fit pinv(WX) WVW' pinv(WX)' (SPM's xX.Bcov). */
+  Bcov: Matrix;
+  /** With variance components: ReML's estimates and the whitened model's traces. */
+  nonSphericity?: NonSphericity;
+  smoothness: SmoothnessEstimate;
+  scans: { path: string; volume: number; sha256: string; datatype: string }[];
+  /** Wall time of each step, ms: headers, stream (read + accumulate), solve, smoothness. */
+  timings: Record<string, number>;
+  /** Inputs that are almost certainly wrong but do not stop the fit (all-zero scans, outlying means, Analyze orientation). */
+  warnings: string[];
+}
+
+/** What the scans are folded into, and in which order: the same for every way of streaming them. */
+export interface FitPlan {
+  /** Candidate voxels (the explicit mask on the scans' grid), ascending linear indices. */
+  cand: Int32Array;
+  nCand: number;
+  layout: FitLayout;
+  /** SPM's residual-image scans (design rows, 0-based). */
+  subset: Set<number>;
+  items: FitItem[];
+  /** Variance group of each design row (unequal variances), or undefined. */
+  groups: Int32Array | undefined;
+  /** One job per variance group (each group's scans in design order), or one job of all scans. */
+  jobs: FitJob[];
+}
+
+/**
+ * Plan a fit: candidate voxels from the explicit mask (on the scans' grid, 1 = candidate), each
+ * scan's design row, scaling and threshold, and the jobs (one per variance group).
+ * `allocate` makes the candidate list (the Node fit shares it with worker threads).
+ */
+export function planFit(
+  design: Design,
+  refs: ScanRef[],
+  reference: FitJob['reference'],
+  explicit: Uint8Array,
+  masking: { threshold: ThresholdMasking; implicit: boolean; maskName?: string; maxResiduals?: number },
+  allocate: (n: number) => Int32Array = (n) => new Int32Array(n),
+): FitPlan {
+  const nvox = explicit.length;
+  let nCand = 0;
+  for (let i = 0; i < nvox; i++) nCand += explicit[i];
+  if (nCand === 0) {
+    throw new VbmError(
+      `the explicit mask ${masking.maskName} covers no voxel of the scans`,
+      'check that mask and scans are in the same space (both MNI)',
+    );
+  }
+  const cand = allocate(nCand);
+  for (let i = 0, c = 0; i < nvox; i++) if (explicit[i]) cand[c++] = i;
+  const layout: FitLayout = { dims: reference.dims, cand, p: design.p, smoothness: true };
+  const subset = new Set(residualSubset(design.n, masking.maxResiduals ?? 64));
+  const thresholds = globalThresholds(masking.threshold, design.globals);
+  const items = refs.map((ref) => ({
+    ref,
+    x: design.X[ref.row],
+    inResidualSubset: subset.has(ref.row),
+    scale: design.globalScale?.[ref.row],
+    threshold: thresholds?.[ref.row],
+  }));
+  const fitJob: FitJob = { scans: items, layout, threshold: masking.threshold, implicit: masking.implicit, reference };
+  const groups = varianceComponents(design);
+  let jobs = [fitJob];
+  if (groups) {
+    const nGroups = Math.max(...groups) + 1;
+    jobs = Array.from({ length: nGroups }, (_, g) => ({
+      ...fitJob,
+      scans: items.filter((it) => groups[it.ref.row] === g),
+    }));
+  }
+  return { cand, nCand, layout, subset, items, groups, jobs };
+}
+
+/** What the model is made from once every scan is summed. */
+export interface SummedScans {
+  design: Design;
+  plan: FitPlan;
+  /** The sums of all scans (no variance groups), or one set per variance group. */
+  sums: FitSums | FitSums[];
+  /** Every scan's report (any order). */
+  reports: ScanReport[];
+  refs: ScanRef[];
+  dims: [number, number, number];
+  affine: Affine;
+  /** Warnings met so far (headers); more are added. */
+  warnings: string[];
+  timings: Record<string, number>;
+  /** Non-sphericity: upper-tail p of the effects-of-interest F selecting the pooled voxels (SPM: 0.001). */
+  UFp?: number;
+  /** Called at the end of each step with its name ('pool', 'solve', 'smoothness'), for timings. */
+  lap?: (name: string) => void;
+}
+
+/** The fitted model from the summed scans: analysis mask, estimates, ResMS, smoothness. */
+export function fitFromSums(inp: SummedScans): FittedModel {
+  const { design, plan, reports, refs, warnings } = inp;
+  const lap = inp.lap ?? ((): void => undefined);
+  const { cand: candShared, nCand, subset, groups } = plan;
+  const groupSums = Array.isArray(inp.sums) ? inp.sums : undefined;
+  const sums = groupSums
+    ? weightedSums(
+        groupSums,
+        groupSums.map(() => 1),
+      )
+    : (inp.sums as FitSums);
+  const nvox = inp.dims[0] * inp.dims[1] * inp.dims[2];
+  // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
+  const mask = new Uint8Array(nvox);
+  const candOfList: number[] = [];
+  for (let c = 0; c < nCand; c++) {
+    if (sums.ok[c] && sums.vmax[c] > sums.vmin[c]) {
+      mask[candShared[c]] = 1;
+      candOfList.push(c);
+    }
+  }
+  const m = candOfList.length;
+  const label = (row: number): string => design.scans[row];
+  if (m === 0) {
+    // name the scans that removed most voxels: one of them is usually empty, all NaN, or on another scale
+    const worst = [...reports]
+      .sort((a, b) => b.removed - a.removed || a.row - b.row)
+      .filter((r) => r.removed > 0)
+      .slice(0, 3);
+    const named = worst.map(
+      (r) =>
+        `${label(r.row)} (row ${r.row + 1}) removes ${r.removed} of ${nCand} voxels${r.allZero ? ', it is all zero' : Number.isNaN(r.mean) ? ', it has no finite value' : ''}`,
+    );
+    throw new VbmError(
+      `no voxel survives masking (explicit, implicit, threshold, constant data)${named.length ? `; the scans that removed most: ${named.join('; ')}` : ''}`,
+      'check these scans (empty, all NaN, another modality), then the mask and the threshold masking options',
+    );
+  }
+  const byRowReport = new Map(reports.map((r) => [r.row, r]));
+  for (const r of [...reports].sort((a, b) => a.row - b.row)) {
+    if (r.allZero && r.isFloat)
+      warnings.push(
+        `${label(r.row)} (row ${r.row + 1}) is all zeros; it is used as it is (SPM does the same), but it is almost certainly a failed segmentation or an empty file`,
+      );
+  }
+  const ordered = refs.map((ref) => byRowReport.get(ref.row)!);
+  const odd = outlyingGlobalMeans(ordered.map((r) => r.mean));
+  for (const i of odd) {
+    const r = ordered[i];
+    warnings.push(
+      `${label(r.row)} (row ${r.row + 1}) has a mean of ${r.mean.toPrecision(4)}, more than 4 standard deviations from the other scans'; ` +
+        'is it another modality, or an unmodulated or unsmoothed map?',
+    );
+  }
+  const vox = new Int32Array(m);
+  const candOf = new Int32Array(candOfList);
+  const maskIndex = new Int32Array(nvox).fill(-1);
+  for (let k = 0; k < m; k++) {
+    vox[k] = candShared[candOf[k]];
+    maskIndex[vox[k]] = k;
+  }
+  // 5. OLS from the sums: beta = pinv(X'X) X'y, ResSS = y'y - beta'X'y
+  const p = design.p;
+  const X = design.X;
+  let Bcov = pinv(matmul(transpose(X), X));
+  let trRV = design.n - design.rank;
+  let df = trRV;
+  let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV);
+  let XS = [...subset].sort((a, b) => a - b).map((i) => X[i]);
+  let nonSphericity: NonSphericity | undefined;
+  if (groups && groupSums) {
+    // 5b. SPM's non-sphericity: pooled covariance of the voxels the effects-of-interest F
+    // selects, ReML, and the whitened fit, all from the per-group sums (no second read)
+    const UFp = inp.UFp ?? 0.001;
+    const pick = selectVoxels(design, sums, candOf, nCand, { beta, rss }, UFp);
+    if (pick.selected.length === 0) {
+      throw new VbmError(
+        `no voxel has an effects-of-interest F above its p < ${UFp} threshold (F = ${pick.UF.toPrecision(4)}), so the groups' variances cannot be estimated`,
+        'check the data and the design, or fit with equal variances (variance: equal)',
+      );
+    }
+    const Cy = pooledCovarianceFromSums(design, groups, groupSums, candOf, nCand, pick.selected, pick.weight);
+    lap('pool');
+    const wh = whiten(design, groups, Cy);
+    const nGroups = groupSums.length;
+    const wOf = Array.from({ length: nGroups }, (_, g) => wh.W[groups.indexOf(g)]);
+    const wsums = weightedSums(
+      groupSums,
+      wOf.map((w) => w * w),
+    );
+    Bcov = wh.Bcov;
+    trRV = wh.trRV;
+    df = wh.erdf;
+    ({ beta, rss, resMS } = solveFromSums(pinv(matmul(transpose(wh.WX), wh.WX)), wsums, candOf, nCand, p, trRV));
+    sums.ryy = wsums.ryy;
+    sums.rxty = wsums.rxty;
+    XS = [...subset].sort((a, b) => a - b).map((i) => wh.WX[i]);
+    nonSphericity = {
+      form: `${nGroups} variance components (ReML)`,
+      groups: [...groups],
+      nComponents: nGroups,
+      h: wh.h,
+      V: [...wh.V],
+      W: [...wh.W],
+      voxelsPooled: pick.selected.length,
+      UFp,
+      UF: pick.UF,
+      Fdf: pick.df,
+      erdf: wh.erdf,
+      trRV: wh.trRV,
+      trRVRV: wh.trRVRV,
+      iterations: wh.iterations,
+    };
+  }
+  lap('solve');
+  // 6. smoothness from the residual-subset sums
+  const sub = [...subset].sort((a, b) => a - b);
+  const smoothness = estimateSmoothness({
+    dims: inp.dims,
+    vox,
+    candOf,
+    maskIndex,
+    p,
+    beta,
+    rss,
+    ryy: sums.ryy,
+    rxty: sums.rxty,
+    G: matmul(transpose(XS), XS),
+    nCand,
+    nScans: design.n,
+    nResiduals: sub.length,
+    // the standardised residuals use n - rank of the (whitened) design
+    df: design.n - design.rank,
+  });
+  lap('smoothness');
+  const byRow = new Map(reports.map((r) => [r.row, r]));
+  return {
+    dims: inp.dims,
+    affine: inp.affine,
+    mask,
+    vox,
+    n: design.n,
+    p,
+    beta,
+    resMS,
+    trRV,
+    df,
+    Bcov,
+    ...(nonSphericity ? { nonSphericity } : {}),
+    smoothness,
+    scans: refs.map((r) => ({
+      path: r.path,
+      volume: r.volume,
+      sha256: byRow.get(r.row)?.sha256 ?? '',
+      datatype: byRow.get(r.row)?.datatype ?? '',
+    })),
+    timings: inp.timings,
+    warnings,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The fit's images as SPM12 writes them, encoded to NIfTI bytes (pure: the Node shell writes
+ * them to files, a browser offers them for download): names, types and values outside the mask.
+ */
+import { DT } from '../io/nifti/datatypes.js';
+import { encodeNifti } from '../io/nifti/encode.js';
+import type { ContrastMaps } from './contrastMaps.js';
+import type { FittedModel } from './fitSolve.js';
+
+/** SPM12's output names. */
+export const imageName = {
+  beta: (j: number): string => `beta_${pad(j)}.nii`,
+  con: (k: number): string => `con_${pad(k)}.nii`,
+  ess: (k: number): string => `ess_${pad(k)}.nii`,
+  spmT: (k: number): string => `spmT_${pad(k)}.nii`,
+  spmF: (k: number): string => `spmF_${pad(k)}.nii`,
+  ResMS: 'ResMS.nii',
+  mask: 'mask.nii',
+  RPV: 'RPV.nii',
+};
+
+/** SPM's four-digit numbering: 1 -> '0001'. */
+export function pad(k: number): string {
+  return String(k).padStart(4, '0');
+}
+
+/** Spread values over the analysed voxels onto the full grid, `outside` elsewhere. */
+export function toGrid(
+  fit: FittedModel,
+  values: ArrayLike<number>,
+  outside: number,
+  kind: 'f32' | 'f64' = 'f32',
+): Float32Array | Float64Array {
+  const n = fit.dims[0] * fit.dims[1] * fit.dims[2];
+  const out = kind === 'f32' ? new Float32Array(n) : new Float64Array(n);
+  if (outside !== 0) out.fill(outside);
+  for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k]] = values[k];
+  return out;
+}
+
+/** A named image file's bytes. */
+export interface ImageBytes {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** Estimation outputs, as SPM writes them: betas float32 NaN outside, ResMS/RPV float64, mask uint8. */
+export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
+  const { dims, affine } = fit;
+  const m = fit.vox.length;
+  const out: ImageBytes[] = [];
+  for (let j = 0; j < fit.p; j++) {
+    const b = new Float64Array(m);
+    for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j];
+    out.push({
+      name: imageName.beta(j + 1),
+      bytes: encodeNifti(
+        { dims, affine, data: toGrid(fit, b, NaN) },
+        { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
+      ),
+    });
+  }
+  out.push({
+    name: imageName.ResMS,
+    bytes: encodeNifti(
+      { dims, affine, data: toGrid(fit, fit.resMS, NaN, 'f64') },
+      { datatype: DT.FLOAT64, descrip: 'spm_spm:Residual sum-of-squares' },
+    ),
+  });
+  out.push({
+    name: imageName.mask,
+    bytes: encodeNifti(
+      { dims, affine, data: fit.mask },
+      { datatype: DT.UINT8, descrip: 'spm_spm:resultant analysis mask' },
+    ),
+  });
+  out.push({
+    name: imageName.RPV,
+    bytes: encodeNifti(
+      { dims, affine, data: toGrid(fit, fit.smoothness.rpv, NaN, 'f64') },
+      { datatype: DT.FLOAT64, descrip: 'spm_spm: resels per voxel' },
+    ),
+  });
+  return out;
+}
+
+/** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
+export function contrastImages(fit: FittedModel, maps: ContrastMaps): { effect: ImageBytes; stat: ImageBytes } {
+  const { dims, affine } = fit;
+  const c = maps.contrast;
+  const isT = c.type === 'T';
+  const effect = {
+    name: isT ? imageName.con(c.index) : imageName.ess(c.index),
+    bytes: encodeNifti(
+      { dims, affine, data: toGrid(fit, maps.effect, NaN) },
+      { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) },
+    ),
+  };
+  const stat = {
+    name: isT ? imageName.spmT(c.index) : imageName.spmF(c.index),
+    bytes: encodeNifti(
+      { dims, affine, data: toGrid(fit, maps.stat, 0) },
+      {
+        descrip:
+          `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
+            0,
+            79,
+          ),
+        intent: isT
+          ? { code: 3, p1: maps.df[1], name: 'spmT' }
+          : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
+      },
+    ),
+  };
+  return { effect, stat };
+}

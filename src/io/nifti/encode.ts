@@ -1,0 +1,123 @@
+/**
+ * NIfTI-1 encoding to bytes (pure: no node:*; gzip by fflate). `write.ts` is the Node shell's
+ * encoder, the same bytes with gzip by node:zlib.
+ */
+import { type DeflateOptions, gzipSync } from 'fflate';
+import { affineToQform } from './affine.js';
+import { DT, datatypeInfo } from './datatypes.js';
+import type { Volume } from './volume.js';
+import { voxelCount } from './volume.js';
+
+export interface EncodeOptions {
+  /** NIfTI datatype code of the stored voxels (default float32). */
+  datatype?: number;
+  descrip?: string;
+  /** gzip the result (for .nii.gz). */
+  gzip?: boolean;
+  /** zlib level when gzipping (default 6). */
+  gzipLevel?: number;
+  /** Store big-endian (for tests of readers; vbm writes little-endian). */
+  bigEndian?: boolean;
+  /** Intent code and name (e.g. 3 = t-test with its df) for viewers that show them. */
+  intent?: { code: number; p1?: number; p2?: number; name?: string };
+  /** Scale factors to store (raw = (value - inter) / slope for integer types). */
+  slope?: number;
+  inter?: number;
+}
+
+/**
+ * Encode a volume as a single-file NIfTI-1 (.nii): 348-byte header, 4 zero extension bytes,
+ * data at offset 352. Both qform and sform hold the affine (codes 2, "aligned", as SPM writes),
+ * so SPM, FSL and nibabel all read back the same geometry.
+ */
+export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
+  const dtCode = opts.datatype ?? DT.FLOAT32;
+  const dt = datatypeInfo(dtCode);
+  if (!dt) throw new Error(`cannot write datatype ${dtCode}`);
+  const le = !opts.bigEndian;
+  const nvox = voxelCount(vol.dims);
+  const offset = 352;
+  const buf = new ArrayBuffer(offset + nvox * dt.bytes);
+  const v = new DataView(buf);
+  v.setInt32(0, 348, le);
+  v.setUint8(38, 'r'.charCodeAt(0)); // regular = 'r' (legacy Analyze field)
+  v.setInt16(40, 3, le);
+  v.setInt16(42, vol.dims[0], le);
+  v.setInt16(44, vol.dims[1], le);
+  v.setInt16(46, vol.dims[2], le);
+  for (let i = 4; i <= 7; i++) v.setInt16(40 + 2 * i, 1, le);
+  if (opts.intent) {
+    v.setFloat32(56, opts.intent.p1 ?? 0, le);
+    v.setFloat32(60, opts.intent.p2 ?? 0, le);
+    v.setInt16(68, opts.intent.code, le);
+    const name = (opts.intent.name ?? '').slice(0, 15);
+    for (let i = 0; i < name.length; i++) v.setUint8(328 + i, name.charCodeAt(i) & 0x7f);
+  }
+  v.setInt16(70, dtCode, le);
+  v.setInt16(72, dt.bytes * 8, le);
+  const q = affineToQform(vol.affine);
+  v.setFloat32(76, q.qfac, le);
+  for (let i = 0; i < 3; i++) v.setFloat32(80 + 4 * i, q.pixdim[i], le);
+  for (let i = 4; i <= 7; i++) v.setFloat32(76 + 4 * i, 1, le);
+  v.setFloat32(108, offset, le);
+  v.setFloat32(112, opts.slope ?? 1, le);
+  v.setFloat32(116, opts.inter ?? 0, le);
+  v.setUint8(123, 10); // xyzt_units: mm and seconds
+  const descrip = (opts.descrip ?? '').slice(0, 79);
+  for (let i = 0; i < descrip.length; i++) v.setUint8(148 + i, descrip.charCodeAt(i) & 0x7f);
+  v.setInt16(252, 2, le);
+  v.setInt16(254, 2, le);
+  v.setFloat32(256, q.quatern_b, le);
+  v.setFloat32(260, q.quatern_c, le);
+  v.setFloat32(264, q.quatern_d, le);
+  v.setFloat32(268, q.qoffset_x, le);
+  v.setFloat32(272, q.qoffset_y, le);
+  v.setFloat32(276, q.qoffset_z, le);
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) v.setFloat32(280 + (r * 4 + c) * 4, vol.affine[r][c], le);
+  v.setUint8(344, 'n'.charCodeAt(0));
+  v.setUint8(345, '+'.charCodeAt(0));
+  v.setUint8(346, '1'.charCodeAt(0));
+  v.setUint8(347, 0);
+  const src = vol.data;
+  const slope = opts.slope ?? 1;
+  const inter = opts.inter ?? 0;
+  const enc = (x: number): number => (slope === 1 && inter === 0 ? x : (x - inter) / slope);
+  const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const plain = slope === 1 && inter === 0 && le === hostLE;
+  switch (dtCode) {
+    case DT.FLOAT32:
+      if (plain) new Float32Array(buf, offset, nvox).set(src);
+      else for (let i = 0; i < nvox; i++) v.setFloat32(offset + 4 * i, src[i], le);
+      break;
+    case DT.FLOAT64:
+      if (plain && offset % 8 === 0) new Float64Array(buf, offset, nvox).set(src);
+      else for (let i = 0; i < nvox; i++) v.setFloat64(offset + 8 * i, src[i], le);
+      break;
+    case DT.UINT8:
+      for (let i = 0; i < nvox; i++) v.setUint8(offset + i, clampRound(enc(src[i]), 0, 255));
+      break;
+    case DT.INT8:
+      for (let i = 0; i < nvox; i++) v.setInt8(offset + i, clampRound(enc(src[i]), -128, 127));
+      break;
+    case DT.INT16:
+      for (let i = 0; i < nvox; i++) v.setInt16(offset + 2 * i, clampRound(enc(src[i]), -32768, 32767), le);
+      break;
+    case DT.UINT16:
+      for (let i = 0; i < nvox; i++) v.setUint16(offset + 2 * i, clampRound(enc(src[i]), 0, 65535), le);
+      break;
+    case DT.INT32:
+      for (let i = 0; i < nvox; i++) v.setInt32(offset + 4 * i, clampRound(enc(src[i]), -2147483648, 2147483647), le);
+      break;
+    default:
+      throw new Error(`cannot write datatype ${dt.name}`);
+  }
+  const out = new Uint8Array(buf);
+  return opts.gzip
+    ? gzipSync(out, { level: Math.min(9, Math.max(0, Math.round(opts.gzipLevel ?? 6))) as DeflateOptions['level'] })
+    : out;
+}
+
+function clampRound(x: number, lo: number, hi: number): number {
+  if (Number.isNaN(x)) return 0;
+  return Math.min(hi, Math.max(lo, Math.round(x)));
+}
