@@ -5,21 +5,22 @@
  * the two share most of their variance and each one's estimate rests on what it does not share.
  * A constant column has no direction after centring: its entries are NaN.
  */
-import type { Matrix } from './linalg.js';
+import { item } from '../errors.js';
+import { type Matrix, entry } from './linalg.js';
 
 export function columnCorrelations(X: Matrix): Matrix {
   const n = X.length;
-  const p = n ? X[0].length : 0;
+  const p = X[0]?.length ?? 0;
   const centred: number[][] = [];
   const norms: number[] = [];
   for (let j = 0; j < p; j++) {
     let m = 0;
-    for (let i = 0; i < n; i++) m += X[i][j];
+    for (let i = 0; i < n; i++) m += entry(X, i, j);
     m /= n;
-    const c = X.map((row) => row[j] - m);
+    const c = X.map((row) => item(row, j) - m);
     centred.push(c);
     let scale = 0;
-    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(X[i][j]));
+    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(entry(X, i, j)));
     const norm = Math.sqrt(c.reduce((s, v) => s + v * v, 0));
     // a column constant up to rounding has no direction
     norms.push(norm > 1e-12 * Math.max(1, scale) * Math.sqrt(n) ? norm : 0);
@@ -28,13 +29,15 @@ export function columnCorrelations(X: Matrix): Matrix {
   for (let a = 0; a < p; a++) {
     const row: number[] = [];
     for (let b = 0; b < p; b++) {
-      if (!norms[a] || !norms[b]) {
+      const na = item(norms, a);
+      const nb = item(norms, b);
+      if (!na || !nb) {
         row.push(NaN);
         continue;
       }
       let d = 0;
-      for (let i = 0; i < n; i++) d += centred[a][i] * centred[b][i];
-      row.push(Math.min(1, Math.abs(d) / (norms[a] * norms[b])));
+      for (let i = 0; i < n; i++) d += entry(centred, a, i) * entry(centred, b, i);
+      row.push(Math.min(1, Math.abs(d) / (na * nb)));
     }
     out.push(row);
   }
@@ -72,21 +75,22 @@ export function orthogonalityWarnings(
   const out: OrthogonalityWarning[] = [];
   for (const c of contrasts) {
     const used = columns.map((_, j) => c.weights.some((row) => row[j] !== 0));
-    for (let j = 0; j < columns.length; j++) {
-      if (!used[j]) continue;
-      for (let k = 0; k < columns.length; k++) {
-        if (used[k] || !(C[j][k] > limit)) continue;
+    columns.forEach((column, j) => {
+      if (!used[j]) return;
+      columns.forEach((other, k) => {
+        const cos = entry(C, j, k);
+        if (used[k] || !(cos > limit)) return;
         out.push({
           contrast: { index: c.index, name: c.name },
-          column: columns[j],
-          other: columns[k],
-          cos: C[j][k],
+          column,
+          other,
+          cos,
           message:
-            `contrast ${c.index} '${c.name}': its column '${columns[j]}' correlates with '${columns[k]}' (|r| = ${C[j][k].toFixed(2)} > ${limit}); ` +
+            `contrast ${c.index} '${c.name}': its column '${column}' correlates with '${other}' (|r| = ${cos.toFixed(2)} > ${limit}); ` +
             ORTHOGONALITY_ADVICE,
         });
-      }
-    }
+      });
+    });
   }
   return out;
 }
