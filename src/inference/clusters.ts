@@ -3,6 +3,7 @@
  * are 18-connected (faces and edges), and a voxel is a local maximum when none of its 18
  * neighbours in the set is strictly higher (spm_bwlabel, spm_max, spm_get_lm).
  */
+import { item } from '../errors.js';
 import { type Connectivity, maskedNeighbours, setIndices } from './neighbours.js';
 
 export { type Connectivity, neighbourOffsets } from './neighbours.js';
@@ -34,11 +35,11 @@ export function labelClusters(inSet: ArrayLike<number>, dims: readonly number[],
     local[s] = id;
     let size = 0;
     while (top > 0) {
-      const v = stack[--top];
+      const v = item(stack, --top, 'stack');
       size++;
-      label[vox[v]] = id;
-      for (let q = nb.start[v]; q < nb.start[v + 1]; q++) {
-        const w = nb.list[q];
+      label[item(vox, v, 'set voxels')] = id;
+      for (let q = item(nb.start, v), end = item(nb.start, v + 1); q < end; q++) {
+        const w = item(nb.list, q, 'neighbours');
         if (!local[w]) {
           local[w] = id;
           stack[top++] = w;
@@ -63,16 +64,18 @@ export function localMaxima(
   const vox = setIndices(inSet);
   const nb = maskedNeighbours(vox, dims, conn);
   const out: number[] = [];
+  // every set voxel and neighbour is an index into values
+  const valueAt = (v: number): number => item(values, item(vox, v, 'set voxels'), 'values');
   for (let v = 0; v < vox.length; v++) {
-    const cv = values[vox[v]];
+    const cv = valueAt(v);
     let isMax = true;
-    for (let q = nb.start[v]; q < nb.start[v + 1]; q++) {
-      if (values[vox[nb.list[q]]] > cv) {
+    for (let q = item(nb.start, v), end = item(nb.start, v + 1); q < end; q++) {
+      if (valueAt(item(nb.list, q, 'neighbours')) > cv) {
         isMax = false;
         break;
       }
     }
-    if (isMax) out.push(vox[v]);
+    if (isMax) out.push(item(vox, v));
   }
   return out;
 }
