@@ -69,3 +69,18 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.stack ?? err.message;
   return String(err);
 }
+
+/**
+ * A broken internal invariant: a bug in vbm, never the user's input (so a plain Error, whose
+ * stack the CLI shows, not a VbmError). `what` says which invariant.
+ */
+export function invariant(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new Error(`vbm internal error: ${what}`);
+}
+
+/** Element `i` of an array the caller has sized (an index out of range is a bug: it throws, naming `what`). */
+export function item<T>(a: ArrayLike<T>, i: number, what = 'array'): T {
+  const v = a[i];
+  if (v === undefined) throw new Error(`vbm internal error: ${what}[${i}] is out of range (length ${a.length})`);
+  return v;
+}

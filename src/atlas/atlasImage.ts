@@ -6,6 +6,8 @@
 import { type Affine, applyAffine, invertAffine } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeVolume } from '../io/nifti/decode.js';
 import { nearestSourceIndex } from '../io/nifti/resample.js';
+import { grid3 } from '../io/nifti/volume.js';
+import { item } from '../errors.js';
 import { knownRegionNames } from './knownNames.js';
 import type { LabelTable } from './labelText.js';
 
@@ -81,21 +83,23 @@ export function atlasFromImage(
     const best = new Float32Array(nvox);
     let scaleMax = 0;
     for (let v = 0; v < h.nVolumes; v++) {
-      const vol = decodeVolume(file, v);
-      for (let i = 0; i < nvox; i++) {
-        const pv = vol[i];
+      // a decoded volume holds one value per voxel
+      decodeVolume(file, v).forEach((pv, i) => {
         if (pv > scaleMax) scaleMax = pv;
-        if (pv > best[i]) {
+        if (pv > item(best, i, 'best')) {
           best[i] = pv;
           codes[i] = v + 1;
         }
-      }
+      });
       const nm = table?.names.get(v) ?? `${name} volume ${v + 1}`;
       names.set(v + 1, nm);
     }
     const thr = opts.probThreshold ?? 0;
     const cut = scaleMax <= 1 ? thr / 100 : thr;
-    if (cut > 0) for (let i = 0; i < nvox; i++) if (best[i] < cut) codes[i] = 0;
+    if (cut > 0)
+      best.forEach((b, i) => {
+        if (b < cut) codes[i] = 0;
+      });
     if (table)
       for (const code of table.names.keys())
         if (code >= h.nVolumes)
@@ -106,7 +110,7 @@ export function atlasFromImage(
     if (opts.probThreshold !== undefined) warnings.push(`${name}: a 3-D label atlas; --prob-threshold ignored`);
     const vol = decodeVolume(file, 0);
     const fslLabel = table?.format === 'fsl-xml';
-    for (let i = 0; i < nvox; i++) codes[i] = Math.round(vol[i]);
+    vol.forEach((x, i) => (codes[i] = Math.round(x)));
     const present = new Set<number>(codes);
     present.delete(0);
     if (table) {
@@ -146,20 +150,23 @@ export function atlasFromImage(
 
 /** The atlas's region code at a world position (nearest voxel); 0 outside the atlas. */
 export function codeAt(atlas: Atlas, mm: readonly number[]): number {
-  const [a, b, c] = applyAffine(invertAffine(atlas.affine), mm[0], mm[1], mm[2]);
+  const [x, y, z] = grid3(mm);
+  const [a, b, c] = applyAffine(invertAffine(atlas.affine), x, y, z);
   const i = Math.round(a);
   const j = Math.round(b);
   const k = Math.round(c);
   const [nx, ny, nz] = atlas.dims;
   if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return 0;
-  return atlas.codes[i + nx * (j + ny * k)];
+  return item(atlas.codes, i + nx * (j + ny * k), 'atlas codes');
 }
 
 /** The atlas resampled onto another grid by nearest neighbour in world space. */
 export function codesOnGrid(atlas: Atlas, dims: readonly number[], affine: Affine): Int32Array {
   const src = nearestSourceIndex(atlas, dims, affine);
   const out = new Int32Array(src.length);
-  for (let i = 0; i < src.length; i++) if (src[i] >= 0) out[i] = atlas.codes[src[i]];
+  src.forEach((si, i) => {
+    if (si >= 0) out[i] = item(atlas.codes, si, 'atlas codes');
+  });
   return out;
 }
 

@@ -1,4 +1,6 @@
+import { item } from '../errors.js';
 import { type Affine, applyAffine, invertAffine } from '../io/nifti/affine.js';
+import { grid3 } from '../io/nifti/volume.js';
 import type { ResultsTable } from '../inference/results.js';
 import { type Atlas, codeAt, codesOnGrid, regionName } from './atlasImage.js';
 
@@ -65,7 +67,7 @@ export function labelPeaks(atlas: Atlas, table: ResultsTable): PeakLabel[] {
   const nums = peakNumbers(table);
   return table.rows.map((r, i) => ({
     cluster: r.cluster,
-    peak: nums[i],
+    peak: item(nums, i, 'peak numbers'),
     mm: r.mm,
     stat: r.stat,
     label: regionName(atlas, codeAt(atlas, r.mm)),
@@ -76,16 +78,17 @@ export function labelPeaks(atlas: Atlas, table: ResultsTable): PeakLabel[] {
 export function sphereCounts(atlas: Atlas, centre: readonly number[], radiusMm: number): Map<number, number> {
   const inv = invertAffine(atlas.affine);
   const [nx, ny, nz] = atlas.dims;
-  const lo = [Infinity, Infinity, Infinity];
-  const hi = [-Infinity, -Infinity, -Infinity];
+  const [cx, cy, cz] = grid3(centre);
+  const lo: [number, number, number] = [Infinity, Infinity, Infinity];
+  const hi: [number, number, number] = [-Infinity, -Infinity, -Infinity];
   for (const dx of [-radiusMm, radiusMm])
     for (const dy of [-radiusMm, radiusMm])
       for (const dz of [-radiusMm, radiusMm]) {
-        const v = applyAffine(inv, centre[0] + dx, centre[1] + dy, centre[2] + dz);
-        for (let d = 0; d < 3; d++) {
-          lo[d] = Math.min(lo[d], v[d]);
-          hi[d] = Math.max(hi[d], v[d]);
-        }
+        const v = applyAffine(inv, cx + dx, cy + dy, cz + dz);
+        v.forEach((vd, d) => {
+          lo[d] = Math.min(item(lo, d), vd);
+          hi[d] = Math.max(item(hi, d), vd);
+        });
       }
   const counts = new Map<number, number>();
   const r2 = radiusMm * radiusMm;
@@ -93,9 +96,9 @@ export function sphereCounts(atlas: Atlas, centre: readonly number[], radiusMm: 
     for (let j = Math.max(0, Math.floor(lo[1])); j <= Math.min(ny - 1, Math.ceil(hi[1])); j++)
       for (let i = Math.max(0, Math.floor(lo[0])); i <= Math.min(nx - 1, Math.ceil(hi[0])); i++) {
         const w = applyAffine(atlas.affine, i, j, k);
-        const d2 = (w[0] - centre[0]) ** 2 + (w[1] - centre[1]) ** 2 + (w[2] - centre[2]) ** 2;
+        const d2 = (w[0] - cx) ** 2 + (w[1] - cy) ** 2 + (w[2] - cz) ** 2;
         if (d2 > r2) continue;
-        const code = atlas.codes[i + nx * (j + ny * k)];
+        const code = item(atlas.codes, i + nx * (j + ny * k), 'atlas codes');
         counts.set(code, (counts.get(code) ?? 0) + 1);
       }
   return counts;
@@ -113,7 +116,7 @@ export function labelExtended(atlas: Atlas, table: ResultsTable, radiusMm: numbe
   const nums = peakNumbers(table);
   return table.rows.map((r, i) => ({
     cluster: r.cluster,
-    peak: nums[i],
+    peak: item(nums, i, 'peak numbers'),
     mm: r.mm,
     regions: shares(atlas, sphereCounts(atlas, r.mm, radiusMm)),
   }));
@@ -132,18 +135,19 @@ export function labelClusters(
   const nClusters = table.rows.reduce((m, r) => Math.max(m, r.cluster), 0);
   const perCluster = Array.from({ length: nClusters + 1 }, () => new Map<number, number>());
   const sizes = new Array<number>(nClusters + 1).fill(0);
-  for (let i = 0; i < grid.length; i++) {
-    const cl = table.clusterIndex[i];
-    if (!cl) continue;
-    sizes[cl]++;
-    const m = perCluster[cl];
-    m.set(grid[i], (m.get(grid[i]) ?? 0) + 1);
-  }
+  // the results' cluster index is on the same grid as the atlas codes resampled here
+  grid.forEach((code, i) => {
+    const cl = item(table.clusterIndex, i, 'cluster index');
+    if (!cl) return;
+    sizes[cl] = item(sizes, cl, 'cluster sizes') + 1;
+    const m = item(perCluster, cl, 'clusters');
+    m.set(code, (m.get(code) ?? 0) + 1);
+  });
   const out: ClusterLabel[] = [];
   for (const r of table.rows) {
     if (!r.first) continue;
-    const size = sizes[r.cluster];
-    const regions = [...perCluster[r.cluster].entries()]
+    const size = item(sizes, r.cluster, 'cluster sizes');
+    const regions = [...item(perCluster, r.cluster, 'clusters').entries()]
       .map(([code, n]) => {
         const labelVoxels = code ? (regionSize.get(code) ?? 0) : 0;
         return {

@@ -65,10 +65,11 @@ function decodeXml(s: string): string {
 
 export function parseFslXml(path: string, text: string): LabelTable {
   const names = new Map<number, string>();
-  for (const m of text.matchAll(/<label\b[^>]*\bindex="(\d+)"[^>]*>([^<]*)<\/label>/g))
-    names.set(Number(m[1]), decodeXml(m[2].trim()));
+  // both groups always take part in a match
+  for (const [, index = '', name = ''] of text.matchAll(/<label\b[^>]*\bindex="(\d+)"[^>]*>([^<]*)<\/label>/g))
+    names.set(Number(index), decodeXml(name.trim()));
   if (names.size === 0) throw new VbmError(`${path}: no <label index="..."> entries in the FSL atlas XML`);
-  const images = [...text.matchAll(/<imagefile>([^<]+)<\/imagefile>/g)].map((m) => m[1].trim());
-  const fslType = /<type>([^<]+)<\/type>/.exec(text)?.[1].trim();
+  const images = [...text.matchAll(/<imagefile>([^<]+)<\/imagefile>/g)].map(([, file = '']) => file.trim());
+  const fslType = /<type>([^<]+)<\/type>/.exec(text)?.[1]?.trim();
   return { names, format: 'fsl-xml', images, fslType };
 }

@@ -4,6 +4,7 @@
  * neighbours in the set is strictly higher (spm_bwlabel, spm_max, spm_get_lm). Suprathreshold
  * clusters with extent and mass, on masked voxels, for permutation tests.
  */
+import { item } from '../errors.js';
 import { type Connectivity, type Neighbours, maskedNeighbours, setIndices } from './neighbours.js';
 
 export { type Connectivity, neighbourOffsets } from './neighbours.js';
@@ -26,7 +27,7 @@ export function labelClusters(inSet: ArrayLike<number>, dims: readonly number[],
   // every voxel of the set is above 0.5; the set's voxels are in grid order, so is the numbering
   const cl = suprathresholdClusters(new Uint8Array(vox.length).fill(1), 0.5, nb, clusterWorkspace(vox.length));
   const label = new Int32Array(inSet.length);
-  for (let v = 0; v < vox.length; v++) label[vox[v]] = cl.label[v];
+  for (let v = 0; v < vox.length; v++) label[item(vox, v, 'set voxels')] = item(cl.label, v, 'cluster labels');
   return { label, sizes: cl.extent, count: cl.extent.length };
 }
 
@@ -43,16 +44,18 @@ export function localMaxima(
   const vox = setIndices(inSet);
   const nb = maskedNeighbours(vox, dims, conn);
   const out: number[] = [];
+  // every set voxel and neighbour is an index into values
+  const valueAt = (v: number): number => item(values, item(vox, v, 'set voxels'), 'values');
   for (let v = 0; v < vox.length; v++) {
-    const cv = values[vox[v]];
+    const cv = valueAt(v);
     let isMax = true;
-    for (let q = nb.start[v]; q < nb.start[v + 1]; q++) {
-      if (values[vox[nb.list[q]]] > cv) {
+    for (let q = item(nb.start, v), end = item(nb.start, v + 1); q < end; q++) {
+      if (valueAt(item(nb.list, q, 'neighbours')) > cv) {
         isMax = false;
         break;
       }
     }
-    if (isMax) out.push(vox[v]);
+    if (isMax) out.push(item(vox, v));
   }
   return out;
 }
@@ -98,7 +101,8 @@ export function suprathresholdClusters(
   let maxExtent = 0;
   let maxMass = 0;
   for (let s = 0; s < V; s++) {
-    if (!(stat[s] > u) || label[s]) continue;
+    // NaN (never above u) stands for a voxel beyond the statistic's end: a bug, caught below
+    if (!((stat[s] ?? NaN) > u) || label[s]) continue;
     const id = extent.length + 1;
     let top = 0;
     stack[top++] = s;
@@ -106,12 +110,12 @@ export function suprathresholdClusters(
     let k = 0;
     let sum = 0;
     while (top) {
-      const v = stack[--top];
+      const v = item(stack, --top, 'stack');
       k++;
-      sum += stat[v] - u;
-      for (let q = nb.start[v], qe = nb.start[v + 1]; q < qe; q++) {
-        const w = nb.list[q];
-        if (!label[w] && stat[w] > u) {
+      sum += item(stat, v, 'statistic') - u;
+      for (let q = item(nb.start, v, 'neighbour starts'), qe = item(nb.start, v + 1, 'neighbour starts'); q < qe; q++) {
+        const w = item(nb.list, q, 'neighbours');
+        if (!label[w] && item(stat, w, 'statistic') > u) {
           label[w] = id;
           stack[top++] = w;
         }

@@ -1,3 +1,4 @@
+import { item } from '../errors.js';
 import betainc from '@stdlib/math-base-special-betainc';
 import erfcinv from '@stdlib/math-base-special-erfcinv';
 import gammainc from '@stdlib/math-base-special-gammainc';
@@ -38,9 +39,9 @@ export function normalTail(z: number): number {
 export function statTail(stat: StatType, u: number, df: readonly number[]): number {
   switch (stat) {
     case 'T':
-      return tTail(u, df[1]);
+      return tTail(u, item(df, 1, 'df'));
     case 'F':
-      return fTail(u, df[0], df[1]);
+      return fTail(u, item(df, 0, 'df'), item(df, 1, 'df'));
     case 'Z':
       return normalTail(u);
   }

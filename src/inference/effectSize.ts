@@ -9,7 +9,8 @@
  *  - signed -log10 p of a T: -log10 of the upper tail for T >= 0, +log10 of the lower tail for
  *    T < 0 (as CAT12), so the sign says the direction; for F, -log10 p.
  */
-import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
+import { item } from '../errors.js';
+import { type Matrix, entry, matmul, pinv, transpose } from '../model/linalg.js';
 import { tTail } from './distributions.js';
 
 /** Partial correlation r from a T statistic and its degrees of freedom: t / sqrt(t^2 + df). */
@@ -52,13 +53,16 @@ function distinct(col: number[]): number[] {
  */
 export function twoGroupContrast(X: Matrix, columns: string[], weights: number[]): TwoGroup {
   const used = weights.map((w, j) => [w, j] as const).filter(([w]) => w !== 0);
-  const colOf = (j: number): number[] => X.map((row) => row[j]);
+  const colOf = (j: number): number[] => X.map((row) => item(row, j, 'design row'));
   const Bcov = pinv(matmul(transpose(X), X));
   let cBc = 0;
   for (let a = 0; a < weights.length; a++)
-    for (let b = 0; b < weights.length; b++) cBc += weights[a] * Bcov[a][b] * weights[b];
-  if (used.length === 2) {
-    const [[wa, ja], [wb, jb]] = used;
+    for (let b = 0; b < weights.length; b++) cBc += item(weights, a) * entry(Bcov, a, b) * item(weights, b);
+  const [first, second] = used;
+  const column = (j: number): string => item(columns, j, 'columns');
+  if (used.length === 2 && first && second) {
+    const [wa, ja] = first;
+    const [wb, jb] = second;
     const ca = colOf(ja);
     const cb = colOf(jb);
     const indicator = (c: number[]): boolean => c.every((v) => v === 0 || v === 1) && c.includes(0) && c.includes(1);
@@ -68,38 +72,39 @@ export function twoGroupContrast(X: Matrix, columns: string[], weights: number[]
       return {
         twoGroup: true,
         factor: Math.sqrt(cBc) / Math.abs(wa),
-        groups: [columns[pos], columns[neg]],
+        groups: [column(pos), column(neg)],
         n,
         description: `d = (mean of ${columns[pos]} - mean of ${columns[neg]}) / residual SD`,
       };
     }
   }
-  if (used.length === 1) {
-    const [[w, j]] = used;
+  if (used.length === 1 && first) {
+    const [w, j] = first;
     const v = distinct(colOf(j));
-    if (v.length === 2) {
-      const step = v[1] - v[0];
+    const [v0, v1] = v;
+    if (v.length === 2 && v0 !== undefined && v1 !== undefined) {
+      const step = v1 - v0;
       const c = colOf(j);
       const n: [number, number] =
         w > 0
-          ? [c.filter((x) => x === v[1]).length, c.filter((x) => x === v[0]).length]
-          : [c.filter((x) => x === v[0]).length, c.filter((x) => x === v[1]).length];
-      const hi = `${columns[j]} (higher value)`;
-      const lo = `${columns[j]} (lower value)`;
+          ? [c.filter((x) => x === v1).length, c.filter((x) => x === v0).length]
+          : [c.filter((x) => x === v0).length, c.filter((x) => x === v1).length];
+      const hi = `${column(j)} (higher value)`;
+      const lo = `${column(j)} (lower value)`;
       return {
         twoGroup: true,
         factor: (Math.sqrt(cBc) * step) / Math.abs(w),
         groups: w > 0 ? [hi, lo] : [lo, hi],
         n,
-        description: `d = difference of the two groups coded by '${columns[j]}' / residual SD`,
+        description: `d = difference of the two groups coded by '${column(j)}' / residual SD`,
       };
     }
   }
   return {
     twoGroup: false,
     reason:
-      used.length === 1
-        ? `its column '${columns[used[0][1]]}' takes ${distinct(colOf(used[0][1])).length} values, not two groups; use r (partial correlation) instead`
+      used.length === 1 && first
+        ? `its column '${column(first[1])}' takes ${distinct(colOf(first[1])).length} values, not two groups; use r (partial correlation) instead`
         : 'it is not a difference between two groups (+1/-1 on two 0/1 group columns, or one column with two values); use r (partial correlation) instead',
   };
 }

@@ -1,3 +1,4 @@
+import { item } from '../errors.js';
 import type { StatType } from './distributions.js';
 import { statFromTail, statTail } from './distributions.js';
 import { pRF } from './randomField.js';
@@ -11,7 +12,7 @@ import { pRF } from './randomField.js';
 /** The BH critical index: the last i (1-based) with p_(i) <= i/S q, or 0. `sorted` ascending. */
 export function bhIndex(sorted: readonly number[] | Float64Array, q: number): number {
   const S = sorted.length;
-  for (let i = S; i >= 1; i--) if (sorted[i - 1] <= (i / S) * q) return i;
+  for (let i = S; i >= 1; i--) if (item(sorted, i - 1) <= (i / S) * q) return i;
   return 0;
 }
 
@@ -26,12 +27,12 @@ export function bhQ(p: number, sorted: readonly number[] | Float64Array): number
   let hi = S;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid] >= p) hi = mid;
+    if (item(sorted, mid) >= p) hi = mid;
     else lo = mid + 1;
   }
   if (lo >= S) return 1;
   let q = Infinity;
-  for (let j = S - 1; j >= lo; j--) q = Math.min(q, (sorted[j] * S) / (j + 1));
+  for (let j = S - 1; j >= lo; j--) q = Math.min(q, (item(sorted, j) * S) / (j + 1));
   return q;
 }
 
@@ -43,10 +44,10 @@ export function voxelFdrThreshold(
   df: readonly number[],
 ): { u: number; sortedP: Float64Array } {
   const p = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) p[i] = statTail(stat, values[i], df);
+  for (let i = 0; i < values.length; i++) p[i] = statTail(stat, item(values, i, 'values'), df);
   p.sort();
   const I = bhIndex(p, q);
-  return { u: I ? statFromTail(stat, p[I - 1], df) : Infinity, sortedP: p };
+  return { u: I ? statFromTail(stat, item(p, I - 1), df) : Infinity, sortedP: p };
 }
 
 /** Peak FDR: the p-value of each peak height z is E[EC](z) / E[EC](ui), the expected fraction of peaks above ui that exceed z. */
@@ -65,7 +66,7 @@ export function peakFdr(
   const ps = peakHeights.map((z) => ({ z, p: peakP(z, ui, df, stat, R) })).sort((a, b) => a.p - b.p);
   const sortedP = ps.map((x) => x.p);
   const I = bhIndex(sortedP, q);
-  return { u: I ? ps[I - 1].z : Infinity, sortedP };
+  return { u: I ? item(ps, I - 1).z : Infinity, sortedP };
 }
 
 /** Cluster FDR and the FWE extent threshold over the clusters (sizes in voxels) at height ui. */
@@ -86,5 +87,5 @@ export function clusterFdr(
   const sortedP = byP.map((r) => r.p);
   const I = bhIndex(sortedP, q);
   const fwe = rows.filter((r) => r.P <= q).map((r) => r.n);
-  return { k: I ? byP[I - 1].n : Infinity, kFWE: fwe.length ? Math.min(...fwe) : Infinity, sortedP };
+  return { k: I ? item(byP, I - 1).n : Infinity, kFWE: fwe.length ? Math.min(...fwe) : Infinity, sortedP };
 }

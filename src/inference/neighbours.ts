@@ -1,3 +1,5 @@
+import { grid3 } from '../io/nifti/volume.js';
+
 /**
  * Voxel neighbourhoods on a grid, for clusters, local maxima and TFCE: the offsets of a
  * connectivity, and the neighbours of a set of voxels by index within the set, in compressed
@@ -32,17 +34,16 @@ export function maskedNeighbours(
   dims: readonly number[],
   connectivity: Connectivity,
 ): Neighbours {
-  const [nx, ny, nz] = dims;
+  const [nx, ny, nz] = grid3(dims);
   const nxy = nx * ny;
   const toMasked = new Int32Array(nx * ny * nz).fill(-1);
-  for (let v = 0; v < gridIndex.length; v++) toMasked[gridIndex[v]] = v;
+  gridIndex.forEach((g, v) => (toMasked[g] = v));
   const offs = neighbourOffsets(connectivity);
   const start = new Int32Array(gridIndex.length + 1);
   const tmp = new Int32Array(gridIndex.length * offs.length);
   let n = 0;
-  for (let v = 0; v < gridIndex.length; v++) {
+  gridIndex.forEach((g, v) => {
     start[v] = n;
-    const g = gridIndex[v];
     const x = g % nx;
     const y = ((g - x) / nx) % ny;
     const z = (g - x - y * nx) / nxy;
@@ -51,10 +52,11 @@ export function maskedNeighbours(
       const yy = y + dy;
       const zz = z + dz;
       if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-      const w = toMasked[xx + nx * yy + nxy * zz];
+      // inside the grid, so toMasked has the entry (-1: not in the set)
+      const w = toMasked[xx + nx * yy + nxy * zz] ?? -1;
       if (w >= 0) tmp[n++] = w;
     }
-  }
+  });
   start[gridIndex.length] = n;
   return { start, list: tmp.slice(0, n), connectivity };
 }

@@ -1,4 +1,5 @@
 import lgamma from '@stdlib/math-base-special-gammaln';
+import { item } from '../errors.js';
 import { type StatType, poissonAtLeast, statFromTail, statTail } from './distributions.js';
 
 /**
@@ -32,7 +33,7 @@ export function ecDensity(stat: StatType, t: number, df: readonly number[]): [nu
     ];
   }
   if (stat === 'T') {
-    const v = df[1];
+    const v = item(df, 1, 'df');
     const b = Math.exp(lgamma((v + 1) / 2) - lgamma(v / 2));
     const c = Math.pow(1 + (t * t) / v, (1 - v) / 2);
     return [
@@ -43,8 +44,8 @@ export function ecDensity(stat: StatType, t: number, df: readonly number[]): [nu
     ];
   }
   // F field
-  const k = df[0];
-  const v = df[1];
+  const k = item(df, 0, 'df');
+  const v = item(df, 1, 'df');
   const a = LOG2x4 / (2 * Math.PI);
   const b = lgamma(v / 2) + lgamma(k / 2);
   const kt = (k * t) / v;
@@ -84,10 +85,10 @@ export function pRF(
     .slice(0, D)
     .map((e) => Math.max(e, Number.MIN_VALUE));
   // for a single SPM (n = 1): P = EC .* G, EM = R ./ G .* P = R .* EC
-  const EM = ec.map((e, d) => R[d] * e);
+  const EM = ec.map((e, d) => item(R, d, 'resels') * e);
   const Ec = EM.reduce((s, x) => s + x, 0);
-  const EN = ec[0] * G[0] * R[D - 1];
-  const Ek = EN / EM[D - 1];
+  const EN = item(ec, 0) * item(G, 0) * item(R, D - 1, 'resels');
+  const Ek = EN / item(EM, D - 1);
   let p = 1;
   const Dm = D - 1;
   if (k > 0 && Dm > 0) {

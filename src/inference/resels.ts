@@ -1,3 +1,6 @@
+import { item } from '../errors.js';
+import { grid3 } from '../io/nifti/volume.js';
+
 /**
  * Resel counts of a search volume (Worsley et al. 1996), as SPM's spm_resels_vol counts them:
  * points P, edges E (along x, y, z), faces F (xy, xz, yz) and cubes C of the mask lattice,
@@ -11,7 +14,7 @@
 export type ReselCounts = [number, number, number, number];
 
 export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fwhmVox: readonly number[]): ReselCounts {
-  const [nx, ny, nz] = dims;
+  const [nx, ny, nz] = grid3(dims);
   const nxy = nx * ny;
   let P = 0;
   let Ex = 0;
@@ -21,7 +24,7 @@ export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fw
   let Fxz = 0;
   let Fyz = 0;
   let C = 0;
-  const on = (i: number): boolean => mask[i] > 0;
+  const on = (i: number): boolean => item(mask, i, 'mask') > 0;
   for (let z = 0; z < nz; z++)
     for (let y = 0; y < ny; y++)
       for (let x = 0; x < nx; x++) {
@@ -43,7 +46,7 @@ export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fw
         if (my && mz && myz) Fyz++;
         if (mx && my && mz && mxy && mxz && myz && mxyz) C++;
       }
-  const [rx, ry, rz] = fwhmVox.map((f) => 1 / f);
+  const [rx, ry, rz] = grid3(fwhmVox).map((f) => 1 / f) as [number, number, number];
   return [
     P - (Ex + Ey + Ez) + (Fxy + Fxz + Fyz) - C,
     (Ex - Fxy - Fxz + C) * rx + (Ey - Fxy - Fyz + C) * ry + (Ez - Fxz - Fyz + C) * rz,

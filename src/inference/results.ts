@@ -1,6 +1,6 @@
 import { defaultOf } from '../settings/setting.js';
 import { RESULTS } from '../settings/vocabulary.js';
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 import { type Affine, applyAffine, voxelSizes } from '../io/nifti/affine.js';
 import { type StatType, statFromTail, statTail, zFromTail } from './distributions.js';
 import { labelClusters, localMaxima } from './clusters.js';
@@ -114,9 +114,11 @@ export function computeResults(
   }
   if (!(o.extent >= 0) || !Number.isInteger(o.extent))
     throw new VbmError(`extent ${o.extent} must be a whole number of voxels (>= 0)`);
+  // mask and statistic hold one value per voxel of the grid
+  const statAt = (i: number): number => item(stat, i, 'statistic');
   const inMask: number[] = [];
-  for (let i = 0; i < nv; i++) if (mask[i] > 0) inMask.push(i);
-  const maskValues = Float64Array.from(inMask, (i) => stat[i]);
+  for (let i = 0; i < nv; i++) if (item(mask, i, 'mask') > 0) inMask.push(i);
+  const maskValues = Float64Array.from(inMask, statAt);
   const fwhm = vol.fwhmVox;
   const V2R = 1 / (fwhm[0] * fwhm[1] * fwhm[2]);
   // height threshold
@@ -127,21 +129,21 @@ export function computeResults(
   else u = o.threshold <= 1 ? statFromTail(statType, o.threshold, df) : o.threshold;
   // voxels above u, their clusters, and the extent threshold
   const above = new Uint8Array(nv);
-  for (const i of inMask) if (stat[i] > u) above[i] = 1;
+  for (const i of inMask) if (statAt(i) > u) above[i] = 1;
   const all = labelClusters(above, dims, 18);
   const survivors = new Uint8Array(nv);
   let suprathreshold = 0;
   for (let i = 0; i < nv; i++) {
     const l = all.label[i];
-    if (l && all.sizes[l - 1] >= o.extent) {
+    if (l && item(all.sizes, l - 1, 'cluster sizes') >= o.extent) {
       survivors[i] = 1;
       suprathreshold++;
     }
   }
   // topological FDR at the height threshold (peaks and clusters of the whole excursion set)
   const atOrAbove = new Uint8Array(nv);
-  for (const i of inMask) if (stat[i] >= u) atOrAbove[i] = 1;
-  const allPeaks = localMaxima(stat, atOrAbove, dims, 18).map((i) => stat[i]);
+  for (const i of inMask) if (statAt(i) >= u) atOrAbove[i] = 1;
+  const allPeaks = localMaxima(stat, atOrAbove, dims, 18).map(statAt);
   const pf = Number.isFinite(u) ? peakFdr(alpha, allPeaks, u, df, statType, R) : { u: Infinity, sortedP: [] };
   const cf = Number.isFinite(u)
     ? clusterFdr(alpha, labelClusters(atOrAbove, dims, 18).sizes, V2R, u, df, statType, R)
@@ -177,7 +179,7 @@ export function computeResults(
   const peakStats = (
     i: number,
   ): Omit<PeakRow, 'cluster' | 'first' | 'clusterK' | 'clusterPFWE' | 'clusterQFDR' | 'clusterPUnc'> => {
-    const U = stat[i];
+    const U = statAt(i);
     const pz = pUncorrected(U, df, statType);
     return {
       stat: U,
@@ -194,7 +196,7 @@ export function computeResults(
   // maxima in descending order, each more than peakDistance mm from all listed ones, up to peaks (SPM's Dis and Num)
   const byCluster = new Map<number, number[]>();
   for (const i of maxima) {
-    const l = surv.label[i];
+    const l = item(surv.label, i, 'cluster labels');
     byCluster.set(l, [...(byCluster.get(l) ?? []), i]);
   }
   // ties (plateaus) are broken in world space (x, then y, then z), so the listing does not
@@ -204,21 +206,27 @@ export function computeResults(
     const mb = mmOf(b);
     return ma[0] - mb[0] || ma[1] - mb[1] || ma[2] - mb[2];
   };
+  // each cluster's maxima, highest first: a cluster in byCluster has at least one
   const order = [...byCluster.entries()]
-    .map(([l, idx]) => ({ l, idx: idx.sort((a, b) => stat[b] - stat[a] || byMm(a, b)) }))
-    .sort((a, b) => stat[b.idx[0]] - stat[a.idx[0]] || byMm(a.idx[0], b.idx[0]));
+    .map(([l, idx]) => {
+      const sorted = idx.sort((a, b) => statAt(b) - statAt(a) || byMm(a, b));
+      return { l, idx: sorted, top: item(sorted, 0, 'maxima') };
+    })
+    .sort((a, b) => statAt(b.top) - statAt(a.top) || byMm(a.top, b.top));
   const rows: PeakRow[] = [];
   const renumber = new Int32Array(surv.count + 1);
   order.forEach(({ l }, ci) => (renumber[l] = ci + 1));
   const clusterIndex = new Int32Array(nv);
-  for (let i = 0; i < nv; i++) if (surv.label[i]) clusterIndex[i] = renumber[surv.label[i]];
-  order.forEach(({ l, idx }, ci) => {
-    const N = surv.sizes[l - 1];
+  surv.label.forEach((l, i) => {
+    if (l) clusterIndex[i] = item(renumber, l, 'cluster numbers');
+  });
+  order.forEach(({ l, idx, top }, ci) => {
+    const N = item(surv.sizes, l - 1, 'cluster sizes');
     const K = N * V2R;
     const cr = pCorrected(1, K, u, df, statType, R, S);
     const cluster = { clusterK: N, clusterPFWE: cr.P, clusterQFDR: bhQ(cr.p, cf.sortedP), clusterPUnc: cr.p };
-    const listed: number[] = [idx[0]];
-    rows.push({ cluster: ci + 1, first: true, ...cluster, ...peakStats(idx[0]) });
+    const listed: number[] = [top];
+    rows.push({ cluster: ci + 1, first: true, ...cluster, ...peakStats(top) });
     for (const d of idx.slice(1)) {
       if (listed.length >= peaks) break;
       const md = mmOf(d);
@@ -242,8 +250,8 @@ export function computeResults(
     expectedClusters: ext.Ec * ext.p,
     critical: { alpha, FWEp, FDRp: pf.u, FWEc: cf.kFWE, FDRc: cf.k },
     fwhmVox: [...fwhm],
-    fwhmMm: fwhm.map((f, i) => f * vs[i]),
-    volume: { mm3: S * vs[0] * vs[1] * vs[2], voxels: S, resels: R[3] },
+    fwhmMm: fwhm.map((f, i) => f * item(vs, i)),
+    volume: { mm3: S * vs[0] * vs[1] * vs[2], voxels: S, resels: item(R, 3, 'resels') },
     voxelSizeMm: vs,
     reselSizeVox: 1 / V2R,
     R: [...R],

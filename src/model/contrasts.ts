@@ -1,7 +1,7 @@
 import YAML from 'yaml';
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 import type { Design } from './designMatrix.js';
-import { type Matrix, matmul, pinv, rank, transpose } from './linalg.js';
+import { type Matrix, entry, matmul, pinv, rank, transpose } from './linalg.js';
 
 /** A contrast as a user writes it: the seed study's (name, 'T'|'F', columns, weights) tuple. */
 export interface ContrastSpec {
@@ -57,7 +57,7 @@ export function validateContrastSpecs(data: unknown, where: string): ContrastSpe
     if (Array.isArray(raw)) {
       // the seed's tuple form: [name, type, columns, weights?]
       const [name, type, columns, weights] = raw as unknown[];
-      return validateContrastSpecs([{ name, type, columns, weights }], where)[0];
+      return item(validateContrastSpecs([{ name, type, columns, weights }], where), 0, 'contrasts');
     }
     const o = raw as Record<string, unknown>;
     if (!o || typeof o !== 'object') throw new VbmError(`${at} is not an object`);
@@ -102,7 +102,7 @@ export function parseInlineContrast(text: string): ContrastSpec {
   const k = parts.findIndex((x, i) => i < parts.length - 1 && /^\s*[TtFf]\s*$/.test(x));
   if (k >= 0) {
     name = k > 0 ? parts.slice(0, k).join(':') : undefined;
-    type = parts[k];
+    type = item(parts, k, 'parts');
     body = parts.slice(k + 1).join(':');
   } else if (parts.length >= 2) {
     body = parts.pop() as string;
@@ -137,7 +137,7 @@ export function parseInlineContrast(text: string): ContrastSpec {
         name: label,
         type: 'F',
         columns,
-        weights: columns.map((_, i) => columns.map((__, j) => (i === j ? weights[i] : 0))),
+        weights: columns.map((_, i) => columns.map((__, j) => (i === j ? item(weights, i, 'weights') : 0))),
       }
     : { name: label, type: 'F', columns };
 }
@@ -181,7 +181,8 @@ export function buildContrasts(specs: ContrastSpec[], design: Design): Contrast[
           );
         }
       }
-      W = rowsOverNames.map((r) => cols.map((c) => (names.includes(c) ? r[names.indexOf(c)] : 0)));
+      // each row holds one weight per named column (checked above)
+      W = rowsOverNames.map((r) => cols.map((c) => (names.includes(c) ? item(r, names.indexOf(c), 'weights') : 0)));
     }
     if (spec.type === 'T' && W.length !== 1)
       throw new VbmError(
@@ -211,12 +212,15 @@ function columnName(
 ): string {
   if (design.columns.includes(c)) return c;
   const bySpm = design.columnInfo?.filter((ci) => ci.spmName === c) ?? [];
-  if (bySpm.length === 1) return bySpm[0].name;
+  const [spm] = bySpm;
+  if (spm && bySpm.length === 1) return spm.name;
   const m = /^(?:(.+):)?([^:[\]]+)\[(.*)\]$/.exec(c);
-  const factor = m && design.factors?.find((f) => f.name === m[2]);
-  if (m && factor && !factor.levels.includes(m[3])) {
+  // groups 2 and 3 always take part in a match
+  const [factorName, level] = m ? [m[2] ?? '', m[3] ?? ''] : ['', ''];
+  const factor = m && design.factors?.find((f) => f.name === factorName);
+  if (m && factor && !factor.levels.includes(level)) {
     throw new VbmError(
-      `${at} names '${c}', but '${m[3]}' is not a level of '${factor.name}'`,
+      `${at} names '${c}', but '${level}' is not a level of '${factor.name}'`,
       `the levels of '${factor.name}' are: ${factor.levels.join(', ')}; ${listCols}`,
     );
   }
@@ -230,9 +234,11 @@ export function isEstimable(C: Matrix, X: Matrix): boolean {
   for (let i = 0; i < C.length; i++) {
     let norm = 0;
     let diff = 0;
-    for (let j = 0; j < C[i].length; j++) {
-      norm += C[i][j] * C[i][j];
-      diff += (proj[i][j] - C[i][j]) ** 2;
+    const ci = item(C, i, 'contrast');
+    for (let j = 0; j < ci.length; j++) {
+      const cij = item(ci, j);
+      norm += cij * cij;
+      diff += (entry(proj, i, j) - cij) ** 2;
     }
     if (Math.sqrt(diff) > 1e-6 * Math.sqrt(norm)) return false;
   }

@@ -1,6 +1,6 @@
-import { VbmError } from '../errors.js';
+import { VbmError, invariant, item } from '../errors.js';
 import type { Table } from '../io/table.js';
-import { type Matrix, nullSpace, pinv, rank, matmul, transpose } from './linalg.js';
+import { type Matrix, entry, nullSpace, pinv, rank, matmul, transpose } from './linalg.js';
 import { columnKind, factorColumn, numericColumn, requireColumn } from './factors.js';
 import { type GlobalScaling, type GlobalsOptions, globalScaling, globalsSource } from './globals.js';
 
@@ -149,7 +149,14 @@ function meanBy(
     });
     byLevel[l] = s / k;
   }
-  return { offsets: groups.map((g) => byLevel[g]), byLevel };
+  return {
+    offsets: groups.map((g) => {
+      const o = byLevel[g];
+      invariant(o !== undefined, `every group label is one of the levels ('${g}')`);
+      return o;
+    }),
+    byLevel,
+  };
 }
 
 /**
@@ -239,7 +246,7 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
       });
     });
     if ((opts.variance ?? 'unequal') === 'unequal')
-      varianceGroups = Int32Array.from(order, (i) => levels.indexOf(labels[i]));
+      varianceGroups = Int32Array.from(order, (i) => levels.indexOf(item(labels, i, 'labels')));
   } else if (model === 'paired') {
     const sName = need('subject');
     const cName = need('condition');
@@ -270,7 +277,7 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
             'each subject needs exactly one scan per condition: correct the subject or condition cell, or drop the extra row',
           );
         }
-        order.push(hits[0]);
+        order.push(item(hits, 0, 'hits'));
       }
     }
     if (order.length !== ntab) throw new Error('paired: scans left over');
@@ -315,8 +322,10 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
     H.push({ info: { name: 'mean', spmName: 'mean', role: 'H', kind: 'intercept' }, values: order.map(() => 1) });
   }
   const n = order.length;
-  const rowLabel = (d: number): string => `row ${table.rowNumbers[order[d]]} (${String(table.rows[order[d]][0])})`;
-  const inDesignOrder = <T>(v: T[]): T[] => order.map((i) => v[i]);
+  const rowOf = (d: number): number => item(order, d, 'design rows');
+  const rowLabel = (d: number): string =>
+    `row ${table.rowNumbers[rowOf(d)]} (${String(item(table.rows, rowOf(d), 'table rows')[0])})`;
+  const inDesignOrder = <T>(v: T[]): T[] => order.map((i) => item(v, i, 'column'));
 
   // 2. covariates, interactions and centring (the C partition)
   const interactions = opts.interactions ?? {};
@@ -489,7 +498,7 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
       dup === 'mean' ? "rename that column (e.g. 'mean_value')" : 'rename the spreadsheet column',
     );
   }
-  const X: Matrix = order.map((_, d) => blocks.map((b) => b.values[d]));
+  const X: Matrix = order.map((_, d) => blocks.map((b) => item(b.values, d, 'column values')));
   if (n < p) {
     throw new VbmError(
       `${where}: ${n} scans but the design has ${p} columns (${columns.join(', ')})`,
@@ -503,12 +512,12 @@ export function designMatrix(table: Table, opts: DesignOptions = {}): Design {
       `${where}: the design leaves no residual degrees of freedom (n = ${n}, rank = ${r})`,
       'add scans or drop covariates',
     );
-  const scanLabels = order.map((i) => String(table.rows[i][0]));
+  const scanLabels = order.map((i) => String(item(table.rows, i, 'table rows')[0]));
   const gSF = globals && globals.gSF.some((v) => v !== 1) ? Float64Array.from(globals.gSF) : undefined;
   return {
-    scans: order.map((i) => scanPaths[i]),
+    scans: order.map((i) => item(scanPaths, i, 'scan paths')),
     scanLabels,
-    rows: order.map((i) => table.rowNumbers[i]),
+    rows: order.map((i) => item(table.rowNumbers, i, 'row numbers')),
     columns,
     X,
     covariates,
@@ -579,7 +588,7 @@ function centre(
     return { values: v.map((x) => x - m), offset: m };
   }
   const { offsets, byLevel } = meanBy(v, groups as string[], levels as string[]);
-  return { values: v.map((x, i) => x - offsets[i]), offset: byLevel };
+  return { values: v.map((x, i) => x - item(offsets, i, 'offsets')), offset: byLevel };
 }
 
 /** Column groups that take part in a linear dependence (from the null space of X). */
@@ -587,11 +596,11 @@ export function collinearGroups(X: Matrix, columns: string[]): string[][] {
   const N = nullSpace(X);
   if (!N.length) return [];
   const groups: string[][] = [];
-  const k = N[0].length;
+  const k = N[0]?.length ?? 0;
   for (let j = 0; j < k; j++) {
     let maxAbs = 0;
-    for (let i = 0; i < N.length; i++) maxAbs = Math.max(maxAbs, Math.abs(N[i][j]));
-    groups.push(columns.filter((_, i) => Math.abs(N[i][j]) > 1e-8 * maxAbs));
+    for (let i = 0; i < N.length; i++) maxAbs = Math.max(maxAbs, Math.abs(entry(N, i, j)));
+    groups.push(columns.filter((_, i) => Math.abs(entry(N, i, j)) > 1e-8 * maxAbs));
   }
   return groups;
 }

@@ -24,7 +24,8 @@ export function columnKind(table: Table, name: string): 'numeric' | 'text' | 'mi
   let nums = 0;
   let texts = 0;
   for (const row of table.rows) {
-    const v = row[col];
+    // rows are padded to the header (readTable does it; a Table built by hand must too)
+    const v = row[col] ?? null;
     if (v === null) continue;
     if (isNumberCell(v)) nums++;
     else texts++;
@@ -36,7 +37,7 @@ export function columnKind(table: Table, name: string): 'numeric' | 'text' | 'mi
 
 /** Where a cell is, as the user sees it: file, row (and scan), column. */
 export function cellAt(table: Table, i: number, name: string): string {
-  const scan = table.rows[i][0];
+  const scan = table.rows[i]?.[0] ?? null;
   return `${table.path}: row ${table.rowNumbers[i]}${scan === null ? '' : ` (${String(scan)})`}, column '${name}'`;
 }
 
@@ -53,7 +54,7 @@ export function requireColumn(table: Table, name: string, what: string): void {
 export function numericColumn(table: Table, name: string, what = 'covariate'): number[] {
   const col = table.header.indexOf(name);
   return table.rows.map((row, i) => {
-    const v = row[col];
+    const v = row[col] ?? null;
     const at = cellAt(table, i, name);
     if (v === null)
       throw new VbmError(`${at} is empty`, `fill in every ${what} value, or drop the scan from the spreadsheet`);

@@ -7,7 +7,7 @@
  *   grand mean scaling (without proportional): one factor gSF = GM / mean(globals).
  *   ANCOVA: column = scaled global - mean(scaled globals).
  */
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 
 export type GlobalCalculation = 'omit' | 'mean' | 'user';
 export type GlobalNormalisation = 'none' | 'proportional' | 'ancova';
@@ -134,7 +134,8 @@ export function globalScaling(
         'globals must be positive on average; check the globals column',
       );
     gSF = raw.map(() => GM / mean);
-    scaled = raw.map((v, i) => v * gSF[i]);
+    const sf = gSF;
+    scaled = raw.map((v, i) => v * item(sf, i));
   } else {
     gSF = new Array<number>(n).fill(1);
     scaled = raw.slice();

@@ -4,7 +4,24 @@
  * columns, accurate for the ill-conditioned designs (uncentred TIV next to an intercept) that
  * normal equations would square.
  */
+import { item } from '../errors.js';
+
 export type Matrix = number[][];
+
+/** Entry (i, j): an index outside the matrix is a bug (the callers size their matrices), so it throws. */
+export function entry(a: Matrix, i: number, j: number): number {
+  return item(item(a, i, 'matrix'), j, 'matrix row');
+}
+
+/** Set entry (i, j). */
+export function setEntry(a: Matrix, i: number, j: number, v: number): void {
+  item(a, i, 'matrix')[j] = v;
+}
+
+/** The number of columns (of the first row; 0 for an empty matrix). */
+function columns(a: Matrix): number {
+  return a[0]?.length ?? 0;
+}
 
 export function zeros(r: number, c: number): Matrix {
   return Array.from({ length: r }, () => new Array<number>(c).fill(0));
@@ -12,22 +29,24 @@ export function zeros(r: number, c: number): Matrix {
 
 export function transpose(a: Matrix): Matrix {
   const r = a.length;
-  const c = r ? a[0].length : 0;
+  const c = columns(a);
   const t = zeros(c, r);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j][i] = a[i][j];
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) setEntry(t, j, i, entry(a, i, j));
   return t;
 }
 
 export function matmul(a: Matrix, b: Matrix): Matrix {
   const r = a.length;
   const k = b.length;
-  const c = k ? b[0].length : 0;
+  const c = columns(b);
   const out = zeros(r, c);
   for (let i = 0; i < r; i++) {
+    const oi = item(out, i);
     for (let m = 0; m < k; m++) {
-      const aim = a[i][m];
+      const aim = entry(a, i, m);
       if (aim === 0) continue;
-      for (let j = 0; j < c; j++) out[i][j] += aim * b[m][j];
+      const bm = item(b, m);
+      for (let j = 0; j < c; j++) oi[j] = item(oi, j) + aim * item(bm, j);
     }
   }
   return out;
@@ -45,10 +64,10 @@ export interface Svd {
 /** Thin SVD of an n x p matrix (n >= p not required: works on columns). */
 export function svd(a: Matrix): Svd {
   const n = a.length;
-  const p = n ? a[0].length : 0;
+  const p = columns(a);
   const U = a.map((row) => row.slice());
   const V = zeros(p, p);
-  for (let i = 0; i < p; i++) V[i][i] = 1;
+  for (let i = 0; i < p; i++) setEntry(V, i, i, 1);
   for (let sweep = 0; sweep < 80; sweep++) {
     let rotated = false;
     for (let j = 0; j < p - 1; j++) {
@@ -57,9 +76,11 @@ export function svd(a: Matrix): Svd {
         let beta = 0;
         let gamma = 0;
         for (let i = 0; i < n; i++) {
-          alpha += U[i][j] * U[i][j];
-          beta += U[i][k] * U[i][k];
-          gamma += U[i][j] * U[i][k];
+          const uj = entry(U, i, j);
+          const uk = entry(U, i, k);
+          alpha += uj * uj;
+          beta += uk * uk;
+          gamma += uj * uk;
         }
         if (gamma === 0 || Math.abs(gamma) <= 1e-15 * Math.sqrt(alpha * beta)) continue;
         rotated = true;
@@ -68,16 +89,16 @@ export function svd(a: Matrix): Svd {
         const c = 1 / Math.sqrt(1 + t * t);
         const s = c * t;
         for (let i = 0; i < n; i++) {
-          const uj = U[i][j];
-          const uk = U[i][k];
-          U[i][j] = c * uj - s * uk;
-          U[i][k] = s * uj + c * uk;
+          const uj = entry(U, i, j);
+          const uk = entry(U, i, k);
+          setEntry(U, i, j, c * uj - s * uk);
+          setEntry(U, i, k, s * uj + c * uk);
         }
         for (let i = 0; i < p; i++) {
-          const vj = V[i][j];
-          const vk = V[i][k];
-          V[i][j] = c * vj - s * vk;
-          V[i][k] = s * vj + c * vk;
+          const vj = entry(V, i, j);
+          const vk = entry(V, i, k);
+          setEntry(V, i, j, c * vj - s * vk);
+          setEntry(V, i, k, s * vj + c * vk);
         }
       }
     }
@@ -86,16 +107,16 @@ export function svd(a: Matrix): Svd {
   const s = new Array<number>(p).fill(0);
   for (let j = 0; j < p; j++) {
     let norm = 0;
-    for (let i = 0; i < n; i++) norm += U[i][j] * U[i][j];
+    for (let i = 0; i < n; i++) norm += entry(U, i, j) * entry(U, i, j);
     norm = Math.sqrt(norm);
     s[j] = norm;
-    if (norm > 0) for (let i = 0; i < n; i++) U[i][j] /= norm;
+    if (norm > 0) for (let i = 0; i < n; i++) setEntry(U, i, j, entry(U, i, j) / norm);
   }
-  const order = s.map((_, i) => i).sort((x, y) => s[y] - s[x]);
+  const order = s.map((_, i) => i).sort((x, y) => item(s, y) - item(s, x));
   return {
-    U: U.map((row) => order.map((j) => row[j])),
-    s: order.map((j) => s[j]),
-    V: V.map((row) => order.map((j) => row[j])),
+    U: U.map((row) => order.map((j) => item(row, j))),
+    s: order.map((j) => item(s, j)),
+    V: V.map((row) => order.map((j) => item(row, j))),
   };
 }
 
@@ -113,17 +134,18 @@ export function rank(a: Matrix): number {
 /** Moore-Penrose pseudo-inverse (p x n) of an n x p matrix. */
 export function pinv(a: Matrix): Matrix {
   const n = a.length;
-  const p = n ? a[0].length : 0;
+  const p = columns(a);
   const dec = svd(a);
   const tol = svdTolerance(dec, n, p);
   const out = zeros(p, n);
   for (let k = 0; k < p; k++) {
-    if (!(dec.s[k] > tol)) continue;
-    const inv = 1 / dec.s[k];
+    const sk = item(dec.s, k, 'singular values');
+    if (!(sk > tol)) continue;
+    const inv = 1 / sk;
     for (let i = 0; i < p; i++) {
-      const vik = dec.V[i][k] * inv;
+      const vik = entry(dec.V, i, k) * inv;
       if (vik === 0) continue;
-      for (let j = 0; j < n; j++) out[i][j] += vik * dec.U[j][k];
+      for (let j = 0; j < n; j++) setEntry(out, i, j, entry(out, i, j) + vik * entry(dec.U, j, k));
     }
   }
   return out;
@@ -132,10 +154,10 @@ export function pinv(a: Matrix): Matrix {
 /** Basis (columns) of the null space of an n x p matrix: right singular vectors with zero singular value. */
 export function nullSpace(a: Matrix): Matrix {
   const n = a.length;
-  const p = n ? a[0].length : 0;
+  const p = columns(a);
   const dec = svd(a.length >= p ? a : [...a, ...zeros(p - n, p)]);
   const tol = svdTolerance(dec, n, p);
   const cols: number[][] = [];
-  for (let k = 0; k < p; k++) if (!(dec.s[k] > tol)) cols.push(dec.V.map((row) => row[k]));
+  for (let k = 0; k < p; k++) if (!(item(dec.s, k) > tol)) cols.push(dec.V.map((row) => item(row, k)));
   return cols.length ? transpose(cols) : [];
 }

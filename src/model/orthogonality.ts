@@ -5,22 +5,23 @@
  * the two share most of their variance and each one's estimate rests on what it does not share.
  * A constant column has no direction after centring: its entries are NaN.
  */
-import type { Matrix } from './linalg.js';
+import { item } from '../errors.js';
+import { type Matrix, entry } from './linalg.js';
 
 /** The absolute correlation of every two design columns after centring (SPM's "design orthogonality"); NaN for a constant column. */
 export function columnCorrelations(X: Matrix): Matrix {
   const n = X.length;
-  const p = n ? X[0].length : 0;
+  const p = X[0]?.length ?? 0;
   const centred: number[][] = [];
   const norms: number[] = [];
   for (let j = 0; j < p; j++) {
     let m = 0;
-    for (let i = 0; i < n; i++) m += X[i][j];
+    for (let i = 0; i < n; i++) m += entry(X, i, j);
     m /= n;
-    const c = X.map((row) => row[j] - m);
+    const c = X.map((row) => item(row, j) - m);
     centred.push(c);
     let scale = 0;
-    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(X[i][j]));
+    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(entry(X, i, j)));
     const norm = Math.sqrt(c.reduce((s, v) => s + v * v, 0));
     // a column constant up to rounding has no direction
     norms.push(norm > 1e-12 * Math.max(1, scale) * Math.sqrt(n) ? norm : 0);
@@ -29,13 +30,15 @@ export function columnCorrelations(X: Matrix): Matrix {
   for (let a = 0; a < p; a++) {
     const row: number[] = [];
     for (let b = 0; b < p; b++) {
-      if (!norms[a] || !norms[b]) {
+      const na = item(norms, a);
+      const nb = item(norms, b);
+      if (!na || !nb) {
         row.push(NaN);
         continue;
       }
       let d = 0;
-      for (let i = 0; i < n; i++) d += centred[a][i] * centred[b][i];
-      row.push(Math.min(1, Math.abs(d) / (norms[a] * norms[b])));
+      for (let i = 0; i < n; i++) d += entry(centred, a, i) * entry(centred, b, i);
+      row.push(Math.min(1, Math.abs(d) / (na * nb)));
     }
     out.push(row);
   }
@@ -77,24 +80,24 @@ export function orthogonalityWarnings(
   const out: OrthogonalityWarning[] = [];
   for (const c of contrasts) {
     const used = columns.map((_, j) => c.weights.some((row) => row[j] !== 0));
-    for (let k = 0; k < columns.length; k++) {
-      if (used[k]) continue;
-      const hits = columns.map((_, j) => j).filter((j) => used[j] && C[j][k] > limit);
-      if (!hits.length) continue;
-      const cos = hits.map((j) => C[j][k]);
-      const names = hits.map((j) => `'${columns[j]}'`);
+    columns.forEach((other, k) => {
+      if (used[k]) return;
+      const hits = columns.map((_, j) => j).filter((j) => used[j] && entry(C, j, k) > limit);
+      if (!hits.length) return;
+      const cos = hits.map((j) => entry(C, j, k));
+      const named = hits.map((j) => item(columns, j, 'columns'));
       const which =
         hits.length === 1
-          ? `its column ${names[0]} correlates with '${columns[k]}' (|r| = ${cos[0].toFixed(2)} > ${limit})`
-          : `its columns ${names.join(', ')} correlate with '${columns[k]}' (|r| = ${cos.map((v) => v.toFixed(2)).join(', ')} > ${limit})`;
+          ? `its column '${named.join('')}' correlates with '${other}' (|r| = ${cos.map((v) => v.toFixed(2)).join('')} > ${limit})`
+          : `its columns ${named.map((x) => `'${x}'`).join(', ')} correlate with '${other}' (|r| = ${cos.map((v) => v.toFixed(2)).join(', ')} > ${limit})`;
       out.push({
         contrast: { index: c.index, name: c.name },
-        columns: hits.map((j) => columns[j]),
-        other: columns[k],
+        columns: named,
+        other,
         cos,
         message: `contrast ${c.index} '${c.name}': ${which}; ` + ORTHOGONALITY_ADVICE,
       });
-    }
+    });
   }
   return out;
 }

@@ -1,4 +1,5 @@
-import { type Matrix, svd } from './linalg.js';
+import { item } from '../errors.js';
+import { type Matrix, entry, setEntry, svd } from './linalg.js';
 
 /**
  * Restricted maximum likelihood (ReML) estimates of variance-component hyperparameters, as
@@ -77,24 +78,24 @@ export function solve(A: Matrix, B: Matrix): Matrix {
   const m = b[0]?.length ?? 0;
   for (let k = 0; k < n; k++) {
     let piv = k;
-    for (let i = k + 1; i < n; i++) if (Math.abs(a[i][k]) > Math.abs(a[piv][k])) piv = i;
+    for (let i = k + 1; i < n; i++) if (Math.abs(entry(a, i, k)) > Math.abs(entry(a, piv, k))) piv = i;
     if (piv !== k) {
-      [a[k], a[piv]] = [a[piv], a[k]];
-      [b[k], b[piv]] = [b[piv], b[k]];
+      [a[k], a[piv]] = [item(a, piv), item(a, k)];
+      [b[k], b[piv]] = [item(b, piv), item(b, k)];
     }
-    const d = a[k][k];
+    const d = entry(a, k, k);
     for (let i = k + 1; i < n; i++) {
-      const f = a[i][k] / d;
+      const f = entry(a, i, k) / d;
       if (f === 0) continue;
-      for (let j = k; j < n; j++) a[i][j] -= f * a[k][j];
-      for (let j = 0; j < m; j++) b[i][j] -= f * b[k][j];
+      for (let j = k; j < n; j++) setEntry(a, i, j, entry(a, i, j) - f * entry(a, k, j));
+      for (let j = 0; j < m; j++) setEntry(b, i, j, entry(b, i, j) - f * entry(b, k, j));
     }
   }
   for (let k = n - 1; k >= 0; k--) {
     for (let j = 0; j < m; j++) {
-      let s = b[k][j];
-      for (let i = k + 1; i < n; i++) s -= a[k][i] * b[i][j];
-      b[k][j] = s / a[k][k];
+      let s = entry(b, k, j);
+      for (let i = k + 1; i < n; i++) s -= entry(a, k, i) * entry(b, i, j);
+      setEntry(b, k, j, s / entry(a, k, k));
     }
   }
   return b;
@@ -102,14 +103,14 @@ export function solve(A: Matrix, B: Matrix): Matrix {
 
 function matmulSq(a: Matrix, b: Matrix): Matrix {
   const n = a.length;
-  const m = b[0].length;
+  const m = b[0]?.length ?? 0;
   const k = b.length;
   const out: Matrix = Array.from({ length: n }, () => new Array<number>(m).fill(0));
   for (let i = 0; i < n; i++) {
     for (let l = 0; l < k; l++) {
-      const v = a[i][l];
+      const v = entry(a, i, l);
       if (v === 0) continue;
-      for (let j = 0; j < m; j++) out[i][j] += v * b[l][j];
+      for (let j = 0; j < m; j++) setEntry(out, i, j, entry(out, i, j) + v * entry(b, l, j));
     }
   }
   return out;
@@ -139,15 +140,16 @@ export function expm(J: Matrix): Matrix {
   const I = A.map((_, i) => A.map((__, j) => (i === j ? 1 : 0)));
   let X = A;
   let c = 0.5;
-  let E = I.map((row, i) => row.map((v, j) => v + c * A[i][j]));
-  let D = I.map((row, i) => row.map((v, j) => v - c * A[i][j]));
+  let E = I.map((row, i) => row.map((v, j) => v + c * entry(A, i, j)));
+  let D = I.map((row, i) => row.map((v, j) => v - c * entry(A, i, j)));
   const q = 6;
   let plus = true;
   for (let k = 2; k <= q; k++) {
     c = (c * (q - k + 1)) / (k * (2 * q - k + 1));
     X = matmulSq(A, X);
-    E = E.map((row, i) => row.map((v, j) => v + c * X[i][j]));
-    D = D.map((row, i) => row.map((v, j) => (plus ? v + c * X[i][j] : v - c * X[i][j])));
+    const Xk = X;
+    E = E.map((row, i) => row.map((v, j) => v + c * entry(Xk, i, j)));
+    D = D.map((row, i) => row.map((v, j) => (plus ? v + c * entry(Xk, i, j) : v - c * entry(Xk, i, j))));
     plus = !plus;
   }
   E = solve(D, E);
@@ -164,12 +166,12 @@ export function expm(J: Matrix): Matrix {
 function spmLogdet(A: Matrix): number {
   const TOL = 1e-16;
   const n = A.length;
-  const keep = A.map((_, i) => i).filter((i) => A[i][i] !== 0);
-  const B = keep.map((i) => keep.map((j) => A[i][j]));
+  const keep = A.map((_, i) => i).filter((i) => entry(A, i, i) !== 0);
+  const B = keep.map((i) => keep.map((j) => entry(A, i, j)));
   let offDiagonal = false;
   for (let i = 0; i < B.length; i++)
-    for (let j = 0; j < B.length; j++) if (i !== j && B[i][j] !== 0) offDiagonal = true;
-  const s = offDiagonal ? svd(B).s : B.map((row, i) => row[i]);
+    for (let j = 0; j < B.length; j++) if (i !== j && entry(B, i, j) !== 0) offDiagonal = true;
+  const s = offDiagonal ? svd(B).s : B.map((row, i) => item(row, i));
   let H = 0;
   for (const v of s) if (v > TOL && v < 1 / TOL) H += Math.log(v);
   void n;
@@ -188,30 +190,31 @@ export function regularisedStep(J: Matrix, f: number[], logTime: number): number
       J,
       J.map((_, i) => J.map((__, j) => (i === j ? 1 : 0))),
     );
-    return inv.map((row) => -row.reduce((s, v, j) => s + v * f[j], 0));
+    return inv.map((row) => -row.reduce((s, v, j) => s + v * item(f, j), 0));
   }
   const A: Matrix = Array.from({ length: m + 1 }, () => new Array<number>(m + 1).fill(0));
   for (let i = 0; i < m; i++) {
-    A[i + 1][0] = tt * f[i];
-    for (let j = 0; j < m; j++) A[i + 1][j + 1] = tt * J[i][j];
+    setEntry(A, i + 1, 0, tt * item(f, i));
+    for (let j = 0; j < m; j++) setEntry(A, i + 1, j + 1, tt * entry(J, i, j));
   }
   const E = expm(A);
-  return Array.from({ length: m }, (_, i) => E[i + 1][0]);
+  return Array.from({ length: m }, (_, i) => entry(E, i + 1, 0));
 }
 
 /** Orthonormal basis of the column space of X (SPM's spm_svd(X, 0)), n x r. */
 function orthonormalBasis(X: Matrix): Matrix {
-  if (!X.length || !X[0].length) return X.map(() => []);
+  if (!X[0]?.length) return X.map(() => []);
   const dec = svd(X);
   const ss = dec.s.map((v) => v * v);
   const total = ss.reduce((a, b) => a + b, 0);
   const keep = ss.map((v, i) => ((v * ss.length) / total > 64 * Number.EPSILON ? i : -1)).filter((i) => i >= 0);
-  return X.map((_, i) => keep.map((k) => dec.U[i][k]));
+  return X.map((_, i) => keep.map((k) => entry(dec.U, i, k)));
 }
 
 /** 1-norm condition number of a small matrix. */
 function condition1(A: Matrix): number {
-  const norm1 = (M: Matrix): number => Math.max(...M[0].map((_, j) => M.reduce((s, row) => s + Math.abs(row[j]), 0)));
+  const norm1 = (M: Matrix): number =>
+    Math.max(...item(M, 0).map((_, j) => M.reduce((s, row) => s + Math.abs(item(row, j)), 0)));
   const inv = solve(
     A,
     A.map((_, i) => A.map((__, j) => (i === j ? 1 : 0))),
@@ -256,11 +259,13 @@ function remlFrom(
   // initial h: 1 for a component that covers scans no earlier component covers, else 0
   const h = new Array<number>(m).fill(0);
   const covered = new Uint8Array(n);
+  // each component's diagonal has one entry per scan
+  const q = (i: number, a: number): number => item(item(Q, i, 'components'), a, 'component');
   for (let i = 0; i < m; i++) {
     let fresh = false;
     for (let a = 0; a < n; a++) {
-      if (Q[i][a] !== 0 && !covered[a]) fresh = true;
-      if (Q[i][a] !== 0) covered[a] = 1;
+      if (q(i, a) !== 0 && !covered[a]) fresh = true;
+      if (q(i, a) !== 0) covered[a] = 1;
     }
     h[i] = fresh ? 1 : 0;
   }
@@ -273,30 +278,29 @@ function remlFrom(
     iterations++;
     // C = sum h_i Q_i (diagonal) and its inverse with SPM's ridge
     const c = new Float64Array(n);
-    for (let i = 0; i < m; i++) for (let a = 0; a < n; a++) c[a] += h[i] * Q[i][a];
+    for (let i = 0; i < m; i++) for (let a = 0; a < n; a++) c[a] = item(c, a) + item(h, i) * q(i, a);
     let cNorm = 0;
-    for (let a = 0; a < n; a++) cNorm = Math.max(cNorm, Math.abs(c[a]));
+    for (const ca of c) cNorm = Math.max(cNorm, Math.abs(ca));
     const cTol = Math.max(epsOf(cNorm) * n, Math.exp(-32));
-    const iC = new Float64Array(n);
-    for (let a = 0; a < n; a++) iC[a] = 1 / (c[a] + cTol);
+    const iC = c.map((ca) => 1 / (ca + cTol));
     // P = iC - iC X (X' iC X)^-1 X' iC
-    const iCX: Matrix = U.map((row, a) => row.map((v) => v * iC[a]));
+    const iCX: Matrix = U.map((row, a) => row.map((v) => v * item(iC, a)));
     const XiCX: Matrix = Array.from({ length: r }, (_, i) =>
       Array.from({ length: r }, (__, j) => {
         let s = 0;
-        for (let a = 0; a < n; a++) s += U[a][i] * iCX[a][j];
+        for (let a = 0; a < n; a++) s += entry(U, a, i) * entry(iCX, a, j);
         return s;
       }),
     );
     const Cq = r ? ridgeInverse(XiCX) : [];
     const iCXCq: Matrix = iCX.map((row) =>
-      Array.from({ length: r }, (_, j) => row.reduce((s, v, l) => s + v * Cq[l][j], 0)),
+      Array.from({ length: r }, (_, j) => row.reduce((s, v, l) => s + v * entry(Cq, l, j), 0)),
     );
     for (let a = 0; a < n; a++) {
       for (let b = 0; b < n; b++) {
         let s = 0;
-        for (let l = 0; l < r; l++) s += iCXCq[a][l] * iCX[b][l];
-        P[a][b] = (a === b ? iC[a] : 0) - s;
+        for (let l = 0; l < r; l++) s += entry(iCXCq, a, l) * entry(iCX, b, l);
+        setEntry(P, a, b, (a === b ? item(iC, a) : 0) - s);
       }
     }
     // P Cy
@@ -307,9 +311,9 @@ function remlFrom(
       let trPQ = 0;
       let trPQPY = 0;
       for (let a = 0; a < n; a++) {
-        trPQ += P[a][a] * Q[i][a];
+        trPQ += entry(P, a, a) * q(i, a);
         let s = 0;
-        for (let b = 0; b < n; b++) s += P[a][b] * Q[i][b] * PY[b][a];
+        for (let b = 0; b < n; b++) s += entry(P, a, b) * q(i, b) * entry(PY, b, a);
         trPQPY += s;
       }
       dFdh[i] = (-(trPQ - trPQPY / N) * N) / 2;
@@ -320,23 +324,23 @@ function remlFrom(
       for (let j = i; j < m; j++) {
         let s = 0;
         for (let a = 0; a < n; a++) {
-          if (Q[i][a] === 0) continue;
+          if (q(i, a) === 0) continue;
           let row = 0;
-          for (let b = 0; b < n; b++) row += P[a][b] * P[a][b] * Q[j][b];
-          s += Q[i][a] * row;
+          for (let b = 0; b < n; b++) row += entry(P, a, b) * entry(P, a, b) * q(j, b);
+          s += q(i, a) * row;
         }
-        dFdhh[i][j] = (-s * N) / 2;
-        dFdhh[j][i] = dFdhh[i][j];
+        setEntry(dFdhh, i, j, (-s * N) / 2);
+        setEntry(dFdhh, j, i, entry(dFdhh, i, j));
       }
     }
     // hyperpriors
     for (let i = 0; i < m; i++) {
-      dFdh[i] -= hP * h[i];
-      dFdhh[i][i] -= hP;
+      dFdh[i] = item(dFdh, i) - hP * item(h, i);
+      setEntry(dFdhh, i, i, entry(dFdhh, i, i) - hP);
     }
     const dh = regularisedStep(dFdhh, dFdh, t);
-    for (let i = 0; i < m; i++) h[i] += dh[i];
-    const pF = dFdh.reduce((s, v, i) => s + v * dh[i], 0);
+    for (let i = 0; i < m; i++) h[i] = item(h, i) + item(dh, i);
+    const pF = dFdh.reduce((s, v, i) => s + v * item(dh, i), 0);
     if (pF > dF) t = Math.max(t - 1, -8);
     else t = Math.min(t + 0.25, 8);
     // near a phase transition: start again with a more precise prior
@@ -346,10 +350,10 @@ function remlFrom(
     if (dF < tolerance) break;
   }
   const V = new Float64Array(n);
-  for (let i = 0; i < m; i++) for (let a = 0; a < n; a++) V[a] += h[i] * Q[i][a];
+  for (let i = 0; i < m; i++) for (let a = 0; a < n; a++) V[a] = item(V, a) + item(h, i) * q(i, a);
   const Ph = dFdhh.map((row) => row.map((v) => -v));
   let negative = false;
-  for (let a = 0; a < n; a++) if (V[a] < 0) negative = true;
+  for (const va of V) if (va < 0) negative = true;
   const unidentified = (negative || Math.log(condition1(Ph)) > 16) && t > -4;
   return { h, V, iterations, Ph, t, unidentified };
 }

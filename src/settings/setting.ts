@@ -79,8 +79,9 @@ function fail(s: Setting, origin: Origin, what: string, hint?: string): never {
 export function parseByteSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$/i.exec(text);
   if (!m) return undefined;
-  const power = ['', 'k', 'm', 'g', 't'].indexOf(m[2].toLowerCase());
-  return Math.round(Number(m[1]) * 1024 ** power);
+  const [, amount = '', unit = ''] = m;
+  const power = ['', 'k', 'm', 'g', 't'].indexOf(unit.toLowerCase());
+  return Math.round(Number(amount) * 1024 ** power);
 }
 
 function readNumberValue(s: Setting, v: unknown, origin: Origin): number {

@@ -1,8 +1,32 @@
+import { invariant, item } from '../../errors.js';
+
 /**
  * Geometry. A 4x4 affine (row-major, 0-based voxel indices -> mm, as NIfTI and nibabel define
  * it) is the only record of where a voxel is. Left and right are decided by it alone.
  */
 export type Affine = number[][];
+
+/** One row of a 4x4 affine. */
+type Row4 = [number, number, number, number];
+
+/**
+ * The three spatial rows of a 4x4 affine, checked: an affine without them is a bug upstream (the
+ * readers always build 4x4), so it throws rather than giving NaN positions. Cheap enough for
+ * per-voxel use.
+ */
+export function affineRows(A: Affine): [Row4, Row4, Row4] {
+  const [r0, r1, r2] = A;
+  invariant(
+    r0 && r1 && r2 && r0.length >= 4 && r1.length >= 4 && r2.length >= 4,
+    'an affine has three rows of four entries (and 0 0 0 1)',
+  );
+  return [r0 as Row4, r1 as Row4, r2 as Row4];
+}
+
+/** Entry (r, c) of a 4x4 affine. */
+function at(A: Affine, r: number, c: number): number {
+  return item(item(A, r, 'affine'), c, 'affine row');
+}
 
 export function identityAffine(): Affine {
   return [
@@ -47,37 +71,28 @@ export interface QformFields {
 
 export function qformToAffine(q: QformFields): Affine {
   const R = quaternionToRotation(q.quatern_b, q.quatern_c, q.quatern_d);
-  const zooms = q.pixdim.map((z) => (z > 0 ? z : 1));
-  if (q.qfac < 0) zooms[2] = -zooms[2];
-  const A = identityAffine();
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) A[i][j] = R[i][j] * zooms[j];
-  A[0][3] = q.qoffset_x;
-  A[1][3] = q.qoffset_y;
-  A[2][3] = q.qoffset_z;
-  return A;
+  const [zx, zy, z] = q.pixdim.map((v) => (v > 0 ? v : 1)) as [number, number, number];
+  const zooms = [zx, zy, q.qfac < 0 ? -z : z];
+  return [0, 1, 2]
+    .map((i) => [
+      ...[0, 1, 2].map((j) => at(R, i, j) * item(zooms, j)),
+      item([q.qoffset_x, q.qoffset_y, q.qoffset_z], i),
+    ])
+    .concat([[0, 0, 0, 1]]);
 }
 
 /** Inverse of a 4x4 affine (general 3x3 block). */
 export function invertAffine(A: Affine): Affine {
-  const [a, b, c] = A[0];
-  const [d, e, f] = A[1];
-  const [g, h, i] = A[2];
+  const [[a, b, c, tx], [d, e, f, ty], [g, h, i, tz]] = affineRows(A);
   const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
   if (!Number.isFinite(det) || det === 0) throw new Error('affine is singular');
-  const inv = [
+  const inv: [number, number, number][] = [
     [(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
     [(f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det],
     [(d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det],
   ];
-  const t = [A[0][3], A[1][3], A[2][3]];
-  const out = identityAffine();
-  for (let r = 0; r < 3; r++) {
-    out[r][0] = inv[r][0];
-    out[r][1] = inv[r][1];
-    out[r][2] = inv[r][2];
-    out[r][3] = -(inv[r][0] * t[0] + inv[r][1] * t[1] + inv[r][2] * t[2]);
-  }
-  return out;
+  const row = ([p, q, r]: [number, number, number]): number[] => [p, q, r, -(p * tx + q * ty + r * tz)];
+  return [...inv.map(row), [0, 0, 0, 1]];
 }
 
 export function composeAffines(A: Affine, B: Affine): Affine {
@@ -85,32 +100,33 @@ export function composeAffines(A: Affine, B: Affine): Affine {
   for (let i = 0; i < 4; i++)
     for (let j = 0; j < 4; j++) {
       let s = 0;
-      for (let k = 0; k < 4; k++) s += A[i][k] * B[k][j];
-      out[i][j] = s;
+      for (let k = 0; k < 4; k++) s += at(A, i, k) * at(B, k, j);
+      item(out, i)[j] = s;
     }
   return out;
 }
 
 /** Map a voxel position (x, y, z, 0-based) through a 4x4 affine to world millimetres. */
 export function applyAffine(A: Affine, x: number, y: number, z: number): [number, number, number] {
+  const [r0, r1, r2] = affineRows(A);
   return [
-    A[0][0] * x + A[0][1] * y + A[0][2] * z + A[0][3],
-    A[1][0] * x + A[1][1] * y + A[1][2] * z + A[1][3],
-    A[2][0] * x + A[2][1] * y + A[2][2] * z + A[2][3],
+    r0[0] * x + r0[1] * y + r0[2] * z + r0[3],
+    r1[0] * x + r1[1] * y + r1[2] * z + r1[3],
+    r2[0] * x + r2[1] * y + r2[2] * z + r2[3],
   ];
 }
 
 /** Voxel sizes in mm: the norms of the affine's first three columns. */
 export function voxelSizes(A: Affine): [number, number, number] {
   const out: number[] = [];
-  for (let j = 0; j < 3; j++) out.push(Math.hypot(A[0][j], A[1][j], A[2][j]));
+  for (let j = 0; j < 3; j++) out.push(Math.hypot(at(A, 0, j), at(A, 1, j), at(A, 2, j)));
   return out as [number, number, number];
 }
 
 /** Largest absolute difference between two affines' entries. */
 export function affineDistance(A: Affine, B: Affine): number {
   let m = 0;
-  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) m = Math.max(m, Math.abs(A[i][j] - B[i][j]));
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) m = Math.max(m, Math.abs(at(A, i, j) - at(B, i, j)));
   return m;
 }
 
@@ -125,21 +141,22 @@ export function sameGrid(A: Affine, B: Affine, tolMm = 1e-4): boolean {
  * the third column; the rotation's quaternion has a >= 0.
  */
 export function affineToQform(A: Affine): QformFields {
-  const cols = [0, 1, 2].map((j) => [A[0][j], A[1][j], A[2][j]]);
-  const zooms = cols.map((c) => Math.hypot(c[0], c[1], c[2]) || 1);
-  const R = cols.map((c, j) => c.map((v) => v / zooms[j]));
+  const [r0, r1, r2] = affineRows(A);
+  const cols = [0, 1, 2].map((j) => [at(A, 0, j), at(A, 1, j), at(A, 2, j)]);
+  const zooms = cols.map((c) => Math.hypot(...c) || 1);
+  const R = cols.map((c, j) => c.map((v) => v / item(zooms, j)));
   // R here is column-wise: R[j] is column j. Make it a proper rotation.
   const det =
-    R[0][0] * (R[1][1] * R[2][2] - R[2][1] * R[1][2]) -
-    R[1][0] * (R[0][1] * R[2][2] - R[2][1] * R[0][2]) +
-    R[2][0] * (R[0][1] * R[1][2] - R[1][1] * R[0][2]);
+    at(R, 0, 0) * (at(R, 1, 1) * at(R, 2, 2) - at(R, 2, 1) * at(R, 1, 2)) -
+    at(R, 1, 0) * (at(R, 0, 1) * at(R, 2, 2) - at(R, 2, 1) * at(R, 0, 2)) +
+    at(R, 2, 0) * (at(R, 0, 1) * at(R, 1, 2) - at(R, 1, 1) * at(R, 0, 2));
   let qfac = 1;
   if (det < 0) {
     qfac = -1;
-    R[2] = R[2].map((v) => -v);
+    R[2] = item(R, 2).map((v) => -v);
   }
   // m[r][c] = element at row r, column c
-  const m = (r: number, c: number): number => R[c][r];
+  const m = (r: number, c: number): number => at(R, c, r);
   const trace = m(0, 0) + m(1, 1) + m(2, 2) + 1;
   let a: number;
   let b: number;
@@ -181,9 +198,9 @@ export function affineToQform(A: Affine): QformFields {
     quatern_b: b,
     quatern_c: c,
     quatern_d: d,
-    qoffset_x: A[0][3],
-    qoffset_y: A[1][3],
-    qoffset_z: A[2][3],
+    qoffset_x: r0[3],
+    qoffset_y: r1[3],
+    qoffset_z: r2[3],
     qfac,
     pixdim: zooms as [number, number, number],
   };
@@ -195,10 +212,10 @@ export function axisCodes(A: Affine): string {
   const neg = ['L', 'P', 'I'];
   let out = '';
   for (let j = 0; j < 3; j++) {
-    const col = [A[0][j], A[1][j], A[2][j]];
+    const col = [at(A, 0, j), at(A, 1, j), at(A, 2, j)];
     let k = 0;
-    for (let i = 1; i < 3; i++) if (Math.abs(col[i]) > Math.abs(col[k])) k = i;
-    out += col[k] >= 0 ? pos[k] : neg[k];
+    for (let i = 1; i < 3; i++) if (Math.abs(item(col, i)) > Math.abs(item(col, k))) k = i;
+    out += item(col, k) >= 0 ? item(pos, k) : item(neg, k);
   }
   return out;
 }

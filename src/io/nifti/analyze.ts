@@ -6,7 +6,7 @@
  * matrix) or `M` (SPM99's, flipped like the header). SPM's matrices map 1-based voxels; vbm's
  * affine maps 0-based voxels. Pure: bytes in, header out.
  */
-import { VbmError } from '../../errors.js';
+import { VbmError, invariant, item } from '../../errors.js';
 import type { Affine } from './affine.js';
 import { datatypeInfo } from './datatypes.js';
 import type { NiftiHeader } from './header.js';
@@ -30,7 +30,11 @@ export function isAnalyzeHeader(bytes: Uint8Array): boolean {
 
 /** SPM's 1-based matrix to a 0-based affine: A = mat * [I 1; 0 1]. */
 export function oneBasedToAffine(mat: number[][]): Affine {
-  return [0, 1, 2, 3].map((r) => [mat[r][0], mat[r][1], mat[r][2], mat[r][3] + mat[r][0] + mat[r][1] + mat[r][2]]);
+  return [0, 1, 2, 3].map((r) => {
+    const [a, b, c, d] = item(mat, r, "SPM's matrix");
+    invariant(a !== undefined && b !== undefined && c !== undefined && d !== undefined, "SPM's matrix is 4x4");
+    return [a, b, c, d + a + b + c];
+  });
 }
 
 const FLIP_X = (m: number[][]): number[][] => m.map((row, r) => (r === 0 ? row.map((x) => -x) : [...row]));
@@ -46,7 +50,7 @@ export function parseAnalyzeHeader(
   const i16 = (o: number): number => v.getInt16(o, le);
   const f32 = (o: number): number => v.getFloat32(o, le);
   const dim = Array.from({ length: 8 }, (_, i) => i16(40 + 2 * i));
-  let rank = dim[0];
+  let rank = item(dim, 0, 'dim');
   if (rank < 1) {
     // SPM: the rank is the count of leading non-zero dims
     const firstZero = dim.slice(1).findIndex((d) => d === 0);
@@ -59,9 +63,9 @@ export function parseAnalyzeHeader(
     );
   }
   const dims: [number, number, number] = [1, 1, 1];
-  for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, dim[i + 1]) : 1;
+  for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, item(dim, i + 1, 'dim')) : 1;
   let nVolumes = 1;
-  for (let i = 4; i <= rank; i++) nVolumes *= Math.max(1, dim[i]);
+  for (let i = 4; i <= rank; i++) nVolumes *= Math.max(1, item(dim, i, 'dim'));
   const code = i16(70);
   const datatype = datatypeInfo(ANALYZE_TO_NIFTI[code] ?? code);
   if (!datatype) {
@@ -70,7 +74,7 @@ export function parseAnalyzeHeader(
       'convert the image to float32 NIfTI',
     );
   }
-  const pixdim = [f32(80), f32(84), f32(88)];
+  const pixdim: [number, number, number] = [f32(80), f32(84), f32(88)];
   const voxOffset = f32(108);
   if (!(voxOffset >= 0) || !Number.isFinite(voxOffset)) {
     throw new VbmError(
@@ -96,9 +100,12 @@ export function parseAnalyzeHeader(
     mat = FLIP_X(extras.M); // SPM99's M, flipped as SPM12 does for Analyze images
     orientationFrom = 'mat-file';
   } else {
-    const origin = [i16(253), i16(255), i16(257)];
-    const o = origin.some((x) => x !== 0) ? origin : dims.map((d) => (d + 1) / 2);
-    let vox = pixdim.map((x) => (Number.isFinite(x) ? x : 0));
+    const origin: [number, number, number] = [i16(253), i16(255), i16(257)];
+    const o: [number, number, number] = origin.some((x) => x !== 0)
+      ? origin
+      : [(dims[0] + 1) / 2, (dims[1] + 1) / 2, (dims[2] + 1) / 2];
+    const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
+    let vox: [number, number, number] = [finite(pixdim[0]), finite(pixdim[1]), finite(pixdim[2])];
     if (vox.every((x) => x === 0)) vox = [1, 1, 1];
     const flip = !(vox[0] < 0); // a negative x size: FSL's orientation, not flipped again
     mat = [

@@ -6,6 +6,7 @@
 import { Gunzip } from 'fflate';
 import { VbmError } from '../../errors.js';
 import { DT } from './datatypes.js';
+import { voxelCount } from './volume.js';
 import { type NiftiHeader, NIFTI2_HEADER_BYTES, checkSaneSize, claimedBytes, parseHeader } from './header.js';
 
 /** A decoded image file: header plus the raw bytes that hold the voxels. */
@@ -127,7 +128,7 @@ export function decodeNifti(bytes: Uint8Array, name = 'image.nii'): NiftiFile {
  */
 export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Float32Array {
   const { header, data } = file;
-  const nvox = header.dims[0] * header.dims[1] * header.dims[2];
+  const nvox = voxelCount(header.dims);
   if (index < 0 || index >= header.nVolumes) {
     throw new VbmError(`${header.path}: volume ${index + 1} requested but the file holds ${header.nVolumes}`);
   }
@@ -188,7 +189,7 @@ export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Fl
       const view = new DataView(data.buffer, data.byteOffset + start, nvox * bytes);
       for (let i = 0; i < nvox; i++) dst[i] = view.getFloat64(8 * i, le) * s + c;
     } else {
-      for (let i = 0; i < nvox; i++) dst[i] = dst[i] * s + c;
+      dst.forEach((x, i) => (dst[i] = x * s + c));
     }
   }
   return dst;

@@ -3,7 +3,8 @@
  * encoder, the same bytes with gzip by node:zlib.
  */
 import { type DeflateOptions, gzipSync } from 'fflate';
-import { affineToQform } from './affine.js';
+import { affineRows, affineToQform } from './affine.js';
+import { invariant } from '../../errors.js';
 import { DT, datatypeInfo } from './datatypes.js';
 import type { Volume } from './volume.js';
 import { voxelCount } from './volume.js';
@@ -57,7 +58,7 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
   v.setInt16(72, dt.bytes * 8, le);
   const q = affineToQform(vol.affine);
   v.setFloat32(76, q.qfac, le);
-  for (let i = 0; i < 3; i++) v.setFloat32(80 + 4 * i, q.pixdim[i], le);
+  q.pixdim.forEach((z, i) => v.setFloat32(80 + 4 * i, z, le));
   for (let i = 4; i <= 7; i++) v.setFloat32(76 + 4 * i, 1, le);
   v.setFloat32(108, offset, le);
   v.setFloat32(112, opts.slope ?? 1, le);
@@ -73,12 +74,15 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
   v.setFloat32(268, q.qoffset_x, le);
   v.setFloat32(272, q.qoffset_y, le);
   v.setFloat32(276, q.qoffset_z, le);
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) v.setFloat32(280 + (r * 4 + c) * 4, vol.affine[r][c], le);
+  affineRows(vol.affine).forEach((row, r) =>
+    row.slice(0, 4).forEach((x, c) => v.setFloat32(280 + (r * 4 + c) * 4, x, le)),
+  );
   v.setUint8(344, 'n'.charCodeAt(0));
   v.setUint8(345, '+'.charCodeAt(0));
   v.setUint8(346, '1'.charCodeAt(0));
   v.setUint8(347, 0);
   const src = vol.data;
+  invariant(src.length === nvox, `a volume holds one value per voxel (${nvox}), not ${src.length}`);
   const slope = opts.slope ?? 1;
   const inter = opts.inter ?? 0;
   const enc = (x: number): number => (slope === 1 && inter === 0 ? x : (x - inter) / slope);
@@ -87,26 +91,26 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
   switch (dtCode) {
     case DT.FLOAT32:
       if (plain) new Float32Array(buf, offset, nvox).set(src);
-      else for (let i = 0; i < nvox; i++) v.setFloat32(offset + 4 * i, src[i], le);
+      else src.forEach((x, i) => v.setFloat32(offset + 4 * i, x, le));
       break;
     case DT.FLOAT64:
       if (plain && offset % 8 === 0) new Float64Array(buf, offset, nvox).set(src);
-      else for (let i = 0; i < nvox; i++) v.setFloat64(offset + 8 * i, src[i], le);
+      else src.forEach((x, i) => v.setFloat64(offset + 8 * i, x, le));
       break;
     case DT.UINT8:
-      for (let i = 0; i < nvox; i++) v.setUint8(offset + i, clampRound(enc(src[i]), 0, 255));
+      src.forEach((x, i) => v.setUint8(offset + i, clampRound(enc(x), 0, 255)));
       break;
     case DT.INT8:
-      for (let i = 0; i < nvox; i++) v.setInt8(offset + i, clampRound(enc(src[i]), -128, 127));
+      src.forEach((x, i) => v.setInt8(offset + i, clampRound(enc(x), -128, 127)));
       break;
     case DT.INT16:
-      for (let i = 0; i < nvox; i++) v.setInt16(offset + 2 * i, clampRound(enc(src[i]), -32768, 32767), le);
+      src.forEach((x, i) => v.setInt16(offset + 2 * i, clampRound(enc(x), -32768, 32767), le));
       break;
     case DT.UINT16:
-      for (let i = 0; i < nvox; i++) v.setUint16(offset + 2 * i, clampRound(enc(src[i]), 0, 65535), le);
+      src.forEach((x, i) => v.setUint16(offset + 2 * i, clampRound(enc(x), 0, 65535), le));
       break;
     case DT.INT32:
-      for (let i = 0; i < nvox; i++) v.setInt32(offset + 4 * i, clampRound(enc(src[i]), -2147483648, 2147483647), le);
+      src.forEach((x, i) => v.setInt32(offset + 4 * i, clampRound(enc(x), -2147483648, 2147483647), le));
       break;
     default:
       throw new Error(`cannot write datatype ${dt.name}`);

@@ -1,5 +1,5 @@
 import * as nifti from 'nifti-reader-js';
-import { VbmError } from '../../errors.js';
+import { VbmError, item } from '../../errors.js';
 import { type Affine, identityAffine, qformToAffine } from './affine.js';
 import { type DatatypeInfo, datatypeInfo } from './datatypes.js';
 import { type AnalyzeMat, isAnalyzeHeader, parseAnalyzeHeader } from './analyze.js';
@@ -134,7 +134,7 @@ export function parseHeader(
       'vbm analyses volumetric images; use the volumetric (.nii) outputs of your pipeline, or a CIFTI tool (Connectome Workbench) for CIFTI data',
     );
   }
-  const rank = h.dims[0];
+  const rank = h.dims[0] ?? NaN;
   if (!(rank >= 1 && rank <= 7)) {
     throw new VbmError(
       `${path}: header dim[0] = ${rank} is not between 1 and 7`,
@@ -142,9 +142,9 @@ export function parseHeader(
     );
   }
   const dims: [number, number, number] = [1, 1, 1];
-  for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, h.dims[i + 1]) : 1;
+  for (let i = 0; i < 3; i++) dims[i] = i < rank ? Math.max(1, item(h.dims, i + 1, 'dim')) : 1;
   let nVolumes = 1;
-  for (let i = 4; i <= rank; i++) nVolumes *= Math.max(1, h.dims[i]);
+  for (let i = 4; i <= rank; i++) nVolumes *= Math.max(1, item(h.dims, i, 'dim'));
   const datatype = datatypeInfo(h.datatypeCode);
   if (!datatype) {
     throw new VbmError(
@@ -166,7 +166,7 @@ export function parseHeader(
     affine = identityAffine();
     for (let r = 0; r < 3; r++)
       for (let c = 0; c < 4; c++) {
-        affine[r][c] =
+        item(affine, r)[c] =
           version === 1
             ? view.getFloat32(280 + (r * 4 + c) * 4, h.littleEndian)
             : view.getFloat64(400 + (r * 4 + c) * 8, h.littleEndian);
@@ -179,17 +179,20 @@ export function parseHeader(
       qoffset_x: h.qoffset_x,
       qoffset_y: h.qoffset_y,
       qoffset_z: h.qoffset_z,
-      qfac: h.pixDims[0] < 0 ? -1 : 1,
+      qfac: (h.pixDims[0] ?? 0) < 0 ? -1 : 1,
       pixdim,
     });
   } else {
     // No orientation at all (old Analyze-style NIfTI): SPM12's default, voxel sizes on the
     // diagonal and the origin at the centre of the volume, no left-right flip.
-    affine = identityAffine();
-    for (let i = 0; i < 3; i++) {
-      affine[i][i] = pixdim[i];
-      affine[i][3] = (-pixdim[i] * (dims[i] - 1)) / 2;
-    }
+    const [px, py, pz] = pixdim;
+    const [dx, dy, dz] = dims;
+    affine = [
+      [px, 0, 0, (-px * (dx - 1)) / 2],
+      [0, py, 0, (-py * (dy - 1)) / 2],
+      [0, 0, pz, (-pz * (dz - 1)) / 2],
+      [0, 0, 0, 1],
+    ];
   }
   const voxOffset = h.vox_offset;
   if (!(voxOffset >= 0)) {

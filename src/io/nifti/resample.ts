@@ -1,5 +1,5 @@
-import { type Affine, applyAffine, composeAffines, invertAffine } from './affine.js';
-import type { Volume } from './volume.js';
+import { type Affine, affineRows, applyAffine, composeAffines, invertAffine } from './affine.js';
+import { type Volume, grid3 } from './volume.js';
 
 /**
  * Nearest-neighbour correspondence between two grids through world (mm) space: for every voxel
@@ -13,8 +13,8 @@ export function nearestSourceIndex(
   affine: Affine,
 ): Int32Array {
   const toSource = composeAffines(invertAffine(source.affine), affine);
-  const [sx, sy, sz] = source.dims;
-  const [nx, ny, nz] = dims;
+  const [sx, sy, sz] = grid3(source.dims);
+  const [nx, ny, nz] = grid3(dims);
   const out = new Int32Array(nx * ny * nz);
   let n = 0;
   for (let z = 0; z < nz; z++)
@@ -44,16 +44,16 @@ export function worldSampler(vol: Volume, interpolation: Interpolation): WorldSa
   const [nx, ny, nz] = vol.dims;
   const nxy = nx * ny;
   const d = vol.data;
-  const [m00, m01, m02, m03] = M[0];
-  const [m10, m11, m12, m13] = M[1];
-  const [m20, m21, m22, m23] = M[2];
+
+  const [[m00, m01, m02, m03], [m10, m11, m12, m13], [m20, m21, m22, m23]] = affineRows(M);
   if (interpolation === 'nearest') {
     return (x, y, z) => {
       const i = Math.round(m00 * x + m01 * y + m02 * z + m03);
       const j = Math.round(m10 * x + m11 * y + m12 * z + m13);
       const k = Math.round(m20 * x + m21 * y + m22 * z + m23);
       if (i < 0 || j < 0 || k < 0 || i >= nx || j >= ny || k >= nz) return NaN;
-      return d[i + nx * j + nxy * k];
+      // inside the grid; a volume shorter than its grid has no value there
+      return d[i + nx * j + nxy * k] ?? NaN;
     };
   }
   return (x, y, z) => {
@@ -73,7 +73,7 @@ export function worldSampler(vol: Volume, interpolation: Interpolation): WorldSa
     const fc = Math.min(Math.max(c - k0, 0), 1);
     const v = (i: number, j: number, k: number): number => {
       const x0 = d[i + nx * j + nxy * k];
-      return Number.isFinite(x0) ? x0 : 0;
+      return x0 !== undefined && Number.isFinite(x0) ? x0 : 0;
     };
     const c00 = v(i0, j0, k0) * (1 - fa) + v(i1, j0, k0) * fa;
     const c10 = v(i0, j1, k0) * (1 - fa) + v(i1, j1, k0) * fa;

@@ -1,3 +1,4 @@
+import { invariant } from '../../errors.js';
 import type { Affine } from './affine.js';
 
 /**
@@ -10,6 +11,17 @@ export interface Volume {
   data: Float32Array | Float64Array | Uint8Array;
 }
 
+/** A grid's three dimensions, checked: dims without three entries are a bug upstream (headers always give three). */
+export function grid3(dims: readonly number[]): [number, number, number] {
+  const [nx, ny, nz] = dims;
+  invariant(
+    nx !== undefined && ny !== undefined && nz !== undefined,
+    `a grid has three dimensions (got ${dims.length})`,
+  );
+  return [nx, ny, nz];
+}
+
 export function voxelCount(dims: readonly number[]): number {
-  return dims[0] * dims[1] * dims[2];
+  const [nx, ny, nz] = grid3(dims);
+  return nx * ny * nz;
 }
