@@ -146,7 +146,10 @@ backendOptions(
     .option('--tfce', 'with --permutations: TFCE')
     .option('--cluster-threshold <p>', 'with --permutations: cluster-forming threshold (uncorrected p)')
     .option('--seed <n>', 'with --permutations: random seed', '0')
-    .option('--accel <list>', "with --permutations: 'tail', 'stop' or 'tail,stop' (see vbm permute --help)")
+    .option(
+      '--accel <list>',
+      "with --permutations: 'tail', 'gamma', 'stop', or 'tail,stop' / 'gamma,stop' (see vbm permute --help)",
+    )
     .option('--report', 'write report.html (the thresholds of --results; vbm report has all options)')
     .option('--check', 'before estimation, check sample homogeneity (check.csv, check.png; see vbm check)')
     .option('--nuisance <columns>', 'with --check: columns regressed out (e.g. age,sex)'),
@@ -436,7 +439,7 @@ backendOptions(
     .option('--alpha <a>', 'FWE level for the table of significant clusters', '0.05')
     .option(
       '--accel <list>',
-      "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop'",
+      "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'gamma' (gamma fit by moments to the null maxima for FWE p, as PALM), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop' / 'gamma,stop'",
     )
     .option('--workers <n>', 'worker threads (default: all cores)')
     .option('-q, --quiet', 'no progress'),
