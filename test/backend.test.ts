@@ -112,6 +112,26 @@ test('--backend local --jobs 3: the merged outputs are the single-process run, b
   assertSameFiles(ref, dir, 'local backend, 3 tasks');
 });
 
+test('--backend local with --accel tail or gamma: the approximations run in the merge, the same files as one process; stop is refused', async () => {
+  const { res } = await reference();
+  for (const accel of [{ tail: true }, { gamma: true }]) {
+    const req: PermuteRequest = { ...REQ, accel };
+    const one = copyOf(res, 'accel-single');
+    const out = await runPermute(one, { ...req, workers: 0 });
+    assert.ok(out.result.accel, 'the single-process run is accelerated');
+    const ref = new Map(out.files.map((f) => [f, readFileSync(join(one, f))]));
+    const dir = copyOf(res, 'accel-local');
+    await distributedPermute(dir, req, { type: 'local', jobs: 3 });
+    assertSameFiles(ref, dir, `local backend, 3 tasks, accel ${Object.keys(accel).join()}`);
+    const summary = JSON.parse(readFileSync(join(dir, 'perm_0001.json'), 'utf8')) as { accel: { note: string } };
+    assert.match(summary.accel.note, accel.tail ? /generalised Pareto/ : /gamma distribution/);
+  }
+  await assert.rejects(
+    distributedPermute(copyOf(res, 'accel-stop'), { ...REQ, accel: { stop: true } }, { type: 'local', jobs: 3 }),
+    (e: unknown) => e instanceof VbmError && /accel stop does not go with a local backend/.test(e.message),
+  );
+});
+
 test('--backend local with variance groups (two-sample, unequal variances): the tasks draw the same sign flips as the local run, byte for byte', async () => {
   await reference();
   const dir = study.dir;

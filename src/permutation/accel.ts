@@ -14,6 +14,11 @@
  *   exponential kept it within a factor 0.8-1.8 (and PALM's 75th percentile start did worse than
  *   the 85th). Only p-values below `pThreshold` (0.1) by counting and above the fitted threshold
  *   are replaced.
+ * - gamma: the whole null distribution of maxima is approximated by a gamma (Pearson type III)
+ *   distribution with the same mean, variance and skewness (unbiased sample moments of the null
+ *   maxima, the observed rearrangement left out), as PALM's -accel gamma does (Winkler et al. 2016,
+ *   after Mielke et al. 1981 and Minas and Montana 2014); every FWE p-value comes from its upper
+ *   tail. With (near) zero skewness the normal distribution is used.
  * - stop: sequential stopping. After each share of permutations, the peak of every observed map
  *   (statistic, TFCE, largest cluster) is compared with the null maxima so far; once each peak
  *   has been exceeded so often that a binomial test puts its FWE p-value above alpha
@@ -23,12 +28,15 @@
  * Pure functions: typed arrays in, numbers out.
  */
 import betainc from '@stdlib/math-base-special-betainc';
+import gammainc from '@stdlib/math-base-special-gammainc';
 import { VbmError } from '../errors.js';
+import { normalTail } from '../inference/distributions.js';
 
-export type Accel = 'tail' | 'stop';
+export type Accel = 'tail' | 'gamma' | 'stop';
 
 export interface AccelOptions {
   tail?: boolean;
+  gamma?: boolean;
   stop?: boolean;
   /** FWE level that the stopping rule protects (default 0.05). */
   alpha?: number;
@@ -36,7 +44,7 @@ export interface AccelOptions {
   minPermutations?: number;
 }
 
-/** Parse 'tail', 'stop' or 'tail,stop' (as written in `where`: an option or an analysis-file key). */
+/** Parse 'tail', 'gamma', 'stop', 'tail,stop' or 'gamma,stop' (as written in `where`: an option or an analysis-file key). */
 export function parseAccel(text: string, where: string): AccelOptions {
   const parts = text
     .split(',')
@@ -45,13 +53,19 @@ export function parseAccel(text: string, where: string): AccelOptions {
   const out: AccelOptions = {};
   for (const x of parts) {
     if (x === 'tail') out.tail = true;
+    else if (x === 'gamma') out.gamma = true;
     else if (x === 'stop') out.stop = true;
     else if (x !== 'none')
       throw new VbmError(
-        `${where}: '${x}' is not an acceleration (use 'tail', 'stop', 'tail,stop' or 'none')`,
+        `${where}: '${x}' is not an acceleration (use 'tail', 'gamma', 'stop', 'tail,stop', 'gamma,stop' or 'none')`,
         'e.g. --accel tail or, in an analysis file, accel: [tail, stop]',
       );
   }
+  if (out.tail && out.gamma)
+    throw new VbmError(
+      `${where}: 'tail' and 'gamma' both approximate the FWE p-values: choose one`,
+      'e.g. --accel tail,stop or --accel gamma,stop',
+    );
   return out;
 }
 
@@ -172,6 +186,78 @@ export function tailPValues(
       p[v] = Math.max(TAIL_P_FLOOR, fit.tailFraction * gpdSurvival(x - fit.threshold, fit.scale, fit.shape));
     } else p[v] = counted;
   }
+  return { p, fit };
+}
+
+export interface GammaFit {
+  /** Unbiased sample mean, standard deviation and skewness of the null values (observed left out). */
+  mean: number;
+  sd: number;
+  skewness: number;
+  count: number;
+}
+
+/** Moments of the null values for the gamma approximation; null when they have no spread. */
+export function fitGamma(values: ArrayLike<number>): GammaFit | null {
+  const n = values.length;
+  if (n < 3) return null;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += values[i];
+  mean /= n;
+  let m2 = 0;
+  let m3 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = values[i] - mean;
+    m2 += d * d;
+    m3 += d * d * d;
+  }
+  if (!(m2 > 0)) return null;
+  const sd = Math.sqrt(m2 / (n - 1));
+  // sample skewness m3 / m2^1.5 (central moments over n), with the usual small-sample correction
+  const g1 = m3 / n / Math.pow(m2 / n, 1.5);
+  const skewness = (g1 * Math.sqrt(n * (n - 1))) / (n - 2);
+  return { mean, sd, skewness, count: n };
+}
+
+/**
+ * Upper tail P(X >= x) of the Pearson type III (shifted gamma) distribution with the fit's mean,
+ * standard deviation and skewness g: standardised, z = (x - mean) / sd is distributed as
+ * c + theta * Gamma(k) with k = 4 / g^2, theta = g / 2, c = -2 / g (mean 0, variance 1,
+ * skewness g). Beyond the end of a bounded support the probability is 0 or 1.
+ */
+export function gammaSurvival(x: number, fit: GammaFit): number {
+  const z = (x - fit.mean) / fit.sd;
+  const g = fit.skewness;
+  if (Math.abs(g) < 1e-6) return normalTail(z);
+  const k = 4 / (g * g);
+  const theta = g / 2;
+  const c = -2 / g;
+  const u = (z - c) / theta;
+  if (g > 0) return u <= 0 ? 1 : gammainc(u, k, true, true);
+  // negative skew: the support ends at z = c above; P(X >= z) = P(Gamma(k) <= u)
+  return u <= 0 ? 0 : gammainc(u, k, true, false);
+}
+
+/**
+ * FWE p-values of `xs` from the gamma approximation of the null values `nullUnsorted` (the
+ * observed rearrangement, index `observedIndex`, left out of the moments, as tailPValues does).
+ */
+export function gammaPValues(
+  nullUnsorted: Float64Array,
+  observedIndex: number,
+  xs: ArrayLike<number>,
+): { p: Float64Array; fit: GammaFit | null } {
+  const others: number[] = [];
+  for (let i = 0; i < nullUnsorted.length; i++) if (i !== observedIndex) others.push(nullUnsorted[i]);
+  const fit = fitGamma(others);
+  const p = new Float64Array(xs.length);
+  if (!fit) {
+    // no spread: count
+    const all = Float64Array.from(nullUnsorted).sort();
+    for (let v = 0; v < xs.length; v++) p[v] = countAtLeast(all, xs[v]) / all.length;
+    return { p, fit };
+  }
+  for (let v = 0; v < xs.length; v++) p[v] = Math.min(1, Math.max(TAIL_P_FLOOR, gammaSurvival(xs[v], fit)));
   return { p, fit };
 }
 

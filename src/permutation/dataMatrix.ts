@@ -16,7 +16,7 @@ export interface WasmLayout {
   /** The compiled SIMD kernel (gemm.wat), instantiated per thread on `memory`. */
   module: WebAssembly.Module;
   rPtr: number;
-  /** Byte offset of thread slot s: scratchPtr + s * slotBytes. */
+  /** Byte offset of thread slot s: scratchPtr + s * slotBytes (coefficients, products, then the packed chunk of data). */
   scratchPtr: number;
   slotBytes: number;
   /** Rows of coefficients a slot holds (a multiple of 4). */
@@ -48,7 +48,7 @@ export function allocateDataMatrix(
 ): DataMatrix {
   const stride = Math.ceil(V / 8) * 8;
   const maxRows = Math.ceil(opts.maxRows / 4) * 4;
-  const slotBytes = Math.ceil(((maxRows * n + maxRows * CHUNK) * 4) / 64) * 64;
+  const slotBytes = Math.ceil(((maxRows * n + maxRows * CHUNK + n * CHUNK) * 4) / 64) * 64;
   const rPtr = 64;
   const dataBytes = n * stride * 4;
   const scratchPtr = Math.ceil((rPtr + dataBytes) / 64) * 64;
@@ -67,21 +67,13 @@ export function allocateDataMatrix(
   return { n, V, stride, R: new Float32Array(new SharedArrayBuffer(dataBytes)), wasm: null };
 }
 
-/** The kernel's export (byte offsets A, R, W): W[r][t] = sum_i A[i][r] R[i][v0 + t], for r < m and t < c; W's rows are C floats apart. */
-export type GemmFn = (
-  A: number,
-  m: number,
-  R: number,
-  Vp: number,
-  n: number,
-  v0: number,
-  c: number,
-  W: number,
-  C: number,
-) => void;
+/** Copy voxels v0 .. v0+c-1 (c a multiple of 8) of every scan into tiles of 8 voxels at byte offset T (see gemm.wat). */
+export type PackFn = (R: number, Vp: number, n: number, v0: number, c: number, T: number) => void;
+/** W (m x c, row stride C) = A' (A: n x m, i-major) times the packed tiles at T. */
+export type GemmFn = (A: number, m: number, T: number, n: number, c: number, W: number, C: number) => void;
 
 /** One thread's instance of the layout's kernel on its shared memory. */
-export function instantiateGemm(w: WasmLayout): GemmFn {
+export function instantiateGemm(w: WasmLayout): { pack: PackFn; gemm: GemmFn } {
   const inst = new WebAssembly.Instance(w.module, { env: { memory: w.memory } });
-  return inst.exports.gemm as GemmFn;
+  return { pack: inst.exports.pack as PackFn, gemm: inst.exports.gemm as GemmFn };
 }

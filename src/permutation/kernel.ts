@@ -5,7 +5,7 @@
  * kernel (gemm.wat, float32 accumulation) when the data sit in WebAssembly memory, else in a
  * JavaScript loop (float64 accumulation) with four output rows per pass.
  */
-import { CHUNK, type DataMatrix, type GemmFn, instantiateGemm } from './dataMatrix.js';
+import { CHUNK, type DataMatrix, type GemmFn, type PackFn, instantiateGemm } from './dataMatrix.js';
 import type { Scheme } from './schemes.js';
 import { type WelchScratch, type WelchSetup, welchChunk, welchScratch } from './welch.js';
 
@@ -54,10 +54,12 @@ export function batchCoefficients(
 /** One thread's use of the kernel: its scratch slot and, with WebAssembly, its instance. */
 export class KernelThread {
   private readonly gemm: GemmFn | null;
+  private readonly pack: PackFn | null;
   private readonly aView: Float32Array | null;
   private readonly wView: Float32Array | null;
   private readonly aPtr: number;
   private readonly wPtr: number;
+  private readonly tPtr: number;
   private readonly Wjs: Float64Array;
   constructor(
     private readonly d: KernelData,
@@ -65,18 +67,23 @@ export class KernelThread {
   ) {
     const w = d.data.wasm;
     if (w) {
-      this.gemm = instantiateGemm(w);
+      const k = instantiateGemm(w);
+      this.gemm = k.gemm;
+      this.pack = k.pack;
       this.aPtr = w.scratchPtr + slot * w.slotBytes;
       this.wPtr = this.aPtr + w.maxRows * d.data.n * 4;
+      this.tPtr = this.wPtr + w.maxRows * CHUNK * 4;
       this.aView = new Float32Array(w.memory.buffer, this.aPtr, w.maxRows * d.data.n);
       this.wView = new Float32Array(w.memory.buffer, this.wPtr, w.maxRows * CHUNK);
       this.Wjs = new Float64Array(0);
     } else {
       this.gemm = null;
+      this.pack = null;
       this.aView = null;
       this.wView = null;
       this.aPtr = 0;
       this.wPtr = 0;
+      this.tPtr = 0;
       this.Wjs = new Float64Array(Math.ceil((64 * d.rows.length) / 4) * 4 * CHUNK);
     }
   }
@@ -131,8 +138,10 @@ export class KernelThread {
     } else W = this.Wjs;
     for (let v0 = 0; v0 < V; v0 += CHUNK) {
       const c = Math.min(CHUNK, V - v0);
-      if (this.gemm) {
-        this.gemm(this.aPtr, m, d.data.wasm!.rPtr, stride, n, v0, Math.ceil(c / 8) * 8, this.wPtr, CHUNK);
+      if (this.gemm && this.pack) {
+        const c8 = Math.ceil(c / 8) * 8;
+        this.pack(d.data.wasm!.rPtr, stride, n, v0, c8, this.tPtr);
+        this.gemm(this.aPtr, m, this.tPtr, n, c8, this.wPtr, CHUNK);
       } else {
         const Wd = W as Float64Array;
         for (let rg = 0; rg < m; rg += 4) {

@@ -1,10 +1,10 @@
 /**
  * The p-values of a finished permutation test: uncorrected (each voxel's count of rearrangements
  * at least as extreme as observed), FWE from the null distribution of the maxima (counted, or in
- * the fitted tail with accel tail), for the statistic, TFCE and cluster extent and mass; and the
+ * the fitted tail with accel tail, or from a fitted gamma with accel gamma), for the statistic, TFCE and cluster extent and mass; and the
  * note saying what was accelerated. Counts include the observed (identity) rearrangement.
  */
-import { type GpdFit, countAtLeast, tailPValues } from './accel.js';
+import { type GammaFit, type GpdFit, countAtLeast, gammaPValues, tailPValues } from './accel.js';
 import type { AccelOptions } from './accel.js';
 import type { AccelReport, PermutationResult } from './types.js';
 
@@ -41,8 +41,14 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
   const { accel, observed } = t;
   const V = t.countStat.length;
   const Nd = t.done;
+  const gammaFits: (GammaFit | null)[] = [];
   const fwe = (nulls: Float64Array, xs: ArrayLike<number>): { p: Float64Array; fit: GpdFit | null } => {
     if (accel.tail) return tailPValues(nulls, 0, xs);
+    if (accel.gamma) {
+      const g = gammaPValues(nulls, 0, xs);
+      gammaFits.push(g.fit); // in the order of the calls below: stat, TFCE, extent, mass
+      return { p: g.p, fit: null };
+    }
     const sorted = Float64Array.from(nulls).sort();
     return { p: Float64Array.from(xs, (x) => countAtLeast(sorted, x) / sorted.length), fit: null };
   };
@@ -78,8 +84,18 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
     };
   }
   let accelReport: AccelReport | null = null;
-  if (accel.tail || accel.stop) {
+  if (accel.tail || accel.gamma || accel.stop) {
     const notes: string[] = [];
+    if (accel.gamma) {
+      const names = [
+        'max ' + t.statType,
+        ...(tfcePFwe ? ['TFCE'] : []),
+        ...(clusters ? ['cluster extent', 'cluster mass'] : []),
+      ];
+      notes.push(
+        `FWE p-values (${names.join(', ')}) come from a gamma distribution fitted by its mean, variance and skewness to the null maxima (PALM's gamma approximation; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,
+      );
+    }
     if (accel.tail) {
       const families: [string, unknown][] = [
         ['max ' + t.statType, statFwe.fit],
@@ -101,6 +117,14 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
     }
     accelReport = {
       tail: accel.tail ? { stat: statFwe.fit, tfce: tfceFit, extent: extentFit, mass: massFit } : null,
+      gamma: accel.gamma
+        ? {
+            stat: gammaFits[0] ?? null,
+            tfce: tfcePFwe ? (gammaFits[1] ?? null) : null,
+            extent: clusters ? (gammaFits[tfcePFwe ? 2 : 1] ?? null) : null,
+            mass: clusters ? (gammaFits[tfcePFwe ? 3 : 2] ?? null) : null,
+          }
+        : null,
       stop: accel.stop ? { requested: t.requested, done: Nd, stoppedEarly: t.stoppedEarly, alpha: t.stopAlpha } : null,
       note: notes.join('; ') + '.',
     };

@@ -31,7 +31,7 @@ import { welchSetup } from './welch.js';
 export const PERMUTATION_CHUNK = 16;
 const JOB = PERMUTATION_CHUNK;
 /** Rearrangements per kernel call. */
-const ENGINE_BATCH = 8;
+const ENGINE_BATCH = 16;
 
 /** What the shell hands the test: the compiled kernel, where blocks run, where progress is kept. */
 export interface PermutationServices {

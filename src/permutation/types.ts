@@ -4,7 +4,7 @@
  */
 import type { Origin } from '../settings/setting.js';
 import type { Connectivity } from '../inference/clusters.js';
-import type { AccelOptions, GpdFit } from './accel.js';
+import type { AccelOptions, GammaFit, GpdFit } from './accel.js';
 import type { BatchResult } from './engine.js';
 import type { SchemePlan } from './schemePlan.js';
 import type { Scheme } from './schemes.js';
@@ -32,7 +32,7 @@ export interface PermuteOptions {
   checkpoint?: string;
   /** Seconds between checkpoints (default 20). */
   checkpointEvery?: number;
-  /** Tail approximation of FWE p-values and/or sequential stopping (see accel.ts). */
+  /** Tail or gamma approximation of FWE p-values and/or sequential stopping (see accel.ts). */
   accel?: AccelOptions;
   /** Stops the run between blocks (an AbortSignal, or anything with `aborted`). */
   signal?: { readonly aborted: boolean };
@@ -87,6 +87,8 @@ export interface PermutationResult {
 export interface AccelReport {
   /** GPD fits of the null maxima used for FWE p-values (null where no fit passed: counted). */
   tail: { stat: GpdFit | null; tfce: GpdFit | null; extent: GpdFit | null; mass: GpdFit | null } | null;
+  /** Moments of the null maxima behind gamma-approximated FWE p-values (null: too few to fit, counted). */
+  gamma?: { stat: GammaFit | null; tfce: GammaFit | null; extent: GammaFit | null; mass: GammaFit | null } | null;
   stop: { requested: number; done: number; stoppedEarly: boolean; alpha: number } | null;
   /** One sentence for outputs: which p-values are approximated and how. */
   note: string;

@@ -110,12 +110,15 @@ export function backendFromFile(raw: unknown, where: string): BackendSettings {
   );
 }
 
-/** Accelerated p-values need the whole run in one process: tasks run fixed blocks of rearrangements. */
+/**
+ * Sequential stopping needs the whole run in one process (it decides after each share of work,
+ * while tasks run fixed blocks of rearrangements): refused with a task backend. The tail and gamma
+ * approximations work on the merged null maxima, so they run in the merge after the tasks.
+ */
 export function refuseAccelOnBackend(accel: PermuteRequest['accel'], settings: BackendSettings): void {
-  if (!accel || !(accel.tail || accel.stop)) return;
-  const which = [accel.tail ? 'tail' : '', accel.stop ? 'stop' : ''].filter(Boolean).join(',');
+  if (!accel?.stop) return;
   throw new VbmError(
-    `accel (${which}) does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements`,
-    'drop --accel (or accel: in the analysis file) for a distributed run, or run the permutations in one process',
+    `accel stop does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements, and stopping early needs them in one process`,
+    'drop stop from --accel (or accel: in the analysis file; tail and gamma work with tasks), or run the permutations in one process',
   );
 }

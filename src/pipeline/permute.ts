@@ -252,7 +252,12 @@ export async function runPermute(dir: string | Analysis, req: PermuteRequest): P
       clusters: list,
       files,
       accel: result.accel
-        ? { note: result.accel.note, tail: result.accel.tail, stop: result.accel.stop }
+        ? {
+            note: result.accel.note,
+            tail: result.accel.tail,
+            stop: result.accel.stop,
+            ...(result.accel.gamma ? { gamma: result.accel.gamma } : {}),
+          }
         : { note: `every p-value is counted over ${N} rearrangements (no approximation)`, tail: null, stop: null },
       nullMaxima: {
         stat: Array.from(result.maxima.stat),

@@ -79,7 +79,7 @@ export function runCommand(program: Command): void {
   addSetting(cmd, PERMUTE.seed, { prefix: 'with --permutations', help: 'random seed' });
   addSetting(cmd, PERMUTE.accel, {
     prefix: 'with --permutations',
-    help: "'tail', 'stop' or 'tail,stop' (see vbm permute --help)",
+    help: "'tail', 'gamma', 'stop', or 'tail,stop' / 'gamma,stop' (see vbm permute --help)",
   });
   addSettings(cmd, [RUN.report, RUN.check]);
   addSetting(cmd, CHECK.nuisance, { prefix: 'with --check', help: 'columns regressed out (e.g. age,sex)' });
