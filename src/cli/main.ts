@@ -46,6 +46,10 @@ import { distributedPermute, runTaskFile } from '../backend/permuteTasks.js';
 import { readTaskFile } from '../backend/taskFiles.js';
 import { cancelJobs, describeJobStates, jobStates } from '../backend/status.js';
 import { parseAccel } from '../permutation/accel.js';
+import { parseMemorySize } from '../permutation/memoryBudget.js';
+
+const MEMORY_HELP =
+  "memory for the permutation data, e.g. 8G or 512M (default: half the machine's, or the Slurm task's); larger data are streamed from a scratch file in the analysis folder, with the same results";
 
 const program = new Command();
 program
@@ -132,6 +136,7 @@ backendOptions(
     .option('--force', 're-run every stage, cached or not')
     .option('--from <stage>', `re-run this stage and the ones after it (${STAGES.join(', ')})`)
     .option('--workers <n>', 'worker threads (default: number of cores)')
+    .option('--memory <size>', MEMORY_HELP)
     .option('-q, --quiet', 'no progress or log lines')
     .option('--results', 'after estimation, run `vbm results` for every contrast with the options below')
     .option('--threshold <p>', 'with --results: height threshold (p, or statistic value > 1)', '0.001')
@@ -248,6 +253,7 @@ backendOptions(
         from: str(o, 'from') as StageName | undefined,
         overwrite: !!o.overwrite,
         workers: num(o, 'workers'),
+        memory: o.memory === undefined ? undefined : parseMemorySize(reqStr(o, 'memory'), '--memory'),
         backend,
         onInterrupt: askCancel,
         command: ['vbm', ...process.argv.slice(2)].join(' '),
@@ -439,6 +445,7 @@ backendOptions(
       "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop'",
     )
     .option('--workers <n>', 'worker threads (default: all cores)')
+    .option('--memory <size>', MEMORY_HELP)
     .option('-q, --quiet', 'no progress'),
 ).action(async (dir: string, o: Options) => {
   const backend = parseBackendOptions(o);
@@ -478,6 +485,7 @@ backendOptions(
     alpha: reqNum(o, 'alpha'),
     accel: o.accel === undefined ? undefined : parseAccel(reqStr(o, 'accel'), '--accel'),
     workers: num(o, 'workers'),
+    memory: o.memory === undefined ? undefined : parseMemorySize(reqStr(o, 'memory'), '--memory'),
     onProgress: (d: number, t: number) => progress('permutations', d, t),
     onReadProgress: (d: number, t: number) => progress('reading scans', d, t),
     onNote: (m: string) => process.stderr.write(`note: ${m}\n`),

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -18,11 +19,14 @@ import { suprathresholdClusters, clusterWorkspace } from './clusterStats.js';
 import { type BatchResult, Engine, type EngineSetup } from './engine.js';
 import type { KernelData } from './kernel.js';
 import { maskedNeighbours } from '../inference/neighbours.js';
-import { allocateDataMatrix } from './dataMatrix.js';
+import { allocateDataMatrix, fitsWasm } from './dataMatrix.js';
 import { partitionDesign, productRows } from './partition.js';
 import { type Scheme, logDistinct, rearrangements } from './schemes.js';
 import { FSL_TFCE, type TfceParams } from './tfce.js';
 import { welchSetup } from './welch.js';
+import { formatBytes, machineMemoryBudget } from './memoryBudget.js';
+import { type StreamedRun, prepareStreamed } from './streamed.js';
+import { planVoxelBlocks } from './voxelBlocks.js';
 import { type AccelOptions, type GpdFit, countAtLeast, peakClearlyNotSignificant, tailPValues } from './accel.js';
 
 export interface PermuteOptions {
@@ -53,6 +57,10 @@ export interface PermuteOptions {
   onNote?: (message: string) => void;
   /** Maxima and counts of rearrangements computed elsewhere (by tasks, see src/backend), merged before the rest are run. */
   shares?: BatchResult[];
+  /** Memory budget in bytes (default: half the machine's, or a Slurm task's memory): larger data are streamed from a scratch file (streamed.ts). */
+  memory?: number;
+  /** Path prefix of that scratch file (default: the checkpoint's prefix, else the system's temporary folder). */
+  scratch?: string;
 }
 
 export interface PermutationResult {
@@ -106,7 +114,7 @@ export const PERMUTATION_CHUNK = JOB;
 const ENGINE_BATCH = 8;
 
 /** Replace Y by the residuals of the nuisance model, (I - G G') Y, and return column sums of squares. */
-function reduce(R: Float32Array, n: number, V: number, stride: number, G: Float64Array[]): Float64Array {
+export function reduce(R: Float32Array, n: number, V: number, stride: number, G: Float64Array[]): Float64Array {
   const ss = new Float64Array(new SharedArrayBuffer(V * 8));
   const CH = 1024;
   const q = G.length;
@@ -157,6 +165,8 @@ export interface PermutationInput {
   contrast: { index: number; name: string };
   /** Data, scan-major (n x V, float32), or a loader that writes scan i's V values at R[i * stride]. */
   Y: Float32Array | ((R: Float32Array, stride: number) => void);
+  /** The same data one scan at a time (needed with a loader when the data exceed the memory budget). */
+  scans?: (visit: (i: number, values: Float32Array) => void) => void;
   /** Grid index of each of the V voxels (ascending), the grid's dims and affine. */
   voxels: Int32Array;
   dims: [number, number, number];
@@ -276,20 +286,31 @@ async function runPermutationTest(
   const df: [number, number] = con.type === 'T' ? [1, part.df] : [part.rank, part.df];
   const V = input.voxels.length;
   const nWorkers = Math.max(0, Math.min(opts.workers ?? availableParallelism(), Math.ceil(N / JOB)));
-  const dm = allocateDataMatrix(n, V, {
-    slots: nWorkers + 1,
-    maxRows: ENGINE_BATCH * rows.length,
-    useWasm: opts.kernel !== 'js',
-  });
-  const R = dm.R;
-  if (typeof input.Y === 'function') input.Y(R, dm.stride);
-  else {
-    if (input.Y.length !== n * V)
-      throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
-    for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
+  if (typeof input.Y !== 'function' && input.Y.length !== n * V)
+    throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
+  const memoryNeeds = {
+    n,
+    V,
+    rows: rows.length,
+    threads: Math.max(1, nWorkers),
+    tfce: !!opts.tfce,
+    cluster: opts.clusterThreshold !== undefined,
+  };
+  const plan = planVoxelBlocks(memoryNeeds, opts.memory ?? machineMemoryBudget());
+  const dm = plan
+    ? null
+    : allocateDataMatrix(n, V, {
+        slots: nWorkers + 1,
+        maxRows: ENGINE_BATCH * rows.length,
+        useWasm: opts.kernel !== 'js',
+      });
+  if (dm) {
+    const R = dm.R;
+    if (typeof input.Y === 'function') input.Y(R, dm.stride);
+    else for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
   }
   const voxels = input.voxels;
-  const ssTotal = reduce(R, n, V, dm.stride, part.G);
+  const ssTotal = dm ? reduce(dm.R, n, V, dm.stride, part.G) : new Float64Array(0);
   const nbLocal = maskedNeighbours(voxels, input.dims, conn);
   const nbStart = new Int32Array(new SharedArrayBuffer(nbLocal.start.length * 4));
   nbStart.set(nbLocal.start);
@@ -297,7 +318,8 @@ async function runPermutationTest(
   nbList.set(nbLocal.list);
   const neighbours = { start: nbStart, list: nbList, connectivity: conn };
   const data: KernelData = {
-    data: dm,
+    // streamed data have no matrix in memory: the block engines hold one block each
+    data: dm ?? { n, V, stride: 0, R: new Float32Array(0), wasm: null },
     ssTotal,
     rows,
     effectRows,
@@ -324,8 +346,37 @@ async function runPermutationTest(
     tfce: tfceParams,
     clusterHeight: clusterThreshold?.height ?? null,
   };
-  const main = new Engine(setup, ENGINE_BATCH, 0);
-  const observed = main.observed();
+  let streamed: StreamedRun | null = null;
+  if (plan) {
+    const { data: _d, ssTotal: _s, ...kernel } = data;
+    opts.onNote?.(
+      `the permutation data (${n} scans x ${V} voxels, ${formatBytes(plan.inMemoryBytes)} in memory) exceed the memory budget (${formatBytes(plan.budget)}): streamed from a scratch file (${formatBytes(plan.fileBytes)}) in ${plan.blocks.length} voxel blocks, ${plan.passSize} rearrangements per pass`,
+    );
+    streamed = await prepareStreamed(
+      {
+        scans: input.scans ?? scansOf(input.Y, n, V),
+        G: part.G,
+        path: `${opts.scratch ?? opts.checkpoint ?? join(tmpdir(), 'vbm-permutation')}.scratch-${process.pid}-${Date.now()}`,
+      },
+      {
+        kernel,
+        n,
+        V,
+        table,
+        neighbours,
+        grid: { voxels: gridVoxels, dims: input.dims },
+        tfce: tfceParams,
+        clusterHeight: clusterThreshold?.height ?? null,
+        plan,
+        // the kernel the in-memory test would use, so that the results do not depend on the budget
+        useWasm: opts.kernel !== 'js' && fitsWasm(n, V, nWorkers + 1, ENGINE_BATCH * rows.length),
+      },
+      nWorkers,
+      reduce,
+    );
+  }
+  const main = streamed ? null : new Engine(setup, ENGINE_BATCH, 0);
+  const observed = streamed ? streamed.observed : main!.observed();
   setup.observed = observed;
   const accel = opts.accel ?? {};
   const stopAlpha = accel.alpha ?? 0.05;
@@ -437,7 +488,7 @@ async function runPermutationTest(
     maxMass?.set(r.maxMass, r.first);
     for (let v = 0; v < V; v++) countStat[v] += r.countStat[v];
     if (countTfce && r.countTfce) for (let v = 0; v < V; v++) countTfce[v] += r.countTfce[v];
-    done[r.first / JOB] = 1;
+    for (let j = r.first / JOB; j * JOB < r.first + r.count; j++) done[j] = 1;
   };
   for (const s of opts.shares ?? []) {
     const chunks = [...done.keys()].filter((j) => j * JOB >= s.first && j * JOB < s.first + s.count);
@@ -499,7 +550,9 @@ async function runPermutationTest(
       lastCk = performance.now();
     }
   };
-  if (nWorkers === 0) {
+  if (streamed) {
+    await streamed.run(pending, JOB, N, afterBatch, shouldStop, opts.signal);
+  } else if (main && nWorkers === 0) {
     for (const j of pending) {
       if (opts.signal?.aborted || shouldStop()) break;
       afterBatch(main.run(j * JOB, Math.min(JOB, N - j * JOB)));
@@ -673,5 +726,18 @@ async function runPermutationTest(
     resumedFrom,
     seconds: { read: 0, permute: tPerm },
     accel: accelReport,
+  };
+}
+
+/** The scans of in-memory data, one at a time (a loader without `scans` cannot be streamed). */
+function scansOf(
+  Y: PermutationInput['Y'],
+  n: number,
+  V: number,
+): (visit: (i: number, values: Float32Array) => void) => void {
+  if (typeof Y === 'function')
+    throw new Error('permutationTest: data larger than the memory budget need `scans`, a reader of one scan at a time');
+  return (visit) => {
+    for (let i = 0; i < n; i++) visit(i, Y.subarray(i * V, (i + 1) * V));
   };
 }

@@ -15,6 +15,7 @@ import { EXTRA_MAPS, type ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
 import { type AccelOptions, parseAccel } from '../permutation/accel.js';
+import { parseMemorySize } from '../permutation/memoryBudget.js';
 
 export interface ModelSpec {
   name: string;
@@ -93,6 +94,8 @@ export interface AnalysisSpec {
   report?: ReportSpec;
   check?: CheckSpec;
   workers?: number;
+  /** Memory budget of the permutation data in bytes (`memory: 8G`); larger data are streamed from a scratch file. */
+  memory?: number;
   /** model, factor, levels, subject, condition, variance, factors, interactions, globals. */
   designOptions?: DesignSpec;
   /** Where permutations run as tasks (`backend:`); absent: in the process. */
@@ -117,6 +120,7 @@ const TOP_KEYS = [
   'check',
   'workers',
   'backend',
+  'memory',
   ...DESIGN_KEYS,
 ];
 
@@ -216,6 +220,7 @@ export function parseAnalysisSpec(raw: unknown, baseDir: string, where: string):
     };
   }
   if (raw.workers !== undefined) spec.workers = num(raw, 'workers', where);
+  if (raw.memory !== undefined) spec.memory = parseMemorySize(raw.memory as string | number, `${where}: memory`);
   if (raw.backend !== undefined) spec.backend = backendFromFile(raw.backend, where);
   if (raw.models !== undefined) {
     if (raw.contrasts !== undefined) fail(where, "give 'contrasts' inside each model when 'models' is used");

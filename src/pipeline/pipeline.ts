@@ -60,6 +60,8 @@ export interface PipelineOptions {
   /** Replace a folder that holds an analysis of other scans or another design. */
   overwrite?: boolean;
   workers?: number;
+  /** Memory budget of the permutation data in bytes (overrides the analysis file's `memory:`). */
+  memory?: number;
   /** Run the fit and the permutations as tasks (overrides the analysis file's `backend:`). */
   backend?: BackendSettings;
   /** Interrupted while waiting for Slurm tasks: whether to cancel them. */
@@ -430,6 +432,7 @@ async function runModelLocked(
         connectivity: p.connectivity,
         accel: p.accel,
         workers: opts.workers ?? spec.workers,
+        memory: opts.memory ?? spec.memory,
         signal: opts.signal,
         onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
         onNote: (msg: string) => log(`note: ${msg}`),
