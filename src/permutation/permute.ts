@@ -356,7 +356,7 @@ async function runPermutationTest(
       {
         scans: input.scans ?? scansOf(input.Y, n, V),
         G: part.G,
-        path: `${opts.scratch ?? opts.checkpoint ?? join(tmpdir(), 'vbm-permutation')}.scratch-${process.pid}-${Date.now()}`,
+        prefix: opts.scratch ?? opts.checkpoint ?? join(tmpdir(), 'vbm-permutation'),
       },
       {
         kernel,
@@ -373,6 +373,7 @@ async function runPermutationTest(
       },
       nWorkers,
       reduce,
+      opts.onNote,
     );
   }
   const main = streamed ? null : new Engine(setup, ENGINE_BATCH, 0);

@@ -5,7 +5,9 @@
  * straight into the kernel's memory. Written under a temporary name in the analysis folder and
  * removed when the test ends.
  */
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import type { StreamPlan, VoxelBlock } from './voxelBlocks.js';
 
 /** Largest single read or write (Node refuses more than 2 GB per call). */
@@ -105,4 +107,39 @@ export class ScratchWriter {
 
 export function removeScratch(path: string): void {
   rmSync(path, { force: true });
+}
+
+const TAG = '.scratch-';
+
+/** A fresh scratch path for this process: `<prefix>.scratch-<host>-<pid>-<time>`. */
+export function scratchPath(prefix: string): string {
+  return `${prefix}${TAG}${hostname().replace(/[^A-Za-z0-9.]/g, '_')}-${process.pid}-${Date.now()}`;
+}
+
+/**
+ * Remove scratch files of `prefix` left by processes of this host that no longer run (a process
+ * killed by a signal cannot remove its own). Files of other hosts (tasks on a shared filesystem)
+ * are left alone: their processes cannot be checked from here.
+ */
+export function removeStaleScratch(prefix: string): void {
+  const host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+  const start = `${basename(prefix)}${TAG}${host}-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(prefix));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(start)) continue;
+    const pid = Number(name.slice(start.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) rmSync(join(dirname(prefix), name), { force: true });
+  }
 }

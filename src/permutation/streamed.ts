@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { type BlockSetup, BlockEngine } from './blockEngine.js';
 import type { BatchResult } from './engine.js';
-import { ScratchReader, ScratchWriter, removeScratch } from './scratchMatrix.js';
+import { ScratchReader, ScratchWriter, removeScratch, removeStaleScratch, scratchPath } from './scratchMatrix.js';
 import { TfceWorkspace, tfce } from './tfce.js';
 import { streamUnits } from './voxelBlocks.js';
 
@@ -17,8 +17,8 @@ export interface StreamedSource {
   scans: (visit: (i: number, values: Float32Array) => void) => void;
   /** The nuisance model's basis (orthonormal columns): the data are replaced by their residuals. */
   G: Float64Array[];
-  /** Path of the scratch file (removed when the test ends). */
-  path: string;
+  /** Path prefix of the scratch file (it is removed when the test ends; stale ones of dead processes too). */
+  prefix: string;
 }
 
 export interface StreamedRun {
@@ -55,32 +55,37 @@ export async function prepareStreamed(
   setup: Omit<BlockSetup, 'ssTotal' | 'observed'>,
   workers: number,
   residualise: Residualise,
+  onNote?: (message: string) => void,
 ): Promise<StreamedRun> {
   const { n, V, plan } = setup;
+  const t0 = performance.now();
+  removeStaleScratch(src.prefix);
+  const path = scratchPath(src.prefix);
   let removed = false;
   const dispose = (): void => {
     if (removed) return;
     removed = true;
-    removeScratch(src.path);
+    removeScratch(path);
     process.off('exit', dispose);
   };
   process.on('exit', dispose);
   try {
-    const writer = new ScratchWriter(src.path, plan, n, V);
+    const writer = new ScratchWriter(path, plan, n, V);
     try {
       src.scans((i, values) => writer.addScan(i, values));
       writer.finish();
     } finally {
       writer.close();
     }
+    const tWritten = performance.now();
     const ssTotal = shared(Float64Array, 8, V);
     const stat = shared(Float32Array, 4, V);
     const full: BlockSetup = { ...setup, ssTotal };
     let engine: BlockEngine | null = null;
-    if (workers > 0) await inWorker(full, src.path, { type: 'prepare', G: src.G, stat });
+    if (workers > 0) await inWorker(full, path, { type: 'prepare', G: src.G, stat });
     else {
       engine = new BlockEngine(full);
-      const io = new ScratchReader(src.path, n, true);
+      const io = new ScratchReader(path, n, true);
       try {
         engine.prepare(
           (b, into) => io.read(b, into),
@@ -104,20 +109,39 @@ export async function prepareStreamed(
     }
     const observed = { stat, tfce: tmap };
     full.observed = observed;
+    const tPrepared = performance.now();
+    const secs = (ms: number): string => (ms / 1000).toFixed(1);
+    onNote?.(
+      `scratch file written in ${secs(tWritten - t0)} s (scans read once), residuals and observed maps in ${secs(tPrepared - tWritten)} s`,
+    );
     const run: StreamedRun['run'] = async (pending, chunk, total, onUnit, stop, signal) => {
       try {
         const units = streamUnits(pending, chunk, total, plan.passSize, Math.max(1, workers));
+        const passes: { count: number; ms: number }[] = [];
+        const timed = (first: number, count: number, t: number) => (r: BatchResult) => {
+          passes.push({ count, ms: performance.now() - t });
+          onUnit(r);
+        };
         if (workers === 0) {
-          const reader = new ScratchReader(src.path, n);
+          const reader = new ScratchReader(path, n);
           try {
             for (const u of units) {
               if (signal?.aborted || stop()) break;
-              onUnit(engine!.run(u.first, u.count, (b, into) => reader.read(b, into)));
+              const t = performance.now();
+              timed(u.first, u.count, t)(engine!.run(u.first, u.count, (b, into) => reader.read(b, into)));
             }
           } finally {
             reader.close();
           }
-        } else await inWorkers(full, src.path, Math.min(workers, units.length), units, onUnit, stop, signal);
+        } else await inWorkers(full, path, Math.min(workers, units.length), units, timed, stop, signal);
+        if (passes.length) {
+          const count = passes.reduce((a, p) => a + Math.ceil(p.count / plan.passSize), 0);
+          const ms = passes.reduce((a, p) => a + p.ms, 0);
+          const perms = passes.reduce((a, p) => a + p.count, 0);
+          onNote?.(
+            `${count} passes over the scratch file on ${Math.max(1, workers)} thread(s): ${secs(ms / count)} s per pass, ${((perms * 1000) / ms).toFixed(2)} rearrangements per second per thread`,
+          );
+        }
       } finally {
         dispose();
       }
@@ -151,7 +175,7 @@ function inWorkers(
   path: string,
   count: number,
   units: { first: number; count: number }[],
-  onUnit: (r: BatchResult) => void,
+  timed: (first: number, count: number, t: number) => (r: BatchResult) => void,
   stop: () => boolean,
   signal?: AbortSignal,
 ): Promise<void> {
@@ -166,13 +190,16 @@ function inWorkers(
       for (const x of workers) void x.terminate();
       reject(e);
     };
+    const started = new Map<Worker, (r: BatchResult) => void>();
     const feed = (w: Worker): void => {
       if (failed) return;
       if (next >= units.length || signal?.aborted || stopped || (stopped = stop())) {
         void w.terminate();
         return;
       }
-      w.postMessage({ type: 'run', ...units[next++] });
+      const u = units[next++];
+      started.set(w, timed(u.first, u.count, performance.now()));
+      w.postMessage({ type: 'run', ...u });
     };
     let alive = count;
     for (let k = 0; k < count; k++) {
@@ -180,7 +207,7 @@ function inWorkers(
       workers.push(w);
       w.on('message', (m: WorkerReply) => {
         if (m.type === 'error') return fail(new Error(`permutation worker failed: ${m.message}`));
-        if (m.type === 'done') onUnit(m.result);
+        if (m.type === 'done') started.get(w)?.(m.result);
         feed(w);
       });
       w.on('error', fail);

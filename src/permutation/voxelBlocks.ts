@@ -20,6 +20,14 @@ export function threadBytesPerVoxel(tfce: boolean, cluster: boolean): number {
 export const KERNEL_BATCH = 8;
 /** Most rearrangements per pass over the scratch file (more would only delay progress and checkpoints). */
 export const MAX_PASS = 256;
+/** Most bytes of scans gathered before they are written into the blocks (larger writes gain nothing). */
+export const MAX_WRITE_BUFFER = 64 * 2 ** 20;
+
+/** Bytes set aside for gathering scans while the scratch file is written (its own share of the budget:
+ * the garbage collector need not have freed it before the passes start). */
+export function writeBufferBytes(budget: number): number {
+  return Math.min(MAX_WRITE_BUFFER, Math.floor(budget / 8));
+}
 
 export interface MemoryNeeds {
   /** Scans and analysed voxels. */
@@ -91,7 +99,8 @@ export function planVoxelBlocks(m: MemoryNeeds, budget: number, maxPass = MAX_PA
   const threads = Math.max(1, m.threads);
   const wholeMaps = m.tfce || m.cluster;
   // the main thread scores the observed maps (TFCE, clusters) too
-  const fixed = SHARED_BYTES_PER_VOXEL * V + (threads + 1) * threadBytesPerVoxel(m.tfce, m.cluster) * V;
+  const writeBuffer = writeBufferBytes(budget);
+  const fixed = SHARED_BYTES_PER_VOXEL * V + (threads + 1) * threadBytesPerVoxel(m.tfce, m.cluster) * V + writeBuffer;
   const perThread = Math.floor((budget - fixed) / threads);
   const slot = kernelSlotBytes(n, m.rows);
   const forBlock = (wholeMaps ? Math.floor(perThread / 2) : perThread) - slot;
@@ -126,7 +135,7 @@ export function planVoxelBlocks(m: MemoryNeeds, budget: number, maxPass = MAX_PA
     offset += n * stride * 4;
   }
   // writing: a buffer of whole scans and its transposition into one block's rows
-  const scansPerWrite = Math.max(1, Math.min(n, Math.floor((budget - fixed) / ((V + blockVoxels) * 4))));
+  const scansPerWrite = Math.max(1, Math.min(n, Math.floor(writeBuffer / ((V + blockVoxels) * 4))));
   return {
     blocks,
     blockVoxels,
