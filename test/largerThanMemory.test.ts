@@ -34,6 +34,7 @@ import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
+import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 
 const dims: [number, number, number] = [14, 12, 9];
 const V = dims[0] * dims[1] * dims[2];
@@ -130,6 +131,21 @@ test('sizes parse as users write them; the default budget is half the machine or
   );
   // Slurm variables outside a job (no SLURM_JOB_ID) are ignored
   assert.equal(defaultMemoryBudget({ SLURM_MEM_PER_NODE: '8192' }, 2 ** 30), 2 ** 29);
+  // analysis files: memory: 8G (or bytes); a bad size names the file and the key
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(join(dir, 'd.csv'), 'scan,age\na.nii,1\n');
+    const spec = (memory: unknown): number | undefined =>
+      parseAnalysisSpec({ design: 'd.csv', out: 'o', memory }, dir, 'a.yaml').memory;
+    assert.equal(spec('8G'), 8 * 2 ** 30);
+    assert.equal(spec(1e9), 1e9);
+    assert.throws(
+      () => spec('plenty'),
+      (e: unknown) => e instanceof VbmError && /a\.yaml: memory: 'plenty'/.test(e.message),
+    );
+  } finally {
+    cleanup();
+  }
 });
 
 test('the plan covers every voxel once, keeps its working set within the budget, and refuses a budget too small', () => {
