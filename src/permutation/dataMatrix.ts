@@ -36,6 +36,15 @@ export interface DataMatrix {
 const PAGE = 65536;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
+/** Whether allocateDataMatrix puts these data in WebAssembly memory (the SIMD kernel) rather than a SharedArrayBuffer (the JavaScript kernel). */
+export function fitsWasm(n: number, V: number, slots: number, maxRows: number): boolean {
+  const stride = Math.ceil(V / 8) * 8;
+  const rows = Math.ceil(maxRows / 4) * 4;
+  const slotBytes = Math.ceil(((rows * n + rows * CHUNK) * 4) / 64) * 64;
+  const scratchPtr = Math.ceil((64 + n * stride * 4) / 64) * 64;
+  return scratchPtr + slots * slotBytes <= MAX_BYTES;
+}
+
 /**
  * Room for n scans of V voxels and `slots` threads' scratch (each for `maxRows` coefficient rows):
  * in WebAssembly memory when `gemm` (the compiled kernel) is given, `useWasm` is not false and it
