@@ -30,6 +30,7 @@ const LAYERS = [
 /** permutation/ modules that are pure (no node:*, process, console): what src/core may export. */
 const PURE_PERMUTATION = [
   'accel',
+  'blockEngine',
   'blockWork',
   'dataMatrix',
   'engine',
@@ -40,8 +41,10 @@ const PURE_PERMUTATION = [
   'pValues',
   'schemePlan',
   'schemes',
+  'streamed',
   'tfce',
   'types',
+  'voxelBlocks',
   'welch',
 ];
 
@@ -125,7 +128,8 @@ export default tseslint.config(
     },
   },
   {
-    // the pure part of permutation/ (its Node shells: permute.ts, checkpoint.ts) and the work seam
+    // the pure part of permutation/ (its Node shells: permute.ts, checkpoint.ts, memoryBudget.ts,
+    // scratchMatrix.ts, streamWork.ts) and the work seam
     files: PURE_PERMUTATION.map((f) => `src/permutation/${f}.ts`).concat('src/work.ts'),
     rules: {
       'no-restricted-imports': [

@@ -36,6 +36,26 @@ export interface DataMatrix {
 const PAGE = 65536;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
+/** Whether allocateDataMatrix puts these data in WebAssembly memory (the SIMD kernel) rather than a SharedArrayBuffer (the JavaScript kernel). */
+export function fitsWasm(n: number, V: number, slots: number, maxRows: number): boolean {
+  return wasmBytes(n, V, slots, maxRows).total <= MAX_BYTES;
+}
+
+/** Bytes of one thread's scratch slot: `maxRows` rows of coefficients and of products, and the packed chunk of data. */
+export function kernelSlotBytes(n: number, maxRows: number): number {
+  const rows = Math.ceil(maxRows / 4) * 4;
+  return Math.ceil(((rows * n + rows * CHUNK + n * CHUNK) * 4) / 64) * 64;
+}
+
+/** Where the rows, the slots and the end of the WebAssembly memory of a test fall (bytes). */
+function wasmBytes(n: number, V: number, slots: number, maxRows: number) {
+  const stride = Math.ceil(V / 8) * 8;
+  const slotBytes = kernelSlotBytes(n, maxRows);
+  const rPtr = 64;
+  const scratchPtr = Math.ceil((rPtr + n * stride * 4) / 64) * 64;
+  return { stride, slotBytes, rPtr, scratchPtr, total: scratchPtr + slots * slotBytes };
+}
+
 /**
  * Room for n scans of V voxels and `slots` threads' scratch (each for `maxRows` coefficient rows):
  * in WebAssembly memory when `gemm` (the compiled kernel) is given, `useWasm` is not false and it
@@ -46,13 +66,9 @@ export function allocateDataMatrix(
   V: number,
   opts: { slots: number; maxRows: number; useWasm?: boolean; gemm?: WebAssembly.Module | null },
 ): DataMatrix {
-  const stride = Math.ceil(V / 8) * 8;
   const maxRows = Math.ceil(opts.maxRows / 4) * 4;
-  const slotBytes = Math.ceil(((maxRows * n + maxRows * CHUNK + n * CHUNK) * 4) / 64) * 64;
-  const rPtr = 64;
+  const { stride, slotBytes, rPtr, scratchPtr, total } = wasmBytes(n, V, opts.slots, maxRows);
   const dataBytes = n * stride * 4;
-  const scratchPtr = Math.ceil((rPtr + dataBytes) / 64) * 64;
-  const total = scratchPtr + opts.slots * slotBytes;
   if ((opts.useWasm ?? true) && opts.gemm && total <= MAX_BYTES) {
     const pages = Math.ceil(total / PAGE);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

@@ -51,6 +51,9 @@ export function batchCoefficients(
   return { A, m };
 }
 
+/** Rearrangements the kernel computes per call (the engine's batch, in memory and streamed alike). */
+export const KERNEL_BATCH = 16;
+
 /** One thread's use of the kernel: its scratch slot and, with WebAssembly, its instance. */
 export class KernelThread {
   private readonly gemm: GemmFn | null;

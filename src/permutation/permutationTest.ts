@@ -4,8 +4,11 @@
  * Freedman-Lane permutations (or sign flips for one-sample effects), maximum-statistic FWE, exact
  * TFCE with FWE, cluster extent and mass FWE. The data are read once into a contiguous float32
  * matrix shared with the runner's threads; the rearrangements run in blocks of
- * PERMUTATION_CHUNK, merged by index, so the result is the same whatever runs the blocks.
+ * PERMUTATION_CHUNK, merged by index, so the result is the same whatever runs the blocks. Data
+ * larger than the memory budget are streamed from the scratch store instead (streamed.ts), with
+ * the same results.
  */
+import { KERNEL_BATCH } from './kernel.js';
 import type { Connectivity } from '../inference/clusters.js';
 import { defaultOf, settingName } from '../settings/setting.js';
 import { PERMUTE } from '../settings/vocabulary.js';
@@ -16,22 +19,31 @@ import { maskedNeighbours } from '../inference/neighbours.js';
 import type { WorkRunner } from '../work.js';
 import { peakClearlyNotSignificant } from './accel.js';
 import type { Block, BlockShared } from './blockWork.js';
-import { allocateDataMatrix } from './dataMatrix.js';
+import { allocateDataMatrix, fitsWasm } from './dataMatrix.js';
 import { type BatchResult, Engine, type EngineSetup } from './engine.js';
 import type { KernelData } from './kernel.js';
 import { removeNuisance } from './nuisance.js';
 import { permutationPValues } from './pValues.js';
 import { planScheme, withVarianceGroups } from './schemePlan.js';
 import { rearrangements } from './schemes.js';
+import { type StreamedRun, prepareStreamed } from './streamed.js';
 import { FSL_TFCE } from './tfce.js';
-import type { CheckpointStore, PermutationInput, PermutationResult, PermuteOptions } from './types.js';
+import type {
+  CheckpointStore,
+  PermutationInput,
+  PermutationResult,
+  PermuteOptions,
+  ScanVisitor,
+  ScratchStore,
+} from './types.js';
+import { formatBytes, planVoxelBlocks } from './voxelBlocks.js';
 import { welchSetup } from './welch.js';
 
 /** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
 export const PERMUTATION_CHUNK = 16;
 const JOB = PERMUTATION_CHUNK;
 /** Rearrangements per kernel call. */
-const ENGINE_BATCH = 16;
+const ENGINE_BATCH = KERNEL_BATCH;
 
 /** What the shell hands the test: the compiled kernel, where blocks run, where progress is kept. */
 export interface PermutationServices {
@@ -43,6 +55,11 @@ export interface PermutationServices {
   blockModule?: string;
   /** Where progress is kept between runs (a whole test only, not a share). */
   checkpoint?: CheckpointStore;
+  /** The memory budget when the options give none (bytes; absent: the data are always held in memory). */
+  memory?: number;
+  /** Where data larger than the budget are kept (scratchMatrix.ts's file), and streamWork.ts's address for the runner. */
+  scratch?: ScratchStore;
+  streamModule?: string;
 }
 
 /**
@@ -83,21 +100,36 @@ export async function runPermutationTest(
   const V = input.voxels.length;
   const runner = services.runner && services.blockModule && services.runner.width > 0 ? services.runner : undefined;
   const nWorkers = runner ? Math.min(runner.width, Math.ceil(N / JOB)) : 0;
-  const dm = allocateDataMatrix(n, V, {
-    slots: nWorkers + 1,
-    maxRows: ENGINE_BATCH * rows.length,
-    useWasm: opts.kernel !== 'js',
-    gemm: services.gemm,
-  });
-  const R = dm.R;
-  if (typeof input.Y === 'function') input.Y(R, dm.stride);
-  else {
-    if (input.Y.length !== n * V)
-      throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
-    for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
+  if (typeof input.Y !== 'function' && input.Y.length !== n * V)
+    throw new Error(`permutationTest: data holds ${input.Y.length} values, expected ${n} x ${V}`);
+  const memoryNeeds = {
+    n,
+    V,
+    rows: rows.length,
+    threads: Math.max(1, nWorkers),
+    tfce: !!opts.tfce,
+    cluster: opts.clusterThreshold !== undefined,
+  };
+  const budget = opts.memory ?? services.memory;
+  const plan = budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
+  if (plan && !services.scratch)
+    throw new Error('permutationTest: the data exceed the memory budget and no scratch store was given');
+  // streamed data have no matrix in memory: the block engines hold one block each
+  const dm = plan
+    ? { n, V, stride: 0, R: new Float32Array(0), wasm: null }
+    : allocateDataMatrix(n, V, {
+        slots: nWorkers + 1,
+        maxRows: ENGINE_BATCH * rows.length,
+        useWasm: opts.kernel !== 'js',
+        gemm: services.gemm,
+      });
+  if (!plan) {
+    const R = dm.R;
+    if (typeof input.Y === 'function') input.Y(R, dm.stride);
+    else for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
   }
   const voxels = input.voxels;
-  const ssTotal = removeNuisance(R, n, V, dm.stride, part.G);
+  const ssTotal = plan ? new Float64Array(0) : removeNuisance(dm.R, n, V, dm.stride, part.G);
   const nbLocal = maskedNeighbours(voxels, input.dims, conn);
   const nbStart = new Int32Array(new SharedArrayBuffer(nbLocal.start.length * 4));
   nbStart.set(nbLocal.start);
@@ -135,8 +167,34 @@ export async function runPermutationTest(
     tfce: tfceParams,
     clusterHeight: clusterThreshold?.height ?? null,
   };
-  const main = new Engine(setup, ENGINE_BATCH, 0);
-  const observed = main.observed();
+  let streamed: StreamedRun | null = null;
+  if (plan) {
+    const { data: _d, ssTotal: _s, ...kernel } = data;
+    opts.onNote?.(
+      `the permutation data (${n} scans x ${V} voxels, ${formatBytes(plan.inMemoryBytes)} in memory) exceed the memory budget (${formatBytes(plan.budget)}): streamed from a scratch file (${formatBytes(plan.fileBytes)}) in ${plan.blocks.length} voxel blocks, ${plan.passSize} rearrangements per pass`,
+    );
+    streamed = await prepareStreamed(
+      { scans: input.scans ?? scansOf(input.Y, n, V), G: part.G },
+      {
+        kernel,
+        n,
+        V,
+        table,
+        neighbours,
+        grid: { voxels: gridVoxels, dims: input.dims },
+        tfce: tfceParams,
+        clusterHeight: clusterThreshold?.height ?? null,
+        plan,
+        // the kernel the in-memory test would use, so that the results do not depend on the budget
+        useWasm: opts.kernel !== 'js' && !!services.gemm && fitsWasm(n, V, nWorkers + 1, ENGINE_BATCH * rows.length),
+        gemm: services.gemm,
+      },
+      { scratch: services.scratch!, runner, module: services.streamModule, workers: nWorkers },
+      opts.onNote,
+    );
+  }
+  const main = streamed ? null : new Engine(setup, ENGINE_BATCH, 0);
+  const observed = streamed ? streamed.observed : main!.observed();
   setup.observed = observed;
   const accel = opts.accel ?? {};
   const stopAlpha = accel.alpha ?? 0.05;
@@ -207,7 +265,8 @@ export async function runPermutationTest(
     maxMass?.set(r.maxMass, r.first);
     for (let v = 0; v < V; v++) countStat[v] += r.countStat[v];
     if (countTfce && r.countTfce) for (let v = 0; v < V; v++) countTfce[v] += r.countTfce[v];
-    done[r.first / JOB] = 1;
+    // a streamed unit covers several chunks
+    for (let j = r.first / JOB; j * JOB < r.first + r.count; j++) done[j] = 1;
   };
   for (const s of opts.shares ?? []) {
     const chunks = [...done.keys()].filter((j) => j * JOB >= s.first && j * JOB < s.first + s.count);
@@ -272,10 +331,22 @@ export async function runPermutationTest(
       lastCk = Date.now();
     }
   };
-  if (!runner) {
+  if (streamed) {
+    try {
+      await streamed.run(
+        pending.map((b) => b.first / JOB),
+        JOB,
+        N,
+        afterBatch,
+        stop,
+      );
+    } finally {
+      streamed.dispose();
+    }
+  } else if (!runner) {
     for (const b of pending) {
       if (stop()) break;
-      afterBatch(main.run(b.first, b.count));
+      afterBatch(main!.run(b.first, b.count));
     }
   } else {
     await runner.run<BlockShared, Block, BatchResult>({
@@ -356,5 +427,14 @@ export async function runPermutationTest(
     resumedFrom,
     seconds: { read: 0, permute: tPerm },
     accel: p.accel,
+  };
+}
+
+/** The scans of in-memory data, one at a time (a loader without `scans` cannot be streamed). */
+function scansOf(Y: PermutationInput['Y'], n: number, V: number): ScanVisitor {
+  if (typeof Y === 'function')
+    throw new Error('permutationTest: data larger than the memory budget need `scans`, a reader of one scan at a time');
+  return (visit) => {
+    for (let i = 0; i < n; i++) visit(i, Y.subarray(i * V, (i + 1) * V));
   };
 }

@@ -1,18 +1,24 @@
 /**
  * The Node entry of the permutation test (the analysis-folder entry points, permuteContrast and
  * permuteContrastShare, are in pipeline/permuteInput.ts): it loads the SIMD kernel (gemm.wasm)
- * once, runs the blocks of rearrangements on the thread pool (node/threadPool.ts) and keeps
- * checkpoints in files (checkpoint.ts), then hands these to the pure test of permutationTest.ts.
+ * once, runs the blocks of rearrangements on the thread pool (node/threadPool.ts), keeps
+ * checkpoints in files (checkpoint.ts), data larger than the memory budget in a scratch file
+ * (scratchMatrix.ts; the budget's default from memoryBudget.ts), then hands these to the pure test
+ * of permutationTest.ts.
  * The pieces, one job each: types (settings, input, result), schemePlan (partition, scheme,
  * refusals), nuisance (the Freedman-Lane reduction), permutationTest (the loop over blocks),
- * engine + blockWork (a block of rearrangements), pValues, checkpoint.
+ * engine + blockWork (a block of rearrangements), pValues, checkpoint; larger than memory:
+ * voxelBlocks (the plan), streamed (the loop), blockEngine + streamWork (a unit over the blocks).
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { ThreadPool } from '../node/threadPool.js';
 import type { BatchResult } from './engine.js';
 import { fileCheckpoint } from './checkpoint.js';
+import { machineMemoryBudget } from './memoryBudget.js';
+import { fileScratch } from './scratchMatrix.js';
 import { type PermutationServices, runPermutationTest } from './permutationTest.js';
 import type { PermutationInput, PermutationResult, PermuteOptions } from './types.js';
 
@@ -50,13 +56,16 @@ export function gemmModule(): WebAssembly.Module {
   return gemmKernel().module;
 }
 
-/** The Node services of a test: the kernel (unless the JavaScript one is asked for), threads, checkpoint files. */
+/** The Node services of a test: the kernel (unless the JavaScript one is asked for), threads, checkpoint and scratch files, the memory budget. */
 function nodeServices(opts: Omit<PermuteOptions, 'contrast'>): PermutationServices {
   return {
     gemm: opts.kernel === 'js' ? null : gemmModule(),
     runner: new ThreadPool(opts.workers ?? availableParallelism()),
     blockModule: new URL('./blockWork.js', import.meta.url).href,
     checkpoint: opts.checkpoint ? fileCheckpoint(opts.checkpoint) : undefined,
+    memory: machineMemoryBudget(),
+    scratch: fileScratch(opts.scratch ?? opts.checkpoint ?? join(tmpdir(), 'vbm-permutation')),
+    streamModule: new URL('./streamWork.js', import.meta.url).href,
   };
 }
 

@@ -9,6 +9,7 @@ import type { BatchResult } from './engine.js';
 import type { SchemePlan } from './schemePlan.js';
 import type { Scheme } from './schemes.js';
 import type { TfceParams } from './tfce.js';
+import type { StreamPlan, VoxelBlock } from './voxelBlocks.js';
 
 /** The settings of a permutation test of one contrast (library, CLI and analysis files). */
 export interface PermuteOptions {
@@ -43,6 +44,10 @@ export interface PermuteOptions {
   shares?: BatchResult[];
   /** Where these settings were written (command line, analysis file), so that errors name them as the user did. */
   origin?: Origin;
+  /** Memory budget in bytes (default: the shell's, half the machine's or a Slurm task's memory): larger data are streamed from a scratch file (streamed.ts). */
+  memory?: number;
+  /** Path prefix of that scratch file (default: the checkpoint's prefix, else the system's temporary folder). */
+  scratch?: string;
 }
 
 /** Everything a permutation test of one contrast finds: maps, p-values, null maxima and how it ran. */
@@ -103,6 +108,8 @@ export interface PermutationInput {
   contrast: { index: number; name: string };
   /** Data, scan-major (n x V, float32), or a loader that writes scan i's V values at R[i * stride]. */
   Y: Float32Array | ((R: Float32Array, stride: number) => void);
+  /** The same data one scan at a time (needed with a loader when the data exceed the memory budget). */
+  scans?: ScanVisitor;
   /** Grid index of each of the V voxels (ascending), the grid's dims and affine. */
   voxels: Int32Array;
   dims: [number, number, number];
@@ -136,4 +143,30 @@ export interface CheckpointStore {
   save(settings: object, done: number[], sections: CheckpointSection[]): void;
   /** Remove it (the test finished). */
   clear(): void;
+}
+
+/** Visits the scans in order 0..n-1, each as its V values (the buffer may be reused between scans). */
+export type ScanVisitor = (visit: (i: number, values: Float32Array) => void) => void;
+
+/** Reads (and, when opened for it, rewrites) of a scratch file's voxel blocks, for one thread. */
+export interface ScratchBlocks {
+  /** Block `b`'s rows into `into` (n x b.stride floats). */
+  read(b: VoxelBlock, into: Float32Array): void;
+  /** Block `b`'s rows from `from`, in place. */
+  write(b: VoxelBlock, from: Float32Array): void;
+  close(): void;
+}
+
+/**
+ * Where data larger than the memory budget are kept (scratchMatrix.ts keeps them in a file): the
+ * scans written once in the plan's voxel blocks, then opened by each thread. A work module that
+ * runs in other threads (streamWork.ts) opens the same file by its locator.
+ */
+export interface ScratchStore {
+  /** Write the scans into a fresh scratch file in the plan's blocks; return its locator (a path). */
+  create(plan: StreamPlan, n: number, V: number, scans: ScanVisitor): string;
+  /** Open the scratch file for this thread. */
+  open(locator: string, n: number, writable: boolean): ScratchBlocks;
+  /** Remove it (the test ended, or failed). */
+  remove(locator: string): void;
 }

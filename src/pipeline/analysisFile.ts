@@ -20,6 +20,7 @@ import {
   numberOrDefault,
   numberSetting,
   type Origin,
+  readSetting,
   type Setting,
   switchSetting,
   textSetting,
@@ -104,6 +105,8 @@ export interface AnalysisSpec {
   report?: ReportSpec;
   check?: CheckSpec;
   workers?: number;
+  /** Memory budget of the permutation data in bytes (`memory: 8G`); larger data are streamed from a scratch file. */
+  memory?: number;
   /** model, factor, levels, subject, condition, variance, factors, interactions, globals. */
   designOptions?: DesignSpec;
   /** Where permutations run as tasks (`backend:`); absent: in the process. */
@@ -130,6 +133,7 @@ const TOP_KEYS = [
   'check',
   'workers',
   'backend',
+  'memory',
   ...DESIGN_KEYS,
 ];
 
@@ -249,6 +253,7 @@ export function parseAnalysisSpec(
     };
   }
   if (raw.workers !== undefined) spec.workers = numberSetting(RUN.workers, raw.workers, origin);
+  if (raw.memory !== undefined) spec.memory = readSetting(RUN.memory, raw.memory, origin) as number;
   if (raw.backend !== undefined) spec.backend = backendFromFile(raw.backend, where);
   if (raw.models !== undefined) {
     if (raw.contrasts !== undefined) fail(where, "give 'contrasts' inside each model when 'models' is used");

@@ -275,6 +275,8 @@ const permutationsStage: StageDef = {
       accel: p.accel,
       origin: r.spec.origin,
       workers: opts.workers ?? r.spec.workers,
+      // how the data are held (in memory or streamed) does not change the results: not in the key
+      memory: opts.memory ?? r.spec.memory,
       signal: opts.signal,
       onProgress: (d: number, t: number) => opts.onProgress?.(`permutations (contrast ${c})`, d, t),
       onNote: (msg: string) => r.log(`note: ${msg}`),

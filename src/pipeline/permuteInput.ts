@@ -4,6 +4,7 @@
  * test of permutation/permute.ts, which works on plain data.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { decodeVolume, type NiftiFile, openNifti } from '../io/nifti/read.js';
@@ -18,11 +19,12 @@ import {
   withVarianceGroups,
 } from '../permutation/permute.js';
 import type { Analysis } from './analysis.js';
+import { pad } from './outputs.js';
 
 /** The permutation test of one contrast of a finished analysis, its scans read once from their files. */
 export async function permuteContrast(a: Analysis, opts: PermuteOptions): Promise<PermutationResult> {
   const t0 = performance.now();
-  const res = await permutationTest(contrastInput(a, opts), opts);
+  const res = await permutationTest(contrastInput(a, opts), withScratch(a, opts));
   res.seconds.read = (performance.now() - t0) / 1000 - res.seconds.permute;
   return res;
 }
@@ -34,7 +36,12 @@ export async function permuteContrastShare(
   first: number,
   count: number,
 ): Promise<BatchResult> {
-  return permutationShare(contrastInput(a, opts), opts, first, count);
+  return permutationShare(contrastInput(a, opts), withScratch(a, opts), first, count);
+}
+
+/** Data larger than the memory budget go to a scratch file in the analysis folder (a hidden name, removed at the end). */
+function withScratch(a: Analysis, opts: PermuteOptions): PermuteOptions {
+  return { scratch: join(a.dir, `.perm_${pad(a.contrast(opts.contrast).index)}`), ...opts };
 }
 
 /** The permutation input of a contrast of an analysis (scans are read when the test starts). */
@@ -54,13 +61,14 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
     { index: con.index, name: con.name },
     withVarianceGroups(opts, rec.nonSphericity?.groups),
   );
-  const Y = scanLoader(a, voxels, opts.onReadProgress);
+  const scans = scanReader(a, voxels, opts.onReadProgress);
   return {
     X: rec.design.matrix,
     weights: con.weights,
     type: con.type,
     contrast: { index: con.index, name: con.name },
-    Y,
+    Y: (R, stride) => scans((i, values) => R.set(values, i * stride)),
+    scans,
     voxels,
     dims: rec.grid.dims,
     affine: rec.grid.affine,
@@ -70,16 +78,17 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
   };
 }
 
-/** A loader that reads the analysis's scans into the rows of the data matrix (mask voxels only). */
-function scanLoader(
+/** A reader of the analysis's scans, one at a time, over the mask's voxels (into the data matrix, or a scratch file when larger than memory). */
+function scanReader(
   a: Analysis,
   voxels: Int32Array,
   onProgress?: (d: number, t: number) => void,
-): (R: Float32Array, stride: number) => void {
-  return (R, stride) => {
+): (visit: (i: number, values: Float32Array) => void) => void {
+  return (visit) => {
     const rec = a.record;
     const n = rec.scans.length;
     const V = voxels.length;
+    const row = new Float32Array(V);
     let open: { path: string; file: NiftiFile } | undefined;
     for (let i = 0; i < n; i++) {
       const s = rec.scans[i];
@@ -100,9 +109,9 @@ function scanLoader(
         );
       }
       const vol = decodeVolume(open.file, s.volume);
-      const o = i * stride;
       const gSF = rec.design.globals?.gSF[i] ?? 1; // SPM's global scaling, as in the fit
-      for (let v = 0; v < V; v++) R[o + v] = vol[voxels[v]] * gSF;
+      for (let v = 0; v < V; v++) row[v] = vol[voxels[v]] * gSF;
+      visit(i, row);
       onProgress?.(i + 1, n);
     }
   };

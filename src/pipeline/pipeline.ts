@@ -44,6 +44,8 @@ export interface PipelineOptions {
   /** Replace a folder that holds an analysis of other scans or another design. */
   overwrite?: boolean;
   workers?: number;
+  /** Memory budget of the permutation data in bytes (overrides the analysis file's `memory:`). */
+  memory?: number;
   /** Run the fit and the permutations as tasks (overrides the analysis file's `backend:`). */
   backend?: BackendSettings;
   /** What runs them: src/backend's backendTasks() (the CLI and vbm's index pass it). */

@@ -96,7 +96,7 @@ export const RUN = declare({
     flag: '--memory <size>',
     key: 'memory',
     kind: 'bytes',
-    help: "memory for the permutation data matrix, e.g. 8G (default: half the machine's, or the Slurm task's)",
+    help: "memory for the permutation data, e.g. 8G or 512M (default: half the machine's, or the Slurm task's); larger data are streamed from a scratch file in the analysis folder, with the same results",
   },
   quiet: { flag: '-q, --quiet', kind: 'switch', help: 'no progress or log lines' },
   results: {

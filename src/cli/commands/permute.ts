@@ -10,7 +10,7 @@ import type { Options } from '../options.js';
 import { askCancel, backendOptions, parseBackendOptions } from '../backendOptions.js';
 import { distributedPermute } from '../../backend/permuteTasks.js';
 import { parseAccel } from '../../permutation/accel.js';
-import { PERMUTE } from '../../settings/vocabulary.js';
+import { PERMUTE, RUN } from '../../settings/vocabulary.js';
 import {
   addSetting,
   addSettings,
@@ -19,6 +19,7 @@ import {
   flagNumberOrDefault,
   flagSwitch,
   flagText,
+  flagValue,
 } from '../settingOptions.js';
 
 /** Exchangeability blocks: one whole number per scan, in a text file. */
@@ -59,6 +60,7 @@ export function permuteCommand(program: Command): void {
     PERMUTE.alpha,
     PERMUTE.accel,
     PERMUTE.workers,
+    RUN.memory,
     PERMUTE.quiet,
   ]);
   backendOptions(cmd).action(async (dir: string, o: Options) => {
@@ -79,6 +81,7 @@ export function permuteCommand(program: Command): void {
       alpha: flagNumberOrDefault(o, PERMUTE.alpha),
       accel: accel === undefined ? undefined : parseAccel(accel.join(','), '--accel'),
       workers: flagNumber(o, PERMUTE.workers),
+      memory: flagValue(o, RUN.memory) as number | undefined,
       origin: 'cli' as const,
       onProgress: (d: number, t: number) => progress('permutations', d, t),
       onReadProgress: (d: number, t: number) => progress('reading scans', d, t),

@@ -19,7 +19,7 @@ import { askCancel, backendOptions, parseBackendOptions } from '../backendOption
 import { resultsOptions } from '../resultsOptions.js';
 import { ATLAS, CHECK, DESIGN, PERMUTE, RESULTS, RUN } from '../../settings/vocabulary.js';
 import { longFlag, optionKey, type Setting } from '../../settings/setting.js';
-import { addSetting, addSettings, flagNumber, flagSwitch, flagText, given } from '../settingOptions.js';
+import { addSetting, addSettings, flagNumber, flagSwitch, flagText, flagValue, given } from '../settingOptions.js';
 
 /** Flags that an analysis file says in its own words: given with one, they are refused. */
 const SAID_IN_THE_FILE: Setting[] = [
@@ -66,7 +66,7 @@ export function runCommand(program: Command): void {
     RUN.force,
   ]);
   addSetting(cmd, RUN.from, { help: `${RUN.from.help} (${STAGES.join(', ')})` });
-  addSettings(cmd, [RUN.workers, RUN.quiet, RUN.results]);
+  addSettings(cmd, [RUN.workers, RUN.memory, RUN.quiet, RUN.results]);
   resultsOptions(cmd, { prefix: 'with --results' });
   addSetting(cmd, ATLAS.atlas, { help: 'label the results with this atlas (implies --results)' });
   addSetting(cmd, ATLAS.labels, { help: 'label table for --atlas' });
@@ -174,6 +174,7 @@ export function runCommand(program: Command): void {
           from: flagText<StageName>(o, RUN.from),
           overwrite: flagSwitch(o, RUN.overwrite),
           workers: flagNumber(o, RUN.workers),
+          memory: flagValue(o, RUN.memory) as number | undefined,
           backend,
           tasks: backendTasks(),
           onInterrupt: askCancel,

@@ -1,0 +1,331 @@
+/**
+ * Permutation data larger than the memory budget: the streamed test (scratch file in voxel blocks,
+ * several passes) gives exactly the in-memory test's outputs with the same seed, for max-T alone and
+ * with TFCE and cluster statistics, in-process and with worker threads, and for a task's share; the
+ * plan keeps its working set within the budget; sizes parse as users write them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { tempDir } from './helpers.js';
+import {
+  type PermutationInput,
+  type PermutationResult,
+  permutationShare,
+  permutationTest,
+} from '../src/permutation/permute.js';
+import {
+  KERNEL_BATCH,
+  type MemoryNeeds,
+  SHARED_BYTES_PER_VOXEL,
+  inMemoryBytes,
+  planVoxelBlocks,
+  streamUnits,
+  threadBytesPerVoxel,
+  writeBufferBytes,
+} from '../src/permutation/voxelBlocks.js';
+import { defaultMemoryBudget } from '../src/permutation/memoryBudget.js';
+import { readSetting } from '../src/settings/setting.js';
+import { RUN } from '../src/settings/vocabulary.js';
+import { Rng } from '../src/synth/random.js';
+import { gaussianSmooth } from '../src/synth/smooth.js';
+import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
+import { runAnalysis } from '../src/pipeline/run.js';
+import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
+import { VbmError } from '../src/errors.js';
+import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+
+/** Sizes are read by the settings vocabulary (RUN.memory, a byte size), as the CLI and analysis files read them. */
+const parseMemorySize = (text: string, where?: string): number =>
+  readSetting(RUN.memory, text, where === undefined ? 'cli' : { file: where }) as number;
+
+const dims: [number, number, number] = [14, 12, 9];
+const V = dims[0] * dims[1] * dims[2];
+/** Enough scans that the data, not the per-voxel arrays, dominate the memory (as in a real study). */
+const n = 160;
+
+/** A small study with a planted effect of x in a blob, and a nuisance covariate. */
+function study(): PermutationInput {
+  const rng = new Rng(77);
+  const X = Array.from({ length: n }, () => [1, rng.normal(), rng.normal()]);
+  const Y = new Float32Array(n * V);
+  for (let i = 0; i < n; i++) {
+    const f = gaussianSmooth(
+      Float32Array.from({ length: V }, () => rng.normal()),
+      dims,
+      [1, 1, 1],
+    );
+    for (let v = 0; v < V; v++) {
+      const x = v % dims[0];
+      Y[i * V + v] = 10 + f[v] + (x < 5 ? 0.8 * X[i][1] : 0);
+    }
+  }
+  return {
+    X,
+    weights: [[0, 1, 0]],
+    type: 'T',
+    contrast: { index: 1, name: 'x' },
+    Y,
+    voxels: Int32Array.from({ length: V }, (_, i) => i),
+    dims,
+    affine: [
+      [2, 0, 0, 0],
+      [0, 2, 0, 0],
+      [0, 0, 2, 0],
+      [0, 0, 0, 1],
+    ],
+  };
+}
+
+/** A budget (found by stepping down from the in-memory need) whose plan has >= 3 blocks and >= 2 passes. */
+function tinyBudget(m: MemoryNeeds, N: number): number {
+  for (let b = inMemoryBytes(m); b > 0; b = Math.floor(b * 0.97)) {
+    try {
+      const p = planVoxelBlocks(m, b);
+      if (p && p.blocks.length >= 3 && p.passSize * 2 <= N) return b;
+    } catch {
+      break;
+    }
+  }
+  throw new Error('no budget gives several blocks and passes');
+}
+
+function sameResult(a: PermutationResult, b: PermutationResult, what: string): void {
+  const arrays: [string, ArrayLike<number> | null | undefined, ArrayLike<number> | null | undefined][] = [
+    ['stat', a.stat, b.stat],
+    ['pUnc', a.pUnc, b.pUnc],
+    ['pFwe', a.pFwe, b.pFwe],
+    ['tfceMap', a.tfceMap, b.tfceMap],
+    ['tfcePUnc', a.tfcePUnc, b.tfcePUnc],
+    ['tfcePFwe', a.tfcePFwe, b.tfcePFwe],
+    ['maxima.stat', a.maxima.stat, b.maxima.stat],
+    ['maxima.tfce', a.maxima.tfce, b.maxima.tfce],
+    ['maxima.extent', a.maxima.extent, b.maxima.extent],
+    ['maxima.mass', a.maxima.mass, b.maxima.mass],
+  ];
+  for (const [k, x, y] of arrays) {
+    assert.equal(x === null || x === undefined, y === null || y === undefined, `${what}: ${k} present in one only`);
+    if (!x || !y) continue;
+    assert.equal(x.length, y.length, `${what}: ${k} lengths`);
+    for (let i = 0; i < x.length; i++)
+      if (!Object.is(x[i], y[i])) assert.fail(`${what}: ${k}[${i}] differs: ${x[i]} vs ${y[i]}`);
+  }
+  assert.deepEqual(a.clusters?.pExtent, b.clusters?.pExtent, `${what}: cluster extent p`);
+  assert.deepEqual(a.clusters?.pMass, b.clusters?.pMass, `${what}: cluster mass p`);
+}
+
+test('sizes parse as users write them; the default budget is half the machine or the Slurm task', () => {
+  assert.equal(parseMemorySize('8G'), 8 * 2 ** 30);
+  assert.equal(parseMemorySize('512M'), 512 * 2 ** 20);
+  assert.equal(parseMemorySize('1.5g'), 1.5 * 2 ** 30);
+  assert.equal(parseMemorySize('64KiB'), 64 * 1024);
+  assert.equal(parseMemorySize('1000'), 1000);
+  for (const bad of ['', 'lots', '-1G', '0', '8X', '8 G B'])
+    assert.throws(
+      () => parseMemorySize(bad, 'memory'),
+      (e: unknown) => e instanceof VbmError && /memory/.test(e.message),
+    );
+  assert.equal(defaultMemoryBudget({}, 24 * 2 ** 30), 12 * 2 ** 30);
+  // inside a Slurm task: its memory (MB) less the runtime's allowance of 256 MB
+  assert.equal(defaultMemoryBudget({ SLURM_JOB_ID: '5', SLURM_MEM_PER_NODE: '8192' }, 24 * 2 ** 30), 7936 * 2 ** 20);
+  assert.equal(
+    defaultMemoryBudget({ SLURM_JOB_ID: '5', SLURM_MEM_PER_CPU: '1024', SLURM_CPUS_PER_TASK: '4' }, 24 * 2 ** 30),
+    3840 * 2 ** 20,
+  );
+  // Slurm variables outside a job (no SLURM_JOB_ID) are ignored
+  assert.equal(defaultMemoryBudget({ SLURM_MEM_PER_NODE: '8192' }, 2 ** 30), 2 ** 29);
+  // analysis files: memory: 8G (or bytes); a bad size names the file and the key
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(join(dir, 'd.csv'), 'scan,age\na.nii,1\n');
+    const spec = (memory: unknown): number | undefined =>
+      parseAnalysisSpec({ design: 'd.csv', out: 'o', memory }, dir, 'a.yaml').memory;
+    assert.equal(spec('8G'), 8 * 2 ** 30);
+    assert.equal(spec(1e9), 1e9);
+    assert.throws(
+      () => spec('plenty'),
+      (e: unknown) => e instanceof VbmError && /a\.yaml: memory must be a size.*'plenty'/.test(e.message),
+    );
+  } finally {
+    cleanup();
+  }
+});
+
+test('the plan covers every voxel once, keeps its working set within the budget, and refuses a budget too small', () => {
+  for (const m of [
+    { n: 4000, V: 260527, rows: 4, threads: 2, tfce: false, cluster: false },
+    { n: 4000, V: 260527, rows: 4, threads: 2, tfce: true, cluster: true },
+    { n: 379, V: 617000, rows: 5, threads: 1, tfce: true, cluster: false },
+  ]) {
+    const budget = m.n === 379 ? 0.8 * 2 ** 30 : 2 * 2 ** 30;
+    const p = planVoxelBlocks(m, budget);
+    assert.ok(p, 'streamed');
+    let next = 0;
+    let offset = 0;
+    for (const b of p.blocks) {
+      assert.equal(b.v0, next);
+      assert.equal(b.offset, offset);
+      assert.ok(b.V > 0 && b.V <= p.blockVoxels && b.stride % 8 === 0 && b.stride >= b.V);
+      next += b.V;
+      offset += m.n * b.stride * 4;
+    }
+    assert.equal(next, m.V);
+    assert.equal(p.fileBytes, offset);
+    // the working set, counted from the parts the engines allocate
+    const slot = Math.ceil((KERNEL_BATCH * m.rows) / 4) * 4 * (m.n + 512) * 4;
+    const perThread =
+      m.n * p.blockVoxels * 4 + KERNEL_BATCH * p.blockVoxels * 4 + slot + (p.wholeMaps ? p.passSize * m.V * 4 : 0);
+    const total =
+      writeBufferBytes(budget) +
+      SHARED_BYTES_PER_VOXEL * m.V +
+      (m.threads + 1) * threadBytesPerVoxel(m.tfce, m.cluster) * m.V +
+      m.threads * perThread;
+    assert.ok(total <= p.budget, `${total} > ${p.budget}`);
+    // writing: the scan buffer and one block's transposition, within the share set aside for them
+    assert.ok(p.scansPerWrite > 1 && p.scansPerWrite * (m.V + p.blockVoxels) * 4 <= writeBufferBytes(budget));
+  }
+  assert.equal(planVoxelBlocks({ n: 10, V: 100, rows: 2, threads: 1, tfce: true, cluster: false }, 2 ** 30), null);
+  assert.throws(
+    () => planVoxelBlocks({ n: 4000, V: 260527, rows: 4, threads: 2, tfce: true, cluster: false }, 64 * 2 ** 20),
+    (e: unknown) => e instanceof VbmError && /too small/.test(e.message) && /--memory/.test(e.hint ?? ''),
+  );
+});
+
+test('units of work: consecutive chunks, aligned, covering exactly the pending ones', () => {
+  const pending = [0, 1, 2, 3, 5, 6, 7, 8, 9, 12];
+  const units = streamUnits(pending, 16, 16 * 12 + 5, 64, 2);
+  const covered: number[] = [];
+  for (const u of units) {
+    assert.equal(u.first % 16, 0);
+    assert.ok(u.count <= 64);
+    for (let j = u.first / 16; j * 16 < u.first + u.count; j++) covered.push(j);
+  }
+  assert.deepEqual(covered, pending);
+  // a pass shorter than a chunk: one chunk per unit
+  assert.deepEqual(
+    streamUnits([0, 1], 16, 30, 3, 1).map((u) => u.count),
+    [16, 14],
+  );
+});
+
+test('streamed from a scratch file in blocks and passes: the in-memory results, bit for bit (max-T; TFCE and clusters; threads; a share)', async () => {
+  const input = study();
+  const { dir, cleanup } = tempDir('vbm-bigdata-');
+  try {
+    const N = 600;
+    // scratch files of a dead process of this host (removed) and of another host (left alone)
+    const host = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(join(dir, `perm.scratch-${host}-${deadPid}-1`), 'stale');
+    const otherHost = `perm.scratch-${host}x-1-1`;
+    writeFileSync(join(dir, otherHost), 'another node');
+    const cases = [
+      { name: 'max-T, in-process', opts: { workers: 0 } },
+      { name: 'max-T, 2 worker threads', opts: { workers: 2 } },
+      { name: 'TFCE and clusters, in-process', opts: { workers: 0, tfce: true, clusterThreshold: 0.01 } },
+      { name: 'TFCE, 2 worker threads', opts: { workers: 2, tfce: true } },
+    ];
+    for (const c of cases) {
+      const base = { permutations: N, seed: 11, ...c.opts };
+      const memory = await permutationTest(input, base);
+      const m: MemoryNeeds = {
+        n,
+        V,
+        rows: 2,
+        threads: Math.max(1, c.opts.workers),
+        tfce: !!c.opts.tfce,
+        cluster: c.opts.clusterThreshold !== undefined,
+      };
+      const budget = tinyBudget(m, N);
+      const notes: string[] = [];
+      const streamed = await permutationTest(input, {
+        ...base,
+        memory: budget,
+        scratch: join(dir, 'perm'),
+        onNote: (s) => notes.push(s),
+      });
+      const note = notes.find((s) => /streamed from a scratch file/.test(s));
+      assert.ok(note, `${c.name}: ${notes.join(' | ')}`);
+      const blocks = Number(/in (\d+) voxel blocks/.exec(note)![1]);
+      const pass = Number(/(\d+) rearrangements per pass/.exec(note)![1]);
+      assert.ok(blocks >= 3 && pass * 2 <= N, note);
+      sameResult(memory, streamed, c.name);
+      assert.deepEqual(readdirSync(dir), [otherHost], `${c.name}: the scratch files are removed`);
+    }
+    // a task's share: its maxima and counts
+    const shareOpts = { permutations: N, seed: 11, workers: 0, tfce: true };
+    const a = await permutationShare(input, shareOpts, 64, 96);
+    const b = await permutationShare(
+      input,
+      {
+        ...shareOpts,
+        memory: tinyBudget({ n, V, rows: 2, threads: 1, tfce: true, cluster: false }, N),
+        scratch: join(dir, 'share'),
+      },
+      64,
+      96,
+    );
+    assert.deepEqual(b, a);
+  } finally {
+    cleanup();
+  }
+});
+
+test('vbm permute with a tiny --memory writes the same files as with the default budget', async () => {
+  const { dir, cleanup } = tempDir('vbm-bigdata-');
+  try {
+    const cohort = makeCohort({
+      n: 120,
+      dims: [20, 24, 20],
+      voxelMm: 8,
+      noiseFwhmMm: 12,
+      seed: 5,
+      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.1 }],
+    });
+    const design = writeCohort(dir, cohort, { format: 'nii' });
+    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
+    const outs: string[] = [];
+    let budget = 0;
+    for (const tag of ['memory', 'streamed']) {
+      const out = join(dir, tag);
+      await runAnalysis({
+        design,
+        out,
+        covariates: ['age', 'sex'],
+        contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
+        masking: { explicitMask: join(dir, 'mask.nii') },
+        workers: 1,
+      });
+      const notes: string[] = [];
+      const r = await runPermute(out, {
+        contrast: 1,
+        permutations: 200,
+        seed: 3,
+        tfce: true,
+        workers: 1,
+        ...(tag === 'streamed' ? { memory: budget } : {}),
+        onNote: (s) => notes.push(s),
+      });
+      const V = r.result.voxels.length;
+      budget = tinyBudget({ n: 120, V, rows: 2, threads: 1, tfce: true, cluster: false }, 200);
+      assert.equal(
+        notes.some((s) => /streamed from a scratch file/.test(s)),
+        tag === 'streamed',
+        notes.join(' | '),
+      );
+      assert.ok(!readdirSync(out).some((f) => f.includes('scratch')), 'no scratch file is left');
+      outs.push(out);
+    }
+    const names = permutationFileNames(1);
+    for (const k of ['voxP', 'voxPFwe', 'tfce', 'tfceP', 'tfcePFwe'] as const) {
+      const x = readFileSync(join(outs[0], names[k]));
+      const y = readFileSync(join(outs[1], names[k]));
+      assert.ok(x.equals(y), `${names[k]} differs`);
+    }
+  } finally {
+    cleanup();
+  }
+});
