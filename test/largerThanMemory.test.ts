@@ -17,8 +17,8 @@ import {
   permutationShare,
   permutationTest,
 } from '../src/permutation/permute.js';
+import { KERNEL_BATCH } from '../src/permutation/kernel.js';
 import {
-  KERNEL_BATCH,
   type MemoryNeeds,
   SHARED_BYTES_PER_VOXEL,
   inMemoryBytes,
@@ -42,7 +42,8 @@ import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 const parseMemorySize = (text: string, where?: string): number =>
   readSetting(RUN.memory, text, where === undefined ? 'cli' : { file: where }) as number;
 
-const dims: [number, number, number] = [14, 12, 9];
+// large enough that a block of data outweighs a kernel slot (its packed chunk holds n x 512 values)
+const dims: [number, number, number] = [28, 24, 18];
 const V = dims[0] * dims[1] * dims[2];
 /** Enough scans that the data, not the per-voxel arrays, dominate the memory (as in a real study). */
 const n = 160;
@@ -175,7 +176,9 @@ test('the plan covers every voxel once, keeps its working set within the budget,
     assert.equal(next, m.V);
     assert.equal(p.fileBytes, offset);
     // the working set, counted from the parts the engines allocate
-    const slot = Math.ceil((KERNEL_BATCH * m.rows) / 4) * 4 * (m.n + 512) * 4;
+    // a kernel slot: rows of coefficients (n each) and products (512 each), and the packed chunk (n x 512), 64-byte aligned
+    const rows = Math.ceil((KERNEL_BATCH * m.rows) / 4) * 4;
+    const slot = Math.ceil(((rows * (m.n + 512) + m.n * 512) * 4) / 64) * 64;
     const perThread =
       m.n * p.blockVoxels * 4 + KERNEL_BATCH * p.blockVoxels * 4 + slot + (p.wholeMaps ? p.passSize * m.V * 4 : 0);
     const total =

@@ -21,3 +21,6 @@ declare namespace WebAssembly {
     readonly exports: Record<string, unknown>;
   }
 }
+
+// A monotonic clock (browsers, Web Workers, Node and Deno have it), for the timings the engines report.
+declare const performance: { now(): number };
