@@ -7,9 +7,8 @@
  */
 import type { SumKernel } from './scanFold.js';
 import { readFileSync } from 'node:fs';
-import type { NiftiHeader } from '../io/nifti/header.js';
 import { DT } from '../io/nifti/datatypes.js';
-import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, type ScanContribution, createSums } from './accumulate.js';
+import { BLOCK, type FitLayout, RYY_TERMS, createSums } from './accumulate.js';
 
 /** The SIMD kernel's accumulator (the interface the pure fold expects of a kernel with its own sums). */
 export type SumAccumulator = SumKernel;
