@@ -193,9 +193,10 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
         s.stats.sum += sum;
         s.stats.finite += finite;
       }
-      x.forEach((xj, j) => {
-        if (j < p && xj !== 0) axpy(xty, j * n, xj, g, c0, c1);
-      });
+      for (let j = 0; j < p; j++) {
+        const xj = x[j] ?? NaN;
+        if (xj !== 0) axpy(xty, j * n, xj, g, c0, c1);
+      }
       if (!s.inResidualSubset || !nb) continue;
       gather(nb.gx, data, nb.x, c0, c1, scale);
       gather(nb.gy, data, nb.y, c0, c1, scale);
@@ -207,9 +208,10 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
       addProduct(ryy, 4 * n, nb.gx, nb.gy, c0, c1);
       addProduct(ryy, 5 * n, nb.gx, nb.gz, c0, c1);
       addProduct(ryy, 6 * n, nb.gy, nb.gz, c0, c1);
-      x.forEach((xj, j) => {
-        if (j < p && xj !== 0) axpy(rxty, j * n, xj, g, c0, c1);
-      });
+      for (let j = 0; j < p; j++) {
+        const xj = x[j] ?? NaN;
+        if (xj !== 0) axpy(rxty, j * n, xj, g, c0, c1);
+      }
     }
   }
 }
