@@ -99,14 +99,15 @@ export function createScratch(layout: FitLayout): Scratch {
     const x = new Int32Array(n);
     const y = new Int32Array(n);
     const z = new Int32Array(n);
-    layout.cand.forEach((idx, c) => {
+    for (let c = 0; c < n; c++) {
+      const idx = layout.cand[c] ?? -1;
       const xi = idx % nx;
       const yi = ((idx - xi) / nx) % ny;
       const zi = (idx - xi - yi * nx) / nxy;
       x[c] = xi + 1 < nx ? idx + 1 : -1;
       y[c] = yi + 1 < ny ? idx + nx : -1;
       z[c] = zi + 1 < nz ? idx + nxy : -1;
-    });
+    }
     s.nb = { x, y, z, gx: new Float64Array(BLOCK), gy: new Float64Array(BLOCK), gz: new Float64Array(BLOCK) };
   }
   return s;
@@ -229,13 +230,13 @@ export function mergeSums(a: FitSums, b: FitSums): void {
     'merged sums over the same voxels',
   );
   const { ok, vmin, vmax } = a;
-  b.ok.forEach((k, i) => (ok[i] = (ok[i] ?? 0) & k));
-  b.vmin.forEach((v, i) => {
-    if (v < (vmin[i] ?? NaN)) vmin[i] = v;
-  });
-  b.vmax.forEach((v, i) => {
-    if (v > (vmax[i] ?? NaN)) vmax[i] = v;
-  });
+  for (let i = 0; i < a.nCand; i++) {
+    ok[i] = (ok[i] ?? 0) & (b.ok[i] ?? 0);
+    const lo = b.vmin[i] ?? NaN;
+    const hi = b.vmax[i] ?? NaN;
+    if (lo < (vmin[i] ?? NaN)) vmin[i] = lo;
+    if (hi > (vmax[i] ?? NaN)) vmax[i] = hi;
+  }
   addInto(a.yy, b.yy);
   addInto(a.xty, b.xty);
   addInto(a.ryy, b.ryy);
@@ -244,7 +245,7 @@ export function mergeSums(a: FitSums, b: FitSums): void {
 
 function addInto(a: Float64Array, b: Float64Array): void {
   invariant(a.length === b.length, 'sums of the same size');
-  b.forEach((v, i) => (a[i] = (a[i] ?? NaN) + v));
+  for (let i = 0; i < a.length; i++) a[i] = (a[i] ?? NaN) + (b[i] ?? NaN);
 }
 
 /**

@@ -154,12 +154,12 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   const candOfList: number[] = [];
   invariant(candShared.length === nCand && sums.ok.length === nCand, 'sums over the candidate voxels');
   const { ok, vmin, vmax } = sums;
-  candShared.forEach((v, c) => {
+  for (let c = 0; c < nCand; c++) {
     if (ok[c] && (vmax[c] ?? NaN) > (vmin[c] ?? NaN)) {
-      mask[v] = 1;
+      mask[candShared[c] ?? -1] = 1;
       candOfList.push(c);
     }
-  });
+  }
   const m = candOfList.length;
   const label = (row: number): string => item(design.scans, row, 'design rows');
   if (m === 0) {
@@ -196,11 +196,11 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   const vox = new Int32Array(m);
   const candOf = new Int32Array(candOfList);
   const maskIndex = new Int32Array(nvox).fill(-1);
-  candOf.forEach((c, k) => {
-    const v = item(candShared, c, 'candidate voxels');
+  for (let k = 0; k < m; k++) {
+    const v = candShared[candOf[k] ?? -1] ?? -1;
     vox[k] = v;
     maskIndex[v] = k;
-  });
+  }
   // 5. OLS from the sums: beta = pinv(X'X) X'y, ResSS = y'y - beta'X'y
   const p = design.p;
   const X = design.X;

@@ -37,7 +37,7 @@ export function toGrid(
   const out = kind === 'f32' ? new Float32Array(n) : new Float64Array(n);
   if (outside !== 0) out.fill(outside);
   invariant(values.length >= fit.vox.length, 'one value per masked voxel');
-  fit.vox.forEach((v, k) => (out[v] = values[k] ?? NaN));
+  for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k] ?? -1] = values[k] ?? NaN;
   return out;
 }
 

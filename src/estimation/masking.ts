@@ -26,9 +26,10 @@ export function resampleMaskNearest(mask: Volume, dims: [number, number, number]
   const src = nearestSourceIndex(mask, dims, affine);
   const out = new Uint8Array(src.length);
   // a source index is inside the mask's grid (or -1); a mask shorter than its grid counts as out there
-  src.forEach((s, i) => {
+  for (let i = 0; i < src.length; i++) {
+    const s = src[i] ?? -1;
     if (s >= 0 && (mask.data[s] ?? 0) > 0) out[i] = 1;
-  });
+  }
   return out;
 }
 
@@ -39,7 +40,9 @@ export function resampleMaskNearest(mask: Volume, dims: [number, number, number]
 export function globalMean(data: Float32Array): number {
   let s = 0;
   let n = 0;
-  for (const v of data) {
+  // (an indexed loop: for-of over a typed array is ten times slower here; `?? NaN` is never taken)
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] ?? NaN;
     if (v - v === 0) {
       s += v;
       n++;
@@ -48,7 +51,8 @@ export function globalMean(data: Float32Array): number {
   const cut = s / (8 * n);
   s = 0;
   n = 0;
-  for (const v of data) {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] ?? NaN;
     if (v > cut && v !== Infinity) {
       s += v;
       n++;
