@@ -38,15 +38,18 @@ export function displayedClusters(stat: Volume, scale: StatScale, axis: CutAxis)
   for (const sign of [1, -1]) {
     if ((sign > 0 && scale.sign === 'neg') || (sign < 0 && scale.sign === 'pos')) continue;
     const inSet = new Uint8Array(stat.data.length);
-    stat.data.forEach((v, i) => (inSet[i] = isShown(v, scale) && Math.sign(v) === sign ? 1 : 0));
+    for (let i = 0; i < inSet.length; i++) {
+      const v = stat.data[i] ?? NaN; // never shown
+      inSet[i] = isShown(v, scale) && Math.sign(v) === sign ? 1 : 0;
+    }
     const cl = labelClusters(inSet, stat.dims);
     const m = cl.sizes.length;
     const peak = new Float64Array(m).fill(-Infinity);
     const peakAt = new Int32Array(m);
     const planes: Set<number>[] = Array.from({ length: m }, () => new Set<number>());
-    cl.label.forEach((l, i) => {
-      const c = l - 1;
-      if (c < 0) return;
+    for (let i = 0; i < cl.label.length; i++) {
+      const c = (cl.label[i] ?? 0) - 1;
+      if (c < 0) continue;
       const v = sign * item(stat.data, i, 'statistic');
       const mm = applyAffine(stat.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny)));
       item(planes, c, 'cluster planes').add(Math.round(mm[a] * 1000) / 1000);
@@ -54,7 +57,7 @@ export function displayedClusters(stat: Volume, scale: StatScale, axis: CutAxis)
         peak[c] = v;
         peakAt[c] = i;
       }
-    });
+    }
     planes.forEach((inPlanes, c) => {
       const i = item(peakAt, c, 'cluster peaks');
       out.push({
