@@ -10,6 +10,8 @@
  * plain stream over contiguous voxels.
  */
 
+import { invariant } from '../errors.js';
+
 /** Products kept per voxel for smoothness: (v,v) (v,x) (v,y) (v,z) (x,y) (x,z) (y,z). */
 export const RYY_TERMS = 7;
 
@@ -98,7 +100,7 @@ export function createScratch(layout: FitLayout): Scratch {
     const y = new Int32Array(n);
     const z = new Int32Array(n);
     for (let c = 0; c < n; c++) {
-      const idx = layout.cand[c];
+      const idx = layout.cand[c] ?? -1;
       const xi = idx % nx;
       const yi = ((idx - xi) / nx) % ny;
       const zi = (idx - xi - yi * nx) / nxy;
@@ -113,20 +115,25 @@ export function createScratch(layout: FitLayout): Scratch {
 
 function gather(out: Float64Array, data: Float32Array, idx: Int32Array, c0: number, c1: number, scale: number): void {
   for (let c = c0; c < c1; c++) {
-    const i = idx[c];
-    out[c - c0] = i >= 0 ? data[i] * scale : NaN;
+    const i = idx[c] ?? -1;
+    out[c - c0] = i >= 0 ? (data[i] ?? NaN) * scale : NaN;
   }
 }
 
 /** y[off + c] += a * x[c - c0] for c in [c0, c1) */
 function axpy(y: Float64Array, off: number, a: number, x: Float64Array, c0: number, c1: number): void {
-  for (let c = c0; c < c1; c++) y[off + c] += a * x[c - c0];
+  for (let c = c0; c < c1; c++) y[off + c] = (y[off + c] ?? NaN) + a * (x[c - c0] ?? NaN);
 }
 
 /** y[off + c] += a[c - c0] * b[c - c0] */
 function addProduct(y: Float64Array, off: number, a: Float64Array, b: Float64Array, c0: number, c1: number): void {
-  for (let c = c0; c < c1; c++) y[off + c] += a[c - c0] * b[c - c0];
+  for (let c = c0; c < c1; c++) y[off + c] = (y[off + c] ?? NaN) + (a[c - c0] ?? NaN) * (b[c - c0] ?? NaN);
 }
+
+// The kernels below read typed arrays at indices that addScans checks once, before its loops
+// (the sums hold nCand voxels per term, the scan covers the grid, the scratch holds a block): a
+// read there is never undefined, and `?? NaN` (a value a bug would make NaN) only tells the type
+// checker so, without a call per voxel. The arithmetic and its order are the plain loops'.
 
 /** Fold one scan into the sums. */
 export function addScan(sums: FitSums, layout: FitLayout, scratch: Scratch, s: ScanContribution): void {
@@ -144,6 +151,17 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
   const n = cand.length;
   const g = scratch.g;
   const nb = sums.ryy.length && scratch.nb ? scratch.nb : undefined;
+  const nvox = layout.dims[0] * layout.dims[1] * layout.dims[2];
+  invariant(
+    sums.nCand === n && xty.length === n * p && g.length >= Math.min(n, BLOCK),
+    'sums and scratch sized for the layout',
+  );
+  invariant(
+    !nb || (ryy.length === n * RYY_TERMS && rxty.length === n * p && nb.x.length === n),
+    'residual sums sized for the layout',
+  );
+  for (const s of scans)
+    invariant(s.data.length >= nvox && s.x.length >= p, 'a scan covers the grid and has a row of the design');
   for (let c0 = 0; c0 < n; c0 += BLOCK) {
     const c1 = Math.min(n, c0 + BLOCK);
     for (const s of scans) {
@@ -155,7 +173,7 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
       let sum = 0;
       let finite = 0;
       for (let c = c0; c < c1; c++) {
-        const v = data[cand[c]] * scale;
+        const v = (data[cand[c] ?? -1] ?? NaN) * scale;
         g[c - c0] = v;
         if (!(v > threshold) || (zeroIsMissing && v === 0)) {
           ok[c] = 0;
@@ -166,9 +184,9 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
           sum += v;
           finite++;
         }
-        if (v < vmin[c]) vmin[c] = v;
-        if (v > vmax[c]) vmax[c] = v;
-        yy[c] += v * v;
+        if (v < (vmin[c] ?? NaN)) vmin[c] = v;
+        if (v > (vmax[c] ?? NaN)) vmax[c] = v;
+        yy[c] = (yy[c] ?? NaN) + v * v;
       }
       if (s.stats) {
         s.stats.removed += removed;
@@ -176,7 +194,10 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
         s.stats.sum += sum;
         s.stats.finite += finite;
       }
-      for (let j = 0; j < p; j++) if (x[j] !== 0) axpy(xty, j * n, x[j], g, c0, c1);
+      for (let j = 0; j < p; j++) {
+        const xj = x[j] ?? NaN;
+        if (xj !== 0) axpy(xty, j * n, xj, g, c0, c1);
+      }
       if (!s.inResidualSubset || !nb) continue;
       gather(nb.gx, data, nb.x, c0, c1, scale);
       gather(nb.gy, data, nb.y, c0, c1, scale);
@@ -188,7 +209,10 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
       addProduct(ryy, 4 * n, nb.gx, nb.gy, c0, c1);
       addProduct(ryy, 5 * n, nb.gx, nb.gz, c0, c1);
       addProduct(ryy, 6 * n, nb.gy, nb.gz, c0, c1);
-      for (let j = 0; j < p; j++) if (x[j] !== 0) axpy(rxty, j * n, x[j], g, c0, c1);
+      for (let j = 0; j < p; j++) {
+        const xj = x[j] ?? NaN;
+        if (xj !== 0) axpy(rxty, j * n, xj, g, c0, c1);
+      }
     }
   }
 }
@@ -201,10 +225,17 @@ export function sumsBuffers(s: FitSums): ArrayBuffer[] {
 
 /** Fold `b` into `a` (sums add, masks AND, extremes combine). */
 export function mergeSums(a: FitSums, b: FitSums): void {
+  invariant(
+    a.nCand === b.nCand && a.ok.length === a.nCand && b.ok.length === a.nCand,
+    'merged sums over the same voxels',
+  );
+  const { ok, vmin, vmax } = a;
   for (let i = 0; i < a.nCand; i++) {
-    a.ok[i] &= b.ok[i];
-    if (b.vmin[i] < a.vmin[i]) a.vmin[i] = b.vmin[i];
-    if (b.vmax[i] > a.vmax[i]) a.vmax[i] = b.vmax[i];
+    ok[i] = (ok[i] ?? 0) & (b.ok[i] ?? 0);
+    const lo = b.vmin[i] ?? NaN;
+    const hi = b.vmax[i] ?? NaN;
+    if (lo < (vmin[i] ?? NaN)) vmin[i] = lo;
+    if (hi > (vmax[i] ?? NaN)) vmax[i] = hi;
   }
   addInto(a.yy, b.yy);
   addInto(a.xty, b.xty);
@@ -213,7 +244,8 @@ export function mergeSums(a: FitSums, b: FitSums): void {
 }
 
 function addInto(a: Float64Array, b: Float64Array): void {
-  for (let i = 0; i < a.length; i++) a[i] += b[i];
+  invariant(a.length === b.length, 'sums of the same size');
+  for (let i = 0; i < a.length; i++) a[i] = (a[i] ?? NaN) + (b[i] ?? NaN);
 }
 
 /**

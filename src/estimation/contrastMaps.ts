@@ -1,5 +1,6 @@
 import type { Contrast } from '../model/contrasts.js';
-import { type Matrix, matmul, pinv, rank, transpose } from '../model/linalg.js';
+import { invariant, item } from '../errors.js';
+import { type Matrix, entry, matmul, pinv, rank, transpose } from '../model/linalg.js';
 import type { FittedModel } from './fitSolve.js';
 
 /** The estimated contrast maps over the analysed voxels. */
@@ -26,14 +27,20 @@ export function contrastMaps(fit: FittedModel, contrast: Contrast): ContrastMaps
   const C = contrast.weights;
   const effect = new Float64Array(m);
   const stat = new Float64Array(m);
+  // sizes checked once; the per-voxel reads say `?? NaN` for the type checker only
+  invariant(beta.length === m * p && resMS.length === m, 'contrast maps: p betas and a ResMS per voxel');
+  invariant(
+    C.every((row) => row.length === p),
+    `contrast ${contrast.name}: one weight per column of the design`,
+  );
   if (contrast.type === 'T') {
-    const c = C[0];
-    const varFactor = matmul(matmul([c], fit.Bcov), transpose([c]))[0][0];
+    const c = item(C, 0, 'T contrast rows');
+    const varFactor = entry(matmul(matmul([c], fit.Bcov), transpose([c])), 0, 0);
     for (let k = 0; k < m; k++) {
       let con = 0;
-      for (let j = 0; j < p; j++) con += c[j] * Math.fround(beta[k * p + j]);
+      for (let j = 0; j < p; j++) con += (c[j] ?? NaN) * Math.fround(beta[k * p + j] ?? NaN);
       effect[k] = con;
-      stat[k] = con / Math.sqrt(resMS[k] * varFactor);
+      stat[k] = con / Math.sqrt((resMS[k] ?? NaN) * varFactor);
     }
     return { contrast, effect, stat, df: [1, fit.df] };
   }
@@ -41,20 +48,24 @@ export function contrastMaps(fit: FittedModel, contrast: Contrast): ContrastMaps
   const Minv = pinv(M);
   const r = rank(M);
   const h = new Float64Array(C.length);
+  invariant(Minv.length === C.length && Minv.every((row) => row.length === C.length), "pinv(C B C') is square");
+  const q = C.length;
+  const Cf = Float64Array.from(C.flat());
+  const Mf = Float64Array.from(Minv.flat());
   for (let k = 0; k < m; k++) {
-    for (let i = 0; i < C.length; i++) {
+    for (let i = 0; i < q; i++) {
       let s = 0;
-      for (let j = 0; j < p; j++) s += C[i][j] * Math.fround(beta[k * p + j]);
+      for (let j = 0; j < p; j++) s += (Cf[i * p + j] ?? NaN) * Math.fround(beta[k * p + j] ?? NaN);
       h[i] = s;
     }
     let ess = 0;
-    for (let i = 0; i < C.length; i++) {
+    for (let i = 0; i < q; i++) {
       let t = 0;
-      for (let j = 0; j < C.length; j++) t += Minv[i][j] * h[j];
-      ess += h[i] * t;
+      for (let j = 0; j < q; j++) t += (Mf[i * q + j] ?? NaN) * (h[j] ?? NaN);
+      ess += (h[i] ?? NaN) * t;
     }
     effect[k] = ess;
-    stat[k] = ess / r / resMS[k];
+    stat[k] = ess / r / (resMS[k] ?? NaN);
   }
   return { contrast, effect, stat, df: [r, fit.df] };
 }

@@ -5,8 +5,9 @@
  * fit (fit.ts) and the core's fit over an iterator of scans (fitStream.ts) share both, so they
  * give the same bytes.
  */
-import { VbmError } from '../errors.js';
+import { VbmError, invariant, item } from '../errors.js';
 import type { Affine } from '../io/nifti/affine.js';
+import { voxelCount } from '../io/nifti/volume.js';
 import type { Design } from '../model/designMatrix.js';
 import { type Matrix, matmul, pinv, transpose } from '../model/linalg.js';
 import { type FitLayout, type FitSums, residualSubset } from './accumulate.js';
@@ -83,7 +84,7 @@ export function planFit(
 ): FitPlan {
   const nvox = explicit.length;
   let nCand = 0;
-  for (let i = 0; i < nvox; i++) nCand += explicit[i];
+  for (const e of explicit) nCand += e;
   if (nCand === 0) {
     throw new VbmError(
       `the explicit mask ${masking.maskName} covers no voxel of the scans`,
@@ -97,7 +98,7 @@ export function planFit(
   const thresholds = globalThresholds(masking.threshold, design.globals);
   const items = refs.map((ref) => ({
     ref,
-    x: design.X[ref.row],
+    x: item(design.X, ref.row, 'design rows'),
     inResidualSubset: subset.has(ref.row),
     scale: design.globalScale?.[ref.row],
     threshold: thresholds?.[ref.row],
@@ -147,18 +148,20 @@ export function fitFromSums(inp: SummedScans): FittedModel {
         groupSums.map(() => 1),
       )
     : (inp.sums as FitSums);
-  const nvox = inp.dims[0] * inp.dims[1] * inp.dims[2];
+  const nvox = voxelCount(inp.dims);
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
   const mask = new Uint8Array(nvox);
   const candOfList: number[] = [];
+  invariant(candShared.length === nCand && sums.ok.length === nCand, 'sums over the candidate voxels');
+  const { ok, vmin, vmax } = sums;
   for (let c = 0; c < nCand; c++) {
-    if (sums.ok[c] && sums.vmax[c] > sums.vmin[c]) {
-      mask[candShared[c]] = 1;
+    if (ok[c] && (vmax[c] ?? NaN) > (vmin[c] ?? NaN)) {
+      mask[candShared[c] ?? -1] = 1;
       candOfList.push(c);
     }
   }
   const m = candOfList.length;
-  const label = (row: number): string => design.scans[row];
+  const label = (row: number): string => item(design.scans, row, 'design rows');
   if (m === 0) {
     // name the scans that removed most voxels: one of them is usually empty, all NaN, or on another scale
     const worst = [...reports]
@@ -184,7 +187,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   const ordered = refs.map((ref) => byRowReport.get(ref.row)!);
   const odd = outlyingGlobalMeans(ordered.map((r) => r.mean));
   for (const i of odd) {
-    const r = ordered[i];
+    const r = item(ordered, i, 'scan reports');
     warnings.push(
       `${label(r.row)} (row ${r.row + 1}) has a mean of ${r.mean.toPrecision(4)}, more than 4 standard deviations from the other scans'; ` +
         'is it another modality, or an unmodulated or unsmoothed map?',
@@ -194,8 +197,9 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   const candOf = new Int32Array(candOfList);
   const maskIndex = new Int32Array(nvox).fill(-1);
   for (let k = 0; k < m; k++) {
-    vox[k] = candShared[candOf[k]];
-    maskIndex[vox[k]] = k;
+    const v = candShared[candOf[k] ?? -1] ?? -1;
+    vox[k] = v;
+    maskIndex[v] = k;
   }
   // 5. OLS from the sums: beta = pinv(X'X) X'y, ResSS = y'y - beta'X'y
   const p = design.p;
@@ -204,7 +208,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   let trRV = design.n - design.rank;
   let df = trRV;
   let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV);
-  let XS = [...subset].sort((a, b) => a - b).map((i) => X[i]);
+  let XS = [...subset].sort((a, b) => a - b).map((i) => item(X, i, 'design rows'));
   let nonSphericity: NonSphericity | undefined;
   if (groups && groupSums) {
     // 5b. SPM's non-sphericity: pooled covariance of the voxels the effects-of-interest F
@@ -221,7 +225,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     lap('pool');
     const wh = whiten(design, groups, Cy);
     const nGroups = groupSums.length;
-    const wOf = Array.from({ length: nGroups }, (_, g) => wh.W[groups.indexOf(g)]);
+    const wOf = Array.from({ length: nGroups }, (_, g) => item(wh.W, groups.indexOf(g), 'whitening weights'));
     const wsums = weightedSums(
       groupSums,
       wOf.map((w) => w * w),
@@ -232,7 +236,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     ({ beta, rss, resMS } = solveFromSums(pinv(matmul(transpose(wh.WX), wh.WX)), wsums, candOf, nCand, p, trRV));
     sums.ryy = wsums.ryy;
     sums.rxty = wsums.rxty;
-    XS = [...subset].sort((a, b) => a - b).map((i) => wh.WX[i]);
+    XS = [...subset].sort((a, b) => a - b).map((i) => item(wh.WX, i, 'whitened design rows'));
     nonSphericity = {
       form: `${nGroups} variance components (ReML)`,
       groups: [...groups],

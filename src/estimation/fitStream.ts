@@ -5,7 +5,7 @@
  * the same order, and solved by the same code, so the maps are the same bytes. One scan is held
  * at a time beyond the sums of the current chunk.
  */
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 import type { Affine } from '../io/nifti/affine.js';
 import { type NiftiFile, decodeNifti, decodeVolume } from '../io/nifti/decode.js';
 import type { Volume } from '../io/nifti/volume.js';
@@ -80,7 +80,7 @@ export async function fitScanStream(
         `more scans were given than the design has rows (${design.n})`,
         'give one scan per design row',
       );
-    const ref = refs[row];
+    const ref = item(refs, row, 'design rows');
     if (!plan || !reference) {
       reference = { dims: scan.dims, affine: scan.affine, path: ref.path };
       const nvox = scan.dims[0] * scan.dims[1] * scan.dims[2];
@@ -100,11 +100,11 @@ export async function fitScanStream(
       });
     }
     checkGrid(scan.dims, scan.affine, ref.path, reference);
-    const g = jobOfRow[row];
-    const st = state[g];
-    const job = plan.jobs[g];
+    const g = item(jobOfRow, row, 'job of each row');
+    const st = item(state, g, 'jobs');
+    const job = item(plan.jobs, g, 'jobs');
     st.fold ??= new ScanFolder(job, onScan);
-    st.fold.add(plan.items[row], scan);
+    st.fold.add(item(plan.items, row, 'fit items'), scan);
     st.count++;
     if (st.count === FIT_CHUNK) closeChunk(st);
     row++;
@@ -116,7 +116,7 @@ export async function fitScanStream(
   return fitFromSums({
     design,
     plan,
-    sums: plan.groups ? sums : sums[0],
+    sums: plan.groups ? sums : item(sums, 0, 'sums'),
     reports,
     refs,
     dims: reference.dims,

@@ -2,8 +2,10 @@
  * The fit's images as SPM12 writes them, encoded to NIfTI bytes (pure: the Node shell writes
  * them to files, a browser offers them for download): names, types and values outside the mask.
  */
+import { invariant } from '../errors.js';
 import { DT } from '../io/nifti/datatypes.js';
 import { encodeNifti } from '../io/nifti/encode.js';
+import { voxelCount } from '../io/nifti/volume.js';
 import type { ContrastMaps } from './contrastMaps.js';
 import type { FittedModel } from './fitSolve.js';
 
@@ -31,10 +33,11 @@ export function toGrid(
   outside: number,
   kind: 'f32' | 'f64' = 'f32',
 ): Float32Array | Float64Array {
-  const n = fit.dims[0] * fit.dims[1] * fit.dims[2];
+  const n = voxelCount(fit.dims);
   const out = kind === 'f32' ? new Float32Array(n) : new Float64Array(n);
   if (outside !== 0) out.fill(outside);
-  for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k]] = values[k];
+  invariant(values.length >= fit.vox.length, 'one value per masked voxel');
+  for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k] ?? -1] = values[k] ?? NaN;
   return out;
 }
 
@@ -49,9 +52,10 @@ export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
   const { dims, affine } = fit;
   const m = fit.vox.length;
   const out: ImageBytes[] = [];
+  invariant(fit.beta.length === m * fit.p, 'p betas per masked voxel');
   for (let j = 0; j < fit.p; j++) {
     const b = new Float64Array(m);
-    for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j];
+    for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j] ?? NaN;
     out.push({
       name: imageName.beta(j + 1),
       bytes: encodeNifti(

@@ -1,9 +1,19 @@
-import { VbmError } from '../errors.js';
+import { VbmError, invariant, item } from '../errors.js';
 import { statFromTail } from '../inference/distributions.js';
 import type { Design } from '../model/designMatrix.js';
-import { type Matrix, matmul, pinv, rank, transpose } from '../model/linalg.js';
+import { type Matrix, entry, matmul, pinv, rank, setEntry, transpose } from '../model/linalg.js';
 import { reml } from '../model/reml.js';
 import type { FitSums } from './accumulate.js';
+
+// The per-voxel loops below check their arrays' sizes once, then read through `?? NaN` (never
+// taken: only for the type checker) and matrices flattened to typed arrays, without a call per
+// voxel; the arithmetic and its order are the plain loops'.
+
+/** A p x q matrix's entries, row-major, in one typed array (after checking that it is p x q). */
+function flat(a: Matrix, rows: number, cols: number, what: string): Float64Array {
+  invariant(a.length === rows && a.every((r) => r.length === cols), `${what} is ${rows} x ${cols}`);
+  return Float64Array.from(a.flat());
+}
 
 /**
  * SPM12's non-sphericity for "independence, unequal variance" designs (spm_est_non_sphericity
@@ -70,16 +80,19 @@ export function solveFromSums(
   const beta = new Float64Array(m * p);
   const rss = new Float64Array(m);
   const resMS = new Float64Array(m);
+  const B = flat(Bcov, p, p, 'Bcov');
+  const { xty, yy } = sums;
+  invariant(xty.length === p * nCand && yy.length === nCand, 'sums over the candidate voxels');
   for (let k = 0; k < m; k++) {
-    const c = candOf[k];
+    const c = candOf[k] ?? -1;
     let fitted = 0;
     for (let i = 0; i < p; i++) {
       let b = 0;
-      for (let j = 0; j < p; j++) b += Bcov[i][j] * sums.xty[j * nCand + c];
+      for (let j = 0; j < p; j++) b += (B[i * p + j] ?? NaN) * (xty[j * nCand + c] ?? NaN);
       beta[k * p + i] = b;
-      fitted += b * sums.xty[i * nCand + c];
+      fitted += b * (xty[i * nCand + c] ?? NaN);
     }
-    const r = Math.max(0, sums.yy[c] - fitted);
+    const r = Math.max(0, (yy[c] ?? NaN) - fitted);
     rss[k] = r;
     resMS[k] = r / trRV;
   }
@@ -103,25 +116,32 @@ export function selectVoxels(
   const m = candOf.length;
   const nuisance = (design.roles ?? []).map((r, j) => (r === 'B' || r === 'G' ? j : -1)).filter((j) => j >= 0);
   const trRV = design.n - design.rank;
-  const X0 = nuisance.length ? X.map((row) => nuisance.map((j) => row[j])) : [];
+  const X0 = nuisance.length ? X.map((row) => nuisance.map((j) => item(row, j, 'design row'))) : [];
   const rank0 = nuisance.length ? rank(X0) : 0;
   const trMV = design.rank - rank0;
-  const B0 = nuisance.length ? pinv(matmul(transpose(X0), X0)) : [];
+  const q0 = nuisance.length;
+  const B0 = q0 ? flat(pinv(matmul(transpose(X0), X0)), q0, q0, "pinv(X0'X0)") : new Float64Array(0);
+  const nuisanceCol = Int32Array.from(nuisance);
+  const { xty } = sums;
+  invariant(
+    xty.length === p * nCand && ols.beta.length === m * p && ols.rss.length === m,
+    'OLS fit over the analysed voxels',
+  );
   const UF = trMV > 0 ? statFromTail('F', UFp, [trMV, trRV]) : 0;
   const sel: number[] = [];
   const wts: number[] = [];
   for (let k = 0; k < m; k++) {
-    const c = candOf[k];
-    const rss = ols.rss[k];
+    const c = candOf[k] ?? -1;
+    const rss = ols.rss[k] ?? NaN;
     let take = true;
     if (trMV > 0) {
       let fitted = 0;
-      for (let j = 0; j < p; j++) fitted += ols.beta[k * p + j] * sums.xty[j * nCand + c];
+      for (let j = 0; j < p; j++) fitted += (ols.beta[k * p + j] ?? NaN) * (xty[j * nCand + c] ?? NaN);
       let fitted0 = 0;
-      for (let a = 0; a < nuisance.length; a++) {
+      for (let a = 0; a < q0; a++) {
         let b = 0;
-        for (let l = 0; l < nuisance.length; l++) b += B0[a][l] * sums.xty[nuisance[l] * nCand + c];
-        fitted0 += b * sums.xty[nuisance[a] * nCand + c];
+        for (let l = 0; l < q0; l++) b += (B0[a * q0 + l] ?? NaN) * (xty[(nuisanceCol[l] ?? -1) * nCand + c] ?? NaN);
+        fitted0 += b * (xty[(nuisanceCol[a] ?? -1) * nCand + c] ?? NaN);
       }
       take = (fitted - fitted0) / trMV > (UF * rss) / trRV;
     }
@@ -158,77 +178,87 @@ export function pooledCovarianceFromSums(
   const { n, p, X } = design;
   const G = groupSums.length;
   const rowsOf = Array.from({ length: G }, (_, g) => [...groups.keys()].filter((i) => groups[i] === g));
+  const Xrow = (i: number): number[] => item(X, i, 'design rows');
   const Pg = rowsOf.map((rows) => {
-    const Xg = rows.map((i) => X[i]);
-    return pinv(matmul(transpose(Xg), Xg));
+    const Xg = rows.map(Xrow);
+    return flat(pinv(matmul(transpose(Xg), Xg)), p, p, "a group's pinv(X'X)");
   });
-  const rankG = rowsOf.map((rows) => rank(rows.map((i) => X[i])));
+  const rankG = rowsOf.map((rows) => rank(rows.map(Xrow)));
   const q = G * p;
   const S = Array.from({ length: q }, () => new Array<number>(q).fill(0));
   const E = new Array<number>(G).fill(0);
   const b = new Float64Array(q);
   const s = selected.length;
+  invariant(weight.length === s, 'one weight per selected voxel');
+  for (const gs of groupSums)
+    invariant(gs.xty.length === p * nCand && gs.yy.length === nCand, "a group's sums over the candidate voxels");
   for (let t = 0; t < s; t++) {
-    const c = candOf[selected[t]];
-    const w = weight[t];
-    for (let g = 0; g < G; g++) for (let j = 0; j < p; j++) b[g * p + j] = groupSums[g].xty[j * nCand + c];
-    for (let a = 0; a < q; a++) {
-      const wa = w * b[a];
-      const row = S[a];
-      for (let d = 0; d <= a; d++) row[d] += wa * b[d];
-    }
-    for (let g = 0; g < G; g++) {
+    const c = candOf[selected[t] ?? -1] ?? -1;
+    const w = weight[t] ?? NaN;
+    groupSums.forEach(({ xty }, g) => {
+      for (let j = 0; j < p; j++) b[g * p + j] = xty[j * nCand + c] ?? NaN;
+    });
+    S.forEach((row, a) => {
+      const wa = w * (b[a] ?? NaN);
+      for (let d = 0; d <= a; d++) row[d] = (row[d] ?? NaN) + wa * (b[d] ?? NaN);
+    });
+    groupSums.forEach(({ yy }, g) => {
+      const P = item(Pg, g, 'groups');
       let fitted = 0;
       for (let i = 0; i < p; i++) {
         let u = 0;
-        for (let j = 0; j < p; j++) u += Pg[g][i][j] * b[g * p + j];
-        fitted += b[g * p + i] * u;
+        for (let j = 0; j < p; j++) u += (P[i * p + j] ?? NaN) * (b[g * p + j] ?? NaN);
+        fitted += (b[g * p + i] ?? NaN) * u;
       }
-      E[g] += w * (groupSums[g].yy[c] - fitted);
-    }
+      E[g] = item(E, g, 'groups') + w * ((yy[c] ?? NaN) - fitted);
+    });
   }
   for (let a = 0; a < q; a++)
     for (let d = 0; d <= a; d++) {
-      S[a][d] /= s;
-      S[d][a] = S[a][d];
+      setEntry(S, a, d, entry(S, a, d) / s);
+      setEntry(S, d, a, entry(S, a, d));
     }
   // B (n x Gp): row i of group g holds x_i pinv(X_g'X_g) in block g
   const B: Matrix = Array.from({ length: n }, () => new Array<number>(q).fill(0));
   for (let i = 0; i < n; i++) {
-    const g = groups[i];
+    const g = item(groups, i, 'variance groups');
+    const xi = Xrow(i);
+    const P = item(Pg, g, 'groups');
     for (let j = 0; j < p; j++) {
       let v = 0;
-      for (let l = 0; l < p; l++) v += X[i][l] * Pg[g][l][j];
-      B[i][g * p + j] = v;
+      for (let l = 0; l < p; l++) v += item(xi, l, 'design row') * (P[l * p + j] ?? NaN);
+      setEntry(B, i, g * p + j, v);
     }
   }
   const BS = matmul(B, S);
-  const Cy: Matrix = Array.from({ length: n }, (_, i) =>
-    Array.from({ length: n }, (__, j) => {
+  const Cy: Matrix = BS.map((BSi) =>
+    B.map((Bj) => {
       let v = 0;
-      for (let a = 0; a < q; a++) v += BS[i][a] * B[j][a];
+      for (let a = 0; a < q; a++) v += (BSi[a] ?? NaN) * (Bj[a] ?? NaN);
       return v;
     }),
   );
-  for (let g = 0; g < G; g++) {
-    const dfg = rowsOf[g].length - rankG[g];
-    if (dfg <= 0) continue;
-    const alpha = E[g] / s / dfg;
-    for (const i of rowsOf[g]) {
-      for (const j of rowsOf[g]) {
+  rowsOf.forEach((rows, g) => {
+    const dfg = rows.length - item(rankG, g, 'groups');
+    if (dfg <= 0) return;
+    const alpha = item(E, g, 'groups') / s / dfg;
+    for (const i of rows) {
+      const Bi = item(B, i, 'rows of B');
+      for (const j of rows) {
+        const xj = Xrow(j);
         // R_g = I - X_g pinv(X_g'X_g) X_g'
         let h = 0;
-        for (let l = 0; l < p; l++) h += B[i][g * p + l] * X[j][l];
-        Cy[i][j] += alpha * ((i === j ? 1 : 0) - h);
+        for (let l = 0; l < p; l++) h += (Bi[g * p + l] ?? NaN) * (xj[l] ?? NaN);
+        setEntry(Cy, i, j, entry(Cy, i, j) + alpha * ((i === j ? 1 : 0) - h));
       }
     }
-  }
+  });
   return Cy;
 }
 
 /** Fold per-group sums into one set with weight w_g^2 on group g (w = 1 gives the OLS sums). */
 export function weightedSums(parts: FitSums[], w2: number[]): FitSums {
-  const a = parts[0];
+  const a = item(parts, 0, 'variance groups');
   const out: FitSums = {
     nCand: a.nCand,
     p: a.p,
@@ -240,17 +270,22 @@ export function weightedSums(parts: FitSums[], w2: number[]): FitSums {
     ryy: new Float64Array(a.ryy.length),
     rxty: new Float64Array(a.rxty.length),
   };
+  const { ok, vmin, vmax } = out;
   parts.forEach((s, g) => {
+    invariant(s.nCand === a.nCand && s.ok.length === a.nCand, "the groups' sums are over the same voxels");
     for (let i = 0; i < a.nCand; i++) {
-      out.ok[i] &= s.ok[i];
-      if (s.vmin[i] < out.vmin[i]) out.vmin[i] = s.vmin[i];
-      if (s.vmax[i] > out.vmax[i]) out.vmax[i] = s.vmax[i];
+      ok[i] = (ok[i] ?? 0) & (s.ok[i] ?? 0);
+      const lo = s.vmin[i] ?? NaN;
+      const hi = s.vmax[i] ?? NaN;
+      if (lo < (vmin[i] ?? NaN)) vmin[i] = lo;
+      if (hi > (vmax[i] ?? NaN)) vmax[i] = hi;
     }
-    const f = w2[g];
+    const f = item(w2, g, 'group weights');
     for (const key of ['yy', 'xty', 'ryy', 'rxty'] as const) {
       const src = s[key];
       const dst = out[key];
-      for (let i = 0; i < dst.length; i++) dst[i] += f * src[i];
+      invariant(src.length === dst.length, "the groups' sums have the same size");
+      for (let i = 0; i < dst.length; i++) dst[i] = (dst[i] ?? NaN) + f * (src[i] ?? NaN);
     }
   });
   return out;
@@ -283,7 +318,7 @@ export function whiten(
     );
   }
   let trace = 0;
-  for (let i = 0; i < n; i++) trace += fit.V[i];
+  for (let i = 0; i < n; i++) trace += item(fit.V, i, 'V');
   const V = Float64Array.from(fit.V, (v) => (v * n) / trace);
   // W = V^-1/2, with SPM's ridge in the inverse and its zeroing of entries below 1e-6
   let vmax = 0;
@@ -308,22 +343,25 @@ export function whitenedDesign(
 ): { WX: Matrix; Bcov: Matrix; trRV: number; trRVRV: number } {
   const n = X.length;
   const p = X[0]?.length ?? 0;
-  const WX = X.map((row, i) => row.map((x) => W[i] * x));
+  const Wi = (i: number): number => item(W, i, 'W');
+  const WX = X.map((row, i) => row.map((x) => Wi(i) * x));
   const pX = pinv(WX);
-  const Vw = Float64Array.from({ length: n }, (_, i) => W[i] * V[i] * W[i]);
-  const Bcov: Matrix = pX.map((ri) => pX.map((rj) => ri.reduce((s, v, a) => s + v * Vw[a] * rj[a], 0)));
-  const RV: Matrix = Array.from({ length: n }, (_, a) =>
+  const Vw = Float64Array.from({ length: n }, (_, i) => Wi(i) * item(V, i, 'V') * Wi(i));
+  const Bcov: Matrix = pX.map((ri) =>
+    pX.map((rj) => ri.reduce((s, v, a) => s + v * item(Vw, a, 'WVW') * item(rj, a, 'pinv(WX) row'), 0)),
+  );
+  const RV: Matrix = WX.map((WXa, a) =>
     Array.from({ length: n }, (__, b) => {
       let s = 0;
-      for (let j = 0; j < p; j++) s += WX[a][j] * pX[j][b];
-      return ((a === b ? 1 : 0) - s) * Vw[b];
+      for (let j = 0; j < p; j++) s += item(WXa, j, 'WX row') * entry(pX, j, b);
+      return ((a === b ? 1 : 0) - s) * item(Vw, b, 'WVW');
     }),
   );
   let trRV = 0;
   let trRVRV = 0;
   for (let a = 0; a < n; a++) {
-    trRV += RV[a][a];
-    for (let b = 0; b < n; b++) trRVRV += RV[a][b] * RV[b][a];
+    trRV += entry(RV, a, a);
+    for (let b = 0; b < n; b++) trRVRV += entry(RV, a, b) * entry(RV, b, a);
   }
   return { WX, Bcov, trRV, trRVRV };
 }

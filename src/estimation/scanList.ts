@@ -1,4 +1,4 @@
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 
 /** One scan of the design: a file, and which volume of it (0-based) for 4-D files. */
 export interface ScanRef {
@@ -15,8 +15,9 @@ export interface ScanRef {
 export function parseScanRefs(paths: string[], volumesOf: (path: string) => number): ScanRef[] {
   const parsed = paths.map((p, row) => {
     const m = /^(.*\.(?:nii|nii\.gz|hdr|hdr\.gz|img|img\.gz)),(\d+)$/i.exec(p);
-    return m
-      ? { row, path: m[1], volume: Number(m[2]) - 1, explicit: true }
+    const [, file, index] = m ?? [];
+    return file !== undefined && index !== undefined
+      ? { row, path: file, volume: Number(index) - 1, explicit: true }
       : { row, path: p, volume: 0, explicit: false };
   });
   const byFile = new Map<string, number[]>();
@@ -29,7 +30,7 @@ export function parseScanRefs(paths: string[], volumesOf: (path: string) => numb
   for (const [path, rows] of byFile) {
     const nv = volumesOf(path);
     if (nv === 1 && rows.length === 1) continue;
-    if (rows.length === nv) rows.forEach((r, k) => (parsed[r].volume = k));
+    if (rows.length === nv) rows.forEach((r, k) => (item(parsed, r, 'design rows').volume = k));
     else if (rows.length > 1 || nv > 1) {
       throw new VbmError(
         `${path} holds ${nv} volumes but ${rows.length} row(s) of the design name it without a volume index`,

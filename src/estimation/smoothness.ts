@@ -1,4 +1,6 @@
+import { invariant } from '../errors.js';
 import type { Matrix } from '../model/linalg.js';
+import { RYY_TERMS } from './accumulate.js';
 
 /**
  * SPM's smoothness estimate (Kiebel et al. 1999; spm_est_smoothness), computed exactly from
@@ -61,62 +63,72 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
   let nValid = 0;
   // G b(b) for every voxel once (each voxel meets up to 7 neighbours), then b(a)' (G b(b)):
   // the same operations in the same order as forming G b(b) inside every product
+  // the sizes the per-voxel loop relies on, checked once: reads below say `?? NaN` (or -1 for an
+  // index) only for the type checker, never by a call per voxel
+  invariant(beta.length === m * p && rss.length === m && candOf.length === m, 'smoothness: one row per in-mask voxel');
+  invariant(maskIndex.length === nx * ny * nz, 'smoothness: the mask index covers the grid');
+  invariant(ryy.length === RYY_TERMS * nCand && rxty.length === p * nCand, 'smoothness: residual sums per candidate');
+  invariant(G.length === p && G.every((row) => row.length === p), "smoothness: X_S'X_S is p x p");
+  const Gf = Float64Array.from(G.flat());
   const Gb = new Float64Array(m * p);
   for (let b = 0; b < m; b++) {
     for (let i = 0; i < p; i++) {
       let t = 0;
-      for (let j = 0; j < p; j++) t += G[i][j] * beta[b * p + j];
+      for (let j = 0; j < p; j++) t += (Gf[i * p + j] ?? NaN) * (beta[b * p + j] ?? NaN);
       Gb[b * p + i] = t;
     }
   }
   const bGb = (a: number, b: number): number => {
     let s = 0;
-    for (let i = 0; i < p; i++) s += beta[a * p + i] * Gb[b * p + i];
+    for (let i = 0; i < p; i++) s += (beta[a * p + i] ?? NaN) * (Gb[b * p + i] ?? NaN);
     return s;
   };
   const dot = (arr: Float64Array, ai: number, bm: number): number => {
     let s = 0;
-    for (let j = 0; j < p; j++) s += arr[j * nCand + ai] * beta[bm * p + j];
+    for (let j = 0; j < p; j++) s += (arr[j * nCand + ai] ?? NaN) * (beta[bm * p + j] ?? NaN);
     return s;
   };
   // residual product over S between in-mask voxels a and b, given y_S(a)'y_S(b)
   const eProd = (yab: number, a: number, b: number): number =>
-    yab - dot(rxty, candOf[a], b) - dot(rxty, candOf[b], a) + bGb(a, b);
+    yab - dot(rxty, candOf[a] ?? -1, b) - dot(rxty, candOf[b] ?? -1, a) + bGb(a, b);
+  // a residual product term, and a voxel's residual standard deviation
+  const r = (i: number): number => ryy[i] ?? NaN;
+  const sd = (v: number): number => Math.sqrt((rss[v] ?? NaN) / df);
   for (let k = 0; k < m; k++) {
-    const idx = vox[k];
+    const idx = vox[k] ?? -1;
     const x = idx % nx;
     const y = ((idx - x) / nx) % ny;
     const z = (idx - x - y * nx) / nxy;
     if (x + 1 >= nx || y + 1 >= ny || z + 1 >= nz) continue;
-    const ix = maskIndex[idx + 1];
-    const iy = maskIndex[idx + nx];
-    const iz = maskIndex[idx + nxy];
+    const ix = maskIndex[idx + 1] ?? -1;
+    const iy = maskIndex[idx + nx] ?? -1;
+    const iz = maskIndex[idx + nxy] ?? -1;
     if (ix < 0 || iy < 0 || iz < 0) continue;
     if (
-      maskIndex[idx + 1 + nx] < 0 ||
-      maskIndex[idx + 1 + nxy] < 0 ||
-      maskIndex[idx + nx + nxy] < 0 ||
-      maskIndex[idx + 1 + nx + nxy] < 0
+      (maskIndex[idx + 1 + nx] ?? -1) < 0 ||
+      (maskIndex[idx + 1 + nxy] ?? -1) < 0 ||
+      (maskIndex[idx + nx + nxy] ?? -1) < 0 ||
+      (maskIndex[idx + 1 + nx + nxy] ?? -1) < 0
     )
       continue;
-    const c = candOf[k];
+    const c = candOf[k] ?? -1;
 
-    const sv = Math.sqrt(rss[k] / df);
-    const sx = Math.sqrt(rss[ix] / df);
-    const sy = Math.sqrt(rss[iy] / df);
-    const sz = Math.sqrt(rss[iz] / df);
-    const Rvv = eProd(ryy[c], k, k) / (sv * sv);
+    const sv = sd(k);
+    const sx = sd(ix);
+    const sy = sd(iy);
+    const sz = sd(iz);
+    const Rvv = eProd(r(c), k, k) / (sv * sv);
     // SPM leaves voxels whose summed squared standardised residual is tiny out of the average
     const inAverage = Rvv >= Math.sqrt(Number.EPSILON);
-    const Rxx = eProd(ryy[candOf[ix]], ix, ix) / (sx * sx);
-    const Ryy = eProd(ryy[candOf[iy]], iy, iy) / (sy * sy);
-    const Rzz = eProd(ryy[candOf[iz]], iz, iz) / (sz * sz);
-    const Rvx = eProd(ryy[1 * nCand + c], k, ix) / (sv * sx);
-    const Rvy = eProd(ryy[2 * nCand + c], k, iy) / (sv * sy);
-    const Rvz = eProd(ryy[3 * nCand + c], k, iz) / (sv * sz);
-    const Rxy = eProd(ryy[4 * nCand + c], ix, iy) / (sx * sy);
-    const Rxz = eProd(ryy[5 * nCand + c], ix, iz) / (sx * sz);
-    const Ryz = eProd(ryy[6 * nCand + c], iy, iz) / (sy * sz);
+    const Rxx = eProd(r(candOf[ix] ?? -1), ix, ix) / (sx * sx);
+    const Ryy = eProd(r(candOf[iy] ?? -1), iy, iy) / (sy * sy);
+    const Rzz = eProd(r(candOf[iz] ?? -1), iz, iz) / (sz * sz);
+    const Rvx = eProd(r(1 * nCand + c), k, ix) / (sv * sx);
+    const Rvy = eProd(r(2 * nCand + c), k, iy) / (sv * sy);
+    const Rvz = eProd(r(3 * nCand + c), k, iz) / (sv * sz);
+    const Rxy = eProd(r(4 * nCand + c), ix, iy) / (sx * sy);
+    const Rxz = eProd(r(5 * nCand + c), ix, iz) / (sx * sz);
+    const Ryz = eProd(r(6 * nCand + c), iy, iz) / (sy * sz);
     const Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
     const Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
     const Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
@@ -136,7 +148,7 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
   }
   const meanImg = sumImg / nValid;
   const xyz = [sumX / nValid, sumY / nValid, sumZ / nValid];
-  const prod = xyz[0] * xyz[1] * xyz[2];
+  const prod = (sumX / nValid) * (sumY / nValid) * (sumZ / nValid);
   const resel = xyz.map((v) => Math.cbrt(meanImg) * (v / Math.cbrt(prod)));
   const fwhmVox = resel.map((r) => {
     const f = 1 / r;

@@ -3,6 +3,8 @@
  * dark red through red and orange to yellow, negative ones from dark blue through blue to cyan.
  * Only values past the threshold are ever coloured.
  */
+import { item } from '../errors.js';
+
 export type Sign = 'pos' | 'neg' | 'both';
 
 export type RGB = [number, number, number];
@@ -24,8 +26,8 @@ function ramp(stops: RGB[], t: number): RGB {
   const x = Math.min(Math.max(t, 0), 1) * (stops.length - 1);
   const i = Math.min(Math.floor(x), stops.length - 2);
   const f = x - i;
-  const a = stops[i];
-  const b = stops[i + 1];
+  const a = item(stops, i, 'colour stops');
+  const b = item(stops, i + 1, 'colour stops');
   return [
     Math.round(a[0] + (b[0] - a[0]) * f),
     Math.round(a[1] + (b[1] - a[1]) * f),

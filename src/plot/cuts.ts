@@ -8,8 +8,9 @@
  * drawn when the range is short. Everything is in world mm along the cut axis; planes are voxel
  * centres of the statistic grid, so a cut through a cluster's plane always shows its voxels.
  */
-import { applyAffine } from '../io/nifti/affine.js';
-import type { Volume } from '../io/nifti/volume.js';
+import { item } from '../errors.js';
+import { affineRows, applyAffine } from '../io/nifti/affine.js';
+import { type Volume, grid3 } from '../io/nifti/volume.js';
 import { labelClusters } from '../inference/clusters.js';
 import { type StatScale, isShown } from './colours.js';
 import { AXIS_INDEX, type CutAxis } from './views.js';
@@ -18,7 +19,7 @@ import { AXIS_INDEX, type CutAxis } from './views.js';
 export interface CutCluster {
   /** Peak |value| (the ranking) and the peak's mm position. */
   peak: number;
-  peakMm: number[];
+  peakMm: [number, number, number];
   voxels: number;
   /** The planes (mm along the cut axis) the cluster has voxels in. */
   planes: number[];
@@ -32,38 +33,40 @@ const same = (a: number, b: number): boolean => Math.abs(a - b) < 1e-3;
  */
 export function displayedClusters(stat: Volume, scale: StatScale, axis: CutAxis): CutCluster[] {
   const a = AXIS_INDEX[axis];
-  const [nx, ny] = stat.dims;
+  const [nx, ny] = grid3(stat.dims);
   const out: CutCluster[] = [];
   for (const sign of [1, -1]) {
     if ((sign > 0 && scale.sign === 'neg') || (sign < 0 && scale.sign === 'pos')) continue;
     const inSet = new Uint8Array(stat.data.length);
-    for (let i = 0; i < inSet.length; i++)
-      inSet[i] = isShown(stat.data[i], scale) && Math.sign(stat.data[i]) === sign ? 1 : 0;
+    for (let i = 0; i < inSet.length; i++) {
+      const v = stat.data[i] ?? NaN; // never shown
+      inSet[i] = isShown(v, scale) && Math.sign(v) === sign ? 1 : 0;
+    }
     const cl = labelClusters(inSet, stat.dims);
     const m = cl.sizes.length;
     const peak = new Float64Array(m).fill(-Infinity);
     const peakAt = new Int32Array(m);
     const planes: Set<number>[] = Array.from({ length: m }, () => new Set<number>());
-    for (let i = 0; i < inSet.length; i++) {
-      const c = cl.label[i] - 1;
+    for (let i = 0; i < cl.label.length; i++) {
+      const c = (cl.label[i] ?? 0) - 1;
       if (c < 0) continue;
-      const v = sign * stat.data[i];
+      const v = sign * item(stat.data, i, 'statistic');
       const mm = applyAffine(stat.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny)));
-      planes[c].add(Math.round(mm[a] * 1000) / 1000);
-      if (v > peak[c]) {
+      item(planes, c, 'cluster planes').add(Math.round(mm[a] * 1000) / 1000);
+      if (v > item(peak, c, 'cluster peaks')) {
         peak[c] = v;
         peakAt[c] = i;
       }
     }
-    for (let c = 0; c < m; c++) {
-      const i = peakAt[c];
+    planes.forEach((inPlanes, c) => {
+      const i = item(peakAt, c, 'cluster peaks');
       out.push({
-        peak: peak[c],
+        peak: item(peak, c, 'cluster peaks'),
         peakMm: applyAffine(stat.affine, i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))),
-        voxels: cl.sizes[c],
-        planes: [...planes[c]].sort((x, y) => x - y),
+        voxels: item(cl.sizes, c, 'cluster sizes'),
+        planes: [...inPlanes].sort((x, y) => x - y),
       });
-    }
+    });
   }
   return out.sort((p, q) => q.peak - p.peak || q.voxels - p.voxels);
 }
@@ -92,7 +95,8 @@ export function findCuts(p: CutPlan): number[] {
     if (z !== undefined) cuts.push(z);
   }
   const planes = [...p.planes].sort((x, y) => x - y);
-  if (cuts.length === 0 && planes.length && p.n > 0) cuts.push(planes[Math.floor((planes.length - 1) / 2)]);
+  const middle = planes[Math.floor((planes.length - 1) / 2)];
+  if (cuts.length === 0 && middle !== undefined && p.n > 0) cuts.push(middle);
   while (cuts.length < p.n) {
     let best: number | undefined;
     let bestD = -1;
@@ -113,13 +117,13 @@ export function findCuts(p: CutPlan): number[] {
 export function gridPlanes(stat: Volume, axis: CutAxis, lo: number, hi: number): number[] {
   const a = AXIS_INDEX[axis];
   const set = new Set<number>();
-  const [nx, ny, nz] = stat.dims;
+  const dims = grid3(stat.dims);
+  const row = affineRows(stat.affine)[a];
   // the grid's planes along the axis: walk each voxel axis from the origin (axis-aligned grids give exact planes; oblique ones a close set)
-  const dims = [nx, ny, nz];
-  for (let d = 0; d < 3; d++) {
-    if (Math.abs(stat.affine[a][d]) < 1e-6) continue;
+  for (const d of [0, 1, 2] as const) {
+    if (Math.abs(row[d]) < 1e-6) continue;
     for (let t = 0; t < dims[d]; t++) {
-      const idx = [0, 0, 0];
+      const idx: [number, number, number] = [0, 0, 0];
       idx[d] = t;
       const z = Math.round(applyAffine(stat.affine, idx[0], idx[1], idx[2])[a] * 1000) / 1000;
       if (z >= lo - 1e-6 && z <= hi + 1e-6) set.add(z);

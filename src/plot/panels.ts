@@ -4,8 +4,9 @@
  * is a grid of mm positions, at which the background (trilinear) and the statistic map (nearest
  * voxel, so each voxel keeps its value and its threshold) are read through their own affines.
  */
+import { VbmError, item } from '../errors.js';
 import { applyAffine, invertAffine } from '../io/nifti/affine.js';
-import type { Volume } from '../io/nifti/volume.js';
+import { type Volume, grid3 } from '../io/nifti/volume.js';
 import { type StatScale, grey, isShown, statColour } from './colours.js';
 import { type Box, minVoxelMm, worldBox, worldSampler } from './sampling.js';
 import { AXIS_INDEX, type CutAxis, type PlaneGrid, planeGrid, projectPlane, samplePlane, sumPlane } from './views.js';
@@ -45,10 +46,14 @@ export function backgroundWindow(bg: Volume): [number, number] {
   const d = bg.data;
   const stride = Math.max(1, Math.floor(d.length / 400000));
   const vals: number[] = [];
-  for (let i = 0; i < d.length; i += stride) if (d[i] > 0 && Number.isFinite(d[i])) vals.push(d[i]);
+  for (let i = 0; i < d.length; i += stride) {
+    const v = d[i] ?? NaN;
+    if (v > 0 && Number.isFinite(v)) vals.push(v);
+  }
   if (vals.length === 0) return [0, 1];
   vals.sort((a, b) => a - b);
-  const q = (f: number): number => vals[Math.min(vals.length - 1, Math.floor(f * (vals.length - 1)))];
+  const q = (f: number): number =>
+    item(vals, Math.min(vals.length - 1, Math.floor(f * (vals.length - 1))), 'background values');
   const lo = q(0.02);
   const hi = q(0.995);
   return hi > lo ? [lo, hi] : [0, hi || 1];
@@ -65,11 +70,26 @@ const LEFT_RIGHT: Record<CutAxis, { left?: string; right?: string }> = {
   x: { left: 'P', right: 'A' },
 };
 
+/** The three cuts of an ortho display, at [x, y, z] mm. */
+function orthoCuts(coords: readonly number[]): { axis: CutAxis; coord: number }[] {
+  const [x, y, z] = coords;
+  if (x === undefined || y === undefined || z === undefined)
+    throw new VbmError(
+      `an ortho display cuts at three coordinates [x, y, z] (got ${coords.length})`,
+      'give the x, y and z of the cuts in mm',
+    );
+  return [
+    { axis: 'x', coord: x },
+    { axis: 'y', coord: y },
+    { axis: 'z', coord: z },
+  ];
+}
+
 /** The panels of slices of a statistic map over a background: RGBA rasters and their mm grids. */
 export function statMapPanels(req: StatMapRequest): { panels: Panel[]; grids: PlaneGrid[] } {
   const cuts: { axis: CutAxis; coord: number }[] =
     req.display === 'ortho'
-      ? (['x', 'y', 'z'] as CutAxis[]).map((axis, i) => ({ axis, coord: req.coords[i] }))
+      ? orthoCuts(req.coords)
       : req.coords.map((coord) => ({ axis: req.display as CutAxis, coord }));
   const pxPerMm =
     req.pxPerMm ??
@@ -87,21 +107,22 @@ export function statMapPanels(req: StatMapRequest): { panels: Panel[]; grids: Pl
     const s = samplePlane(stat, g);
     const b = bg ? samplePlane(bg, g) : undefined;
     const rgba = new Uint8ClampedArray(g.width * g.height * 4);
-    for (let n = 0; n < s.length; n++) {
+    s.forEach((sn, n) => {
       const o = n * 4;
       rgba[o + 3] = 255;
-      if (isShown(s[n], req.scale)) {
-        const c = statColour(s[n], req.scale);
+      if (isShown(sn, req.scale)) {
+        const c = statColour(sn, req.scale);
         rgba[o] = c[0];
         rgba[o + 1] = c[1];
         rgba[o + 2] = c[2];
       } else {
-        const v = b ? grey(b[n], lo, hi) : 0;
+        // b samples the same grid as s
+        const v = b ? grey(b[n] ?? NaN, lo, hi) : 0;
         rgba[o] = v;
         rgba[o + 1] = v;
         rgba[o + 2] = v;
       }
-    }
+    });
     // a row of cuts of one axis marks the sides on its first panel only, as nilearn does
     const sides = req.display === 'ortho' || i === 0 ? LEFT_RIGHT[axis] : {};
     return { width: g.width, height: g.height, rgba, header: { ...sides, centre: `${axis}=${Math.round(coord)}` } };
@@ -177,7 +198,8 @@ export function glassBrainPanels(req: GlassBrainRequest): { panels: Panel[]; gri
     let thickMax = 0;
     if (thick) for (const t of thick) if (t > thickMax) thickMax = t;
     const band = (n: number): number =>
-      thick ? Math.min(nLines, Math.floor((thick[n] / thickMax) * (nLines + 1))) : 0;
+      // n is a pixel of the grid the thickness was projected on
+      thick ? Math.min(nLines, Math.floor(((thick[n] ?? NaN) / thickMax) * (nLines + 1))) : 0;
     const rgba = new Uint8ClampedArray(g.width * g.height * 4);
     const isIn = (px: number, py: number): boolean =>
       px >= 0 && py >= 0 && px < g.width && py < g.height && sil[py * g.width + px] === 1;
@@ -186,7 +208,8 @@ export function glassBrainPanels(req: GlassBrainRequest): { panels: Panel[]; gri
         const o = n * 4;
         rgba[o + 3] = 255;
         let c: [number, number, number];
-        if (shown(mip[n])) c = statColour(mip[n], scale);
+        const mn = mip[n] ?? NaN; // the projection is on the panel's grid
+        if (shown(mn)) c = statColour(mn, scale);
         else if (isIn(px, py)) {
           const edge = !isIn(px - 1, py) || !isIn(px + 1, py) || !isIn(px, py - 1) || !isIn(px, py + 1);
           const b = band(n);
@@ -216,7 +239,7 @@ export function glassBrainPanels(req: GlassBrainRequest): { panels: Panel[]; gri
 /** Snap a mm coordinate along one world axis to the nearest voxel centre of a grid. */
 export function snapToGrid(vol: Volume, axis: CutAxis, mm: number, at: readonly number[]): number {
   const a = AXIS_INDEX[axis];
-  const p = [...at];
+  const p: [number, number, number] = [item(at, 0, 'position'), item(at, 1, 'position'), item(at, 2, 'position')];
   p[a] = mm;
   const v = applyAffine(invertAffine(vol.affine), p[0], p[1], p[2]).map(Math.round) as [number, number, number];
   return applyAffine(vol.affine, v[0], v[1], v[2])[a];
@@ -249,11 +272,11 @@ export function chooseCuts(
  * broken in world space (lowest x, then y, then z), so the storage order of the grid never matters.
  */
 export function peakPosition(stat: Volume, scale: StatScale): number[] | undefined {
-  let best: number[] | undefined;
+  let best: [number, number, number] | undefined;
   let bestV = -Infinity;
-  const [nx, ny] = stat.dims;
+  const [nx, ny] = grid3(stat.dims);
   for (let i = 0; i < stat.data.length; i++) {
-    const v = stat.data[i];
+    const v = stat.data[i] ?? NaN; // never shown
     if (!isShown(v, scale)) continue;
     const r = scale.sign === 'pos' ? v : scale.sign === 'neg' ? -v : Math.abs(v);
     if (r < bestV) continue;
@@ -266,7 +289,7 @@ export function peakPosition(stat: Volume, scale: StatScale): number[] | undefin
   return best;
 }
 
-function worldBefore(a: readonly number[], b: readonly number[]): boolean {
-  for (let k = 0; k < 3; k++) if (Math.abs(a[k] - b[k]) > 1e-6) return a[k] < b[k];
+function worldBefore(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
+  for (const k of [0, 1, 2] as const) if (Math.abs(a[k] - b[k]) > 1e-6) return a[k] < b[k];
   return false;
 }

@@ -8,10 +8,16 @@ import type { Box, WorldSampler } from './sampling.js';
 /** The world axis a cut is perpendicular to: x sagittal, y coronal, z axial. */
 export type CutAxis = 'x' | 'y' | 'z';
 
-export const AXIS_INDEX: Record<CutAxis, number> = { x: 0, y: 1, z: 2 };
+/** A world axis: 0 x, 1 y, 2 z (an index into a point or a Box that is never out of range). */
+export type WorldAxis = 0 | 1 | 2;
+
+/** A world (mm) position [x, y, z]. */
+type Point = [number, number, number];
+
+export const AXIS_INDEX: Record<CutAxis, WorldAxis> = { x: 0, y: 1, z: 2 };
 
 /** World axes running left-to-right (u) and bottom-to-top (v) on screen for each cut axis. */
-export const PLANE_AXES: Record<CutAxis, [number, number]> = { z: [0, 1], y: [0, 2], x: [1, 2] };
+export const PLANE_AXES: Record<CutAxis, [WorldAxis, WorldAxis]> = { z: [0, 1], y: [0, 2], x: [1, 2] };
 
 /** A panel's pixels and the mm positions they show. */
 export interface PlaneGrid {
@@ -42,7 +48,7 @@ export function planeGrid(axis: CutAxis, coord: number, box: Box, pxPerMm: numbe
 }
 
 /** The mm position of a pixel's centre: [x, y, z], with the cut axis at `coord`. */
-export function pixelToWorld(g: PlaneGrid, px: number, py: number, out: number[] = [0, 0, 0]): number[] {
+export function pixelToWorld(g: PlaneGrid, px: number, py: number, out: Point = [0, 0, 0]): Point {
   const [ua, va] = PLANE_AXES[g.axis];
   out[AXIS_INDEX[g.axis]] = g.coord;
   out[ua] = g.u[0] + (px + 0.5) / g.pxPerMm;
@@ -53,7 +59,7 @@ export function pixelToWorld(g: PlaneGrid, px: number, py: number, out: number[]
 /** An image's values on a cut. */
 export function samplePlane(sample: WorldSampler, g: PlaneGrid): Float32Array {
   const out = new Float32Array(g.width * g.height);
-  const p = [0, 0, 0];
+  const p: Point = [0, 0, 0];
   for (let py = 0, n = 0; py < g.height; py++)
     for (let px = 0; px < g.width; px++, n++) {
       pixelToWorld(g, px, py, p);
@@ -78,7 +84,7 @@ export function projectPlane(
   const out = new Float32Array(g.width * g.height).fill(NaN);
   const a = AXIS_INDEX[g.axis];
   const [ua, va] = PLANE_AXES[g.axis];
-  const p = [0, 0, 0];
+  const p: Point = [0, 0, 0];
   const steps = Math.max(1, Math.ceil((depth[1] - depth[0]) / stepMm));
   // rays that miss `within` (where every non-NaN value lies) are NaN; the others sample only their steps inside it
   const s0 = within ? Math.max(0, Math.floor((within[a][0] - depth[0]) / stepMm)) : 0;
@@ -109,7 +115,7 @@ export function projectPlane(
 export function sumPlane(sample: WorldSampler, g: PlaneGrid, depth: [number, number], stepMm: number): Float32Array {
   const out = new Float32Array(g.width * g.height);
   const a = AXIS_INDEX[g.axis];
-  const p = [0, 0, 0];
+  const p: Point = [0, 0, 0];
   const steps = Math.max(1, Math.ceil((depth[1] - depth[0]) / stepMm));
   for (let py = 0, n = 0; py < g.height; py++)
     for (let px = 0; px < g.width; px++, n++) {
