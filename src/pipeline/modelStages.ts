@@ -196,6 +196,17 @@ const contrastsStage: StageDef = {
 };
 
 // results: every contrast at the spec's thresholds
+/** The thresholds of the results table, which the labels stage labels (one request for both). */
+function tableThresholds(s: NonNullable<ModelRun['spec']['results']>) {
+  return {
+    threshold: s.threshold,
+    correction: s.correction,
+    extent: s.extent,
+    peaks: s.peaks,
+    peakDistance: s.peakDistance,
+  };
+}
+
 const resultsStage: StageDef = {
   name: 'results',
   key: (r) =>
@@ -208,16 +219,7 @@ const resultsStage: StageDef = {
     const atlas = r.spec.atlas ? r.atlas() : undefined;
     const files: string[] = [];
     for (const c of a.record.contrasts) {
-      const out = runResults(a, {
-        contrast: c.index,
-        threshold: s.threshold,
-        correction: s.correction,
-        extent: s.extent,
-        peaks: s.peaks,
-        peakDistance: s.peakDistance,
-        maps: s.maps,
-        atlas,
-      });
+      const out = runResults(a, { contrast: c.index, ...tableThresholds(s), maps: s.maps, atlas });
       r.text(`${out.text}\n  wrote ${out.files.join(', ')}`);
       files.push(...out.files);
     }
@@ -238,11 +240,7 @@ const labelsStage: StageDef = {
     for (const c of a.record.contrasts) {
       const out = runLabel(a, {
         contrast: c.index,
-        threshold: s.threshold,
-        correction: s.correction,
-        extent: s.extent,
-        peaks: s.peaks,
-        peakDistance: s.peakDistance,
+        ...tableThresholds(s),
         atlas,
         modes: at.modes,
         radiusMm: at.radius,
