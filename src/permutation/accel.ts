@@ -29,7 +29,7 @@
  */
 import betainc from '@stdlib/math-base-special-betainc';
 import gammainc from '@stdlib/math-base-special-gammainc';
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 import { normalTail } from '../inference/distributions.js';
 
 export type Accel = 'tail' | 'gamma' | 'stop';
@@ -103,14 +103,14 @@ const AD_05 = [0.771, 0.83, 0.903, 0.935, 0.974, 1.02, 1.074, 1.14, 1.221, 1.321
 export function adCritical05(k: number): number {
   const kk = Math.min(0.9, Math.max(-0.5, k));
   for (let i = 0; i < AD_K.length - 1; i++) {
-    const hi = AD_K[i];
-    const lo = AD_K[i + 1];
+    const hi = item(AD_K, i);
+    const lo = item(AD_K, i + 1);
     if (kk <= hi && kk >= lo) {
       const t = (hi - kk) / (hi - lo);
-      return AD_05[i] + t * (AD_05[i + 1] - AD_05[i]);
+      return item(AD_05, i) + t * (item(AD_05, i + 1) - item(AD_05, i));
     }
   }
-  return AD_05[AD_05.length - 1];
+  return item(AD_05, AD_05.length - 1);
 }
 
 /** Fit a GPD to the upper tail of `sortedAsc` (the null values, ascending); null when no fit passes. */
@@ -120,13 +120,14 @@ export function fitTail(sortedAsc: Float64Array, startPercentile = 85): GpdFit |
     const i0 = Math.ceil((pct / 100) * N);
     const n = N - i0;
     if (i0 < 1 || n < 10) break;
-    const u = (sortedAsc[i0 - 1] + sortedAsc[i0]) / 2;
-    if (!(sortedAsc[i0] > u)) continue; // ties across the threshold: try the next one
+    // 1 <= i0 < N here, and every index below is in [i0, N): the `?? NaN` reads are never taken
+    const u = (item(sortedAsc, i0 - 1) + item(sortedAsc, i0)) / 2;
+    if (!(item(sortedAsc, i0) > u)) continue; // ties across the threshold: try the next one
     let mean = 0;
-    for (let i = i0; i < N; i++) mean += sortedAsc[i] - u;
+    for (let i = i0; i < N; i++) mean += (sortedAsc[i] ?? NaN) - u;
     mean /= n;
     let s2 = 0;
-    for (let i = i0; i < N; i++) s2 += (sortedAsc[i] - u - mean) ** 2;
+    for (let i = i0; i < N; i++) s2 += ((sortedAsc[i] ?? NaN) - u - mean) ** 2;
     s2 /= n - 1;
     if (!(s2 > 0 && mean > 0)) continue;
     const r = (mean * mean) / s2;
@@ -142,8 +143,8 @@ export function fitTail(sortedAsc: Float64Array, startPercentile = 85): GpdFit |
     // Anderson-Darling on the fitted CDF at the tail values (ascending)
     let sum = 0;
     for (let j = 0; j < n; j++) {
-      const Fj = 1 - gpdSurvival(sortedAsc[i0 + j] - u, scale, shape);
-      const Fr = 1 - gpdSurvival(sortedAsc[N - 1 - j] - u, scale, shape);
+      const Fj = 1 - gpdSurvival((sortedAsc[i0 + j] ?? NaN) - u, scale, shape);
+      const Fr = 1 - gpdSurvival((sortedAsc[N - 1 - j] ?? NaN) - u, scale, shape);
       const a = Math.log(Math.max(Fj, 1e-300));
       const b = Math.log(Math.max(1 - Fr, 1e-300));
       sum += (2 * j + 1) * (a + b);
@@ -175,12 +176,12 @@ export function tailPValues(
   const N = nullUnsorted.length;
   const all = Float64Array.from(nullUnsorted).sort();
   const others = new Float64Array(N - 1);
-  for (let i = 0, k = 0; i < N; i++) if (i !== observedIndex) others[k++] = nullUnsorted[i];
+  for (let i = 0, k = 0; i < N; i++) if (i !== observedIndex) others[k++] = nullUnsorted[i] ?? NaN; // i < N
   others.sort();
   const fit = fitTail(others);
   const p = new Float64Array(xs.length);
   for (let v = 0; v < xs.length; v++) {
-    const x = xs[v];
+    const x = xs[v] ?? NaN; // v < xs.length
     const counted = countAtLeast(all, x) / N;
     if (fit && counted < pThreshold && x > fit.threshold) {
       p[v] = Math.max(TAIL_P_FLOOR, fit.tailFraction * gpdSurvival(x - fit.threshold, fit.scale, fit.shape));
@@ -202,12 +203,13 @@ export function fitGamma(values: ArrayLike<number>): GammaFit | null {
   const n = values.length;
   if (n < 3) return null;
   let mean = 0;
-  for (let i = 0; i < n; i++) mean += values[i];
+  // i < n, the length: the `?? NaN` reads are never taken
+  for (let i = 0; i < n; i++) mean += values[i] ?? NaN;
   mean /= n;
   let m2 = 0;
   let m3 = 0;
   for (let i = 0; i < n; i++) {
-    const d = values[i] - mean;
+    const d = (values[i] ?? NaN) - mean;
     m2 += d * d;
     m3 += d * d * d;
   }
@@ -248,16 +250,18 @@ export function gammaPValues(
   xs: ArrayLike<number>,
 ): { p: Float64Array; fit: GammaFit | null } {
   const others: number[] = [];
-  for (let i = 0; i < nullUnsorted.length; i++) if (i !== observedIndex) others.push(nullUnsorted[i]);
+  nullUnsorted.forEach((x, i) => {
+    if (i !== observedIndex) others.push(x);
+  });
   const fit = fitGamma(others);
   const p = new Float64Array(xs.length);
   if (!fit) {
     // no spread: count
     const all = Float64Array.from(nullUnsorted).sort();
-    for (let v = 0; v < xs.length; v++) p[v] = countAtLeast(all, xs[v]) / all.length;
+    for (let v = 0; v < xs.length; v++) p[v] = countAtLeast(all, xs[v] ?? NaN) / all.length; // v < xs.length
     return { p, fit };
   }
-  for (let v = 0; v < xs.length; v++) p[v] = Math.min(1, Math.max(TAIL_P_FLOOR, gammaSurvival(xs[v], fit)));
+  for (let v = 0; v < xs.length; v++) p[v] = Math.min(1, Math.max(TAIL_P_FLOOR, gammaSurvival(xs[v] ?? NaN, fit)));
   return { p, fit };
 }
 
@@ -267,7 +271,8 @@ export function countAtLeast(sortedAsc: Float64Array, x: number): number {
   let hi = sortedAsc.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sortedAsc[mid] >= x) hi = mid;
+    if ((sortedAsc[mid] ?? NaN) >= x)
+      hi = mid; // mid < length
     else lo = mid + 1;
   }
   return sortedAsc.length - lo;

@@ -8,6 +8,7 @@
  * Pure: runs the same in a worker thread and in-process; the block reader is given (the shell's
  * scratch file, scratchMatrix.ts).
  */
+import { invariant } from '../errors.js';
 import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { type DataMatrix, allocateDataMatrix } from './dataMatrix.js';
 import type { BatchResult } from './engine.js';
@@ -100,6 +101,8 @@ export class BlockEngine {
     const V = s.V;
     const obs = s.observed;
     if (!obs) throw new Error('block engine: observed maps not set');
+    // every map below is V long and each block lies within it: the reads `?? NaN` / `?? 0` are never taken
+    invariant(obs.stat.length === V && (!obs.tfce || obs.tfce.length === V), 'observed maps cover the voxels');
     const res: BatchResult = {
       first,
       count,
@@ -117,6 +120,7 @@ export class BlockEngine {
     for (let p0 = 0; p0 < count; p0 += pass) {
       const pc = Math.min(pass, count - p0);
       for (const b of s.plan.blocks) {
+        invariant(b.v0 >= 0 && b.v0 + b.V <= V, 'a voxel block lies within the mask');
         read(b, this.view(b));
         this.select(b);
         for (let k0 = 0; k0 < pc; k0 += KERNEL_BATCH) {
@@ -126,11 +130,11 @@ export class BlockEngine {
             const map = this.stats.subarray(k * b.V, (k + 1) * b.V);
             const cs = res.countStat;
             const os = obs.stat;
-            let max = res.maxStat[p0 + k0 + k];
+            let max = res.maxStat[p0 + k0 + k] ?? NaN;
             for (let v = 0; v < b.V; v++) {
-              const x = map[v];
+              const x = map[v] ?? NaN;
               if (x > max) max = x;
-              if (x >= os[b.v0 + v]) cs[b.v0 + v]++;
+              if (x >= (os[b.v0 + v] ?? NaN)) cs[b.v0 + v] = (cs[b.v0 + v] ?? 0) + 1;
             }
             res.maxStat[p0 + k0 + k] = max;
             if (this.maps) this.maps.set(map, (k0 + k) * V + b.v0);
@@ -163,7 +167,7 @@ export class BlockEngine {
         const ct = res.countTfce;
         const ot = obs.tfce;
         const tm = this.tfceMap;
-        for (let v = 0; v < V; v++) if (tm[v] >= ot[v]) ct[v]++;
+        for (let v = 0; v < V; v++) if ((tm[v] ?? NaN) >= (ot[v] ?? NaN)) ct[v] = (ct[v] ?? 0) + 1;
       }
       if (s.clusterHeight !== null && this.clusterWs) {
         const cl = suprathresholdClusters(map, s.clusterHeight, s.neighbours, this.clusterWs);

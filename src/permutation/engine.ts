@@ -4,6 +4,7 @@
  * mass, and the voxel-wise exceedance counts against the observed maps. Runs the same in a
  * worker thread and in-process.
  */
+import { invariant } from '../errors.js';
 import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { type KernelData, KernelThread } from './kernel.js';
 import type { Neighbours } from '../inference/neighbours.js';
@@ -85,6 +86,8 @@ export class Engine {
     const V = s.data.data.V;
     const obs = s.observed;
     if (!obs) throw new Error('engine: observed maps not set');
+    // every map below is V long: the reads `?? NaN` / `?? 0` are never taken
+    invariant(obs.stat.length === V && (!obs.tfce || obs.tfce.length === V), 'observed maps cover the voxels');
     const res: BatchResult = {
       first,
       count,
@@ -104,9 +107,9 @@ export class Engine {
         const cs = res.countStat;
         const os = obs.stat;
         for (let v = 0; v < V; v++) {
-          const x = map[v];
+          const x = map[v] ?? NaN;
           if (x > max) max = x;
-          if (x >= os[v]) cs[v]++;
+          if (x >= (os[v] ?? NaN)) cs[v] = (cs[v] ?? 0) + 1;
         }
         res.maxStat[b0 + b] = max;
         if (s.tfce && this.tfceWs && res.countTfce && obs.tfce) {
@@ -114,7 +117,7 @@ export class Engine {
           const ct = res.countTfce;
           const ot = obs.tfce;
           const tm = this.tfceMap;
-          for (let v = 0; v < V; v++) if (tm[v] >= ot[v]) ct[v]++;
+          for (let v = 0; v < V; v++) if ((tm[v] ?? NaN) >= (ot[v] ?? NaN)) ct[v] = (ct[v] ?? 0) + 1;
         }
         if (s.clusterHeight !== null && this.clusterWs) {
           const cl = suprathresholdClusters(map, s.clusterHeight, s.neighbours, this.clusterWs);

@@ -6,6 +6,7 @@
  * JavaScript loop (float64 accumulation) with four output rows per pass.
  */
 import { CHUNK, type DataMatrix, type GemmFn, type PackFn, instantiateGemm } from './dataMatrix.js';
+import { invariant, item } from '../errors.js';
 import type { Scheme } from './schemes.js';
 import { type WelchScratch, type WelchSetup, welchChunk, welchScratch } from './welch.js';
 
@@ -35,16 +36,24 @@ export function batchCoefficients(
   const k = rows.length;
   const m = Math.ceil((count * k) / 4) * 4;
   const A = new Float64Array(m * n);
+  // the rows are n long and the table holds rows first..first+count-1: the `?? NaN` / `?? 0` reads are never taken
+  invariant(
+    rows.every((r) => r.length === n) && table.length >= (first + count) * n,
+    'coefficient rows and table cover the batch',
+  );
   for (let b = 0; b < count; b++) {
     const t = (first + b) * n;
     for (let j = 0; j < k; j++) {
-      const row = rows[j];
+      const row = item(rows, j, 'product rows');
       const o = (b * k + j) * n;
       if (d.scheme === 'permute') {
         // row_j . (P R)  =  sum_i row_j[i] R[src(i)]
-        for (let i = 0; i < n; i++) A[o + table[t + i]] += row[i];
+        for (let i = 0; i < n; i++) {
+          const at = o + (table[t + i] ?? 0);
+          A[at] = (A[at] ?? NaN) + (row[i] ?? NaN);
+        }
       } else {
-        for (let i = 0; i < n; i++) A[o + i] = row[i] * table[t + i];
+        for (let i = 0; i < n; i++) A[o + i] = (row[i] ?? NaN) * (table[t + i] ?? NaN);
       }
     }
   }
@@ -105,15 +114,16 @@ export class KernelThread {
     const sc = (this.welchScratch ??= welchScratch(w, CHUNK));
     const src = new Int32Array(n);
     const sign = new Float64Array(n);
+    invariant(table.length >= (first + count) * n, 'the table holds the batch'); // so `?? 0` below is never taken
     for (let b = 0; b < count; b++) {
       const t = (first + b) * n;
       for (let i = 0; i < n; i++) {
         if (this.d.scheme === 'permute') {
-          src[i] = table[t + i];
+          src[i] = table[t + i] ?? 0;
           sign[i] = 1;
         } else {
           src[i] = i;
-          sign[i] = table[t + i];
+          sign[i] = table[t + i] ?? 0;
         }
       }
       for (let v0 = 0; v0 < V; v0 += CHUNK)
@@ -136,9 +146,18 @@ export class KernelThread {
     let W: Float32Array | Float64Array;
     if (this.gemm && this.aView && this.wView) {
       const av = this.aView;
-      for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) av[i * m + r] = A[r * n + i];
+      for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) av[i * m + r] = A[r * n + i] ?? NaN; // A is m x n
       W = this.wView;
     } else W = this.Wjs;
+    // every index below is within these lengths: the `?? NaN` reads are never taken
+    invariant(
+      W.length >= m * CHUNK &&
+        A.length === m * n &&
+        ssTotal.length >= V &&
+        out.length >= count * V &&
+        R.length >= (n - 1) * stride + V,
+      'kernel buffers cover the batch',
+    );
     for (let v0 = 0; v0 < V; v0 += CHUNK) {
       const c = Math.min(CHUNK, V - v0);
       if (this.gemm && this.pack) {
@@ -158,17 +177,17 @@ export class KernelThread {
           const o2 = o1 + n;
           const o3 = o2 + n;
           for (let i = 0; i < n; i++) {
-            const a0 = A[o0 + i];
-            const a1 = A[o1 + i];
-            const a2 = A[o2 + i];
-            const a3 = A[o3 + i];
+            const a0 = A[o0 + i] ?? NaN;
+            const a1 = A[o1 + i] ?? NaN;
+            const a2 = A[o2 + i] ?? NaN;
+            const a3 = A[o3 + i] ?? NaN;
             const base = i * stride + v0;
             for (let v = 0; v < c; v++) {
-              const x = R[base + v];
-              Wd[w0 + v] += a0 * x;
-              Wd[w1 + v] += a1 * x;
-              Wd[w2 + v] += a2 * x;
-              Wd[w3 + v] += a3 * x;
+              const x = R[base + v] ?? NaN;
+              Wd[w0 + v] = (Wd[w0 + v] ?? NaN) + a0 * x;
+              Wd[w1 + v] = (Wd[w1 + v] ?? NaN) + a1 * x;
+              Wd[w2 + v] = (Wd[w2 + v] ?? NaN) + a2 * x;
+              Wd[w3 + v] = (Wd[w3 + v] ?? NaN) + a3 * x;
             }
           }
         }
@@ -177,25 +196,25 @@ export class KernelThread {
         const ob = b * V + v0;
         const rb = b * k * CHUNK;
         for (let v = 0; v < c; v++) {
-          const sst = ssTotal[v0 + v];
+          const sst = ssTotal[v0 + v] ?? NaN;
           if (!(sst > 0)) {
             out[ob + v] = 0;
             continue;
           }
           let eff = 0;
           for (let j = 0; j < effectRows; j++) {
-            const w = W[rb + j * CHUNK + v];
+            const w = W[rb + j * CHUNK + v] ?? NaN;
             eff += w * w;
           }
           let nuis = 0;
           for (let j = effectRows; j < k; j++) {
-            const w = W[rb + j * CHUNK + v];
+            const w = W[rb + j * CHUNK + v] ?? NaN;
             nuis += w * w;
           }
           let rss = sst - eff - nuis;
           if (rss < sst * 1e-7) rss = sst * 1e-7;
           const s2 = rss / df;
-          out[ob + v] = isT ? W[rb + v] / Math.sqrt(s2) : eff / effectRows / s2;
+          out[ob + v] = isT ? (W[rb + v] ?? NaN) / Math.sqrt(s2) : eff / effectRows / s2;
         }
       }
     }

@@ -2,6 +2,7 @@
  * The nuisance projection of a Freedman-Lane permutation test: the data rows are replaced by
  * their residuals under the nuisance model, once, before any rearrangement.
  */
+import { invariant, item } from '../errors.js';
 
 /**
  * Replace the n x V data (scan-major rows `stride` floats apart) by the residuals of the nuisance
@@ -15,29 +16,34 @@ export function removeNuisance(R: Float32Array, n: number, V: number, stride: nu
   const q = G.length;
   const coef = new Float64Array(q * CH);
   const col = new Float64Array(n * CH);
+  invariant(
+    R.length >= (n - 1) * stride + V && G.every((g) => g.length >= n),
+    'residuals and nuisance basis cover n scans',
+  );
+  // so the reads below `?? NaN` / `?? 0` are never taken
   for (let v0 = 0; v0 < V; v0 += CH) {
     const c = Math.min(CH, V - v0);
-    for (let i = 0; i < n; i++) for (let v = 0; v < c; v++) col[i * CH + v] = R[i * stride + v0 + v];
+    for (let i = 0; i < n; i++) for (let v = 0; v < c; v++) col[i * CH + v] = R[i * stride + v0 + v] ?? NaN;
     coef.fill(0);
     for (let j = 0; j < q; j++) {
-      const g = G[j];
+      const g = item(G, j, 'nuisance basis');
       for (let i = 0; i < n; i++) {
-        const gi = g[i];
-        for (let v = 0; v < c; v++) coef[j * CH + v] += gi * col[i * CH + v];
+        const gi = g[i] ?? NaN;
+        for (let v = 0; v < c; v++) coef[j * CH + v] = (coef[j * CH + v] ?? NaN) + gi * (col[i * CH + v] ?? NaN);
       }
     }
     for (let j = 0; j < q; j++) {
-      const g = G[j];
+      const g = item(G, j, 'nuisance basis');
       for (let i = 0; i < n; i++) {
-        const gi = g[i];
-        for (let v = 0; v < c; v++) col[i * CH + v] -= gi * coef[j * CH + v];
+        const gi = g[i] ?? NaN;
+        for (let v = 0; v < c; v++) col[i * CH + v] = (col[i * CH + v] ?? NaN) - gi * (coef[j * CH + v] ?? NaN);
       }
     }
     for (let i = 0; i < n; i++) {
       for (let v = 0; v < c; v++) {
-        const x = Math.fround(col[i * CH + v]);
+        const x = Math.fround(col[i * CH + v] ?? NaN);
         R[i * stride + v0 + v] = x;
-        ss[v0 + v] += x * x;
+        ss[v0 + v] = (ss[v0 + v] ?? NaN) + x * x;
       }
     }
   }

@@ -4,6 +4,7 @@
  * the fitted tail with accel tail, or from a fitted gamma with accel gamma), for the statistic, TFCE and cluster extent and mass; and the
  * note saying what was accelerated. Counts include the observed (identity) rearrangement.
  */
+import { invariant } from '../errors.js';
 import { type GammaFit, type GpdFit, countAtLeast, gammaPValues, tailPValues } from './accel.js';
 import type { AccelOptions } from './accel.js';
 import type { AccelReport, PermutationResult } from './types.js';
@@ -53,15 +54,17 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
     return { p: Float64Array.from(xs, (x) => countAtLeast(sorted, x) / sorted.length), fit: null };
   };
   const pUnc = new Float64Array(V);
-  for (let v = 0; v < V; v++) pUnc[v] = t.countStat[v] / Nd;
+  for (let v = 0; v < V; v++) pUnc[v] = (t.countStat[v] ?? NaN) / Nd; // V is its length
   const statFwe = fwe(t.nullStat, observed.stat);
   const pFwe = statFwe.p;
   let tfcePUnc: Float64Array | null = null;
   let tfcePFwe: Float64Array | null = null;
   let tfceFit: GpdFit | null = null;
   if (t.nullTfce && t.countTfce && observed.tfce) {
+    const countTfce = t.countTfce;
+    invariant(countTfce.length === V, 'TFCE counts cover the voxels');
     tfcePUnc = new Float64Array(V);
-    for (let v = 0; v < V; v++) tfcePUnc[v] = t.countTfce[v] / Nd;
+    for (let v = 0; v < V; v++) tfcePUnc[v] = (countTfce[v] ?? NaN) / Nd;
     const f = fwe(t.nullTfce, observed.tfce);
     tfcePFwe = f.p;
     tfceFit = f.fit;

@@ -10,7 +10,7 @@
  *   T = E'P R_z / sqrt(rss / df),      F = (||E'P R_z||^2 / r) / (rss / df).
  * With the identity permutation these are exactly SPM's T and F for the contrast.
  */
-import { VbmError } from '../errors.js';
+import { VbmError, item } from '../errors.js';
 import { type Matrix, matmul, nullSpace, pinv, svd, svdTolerance, transpose } from '../model/linalg.js';
 
 export interface Partition {
@@ -31,18 +31,19 @@ export interface Partition {
 /** Orthonormal basis (columns, as arrays) of the column space of an n x k matrix. */
 export function orthonormalBasis(a: Matrix): Float64Array[] {
   const n = a.length;
-  const k = n ? a[0].length : 0;
+  const k = a[0]?.length ?? 0;
   if (!k) return [];
   const dec = svd(a);
   const tol = svdTolerance(dec, n, k) * 10;
   const out: Float64Array[] = [];
-  for (let j = 0; j < k; j++) if (dec.s[j] > tol) out.push(Float64Array.from(dec.U, (row) => row[j]));
+  for (let j = 0; j < k; j++)
+    if (item(dec.s, j, 'singular values') > tol) out.push(Float64Array.from(dec.U, (row) => item(row, j, 'U')));
   return out;
 }
 
 export function partitionDesign(X: Matrix, C: Matrix, type: 'T' | 'F', blocks?: readonly number[]): Partition {
   const n = X.length;
-  const p = X[0].length;
+  const p = item(X, 0, 'design').length;
   const XtX = matmul(transpose(X), X);
   const Xrank = orthonormalBasis(X).length;
   const df = n - Xrank;
@@ -50,7 +51,7 @@ export function partitionDesign(X: Matrix, C: Matrix, type: 'T' | 'F', blocks?: 
   const A = matmul(matmul(X, pinv(XtX)), transpose(C));
   let E: Float64Array[];
   if (type === 'T') {
-    const a = Float64Array.from(A, (row) => row[0]);
+    const a = Float64Array.from(A, (row) => item(row, 0, 'effect column'));
     let norm = 0;
     for (const v of a) norm += v * v;
     norm = Math.sqrt(norm);
@@ -74,10 +75,11 @@ export function partitionDesign(X: Matrix, C: Matrix, type: 'T' | 'F', blocks?: 
   for (const e of E) {
     const first = new Map<number, number>();
     for (let i = 0; i < n; i++) {
-      const b = blockOf[i];
+      const b = item(blockOf, i, 'blocks');
+      const ei = item(e, i, 'effect vector');
       const f = first.get(b);
-      if (f === undefined) first.set(b, e[i]);
-      else if (Math.abs(f - e[i]) > 1e-10) constantWithin = false;
+      if (f === undefined) first.set(b, ei);
+      else if (Math.abs(f - ei) > 1e-10) constantWithin = false;
     }
   }
   return { n, E, G, constantInNuisance, effectConstantWithinBlocks: constantWithin, df, rank: E.length };
@@ -101,7 +103,7 @@ export function productRows(
       m /= n;
       return g.map((v) => v - m);
     });
-    const asMatrix: Matrix = Array.from({ length: n }, (_, i) => centred.map((g) => g[i]));
+    const asMatrix: Matrix = Array.from({ length: n }, (_, i) => centred.map((g) => item(g, i, 'nuisance column')));
     G = orthonormalBasis(asMatrix);
   }
   return { rows: [...part.E, ...G], effectRows: part.E.length };

@@ -12,7 +12,7 @@ import { KERNEL_BATCH } from './kernel.js';
 import type { Connectivity } from '../inference/clusters.js';
 import { defaultOf, settingName } from '../settings/setting.js';
 import { PERMUTE } from '../settings/vocabulary.js';
-import { VbmError } from '../errors.js';
+import { VbmError, invariant } from '../errors.js';
 import { clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
 import { statFromTail } from '../inference/distributions.js';
 import { maskedNeighbours } from '../inference/neighbours.js';
@@ -201,7 +201,10 @@ export async function runPermutationTest(
   // observed peaks, for the stopping rule
   const peakOf = (a: ArrayLike<number>): number => {
     let m = -Infinity;
-    for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i] ?? -Infinity; // i < a.length
+      if (x > m) m = x;
+    }
     return m;
   };
   const observedClusters = clusterThreshold
@@ -263,8 +266,11 @@ export async function runPermutationTest(
     maxTfce?.set(r.maxTfce, r.first);
     maxExtent?.set(r.maxExtent, r.first);
     maxMass?.set(r.maxMass, r.first);
-    for (let v = 0; v < V; v++) countStat[v] += r.countStat[v];
-    if (countTfce && r.countTfce) for (let v = 0; v < V; v++) countTfce[v] += r.countTfce[v];
+    const rStat = r.countStat;
+    invariant(rStat.length === V && (!r.countTfce || r.countTfce.length === V), 'a batch counts every voxel');
+    for (let v = 0; v < V; v++) countStat[v] = (countStat[v] ?? 0) + (rStat[v] ?? 0);
+    const rTfce = r.countTfce;
+    if (countTfce && rTfce) for (let v = 0; v < V; v++) countTfce[v] = (countTfce[v] ?? 0) + (rTfce[v] ?? 0);
     // a streamed unit covers several chunks
     for (let j = r.first / JOB; j * JOB < r.first + r.count; j++) done[j] = 1;
   };
@@ -306,7 +312,7 @@ export async function runPermutationTest(
       let exceed = 0;
       let seen = 0;
       for (let i = 0; i < N; i++) {
-        const x = maxima[i];
+        const x = maxima[i] ?? NaN; // i < N, the maxima's length
         if (x === x) {
           seen++;
           if (x >= peak) exceed++;

@@ -4,6 +4,7 @@
  * is always the identity (the observed data), as in FSL randomise.
  */
 import gammaln from '@stdlib/math-base-special-gammaln';
+import { item } from '../errors.js';
 import { Rng } from '../random.js';
 
 export type Scheme = 'permute' | 'signflip';
@@ -23,7 +24,7 @@ function rowClasses(rows: readonly Float64Array[], n: number): Int32Array {
   const key = new Map<string, number>();
   const cls = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const k = rows.map((r) => r[i].toPrecision(12)).join(',');
+    const k = rows.map((r) => item(r, i, 'product row').toPrecision(12)).join(',');
     let c = key.get(k);
     if (c === undefined) key.set(k, (c = key.size));
     cls[i] = c;
@@ -42,10 +43,11 @@ export function logDistinct(
   const cls = rowClasses(rows, n);
   const byBlock = new Map<number, Map<number, number>>();
   for (let i = 0; i < n; i++) {
-    const b = blocks ? blocks[i] : 0;
+    const b = blocks ? item(blocks, i, 'blocks') : 0;
+    const c = item(cls, i, 'row classes');
     let m = byBlock.get(b);
     if (!m) byBlock.set(b, (m = new Map<number, number>()));
-    m.set(cls[i], (m.get(cls[i]) ?? 0) + 1);
+    m.set(c, (m.get(c) ?? 0) + 1);
   }
   let lg = 0;
   for (const m of byBlock.values()) {
@@ -61,13 +63,14 @@ export function logDistinct(
 
 /** Next permutation of a multiset in lexicographic order (in place); false after the last. */
 function nextPermutation(a: Int32Array): boolean {
+  const at = (i: number): number => item(a, i, 'labels');
   let i = a.length - 2;
-  while (i >= 0 && a[i] >= a[i + 1]) i--;
+  while (i >= 0 && at(i) >= at(i + 1)) i--;
   if (i < 0) return false;
   let j = a.length - 1;
-  while (a[j] <= a[i]) j--;
-  [a[i], a[j]] = [a[j], a[i]];
-  for (let l = i + 1, r = a.length - 1; l < r; l++, r--) [a[l], a[r]] = [a[r], a[l]];
+  while (at(j) <= at(i)) j--;
+  [a[i], a[j]] = [at(j), at(i)];
+  for (let l = i + 1, r = a.length - 1; l < r; l++, r--) [a[l], a[r]] = [at(r), at(l)];
   return true;
 }
 
@@ -96,9 +99,10 @@ export function rearrangements(rows: readonly Float64Array[], n: number, opts: S
       const cls = rowClasses(rows, n);
       const members = new Map<number, number[]>();
       for (let i = 0; i < n; i++) {
-        const m = members.get(cls[i]) ?? [];
+        const c = item(cls, i, 'row classes');
+        const m = members.get(c) ?? [];
         m.push(i);
-        members.set(cls[i], m);
+        members.set(c, m);
       }
       const labels = Int32Array.from([...cls].sort((a, b) => a - b));
       const identity = cls;
@@ -106,10 +110,11 @@ export function rearrangements(rows: readonly Float64Array[], n: number, opts: S
       const emit = (lab: Int32Array): void => {
         const next = new Map<number, number>();
         for (let i = 0; i < n; i++) {
-          const m = members.get(lab[i])!;
-          const used = next.get(lab[i]) ?? 0;
-          table[k * n + i] = m[used];
-          next.set(lab[i], used + 1);
+          const c = item(lab, i, 'labels');
+          const m = members.get(c)!;
+          const used = next.get(c) ?? 0;
+          table[k * n + i] = item(m, used, 'class members');
+          next.set(c, used + 1);
         }
         k++;
       };
@@ -127,7 +132,7 @@ export function rearrangements(rows: readonly Float64Array[], n: number, opts: S
   const perm = new Int32Array(n);
   const blockMembers = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
-    const b = opts.blocks ? opts.blocks[i] : 0;
+    const b = opts.blocks ? item(opts.blocks, i, 'blocks') : 0;
     const m = blockMembers.get(b) ?? [];
     m.push(i);
     blockMembers.set(b, m);
@@ -143,9 +148,11 @@ export function rearrangements(rows: readonly Float64Array[], n: number, opts: S
         // Fisher-Yates within the block
         for (let a = m.length - 1; a > 0; a--) {
           const b = rng.int(a + 1);
-          const t = perm[m[a]];
-          perm[m[a]] = perm[m[b]];
-          perm[m[b]] = t;
+          const ma = item(m, a, 'block members');
+          const mb = item(m, b, 'block members');
+          const t = item(perm, ma, 'permutation');
+          perm[ma] = item(perm, mb, 'permutation');
+          perm[mb] = t;
         }
       }
     }

@@ -7,6 +7,7 @@
  * streamWork.ts, or in the calling thread. permutationTest.ts calls it instead of building the
  * matrix in memory; checkpoints, task shares and p-values are the same for both. Pure.
  */
+import { item } from '../errors.js';
 import type { WorkRunner } from '../work.js';
 import { type BlockSetup, BlockEngine } from './blockEngine.js';
 import type { BatchResult } from './engine.js';
@@ -168,7 +169,7 @@ export async function prepareStreamed(
               started[i] = performance.now();
               return { item };
             },
-            onResult: (r, i) => timed(units[i].count, started[i], r!),
+            onResult: (r, i) => timed(item(units, i, 'units').count, item(started, i, 'unit start times'), r!),
             stop,
             label: 'permutation worker',
           });

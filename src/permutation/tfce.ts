@@ -16,6 +16,7 @@
  * so a voxel's neighbours are fixed offsets into one small array (no neighbour lists, no bounds
  * checks) and lie in 9 short rows of it.
  */
+import { invariant, item } from '../errors.js';
 import type { Connectivity, Neighbours } from '../inference/neighbours.js';
 import { neighbourOffsets } from '../inference/neighbours.js';
 
@@ -66,35 +67,39 @@ export class TfceWorkspace {
     this.offsets = null;
     if (grid) {
       if (grid.voxels.length !== V) throw new Error(`TfceWorkspace: ${grid.voxels.length} grid voxels for ${V} values`);
-      const [nx, ny] = grid.dims;
+      const nx = item(grid.dims, 0, 'grid dims');
+      const ny = item(grid.dims, 1, 'grid dims');
+      const voxels = grid.voxels; // V long (checked above): the `?? 0` / `?? NaN` reads are never taken
       const lo = [Infinity, Infinity, Infinity];
       const hi = [-Infinity, -Infinity, -Infinity];
       for (let v = 0; v < V; v++) {
-        const g = grid.voxels[v];
+        const g = voxels[v] ?? 0;
         const x = g % nx;
         const y = Math.floor(g / nx) % ny;
         const z = Math.floor(g / (nx * ny));
         const c = [x, y, z];
         for (let k = 0; k < 3; k++) {
-          if (c[k] < lo[k]) lo[k] = c[k];
-          if (c[k] > hi[k]) hi[k] = c[k];
+          const ck = c[k] ?? NaN;
+          if (ck < (lo[k] ?? NaN)) lo[k] = ck;
+          if (ck > (hi[k] ?? NaN)) hi[k] = ck;
         }
       }
       if (V === 0) {
         lo.fill(0);
         hi.fill(0);
       }
-      const bx = hi[0] - lo[0] + 3;
-      const by = hi[1] - lo[1] + 3;
-      const bz = hi[2] - lo[2] + 3;
+      const [lx, ly, lz] = [item(lo, 0), item(lo, 1), item(lo, 2)];
+      const bx = item(hi, 0) - lx + 3;
+      const by = item(hi, 1) - ly + 3;
+      const bz = item(hi, 2) - lz + 3;
       nodes = bx * by * bz;
       this.node = new Int32Array(V);
       for (let v = 0; v < V; v++) {
-        const g = grid.voxels[v];
+        const g = voxels[v] ?? 0;
         const x = g % nx;
         const y = Math.floor(g / nx) % ny;
         const z = Math.floor(g / (nx * ny));
-        this.node[v] = x - lo[0] + 1 + bx * (y - lo[1] + 1 + by * (z - lo[2] + 1));
+        this.node[v] = x - lx + 1 + bx * (y - ly + 1 + by * (z - lz + 1));
       }
       this.offsets = Int32Array.from(
         neighbourOffsets(grid.connectivity).map(([dx, dy, dz]) => dx + bx * (dy + by * dz)),
@@ -122,22 +127,24 @@ export class TfceWorkspace {
   sortPositive(stat: ArrayLike<number>): number {
     const V = this.V;
     const { counts, node } = this;
+    // every index below is within its array (V values, m <= V keys, 3 x 2048 counts): the `??` reads are never taken
+    invariant(stat.length >= V, 'TFCE: the map covers the workspace voxels');
     counts.fill(0);
     const f = this.keysF; // written as float32, read back as bits
     const bits = this.keys;
     let m = 0;
     for (let v = 0; v < V; v++) {
-      const s = stat[v];
+      const s = stat[v] ?? NaN;
       if (s > 0) {
         f[m] = s;
-        this.vox[m++] = node[v];
+        this.vox[m++] = node[v] ?? 0;
       }
     }
     for (let i = 0; i < m; i++) {
-      const b = bits[i];
-      counts[b & 2047]++;
-      counts[2048 + ((b >>> 11) & 2047)]++;
-      counts[4096 + (b >>> 22)]++;
+      const b = bits[i] ?? 0;
+      counts[b & 2047] = (counts[b & 2047] ?? 0) + 1;
+      counts[2048 + ((b >>> 11) & 2047)] = (counts[2048 + ((b >>> 11) & 2047)] ?? 0) + 1;
+      counts[4096 + (b >>> 22)] = (counts[4096 + (b >>> 22)] ?? 0) + 1;
     }
     let src = bits;
     let srcV = this.vox;
@@ -148,15 +155,17 @@ export class TfceWorkspace {
       const shift = pass * 11;
       let sum = 0;
       for (let d = 0; d < 2048; d++) {
-        const c = counts[base + d];
+        const c = counts[base + d] ?? 0;
         counts[base + d] = sum;
         sum += c;
       }
       for (let i = 0; i < m; i++) {
-        const b = src[i];
-        const pos = counts[base + ((b >>> shift) & 2047)]++;
+        const b = src[i] ?? 0;
+        const at = base + ((b >>> shift) & 2047);
+        const pos = counts[at] ?? 0;
+        counts[at] = pos + 1;
         dst[pos] = b;
-        dstV[pos] = srcV[i];
+        dstV[pos] = srcV[i] ?? 0;
       }
       const t = src;
       src = dst;
@@ -188,14 +197,14 @@ function primitive(h: number, H1: number): number {
 function compressPath(parent: Int32Array, rel: Float64Array, path: Int32Array, start: number, r: number): number {
   let len = 0;
   path[len++] = start;
-  while (parent[r] !== r) {
+  while ((parent[r] ?? -1) !== r) {
     path[len++] = r;
-    r = parent[r];
+    r = parent[r] ?? -1;
   }
   let acc = 0;
   for (let j = len - 1; j >= 0; j--) {
-    const x = path[j];
-    acc += rel[x];
+    const x = path[j] ?? 0;
+    acc += rel[x] ?? NaN;
     rel[x] = acc;
     parent[x] = r;
   }
@@ -208,31 +217,31 @@ function compressPath(parent: Int32Array, rel: Float64Array, path: Int32Array, s
  */
 function link(ws: TfceWorkspace, ra: number, w: number, h: number, Fh: number, E: number, H1: number): number {
   const { parent, size, rel, low, path } = ws;
-  let r = parent[w];
+  let r = parent[w] ?? -1;
   if (r === ra) return ra;
   // root of w, compressing the path (each node keeps its value relative to the root)
-  if (parent[r] !== r) r = compressPath(parent, rel, path, w, r);
+  if ((parent[r] ?? -1) !== r) r = compressPath(parent, rel, path, w, r);
   if (r === ra) return ra;
   // bring both clusters' integrals down to h, then merge the smaller into the larger
-  let lh = low[ra];
+  let lh = low[ra] ?? NaN;
   if (lh !== h) {
-    rel[ra] += weight(size[ra], E) * (primitive(lh, H1) - Fh);
+    rel[ra] = (rel[ra] ?? NaN) + weight(size[ra] ?? 0, E) * (primitive(lh, H1) - Fh);
     low[ra] = h;
   }
-  lh = low[r];
+  lh = low[r] ?? NaN;
   if (lh !== h) {
-    rel[r] += weight(size[r], E) * (primitive(lh, H1) - Fh);
+    rel[r] = (rel[r] ?? NaN) + weight(size[r] ?? 0, E) * (primitive(lh, H1) - Fh);
     low[r] = h;
   }
   let big = ra;
   let small = r;
-  if (size[r] > size[ra]) {
+  if ((size[r] ?? 0) > (size[ra] ?? 0)) {
     big = r;
     small = ra;
   }
-  rel[small] -= rel[big];
+  rel[small] = (rel[small] ?? NaN) - (rel[big] ?? NaN);
   parent[small] = big;
-  size[big] += size[small];
+  size[big] = (size[big] ?? 0) + (size[small] ?? 0);
   return big;
 }
 
@@ -253,6 +262,8 @@ export function tfce(
   const { node, parent, size, rel, low, path, offsets } = ws;
   const E = params.E;
   const H1 = params.H + 1;
+  // stat (checked by sortPositive) and out are V long, every node lies in the bounding box: the `??` reads are never taken
+  invariant(out.length >= V, 'TFCE: the output covers the workspace voxels');
   const m = ws.sortPositive(stat);
   const heights = ws.keysF;
   const order = ws.vox;
@@ -261,8 +272,8 @@ export function tfce(
     const nOff = offsets.length;
     const seen = ws.seen;
     for (let k = m - 1; k >= 0; k--) {
-      const a = order[k];
-      const h = heights[k];
+      const a = order[k] ?? 0;
+      const h = heights[k] ?? NaN;
       const Fh = primitive(h, H1);
       parent[a] = a;
       size[a] = 1;
@@ -270,54 +281,54 @@ export function tfce(
       low[a] = h;
       let ra = a;
       // gather the neighbours' parents first (independent loads, no branches between them)
-      for (let q = 0; q < nOff; q++) seen[q] = parent[a + offsets[q]];
+      for (let q = 0; q < nOff; q++) seen[q] = parent[a + (offsets[q] ?? 0)] ?? -1;
       for (let q = 0; q < nOff; q++) {
-        const r = seen[q];
-        if (r >= 0 && r !== ra) ra = link(ws, ra, a + offsets[q], h, Fh, E, H1);
+        const r = seen[q] ?? -1;
+        if (r >= 0 && r !== ra) ra = link(ws, ra, a + (offsets[q] ?? 0), h, Fh, E, H1);
       }
     }
   } else {
     const { start, list } = nb;
     for (let k = m - 1; k >= 0; k--) {
-      const v = order[k];
-      const h = stat[v];
+      const v = order[k] ?? 0;
+      const h = stat[v] ?? NaN;
       const Fh = primitive(h, H1);
       parent[v] = v;
       size[v] = 1;
       rel[v] = 0;
       low[v] = h;
       let ra = v;
-      for (let q = start[v], qe = start[v + 1]; q < qe; q++) {
-        const w = list[q];
-        const r = parent[w];
+      for (let q = start[v] ?? 0, qe = start[v + 1] ?? 0; q < qe; q++) {
+        const w = list[q] ?? 0;
+        const r = parent[w] ?? -1;
         if (r >= 0 && r !== ra) ra = link(ws, ra, w, h, Fh, E, H1);
       }
     }
   }
   // finish every cluster's integral down to 0
   for (let k = 0; k < m; k++) {
-    const a = order[k];
-    if (parent[a] === a) {
-      rel[a] += weight(size[a], E) * primitive(low[a], H1);
+    const a = order[k] ?? 0;
+    if ((parent[a] ?? -1) === a) {
+      rel[a] = (rel[a] ?? NaN) + weight(size[a] ?? 0, E) * primitive(low[a] ?? NaN, H1);
       low[a] = 0;
     }
   }
   // each voxel's value: its own plus its root's (after compressing its path), in voxel order
   let max = 0;
   for (let v = 0; v < V; v++) {
-    const a = node[v];
-    let r = parent[a];
+    const a = node[v] ?? 0;
+    let r = parent[a] ?? -1;
     if (r < 0) {
       out[v] = 0;
       continue;
     }
-    if (r !== a && parent[r] !== r) r = compressPath(parent, rel, path, a, r);
-    out[v] = r === a ? rel[a] : rel[a] + rel[r];
+    if (r !== a && (parent[r] ?? -1) !== r) r = compressPath(parent, rel, path, a, r);
+    out[v] = r === a ? (rel[a] ?? NaN) : (rel[a] ?? NaN) + (rel[r] ?? NaN);
     // the maximum as stored (float32 maps round), so that it compares exactly with the map
-    if (out[v] > max) max = out[v];
+    if ((out[v] ?? NaN) > max) max = out[v] ?? NaN;
   }
   // reset the touched nodes for the next map
-  for (let k = 0; k < m; k++) parent[order[k]] = -1;
+  for (let k = 0; k < m; k++) parent[order[k] ?? 0] = -1;
   return max;
 }
 
@@ -329,32 +340,35 @@ export function tfceStepped(stat: ArrayLike<number>, nb: Neighbours, params: Tfc
   const V = stat.length;
   const out = new Float64Array(V);
   let max = 0;
-  for (let v = 0; v < V; v++) if (stat[v] > max) max = stat[v];
+  for (let v = 0; v < V; v++) {
+    const x = item(stat, v);
+    if (x > max) max = x;
+  }
   const label = new Int32Array(V);
   const stack = new Int32Array(V);
   for (let h = dh; h <= max; h += dh) {
     label.fill(0);
     let count = 0;
     for (let s = 0; s < V; s++) {
-      if (!(stat[s] >= h) || label[s]) continue;
+      if (!(item(stat, s) >= h) || label[s]) continue;
       count++;
       let top = 0;
       const members: number[] = [];
       stack[top++] = s;
       label[s] = count;
       while (top) {
-        const v = stack[--top];
+        const v = item(stack, --top, 'stack');
         members.push(v);
-        for (let q = nb.start[v]; q < nb.start[v + 1]; q++) {
-          const w = nb.list[q];
-          if (stat[w] >= h && !label[w]) {
+        for (let q = item(nb.start, v), end = item(nb.start, v + 1); q < end; q++) {
+          const w = item(nb.list, q, 'neighbours');
+          if (item(stat, w) >= h && !label[w]) {
             label[w] = count;
             stack[top++] = w;
           }
         }
       }
       const add = Math.pow(members.length, params.E) * Math.pow(h, params.H) * dh;
-      for (const v of members) out[v] += add;
+      for (const v of members) out[v] = item(out, v) + add;
     }
   }
   return out;

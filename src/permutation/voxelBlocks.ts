@@ -165,14 +165,17 @@ export function streamUnits(
   const units: { first: number; count: number }[] = [];
   let run: number[] = [];
   const flush = (): void => {
-    if (!run.length) return;
-    const first = run[0] * chunk;
-    const end = Math.min(total, (run[run.length - 1] + 1) * chunk);
+    const head = run[0];
+    const last = run[run.length - 1];
+    if (head === undefined || last === undefined) return;
+    const first = head * chunk;
+    const end = Math.min(total, (last + 1) * chunk);
     units.push({ first, count: end - first });
     run = [];
   };
   for (const j of pending) {
-    if (run.length && (j !== run[run.length - 1] + 1 || run.length >= perUnit)) flush();
+    const last = run[run.length - 1];
+    if (last !== undefined && (j !== last + 1 || run.length >= perUnit)) flush();
     run.push(j);
   }
   flush();

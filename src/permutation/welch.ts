@@ -11,8 +11,8 @@
  * so psi and e are those of the full model fitted to P R_z, as in the OLS statistic.
  * Pure: typed arrays in, statistics out.
  */
-import { VbmError } from '../errors.js';
-import { type Matrix, matmul, pinv, rank, transpose } from '../model/linalg.js';
+import { VbmError, invariant, item } from '../errors.js';
+import { type Matrix, entry, matmul, pinv, rank, transpose } from '../model/linalg.js';
 
 export interface WelchSetup {
   n: number;
@@ -36,7 +36,7 @@ export interface WelchSetup {
 
 export function welchSetup(Xm: Matrix, Cm: Matrix, groupsIn: ArrayLike<number>): WelchSetup {
   const n = Xm.length;
-  const p = Xm[0].length;
+  const p = item(Xm, 0, 'design').length;
   if (rank(Xm) < p) {
     throw new VbmError(
       'permutations with variance groups need a full-rank design',
@@ -57,13 +57,18 @@ export function welchSetup(Xm: Matrix, Cm: Matrix, groupsIn: ArrayLike<number>):
   const ng = new Float64Array(nGroups);
   const MgMg = new Float64Array(nGroups * p * p);
   for (let i = 0; i < n; i++) {
-    const g = groups[i];
-    dR[g] += 1 - H[i][i];
-    ng[g]++;
-    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) MgMg[(g * p + a) * p + b] += Xm[i][a] * Xm[i][b];
+    const g = item(groups, i, 'variance groups');
+    const row = item(Xm, i, 'design');
+    dR[g] = item(dR, g, 'group traces') + (1 - entry(H, i, i));
+    ng[g] = item(ng, g, 'group sizes') + 1;
+    for (let a = 0; a < p; a++)
+      for (let b = 0; b < p; b++) {
+        const at = (g * p + a) * p + b;
+        MgMg[at] = item(MgMg, at) + item(row, a) * item(row, b);
+      }
   }
   for (let g = 0; g < nGroups; g++) {
-    if (!(dR[g] > 1e-8)) {
+    if (!(item(dR, g) > 1e-8)) {
       throw new VbmError(
         `variance group ${g + 1} leaves no residual degrees of freedom (its scans are fitted exactly)`,
         'each variance group needs more scans than the design columns that describe it',
@@ -88,26 +93,26 @@ export function welchSetup(Xm: Matrix, Cm: Matrix, groupsIn: ArrayLike<number>):
 /** Solve A z = b in place for a symmetric positive definite k x k A (Cholesky; A is overwritten). */
 function cholSolve(A: Float64Array, k: number, b: Float64Array, off: number): boolean {
   for (let j = 0; j < k; j++) {
-    let d = A[j * k + j];
-    for (let l = 0; l < j; l++) d -= A[j * k + l] * A[j * k + l];
+    let d = A[j * k + j] ?? NaN;
+    for (let l = 0; l < j; l++) d -= (A[j * k + l] ?? NaN) * (A[j * k + l] ?? NaN);
     if (!(d > 0)) return false;
     d = Math.sqrt(d);
     A[j * k + j] = d;
     for (let i = j + 1; i < k; i++) {
-      let v = A[i * k + j];
-      for (let l = 0; l < j; l++) v -= A[i * k + l] * A[j * k + l];
+      let v = A[i * k + j] ?? NaN;
+      for (let l = 0; l < j; l++) v -= (A[i * k + l] ?? NaN) * (A[j * k + l] ?? NaN);
       A[i * k + j] = v / d;
     }
   }
   for (let i = 0; i < k; i++) {
-    let v = b[off + i];
-    for (let l = 0; l < i; l++) v -= A[i * k + l] * b[off + l];
-    b[off + i] = v / A[i * k + i];
+    let v = b[off + i] ?? NaN;
+    for (let l = 0; l < i; l++) v -= (A[i * k + l] ?? NaN) * (b[off + l] ?? NaN);
+    b[off + i] = v / (A[i * k + i] ?? NaN);
   }
   for (let i = k - 1; i >= 0; i--) {
-    let v = b[off + i];
-    for (let l = i + 1; l < k; l++) v -= A[l * k + i] * b[off + l];
-    b[off + i] = v / A[i * k + i];
+    let v = b[off + i] ?? NaN;
+    for (let l = i + 1; l < k; l++) v -= (A[l * k + i] ?? NaN) * (b[off + l] ?? NaN);
+    b[off + i] = v / (A[i * k + i] ?? NaN);
   }
   return true;
 }
@@ -163,26 +168,40 @@ export function welchChunk(
 ): void {
   const { n, p, s, nGroups, groups, X, XtXinv, MgMg, dR, ng, C } = w;
   const { acc, ss, psi, cte, work, Z, S, a, chol, cholS, b } = sc;
+  // every index below is within these lengths (src holds rows of R): the `?? NaN` / `?? 0` reads are never taken
+  invariant(
+    groups.length >= n &&
+      src.length >= n &&
+      sign.length >= n &&
+      X.length >= n * p &&
+      acc.length >= nGroups * p * c &&
+      ss.length >= nGroups * c &&
+      ssTotal.length >= v0 + c &&
+      out.length >= outOffset + c &&
+      R.length >= (n - 1) * stride + v0 + c &&
+      work.length >= nGroups,
+    'Welch chunk buffers',
+  );
   acc.fill(0, 0, nGroups * p * c);
   ss.fill(0, 0, nGroups * c);
   for (let i = 0; i < n; i++) {
-    const g = groups[i];
-    const base = src[i] * stride + v0;
-    const sg = sign[i];
+    const g = groups[i] ?? 0;
+    const base = (src[i] ?? 0) * stride + v0;
+    const sg = sign[i] ?? NaN;
     const so = g * c;
     for (let j = 0; j < p; j++) {
-      const x = X[i * p + j] * sg;
+      const x = (X[i * p + j] ?? NaN) * sg;
       if (x === 0) continue;
       const ao = (g * p + j) * c;
-      for (let v = 0; v < c; v++) acc[ao + v] += x * R[base + v];
+      for (let v = 0; v < c; v++) acc[ao + v] = (acc[ao + v] ?? NaN) + x * (R[base + v] ?? NaN);
     }
     for (let v = 0; v < c; v++) {
-      const y = R[base + v];
-      ss[so + v] += y * y;
+      const y = R[base + v] ?? NaN;
+      ss[so + v] = (ss[so + v] ?? NaN) + y * y;
     }
   }
   for (let v = 0; v < c; v++) {
-    if (!(ssTotal[v0 + v] > 0)) {
+    if (!((ssTotal[v0 + v] ?? NaN) > 0)) {
       out[outOffset + v] = 0;
       continue;
     }
@@ -191,8 +210,8 @@ export function welchChunk(
       let t = 0;
       for (let l = 0; l < p; l++) {
         let xty = 0;
-        for (let g = 0; g < nGroups; g++) xty += acc[(g * p + l) * c + v];
-        t += XtXinv[j * p + l] * xty;
+        for (let g = 0; g < nGroups; g++) xty += acc[(g * p + l) * c + v] ?? NaN;
+        t += (XtXinv[j * p + l] ?? NaN) * xty;
       }
       psi[j] = t;
     }
@@ -205,15 +224,15 @@ export function welchChunk(
       let cross = 0;
       let quad = 0;
       for (let j = 0; j < p; j++) {
-        cross += psi[j] * acc[(g * p + j) * c + v];
+        cross += (psi[j] ?? NaN) * (acc[(g * p + j) * c + v] ?? NaN);
         let t = 0;
-        for (let l = 0; l < p; l++) t += MgMg[(g * p + j) * p + l] * psi[l];
-        quad += psi[j] * t;
+        for (let l = 0; l < p; l++) t += (MgMg[(g * p + j) * p + l] ?? NaN) * (psi[l] ?? NaN);
+        quad += (psi[j] ?? NaN) * t;
       }
-      const rss = ss[g * c + v] - 2 * cross + quad;
-      if (!(rss > ss[g * c + v] * 1e-12)) ok = false;
-      W[g] = dR[g] / rss;
-      sumW += W[g] * ng[g];
+      const rss = (ss[g * c + v] ?? NaN) - 2 * cross + quad;
+      if (!(rss > (ss[g * c + v] ?? NaN) * 1e-12)) ok = false;
+      W[g] = (dR[g] ?? NaN) / rss;
+      sumW += (W[g] ?? NaN) * (ng[g] ?? NaN);
     }
     if (!ok) {
       out[outOffset + v] = 0;
@@ -221,12 +240,12 @@ export function welchChunk(
     }
     let bsum = 0;
     for (let g = 0; g < nGroups; g++) {
-      const f = 1 - (W[g] * ng[g]) / sumW;
-      bsum += (f * f) / dR[g];
-      for (let q = 0; q < p * p; q++) cte[q] += W[g] * MgMg[g * p * p + q];
+      const f = 1 - ((W[g] ?? NaN) * (ng[g] ?? NaN)) / sumW;
+      bsum += (f * f) / (dR[g] ?? NaN);
+      for (let q = 0; q < p * p; q++) cte[q] = (cte[q] ?? NaN) + (W[g] ?? NaN) * (MgMg[g * p * p + q] ?? NaN);
     }
     // Z = cte^-1 C' (p x s, column by column), S = C Z, a = C psi
-    for (let r = 0; r < s; r++) for (let j = 0; j < p; j++) Z[r * p + j] = C[r * p + j];
+    for (let r = 0; r < s; r++) for (let j = 0; j < p; j++) Z[r * p + j] = C[r * p + j] ?? NaN;
     let solved = true;
     for (let r = 0; r < s && solved; r++) {
       chol.set(cte);
@@ -238,16 +257,16 @@ export function welchChunk(
     }
     for (let r = 0; r < s; r++) {
       let t = 0;
-      for (let j = 0; j < p; j++) t += C[r * p + j] * psi[j];
+      for (let j = 0; j < p; j++) t += (C[r * p + j] ?? NaN) * (psi[j] ?? NaN);
       a[r] = t;
       for (let q = 0; q < s; q++) {
         let u = 0;
-        for (let j = 0; j < p; j++) u += C[r * p + j] * Z[q * p + j];
+        for (let j = 0; j < p; j++) u += (C[r * p + j] ?? NaN) * (Z[q * p + j] ?? NaN);
         S[r * s + q] = u;
       }
     }
     if (s === 1) {
-      out[outOffset + v] = a[0] / Math.sqrt(S[0]);
+      out[outOffset + v] = (a[0] ?? NaN) / Math.sqrt(S[0] ?? NaN);
       continue;
     }
     b.set(a);
@@ -257,7 +276,7 @@ export function welchChunk(
       continue;
     }
     let q = 0;
-    for (let r = 0; r < s; r++) q += a[r] * b[r];
+    for (let r = 0; r < s; r++) q += (a[r] ?? NaN) * (b[r] ?? NaN);
     const lambda = 1 + (2 * (s - 1) * bsum) / (s * (s + 2));
     out[outOffset + v] = q / s / lambda;
   }
