@@ -9,12 +9,12 @@
  * scratch file, scratchMatrix.ts).
  */
 import { invariant } from '../errors.js';
-import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from '../inference/clusters.js';
+import { type ClusterWorkspace, clusterWorkspace } from '../inference/clusters.js';
 import { type DataMatrix, allocateDataMatrix } from './dataMatrix.js';
-import type { BatchResult } from './engine.js';
+import { type BatchResult, tallyWholeMap } from './engine.js';
 import { type KernelData, KernelThread } from './kernel.js';
 import type { Neighbours } from '../inference/neighbours.js';
-import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
+import { type TfceParams, TfceWorkspace } from './tfce.js';
 import { KERNEL_BATCH } from './kernel.js';
 import { type StreamPlan, type VoxelBlock } from './voxelBlocks.js';
 
@@ -162,18 +162,13 @@ export class BlockEngine {
     if (s.clusterHeight !== null) this.clusterWs ??= clusterWorkspace(V);
     for (let k = 0; k < pc; k++) {
       const map = this.maps!.subarray(k * V, (k + 1) * V);
-      if (s.tfce && this.tfceWs && this.tfceMap && res.countTfce && obs.tfce) {
-        res.maxTfce[p0 + k] = tfce(map, s.neighbours, s.tfce, this.tfceMap, this.tfceWs);
-        const ct = res.countTfce;
-        const ot = obs.tfce;
-        const tm = this.tfceMap;
-        for (let v = 0; v < V; v++) if ((tm[v] ?? NaN) >= (ot[v] ?? NaN)) ct[v] = (ct[v] ?? 0) + 1;
-      }
-      if (s.clusterHeight !== null && this.clusterWs) {
-        const cl = suprathresholdClusters(map, s.clusterHeight, s.neighbours, this.clusterWs);
-        res.maxExtent[p0 + k] = cl.maxExtent;
-        res.maxMass[p0 + k] = cl.maxMass;
-      }
+      tallyWholeMap(
+        map,
+        p0 + k,
+        { ...s, tfceMap: this.tfceMap, tfceWs: this.tfceWs, clusterWs: this.clusterWs },
+        obs.tfce,
+        res,
+      );
     }
   }
 }

@@ -37,6 +37,44 @@ export interface BatchResult {
   countTfce: Uint32Array | null;
 }
 
+/** What the whole-map statistics of one rearrangement need: its settings and a thread's workspaces. */
+export interface WholeMapTally {
+  neighbours: Neighbours;
+  tfce: TfceParams | null;
+  clusterHeight: number | null;
+  tfceMap: Float32Array | null;
+  tfceWs: TfceWorkspace | null;
+  clusterWs: ClusterWorkspace | null;
+}
+
+/**
+ * The statistics of rearrangement `at` that need its whole map: the TFCE maximum and the voxels
+ * whose TFCE reaches the observed one, the largest cluster's extent and mass. Shared by the
+ * in-memory engine and the streamed one (blockEngine.ts), which hold the map in different places.
+ */
+export function tallyWholeMap(
+  map: Float32Array,
+  at: number,
+  t: WholeMapTally,
+  observedTfce: Float32Array | null,
+  res: BatchResult,
+): void {
+  const V = map.length;
+  if (t.tfce && t.tfceWs && t.tfceMap && res.countTfce && observedTfce) {
+    res.maxTfce[at] = tfce(map, t.neighbours, t.tfce, t.tfceMap, t.tfceWs);
+    const ct = res.countTfce;
+    const ot = observedTfce;
+    const tm = t.tfceMap;
+    invariant(tm.length >= V && ot.length >= V && ct.length >= V, 'TFCE tally: a map shorter than the statistic');
+    for (let v = 0; v < V; v++) if ((tm[v] ?? NaN) >= (ot[v] ?? NaN)) ct[v] = (ct[v] ?? 0) + 1;
+  }
+  if (t.clusterHeight !== null && t.clusterWs) {
+    const cl = suprathresholdClusters(map, t.clusterHeight, t.neighbours, t.clusterWs);
+    res.maxExtent[at] = cl.maxExtent;
+    res.maxMass[at] = cl.maxMass;
+  }
+}
+
 /** One thread's engine: statistic maps for batches of rearrangements, reduced to maxima and counts. */
 export class Engine {
   private readonly stats: Float32Array;
@@ -112,18 +150,13 @@ export class Engine {
           if (x >= (os[v] ?? NaN)) cs[v] = (cs[v] ?? 0) + 1;
         }
         res.maxStat[b0 + b] = max;
-        if (s.tfce && this.tfceWs && res.countTfce && obs.tfce) {
-          res.maxTfce[b0 + b] = tfce(map, s.neighbours, s.tfce, this.tfceMap, this.tfceWs);
-          const ct = res.countTfce;
-          const ot = obs.tfce;
-          const tm = this.tfceMap;
-          for (let v = 0; v < V; v++) if ((tm[v] ?? NaN) >= (ot[v] ?? NaN)) ct[v] = (ct[v] ?? 0) + 1;
-        }
-        if (s.clusterHeight !== null && this.clusterWs) {
-          const cl = suprathresholdClusters(map, s.clusterHeight, s.neighbours, this.clusterWs);
-          res.maxExtent[b0 + b] = cl.maxExtent;
-          res.maxMass[b0 + b] = cl.maxMass;
-        }
+        tallyWholeMap(
+          map,
+          b0 + b,
+          { ...s, tfceMap: this.tfceMap, tfceWs: this.tfceWs, clusterWs: this.clusterWs },
+          obs.tfce,
+          res,
+        );
       }
     }
     return res;
