@@ -290,7 +290,12 @@ test(
     const ids = await cancelJobs(out);
     assert.ok(ids.includes(id), `${ids.join(',')} lacks the reduce job ${id}`);
     await leftQueue(id, 60);
-    const q = execFileSync('squeue', ['--noheader', `--name=vbm-${before[0].job.name}`], { encoding: 'utf8' });
-    assert.equal(q.trim(), '');
+    // cancelled array tasks pass through CG (completing) on their way out of the queue: wait for them
+    const queued = (): string =>
+      execFileSync('squeue', ['--noheader', `--name=vbm-${before[0].job.name}`], { encoding: 'utf8' }).trim();
+    let q = queued();
+    for (const end = Date.now() + 30_000; q && Date.now() < end; q = queued())
+      await new Promise((done) => setTimeout(done, 500));
+    assert.equal(q, '');
   },
 );

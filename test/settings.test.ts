@@ -96,6 +96,13 @@ test('a bad value is named as written: the flag on the command line, the key and
     named(() => inFile({ report: { display: 'w' } }), `${file}: report: display`, '--display');
     named(() => inFile({ permute: { cluster_threshold: 5 } }), `${file}: permute: cluster_threshold`, '--cluster');
     named(() => onLine({ permute: { cluster_threshold: '5' } }), '--cluster-threshold', 'permute:');
+    // the design keys too (validated by pipeline/designSpec.ts)
+    named(() => inFile({ globals: { normalisation: 'ratio' } }), `${file}: globals.normalisation`, '--normalisation');
+    named(() => onLine({ globals: { normalisation: 'ratio' } }), '--normalisation', 'globals');
+    named(() => onLine({ globals: { grand_mean_scaling: -3 } }), '--grand-mean-scaling', 'globals');
+    named(() => onLine({ variance: 'maybe' }), '--variance', 'command line');
+    named(() => inFile({ variance: 'maybe' }), `${file}: variance`, '--variance');
+    named(() => onLine({ model: 'foo' }), '--model', 'command line');
     // a file holds numbers as numbers: text where a number goes is refused there, parsed on the command line
     named(() => inFile({ workers: '2' }), `${file}: workers`, '--workers');
     assert.equal(onLine({ workers: '2' }) && (onLine({ workers: '2' }) as { workers: number }).workers, 2);

@@ -231,7 +231,7 @@ export function parseAnalysisSpec(
     origin,
   };
   if (raw.covariates !== undefined) spec.covariates = strList(raw.covariates, `${where}: covariates`);
-  spec.designOptions = parseDesignKeys(raw, where);
+  spec.designOptions = parseDesignKeys(raw, where, origin);
   spec.centring = centringOf(raw.centring, `${where}: centring`);
   if (raw.mask !== undefined) {
     if (typeof raw.mask !== 'string') fail(where, "'mask' must be an image path");

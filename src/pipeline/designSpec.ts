@@ -4,6 +4,8 @@
  * with messages that name the key; the design itself is built by model/designMatrix.ts.
  */
 import { VbmError } from '../errors.js';
+import { type Origin, longFlag } from '../settings/setting.js';
+import { DESIGN } from '../settings/vocabulary.js';
 import { type DesignOptions, MODEL_KINDS, type ModelKind } from '../model/designMatrix.js';
 import type { GlobalsOptions } from '../model/globals.js';
 
@@ -26,6 +28,8 @@ export type DesignSpec = Pick<
 >;
 
 type Obj = Record<string, unknown>;
+
+const DESIGN_SETTINGS = Object.values(DESIGN);
 
 function fail(where: string, what: string, hint?: string): never {
   throw new VbmError(`${where}: ${what}`, hint);
@@ -71,7 +75,15 @@ export function parseModelKind(v: unknown, where: string): ModelKind {
   return k as ModelKind;
 }
 
-export function parseGlobals(v: unknown, where: string): GlobalsOptions {
+/**
+ * `label(key)`: how to name a key of the globals section in a message (`FILE: globals.values` by
+ * default; the flag, e.g. `--normalisation`, when the section came from the command line).
+ */
+export function parseGlobals(
+  v: unknown,
+  where: string,
+  label: (key: string) => string = (k) => `${where}.${k}`,
+): GlobalsOptions {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     fail(where, 'expected {calculation, values, grand_mean_scaling, normalisation}');
   const o = v as Obj;
@@ -81,44 +93,56 @@ export function parseGlobals(v: unknown, where: string): GlobalsOptions {
   const g: GlobalsOptions = {};
   if (o.calculation !== undefined) {
     if (typeof o.calculation !== 'string' || !['omit', 'mean', 'user'].includes(o.calculation))
-      fail(`${where}.calculation`, `'${shown(o.calculation)}' is not one of omit, mean, user`);
+      fail(label('calculation'), `'${shown(o.calculation)}' is not one of omit, mean, user`);
     g.calculation = o.calculation as GlobalsOptions['calculation'];
   }
-  if (o.values !== undefined) g.values = text(o.values, `${where}.values`);
+  if (o.values !== undefined) g.values = text(o.values, label('values'));
   if (o.grand_mean_scaling !== undefined) {
     const s = o.grand_mean_scaling;
     if (s === 'no' || s === false) g.grandMeanScaling = 'no';
     else if (typeof s === 'number' && Number.isFinite(s) && s > 0) g.grandMeanScaling = s;
-    else fail(`${where}.grand_mean_scaling`, `expected a positive value (e.g. 50) or no (got ${JSON.stringify(s)})`);
+    else fail(label('grand_mean_scaling'), `expected a positive value (e.g. 50) or no (got ${JSON.stringify(s)})`);
   }
   if (o.normalisation !== undefined) {
     const s = typeof o.normalisation === 'string' ? o.normalisation.toLowerCase() : '';
     const n = s === 'proportional' || s === 'ancova' || s === 'none' ? s : undefined;
-    if (!n) fail(`${where}.normalisation`, `'${shown(o.normalisation)}' is not one of none, proportional, ancova`);
+    if (!n) fail(label('normalisation'), `'${shown(o.normalisation)}' is not one of none, proportional, ancova`);
     g.normalisation = n;
   }
   return g;
 }
 
-export function parseDesignKeys(raw: Obj, where: string): DesignSpec {
+/**
+ * The design keys of an analysis file, or the design flags of `vbm run` (origin 'cli'), checked.
+ * Messages name a key as the user wrote it: `FILE: globals.normalisation`, or `--normalisation`.
+ */
+export function parseDesignKeys(raw: Obj, where: string, origin?: Origin): DesignSpec {
+  const at = (key: string): string => {
+    if (origin !== 'cli') return `${where}: ${key}`;
+    const s =
+      DESIGN_SETTINGS.find((d) => d.key === key) ??
+      DESIGN_SETTINGS.find((d) => d.key?.split('.')[0] === key.split('.')[0]);
+    return s ? longFlag(s) : `${where}: ${key}`;
+  };
   const d: DesignSpec = {};
-  if (raw.model !== undefined) d.model = parseModelKind(raw.model, `${where}: model`);
-  for (const k of ['factor', 'subject', 'condition'] as const)
-    if (raw[k] !== undefined) d[k] = text(raw[k], `${where}: ${k}`);
-  if (raw.levels !== undefined) d.levels = names(raw.levels, `${where}: levels`);
-  if (raw.factors !== undefined) d.factors = names(raw.factors, `${where}: factors`);
+  if (raw.model !== undefined) d.model = parseModelKind(raw.model, at('model'));
+  for (const k of ['factor', 'subject', 'condition'] as const) if (raw[k] !== undefined) d[k] = text(raw[k], at(k));
+  if (raw.levels !== undefined) d.levels = names(raw.levels, at('levels'));
+  if (raw.factors !== undefined) d.factors = names(raw.factors, at('factors'));
   if (raw.variance !== undefined) {
     if (raw.variance !== 'equal' && raw.variance !== 'unequal')
-      fail(`${where}: variance`, `must be equal or unequal (got ${JSON.stringify(raw.variance)})`);
+      fail(at('variance'), `must be equal or unequal (got ${JSON.stringify(raw.variance)})`);
     d.variance = raw.variance;
   }
   if (raw.interactions !== undefined) {
     const v = raw.interactions;
     if (typeof v !== 'object' || v === null || Array.isArray(v))
-      fail(`${where}: interactions`, 'expected a map covariate: factor, e.g. {tiv: group}');
+      fail(at('interactions'), 'expected a map covariate: factor, e.g. {tiv: group}');
     d.interactions = {};
-    for (const [cov, fac] of Object.entries(v as Obj)) d.interactions[cov] = text(fac, `${where}: interactions.${cov}`);
+    for (const [cov, fac] of Object.entries(v as Obj))
+      d.interactions[cov] = text(fac, origin === 'cli' ? at('interactions') : `${where}: interactions.${cov}`);
   }
-  if (raw.globals !== undefined) d.globals = parseGlobals(raw.globals, `${where}: globals`);
+  if (raw.globals !== undefined)
+    d.globals = parseGlobals(raw.globals, at('globals'), origin === 'cli' ? (k) => at(`globals.${k}`) : undefined);
   return d;
 }
