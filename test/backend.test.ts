@@ -4,6 +4,7 @@
  * tests need a running Slurm (.ci/run starts one with ../shared/tools/slurm/start-local-slurm.sh
  * and exports SLURM_CONF); they skip, saying why, without it.
  */
+import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -24,16 +25,6 @@ import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
-function slurmMissing(): string | false {
-  if (process.getuid && process.getuid() !== 0)
-    return 'not root: the local Slurm of ../shared/tools/slurm runs as root';
-  if (!process.env.SLURM_CONF || !existsSync(process.env.SLURM_CONF))
-    return 'SLURM_CONF is not set to a slurm.conf (.ci/run starts a local Slurm with ../shared/tools/slurm/start-local-slurm.sh and exports it)';
-  const r = spawnSync('sinfo', ['--noheader', '--format=%T'], { encoding: 'utf8' });
-  if (r.error) return 'sbatch/sinfo are not installed';
-  if (r.status !== 0) return `Slurm does not answer: ${r.stderr.trim()}`;
-  return false;
-}
 const needSlurm = slurmMissing();
 
 // one small study for every test: 24 scans, 7 mm voxels, a planted age effect

@@ -5,6 +5,7 @@
  * output is compared byte for byte with the plain single-process run of the same command. The
  * Slurm tests need a running Slurm and SLURM_CONF; they skip, saying why, without them.
  */
+import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,16 +24,6 @@ const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const vbm = (args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd });
 
-function slurmMissing(): string | false {
-  if (process.getuid && process.getuid() !== 0)
-    return 'not root: the local Slurm of ../shared/tools/slurm runs as root';
-  if (!process.env.SLURM_CONF || !existsSync(process.env.SLURM_CONF))
-    return 'SLURM_CONF is not set to a slurm.conf (.ci/run starts a local Slurm with ../shared/tools/slurm/start-local-slurm.sh and exports it)';
-  const r = spawnSync('sinfo', ['--noheader', '--format=%T'], { encoding: 'utf8' });
-  if (r.error) return 'sbatch/sinfo are not installed';
-  if (r.status !== 0) return `Slurm does not answer: ${r.stderr.trim()}`;
-  return false;
-}
 const needSlurm = slurmMissing();
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
