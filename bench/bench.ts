@@ -185,6 +185,17 @@ const runDir = (tag: string): string => join(dataRoot, `out-${tag}`);
 const startLoad = loadavg()
   .map((x) => x.toFixed(2))
   .join(' ');
+/** Whether `dir` holds a finished analysis whose scans are still where it read them (a copy of
+ * bench-data, or a cohort regenerated elsewhere, leaves one that points at files that are gone). */
+function fitOfThisCohort(dir: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { scans?: { path: string }[] };
+    return !!m.scans?.length && m.scans.every((sc) => existsSync(sc.path));
+  } catch {
+    return false;
+  }
+}
+
 let reference: string | undefined; // a finished analysis that permute and report copy from
 
 for (const cache of caches) {
@@ -225,7 +236,8 @@ for (const cache of caches) {
   }
   if (!reference) {
     reference = runDir('reference');
-    if (!existsSync(join(reference, 'model.json'))) {
+    if (!fitOfThisCohort(reference)) {
+      rmSync(reference, { recursive: true, force: true });
       process.stderr.write('a reference analysis for permute and report (not timed)\n');
       measure([
         node,
