@@ -4,14 +4,15 @@
  * tests need a running Slurm (.ci/run starts one with ../shared/tools/slurm/start-local-slurm.sh
  * and exports SLURM_CONF); they skip, saying why, without it.
  */
+import { writeStudy } from './support/study.js';
 import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
-import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
+import { makeCohort, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, type PermuteRequest } from '../src/pipeline/permute.js';
 import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
@@ -36,7 +37,7 @@ let prepared: Promise<{ res: string; reference: Map<string, Buffer> }> | undefin
 function reference(): Promise<{ res: string; reference: Map<string, Buffer> }> {
   prepared ??= (async () => {
     const dir = study.dir;
-    const cohort = makeCohort({
+    const { design } = writeStudy(dir, {
       n: 24,
       dims: [24, 28, 24],
       voxelMm: 7,
@@ -44,8 +45,6 @@ function reference(): Promise<{ res: string; reference: Map<string, Buffer> }> {
       seed: 5,
       effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }],
     });
-    const design = writeCohort(dir, cohort, { format: 'nii' });
-    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const res = join(dir, 'res');
     await runAnalysis({
       design,

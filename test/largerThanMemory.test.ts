@@ -4,6 +4,7 @@
  * with TFCE and cluster statistics, in-process and with worker threads, and for a task's share; the
  * plan keeps its working set within the budget; sizes parse as users write them.
  */
+import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,6 @@ import { readSetting } from '../src/settings/setting.js';
 import { RUN } from '../src/settings/vocabulary.js';
 import { Rng } from '../src/synth/random.js';
 import { gaussianSmooth } from '../src/synth/smooth.js';
-import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
@@ -280,7 +280,7 @@ test('streamed from a scratch file in blocks and passes: the in-memory results, 
 test('vbm permute with a tiny --memory writes the same files as with the default budget', async () => {
   const { dir, cleanup } = tempDir('vbm-bigdata-');
   try {
-    const cohort = makeCohort({
+    const { design } = writeStudy(dir, {
       n: 120,
       dims: [20, 24, 20],
       voxelMm: 8,
@@ -288,8 +288,6 @@ test('vbm permute with a tiny --memory writes the same files as with the default
       seed: 5,
       effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.1 }],
     });
-    const design = writeCohort(dir, cohort, { format: 'nii' });
-    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const outs: string[] = [];
     let budget = 0;
     for (const tag of ['memory', 'streamed']) {

@@ -3,6 +3,7 @@
  * Freedman-Lane statistic against a brute-force refit, enumeration counts, FWE error on null
  * data, planted effects found, and interrupt-and-resume giving the uninterrupted answer.
  */
+import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,6 @@ import { logDistinct, rearrangements } from '../src/permutation/schemes.js';
 import { permutationTest } from '../src/permutation/permute.js';
 import { Rng } from '../src/synth/random.js';
 import { gaussianSmooth } from '../src/synth/smooth.js';
-import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, permutationFileNames } from '../src/pipeline/permute.js';
 import { readVolume } from '../src/io/nifti/read.js';
@@ -266,7 +266,7 @@ test('FWE error on null data stays near 5% (max-T, TFCE, cluster extent)', async
 test('vbm permute finds a planted effect where it is, resumes an interrupted run to the same answer, and refuses bad requests', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cohort = makeCohort({
+    const { design } = writeStudy(dir, {
       n: 24,
       dims: [24, 28, 24],
       voxelMm: 7,
@@ -274,8 +274,6 @@ test('vbm permute finds a planted effect where it is, resumes an interrupted run
       seed: 21,
       effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }],
     });
-    const design = writeCohort(dir, cohort, { format: 'nii' });
-    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const out = join(dir, 'res');
     await runAnalysis({
       design,

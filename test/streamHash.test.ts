@@ -4,6 +4,7 @@
  * a later run decides from size, mtime and inode (cached), hashes a scan whose mtime changed but
  * content did not (still cached), and re-estimates when a scan's content changed.
  */
+import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +12,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
-import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { encodeNifti } from '../src/io/nifti/write.js';
 import { readVolume } from '../src/io/nifti/read.js';
 
@@ -22,9 +22,7 @@ const estimate = (stderr: string): string | undefined => /^estimate: (cached|ran
 test('vbm run hashes scans while the fit streams them; later runs decide from size, mtime and inode', () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cohort = makeCohort({ n: 10, dims: [14, 16, 14], voxelMm: 10, noiseFwhmMm: 16, seed: 5 });
-    const design = writeCohort(dir, cohort, { format: 'nii' });
-    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
+    const { design } = writeStudy(dir, { n: 10, dims: [14, 16, 14], voxelMm: 10, noiseFwhmMm: 16, seed: 5 });
     const out = join(dir, 'out');
     const args = ['run', design, '--mask', join(dir, 'mask.nii'), '--out', out, '--contrast', 'T:age'];
     const first = vbm(...args);

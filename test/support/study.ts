@@ -1,0 +1,15 @@
+/**
+ * A synthetic study on disk as most tests want it: the phantom cohort's scans as .nii, its
+ * design.csv, and the template's brain mask as mask.nii, all in `dir`.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Cohort, type CohortOptions, makeCohort, templateMask, writeCohort } from '../../src/synth/phantom.js';
+
+export function writeStudy(dir: string, o: CohortOptions): { cohort: Cohort; design: string; mask: string } {
+  const cohort = makeCohort(o);
+  const design = writeCohort(dir, cohort, { format: 'nii' });
+  const mask = join(dir, 'mask.nii');
+  writeFileSync(mask, templateMask(cohort));
+  return { cohort, design, mask };
+}
