@@ -18,26 +18,27 @@ import { VbmError } from '../src/errors.js';
 import { makeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 
+/** A 4x4x1 float32 image whose header declares NIfTI intent `code` (CIFTI-2 uses 3001-3099). */
+const withIntent = (code: number): Uint8Array =>
+  encodeNifti(
+    {
+      dims: [4, 4, 1],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+      data: new Float32Array(16),
+    },
+    { intent: { code } },
+  );
+
 test('case 12: CIFTI-2 files (intent 3001-3099) are refused, saying what they are', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const p = join(dir, 'sub.dconn.nii');
-    writeFileSync(
-      p,
-      encodeNifti(
-        {
-          dims: [4, 4, 1],
-          affine: [
-            [1, 0, 0, 0],
-            [0, 1, 0, 0],
-            [0, 0, 1, 0],
-            [0, 0, 0, 1],
-          ],
-          data: new Float32Array(16),
-        },
-        { intent: { code: 3002 } },
-      ),
-    );
+    writeFileSync(p, withIntent(3002));
     const check = (e: unknown): boolean =>
       e instanceof VbmError &&
       /sub\.dconn\.nii: a CIFTI-2 dense connectivity file \(\.dconn\.nii\), not a volume/.test(e.message) &&
@@ -45,22 +46,7 @@ test('case 12: CIFTI-2 files (intent 3001-3099) are refused, saying what they ar
     assert.throws(() => readVolume(p), check);
     await assert.rejects(readHeaderOnly(p), check);
     const q = join(dir, 'x.nii');
-    writeFileSync(
-      q,
-      encodeNifti(
-        {
-          dims: [4, 4, 1],
-          affine: [
-            [1, 0, 0, 0],
-            [0, 1, 0, 0],
-            [0, 0, 1, 0],
-            [0, 0, 0, 1],
-          ],
-          data: new Float32Array(16),
-        },
-        { intent: { code: 3099 } },
-      ),
-    );
+    writeFileSync(q, withIntent(3099));
     assert.throws(() => readVolume(q), /CIFTI-2 file \(intent code 3099\)/);
   } finally {
     cleanup();
