@@ -19,12 +19,10 @@ import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import type { BackendSettings } from './backendSettings.js';
 import { runAnalysis } from './run.js';
-import { runCheck } from './check.js';
 import { updateContrasts } from './updateContrasts.js';
 import { runResults } from './results.js';
 import { openAtlas, runLabel } from './label.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from './permute.js';
-import { runReport } from './report.js';
 import { MEAN_IMAGE } from './background.js';
 import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
 import { TasksSubmitted } from './taskBackend.js';
@@ -112,6 +110,8 @@ const checkStage: StageDef = {
         })
       : null,
   run: async (r) => {
+    // the check and the report draw pictures: their modules (canvas) load only when they run
+    const { runCheck } = await import('./check.js');
     const res = await runCheck({
       design: r.spec.design,
       out: r.dir,
@@ -336,6 +336,7 @@ const reportStage: StageDef = {
       : null,
   run: async (r) => {
     const s = r.spec.report!;
+    const { runReport } = await import('./report.js');
     const out = await runReport(r.analysis(), {
       threshold: s.threshold,
       correction: s.correction,
