@@ -193,8 +193,8 @@ test('xlsx spreadsheets written by another tool are read like CSV', async () => 
     const b = await runAnalysis({ design: join(dir, 'design.xlsx'), out: join(dir, 'b') });
     assert.deepEqual(b.record.design.matrix, a.record.design.matrix);
     assert.deepEqual(
-      b.record.scans.map((s) => s.sha256),
-      a.record.scans.map((s) => s.sha256),
+      b.record.scans.map((s) => s.hash),
+      a.record.scans.map((s) => s.hash),
     );
   } finally {
     cleanup();

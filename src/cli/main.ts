@@ -2,18 +2,26 @@
 import { Command } from 'commander';
 import { describeError, fileErrorAsVbmError, VbmError } from '../errors.js';
 import { VBM_VERSION } from '../version.js';
-import { runCommand } from './commands/run.js';
-import { checkCommand } from './commands/check.js';
-import { initCommand } from './commands/init.js';
-import { resultsCommand } from './commands/results.js';
-import { labelCommand } from './commands/label.js';
-import { atlasesCommand } from './commands/atlases.js';
-import { permuteCommand } from './commands/permute.js';
-import { plotCommand } from './commands/plot.js';
-import { reportCommand } from './commands/report.js';
-import { showCommand } from './commands/show.js';
-import { cancelCommand } from './commands/cancel.js';
-import { taskCommand } from './commands/task.js';
+
+/**
+ * Each command's module, loaded only when needed: `vbm run` does not load the pictures' canvas,
+ * the report or the Slurm backend (a few hundred ms of every start). Help, an unknown command or
+ * no command load them all (in this order, which `vbm --help` lists).
+ */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  run: async () => (await import('./commands/run.js')).runCommand,
+  check: async () => (await import('./commands/check.js')).checkCommand,
+  init: async () => (await import('./commands/init.js')).initCommand,
+  results: async () => (await import('./commands/results.js')).resultsCommand,
+  label: async () => (await import('./commands/label.js')).labelCommand,
+  atlases: async () => (await import('./commands/atlases.js')).atlasesCommand,
+  permute: async () => (await import('./commands/permute.js')).permuteCommand,
+  plot: async () => (await import('./commands/plot.js')).plotCommand,
+  report: async () => (await import('./commands/report.js')).reportCommand,
+  show: async () => (await import('./commands/show.js')).showCommand,
+  cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
+  task: async () => (await import('./commands/task.js')).taskCommand,
+};
 
 // `vbm show DIR | head`: when the reader of our output goes away, stop quietly (as cat does)
 for (const stream of [process.stdout, process.stderr])
@@ -29,21 +37,15 @@ program
   .version(VBM_VERSION)
   .showHelpAfterError();
 
-runCommand(program);
-checkCommand(program);
-initCommand(program);
-resultsCommand(program);
-labelCommand(program);
-atlasesCommand(program);
-permuteCommand(program);
-plotCommand(program);
-reportCommand(program);
-showCommand(program);
-cancelCommand(program);
-taskCommand(program);
-
-program.parseAsync(process.argv).catch((caught: unknown) => {
-  const err = fileErrorAsVbmError(caught);
-  process.stderr.write(`vbm: error: ${describeError(err)}\n`);
-  process.exit(err instanceof VbmError ? 2 : 1);
-});
+const asked = process.argv[2];
+const load = asked !== undefined && Object.hasOwn(COMMANDS, asked) ? [asked] : Object.keys(COMMANDS);
+Promise.all(load.map((name) => COMMANDS[name]()))
+  .then((adders) => {
+    for (const add of adders) add(program);
+    return program.parseAsync(process.argv);
+  })
+  .catch((caught: unknown) => {
+    const err = fileErrorAsVbmError(caught);
+    process.stderr.write(`vbm: error: ${describeError(err)}\n`);
+    process.exit(err instanceof VbmError ? 2 : 1);
+  });

@@ -70,7 +70,7 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
       data: inPlace ? slot : decodeVolume(f, s.ref.volume, slot),
       isFloat: h.datatype.isFloat,
       datatype: h.datatype.name,
-      sha256: f.sha256 ?? '',
+      hash: f.hash ?? '',
     });
     if (sleeper) {
       Atomics.wait(sleeper, 0, 0, testDelayMs);

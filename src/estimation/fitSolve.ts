@@ -47,7 +47,8 @@ export interface FittedModel {
   /** With variance components: ReML's estimates and the whitened model's traces. */
   nonSphericity?: NonSphericity;
   smoothness: SmoothnessEstimate;
-  scans: { path: string; volume: number; sha256: string; datatype: string }[];
+  /** hash: the file's content hash as read (the Node shell's XXH3-64; '' when the reader gave none). */
+  scans: { path: string; volume: number; hash: string; datatype: string }[];
   /** Wall time of each step, ms: headers, stream (read + accumulate), solve, smoothness. */
   timings: Record<string, number>;
   /** Inputs that are almost certainly wrong but do not stop the fit (all-zero scans, outlying means, Analyze orientation). */
@@ -293,7 +294,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     scans: refs.map((r) => ({
       path: r.path,
       volume: r.volume,
-      sha256: byRow.get(r.row)?.sha256 ?? '',
+      hash: byRow.get(r.row)?.hash ?? '',
       datatype: byRow.get(r.row)?.datatype ?? '',
     })),
     timings: inp.timings,

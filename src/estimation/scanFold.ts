@@ -47,7 +47,8 @@ export interface FitJob {
 
 export interface ScanReport {
   row: number;
-  sha256: string;
+  /** Content hash of the scan's file as read ('' when the reader gave none). */
+  hash: string;
   datatype: string;
   /** Candidate voxels this scan removed from the mask. */
   removed: number;
@@ -64,7 +65,8 @@ export interface DecodedScan {
   isFloat: boolean;
   /** The stored datatype's name (recorded in model.json). */
   datatype: string;
-  sha256?: string;
+  /** Content hash of its file, when the reader made one. */
+  hash?: string;
 }
 
 /** Refuse a scan whose grid (dimensions or affine, within 1e-3 mm) differs from the reference scan's. */
@@ -183,7 +185,7 @@ export class ScanFolder {
       stats,
     });
     this.reports.push({
-      report: { row: s.ref.row, sha256: scan.sha256 ?? '', datatype: scan.datatype, isFloat: scan.isFloat },
+      report: { row: s.ref.row, hash: scan.hash ?? '', datatype: scan.datatype, isFloat: scan.isFloat },
       stats,
       scale: s.scale ?? 1,
     });

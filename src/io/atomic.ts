@@ -1,4 +1,5 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /** The temporary name a file is written under before it is renamed into place: `.NAME.tmp-PID-RANDOM`. */
@@ -28,13 +29,29 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 /**
  * Files staged under temporary names and renamed together by `commit()`: a set of outputs
  * appears whole or not at all (up to the renames themselves, which are quick).
+ * With `{ background: true }` the bytes are written by libuv's threads while this thread goes on
+ * computing the next file: await `flushed()` before `commit()` (and before `abort()`).
  */
 export class StagedFiles {
   private readonly staged: { tmp: string; path: string }[] = [];
+  /** Background writes in flight: each resolves to its error, or undefined (never rejects). */
+  private readonly pending: Promise<Error | undefined>[] = [];
+
+  constructor(private readonly opts: { background?: boolean } = {}) {}
 
   write(path: string, data: string | Uint8Array): void {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = temporaryName(path);
+    if (this.opts.background) {
+      this.staged.push({ tmp, path });
+      this.pending.push(
+        writeFile(tmp, data).then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        ),
+      );
+      return;
+    }
     try {
       writeFileSync(tmp, data);
     } catch (e) {
@@ -44,7 +61,14 @@ export class StagedFiles {
     this.staged.push({ tmp, path });
   }
 
+  /** Wait for the background writes; throws the first one's error (abort() then removes the files). */
+  async flushed(): Promise<void> {
+    const errors = (await Promise.all(this.pending.splice(0))).filter((e) => e !== undefined);
+    if (errors.length) throw errors[0];
+  }
+
   commit(): string[] {
+    if (this.pending.length) throw new Error('internal: StagedFiles.commit() before flushed()');
     const done: string[] = [];
     for (const { tmp, path } of this.staged) {
       renameSync(tmp, path);

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { readSheet } from 'read-excel-file/node';
 import { VbmError } from '../errors.js';
 import { XLSX_MAX_FILE_BYTES, checkZipInflation } from './zipBound.js';
 
@@ -39,6 +38,8 @@ export async function readTable(path: string): Promise<Table> {
   if (ext === '.xlsx') {
     checkZipInflation(readFileSync(path), path);
     try {
+      // loaded only for .xlsx (its ~65 modules cost every other command's start)
+      const { readSheet } = await import('read-excel-file/node');
       raw = await readSheet(path);
     } catch (e) {
       throw new VbmError(

@@ -72,9 +72,9 @@ export async function resolveBackground(
  */
 export async function meanOfScans(a: Analysis, onProgress?: (done: number, total: number) => void): Promise<Volume> {
   const path = a.path(MEAN_IMAGE);
-  // tagged with the scans' contents (their SHA-256 as recorded at estimation), not just their names
+  // tagged with the scans' contents (their content hashes as recorded at estimation), not just their names
   const contents = createHash('sha256')
-    .update(a.record.scans.map((s) => `${s.sha256}:${s.volume}`).join('\n'))
+    .update(a.record.scans.map((s) => `${s.hash}:${s.volume}`).join('\n'))
     .digest('hex')
     .slice(0, 16);
   const tag = `vbm mean of ${a.record.scans.length} scans ${contents}`;

@@ -9,7 +9,8 @@ import type { NonSphericity } from '../estimation/nonSphericity.js';
 
 export const MODEL_FILE = 'model.json';
 export const MODEL_FORMAT = 'vbm-model';
-export const MODEL_FORMAT_VERSION = 1;
+/** 2: scans carry `hash` (XXH3-64, node/contentHash.ts); format 1 had `sha256` (read as `hash`). */
+export const MODEL_FORMAT_VERSION = 2;
 
 /** The machine-readable record of an analysis folder (model.json). */
 export interface ModelRecord {
@@ -49,7 +50,8 @@ export interface ModelRecord {
     /** SPM's globals: raw values, gSF, GM, ANCOVA centre. */
     globals?: GlobalScaling;
   };
-  scans: { label: string; row?: number; path: string; volume: number; sha256: string; datatype: string }[];
+  /** hash: the file's content hash when it was estimated (XXH3-64; SHA-256 in records of format 1). */
+  scans: { label: string; row?: number; path: string; volume: number; hash: string; datatype: string }[];
   /** Variance components (ReML) and the whitening, when the design has several variance groups. */
   nonSphericity?: NonSphericity;
   masking: { explicitMask: string | null; implicit: boolean; threshold: ThresholdMasking; voxels: number };
@@ -110,6 +112,11 @@ export function readModelRecord(dir: string): ModelRecord {
       `${path} was written by a newer vbm (format ${rec.formatVersion}, vbm ${rec.vbmVersion})`,
       'update vbm to read it',
     );
+  }
+  // format 1 named each scan's content hash (SHA-256) `sha256`
+  for (const s of rec.scans as (ModelRecord['scans'][number] & { sha256?: string })[]) {
+    if (s.hash === undefined && s.sha256 !== undefined) s.hash = s.sha256;
+    delete s.sha256;
   }
   return rec;
 }

@@ -19,17 +19,16 @@ import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import type { BackendSettings } from './backendSettings.js';
 import { runAnalysis } from './run.js';
-import { runCheck } from './check.js';
 import { updateContrasts } from './updateContrasts.js';
 import { runResults } from './results.js';
 import { openAtlas, runLabel } from './label.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from './permute.js';
-import { runReport } from './report.js';
 import { MEAN_IMAGE } from './background.js';
 import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
 import { TasksSubmitted } from './taskBackend.js';
 import type { PipelineOptions } from './pipeline.js';
-import { type StageName, type StagesFile, fileSha256, hashOf, recordScanHash, scanFingerprint } from './stages.js';
+import { type StageName, type StagesFile, hashOf, recordScanHash, scanFingerprint } from './stages.js';
+import { fileContentHash } from '../node/contentHash.js';
 
 /** One model's run: what every stage shares. */
 export interface ModelRun {
@@ -50,7 +49,7 @@ export interface ModelRun {
   scanFiles: string[];
   backend?: BackendSettings;
   masking: MaskingOptions;
-  maskSha: string | null;
+  maskHash: string | null;
   /** Content hashes of the scans; filled by the fit as it reads them when `deferHashes`. */
   scanHashes: string[];
   deferHashes: boolean;
@@ -107,10 +106,12 @@ const checkStage: StageDef = {
           scanHashes: r.scanHashes,
           check: r.spec.check,
           table: r.table.rows,
-          maskSha: r.maskSha,
+          maskHash: r.maskHash,
         })
       : null,
   run: async (r) => {
+    // the check and the report draw pictures: their modules (canvas) load only when they run
+    const { runCheck } = await import('./check.js');
     const res = await runCheck({
       design: r.spec.design,
       out: r.dir,
@@ -127,7 +128,7 @@ const checkStage: StageDef = {
 
 // estimate: scan contents, masks; the scans' hashes come from the fit's own read when deferred
 const estimateKey = (r: ModelRun): string =>
-  hashOf({ designKey: key(r, 'design'), scanHashes: r.scanHashes, masking: r.masking, maskSha: r.maskSha });
+  hashOf({ designKey: key(r, 'design'), scanHashes: r.scanHashes, masking: r.masking, maskHash: r.maskHash });
 const estimateStage: StageDef = {
   name: 'estimate',
   before: (r) => {
@@ -165,8 +166,8 @@ const estimateStage: StageDef = {
     r.estimated = res.record;
     r.reopen();
     if (r.deferHashes) {
-      // single-file scans were hashed by the fit as it read them (whole file, as fileSha256 does)
-      const streamed = new Map(res.record.scans.map((s) => [s.path, s.sha256]));
+      // single-file scans were hashed by the fit as it read them (whole file, as fileContentHash does)
+      const streamed = new Map(res.record.scans.map((s) => [s.path, s.hash]));
       r.scanHashes = r.scanFiles.map((f) => {
         const h = /\.nii(\.gz)?$/i.test(f) ? streamed.get(f) : undefined;
         return h ? recordScanHash(r.state, f, h) : scanFingerprint(r.state, f);
@@ -335,6 +336,7 @@ const reportStage: StageDef = {
       : null,
   run: async (r) => {
     const s = r.spec.report!;
+    const { runReport } = await import('./report.js');
     const out = await runReport(r.analysis(), {
       threshold: s.threshold,
       correction: s.correction,
@@ -370,7 +372,7 @@ export const MODEL_STAGES: readonly StageDef[] = [
 export function modelRun(
   fields: Omit<
     ModelRun,
-    'analysis' | 'reopen' | 'atlas' | 'keys' | 'masking' | 'maskSha' | 'scanHashes' | 'deferHashes' | 'estimated'
+    'analysis' | 'reopen' | 'atlas' | 'keys' | 'masking' | 'maskHash' | 'scanHashes' | 'deferHashes' | 'estimated'
   > & { knownHashes: (string | undefined)[]; estimateForced: boolean },
 ): ModelRun {
   const { knownHashes, estimateForced, ...rest } = fields;
@@ -396,7 +398,7 @@ export function modelRun(
             ? { type: 'relative' as const, value: spec.threshold.relative }
             : { type: 'none' as const },
     },
-    maskSha: spec.mask && existsSync(spec.mask) ? fileSha256(spec.mask) : null,
+    maskHash: spec.mask && existsSync(spec.mask) ? fileContentHash(spec.mask) : null,
     deferHashes,
     scanHashes: deferHashes ? [] : scanFiles.map((f, i) => knownHashes[i] ?? scanFingerprint(state, f)),
     analysis: () => (opened ??= openAnalysis(rest.dir, { stages: state })),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
 import { decodeVolume, type NiftiFile, openNifti } from '../io/nifti/read.js';
+import { hashLike } from '../node/contentHash.js';
 import type { BatchResult } from '../permutation/engine.js';
 import {
   type PermutationInput,
@@ -72,7 +73,7 @@ function contrastInput(a: Analysis, opts: PermuteOptions): PermutationInput {
     voxels,
     dims: rec.grid.dims,
     affine: rec.grid.affine,
-    identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.sha256) },
+    identity: { id: rec.analysisId, scans: rec.scans.map((s) => s.hash) },
     varianceGroups: rec.nonSphericity?.groups,
     plan,
   };
@@ -97,12 +98,13 @@ function scanReader(
           `scan ${i + 1} (${s.path}) of the analysis is missing`,
           'restore the file, or re-run `vbm run` with the current scans',
         );
-      if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: true }) };
+      // hashed as the record was (XXH3-64; SHA-256 in records of an earlier vbm)
+      if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: hashLike(s.hash) }) };
       const h = open.file.header;
       if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {
         throw new VbmError(`scan ${s.path} is no longer on the analysis grid`, 're-run `vbm run`');
       }
-      if (s.sha256 && open.file.sha256 && open.file.sha256 !== s.sha256) {
+      if (s.hash && open.file.hash && open.file.hash !== s.hash) {
         throw new VbmError(
           `scan ${s.path} changed since the analysis was estimated (its content hash differs from model.json)`,
           're-run `vbm run` so that the model and the permutations use the same data',

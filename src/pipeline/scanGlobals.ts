@@ -1,5 +1,5 @@
 /**
- * SPM's mean globals for the pipeline, remembered in vbm-stages.json by scan content (sha256 and
+ * SPM's mean globals for the pipeline, remembered in vbm-stages.json by scan content (content hash and
  * volume), so that a cached re-run does not read every scan again just to rebuild the design.
  */
 import { computeScanGlobals } from '../estimation/globals.js';

@@ -23,7 +23,7 @@ export function describeAnalysis(a: Analysis, opts: { allScans?: boolean } = {})
   const shown = opts.allScans ? r.scans : r.scans.slice(0, 3);
   for (const s of shown)
     out.push(
-      `  ${s.row !== undefined ? `row ${s.row}: ` : ''}${s.label}${s.volume ? `,${s.volume + 1}` : ''}  ${s.datatype}  sha256 ${s.sha256.slice(0, 12)}`,
+      `  ${s.row !== undefined ? `row ${s.row}: ` : ''}${s.label}${s.volume ? `,${s.volume + 1}` : ''}  ${s.datatype}  ${s.hash.length === 64 ? 'sha256' : 'xxh3'} ${s.hash.slice(0, 12)}`,
     );
   if (!opts.allScans && r.scans.length > 3) out.push(`  ... ${r.scans.length - 3} more (vbm show --scans lists all)`);
   out.push('');

@@ -4,21 +4,12 @@
  * `vbm-stages.json`, so that a re-run skips what is unchanged and recomputes what is damaged.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { temporaryWriter, writeFileAtomic } from '../io/atomic.js';
+import { fileContentHash, fileHasDigest } from '../node/contentHash.js';
 
 export const STAGES = [
   'design',
@@ -38,7 +29,7 @@ export interface StageRecord {
   key: string;
   finished: string;
   seconds: number;
-  /** Files written by the stage (names in the folder) and their SHA-256. */
+  /** Files written by the stage (names in the folder) and their content hashes (node/contentHash.ts). */
   outputs: Record<string, string>;
   /** Size and modification time of each output when it was hashed: a cheap first check for readers. */
   stats?: Record<string, { size: number; mtimeMs: number }>;
@@ -48,29 +39,17 @@ export interface StageRecord {
 
 export interface StagesFile {
   format: 'vbm-stages';
-  /** Scan fingerprints: a content hash is reused while size and modification time are unchanged. */
-  scans: Record<string, { size: number; mtimeMs: number; ino?: number; sha256: string }>;
+  /**
+   * Scan fingerprints: a content hash is reused while size, modification time and inode are
+   * unchanged. `hash`: XXH3-64 (node/contentHash.ts); entries of an earlier vbm hold `sha256`
+   * (still used while the file is unchanged, so its folders stay cached).
+   */
+  scans: Record<string, { size: number; mtimeMs: number; ino?: number; hash?: string; sha256?: string }>;
   stages: Partial<Record<StageName, StageRecord>>;
 }
 
 export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
-}
-
-export function fileSha256(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 22);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n <= 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
 }
 
 export function readStages(dir: string): StagesFile {
@@ -92,7 +71,7 @@ export function writeStages(dir: string, s: StagesFile): void {
 
 /** Content hash of a scan, reusing the recorded one while its size, mtime and inode are unchanged. */
 export function scanFingerprint(s: StagesFile, path: string): string {
-  return knownScanHash(s, path) ?? recordScanHash(s, path, fileSha256(path));
+  return knownScanHash(s, path) ?? recordScanHash(s, path, fileContentHash(path));
 }
 
 /** The recorded content hash of a scan if its size, mtime and inode still match; else undefined. */
@@ -105,21 +84,21 @@ export function knownScanHash(s: StagesFile, path: string): string | undefined {
     known.mtimeMs === st.mtimeMs &&
     (known.ino === undefined || known.ino === st.ino)
   )
-    return known.sha256;
+    return known.hash ?? known.sha256;
   return undefined;
 }
 
 /** Record a scan's content hash (computed elsewhere, e.g. while the fit streamed it) with its size, mtime and inode. */
-export function recordScanHash(s: StagesFile, path: string, sha256: string): string {
+export function recordScanHash(s: StagesFile, path: string, hash: string): string {
   const st = statSync(path);
-  s.scans[path] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
-  return sha256;
+  s.scans[path] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, hash };
+  return hash;
 }
 
 /** Hash every output file of a stage. */
 export function hashOutputs(dir: string, files: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of files) out[f] = fileSha256(join(dir, f));
+  for (const f of files) out[f] = fileContentHash(join(dir, f));
   return out;
 }
 
@@ -145,17 +124,17 @@ export function outputIntact(dir: string, rec: StageRecord, name: string): boole
   const st = statSync(p);
   const known = rec.stats?.[name];
   if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) return true;
-  return fileSha256(p) === want;
+  return fileHasDigest(p, want);
 }
 
 /** Why a recorded stage cannot be reused, or null when it can. */
 export function staleReason(dir: string, rec: StageRecord | undefined, key: string): string | null {
   if (!rec) return 'not run yet';
   if (rec.key !== key) return 'inputs changed';
-  for (const [f, sha] of Object.entries(rec.outputs)) {
+  for (const [f, digest] of Object.entries(rec.outputs)) {
     const p = join(dir, f);
     if (!existsSync(p)) return `output ${f} is missing`;
-    if (fileSha256(p) !== sha) return `output ${f} was changed or damaged (its hash differs)`;
+    if (!fileHasDigest(p, digest)) return `output ${f} was changed or damaged (its hash differs)`;
   }
   return null;
 }

@@ -12,7 +12,7 @@ import { matmul, pinv, transpose } from '../model/linalg.js';
 import { contrastMaps } from '../estimation/contrastMaps.js';
 import { whitenedDesign } from '../estimation/nonSphericity.js';
 import type { FittedModel } from '../estimation/fit.js';
-import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
+import { MODEL_FILE, MODEL_FORMAT_VERSION, type ModelRecord } from './modelRecord.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { stageContrastImages } from './outputs.js';
 
@@ -85,6 +85,7 @@ export function updateContrasts(
     const images = maps.map((m) => stageContrastImages(a.dir, fit, m, staged));
     const record: ModelRecord = {
       ...a.record,
+      formatVersion: MODEL_FORMAT_VERSION, // the shape written is today's (scans' hashes as `hash`)
       ...(command
         ? {
             commands: {

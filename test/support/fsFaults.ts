@@ -6,6 +6,7 @@
  * fail with EROFS. Node's ESM named exports of node:fs are re-synced so vbm's imports see it.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { resolve } from 'node:path';
 
@@ -41,6 +42,13 @@ if (m) {
     }
     return origWrite(p, data, opts);
   };
+  // the same fault for writes that libuv's threads do (vbm run's background writes)
+  const origWriteAsync = fsp.writeFile;
+  fsp.writeFile = (async (p: string, data: string | NodeJS.ArrayBufferView, opts?: fs.WriteFileOptions) => {
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (under(p) && (code === 'EROFS' || size > 4096)) fs.writeFileSync(p, data, opts);
+    return origWriteAsync(p, data, opts);
+  }) as typeof fsp.writeFile;
   if (code === 'EROFS') {
     const origMkdir = fs.mkdirSync;
     fs.mkdirSync = ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {

@@ -13,8 +13,8 @@ import { type NiftiHeader, NIFTI2_HEADER_BYTES, checkSaneSize, claimedBytes, par
 export interface NiftiFile {
   header: NiftiHeader;
   data: Uint8Array;
-  /** SHA-256 of the bytes on disk (header file, then image file), when asked for. */
-  sha256?: string;
+  /** Content hash of the bytes on disk (header file, then image file), when asked for (node/contentHash.ts). */
+  hash?: string;
 }
 
 /** Whether bytes start with gzip's magic number. */

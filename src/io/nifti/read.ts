@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { type ContentHash, contentHash } from '../../node/contentHash.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
@@ -102,7 +102,7 @@ function analyzeSidecar(headerPath: string): AnalyzeMat | undefined {
 function readWhole(
   path: string,
   what: string,
-  hash?: ReturnType<typeof createHash>,
+  hash?: ContentHash,
   into?: (bytes: number) => Uint8Array | undefined,
 ): Uint8Array {
   if (!existsSync(path)) {
@@ -180,15 +180,16 @@ function readInto(path: string, target: Uint8Array): Uint8Array {
 
 /**
  * Read a NIfTI-1 or Analyze image (.nii, .nii.gz, .hdr/.img): its header and raw voxel bytes, and
- * optionally the SHA-256 of the bytes on disk. `into`: where to read a single-file image (given its header and size; undefined: a new buffer),
+ * optionally the content hash of the bytes on disk (`hash`: true for vbm's XXH3-64, or the hash to
+ * use, e.g. node/contentHash.ts hashLike(a recorded digest)). `into`: where to read a single-file image (given its header and size; undefined: a new buffer),
  * e.g. so that the voxels land where a kernel reads them.
  */
 export function openNifti(
   path: string,
-  opts: { hash?: boolean; into?: (header: NiftiHeader, bytes: number) => Uint8Array | undefined } = {},
+  opts: { hash?: boolean | ContentHash; into?: (header: NiftiHeader, bytes: number) => Uint8Array | undefined } = {},
 ): NiftiFile {
   const { headerPath, imagePath } = niftiFiles(path);
-  const hash = opts.hash ? createHash('sha256') : undefined;
+  const hash = opts.hash === true ? contentHash() : opts.hash || undefined;
   requireFile(headerPath, 'image');
   // the header first, from the first bytes: the claimed size is checked against the file before
   // anything of that size is read, inflated or allocated
@@ -211,7 +212,7 @@ export function openNifti(
   const rawData = imagePath === headerPath ? raw : readWhole(imagePath, 'image data (.img)', hash);
   const data = isGzip(rawData) ? gunzipBounded(rawData, imagePath, need + TRAILING_BYTES_ALLOWED, need) : rawData;
   if (data.length < need) throw tooLittleData(imagePath, header, need, data.length);
-  return { header, data, sha256: hash?.digest('hex') };
+  return { header, data, hash: hash?.digest() };
 }
 
 /** Read one 3-D volume (volume `index` of a 4-D file) as float32. */
