@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import type { Table } from '../src/io/spreadsheet.js';
+import type { Table } from '../src/node/spreadsheet.js';
 import { designMatrix } from '../src/model/designMatrix.js';
 import { designFromTable, tableScans } from '../src/pipeline/tableDesign.js';
 import { parseContrastsText } from '../src/model/contrasts.js';

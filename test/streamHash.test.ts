@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
+import { readVolume } from '../src/node/nifti/read.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const vbm = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

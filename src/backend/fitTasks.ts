@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import { type FitSums, mergeSums } from '../estimation/accumulate.js';
 import { FIT_CHUNK, fitChunks } from '../estimation/fitChunks.js';
 import { type FitJob, type ScanReport, runFitJob } from '../estimation/fitJob.js';

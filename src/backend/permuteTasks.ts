@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from '../pipeline/permute.js';
 import type { BatchResult } from '../permutation/engine.js';

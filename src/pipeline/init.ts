@@ -1,6 +1,6 @@
 /** `vbm init`: a commented analysis file for a spreadsheet, ready to edit. */
 import { basename, dirname, relative, resolve } from 'node:path';
-import { readTable } from '../io/spreadsheet.js';
+import { readTable } from '../node/spreadsheet.js';
 import { columnKind } from '../model/factors.js';
 
 export async function initAnalysisFile(designPath: string, outDir: string, filePath?: string): Promise<string> {

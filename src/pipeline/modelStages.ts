@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import type { readTable } from '../io/spreadsheet.js';
+import type { readTable } from '../node/spreadsheet.js';
 import type { Design, DesignOptions } from '../model/designMatrix.js';
 import type { Contrast } from '../model/contrasts.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';

@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { VBM_VERSION } from '../version.js';
 import type { Atlas } from '../atlas/atlas.js';
 import { codeAt, regionName } from '../atlas/atlas.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { footerLines } from './results.js';
 import {

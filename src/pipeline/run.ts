@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
-import { StagedFiles } from '../io/atomic.js';
+import { StagedFiles } from '../node/atomic.js';
 import { voxelSizes } from '../io/nifti/affine.js';
-import { readTable } from '../io/spreadsheet.js';
+import { readTable } from '../node/spreadsheet.js';
 import { type Design, type DesignOptions } from '../model/designMatrix.js';
 import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';

@@ -18,7 +18,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { temporaryWriter, writeFileAtomic } from '../io/atomic.js';
+import { temporaryWriter, writeFileAtomic } from '../node/atomic.js';
 
 export const STAGES = [
   'design',

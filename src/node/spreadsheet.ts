@@ -5,9 +5,9 @@ import { readSheet } from 'read-excel-file/node';
 import { VbmError } from '../errors.js';
 import { XLSX_MAX_FILE_BYTES, checkZipInflation } from './zipBound.js';
 
-import type { Cell, Table } from './table.js';
+import type { Cell, Table } from '../io/table.js';
 
-export type { Cell, Table } from './table.js';
+export type { Cell, Table } from '../io/table.js';
 
 function normaliseCell(v: unknown): Cell {
   if (v === null || v === undefined) return null;

@@ -3,15 +3,28 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
-import { type NiftiHeader, NIFTI2_HEADER_BYTES, checkSaneSize, claimedBytes, parseHeader } from './header.js';
-import type { AnalyzeMat } from './analyze.js';
-import { readMatVariables } from '../matlab.js';
-import { DT } from './datatypes.js';
-import type { Volume } from './volume.js';
-import { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeVolume, isGzip, tooLittleData, tooMuchData } from './decode.js';
+import {
+  type NiftiHeader,
+  NIFTI2_HEADER_BYTES,
+  checkSaneSize,
+  claimedBytes,
+  parseHeader,
+} from '../../io/nifti/header.js';
+import type { AnalyzeMat } from '../../io/nifti/analyze.js';
+import { readMatVariables } from '../../io/matlab.js';
+import { DT } from '../../io/nifti/datatypes.js';
+import type { Volume } from '../../io/nifti/volume.js';
+import {
+  type NiftiFile,
+  TRAILING_BYTES_ALLOWED,
+  decodeVolume,
+  isGzip,
+  tooLittleData,
+  tooMuchData,
+} from '../../io/nifti/decode.js';
 
 // the pure decoding lives in decode.ts; these names stay importable from here
-export { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeNifti, decodeVolume } from './decode.js';
+export { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeNifti, decodeVolume } from '../../io/nifti/decode.js';
 
 /** For a path, the header file and the image file (.nii: both the same; .hdr/.img: a pair). */
 export function niftiFiles(path: string): { headerPath: string; imagePath: string } {
