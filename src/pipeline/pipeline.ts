@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError, fileErrorAsVbmError } from '../errors.js';
 import { readTable } from '../node/spreadsheet.js';
+import { removeStaleTemporaries } from '../node/atomic.js';
+import { lockFolder } from '../node/folderLock.js';
 import type { DesignOptions } from '../model/designMatrix.js';
 import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';
@@ -27,9 +29,7 @@ import {
   type StageName,
   hashOutputs,
   knownScanHash,
-  lockFolder,
   readStages,
-  removeStaleTemporaries,
   staleReason,
   statOutputs,
   writeStages,
