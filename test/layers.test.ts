@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import type { Table } from '../src/node/spreadsheet.js';
+import { type Table, readTable } from '../src/node/spreadsheet.js';
+import { tableFromRows } from '../src/io/table.js';
 import { designMatrix } from '../src/model/designMatrix.js';
 import { designFromTable, tableScans } from '../src/pipeline/tableDesign.js';
 import { parseContrastsText } from '../src/model/contrasts.js';
@@ -73,6 +74,47 @@ test('contrasts file: read by the shell, parsed by the model; YAML and JSON give
       () => parseContrastsText('[{', 'bad.json', false),
       (e: unknown) => e instanceof VbmError && /^bad\.json: cannot parse/.test(e.message),
     );
+  } finally {
+    cleanup();
+  }
+});
+
+test('spreadsheet rows: the pure half makes a Table (written out by hand); the Node shell reads a file into the same', async () => {
+  const rows = [
+    [' scan ', 'age', 'male'],
+    [null, '', '  '],
+    ['a.nii', 61, true],
+    ['b.nii', ' 7 ', false],
+  ];
+  const want: Table = {
+    path: 'mem.csv',
+    header: ['scan', 'age', 'male'],
+    rows: [
+      ['a.nii', 61, 1],
+      ['b.nii', '7', 0],
+    ],
+    rowNumbers: [3, 4],
+  };
+  assert.deepEqual(tableFromRows(rows, 'mem.csv'), want);
+  assert.throws(
+    () => tableFromRows([['scan', 'age', 'scan']], 'dup.csv'),
+    (e: unknown) => e instanceof VbmError && /^dup\.csv: column name 'scan' appears twice/.test(e.message),
+  );
+  assert.throws(
+    () => tableFromRows([[null], ['']], 'blank.csv'),
+    (e: unknown) => e instanceof VbmError && /^blank\.csv: the spreadsheet is empty/.test(e.message),
+  );
+  const { dir, cleanup } = tempDir();
+  try {
+    // ';'-separated, as European spreadsheets export "CSV"; csv-parse gives text, so numbers stay text
+    const path = join(dir, 'd.csv');
+    writeFileSync(path, 'scan;age\n\na.nii;61\n');
+    assert.deepEqual(await readTable(path), {
+      path,
+      header: ['scan', 'age'],
+      rows: [['a.nii', '61']],
+      rowNumbers: [3],
+    });
   } finally {
     cleanup();
   }
