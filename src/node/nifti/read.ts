@@ -12,12 +12,12 @@ import {
 } from '../../io/nifti/header.js';
 import type { AnalyzeMat } from '../../io/nifti/analyze.js';
 import { readMatVariables } from '../../io/matlab.js';
-import { DT } from '../../io/nifti/datatypes.js';
 import type { Volume } from '../../io/nifti/volume.js';
 import {
   type NiftiFile,
   TRAILING_BYTES_ALLOWED,
   decodeVolume,
+  decodeVolume64,
   isGzip,
   tooLittleData,
   tooMuchData,
@@ -239,16 +239,5 @@ export function readVolume64(
   index = 0,
 ): { dims: [number, number, number]; affine: number[][]; data: Float64Array } {
   const file = openNifti(path);
-  const h = file.header;
-  if (h.datatype.code !== DT.FLOAT64)
-    return { dims: h.dims, affine: h.affine, data: Float64Array.from(decodeVolume(file, index)) };
-  const nvox = h.dims[0] * h.dims[1] * h.dims[2];
-  const start = h.voxOffset + index * nvox * 8;
-  if (file.data.byteLength < start + nvox * 8)
-    throw new VbmError(`${h.path}: the file holds less data than its header claims`);
-  const view = new DataView(file.data.buffer, file.data.byteOffset + start, nvox * 8);
-  const le = h.littleEndian;
-  const out = new Float64Array(nvox);
-  for (let i = 0; i < nvox; i++) out[i] = view.getFloat64(8 * i, le) * h.slope + h.inter;
-  return { dims: h.dims, affine: h.affine, data: out };
+  return { dims: file.header.dims, affine: file.header.affine, data: decodeVolume64(file, index) };
 }
