@@ -271,6 +271,10 @@ const permutationsStage: StageDef = {
       clusterThreshold: p.clusterThreshold,
       connectivity: p.connectivity,
       accel: p.accel,
+      scheme: p.scheme,
+      blocks: p.blocks,
+      alpha: p.alpha,
+      tfceParams: p.tfceParams,
       origin: r.spec.origin,
       workers: opts.workers ?? r.spec.workers,
       // how the data are held (in memory or streamed) does not change the results: not in the key
