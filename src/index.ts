@@ -3,7 +3,7 @@ import type { AnalysisSpec } from './pipeline/analysisFile.js';
 import { type PipelineOptions, runPipeline as runPipelineStages } from './pipeline/pipeline.js';
 import { backendTasks } from './backend/pipelineTasks.js';
 export { VbmError } from './errors.js';
-export { VBM_VERSION } from './version.js';
+export { VBM_VERSION } from './node/version.js';
 export type { Volume } from './io/nifti/volume.js';
 export type { NiftiHeader } from './io/nifti/header.js';
 export { readVolume, openNifti, decodeVolume, readHeaderOnly } from './node/nifti/read.js';

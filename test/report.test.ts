@@ -20,7 +20,7 @@ import { runPlot } from '../src/pipeline/plot.js';
 import { openAtlas } from '../src/pipeline/label.js';
 import { readVolume } from '../src/node/nifti/read.js';
 import { VbmError } from '../src/errors.js';
-import { VBM_VERSION } from '../src/version.js';
+import { VBM_VERSION } from '../src/node/version.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const AAL_IMAGE = '/usr/share/mricron/templates/aal.nii.gz';

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../node/atomic.js';
 import { type FitSums, mergeSums } from '../estimation/accumulate.js';
 import { FIT_CHUNK, fitChunks } from '../estimation/fitChunks.js';
 import { type FitJob, type ScanReport, runFitJob } from '../estimation/fitJob.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import { TasksSubmitted } from '../pipeline/taskBackend.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { type RunJobOptions, runJob } from './runJob.js';

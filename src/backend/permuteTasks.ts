@@ -20,7 +20,7 @@ import { PERMUTATION_CHUNK, type PermuteOptions, planScheme, withVarianceGroups 
 import { permuteContrastShare } from '../pipeline/permuteInput.js';
 import { productRows } from '../permutation/partition.js';
 import { rearrangements } from '../permutation/schemes.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { refuseAccelOnBackend } from '../pipeline/backendSettings.js';

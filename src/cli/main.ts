@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { describeError, fileErrorAsVbmError, VbmError } from '../errors.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import { runCommand } from './commands/run.js';
 import { checkCommand } from './commands/check.js';
 import { initCommand } from './commands/init.js';

@@ -14,7 +14,7 @@ import type { Contrast } from '../model/contrasts.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
 import type { MaskingOptions } from '../estimation/masking.js';
 import type { Atlas } from '../atlas/atlas.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import type { BackendSettings } from './backendSettings.js';

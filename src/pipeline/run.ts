@@ -12,7 +12,7 @@ import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contr
 import { type FitOptions, type FittedModel, fitModel } from '../estimation/fit.js';
 import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
 import type { MaskingOptions } from '../estimation/masking.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import {
   MODEL_FILE,
   MODEL_FORMAT,
