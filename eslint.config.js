@@ -1,8 +1,9 @@
 // ESLint: typescript-eslint's type-checked rules, plus the layer rules that keep vbm's tree honest.
 // Layers, lowest first (a module may import only from its own layer or lower ones):
-//   errors, version, random, work, settings
+//   errors, random, work, settings
 //   io              (pure: NIfTI decode/encode, headers, affines, tables, CSV text)
-//   node            (the Node services: files, NIfTI files, gzip, hashing, atomic writes, locks, threads)
+//   node            (the Node services: files, NIfTI files, gzip, spreadsheets, hashing, atomic writes,
+//                    locks, threads, the version)
 //   model, inference
 //   estimation, check, permutation, atlas, synth
 //   plot, report
@@ -19,7 +20,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const LAYERS = [
-  ['errors', 'version', 'random', 'work', 'settings'],
+  ['errors', 'random', 'work', 'settings'],
   ['io'],
   ['node'],
   ['model', 'inference'],
