@@ -6,8 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tempDir } from './helpers.js';
+import { join, relative } from 'node:path';
+import ts from 'typescript';
+import { repoRoot, tempDir } from './helpers.js';
 import { type Table, readTable } from '../src/node/spreadsheet.js';
 import { tableFromRows } from '../src/io/table.js';
 import { designMatrix } from '../src/model/designMatrix.js';
@@ -118,4 +119,34 @@ test('spreadsheet rows: the pure half makes a Table (written out by hand); the N
   } finally {
     cleanup();
   }
+});
+
+test('every function, class and constant that vbm and vbm/core export has a doc comment where it is declared', () => {
+  const entries = ['src/index.ts', 'src/core/index.ts'].map((e) => join(repoRoot, e));
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: ['node'],
+    noEmit: true,
+  });
+  const checker = program.getTypeChecker();
+  let seen = 0;
+  const missing: string[] = [];
+  for (const entry of entries) {
+    const file = program.getSourceFile(entry);
+    const module = file && checker.getSymbolAtLocation(file);
+    assert.ok(module, entry);
+    for (const exported of checker.getExportsOfModule(module)) {
+      const s = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      const decl = s.declarations?.[0];
+      if (!decl || !(ts.isFunctionDeclaration(decl) || ts.isClassDeclaration(decl) || ts.isVariableDeclaration(decl)))
+        continue; // types and interfaces
+      seen++;
+      if (!ts.displayPartsToString(s.getDocumentationComment(checker)).trim())
+        missing.push(`${exported.name} (${relative(repoRoot, decl.getSourceFile().fileName)})`);
+    }
+  }
+  assert.ok(seen > 150, `${seen} exports checked`);
+  assert.deepEqual(missing, [], 'exports without a doc comment');
 });
