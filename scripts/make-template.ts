@@ -10,8 +10,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readVolume } from '../src/io/nifti/read.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { readVolume } from '../src/node/nifti/read.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { worldSampler } from '../src/plot/sampling.js';
 import { applyAffine } from '../src/io/nifti/affine.js';

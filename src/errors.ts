@@ -58,7 +58,7 @@ export function fileErrorAsVbmError(err: unknown): unknown {
   const make = e.code ? FILE_ERRORS[e.code] : undefined;
   if (!make) return err;
   const raw = e.dest && (e.code === 'EEXIST' || e.code === 'ENOTDIR') ? e.dest : (e.path ?? e.dest ?? '(unknown path)');
-  // name the file being written, not its temporary name (.NAME.tmp-PID-RANDOM, see io/atomic.ts)
+  // name the file being written, not its temporary name (.NAME.tmp-PID-RANDOM, see node/atomic.ts)
   const path = raw.replace(/(^|[\\/])\.([^\\/]+)\.tmp-\d+-[a-z0-9]+$/, '$1$2');
   const [message, hint] = make(path);
   return new VbmError(`${message}${e.syscall ? ` (${e.syscall})` : ''}`, hint);

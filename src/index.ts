@@ -3,14 +3,14 @@ import type { AnalysisSpec } from './pipeline/analysisFile.js';
 import { type PipelineOptions, runPipeline as runPipelineStages } from './pipeline/pipeline.js';
 import { backendTasks } from './backend/pipelineTasks.js';
 export { VbmError } from './errors.js';
-export { VBM_VERSION } from './version.js';
+export { VBM_VERSION } from './node/version.js';
 export type { Volume } from './io/nifti/volume.js';
 export type { NiftiHeader } from './io/nifti/header.js';
-export { readVolume, openNifti, decodeVolume, readHeaderOnly } from './io/nifti/read.js';
-export { encodeNifti } from './io/nifti/write.js';
+export { readVolume, openNifti, decodeVolume, readHeaderOnly } from './node/nifti/read.js';
+export { encodeNifti } from './node/nifti/write.js';
 export { DT } from './io/nifti/datatypes.js';
 export { type Affine, applyAffine, invertAffine, axisCodes, voxelSizes } from './io/nifti/affine.js';
-export { readTable, type Table } from './io/spreadsheet.js';
+export { readTable, type Table } from './node/spreadsheet.js';
 export { type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
 export { designFromTable as designMatrix, tableScans } from './pipeline/tableDesign.js';
 export {

@@ -118,7 +118,7 @@ test('the stopping rule and the --accel parser', () => {
     assert.deepEqual(spec.permute?.accel, { tail: true, stop: true });
     assert.throws(
       () => parseAnalysisSpec({ design: 'd.csv', out: 'o', permute: { accel: 'negbin' } }, dir, 'a.yaml'),
-      /a\.yaml: permute\.accel: 'negbin'/,
+      /a\.yaml: permute: accel: 'negbin'/,
     );
   } finally {
     cleanup();

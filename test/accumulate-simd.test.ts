@@ -23,8 +23,8 @@ import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { tempDir } from './helpers.js';
 import { xxh3Reference } from './support/xxh3.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
-import { openNifti, readVolume } from '../src/io/nifti/read.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
+import { openNifti, readVolume } from '../src/node/nifti/read.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 
 const dims: [number, number, number] = [13, 11, 9];

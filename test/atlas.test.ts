@@ -12,8 +12,8 @@ import { loadAtlas } from '../src/atlas/atlas.js';
 import { labelClusters, labelExtended, labelPeaks } from '../src/atlas/label.js';
 import { resolveAtlas } from '../src/atlas/registry.js';
 import { computeResults } from '../src/inference/results.js';
-import { readVolume } from '../src/io/nifti/read.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { readVolume } from '../src/node/nifti/read.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { VbmError } from '../src/errors.js';
 

@@ -7,9 +7,9 @@ import { makeQcCohort, writeQcCohort, type ScanFault } from '../src/synth/qcCoho
 import { runCheck } from '../src/pipeline/check.js';
 import { HomogeneityAccumulator, flagScans, MAD_TO_SD } from '../src/check/homogeneity.js';
 import { Rng } from '../src/synth/random.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import { VbmError } from '../src/errors.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { mniLikeAffine } from '../src/synth/phantom.js';
 import { repoRoot, tempDir } from './helpers.js';

@@ -16,7 +16,7 @@ import { shippedTemplate } from '../src/plot/background.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { analysisResults } from '../src/pipeline/results.js';
 import { runPlot } from '../src/pipeline/plot.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import { runReport } from '../src/pipeline/report.js';
 import { runPermute } from '../src/pipeline/permute.js';
 

@@ -18,12 +18,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { needShared, sharedDir, tempDir } from './helpers.js';
-import { readTable } from '../src/io/spreadsheet.js';
+import { readTable } from '../src/node/spreadsheet.js';
 import { type DesignOptions, designMatrix } from '../src/model/designMatrix.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
 import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import type { ThresholdMasking } from '../src/estimation/masking.js';
 
 const fixture = (name: string): string => join(sharedDir, 'fixtures', name);

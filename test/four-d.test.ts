@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tempDir, maxRelDiff } from './helpers.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 
 test('a 4-D .nii.gz named on every row (or as file.nii,K) equals the 3-D files', async () => {

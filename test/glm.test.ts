@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { Rng } from '../src/synth/random.js';
 

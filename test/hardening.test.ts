@@ -13,7 +13,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { repoRoot, tempDir } from './helpers.js';
 import { assertRefused, runCli } from './support/cli.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { openAnalysis } from '../src/pipeline/analysis.js';
 import { runResults } from '../src/pipeline/results.js';
 import { runPlot } from '../src/pipeline/plot.js';
@@ -244,7 +244,7 @@ test('case 8: an all-NaN scan that empties the mask is named, with the voxels it
   const { dir, cleanup } = tempDir();
   try {
     const design = study(dir, 8);
-    const cohortAffine = (await import('../src/io/nifti/read.js')).readVolume(
+    const cohortAffine = (await import('../src/node/nifti/read.js')).readVolume(
       join(dir, 'scans', 'smwc1sub-0001.nii'),
     ).affine;
     writeFileSync(
@@ -267,7 +267,7 @@ test('case 9: an all-zero float scan and a scan on another scale are warned abou
   const { dir, cleanup } = tempDir();
   try {
     const design = study(dir, 12);
-    const { readVolume } = await import('../src/io/nifti/read.js');
+    const { readVolume } = await import('../src/node/nifti/read.js');
     const v = readVolume(join(dir, 'scans', 'smwc1sub-0002.nii'));
     writeFileSync(
       join(dir, 'scans', 'smwc1sub-0002.nii'),

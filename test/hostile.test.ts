@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createDeflateRaw, gzipSync } from 'node:zlib';
 import { tempDir } from './helpers.js';
 import { assertRefused, runCli } from './support/cli.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 
 /** The bound on peak memory for every hostile case. */
 const RSS_LIMIT_MB = 300;

@@ -15,7 +15,7 @@ import { bhQ, bhIndex } from '../src/inference/fdr.js';
 import { labelClusters, localMaxima } from '../src/inference/clusters.js';
 import { Rng } from '../src/synth/random.js';
 import { gaussianSmooth } from '../src/synth/smooth.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';

@@ -6,9 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tempDir } from './helpers.js';
-import type { Table } from '../src/io/spreadsheet.js';
+import { join, relative } from 'node:path';
+import ts from 'typescript';
+import { repoRoot, tempDir } from './helpers.js';
+import { type Table, readTable } from '../src/node/spreadsheet.js';
+import { tableFromRows } from '../src/io/table.js';
 import { designMatrix } from '../src/model/designMatrix.js';
 import { designFromTable, tableScans } from '../src/pipeline/tableDesign.js';
 import { parseContrastsText } from '../src/model/contrasts.js';
@@ -76,4 +78,75 @@ test('contrasts file: read by the shell, parsed by the model; YAML and JSON give
   } finally {
     cleanup();
   }
+});
+
+test('spreadsheet rows: the pure half makes a Table (written out by hand); the Node shell reads a file into the same', async () => {
+  const rows = [
+    [' scan ', 'age', 'male'],
+    [null, '', '  '],
+    ['a.nii', 61, true],
+    ['b.nii', ' 7 ', false],
+  ];
+  const want: Table = {
+    path: 'mem.csv',
+    header: ['scan', 'age', 'male'],
+    rows: [
+      ['a.nii', 61, 1],
+      ['b.nii', '7', 0],
+    ],
+    rowNumbers: [3, 4],
+  };
+  assert.deepEqual(tableFromRows(rows, 'mem.csv'), want);
+  assert.throws(
+    () => tableFromRows([['scan', 'age', 'scan']], 'dup.csv'),
+    (e: unknown) => e instanceof VbmError && /^dup\.csv: column name 'scan' appears twice/.test(e.message),
+  );
+  assert.throws(
+    () => tableFromRows([[null], ['']], 'blank.csv'),
+    (e: unknown) => e instanceof VbmError && /^blank\.csv: the spreadsheet is empty/.test(e.message),
+  );
+  const { dir, cleanup } = tempDir();
+  try {
+    // ';'-separated, as European spreadsheets export "CSV"; csv-parse gives text, so numbers stay text
+    const path = join(dir, 'd.csv');
+    writeFileSync(path, 'scan;age\n\na.nii;61\n');
+    assert.deepEqual(await readTable(path), {
+      path,
+      header: ['scan', 'age'],
+      rows: [['a.nii', '61']],
+      rowNumbers: [3],
+    });
+  } finally {
+    cleanup();
+  }
+});
+
+test('every function, class and constant that vbm and vbm/core export has a doc comment where it is declared', () => {
+  const entries = ['src/index.ts', 'src/core/index.ts'].map((e) => join(repoRoot, e));
+  const program = ts.createProgram(entries, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: ['node'],
+    noEmit: true,
+  });
+  const checker = program.getTypeChecker();
+  let seen = 0;
+  const missing: string[] = [];
+  for (const entry of entries) {
+    const file = program.getSourceFile(entry);
+    const module = file && checker.getSymbolAtLocation(file);
+    assert.ok(module, entry);
+    for (const exported of checker.getExportsOfModule(module)) {
+      const s = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+      const decl = s.declarations?.[0];
+      if (!decl || !(ts.isFunctionDeclaration(decl) || ts.isClassDeclaration(decl) || ts.isVariableDeclaration(decl)))
+        continue; // types and interfaces
+      seen++;
+      if (!ts.displayPartsToString(s.getDocumentationComment(checker)).trim())
+        missing.push(`${exported.name} (${relative(repoRoot, decl.getSourceFile().fileName)})`);
+    }
+  }
+  assert.ok(seen > 150, `${seen} exports checked`);
+  assert.deepEqual(missing, [], 'exports without a doc comment');
 });

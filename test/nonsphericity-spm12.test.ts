@@ -28,7 +28,7 @@ import { spmDesign } from './spm12Designs.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
 import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
-import { openNifti, readVolume } from '../src/io/nifti/read.js';
+import { openNifti, readVolume } from '../src/node/nifti/read.js';
 import { describeAnalysis } from '../src/pipeline/show.js';
 import { openAnalysis } from '../src/pipeline/analysis.js';
 import { loadFittedModel } from '../src/pipeline/updateContrasts.js';

@@ -18,7 +18,7 @@ import { Rng } from '../src/synth/random.js';
 import { gaussianSmooth } from '../src/synth/smooth.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, permutationFileNames } from '../src/pipeline/permute.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import { VbmError } from '../src/errors.js';
 
 /** All voxels of a small grid, in order. */

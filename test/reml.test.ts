@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { reml } from '../src/model/reml.js';
 import { fitModel } from '../src/estimation/fit.js';
 import type { Design } from '../src/model/designMatrix.js';

@@ -18,9 +18,9 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { runReport } from '../src/pipeline/report.js';
 import { runPlot } from '../src/pipeline/plot.js';
 import { openAtlas } from '../src/pipeline/label.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 import { VbmError } from '../src/errors.js';
-import { VBM_VERSION } from '../src/version.js';
+import { VBM_VERSION } from '../src/node/version.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const AAL_IMAGE = '/usr/share/mricron/templates/aal.nii.gz';

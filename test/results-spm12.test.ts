@@ -12,7 +12,7 @@ import { fixtureDir, needShared, tempDir } from './helpers.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runResults } from '../src/pipeline/results.js';
 import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { readVolume } from '../src/node/nifti/read.js';
 
 const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(1e-300, Math.abs(b));
 

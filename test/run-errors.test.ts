@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync, copyFileSync } fr
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { VbmError } from '../src/errors.js';
 import writeXlsxFile from 'write-excel-file/node';

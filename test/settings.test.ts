@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { VOCABULARY, RUN, PERMUTE } from '../src/settings/vocabulary.js';
@@ -17,6 +17,7 @@ import { runCheck } from '../src/pipeline/check.js';
 import { makeQcCohort, writeQcCohort } from '../src/synth/qcCohort.js';
 import { VbmError } from '../src/errors.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
+import { planScheme } from '../src/permutation/schemePlan.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const vbm = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
@@ -106,6 +107,100 @@ test('a bad value is named as written: the flag on the command line, the key and
     // a file holds numbers as numbers: text where a number goes is refused there, parsed on the command line
     named(() => inFile({ workers: '2' }), `${file}: workers`, '--workers');
     assert.equal(onLine({ workers: '2' }) && (onLine({ workers: '2' }) as { workers: number }).workers, 2);
+  } finally {
+    cleanup();
+  }
+});
+
+test('permute: scheme, blocks, alpha, tfce_e, tfce_h in an analysis file: a bad value names the file and key', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(join(dir, 'design.csv'), 'scan,age\na.nii,1\nb.nii,2\n');
+    writeFileSync(join(dir, 'blocks-bad.txt'), '1 1 two\n');
+    const file = join(dir, 'study.yaml');
+    const inFile = (permute: Record<string, unknown>): unknown =>
+      parseAnalysisSpec({ design: 'design.csv', out: 'o', permute }, dir, file);
+    const named = (f: () => unknown, name: string, not: string): void =>
+      assert.throws(f, (e: unknown) => {
+        assert.ok(e instanceof VbmError);
+        assert.ok(e.message.includes(name), `'${e.message}' names ${name}`);
+        assert.ok(!e.message.includes(not), `'${e.message}' does not name ${not}`);
+        return true;
+      });
+    named(() => inFile({ scheme: 'shuffle' }), `${file}: permute: scheme must be auto, permute or signflip`, '--');
+    named(() => inFile({ alpha: 1.5 }), `${file}: permute: alpha must be > 0 and < 1`, '--alpha');
+    named(() => inFile({ alpha: '0.05' }), `${file}: permute: alpha must be a number`, '--alpha');
+    named(() => inFile({ tfce: true, tfce_e: 0 }), `${file}: permute: tfce_e must be > 0`, '--tfce-e');
+    named(() => inFile({ tfce: true, tfce_h: -2 }), `${file}: permute: tfce_h must be > 0`, '--tfce-h');
+    named(
+      () => inFile({ blocks: 'none.txt' }),
+      `${file}: permute: blocks: file not found: ${join(dir, 'none.txt')}`,
+      '--',
+    );
+    named(
+      () => inFile({ blocks: 'blocks-bad.txt' }),
+      `entry 3 ('two') is not a whole number (${file}: permute: blocks)`,
+      '--',
+    );
+    // accel is named as the other keys are (it said permute.accel)
+    named(() => inFile({ accel: 'negbin' }), `${file}: permute: accel: 'negbin'`, 'permute.accel');
+    // a blocks file of the wrong length is refused when the test is planned, naming the key
+    named(
+      () =>
+        planScheme(
+          [[1], [1], [1]],
+          [[1]],
+          'T',
+          { index: 1, name: 'mean' },
+          { blocks: [1, 2], origin: { file: 'study.yaml' } },
+        ),
+      'study.yaml: permute: blocks (exchangeability blocks): 2 given for 3 scans',
+      '--blocks',
+    );
+    // absent, they stay absent (so the permutations stage's key of an older file is unchanged)
+    const plain = inFile({ permutations: 100 }) as { permute: Record<string, unknown> };
+    for (const k of ['scheme', 'blocks', 'alpha', 'tfceParams']) assert.ok(!(k in plain.permute), k);
+  } finally {
+    cleanup();
+  }
+});
+
+test('permute: scheme, blocks, alpha, tfce_e, tfce_h in an analysis file reach the permutation test (perm_0001.json)', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const n = 8;
+    const design = writeCohort(dir, makeCohort({ n, dims: [10, 12, 10], voxelMm: 12, noiseFwhmMm: 16, seed: 5 }));
+    // two blocks of four, in design order; relative to the analysis file
+    writeFileSync(join(dir, 'blocks.txt'), '1 1 1 1\n2 2 2 2\n');
+    const study = (name: string, permute: string): { file: string; out: string } => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(
+        file,
+        `design: ${design}\nout: ${name}\ncovariates: [age]\nworkers: 0\n` +
+          'contrasts: [{name: age+, type: T, columns: [age], weights: [1]}]\n' +
+          `permute: {permutations: 40, seed: 1, ${permute}}\n`,
+      );
+      return { file, out: join(dir, name) };
+    };
+    const summaryOf = (s: { file: string; out: string }): Record<string, unknown> => {
+      const r = vbm('run', s.file, '-q');
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(readFileSync(join(s.out, 'perm_0001.json'), 'utf8')) as Record<string, unknown>;
+    };
+    const flips = summaryOf(study('flips', 'scheme: signflip, alpha: 0.1, tfce: true, tfce_e: 0.6, tfce_h: 1.5'));
+    // an age effect is permuted by default; signflip was asked for
+    assert.equal(flips.scheme, 'sign flips');
+    assert.equal(flips.alpha, 0.1);
+    assert.deepEqual(flips.tfce, { E: 0.6, H: 1.5 });
+    // the critical value is the 90th percentile of the 40 null maxima: the 36th smallest
+    const maxima = (flips.nullMaxima as { stat: number[] }).stat.slice().sort((a, b) => a - b);
+    assert.equal((flips.criticalFWE as { stat: number }).stat, maxima[35]);
+    const blocked = summaryOf(study('blocked', 'blocks: blocks.txt'));
+    assert.equal(blocked.scheme, 'Freedman-Lane permutations');
+    assert.equal(blocked.alpha, 0.05);
+    // permutations within two blocks of four distinct rows: 4! 4! = 576 (8! = 40320 without blocks);
+    // exp of a sum of log-gamma values, so equal to about 1e-12 relative
+    assert.ok(Math.abs((blocked.distinct as number) - 576) < 576 * 1e-9, `distinct ${String(blocked.distinct)}`);
   } finally {
     cleanup();
   }

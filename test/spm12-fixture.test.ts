@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fixtureDir, needShared, tempDir, maxRelDiff } from './helpers.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
-import { openNifti, readVolume } from '../src/io/nifti/read.js';
+import { openNifti, readVolume } from '../src/node/nifti/read.js';
 
 const TOL = 1e-6;
 

@@ -14,8 +14,8 @@ import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { xxh3Reference } from './support/xxh3.js';
-import { encodeNifti } from '../src/io/nifti/write.js';
-import { readVolume } from '../src/io/nifti/read.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
+import { readVolume } from '../src/node/nifti/read.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const vbm = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

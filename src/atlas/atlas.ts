@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { openNifti } from '../io/nifti/read.js';
+import { openNifti } from '../node/nifti/read.js';
 import { type Atlas, type AtlasOptions, atlasFromImage } from './atlasImage.js';
 import { type LabelTable, readLabelTable } from './labelTable.js';
 

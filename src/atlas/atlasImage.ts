@@ -170,6 +170,7 @@ export function codesOnGrid(atlas: Atlas, dims: readonly number[], affine: Affin
   return out;
 }
 
+/** The name of a region code: 'OUTSIDE' for 0, `code N` for a code the label table does not name. */
 export function regionName(atlas: Atlas, code: number): string {
   return code === 0 ? 'OUTSIDE' : (atlas.names.get(code) ?? `code ${code}`);
 }

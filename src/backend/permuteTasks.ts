@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import { openAnalysis } from '../pipeline/analysis.js';
 import { type PermuteOutput, type PermuteRequest, runPermute } from '../pipeline/permute.js';
 import type { BatchResult } from '../permutation/engine.js';
@@ -20,7 +20,7 @@ import { PERMUTATION_CHUNK, type PermuteOptions, planScheme, withVarianceGroups 
 import { permuteContrastShare } from '../pipeline/permuteInput.js';
 import { productRows } from '../permutation/partition.js';
 import { rearrangements } from '../permutation/schemes.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { refuseAccelOnBackend } from '../pipeline/backendSettings.js';

@@ -11,6 +11,7 @@ import { fitOnBackend } from './fitTasks.js';
 import { distributedPermute } from './permuteTasks.js';
 import { runnerFor } from './runners.js';
 
+/** The pipeline's TaskBackend: fit sums and permutations as tasks, one runner per backend setting (local processes, Slurm). */
 export function backendTasks(): TaskBackend {
   const runners = new Map<string, TaskRunner>();
   const runner = (s: BackendSettings): TaskRunner => {

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import type { BackendSettings } from './backend.js';
 import { sbatchOptions, slurmCommand, slurmJobName } from './slurm.js';
 import { type JobFolder, jobFolder, readSubmissions, recordSubmission } from './taskFiles.js';

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import { type ActiveState, type BackendSettings, type TaskRunner, cliScript } from './backend.js';
 import { type JobFolder, readSubmissions } from './taskFiles.js';
 

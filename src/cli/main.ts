@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { describeError, fileErrorAsVbmError, VbmError } from '../errors.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 
 /**
  * Each command's module, loaded only when needed: `vbm run` does not load the pictures' canvas,

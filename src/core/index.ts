@@ -50,6 +50,8 @@ export { worldSampler, nearestSourceIndex, type WorldSampler, type Interpolation
 
 /** A spreadsheet as plain data (header, rows, the rows' numbers as the user sees them). */
 export type { Table, Cell } from '../io/table.js';
+/** A parsed sheet's rows (a header row first) as a Table, with vbm's cell and header checks. */
+export { tableFromRows } from '../io/table.js';
 /** SPM12's design matrices (multiple regression, one- and two-sample, ANOVA, paired) from a table. */
 export {
   designMatrix,

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { readHeaderOnly } from '../io/nifti/read.js';
+import { readHeaderOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
-import { readVolume } from '../io/nifti/read.js';
+import { readVolume } from '../node/nifti/read.js';
 import type { Design } from '../model/designMatrix.js';
 import type { FitSums } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';

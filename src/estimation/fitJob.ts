@@ -1,4 +1,4 @@
-import { type NiftiFile, decodeVolume, openNifti } from '../io/nifti/read.js';
+import { type NiftiFile, decodeVolume, openNifti } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
 import { type FitLayout, type FitSums, type Scratch, createScratch } from './accumulate.js';
 import { type SumAccumulator, createSumAccumulator } from './accumulateWasm.js';

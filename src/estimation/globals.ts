@@ -4,7 +4,7 @@
  * scan can be scaled. One scan in memory at a time.
  */
 import { VbmError } from '../errors.js';
-import { decodeVolume, openNifti, readHeaderOnly, type NiftiFile } from '../io/nifti/read.js';
+import { decodeVolume, openNifti, readHeaderOnly, type NiftiFile } from '../node/nifti/read.js';
 import { globalMean } from './masking.js';
 import { parseScanRefs } from './scanList.js';
 

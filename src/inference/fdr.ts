@@ -55,6 +55,7 @@ export function peakP(z: number, ui: number, df: readonly number[], stat: StatTy
   return pRF(1, 0, z, df, stat, R).Ec / pRF(1, 0, ui, df, stat, R).Ec;
 }
 
+/** Peak FDR (Chumbley et al. 2010, as SPM): the height above which peaks are FDR-significant at q, and the peaks' sorted p-values. */
 export function peakFdr(
   q: number,
   peakHeights: number[],

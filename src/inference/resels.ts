@@ -13,6 +13,7 @@ import { grid3 } from '../io/nifti/volume.js';
  */
 export type ReselCounts = [number, number, number, number];
 
+/** The resel counts R0-R3 of a mask (1 = in) on a grid, given the smoothness in voxels (see ReselCounts). */
 export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fwhmVox: readonly number[]): ReselCounts {
   const [nx, ny, nz] = grid3(dims);
   const nxy = nx * ny;

@@ -8,6 +8,7 @@ import { type GlobalScaling, type GlobalsOptions, globalScaling, globalsSource }
 export type Centring = 'mean' | 'factor' | 'none';
 
 export type ModelKind = 'multiple_regression' | 'one_sample' | 'two_sample' | 'paired' | 'anova';
+/** The designs vbm builds, as analysis files and `--model` name them. */
 export const MODEL_KINDS: ModelKind[] = ['multiple_regression', 'one_sample', 'two_sample', 'paired', 'anova'];
 
 /** SPM's partition of the design's columns: condition effects, covariates, blocks, nuisance (xX.iH, iC, iB, iG). */

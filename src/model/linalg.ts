@@ -27,6 +27,7 @@ export function zeros(r: number, c: number): Matrix {
   return Array.from({ length: r }, () => new Array<number>(c).fill(0));
 }
 
+/** The transpose of a matrix. */
 export function transpose(a: Matrix): Matrix {
   const r = a.length;
   const c = columns(a);
@@ -35,6 +36,7 @@ export function transpose(a: Matrix): Matrix {
   return t;
 }
 
+/** The matrix product a b. */
 export function matmul(a: Matrix, b: Matrix): Matrix {
   const r = a.length;
   const k = b.length;
@@ -125,6 +127,7 @@ export function svdTolerance(dec: Svd, n: number, p: number): number {
   return Math.max(n, p) * Number.EPSILON * (dec.s[0] ?? 0);
 }
 
+/** Numerical rank: singular values above SPM's tolerance (max(n, p) eps s_max). */
 export function rank(a: Matrix): number {
   const dec = svd(a);
   const tol = svdTolerance(dec, a.length, a[0]?.length ?? 0);

@@ -29,6 +29,11 @@ export function contentHash(): ContentHash {
   };
 }
 
+/** SHA-256 of bytes or UTF-8 text, as 64 hex digits (stage keys are made from it). */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 /** SHA-256, for checking a file against a digest recorded by an earlier vbm. */
 function sha256Hash(): ContentHash {
   const h = createHash('sha256');

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic.js';
-import { VBM_VERSION } from '../version.js';
+import { writeFileAtomic } from '../node/atomic.js';
+import { VBM_VERSION } from '../node/version.js';
 import type { CheckpointSection, CheckpointStore } from './types.js';
 
 interface CheckpointRecord {

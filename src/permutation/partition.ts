@@ -41,6 +41,7 @@ export function orthonormalBasis(a: Matrix): Float64Array[] {
   return out;
 }
 
+/** The Freedman-Lane partition of design X for contrast C (see above); `blocks` say within which groups scans are exchangeable. */
 export function partitionDesign(X: Matrix, C: Matrix, type: 'T' | 'F', blocks?: readonly number[]): Partition {
   const n = X.length;
   const p = item(X, 0, 'design').length;

@@ -46,7 +46,7 @@ export function planScheme(
   const n = X.length;
   if (opts.blocks && opts.blocks.length !== n)
     throw new VbmError(
-      `exchangeability blocks: ${opts.blocks.length} given for ${n} scans`,
+      `${settingName(PERMUTE.blocks, opts.origin)} (exchangeability blocks): ${opts.blocks.length} given for ${n} scans`,
       'give one block number per scan, in the order of the design',
     );
   const part = partitionDesign(X, weights, type, opts.blocks);

@@ -9,6 +9,7 @@
 import { closeSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from '../node/processes.js';
 import type { ScanVisitor, ScratchStore } from './types.js';
 import type { StreamPlan, VoxelBlock } from './voxelBlocks.js';
 
@@ -136,13 +137,7 @@ export function removeStaleScratch(prefix: string): void {
     if (!name.startsWith(start)) continue;
     const pid = Number(name.slice(start.length).split('-')[0]);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    let alive = true;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) rmSync(join(dirname(prefix), name), { force: true });
+    if (!processAlive(pid)) rmSync(join(dirname(prefix), name), { force: true });
   }
 }
 

@@ -34,6 +34,7 @@ export interface WelchSetup {
   ng: Float64Array;
 }
 
+/** What Welch's v / G needs from the design, the contrast and the variance groups, computed once per test. */
 export function welchSetup(Xm: Matrix, Cm: Matrix, groupsIn: ArrayLike<number>): WelchSetup {
   const n = Xm.length;
   const p = item(Xm, 0, 'design').length;

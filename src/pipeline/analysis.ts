@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
-import { readVolume, readVolume64 } from '../io/nifti/read.js';
+import { readVolume, readVolume64 } from '../node/nifti/read.js';
 import {
   STAGES,
   STAGES_FILE,

@@ -15,6 +15,7 @@ import type { ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
 import { type AccelOptions, parseAccel } from '../permutation/accel.js';
+import { readBlocksFile } from './blocksFile.js';
 import {
   listSetting,
   numberOrDefault,
@@ -22,6 +23,7 @@ import {
   type Origin,
   readSetting,
   type Setting,
+  settingName,
   switchSetting,
   textSetting,
 } from '../settings/setting.js';
@@ -59,6 +61,14 @@ export interface PermuteSpec {
   connectivity: 6 | 18 | 26;
   /** Faster p-values: tail approximation and/or sequential stopping. */
   accel?: AccelOptions;
+  /** 'auto', 'permute' or 'signflip' (`scheme:`; absent: auto). */
+  scheme?: 'auto' | 'permute' | 'signflip';
+  /** Exchangeability block of each scan, read from the file `blocks:` names (relative to the analysis file). */
+  blocks?: number[];
+  /** FWE level of the table of significant clusters (`alpha:`; absent: 0.05). */
+  alpha?: number;
+  /** TFCE's exponents (`tfce_e:`, `tfce_h:`; absent: E 0.5, H 2 as FSL). */
+  tfceParams?: { E: number; H: number };
 }
 
 export interface ReportSpec {
@@ -310,9 +320,10 @@ export function parseAnalysisSpec(
   if (raw.permute !== undefined && raw.permute !== false) {
     const p = raw.permute === true ? {} : raw.permute;
     const w = `${where}: permute`;
-    if (!isObj(p)) fail(w, 'expected {permutations, seed, tfce, cluster_threshold, contrasts}');
+    if (!isObj(p)) fail(w, 'expected {permutations, seed, tfce, cluster_threshold, contrasts, ...}');
     checkKeys(p, keysOf('permute', PERMUTE), w);
     const conn = Number(textSetting(PERMUTE.connectivity, p.connectivity, origin));
+    const blocksFile = textSetting(PERMUTE.blocks, p.blocks, origin);
     let contrasts: (number | string)[] | undefined;
     if (p.contrasts !== undefined) {
       if (!Array.isArray(p.contrasts) || p.contrasts.some((c) => typeof c !== 'number' && typeof c !== 'string'))
@@ -334,8 +345,22 @@ export function parseAnalysisSpec(
                 : typeof p.accel === 'string'
                   ? p.accel
                   : JSON.stringify(p.accel),
-              origin === 'cli' ? '--accel' : `${w}.accel`,
+              settingName(PERMUTE.accel, origin),
             ),
+          }
+        : {}),
+      // set only when given, so that the stage keys of files without them stay as they were
+      ...(p.scheme !== undefined
+        ? { scheme: textSetting<'auto' | 'permute' | 'signflip'>(PERMUTE.scheme, p.scheme, origin) }
+        : {}),
+      ...(blocksFile !== undefined ? { blocks: readBlocksFile(rel(blocksFile), origin) } : {}),
+      ...(p.alpha !== undefined ? { alpha: numberOrDefault(PERMUTE.alpha, p.alpha, origin) } : {}),
+      ...(p.tfce_e !== undefined || p.tfce_h !== undefined
+        ? {
+            tfceParams: {
+              E: numberOrDefault(PERMUTE.tfceE, p.tfce_e, origin),
+              H: numberOrDefault(PERMUTE.tfceH, p.tfce_h, origin),
+            },
           }
         : {}),
     };

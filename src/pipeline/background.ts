@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { VbmError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { decodeVolume, type NiftiFile, openNifti, readHeaderOnly, readVolume } from '../io/nifti/read.js';
+import { writeFileAtomic } from '../node/atomic.js';
+import { decodeVolume, type NiftiFile, openNifti, readHeaderOnly, readVolume } from '../node/nifti/read.js';
 import type { Volume } from '../io/nifti/volume.js';
-import { encodeNifti } from '../io/nifti/write.js';
+import { encodeNifti } from '../node/nifti/write.js';
 import { atlasDirs } from '../atlas/registry.js';
 import {
   type BackgroundSpec,

@@ -1,6 +1,6 @@
 /** `vbm init`: a commented analysis file for a spreadsheet, ready to edit. */
 import { basename, dirname, relative, resolve } from 'node:path';
-import { readTable } from '../io/spreadsheet.js';
+import { readTable } from '../node/spreadsheet.js';
 import { columnKind } from '../model/factors.js';
 
 export async function initAnalysisFile(designPath: string, outDir: string, filePath?: string): Promise<string> {
@@ -81,6 +81,8 @@ results:
 
 # Permutation inference (Freedman-Lane; sign flips for one-sample effects).
 # permute: {permutations: 5000, seed: 42, tfce: true, cluster_threshold: 0.001}
+# also: scheme auto|permute|signflip, blocks (a file: one block number per scan), alpha (0.05),
+# tfce_e and tfce_h (0.5, 2), connectivity 6|18|26, accel [tail, stop]
 
 # An HTML report (design, maps, tables, viewer) at the results' thresholds; sign pos|neg|both,
 # display z|y|x|ortho, background template|icbm152|ch2bet|mean|none|path.

@@ -2,7 +2,7 @@ import { toCsv } from '../io/csv.js';
 import { defaultOf } from '../settings/setting.js';
 import { ATLAS } from '../settings/vocabulary.js';
 import { join } from 'node:path';
-import { StagedFiles } from '../io/atomic.js';
+import { StagedFiles } from '../node/atomic.js';
 import { type Atlas, loadAtlas } from '../atlas/atlas.js';
 import { resolveAtlas } from '../atlas/registry.js';
 import { type LabelMode, labelClusters, labelExtended, labelPeaks } from '../atlas/label.js';

@@ -8,13 +8,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
-import type { readTable } from '../io/spreadsheet.js';
+import type { readTable } from '../node/spreadsheet.js';
 import type { Design, DesignOptions } from '../model/designMatrix.js';
 import type { Contrast } from '../model/contrasts.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
 import type { MaskingOptions } from '../estimation/masking.js';
 import type { Atlas } from '../atlas/atlas.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import type { BackendSettings } from './backendSettings.js';
@@ -272,6 +272,10 @@ const permutationsStage: StageDef = {
       clusterThreshold: p.clusterThreshold,
       connectivity: p.connectivity,
       accel: p.accel,
+      scheme: p.scheme,
+      blocks: p.blocks,
+      alpha: p.alpha,
+      tfceParams: p.tfceParams,
       origin: r.spec.origin,
       workers: opts.workers ?? r.spec.workers,
       // how the data are held (in memory or streamed) does not change the results: not in the key

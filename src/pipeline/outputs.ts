@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { StagedFiles } from '../io/atomic.js';
+import type { StagedFiles } from '../node/atomic.js';
 import type { FittedModel } from '../estimation/fit.js';
 import type { ContrastMaps } from '../estimation/contrastMaps.js';
 import { contrastImages, modelImages } from '../estimation/images.js';

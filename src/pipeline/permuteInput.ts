@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { affineDistance } from '../io/nifti/affine.js';
-import { decodeVolume, type NiftiFile, openNifti } from '../io/nifti/read.js';
+import { decodeVolume, type NiftiFile, openNifti } from '../node/nifti/read.js';
 import { hashLike } from '../node/contentHash.js';
 import type { BatchResult } from '../permutation/engine.js';
 import {

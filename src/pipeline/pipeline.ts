@@ -8,7 +8,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError, fileErrorAsVbmError } from '../errors.js';
-import { readTable } from '../io/spreadsheet.js';
+import { readTable } from '../node/spreadsheet.js';
+import { removeStaleTemporaries } from '../node/atomic.js';
+import { lockFolder } from '../node/folderLock.js';
 import type { DesignOptions } from '../model/designMatrix.js';
 import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';
@@ -16,7 +18,7 @@ import { cachedScanGlobals } from './scanGlobals.js';
 import { buildContrasts } from '../model/contrasts.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { inspectOutputFolder } from './run.js';
-import { readHeaderOnly } from '../io/nifti/read.js';
+import { readHeaderOnly } from '../node/nifti/read.js';
 import { parseScanRefs } from '../estimation/scanList.js';
 import { analysisId } from './modelRecord.js';
 import { type BackendSettings, refuseAccelOnBackend } from './backendSettings.js';
@@ -27,9 +29,7 @@ import {
   type StageName,
   hashOutputs,
   knownScanHash,
-  lockFolder,
   readStages,
-  removeStaleTemporaries,
   staleReason,
   statOutputs,
   writeStages,

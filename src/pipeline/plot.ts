@@ -9,7 +9,7 @@ import { PICTURE, PLOT } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
 import type { Correction } from '../inference/results.js';
 import { labelClusters } from '../inference/clusters.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { type AnalysisResults, analysisResults } from './results.js';

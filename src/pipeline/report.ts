@@ -8,10 +8,10 @@ import { defaultOf, defaultText } from '../settings/setting.js';
 import { PICTURE, REPORT } from '../settings/vocabulary.js';
 import { designNotes, designTable } from './show.js';
 import { statSync } from 'node:fs';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import type { Atlas } from '../atlas/atlas.js';
 import { codeAt, regionName } from '../atlas/atlas.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../node/atomic.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { footerLines } from './results.js';
 import {

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VbmError } from '../errors.js';
-import { StagedFiles } from '../io/atomic.js';
+import { StagedFiles } from '../node/atomic.js';
 import { voxelSizes } from '../io/nifti/affine.js';
-import { readTable } from '../io/spreadsheet.js';
+import { readTable } from '../node/spreadsheet.js';
 import { type Design, type DesignOptions } from '../model/designMatrix.js';
 import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';
@@ -12,7 +12,7 @@ import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contr
 import { type FitOptions, type FittedModel, fitModel } from '../estimation/fit.js';
 import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
 import type { MaskingOptions } from '../estimation/masking.js';
-import { VBM_VERSION } from '../version.js';
+import { VBM_VERSION } from '../node/version.js';
 import {
   MODEL_FILE,
   MODEL_FORMAT,

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Analysis } from './analysis.js';
 import type { ModelRecord } from './modelRecord.js';
 import type { ColumnInfo } from '../model/designMatrix.js';
@@ -171,4 +173,25 @@ function describeNonSphericity(ns: NonSphericity): string[] {
     `  V (trace n) per group = ${list(ns.V)};  W = V^-1/2 per group = ${list(ns.W)}`,
     `  whitened model: erdf ${ns.erdf.toFixed(2)}, trRV ${ns.trRV.toFixed(4)}, trRVRV ${ns.trRVRV.toFixed(4)}`,
   ];
+}
+
+/**
+ * The analysis folders under `dir` that `vbm show` reviews: `dir` itself when it holds a model,
+ * else its subfolders that do (one per model of an analysis file with several), sorted; none when
+ * nothing is there yet.
+ */
+export function modelFolders(dir: string): string[] {
+  if (existsSync(join(dir, 'model.json'))) return [dir];
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((d) => join(dir, d))
+    .filter((d) => existsSync(join(d, 'model.json')))
+    .sort();
+}
+
+/** The images, tables and records in an analysis folder (.nii, .csv, .json; no hidden files), sorted. */
+export function analysisFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /\.(nii|csv|json)$/.test(f) && !f.startsWith('.'))
+    .sort();
 }

@@ -1,15 +1,12 @@
 /**
- * Stage records and the folder lock: what each stage of an analysis used (a key hashing its
+ * Stage records: what each stage of an analysis used (a key hashing its
  * inputs and the previous stage's key) and what it wrote (a hash per file), kept in
  * `vbm-stages.json`, so that a re-run skips what is unchanged and recomputes what is damaged.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { VbmError } from '../errors.js';
-import { temporaryWriter, writeFileAtomic } from '../io/atomic.js';
-import { fileContentHash, fileHasDigest } from '../node/contentHash.js';
+import { writeFileAtomic } from '../node/atomic.js';
+import { fileContentHash, fileHasDigest, sha256Hex } from '../node/contentHash.js';
 
 export const STAGES = [
   'design',
@@ -23,7 +20,6 @@ export const STAGES = [
 ] as const;
 export type StageName = (typeof STAGES)[number];
 export const STAGES_FILE = 'vbm-stages.json';
-const LOCK_FILE = '.vbm-lock';
 
 export interface StageRecord {
   key: string;
@@ -48,8 +44,9 @@ export interface StagesFile {
   stages: Partial<Record<StageName, StageRecord>>;
 }
 
+/** A stage key: the first 32 hex digits of the SHA-256 of a value's JSON. */
 export function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+  return sha256Hex(JSON.stringify(value)).slice(0, 32);
 }
 
 export function readStages(dir: string): StagesFile {
@@ -137,82 +134,4 @@ export function staleReason(dir: string, rec: StageRecord | undefined, key: stri
     if (!fileHasDigest(p, digest)) return `output ${f} was changed or damaged (its hash differs)`;
   }
   return null;
-}
-
-/** Whether a process with this id runs on this machine. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Take the folder's lock, refusing when another live vbm holds it. A lock left by a process
- * that no longer runs (killed) is taken over. Returns the release function.
- */
-export function lockFolder(dir: string, note: (m: string) => void = () => undefined): () => void {
-  const p = join(dir, LOCK_FILE);
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(p, mine, { flag: 'wx' });
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        try {
-          if (readFileSync(p, 'utf8') === mine) rmSync(p, { force: true });
-        } catch {
-          /* already gone */
-        }
-      };
-      process.once('exit', release);
-      return release;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        // 'wx' created the file, then the write failed (a full disk): the half-written lock is ours
-        if (existsSync(p)) rmSync(p, { force: true });
-        throw e;
-      }
-      type Holder = { pid?: number; host?: string; started?: string };
-      let holder: Holder = {};
-      try {
-        holder = JSON.parse(readFileSync(p, 'utf8')) as Holder;
-      } catch {
-        /* half-written lock: treat as stale */
-      }
-      if (holder.pid && holder.host === hostname() && alive(holder.pid)) {
-        throw new VbmError(
-          `another vbm (process ${holder.pid}, started ${holder.started}) is working on ${dir}`,
-          `wait for it to finish; if it is not running any more, delete ${p}`,
-        );
-      }
-      if (holder.pid && holder.host && holder.host !== hostname()) {
-        throw new VbmError(
-          `${dir} is locked by vbm on another machine (${holder.host}, process ${holder.pid})`,
-          `if that run is over, delete ${p}`,
-        );
-      }
-      note(`a lock left by an interrupted run (process ${holder.pid ?? '?'}) was taken over`);
-      rmSync(p, { force: true });
-    }
-  }
-  throw new VbmError(`could not lock ${dir}`);
-}
-
-/** Remove temporary files that interrupted runs left behind (their writers are gone). */
-export function removeStaleTemporaries(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  for (const f of readdirSync(dir)) {
-    const writer = temporaryWriter(f);
-    if (writer !== undefined && (writer === process.pid || !alive(writer))) {
-      rmSync(join(dir, f), { force: true });
-      n++;
-    }
-  }
-  return n;
 }

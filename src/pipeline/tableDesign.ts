@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { Table } from '../io/spreadsheet.js';
+import type { Table } from '../node/spreadsheet.js';
 import { type Design, type DesignOptions, designMatrix, tableScanLabels } from '../model/designMatrix.js';
 
 /** A scan path as written in a spreadsheet: absolute, or relative to the spreadsheet's folder. */

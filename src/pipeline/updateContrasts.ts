@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { StagedFiles } from '../io/atomic.js';
+import { StagedFiles } from '../node/atomic.js';
 import { type Design } from '../model/designMatrix.js';
 import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
 import { matmul, pinv, transpose } from '../model/linalg.js';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VbmError } from '../errors.js';
-import { readVolume } from '../io/nifti/read.js';
+import { readVolume } from '../node/nifti/read.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { atlasDirs } from '../atlas/registry.js';
 import { worldSampler } from './sampling.js';

@@ -32,6 +32,7 @@ export interface PlaneGrid {
   height: number;
 }
 
+/** The pixel grid of a panel cutting `box` at `coord` mm along `axis`, at `pxPerMm`. */
 export function planeGrid(axis: CutAxis, coord: number, box: Box, pxPerMm: number): PlaneGrid {
   const [ua, va] = PLANE_AXES[axis];
   const u = box[ua];

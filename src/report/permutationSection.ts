@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Atlas, codeAt, regionName } from '../atlas/atlas.js';
-import { readVolume } from '../io/nifti/read.js';
+import { readVolume } from '../node/nifti/read.js';
 import type { Volume } from '../io/nifti/volume.js';
 import type { Box } from '../plot/sampling.js';
 import { plotGlassBrain } from '../plot/statMap.js';

@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { invertAffine } from '../io/nifti/affine.js';
 import { DT } from '../io/nifti/datatypes.js';
 import type { Volume } from '../io/nifti/volume.js';
-import { encodeNifti } from '../io/nifti/write.js';
+import { encodeNifti } from '../node/nifti/write.js';
 import { type Atlas, codesOnGrid, regionName } from '../atlas/atlas.js';
 import { esc, Html, scriptJson } from './html.js';
 

@@ -307,8 +307,22 @@ export const PERMUTE = declare({
     default: false,
     help: 'threshold-free cluster enhancement (exact integral) with FWE p-values',
   },
-  tfceE: { flag: '--tfce-e <E>', kind: 'number', default: 0.5, above: 0, help: 'TFCE extent exponent' },
-  tfceH: { flag: '--tfce-h <H>', kind: 'number', default: 2, above: 0, help: 'TFCE height exponent' },
+  tfceE: {
+    flag: '--tfce-e <E>',
+    key: 'permute.tfce_e',
+    kind: 'number',
+    default: 0.5,
+    above: 0,
+    help: 'TFCE extent exponent',
+  },
+  tfceH: {
+    flag: '--tfce-h <H>',
+    key: 'permute.tfce_h',
+    kind: 'number',
+    default: 2,
+    above: 0,
+    help: 'TFCE height exponent',
+  },
   connectivity: {
     flag: '--connectivity <c>',
     key: 'permute.connectivity',
@@ -327,6 +341,7 @@ export const PERMUTE = declare({
   },
   scheme: {
     flag: '--scheme <s>',
+    key: 'permute.scheme',
     kind: 'choice',
     choices: ['auto', 'permute', 'signflip'],
     default: 'auto',
@@ -334,11 +349,13 @@ export const PERMUTE = declare({
   },
   blocks: {
     flag: '--blocks <file>',
+    key: 'permute.blocks',
     kind: 'text',
-    help: 'exchangeability blocks: a text file with one integer per scan, in design order',
+    help: 'exchangeability blocks: a text file with one integer per scan, in design order (in an analysis file: relative to it)',
   },
   alpha: {
     flag: '--alpha <a>',
+    key: 'permute.alpha',
     kind: 'number',
     default: 0.05,
     above: 0,

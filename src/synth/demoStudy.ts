@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { type Affine, applyAffine } from '../io/nifti/affine.js';
 import { DT } from '../io/nifti/datatypes.js';
 import type { Volume } from '../io/nifti/volume.js';
-import { encodeNifti } from '../io/nifti/write.js';
+import { encodeNifti } from '../node/nifti/write.js';
 import { worldSampler } from '../io/nifti/resample.js';
 import { mniLikeAffine } from './phantom.js';
 import { Rng } from './random.js';

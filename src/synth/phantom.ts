@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Affine, applyAffine } from '../io/nifti/affine.js';
-import { encodeNifti } from '../io/nifti/write.js';
+import { encodeNifti } from '../node/nifti/write.js';
 import { DT } from '../io/nifti/datatypes.js';
 import type { Volume } from '../io/nifti/volume.js';
 import { Rng } from './random.js';

@@ -1,6 +1,7 @@
 /** vbm init: write a commented analysis file for a spreadsheet. */
 import { VbmError } from '../../errors.js';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { writeFileAtomic } from '../../node/atomic.js';
 import { initAnalysisFile } from '../../pipeline/init.js';
 import type { Command } from 'commander';
 import { INIT } from '../../settings/vocabulary.js';
@@ -16,7 +17,7 @@ export function initCommand(program: Command): void {
       const text = await initAnalysisFile(designPath, o.outDir, o.output);
       if (o.output) {
         if (existsSync(o.output)) throw new VbmError(`${o.output} exists`, 'choose another name, or delete it first');
-        writeFileSync(o.output, text);
+        writeFileAtomic(o.output, text);
         process.stderr.write(`wrote ${o.output}; edit it, then: vbm run ${o.output}\n`);
       } else process.stdout.write(text);
     },

@@ -1,11 +1,10 @@
 /** vbm permute: permutation inference on a contrast. */
 import { submitReduce } from '../../backend/reduceJob.js';
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
-import { VbmError } from '../../errors.js';
 import { progressReporter } from '../progress.js';
 import { interruptible } from '../interrupt.js';
 import { runPermute } from '../../pipeline/permute.js';
+import { readBlocksFile } from '../../pipeline/blocksFile.js';
 import type { Options } from '../options.js';
 import { askCancel, backendOptions, parseBackendOptions } from '../backendOptions.js';
 import { distributedPermute } from '../../backend/permuteTasks.js';
@@ -21,23 +20,6 @@ import {
   flagText,
   flagValue,
 } from '../settingOptions.js';
-
-/** Exchangeability blocks: one whole number per scan, in a text file. */
-function readBlocks(file: string): number[] {
-  if (!existsSync(file)) throw new VbmError(`--blocks file not found: ${file}`);
-  return readFileSync(file, 'utf8')
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map((x, i) => {
-      const b = Number(x);
-      if (!Number.isInteger(b))
-        throw new VbmError(
-          `${file}: entry ${i + 1} ('${x}') is not a whole number`,
-          'one integer block number per scan',
-        );
-      return b;
-    });
-}
 
 export function permuteCommand(program: Command): void {
   const cmd = program
@@ -77,7 +59,7 @@ export function permuteCommand(program: Command): void {
       connectivity: Number(flagText(o, PERMUTE.connectivity)) as 6 | 18 | 26,
       clusterThreshold: flagNumber(o, PERMUTE.clusterThreshold),
       scheme: flagText<'auto' | 'permute' | 'signflip'>(o, PERMUTE.scheme),
-      blocks: blocksFile === undefined ? undefined : readBlocks(blocksFile),
+      blocks: blocksFile === undefined ? undefined : readBlocksFile(blocksFile, 'cli'),
       alpha: flagNumberOrDefault(o, PERMUTE.alpha),
       accel: accel === undefined ? undefined : parseAccel(accel.join(','), '--accel'),
       workers: flagNumber(o, PERMUTE.workers),

@@ -1,9 +1,8 @@
 /** vbm show: review a finished analysis folder. */
 import { openAnalysis } from '../../pipeline/analysis.js';
-import { describeAnalysis } from '../../pipeline/show.js';
+import { analysisFiles, describeAnalysis, modelFolders } from '../../pipeline/show.js';
 import { formatTable } from '../../report/textTable.js';
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { stageSummary } from '../../pipeline/pipeline.js';
 import { describeJobStates, jobStates, tasksBeforeModel } from '../../backend/status.js';
 import type { Command } from 'commander';
@@ -18,24 +17,14 @@ export function showCommand(program: Command): void {
   addSettings(cmd, [SHOW.scans, SHOW.json]).action(async (dir: string, o: { scans?: boolean; json?: boolean }) => {
     const abs = resolve(dir);
     // a folder of several models: one subfolder per model
-    const dirs = existsSync(join(abs, 'model.json'))
-      ? [abs]
-      : existsSync(abs)
-        ? readdirSync(abs)
-            .map((d) => join(abs, d))
-            .filter((d) => existsSync(join(d, 'model.json')))
-            .sort()
-        : [];
+    const dirs = modelFolders(abs);
     // no model yet: the fit was submitted as tasks (--no-wait); say how they are doing
     const pending = dirs.length === 0 ? await tasksBeforeModel(abs) : undefined;
     if (pending) return void process.stdout.write(pending);
     if (dirs.length === 0) openAnalysis(abs); // throws the helpful error
     const shown = dirs.map((d) => {
       const a = openAnalysis(d);
-      const files = readdirSync(a.dir)
-        .filter((f) => /\.(nii|csv|json)$/.test(f) && !f.startsWith('.'))
-        .sort();
-      return { a, stages: stageSummary(a.dir), files };
+      return { a, stages: stageSummary(a.dir), files: analysisFiles(a.dir) };
     });
     if (o.json) {
       const list = shown.map(({ a, stages, files }) => ({ dir: a.dir, stages, files, ...a.record }));

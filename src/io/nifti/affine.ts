@@ -95,6 +95,7 @@ export function invertAffine(A: Affine): Affine {
   return [...inv.map(row), [0, 0, 0, 1]];
 }
 
+/** The product A B of two 4x4 affines (B applied first). */
 export function composeAffines(A: Affine, B: Affine): Affine {
   const out = identityAffine();
   for (let i = 0; i < 4; i++)

@@ -33,6 +33,7 @@ const TABLE: DatatypeInfo[] = [
   { code: DT.UINT64, name: 'uint64', bytes: 8, isFloat: false },
 ];
 
+/** Name, bytes per voxel and kind of a NIfTI datatype code; undefined for a code vbm cannot read. */
 export function datatypeInfo(code: number): DatatypeInfo | undefined {
   return TABLE.find((t) => t.code === code);
 }

@@ -194,3 +194,21 @@ export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Fl
   }
   return dst;
 }
+
+/**
+ * Decode volume `index` of an opened file at float64: exact for FLOAT64 files (SPM's ResMS, RPV),
+ * float32-decoded and widened otherwise.
+ */
+export function decodeVolume64(file: NiftiFile, index = 0): Float64Array {
+  const h = file.header;
+  if (h.datatype.code !== DT.FLOAT64) return Float64Array.from(decodeVolume(file, index));
+  const nvox = voxelCount(h.dims);
+  const start = h.voxOffset + index * nvox * 8;
+  if (file.data.byteLength < start + nvox * 8)
+    throw new VbmError(`${h.path}: the file holds less data than its header claims`);
+  const view = new DataView(file.data.buffer, file.data.byteOffset + start, nvox * 8);
+  const le = h.littleEndian;
+  const out = new Float64Array(nvox);
+  for (let i = 0; i < nvox; i++) out[i] = view.getFloat64(8 * i, le) * h.slope + h.inter;
+  return out;
+}

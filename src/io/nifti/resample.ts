@@ -39,6 +39,7 @@ export type Interpolation = 'nearest' | 'linear';
 /** A function from mm to the image's value there (NaN outside the grid). */
 export type WorldSampler = (x: number, y: number, z: number) => number;
 
+/** A volume read at mm positions through its affine, by nearest neighbour or trilinear interpolation. */
 export function worldSampler(vol: Volume, interpolation: Interpolation): WorldSampler {
   const M = invertAffine(vol.affine);
   const [nx, ny, nz] = vol.dims;

@@ -21,6 +21,7 @@ export function grid3(dims: readonly number[]): [number, number, number] {
   return [nx, ny, nz];
 }
 
+/** Voxels of a grid: nx ny nz (the first three of dims). */
 export function voxelCount(dims: readonly number[]): number {
   const [nx, ny, nz] = grid3(dims);
   return nx * ny * nz;

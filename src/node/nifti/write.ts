@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
-import { type EncodeOptions, encodeNifti as encodeNiftiBytes } from './encode.js';
-import type { Volume } from './volume.js';
+import { type EncodeOptions, encodeNifti as encodeNiftiBytes } from '../../io/nifti/encode.js';
+import type { Volume } from '../../io/nifti/volume.js';
 
-export type { EncodeOptions } from './encode.js';
+export type { EncodeOptions } from '../../io/nifti/encode.js';
 
 /**
  * Encode a volume as a single-file NIfTI-1 (.nii): 348-byte header, 4 zero extension bytes,

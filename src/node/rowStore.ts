@@ -1,7 +1,7 @@
 /**
  * Rows of float32 (one per scan, over the same voxels), written once in scan order and read back
  * as column blocks (a range of voxels of every scan). Up to `memoryBytes` they stay in memory;
- * beyond, they go to a temporary file (named as io/atomic's temporaries, so an interrupted run's
+ * beyond, they go to a temporary file (named as node/atomic's temporaries, so an interrupted run's
  * file is cleaned up) that is deleted on close. Memory is then a constant, not n x voxels.
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';

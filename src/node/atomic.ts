@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { processAlive } from './processes.js';
 
 /** The temporary name a file is written under before it is renamed into place: `.NAME.tmp-PID-RANDOM`. */
 export function temporaryName(path: string): string {
@@ -82,4 +83,18 @@ export class StagedFiles {
     for (const { tmp } of this.staged) rmSync(tmp, { force: true });
     this.staged.length = 0;
   }
+}
+
+/** Remove temporary files that interrupted runs left behind (their writers are gone). */
+export function removeStaleTemporaries(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const f of readdirSync(dir)) {
+    const writer = temporaryWriter(f);
+    if (writer !== undefined && (writer === process.pid || !processAlive(writer))) {
+      rmSync(join(dir, f), { force: true });
+      n++;
+    }
+  }
+  return n;
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
-/** vbm's version, read from package.json so there is one record of it. */
+/** vbm's version, read from package.json so there is one record of it (dist/src/node/ or src/node/ -> the repository root). */
 export const VBM_VERSION: string = (() => {
-  for (const rel of ['../../package.json', '../package.json']) {
+  for (const rel of ['../../../package.json', '../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
         name?: string;

@@ -3,15 +3,28 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
-import { type NiftiHeader, NIFTI2_HEADER_BYTES, checkSaneSize, claimedBytes, parseHeader } from './header.js';
-import type { AnalyzeMat } from './analyze.js';
-import { readMatVariables } from '../matlab.js';
-import { DT } from './datatypes.js';
-import type { Volume } from './volume.js';
-import { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeVolume, isGzip, tooLittleData, tooMuchData } from './decode.js';
+import {
+  type NiftiHeader,
+  NIFTI2_HEADER_BYTES,
+  checkSaneSize,
+  claimedBytes,
+  parseHeader,
+} from '../../io/nifti/header.js';
+import type { AnalyzeMat } from '../../io/nifti/analyze.js';
+import { readMatVariables } from '../../io/matlab.js';
+import type { Volume } from '../../io/nifti/volume.js';
+import {
+  type NiftiFile,
+  TRAILING_BYTES_ALLOWED,
+  decodeVolume,
+  decodeVolume64,
+  isGzip,
+  tooLittleData,
+  tooMuchData,
+} from '../../io/nifti/decode.js';
 
 // the pure decoding lives in decode.ts; these names stay importable from here
-export { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeNifti, decodeVolume } from './decode.js';
+export { type NiftiFile, TRAILING_BYTES_ALLOWED, decodeNifti, decodeVolume } from '../../io/nifti/decode.js';
 
 /** For a path, the header file and the image file (.nii: both the same; .hdr/.img: a pair). */
 export function niftiFiles(path: string): { headerPath: string; imagePath: string } {
@@ -227,16 +240,5 @@ export function readVolume64(
   index = 0,
 ): { dims: [number, number, number]; affine: number[][]; data: Float64Array } {
   const file = openNifti(path);
-  const h = file.header;
-  if (h.datatype.code !== DT.FLOAT64)
-    return { dims: h.dims, affine: h.affine, data: Float64Array.from(decodeVolume(file, index)) };
-  const nvox = h.dims[0] * h.dims[1] * h.dims[2];
-  const start = h.voxOffset + index * nvox * 8;
-  if (file.data.byteLength < start + nvox * 8)
-    throw new VbmError(`${h.path}: the file holds less data than its header claims`);
-  const view = new DataView(file.data.buffer, file.data.byteOffset + start, nvox * 8);
-  const le = h.littleEndian;
-  const out = new Float64Array(nvox);
-  for (let i = 0; i < nvox; i++) out[i] = view.getFloat64(8 * i, le) * h.slope + h.inter;
-  return { dims: h.dims, affine: h.affine, data: out };
+  return { dims: file.header.dims, affine: file.header.affine, data: decodeVolume64(file, index) };
 }
