@@ -29,6 +29,7 @@ import { VBM_VERSION } from '../version.js';
 import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
 import { stopReached, stopSchedule } from '../permutation/accel.js';
+import { TAIL_KEEP, type TopValues } from '../permutation/voxelTail.js';
 import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
 import { type FitWork, runFitTask } from './fitTasks.js';
@@ -59,6 +60,7 @@ export interface PermuteWork {
     | 'clusterThreshold'
     | 'blocks'
     | 'kernel'
+    | 'accel'
   > & { contrast: number };
   /** Number of rearrangements (all of them, the observed included). */
   rearrangements: number;
@@ -78,6 +80,7 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     clusterThreshold,
     blocks,
     kernel,
+    accel,
   } = req;
   const o = {
     contrast,
@@ -90,6 +93,8 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     clusterThreshold,
     blocks,
     kernel,
+    // tail and gamma make the tasks keep each voxel's largest null values (the uncorrected tail)
+    accel: accel?.tail || accel?.gamma ? { ...accel, stop: undefined } : undefined,
   };
   return JSON.parse(JSON.stringify(o)) as PermuteWork['options'];
 }
@@ -175,6 +180,8 @@ export async function runPermutationTask(
     { name: 'maxMass', data: r.maxMass },
     { name: 'countStat', data: r.countStat },
     ...(r.countTfce ? [{ name: 'countTfce', data: r.countTfce }] : []),
+    ...(r.topStat ? [{ name: 'topStat', data: r.topStat.values }] : []),
+    ...(r.topTfce ? [{ name: 'topTfce', data: r.topTfce.values }] : []),
   ];
   const out = resultPath(job, t.task);
   writeFileAtomic(
@@ -199,6 +206,12 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       );
     }
     const f = (n: string): Float64Array => sections.get(n) as Float64Array;
+    const top = (n: string): TopValues | null => {
+      const values = sections.get(n) as Float32Array | undefined;
+      return values ? { keep: TAIL_KEEP, values } : null;
+    };
+    const topOf = (a: string, b: string): Pick<BatchResult, 'topStat' | 'topTfce'> =>
+      sections.has(a) ? { topStat: top(a), topTfce: top(b) } : {};
     return {
       first: t.work.first,
       count: t.work.count,
@@ -208,6 +221,7 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       maxMass: f('maxMass'),
       countStat: sections.get('countStat') as Uint32Array,
       countTfce: (sections.get('countTfce') as Uint32Array | undefined) ?? null,
+      ...topOf('topStat', 'topTfce'),
     };
   });
 }

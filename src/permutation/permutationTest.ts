@@ -38,6 +38,7 @@ import type {
 } from './types.js';
 import { formatBytes, planVoxelBlocks } from './voxelBlocks.js';
 import { welchSetup } from './welch.js';
+import { TAIL_KEEP, type TopValues, mergeTop, topValues } from './voxelTail.js';
 
 /** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
 export const PERMUTATION_CHUNK = 16;
@@ -198,6 +199,26 @@ export async function runPermutationTest(
   setup.observed = observed;
   const accel = opts.accel ?? {};
   const stopAlpha = accel.alpha ?? 0.05;
+  // the uncorrected tail (accel tail or gamma) keeps each voxel's largest null values
+  const tailBytes = V * TAIL_KEEP * 4 * (tfceParams ? 2 : 1);
+  let keepValues = !!(accel.tail || accel.gamma);
+  if (keepValues && plan) {
+    keepValues = false;
+    opts.onNote?.(
+      'uncorrected p-values are counted: their tail is not kept when the data are streamed from a scratch file',
+    );
+  } else if (keepValues && opts.shares?.some((sh) => !sh.topStat)) {
+    keepValues = false;
+    opts.onNote?.("uncorrected p-values are counted: a task did not keep its voxels' largest null values");
+  } else if (keepValues && budget !== undefined && tailBytes > budget / 4) {
+    keepValues = false;
+    opts.onNote?.(
+      `uncorrected p-values are counted: their tail would keep ${formatBytes(tailBytes)}, over a quarter of the memory budget (${formatBytes(budget)})`,
+    );
+  }
+  setup.keepValues = keepValues;
+  const topStat: TopValues | null = keepValues ? topValues(V, TAIL_KEEP) : null;
+  const topTfce: TopValues | null = keepValues && tfceParams ? topValues(V, TAIL_KEEP) : null;
   const observedClusters = clusterThreshold
     ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V))
     : null;
@@ -229,12 +250,20 @@ export async function runPermutationTest(
     JOB,
     ...(vg ? { vg } : {}),
     stop: accel.stop ? { alpha: stopAlpha, schedule: stopPoints } : null,
+    ...(keepValues ? { keep: TAIL_KEEP } : {}),
   };
   let resumedFrom = 0;
   const store = !share && !opts.shares ? services.checkpoint : undefined;
-  const sections = [maxStat, maxTfce, maxExtent, maxMass, countStat, countTfce].filter(
-    (s): s is NonNullable<typeof s> => s !== null,
-  );
+  const sections = [
+    maxStat,
+    maxTfce,
+    maxExtent,
+    maxMass,
+    countStat,
+    countTfce,
+    topStat?.values ?? null,
+    topTfce?.values ?? null,
+  ].filter((s): s is NonNullable<typeof s> => s !== null);
   const resumed = store?.load(settings, sections, opts.onNote);
   if (resumed) {
     for (const j of resumed) done[j] = 1;
@@ -258,6 +287,8 @@ export async function runPermutationTest(
     for (let v = 0; v < V; v++) countStat[v] = (countStat[v] ?? 0) + (rStat[v] ?? 0);
     const rTfce = r.countTfce;
     if (countTfce && rTfce) for (let v = 0; v < V; v++) countTfce[v] = (countTfce[v] ?? 0) + (rTfce[v] ?? 0);
+    if (topStat && r.topStat) mergeTop(topStat, r.topStat);
+    if (topTfce && r.topTfce) mergeTop(topTfce, r.topTfce);
     // a streamed unit covers several chunks
     for (let j = r.first / JOB; j * JOB < r.first + r.count; j++) done[j] = 1;
   };
@@ -268,6 +299,7 @@ export async function runPermutationTest(
       s.first + s.count > N ||
       s.maxStat.length !== s.count ||
       s.countStat.length !== V ||
+      (topTfce && !s.topTfce) ||
       chunks.some((j) => done[j])
     )
       throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
@@ -349,6 +381,7 @@ export async function runPermutationTest(
       maxMass: (maxMass ?? new Float64Array(N)).slice(share.first, end),
       countStat,
       countTfce,
+      ...(topStat ? { topStat, topTfce } : {}),
     };
   }
   if (finished < N && !stoppedEarly) {
@@ -378,6 +411,8 @@ export async function runPermutationTest(
     observedClusters,
     accel,
     stopAlpha,
+    topStat,
+    topTfce,
   });
   return {
     contrast: { index: con.index, name: con.name, type: con.type, df },
