@@ -135,7 +135,7 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
       ];
       notes.push(
         u.length
-          ? `uncorrected p-values of voxels that fewer than ${uncTail.stat?.countedFrom ?? uncTail.tfce?.countedFrom} rearrangements reached (${u.join(', ')}) come from a generalised Pareto tail fitted to each voxel's ${uncTail.stat?.keep ?? uncTail.tfce?.keep} largest null values (shape pooled across voxels, scale per voxel; Winkler et al. 2016, as in Gaser's TFCE toolbox); the others are counted`
+          ? `uncorrected p-values of voxels that fewer than ${uncTail.stat?.countedFrom ?? uncTail.tfce?.countedFrom} rearrangements reached (${u.join(', ')}) come from a generalised Pareto tail fitted to each voxel's ${uncTail.stat?.keep ?? uncTail.tfce?.keep} largest null values (shape the heavier of the voxel's own and one pooled across voxels, scale per voxel; Winkler et al. 2016, as in Gaser's TFCE toolbox); the others are counted`
           : `uncorrected p-values are counted (${Nd} rearrangements are too few for their per-voxel tail, or it was not kept)`,
       );
     }
