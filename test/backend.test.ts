@@ -102,7 +102,7 @@ test('--backend local --jobs 3: the merged outputs are the single-process run, b
   assertSameFiles(ref, dir, 'local backend, 3 tasks');
 });
 
-test('--backend local with --accel tail or gamma: the approximations run in the merge, the same files as one process; stop is refused', async () => {
+test('--backend local with --accel tail or gamma: the approximations run in the merge, the same files as one process', async () => {
   const { res } = await reference();
   for (const accel of [{ tail: true }, { gamma: true }]) {
     const req: PermuteRequest = { ...REQ, accel };
@@ -116,10 +116,47 @@ test('--backend local with --accel tail or gamma: the approximations run in the 
     const summary = JSON.parse(readFileSync(join(dir, 'perm_0001.json'), 'utf8')) as { accel: { note: string } };
     assert.match(summary.accel.note, accel.tail ? /generalised Pareto/ : /gamma distribution/);
   }
-  await assert.rejects(
-    distributedPermute(copyOf(res, 'accel-stop'), { ...REQ, accel: { stop: true } }, { type: 'local', jobs: 3 }),
-    (e: unknown) => e instanceof VbmError && /accel stop does not go with a local backend/.test(e.message),
-  );
+});
+
+test('--backend local with --accel stop: tasks in waves stop where one process stops (null contrast) or run to the end (planted), byte for byte', async () => {
+  const { res } = await reference();
+  const dir = study.dir;
+  // the same scans with a contrast on sex, which has no planted effect (sex - here: sex + has a
+  // cluster at FWE p ~ 0.005 by chance with this seed)
+  const nul = join(dir, 'stop-null');
+  await runAnalysis({
+    design: join(dir, 'design.csv'),
+    out: nul,
+    covariates: ['age', 'sex'],
+    contrasts: [{ name: 'sex -', type: 'T', columns: ['sex'], weights: [-1] }],
+    masking: { explicitMask: join(dir, 'mask.nii') },
+    workers: 1,
+  });
+  for (const [what, folder, stops] of [
+    ['null', nul, true],
+    ['planted', res, false],
+  ] as const) {
+    const req: PermuteRequest = { ...REQ, permutations: 1000, accel: { stop: true } };
+    // one process, in the calling thread and on two worker threads: the same bytes
+    const one = copyOf(folder, `stop-single-${what}`);
+    const out = await runPermute(one, { ...req, workers: 0 });
+    assert.equal(out.result.accel?.stop?.stoppedEarly, stops, `${what}: ${out.result.permutations} permutations`);
+    if (stops) assert.ok(out.result.permutations < 1000 && out.result.permutations % 16 === 0);
+    const ref = new Map(out.files.map((f) => [f, readFileSync(join(one, f))]));
+    const threads = copyOf(folder, `stop-threads-${what}`);
+    await runPermute(threads, { ...req, workers: 2 });
+    assertSameFiles(ref, threads, `accel stop, ${what}, 2 threads`);
+    const many = copyOf(folder, `stop-local-${what}`);
+    const notes: string[] = [];
+    const d = await distributedPermute(many, { ...req, onNote: (m) => notes.push(m) }, { type: 'local', jobs: 3 });
+    assertSameFiles(ref, many, `accel stop, ${what}, local backend in waves of 3 tasks`);
+    assert.equal(d.output?.result.permutations, out.result.permutations);
+    // the waves submitted: as many as the schedule points reached (112, 176, 272, 416, 624, 944, 1000)
+    const waves = readdirSync(join(many, 'vbm-tasks')).filter((f) => f.startsWith('perm_'));
+    const points = [112, 176, 272, 416, 624, 944, 1000];
+    assert.equal(waves.length, points.indexOf(out.result.permutations) + 1, `${what}: ${waves.join(' ')}`);
+    assert.match(notes.join('\n'), /merging the results of \d+ tasks in waves/);
+  }
 });
 
 test('--backend local with variance groups (two-sample, unequal variances): the tasks draw the same sign flips as the local run, byte for byte', async () => {

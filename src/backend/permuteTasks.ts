@@ -5,6 +5,11 @@
  * order) and the voxel-wise exceedance counts. The reduce merges them (maxima by index, counts
  * summed: both exact) and finishes exactly as a local run does, so the outputs are the same
  * bytes whatever the number of tasks.
+ *
+ * With sequential stopping (accel stop) the tasks run in waves: the rearrangements between two
+ * points of the stopping schedule (permutation/accel.ts) are one job, split across the tasks; after
+ * each wave the rule is decided on the null maxima merged so far, as one process decides it at the
+ * same points, and the next wave is submitted only when the run goes on.
  */
 import { defaultOf, settingName } from '../settings/setting.js';
 import { PERMUTE } from '../settings/vocabulary.js';
@@ -23,9 +28,8 @@ import { rearrangements } from '../permutation/schemes.js';
 import { VBM_VERSION } from '../node/version.js';
 import { FSL_TFCE } from '../permutation/tfce.js';
 import type { BackendSettings, TaskRunner } from './backend.js';
-import { refuseAccelOnBackend } from '../pipeline/backendSettings.js';
-
-export { refuseAccelOnBackend };
+import { stopReached, stopSchedule } from '../permutation/accel.js';
+import { TAIL_KEEP, type TopValues } from '../permutation/voxelTail.js';
 import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
 import { type FitWork, runFitTask } from './fitTasks.js';
@@ -56,6 +60,7 @@ export interface PermuteWork {
     | 'clusterThreshold'
     | 'blocks'
     | 'kernel'
+    | 'accel'
   > & { contrast: number };
   /** Number of rearrangements (all of them, the observed included). */
   rearrangements: number;
@@ -75,6 +80,7 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     clusterThreshold,
     blocks,
     kernel,
+    accel,
   } = req;
   const o = {
     contrast,
@@ -87,15 +93,21 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     clusterThreshold,
     blocks,
     kernel,
+    // tail and gamma make the tasks keep each voxel's largest null values (the uncorrected tail)
+    accel: accel?.tail || accel?.gamma ? { ...accel, stop: undefined } : undefined,
   };
   return JSON.parse(JSON.stringify(o)) as PermuteWork['options'];
 }
 
-/** The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). */
+/**
+ * The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks); with
+ * `wave`, only the rearrangements [wave.first, wave.end) (whole chunks), as a job of its own.
+ */
 export function planPermutationJob(
   dir: string,
   req: PermuteRequest,
   jobs: number,
+  wave?: { first: number; end: number },
 ): { job: JobFolder; tasks: TaskFile<PermuteWork>[] } {
   const a = openAnalysis(dir);
   const con = a.contrast(req.contrast);
@@ -114,20 +126,24 @@ export function planPermutationJob(
     seed: req.seed ?? defaultOf(PERMUTE.seed),
     blocks: eff.blocks,
   }).count;
-  const chunks = Math.ceil(N / PERMUTATION_CHUNK);
+  const c0 = wave ? wave.first / PERMUTATION_CHUNK : 0;
+  const cEnd = wave ? Math.ceil(Math.min(N, wave.end) / PERMUTATION_CHUNK) : Math.ceil(N / PERMUTATION_CHUNK);
+  if (!Number.isInteger(c0) || !(cEnd > c0))
+    throw new Error(`permutation wave [${wave?.first}, ${wave?.end}) is not whole chunks within ${N}`);
+  const chunks = cEnd - c0;
   const T = Math.min(jobs, chunks);
   const options = workOptions(req, con.index);
   const inputs = ['model.json', 'mask.nii'].map((f) => ({ path: a.path(f), sha256: sha256File(a.path(f)) }));
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: VBM_VERSION, id: rec.analysisId, inputs, options, N, T }))
+    .update(JSON.stringify({ v: VBM_VERSION, id: rec.analysisId, inputs, options, N, T, ...(wave ? { wave } : {}) }))
     .digest('hex')
     .slice(0, 10);
   const job = jobFolder(a.dir, `perm_${String(con.index).padStart(4, '0')}_${key}`, T);
   const tasks = [...Array(T).keys()].map((k): TaskFile<PermuteWork> => {
-    const c0 = Math.floor((k * chunks) / T);
-    const c1 = Math.floor(((k + 1) * chunks) / T);
-    const first = c0 * PERMUTATION_CHUNK;
-    const count = Math.min(N, c1 * PERMUTATION_CHUNK) - first;
+    const from = c0 + Math.floor((k * chunks) / T);
+    const to = c0 + Math.floor(((k + 1) * chunks) / T);
+    const first = from * PERMUTATION_CHUNK;
+    const count = Math.min(N, to * PERMUTATION_CHUNK) - first;
     return {
       format: TASK_FORMAT,
       kind: 'permute',
@@ -164,6 +180,8 @@ export async function runPermutationTask(
     { name: 'maxMass', data: r.maxMass },
     { name: 'countStat', data: r.countStat },
     ...(r.countTfce ? [{ name: 'countTfce', data: r.countTfce }] : []),
+    ...(r.topStat ? [{ name: 'topStat', data: r.topStat.values }] : []),
+    ...(r.topTfce ? [{ name: 'topTfce', data: r.topTfce.values }] : []),
   ];
   const out = resultPath(job, t.task);
   writeFileAtomic(
@@ -188,6 +206,12 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       );
     }
     const f = (n: string): Float64Array => sections.get(n) as Float64Array;
+    const top = (n: string): TopValues | null => {
+      const values = sections.get(n) as Float32Array | undefined;
+      return values ? { keep: TAIL_KEEP, values } : null;
+    };
+    const topOf = (a: string, b: string): Pick<BatchResult, 'topStat' | 'topTfce'> =>
+      sections.has(a) ? { topStat: top(a), topTfce: top(b) } : {};
     return {
       first: t.work.first,
       count: t.work.count,
@@ -197,6 +221,7 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       maxMass: f('maxMass'),
       countStat: sections.get('countStat') as Uint32Array,
       countTfce: (sections.get('countTfce') as Uint32Array | undefined) ?? null,
+      ...topOf('topStat', 'topTfce'),
     };
   });
 }
@@ -218,7 +243,7 @@ export async function distributedPermute(
   settings: BackendSettings,
   opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner } = {},
 ): Promise<DistributedPermuteOutput> {
-  refuseAccelOnBackend(req.accel, settings);
+  if (req.accel?.stop) return permuteInWaves(dir, req, settings, opts);
   const { job, tasks } = planPermutationJob(dir, req, settings.jobs);
   writeJobRecord(job, {
     kind: 'permute',
@@ -234,6 +259,64 @@ export async function distributedPermute(
   req.onNote?.(`merging the results of ${tasks.length} task${tasks.length > 1 ? 's' : ''} (${job.dir})`);
   const output = await runPermute(dir, { ...req, workers: 0, shares });
   return { job, outcome, output };
+}
+
+/**
+ * Sequential stopping on a backend: one job per wave of the stopping schedule, the rule decided
+ * on the merged maxima after each wave (stopReached, as one process decides it), then the merge of
+ * every wave run. Run again after --no-wait, the waves already done are found by their job keys.
+ */
+async function permuteInWaves(
+  dir: string,
+  req: PermuteRequest,
+  settings: BackendSettings,
+  opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner },
+): Promise<DistributedPermuteOutput> {
+  const accel = req.accel ?? {};
+  const N = planPermutationJob(dir, req, 1).tasks[0].work.rearrangements;
+  const points = stopSchedule(N, PERMUTATION_CHUNK, accel.minPermutations ?? 100);
+  // the FWE level runPermute hands the test
+  const alpha = accel.alpha ?? req.alpha ?? defaultOf(PERMUTE.alpha);
+  const runner = opts.runner ?? runnerFor(settings);
+  const maxima = {
+    stat: new Float64Array(N),
+    tfce: req.tfce ? new Float64Array(N) : null,
+    extent: req.clusterThreshold !== undefined ? new Float64Array(N) : null,
+    mass: req.clusterThreshold !== undefined ? new Float64Array(N) : null,
+  };
+  const shares: BatchResult[] = [];
+  let first = 0;
+  let last: { job: JobFolder; outcome: JobOutcome } | undefined;
+  let jobs = 0;
+  for (const point of points) {
+    const { job, tasks } = planPermutationJob(dir, req, settings.jobs, { first, end: point });
+    writeJobRecord(job, {
+      kind: 'permute',
+      backend: settings.type,
+      contrast: tasks[0].work.options.contrast,
+      rearrangements: N,
+      wave: [first, point],
+    });
+    writeTaskFiles(job, tasks);
+    if (first > 0)
+      req.onNote?.(`sequential stopping: ${first} of ${N} rearrangements leave it open; next wave up to ${point}`);
+    const outcome = await runJob(job, runner, { ...opts, retries: settings.retries, wait: settings.wait });
+    last = { job, outcome };
+    if (!outcome.complete) return last;
+    for (const s of readPermutationShares(job, tasks)) {
+      shares.push(s);
+      maxima.stat.set(s.maxStat, s.first);
+      maxima.tfce?.set(s.maxTfce, s.first);
+      maxima.extent?.set(s.maxExtent, s.first);
+      maxima.mass?.set(s.maxMass, s.first);
+    }
+    jobs += tasks.length;
+    first = point;
+    if (point < N && stopReached([maxima.stat, maxima.tfce, maxima.extent, maxima.mass], point, alpha)) break;
+  }
+  req.onNote?.(`merging the results of ${jobs} tasks in waves up to ${first} of ${N} rearrangements`);
+  const output = await runPermute(dir, { ...req, workers: 0, shares });
+  return { ...last!, output };
 }
 
 /** `vbm task FILE`: run one task file (any kind). */

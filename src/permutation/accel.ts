@@ -19,12 +19,15 @@
  *   maxima, the observed rearrangement left out), as PALM's -accel gamma does (Winkler et al. 2016,
  *   after Mielke et al. 1981 and Minas and Montana 2014); every FWE p-value comes from its upper
  *   tail. With (near) zero skewness the normal distribution is used.
- * - stop: sequential stopping. After each share of permutations, the peak of every observed map
- *   (statistic, TFCE, largest cluster) is compared with the null maxima so far; once each peak
- *   has been exceeded so often that a binomial test puts its FWE p-value above alpha
+ * - stop: sequential stopping. At fixed points of the run (`stopSchedule`: the first multiple of
+ *   the chunk at or above the minimum, then about 1.5 times the previous, in whole chunks), the
+ *   peak of every observed map (statistic, TFCE, largest cluster: the maxima of rearrangement 0,
+ *   the identity) is compared with the null maxima of the rearrangements before that point; once
+ *   each peak has been exceeded so often that a binomial test puts its FWE p-value above alpha
  *   (one-sided, at 0.001), no voxel or cluster can become FWE-significant, and the run stops:
  *   every p-value is then counted over the permutations done (still exact permutation p-values,
- *   only coarser).
+ *   only coarser). The points depend on nothing but the number of rearrangements, so one process
+ *   (any number of threads) and tasks run in waves between the points stop at the same one.
  * Pure functions: typed arrays in, numbers out.
  */
 import betainc from '@stdlib/math-base-special-betainc';
@@ -288,4 +291,45 @@ export function peakClearlyNotSignificant(exceed: number, done: number, alpha: n
   if (exceed >= done) return true;
   // upper tail of the binomial: P(X >= c) = I_alpha(c, n - c + 1)
   return betainc(alpha, exceed, done - exceed + 1, true, false) < 0.001;
+}
+
+/** Growth of the waves between the points where the stopping rule is decided. */
+export const STOP_GROWTH = 1.5;
+
+/**
+ * The numbers of rearrangements after which sequential stopping is decided, ascending, the last
+ * being `total` (where the run ends anyway): the first multiple of `chunk` at or above
+ * `minPermutations`, then each about STOP_GROWTH times the one before, rounded up to whole chunks.
+ * Tasks run the rearrangements between two points as one wave.
+ */
+export function stopSchedule(total: number, chunk: number, minPermutations: number): number[] {
+  const points: number[] = [];
+  let at = Math.max(chunk, Math.ceil(minPermutations / chunk) * chunk);
+  while (at < total) {
+    points.push(at);
+    at = Math.max(at + chunk, Math.ceil((at * STOP_GROWTH) / chunk) * chunk);
+  }
+  points.push(total);
+  return points;
+}
+
+/**
+ * The stopping rule at a point of the schedule: true when, for every family of null maxima given
+ * (statistic, TFCE, cluster extent, cluster mass; index 0 the observed rearrangement, whose value
+ * is the observed peak), the first `upTo` maxima clear the peak so often that
+ * `peakClearlyNotSignificant` holds. Reads only the maxima, so the merge of tasks decides as one
+ * process does.
+ */
+export function stopReached(families: readonly (ArrayLike<number> | null)[], upTo: number, alpha: number): boolean {
+  let any = false;
+  for (const maxima of families) {
+    if (!maxima) continue;
+    any = true;
+    const peak = maxima[0] ?? NaN;
+    if (!(peak === peak)) return false;
+    let exceed = 0;
+    for (let i = 0; i < upTo; i++) if ((maxima[i] ?? -Infinity) >= peak) exceed++;
+    if (!peakClearlyNotSignificant(exceed, upTo, alpha)) return false;
+  }
+  return any;
 }

@@ -9,6 +9,7 @@ import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from 
 import { type KernelData, KernelThread } from './kernel.js';
 import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
+import type { TopValues } from './voxelTail.js';
 
 /** What every thread's engine shares: the data, the table of rearrangements, neighbours, TFCE and cluster settings. */
 export interface EngineSetup {
@@ -22,6 +23,8 @@ export interface EngineSetup {
   clusterHeight: number | null;
   /** Observed maps (identity), for the uncorrected counts; absent while computing them. */
   observed?: { stat: Float32Array; tfce: Float32Array | null };
+  /** Keep every voxel's values (accel tail/gamma: the uncorrected tail, voxelTail.ts). */
+  keepValues?: boolean;
 }
 
 /** The maxima and counts of rearrangements [first, first + count) (a block, or a task's share). */
@@ -35,6 +38,9 @@ export interface BatchResult {
   /** Voxel-wise counts of stat >= observed (and tfce >= observed) over this batch. */
   countStat: Uint32Array;
   countTfce: Uint32Array | null;
+  /** With keepValues: the voxels' largest values (a block's: all of its values), for the uncorrected tail. */
+  topStat?: TopValues | null;
+  topTfce?: TopValues | null;
 }
 
 /** What the whole-map statistics of one rearrangement need: its settings and a thread's workspaces. */
@@ -136,6 +142,10 @@ export class Engine {
       countStat: new Uint32Array(V),
       countTfce: s.tfce ? new Uint32Array(V) : null,
     };
+    const topStat = s.keepValues ? new Float32Array(V * count) : null;
+    const topTfce = s.keepValues && s.tfce ? new Float32Array(V * count) : null;
+    if (topStat) res.topStat = { keep: count, values: topStat };
+    if (topTfce) res.topTfce = { keep: count, values: topTfce };
     for (let b0 = 0; b0 < count; b0 += this.batchSize) {
       const nb = Math.min(this.batchSize, count - b0);
       this.kernel.statistics(s.table, first + b0, nb, this.stats);
@@ -157,6 +167,11 @@ export class Engine {
           obs.tfce,
           res,
         );
+        if (topStat) for (let v = 0, j = b0 + b; v < V; v++, j += count) topStat[j] = map[v] ?? NaN;
+        if (topTfce) {
+          const tm = this.tfceMap;
+          for (let v = 0, j = b0 + b; v < V; v++, j += count) topTfce[j] = tm[v] ?? NaN;
+        }
       }
     }
     return res;

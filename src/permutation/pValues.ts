@@ -8,6 +8,7 @@ import { invariant } from '../errors.js';
 import { type GammaFit, type GpdFit, countAtLeast, gammaPValues, tailPValues } from './accel.js';
 import type { AccelOptions } from './accel.js';
 import type { AccelReport, PermutationResult } from './types.js';
+import { type TopValues, type VoxelTailReport, voxelTailPValues } from './voxelTail.js';
 
 /** The counts and maxima of the rearrangements done, and the observed maps and clusters. */
 export interface PermutationTallies {
@@ -29,6 +30,9 @@ export interface PermutationTallies {
   accel: AccelOptions;
   /** The FWE level of sequential stopping. */
   stopAlpha: number;
+  /** Each voxel's largest null values (accel tail or gamma), for the uncorrected tail; null: counted. */
+  topStat?: TopValues | null;
+  topTfce?: TopValues | null;
 }
 
 /** The p-value maps, cluster p-values and acceleration note of a permutation test. */
@@ -53,8 +57,16 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
     const sorted = Float64Array.from(nulls).sort();
     return { p: Float64Array.from(xs, (x) => countAtLeast(sorted, x) / sorted.length), fit: null };
   };
-  const pUnc = new Float64Array(V);
+  let pUnc: Float64Array = new Float64Array(V);
   for (let v = 0; v < V; v++) pUnc[v] = (t.countStat[v] ?? NaN) / Nd; // V is its length
+  const uncTail: { stat: VoxelTailReport | null; tfce: VoxelTailReport | null } = { stat: null, tfce: null };
+  if (t.topStat) {
+    const u = voxelTailPValues(t.topStat, observed.stat, t.countStat, Nd);
+    if (u) {
+      pUnc = u.p;
+      uncTail.stat = u.report;
+    }
+  }
   const statFwe = fwe(t.nullStat, observed.stat);
   const pFwe = statFwe.p;
   let tfcePUnc: Float64Array | null = null;
@@ -65,6 +77,11 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
     invariant(countTfce.length === V, 'TFCE counts cover the voxels');
     tfcePUnc = new Float64Array(V);
     for (let v = 0; v < V; v++) tfcePUnc[v] = (countTfce[v] ?? NaN) / Nd;
+    const u = t.topTfce ? voxelTailPValues(t.topTfce, observed.tfce, countTfce, Nd) : null;
+    if (u) {
+      tfcePUnc = u.p;
+      uncTail.tfce = u.report;
+    }
     const f = fwe(t.nullTfce, observed.tfce);
     tfcePFwe = f.p;
     tfceFit = f.fit;
@@ -96,7 +113,7 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
         ...(clusters ? ['cluster extent', 'cluster mass'] : []),
       ];
       notes.push(
-        `FWE p-values (${names.join(', ')}) come from a gamma distribution fitted by its mean, variance and skewness to the null maxima (PALM's gamma approximation; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,
+        `FWE p-values (${names.join(', ')}) come from a gamma distribution fitted by its mean, variance and skewness to the null maxima (PALM's gamma approximation; Winkler et al. 2016); the critical values are counted`,
       );
     }
     if (accel.tail) {
@@ -108,7 +125,18 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
       ];
       const fitted = families.filter(([, f]) => f !== null).map(([k]) => k);
       notes.push(
-        `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); uncorrected p-values and the critical values are counted`,
+        `FWE p-values below 0.1 in the fitted tail (${fitted.length ? fitted.join(', ') : 'none passed the goodness-of-fit test, so all are counted'}) come from a generalised Pareto fit to the upper tail of the null maxima (method of moments; threshold chosen by an Anderson-Darling test; Winkler et al. 2016); the critical values are counted`,
+      );
+    }
+    if (accel.tail || accel.gamma) {
+      const u = [
+        ...(uncTail.stat ? [`${uncTail.stat.fitted} voxels of the ${t.statType} map`] : []),
+        ...(uncTail.tfce ? [`${uncTail.tfce.fitted} of the TFCE map`] : []),
+      ];
+      notes.push(
+        u.length
+          ? `uncorrected p-values of voxels that fewer than ${uncTail.stat?.countedFrom ?? uncTail.tfce?.countedFrom} rearrangements reached (${u.join(', ')}) come from a generalised Pareto tail fitted to each voxel's ${uncTail.stat?.keep ?? uncTail.tfce?.keep} largest null values (shape the heavier of the voxel's own and one pooled across voxels, scale per voxel; Winkler et al. 2016, as in Gaser's TFCE toolbox); the others are counted`
+          : `uncorrected p-values are counted (${Nd} rearrangements are too few for their per-voxel tail, or it was not kept)`,
       );
     }
     if (accel.stop) {
@@ -129,6 +157,7 @@ export function permutationPValues(t: PermutationTallies): PermutationPValues {
           }
         : null,
       stop: accel.stop ? { requested: t.requested, done: Nd, stoppedEarly: t.stoppedEarly, alpha: t.stopAlpha } : null,
+      ...(accel.tail || accel.gamma ? { uncorrected: uncTail } : {}),
       note: notes.join('; ') + '.',
     };
   }

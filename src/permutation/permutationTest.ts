@@ -17,7 +17,7 @@ import { clusterWorkspace, suprathresholdClusters } from '../inference/clusters.
 import { statFromTail } from '../inference/distributions.js';
 import { maskedNeighbours } from '../inference/neighbours.js';
 import type { WorkRunner } from '../work.js';
-import { peakClearlyNotSignificant } from './accel.js';
+import { stopReached, stopSchedule } from './accel.js';
 import type { Block, BlockShared } from './blockWork.js';
 import { allocateDataMatrix, fitsWasm } from './dataMatrix.js';
 import { type BatchResult, Engine, type EngineSetup } from './engine.js';
@@ -38,6 +38,7 @@ import type {
 } from './types.js';
 import { formatBytes, planVoxelBlocks } from './voxelBlocks.js';
 import { welchSetup } from './welch.js';
+import { TAIL_KEEP, type TopValues, mergeTop, topValues } from './voxelTail.js';
 
 /** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
 export const PERMUTATION_CHUNK = 16;
@@ -198,26 +199,33 @@ export async function runPermutationTest(
   setup.observed = observed;
   const accel = opts.accel ?? {};
   const stopAlpha = accel.alpha ?? 0.05;
-  // observed peaks, for the stopping rule
-  const peakOf = (a: ArrayLike<number>): number => {
-    let m = -Infinity;
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i] ?? -Infinity; // i < a.length
-      if (x > m) m = x;
-    }
-    return m;
-  };
+  // the uncorrected tail (accel tail or gamma) keeps each voxel's largest null values
+  const tailBytes = V * TAIL_KEEP * 4 * (tfceParams ? 2 : 1);
+  let keepValues = !!(accel.tail || accel.gamma);
+  if (keepValues && plan) {
+    keepValues = false;
+    opts.onNote?.(
+      'uncorrected p-values are counted: their tail is not kept when the data are streamed from a scratch file',
+    );
+  } else if (keepValues && opts.shares?.some((sh) => !sh.topStat)) {
+    keepValues = false;
+    opts.onNote?.("uncorrected p-values are counted: a task did not keep its voxels' largest null values");
+  } else if (keepValues && budget !== undefined && tailBytes > budget / 4) {
+    keepValues = false;
+    opts.onNote?.(
+      `uncorrected p-values are counted: their tail would keep ${formatBytes(tailBytes)}, over a quarter of the memory budget (${formatBytes(budget)})`,
+    );
+  }
+  setup.keepValues = keepValues;
+  const topStat: TopValues | null = keepValues ? topValues(V, TAIL_KEEP) : null;
+  const topTfce: TopValues | null = keepValues && tfceParams ? topValues(V, TAIL_KEEP) : null;
   const observedClusters = clusterThreshold
     ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V))
     : null;
-  const peaks = {
-    stat: peakOf(observed.stat),
-    tfce: observed.tfce ? peakOf(observed.tfce) : 0,
-    extent: observedClusters ? Math.max(0, ...observedClusters.extent) : 0,
-    mass: observedClusters ? Math.max(0, ...observedClusters.mass) : 0,
-  };
 
   // accumulators (possibly from a checkpoint)
+  // sequential stopping is decided at fixed points (accel.ts), never inside a share a task runs
+  const stopPoints = accel.stop && !share ? stopSchedule(N, JOB, accel.minPermutations ?? 100) : [N];
   const maxStat = new Float64Array(N).fill(NaN);
   const maxTfce = tfceParams ? new Float64Array(N).fill(NaN) : null;
   const maxExtent = clusterThreshold ? new Float64Array(N).fill(NaN) : null;
@@ -241,13 +249,21 @@ export async function runPermutationTest(
     V,
     JOB,
     ...(vg ? { vg } : {}),
-    stop: accel.stop ? stopAlpha : null,
+    stop: accel.stop ? { alpha: stopAlpha, schedule: stopPoints } : null,
+    ...(keepValues ? { keep: TAIL_KEEP } : {}),
   };
   let resumedFrom = 0;
   const store = !share && !opts.shares ? services.checkpoint : undefined;
-  const sections = [maxStat, maxTfce, maxExtent, maxMass, countStat, countTfce].filter(
-    (s): s is NonNullable<typeof s> => s !== null,
-  );
+  const sections = [
+    maxStat,
+    maxTfce,
+    maxExtent,
+    maxMass,
+    countStat,
+    countTfce,
+    topStat?.values ?? null,
+    topTfce?.values ?? null,
+  ].filter((s): s is NonNullable<typeof s> => s !== null);
   const resumed = store?.load(settings, sections, opts.onNote);
   if (resumed) {
     for (const j of resumed) done[j] = 1;
@@ -271,6 +287,8 @@ export async function runPermutationTest(
     for (let v = 0; v < V; v++) countStat[v] = (countStat[v] ?? 0) + (rStat[v] ?? 0);
     const rTfce = r.countTfce;
     if (countTfce && rTfce) for (let v = 0; v < V; v++) countTfce[v] = (countTfce[v] ?? 0) + (rTfce[v] ?? 0);
+    if (topStat && r.topStat) mergeTop(topStat, r.topStat);
+    if (topTfce && r.topTfce) mergeTop(topTfce, r.topTfce);
     // a streamed unit covers several chunks
     for (let j = r.first / JOB; j * JOB < r.first + r.count; j++) done[j] = 1;
   };
@@ -281,6 +299,7 @@ export async function runPermutationTest(
       s.first + s.count > N ||
       s.maxStat.length !== s.count ||
       s.countStat.length !== V ||
+      (topTfce && !s.topTfce) ||
       chunks.some((j) => done[j])
     )
       throw new Error(`permutation share [${s.first}, +${s.count}) does not fit this test or overlaps another`);
@@ -295,35 +314,8 @@ export async function runPermutationTest(
     .filter((j) => !done[j] && inShare(j))
     .map((j) => ({ first: j * JOB, count: Math.min(JOB, N - j * JOB) }));
   let finished = resumedFrom;
-  // sequential stopping: every observed peak clearly below FWE significance
   let stoppedEarly = false;
-  const minPerms = accel.minPermutations ?? 100;
-  const shouldStop = (): boolean => {
-    // a share of a distributed test runs its whole block: stopping is decided over all rearrangements
-    if (!accel.stop || share || opts.shares || finished < minPerms) return false;
-    const families: [Float64Array | null, number][] = [
-      [maxStat, peaks.stat],
-      [maxTfce, peaks.tfce],
-      [maxExtent, peaks.extent],
-      [maxMass, peaks.mass],
-    ];
-    for (const [maxima, peak] of families) {
-      if (!maxima) continue;
-      let exceed = 0;
-      let seen = 0;
-      for (let i = 0; i < N; i++) {
-        const x = maxima[i] ?? NaN; // i < N, the maxima's length
-        if (x === x) {
-          seen++;
-          if (x >= peak) exceed++;
-        }
-      }
-      if (!peakClearlyNotSignificant(exceed, seen, stopAlpha)) return false;
-    }
-    stoppedEarly = true;
-    return true;
-  };
-  const stop = (): boolean => opts.signal?.aborted === true || stoppedEarly || shouldStop();
+  const stop = (): boolean => opts.signal?.aborted === true;
   opts.onProgress?.(finished, N);
   const t1 = Date.now();
   let lastCk = Date.now();
@@ -337,33 +329,44 @@ export async function runPermutationTest(
       lastCk = Date.now();
     }
   };
-  if (streamed) {
-    try {
-      await streamed.run(
-        pending.map((b) => b.first / JOB),
-        JOB,
-        N,
-        afterBatch,
-        stop,
-      );
-    } finally {
-      streamed.dispose();
-    }
-  } else if (!runner) {
-    for (const b of pending) {
+  // the run in waves between the points of the stopping schedule (one wave without stopping)
+  let waveStart = 0;
+  try {
+    for (const point of stopPoints) {
+      const wave = pending.filter((b) => b.first >= waveStart && b.first < point);
+      waveStart = point;
       if (stop()) break;
-      afterBatch(main!.run(b.first, b.count));
+      if (streamed) {
+        await streamed.run(
+          wave.map((b) => b.first / JOB),
+          JOB,
+          N,
+          afterBatch,
+          stop,
+        );
+      } else if (!runner) {
+        for (const b of wave) {
+          if (stop()) break;
+          afterBatch(main!.run(b.first, b.count));
+        }
+      } else if (wave.length) {
+        await runner.run<BlockShared, Block, BatchResult>({
+          module: services.blockModule!,
+          shared: { setup, batchSize: ENGINE_BATCH },
+          items: wave,
+          width: Math.min(nWorkers, wave.length),
+          onResult: afterBatch,
+          stop,
+          label: 'permutation worker',
+        });
+      }
+      if (point < N && !stop() && stopReached([maxStat, maxTfce, maxExtent, maxMass], point, stopAlpha)) {
+        stoppedEarly = true;
+        break;
+      }
     }
-  } else {
-    await runner.run<BlockShared, Block, BatchResult>({
-      module: services.blockModule!,
-      shared: { setup, batchSize: ENGINE_BATCH },
-      items: pending,
-      width: nWorkers,
-      onResult: afterBatch,
-      stop,
-      label: 'permutation worker',
-    });
+  } finally {
+    streamed?.dispose();
   }
   const tPerm = (Date.now() - t1) / 1000;
   if (share) {
@@ -378,6 +381,7 @@ export async function runPermutationTest(
       maxMass: (maxMass ?? new Float64Array(N)).slice(share.first, end),
       countStat,
       countTfce,
+      ...(topStat ? { topStat, topTfce } : {}),
     };
   }
   if (finished < N && !stoppedEarly) {
@@ -407,6 +411,8 @@ export async function runPermutationTest(
     observedClusters,
     accel,
     stopAlpha,
+    topStat,
+    topTfce,
   });
   return {
     contrast: { index: con.index, name: con.name, type: con.type, df },

@@ -47,7 +47,7 @@ export interface StreamedServices {
 export interface StreamedRun {
   ssTotal: Float64Array;
   observed: { stat: Float32Array; tfce: Float32Array | null };
-  /** Run the pending chunks (chunk rearrangements each) in units, calling onUnit with each unit's maxima and counts. */
+  /** Run the pending chunks (chunk rearrangements each) in units, calling onUnit with each unit's maxima and counts; may run again (the waves of sequential stopping) until `dispose`. */
   run(
     pending: readonly number[],
     chunk: number,
@@ -182,8 +182,9 @@ export async function prepareStreamed(
             `${count} passes over the scratch file on ${Math.max(1, workers)} thread(s): ${secs(ms / count)} s per pass, ${((perms * 1000) / ms).toFixed(2)} rearrangements per second per thread`,
           );
         }
-      } finally {
+      } catch (e) {
         dispose();
+        throw e;
       }
     };
     return { ssTotal, observed, run, dispose };

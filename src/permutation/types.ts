@@ -9,6 +9,7 @@ import type { BatchResult } from './engine.js';
 import type { SchemePlan } from './schemePlan.js';
 import type { Scheme } from './schemes.js';
 import type { TfceParams } from './tfce.js';
+import type { VoxelTailReport } from './voxelTail.js';
 import type { StreamPlan, VoxelBlock } from './voxelBlocks.js';
 
 /** The settings of a permutation test of one contrast (library, CLI and analysis files). */
@@ -95,6 +96,8 @@ export interface AccelReport {
   /** Moments of the null maxima behind gamma-approximated FWE p-values (null: too few to fit, counted). */
   gamma?: { stat: GammaFit | null; tfce: GammaFit | null; extent: GammaFit | null; mass: GammaFit | null } | null;
   stop: { requested: number; done: number; stoppedEarly: boolean; alpha: number } | null;
+  /** The per-voxel tails of the uncorrected p-values (accel tail or gamma; null per map: counted). */
+  uncorrected?: { stat: VoxelTailReport | null; tfce: VoxelTailReport | null };
   /** One sentence for outputs: which p-values are approximated and how. */
   note: string;
 }
@@ -123,7 +126,7 @@ export interface PermutationInput {
 }
 
 /** An accumulator of a test saved in a checkpoint (null maxima, exceedance counts). */
-export type CheckpointSection = Float64Array | Uint32Array;
+export type CheckpointSection = Float64Array | Float32Array | Uint32Array;
 
 /**
  * Where a long test keeps its progress (checkpoint.ts keeps it in two files). The test describes

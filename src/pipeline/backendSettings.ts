@@ -7,7 +7,6 @@
 import { defaultOf } from '../settings/setting.js';
 import { BACKEND } from '../settings/vocabulary.js';
 import { VbmError } from '../errors.js';
-import type { PermuteRequest } from './permute.js';
 
 export type BackendType = 'local' | 'slurm';
 
@@ -107,18 +106,5 @@ export function backendFromFile(raw: unknown, where: string): BackendSettings {
       wait: r.wait,
     },
     w,
-  );
-}
-
-/**
- * Sequential stopping needs the whole run in one process (it decides after each share of work,
- * while tasks run fixed blocks of rearrangements): refused with a task backend. The tail and gamma
- * approximations work on the merged null maxima, so they run in the merge after the tasks.
- */
-export function refuseAccelOnBackend(accel: PermuteRequest['accel'], settings: BackendSettings): void {
-  if (!accel?.stop) return;
-  throw new VbmError(
-    `accel stop does not go with a ${settings.type} backend yet: tasks run fixed blocks of rearrangements, and stopping early needs them in one process`,
-    'drop stop from --accel (or accel: in the analysis file; tail and gamma work with tasks), or run the permutations in one process',
   );
 }

@@ -166,21 +166,31 @@ export async function runPermute(dir: string | Analysis, req: PermuteRequest): P
     files.push(name);
   };
   const N = result.permutations;
+  // how each map's p-values were approximated, in its header (descrip), beside the JSON's note
+  const acc = result.accel;
+  const how = (kind: 'fwe' | 'stat' | 'tfce'): string => {
+    const parts: string[] = [];
+    if (kind === 'fwe' && acc?.tail) parts.push('GPD tail');
+    if (kind === 'fwe' && acc?.gamma) parts.push('gamma');
+    if (kind !== 'fwe' && acc?.uncorrected?.[kind]) parts.push('GPD tail');
+    if (acc?.stop?.stoppedEarly) parts.push('stopped early');
+    return parts.length ? `, ${parts.join(', ')}` : '';
+  };
   try {
-    put(names.voxP, grid(result.pUnc, NaN), `vbm permute: voxel p unc, ${N} perms`);
-    put(names.voxLogP, grid(result.pUnc, 0, mlog), `vbm permute: voxel -log10 p unc, ${N} perms`);
-    put(names.voxPFwe, grid(result.pFwe, NaN), `vbm permute: voxel p FWE (max stat), ${N} perms`);
-    put(names.voxLogPFwe, grid(result.pFwe, 0, mlog), `vbm permute: voxel -log10 p FWE, ${N} perms`);
+    put(names.voxP, grid(result.pUnc, NaN), `vbm permute: voxel p unc, ${N} perms${how('stat')}`);
+    put(names.voxLogP, grid(result.pUnc, 0, mlog), `vbm permute: voxel -log10 p unc, ${N} perms${how('stat')}`);
+    put(names.voxPFwe, grid(result.pFwe, NaN), `vbm permute: voxel p FWE (max stat), ${N} perms${how('fwe')}`);
+    put(names.voxLogPFwe, grid(result.pFwe, 0, mlog), `vbm permute: voxel -log10 p FWE, ${N} perms${how('fwe')}`);
     if (result.tfceMap && result.tfcePUnc && result.tfcePFwe) {
       put(
         names.tfce,
         grid(result.tfceMap, 0),
         `vbm permute: TFCE E=${result.tfce?.E} H=${result.tfce?.H} C=${result.connectivity}`,
       );
-      put(names.tfceP, grid(result.tfcePUnc, NaN), `vbm permute: TFCE p unc, ${N} perms`);
-      put(names.tfceLogP, grid(result.tfcePUnc, 0, mlog), `vbm permute: TFCE -log10 p unc, ${N} perms`);
-      put(names.tfcePFwe, grid(result.tfcePFwe, NaN), `vbm permute: TFCE p FWE, ${N} perms`);
-      put(names.tfceLogPFwe, grid(result.tfcePFwe, 0, mlog), `vbm permute: TFCE -log10 p FWE, ${N} perms`);
+      put(names.tfceP, grid(result.tfcePUnc, NaN), `vbm permute: TFCE p unc, ${N} perms${how('tfce')}`);
+      put(names.tfceLogP, grid(result.tfcePUnc, 0, mlog), `vbm permute: TFCE -log10 p unc, ${N} perms${how('tfce')}`);
+      put(names.tfcePFwe, grid(result.tfcePFwe, NaN), `vbm permute: TFCE p FWE, ${N} perms${how('fwe')}`);
+      put(names.tfceLogPFwe, grid(result.tfcePFwe, 0, mlog), `vbm permute: TFCE -log10 p FWE, ${N} perms${how('fwe')}`);
     }
     if (result.clusters) {
       const cl = result.clusters;
@@ -193,17 +203,17 @@ export async function runPermute(dir: string | Analysis, req: PermuteRequest): P
           pm[v] = cl.pMass[c - 1];
         }
       }
-      put(names.clusterePFwe, grid(pe, NaN), 'vbm permute: cluster-extent p FWE');
+      put(names.clusterePFwe, grid(pe, NaN), `vbm permute: cluster-extent p FWE${how('fwe')}`);
       put(
         names.clustereLogPFwe,
         grid(pe, 0, (p) => (Number.isNaN(p) ? 0 : mlog(p))),
-        'vbm permute: cluster-extent -log10 p FWE',
+        `vbm permute: cluster-extent -log10 p FWE${how('fwe')}`,
       );
-      put(names.clustermPFwe, grid(pm, NaN), 'vbm permute: cluster-mass p FWE');
+      put(names.clustermPFwe, grid(pm, NaN), `vbm permute: cluster-mass p FWE${how('fwe')}`);
       put(
         names.clustermLogPFwe,
         grid(pm, 0, (p) => (Number.isNaN(p) ? 0 : mlog(p))),
-        'vbm permute: cluster-mass -log10 p FWE',
+        `vbm permute: cluster-mass -log10 p FWE${how('fwe')}`,
       );
     }
     const header = [
@@ -257,6 +267,7 @@ export async function runPermute(dir: string | Analysis, req: PermuteRequest): P
             tail: result.accel.tail,
             stop: result.accel.stop,
             ...(result.accel.gamma ? { gamma: result.accel.gamma } : {}),
+            ...(result.accel.uncorrected ? { uncorrected: result.accel.uncorrected } : {}),
           }
         : { note: `every p-value is counted over ${N} rearrangements (no approximation)`, tail: null, stop: null },
       nullMaxima: {

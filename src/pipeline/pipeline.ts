@@ -21,7 +21,7 @@ import { inspectOutputFolder } from './run.js';
 import { readHeaderOnly } from '../node/nifti/read.js';
 import { parseScanRefs } from '../estimation/scanList.js';
 import { analysisId } from './modelRecord.js';
-import { type BackendSettings, refuseAccelOnBackend } from './backendSettings.js';
+import type { BackendSettings } from './backendSettings.js';
 import { type TaskBackend, TasksSubmitted } from './taskBackend.js';
 import { MODEL_STAGES, type ModelRun, type StageDef, modelRun, needTaskBackend } from './modelStages.js';
 import {
@@ -142,10 +142,7 @@ async function prepareModel(spec: AnalysisSpec, model: ModelSpec, opts: Pipeline
   parseScanRefs(design.scans, (p) => volumes.get(p) ?? 1);
   // refused before the folder is touched, not after the fit
   const backend = opts.backend ?? spec.backend;
-  if (backend) {
-    refuseAccelOnBackend(spec.permute?.accel, backend);
-    if (!opts.tasks) throw needTaskBackend(backend);
-  }
+  if (backend && !opts.tasks) throw needTaskBackend(backend);
   inspectOutputFolder(
     dir,
     analysisId(design.scanLabels, design.columns, design.X, design.varianceGroups),

@@ -29,6 +29,8 @@ export interface PermutationMapsRequest {
 
 interface Summary {
   permutations: number;
+  /** Which p-values are approximated and how (absent in files of older versions). */
+  accel?: { note: string };
   scheme: string;
   seed: number;
   clusterDefinition: string;
@@ -113,6 +115,7 @@ export function permutationSection(r: PermutationMapsRequest): Html | undefined 
   return html`<div class="permutation" id="permutation-${r.contrast}">
   <h4>Permutation inference (${s.permutations} permutations)</h4>
   <div style="display:flex;flex-wrap:wrap;gap:0 1em">${figures}</div>
+  ${s.accel ? html`<p class="accel">P-values: ${s.accel.note}</p>` : ''}
   <p>Table: ${s.clusterDefinition}.</p>
   ${rows.length ? table(header, rows, { id: `permutation-table-${r.contrast}`, className: 'results' }) : html`<p class="empty">No cluster is significant by permutation.</p>`}
 </div>`;

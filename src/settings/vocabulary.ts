@@ -367,7 +367,7 @@ export const PERMUTE = declare({
     key: 'permute.accel',
     kind: 'list',
     choices: ['tail', 'stop', 'gamma', 'none'],
-    help: "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'gamma' (gamma fit by moments to the null maxima for FWE p, as PALM), 'stop' (stop once no peak can reach FWE significance), or 'tail,stop' / 'gamma,stop'",
+    help: "faster p-values: 'tail' (generalised Pareto fit to the tail of the null maxima for FWE p), 'gamma' (gamma fit by moments to the null maxima for FWE p, as PALM); with either, uncorrected p from a per-voxel Pareto tail; 'stop' (stop once no peak can reach FWE significance), or 'tail,stop' / 'gamma,stop'",
   },
   workers: { flag: '--workers <n>', kind: 'integer', min: 0, help: 'worker threads (default: all cores)' },
   quiet: { flag: '-q, --quiet', kind: 'switch', help: 'no progress' },
