@@ -19,6 +19,7 @@
 import { invariant, item } from '../errors.js';
 import type { Connectivity, Neighbours } from '../inference/neighbours.js';
 import { neighbourOffsets } from '../inference/neighbours.js';
+import { BrickBox } from './brickBox.js';
 import { FloodWorkspace, primitive, tfceByFlooding, weight } from './tfceFlood.js';
 
 /** TFCE exponents: E weights the cluster extent, H the height. */
@@ -92,18 +93,17 @@ export class TfceWorkspace {
       const bx = item(hi, 0) - lx + 3;
       const by = item(hi, 1) - ly + 3;
       const bz = item(hi, 2) - lz + 3;
+      const box = new BrickBox(bx, by, bz);
       this.node = new Int32Array(V);
       for (let v = 0; v < V; v++) {
         const g = voxels[v] ?? 0;
         const x = g % nx;
         const y = Math.floor(g / nx) % ny;
         const z = Math.floor(g / (nx * ny));
-        this.node[v] = x - lx + 1 + bx * (y - ly + 1 + by * (z - lz + 1));
+        this.node[v] = box.index(x - lx + 1, y - ly + 1, z - lz + 1);
       }
-      const offsets = Int32Array.from(
-        neighbourOffsets(grid.connectivity).map(([dx, dy, dz]) => dx + bx * (dy + by * dz)),
-      );
-      this.flood = new FloodWorkspace(bx * by * bz, V, offsets);
+      const steps = neighbourOffsets(grid.connectivity);
+      this.flood = new FloodWorkspace(box.nodes, V, box.offsets(steps), steps.length);
       listNodes = 0;
     } else {
       this.node = new Int32Array(V);

@@ -28,13 +28,12 @@ import { RankQueue } from './rankQueue.js';
 /** Buffers of the flood over a padded bounding box of `boxNodes` nodes for at most `V` positive voxels. */
 export class FloodWorkspace {
   /**
-   * Per box node: the voxel's rank while it is positive and not yet seen; -1 once seen, and on
-   * the padding and the voxels outside the mask; -(n + 2) once it joined tree node n. Only
-   * ranks are ever read as candidates, so no reset is needed between maps.
+   * Per box node (a `BrickBox`): the voxel's rank while it is positive and not yet seen; -1 once
+   * seen, and on the padding and the voxels outside the mask; SENT - k while it waits in the
+   * queue having explored k of its neighbours; -(n + 2) once it joined tree node n. Only ranks
+   * are ever read as candidates, so no reset is needed between maps.
    */
   readonly rank: Int32Array;
-  /** Per box node: how far a voxel sent back to the queue had explored its neighbours. */
-  readonly nextEdge: Uint8Array;
   /** Per rank: already seen (to find the next cluster's peak when the queue runs dry). */
   readonly seen: Uint8Array;
   readonly queue: RankQueue;
@@ -51,11 +50,12 @@ export class FloodWorkspace {
   constructor(
     boxNodes: number,
     readonly V: number,
-    /** Neighbour offsets in the box (fewer than 256). */
+    /** Neighbour offsets in the box for each place in a brick (`BrickBox.offsets`). */
     readonly offsets: Int32Array,
+    /** Neighbours per voxel. */
+    readonly nOff: number,
   ) {
     this.rank = new Int32Array(boxNodes).fill(-1);
-    this.nextEdge = new Uint8Array(boxNodes);
     const n = Math.max(1, V);
     this.seen = new Uint8Array(n);
     this.queue = new RankQueue(n);
@@ -68,6 +68,9 @@ export class FloodWorkspace {
     this.stack = new Int32Array(n);
   }
 }
+
+/** Mark of a voxel sent back to the queue (minus the neighbours it explored); below any -(n + 2). */
+const SENT = -0x40000000;
 
 /** Cluster-size weight e^E, and the height primitive h^(H+1) / (H+1). */
 export function weight(size: number, E: number): number {
@@ -93,9 +96,8 @@ export function tfceByFlooding(
   node: Int32Array,
   out: Float32Array | Float64Array,
 ): number {
-  const { rank, nextEdge, seen, queue, level, size, prim, sum, up, closed, stack, offsets } = fw;
+  const { rank, seen, queue, level, size, prim, sum, up, closed, stack, offsets, nOff } = fw;
   // every index is in range (m <= V ranks and tree nodes, box nodes and their padded neighbours): the `??` reads are never taken
-  const nOff = offsets.length;
   for (let k = 0; k < m; k++) rank[order[k] ?? 0] = k;
   seen.fill(0, 0, m);
   let nodes = 0;
@@ -118,14 +120,15 @@ export function tfceByFlooding(
     for (;;) {
       // explore the current voxel's unseen neighbours; climb to the first higher one
       let climbed = false;
+      const place = (cur & 63) * nOff;
       for (; q < nOff; q++) {
-        const w = cur + (offsets[q] ?? 0);
+        const w = cur + (offsets[place + q] ?? 0);
         const rw = rank[w] ?? -1;
         if (rw < 0) continue;
         rank[w] = -1;
         seen[rw] = 1;
         if (rw > cr) {
-          nextEdge[cur] = q + 1;
+          rank[cur] = SENT - (q + 1);
           queue.push(cr);
           cur = w;
           cr = rw;
@@ -146,7 +149,6 @@ export function tfceByFlooding(
       let t = stack[sp - 1] ?? 0;
       size[t] = (size[t] ?? 0) + 1;
       rank[cur] = -(t + 2);
-      nextEdge[cur] = 0;
       if (queue.empty()) break;
       const nr = queue.popMax();
       // bring the stack down to the height of rank nr
@@ -180,7 +182,8 @@ export function tfceByFlooding(
       }
       cr = nr;
       cur = order[nr] ?? 0;
-      q = nextEdge[cur] ?? 0;
+      const mark = rank[cur] ?? -1;
+      q = mark < SENT ? SENT - mark : 0;
     }
     // the cluster is flooded: close its stack down to height 0
     let t = stack[sp - 1] ?? 0;
