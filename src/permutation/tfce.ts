@@ -3,18 +3,18 @@
  *   TFCE(v) = integral from 0 to s(v) of e(h)^E h^H dh,
  * with e(h) the size of the cluster holding v among voxels with s >= h. Between two
  * consecutive voxel values a cluster's size is constant, so the integral is a sum of
- * e^E (a^(H+1) - b^(H+1)) / (H + 1) terms. Voxels are added in descending order into a
- * union-find whose roots carry the running integral of their cluster (each node stores its
- * value relative to its parent), so the whole map costs one sort and near-linear merging:
- * no fixed number of height steps.
+ * e^E (a^(H+1) - b^(H+1)) / (H + 1) terms: the whole map costs one sort and one pass, no
+ * fixed number of height steps.
  *
- * Speed (a map is ~624k voxels, ~250-400k of them positive, and every voxel's neighbours are
- * visited in value order, i.e. at random places in memory): the positive values are sorted by a
- * least-significant-digit radix sort on their float32 bits (positive floats order as their bit
- * patterns), which also hands back each voxel's height without touching the map again; when the
- * workspace knows the grid, the union-find lives on the mask's bounding box padded by one voxel,
- * so a voxel's neighbours are fixed offsets into one small array (no neighbour lists, no bounds
- * checks) and lie in 9 short rows of it.
+ * The positive values are sorted by a least-significant-digit radix sort on their float32 bits
+ * (positive floats order as their bit patterns), which also hands back each voxel's height
+ * without touching the map again. Then:
+ * - with the grid known (as permutations use), the max-tree is flooded on the mask's bounding
+ *   box padded by one voxel and numbered in 4x4x4 bricks (`tfceFlood.ts`): the flood's reads
+ *   stay near each other, where visiting voxels in value order reads at random places;
+ * - with neighbour lists only, voxels are added in descending order into a union-find whose
+ *   roots carry the running integral of their cluster (each node stores its value relative to
+ *   its parent).
  */
 import { invariant, item } from '../errors.js';
 import type { Connectivity, Neighbours } from '../inference/neighbours.js';
@@ -103,7 +103,7 @@ export class TfceWorkspace {
         this.node[v] = box.index(x - lx + 1, y - ly + 1, z - lz + 1);
       }
       const steps = neighbourOffsets(grid.connectivity);
-      this.flood = new FloodWorkspace(box.nodes, V, box.offsets(steps), steps.length);
+      this.flood = new FloodWorkspace(box.nodes, V, box.neighbourBricks(steps));
       listNodes = 0;
     } else {
       this.node = new Int32Array(V);

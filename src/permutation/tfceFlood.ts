@@ -52,14 +52,9 @@ export class FloodWorkspace {
   constructor(
     boxNodes: number,
     readonly V: number,
-    /** Neighbour offsets in the box for each place in a brick (`BrickBox.offsets`). */
-    readonly offsets: Int32Array,
-    /** Neighbours per voxel. */
-    readonly nOff: number,
+    /** The neighbours of each place in a brick, as masks of the neighbour bricks' bits (`BrickBox.neighbourBricks`). */
+    readonly bricks: { entries: Int32Array; count: Uint8Array },
   ) {
-    if (boxNodes > NODE_MASK + 1) {
-      throw new Error(`TFCE: a bounding box of ${boxNodes} voxels is over the ${NODE_MASK + 1} the flood can number`);
-    }
     this.fresh = new Int32Array(Math.ceil(boxNodes / 32));
     this.rank = new Int32Array(boxNodes);
     const n = Math.max(1, V);
@@ -74,13 +69,6 @@ export class FloodWorkspace {
     this.stack = new Int32Array(n);
   }
 }
-
-/**
- * While a voxel waits in the queue, its entry in `order` (its box node) carries in the bits above
- * NODE_BITS how many of its neighbours it had explored (at most 26).
- */
-const NODE_BITS = 26;
-const NODE_MASK = (1 << NODE_BITS) - 1;
 
 /** Cluster-size weight e^E, and the height primitive h^(H+1) / (H+1). */
 export function weight(size: number, E: number): number {
@@ -106,7 +94,8 @@ export function tfceByFlooding(
   node: Int32Array,
   out: Float32Array | Float64Array,
 ): number {
-  const { fresh, rank, seen, queue, level, size, prim, sum, up, closed, stack, offsets, nOff } = fw;
+  const { fresh, rank, seen, queue, level, size, prim, sum, up, closed, stack } = fw;
+  const { entries, count } = fw.bricks;
   // every index is in range (m <= V ranks and tree nodes, box nodes and their padded neighbours): the `??` reads are never taken
   for (let k = 0; k < m; k++) {
     const a = order[k] ?? 0;
@@ -130,36 +119,36 @@ export function tfceByFlooding(
     size[nodes] = 0;
     prim[nodes] = primitive(heights[cr] ?? NaN, H1);
     stack[sp++] = nodes++;
-    let q = 0;
-    for (;;) {
-      // explore the current voxel's unseen neighbours; climb to the first higher one
-      let climbed = false;
-      const place = (cur & 63) * nOff;
-      for (; q < nOff; q++) {
-        const w = cur + (offsets[place + q] ?? 0);
-        const word = fresh[w >>> 5] ?? 0;
-        const bit = 1 << (w & 31);
-        if ((word & bit) === 0) continue;
-        fresh[w >>> 5] = word & ~bit;
-        const rw = rank[w] ?? 0;
-        seen[rw] = 1;
-        if (rw > cr) {
-          order[cr] = cur | ((q + 1) << NODE_BITS);
-          queue.push(cr);
-          cur = w;
-          cr = rw;
-          level[nodes] = cr;
-          size[nodes] = 0;
-          prim[nodes] = primitive(heights[cr] ?? NaN, H1);
-          stack[sp++] = nodes++;
-          climbed = true;
-          break;
+    explore: for (;;) {
+      // explore the current voxel's unseen neighbours (tested a brick at a time); climb to the
+      // first higher one. Explored neighbours are marked seen at once, so a voxel sent back to
+      // the queue simply tests its neighbourhood again when it comes back.
+      const p = cur & 63;
+      const first = (cur >>> 6) << 1;
+      for (let e = p * 24, end = e + 3 * (count[p] ?? 0); e < end; e += 3) {
+        const wi = first + (entries[e] ?? 0);
+        for (let half = 0; half < 2; half++) {
+          let cand = (fresh[wi + half] ?? 0) & (entries[e + 1 + half] ?? 0);
+          while (cand !== 0) {
+            const bit = cand & -cand;
+            cand ^= bit;
+            fresh[wi + half] = (fresh[wi + half] ?? 0) & ~bit;
+            const w = ((wi + half) << 5) | (31 - Math.clz32(bit));
+            const rw = rank[w] ?? 0;
+            seen[rw] = 1;
+            if (rw > cr) {
+              queue.push(cr);
+              cur = w;
+              cr = rw;
+              level[nodes] = cr;
+              size[nodes] = 0;
+              prim[nodes] = primitive(heights[cr] ?? NaN, H1);
+              stack[sp++] = nodes++;
+              continue explore;
+            }
+            queue.push(rw);
+          }
         }
-        queue.push(rw);
-      }
-      if (climbed) {
-        q = 0;
-        continue;
       }
       // explored: the voxel joins the component on top
       let t = stack[sp - 1] ?? 0;
@@ -197,9 +186,7 @@ export function tfceByFlooding(
         }
       }
       cr = nr;
-      const o = order[nr] ?? 0;
-      cur = o & NODE_MASK;
-      q = o >>> NODE_BITS;
+      cur = order[nr] ?? 0;
     }
     // the cluster is flooded: close its stack down to height 0
     let t = stack[sp - 1] ?? 0;
