@@ -37,6 +37,7 @@ const PURE_PERMUTATION = [
   'accel',
   'blockEngine',
   'blockWork',
+  'brickBox',
   'dataMatrix',
   'engine',
   'kernel',
@@ -44,12 +45,15 @@ const PURE_PERMUTATION = [
   'partition',
   'permutationTest',
   'pValues',
+  'rankQueue',
   'schemePlan',
   'schemes',
   'streamed',
   'tfce',
+  'tfceFlood',
   'types',
   'voxelBlocks',
+  'voxelTail',
   'welch',
 ];
 

@@ -122,3 +122,30 @@ for (const conn of [6, 26] as const) {
     }
   });
 }
+
+test('exact TFCE matches the brute force on maps with many ties (values on a 0.25 grid: plateaus and equal peaks)', () => {
+  for (let seed = 1; seed <= 3; seed++) {
+    const dims: Dims = [12, 10, 11];
+    const { values, voxels } = randomCase(seed * 31, dims);
+    // quantised: whole plateaus share a height, and separate clusters peak at the same height
+    const stepped = Float32Array.from(values, (x) => Math.round(x * 4) / 4);
+    const params: TfceParams = { E: 0.5, H: 2 };
+    for (const conn of [6, 18, 26] as const) {
+      const want = bruteForceTfce(stepped, voxels, dims, conn, params);
+      const scale = Math.max(...want);
+      const ties = stepped.length - new Set(stepped).size;
+      assert.ok(scale > 0 && ties > stepped.length / 2);
+      const nb = maskedNeighbours(voxels, dims, conn);
+      for (const ws of [
+        new TfceWorkspace(voxels.length, { voxels, dims, connectivity: conn }),
+        new TfceWorkspace(voxels.length),
+      ]) {
+        const out = new Float32Array(voxels.length);
+        tfce(stepped, nb, params, out, ws);
+        let err = 0;
+        for (let v = 0; v < voxels.length; v++) err = Math.max(err, Math.abs(out[v] - want[v]));
+        assert.ok(err <= TOL * scale, `seed ${seed}, ${conn}-connectivity: max |error| ${err} vs max ${scale}`);
+      }
+    }
+  }
+});

@@ -3,22 +3,24 @@
  *   TFCE(v) = integral from 0 to s(v) of e(h)^E h^H dh,
  * with e(h) the size of the cluster holding v among voxels with s >= h. Between two
  * consecutive voxel values a cluster's size is constant, so the integral is a sum of
- * e^E (a^(H+1) - b^(H+1)) / (H + 1) terms. Voxels are added in descending order into a
- * union-find whose roots carry the running integral of their cluster (each node stores its
- * value relative to its parent), so the whole map costs one sort and near-linear merging:
- * no fixed number of height steps.
+ * e^E (a^(H+1) - b^(H+1)) / (H + 1) terms: the whole map costs one sort and one pass, no
+ * fixed number of height steps.
  *
- * Speed (a map is ~624k voxels, ~250-400k of them positive, and every voxel's neighbours are
- * visited in value order, i.e. at random places in memory): the positive values are sorted by a
- * least-significant-digit radix sort on their float32 bits (positive floats order as their bit
- * patterns), which also hands back each voxel's height without touching the map again; when the
- * workspace knows the grid, the union-find lives on the mask's bounding box padded by one voxel,
- * so a voxel's neighbours are fixed offsets into one small array (no neighbour lists, no bounds
- * checks) and lie in 9 short rows of it.
+ * The positive values are sorted by a least-significant-digit radix sort on their float32 bits
+ * (positive floats order as their bit patterns), which also hands back each voxel's height
+ * without touching the map again. Then:
+ * - with the grid known (as permutations use), the max-tree is flooded on the mask's bounding
+ *   box padded by one voxel and numbered in 4x4x4 bricks (`tfceFlood.ts`): the flood's reads
+ *   stay near each other, where visiting voxels in value order reads at random places;
+ * - with neighbour lists only, voxels are added in descending order into a union-find whose
+ *   roots carry the running integral of their cluster (each node stores its value relative to
+ *   its parent).
  */
 import { invariant, item } from '../errors.js';
 import type { Connectivity, Neighbours } from '../inference/neighbours.js';
 import { neighbourOffsets } from '../inference/neighbours.js';
+import { BrickBox } from './brickBox.js';
+import { FloodWorkspace, primitive, tfceByFlooding, weight } from './tfceFlood.js';
 
 /** TFCE exponents: E weights the cluster extent, H the height. */
 export interface TfceParams {
@@ -38,17 +40,17 @@ export interface TfceGrid {
 
 /** Reusable buffers for exact TFCE on one set of masked voxels, so that thousands of permuted maps allocate nothing. */
 export class TfceWorkspace {
-  /** Union-find node of each voxel (bounding-box index with a grid, else the voxel's own index). */
+  /** Node of each voxel: its bounding-box index with a grid, else the voxel's own index. */
   readonly node: Int32Array;
-  /** Parent of each node, -1 while its voxel is not yet added (and always on the padding). */
+  /** List mode (no grid): union-find parent of each voxel, -1 while it is not yet added. */
   readonly parent: Int32Array;
-  /** Cluster size, valid at roots. */
+  /** List mode: cluster size, valid at roots. */
   readonly size: Int32Array;
-  /** Value relative to the parent; at roots the cluster's integral down to `low`. */
+  /** List mode: value relative to the parent; at roots the cluster's integral down to `low`. */
   readonly rel: Float64Array;
-  /** Height down to which a root's integral is done. */
+  /** List mode: height down to which a root's integral is done. */
   readonly low: Float64Array;
-  /** Sort buffers: float32 bits of the positive values (and their float view) and voxel indices. */
+  /** Sort buffers: float32 bits of the positive values (and their float view) and voxel nodes. */
   readonly keys: Uint32Array;
   readonly keysF: Float32Array;
   readonly vox: Int32Array;
@@ -56,15 +58,14 @@ export class TfceWorkspace {
   private readonly vox2: Int32Array;
   private readonly counts = new Uint32Array(3 * 2048);
   readonly path: Int32Array;
-  /** Neighbour offsets in the bounding box (grid mode only), and scratch for their parents. */
-  readonly offsets: Int32Array | null;
-  readonly seen = new Int32Array(26);
+  /** Grid mode: the flood's buffers on the bounding box padded by one voxel. */
+  readonly flood: FloodWorkspace | null;
   constructor(
     readonly V: number,
     grid?: TfceGrid,
   ) {
-    let nodes = V;
-    this.offsets = null;
+    let listNodes = V;
+    this.flood = null;
     if (grid) {
       if (grid.voxels.length !== V) throw new Error(`TfceWorkspace: ${grid.voxels.length} grid voxels for ${V} values`);
       const nx = item(grid.dims, 0, 'grid dims');
@@ -92,32 +93,32 @@ export class TfceWorkspace {
       const bx = item(hi, 0) - lx + 3;
       const by = item(hi, 1) - ly + 3;
       const bz = item(hi, 2) - lz + 3;
-      nodes = bx * by * bz;
+      const box = new BrickBox(bx, by, bz);
       this.node = new Int32Array(V);
       for (let v = 0; v < V; v++) {
         const g = voxels[v] ?? 0;
         const x = g % nx;
         const y = Math.floor(g / nx) % ny;
         const z = Math.floor(g / (nx * ny));
-        this.node[v] = x - lx + 1 + bx * (y - ly + 1 + by * (z - lz + 1));
+        this.node[v] = box.index(x - lx + 1, y - ly + 1, z - lz + 1);
       }
-      this.offsets = Int32Array.from(
-        neighbourOffsets(grid.connectivity).map(([dx, dy, dz]) => dx + bx * (dy + by * dz)),
-      );
+      const steps = neighbourOffsets(grid.connectivity);
+      this.flood = new FloodWorkspace(box.nodes, V, box.neighbourBricks(steps));
+      listNodes = 0;
     } else {
       this.node = new Int32Array(V);
       for (let v = 0; v < V; v++) this.node[v] = v;
     }
-    this.parent = new Int32Array(nodes).fill(-1);
-    this.size = new Int32Array(nodes);
-    this.rel = new Float64Array(nodes);
-    this.low = new Float64Array(nodes);
+    this.parent = new Int32Array(listNodes).fill(-1);
+    this.size = new Int32Array(listNodes);
+    this.rel = new Float64Array(listNodes);
+    this.low = new Float64Array(listNodes);
     this.keys = new Uint32Array(V);
     this.keysF = new Float32Array(this.keys.buffer);
     this.vox = new Int32Array(V);
     this.keys2 = new Uint32Array(V);
     this.vox2 = new Int32Array(V);
-    this.path = new Int32Array(Math.max(1, nodes));
+    this.path = new Int32Array(Math.max(1, listNodes));
   }
 
   /**
@@ -179,14 +180,6 @@ export class TfceWorkspace {
     this.vox.set(srcV.subarray(0, m));
     return m;
   }
-}
-
-/** Cluster-size weight e^E, and the height primitive h^(H+1) / (H+1). */
-function weight(size: number, E: number): number {
-  return E === 0.5 ? Math.sqrt(size) : Math.pow(size, E);
-}
-function primitive(h: number, H1: number): number {
-  return H1 === 3 ? (h * h * h) / 3 : Math.pow(h, H1) / H1;
 }
 
 /**
@@ -259,50 +252,30 @@ export function tfce(
   ws: TfceWorkspace,
 ): number {
   const V = ws.V;
-  const { node, parent, size, rel, low, path, offsets } = ws;
+  const { node, parent, size, rel, low, path } = ws;
   const E = params.E;
   const H1 = params.H + 1;
-  // stat (checked by sortPositive) and out are V long, every node lies in the bounding box: the `??` reads are never taken
+  // stat (checked by sortPositive) and out are V long, every node lies in its arrays: the `??` reads are never taken
   invariant(out.length >= V, 'TFCE: the output covers the workspace voxels');
   const m = ws.sortPositive(stat);
-  const heights = ws.keysF;
   const order = ws.vox;
-  if (offsets) {
-    // grid mode: the sort hands back each voxel's node and its height (as float32)
-    const nOff = offsets.length;
-    const seen = ws.seen;
-    for (let k = m - 1; k >= 0; k--) {
-      const a = order[k] ?? 0;
-      const h = heights[k] ?? NaN;
-      const Fh = primitive(h, H1);
-      parent[a] = a;
-      size[a] = 1;
-      rel[a] = 0;
-      low[a] = h;
-      let ra = a;
-      // gather the neighbours' parents first (independent loads, no branches between them)
-      for (let q = 0; q < nOff; q++) seen[q] = parent[a + (offsets[q] ?? 0)] ?? -1;
-      for (let q = 0; q < nOff; q++) {
-        const r = seen[q] ?? -1;
-        if (r >= 0 && r !== ra) ra = link(ws, ra, a + (offsets[q] ?? 0), h, Fh, E, H1);
-      }
-    }
-  } else {
-    const { start, list } = nb;
-    for (let k = m - 1; k >= 0; k--) {
-      const v = order[k] ?? 0;
-      const h = stat[v] ?? NaN;
-      const Fh = primitive(h, H1);
-      parent[v] = v;
-      size[v] = 1;
-      rel[v] = 0;
-      low[v] = h;
-      let ra = v;
-      for (let q = start[v] ?? 0, qe = start[v + 1] ?? 0; q < qe; q++) {
-        const w = list[q] ?? 0;
-        const r = parent[w] ?? -1;
-        if (r >= 0 && r !== ra) ra = link(ws, ra, w, h, Fh, E, H1);
-      }
+  // grid mode: the sort hands back each voxel's box node and its height (as float32)
+  if (ws.flood) return tfceByFlooding(ws.flood, order, ws.keysF, m, E, H1, stat, node, out);
+  // list mode: union-find in descending value order
+  const { start, list } = nb;
+  for (let k = m - 1; k >= 0; k--) {
+    const v = order[k] ?? 0;
+    const h = stat[v] ?? NaN;
+    const Fh = primitive(h, H1);
+    parent[v] = v;
+    size[v] = 1;
+    rel[v] = 0;
+    low[v] = h;
+    let ra = v;
+    for (let q = start[v] ?? 0, qe = start[v + 1] ?? 0; q < qe; q++) {
+      const w = list[q] ?? 0;
+      const r = parent[w] ?? -1;
+      if (r >= 0 && r !== ra) ra = link(ws, ra, w, h, Fh, E, H1);
     }
   }
   // finish every cluster's integral down to 0
