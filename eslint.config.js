@@ -35,6 +35,7 @@ const PURE_PERMUTATION = [
   'dataMatrix',
   'engine',
   'kernel',
+  'nativeProduct',
   'nuisance',
   'partition',
   'permutationTest',

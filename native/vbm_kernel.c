@@ -1,0 +1,264 @@
+/*
+ * vbm's native permutation product (an optional N-API addon; the WebAssembly kernel, gemm.wat,
+ * is the portable path and the reference). One call packs a chunk of the data into tiles and
+ * forms W = A' T for it, exactly as gemm.wat's pack + gemm do with fused multiply-adds:
+ *
+ *   W[r][t] = fma(A[n-1][r], x[n-1][t], ... fma(A[1][r], x[1][t], fma(A[0][r], x[0][t], 0)))
+ *
+ * one rounding per multiply-add, over the scans in order, for every row r and voxel t. Only the
+ * width of the registers differs (8 lanes with AVX2, 16 with AVX-512 against 4 in WebAssembly),
+ * and lanes are independent, so the products are the fused WebAssembly kernel's bit for bit.
+ *
+ * The instruction set is chosen at run time by the caller (cpuLevel() says what the CPU has;
+ * product() is told which level to use, so that every thread of a run uses the same one). The
+ * file is compiled without -march: each kernel carries its own target attribute.
+ *
+ * Coefficients A: m rows (a multiple of 4) by n scans, laid out by groups of 4 rows:
+ * A[((r / 4) * n + i) * 4 + r % 4]. Data R: n rows, `stride` floats apart (scan-major).
+ * W: m rows of C floats. T: scratch of n * 512 floats (c <= 512).
+ */
+#include <node_api.h>
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { LEVEL_NONE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
+
+static int cpu_level_uncached(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return LEVEL_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return LEVEL_AVX2;
+  return LEVEL_NONE;
+}
+
+static int cpu_level(void) {
+  static int level = -1;
+  if (level < 0) level = cpu_level_uncached();
+  return level;
+}
+
+/* ---- AVX2 + FMA: tiles of 8 voxels, T[tile][i][8]; blocks of 4 rows x 3 tiles ---- */
+
+__attribute__((target("avx2,fma"))) static void product_avx2(const float *A, int m, const float *R, int stride,
+                                                              int n, int v0, int c, float *T, float *W, int C) {
+  const int tiles = c / 8;
+  for (int i = 0; i < n; i++) {
+    const float *src = R + (size_t)i * stride + v0;
+    float *dst = T + (size_t)i * 8;
+    for (int t = 0; t < tiles; t++) _mm256_storeu_ps(dst + (size_t)t * n * 8, _mm256_loadu_ps(src + t * 8));
+  }
+  int t = 0;
+  for (; t + 3 <= tiles; t += 3) {
+    const float *x = T + (size_t)t * n * 8;
+    const size_t tb = (size_t)n * 8;
+    for (int rg = 0; rg < m; rg += 4) {
+      const float *a = A + (size_t)rg * n;
+      __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c02 = _mm256_setzero_ps();
+      __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), c12 = _mm256_setzero_ps();
+      __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c22 = _mm256_setzero_ps();
+      __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c32 = _mm256_setzero_ps();
+      for (int i = 0; i < n; i++) {
+        const __m256 x0 = _mm256_loadu_ps(x + (size_t)i * 8);
+        const __m256 x1 = _mm256_loadu_ps(x + tb + (size_t)i * 8);
+        const __m256 x2 = _mm256_loadu_ps(x + 2 * tb + (size_t)i * 8);
+        __m256 s = _mm256_broadcast_ss(a + i * 4);
+        c00 = _mm256_fmadd_ps(s, x0, c00);
+        c01 = _mm256_fmadd_ps(s, x1, c01);
+        c02 = _mm256_fmadd_ps(s, x2, c02);
+        s = _mm256_broadcast_ss(a + i * 4 + 1);
+        c10 = _mm256_fmadd_ps(s, x0, c10);
+        c11 = _mm256_fmadd_ps(s, x1, c11);
+        c12 = _mm256_fmadd_ps(s, x2, c12);
+        s = _mm256_broadcast_ss(a + i * 4 + 2);
+        c20 = _mm256_fmadd_ps(s, x0, c20);
+        c21 = _mm256_fmadd_ps(s, x1, c21);
+        c22 = _mm256_fmadd_ps(s, x2, c22);
+        s = _mm256_broadcast_ss(a + i * 4 + 3);
+        c30 = _mm256_fmadd_ps(s, x0, c30);
+        c31 = _mm256_fmadd_ps(s, x1, c31);
+        c32 = _mm256_fmadd_ps(s, x2, c32);
+      }
+      float *w = W + (size_t)rg * C + t * 8;
+      _mm256_storeu_ps(w, c00), _mm256_storeu_ps(w + 8, c01), _mm256_storeu_ps(w + 16, c02);
+      w += C;
+      _mm256_storeu_ps(w, c10), _mm256_storeu_ps(w + 8, c11), _mm256_storeu_ps(w + 16, c12);
+      w += C;
+      _mm256_storeu_ps(w, c20), _mm256_storeu_ps(w + 8, c21), _mm256_storeu_ps(w + 16, c22);
+      w += C;
+      _mm256_storeu_ps(w, c30), _mm256_storeu_ps(w + 8, c31), _mm256_storeu_ps(w + 16, c32);
+    }
+  }
+  for (; t < tiles; t++) {
+    const float *x = T + (size_t)t * n * 8;
+    for (int rg = 0; rg < m; rg += 4) {
+      const float *a = A + (size_t)rg * n;
+      __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
+      for (int i = 0; i < n; i++) {
+        const __m256 x0 = _mm256_loadu_ps(x + (size_t)i * 8);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * 4), x0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * 4 + 1), x0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * 4 + 2), x0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * 4 + 3), x0, c3);
+      }
+      float *w = W + (size_t)rg * C + t * 8;
+      _mm256_storeu_ps(w, c0);
+      _mm256_storeu_ps(w + C, c1);
+      _mm256_storeu_ps(w + 2 * (size_t)C, c2);
+      _mm256_storeu_ps(w + 3 * (size_t)C, c3);
+    }
+  }
+}
+
+/* ---- AVX-512F: tiles of 16 voxels, T[tile][i][16] (a last half tile padded with zeros); blocks of 4 rows x 4 tiles ---- */
+
+__attribute__((target("avx512f,avx2,fma"))) static void product_avx512(const float *A, int m, const float *R,
+                                                                       int stride, int n, int v0, int c, float *T,
+                                                                       float *W, int C) {
+  const int tiles = (c + 15) / 16;
+  const int half = c % 16 != 0; /* c is a multiple of 8: the last tile holds 8 voxels */
+  for (int i = 0; i < n; i++) {
+    const float *src = R + (size_t)i * stride + v0;
+    float *dst = T + (size_t)i * 16;
+    int t = 0;
+    for (; t < tiles - half; t++) _mm512_storeu_ps(dst + (size_t)t * n * 16, _mm512_loadu_ps(src + t * 16));
+    if (half) {
+      float *d = dst + (size_t)t * n * 16;
+      _mm256_storeu_ps(d, _mm256_loadu_ps(src + t * 16));
+      _mm256_storeu_ps(d + 8, _mm256_setzero_ps());
+    }
+  }
+  /* W rows hold C >= the chunk's voxels rounded up to 16 (C = 512, c <= 512): a full store of a half tile stays in its row */
+  int t = 0;
+  const size_t tb = (size_t)n * 16;
+  for (; t + 4 <= tiles; t += 4) {
+    const float *x = T + (size_t)t * tb;
+    for (int rg = 0; rg < m; rg += 4) {
+      const float *a = A + (size_t)rg * n;
+      __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c02 = _mm512_setzero_ps(), c03 = _mm512_setzero_ps();
+      __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps(), c12 = _mm512_setzero_ps(), c13 = _mm512_setzero_ps();
+      __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c22 = _mm512_setzero_ps(), c23 = _mm512_setzero_ps();
+      __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c32 = _mm512_setzero_ps(), c33 = _mm512_setzero_ps();
+      for (int i = 0; i < n; i++) {
+        const __m512 x0 = _mm512_loadu_ps(x + (size_t)i * 16);
+        const __m512 x1 = _mm512_loadu_ps(x + tb + (size_t)i * 16);
+        const __m512 x2 = _mm512_loadu_ps(x + 2 * tb + (size_t)i * 16);
+        const __m512 x3 = _mm512_loadu_ps(x + 3 * tb + (size_t)i * 16);
+        __m512 s = _mm512_set1_ps(a[i * 4]);
+        c00 = _mm512_fmadd_ps(s, x0, c00);
+        c01 = _mm512_fmadd_ps(s, x1, c01);
+        c02 = _mm512_fmadd_ps(s, x2, c02);
+        c03 = _mm512_fmadd_ps(s, x3, c03);
+        s = _mm512_set1_ps(a[i * 4 + 1]);
+        c10 = _mm512_fmadd_ps(s, x0, c10);
+        c11 = _mm512_fmadd_ps(s, x1, c11);
+        c12 = _mm512_fmadd_ps(s, x2, c12);
+        c13 = _mm512_fmadd_ps(s, x3, c13);
+        s = _mm512_set1_ps(a[i * 4 + 2]);
+        c20 = _mm512_fmadd_ps(s, x0, c20);
+        c21 = _mm512_fmadd_ps(s, x1, c21);
+        c22 = _mm512_fmadd_ps(s, x2, c22);
+        c23 = _mm512_fmadd_ps(s, x3, c23);
+        s = _mm512_set1_ps(a[i * 4 + 3]);
+        c30 = _mm512_fmadd_ps(s, x0, c30);
+        c31 = _mm512_fmadd_ps(s, x1, c31);
+        c32 = _mm512_fmadd_ps(s, x2, c32);
+        c33 = _mm512_fmadd_ps(s, x3, c33);
+      }
+      float *w = W + (size_t)rg * C + t * 16;
+      _mm512_storeu_ps(w, c00), _mm512_storeu_ps(w + 16, c01), _mm512_storeu_ps(w + 32, c02), _mm512_storeu_ps(w + 48, c03);
+      w += C;
+      _mm512_storeu_ps(w, c10), _mm512_storeu_ps(w + 16, c11), _mm512_storeu_ps(w + 32, c12), _mm512_storeu_ps(w + 48, c13);
+      w += C;
+      _mm512_storeu_ps(w, c20), _mm512_storeu_ps(w + 16, c21), _mm512_storeu_ps(w + 32, c22), _mm512_storeu_ps(w + 48, c23);
+      w += C;
+      _mm512_storeu_ps(w, c30), _mm512_storeu_ps(w + 16, c31), _mm512_storeu_ps(w + 32, c32), _mm512_storeu_ps(w + 48, c33);
+    }
+  }
+  for (; t < tiles; t++) {
+    const float *x = T + (size_t)t * tb;
+    for (int rg = 0; rg < m; rg += 4) {
+      const float *a = A + (size_t)rg * n;
+      __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps();
+      for (int i = 0; i < n; i++) {
+        const __m512 x0 = _mm512_loadu_ps(x + (size_t)i * 16);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[i * 4]), x0, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[i * 4 + 1]), x0, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(a[i * 4 + 2]), x0, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(a[i * 4 + 3]), x0, c3);
+      }
+      float *w = W + (size_t)rg * C + t * 16;
+      _mm512_storeu_ps(w, c0);
+      _mm512_storeu_ps(w + C, c1);
+      _mm512_storeu_ps(w + 2 * (size_t)C, c2);
+      _mm512_storeu_ps(w + 3 * (size_t)C, c3);
+    }
+  }
+}
+
+/* ---- N-API ---- */
+
+static napi_value throw_error(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+/* cpuLevel(): 'avx512', 'avx2' (each with FMA) or '' */
+static napi_value js_cpu_level(napi_env env, napi_callback_info info) {
+  (void)info;
+  static const char *names[] = {"", "avx2", "avx512"};
+  napi_value out;
+  napi_create_string_utf8(env, names[cpu_level()], NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+/* product(level, memory: Uint8Array over the whole shared memory, A, m, R, stride, n, v0, c, T, W, C): byte offsets A, R, T, W */
+static napi_value js_product(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 12)
+    return throw_error(env, "product: 12 arguments expected");
+  int32_t level;
+  if (napi_get_value_int32(env, argv[0], &level) != napi_ok) return throw_error(env, "product: level");
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok ||
+      type != napi_uint8_array || data == NULL)
+    return throw_error(env, "product: the memory must be a Uint8Array");
+  uint32_t v[10];
+  for (int k = 0; k < 10; k++)
+    if (napi_get_value_uint32(env, argv[k + 2], &v[k]) != napi_ok) return throw_error(env, "product: integer arguments");
+  const uint32_t pA = v[0], m = v[1], pR = v[2], stride = v[3], n = v[4], v0 = v[5], c = v[6], pT = v[7], pW = v[8],
+                 C = v[9];
+  /* bounds: every read and write inside the memory (sizes in bytes, in 64 bits) */
+  const uint64_t len = length;
+  const uint64_t cp = (c + 15) / 16 * 16;
+  if (m % 4 || c % 8 || c > 512 || cp > C || pA % 4 || pR % 4 || pT % 4 || pW % 4 ||
+      (uint64_t)pA + (uint64_t)m * n * 4 > len || (n > 0 && (uint64_t)pR + ((uint64_t)(n - 1) * stride + v0 + c) * 4 > len) ||
+      (uint64_t)pT + (uint64_t)n * cp * 4 > len || (m > 0 && (uint64_t)pW + ((uint64_t)(m - 1) * C + cp) * 4 > len))
+    return throw_error(env, "product: arguments outside the memory");
+  uint8_t *mem = data;
+  const float *A = (const float *)(mem + pA);
+  const float *R = (const float *)(mem + pR);
+  float *T = (float *)(mem + pT);
+  float *W = (float *)(mem + pW);
+  if (level == LEVEL_AVX512 && cpu_level() >= LEVEL_AVX512)
+    product_avx512(A, (int)m, R, (int)stride, (int)n, (int)v0, (int)c, T, W, (int)C);
+  else if (level == LEVEL_AVX2 && cpu_level() >= LEVEL_AVX2)
+    product_avx2(A, (int)m, R, (int)stride, (int)n, (int)v0, (int)c, T, W, (int)C);
+  else
+    return throw_error(env, "product: this CPU lacks the requested instruction set");
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "cpuLevel", NAPI_AUTO_LENGTH, js_cpu_level, NULL, &fn);
+  napi_set_named_property(env, exports, "cpuLevel", fn);
+  napi_create_function(env, "product", NAPI_AUTO_LENGTH, js_product, NULL, &fn);
+  napi_set_named_property(env, exports, "product", fn);
+  return exports;
+}
