@@ -20,6 +20,8 @@
 #include <node_api.h>
 #include <immintrin.h>
 #include <stdint.h>
+#include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 enum { LEVEL_NONE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
@@ -254,8 +256,81 @@ static napi_value js_product(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * statistics(memory, W, C, count, k, effectRows, c, ssTotal: Float64Array, v0, df, isT, out: Float32Array, V):
+ * T (or F) of voxels v0 .. v0+c-1 for `count` rearrangements from their k product rows each (W at
+ * byte offset W, rows C floats apart, rearrangement b's rows from b * k). The float64 operations of
+ * kernel.ts's JavaScript loop in its order (compiled with -ffp-contract=off: no fused operations), so
+ * the same float32 values.
+ */
+static napi_value js_statistics(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 13)
+    return throw_error(env, "statistics: 13 arguments expected");
+  napi_typedarray_type type;
+  size_t memLength, ssLength, outLength;
+  void *memData, *ssData, *outData;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[0], &type, &memLength, &memData, &buffer, &offset) != napi_ok ||
+      type != napi_uint8_array || memData == NULL)
+    return throw_error(env, "statistics: the memory must be a Uint8Array");
+  if (napi_get_typedarray_info(env, argv[7], &type, &ssLength, &ssData, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array)
+    return throw_error(env, "statistics: ssTotal must be a Float64Array");
+  if (napi_get_typedarray_info(env, argv[11], &type, &outLength, &outData, &buffer, &offset) != napi_ok ||
+      type != napi_float32_array)
+    return throw_error(env, "statistics: out must be a Float32Array");
+  uint32_t pW, C, count, k, effectRows, c, v0, V;
+  double df;
+  bool isT;
+  if (napi_get_value_uint32(env, argv[1], &pW) != napi_ok || napi_get_value_uint32(env, argv[2], &C) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok || napi_get_value_uint32(env, argv[4], &k) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &effectRows) != napi_ok || napi_get_value_uint32(env, argv[6], &c) != napi_ok ||
+      napi_get_value_uint32(env, argv[8], &v0) != napi_ok || napi_get_value_double(env, argv[9], &df) != napi_ok ||
+      napi_get_value_bool(env, argv[10], &isT) != napi_ok || napi_get_value_uint32(env, argv[12], &V) != napi_ok)
+    return throw_error(env, "statistics: arguments");
+  if (count == 0 || c == 0) return NULL;
+  if (pW % 4 || c > C || effectRows < 1 || effectRows > k || (uint64_t)v0 + c > ssLength || (uint64_t)v0 + c > V ||
+      (uint64_t)(count - 1) * V + v0 + c > outLength ||
+      (uint64_t)pW + ((uint64_t)(count * k - 1) * C + c) * 4 > memLength)
+    return throw_error(env, "statistics: arguments outside the arrays");
+  const float *W = (const float *)((uint8_t *)memData + pW);
+  const double *ss = ssData;
+  float *out = outData;
+  for (uint32_t b = 0; b < count; b++) {
+    const float *wb = W + (size_t)b * k * C;
+    float *ob = out + (size_t)b * V + v0;
+    for (uint32_t v = 0; v < c; v++) {
+      const double sst = ss[v0 + v];
+      if (!(sst > 0)) {
+        ob[v] = 0;
+        continue;
+      }
+      double eff = 0;
+      for (uint32_t j = 0; j < effectRows; j++) {
+        const double w = wb[(size_t)j * C + v];
+        eff += w * w;
+      }
+      double nuis = 0;
+      for (uint32_t j = effectRows; j < k; j++) {
+        const double w = wb[(size_t)j * C + v];
+        nuis += w * w;
+      }
+      double rss = sst - eff - nuis;
+      if (rss < sst * 1e-7) rss = sst * 1e-7;
+      const double s2 = rss / df;
+      ob[v] = (float)(isT ? (double)wb[v] / sqrt(s2) : eff / effectRows / s2);
+    }
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
+  napi_set_named_property(env, exports, "statistics", fn);
   napi_create_function(env, "cpuLevel", NAPI_AUTO_LENGTH, js_cpu_level, NULL, &fn);
   napi_set_named_property(env, exports, "cpuLevel", fn);
   napi_create_function(env, "product", NAPI_AUTO_LENGTH, js_product, NULL, &fn);

@@ -186,6 +186,20 @@ test(
     }
     assert.ok(calls >= (65 * Math.ceil(12000 / CHUNK)) / 16, `the native kernel ran (${calls} calls)`);
     same(wasm, await permutationTest(input, { ...opts, workers: 2 }), 'native, 2 threads');
+    // an F contrast (two effect rows: the statistic's other branch)
+    const inputF: PermutationInput = {
+      ...input,
+      weights: [
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+      type: 'F',
+    };
+    same(
+      await permutationTest(inputF, { permutations: 32, seed: 4, workers: 0, kernel: 'wasm' }),
+      await permutationTest(inputF, { permutations: 32, seed: 4, workers: 0 }),
+      'native, F',
+    );
     same(wasm, await permutationTest(input, { ...opts, workers: 2, memory: budget }), 'native, streamed');
   },
 );

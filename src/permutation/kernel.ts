@@ -192,6 +192,9 @@ export class KernelThread {
           this.wPtr,
           CHUNK,
         );
+        // the statistic too: the loop below, in C (nativeProduct.ts)
+        nk.k.statistics(nk.memory, this.wPtr, CHUNK, count, k, effectRows, c, ssTotal, v0, df, isT, out, V);
+        continue;
       } else if (this.gemm && this.pack) {
         const c8 = Math.ceil(c / 8) * 8;
         this.pack(d.data.wasm!.rPtr, stride, n, v0, c8, this.tPtr);

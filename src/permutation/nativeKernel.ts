@@ -21,9 +21,11 @@ export function loadNativeKernel(): NativeKernel | null {
     const addon = createRequire(import.meta.url)(file) as {
       cpuLevel(): string;
       product: NativeKernel['product'];
+      statistics: NativeKernel['statistics'];
     };
     const level = addon.cpuLevel();
-    if (level === 'avx2' || level === 'avx512') loaded = { level, product: addon.product };
+    if (level === 'avx2' || level === 'avx512')
+      loaded = { level, product: addon.product, statistics: addon.statistics };
   } catch {
     // an addon built for another Node or machine: the WebAssembly kernel runs
   }

@@ -32,6 +32,26 @@ export interface NativeKernel {
     W: number,
     C: number,
   ) => void;
+  /**
+   * kernel.ts's statistic (T, or F with isT false) of voxels v0 .. v0+c-1 for `count` rearrangements
+   * from their k product rows each (at byte offset W of `memory`, rows C floats apart), into
+   * out[b * V + v0 + v]: the same float64 operations in the same order, so the same values.
+   */
+  statistics: (
+    memory: Uint8Array,
+    W: number,
+    C: number,
+    count: number,
+    k: number,
+    effectRows: number,
+    c: number,
+    ssTotal: Float64Array,
+    v0: number,
+    df: number,
+    isT: boolean,
+    out: Float32Array,
+    V: number,
+  ) => void;
 }
 
 /** The addon's number for a level. */
