@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { LEVEL_NONE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
@@ -327,10 +328,94 @@ static napi_value js_statistics(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The Freedman-Lane nuisance reduction of nuisance.ts (removeNuisance) in C: the same float64
+ * operations per voxel in the same order (no contraction), so the same residuals and sums of
+ * squares; voxels are independent, so the compiler's vectors over voxels change nothing.
+ */
+#define RESIDUALISE_BODY                                                                                       \
+  for (int v0 = 0; v0 < V; v0 += CH) {                                                                         \
+    const int c = V - v0 < CH ? V - v0 : CH;                                                                   \
+    for (int i = 0; i < n; i++)                                                                                \
+      for (int v = 0; v < c; v++) col[(size_t)i * CH + v] = R[(size_t)i * stride + v0 + v];                   \
+    for (int j = 0; j < q * CH; j++) coef[j] = 0;                                                              \
+    for (int j = 0; j < q; j++)                                                                                \
+      for (int i = 0; i < n; i++) {                                                                            \
+        const double gi = G[(size_t)j * n + i];                                                                \
+        double *cj = coef + (size_t)j * CH;                                                                    \
+        const double *ci = col + (size_t)i * CH;                                                               \
+        for (int v = 0; v < c; v++) cj[v] = cj[v] + gi * ci[v];                                                \
+      }                                                                                                        \
+    for (int j = 0; j < q; j++)                                                                                \
+      for (int i = 0; i < n; i++) {                                                                            \
+        const double gi = G[(size_t)j * n + i];                                                                \
+        const double *cj = coef + (size_t)j * CH;                                                              \
+        double *ci = col + (size_t)i * CH;                                                                     \
+        for (int v = 0; v < c; v++) ci[v] = ci[v] - gi * cj[v];                                                \
+      }                                                                                                        \
+    for (int i = 0; i < n; i++)                                                                                \
+      for (int v = 0; v < c; v++) {                                                                            \
+        const float x = (float)col[(size_t)i * CH + v];                                                        \
+        R[(size_t)i * stride + v0 + v] = x;                                                                    \
+        ss[v0 + v] = ss[v0 + v] + (double)x * (double)x;                                                       \
+      }                                                                                                        \
+  }
+
+enum { CH = 256 };
+
+__attribute__((target("avx2"))) static void residualise_avx2(float *R, int n, int V, int stride, const double *G,
+                                                             int q, double *ss, double *col, double *coef) {
+  RESIDUALISE_BODY
+}
+
+static void residualise_plain(float *R, int n, int V, int stride, const double *G, int q, double *ss, double *col,
+                              double *coef) {
+  RESIDUALISE_BODY
+}
+
+/* residualise(R: Float32Array, n, V, stride, G: Float64Array (q rows of n), q, ss: Float64Array (V, zeros)) */
+static napi_value js_residualise(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7)
+    return throw_error(env, "residualise: 7 arguments expected");
+  napi_typedarray_type type;
+  size_t rLength, gLength, ssLength, offset;
+  void *rData, *gData, *ssData;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, argv[0], &type, &rLength, &rData, &buffer, &offset) != napi_ok ||
+      type != napi_float32_array)
+    return throw_error(env, "residualise: R must be a Float32Array");
+  if (napi_get_typedarray_info(env, argv[4], &type, &gLength, &gData, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array)
+    return throw_error(env, "residualise: G must be a Float64Array");
+  if (napi_get_typedarray_info(env, argv[6], &type, &ssLength, &ssData, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array)
+    return throw_error(env, "residualise: ss must be a Float64Array");
+  uint32_t n, V, stride, q;
+  if (napi_get_value_uint32(env, argv[1], &n) != napi_ok || napi_get_value_uint32(env, argv[2], &V) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &stride) != napi_ok || napi_get_value_uint32(env, argv[5], &q) != napi_ok)
+    return throw_error(env, "residualise: arguments");
+  if (n == 0 || V == 0) return NULL;
+  if (V > stride || (uint64_t)(n - 1) * stride + V > rLength || (uint64_t)q * n > gLength || V > ssLength)
+    return throw_error(env, "residualise: arguments outside the arrays");
+  double *col = malloc(sizeof(double) * ((size_t)n * CH + (size_t)(q ? q : 1) * CH));
+  if (!col) return throw_error(env, "residualise: out of memory");
+  double *coef = col + (size_t)n * CH;
+  if (__builtin_cpu_supports("avx2"))
+    residualise_avx2(rData, (int)n, (int)V, (int)stride, gData, (int)q, ssData, col, coef);
+  else
+    residualise_plain(rData, (int)n, (int)V, (int)stride, gData, (int)q, ssData, col, coef);
+  free(col);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
   napi_set_named_property(env, exports, "statistics", fn);
+  napi_create_function(env, "residualise", NAPI_AUTO_LENGTH, js_residualise, NULL, &fn);
+  napi_set_named_property(env, exports, "residualise", fn);
   napi_create_function(env, "cpuLevel", NAPI_AUTO_LENGTH, js_cpu_level, NULL, &fn);
   napi_set_named_property(env, exports, "cpuLevel", fn);
   napi_create_function(env, "product", NAPI_AUTO_LENGTH, js_product, NULL, &fn);

@@ -18,6 +18,7 @@ import {
 } from '../src/permutation/permute.js';
 import { Rng } from '../src/synth/random.js';
 import { inMemoryBytes, planVoxelBlocks } from '../src/permutation/voxelBlocks.js';
+import { removeNuisance } from '../src/permutation/nuisance.js';
 
 const native = loadNativeKernel();
 const skip = native
@@ -110,6 +111,47 @@ test('native products are the fused WebAssembly kernel’s bit for bit', { skip 
               );
       }
     }
+});
+
+test('the native nuisance reduction gives the JavaScript one’s residuals and sums of squares exactly', { skip }, () => {
+  const rng = new Rng(9);
+  for (const [n, V, stride, q] of [
+    [50, 1000, 1000, 0],
+    [50, 1003, 1008, 1],
+    [379, 2100, 2104, 3],
+  ] as const) {
+    // an orthonormal nuisance basis (Gram-Schmidt of random columns)
+    const G: Float64Array[] = [];
+    for (let j = 0; j < q; j++) {
+      const g = Float64Array.from({ length: n }, () => rng.normal());
+      for (const h of G) {
+        const d = g.reduce((a, x, i) => a + x * h[i], 0);
+        for (let i = 0; i < n; i++) g[i] -= d * h[i];
+      }
+      const norm = Math.hypot(...g);
+      G.push(g.map((x) => x / norm));
+    }
+    const R = Float32Array.from({ length: (n - 1) * stride + V }, () => 3 + rng.normal());
+    const Rn = R.slice();
+    const ssJs = removeNuisance(R, n, V, stride, G);
+    const ssNative = removeNuisance(Rn, n, V, stride, G, native);
+    for (let v = 0; v < V; v++)
+      if (!Object.is(ssJs[v], ssNative[v])) assert.fail(`n=${n} q=${q}: ss[${v}] ${ssJs[v]} vs ${ssNative[v]}`);
+    for (let i = 0; i < R.length; i++)
+      if (!Object.is(R[i], Rn[i])) assert.fail(`n=${n} q=${q}: R[${i}] ${R[i]} vs ${Rn[i]}`);
+    if (q > 0) {
+      // the residuals are orthogonal to the basis (to float32 rounding of n values ~ 1 in size: 1e-4 relative to their norm)
+      for (let v = 0; v < V; v += 97) {
+        let dot = 0;
+        let norm = 0;
+        for (let i = 0; i < n; i++) {
+          dot += G[0][i] * Rn[i * stride + v];
+          norm += Rn[i * stride + v] ** 2;
+        }
+        assert.ok(Math.abs(dot) <= 1e-4 * Math.sqrt(norm), `residual ${v} orthogonal to the nuisance basis`);
+      }
+    }
+  }
 });
 
 test('the native kernel refuses arguments outside the memory', { skip }, () => {

@@ -22,10 +22,11 @@ export function loadNativeKernel(): NativeKernel | null {
       cpuLevel(): string;
       product: NativeKernel['product'];
       statistics: NativeKernel['statistics'];
+      residualise: NativeKernel['residualise'];
     };
     const level = addon.cpuLevel();
     if (level === 'avx2' || level === 'avx512')
-      loaded = { level, product: addon.product, statistics: addon.statistics };
+      loaded = { level, product: addon.product, statistics: addon.statistics, residualise: addon.residualise };
   } catch {
     // an addon built for another Node or machine: the WebAssembly kernel runs
   }

@@ -52,6 +52,16 @@ export interface NativeKernel {
     out: Float32Array,
     V: number,
   ) => void;
+  /** nuisance.ts's removeNuisance on R (n rows of V, `stride` apart) with G (q rows of n), the sums of squares added into ss. */
+  residualise: (
+    R: Float32Array,
+    n: number,
+    V: number,
+    stride: number,
+    G: Float64Array,
+    q: number,
+    ss: Float64Array,
+  ) => void;
 }
 
 /** The addon's number for a level. */

@@ -138,7 +138,7 @@ export async function runPermutationTest(
     else for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
   }
   const voxels = input.voxels;
-  const ssTotal = plan ? new Float64Array(0) : removeNuisance(dm.R, n, V, dm.stride, part.G);
+  const ssTotal = plan ? new Float64Array(0) : removeNuisance(dm.R, n, V, dm.stride, part.G, native);
   const nbLocal = maskedNeighbours(voxels, input.dims, conn);
   const nbStart = new Int32Array(new SharedArrayBuffer(nbLocal.start.length * 4));
   nbStart.set(nbLocal.start);
