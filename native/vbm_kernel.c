@@ -410,12 +410,230 @@ static napi_value js_residualise(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Welch's v / G of welch.ts (welchChunk) for one rearrangement over voxels 0 .. V-1: the same float64
+ * operations in the same order per voxel (no contraction), so the same float32 values.
+ */
+static int chol_solve(double *A, int k, double *b) {
+  for (int j = 0; j < k; j++) {
+    double d = A[j * k + j];
+    for (int l = 0; l < j; l++) d -= A[j * k + l] * A[j * k + l];
+    if (!(d > 0)) return 0;
+    d = sqrt(d);
+    A[j * k + j] = d;
+    for (int i = j + 1; i < k; i++) {
+      double v = A[i * k + j];
+      for (int l = 0; l < j; l++) v -= A[i * k + l] * A[j * k + l];
+      A[i * k + j] = v / d;
+    }
+  }
+  for (int i = 0; i < k; i++) {
+    double v = b[i];
+    for (int l = 0; l < i; l++) v -= A[i * k + l] * b[l];
+    b[i] = v / A[i * k + i];
+  }
+  for (int i = k - 1; i >= 0; i--) {
+    double v = b[i];
+    for (int l = i + 1; l < k; l++) v -= A[l * k + i] * b[l];
+    b[i] = v / A[i * k + i];
+  }
+  return 1;
+}
+
+typedef struct {
+  int n, p, s, nGroups;
+  const double *X, *XtXinv, *C, *MgMg, *dR, *ng;
+  const int32_t *groups;
+} welch_setup;
+
+enum { WCH = 256 };
+
+#define WELCH_ACCUMULATE                                                                                       \
+  for (int i = 0; i < w->n; i++) {                                                                             \
+    const int g = w->groups[i];                                                                                \
+    const float *row = R + (size_t)src[i] * stride + v0;                                                       \
+    const double sg = sign[i];                                                                                 \
+    double *so = ss + (size_t)g * c;                                                                           \
+    for (int j = 0; j < p; j++) {                                                                              \
+      const double x = w->X[i * p + j] * sg;                                                                   \
+      if (x == 0) continue;                                                                                    \
+      double *ao = acc + ((size_t)g * p + j) * c;                                                              \
+      for (int v = 0; v < c; v++) ao[v] = ao[v] + x * (double)row[v];                                          \
+    }                                                                                                          \
+    for (int v = 0; v < c; v++) {                                                                              \
+      const double y = row[v];                                                                                 \
+      so[v] = so[v] + y * y;                                                                                   \
+    }                                                                                                          \
+  }
+
+__attribute__((target("avx2"))) static void welch_accumulate_avx2(const welch_setup *w, const float *R, int stride,
+                                                                  int v0, int c, const int32_t *src,
+                                                                  const double *sign, double *acc, double *ss) {
+  const int p = w->p;
+  WELCH_ACCUMULATE
+}
+
+static void welch_accumulate_plain(const welch_setup *w, const float *R, int stride, int v0, int c,
+                                   const int32_t *src, const double *sign, double *acc, double *ss) {
+  const int p = w->p;
+  WELCH_ACCUMULATE
+}
+
+static void welch_map(const welch_setup *w, const float *R, int stride, int V, const int32_t *src, const double *sign,
+                      const double *ssTotal, float *out, double *scratch) {
+  const int p = w->p, s = w->s, G = w->nGroups;
+  double *acc = scratch, *ss = acc + (size_t)G * p * WCH, *psi = ss + (size_t)G * WCH, *cte = psi + p,
+         *W = cte + p * p, *Z = W + G, *S = Z + p * s, *a = S + s * s, *chol = a + s, *cholS = chol + p * p,
+         *b = cholS + s * s;
+  const int avx2 = __builtin_cpu_supports("avx2");
+  for (int v0 = 0; v0 < V; v0 += WCH) {
+    const int c = V - v0 < WCH ? V - v0 : WCH;
+    for (size_t k = 0; k < (size_t)G * p * c; k++) acc[k] = 0;
+    for (size_t k = 0; k < (size_t)G * c; k++) ss[k] = 0;
+    if (avx2)
+      welch_accumulate_avx2(w, R, stride, v0, c, src, sign, acc, ss);
+    else
+      welch_accumulate_plain(w, R, stride, v0, c, src, sign, acc, ss);
+    for (int v = 0; v < c; v++) {
+      float *o = out + v0 + v;
+      if (!(ssTotal[v0 + v] > 0)) {
+        *o = 0;
+        continue;
+      }
+      for (int j = 0; j < p; j++) {
+        double t = 0;
+        for (int l = 0; l < p; l++) {
+          double xty = 0;
+          for (int g = 0; g < G; g++) xty += acc[((size_t)g * p + l) * c + v];
+          t += w->XtXinv[j * p + l] * xty;
+        }
+        psi[j] = t;
+      }
+      for (int q = 0; q < p * p; q++) cte[q] = 0;
+      double sumW = 0;
+      int ok = 1;
+      for (int g = 0; g < G; g++) {
+        double cross = 0, quad = 0;
+        for (int j = 0; j < p; j++) {
+          cross += psi[j] * acc[((size_t)g * p + j) * c + v];
+          double t = 0;
+          for (int l = 0; l < p; l++) t += w->MgMg[(g * p + j) * p + l] * psi[l];
+          quad += psi[j] * t;
+        }
+        const double sv = ss[(size_t)g * c + v];
+        const double rss = sv - 2 * cross + quad;
+        if (!(rss > sv * 1e-12)) ok = 0;
+        W[g] = w->dR[g] / rss;
+        sumW += W[g] * w->ng[g];
+      }
+      if (!ok) {
+        *o = 0;
+        continue;
+      }
+      double bsum = 0;
+      for (int g = 0; g < G; g++) {
+        const double f = 1 - (W[g] * w->ng[g]) / sumW;
+        bsum += (f * f) / w->dR[g];
+        for (int q = 0; q < p * p; q++) cte[q] = cte[q] + W[g] * w->MgMg[g * p * p + q];
+      }
+      for (int r = 0; r < s; r++)
+        for (int j = 0; j < p; j++) Z[r * p + j] = w->C[r * p + j];
+      int solved = 1;
+      for (int r = 0; r < s && solved; r++) {
+        memcpy(chol, cte, sizeof(double) * p * p);
+        solved = chol_solve(chol, p, Z + r * p);
+      }
+      if (!solved) {
+        *o = 0;
+        continue;
+      }
+      for (int r = 0; r < s; r++) {
+        double t = 0;
+        for (int j = 0; j < p; j++) t += w->C[r * p + j] * psi[j];
+        a[r] = t;
+        for (int q = 0; q < s; q++) {
+          double u = 0;
+          for (int j = 0; j < p; j++) u += w->C[r * p + j] * Z[q * p + j];
+          S[r * s + q] = u;
+        }
+      }
+      if (s == 1) {
+        *o = (float)(a[0] / sqrt(S[0]));
+        continue;
+      }
+      memcpy(b, a, sizeof(double) * s);
+      memcpy(cholS, S, sizeof(double) * s * s);
+      if (!chol_solve(cholS, s, b)) {
+        *o = 0;
+        continue;
+      }
+      double qf = 0;
+      for (int r = 0; r < s; r++) qf += a[r] * b[r];
+      const double lambda = 1 + ((double)(2 * (s - 1)) * bsum) / (double)(s * (s + 2));
+      *o = (float)(qf / s / lambda);
+    }
+  }
+}
+
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok && type == want;
+}
+
+/*
+ * welch(R: Float32Array, stride, V, src: Int32Array, sign: Float64Array, ssTotal: Float64Array,
+ *       out: Float32Array, outOffset, n, p, s, nGroups, X, XtXinv, C, MgMg, dR, ng: Float64Array, groups: Int32Array)
+ */
+static napi_value js_welch(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 19)
+    return throw_error(env, "welch: 19 arguments expected");
+  void *R, *src, *sign, *ssTotal, *out, *X, *XtXinv, *C, *MgMg, *dR, *ng, *groups;
+  size_t lR, lsrc, lsign, lss, lout, lX, lXi, lC, lM, ldR, lng, lg;
+  uint32_t stride, V, outOffset, n, p, s, G;
+  if (!typed(env, argv[0], napi_float32_array, &R, &lR) || !typed(env, argv[3], napi_int32_array, &src, &lsrc) ||
+      !typed(env, argv[4], napi_float64_array, &sign, &lsign) ||
+      !typed(env, argv[5], napi_float64_array, &ssTotal, &lss) ||
+      !typed(env, argv[6], napi_float32_array, &out, &lout) || !typed(env, argv[12], napi_float64_array, &X, &lX) ||
+      !typed(env, argv[13], napi_float64_array, &XtXinv, &lXi) || !typed(env, argv[14], napi_float64_array, &C, &lC) ||
+      !typed(env, argv[15], napi_float64_array, &MgMg, &lM) || !typed(env, argv[16], napi_float64_array, &dR, &ldR) ||
+      !typed(env, argv[17], napi_float64_array, &ng, &lng) || !typed(env, argv[18], napi_int32_array, &groups, &lg))
+    return throw_error(env, "welch: typed arrays expected");
+  if (napi_get_value_uint32(env, argv[1], &stride) != napi_ok || napi_get_value_uint32(env, argv[2], &V) != napi_ok ||
+      napi_get_value_uint32(env, argv[7], &outOffset) != napi_ok || napi_get_value_uint32(env, argv[8], &n) != napi_ok ||
+      napi_get_value_uint32(env, argv[9], &p) != napi_ok || napi_get_value_uint32(env, argv[10], &s) != napi_ok ||
+      napi_get_value_uint32(env, argv[11], &G) != napi_ok)
+    return throw_error(env, "welch: arguments");
+  if (n == 0 || V == 0) return NULL;
+  if (p == 0 || p > 64 || s == 0 || s > p || G == 0 || lsrc < n || lsign < n || lg < n || lss < V ||
+      (uint64_t)outOffset + V > lout || lX < (size_t)n * p || lXi < (size_t)p * p || lC < (size_t)s * p ||
+      lM < (size_t)G * p * p || ldR < G || lng < G || V > stride)
+    return throw_error(env, "welch: arguments outside the arrays");
+  const int32_t *si = src, *gi = groups;
+  for (uint32_t i = 0; i < n; i++)
+    if (si[i] < 0 || (uint32_t)si[i] >= n || gi[i] < 0 || (uint32_t)gi[i] >= G)
+      return throw_error(env, "welch: a source row or group outside the data");
+  if ((uint64_t)(n - 1) * stride + V > lR) return throw_error(env, "welch: arguments outside the data");
+  welch_setup w = {(int)n, (int)p, (int)s, (int)G, X, XtXinv, C, MgMg, dR, ng, groups};
+  const size_t words = (size_t)G * p * WCH + (size_t)G * WCH + p + p * p + G + p * s + s * s + s + p * p + s * s + s;
+  double *scratch = malloc(sizeof(double) * words);
+  if (!scratch) return throw_error(env, "welch: out of memory");
+  welch_map(&w, R, (int)stride, (int)V, src, sign, ssTotal, (float *)out + outOffset, scratch);
+  free(scratch);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
   napi_set_named_property(env, exports, "statistics", fn);
   napi_create_function(env, "residualise", NAPI_AUTO_LENGTH, js_residualise, NULL, &fn);
   napi_set_named_property(env, exports, "residualise", fn);
+  napi_create_function(env, "welch", NAPI_AUTO_LENGTH, js_welch, NULL, &fn);
+  napi_set_named_property(env, exports, "welch", fn);
   napi_create_function(env, "cpuLevel", NAPI_AUTO_LENGTH, js_cpu_level, NULL, &fn);
   napi_set_named_property(env, exports, "cpuLevel", fn);
   napi_create_function(env, "product", NAPI_AUTO_LENGTH, js_product, NULL, &fn);

@@ -245,3 +245,55 @@ test(
     same(wasm, await permutationTest(input, { ...opts, workers: 2, memory: budget }), 'native, streamed');
   },
 );
+
+test(
+  'Welch’s v and G with the native kernel are the JavaScript kernel’s exactly (sign flips, permutations within groups)',
+  { skip },
+  async (t) => {
+    if (!gemmKernel().fused) {
+      t.skip('this Node has no relaxed SIMD: the native kernel is not used');
+      return;
+    }
+    const base = study(40, 900);
+    // two variance groups of unequal spread
+    const varianceGroups = Int32Array.from({ length: 40 }, (_, i) => (i < 15 ? 0 : 1));
+    const Y = (base.Y as Float32Array).slice();
+    for (let i = 0; i < 15; i++) for (let v = 0; v < 900; v++) Y[i * 900 + v] = 5 + 3 * (Y[i * 900 + v] - 5);
+    const inputs: [string, PermutationInput, 'signflip' | 'permute'][] = [
+      ['v, sign flips', { ...base, Y, varianceGroups }, 'signflip'],
+      ['v, permutations', { ...base, Y, varianceGroups }, 'permute'],
+      [
+        'G (F, 2 rows)',
+        {
+          ...base,
+          Y,
+          varianceGroups,
+          weights: [
+            [0, 1, 0],
+            [0, 0, 1],
+          ],
+          type: 'F',
+        },
+        'signflip',
+      ],
+    ];
+    for (const [what, input, scheme] of inputs) {
+      const opts = { permutations: 48, seed: 2, workers: 0, scheme };
+      const js = await permutationTest(input, { ...opts, kernel: 'wasm' });
+      assert.equal(js.varianceGroups, 2, `${what}: the Welch statistic ran`);
+      const k = native!;
+      const welch = k.welch;
+      let calls = 0;
+      k.welch = (...args) => {
+        calls++;
+        welch(...args);
+      };
+      try {
+        same(js, await permutationTest(input, opts), `${what}: native`);
+      } finally {
+        k.welch = welch;
+      }
+      assert.ok(calls >= 48, `${what}: the native Welch kernel ran (${calls} maps)`);
+    }
+  },
+);

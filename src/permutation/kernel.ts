@@ -136,6 +136,32 @@ export class KernelThread {
           sign[i] = table[t + i] ?? 0;
         }
       }
+      if (this.native) {
+        // the same float64 operations in C (nativeProduct.ts)
+        const { p, s, nGroups, X, XtXinv, C, MgMg, dR, ng, groups } = w;
+        this.native.k.welch(
+          R,
+          stride,
+          V,
+          src,
+          sign,
+          this.d.ssTotal,
+          out,
+          b * V,
+          n,
+          p,
+          s,
+          nGroups,
+          X,
+          XtXinv,
+          C,
+          MgMg,
+          dR,
+          ng,
+          groups,
+        );
+        continue;
+      }
       for (let v0 = 0; v0 < V; v0 += CHUNK)
         welchChunk(w, R, stride, v0, Math.min(CHUNK, V - v0), src, sign, this.d.ssTotal, out, b * V + v0, sc);
     }

@@ -23,10 +23,17 @@ export function loadNativeKernel(): NativeKernel | null {
       product: NativeKernel['product'];
       statistics: NativeKernel['statistics'];
       residualise: NativeKernel['residualise'];
+      welch: NativeKernel['welch'];
     };
     const level = addon.cpuLevel();
     if (level === 'avx2' || level === 'avx512')
-      loaded = { level, product: addon.product, statistics: addon.statistics, residualise: addon.residualise };
+      loaded = {
+        level,
+        product: addon.product,
+        statistics: addon.statistics,
+        residualise: addon.residualise,
+        welch: addon.welch,
+      };
   } catch {
     // an addon built for another Node or machine: the WebAssembly kernel runs
   }

@@ -62,6 +62,31 @@ export interface NativeKernel {
     q: number,
     ss: Float64Array,
   ) => void;
+  /**
+   * welch.ts's v / G of one rearrangement (src: the row of R landing on each scan, sign its sign)
+   * over voxels 0 .. V-1 into out[outOffset + v]; the setup's arrays as welchSetup makes them.
+   */
+  welch: (
+    R: Float32Array,
+    stride: number,
+    V: number,
+    src: Int32Array,
+    sign: Float64Array,
+    ssTotal: Float64Array,
+    out: Float32Array,
+    outOffset: number,
+    n: number,
+    p: number,
+    s: number,
+    nGroups: number,
+    X: Float64Array,
+    XtXinv: Float64Array,
+    C: Float64Array,
+    MgMg: Float64Array,
+    dR: Float64Array,
+    ng: Float64Array,
+    groups: Int32Array,
+  ) => void;
 }
 
 /** The addon's number for a level. */
