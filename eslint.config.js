@@ -41,6 +41,7 @@ const PURE_PERMUTATION = [
   'dataMatrix',
   'engine',
   'kernel',
+  'nativeProduct',
   'nuisance',
   'partition',
   'permutationTest',

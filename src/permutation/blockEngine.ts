@@ -13,6 +13,7 @@ import { type ClusterWorkspace, clusterWorkspace } from '../inference/clusters.j
 import { type DataMatrix, allocateDataMatrix } from './dataMatrix.js';
 import { type BatchResult, tallyWholeMap } from './engine.js';
 import { type KernelData, KernelThread } from './kernel.js';
+import type { NativeLevel } from './nativeProduct.js';
 import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace } from './tfce.js';
 import { KERNEL_BATCH } from './kernel.js';
@@ -33,6 +34,8 @@ export interface BlockSetup {
   /** Whether the SIMD kernel runs (the one the in-memory test would use), and its compiled module. */
   useWasm: boolean;
   gemm?: WebAssembly.Module | null;
+  /** The native kernel's level when the run uses it (nativeProduct.ts; the thread must have provided it). */
+  native?: NativeLevel | null;
   /** Observed maps (identity), for the counts; absent while computing them. */
   observed?: { stat: Float32Array; tfce: Float32Array | null };
 }
@@ -56,6 +59,7 @@ export class BlockEngine {
       maxRows: KERNEL_BATCH * s.kernel.rows.length,
       useWasm: s.useWasm,
       gemm: s.gemm,
+      native: s.native ?? null,
     });
     this.kd = { ...s.kernel, data: this.dm, ssTotal: s.ssTotal };
     this.kernel = new KernelThread(this.kd, 0);

@@ -4,8 +4,9 @@
  * the rows live in a shared WebAssembly.Memory, with a scratch slot per thread, so the SIMD
  * kernel reads them in place; otherwise in a SharedArrayBuffer for the JavaScript kernel. Pure: the
  * compiled kernel is handed in (permute.ts loads gemm.wasm once; the worker threads get it with
- * the data).
+ * the data). Where the run has the native kernel (nativeProduct.ts), it works on the same memory.
  */
+import type { NativeLevel } from './nativeProduct.js';
 
 /** Voxels per pass of the kernel (its scratch holds CHUNK values per coefficient row). */
 export const CHUNK = 512;
@@ -21,6 +22,8 @@ export interface WasmLayout {
   slotBytes: number;
   /** Rows of coefficients a slot holds (a multiple of 4). */
   maxRows: number;
+  /** The native kernel's level when the run uses it instead of the WebAssembly product (the same in every thread). */
+  native: NativeLevel | null;
 }
 
 /** The n x V data of a permutation test, rows `stride` floats apart. */
@@ -64,7 +67,13 @@ function wasmBytes(n: number, V: number, slots: number, maxRows: number) {
 export function allocateDataMatrix(
   n: number,
   V: number,
-  opts: { slots: number; maxRows: number; useWasm?: boolean; gemm?: WebAssembly.Module | null },
+  opts: {
+    slots: number;
+    maxRows: number;
+    useWasm?: boolean;
+    gemm?: WebAssembly.Module | null;
+    native?: NativeLevel | null;
+  },
 ): DataMatrix {
   const maxRows = Math.ceil(opts.maxRows / 4) * 4;
   const { stride, slotBytes, rPtr, scratchPtr, total } = wasmBytes(n, V, opts.slots, maxRows);
@@ -77,7 +86,7 @@ export function allocateDataMatrix(
       V,
       stride,
       R: new Float32Array(memory.buffer, rPtr, n * stride),
-      wasm: { memory, module: opts.gemm, rPtr, scratchPtr, slotBytes, maxRows },
+      wasm: { memory, module: opts.gemm, rPtr, scratchPtr, slotBytes, maxRows, native: opts.native ?? null },
     };
   }
   return { n, V, stride, R: new Float32Array(new SharedArrayBuffer(dataBytes)), wasm: null };

@@ -2,11 +2,13 @@
  * The arithmetic core of a permutation test: for a batch of rearrangements, the products of the
  * permuted design rows with the reduced residuals (a matrix-matrix product, m x n times n x V,
  * streamed over voxel chunks), then T or F per voxel. The product runs in the WebAssembly SIMD
- * kernel (gemm.wat, float32 accumulation) when the data sit in WebAssembly memory, else in a
- * JavaScript loop (float64 accumulation) with four output rows per pass.
+ * kernel (gemm.wat, float32 accumulation) when the data sit in WebAssembly memory (or in the
+ * native kernel on the same memory, the same numbers: nativeProduct.ts), else in a JavaScript loop
+ * (float64 accumulation) with four output rows per pass.
  */
 import { CHUNK, type DataMatrix, type GemmFn, type PackFn, instantiateGemm } from './dataMatrix.js';
 import { invariant, item } from '../errors.js';
+import { type NativeKernel, levelCode, nativeKernel } from './nativeProduct.js';
 import type { Scheme } from './schemes.js';
 import { type WelchScratch, type WelchSetup, welchChunk, welchScratch } from './welch.js';
 
@@ -73,6 +75,8 @@ export class KernelThread {
   private readonly wPtr: number;
   private readonly tPtr: number;
   private readonly Wjs: Float64Array;
+  /** The native kernel, its level's code and a byte view of the shared memory, when the run uses it. */
+  private readonly native: { k: NativeKernel; level: number; memory: Uint8Array } | null = null;
   constructor(
     private readonly d: KernelData,
     slot: number,
@@ -88,6 +92,12 @@ export class KernelThread {
       this.aView = new Float32Array(w.memory.buffer, this.aPtr, w.maxRows * d.data.n);
       this.wView = new Float32Array(w.memory.buffer, this.wPtr, w.maxRows * CHUNK);
       this.Wjs = new Float64Array(0);
+      if (w.native)
+        this.native = {
+          k: nativeKernel(w.native),
+          level: levelCode(w.native),
+          memory: new Uint8Array(w.memory.buffer),
+        };
     } else {
       this.gemm = null;
       this.pack = null;
@@ -126,6 +136,32 @@ export class KernelThread {
           sign[i] = table[t + i] ?? 0;
         }
       }
+      if (this.native) {
+        // the same float64 operations in C (nativeProduct.ts)
+        const { p, s, nGroups, X, XtXinv, C, MgMg, dR, ng, groups } = w;
+        this.native.k.welch(
+          R,
+          stride,
+          V,
+          src,
+          sign,
+          this.d.ssTotal,
+          out,
+          b * V,
+          n,
+          p,
+          s,
+          nGroups,
+          X,
+          XtXinv,
+          C,
+          MgMg,
+          dR,
+          ng,
+          groups,
+        );
+        continue;
+      }
       for (let v0 = 0; v0 < V; v0 += CHUNK)
         welchChunk(w, R, stride, v0, Math.min(CHUNK, V - v0), src, sign, this.d.ssTotal, out, b * V + v0, sc);
     }
@@ -146,7 +182,13 @@ export class KernelThread {
     let W: Float32Array | Float64Array;
     if (this.gemm && this.aView && this.wView) {
       const av = this.aView;
-      for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) av[i * m + r] = A[r * n + i] ?? NaN; // A is m x n
+      if (this.native)
+        // by groups of 4 rows (nativeProduct.ts)
+        for (let r = 0; r < m; r++) {
+          const o = (r >> 2) * n * 4 + (r & 3);
+          for (let i = 0; i < n; i++) av[o + i * 4] = A[r * n + i] ?? NaN;
+        }
+      else for (let r = 0; r < m; r++) for (let i = 0; i < n; i++) av[i * m + r] = A[r * n + i] ?? NaN; // A is m x n
       W = this.wView;
     } else W = this.Wjs;
     // every index below is within these lengths: the `?? NaN` reads are never taken
@@ -160,7 +202,26 @@ export class KernelThread {
     );
     for (let v0 = 0; v0 < V; v0 += CHUNK) {
       const c = Math.min(CHUNK, V - v0);
-      if (this.gemm && this.pack) {
+      if (this.native) {
+        const nk = this.native;
+        nk.k.product(
+          nk.level,
+          nk.memory,
+          this.aPtr,
+          m,
+          d.data.wasm!.rPtr,
+          stride,
+          n,
+          v0,
+          Math.ceil(c / 8) * 8,
+          this.tPtr,
+          this.wPtr,
+          CHUNK,
+        );
+        // the statistic too: the loop below, in C (nativeProduct.ts)
+        nk.k.statistics(nk.memory, this.wPtr, CHUNK, count, k, effectRows, c, ssTotal, v0, df, isT, out, V);
+        continue;
+      } else if (this.gemm && this.pack) {
         const c8 = Math.ceil(c / 8) * 8;
         this.pack(d.data.wasm!.rPtr, stride, n, v0, c8, this.tPtr);
         this.gemm(this.aPtr, m, this.tPtr, n, c8, this.wPtr, CHUNK);

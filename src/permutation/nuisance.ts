@@ -3,15 +3,30 @@
  * their residuals under the nuisance model, once, before any rearrangement.
  */
 import { invariant, item } from '../errors.js';
+import type { NativeKernel } from './nativeProduct.js';
 
 /**
  * Replace the n x V data (scan-major rows `stride` floats apart) by the residuals of the nuisance
  * model, (I - G G') Y, where G holds orthonormal nuisance columns (each of length n), and return
  * each voxel's residual sum of squares (float64, in a SharedArrayBuffer for the threads). Voxels
- * are taken 1024 at a time in float64; the residuals are rounded to float32 once.
+ * are taken 1024 at a time in float64; the residuals are rounded to float32 once. With `native`
+ * (nativeProduct.ts), the same operations run in C (the same values, several times faster).
  */
-export function removeNuisance(R: Float32Array, n: number, V: number, stride: number, G: Float64Array[]): Float64Array {
+export function removeNuisance(
+  R: Float32Array,
+  n: number,
+  V: number,
+  stride: number,
+  G: Float64Array[],
+  native?: NativeKernel | null,
+): Float64Array {
   const ss = new Float64Array(new SharedArrayBuffer(V * 8));
+  if (native) {
+    const flat = new Float64Array(G.length * n);
+    G.forEach((g, j) => flat.set(g.subarray(0, n), j * n));
+    native.residualise(R, n, V, stride, flat, G.length, ss);
+    return ss;
+  }
   const CH = 1024;
   const q = G.length;
   const coef = new Float64Array(q * CH);

@@ -22,6 +22,7 @@ import type { Block, BlockShared } from './blockWork.js';
 import { allocateDataMatrix, fitsWasm } from './dataMatrix.js';
 import { type BatchResult, Engine, type EngineSetup } from './engine.js';
 import type { KernelData } from './kernel.js';
+import { type NativeKernel, provideNativeKernel } from './nativeProduct.js';
 import { removeNuisance } from './nuisance.js';
 import { permutationPValues } from './pValues.js';
 import { planScheme, withVarianceGroups } from './schemePlan.js';
@@ -50,6 +51,11 @@ const ENGINE_BATCH = KERNEL_BATCH;
 export interface PermutationServices {
   /** The compiled SIMD kernel (gemm.wasm); without it the JavaScript kernel runs. */
   gemm?: WebAssembly.Module | null;
+  /**
+   * The native product kernel (nativeProduct.ts), used instead of the WebAssembly product where that
+   * would run (the same numbers); then `blockModule` and `streamModule` must provide it in their threads.
+   */
+  native?: NativeKernel | null;
   /** Runs blocks of rearrangements (e.g. node/threadPool.ts) with `blockModule`; absent or width 0: in the calling thread. */
   runner?: WorkRunner;
   /** Address of blockWork.ts's compiled module for the runner (a file URL's href). */
@@ -112,6 +118,8 @@ export async function runPermutationTest(
     cluster: opts.clusterThreshold !== undefined,
   };
   const budget = opts.memory ?? services.memory;
+  const native = opts.kernel !== 'js' && services.gemm && services.native ? services.native : null;
+  provideNativeKernel(native);
   const plan = budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
   if (plan && !services.scratch)
     throw new Error('permutationTest: the data exceed the memory budget and no scratch store was given');
@@ -123,6 +131,7 @@ export async function runPermutationTest(
         maxRows: ENGINE_BATCH * rows.length,
         useWasm: opts.kernel !== 'js',
         gemm: services.gemm,
+        native: native?.level ?? null,
       });
   if (!plan) {
     const R = dm.R;
@@ -130,7 +139,7 @@ export async function runPermutationTest(
     else for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
   }
   const voxels = input.voxels;
-  const ssTotal = plan ? new Float64Array(0) : removeNuisance(dm.R, n, V, dm.stride, part.G);
+  const ssTotal = plan ? new Float64Array(0) : removeNuisance(dm.R, n, V, dm.stride, part.G, native);
   const nbLocal = maskedNeighbours(voxels, input.dims, conn);
   const nbStart = new Int32Array(new SharedArrayBuffer(nbLocal.start.length * 4));
   nbStart.set(nbLocal.start);
@@ -189,6 +198,7 @@ export async function runPermutationTest(
         // the kernel the in-memory test would use, so that the results do not depend on the budget
         useWasm: opts.kernel !== 'js' && !!services.gemm && fitsWasm(n, V, nWorkers + 1, ENGINE_BATCH * rows.length),
         gemm: services.gemm,
+        native: native?.level ?? null,
       },
       { scratch: services.scratch!, runner, module: services.streamModule, workers: nWorkers },
       opts.onNote,

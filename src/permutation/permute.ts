@@ -18,6 +18,7 @@ import { ThreadPool } from '../node/threadPool.js';
 import type { BatchResult } from './engine.js';
 import { fileCheckpoint } from './checkpoint.js';
 import { machineMemoryBudget } from './memoryBudget.js';
+import { loadNativeKernel } from './nativeKernel.js';
 import { fileScratch } from './scratchMatrix.js';
 import { type PermutationServices, runPermutationTest } from './permutationTest.js';
 import type { PermutationInput, PermutationResult, PermuteOptions } from './types.js';
@@ -58,10 +59,13 @@ export function gemmModule(): WebAssembly.Module {
 
 /** The Node services of a test: the kernel (unless the JavaScript one is asked for), threads, checkpoint and scratch files, the memory budget. */
 function nodeServices(opts: Omit<PermuteOptions, 'contrast'>): PermutationServices {
+  // the native product where it loads, unless a kernel is asked for (it only runs with the fused WebAssembly kernel's numbers)
+  const native = opts.kernel === undefined && gemmKernel().fused ? loadNativeKernel() : null;
   return {
     gemm: opts.kernel === 'js' ? null : gemmModule(),
+    native,
     runner: new ThreadPool(opts.workers ?? availableParallelism()),
-    blockModule: new URL('./blockWork.js', import.meta.url).href,
+    blockModule: new URL(native ? './blockWorkNative.js' : './blockWork.js', import.meta.url).href,
     checkpoint: opts.checkpoint ? fileCheckpoint(opts.checkpoint) : undefined,
     memory: machineMemoryBudget(),
     scratch: fileScratch(opts.scratch ?? opts.checkpoint ?? join(tmpdir(), 'vbm-permutation')),

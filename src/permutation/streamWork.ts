@@ -9,6 +9,8 @@
 import type { WorkModule } from '../work.js';
 import { BlockEngine } from './blockEngine.js';
 import type { BatchResult } from './engine.js';
+import { loadNativeKernel } from './nativeKernel.js';
+import { nativeKernel, provideNativeKernel } from './nativeProduct.js';
 import { removeNuisance } from './nuisance.js';
 import { ScratchReader } from './scratchMatrix.js';
 import type { StreamItem, StreamShared } from './streamed.js';
@@ -16,6 +18,7 @@ import type { StreamItem, StreamShared } from './streamed.js';
 /** The maxima and counts of a unit (null for 'prepare', whose results are in the shared arrays). */
 export const work: WorkModule<StreamShared, StreamItem, BatchResult | null> = {
   start: ({ setup, path, G, stat }) => {
+    if (setup.native) provideNativeKernel(loadNativeKernel());
     const engine = new BlockEngine(setup);
     return (item) => {
       if (item.kind === 'prepare') {
@@ -25,7 +28,7 @@ export const work: WorkModule<StreamShared, StreamItem, BatchResult | null> = {
           engine.prepare(
             (b, into) => io.read(b, into),
             (b, from) => io.write(b, from),
-            (R, n, V, stride) => removeNuisance(R, n, V, stride, G),
+            (R, n, V, stride) => removeNuisance(R, n, V, stride, G, setup.native ? nativeKernel(setup.native) : null),
             stat,
           );
         } finally {

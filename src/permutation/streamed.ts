@@ -11,6 +11,7 @@ import { item } from '../errors.js';
 import type { WorkRunner } from '../work.js';
 import { type BlockSetup, BlockEngine } from './blockEngine.js';
 import type { BatchResult } from './engine.js';
+import { nativeKernel } from './nativeProduct.js';
 import { removeNuisance } from './nuisance.js';
 import { TfceWorkspace, tfce } from './tfce.js';
 import type { ScanVisitor, ScratchStore } from './types.js';
@@ -110,7 +111,7 @@ export async function prepareStreamed(
         engine.prepare(
           (b, into) => io.read(b, into),
           (b, from) => io.write(b, from),
-          (R, nn, vv, st) => removeNuisance(R, nn, vv, st, src.G),
+          (R, nn, vv, st) => removeNuisance(R, nn, vv, st, src.G, full.native ? nativeKernel(full.native) : null),
           stat,
         );
       } finally {

@@ -28,7 +28,10 @@ export interface PermuteOptions {
   blocks?: number[];
   /** Worker threads (default: the machine's cores); 0 runs every rearrangement in the calling thread. */
   workers?: number;
-  /** 'wasm' (default when the data fit in 4 GB) or 'js'. */
+  /**
+   * 'wasm' or 'js'. Default: the native product (an optional addon with AVX2 / AVX-512 FMA, the
+   * fused WebAssembly kernel's numbers) where it loads, else 'wasm', when the data fit in 4 GB.
+   */
   kernel?: 'wasm' | 'js';
   /** Write and use a checkpoint at this path prefix (default: none). */
   checkpoint?: string;

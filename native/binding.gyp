@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "vbm_kernel",
+      "sources": ["vbm_kernel.c"],
+      "libraries": ["-lm"],
+      "cflags": ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+    }
+  ]
+}
