@@ -378,6 +378,36 @@ test(
   },
 );
 
+test(
+  'Slurm --no-wait: a task cancelled after submission is submitted again by the reduce job (afterany), and the outputs it merges are the single-process run, byte for byte',
+  { skip: needSlurm },
+  async () => {
+    const { res, reference: ref } = await reference();
+    const dir = copyOf(res, 'slurm-nowait-retry');
+    const args = [CLI, 'permute', dir, '--contrast', '1', '--permutations', '400', '--seed', '11', '--tfce'];
+    args.push('--cluster-threshold', '0.01', '--backend', 'slurm', '--jobs', '3', '--retries', '1', '--no-wait');
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const job = planPermutationJob(dir, REQ, 3).job;
+    const first = readSubmissions(job).find((s) => s.tasks.length)!;
+    execFileSync('scancel', [`${first.id}_1`]);
+    // the reduce job runs when the array has ended, submits task 1 again and leaves a second reduce job, which merges
+    const done = (): boolean => [...ref.keys()].every((f) => existsSync(join(dir, f)));
+    for (let i = 0; i < 600 && !done(); i++) await new Promise((w) => setTimeout(w, 500));
+    const subs = readSubmissions(job);
+    assert.ok(done(), `no outputs after 5 minutes; submissions: ${JSON.stringify(subs)}`);
+    assertSameFiles(ref, dir, 'Slurm --no-wait after a cancelled task');
+    const runs = subs.filter((s) => s.tasks.length).map((s) => [s.tasks, s.attempt]);
+    assert.deepEqual(runs, [
+      [[0, 1, 2], 1],
+      [[1], 2],
+    ]);
+    assert.equal(subs.filter((s) => s.role === 'reduce').length, 2, JSON.stringify(subs));
+    const log = readFileSync(join(job.dir, 'logs', 'reduce.log'), 'utf8');
+    assert.match(log, /task 1 of \S+ ended without a result; submitting again \(attempt 2 of 2\)/);
+  },
+);
+
 // the fit as tasks: 77 scans = three fixed chunks of 32 (the last one short)
 let fitStudy: Promise<{ design: string; plain: string }> | undefined;
 function fitReference(): Promise<{ design: string; plain: string }> {
