@@ -9,7 +9,7 @@ import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
@@ -19,7 +19,7 @@ import { distributedPermute, planPermutationJob } from '../src/backend/permuteTa
 import { LocalRunner } from '../src/backend/local.js';
 import { arraySpec } from '../src/backend/slurm.js';
 import { backendFromFile, checkBackendSettings } from '../src/backend/backend.js';
-import { readSubmissions, resultPath } from '../src/backend/taskFiles.js';
+import { ResultReader, encodeResult, readSubmissions, resultPath } from '../src/backend/taskFiles.js';
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
 import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
@@ -204,6 +204,43 @@ test('local: a killed task is run again (retries) and the result is still exact;
   assert.deepEqual(again.outcome.alreadyDone, [0, 1]);
   assert.deepEqual(again.outcome.submitted, [2]);
   assertSameFiles(ref, dir2, 'local backend, rerun of the failed task');
+});
+
+test('a task result read a section at a time: the written values, in or out of order; a changed byte fails the content hash', () => {
+  const dir = join(study.dir, 'result-reader');
+  mkdirSync(dir, { recursive: true });
+  const a = Float64Array.from({ length: 1000 }, (_, i) => Math.sin(i));
+  const b = Uint32Array.from({ length: 333 }, (_, i) => i * 7);
+  const c = Float32Array.from({ length: 50 }, (_, i) => i / 3);
+  const p = join(dir, 'task_0000.result');
+  writeFileSync(
+    p,
+    encodeResult({ job: 'j', task: 0 }, [
+      { name: 'a', data: a },
+      { name: 'b', data: b },
+      { name: 'c', data: c },
+    ]),
+  );
+  for (const order of [
+    ['a', 'b', 'c'],
+    ['c', 'a'],
+  ]) {
+    const r = new ResultReader(p);
+    assert.equal(r.meta.job, 'j');
+    const want: Record<string, ArrayLike<number>> = { a, b, c };
+    for (const name of order) assert.deepEqual(r.section(name), want[name], name);
+    assert.equal(r.section('d'), undefined);
+    r.close();
+  }
+  // one byte of the last section changed: the sections before it read, the hash fails at close
+  const bytes = readFileSync(p);
+  bytes[bytes.length - 3] ^= 1;
+  writeFileSync(p, bytes);
+  const r = new ResultReader(p);
+  assert.deepEqual(r.section('a'), a);
+  assert.throws(() => r.close(), /content hash differs/);
+  writeFileSync(p, bytes.subarray(0, bytes.length - 10));
+  assert.throws(() => new ResultReader(p), /is damaged \(a section is short\)/);
 });
 
 test('settings are checked as written: jobs, sbatch arguments, Slurm options without Slurm', () => {
