@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BackendSettings } from './backend.js';
-import { sbatchOptions, slurmCommand, slurmJobName } from './slurm.js';
+import { sbatchOptions, slurmCommand, slurmJobName, slurmJobNames } from './slurm.js';
 import { type JobFolder, jobFolder, readSubmissions, recordSubmission } from './taskFiles.js';
 import { dirname, basename } from 'node:path';
 
@@ -65,7 +65,7 @@ export async function submitReduce(
         .map((s) => s.id),
     ),
   );
-  const live = [...(await queued(jobs.map(slurmJobName)))].filter((id) => ownArrays.has(id));
+  const live = [...(await queued(jobs.flatMap(slurmJobNames)))].filter((id) => ownArrays.has(id));
   const oldReduce = jobs.flatMap((j) =>
     readSubmissions(j)
       .filter((s) => s.role === 'reduce')

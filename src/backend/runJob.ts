@@ -92,10 +92,17 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
       );
   }
   const submit = async (tasks: number[], attempt: number): Promise<void> => {
-    const id = await runner.submit(job, tasks, attempt);
-    recordSubmission(job, { backend: runner.type, id, tasks, attempt, at: new Date().toISOString() });
+    const s = await runner.submit(job, tasks, attempt);
+    recordSubmission(job, {
+      backend: runner.type,
+      id: s.id,
+      tasks,
+      attempt,
+      at: new Date().toISOString(),
+      ...(s.name ? { name: s.name, index: s.index } : {}),
+    });
     for (const t of tasks) attempts.set(t, attempt);
-    opts.onSubmit?.(id, tasks, attempt);
+    opts.onSubmit?.(s.id, tasks, attempt);
   };
   let probeId: string | undefined;
   if (missing.length) {

@@ -291,6 +291,23 @@ export interface Submission {
   role?: 'probe' | 'reduce';
   /** The reduce job's log (it may live in another job's folder). */
   log?: string;
+  /** An array shared with other jobs' tasks (several models): its Slurm job name, and the array index of each of `tasks`. */
+  name?: string;
+  index?: number[];
+}
+
+/** The array index of task `t` in submission `s` (its task number unless the array is shared), or undefined. */
+export function arrayIndexOf(s: Submission, t: number): number | undefined {
+  const k = s.tasks.indexOf(t);
+  if (k < 0) return undefined;
+  return s.index ? s.index[k] : t;
+}
+
+/** The task of array index `i` of submission `s`, or undefined. */
+export function taskOfIndex(s: Submission, i: number): number | undefined {
+  if (!s.index) return s.tasks.includes(i) ? i : undefined;
+  const k = s.index.indexOf(i);
+  return k < 0 ? undefined : s.tasks[k];
 }
 
 export function readSubmissions(job: JobFolder): Submission[] {
