@@ -13,7 +13,7 @@ import { slurmMissing } from './support/slurm.js';
 import { join } from 'node:path';
 import { availableParallelism, hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { tempDir } from './helpers.js';
+import { repoRoot, tempDir } from './helpers.js';
 import {
   type PermutationInput,
   type PermutationResult,
@@ -39,6 +39,8 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+
+const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 /** Sizes are read by the settings vocabulary (RUN.memory, a byte size), as the CLI and analysis files read them. */
 const parseMemorySize = (text: string, where?: string): number =>
@@ -344,7 +346,7 @@ function fewBlocksBudget(m: MemoryNeeds): number {
 
 for (const backend of ['local', 'slurm'] as const)
   test(
-    `--backend ${backend} with data over a task's --memory: one task writes the scratch file, the others stream it (max-T split by voxel blocks and rearrangements${backend === 'local' ? '; TFCE by rearrangements' : ''}); the in-memory run's bytes`,
+    `--backend ${backend} with data over a task's --memory: one task writes the scratch file, the others stream it (max-T split by voxel blocks and rearrangements${backend === 'local' ? '; TFCE by rearrangements' : '; also with --no-wait, through two reduce jobs'}); the in-memory run's bytes`,
     { skip: backend === 'slurm' ? slurmMissing() : false },
     async () => {
       const { dir, cleanup } = tempDir('vbm-shared-scratch-');
@@ -412,6 +414,21 @@ for (const backend of ['local', 'slurm'] as const)
             );
           }
           assert.ok(ref.files.includes(names.voxPFwe));
+          if (backend === 'slurm') {
+            // --no-wait: the scratch job's reduce job submits the permutation tasks, whose reduce job merges
+            const nw = join(dir, `no-wait-${tfce}`);
+            cpSync(res, nw, { recursive: true });
+            const args = ['permute', nw, '--contrast', '1', '--permutations', '200', '--seed', '4'];
+            args.push('--memory', String(memory), '--backend', 'slurm', '--jobs', String(settings.jobs), '--no-wait');
+            const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stdout, /permscratch_/);
+            const done = (): boolean => ref.files.every((f) => existsSync(join(nw, f)));
+            for (let i = 0; i < 600 && !done(); i++) await new Promise((w) => setTimeout(w, 500));
+            assert.ok(done(), 'no outputs 5 minutes after vbm permute --no-wait');
+            for (const f of ref.files)
+              assert.ok(readFileSync(join(nw, f)).equals(readFileSync(join(plain, f))), `--no-wait: ${f} differs`);
+          }
         }
       } finally {
         cleanup();
