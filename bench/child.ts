@@ -2,9 +2,11 @@
  * The I/O floor, in a fresh process: read (and decompress) every scan once with the given number
  * of threads, and nothing else. Prints one JSON line.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
-const job = JSON.parse(process.argv[2]) as { kind: 'floor'; files: string[]; workers: number };
+// the job's file (bench.ts writes it: thousands of paths do not fit one argument)
+const job = JSON.parse(readFileSync(process.argv[2], 'utf8')) as { kind: 'floor'; files: string[]; workers: number };
 const t0 = performance.now();
 const shares = Array.from({ length: job.workers }, (_, w) => job.files.filter((_, i) => i % job.workers === w));
 const bytes = await Promise.all(

@@ -9,7 +9,7 @@ import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
@@ -19,7 +19,7 @@ import { distributedPermute, planPermutationJob } from '../src/backend/permuteTa
 import { LocalRunner } from '../src/backend/local.js';
 import { arraySpec } from '../src/backend/slurm.js';
 import { backendFromFile, checkBackendSettings } from '../src/backend/backend.js';
-import { readSubmissions, resultPath } from '../src/backend/taskFiles.js';
+import { ResultReader, encodeResult, readSubmissions, resultPath } from '../src/backend/taskFiles.js';
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
 import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
@@ -243,6 +243,43 @@ test('local: a killed task is run again (retries) and the result is still exact;
   assertSameFiles(ref, dir2, 'local backend, rerun of the failed task');
 });
 
+test('a task result read a section at a time: the written values, in or out of order; a changed byte fails the content hash', () => {
+  const dir = join(study.dir, 'result-reader');
+  mkdirSync(dir, { recursive: true });
+  const a = Float64Array.from({ length: 1000 }, (_, i) => Math.sin(i));
+  const b = Uint32Array.from({ length: 333 }, (_, i) => i * 7);
+  const c = Float32Array.from({ length: 50 }, (_, i) => i / 3);
+  const p = join(dir, 'task_0000.result');
+  writeFileSync(
+    p,
+    encodeResult({ job: 'j', task: 0 }, [
+      { name: 'a', data: a },
+      { name: 'b', data: b },
+      { name: 'c', data: c },
+    ]),
+  );
+  for (const order of [
+    ['a', 'b', 'c'],
+    ['c', 'a'],
+  ]) {
+    const r = new ResultReader(p);
+    assert.equal(r.meta.job, 'j');
+    const want: Record<string, ArrayLike<number>> = { a, b, c };
+    for (const name of order) assert.deepEqual(r.section(name), want[name], name);
+    assert.equal(r.section('d'), undefined);
+    r.close();
+  }
+  // one byte of the last section changed: the sections before it read, the hash fails at close
+  const bytes = readFileSync(p);
+  bytes[bytes.length - 3] ^= 1;
+  writeFileSync(p, bytes);
+  const r = new ResultReader(p);
+  assert.deepEqual(r.section('a'), a);
+  assert.throws(() => r.close(), /content hash differs/);
+  writeFileSync(p, bytes.subarray(0, bytes.length - 10));
+  assert.throws(() => new ResultReader(p), /is damaged \(a section is short\)/);
+});
+
 test('settings are checked as written: jobs, sbatch arguments, Slurm options without Slurm', () => {
   assert.throws(
     () => checkBackendSettings({ type: 'slurm', jobs: 0 }, '--backend'),
@@ -412,6 +449,36 @@ test(
     );
     const q = execFileSync('squeue', ['--noheader', '--array', `--name=vbm-${d.job.name}`], { encoding: 'utf8' });
     assert.equal(q.trim(), '');
+  },
+);
+
+test(
+  'Slurm --no-wait: a task cancelled after submission is submitted again by the reduce job (afterany), and the outputs it merges are the single-process run, byte for byte',
+  { skip: needSlurm },
+  async () => {
+    const { res, reference: ref } = await reference();
+    const dir = copyOf(res, 'slurm-nowait-retry');
+    const args = [CLI, 'permute', dir, '--contrast', '1', '--permutations', '400', '--seed', '11', '--tfce'];
+    args.push('--cluster-threshold', '0.01', '--backend', 'slurm', '--jobs', '3', '--retries', '1', '--no-wait');
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const job = planPermutationJob(dir, REQ, 3).job;
+    const first = readSubmissions(job).find((s) => s.tasks.length)!;
+    execFileSync('scancel', [`${first.id}_1`]);
+    // the reduce job runs when the array has ended, submits task 1 again and leaves a second reduce job, which merges
+    const done = (): boolean => [...ref.keys()].every((f) => existsSync(join(dir, f)));
+    for (let i = 0; i < 600 && !done(); i++) await new Promise((w) => setTimeout(w, 500));
+    const subs = readSubmissions(job);
+    assert.ok(done(), `no outputs after 5 minutes; submissions: ${JSON.stringify(subs)}`);
+    assertSameFiles(ref, dir, 'Slurm --no-wait after a cancelled task');
+    const runs = subs.filter((s) => s.tasks.length).map((s) => [s.tasks, s.attempt]);
+    assert.deepEqual(runs, [
+      [[0, 1, 2], 1],
+      [[1], 2],
+    ]);
+    assert.equal(subs.filter((s) => s.role === 'reduce').length, 2, JSON.stringify(subs));
+    const log = readFileSync(join(job.dir, 'logs', 'reduce.log'), 'utf8');
+    assert.match(log, /task 1 of \S+ ended without a result; submitting again \(attempt 2 of 2\)/);
   },
 );
 

@@ -15,7 +15,14 @@ import { repoRoot, tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { SlurmRunner } from '../src/backend/slurm.js';
 import { runJob } from '../src/backend/runJob.js';
-import { jobFolder, writeJobRecord, writeTaskFiles, TASK_FORMAT, listJobs } from '../src/backend/taskFiles.js';
+import {
+  jobFolder,
+  writeJobRecord,
+  writeTaskFiles,
+  TASK_FORMAT,
+  listJobs,
+  readSubmissions,
+} from '../src/backend/taskFiles.js';
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
 import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
@@ -157,12 +164,30 @@ for (const backend of ['local', 'slurm'] as const) {
         const kinds = listJobs(join(cohort().dir, `two-${backend}`, m)).map((j) => j.name.split('_')[0]);
         assert.deepEqual(kinds.sort(), ['fit', 'perm']);
       }
+      if (backend === 'slurm') {
+        // one sbatch array per stage for both models: the same Slurm job id in both models' records
+        for (const kind of ['fit', 'perm']) {
+          const arrays = ['age', 'agesex'].map((m): string => {
+            const jobs = listJobs(join(cohort().dir, `two-${backend}`, m));
+            const job = jobs.find((j) => j.name.startsWith(`${kind}_`))!;
+            const subs = readSubmissions(job).filter((s) => s.tasks.length);
+            assert.equal(subs.length, 1, JSON.stringify(subs));
+            assert.ok(subs[0].name && subs[0].index, `the ${kind} tasks of model ${m} were not in a shared array`);
+            return subs[0].id;
+          });
+          assert.equal(
+            arrays[0],
+            arrays[1],
+            `${kind}: the two models' tasks went out as arrays ${arrays.join(' and ')}`,
+          );
+        }
+      }
     },
   );
 }
 
 test(
-  'Slurm --no-wait: a dependent reduce job (afterok) finishes the run by itself; vbm show reports it; the outputs are the single-process bytes',
+  'Slurm --no-wait: a dependent reduce job (afterany) finishes the run by itself; vbm show reports it; the outputs are the single-process bytes',
   { skip: needSlurm },
   async () => {
     const { design, dir } = cohort();

@@ -7,11 +7,13 @@
 import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
+import { slurmMissing } from './support/slurm.js';
 import { join } from 'node:path';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { tempDir } from './helpers.js';
+import { repoRoot, tempDir } from './helpers.js';
 import {
   type PermutationInput,
   type PermutationResult,
@@ -37,6 +39,8 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+
+const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 /** Sizes are read by the settings vocabulary (RUN.memory, a byte size), as the CLI and analysis files read them. */
 const parseMemorySize = (text: string, where?: string): number =>
@@ -330,3 +334,104 @@ test('vbm permute with a tiny --memory writes the same files as with the default
     cleanup();
   }
 });
+
+/** The largest budget (stepping down from the in-memory need) whose plan has several voxel blocks. */
+function fewBlocksBudget(m: MemoryNeeds): number {
+  for (let b = inMemoryBytes(m); b > 0; b = Math.floor(b * 0.97)) {
+    const p = planVoxelBlocks(m, b);
+    if (p && p.blocks.length >= 2) return b;
+  }
+  throw new Error('no budget gives several blocks');
+}
+
+for (const backend of ['local', 'slurm'] as const)
+  test(
+    `--backend ${backend} with data over a task's --memory: one task writes the scratch file, the others stream it (max-T split by voxel blocks and rearrangements${backend === 'local' ? '; TFCE by rearrangements' : '; also with --no-wait, through two reduce jobs'}); the in-memory run's bytes`,
+    { skip: backend === 'slurm' ? slurmMissing() : false },
+    async () => {
+      const { dir, cleanup } = tempDir('vbm-shared-scratch-');
+      try {
+        const { design } = writeStudy(dir, {
+          n: 120,
+          dims: [20, 24, 20],
+          voxelMm: 8,
+          noiseFwhmMm: 12,
+          seed: 9,
+          effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.1 }],
+        });
+        const res = join(dir, 'res');
+        await runAnalysis({
+          design,
+          out: res,
+          covariates: ['age', 'sex'],
+          contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
+          masking: { explicitMask: join(dir, 'mask.nii') },
+          workers: 1,
+        });
+        const names = permutationFileNames(1);
+        for (const tfce of backend === 'local' ? [false, true] : [false]) {
+          const req = { contrast: 1, permutations: 200, seed: 4, tfce };
+          const plain = join(dir, `plain-${tfce}`);
+          cpSync(res, plain, { recursive: true });
+          const ref = await runPermute(plain, { ...req, workers: 0 });
+          const V = ref.result.voxels.length;
+          // a task's needs: 120 scans, 3 product rows (age, and intercept + sex as nuisance), 1 thread per task
+          const memory = fewBlocksBudget({ n: 120, V, rows: 3, threads: 1, tfce, cluster: false });
+          // at least as many local tasks as cores: one worker thread per task, the plan's assumption (Slurm: 1 CPU per task)
+          const cores = backend === 'local' ? availableParallelism() : 1;
+          const settings = { type: backend, jobs: cores };
+          const probe = planPermutationJob(res, { ...req, memory }, cores, settings);
+          assert.ok(probe.scratch, 'the data exceed the task budget: a job writes a shared scratch file');
+          const nb = probe.scratch.task.work.plan.blocks.length;
+          assert.ok(nb >= 2, `${nb} voxel blocks`);
+          // max-T: at least twice as many tasks as blocks, so that each block range has several rearrangement blocks
+          settings.jobs = Math.max(tfce ? 3 : 2 * nb, cores);
+          const dist = join(dir, `tasks-${tfce}`);
+          cpSync(res, dist, { recursive: true });
+          const d = await distributedPermute(dist, { ...req, memory }, settings);
+          const { tasks, scratch } = planPermutationJob(dist, { ...req, memory }, settings.jobs, settings);
+          // how the work was split: every (rearrangement block, voxel range) pair once
+          const ranges = new Set(tasks.map((t) => `${t.work.shared!.v0}-${t.work.shared!.v1}`));
+          const perms = new Set(tasks.map((t) => t.work.first));
+          assert.equal(ranges.size, tfce ? 1 : nb, 'voxel ranges');
+          assert.equal(perms.size, tfce ? settings.jobs : Math.floor(settings.jobs / nb), 'rearrangement blocks');
+          assert.ok(perms.size >= 2);
+          assert.equal(tasks.length, ranges.size * perms.size);
+          assert.equal(d.job.tasks, tasks.length);
+          // the scans were read by the one task that wrote the file: the permutation tasks streamed it
+          const logs = (j: typeof scratch & object): string =>
+            readFileSync(join(j.job.dir, 'logs', 'task_0000.log'), 'utf8');
+          assert.match(logs(scratch!), /scratch file written in/);
+          for (const t of tasks) {
+            const log = readFileSync(join(d.job.dir, 'logs', `task_${String(t.task).padStart(4, '0')}.log`), 'utf8');
+            assert.doesNotMatch(log, /scratch file written|exceed the memory budget/, log);
+          }
+          assert.ok(!existsSync(scratch!.task.work.file), 'the shared scratch file is removed after the merge');
+          for (const f of ref.files) {
+            assert.ok(
+              readFileSync(join(dist, f)).equals(readFileSync(join(plain, f))),
+              `${tfce ? 'TFCE' : 'max-T'}: ${f} differs`,
+            );
+          }
+          assert.ok(ref.files.includes(names.voxPFwe));
+          if (backend === 'slurm') {
+            // --no-wait: the scratch job's reduce job submits the permutation tasks, whose reduce job merges
+            const nw = join(dir, `no-wait-${tfce}`);
+            cpSync(res, nw, { recursive: true });
+            const args = ['permute', nw, '--contrast', '1', '--permutations', '200', '--seed', '4'];
+            args.push('--memory', String(memory), '--backend', 'slurm', '--jobs', String(settings.jobs), '--no-wait');
+            const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stdout, /permscratch_/);
+            const done = (): boolean => ref.files.every((f) => existsSync(join(nw, f)));
+            for (let i = 0; i < 600 && !done(); i++) await new Promise((w) => setTimeout(w, 500));
+            assert.ok(done(), 'no outputs 5 minutes after vbm permute --no-wait');
+            for (const f of ref.files)
+              assert.ok(readFileSync(join(nw, f)).equals(readFileSync(join(plain, f))), `--no-wait: ${f} differs`);
+          }
+        }
+      } finally {
+        cleanup();
+      }
+    },
+  );

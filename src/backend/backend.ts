@@ -17,11 +17,18 @@ export {
 
 export type ActiveState = 'pending' | 'running';
 
+/** How tasks were submitted: a Slurm job id (or a local label); for a Slurm array shared by several jobs, its name and each task's array index. */
+export interface Submitted {
+  id: string;
+  name?: string;
+  index?: number[];
+}
+
 /** Where tasks run (local processes, Slurm job arrays): submit tasks, ask which are still active, cancel them. */
 export interface TaskRunner {
   readonly type: BackendType;
-  /** Start these tasks of the job (attempt 1, 2, ...); returns an id for the record (a Slurm job id). */
-  submit(job: JobFolder, tasks: number[], attempt: number): Promise<string>;
+  /** Start these tasks of the job (attempt 1, 2, ...); returns how, for the record (a Slurm job id, and for an array shared with other jobs its name and the tasks' array indices). */
+  submit(job: JobFolder, tasks: number[], attempt: number): Promise<Submitted>;
   /** The job's tasks that are queued or running now. */
   active(job: JobFolder): Promise<Map<number, ActiveState>>;
   /** Stop every task of the job that is queued or running. */

@@ -25,7 +25,7 @@ import {
   MERGED,
   TASK_FORMAT,
   checkInputs,
-  decodeResult,
+  ResultReader,
   encodeResult,
   jobFolder,
   resultPath,
@@ -145,43 +145,71 @@ export async function fitOnBackend(
       [folder.dir],
     );
   }
-  // chunk order: task by task, chunk by chunk, one task's result in memory at a time
+  // chunk order: task by task, chunk by chunk, one chunk's sums read at a time (a task's result
+  // holds ~140 MB per chunk on the seed-size cohort); the content hash is checked after each task's
+  // chunks, before anything is written
   const totals: (FitSums | undefined)[] = jobs.map(() => undefined);
   for (const t of tasks) {
     const p = resultPath(folder, t.task);
-    const { meta, sections } = decodeResult(readFileSync(p), p);
-    if (
-      meta.job !== t.job ||
-      meta.task !== t.task ||
-      meta.firstChunk !== t.work.firstChunk ||
-      meta.chunks !== t.work.chunks
-    )
-      throw new VbmError(`task result ${p} is not the result of task ${t.task}`, 'delete it and run the command again');
-    for (const r of meta.reports as ScanReport[]) onScan(r);
-    for (let c = 0; c < t.work.chunks; c++) {
-      const get = <A>(f: string): A => sections.get(`${c}.${f}`) as A;
-      const s: FitSums = {
-        nCand: layout.cand.length,
-        p: layout.p,
-        ok: get('ok'),
-        vmin: get('vmin'),
-        vmax: get('vmax'),
-        yy: get('yy'),
-        xty: get('xty'),
-        ryy: get('ryy'),
-        rxty: get('rxty'),
-      };
-      const g = t.work.parts[c].group;
-      const total = totals[g];
-      if (total) mergeSums(total, s);
-      else totals[g] = s;
+    const result = new ResultReader(p);
+    const meta = result.meta;
+    try {
+      if (
+        meta.job !== t.job ||
+        meta.task !== t.task ||
+        meta.firstChunk !== t.work.firstChunk ||
+        meta.chunks !== t.work.chunks
+      )
+        throw new VbmError(
+          `task result ${p} is not the result of task ${t.task}`,
+          'delete it and run the command again',
+        );
+      mergeTaskChunks(t, result, totals, layout);
+    } finally {
+      result.close();
     }
+    for (const r of meta.reports as ScanReport[]) onScan(r);
   }
   // the chunks' sums are large (about the size of the data at 16 float64 per voxel per chunk) and
   // the estimate stage keeps its outputs: drop them, keep the task files and logs
   writeFileAtomic(join(folder.dir, MERGED), `${new Date().toISOString()}\n`);
   for (const t of tasks) rmSync(resultPath(folder, t.task), { force: true });
   return totals.map((t) => t!);
+}
+
+/** Add a task's chunks' sums, in chunk order, to their variance groups' totals. */
+function mergeTaskChunks(
+  t: TaskFile<FitWork>,
+  result: ResultReader,
+  totals: (FitSums | undefined)[],
+  layout: FitJob['layout'],
+): void {
+  for (let c = 0; c < t.work.chunks; c++) {
+    const get = <A>(f: string): A => {
+      const s = result.section(`${c}.${f}`);
+      if (!s)
+        throw new VbmError(
+          `task result of task ${t.task} has no section ${c}.${f}`,
+          'delete it and run the command again',
+        );
+      return s as A;
+    };
+    const s: FitSums = {
+      nCand: layout.cand.length,
+      p: layout.p,
+      ok: get('ok'),
+      vmin: get('vmin'),
+      vmax: get('vmax'),
+      yy: get('yy'),
+      xty: get('xty'),
+      ryy: get('ryy'),
+      rxty: get('rxty'),
+    };
+    const g = t.work.parts[c].group;
+    const total = totals[g];
+    if (total) mergeSums(total, s);
+    else totals[g] = s;
+  }
 }
 
 /** Run one fit task: each of its chunks summed from zero, all written in one result file. */

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
-import { type ActiveState, type TaskRunner, cliScript } from './backend.js';
+import { type ActiveState, type Submitted, type TaskRunner, cliScript } from './backend.js';
 import { type JobFolder, logPath, taskPath } from './taskFiles.js';
 
 /** Runs tasks as child processes on this machine (`vbm task FILE`), `slots` at a time. */
@@ -20,10 +20,10 @@ export class LocalRunner implements TaskRunner {
   /** `slots`: tasks run at once; each gets an equal share of the cores as worker threads. */
   constructor(private readonly slots: number) {}
 
-  submit(job: JobFolder, tasks: number[]): Promise<string> {
+  submit(job: JobFolder, tasks: number[]): Promise<Submitted> {
     for (const task of tasks) this.queue.push({ job, task });
     this.pump();
-    return Promise.resolve(`local-${process.pid}-${++this.counter}`);
+    return Promise.resolve({ id: `local-${process.pid}-${++this.counter}` });
   }
 
   private pump(): void {

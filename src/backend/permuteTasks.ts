@@ -14,7 +14,7 @@
 import { defaultOf, settingName } from '../settings/setting.js';
 import { PERMUTE } from '../settings/vocabulary.js';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../node/atomic.js';
@@ -34,9 +34,22 @@ import { type JobOutcome, type RunJobOptions, runJob } from './runJob.js';
 import { runnerFor } from './runners.js';
 import { type FitWork, runFitTask } from './fitTasks.js';
 import {
+  type ScratchWork,
+  type SharedWork,
+  blockRange,
+  runScratchTask,
+  scratchJob,
+  sharedScratchOf,
+  splitWork,
+  taskBudget,
+  taskStreamPlan,
+  taskThreads,
+} from './sharedScratch.js';
+import {
   type JobFolder,
   type TaskFile,
   TASK_FORMAT,
+  finishedTasks,
   checkInputs,
   decodeResult,
   encodeResult,
@@ -61,11 +74,14 @@ export interface PermuteWork {
     | 'blocks'
     | 'kernel'
     | 'accel'
+    | 'memory'
   > & { contrast: number };
   /** Number of rearrangements (all of them, the observed included). */
   rearrangements: number;
   first: number;
   count: number;
+  /** Data larger than the task's memory: the scratch file written once for every task, and the voxels this task owns. */
+  shared?: SharedWork;
 }
 
 function workOptions(req: PermuteRequest, contrast: number): PermuteWork['options'] {
@@ -81,6 +97,7 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     blocks,
     kernel,
     accel,
+    memory,
   } = req;
   const o = {
     contrast,
@@ -95,20 +112,29 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
     kernel,
     // tail and gamma make the tasks keep each voxel's largest null values (the uncorrected tail)
     accel: accel?.tail || accel?.gamma ? { ...accel, stop: undefined } : undefined,
+    memory,
   };
   return JSON.parse(JSON.stringify(o)) as PermuteWork['options'];
 }
 
 /**
- * The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks); with
- * `wave`, only the rearrangements [wave.first, wave.end) (whole chunks), as a job of its own.
+ * The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). When the
+ * data exceed a task's memory (as far as `settings` tell: see sharedScratch.ts), also the job that
+ * writes the scratch file they all stream, and with maximum statistics alone the tasks split the
+ * voxel blocks as well as the rearrangements. With `wave`, only the rearrangements
+ * [wave.first, wave.end) (whole chunks), as a job of its own.
  */
 export function planPermutationJob(
   dir: string,
   req: PermuteRequest,
   jobs: number,
+  settings?: BackendSettings,
   wave?: { first: number; end: number },
-): { job: JobFolder; tasks: TaskFile<PermuteWork>[] } {
+): {
+  job: JobFolder;
+  tasks: TaskFile<PermuteWork>[];
+  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
+} {
   const a = openAnalysis(dir);
   const con = a.contrast(req.contrast);
   const rec = a.record;
@@ -120,7 +146,8 @@ export function planPermutationJob(
   // the exchangeability the local test will use (variance groups change the defaults)
   const eff = withVarianceGroups(req, rec.nonSphericity?.groups);
   const plan = planScheme(rec.design.matrix, con.weights, con.type, { index: con.index, name: con.name }, eff);
-  const N = rearrangements(productRows(plan.part, plan.scheme).rows, rec.scans.length, {
+  const productRowList = productRows(plan.part, plan.scheme).rows;
+  const N = rearrangements(productRowList, rec.scans.length, {
     scheme: plan.scheme,
     requested,
     seed: req.seed ?? defaultOf(PERMUTE.seed),
@@ -131,19 +158,66 @@ export function planPermutationJob(
   if (!Number.isInteger(c0) || !(cEnd > c0))
     throw new Error(`permutation wave [${wave?.first}, ${wave?.end}) is not whole chunks within ${N}`);
   const chunks = cEnd - c0;
-  const T = Math.min(jobs, chunks);
   const options = workOptions(req, con.index);
   const inputs = ['model.json', 'mask.nii'].map((f) => ({ path: a.path(f), sha256: sha256File(a.path(f)) }));
+  // the data matrix against a task's memory: streamed from one scratch file written for all tasks
+  const mask = a.image('mask.nii').data;
+  let V = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i] > 0) V++;
+  const threads = Math.min(taskThreads(settings, jobs), chunks);
+  // (a wave's tasks stream on their own when the data exceed their memory: no shared file across waves)
+  const memPlan = wave
+    ? null
+    : taskStreamPlan(
+        {
+          n: rec.scans.length,
+          V,
+          rows: productRowList.length,
+          threads,
+          tfce: !!options.tfce,
+          cluster: options.clusterThreshold !== undefined,
+        },
+        taskBudget(req.memory, settings),
+      );
+  const scratchKey = (what: unknown): string =>
+    createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 10);
+  const scratch = memPlan
+    ? scratchJob(
+        a.dir,
+        scratchKey({ v: VBM_VERSION, id: rec.analysisId, inputs, options, memPlan }),
+        options,
+        memPlan,
+        inputs,
+      )
+    : undefined;
+  const { P, B } = splitWork(jobs, chunks, memPlan);
+  const T = P * B;
   const key = createHash('sha256')
-    .update(JSON.stringify({ v: VBM_VERSION, id: rec.analysisId, inputs, options, N, T, ...(wave ? { wave } : {}) }))
+    .update(
+      JSON.stringify({
+        v: VBM_VERSION,
+        id: rec.analysisId,
+        inputs,
+        options,
+        N,
+        T,
+        ...(scratch ? { scratch: scratch.job.name, B } : {}),
+        ...(wave ? { wave } : {}),
+      }),
+    )
     .digest('hex')
     .slice(0, 10);
   const job = jobFolder(a.dir, `perm_${String(con.index).padStart(4, '0')}_${key}`, T);
   const tasks = [...Array(T).keys()].map((k): TaskFile<PermuteWork> => {
-    const from = c0 + Math.floor((k * chunks) / T);
-    const to = c0 + Math.floor(((k + 1) * chunks) / T);
+    const p = Math.floor(k / B);
+    const from = c0 + Math.floor((p * chunks) / P);
+    const to = c0 + Math.floor(((p + 1) * chunks) / P);
     const first = from * PERMUTATION_CHUNK;
     const count = Math.min(N, to * PERMUTATION_CHUNK) - first;
+    const shared: SharedWork | undefined =
+      scratch && memPlan
+        ? { job: scratch.job.name, file: scratch.task.work.file, ...blockRange(memPlan, k % B, B, V) }
+        : undefined;
     return {
       format: TASK_FORMAT,
       kind: 'permute',
@@ -152,10 +226,10 @@ export function planPermutationJob(
       tasks: T,
       analysis: a.dir,
       inputs,
-      work: { options, rearrangements: N, first, count },
+      work: { options, rearrangements: N, first, count, ...(shared ? { shared } : {}) },
     };
   });
-  return { job, tasks };
+  return { job, tasks, ...(scratch ? { scratch } : {}) };
 }
 
 /** Run one permutation task and write its result atomically. */
@@ -167,19 +241,28 @@ export async function runPermutationTask(
   checkInputs(t);
   const a = openAnalysis(t.analysis);
   const w = t.work;
+  const sh = w.shared;
   const r = await permuteContrastShare(
     a,
-    { ...w.options, workers: opts.workers, onNote: opts.onNote },
+    {
+      ...w.options,
+      workers: opts.workers,
+      onNote: opts.onNote,
+      ...(sh ? { sharedScratch: { ...sharedScratchOf(t.analysis, sh), blocks: sh.blocks } } : {}),
+    },
     w.first,
     w.count,
   );
+  // a task that owns a range of voxels writes the counts of those voxels only
+  const own = <A extends Uint32Array | null>(c: A): A => (sh && c ? (c.slice(sh.v0, sh.v1) as A) : c);
+  const countTfce = own(r.countTfce);
   const sections = [
     { name: 'maxStat', data: r.maxStat },
     { name: 'maxTfce', data: r.maxTfce },
     { name: 'maxExtent', data: r.maxExtent },
     { name: 'maxMass', data: r.maxMass },
-    { name: 'countStat', data: r.countStat },
-    ...(r.countTfce ? [{ name: 'countTfce', data: r.countTfce }] : []),
+    { name: 'countStat', data: own(r.countStat) },
+    ...(countTfce ? [{ name: 'countTfce', data: countTfce }] : []),
     ...(r.topStat ? [{ name: 'topStat', data: r.topStat.values }] : []),
     ...(r.topTfce ? [{ name: 'topTfce', data: r.topTfce.values }] : []),
   ];
@@ -187,19 +270,40 @@ export async function runPermutationTask(
   writeFileAtomic(
     out,
     encodeResult(
-      { job: t.job, task: t.task, first: w.first, count: w.count, rearrangements: w.rearrangements },
+      {
+        job: t.job,
+        task: t.task,
+        first: w.first,
+        count: w.count,
+        rearrangements: w.rearrangements,
+        ...(sh ? { v0: sh.v0, v1: sh.v1 } : {}),
+      },
       sections,
     ),
   );
   return out;
 }
 
-/** Read the results of all tasks as shares for the reduce, checking each belongs to its task. */
+/**
+ * Read the results of all tasks as shares for the reduce (one per block of rearrangements),
+ * checking each belongs to its task. Tasks that own voxel ranges of the same rearrangements are
+ * combined: the maximum over the ranges (a maximum of maxima is the maximum), each range's counts
+ * in place; one task's result is held at a time.
+ */
 export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWork>[]): BatchResult[] {
-  return tasks.map((t) => {
+  const shares: BatchResult[] = [];
+  for (const t of tasks) {
     const p = resultPath(job, t.task);
     const { meta, sections } = decodeResult(readFileSync(p), p);
-    if (meta.job !== t.job || meta.task !== t.task || meta.first !== t.work.first || meta.count !== t.work.count) {
+    const sh = t.work.shared;
+    if (
+      meta.job !== t.job ||
+      meta.task !== t.task ||
+      meta.first !== t.work.first ||
+      meta.count !== t.work.count ||
+      meta.v0 !== sh?.v0 ||
+      meta.v1 !== sh?.v1
+    ) {
       throw new VbmError(
         `task result ${p} is not the result of ${join(job.dir, `task_${t.task}`)}`,
         'delete it and run the command again',
@@ -212,7 +316,7 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
     };
     const topOf = (a: string, b: string): Pick<BatchResult, 'topStat' | 'topTfce'> =>
       sections.has(a) ? { topStat: top(a), topTfce: top(b) } : {};
-    return {
+    const r: BatchResult = {
       first: t.work.first,
       count: t.work.count,
       maxStat: f('maxStat'),
@@ -223,7 +327,24 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       countTfce: (sections.get('countTfce') as Uint32Array | undefined) ?? null,
       ...topOf('topStat', 'topTfce'),
     };
-  });
+    if (!sh || (sh.v0 === 0 && sh.v1 === sh.V)) {
+      shares.push(r);
+      continue;
+    }
+    let s = shares.at(-1);
+    if (!s || s.first !== r.first) {
+      s = { ...r, countStat: new Uint32Array(sh.V), countTfce: null };
+      shares.push(s);
+    } else {
+      for (const k of ['maxStat', 'maxTfce', 'maxExtent', 'maxMass'] as const) {
+        const into = s[k];
+        const from = r[k];
+        for (let i = 0; i < into.length; i++) if (from[i] > into[i]) into[i] = from[i];
+      }
+    }
+    s.countStat.set(r.countStat, sh.v0);
+  }
+  return shares;
 }
 
 export interface DistributedPermuteOutput {
@@ -244,7 +365,26 @@ export async function distributedPermute(
   opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner } = {},
 ): Promise<DistributedPermuteOutput> {
   if (req.accel?.stop) return permuteInWaves(dir, req, settings, opts);
-  const { job, tasks } = planPermutationJob(dir, req, settings.jobs);
+  const { job, tasks, scratch } = planPermutationJob(dir, req, settings.jobs, settings);
+  const runner = opts.runner ?? runnerFor(settings);
+  if (scratch) {
+    // first the job that writes the scratch file every task streams
+    writeJobRecord(scratch.job, {
+      kind: 'permute-scratch',
+      backend: settings.type,
+      contrast: scratch.task.work.options.contrast,
+      bytes: scratch.task.work.plan.fileBytes,
+    });
+    writeTaskFiles(scratch.job, [scratch.task]);
+    // the file is removed after a merge: write it again if tasks still need it
+    if (!existsSync(scratch.task.work.file) && finishedTasks(job).size < job.tasks)
+      rmSync(resultPath(scratch.job, 0), { force: true });
+    req.onNote?.(
+      `the permutation data exceed a task's memory: one task writes them to ${scratch.task.work.file} (${(scratch.task.work.plan.fileBytes / 2 ** 30).toFixed(2)} GB, ${scratch.task.work.plan.blocks.length} voxel blocks) and ${job.tasks} tasks stream it`,
+    );
+    const first = await runJob(scratch.job, runner, { ...opts, retries: settings.retries, wait: settings.wait });
+    if (!first.complete) return { job: scratch.job, outcome: first };
+  }
   writeJobRecord(job, {
     kind: 'permute',
     backend: settings.type,
@@ -252,12 +392,14 @@ export async function distributedPermute(
     rearrangements: tasks[0].work.rearrangements,
   });
   writeTaskFiles(job, tasks);
-  const runner = opts.runner ?? runnerFor(settings);
   const outcome = await runJob(job, runner, { ...opts, retries: settings.retries, wait: settings.wait });
   if (!outcome.complete) return { job, outcome };
   const shares = readPermutationShares(job, tasks);
   req.onNote?.(`merging the results of ${tasks.length} task${tasks.length > 1 ? 's' : ''} (${job.dir})`);
-  const output = await runPermute(dir, { ...req, workers: 0, shares });
+  // with a shared scratch file, the observed maps come from its preparation: no scan is read again
+  const sharedScratch = scratch ? sharedScratchOf(scratch.task.analysis, tasks[0].work.shared!) : undefined;
+  const output = await runPermute(dir, { ...req, workers: 0, shares, ...(sharedScratch ? { sharedScratch } : {}) });
+  if (scratch) rmSync(scratch.task.work.file, { force: true });
   return { job, outcome, output };
 }
 
@@ -289,7 +431,7 @@ async function permuteInWaves(
   let last: { job: JobFolder; outcome: JobOutcome } | undefined;
   let jobs = 0;
   for (const point of points) {
-    const { job, tasks } = planPermutationJob(dir, req, settings.jobs, { first, end: point });
+    const { job, tasks } = planPermutationJob(dir, req, settings.jobs, undefined, { first, end: point });
     writeJobRecord(job, {
       kind: 'permute',
       backend: settings.type,
@@ -333,5 +475,6 @@ export async function runTaskFile(
     );
   if (t.kind === 'permute') return runPermutationTask(t as TaskFile<PermuteWork>, job, opts);
   if (t.kind === 'fit') return runFitTask(t as TaskFile<FitWork>, job);
+  if (t.kind === 'permute-scratch') return runScratchTask(t as TaskFile<ScratchWork>, job, opts);
   throw new VbmError(`task ${path}: unknown kind '${t.kind}'`, 'run it with the vbm version that wrote it');
 }

@@ -8,7 +8,18 @@ import { dirname, join } from 'node:path';
 import { VbmError } from '../errors.js';
 import type { ActiveState, TaskRunner } from './backend.js';
 import { type SlurmEnd, SlurmRunner, taskEnds } from './slurm.js';
-import { type JobFolder, MERGED, finishedTasks, logPath, recordSubmission, taskPath } from './taskFiles.js';
+import {
+  type JobFolder,
+  MERGED,
+  finishedTasks,
+  logPath,
+  readSubmissions,
+  recordSubmission,
+  taskPath,
+} from './taskFiles.js';
+
+/** Set (to 1) in the environment of the command that a --no-wait reduce job runs again (reduceJob.ts). */
+export const REDUCE_ENV = 'VBM_REDUCE';
 
 /** How a job runs: retries, waiting, progress, cancellation and what to do on Ctrl-C. */
 export interface RunJobOptions {
@@ -56,11 +67,42 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
   const missing = all.filter((t) => !done.has(t) && !active.has(t));
   const attempts = new Map<number, number>();
   for (const t of adopted) attempts.set(t, 1);
+  // run by a --no-wait reduce job: the tasks' earlier submissions count as attempts
+  let attempt = 1;
+  if (opts.wait === false && process.env[REDUCE_ENV] === '1' && missing.length) {
+    const tried = new Map<number, number>();
+    for (const s of readSubmissions(job)) for (const t of s.tasks) tried.set(t, (tried.get(t) ?? 0) + 1);
+    const spent = missing.filter((t) => (tried.get(t) ?? 0) > retries);
+    if (spent.length) {
+      const ends = runner instanceof SlurmRunner ? await taskEnds(job).catch(() => undefined) : undefined;
+      const lines = spent.map((t) => {
+        const e = ends?.get(t);
+        return `  task ${t}: failed ${tried.get(t)} time(s)${e ? ` (Slurm ${e.state}, exit code ${e.exitCode})` : ''}; log ${logPath(job, t)}; rerun it alone with: vbm task ${taskPath(job, t)}`;
+      });
+      throw new VbmError(
+        `${spent.length} of ${job.tasks} tasks of ${job.name} failed ${retries + 1} time(s) (${done.size} finished):\n${lines.join('\n')}`,
+        `${opts.rerun ? `\`${opts.rerun}\`` : 'the submitting command'} run again submits the missing tasks and then merges all results`,
+      );
+    }
+    attempt = Math.max(1, ...missing.map((t) => (tried.get(t) ?? 0) + 1));
+    const again = missing.filter((t) => tried.has(t));
+    if (again.length)
+      opts.onNote?.(
+        `task${again.length > 1 ? 's' : ''} ${again.join(', ')} of ${job.name} ended without a result; submitting again (attempt ${attempt} of ${retries + 1})`,
+      );
+  }
   const submit = async (tasks: number[], attempt: number): Promise<void> => {
-    const id = await runner.submit(job, tasks, attempt);
-    recordSubmission(job, { backend: runner.type, id, tasks, attempt, at: new Date().toISOString() });
+    const s = await runner.submit(job, tasks, attempt);
+    recordSubmission(job, {
+      backend: runner.type,
+      id: s.id,
+      tasks,
+      attempt,
+      at: new Date().toISOString(),
+      ...(s.name ? { name: s.name, index: s.index } : {}),
+    });
     for (const t of tasks) attempts.set(t, attempt);
-    opts.onSubmit?.(id, tasks, attempt);
+    opts.onSubmit?.(s.id, tasks, attempt);
   };
   let probeId: string | undefined;
   if (missing.length) {
@@ -76,7 +118,7 @@ export async function runJob(job: JobFolder, runner: TaskRunner, opts: RunJobOpt
         role: 'probe',
       });
     }
-    await submit(missing, 1);
+    await submit(missing, attempt);
   }
   if (alreadyDone.length)
     opts.onNote?.(

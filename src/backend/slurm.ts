@@ -6,13 +6,14 @@
  * probe job checks it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../node/atomic.js';
-import { type ActiveState, type BackendSettings, type TaskRunner, cliScript } from './backend.js';
-import { type JobFolder, readSubmissions } from './taskFiles.js';
+import { type ActiveState, type BackendSettings, type Submitted, type TaskRunner, cliScript } from './backend.js';
+import { type JobFolder, logPath, pad4, readSubmissions, taskOfIndex, taskPath } from './taskFiles.js';
 
 const run = promisify(execFile);
 
@@ -82,37 +83,119 @@ export function sbatchOptions(s: BackendSettings): string[] {
 
 export const slurmJobName = (job: JobFolder): string => `vbm-${job.name}`;
 
-/** Runs tasks as a Slurm job array (sbatch), follows them with squeue and cancels them with scancel. */
+/** The Slurm job names a job's tasks were submitted under: its own, and those of arrays shared with other jobs. */
+export function slurmJobNames(job: JobFolder): string[] {
+  return [slurmJobName(job), ...new Set(readSubmissions(job).flatMap((s) => (s.name ? [s.name] : [])))];
+}
+
+/** Milliseconds a runner gathers submissions before sbatch, so that the jobs of several models share one array. */
+export const GATHER_MS = 400;
+
+/**
+ * Runs tasks as a Slurm job array (sbatch), follows them with squeue and cancels them with scancel.
+ * Submissions that arrive within GATHER_MS of each other (several models' jobs of one stage, each
+ * submitted by its own model's step) go out as one array: its folder in the first job's folder
+ * holds, for array index i, links task_000i.json, logs/task_000i.log and .slurm-ids to that task's
+ * own files, so the task script and the tasks are the same as for a job's own array.
+ */
 export class SlurmRunner implements TaskRunner {
   readonly type = 'slurm' as const;
-  constructor(private readonly settings: BackendSettings) {}
+  private gathered: {
+    job: JobFolder;
+    tasks: number[];
+    resolve: (s: Submitted) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    private readonly settings: BackendSettings,
+    private readonly gatherMs = GATHER_MS,
+  ) {}
 
   private options(): string[] {
     return sbatchOptions(this.settings);
   }
 
-  async submit(job: JobFolder, tasks: number[]): Promise<string> {
-    const script = join(job.dir, 'run-task.sh');
+  submit(job: JobFolder, tasks: number[]): Promise<Submitted> {
+    if (this.gatherMs <= 0) return this.submitOwn(job, tasks);
+    return new Promise((resolve, reject) => {
+      this.gathered.push({ job, tasks, resolve, reject });
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.flush(), this.gatherMs);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.gathered;
+    this.gathered = [];
+    this.timer = undefined;
+    try {
+      if (batch.length === 1) {
+        const b = batch[0];
+        b.resolve(await this.submitOwn(b.job, b.tasks));
+        return;
+      }
+      const out = await this.submitShared(batch);
+      batch.forEach((b, i) => b.resolve(out[i]));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+    }
+  }
+
+  private async sbatch(dir: string, name: string, tasks: number[], logs: string): Promise<string> {
+    const script = join(dir, 'run-task.sh');
     if (!existsSync(script) || readFileSync(script, 'utf8') !== TASK_SCRIPT) writeFileAtomic(script, TASK_SCRIPT);
     const args = [
       '--parsable',
       `--array=${arraySpec(tasks)}`,
-      `--job-name=${slurmJobName(job)}`,
+      `--job-name=${name}`,
       '--output',
-      logPattern(job),
+      logs,
       '--open-mode=append',
       '--chdir',
-      job.dir,
+      dir,
       ...this.options(),
       script,
       process.execPath,
       cliScript(),
-      job.dir,
+      dir,
     ];
     const out = await slurmCommand('sbatch', args);
     const id = out.trim().split(';')[0];
     if (!/^\d+$/.test(id)) throw new VbmError(`sbatch answered '${out.trim()}' instead of a job id`);
     return id;
+  }
+
+  /** A job's own array: the array index is the task number. */
+  private async submitOwn(job: JobFolder, tasks: number[]): Promise<Submitted> {
+    return { id: await this.sbatch(job.dir, slurmJobName(job), tasks, logPattern(job)) };
+  }
+
+  /** One array for several jobs' tasks, through a folder of links (index i -> a job's task). */
+  private async submitShared(batch: { job: JobFolder; tasks: number[] }[]): Promise<Submitted[]> {
+    const key = createHash('sha256')
+      .update(JSON.stringify([batch.map((b) => [b.job.dir, b.tasks]), Date.now(), process.pid]))
+      .digest('hex')
+      .slice(0, 10);
+    const name = `vbm-shared_${key}`;
+    const dir = join(batch[0].job.dir, `shared_${key}`);
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    let i = 0;
+    const index = batch.map((b) =>
+      b.tasks.map((t) => {
+        const k = i++;
+        symlinkSync(taskPath(b.job, t), join(dir, `task_${pad4(k)}.json`));
+        symlinkSync(logPath(b.job, t), join(dir, 'logs', `task_${pad4(k)}.log`));
+        symlinkSync(
+          join(b.job.dir, 'logs', `task_${pad4(t)}.slurm-ids`),
+          join(dir, 'logs', `task_${pad4(k)}.slurm-ids`),
+        );
+        return k;
+      }),
+    );
+    const pattern = join(dir, 'logs').replaceAll('%', '%%') + '/task_%4a.log';
+    const id = await this.sbatch(dir, name, [...Array(i).keys()], pattern);
+    return index.map((ix) => ({ id, name, index: ix }));
   }
 
   /** A one-task job that writes probe.ok in the job folder from a compute node. */
@@ -132,25 +215,25 @@ export class SlurmRunner implements TaskRunner {
   }
 
   async active(job: JobFolder): Promise<Map<number, ActiveState>> {
-    const ids = new Set(
-      readSubmissions(job)
-        .filter((s) => s.backend === 'slurm')
-        .map((s) => s.id),
-    );
+    const subs = readSubmissions(job).filter((s) => s.backend === 'slurm' && s.tasks.length);
     const out = new Map<number, ActiveState>();
-    if (!ids.size) return out;
+    if (!subs.length) return out;
     // by job name (squeue -j fails outright when one id has left Slurm's memory)
     const text = await slurmCommand('squeue', [
       '--noheader',
       '--array',
-      `--name=${slurmJobName(job)}`,
+      `--name=${slurmJobNames(job).join(',')}`,
       '--format=%i|%T',
     ]);
     for (const line of text.split('\n')) {
       const m = /^(\d+)_(\d+)\|(\w+)/.exec(line.trim());
-      if (!m || !ids.has(m[1])) continue;
+      if (!m) continue;
       const state = m[3] === 'PENDING' || m[3] === 'CONFIGURING' ? 'pending' : 'running';
-      out.set(Number(m[2]), state);
+      for (const s of subs) {
+        if (s.id !== m[1]) continue;
+        const t = taskOfIndex(s, Number(m[2]));
+        if (t !== undefined) out.set(t, state);
+      }
     }
     return out;
   }
@@ -162,11 +245,12 @@ export class SlurmRunner implements TaskRunner {
   }
 
   async cancel(job: JobFolder): Promise<void> {
+    // an array shared with other jobs: only this job's elements
     const ids = [
       ...new Set(
         readSubmissions(job)
           .filter((s) => s.backend === 'slurm')
-          .map((s) => s.id),
+          .flatMap((s) => (s.index ? s.index.map((i) => `${s.id}_${i}`) : [s.id])),
       ),
     ];
     if (ids.length) await slurmCommand('scancel', ids);
@@ -207,11 +291,16 @@ export async function taskEnds(job: JobFolder): Promise<Map<number, SlurmEnd>> {
       await slurmCommand('sacct', ['-n', '-P', '-X', '-j', arrays.join(','), '-o', 'jobid,state,exitcode']),
     );
     const order = new Map(arrays.map((a, i) => [a, i]));
+    const subs = readSubmissions(job).filter((s) => s.backend === 'slurm' && s.tasks.length);
     const best = new Map<number, number>();
     for (const [id, end] of rows) {
       const m = /^(\d+)_(\d+)$/.exec(id);
       if (!m || !order.has(m[1])) continue;
-      const t = Number(m[2]);
+      const t = subs
+        .filter((s) => s.id === m[1])
+        .map((s) => taskOfIndex(s, Number(m[2])))
+        .find((x) => x !== undefined);
+      if (t === undefined) continue;
       const rank = order.get(m[1])!;
       if ((best.get(t) ?? -1) <= rank) {
         best.set(t, rank);

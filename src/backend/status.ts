@@ -74,7 +74,7 @@ export function describeJobStates(states: JobState[]): string {
       const head = `Job ${s.job.name} (${s.backend}${s.slurmJobs.length ? `, Slurm job ${s.slurmJobs.join(', ')}` : ''}): ${done} of ${s.job.tasks} tasks done`;
       const r = s.reduce;
       const reduce = r
-        ? `\nreduce: Slurm job ${r.id} ${r.state}${r.reason ? ` (${r.reason})` : ''}${r.exitCode ? `, exit code ${r.exitCode}` : ''}${r.log ? `; log ${r.log}` : ''}${r.reason === 'DependencyNeverSatisfied' ? ': a task failed; the same command run again resubmits it and replaces this job' : ''}`
+        ? `\nreduce: Slurm job ${r.id} ${r.state}${r.reason ? ` (${r.reason})` : ''}${r.exitCode ? `, exit code ${r.exitCode}` : ''}${r.log ? `; log ${r.log}` : ''}${r.reason === 'DependencyNeverSatisfied' ? ': a task failed; the same command run again resubmits it and replaces this job' : ''}${r.state === 'FAILED' ? ': a task failed every attempt (see this log); the same command run again resubmits it' : ''}`
         : '';
       return (
         head +

@@ -7,7 +7,7 @@
  * task files run in local processes and in Slurm array tasks.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../node/atomic.js';
@@ -169,6 +169,104 @@ export function decodeResult(
   return { meta, sections };
 }
 
+/**
+ * A task result read a section at a time (the fit's results hold ~140 MB per chunk): the header
+ * first, then each section from its place in the file, so that only the sections in use are in
+ * memory. The content hash is checked by `close()`, over every byte, after the sections were read:
+ * a caller uses what it read only once close() has returned.
+ */
+export class ResultReader {
+  readonly meta: Record<string, unknown>;
+  private readonly fd: number;
+  private readonly at = new Map<string, { type: SectionType; length: number; offset: number }>();
+  private readonly hash = createHash('sha256');
+  private hashed = 0;
+  private readonly start: number;
+  private readonly size: number;
+  private readonly expected: string;
+
+  constructor(private readonly where: string) {
+    this.fd = openSync(where, 'r');
+    try {
+      this.size = fstatSync(this.fd).size;
+      // the header line: read in growing pieces until its newline
+      let head = Buffer.alloc(0);
+      let nl = -1;
+      while (nl < 0 && head.length < this.size) {
+        const piece = Buffer.alloc(Math.min(1 << 20, this.size - head.length));
+        readSync(this.fd, piece, 0, piece.length, head.length);
+        head = Buffer.concat([head, piece]);
+        nl = head.indexOf(10, MAGIC.length);
+      }
+      if (head.subarray(0, MAGIC.length).toString() !== MAGIC) throw this.bad('not a vbm task result');
+      if (nl < 0) throw this.bad('no header');
+      const meta = JSON.parse(head.subarray(MAGIC.length, nl).toString()) as Record<string, unknown> & {
+        sections: { name: string; type: SectionType; length: number }[];
+        sha256: string;
+      };
+      this.meta = meta;
+      this.expected = meta.sha256;
+      this.start = nl + 1;
+      let off = 0;
+      for (const sct of meta.sections) {
+        const Type = SECTION_TYPES[sct.type];
+        if (!Type) throw this.bad(`section ${sct.name} has an unknown type`);
+        this.at.set(sct.name, { type: sct.type, length: sct.length, offset: off });
+        off += sct.length * Type.BYTES_PER_ELEMENT;
+      }
+      if (this.start + off > this.size) throw this.bad('a section is short');
+    } catch (e) {
+      closeSync(this.fd);
+      throw e;
+    }
+  }
+
+  private bad(why: string): VbmError {
+    return new VbmError(
+      `task result ${this.where} is damaged (${why})`,
+      'delete it and run the submitting command again: only that task is run again',
+    );
+  }
+
+  private readAt(into: Uint8Array, offset: number): void {
+    for (let done = 0; done < into.length;) {
+      const got = readSync(this.fd, into, done, Math.min(1 << 30, into.length - done), this.start + offset + done);
+      if (got <= 0) throw this.bad('it ends early');
+      done += got;
+    }
+    // sections read in the order they were written are hashed as they come
+    if (offset === this.hashed) {
+      this.hash.update(into);
+      this.hashed += into.length;
+    }
+  }
+
+  /** One section's values (undefined when the result has no such section). */
+  section(name: string): SectionData | undefined {
+    const s = this.at.get(name);
+    if (!s) return undefined;
+    const Type = SECTION_TYPES[s.type];
+    const raw = new Uint8Array(s.length * Type.BYTES_PER_ELEMENT);
+    this.readAt(raw, s.offset);
+    return new Type(raw.buffer);
+  }
+
+  /** Check the content hash (reading what was not read in order) and close the file. */
+  close(): void {
+    try {
+      const total = this.size - this.start;
+      const piece = new Uint8Array(Math.min(64 << 20, Math.max(1, total - this.hashed)));
+      while (this.hashed < total) {
+        const view = piece.subarray(0, Math.min(piece.length, total - this.hashed));
+        this.readAt(view, this.hashed);
+      }
+      if (this.hash.digest('hex') !== this.expected) throw this.bad('content hash differs');
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+}
+
 /** Tasks of a job whose result file exists. */
 export function finishedTasks(job: JobFolder): Set<number> {
   const done = new Set<number>();
@@ -193,6 +291,23 @@ export interface Submission {
   role?: 'probe' | 'reduce';
   /** The reduce job's log (it may live in another job's folder). */
   log?: string;
+  /** An array shared with other jobs' tasks (several models): its Slurm job name, and the array index of each of `tasks`. */
+  name?: string;
+  index?: number[];
+}
+
+/** The array index of task `t` in submission `s` (its task number unless the array is shared), or undefined. */
+export function arrayIndexOf(s: Submission, t: number): number | undefined {
+  const k = s.tasks.indexOf(t);
+  if (k < 0) return undefined;
+  return s.index ? s.index[k] : t;
+}
+
+/** The task of array index `i` of submission `s`, or undefined. */
+export function taskOfIndex(s: Submission, i: number): number | undefined {
+  if (!s.index) return s.tasks.includes(i) ? i : undefined;
+  const k = s.index.indexOf(i);
+  return k < 0 ? undefined : s.tasks[k];
 }
 
 export function readSubmissions(job: JobFolder): Submission[] {

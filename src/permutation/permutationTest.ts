@@ -34,6 +34,7 @@ import type {
   PermutationInput,
   PermutationResult,
   PermuteOptions,
+  PreparedScratch,
   ScanVisitor,
   ScratchStore,
 } from './types.js';
@@ -72,13 +73,15 @@ export interface PermutationServices {
 /**
  * The test (with `share` undefined), or, with `share`, only the maxima and counts of rearrangements
  * [share.first, share.first + share.count) (no checkpoint, no p-values): what a task computes.
+ * With a shared scratch file that is not prepared yet (options.sharedScratch without `prepared`),
+ * only that: the file is written and reduced to residuals, and its PreparedScratch returned.
  */
 export async function runPermutationTest(
   input: PermutationInput,
   options: Omit<PermuteOptions, 'contrast'>,
   services: PermutationServices,
   share?: { first: number; count: number },
-): Promise<PermutationResult | BatchResult> {
+): Promise<PermutationResult | BatchResult | PreparedScratch> {
   const con = { ...input.contrast, type: input.type };
   const vg =
     input.varianceGroups && new Set(Array.from(input.varianceGroups)).size > 1
@@ -120,7 +123,14 @@ export async function runPermutationTest(
   const budget = opts.memory ?? services.memory;
   const native = opts.kernel !== 'js' && services.gemm && services.native ? services.native : null;
   provideNativeKernel(native);
-  const plan = budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
+  const common = opts.sharedScratch;
+  const someBlocks = common?.blocks && (common.blocks.first > 0 || common.blocks.count < common.plan.blocks.length);
+  if (someBlocks && (opts.tfce || opts.clusterThreshold !== undefined))
+    throw new Error('permutationTest: TFCE and cluster statistics need whole maps: no share of voxel blocks');
+  if (common && common.plan.fileBytes !== common.plan.blocks.reduce((a, b) => a + n * b.stride * 4, 0))
+    throw new Error('permutationTest: the shared scratch plan does not hold these scans');
+  // a shared file's plan is the one it was written with, whatever this process's budget
+  const plan = common ? common.plan : budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
   if (plan && !services.scratch)
     throw new Error('permutationTest: the data exceed the memory budget and no scratch store was given');
   // streamed data have no matrix in memory: the block engines hold one block each
@@ -180,9 +190,13 @@ export async function runPermutationTest(
   let streamed: StreamedRun | null = null;
   if (plan) {
     const { data: _d, ssTotal: _s, ...kernel } = data;
-    opts.onNote?.(
-      `the permutation data (${n} scans x ${V} voxels, ${formatBytes(plan.inMemoryBytes)} in memory) exceed the memory budget (${formatBytes(plan.budget)}): streamed from a scratch file (${formatBytes(plan.fileBytes)}) in ${plan.blocks.length} voxel blocks, ${plan.passSize} rearrangements per pass`,
-    );
+    if (!common?.prepared)
+      opts.onNote?.(
+        `the permutation data (${n} scans x ${V} voxels, ${formatBytes(plan.inMemoryBytes)} in memory) exceed the memory budget (${formatBytes(plan.budget)}): streamed from a ${common ? 'shared ' : ''}scratch file (${formatBytes(plan.fileBytes)}) in ${plan.blocks.length} voxel blocks, ${plan.passSize} rearrangements per pass`,
+      );
+    const own = common?.blocks;
+    if (own && (own.first < 0 || own.count < 1 || own.first + own.count > plan.blocks.length))
+      throw new Error(`permutationTest: voxel blocks [${own.first}, +${own.count}) are not in the plan`);
     streamed = await prepareStreamed(
       { scans: input.scans ?? scansOf(input.Y, n, V), G: part.G },
       {
@@ -194,15 +208,23 @@ export async function runPermutationTest(
         grid: { voxels: gridVoxels, dims: input.dims },
         tfce: tfceParams,
         clusterHeight: clusterThreshold?.height ?? null,
-        plan,
+        // a share of voxel blocks visits only its own (a file being prepared is prepared whole)
+        plan: own && common.prepared ? { ...plan, blocks: plan.blocks.slice(own.first, own.first + own.count) } : plan,
         // the kernel the in-memory test would use, so that the results do not depend on the budget
         useWasm: opts.kernel !== 'js' && !!services.gemm && fitsWasm(n, V, nWorkers + 1, ENGINE_BATCH * rows.length),
         gemm: services.gemm,
         native: native?.level ?? null,
       },
-      { scratch: services.scratch!, runner, module: services.streamModule, workers: nWorkers },
+      {
+        scratch: services.scratch!,
+        runner,
+        module: services.streamModule,
+        workers: nWorkers,
+        ...(common ? { common: { locator: common.locator, prepared: common.prepared } } : {}),
+      },
       opts.onNote,
     );
+    if (common && !common.prepared) return { ssTotal: streamed.ssTotal, stat: streamed.observed.stat };
   }
   const main = streamed ? null : new Engine(setup, ENGINE_BATCH, 0);
   const observed = streamed ? streamed.observed : main!.observed();

@@ -21,9 +21,16 @@ import { machineMemoryBudget } from './memoryBudget.js';
 import { loadNativeKernel } from './nativeKernel.js';
 import { fileScratch } from './scratchMatrix.js';
 import { type PermutationServices, runPermutationTest } from './permutationTest.js';
-import type { PermutationInput, PermutationResult, PermuteOptions } from './types.js';
+import type { PermutationInput, PermutationResult, PermuteOptions, PreparedScratch, SharedScratch } from './types.js';
 
-export type { AccelReport, PermutationInput, PermutationResult, PermuteOptions } from './types.js';
+export type {
+  AccelReport,
+  PermutationInput,
+  PermutationResult,
+  PermuteOptions,
+  PreparedScratch,
+  SharedScratch,
+} from './types.js';
 export { PERMUTATION_CHUNK } from './permutationTest.js';
 export { planScheme, withVarianceGroups, type SchemePlan } from './schemePlan.js';
 
@@ -89,4 +96,17 @@ export async function permutationShare(
   count: number,
 ): Promise<BatchResult> {
   return (await runPermutationTest(input, opts, nodeServices(opts), { first, count })) as BatchResult;
+}
+
+/**
+ * Write a scratch file shared by the tasks of a job (`shared.locator`, in `shared.plan`'s voxel
+ * blocks), reduce it to the nuisance model's residuals, and return what the tasks need besides it.
+ */
+export async function prepareSharedScratch(
+  input: PermutationInput,
+  opts: Omit<PermuteOptions, 'contrast' | 'sharedScratch'>,
+  shared: Omit<SharedScratch, 'prepared' | 'blocks'>,
+): Promise<PreparedScratch> {
+  const o = { ...opts, sharedScratch: shared };
+  return (await runPermutationTest(input, o, nodeServices(o))) as PreparedScratch;
 }

@@ -155,7 +155,19 @@ export function fileScratch(prefix: string): ScratchStore {
     onExit.delete(path);
   };
   return {
-    create(plan: StreamPlan, n: number, V: number, scans: ScanVisitor): string {
+    create(plan: StreamPlan, n: number, V: number, scans: ScanVisitor, at?: string): string {
+      if (at !== undefined) {
+        // shared by the tasks of a job: replaces what a failed attempt left, and stays when the test ends
+        removeScratch(at);
+        const writer = new ScratchWriter(at, plan, n, V);
+        try {
+          scans((i, values) => writer.addScan(i, values));
+          writer.finish();
+        } finally {
+          writer.close();
+        }
+        return at;
+      }
       removeStaleScratch(prefix);
       const path = scratchPath(prefix);
       const f = (): void => removeScratch(path);

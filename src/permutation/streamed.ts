@@ -14,7 +14,7 @@ import type { BatchResult } from './engine.js';
 import { nativeKernel } from './nativeProduct.js';
 import { removeNuisance } from './nuisance.js';
 import { TfceWorkspace, tfce } from './tfce.js';
-import type { ScanVisitor, ScratchStore } from './types.js';
+import type { PreparedScratch, ScanVisitor, ScratchStore } from './types.js';
 import { streamUnits } from './voxelBlocks.js';
 
 /** What every thread of streamWork.ts shares: the block engine's setup and the scratch file; for 'prepare' the nuisance basis and the observed map to fill. */
@@ -43,6 +43,11 @@ export interface StreamedServices {
   module?: string;
   /** Threads to use on the runner (0: the calling thread). */
   workers: number;
+  /**
+   * A scratch file shared with other processes (the tasks of a job): written at `locator` and kept
+   * when the test ends; with `prepared` it is already written and reduced to residuals, and used as is.
+   */
+  common?: { locator: string; prepared?: PreparedScratch };
 }
 
 export interface StreamedRun {
@@ -82,20 +87,24 @@ export async function prepareStreamed(
   const runner = services.runner && services.module && services.workers > 0 ? services.runner : undefined;
   const workers = runner ? services.workers : 0;
   const t0 = performance.now();
-  const path = scratch.create(plan, n, V, src.scans);
+  const common = services.common;
+  const prepared = common?.prepared;
+  const path = prepared ? common.locator : scratch.create(plan, n, V, src.scans, common?.locator);
   let removed = false;
   const dispose = (): void => {
     if (removed) return;
     removed = true;
-    scratch.remove(path);
+    if (!common) scratch.remove(path);
   };
   try {
     const tWritten = performance.now();
-    const ssTotal = shared(Float64Array, 8, V);
-    const stat = shared(Float32Array, 4, V);
+    const ssTotal = prepared?.ssTotal ?? shared(Float64Array, 8, V);
+    const stat = prepared?.stat ?? shared(Float32Array, 4, V);
     const full: BlockSetup = { ...setup, ssTotal };
     let engine: BlockEngine | null = null;
-    if (runner) {
+    if (prepared) {
+      // written and reduced to residuals once, by another process
+    } else if (runner) {
       await runner.run<StreamShared, StreamItem, BatchResult | null>({
         module: services.module!,
         shared: { setup: full, path, G: src.G, stat },
@@ -132,9 +141,10 @@ export async function prepareStreamed(
     full.observed = observed;
     const tPrepared = performance.now();
     const secs = (ms: number): string => (ms / 1000).toFixed(1);
-    onNote?.(
-      `scratch file written in ${secs(tWritten - t0)} s (scans read once), residuals and observed maps in ${secs(tPrepared - tWritten)} s`,
-    );
+    if (!prepared)
+      onNote?.(
+        `scratch file written in ${secs(tWritten - t0)} s (scans read once), residuals and observed maps in ${secs(tPrepared - tWritten)} s`,
+      );
     const run: StreamedRun['run'] = async (pending, chunk, total, onUnit, stop) => {
       try {
         const units = streamUnits(pending, chunk, total, plan.passSize, Math.max(1, workers));
@@ -143,7 +153,8 @@ export async function prepareStreamed(
           passes.push({ count, ms: performance.now() - t });
           onUnit(r);
         };
-        if (!runner) {
+        if (!runner && units.length) {
+          engine ??= new BlockEngine(full);
           const reader = scratch.open(path, n, false);
           try {
             for (const u of units) {
@@ -152,13 +163,13 @@ export async function prepareStreamed(
               timed(
                 u.count,
                 t,
-                engine!.run(u.first, u.count, (b, into) => reader.read(b, into)),
+                engine.run(u.first, u.count, (b, into) => reader.read(b, into)),
               );
             }
           } finally {
             reader.close();
           }
-        } else {
+        } else if (runner) {
           const started: number[] = [];
           const items: StreamItem[] = units.map((u) => ({ kind: 'run', ...u }));
           await runner.run<StreamShared, StreamItem, BatchResult | null>({

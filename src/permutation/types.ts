@@ -52,6 +52,29 @@ export interface PermuteOptions {
   memory?: number;
   /** Path prefix of that scratch file (default: the checkpoint's prefix, else the system's temporary folder). */
   scratch?: string;
+  /**
+   * A scratch file shared by several processes (the tasks of a job), in this plan's voxel blocks:
+   * without `prepared` this process writes and prepares it (the test then returns a
+   * PreparedScratch); with it the test streams from the file as it is.
+   */
+  sharedScratch?: SharedScratch;
+}
+
+/** The residuals' column sums of squares and the observed statistic map, as the preparing pass left them. */
+export interface PreparedScratch {
+  ssTotal: Float64Array;
+  stat: Float32Array;
+}
+
+/** A scratch file written once and streamed by several processes (PermuteOptions.sharedScratch). */
+export interface SharedScratch {
+  /** Where the file is (the ScratchStore's locator). */
+  locator: string;
+  plan: StreamPlan;
+  /** Absent: this process writes the file and prepares it. */
+  prepared?: PreparedScratch;
+  /** Compute only the plan's voxel blocks [first, first + count) (maximum statistics only: TFCE and clusters need whole maps). */
+  blocks?: { first: number; count: number };
 }
 
 /** Everything a permutation test of one contrast finds: maps, p-values, null maxima and how it ran. */
@@ -169,8 +192,11 @@ export interface ScratchBlocks {
  * runs in other threads (streamWork.ts) opens the same file by its locator.
  */
 export interface ScratchStore {
-  /** Write the scans into a fresh scratch file in the plan's blocks; return its locator (a path). */
-  create(plan: StreamPlan, n: number, V: number, scans: ScanVisitor): string;
+  /**
+   * Write the scans into a fresh scratch file in the plan's blocks; return its locator (a path).
+   * With `at`, write it there (replacing a partial one) and leave it when the test ends: it is shared.
+   */
+  create(plan: StreamPlan, n: number, V: number, scans: ScanVisitor, at?: string): string;
   /** Open the scratch file for this thread. */
   open(locator: string, n: number, writable: boolean): ScratchBlocks;
   /** Remove it (the test ended, or failed). */

@@ -14,8 +14,11 @@ import {
   type PermutationInput,
   type PermutationResult,
   type PermuteOptions,
+  type PreparedScratch,
+  type SharedScratch,
   permutationShare,
   permutationTest,
+  prepareSharedScratch,
   planScheme,
   withVarianceGroups,
 } from '../permutation/permute.js';
@@ -38,6 +41,15 @@ export async function permuteContrastShare(
   count: number,
 ): Promise<BatchResult> {
   return permutationShare(contrastInput(a, opts), withScratch(a, opts), first, count);
+}
+
+/** Write the scratch file shared by a job's tasks for a contrast (its scans read once) and return the prepared sums and observed map. */
+export async function prepareContrastScratch(
+  a: Analysis,
+  opts: PermuteOptions,
+  shared: Omit<SharedScratch, 'prepared' | 'blocks'>,
+): Promise<PreparedScratch> {
+  return prepareSharedScratch(contrastInput(a, opts), opts, shared);
 }
 
 /** Data larger than the memory budget go to a scratch file in the analysis folder (a hidden name, removed at the end). */
