@@ -4,8 +4,8 @@ import { describeError, fileErrorAsVbmError, VbmError } from '../errors.js';
 import { VBM_VERSION } from '../node/version.js';
 
 /**
- * Each command's module, loaded only when needed: `vbm run` does not load the pictures' canvas,
- * the report or the Slurm backend (a few hundred ms of every start). Help, an unknown command or
+ * Each command's module, loaded only when needed: `vbm run` does not load the pictures' canvas
+ * or the report (a few hundred ms of every start). Help, an unknown command or
  * no command load them all (in this order, which `vbm --help` lists).
  */
 const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {

@@ -1,4 +1,4 @@
-import { type ContentHash, contentHash } from '../../node/contentHash.js';
+import { type ContentHash, contentHash } from '../contentHash.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
