@@ -6,7 +6,7 @@
  * (and the ReML of a design with variance groups) are the same bytes for any number of tasks or
  * worker threads.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../node/contentHash.js';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
@@ -68,7 +68,7 @@ export async function fitOnBackend(
   const nChunks = chunkList.length;
   const T = Math.min(settings.jobs, nChunks);
   const cand = Buffer.from(job.layout.cand.buffer, job.layout.cand.byteOffset, job.layout.cand.byteLength);
-  const candSha = createHash('sha256').update(cand).digest('hex');
+  const candSha = sha256Hex(cand);
   // scans are named by path, size and modification time (their content hashes come back from the tasks)
   const files = [...new Set(chunkList.flatMap((c) => c.scans.map((s) => s.ref.path)))].map((f) => {
     const st = statSync(f);
@@ -76,22 +76,19 @@ export async function fitOnBackend(
   });
   const { scans: _s, layout, ...rest } = job;
   void _s;
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify({
-        v: VBM_VERSION,
-        format: 'fit/2',
-        files,
-        chunks: chunkList,
-        layout: { dims: layout.dims, p: layout.p, smoothness: layout.smoothness },
-        candSha,
-        rest,
-        T,
-        FIT_CHUNK,
-      }),
-    )
-    .digest('hex')
-    .slice(0, 10);
+  const key = sha256Hex(
+    JSON.stringify({
+      v: VBM_VERSION,
+      format: 'fit/2',
+      files,
+      chunks: chunkList,
+      layout: { dims: layout.dims, p: layout.p, smoothness: layout.smoothness },
+      candSha,
+      rest,
+      T,
+      FIT_CHUNK,
+    }),
+  ).slice(0, 10);
   const folder = jobFolder(analysisDir, `fit_${key}`, T);
   writeJobRecord(folder, {
     kind: 'fit',

@@ -13,7 +13,7 @@
  */
 import { defaultOf, settingName } from '../settings/setting.js';
 import { PERMUTE } from '../settings/vocabulary.js';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../node/contentHash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
@@ -179,8 +179,7 @@ export function planPermutationJob(
         },
         taskBudget(req.memory, settings),
       );
-  const scratchKey = (what: unknown): string =>
-    createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 10);
+  const scratchKey = (what: unknown): string => sha256Hex(JSON.stringify(what)).slice(0, 10);
   const scratch = memPlan
     ? scratchJob(
         a.dir,
@@ -192,21 +191,18 @@ export function planPermutationJob(
     : undefined;
   const { P, B } = splitWork(jobs, chunks, memPlan);
   const T = P * B;
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify({
-        v: VBM_VERSION,
-        id: rec.analysisId,
-        inputs,
-        options,
-        N,
-        T,
-        ...(scratch ? { scratch: scratch.job.name, B } : {}),
-        ...(wave ? { wave } : {}),
-      }),
-    )
-    .digest('hex')
-    .slice(0, 10);
+  const key = sha256Hex(
+    JSON.stringify({
+      v: VBM_VERSION,
+      id: rec.analysisId,
+      inputs,
+      options,
+      N,
+      T,
+      ...(scratch ? { scratch: scratch.job.name, B } : {}),
+      ...(wave ? { wave } : {}),
+    }),
+  ).slice(0, 10);
   const job = jobFolder(a.dir, `perm_${String(con.index).padStart(4, '0')}_${key}`, T);
   const tasks = [...Array(T).keys()].map((k): TaskFile<PermuteWork> => {
     const p = Math.floor(k / B);

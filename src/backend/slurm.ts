@@ -6,7 +6,7 @@
  * probe job checks it.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../node/contentHash.js';
 import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -173,10 +173,10 @@ export class SlurmRunner implements TaskRunner {
 
   /** One array for several jobs' tasks, through a folder of links (index i -> a job's task). */
   private async submitShared(batch: { job: JobFolder; tasks: number[] }[]): Promise<Submitted[]> {
-    const key = createHash('sha256')
-      .update(JSON.stringify([batch.map((b) => [b.job.dir, b.tasks]), Date.now(), process.pid]))
-      .digest('hex')
-      .slice(0, 10);
+    const key = sha256Hex(JSON.stringify([batch.map((b) => [b.job.dir, b.tasks]), Date.now(), process.pid])).slice(
+      0,
+      10,
+    );
     const name = `vbm-shared_${key}`;
     const dir = join(batch[0].job.dir, `shared_${key}`);
     mkdirSync(join(dir, 'logs'), { recursive: true });

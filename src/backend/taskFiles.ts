@@ -7,6 +7,7 @@
  * task files run in local processes and in Slurm array tasks.
  */
 import { createHash } from 'node:crypto';
+import { fileSha256, sha256Hex } from '../node/contentHash.js';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VbmError } from '../errors.js';
@@ -52,9 +53,8 @@ export const taskPath = (job: JobFolder, k: number): string => join(job.dir, `ta
 export const resultPath = (job: JobFolder, k: number): string => join(job.dir, `task_${pad4(k)}.result`);
 export const logPath = (job: JobFolder, k: number): string => join(job.dir, 'logs', `task_${pad4(k)}.log`);
 
-export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
+/** SHA-256 of a task input's file (streamed). */
+export const sha256File = fileSha256;
 
 /** Write the task files of a job (unchanged files are left alone, so their results stay valid). */
 export function writeTaskFiles(job: JobFolder, tasks: TaskFile[]): void {
@@ -130,7 +130,7 @@ export function encodeResult(meta: Record<string, unknown>, sections: ResultSect
   const header = JSON.stringify({
     ...meta,
     sections: sections.map((s) => ({ name: s.name, type: typeOf(s.data), length: s.data.length })),
-    sha256: createHash('sha256').update(payload).digest('hex'),
+    sha256: sha256Hex(payload),
   });
   return Buffer.concat([Buffer.from(MAGIC + header + '\n'), payload]);
 }
@@ -153,7 +153,7 @@ export function decodeResult(
     sha256: string;
   };
   const payload = buf.subarray(nl + 1);
-  if (createHash('sha256').update(payload).digest('hex') !== meta.sha256) throw bad('content hash differs');
+  if (sha256Hex(payload) !== meta.sha256) throw bad('content hash differs');
   const sections = new Map<string, SectionData>();
   let off = 0;
   for (const s of meta.sections) {

@@ -61,6 +61,11 @@ function hashFile(path: string, h: ContentHash): string {
   return h.digest();
 }
 
+/** SHA-256 of a file's bytes, streamed (task files name their inputs by it). */
+export function fileSha256(path: string): string {
+  return hashFile(path, sha256Hash());
+}
+
 /** The content hash (XXH3-64) of a file. */
 export function fileContentHash(path: string): string {
   return hashFile(path, contentHash());

@@ -5,7 +5,7 @@
  * are written under a temporary name and renamed, the .json last, so a crash leaves the previous
  * checkpoint whole; a checkpoint of other settings, or damaged, is ignored with a note.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../node/contentHash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../node/atomic.js';
 import { VBM_VERSION } from '../node/version.js';
@@ -18,11 +18,9 @@ interface CheckpointRecord {
   binSha256: string;
 }
 
-const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
-
 /** The key of a test: its settings and vbm's version (another version may draw or sum differently). */
 function testKey(settings: object): string {
-  return sha256(JSON.stringify({ v: VBM_VERSION, ...settings }));
+  return sha256Hex(JSON.stringify({ v: VBM_VERSION, ...settings }));
 }
 
 /** The checkpoint files `<prefix>.json` and `<prefix>.bin`. */
@@ -40,7 +38,7 @@ export function fileCheckpoint(prefix: string): CheckpointStore {
           onNote?.('a checkpoint from other settings was found and is ignored');
           return null;
         }
-        if (sha256(bytes) !== ck.binSha256) {
+        if (sha256Hex(bytes) !== ck.binSha256) {
           onNote?.('the checkpoint is damaged (its content hash differs) and is ignored: starting afresh');
           return null;
         }
@@ -64,7 +62,7 @@ export function fileCheckpoint(prefix: string): CheckpointStore {
         off += s.byteLength;
       }
       writeFileAtomic(bin, buf);
-      const ck: CheckpointRecord = { key: testKey(settings), done, bin, binSha256: sha256(buf) };
+      const ck: CheckpointRecord = { key: testKey(settings), done, bin, binSha256: sha256Hex(buf) };
       writeFileAtomic(json, JSON.stringify(ck));
     },
     clear(): void {

@@ -3,7 +3,7 @@
  * of the analysed scans (always on the analysis grid, cached in the folder as mean_scans.nii,
  * recomputed when the scans' contents change).
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../node/contentHash.js';
 import { existsSync } from 'node:fs';
 import { VbmError } from '../errors.js';
 import { writeFileAtomic } from '../node/atomic.js';
@@ -73,10 +73,7 @@ export async function resolveBackground(
 export async function meanOfScans(a: Analysis, onProgress?: (done: number, total: number) => void): Promise<Volume> {
   const path = a.path(MEAN_IMAGE);
   // tagged with the scans' contents (their content hashes as recorded at estimation), not just their names
-  const contents = createHash('sha256')
-    .update(a.record.scans.map((s) => `${s.hash}:${s.volume}`).join('\n'))
-    .digest('hex')
-    .slice(0, 16);
+  const contents = sha256Hex(a.record.scans.map((s) => `${s.hash}:${s.volume}`).join('\n')).slice(0, 16);
   const tag = `vbm mean of ${a.record.scans.length} scans ${contents}`;
   if (existsSync(path)) {
     const h = await readHeaderOnly(path);
