@@ -4,7 +4,7 @@
  * tests need a running Slurm (.ci/run starts one with ../shared/tools/slurm/start-local-slurm.sh
  * and exports SLURM_CONF); they skip, saying why, without it.
  */
-import { writeStudy } from './support/study.js';
+import { fitAgeModel, writeStudy } from './support/study.js';
 import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,14 +46,7 @@ function reference(): Promise<{ res: string; reference: Map<string, Buffer> }> {
       effects: [{ covariate: 'age', centreMm: [35, -20, 10], sigmaMm: 9, perSd: 0.12 }],
     });
     const res = join(dir, 'res');
-    await runAnalysis({
-      design,
-      out: res,
-      covariates: ['age', 'sex'],
-      contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
-      masking: { explicitMask: join(dir, 'mask.nii') },
-      workers: 1,
-    });
+    await fitAgeModel(dir, design, res);
     const one = copyOf(res, 'single');
     const out = await runPermute(one, { ...REQ, workers: 0 });
     return { res, reference: new Map(out.files.map((f) => [f, readFileSync(join(one, f))])) };

@@ -4,7 +4,7 @@
  * with TFCE and cluster statistics, in-process and with worker threads, and for a task's share; the
  * plan keeps its working set within the budget; sizes parse as users write them.
  */
-import { writeStudy } from './support/study.js';
+import { fitAgeModel, writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,6 @@ import { readSetting } from '../src/settings/setting.js';
 import { RUN } from '../src/settings/vocabulary.js';
 import { Rng } from '../src/synth/random.js';
 import { gaussianSmooth } from '../src/synth/smooth.js';
-import { runAnalysis } from '../src/pipeline/run.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
@@ -296,14 +295,7 @@ test('vbm permute with a tiny --memory writes the same files as with the default
     let budget = 0;
     for (const tag of ['memory', 'streamed']) {
       const out = join(dir, tag);
-      await runAnalysis({
-        design,
-        out,
-        covariates: ['age', 'sex'],
-        contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
-        masking: { explicitMask: join(dir, 'mask.nii') },
-        workers: 1,
-      });
+      await fitAgeModel(dir, design, out);
       const notes: string[] = [];
       const r = await runPermute(out, {
         contrast: 1,
@@ -360,14 +352,7 @@ for (const backend of ['local', 'slurm'] as const)
           effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.1 }],
         });
         const res = join(dir, 'res');
-        await runAnalysis({
-          design,
-          out: res,
-          covariates: ['age', 'sex'],
-          contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
-          masking: { explicitMask: join(dir, 'mask.nii') },
-          workers: 1,
-        });
+        await fitAgeModel(dir, design, res);
         const names = permutationFileNames(1);
         for (const tfce of backend === 'local' ? [false, true] : [false]) {
           const req = { contrast: 1, permutations: 200, seed: 4, tfce };

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Cohort, type CohortOptions, makeCohort, templateMask, writeCohort } from '../../src/synth/phantom.js';
+import { runAnalysis } from '../../src/pipeline/run.js';
 
 export function writeStudy(dir: string, o: CohortOptions): { cohort: Cohort; design: string; mask: string } {
   const cohort = makeCohort(o);
@@ -12,4 +13,16 @@ export function writeStudy(dir: string, o: CohortOptions): { cohort: Cohort; des
   const mask = join(dir, 'mask.nii');
   writeFileSync(mask, templateMask(cohort));
   return { cohort, design, mask };
+}
+
+/** Fit a written study's usual model into `out`: age and sex as covariates, contrast 'age +', its mask. */
+export async function fitAgeModel(dir: string, design: string, out: string): Promise<void> {
+  await runAnalysis({
+    design,
+    out,
+    covariates: ['age', 'sex'],
+    contrasts: [{ name: 'age +', type: 'T', columns: ['age'], weights: [1] }],
+    masking: { explicitMask: join(dir, 'mask.nii') },
+    workers: 1,
+  });
 }
