@@ -38,6 +38,7 @@ import { gaussianSmooth } from '../src/synth/smooth.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+import { wholeBox } from './support/box.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -73,14 +74,7 @@ function study(): PermutationInput {
     type: 'T',
     contrast: { index: 1, name: 'x' },
     Y,
-    voxels: Int32Array.from({ length: V }, (_, i) => i),
-    dims,
-    affine: [
-      [2, 0, 0, 0],
-      [0, 2, 0, 0],
-      [0, 0, 2, 0],
-      [0, 0, 0, 1],
-    ],
+    ...wholeBox(dims, 2),
   };
 }
 

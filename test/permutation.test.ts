@@ -20,6 +20,7 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, permutationFileNames } from '../src/pipeline/permute.js';
 import { readVolume } from '../src/node/nifti/read.js';
 import { VbmError } from '../src/errors.js';
+import { wholeBox } from './support/box.js';
 
 /** All voxels of a small grid, in order. */
 function fullGrid(dims: [number, number, number]): Int32Array {
@@ -156,14 +157,7 @@ test('each permutation statistic equals a brute-force Freedman-Lane refit: full 
         type: 'T',
         contrast: { index: 1, name: 'x1' },
         Y: Float32Array.from(Y),
-        voxels: Int32Array.from({ length: V }, (_, i) => i),
-        dims: [V, 1, 1],
-        affine: [
-          [1, 0, 0, 0],
-          [0, 1, 0, 0],
-          [0, 0, 1, 0],
-          [0, 0, 0, 1],
-        ],
+        ...wholeBox([V, 1, 1]),
       },
       { permutations: 40, seed: 5, workers: kernel === 'wasm' ? 2 : 0, kernel },
     );

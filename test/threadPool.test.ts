@@ -12,6 +12,7 @@ import { permutationTest } from '../src/permutation/permute.js';
 import type { PermutationResult } from '../src/permutation/types.js';
 import { Rng } from '../src/random.js';
 import type { PoolShared } from './support/poolWork.js';
+import { wholeBox } from './support/box.js';
 
 const MODULE = new URL('./support/poolWork.js', import.meta.url).href;
 type Out = { value: number; thread: number };
@@ -128,7 +129,6 @@ function fingerprint(r: PermutationResult): string[] {
 
 test('permutation test: the same bytes for 0, 1, 2 and 3 worker threads (max-T, TFCE, clusters; wasm and js kernels)', async () => {
   const { X, Y, dims } = study(3);
-  const V = dims[0] * dims[1] * dims[2];
   for (const kernel of ['wasm', 'js'] as const) {
     let ref: string[] | undefined;
     for (const workers of [0, 1, 2, 3]) {
@@ -139,14 +139,7 @@ test('permutation test: the same bytes for 0, 1, 2 and 3 worker threads (max-T, 
           type: 'T',
           contrast: { index: 1, name: 'x1' },
           Y,
-          voxels: Int32Array.from({ length: V }, (_, i) => i),
-          dims,
-          affine: [
-            [2, 0, 0, 0],
-            [0, 2, 0, 0],
-            [0, 0, 2, 0],
-            [0, 0, 0, 1],
-          ],
+          ...wholeBox(dims, 2),
         },
         // 150 rearrangements: 10 blocks, some of them run by each thread
         { permutations: 150, seed: 9, workers, kernel, tfce: true, clusterThreshold: 0.01 },
