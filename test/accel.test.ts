@@ -24,15 +24,9 @@ import { TAIL_COUNTED_FROM, mergeTop, topValues, voxelTailPValues } from '../src
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
+import { wholeBox } from './support/box.js';
 
 type Dims = [number, number, number];
-const AFFINE = [
-  [2, 0, 0, 0],
-  [0, 2, 0, 0],
-  [0, 0, 2, 0],
-  [0, 0, 0, 1],
-];
-const fullGrid = (d: Dims): Int32Array => Int32Array.from({ length: d[0] * d[1] * d[2] }, (_, i) => i);
 
 test('the GPD tail fitted to 1000 draws recovers closed-form tail probabilities far beyond 1/1000', () => {
   const rng = new Rng(11);
@@ -237,9 +231,7 @@ async function run(s: { X: number[][]; Y: Float32Array }, dims: Dims, opts: Omit
       type: 'T',
       contrast: { index: 1, name: 'x' },
       Y: s.Y,
-      voxels: fullGrid(dims),
-      dims,
-      affine: AFFINE,
+      ...wholeBox(dims, 2),
     },
     { workers: 0, ...opts },
   );

@@ -20,12 +20,7 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, permutationFileNames } from '../src/pipeline/permute.js';
 import { readVolume } from '../src/node/nifti/read.js';
 import { VbmError } from '../src/errors.js';
-import { wholeBox } from './support/box.js';
-
-/** All voxels of a small grid, in order. */
-function fullGrid(dims: [number, number, number]): Int32Array {
-  return Int32Array.from({ length: dims[0] * dims[1] * dims[2] }, (_, i) => i);
-}
+import { fullGrid, wholeBox } from './support/box.js';
 
 function exactTfce(values: number[], dims: [number, number, number], conn: 6 | 18 | 26 = 26): Float64Array {
   const nb = maskedNeighbours(fullGrid(dims), dims, conn);
@@ -238,14 +233,7 @@ test('FWE error on null data stays near 5% (max-T, TFCE, cluster extent)', async
         type: 'T',
         contrast: { index: 1, name: 'x' },
         Y,
-        voxels: fullGrid(dims),
-        dims,
-        affine: [
-          [2, 0, 0, 0],
-          [0, 2, 0, 0],
-          [0, 0, 2, 0],
-          [0, 0, 0, 1],
-        ],
+        ...wholeBox(dims, 2),
       },
       { permutations: 100, seed: s + 1, workers: 0, tfce: true, clusterThreshold: 0.01 },
     );
