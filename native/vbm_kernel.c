@@ -626,6 +626,10 @@ static napi_value js_welch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* exact TFCE: native/vbm_tfce.c */
+napi_value vbm_js_tfce_workspace(napi_env env, napi_callback_info info);
+napi_value vbm_js_tfce(napi_env env, napi_callback_info info);
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
@@ -638,5 +642,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "cpuLevel", fn);
   napi_create_function(env, "product", NAPI_AUTO_LENGTH, js_product, NULL, &fn);
   napi_set_named_property(env, exports, "product", fn);
+  napi_create_function(env, "tfceWorkspace", NAPI_AUTO_LENGTH, vbm_js_tfce_workspace, NULL, &fn);
+  napi_set_named_property(env, exports, "tfceWorkspace", fn);
+  napi_create_function(env, "tfce", NAPI_AUTO_LENGTH, vbm_js_tfce, NULL, &fn);
+  napi_set_named_property(env, exports, "tfce", fn);
   return exports;
 }

@@ -8,8 +8,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { NativeKernel } from './nativeProduct.js';
+import type { NativeTfce } from './tfceNative.js';
 
 let loaded: NativeKernel | null | undefined;
+let addonTfce: NativeTfce | null = null;
 
 /** The native kernel of this process, or null (loaded once). */
 export function loadNativeKernel(): NativeKernel | null {
@@ -24,7 +26,11 @@ export function loadNativeKernel(): NativeKernel | null {
       statistics: NativeKernel['statistics'];
       residualise: NativeKernel['residualise'];
       welch: NativeKernel['welch'];
+      tfceWorkspace?: NativeTfce['tfceWorkspace'];
+      tfce?: NativeTfce['tfce'];
     };
+    // the TFCE needs no particular instruction set (plain C)
+    if (addon.tfceWorkspace && addon.tfce) addonTfce = { tfceWorkspace: addon.tfceWorkspace, tfce: addon.tfce };
     const level = addon.cpuLevel();
     if (level === 'avx2' || level === 'avx512')
       loaded = {
@@ -38,4 +44,10 @@ export function loadNativeKernel(): NativeKernel | null {
     // an addon built for another Node or machine: the WebAssembly kernel runs
   }
   return loaded;
+}
+
+/** The native exact TFCE of this process (native/vbm_tfce.c), or null where the addon is missing or has none. */
+export function loadNativeTfce(): NativeTfce | null {
+  loadNativeKernel();
+  return addonTfce;
 }

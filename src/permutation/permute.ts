@@ -18,7 +18,8 @@ import { ThreadPool } from '../node/threadPool.js';
 import type { BatchResult } from './engine.js';
 import { fileCheckpoint } from './checkpoint.js';
 import { machineMemoryBudget } from './memoryBudget.js';
-import { loadNativeKernel } from './nativeKernel.js';
+import { loadNativeKernel, loadNativeTfce } from './nativeKernel.js';
+import { provideNativeTfce } from './tfceNative.js';
 import { fileScratch } from './scratchMatrix.js';
 import { type PermutationServices, runPermutationTest } from './permutationTest.js';
 import type { PermutationInput, PermutationResult, PermuteOptions, PreparedScratch, SharedScratch } from './types.js';
@@ -68,6 +69,8 @@ export function gemmModule(): WebAssembly.Module {
 function nodeServices(opts: Omit<PermuteOptions, 'contrast'>): PermutationServices {
   // the native product where it loads, unless a kernel is asked for (it only runs with the fused WebAssembly kernel's numbers)
   const native = opts.kernel === undefined && gemmKernel().fused ? loadNativeKernel() : null;
+  // with the addon, its TFCE (the JavaScript flood's numbers) in this thread too; threads load their own
+  provideNativeTfce(native ? loadNativeTfce() : null);
   return {
     gemm: opts.kernel === 'js' ? null : gemmModule(),
     native,

@@ -9,16 +9,20 @@
 import type { WorkModule } from '../work.js';
 import { BlockEngine } from './blockEngine.js';
 import type { BatchResult } from './engine.js';
-import { loadNativeKernel } from './nativeKernel.js';
+import { loadNativeKernel, loadNativeTfce } from './nativeKernel.js';
 import { nativeKernel, provideNativeKernel } from './nativeProduct.js';
 import { removeNuisance } from './nuisance.js';
 import { ScratchReader } from './scratchMatrix.js';
 import type { StreamItem, StreamShared } from './streamed.js';
+import { provideNativeTfce } from './tfceNative.js';
 
 /** The maxima and counts of a unit (null for 'prepare', whose results are in the shared arrays). */
 export const work: WorkModule<StreamShared, StreamItem, BatchResult | null> = {
   start: ({ setup, path, G, stat }) => {
-    if (setup.native) provideNativeKernel(loadNativeKernel());
+    if (setup.native) {
+      provideNativeKernel(loadNativeKernel());
+      provideNativeTfce(loadNativeTfce());
+    }
     const engine = new BlockEngine(setup);
     return (item) => {
       if (item.kind === 'prepare') {

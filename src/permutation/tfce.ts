@@ -15,12 +15,15 @@
  * - with neighbour lists only, voxels are added in descending order into a union-find whose
  *   roots carry the running integral of their cluster (each node stores its value relative to
  *   its parent).
+ * Where the Node shell provided the addon's TFCE (tfceNative.ts), grid workspaces run the same
+ * sort and flood in C (native/vbm_tfce.c) on Float32Array and Float64Array maps.
  */
 import { invariant, item } from '../errors.js';
 import type { Connectivity, Neighbours } from '../inference/neighbours.js';
 import { neighbourOffsets } from '../inference/neighbours.js';
 import { BrickBox } from './brickBox.js';
 import { FloodWorkspace, primitive, tfceByFlooding, weight } from './tfceFlood.js';
+import { type NativeTfce, type NativeTfceHandle, providedNativeTfce } from './tfceNative.js';
 
 /** TFCE exponents: E weights the cluster extent, H the height. */
 export interface TfceParams {
@@ -60,11 +63,19 @@ export class TfceWorkspace {
   readonly path: Int32Array;
   /** Grid mode: the flood's buffers on the bounding box padded by one voxel. */
   readonly flood: FloodWorkspace | null;
+  /** Grid mode with the addon: its TFCE and workspace (the same sort and flood in C). */
+  readonly native: { k: NativeTfce; ws: NativeTfceHandle } | null = null;
+  /**
+   * `native`: the addon's TFCE for grid mode (default: the one this thread was provided, if any;
+   * null: the JavaScript flood).
+   */
   constructor(
     readonly V: number,
     grid?: TfceGrid,
+    native: NativeTfce | null = providedNativeTfce(),
   ) {
     let listNodes = V;
+    let sortLength = V;
     this.flood = null;
     if (grid) {
       if (grid.voxels.length !== V) throw new Error(`TfceWorkspace: ${grid.voxels.length} grid voxels for ${V} values`);
@@ -103,7 +114,12 @@ export class TfceWorkspace {
         this.node[v] = box.index(x - lx + 1, y - ly + 1, z - lz + 1);
       }
       const steps = neighbourOffsets(grid.connectivity);
-      this.flood = new FloodWorkspace(box.nodes, V, box.neighbourBricks(steps));
+      const bricks = box.neighbourBricks(steps);
+      if (native) {
+        // the C workspace holds its own buffers: the JavaScript flood's and sort's are not made
+        this.native = { k: native, ws: native.tfceWorkspace(box.nodes, V, this.node, bricks.entries, bricks.count) };
+        sortLength = 0;
+      } else this.flood = new FloodWorkspace(box.nodes, V, bricks);
       listNodes = 0;
     } else {
       this.node = new Int32Array(V);
@@ -113,11 +129,11 @@ export class TfceWorkspace {
     this.size = new Int32Array(listNodes);
     this.rel = new Float64Array(listNodes);
     this.low = new Float64Array(listNodes);
-    this.keys = new Uint32Array(V);
+    this.keys = new Uint32Array(sortLength);
     this.keysF = new Float32Array(this.keys.buffer);
-    this.vox = new Int32Array(V);
-    this.keys2 = new Uint32Array(V);
-    this.vox2 = new Int32Array(V);
+    this.vox = new Int32Array(sortLength);
+    this.keys2 = new Uint32Array(sortLength);
+    this.vox2 = new Int32Array(sortLength);
     this.path = new Int32Array(Math.max(1, listNodes));
   }
 
@@ -257,6 +273,19 @@ export function tfce(
   const H1 = params.H + 1;
   // stat (checked by sortPositive) and out are V long, every node lies in its arrays: the `??` reads are never taken
   invariant(out.length >= V, 'TFCE: the output covers the workspace voxels');
+  if (ws.native) {
+    invariant(stat.length >= V, 'TFCE: the map covers the workspace voxels');
+    if (stat instanceof Float32Array || stat instanceof Float64Array)
+      return ws.native.k.tfce(ws.native.ws, stat, E, H1, out);
+    // another array type: a float64 copy, which the C sort reads as the JavaScript sort reads the original
+    return ws.native.k.tfce(
+      ws.native.ws,
+      Float64Array.from({ length: V }, (_, v) => stat[v] ?? NaN),
+      E,
+      H1,
+      out,
+    );
+  }
   const m = ws.sortPositive(stat);
   const order = ws.vox;
   // grid mode: the sort hands back each voxel's box node and its height (as float32)
