@@ -3,12 +3,13 @@
  * what the unbundled modules do. Compared with the unbundled CLI (dist/src/cli/main.js, the same
  * code loaded module by module): the same output files byte for byte for `vbm run` and
  * `vbm permute` on worker threads (the bundled thread entry and work modules), with the native
- * kernel and without (VBM_NATIVE=0); and the table of work modules it bundles is complete.
+ * kernel and without (VBM_NATIVE=0); the local backend's task processes run the bundled CLI; and
+ * the table of work modules it bundles is complete.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoRoot, tempDir } from './helpers.js';
@@ -97,6 +98,30 @@ test('vbm run and vbm permute on worker threads: the bundled CLI writes the same
     fit(VBM_CLI, bundled);
     fit(UNBUNDLED, unbundled);
     assertSameOutputs(bundled, unbundled, 'vbm run');
+    // the local backend's tasks: processes that run the CLI (src/backend/backend.ts cliScript), each recording its script
+    const log = join(t.dir, 'scripts.txt');
+    const probe = join(t.dir, 'probe.mjs');
+    writeFileSync(
+      probe,
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(log)}, process.argv[1] + '\\n');\n`,
+    );
+    const local = join(t.dir, 'local');
+    vbm(
+      VBM_CLI,
+      ['run', design, '--mask', mask, '--covariates', 'age,sex,tiv', '--contrast', 'age-:T:age=-1', '-q'].concat([
+        '--backend',
+        'local',
+        '--jobs',
+        '2',
+        '--out',
+        local,
+      ]),
+      { NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` },
+    );
+    const scripts = readFileSync(log, 'utf8').trim().split('\n');
+    assert.ok(scripts.length >= 2, `the command and its task(s): ${scripts.join(' ')}`);
+    assert.deepEqual(new Set(scripts), new Set([VBM_CLI]), 'every process runs the bundled CLI');
+    assertSameOutputs(local, bundled, 'vbm run --backend local --jobs 2');
     // the permutation test's block modules: native kernel and the portable WebAssembly one
     for (const native of ['1', '0']) {
       const a = join(t.dir, `perm-b-${native}`);
