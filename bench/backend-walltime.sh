@@ -4,7 +4,7 @@
 # Usage: bench/backend-walltime.sh [WORKDIR]   (default /tmp/vbm-backend-bench; studies are cached there)
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-CLI="$ROOT/dist/src/cli/main.js"
+CLI="$ROOT/dist/cli/vbm.js"
 W="${1:-/tmp/vbm-backend-bench}"
 export SLURM_CONF="${SLURM_CONF:-/tmp/slurm-local/slurm.conf}"
 mkdir -p "$W" && cd "$W" || exit 1

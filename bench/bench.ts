@@ -11,7 +11,7 @@
  *
  * The cohort: a brain-shaped phantom on the CAT12/SPM 1.5 mm grid (float32), smooth subject
  * noise, two planted effects, a design of 5 columns (constant, age, sex, apoe4, tiv) and a mask
- * of >= 600k voxels. Each command runs as `node dist/src/cli/main.js ...` under GNU time inside a
+ * of >= 600k voxels. Each command runs as `node dist/cli/vbm.js ...` (the bundled CLI) under GNU time inside a
  * shell that reads its own /proc/<pid>/io after reaping the command (Linux adds a reaped child's
  * I/O counts to its parent), so the figures are: wall time, CPU time (user + system), bytes read
  * from storage (read_bytes) and through read calls (rchar), peak RSS, and the wall time over the
@@ -26,7 +26,7 @@ import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
-const cli = join(repo, 'dist', 'src', 'cli', 'main.js');
+const cli = join(repo, 'dist', 'cli', 'vbm.js');
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
 const n = Number(args.get('n') ?? 379);

@@ -6,7 +6,7 @@ export SLURM_CONF=${SLURM_CONF:-/tmp/slurm-local/slurm.conf}
 C=${1:-/tmp/speed-bench-data/cohort-n379-121x145x121-1.5mm-nii}
 W=${2:-/tmp/vbm-cluster-bench}
 mkdir -p $W
-CLI=$(dirname "$0")/../dist/src/cli/main.js
+CLI=$(dirname "$0")/../dist/cli/vbm.js
 ARGS=(--mask $C/brainmask.nii -q --contrast 'age+:T:age=1' 'age-:T:age=-1' 'apoe4-:T:apoe4=-1' 'F:age,apoe4')
 run() { # tag, extra args
   local tag=$1; shift

@@ -8,7 +8,7 @@ A=${1:?a finished vbm run folder, e.g. bench-data/out-run-warm}
 N=${2:-1000}
 W=${3:-/tmp/vbm-cluster-tfce}
 mkdir -p "$W"
-CLI=$(dirname "$0")/../dist/src/cli/main.js
+CLI=$(dirname "$0")/../dist/cli/vbm.js
 run() { # tag, extra args
   local tag=$1; shift
   local out=$W/out-$tag

@@ -10,7 +10,7 @@ N=${2:-256}
 M=${3:-400M}
 J=${4:-4}
 W=${5:-/tmp/vbm-shared-scratch-bench}
-CLI=$(dirname "$0")/../dist/src/cli/main.js
+CLI=$(dirname "$0")/../dist/cli/vbm.js
 mkdir -p $W
 run() { # tag, extra args
   local tag=$1; shift

@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statS
 import { join } from 'node:path';
 const W = new URL('../dist', import.meta.url).pathname;
 const { makeCohort, templateMask, writeCohort } = await import(`${W}/src/synth/phantom.js`);
-const CLI = `${W}/src/cli/main.js`;
+const CLI = `${W}/cli/vbm.js`; // the bundled CLI, as `vbm` runs
 const root = process.argv[2] ?? '/tmp/vbm-cluster-bench/small';
 if (!existsSync(join(root, 'res', 'model.json'))) {
   mkdirSync(root, { recursive: true });

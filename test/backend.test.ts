@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, type PermuteRequest } from '../src/pipeline/permute.js';
@@ -23,8 +23,9 @@ import { ResultReader, encodeResult, readSubmissions, resultPath } from '../src/
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
 import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
+import { VBM_CLI } from './support/cli.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = VBM_CLI;
 
 const needSlurm = slurmMissing();
 

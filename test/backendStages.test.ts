@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { SlurmRunner } from '../src/backend/slurm.js';
 import { runJob } from '../src/backend/runJob.js';
@@ -26,8 +26,9 @@ import {
 import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
 import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
+import { VBM_CLI } from './support/cli.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = VBM_CLI;
 const vbm = (args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd });
 

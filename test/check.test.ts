@@ -12,10 +12,11 @@ import { VbmError } from '../src/errors.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { mniLikeAffine } from '../src/synth/phantom.js';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import { spawnSync } from 'node:child_process';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 import { runPipeline } from '../src/pipeline/pipeline.js';
+import { VBM_CLI } from './support/cli.js';
 
 test('a cohort with an unmodulated, a misregistered (10 mm) and a rescaled scan: all three flagged and ranked above every good scan', async () => {
   const t = tempDir('vbm-check-');
@@ -398,7 +399,7 @@ test('vbm check from the command line: the table of flagged scans, exit 2 with t
   try {
     const cohort = makeQcCohort({ n: 14, dims: [16, 20, 16], voxelMm: 9, seed: 4 });
     const design = writeQcCohort(t.dir, cohort, new Map([[6, 'misregistered']]));
-    const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    const cli = VBM_CLI;
     const ok = spawnSync(process.execPath, [cli, 'check', design, '--globals', 'tiv', '-o', join(t.dir, 'qc'), '-q'], {
       encoding: 'utf8',
     });

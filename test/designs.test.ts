@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import type { Table } from '../src/node/spreadsheet.js';
 import { type DesignOptions, designMatrix } from '../src/model/designMatrix.js';
 import { buildContrasts, parseInlineContrast } from '../src/model/contrasts.js';
@@ -22,6 +22,7 @@ import { runAnalysis } from '../src/pipeline/run.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 import { runPipeline } from '../src/pipeline/pipeline.js';
 import type { ModelRecord } from '../src/pipeline/modelRecord.js';
+import { VBM_CLI } from './support/cli.js';
 
 /** An in-memory spreadsheet: header, then rows; rows numbered from 2 as a user sees them. */
 function table(header: string[], rows: (string | number | null)[][]): Table {
@@ -441,7 +442,7 @@ test('vbm run with design flags, then vbm show: columns, SPM names, roles, level
       design,
       [`${lines[0]},group`, ...lines.slice(1).map((l, i) => `${l},${i % 3 === 0 ? 'AD' : 'CN'}`)].join('\n') + '\n',
     );
-    const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    const cli = VBM_CLI;
     const out = join(dir, 'out');
     execFileSync(process.execPath, [
       cli,

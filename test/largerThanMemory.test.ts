@@ -13,7 +13,7 @@ import { slurmMissing } from './support/slurm.js';
 import { join } from 'node:path';
 import { availableParallelism, hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import {
   type PermutationInput,
   type PermutationResult,
@@ -39,8 +39,9 @@ import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { VbmError } from '../src/errors.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
 import { wholeBox } from './support/box.js';
+import { VBM_CLI } from './support/cli.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = VBM_CLI;
 
 /** Sizes are read by the settings vocabulary (RUN.memory, a byte size), as the CLI and analysis files read them. */
 const parseMemorySize = (text: string, where?: string): number =>

@@ -10,10 +10,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
+import { VBM_CLI } from './support/cli.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = VBM_CLI;
 const vbm = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 

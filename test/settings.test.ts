@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import { VOCABULARY, RUN, PERMUTE } from '../src/settings/vocabulary.js';
 import { longFlag, parseByteSize, type Setting, readSetting, settingName } from '../src/settings/setting.js';
 import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
@@ -18,8 +18,9 @@ import { makeQcCohort, writeQcCohort } from '../src/synth/qcCohort.js';
 import { VbmError } from '../src/errors.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
 import { planScheme } from '../src/permutation/schemePlan.js';
+import { VBM_CLI } from './support/cli.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = VBM_CLI;
 const vbm = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 

@@ -12,12 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 import { xxh3Reference } from './support/xxh3.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
 import { readVolume } from '../src/node/nifti/read.js';
+import { VBM_CLI } from './support/cli.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const CLI = VBM_CLI;
 const vbm = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 const estimate = (stderr: string): string | undefined => /^estimate: (cached|ran)/m.exec(stderr)?.[1];
 

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { makeDemoStudy, writeDemoStudy } from '../src/synth/demoStudy.js';
 import { shippedTemplate } from '../src/plot/background.js';
+import { VBM_CLI } from './support/cli.js';
 // by package name (the "./core" entry of package.json's exports), as a user would import it
 import {
   type StreamScan,
@@ -53,7 +54,7 @@ before(() => {
   execFileSync(
     process.execPath,
     [
-      join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+      VBM_CLI,
       'run',
       design,
       '--mask',

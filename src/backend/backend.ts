@@ -4,6 +4,7 @@
  * everything else (which tasks are missing, retries, waiting, reduce) is the same for both.
  */
 import { fileURLToPath } from 'node:url';
+import { BUNDLE } from '../node/bundled.js';
 import type { BackendType } from '../pipeline/backendSettings.js';
 import type { JobFolder } from './taskFiles.js';
 
@@ -35,7 +36,7 @@ export interface TaskRunner {
   cancel(job: JobFolder): Promise<void>;
 }
 
-/** The CLI script that runs `vbm task FILE` (this package's own). */
+/** The CLI script that runs `vbm task FILE` (this package's own: the bundled CLI when running from it). */
 export function cliScript(): string {
-  return fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  return fileURLToPath(new URL(BUNDLE?.cli ?? '../cli/main.js', import.meta.url));
 }

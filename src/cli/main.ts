@@ -38,7 +38,9 @@ program
   .showHelpAfterError();
 
 const asked = process.argv[2];
-const load = asked !== undefined && Object.hasOwn(COMMANDS, asked) ? [asked] : Object.keys(COMMANDS);
+// `vbm --version` needs no command; a command's name loads that one; anything else loads them all
+const version = (asked === '--version' || asked === '-V') && process.argv.length === 3;
+const load = asked !== undefined && Object.hasOwn(COMMANDS, asked) ? [asked] : version ? [] : Object.keys(COMMANDS);
 Promise.all(load.map((name) => COMMANDS[name]()))
   .then((adders) => {
     for (const add of adders) add(program);

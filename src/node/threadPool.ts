@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { VbmError } from '../errors.js';
 import type { WorkBatch, WorkRunner } from '../work.js';
+import { BUNDLE, workModuleUrl } from './bundled.js';
 
 /** Messages from node/threadWorker.ts. */
 export type ThreadMessage =
@@ -23,7 +24,7 @@ export interface ThreadSetup {
   thread: number;
 }
 
-const WORKER_URL = new URL('./threadWorker.js', import.meta.url);
+const WORKER_URL = new URL(BUNDLE?.threadWorker ?? './threadWorker.js', import.meta.url);
 
 /** Worker threads, at most `width` at once: the runner of the fit's chunks and the permutation test's blocks. */
 export class ThreadPool implements WorkRunner {
@@ -95,7 +96,7 @@ export class ThreadPool implements WorkRunner {
         }
       };
       for (let k = 1; k <= nThreads; k++) {
-        const workerData: ThreadSetup = { module: batch.module, shared: batch.shared, thread: k };
+        const workerData: ThreadSetup = { module: workModuleUrl(batch.module), shared: batch.shared, thread: k };
         const w = new Worker(WORKER_URL, { workerData });
         threads.push(w);
         idle.push(w);

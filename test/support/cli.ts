@@ -1,10 +1,16 @@
 /** Running the vbm CLI in a child process, as a user would, with its peak memory. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
 
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** What `vbm` runs: package.json's bin (the bundled CLI, dist/cli/vbm.js, made by `npm run build`), as for an installed vbm. */
+export const VBM_CLI = join(
+  repoRoot,
+  (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { vbm: string } }).bin.vbm,
+);
+const CLI = VBM_CLI;
 const PROBE = join(repoRoot, 'dist', 'test', 'support', 'rssProbe.js');
 export interface CliRun {
   status: number | null;
