@@ -296,7 +296,8 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       shares.push(r);
       continue;
     }
-    if (r.topStat) throw new Error(`task ${t.task} kept voxels' null values for a range of voxels: not mergeable`);
+    // a range's kept values are -Infinity outside it: folded like a whole task's
+    foldTop(shares[0], r);
     let s = shares.at(-1);
     if (!s || s.first !== r.first) {
       s = { ...r, countStat: new Uint32Array(sh.V), countTfce: null };

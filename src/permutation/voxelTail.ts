@@ -54,7 +54,7 @@ export function topValues(V: number, keep: number): TopValues {
 }
 
 /** Offer x to the heap of `keep` slots at `base` (NaN and values at most the smallest kept are ignored). */
-function offer(h: Float32Array, base: number, keep: number, x: number): void {
+export function offer(h: Float32Array, base: number, keep: number, x: number): void {
   if (!(x > (h[base] ?? Infinity))) return;
   // sift down from the root, the new value replacing the smallest
   let i = 0;
