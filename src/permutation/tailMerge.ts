@@ -13,7 +13,7 @@
  * counts and maxima were not saved) is then not merged twice into a range that already holds it.
  * Pure: typed arrays and Atomics.
  */
-import { offer } from './voxelTail.js';
+import { offerMany } from './voxelTail.js';
 
 /** Even voxel ranges of the in-memory test: enough that two threads rarely wait for one lock. */
 export const TAIL_RANGES = 16;
@@ -125,11 +125,8 @@ export function mergeRange(
     const todo: number[] = [];
     for (let k = 0; k < count; k++) if (!merged[(first + k) * R + r]) todo.push(k);
     if (!todo.length) return;
-    for (let v = v0; v < v1; v++) {
-      const at = base + v * vs;
-      const hb = v * keep;
-      for (const k of todo) offer(heap, hb, keep, vals[at + k * ks] ?? NaN);
-    }
+    const off = Int32Array.from(todo, (k) => k * ks);
+    for (let v = v0; v < v1; v++) offerMany(heap, v * keep, keep, vals, base + v * vs, off, off.length);
     for (const k of todo) merged[(first + k) * R + r] = 1;
   } finally {
     unlock(t.locks, r);
