@@ -15,7 +15,13 @@ import { tempDir } from './helpers.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { runPermute, type PermuteRequest } from '../src/pipeline/permute.js';
-import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
+import {
+  distributedPermute,
+  permutationJob,
+  permutationJobBasis,
+  planPermutationJob,
+} from '../src/backend/permuteTasks.js';
+import { stopSchedule } from '../src/permutation/accel.js';
 import { LocalRunner } from '../src/backend/local.js';
 import { arraySpec } from '../src/backend/slurm.js';
 import { backendFromFile, checkBackendSettings } from '../src/backend/backend.js';
@@ -151,6 +157,25 @@ test('--backend local with --accel stop: tasks in waves stop where one process s
     assert.equal(waves.length, points.indexOf(out.result.permutations) + 1, `${what}: ${waves.join(' ')}`);
     assert.match(notes.join('\n'), /merging the results of \d+ tasks in waves/);
   }
+});
+
+test("--accel stop with a task backend plans once: each wave's job from the one basis is the job planned afresh for it", async () => {
+  const { res } = await reference();
+  const req: PermuteRequest = { ...REQ, permutations: 1000, accel: { stop: true } };
+  const basis = permutationJobBasis(res, req);
+  assert.equal(basis.N, 1000);
+  let first = 0;
+  const names = new Set<string>();
+  for (const end of stopSchedule(1000, 16, 100)) {
+    const wave = { first, end };
+    const once = permutationJob(basis, 3, undefined, wave);
+    assert.deepEqual(once, planPermutationJob(res, req, 3, undefined, wave), `wave [${first}, ${end})`);
+    assert.equal(once.tasks[0].work.first, first);
+    assert.equal(once.tasks.at(-1)!.work.first + once.tasks.at(-1)!.work.count, end);
+    names.add(once.job.name);
+    first = end;
+  }
+  assert.equal(names.size, 7, 'each wave is a job of its own');
 });
 
 test('--backend local with variance groups (two-sample, unequal variances): the tasks draw the same sign flips as the local run, byte for byte', async () => {

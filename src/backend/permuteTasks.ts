@@ -117,24 +117,22 @@ function workOptions(req: PermuteRequest, contrast: number): PermuteWork['option
   return JSON.parse(JSON.stringify(o)) as PermuteWork['options'];
 }
 
-/**
- * The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). When the
- * data exceed a task's memory (as far as `settings` tell: see sharedScratch.ts), also the job that
- * writes the scratch file they all stream, and with maximum statistics alone the tasks split the
- * voxel blocks as well as the rearrangements. With `wave`, only the rearrangements
- * [wave.first, wave.end) (whole chunks), as a job of its own.
- */
-export function planPermutationJob(
-  dir: string,
-  req: PermuteRequest,
-  jobs: number,
-  settings?: BackendSettings,
-  wave?: { first: number; end: number },
-): {
-  job: JobFolder;
-  tasks: TaskFile<PermuteWork>[];
-  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
-} {
+/** What the tasks of a permutation test are made from, whatever the split: read once for all the waves of a stop run. */
+export interface PermutationJobBasis {
+  req: PermuteRequest;
+  analysis: ReturnType<typeof openAnalysis>;
+  contrast: number;
+  scans: number;
+  /** Product rows per rearrangement, rearrangements (all, the observed included), analysed voxels. */
+  rows: number;
+  N: number;
+  V: number;
+  options: PermuteWork['options'];
+  inputs: { path: string; sha256: string }[];
+}
+
+/** Open the analysis, plan the rearrangements, hash the task inputs and count the mask's voxels (once). */
+export function permutationJobBasis(dir: string, req: PermuteRequest): PermutationJobBasis {
   const a = openAnalysis(dir);
   const con = a.contrast(req.contrast);
   const rec = a.record;
@@ -153,17 +151,64 @@ export function planPermutationJob(
     seed: req.seed ?? defaultOf(PERMUTE.seed),
     blocks: eff.blocks,
   }).count;
+  const options = workOptions(req, con.index);
+  const inputs = ['model.json', 'mask.nii'].map((f) => ({ path: a.path(f), sha256: sha256File(a.path(f)) }));
+  const mask = a.image('mask.nii').data;
+  let V = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i] > 0) V++;
+  return {
+    req,
+    analysis: a,
+    contrast: con.index,
+    scans: rec.scans.length,
+    rows: productRowList.length,
+    N,
+    V,
+    options,
+    inputs,
+  };
+}
+
+/**
+ * The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). When the
+ * data exceed a task's memory (as far as `settings` tell: see sharedScratch.ts), also the job that
+ * writes the scratch file they all stream, and with maximum statistics alone the tasks split the
+ * voxel blocks as well as the rearrangements. With `wave`, only the rearrangements
+ * [wave.first, wave.end) (whole chunks), as a job of its own.
+ */
+export function planPermutationJob(
+  dir: string,
+  req: PermuteRequest,
+  jobs: number,
+  settings?: BackendSettings,
+  wave?: { first: number; end: number },
+): {
+  job: JobFolder;
+  tasks: TaskFile<PermuteWork>[];
+  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
+} {
+  return permutationJob(permutationJobBasis(dir, req), jobs, settings, wave);
+}
+
+/** planPermutationJob from a basis made once (the waves of a stop run). */
+export function permutationJob(
+  basis: PermutationJobBasis,
+  jobs: number,
+  settings?: BackendSettings,
+  wave?: { first: number; end: number },
+): {
+  job: JobFolder;
+  tasks: TaskFile<PermuteWork>[];
+  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
+} {
+  const { req, analysis: a, N, V, options, inputs } = basis;
+  const rec = a.record;
   const c0 = wave ? wave.first / PERMUTATION_CHUNK : 0;
   const cEnd = wave ? Math.ceil(Math.min(N, wave.end) / PERMUTATION_CHUNK) : Math.ceil(N / PERMUTATION_CHUNK);
   if (!Number.isInteger(c0) || !(cEnd > c0))
     throw new Error(`permutation wave [${wave?.first}, ${wave?.end}) is not whole chunks within ${N}`);
   const chunks = cEnd - c0;
-  const options = workOptions(req, con.index);
-  const inputs = ['model.json', 'mask.nii'].map((f) => ({ path: a.path(f), sha256: sha256File(a.path(f)) }));
   // the data matrix against a task's memory: streamed from one scratch file written for all tasks
-  const mask = a.image('mask.nii').data;
-  let V = 0;
-  for (let i = 0; i < mask.length; i++) if (mask[i] > 0) V++;
   const threads = Math.min(taskThreads(settings, jobs), chunks);
   // (a wave's tasks stream on their own when the data exceed their memory: no shared file across waves)
   const memPlan = wave
@@ -172,7 +217,7 @@ export function planPermutationJob(
         {
           n: rec.scans.length,
           V,
-          rows: productRowList.length,
+          rows: basis.rows,
           threads,
           tfce: !!options.tfce,
           cluster: options.clusterThreshold !== undefined,
@@ -203,7 +248,7 @@ export function planPermutationJob(
       ...(wave ? { wave } : {}),
     }),
   ).slice(0, 10);
-  const job = jobFolder(a.dir, `perm_${String(con.index).padStart(4, '0')}_${key}`, T);
+  const job = jobFolder(a.dir, `perm_${String(basis.contrast).padStart(4, '0')}_${key}`, T);
   const tasks = [...Array(T).keys()].map((k): TaskFile<PermuteWork> => {
     const p = Math.floor(k / B);
     const from = c0 + Math.floor((p * chunks) / P);
@@ -296,7 +341,8 @@ export function readPermutationShares(job: JobFolder, tasks: TaskFile<PermuteWor
       shares.push(r);
       continue;
     }
-    if (r.topStat) throw new Error(`task ${t.task} kept voxels' null values for a range of voxels: not mergeable`);
+    // a range's kept values are -Infinity outside it: folded like a whole task's
+    foldTop(shares[0], r);
     let s = shares.at(-1);
     if (!s || s.first !== r.first) {
       s = { ...r, countStat: new Uint32Array(sh.V), countTfce: null };
@@ -438,7 +484,9 @@ async function permuteInWaves(
   opts: Omit<RunJobOptions, 'retries' | 'wait'> & { runner?: TaskRunner },
 ): Promise<DistributedPermuteOutput> {
   const accel = req.accel ?? {};
-  const N = planPermutationJob(dir, req, 1).tasks[0].work.rearrangements;
+  // the analysis opened, the rearrangements planned and the inputs hashed once for every wave
+  const basis = permutationJobBasis(dir, req);
+  const N = basis.N;
   const points = stopSchedule(N, PERMUTATION_CHUNK, accel.minPermutations ?? 100);
   // the FWE level runPermute hands the test
   const alpha = accel.alpha ?? req.alpha ?? defaultOf(PERMUTE.alpha);
@@ -454,7 +502,7 @@ async function permuteInWaves(
   let last: { job: JobFolder; outcome: JobOutcome } | undefined;
   let jobs = 0;
   for (const point of points) {
-    const { job, tasks } = planPermutationJob(dir, req, settings.jobs, undefined, { first, end: point });
+    const { job, tasks } = permutationJob(basis, settings.jobs, undefined, { first, end: point });
     writeJobRecord(job, {
       kind: 'permute',
       backend: settings.type,
@@ -465,7 +513,9 @@ async function permuteInWaves(
     writeTaskFiles(job, tasks);
     if (first > 0)
       req.onNote?.(`sequential stopping: ${first} of ${N} rearrangements leave it open; next wave up to ${point}`);
-    const outcome = await runJob(job, runner, { ...opts, retries: settings.retries, wait: settings.wait });
+    // Slurm: the first wave's probe showed the nodes see the analysis folder the later waves' jobs are in
+    const probe = first === 0 ? opts.probe : false;
+    const outcome = await runJob(job, runner, { ...opts, probe, retries: settings.retries, wait: settings.wait });
     last = { job, outcome };
     if (!outcome.complete) return last;
     for (const s of readPermutationShares(job, tasks)) {

@@ -18,6 +18,7 @@ import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace } from './tfce.js';
 import { KERNEL_BATCH } from './kernel.js';
 import { type StreamPlan, type VoxelBlock } from './voxelBlocks.js';
+import { type SharedTails, mergeAllRanges, mergeRange, rangeAt } from './tailMerge.js';
 
 export interface BlockSetup {
   /** The kernel's inputs except the data (a block at a time) and ssTotal (sliced per block). */
@@ -38,6 +39,8 @@ export interface BlockSetup {
   native?: NativeLevel | null;
   /** Observed maps (identity), for the counts; absent while computing them. */
   observed?: { stat: Float32Array; tfce: Float32Array | null };
+  /** The voxels' kept values for the uncorrected tail (accel tail/gamma), one range per voxel block of the plan (tailMerge.ts). */
+  tails?: SharedTails | null;
 }
 
 export type BlockReader = (b: VoxelBlock, into: Float32Array) => void;
@@ -130,6 +133,14 @@ export class BlockEngine {
         for (let k0 = 0; k0 < pc; k0 += KERNEL_BATCH) {
           const nb = Math.min(KERNEL_BATCH, pc - k0);
           this.kernel.statistics(s.table, first + p0 + k0, nb, this.stats);
+          // the block's values go into its own range of the kept values: the memory this takes is the block's
+          if (s.tails)
+            mergeRange(s.tails, 'stat', rangeAt(s.tails, b.v0), first + p0 + k0, nb, {
+              vals: this.stats,
+              base: -b.v0,
+              vs: 1,
+              ks: b.V,
+            });
           for (let k = 0; k < nb; k++) {
             const map = this.stats.subarray(k * b.V, (k + 1) * b.V);
             const cs = res.countStat;
@@ -173,6 +184,8 @@ export class BlockEngine {
         obs.tfce,
         res,
       );
+      if (s.tails?.tfce && this.tfceMap)
+        mergeAllRanges(s.tails, 'tfce', res.first + p0 + k, 1, { vals: this.tfceMap, base: 0, vs: 1, ks: 0 });
     }
   }
 }

@@ -9,6 +9,7 @@ import { type ClusterWorkspace, clusterWorkspace, suprathresholdClusters } from 
 import { type KernelData, KernelThread } from './kernel.js';
 import type { Neighbours } from '../inference/neighbours.js';
 import { type TfceParams, TfceWorkspace, tfce } from './tfce.js';
+import { type SharedTails, mergeAllRanges } from './tailMerge.js';
 import type { TopValues } from './voxelTail.js';
 
 /** What every thread's engine shares: the data, the table of rearrangements, neighbours, TFCE and cluster settings. */
@@ -23,8 +24,8 @@ export interface EngineSetup {
   clusterHeight: number | null;
   /** Observed maps (identity), for the uncorrected counts; absent while computing them. */
   observed?: { stat: Float32Array; tfce: Float32Array | null };
-  /** Keep every voxel's values (accel tail/gamma: the uncorrected tail, voxelTail.ts). */
-  keepValues?: boolean;
+  /** The voxels' kept values (accel tail/gamma: the uncorrected tail, voxelTail.ts), merged by each thread (tailMerge.ts). */
+  tails?: SharedTails | null;
 }
 
 /** The maxima and counts of rearrangements [first, first + count) (a block, or a task's share). */
@@ -38,7 +39,7 @@ export interface BatchResult {
   /** Voxel-wise counts of stat >= observed (and tfce >= observed) over this batch. */
   countStat: Uint32Array;
   countTfce: Uint32Array | null;
-  /** With keepValues: the voxels' largest values (a block's: all of its values), for the uncorrected tail. */
+  /** A task's share: the voxels' largest values, for the uncorrected tail (engines merge theirs into EngineSetup.tails). */
   topStat?: TopValues | null;
   topTfce?: TopValues | null;
 }
@@ -89,6 +90,9 @@ export class Engine {
   private readonly clusterWs: ClusterWorkspace | null;
   private readonly kernel: KernelThread;
   private readonly batchSize: number;
+  /** A kernel batch's TFCE maps (map-major), for the uncorrected tail. */
+  private readonly tfceBatch: Float32Array | null;
+  private readonly slot: number;
   /** `slot`: this thread's scratch slot in the shared data (0 for the main thread, 1.. for workers). */
   constructor(
     private readonly setup: EngineSetup,
@@ -108,6 +112,8 @@ export class Engine {
         )
       : null;
     this.clusterWs = setup.clusterHeight !== null ? clusterWorkspace(V) : null;
+    this.tfceBatch = setup.tails?.tfce ? new Float32Array(this.batchSize * V) : null;
+    this.slot = slot;
   }
 
   /** The observed maps (rearrangement 0 must be the identity). */
@@ -142,13 +148,13 @@ export class Engine {
       countStat: new Uint32Array(V),
       countTfce: s.tfce ? new Uint32Array(V) : null,
     };
-    const topStat = s.keepValues ? new Float32Array(V * count) : null;
-    const topTfce = s.keepValues && s.tfce ? new Float32Array(V * count) : null;
-    if (topStat) res.topStat = { keep: count, values: topStat };
-    if (topTfce) res.topTfce = { keep: count, values: topTfce };
+    const tails = s.tails ?? null;
+    // threads start their merges in different voxel ranges, so that they rarely wait for a lock
+    const from = tails ? Math.floor((this.slot * tails.locks.length) / 2) : 0;
     for (let b0 = 0; b0 < count; b0 += this.batchSize) {
       const nb = Math.min(this.batchSize, count - b0);
       this.kernel.statistics(s.table, first + b0, nb, this.stats);
+      if (tails) mergeAllRanges(tails, 'stat', first + b0, nb, { vals: this.stats, base: 0, vs: 1, ks: V }, from);
       for (let b = 0; b < nb; b++) {
         const map = this.stats.subarray(b * V, (b + 1) * V);
         let max = -Infinity;
@@ -167,12 +173,10 @@ export class Engine {
           obs.tfce,
           res,
         );
-        if (topStat) for (let v = 0, j = b0 + b; v < V; v++, j += count) topStat[j] = map[v] ?? NaN;
-        if (topTfce) {
-          const tm = this.tfceMap;
-          for (let v = 0, j = b0 + b; v < V; v++, j += count) topTfce[j] = tm[v] ?? NaN;
-        }
+        this.tfceBatch?.set(this.tfceMap, b * V);
       }
+      if (tails && this.tfceBatch)
+        mergeAllRanges(tails, 'tfce', first + b0, nb, { vals: this.tfceBatch, base: 0, vs: 1, ks: V }, from);
     }
     return res;
   }

@@ -40,7 +40,8 @@ import type {
 } from './types.js';
 import { formatBytes, planVoxelBlocks } from './voxelBlocks.js';
 import { welchSetup } from './welch.js';
-import { TAIL_KEEP, type TopValues, mergeTop, topValues } from './voxelTail.js';
+import { TAIL_KEEP, type TopValues, mergeTop } from './voxelTail.js';
+import { type SharedTails, evenRanges, sharedTails, withAllRanges } from './tailMerge.js';
 
 /** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
 export const PERMUTATION_CHUNK = 16;
@@ -130,7 +131,36 @@ export async function runPermutationTest(
   if (common && common.plan.fileBytes !== common.plan.blocks.reduce((a, b) => a + n * b.stride * 4, 0))
     throw new Error('permutationTest: the shared scratch plan does not hold these scans');
   // a shared file's plan is the one it was written with, whatever this process's budget
-  const plan = common ? common.plan : budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
+  let plan = common ? common.plan : budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
+  const accel = opts.accel ?? {};
+  // the uncorrected tail (accel tail or gamma) keeps each voxel's largest null values (tailMerge.ts)
+  const tailBytes = V * TAIL_KEEP * 4 * (opts.tfce ? 2 : 1);
+  // (not in a task that only writes the shared scratch file)
+  let keepValues = !!(accel.tail || accel.gamma) && !(common && !common.prepared);
+  if (keepValues && opts.shares?.some((sh) => !sh.topStat)) {
+    keepValues = false;
+    opts.onNote?.("uncorrected p-values are counted: a task did not keep its voxels' largest null values");
+  } else if (keepValues && budget !== undefined && tailBytes > budget / 4) {
+    keepValues = false;
+    opts.onNote?.(
+      `uncorrected p-values are counted: their tail would keep ${formatBytes(tailBytes)}, over a quarter of the memory budget (${formatBytes(budget)})`,
+    );
+  } else if (keepValues && plan && !common && budget !== undefined) {
+    // streamed: the kept values come out of the budget, the blocks get the rest
+    try {
+      plan = planVoxelBlocks(memoryNeeds, budget - tailBytes) ?? plan;
+    } catch (e) {
+      if (!(e instanceof VbmError)) throw e;
+      keepValues = false;
+      opts.onNote?.(
+        `uncorrected p-values are counted: the memory budget (${formatBytes(budget)}) leaves too little for the voxel blocks beside their tail (${formatBytes(tailBytes)})`,
+      );
+    }
+  }
+  // one range of the kept values per voxel block when streamed (a thread merges a block it holds)
+  const tails: SharedTails | null = keepValues
+    ? sharedTails(V, N, TAIL_KEEP, !!opts.tfce, plan ? plan.blocks.map((b) => b.v0) : evenRanges(V))
+    : null;
   if (plan && !services.scratch)
     throw new Error('permutationTest: the data exceed the memory budget and no scratch store was given');
   // streamed data have no matrix in memory: the block engines hold one block each
@@ -186,10 +216,12 @@ export async function runPermutationTest(
     grid: { voxels: gridVoxels, dims: input.dims },
     tfce: tfceParams,
     clusterHeight: clusterThreshold?.height ?? null,
+    tails,
   };
   let streamed: StreamedRun | null = null;
   if (plan) {
     const { data: _d, ssTotal: _s, ...kernel } = data;
+    const streamPlan = plan;
     if (!common?.prepared)
       opts.onNote?.(
         `the permutation data (${n} scans x ${V} voxels, ${formatBytes(plan.inMemoryBytes)} in memory) exceed the memory budget (${formatBytes(plan.budget)}): streamed from a ${common ? 'shared ' : ''}scratch file (${formatBytes(plan.fileBytes)}) in ${plan.blocks.length} voxel blocks, ${plan.passSize} rearrangements per pass`,
@@ -209,7 +241,11 @@ export async function runPermutationTest(
         tfce: tfceParams,
         clusterHeight: clusterThreshold?.height ?? null,
         // a share of voxel blocks visits only its own (a file being prepared is prepared whole)
-        plan: own && common.prepared ? { ...plan, blocks: plan.blocks.slice(own.first, own.first + own.count) } : plan,
+        plan:
+          own && common.prepared
+            ? { ...streamPlan, blocks: streamPlan.blocks.slice(own.first, own.first + own.count) }
+            : streamPlan,
+        tails,
         // the kernel the in-memory test would use, so that the results do not depend on the budget
         useWasm: opts.kernel !== 'js' && !!services.gemm && fitsWasm(n, V, nWorkers + 1, ENGINE_BATCH * rows.length),
         gemm: services.gemm,
@@ -229,28 +265,9 @@ export async function runPermutationTest(
   const main = streamed ? null : new Engine(setup, ENGINE_BATCH, 0);
   const observed = streamed ? streamed.observed : main!.observed();
   setup.observed = observed;
-  const accel = opts.accel ?? {};
   const stopAlpha = accel.alpha ?? 0.05;
-  // the uncorrected tail (accel tail or gamma) keeps each voxel's largest null values
-  const tailBytes = V * TAIL_KEEP * 4 * (tfceParams ? 2 : 1);
-  let keepValues = !!(accel.tail || accel.gamma);
-  if (keepValues && plan) {
-    keepValues = false;
-    opts.onNote?.(
-      'uncorrected p-values are counted: their tail is not kept when the data are streamed from a scratch file',
-    );
-  } else if (keepValues && opts.shares?.some((sh) => !sh.topStat)) {
-    keepValues = false;
-    opts.onNote?.("uncorrected p-values are counted: a task did not keep its voxels' largest null values");
-  } else if (keepValues && budget !== undefined && tailBytes > budget / 4) {
-    keepValues = false;
-    opts.onNote?.(
-      `uncorrected p-values are counted: their tail would keep ${formatBytes(tailBytes)}, over a quarter of the memory budget (${formatBytes(budget)})`,
-    );
-  }
-  setup.keepValues = keepValues;
-  const topStat: TopValues | null = keepValues ? topValues(V, TAIL_KEEP) : null;
-  const topTfce: TopValues | null = keepValues && tfceParams ? topValues(V, TAIL_KEEP) : null;
+  const topStat: TopValues | null = tails ? { keep: TAIL_KEEP, values: tails.stat } : null;
+  const topTfce: TopValues | null = tails?.tfce ? { keep: TAIL_KEEP, values: tails.tfce } : null;
   const observedClusters = clusterThreshold
     ? suprathresholdClusters(observed.stat, clusterThreshold.height, neighbours, clusterWorkspace(V))
     : null;
@@ -282,7 +299,8 @@ export async function runPermutationTest(
     JOB,
     ...(vg ? { vg } : {}),
     stop: accel.stop ? { alpha: stopAlpha, schedule: stopPoints } : null,
-    ...(keepValues ? { keep: TAIL_KEEP } : {}),
+    // the kept values and, per voxel range, which rearrangements they hold (tailMerge.ts)
+    ...(tails ? { keep: TAIL_KEEP, tailRanges: tails.locks.length } : {}),
   };
   let resumedFrom = 0;
   const store = !share && !opts.shares ? services.checkpoint : undefined;
@@ -295,6 +313,8 @@ export async function runPermutationTest(
     countTfce,
     topStat?.values ?? null,
     topTfce?.values ?? null,
+    tails?.mergedStat ?? null,
+    tails?.mergedTfce ?? null,
   ].filter((s): s is NonNullable<typeof s> => s !== null);
   const resumed = store?.load(settings, sections, opts.onNote);
   if (resumed) {
@@ -303,10 +323,13 @@ export async function runPermutationTest(
     opts.onNote?.(`resuming from a checkpoint: ${resumedFrom} of ${N} rearrangements already done`);
   }
   const writeCheckpoint = (): void => {
-    store?.save(
-      settings,
-      [...done.keys()].filter((j) => done[j]),
-      sections,
+    // the threads merge kept values as they go: copied with every range locked, each merge whole or absent
+    withAllRanges(tails, () =>
+      store?.save(
+        settings,
+        [...done.keys()].filter((j) => done[j]),
+        sections,
+      ),
     );
   };
   const merge = (r: BatchResult): void => {

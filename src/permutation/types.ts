@@ -152,7 +152,7 @@ export interface PermutationInput {
 }
 
 /** An accumulator of a test saved in a checkpoint (null maxima, exceedance counts). */
-export type CheckpointSection = Float64Array | Float32Array | Uint32Array;
+export type CheckpointSection = Float64Array | Float32Array | Uint32Array | Uint8Array;
 
 /**
  * Where a long test keeps its progress (checkpoint.ts keeps it in two files). The test describes

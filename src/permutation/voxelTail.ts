@@ -40,7 +40,8 @@ const SHAPE_SAMPLE = 2000;
 
 /**
  * The `keep` largest values seen at each of V voxels: voxel v's slots are values[v * keep ...
- * (v + 1) * keep), a min-heap (slot 0 the smallest kept), -Infinity where empty. A batch's own
+ * (v + 1) * keep): the kept values first, a min-heap (slot 0 the smallest kept), then -Infinity in
+ * the empty slots (offerMany). A batch's own
  * values (all of them, keep = the batch's rearrangements) are a TopValues too, not a heap.
  */
 export interface TopValues {
@@ -53,23 +54,66 @@ export function topValues(V: number, keep: number): TopValues {
   return { keep, values: new Float32Array(V * keep).fill(-Infinity) };
 }
 
-/** Offer x to the heap of `keep` slots at `base` (NaN and values at most the smallest kept are ignored). */
-function offer(h: Float32Array, base: number, keep: number, x: number): void {
-  if (!(x > (h[base] ?? Infinity))) return;
-  // sift down from the root, the new value replacing the smallest
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= keep) break;
-    const r = l + 1;
-    let c = l;
-    if (r < keep && (h[base + r] ?? NaN) < (h[base + l] ?? NaN)) c = r;
-    const hc = h[base + c] ?? NaN;
-    if (!(hc < x)) break;
-    h[base + i] = hc;
-    i = c;
+/**
+ * Offer values to the heap of `keep` slots at `base`: vals[at + off[j]] for j < n (NaN and -Infinity
+ * are ignored). The kept values fill the slots from the start as a min-heap of their own (slot 0
+ * their smallest), the empty slots after them are -Infinity: while there is room a value is added at
+ * the end and sifted up (a step or two for values in random order, where sifting down from the root
+ * through the empty slots took ~log2(keep)); once full, a value above the root replaces it and is
+ * sifted down.
+ */
+export function offerMany(
+  h: Float32Array,
+  base: number,
+  keep: number,
+  vals: Float32Array,
+  at: number,
+  off: Int32Array,
+  n: number,
+): void {
+  let j = 0;
+  if (!((h[base + keep - 1] ?? NaN) > -Infinity)) {
+    // room left: the first empty slot (the filled ones come first)
+    let lo = 0;
+    let hi = keep - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((h[base + mid] ?? NaN) > -Infinity) lo = mid + 1;
+      else hi = mid;
+    }
+    let k = lo;
+    for (; j < n && k < keep; j++) {
+      const x = vals[at + (off[j] ?? 0)] ?? NaN;
+      if (!(x > -Infinity)) continue;
+      let i = k++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        const hp = h[base + p] ?? NaN;
+        if (!(hp > x)) break;
+        h[base + i] = hp;
+        i = p;
+      }
+      h[base + i] = x;
+    }
   }
-  h[base + i] = x;
+  for (; j < n; j++) {
+    const x = vals[at + (off[j] ?? 0)] ?? NaN;
+    if (!(x > (h[base] ?? Infinity))) continue;
+    // sift down from the root, the new value replacing the smallest
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= keep) break;
+      const r = l + 1;
+      let c = l;
+      if (r < keep && (h[base + r] ?? NaN) < (h[base + l] ?? NaN)) c = r;
+      const hc = h[base + c] ?? NaN;
+      if (!(hc < x)) break;
+      h[base + i] = hc;
+      i = c;
+    }
+    h[base + i] = x;
+  }
 }
 
 /** Add every value of `from` (a batch's values or another reservoir) to the reservoir `into`. */
@@ -80,10 +124,8 @@ export function mergeTop(into: TopValues, from: TopValues): void {
   const h = into.values;
   const f = from.values;
   if (f.length !== V * fk) throw new Error(`mergeTop: ${f.length} values for ${V} voxels x ${fk}`);
-  for (let v = 0; v < V; v++) {
-    const base = v * k;
-    for (let j = v * fk, e = j + fk; j < e; j++) offer(h, base, k, f[j] ?? NaN);
-  }
+  const off = Int32Array.from({ length: fk }, (_, j) => j);
+  for (let v = 0; v < V; v++) offerMany(h, v * k, k, f, v * fk, off, fk);
 }
 
 /** Voxel v's kept values, largest first, without one instance of `leaveOut` (the observed value). */

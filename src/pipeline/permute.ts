@@ -18,6 +18,7 @@ import { type PermutationResult, type PermuteOptions } from '../permutation/perm
 import { permuteContrast } from './permuteInput.js';
 import { type Analysis, openAnalysis } from './analysis.js';
 import { pad } from './outputs.js';
+import { clusterTableNote } from './permuteNotes.js';
 
 /** A permutation test asked of an analysis folder: the test settings and the FWE level of the cluster table. */
 export interface PermuteRequest extends PermuteOptions {
@@ -234,7 +235,13 @@ export async function runPermute(dir: string | Analysis, req: PermuteRequest): P
         (x) => (x === null ? '' : r4(Number(x))),
       ),
     );
-    staged.write(join(a.dir, names.table), toCsv([header, ...rows]));
+    // accelerated runs: a last column saying which of the row's p-values are approximated (permuteNotes.ts)
+    const tableNote = clusterTableNote(result.accel, N, { tfce: !!result.tfcePFwe, clusters: !!result.clusters });
+    const csvRows = tableNote === null ? rows : rows.map((r) => [...r, tableNote]);
+    staged.write(
+      join(a.dir, names.table),
+      toCsv([tableNote === null ? header : [...header, 'p_approximation'], ...csvRows]),
+    );
     files.push(names.table);
     const q = (arr: Float64Array | null, p: number): number | null => {
       if (!arr) return null;
