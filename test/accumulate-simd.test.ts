@@ -19,6 +19,7 @@ import {
   createSums,
 } from '../src/estimation/accumulate.js';
 import { createSumAccumulator } from '../src/estimation/accumulateWasm.js';
+import { createMergeOrder, mergeInTurn } from '../src/estimation/chunkMerge.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { tempDir } from './helpers.js';
@@ -231,4 +232,46 @@ test('vbm run gives the same bytes with the SIMD and the JavaScript kernels (flo
   } finally {
     cleanup();
   }
+});
+
+test('chunks added to a shared total in turn (mergeOut) are the same bits as chunk sums from zero added in order, and the kernel starts the next chunk from zero', (t) => {
+  const p = 3;
+  const layout = layoutOf(p);
+  const acc = createSumAccumulator(layout, 4);
+  if (!acc) {
+    t.skip('no WebAssembly SIMD in this Node');
+    return;
+  }
+  const chunks = [scansOf(5, p, 11), scansOf(4, p, 12), scansOf(6, p, 13)];
+  const order = createMergeOrder([layout]);
+  chunks.forEach((scans, k) => {
+    acc.reset();
+    for (let b = 0; b < scans.length; b += 4) acc.add(scans.slice(b, b + 4));
+    mergeInTurn(order, 0, k, (total, first) => acc.mergeOut(total, first));
+  });
+  assert.equal(Atomics.load(order.merged, 0), 3);
+  // independently: each chunk summed from zero by the float64 reference, then added in chunk order
+  // as the definitions say (sums add, masks AND, extremes combine)
+  const refs = chunks.map((c) => reference(layout, c));
+  const want = createSums(layout);
+  for (let i = 0; i < want.nCand; i++) {
+    want.ok[i] = refs.every((r) => r.ok[i] === 1) ? 1 : 0;
+    want.vmin[i] = Math.min(...refs.map((r) => r.vmin[i]));
+    want.vmax[i] = Math.max(...refs.map((r) => r.vmax[i]));
+  }
+  for (const f of ['yy', 'xty', 'ryy', 'rxty'] as const)
+    for (let i = 0; i < want[f].length; i++) want[f][i] = refs[0][f][i] + refs[1][f][i] + refs[2][f][i];
+  const total = order.totals[0];
+  // the shared total's arrays are views on one buffer: compare element by element (bits of float64 via Object.is)
+  for (const f of FIELDS)
+    for (let i = 0; i < want[f].length; i++)
+      if (!Object.is(total[f][i], want[f][i])) assert.fail(`${f}[${i}]: ${total[f][i]} vs ${want[f][i]}`);
+  // after mergeOut the kernel is at zero: one more chunk alone gives that chunk's sums
+  acc.reset();
+  acc.add(chunks[1].slice(0, 4));
+  const again = acc.copyOut();
+  const ref1 = reference(layout, chunks[1].slice(0, 4));
+  for (const f of FIELDS) sameBits(`${f} (after mergeOut)`, again[f], ref1[f]);
+  // a chunk whose turn has passed is refused
+  assert.throws(() => mergeInTurn(order, 0, 1, () => undefined), /in order/);
 });

@@ -8,7 +8,7 @@
 import type { SumKernel } from './scanFold.js';
 import { readFileSync } from 'node:fs';
 import { DT } from '../io/nifti/datatypes.js';
-import { BLOCK, type FitLayout, RYY_TERMS, createSums } from './accumulate.js';
+import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, createSums } from './accumulate.js';
 
 /** The SIMD kernel's accumulator (the interface the pure fold expects of a kernel with its own sums). */
 export type SumAccumulator = SumKernel;
@@ -136,13 +136,16 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
       return k < batch && inPlace ? new Uint8Array(buf, slotAt[k] - h.voxOffset, bytes) : undefined;
     },
     reset() {
+      if (!dirty) return;
       ok.fill(1);
       vmin.fill(Infinity);
       vmax.fill(-Infinity);
       sumsF64.fill(0);
+      dirty = false;
     },
     add(scans) {
       if (scans.length > batch) throw new Error(`at most ${batch} scans per batch`);
+      dirty = true;
       const datas: number[] = [];
       const nterms: number[] = [];
       statsF64.fill(0);
@@ -205,7 +208,71 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
       }
       return out;
     },
+    mergeOut(total, first) {
+      if (
+        total.nCand !== n ||
+        total.xty.length !== n * p ||
+        total.ryy.length !== (layout.smoothness ? n * RYY_TERMS : 0)
+      )
+        throw new Error('merged sums of another layout');
+      mergeMasks(total, ok, vmin, vmax, n, first);
+      mergeRow(total.yy, 0, row(yyAt, 0), first);
+      for (let j = 0; j < p; j++) mergeRow(total.xty, j * n, row(xtyAt, j), first);
+      if (total.ryy.length) {
+        for (let k = 0; k < RYY_TERMS; k++) mergeRow(total.ryy, k * n, row(ryyAt, k), first);
+        for (let j = 0; j < p; j++) mergeRow(total.rxty, j * n, row(rxtyAt, j), first);
+      }
+      // (the pad voxel's sums, never read back, are not zeroed here; reset() would zero them)
+      dirty = false;
+    },
   };
+  let dirty = true;
   acc.reset();
   return acc;
+}
+
+/**
+ * total[off + i] = total[off + i] + a[i] (or a[i] itself for the first chunk), then a[i] = 0:
+ * mergeSums' additions, with the accumulator's reset in the same pass.
+ */
+function mergeRow(total: Float64Array, off: number, a: Float64Array, first: boolean): void {
+  const n = a.length;
+  if (first) {
+    total.set(a, off);
+    a.fill(0);
+  } else
+    for (let i = 0; i < n; i++) {
+      total[off + i] += a[i];
+      a[i] = 0;
+    }
+}
+
+/** The masks' and extremes' part of mergeSums (or a copy for the first chunk), then their reset. */
+function mergeMasks(
+  total: FitSums,
+  ok: Uint8Array,
+  vmin: Float32Array,
+  vmax: Float32Array,
+  n: number,
+  first: boolean,
+): void {
+  if (first) {
+    total.ok.set(ok.subarray(0, n));
+    total.vmin.set(vmin.subarray(0, n));
+    total.vmax.set(vmax.subarray(0, n));
+  } else {
+    const tOk = total.ok;
+    const tMin = total.vmin;
+    const tMax = total.vmax;
+    for (let i = 0; i < n; i++) {
+      tOk[i] &= ok[i];
+      const lo = vmin[i];
+      const hi = vmax[i];
+      if (lo < tMin[i]) tMin[i] = lo;
+      if (hi > tMax[i]) tMax[i] = hi;
+    }
+  }
+  ok.fill(1);
+  vmin.fill(Infinity);
+  vmax.fill(-Infinity);
 }
