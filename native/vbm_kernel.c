@@ -626,8 +626,12 @@ static napi_value js_welch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* the fit's kernel (vbm_fit.c) */
+void vbm_fit_register(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  vbm_fit_register(env, exports);
   napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
   napi_set_named_property(env, exports, "statistics", fn);
   napi_create_function(env, "residualise", NAPI_AUTO_LENGTH, js_residualise, NULL, &fn);
