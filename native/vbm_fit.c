@@ -26,6 +26,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -399,6 +400,129 @@ static napi_value js_fit_merge(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * smoothness(dims: Int32Array[3], vox, candOf, maskIndex: Int32Array, p, nCand, beta, rss, ryy, rxty,
+ *            G: Float64Array (p x p), scale, df, log2x4, rpv: Float64Array, out: Float64Array[5]):
+ * smoothness.ts estimateSmoothness's voxel loop in C, the same float64 operations in the same order
+ * (no contraction; sqrt is correctly rounded in both), so the same RPV and sums: out = sumImg, sumX,
+ * sumY, sumZ, nValid. log2x4 (4 ln 2) comes from the caller, so no libm's log is involved.
+ */
+static napi_value js_smoothness(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 16)
+    return fit_throw(env, "smoothness: 16 arguments expected");
+  void *dimsP, *voxP, *candOfP, *maskP, *betaP, *rssP, *ryyP, *rxtyP, *GP, *rpvP, *outP;
+  size_t ldims, lvox, lcandOf, lmask, lbeta, lrss, lryy, lrxty, lG, lrpv, lout;
+  uint32_t p, nCand;
+  double scale, df, log2x4;
+  if (!typed(env, argv[0], napi_int32_array, &dimsP, &ldims) || !typed(env, argv[1], napi_int32_array, &voxP, &lvox) ||
+      !typed(env, argv[2], napi_int32_array, &candOfP, &lcandOf) ||
+      !typed(env, argv[3], napi_int32_array, &maskP, &lmask) ||
+      !typed(env, argv[6], napi_float64_array, &betaP, &lbeta) ||
+      !typed(env, argv[7], napi_float64_array, &rssP, &lrss) || !typed(env, argv[8], napi_float64_array, &ryyP, &lryy) ||
+      !typed(env, argv[9], napi_float64_array, &rxtyP, &lrxty) ||
+      !typed(env, argv[10], napi_float64_array, &GP, &lG) ||
+      !typed(env, argv[14], napi_float64_array, &rpvP, &lrpv) ||
+      !typed(env, argv[15], napi_float64_array, &outP, &lout))
+    return fit_throw(env, "smoothness: typed arrays expected");
+  if (napi_get_value_uint32(env, argv[4], &p) != napi_ok || napi_get_value_uint32(env, argv[5], &nCand) != napi_ok ||
+      napi_get_value_double(env, argv[11], &scale) != napi_ok || napi_get_value_double(env, argv[12], &df) != napi_ok ||
+      napi_get_value_double(env, argv[13], &log2x4) != napi_ok)
+    return fit_throw(env, "smoothness: arguments");
+  const int32_t *dims = dimsP;
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return fit_throw(env, "smoothness: dims");
+  const int64_t nx = dims[0], ny = dims[1], nz = dims[2], nxy = nx * ny;
+  const size_t m = lvox;
+  if (p < 1 || p > 64 || lcandOf != m || (int64_t)lmask != nxy * nz || lbeta != m * p || lrss != m ||
+      lryy != 7 * (size_t)nCand || lrxty != (size_t)p * nCand || lG != (size_t)p * p || lrpv != m || lout != 5)
+    return fit_throw(env, "smoothness: arrays of the wrong sizes");
+  const int32_t *vox = voxP, *candOf = candOfP, *maskIndex = maskP;
+  for (size_t k = 0; k < m; k++)
+    if (vox[k] < 0 || vox[k] >= nxy * nz || candOf[k] < 0 || (uint32_t)candOf[k] >= nCand)
+      return fit_throw(env, "smoothness: a voxel outside the grid or the candidates");
+  for (int64_t i = 0; i < nxy * nz; i++)
+    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return fit_throw(env, "smoothness: a mask index out of range");
+  const double *beta = betaP, *rss = rssP, *ryy = ryyP, *rxty = rxtyP, *Gf = GP;
+  double *rpv = rpvP, *out = outP;
+  double *Gb = malloc(sizeof(double) * m * p);
+  if (!Gb) return fit_throw(env, "smoothness: out of memory");
+  for (size_t b = 0; b < m; b++)
+    for (uint32_t i = 0; i < p; i++) {
+      double t = 0;
+      for (uint32_t j = 0; j < p; j++) t += Gf[i * p + j] * beta[b * p + j];
+      Gb[b * p + i] = t;
+    }
+#define BGB(a, b)                                                                                              \
+  ({                                                                                                           \
+    double s_ = 0;                                                                                             \
+    for (uint32_t i_ = 0; i_ < p; i_++) s_ += beta[(size_t)(a) * p + i_] * Gb[(size_t)(b) * p + i_];          \
+    s_;                                                                                                        \
+  })
+#define DOT(ai, bm)                                                                                            \
+  ({                                                                                                           \
+    double s_ = 0;                                                                                             \
+    for (uint32_t j_ = 0; j_ < p; j_++) s_ += rxty[(size_t)j_ * nCand + (ai)] * beta[(size_t)(bm) * p + j_];   \
+    s_;                                                                                                        \
+  })
+#define EPROD(yab, a, b) ((yab) - DOT(candOf[a], b) - DOT(candOf[b], a) + BGB(a, b))
+#define SD(v) sqrt(rss[v] / df)
+  const double l3 = log2x4 * log2x4 * log2x4;
+  const double tiny = sqrt(2.220446049250313e-16);
+  double sumImg = 0, sumX = 0, sumY = 0, sumZ = 0, nValid = 0;
+  for (size_t k = 0; k < m; k++) {
+    rpv[k] = NAN;
+    const int64_t idx = vox[k];
+    const int64_t x = idx % nx, y = (idx / nx) % ny, z = idx / nxy;
+    if (x + 1 >= nx || y + 1 >= ny || z + 1 >= nz) continue;
+    const int32_t ix = maskIndex[idx + 1], iy = maskIndex[idx + nx], iz = maskIndex[idx + nxy];
+    if (ix < 0 || iy < 0 || iz < 0) continue;
+    if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 ||
+        maskIndex[idx + 1 + nx + nxy] < 0)
+      continue;
+    const size_t c = (size_t)candOf[k];
+    const double sv = SD(k), sx = SD(ix), sy = SD(iy), sz = SD(iz);
+    const double Rvv = EPROD(ryy[c], k, k) / (sv * sv);
+    const bool inAverage = Rvv >= tiny;
+    const double Rxx = EPROD(ryy[candOf[ix]], ix, ix) / (sx * sx);
+    const double Ryy = EPROD(ryy[candOf[iy]], iy, iy) / (sy * sy);
+    const double Rzz = EPROD(ryy[candOf[iz]], iz, iz) / (sz * sz);
+    const double Rvx = EPROD(ryy[1 * (size_t)nCand + c], k, ix) / (sv * sx);
+    const double Rvy = EPROD(ryy[2 * (size_t)nCand + c], k, iy) / (sv * sy);
+    const double Rvz = EPROD(ryy[3 * (size_t)nCand + c], k, iz) / (sv * sz);
+    const double Rxy = EPROD(ryy[4 * (size_t)nCand + c], ix, iy) / (sx * sy);
+    const double Rxz = EPROD(ryy[5 * (size_t)nCand + c], ix, iz) / (sx * sz);
+    const double Ryz = EPROD(ryy[6 * (size_t)nCand + c], iy, iz) / (sy * sz);
+    const double Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
+    const double Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
+    const double Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
+    const double Lxy = (Rxy - Rvx - Rvy + Rvv) * scale;
+    const double Lxz = (Rxz - Rvx - Rvz + Rvv) * scale;
+    const double Lyz = (Ryz - Rvy - Rvz + Rvv) * scale;
+    double det = Lxx * Lyy * Lzz + 2 * Lxy * Lyz * Lxz - Lxx * Lyz * Lyz - Lxy * Lxy * Lzz - Lxz * Lyy * Lxz;
+    if (det < 0) det = 0;
+    const double img = sqrt(det / l3);
+    rpv[k] = img;
+    if (!inAverage || !isfinite(img)) continue;
+    sumImg += img;
+    sumX += sqrt(Lxx / log2x4);
+    sumY += sqrt(Lyy / log2x4);
+    sumZ += sqrt(Lzz / log2x4);
+    nValid++;
+  }
+#undef BGB
+#undef DOT
+#undef EPROD
+#undef SD
+  free(Gb);
+  out[0] = sumImg;
+  out[1] = sumX;
+  out[2] = sumY;
+  out[3] = sumZ;
+  out[4] = nValid;
+  return NULL;
+}
+
 /* fitLevel(): the instruction set fitBatch uses on this CPU */
 static napi_value js_fit_level(napi_env env, napi_callback_info info) {
   (void)info;
@@ -413,6 +537,8 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "fitBatch", fn);
   napi_create_function(env, "fitMerge", NAPI_AUTO_LENGTH, js_fit_merge, NULL, &fn);
   napi_set_named_property(env, exports, "fitMerge", fn);
+  napi_create_function(env, "smoothness", NAPI_AUTO_LENGTH, js_smoothness, NULL, &fn);
+  napi_set_named_property(env, exports, "smoothness", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
 }

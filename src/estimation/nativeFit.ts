@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { SmoothnessLoop } from './smoothness.js';
 
 /** The addon's fit functions (see native/vbm_fit.c for their arguments). */
 export interface NativeFit {
@@ -28,9 +29,59 @@ export interface NativeFit {
     tryy: Float64Array,
     trxty: Float64Array,
   ): void;
+  smoothness(
+    dims: Int32Array,
+    vox: Int32Array,
+    candOf: Int32Array,
+    maskIndex: Int32Array,
+    p: number,
+    nCand: number,
+    beta: Float64Array,
+    rss: Float64Array,
+    ryy: Float64Array,
+    rxty: Float64Array,
+    G: Float64Array,
+    scale: number,
+    df: number,
+    log2x4: number,
+    rpv: Float64Array,
+    out: Float64Array,
+  ): void;
 }
 
 let loaded: NativeFit | null | undefined;
+
+/**
+ * The smoothness estimate's voxel loop in C (the same bits as smoothness.ts's), or undefined where
+ * there is no native fit kernel (or VBM_FIT_KERNEL says `wasm` or `js`).
+ */
+export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  const native = choice === 'wasm' || choice === 'js' ? null : loadNativeFit();
+  if (!native) return undefined;
+  return (inp, scale, log2x4, rpv) => {
+    const out = new Float64Array(5);
+    native.smoothness(
+      Int32Array.from(inp.dims),
+      inp.vox,
+      inp.candOf,
+      inp.maskIndex,
+      inp.p,
+      inp.nCand,
+      inp.beta,
+      inp.rss,
+      inp.ryy,
+      inp.rxty,
+      Float64Array.from(inp.G.flat()),
+      scale,
+      inp.df,
+      log2x4,
+      rpv,
+      out,
+    );
+    return [out[0], out[1], out[2], out[3], out[4]];
+  };
+}
 
 /** The native fit kernel of this process, or null (loaded once). */
 export function loadNativeFit(): NativeFit | null {
@@ -40,8 +91,13 @@ export function loadNativeFit(): NativeFit | null {
   if (!existsSync(file)) return loaded;
   try {
     const addon = createRequire(import.meta.url)(file) as Partial<Omit<NativeFit, 'level'>> & { fitLevel?(): string };
-    if (addon.fitBatch && addon.fitMerge && addon.fitLevel)
-      loaded = { level: addon.fitLevel(), fitBatch: addon.fitBatch, fitMerge: addon.fitMerge };
+    if (addon.fitBatch && addon.fitMerge && addon.smoothness && addon.fitLevel)
+      loaded = {
+        level: addon.fitLevel(),
+        fitBatch: addon.fitBatch,
+        fitMerge: addon.fitMerge,
+        smoothness: addon.smoothness,
+      };
   } catch {
     // an addon built for another Node or machine: the WebAssembly kernel runs
   }
