@@ -98,7 +98,9 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
       else src.forEach((x, i) => v.setFloat64(offset + 8 * i, x, le));
       break;
     case DT.UINT8:
-      src.forEach((x, i) => v.setUint8(offset + i, clampRound(enc(x), 0, 255)));
+      // bytes as they are (a mask): each is already an integer in 0..255, so the same bytes as below
+      if (slope === 1 && inter === 0 && src instanceof Uint8Array) new Uint8Array(buf, offset, nvox).set(src);
+      else src.forEach((x, i) => v.setUint8(offset + i, clampRound(enc(x), 0, 255)));
       break;
     case DT.INT8:
       src.forEach((x, i) => v.setInt8(offset + i, clampRound(enc(x), -128, 127)));
