@@ -283,8 +283,11 @@ export function createSumAccumulator(
       dirty = false;
     },
   };
-  let dirty = true;
-  acc.reset();
+  // a new WebAssembly memory is zero: only the masks and extremes need their start values
+  ok.fill(1);
+  vmin.fill(Infinity);
+  vmax.fill(-Infinity);
+  let dirty = false;
   return acc;
 }
 
