@@ -19,6 +19,7 @@ import {
   createSums,
 } from '../src/estimation/accumulate.js';
 import { createSumAccumulator } from '../src/estimation/accumulateWasm.js';
+import { createMergeOrder, mergeInTurn } from '../src/estimation/chunkMerge.js';
 import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { tempDir } from './helpers.js';
@@ -114,41 +115,58 @@ function sameBits(name: string, a: ArrayLike<number> & { buffer: ArrayBufferLike
 
 const FIELDS = ['ok', 'vmin', 'vmax', 'yy', 'xty', 'ryy', 'rxty'] as const;
 
-test('SIMD sums are the same bits as a float64 reference and as the JavaScript kernel', (t) => {
-  const p = 4;
-  const layout = layoutOf(p);
-  const acc = createSumAccumulator(layout, 4);
-  if (!acc) {
-    t.skip('no WebAssembly SIMD in this Node');
-    return;
+/** The WebAssembly kernel and the native one (vbm_fit.c, on the same memory), each against the references. */
+const KERNELS = ['wasm', 'native'] as const;
+
+/** An accumulator with `kernel`, or undefined (the test skipped, saying why) where this build has none. */
+function accumulator(
+  t: { skip(why: string): void },
+  layout: FitLayout,
+  batch: number,
+  kernel: (typeof KERNELS)[number],
+): ReturnType<typeof createSumAccumulator> {
+  const acc = createSumAccumulator(layout, batch, { kernel });
+  if (!acc) t.skip('no WebAssembly SIMD in this Node');
+  else if (kernel === 'native' && acc.kernel === 'wasm') {
+    t.skip('no native fit kernel in this build (VBM_NATIVE=0, or no C compiler)');
+    return undefined;
   }
-  const scans = scansOf(11, p, 7);
-  // batches of 4, 4, 3 (as the fit's batches), after a chunk that must not leak into this one
-  acc.add(scansOf(3, p, 99).map((s) => ({ ...s, stats: undefined })));
-  acc.reset();
-  for (let b = 0; b < scans.length; b += 4) acc.add(scans.slice(b, b + 4));
-  const reused = createSums(layout);
-  reused.yy.fill(123); // a recycled chunk's arrays: every value must be overwritten
-  const simd = acc.copyOut(reused);
-  assert.equal(simd, reused);
-  const ref = reference(layout, scans);
-  const js = createSums(layout);
-  const jsScans = scans.map((s) => ({ ...s, stats: { removed: 0, nonZero: 0, sum: 0, finite: 0 } }));
-  const scratch = createScratch(layout);
-  for (let b = 0; b < scans.length; b += 4) addScans(js, layout, scratch, jsScans.slice(b, b + 4));
-  for (const f of FIELDS) {
-    sameBits(`${f} (SIMD vs reference)`, simd[f], ref[f]);
-    sameBits(`${f} (SIMD vs addScans)`, simd[f], js[f]);
-  }
-  // the data exercise what they should: some voxels masked, some NaN products, some kept
-  assert.ok(simd.ok.includes(0) && simd.ok.includes(1));
-  assert.ok(simd.ryy.some(Number.isNaN) && simd.ryy.some(Number.isFinite));
-  scans.forEach((s, k) => {
-    const [removed, nonZero, finite, sum] = ref.stats[k];
-    assert.deepEqual([s.stats!.removed, s.stats!.nonZero, s.stats!.finite], [removed, nonZero, finite], `scan ${k}`);
-    assert.ok(Math.abs(s.stats!.sum - sum) <= 1e-12 * Math.abs(sum), `scan ${k}: sum ${s.stats!.sum} vs ${sum}`);
+  return acc;
+}
+
+for (const kernel of KERNELS)
+  test(`${kernel} sums are the same bits as a float64 reference and as the JavaScript kernel`, (t) => {
+    const p = 4;
+    const layout = layoutOf(p);
+    const acc = accumulator(t, layout, 4, kernel);
+    if (!acc) return;
+    const scans = scansOf(11, p, 7);
+    // batches of 4, 4, 3 (as the fit's batches), after a chunk that must not leak into this one
+    acc.add(scansOf(3, p, 99).map((s) => ({ ...s, stats: undefined })));
+    acc.reset();
+    for (let b = 0; b < scans.length; b += 4) acc.add(scans.slice(b, b + 4));
+    const reused = createSums(layout);
+    reused.yy.fill(123); // a recycled chunk's arrays: every value must be overwritten
+    const simd = acc.copyOut(reused);
+    assert.equal(simd, reused);
+    const ref = reference(layout, scans);
+    const js = createSums(layout);
+    const jsScans = scans.map((s) => ({ ...s, stats: { removed: 0, nonZero: 0, sum: 0, finite: 0 } }));
+    const scratch = createScratch(layout);
+    for (let b = 0; b < scans.length; b += 4) addScans(js, layout, scratch, jsScans.slice(b, b + 4));
+    for (const f of FIELDS) {
+      sameBits(`${f} (SIMD vs reference)`, simd[f], ref[f]);
+      sameBits(`${f} (SIMD vs addScans)`, simd[f], js[f]);
+    }
+    // the data exercise what they should: some voxels masked, some NaN products, some kept
+    assert.ok(simd.ok.includes(0) && simd.ok.includes(1));
+    assert.ok(simd.ryy.some(Number.isNaN) && simd.ryy.some(Number.isFinite));
+    scans.forEach((s, k) => {
+      const [removed, nonZero, finite, sum] = ref.stats[k];
+      assert.deepEqual([s.stats!.removed, s.stats!.nonZero, s.stats!.finite], [removed, nonZero, finite], `scan ${k}`);
+      assert.ok(Math.abs(s.stats!.sum - sum) <= 1e-12 * Math.abs(sum), `scan ${k}: sum ${s.stats!.sum} vs ${sum}`);
+    });
   });
-});
 
 test('a scan not in a slot is copied in; a batch larger than the slots is refused', (t) => {
   const layout = layoutOf(2);
@@ -166,7 +184,7 @@ test('a scan not in a slot is copied in; a batch larger than the slots is refuse
   assert.throws(() => acc.add(scansOf(3, 2, 1)), /at most 2 scans/);
 });
 
-test('vbm run gives the same bytes with the SIMD and the JavaScript kernels (float32 and int16 scans)', async () => {
+test('vbm run gives the same bytes with the native, WebAssembly SIMD and JavaScript kernels (float32 and int16 scans)', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const cohort = makeCohort({
@@ -194,8 +212,9 @@ test('vbm run gives the same bytes with the SIMD and the JavaScript kernels (flo
       ['int16', intDesign],
     ]) {
       const outs: string[] = [];
-      for (const kernel of ['wasm', 'js']) {
-        if (kernel === 'js') process.env.VBM_FIT_KERNEL = 'js';
+      // the default (the native kernel where the addon has it), WebAssembly, JavaScript
+      for (const kernel of ['default', 'wasm', 'js']) {
+        if (kernel !== 'default') process.env.VBM_FIT_KERNEL = kernel;
         else delete process.env.VBM_FIT_KERNEL;
         const out = join(dir, `${format}-${kernel}`);
         try {
@@ -222,13 +241,55 @@ test('vbm run gives the same bytes with the SIMD and the JavaScript kernels (flo
       ).scans.map((s) => xxh3Reference(readFileSync(s.path)));
       assert.deepEqual(recorded(outs[0]), direct);
       assert.deepEqual(recorded(outs[1]), direct);
+      assert.deepEqual(recorded(outs[2]), direct);
       const images = readdirSync(outs[0]).filter((f) => f.endsWith('.nii'));
       assert.ok(images.includes('RPV.nii') && images.includes('spmT_0001.nii'));
       for (const f of images) {
-        assert.ok(readFileSync(join(outs[0], f)).equals(readFileSync(join(outs[1], f))), `${format}: ${f} differs`);
+        for (const o of outs.slice(1))
+          assert.ok(readFileSync(join(outs[0], f)).equals(readFileSync(join(o, f))), `${format}: ${f} differs in ${o}`);
       }
     }
   } finally {
     cleanup();
   }
 });
+
+for (const kernel of KERNELS)
+  test(`${kernel}: chunks added to a shared total in turn (mergeOut) are the same bits as chunk sums from zero added in order, and the kernel starts the next chunk from zero`, (t) => {
+    const p = 3;
+    const layout = layoutOf(p);
+    const acc = accumulator(t, layout, 4, kernel);
+    if (!acc) return;
+    const chunks = [scansOf(5, p, 11), scansOf(4, p, 12), scansOf(6, p, 13)];
+    const order = createMergeOrder([layout]);
+    chunks.forEach((scans, k) => {
+      acc.reset();
+      for (let b = 0; b < scans.length; b += 4) acc.add(scans.slice(b, b + 4));
+      mergeInTurn(order, 0, k, (total, first) => acc.mergeOut(total, first));
+    });
+    assert.equal(Atomics.load(order.merged, 0), 3);
+    // independently: each chunk summed from zero by the float64 reference, then added in chunk order
+    // as the definitions say (sums add, masks AND, extremes combine)
+    const refs = chunks.map((c) => reference(layout, c));
+    const want = createSums(layout);
+    for (let i = 0; i < want.nCand; i++) {
+      want.ok[i] = refs.every((r) => r.ok[i] === 1) ? 1 : 0;
+      want.vmin[i] = Math.min(...refs.map((r) => r.vmin[i]));
+      want.vmax[i] = Math.max(...refs.map((r) => r.vmax[i]));
+    }
+    for (const f of ['yy', 'xty', 'ryy', 'rxty'] as const)
+      for (let i = 0; i < want[f].length; i++) want[f][i] = refs[0][f][i] + refs[1][f][i] + refs[2][f][i];
+    const total = order.totals[0];
+    // the shared total's arrays are views on one buffer: compare element by element (bits of float64 via Object.is)
+    for (const f of FIELDS)
+      for (let i = 0; i < want[f].length; i++)
+        if (!Object.is(total[f][i], want[f][i])) assert.fail(`${f}[${i}]: ${total[f][i]} vs ${want[f][i]}`);
+    // after mergeOut the kernel is at zero: one more chunk alone gives that chunk's sums
+    acc.reset();
+    acc.add(chunks[1].slice(0, 4));
+    const again = acc.copyOut();
+    const ref1 = reference(layout, chunks[1].slice(0, 4));
+    for (const f of FIELDS) sameBits(`${f} (after mergeOut)`, again[f], ref1[f]);
+    // a chunk whose turn has passed is refused
+    assert.throws(() => mergeInTurn(order, 0, 1, () => undefined), /in order/);
+  });

@@ -3,12 +3,16 @@
  * same sums, the same bits, about five times fewer instructions. One accumulator per layout and
  * thread holds, in its own memory, the sums of the current chunk and the scans of one batch;
  * scans are decoded straight into its slots, and the chunk's sums are copied out when it ends
- * (into recycled arrays when the caller has them, so no fresh pages are faulted in per chunk).
+ * (into recycled arrays when the caller has them, so no fresh pages are faulted in per chunk), or
+ * added by the kernel to a shared total (mergeOut). Where the native addon has the fit kernel
+ * (native/vbm_fit.c: AVX2, prefetching the scans' voxels ahead of use), it does the adding and
+ * merging on this same memory, with the same operations: the same bits, in about half the time.
  */
 import type { SumKernel } from './scanFold.js';
 import { readFileSync } from 'node:fs';
 import { DT } from '../io/nifti/datatypes.js';
-import { BLOCK, type FitLayout, RYY_TERMS, createSums } from './accumulate.js';
+import { loadNativeFit } from './nativeFit.js';
+import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, createSums } from './accumulate.js';
 
 /** The SIMD kernel's accumulator (the interface the pure fold expects of a kernel with its own sums). */
 export type SumAccumulator = SumKernel;
@@ -51,8 +55,15 @@ const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * A SIMD accumulator for `layout` with `batch` scan slots, or undefined when WebAssembly SIMD is
  * unavailable or the layout does not fit in 4 GB (the caller then uses addScans).
  */
-export function createSumAccumulator(layout: FitLayout, batch: number): SumAccumulator | undefined {
-  if (process.env.VBM_FIT_KERNEL === 'js') return undefined;
+export function createSumAccumulator(
+  layout: FitLayout,
+  batch: number,
+  opts: { kernel?: 'native' | 'wasm' } = {},
+): (SumAccumulator & { kernel: string }) | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  if (choice === 'js') return undefined;
+  // the native kernel (same sums, same bits) where the addon has it, unless told otherwise
+  const native = (opts.kernel ?? (choice === 'wasm' ? 'wasm' : 'native')) === 'native' ? loadNativeFit() : null;
   const mod = kernelModule();
   if (!mod) return undefined;
   const { cand, p, dims } = layout;
@@ -67,6 +78,8 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
     return a;
   };
   const nanAt = take(16);
+  const headerAt = take(4 * 14);
+  const descAt = take(64 * batch);
   const termsAt = take(16 * p * batch);
   const statsAt = take(32 * batch);
   const candAt = take(4 * nPad);
@@ -111,6 +124,25 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
     }
   }
   exports.init(candAt, nbAt[0], nbAt[1], nbAt[2], okAt, vminAt, vmaxAt, yyAt, ryyAt, 8 * nPad, nanAt);
+  // the same layout for the native kernel (vbm_fit.c's header; ryy 0: no residual sums)
+  new Int32Array(buf, headerAt, 14).set([
+    candAt,
+    nbAt[0],
+    nbAt[1],
+    nbAt[2],
+    okAt,
+    vminAt,
+    vmaxAt,
+    yyAt,
+    layout.smoothness ? ryyAt : 0,
+    8 * nPad,
+    nanAt,
+    n,
+    BLOCK,
+    nvox,
+  ]);
+  const memU8 = new Uint8Array(buf);
+  const descF64 = new Float64Array(buf, descAt, 8 * batch);
   const ok = new Uint8Array(buf, okAt, nPad);
   const vmin = new Float32Array(buf, vminAt, nPad);
   const vmax = new Float32Array(buf, vmaxAt, nPad);
@@ -120,7 +152,8 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
   const termsI32 = new Int32Array(buf, termsAt, 4 * p * batch);
   const termsF64 = new Float64Array(buf, termsAt, 2 * p * batch);
   const statsF64 = new Float64Array(buf, statsAt, 4 * batch);
-  const acc: SumAccumulator = {
+  const acc: SumAccumulator & { kernel: string } = {
+    kernel: native ? `native-${native.level}` : 'wasm',
     slots,
     fileSlot(k, h, bytes) {
       const inPlace =
@@ -136,13 +169,16 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
       return k < batch && inPlace ? new Uint8Array(buf, slotAt[k] - h.voxOffset, bytes) : undefined;
     },
     reset() {
+      if (!dirty) return;
       ok.fill(1);
       vmin.fill(Infinity);
       vmax.fill(-Infinity);
       sumsF64.fill(0);
+      dirty = false;
     },
     add(scans) {
       if (scans.length > batch) throw new Error(`at most ${batch} scans per batch`);
+      dirty = true;
       const datas: number[] = [];
       const nterms: number[] = [];
       statsF64.fill(0);
@@ -166,24 +202,42 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
         nterms.push(t);
       });
       const resid = layout.smoothness;
-      for (let c0 = 0; c0 < n; c0 += BLOCK) {
-        const c1 = Math.min(n, c0 + BLOCK);
-        for (let k = 0; k < scans.length; k++) {
-          const s = scans[k];
-          scan(
-            c0,
-            c1,
-            datas[k],
-            s.scale ?? 1,
-            s.threshold,
-            s.zeroIsMissing ? 1 : 0,
-            termsAt + 16 * k * p,
-            nterms[k],
-            resid && s.inResidualSubset ? 1 : 0,
-            statsAt + 32 * k,
+      if (native) {
+        scans.forEach((s, k) => {
+          descF64.set(
+            [
+              datas[k],
+              s.scale ?? 1,
+              s.threshold,
+              s.zeroIsMissing ? 1 : 0,
+              termsAt + 16 * k * p,
+              nterms[k],
+              resid && s.inResidualSubset ? 1 : 0,
+              statsAt + 32 * k,
+            ],
+            8 * k,
           );
+        });
+        native.fitBatch(memU8, headerAt, descAt, scans.length);
+      } else
+        for (let c0 = 0; c0 < n; c0 += BLOCK) {
+          const c1 = Math.min(n, c0 + BLOCK);
+          for (let k = 0; k < scans.length; k++) {
+            const s = scans[k];
+            scan(
+              c0,
+              c1,
+              datas[k],
+              s.scale ?? 1,
+              s.threshold,
+              s.zeroIsMissing ? 1 : 0,
+              termsAt + 16 * k * p,
+              nterms[k],
+              resid && s.inResidualSubset ? 1 : 0,
+              statsAt + 32 * k,
+            );
+          }
         }
-      }
       scans.forEach((s, k) => {
         if (!s.stats) return;
         s.stats.removed += statsF64[4 * k];
@@ -205,7 +259,80 @@ export function createSumAccumulator(layout: FitLayout, batch: number): SumAccum
       }
       return out;
     },
+    mergeOut(total, first) {
+      if (
+        total.nCand !== n ||
+        total.xty.length !== n * p ||
+        total.ryy.length !== (layout.smoothness ? n * RYY_TERMS : 0)
+      )
+        throw new Error('merged sums of another layout');
+      if (native) {
+        const t = total;
+        native.fitMerge(memU8, headerAt, xtyAt, rxtyAt, p, first, t.ok, t.vmin, t.vmax, t.yy, t.xty, t.ryy, t.rxty);
+        dirty = false;
+        return;
+      }
+      mergeMasks(total, ok, vmin, vmax, n, first);
+      mergeRow(total.yy, 0, row(yyAt, 0), first);
+      for (let j = 0; j < p; j++) mergeRow(total.xty, j * n, row(xtyAt, j), first);
+      if (total.ryy.length) {
+        for (let k = 0; k < RYY_TERMS; k++) mergeRow(total.ryy, k * n, row(ryyAt, k), first);
+        for (let j = 0; j < p; j++) mergeRow(total.rxty, j * n, row(rxtyAt, j), first);
+      }
+      // (the pad voxel's sums, never read back, are not zeroed here; reset() would zero them)
+      dirty = false;
+    },
   };
+  // the sums are zeroed although a new memory reads as zero: written first, each page is faulted in
+  // once; read first (by the kernel's adds), it maps the shared zero page and the first store then
+  // faults again and flushes every thread's TLB (IPIs that cost ~0.4 s of system time per run)
+  let dirty = true;
   acc.reset();
   return acc;
+}
+
+/**
+ * total[off + i] = total[off + i] + a[i] (or a[i] itself for the first chunk), then a[i] = 0:
+ * mergeSums' additions, with the accumulator's reset in the same pass.
+ */
+function mergeRow(total: Float64Array, off: number, a: Float64Array, first: boolean): void {
+  const n = a.length;
+  if (first) {
+    total.set(a, off);
+    a.fill(0);
+  } else
+    for (let i = 0; i < n; i++) {
+      total[off + i] += a[i];
+      a[i] = 0;
+    }
+}
+
+/** The masks' and extremes' part of mergeSums (or a copy for the first chunk), then their reset. */
+function mergeMasks(
+  total: FitSums,
+  ok: Uint8Array,
+  vmin: Float32Array,
+  vmax: Float32Array,
+  n: number,
+  first: boolean,
+): void {
+  if (first) {
+    total.ok.set(ok.subarray(0, n));
+    total.vmin.set(vmin.subarray(0, n));
+    total.vmax.set(vmax.subarray(0, n));
+  } else {
+    const tOk = total.ok;
+    const tMin = total.vmin;
+    const tMax = total.vmax;
+    for (let i = 0; i < n; i++) {
+      tOk[i] &= ok[i];
+      const lo = vmin[i];
+      const hi = vmax[i];
+      if (lo < tMin[i]) tMin[i] = lo;
+      if (hi > tMax[i]) tMax[i] = hi;
+    }
+  }
+  ok.fill(1);
+  vmin.fill(Infinity);
+  vmax.fill(-Infinity);
 }

@@ -1,3 +1,4 @@
+import { nativeSmoothnessLoop } from './nativeFit.js';
 import { availableParallelism } from 'node:os';
 import { readHeaderOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
@@ -121,5 +122,6 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     timings,
     UFp: opts.UFp,
     lap,
+    smoothnessLoop: nativeSmoothnessLoop(),
   });
 }

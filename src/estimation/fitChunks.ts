@@ -3,12 +3,15 @@
  * is summed from zero (in-process or by whichever worker thread is free), and the chunks' sums
  * are added in chunk order. Floating-point addition is not associative, so this fixed order is
  * what makes beta, ResMS and RPV the same bytes for any number of workers (and, later, tasks).
- * At most `workers` chunks are in flight or waiting for their turn, so memory holds
- * workers + 1 sets of sums. The chunks run on the one thread pool (node/threadPool.ts, behind the
+ * With worker threads, each thread adds its chunk to the shared total itself when the chunk
+ * before it is in (chunkMerge.ts), so memory holds one set of sums per thread (in its kernel)
+ * and one total per group. The chunks run on the one thread pool (node/threadPool.ts, behind the
  * WorkRunner seam of src/work.ts); fitChunkWorker.ts is their work module.
  */
 import { ThreadPool } from '../node/threadPool.js';
-import { type FitSums, mergeSums, sumsBuffers } from './accumulate.js';
+import { invariant } from '../errors.js';
+import { type FitSums, mergeSums } from './accumulate.js';
+import { createMergeOrder } from './chunkMerge.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 import type { FitChunkItem, FitChunkShared } from './fitChunkWorker.js';
 
@@ -39,36 +42,39 @@ export async function streamGroupSums(
   workers: number,
   onScan: (r: ScanReport) => void,
 ): Promise<FitSums[]> {
-  const chunks = jobs.flatMap((j, g) => fitChunks(j).map((c) => ({ g, job: c })));
-  const totals: (FitSums | undefined)[] = jobs.map(() => undefined);
-  // a chunk's arrays, once added, are reused for a later chunk (no fresh pages per chunk)
-  const spares: FitSums[] = [];
-  const add = (g: number, s: FitSums): void => {
-    const t = totals[g];
-    if (t) {
-      mergeSums(t, s);
-      spares.push(s);
-    } else totals[g] = s;
-  };
-  if (workers === 0 || chunks.length === 1) {
-    for (const c of chunks) add(c.g, runFitJob(c.job, onScan, undefined, spares.pop()));
-    return totals.map((t) => t!);
+  const perJob = jobs.map(fitChunks);
+  if (workers === 0 || perJob.flat().length === 1) {
+    // in this thread: each chunk's sums added to its group's total in chunk order; a chunk's
+    // arrays, once added, are reused for a later chunk (no fresh pages per chunk)
+    const spares: FitSums[] = [];
+    return perJob.map((chunks) => {
+      let total: FitSums | undefined;
+      for (const c of chunks) {
+        const s = runFitJob(c, onScan, undefined, spares.pop());
+        if (total) {
+          mergeSums(total, s);
+          spares.push(s);
+        } else total = s;
+      }
+      return total!;
+    });
   }
+  // on the pool: each thread adds the chunks it sums to their group's shared total, in chunk
+  // order (chunkMerge.ts); the pool hands chunks out in order, so chunk k-1 is always being
+  // summed or already added when chunk k waits for it
+  const order = createMergeOrder(jobs.map((j) => j.layout));
   const { scans: _all, ...base } = jobs[0];
   void _all;
-  // a chunk is handed out only while fewer than `workers` chunks are unmerged
-  await new ThreadPool(workers).run<FitChunkShared, FitChunkItem, FitSums, ScanReport>({
+  const items = perJob.flatMap((chunks, g) => chunks.map((c, k) => ({ scans: c.scans, g, k })));
+  await new ThreadPool(workers).run<FitChunkShared, FitChunkItem, number, ScanReport>({
     module: new URL('./fitChunkWorker.js', import.meta.url).href,
-    shared: base,
-    items: chunks.map((c) => ({ scans: c.job.scans })),
-    handOut: (item) => {
-      const spare = spares.pop();
-      return spare ? { item: { ...item, spare }, transfer: sumsBuffers(spare) } : { item };
-    },
-    ordered: true,
-    onResult: (sums, i) => add(chunks[i].g, sums),
+    shared: { ...base, order },
+    items,
+    onResult: () => undefined,
     onNote: (report) => onScan(report),
     label: 'fit worker',
   });
-  return totals.map((t) => t!);
+  for (let g = 0; g < jobs.length; g++)
+    invariant(Atomics.load(order.merged, g) === perJob[g].length, 'every chunk of the fit added to its total');
+  return order.totals;
 }

@@ -3,6 +3,7 @@ import type { NiftiHeader } from '../io/nifti/header.js';
 import { type FitLayout, type FitSums, type Scratch, createScratch } from './accumulate.js';
 import { type SumAccumulator, createSumAccumulator } from './accumulateWasm.js';
 import { type FitJob, type ScanReport, ScanFolder, checkGrid } from './scanFold.js';
+import type { MergeOrder } from './chunkMerge.js';
 
 // the pure folding (and these types) live in scanFold.ts; these names stay importable from here
 export { type FitJob, type ScanReport, checkGrid } from './scanFold.js';
@@ -36,6 +37,26 @@ function kernelFor(layout: FitLayout, batch: number): { acc?: SumAccumulator; sc
  * ~140 MB of new pages per chunk on the seed-size cohort).
  */
 export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSize = 8, into?: FitSums): FitSums {
+  return foldJob(job, onScan, batchSize, into).finish();
+}
+
+/**
+ * Sum the job's scans as chunk `k` of group `g` and add them to the group's shared total in chunk
+ * order (chunkMerge.ts): what a worker thread does with each chunk it is handed.
+ */
+export function mergeFitJob(
+  job: FitJob,
+  onScan: (r: ScanReport) => void,
+  order: MergeOrder,
+  g: number,
+  k: number,
+  batchSize = 8,
+): void {
+  foldJob(job, onScan, batchSize).finishInto(order, g, k);
+}
+
+/** Read the job's scans and fold them in (the last batch is left to finish or finishInto). */
+function foldJob(job: FitJob, onScan: (r: ScanReport) => void, batchSize: number, into?: FitSums): ScanFolder {
   const kernel = kernelFor(job.layout, batchSize);
   const acc = kernel.acc;
   const fold = new ScanFolder(job, onScan, batchSize, kernel, into);
@@ -77,5 +98,5 @@ export function runFitJob(job: FitJob, onScan: (r: ScanReport) => void, batchSiz
       fold.flush();
     }
   }
-  return fold.finish();
+  return fold;
 }

@@ -23,7 +23,7 @@ import {
 } from './nonSphericity.js';
 import type { FitItem, FitJob, ScanReport } from './scanFold.js';
 import type { ScanRef } from './scanList.js';
-import { type SmoothnessEstimate, estimateSmoothness } from './smoothness.js';
+import { type SmoothnessEstimate, type SmoothnessLoop, estimateSmoothness } from './smoothness.js';
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
 export interface FittedModel {
@@ -135,6 +135,8 @@ export interface SummedScans {
   UFp?: number;
   /** Called at the end of each step with its name ('pool', 'solve', 'smoothness'), for timings. */
   lap?: (name: string) => void;
+  /** The smoothness estimate's voxel loop (default: smoothness.ts's; the native addon has one). */
+  smoothnessLoop?: SmoothnessLoop;
 }
 
 /** The fitted model from the summed scans: analysis mask, estimates, ResMS, smoothness. */
@@ -258,23 +260,26 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   lap('solve');
   // 6. smoothness from the residual-subset sums
   const sub = [...subset].sort((a, b) => a - b);
-  const smoothness = estimateSmoothness({
-    dims: inp.dims,
-    vox,
-    candOf,
-    maskIndex,
-    p,
-    beta,
-    rss,
-    ryy: sums.ryy,
-    rxty: sums.rxty,
-    G: matmul(transpose(XS), XS),
-    nCand,
-    nScans: design.n,
-    nResiduals: sub.length,
-    // the standardised residuals use n - rank of the (whitened) design
-    df: design.n - design.rank,
-  });
+  const smoothness = estimateSmoothness(
+    {
+      dims: inp.dims,
+      vox,
+      candOf,
+      maskIndex,
+      p,
+      beta,
+      rss,
+      ryy: sums.ryy,
+      rxty: sums.rxty,
+      G: matmul(transpose(XS), XS),
+      nCand,
+      nScans: design.n,
+      nResiduals: sub.length,
+      // the standardised residuals use n - rank of the (whitened) design
+      df: design.n - design.rank,
+    },
+    inp.smoothnessLoop,
+  );
   lap('smoothness');
   const byRow = new Map(reports.map((r) => [r.row, r]));
   return {

@@ -4,7 +4,7 @@
  */
 import { invariant } from '../errors.js';
 import { DT } from '../io/nifti/datatypes.js';
-import { encodeNifti } from '../io/nifti/encode.js';
+import { type EncodeOptions, encodeNifti, encodeNiftiWith } from '../io/nifti/encode.js';
 import { voxelCount } from '../io/nifti/volume.js';
 import type { ContrastMaps } from './contrastMaps.js';
 import type { FittedModel } from './fitSolve.js';
@@ -35,10 +35,38 @@ export function toGrid(
 ): Float32Array | Float64Array {
   const n = voxelCount(fit.dims);
   const out = kind === 'f32' ? new Float32Array(n) : new Float64Array(n);
+  fillGrid(fit, values, outside, out);
+  return out;
+}
+
+/** toGrid into a zeroed full-grid array. */
+function fillGrid(
+  fit: Pick<FittedModel, 'vox'>,
+  values: ArrayLike<number>,
+  outside: number,
+  out: Float32Array | Float64Array,
+): void {
   if (outside !== 0) out.fill(outside);
   invariant(values.length >= fit.vox.length, 'one value per masked voxel');
   for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k] ?? -1] = values[k] ?? NaN;
-  return out;
+}
+
+/**
+ * encodeNifti of toGrid(fit, values, outside, kind): the same bytes, with the values spread
+ * straight into the file's buffer (no grid-sized array per image).
+ */
+function gridImage(
+  fit: FittedModel,
+  values: ArrayLike<number>,
+  outside: number,
+  kind: 'f32' | 'f64',
+  opts: Omit<EncodeOptions, 'datatype' | 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'>,
+): Uint8Array {
+  return encodeNiftiWith(
+    { dims: fit.dims, affine: fit.affine },
+    { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
+    (out) => fillGrid(fit, values, outside, out),
+  );
 }
 
 /** A named image file's bytes. */
@@ -58,18 +86,12 @@ export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
     for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j] ?? NaN;
     out.push({
       name: imageName.beta(j + 1),
-      bytes: encodeNifti(
-        { dims, affine, data: toGrid(fit, b, NaN) },
-        { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
-      ),
+      bytes: gridImage(fit, b, NaN, 'f32', { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` }),
     });
   }
   out.push({
     name: imageName.ResMS,
-    bytes: encodeNifti(
-      { dims, affine, data: toGrid(fit, fit.resMS, NaN, 'f64') },
-      { datatype: DT.FLOAT64, descrip: 'spm_spm:Residual sum-of-squares' },
-    ),
+    bytes: gridImage(fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }),
   });
   out.push({
     name: imageName.mask,
@@ -80,41 +102,31 @@ export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
   });
   out.push({
     name: imageName.RPV,
-    bytes: encodeNifti(
-      { dims, affine, data: toGrid(fit, fit.smoothness.rpv, NaN, 'f64') },
-      { datatype: DT.FLOAT64, descrip: 'spm_spm: resels per voxel' },
-    ),
+    bytes: gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }),
   });
   return out;
 }
 
 /** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
 export function contrastImages(fit: FittedModel, maps: ContrastMaps): { effect: ImageBytes; stat: ImageBytes } {
-  const { dims, affine } = fit;
   const c = maps.contrast;
   const isT = c.type === 'T';
   const effect = {
     name: isT ? imageName.con(c.index) : imageName.ess(c.index),
-    bytes: encodeNifti(
-      { dims, affine, data: toGrid(fit, maps.effect, NaN) },
-      { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) },
-    ),
+    bytes: gridImage(fit, maps.effect, NaN, 'f32', { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) }),
   };
   const stat = {
     name: isT ? imageName.spmT(c.index) : imageName.spmF(c.index),
-    bytes: encodeNifti(
-      { dims, affine, data: toGrid(fit, maps.stat, 0) },
-      {
-        descrip:
-          `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
-            0,
-            79,
-          ),
-        intent: isT
-          ? { code: 3, p1: maps.df[1], name: 'spmT' }
-          : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
-      },
-    ),
+    bytes: gridImage(fit, maps.stat, 0, 'f32', {
+      descrip:
+        `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
+          0,
+          79,
+        ),
+      intent: isT
+        ? { code: 3, p1: maps.df[1], name: 'spmT' }
+        : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
+    }),
   };
   return { effect, stat };
 }

@@ -13,10 +13,12 @@ import {
   type ScanStats,
   addScans,
   createScratch,
+  mergeSums,
   createSums,
   type Scratch,
 } from './accumulate.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
+import { type MergeOrder, copySums, mergeInTurn } from './chunkMerge.js';
 import { type ThresholdMasking, scanSummary, scanThreshold } from './masking.js';
 import type { ScanRef } from './scanList.js';
 
@@ -109,6 +111,11 @@ export interface SumKernel {
   add(scans: ScanContribution[]): void;
   /** The chunk's sums, copied into `into` when given (arrays of the layout's sizes), else into new arrays. */
   copyOut(into?: FitSums): FitSums;
+  /**
+   * Add the chunk's sums to `total` as mergeSums does (`first`: copy them), and leave the kernel's
+   * own sums reset for the next chunk.
+   */
+  mergeOut(total: FitSums, first: boolean): void;
 }
 
 /** Zero a set of sums for reuse (as createSums makes them). */
@@ -206,5 +213,18 @@ export class ScanFolder {
   finish(): FitSums {
     this.flush();
     return this.acc ? this.acc.copyOut(this.into) : this.sums!;
+  }
+
+  /**
+   * Once every scan is in: add the chunk's sums, as chunk `k` of group `g`, to the group's shared
+   * total when chunks 0..k-1 are in it (chunkMerge.ts), without copying them out of the kernel.
+   */
+  finishInto(order: MergeOrder, g: number, k: number): void {
+    this.flush();
+    mergeInTurn(order, g, k, (total, first) => {
+      if (this.acc) this.acc.mergeOut(total, first);
+      else if (first) copySums(total, this.sums!);
+      else mergeSums(total, this.sums!);
+    });
   }
 }

@@ -48,14 +48,50 @@ export interface SmoothnessInput {
   df: number;
 }
 
-export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
+/**
+ * The voxel loop of the estimate: fills `rpv` (resels per voxel, NaN where derivatives are missing)
+ * and returns the sums over the voxels that enter the average, in voxel order:
+ * [sum of RPV, sum of sqrt(Lxx / 4 ln 2), same for y, same for z, number of voxels]. `scale` is
+ * nScans / df / nResiduals and `log2x4` 4 ln 2. Another implementation (the native addon's) must
+ * give the same bits.
+ */
+export type SmoothnessLoop = (
+  inp: SmoothnessInput,
+  scale: number,
+  log2x4: number,
+  rpv: Float64Array,
+) => [number, number, number, number, number];
+
+export function estimateSmoothness(inp: SmoothnessInput, loop: SmoothnessLoop = smoothnessLoop): SmoothnessEstimate {
+  const m = inp.vox.length;
+  const rpv = new Float64Array(m);
+  const scale = inp.nScans / inp.df / inp.nResiduals;
+  const LOG2x4 = 4 * Math.log(2);
+  const [sumImg, sumX, sumY, sumZ, nValid] = loop(inp, scale, LOG2x4, rpv);
+  const meanImg = sumImg / nValid;
+  const xyz = [sumX / nValid, sumY / nValid, sumZ / nValid];
+  const prod = (sumX / nValid) * (sumY / nValid) * (sumZ / nValid);
+  const resel = xyz.map((v) => Math.cbrt(meanImg) * (v / Math.cbrt(prod)));
+  const fwhmVox = resel.map((r) => {
+    const f = 1 / r;
+    return Number.isFinite(f) && f > 0 ? f : 1;
+  }) as [number, number, number];
+  return { fwhmVox, rpv, nValid, nResiduals: inp.nResiduals };
+}
+
+/** The voxel loop in JavaScript (see SmoothnessLoop). */
+export function smoothnessLoop(
+  inp: SmoothnessInput,
+  scale: number,
+  LOG2x4: number,
+  rpv: Float64Array,
+): [number, number, number, number, number] {
   const [nx, ny, nz] = inp.dims;
   const nxy = nx * ny;
   const { vox, candOf, maskIndex, p, beta, rss, ryy, rxty, G, df, nCand } = inp;
   const m = vox.length;
-  const rpv = new Float64Array(m).fill(NaN);
-  const scale = inp.nScans / df / inp.nResiduals;
-  const LOG2x4 = 4 * Math.log(2);
+  invariant(rpv.length === m, 'smoothness: one RPV per in-mask voxel');
+  rpv.fill(NaN);
   let sumImg = 0;
   let sumX = 0;
   let sumY = 0;
@@ -146,13 +182,5 @@ export function estimateSmoothness(inp: SmoothnessInput): SmoothnessEstimate {
     sumZ += Math.sqrt(Lzz / LOG2x4);
     nValid++;
   }
-  const meanImg = sumImg / nValid;
-  const xyz = [sumX / nValid, sumY / nValid, sumZ / nValid];
-  const prod = (sumX / nValid) * (sumY / nValid) * (sumZ / nValid);
-  const resel = xyz.map((v) => Math.cbrt(meanImg) * (v / Math.cbrt(prod)));
-  const fwhmVox = resel.map((r) => {
-    const f = 1 / r;
-    return Number.isFinite(f) && f > 0 ? f : 1;
-  }) as [number, number, number];
-  return { fwhmVox, rpv, nValid, nResiduals: inp.nResiduals };
+  return [sumImg, sumX, sumY, sumZ, nValid];
 }

@@ -1,4 +1,4 @@
-import { item } from '../errors.js';
+import { invariant } from '../errors.js';
 import { grid3 } from '../io/nifti/volume.js';
 
 /**
@@ -25,7 +25,9 @@ export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fw
   let Fxz = 0;
   let Fyz = 0;
   let C = 0;
-  const on = (i: number): boolean => item(mask, i, 'mask') > 0;
+  // every index below lies on the grid, which the mask covers (checked once, not per voxel)
+  invariant(mask.length >= nxy * nz, 'the mask covers the grid');
+  const on = (i: number): boolean => (mask[i] ?? 0) > 0;
   for (let z = 0; z < nz; z++)
     for (let y = 0; y < ny; y++)
       for (let x = 0; x < nx; x++) {

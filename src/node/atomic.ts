@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { processAlive } from './processes.js';
+import { bytesContentHash, rememberWrittenHash } from './contentHash.js';
 
 /** The temporary name a file is written under before it is renamed into place: `.NAME.tmp-PID-RANDOM`. */
 export function temporaryName(path: string): string {
@@ -34,17 +35,25 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
  * computing the next file: await `flushed()` before `commit()` (and before `abort()`).
  */
 export class StagedFiles {
-  private readonly staged: { tmp: string; path: string }[] = [];
+  private readonly staged: { tmp: string; path: string; hash?: string }[] = [];
   /** Background writes in flight: each resolves to its error, or undefined (never rejects). */
   private readonly pending: Promise<Error | undefined>[] = [];
 
-  constructor(private readonly opts: { background?: boolean } = {}) {}
+  /**
+   * `background`: see above. `hashes`: hash each file's bytes as it is staged and remember the
+   * hash when it is committed (node/contentHash.ts writtenFileContentHash), so that recording the
+   * outputs' hashes does not read them back.
+   */
+  constructor(private readonly opts: { background?: boolean; hashes?: boolean } = {}) {}
 
   write(path: string, data: string | Uint8Array): void {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = temporaryName(path);
+    const hash = this.opts.hashes
+      ? bytesContentHash(typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
+      : undefined;
     if (this.opts.background) {
-      this.staged.push({ tmp, path });
+      this.staged.push({ tmp, path, hash });
       this.pending.push(
         writeFile(tmp, data).then(
           () => undefined,
@@ -59,7 +68,7 @@ export class StagedFiles {
       rmSync(tmp, { force: true }); // a full disk leaves half a file
       throw e;
     }
-    this.staged.push({ tmp, path });
+    this.staged.push({ tmp, path, hash });
   }
 
   /** Wait for the background writes; throws the first one's error (abort() then removes the files). */
@@ -71,8 +80,9 @@ export class StagedFiles {
   commit(): string[] {
     if (this.pending.length) throw new Error('internal: StagedFiles.commit() before flushed()');
     const done: string[] = [];
-    for (const { tmp, path } of this.staged) {
+    for (const { tmp, path, hash } of this.staged) {
       renameSync(tmp, path);
+      if (hash !== undefined) rememberWrittenHash(path, hash);
       done.push(path);
     }
     this.staged.length = 0;

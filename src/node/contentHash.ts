@@ -7,7 +7,7 @@
  * either, by the digest's length, so older analysis folders stay readable and cached.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import xxhash from '@node-rs/xxhash';
 
 /** A streaming content hash: `update` with the bytes in order, then `digest` once. */
@@ -74,4 +74,36 @@ export function fileContentHash(path: string): string {
 /** Whether a file's bytes have this recorded digest (XXH3-64, or SHA-256 from an earlier vbm). */
 export function fileHasDigest(path: string, digest: string): boolean {
   return hashFile(path, hashLike(digest)) === digest;
+}
+
+/** The content hash (XXH3-64) of bytes in memory. */
+export function bytesContentHash(bytes: Uint8Array): string {
+  const h = contentHash();
+  h.update(bytes);
+  return h.digest();
+}
+
+/** Hashes of files this process has just written, with each file's size, mtime and inode right after. */
+const justWritten = new Map<string, { hash: string; size: number; mtimeMs: number; ino: number }>();
+
+/** Remember the content hash of the bytes this process has just written to `path` (renamed into place). */
+export function rememberWrittenHash(path: string, hash: string): void {
+  const st = statSync(path);
+  justWritten.set(path, { hash, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+}
+
+/**
+ * fileContentHash of a file this process has just written: the hash remembered from its bytes
+ * (rememberWrittenHash) while the file's size, mtime and inode are still those it had then, else
+ * the file is read and hashed. A remembered hash is used once (a stage's outputs, hashed right
+ * after they are committed, are not read back).
+ */
+export function writtenFileContentHash(path: string): string {
+  const w = justWritten.get(path);
+  justWritten.delete(path);
+  if (w) {
+    const st = statSync(path);
+    if (st.size === w.size && st.mtimeMs === w.mtimeMs && st.ino === w.ino) return w.hash;
+  }
+  return fileContentHash(path);
 }

@@ -100,7 +100,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     );
   // the model's images are written (by libuv's threads) while the contrasts are computed
   const t = performance.now();
-  const staged = new StagedFiles({ background: true });
+  const staged = new StagedFiles({ background: true, hashes: true });
   try {
     mkdirSync(dir, { recursive: true });
     stageModelImages(dir, fit, design.columns, staged);

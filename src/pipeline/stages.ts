@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../node/atomic.js';
-import { fileContentHash, fileHasDigest, sha256Hex } from '../node/contentHash.js';
+import { fileContentHash, fileHasDigest, sha256Hex, writtenFileContentHash } from '../node/contentHash.js';
 
 export const STAGES = [
   'design',
@@ -92,10 +92,10 @@ export function recordScanHash(s: StagesFile, path: string, hash: string): strin
   return hash;
 }
 
-/** Hash every output file of a stage. */
+/** Hash every output file of a stage (from the bytes written, when the stage staged them with hashes). */
 export function hashOutputs(dir: string, files: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of files) out[f] = fileContentHash(join(dir, f));
+  for (const f of files) out[f] = writtenFileContentHash(join(dir, f));
   return out;
 }
 

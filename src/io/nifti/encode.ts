@@ -26,12 +26,19 @@ export interface EncodeOptions {
   inter?: number;
 }
 
-/**
- * Encode a volume as a single-file NIfTI-1 (.nii): 348-byte header, 4 zero extension bytes,
- * data at offset 352. Both qform and sform hold the affine (codes 2, "aligned", as SPM writes),
- * so SPM, FSL and nibabel all read back the same geometry.
- */
-export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
+/** A NIfTI-1 file's buffer for `vol`'s grid with its header written, the voxels still zero. */
+function niftiBuffer(
+  vol: Pick<Volume, 'dims' | 'affine'>,
+  opts: EncodeOptions,
+): {
+  buf: ArrayBuffer;
+  v: DataView;
+  dtCode: number;
+  dt: NonNullable<ReturnType<typeof datatypeInfo>>;
+  le: boolean;
+  nvox: number;
+  offset: number;
+} {
   const dtCode = opts.datatype ?? DT.FLOAT32;
   const dt = datatypeInfo(dtCode);
   if (!dt) throw new Error(`cannot write datatype ${dtCode}`);
@@ -81,6 +88,41 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
   v.setUint8(345, '+'.charCodeAt(0));
   v.setUint8(346, '1'.charCodeAt(0));
   v.setUint8(347, 0);
+  return { buf, v, dtCode, dt, le, nvox, offset };
+}
+
+/**
+ * encodeNifti for a float32 or float64 volume whose voxels `write` puts straight into the file's
+ * buffer (e.g. values spread over a mask): the same bytes as encodeNifti of the volume `write`
+ * would fill, without a volume-sized array of its own. Little-endian, no scaling, no gzip.
+ */
+export function encodeNiftiWith(
+  vol: Pick<Volume, 'dims' | 'affine'>,
+  opts: Omit<EncodeOptions, 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'> & { datatype: number },
+  write: (data: Float32Array | Float64Array) => void,
+): Uint8Array {
+  const f64 = opts.datatype === DT.FLOAT64;
+  invariant(f64 || opts.datatype === DT.FLOAT32, 'encodeNiftiWith writes float32 or float64');
+  const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  if (!hostLE) {
+    // a big-endian host: the volume first, then the usual encoding (which swaps the bytes)
+    const n = voxelCount(vol.dims);
+    const data = f64 ? new Float64Array(n) : new Float32Array(n);
+    write(data);
+    return encodeNifti({ ...vol, data }, opts);
+  }
+  const { buf, nvox, offset } = niftiBuffer(vol, opts);
+  write(f64 ? new Float64Array(buf, offset, nvox) : new Float32Array(buf, offset, nvox));
+  return new Uint8Array(buf);
+}
+
+/**
+ * Encode a volume as a single-file NIfTI-1 (.nii): 348-byte header, 4 zero extension bytes,
+ * data at offset 352. Both qform and sform hold the affine (codes 2, "aligned", as SPM writes),
+ * so SPM, FSL and nibabel all read back the same geometry.
+ */
+export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
+  const { buf, v, dtCode, dt, le, nvox, offset } = niftiBuffer(vol, opts);
   const src = vol.data;
   invariant(src.length === nvox, `a volume holds one value per voxel (${nvox}), not ${src.length}`);
   const slope = opts.slope ?? 1;
@@ -98,7 +140,9 @@ export function encodeNifti(vol: Volume, opts: EncodeOptions = {}): Uint8Array {
       else src.forEach((x, i) => v.setFloat64(offset + 8 * i, x, le));
       break;
     case DT.UINT8:
-      src.forEach((x, i) => v.setUint8(offset + i, clampRound(enc(x), 0, 255)));
+      // bytes as they are (a mask): each is already an integer in 0..255, so the same bytes as below
+      if (slope === 1 && inter === 0 && src instanceof Uint8Array) new Uint8Array(buf, offset, nvox).set(src);
+      else src.forEach((x, i) => v.setUint8(offset + i, clampRound(enc(x), 0, 255)));
       break;
     case DT.INT8:
       src.forEach((x, i) => v.setInt8(offset + i, clampRound(enc(x), -128, 127)));

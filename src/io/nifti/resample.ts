@@ -1,4 +1,4 @@
-import { type Affine, affineRows, applyAffine, composeAffines, invertAffine } from './affine.js';
+import { type Affine, affineRows, composeAffines, invertAffine } from './affine.js';
 import { type Volume, grid3 } from './volume.js';
 
 /**
@@ -16,11 +16,15 @@ export function nearestSourceIndex(
   const [sx, sy, sz] = grid3(source.dims);
   const [nx, ny, nz] = grid3(dims);
   const out = new Int32Array(nx * ny * nz);
+  // applyAffine's arithmetic written out (the same operations in the same order, no array per voxel)
+  const [[m00, m01, m02, m03], [m10, m11, m12, m13], [m20, m21, m22, m23]] = affineRows(toSource);
   let n = 0;
   for (let z = 0; z < nz; z++)
     for (let y = 0; y < ny; y++)
       for (let x = 0; x < nx; x++, n++) {
-        const [a, b, c] = applyAffine(toSource, x, y, z);
+        const a = m00 * x + m01 * y + m02 * z + m03;
+        const b = m10 * x + m11 * y + m12 * z + m13;
+        const c = m20 * x + m21 * y + m22 * z + m23;
         const i = Math.round(a);
         const j = Math.round(b);
         const k = Math.round(c);

@@ -170,10 +170,16 @@ function prefixOf(raw: Uint8Array, path: string, n: number): Uint8Array {
 function readPrefix(path: string, n: number): Promise<Uint8Array> {
   // The header sits in the first bytes; for gzip, the first KiB of the stream are plenty
   // (inflated with a sync flush, so a partial stream is not an error).
+  // (a plain file's header needs only its first n bytes: 4 KiB are read, 64 KiB only for gzip)
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.alloc(65536);
-    return Promise.resolve(prefixOf(buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)), path, n));
+    let buf = Buffer.allocUnsafe(Math.max(4096, n));
+    let got = readSync(fd, buf, 0, buf.length, 0);
+    if (got === buf.length && isGzip(buf)) {
+      buf = Buffer.allocUnsafe(65536);
+      got = readSync(fd, buf, 0, buf.length, 0);
+    }
+    return Promise.resolve(prefixOf(buf.subarray(0, got), path, n));
   } finally {
     closeSync(fd);
   }

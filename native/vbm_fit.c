@@ -1,0 +1,544 @@
+/*
+ * vbm's native fit kernel (part of the optional N-API addon; the WebAssembly kernel accumulate.wat is
+ * the portable path and the reference). It works on the WebAssembly accumulator's own memory and
+ * layout (accumulateWasm.ts): the same sums with the same IEEE float64 operations in the same order
+ * of scans as accumulate.wat and accumulate.ts addScans (compiled with -ffp-contract=off: no fused
+ * multiply-add), four voxels per AVX2 register instead of two, so the sums are the same bits. Only
+ * the per-scan sum of values (for the scans' means in warnings) is added in another order.
+ *
+ *   fitBatch(memory: Uint8Array, header, desc, count): fold `count` scans into the sums, block of
+ *     voxels by block of voxels (each block's sums stay in cache for the batch).
+ *   fitMerge(memory, header, xty, rxty, p, first, ok, vmin, vmax, yy, txty, tryy, trxty): add the
+ *     accumulator's sums to a total (mergeSums' operations; `first`: copy them), then reset them.
+ *
+ * header (int32 at byte offset `header`): cand, nbx, nby, nbz, ok, vmin, vmax, yy, ryy, stride, nan,
+ * n, block, nvox (byte offsets into the memory, as accumulate.wat's init; n voxels; block voxels per
+ * block; nvox voxels in a scan's grid, which every candidate's and neighbour's index must be below).
+ * desc (float64 at byte offset `desc`, 8 per scan): data, scale, threshold, zeroIsMissing, terms,
+ * nterms, residual, stats. A term is 16 bytes: int32 address of its xty row, int32 address of its
+ * rxty row, float64 coefficient. stats: float64 removed, nonZero, finite, sum (added to).
+ *
+ * The instruction set is chosen at run time (AVX2 when the CPU has it, else the same operations in
+ * scalar C); the file is compiled without -march: the vector kernel carries its own target attribute.
+ */
+#include <node_api.h>
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  int32_t cand, nbx, nby, nbz, ok, vmin, vmax, yy, ryy, stride, nan, n, block, nvox;
+} fit_header;
+
+typedef struct {
+  uint8_t *mem;
+  fit_header h;
+} fit_ctx;
+
+typedef struct {
+  double data, scale, thr, zim, terms, nterms, resid, stats;
+} fit_desc;
+
+static napi_value fit_throw(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+/* the value of the voxel at grid index i (NaN off the grid: index < 0), as float64 times the scale */
+static inline double at(const float *data, int32_t i, double scale) {
+  return (i >= 0 ? (double)data[i] : (double)NAN) * scale;
+}
+
+/* one voxel c of one scan, scalar: the kernel's operations for the voxels no vector covers */
+static inline void fit_voxel(const fit_ctx *x, int c, const float *data, double scale, double thr, bool zim,
+                             const uint8_t *terms, int nterms, bool resid, double *cnt) {
+  const fit_header *h = &x->h;
+  uint8_t *mem = x->mem;
+  const int32_t *cand = (const int32_t *)(mem + h->cand);
+  const double v = (double)data[cand[c]] * scale;
+  const bool keep = v > thr && !(zim && v == 0);
+  uint8_t *ok = mem + h->ok + c;
+  if (!keep) {
+    *ok = 0;
+    cnt[0] += 1;
+  }
+  if (v != 0) cnt[1] += 1;
+  if (v - v == 0) {
+    cnt[2] += 1;
+    cnt[3] += v;
+  }
+  float *vmin = (float *)(mem + h->vmin) + c;
+  float *vmax = (float *)(mem + h->vmax) + c;
+  if (v < (double)*vmin) *vmin = (float)v;
+  if (v > (double)*vmax) *vmax = (float)v;
+  double *yy = (double *)(mem + h->yy) + c;
+  *yy = *yy + v * v;
+  for (int t = 0; t < nterms; t++) {
+    int32_t row;
+    double a;
+    memcpy(&row, terms + 16 * t, 4);
+    memcpy(&a, terms + 16 * t + 8, 8);
+    double *s = (double *)(mem + row) + c;
+    *s = *s + a * v;
+  }
+  if (!resid) return;
+  const double gx = at(data, ((const int32_t *)(mem + h->nbx))[c], scale);
+  const double gy = at(data, ((const int32_t *)(mem + h->nby))[c], scale);
+  const double gz = at(data, ((const int32_t *)(mem + h->nbz))[c], scale);
+  const double pr[7] = {v * v, v * gx, v * gy, v * gz, gx * gy, gx * gz, gy * gz};
+  for (int k = 0; k < 7; k++) {
+    double *s = (double *)(mem + h->ryy + (size_t)k * h->stride) + c;
+    *s = *s + pr[k];
+  }
+  for (int t = 0; t < nterms; t++) {
+    int32_t row;
+    double a;
+    memcpy(&row, terms + 16 * t + 4, 4);
+    memcpy(&a, terms + 16 * t + 8, 8);
+    double *s = (double *)(mem + row) + c;
+    *s = *s + a * v;
+  }
+}
+
+static void fit_scalar(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr, bool zim,
+                       const uint8_t *terms, int nterms, bool resid, double *cnt) {
+  for (int c = c0; c < c1; c++) fit_voxel(x, c, data, scale, thr, zim, terms, nterms, resid, cnt);
+}
+
+/* s[c..c+3] += a * b */
+#define ADD4(ptr, prod)                                                                                       \
+  do {                                                                                                        \
+    double *q_ = (ptr);                                                                                       \
+    _mm256_storeu_pd(q_, _mm256_add_pd(_mm256_loadu_pd(q_), (prod)));                                        \
+  } while (0)
+
+#ifndef PREFETCH
+#define PREFETCH 96
+#endif
+
+__attribute__((target("avx2"))) static inline __m256d gather_nb(const float *data, const int32_t *nb, __m256d sc) {
+  const __m128i id = _mm_loadu_si128((const __m128i *)nb);
+  const __m128 on = _mm_castsi128_ps(_mm_cmpgt_epi32(id, _mm_set1_epi32(-1)));
+  const __m128 g = _mm_mask_i32gather_ps(_mm_set1_ps(NAN), data, id, on, 4);
+  return _mm256_mul_pd(_mm256_cvtps_pd(g), sc);
+}
+
+__attribute__((target("avx2"))) static void fit_avx2(const fit_ctx *x, int c0, int c1, const float *data,
+                                                      double scale, double thr, bool zim, const uint8_t *terms,
+                                                      int nterms, bool resid, double *cnt) {
+  const fit_header *h = &x->h;
+  uint8_t *mem = x->mem;
+  const int32_t *cand = (const int32_t *)(mem + h->cand);
+  const int32_t *nby = (const int32_t *)(mem + h->nby), *nbz = (const int32_t *)(mem + h->nbz);
+  const int n = h->n;
+  uint8_t *okp = mem + h->ok;
+  float *vminp = (float *)(mem + h->vmin);
+  float *vmaxp = (float *)(mem + h->vmax);
+  double *yyp = (double *)(mem + h->yy);
+  const __m256d sc = _mm256_set1_pd(scale);
+  const __m256d th = _mm256_set1_pd(thr);
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d zimv = _mm256_castsi256_pd(_mm256_set1_epi64x(zim ? -1 : 0));
+  __m256d sum = zero;
+  int64_t removed = 0, nonZero = 0, finite = 0;
+  int32_t xrow[64], rrow[64];
+  __m256d coef[64];
+  for (int t = 0; t < nterms; t++) {
+    double a;
+    memcpy(&xrow[t], terms + 16 * t, 4);
+    memcpy(&rrow[t], terms + 16 * t + 4, 4);
+    memcpy(&a, terms + 16 * t + 8, 8);
+    coef[t] = _mm256_set1_pd(a);
+  }
+  int c = c0;
+  for (; c + 4 <= c1; c += 4) {
+    /* the scan's voxels come from memory (8.5 MB per scan): ask for them ahead of use, as the
+       gather itself waits on every miss (most of this kernel's time without it) */
+    if (c + PREFETCH < n) _mm_prefetch((const char *)(data + cand[c + PREFETCH]), _MM_HINT_T0);
+    const __m128i id = _mm_loadu_si128((const __m128i *)(cand + c));
+    const __m256d v = _mm256_mul_pd(_mm256_cvtps_pd(_mm_i32gather_ps(data, id, 4)), sc);
+    const __m256d keep =
+        _mm256_andnot_pd(_mm256_and_pd(zimv, _mm256_cmp_pd(v, zero, _CMP_EQ_OQ)), _mm256_cmp_pd(v, th, _CMP_GT_OQ));
+    const int km = _mm256_movemask_pd(keep);
+    if (km != 15) {
+      for (int i = 0; i < 4; i++)
+        if (!(km >> i & 1)) okp[c + i] = 0;
+      removed += 4 - __builtin_popcount((unsigned)km);
+    }
+    nonZero += __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v, zero, _CMP_NEQ_UQ)));
+    const __m256d fin = _mm256_cmp_pd(_mm256_sub_pd(v, v), zero, _CMP_EQ_OQ);
+    finite += __builtin_popcount((unsigned)_mm256_movemask_pd(fin));
+    sum = _mm256_add_pd(sum, _mm256_and_pd(v, fin));
+    const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(vminp + c));
+    _mm_storeu_ps(vminp + c, _mm256_cvtpd_ps(_mm256_blendv_pd(lo, v, _mm256_cmp_pd(v, lo, _CMP_LT_OQ))));
+    const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(vmaxp + c));
+    _mm_storeu_ps(vmaxp + c, _mm256_cvtpd_ps(_mm256_blendv_pd(hi, v, _mm256_cmp_pd(v, hi, _CMP_GT_OQ))));
+    ADD4(yyp + c, _mm256_mul_pd(v, v));
+    for (int t = 0; t < nterms; t++) ADD4((double *)(mem + xrow[t]) + c, _mm256_mul_pd(coef[t], v));
+    if (!resid) continue;
+    if (c + PREFETCH < n) {
+      /* the +y and +z neighbours are further streams (a row and a slice ahead) */
+      const int32_t jy = nby[c + PREFETCH], jz = nbz[c + PREFETCH];
+      if (jy >= 0) _mm_prefetch((const char *)(data + jy), _MM_HINT_T0);
+      if (jz >= 0) _mm_prefetch((const char *)(data + jz), _MM_HINT_T0);
+    }
+    const __m256d gx = gather_nb(data, (const int32_t *)(mem + h->nbx) + c, sc);
+    const __m256d gy = gather_nb(data, nby + c, sc);
+    const __m256d gz = gather_nb(data, nbz + c, sc);
+    uint8_t *r = mem + h->ryy;
+    const size_t s = (size_t)h->stride;
+    ADD4((double *)r + c, _mm256_mul_pd(v, v));
+    ADD4((double *)(r + s) + c, _mm256_mul_pd(v, gx));
+    ADD4((double *)(r + 2 * s) + c, _mm256_mul_pd(v, gy));
+    ADD4((double *)(r + 3 * s) + c, _mm256_mul_pd(v, gz));
+    ADD4((double *)(r + 4 * s) + c, _mm256_mul_pd(gx, gy));
+    ADD4((double *)(r + 5 * s) + c, _mm256_mul_pd(gx, gz));
+    ADD4((double *)(r + 6 * s) + c, _mm256_mul_pd(gy, gz));
+    for (int t = 0; t < nterms; t++) ADD4((double *)(mem + rrow[t]) + c, _mm256_mul_pd(coef[t], v));
+  }
+  double lanes[4];
+  _mm256_storeu_pd(lanes, sum);
+  cnt[0] += (double)removed;
+  cnt[1] += (double)nonZero;
+  cnt[2] += (double)finite;
+  cnt[3] += (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+  fit_scalar(x, c, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+}
+
+static bool have_avx2(void) {
+  static int has = -1;
+  if (has < 0) {
+    __builtin_cpu_init();
+    has = __builtin_cpu_supports("avx2") ? 1 : 0;
+  }
+  return has == 1;
+}
+
+static bool get_memory(napi_env env, napi_value v, uint8_t **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  void *d;
+  if (napi_get_typedarray_info(env, v, &type, length, &d, &buffer, &offset) != napi_ok || type != napi_uint8_array ||
+      d == NULL)
+    return false;
+  *data = d;
+  return true;
+}
+
+static bool in_memory(size_t length, int64_t at, int64_t bytes) {
+  return at >= 0 && bytes >= 0 && (uint64_t)at + (uint64_t)bytes <= length;
+}
+
+/* the header, checked: every array it names lies within the memory */
+static bool read_header(uint8_t *mem, size_t length, uint32_t at, fit_header *h) {
+  if (!in_memory(length, at, sizeof(fit_header)) || at % 4) return false;
+  memcpy(h, mem + at, sizeof(fit_header));
+  const int64_t n = h->n;
+  if (n < 1 || h->block < 4 || h->nvox < 1 || h->stride < 8 * n) return false;
+  return in_memory(length, h->cand, 4 * n) && in_memory(length, h->nbx, 4 * n) && in_memory(length, h->nby, 4 * n) &&
+         in_memory(length, h->nbz, 4 * n) && in_memory(length, h->ok, n) && in_memory(length, h->vmin, 4 * n) &&
+         in_memory(length, h->vmax, 4 * n) && in_memory(length, h->yy, 8 * n) && in_memory(length, h->nan, 4) &&
+         (h->ryy == 0 || in_memory(length, h->ryy, 7 * (int64_t)h->stride));
+}
+
+/*
+ * Every candidate's index in [0, nvox), every neighbour's in [-1, nvox). Checked once per thread for
+ * a memory and header (the accumulator writes them when it is made and never again), not per batch.
+ */
+static bool indices_valid(const fit_ctx *x) {
+  static _Thread_local const uint8_t *checkedMem = NULL;
+  static _Thread_local fit_header checked;
+  if (checkedMem == x->mem && memcmp(&checked, &x->h, sizeof(fit_header)) == 0) return true;
+  const int32_t n = x->h.n, nvox = x->h.nvox;
+  const int32_t *cand = (const int32_t *)(x->mem + x->h.cand);
+  for (int32_t c = 0; c < n; c++)
+    if (cand[c] < 0 || cand[c] >= nvox) return false;
+  if (x->h.ryy != 0) {
+    const int32_t *nb[3] = {(const int32_t *)(x->mem + x->h.nbx), (const int32_t *)(x->mem + x->h.nby),
+                            (const int32_t *)(x->mem + x->h.nbz)};
+    for (int a = 0; a < 3; a++)
+      for (int32_t c = 0; c < n; c++)
+        if (nb[a][c] < -1 || nb[a][c] >= nvox) return false;
+  }
+  checkedMem = x->mem;
+  checked = x->h;
+  return true;
+}
+
+/* fitBatch(memory, header, desc, count) */
+static napi_value js_fit_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4)
+    return fit_throw(env, "fitBatch: 4 arguments expected");
+  fit_ctx x;
+  size_t length;
+  uint32_t hAt, dAt, count;
+  if (!get_memory(env, argv[0], &x.mem, &length)) return fit_throw(env, "fitBatch: the memory must be a Uint8Array");
+  if (napi_get_value_uint32(env, argv[1], &hAt) != napi_ok || napi_get_value_uint32(env, argv[2], &dAt) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok)
+    return fit_throw(env, "fitBatch: arguments");
+  if (!read_header(x.mem, length, hAt, &x.h)) return fit_throw(env, "fitBatch: a header outside the memory");
+  if (count > 256 || !in_memory(length, dAt, (int64_t)count * sizeof(fit_desc)))
+    return fit_throw(env, "fitBatch: scans outside the memory");
+  fit_desc d[256];
+  memcpy(d, x.mem + dAt, count * sizeof(fit_desc));
+  const int64_t n = x.h.n;
+  if (!indices_valid(&x)) return fit_throw(env, "fitBatch: a voxel index outside the grid");
+  /* every scan's data, terms and stats within the memory; every row a term names too */
+  for (uint32_t k = 0; k < count; k++) {
+    const fit_desc *e = &d[k];
+    if (!(e->nterms >= 0 && e->nterms <= 64) || !in_memory(length, (int64_t)e->terms, 16 * (int64_t)e->nterms) ||
+        !in_memory(length, (int64_t)e->stats, 32) || !in_memory(length, (int64_t)e->data, 4 * (int64_t)x.h.nvox) ||
+        (int64_t)e->data % 4)
+      return fit_throw(env, "fitBatch: a scan outside the memory");
+    if (e->resid != 0 && x.h.ryy == 0) return fit_throw(env, "fitBatch: no residual sums");
+    for (int t = 0; t < (int)e->nterms; t++) {
+      int32_t xr, rr;
+      memcpy(&xr, x.mem + (size_t)e->terms + 16 * t, 4);
+      memcpy(&rr, x.mem + (size_t)e->terms + 16 * t + 4, 4);
+      if (!in_memory(length, xr, 8 * n) || (e->resid != 0 && !in_memory(length, rr, 8 * n)))
+        return fit_throw(env, "fitBatch: a design term outside the memory");
+    }
+  }
+  const bool avx2 = have_avx2();
+  for (int c0 = 0; c0 < n; c0 += x.h.block) {
+    const int c1 = n - c0 < x.h.block ? (int)n : c0 + x.h.block;
+    for (uint32_t k = 0; k < count; k++) {
+      const fit_desc *e = &d[k];
+      const float *data = (const float *)(x.mem + (size_t)e->data);
+      const uint8_t *terms = x.mem + (size_t)e->terms;
+      double *cnt = (double *)(x.mem + (size_t)e->stats);
+      if (avx2)
+        fit_avx2(&x, c0, c1, data, e->scale, e->thr, e->zim != 0, terms, (int)e->nterms, e->resid != 0, cnt);
+      else
+        fit_scalar(&x, c0, c1, data, e->scale, e->thr, e->zim != 0, terms, (int)e->nterms, e->resid != 0, cnt);
+    }
+  }
+  return NULL;
+}
+
+static bool typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok && type == want &&
+         (*data != NULL || *length == 0);
+}
+
+/* total[i] = total[i] + a[i] (or a[i] for the first chunk); a[i] = 0 */
+static void merge_row(double *total, double *a, size_t n, bool first) {
+  if (first)
+    memcpy(total, a, 8 * n);
+  else
+    for (size_t i = 0; i < n; i++) total[i] = total[i] + a[i];
+  memset(a, 0, 8 * n);
+}
+
+/* fitMerge(memory, header, xty, rxty, p, first, ok, vmin, vmax, yy, txty, tryy, trxty) */
+static napi_value js_fit_merge(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 13)
+    return fit_throw(env, "fitMerge: 13 arguments expected");
+  uint8_t *mem;
+  size_t length;
+  fit_header h;
+  uint32_t hAt, xAt, rAt, p;
+  bool first;
+  if (!get_memory(env, argv[0], &mem, &length)) return fit_throw(env, "fitMerge: the memory must be a Uint8Array");
+  if (napi_get_value_uint32(env, argv[1], &hAt) != napi_ok || napi_get_value_uint32(env, argv[2], &xAt) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &rAt) != napi_ok || napi_get_value_uint32(env, argv[4], &p) != napi_ok ||
+      napi_get_value_bool(env, argv[5], &first) != napi_ok)
+    return fit_throw(env, "fitMerge: arguments");
+  if (!read_header(mem, length, hAt, &h)) return fit_throw(env, "fitMerge: a header outside the memory");
+  void *tok, *tmin, *tmax, *tyy, *txty, *tryy, *trxty;
+  size_t lok, lmin, lmax, lyy, lxty, lryy, lrxty;
+  if (!typed(env, argv[6], napi_uint8_array, &tok, &lok) || !typed(env, argv[7], napi_float32_array, &tmin, &lmin) ||
+      !typed(env, argv[8], napi_float32_array, &tmax, &lmax) || !typed(env, argv[9], napi_float64_array, &tyy, &lyy) ||
+      !typed(env, argv[10], napi_float64_array, &txty, &lxty) ||
+      !typed(env, argv[11], napi_float64_array, &tryy, &lryy) ||
+      !typed(env, argv[12], napi_float64_array, &trxty, &lrxty))
+    return fit_throw(env, "fitMerge: typed arrays expected");
+  const size_t n = (size_t)h.n;
+  const bool resid = lryy > 0;
+  const size_t stride = (size_t)h.stride;
+  if (lok != n || lmin != n || lmax != n || lyy != n || lxty != n * p || (resid && (lryy != 7 * n || lrxty != n * p)) ||
+      (!resid && lrxty != 0) || (resid && h.ryy == 0) || p > 64 || !in_memory(length, xAt, (int64_t)stride * p) ||
+      (resid && !in_memory(length, rAt, (int64_t)stride * p)))
+    return fit_throw(env, "fitMerge: sums of another layout");
+  uint8_t *ok = mem + h.ok;
+  float *vmin = (float *)(mem + h.vmin), *vmax = (float *)(mem + h.vmax);
+  uint8_t *to = tok;
+  float *tl = tmin, *th = tmax;
+  if (first) {
+    memcpy(to, ok, n);
+    memcpy(tl, vmin, 4 * n);
+    memcpy(th, vmax, 4 * n);
+  } else
+    for (size_t i = 0; i < n; i++) {
+      to[i] = to[i] & ok[i];
+      if (vmin[i] < tl[i]) tl[i] = vmin[i];
+      if (vmax[i] > th[i]) th[i] = vmax[i];
+    }
+  memset(ok, 1, n);
+  for (size_t i = 0; i < n; i++) {
+    vmin[i] = INFINITY;
+    vmax[i] = -INFINITY;
+  }
+  merge_row(tyy, (double *)(mem + h.yy), n, first);
+  for (uint32_t j = 0; j < p; j++) merge_row((double *)txty + j * n, (double *)(mem + xAt + j * stride), n, first);
+  if (resid) {
+    for (int k = 0; k < 7; k++) merge_row((double *)tryy + k * n, (double *)(mem + h.ryy + k * stride), n, first);
+    for (uint32_t j = 0; j < p; j++)
+      merge_row((double *)trxty + j * n, (double *)(mem + rAt + j * stride), n, first);
+  }
+  return NULL;
+}
+
+/*
+ * smoothness(dims: Int32Array[3], vox, candOf, maskIndex: Int32Array, p, nCand, beta, rss, ryy, rxty,
+ *            G: Float64Array (p x p), scale, df, log2x4, rpv: Float64Array, out: Float64Array[5]):
+ * smoothness.ts estimateSmoothness's voxel loop in C, the same float64 operations in the same order
+ * (no contraction; sqrt is correctly rounded in both), so the same RPV and sums: out = sumImg, sumX,
+ * sumY, sumZ, nValid. log2x4 (4 ln 2) comes from the caller, so no libm's log is involved.
+ */
+static napi_value js_smoothness(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 16)
+    return fit_throw(env, "smoothness: 16 arguments expected");
+  void *dimsP, *voxP, *candOfP, *maskP, *betaP, *rssP, *ryyP, *rxtyP, *GP, *rpvP, *outP;
+  size_t ldims, lvox, lcandOf, lmask, lbeta, lrss, lryy, lrxty, lG, lrpv, lout;
+  uint32_t p, nCand;
+  double scale, df, log2x4;
+  if (!typed(env, argv[0], napi_int32_array, &dimsP, &ldims) || !typed(env, argv[1], napi_int32_array, &voxP, &lvox) ||
+      !typed(env, argv[2], napi_int32_array, &candOfP, &lcandOf) ||
+      !typed(env, argv[3], napi_int32_array, &maskP, &lmask) ||
+      !typed(env, argv[6], napi_float64_array, &betaP, &lbeta) ||
+      !typed(env, argv[7], napi_float64_array, &rssP, &lrss) || !typed(env, argv[8], napi_float64_array, &ryyP, &lryy) ||
+      !typed(env, argv[9], napi_float64_array, &rxtyP, &lrxty) ||
+      !typed(env, argv[10], napi_float64_array, &GP, &lG) ||
+      !typed(env, argv[14], napi_float64_array, &rpvP, &lrpv) ||
+      !typed(env, argv[15], napi_float64_array, &outP, &lout))
+    return fit_throw(env, "smoothness: typed arrays expected");
+  if (napi_get_value_uint32(env, argv[4], &p) != napi_ok || napi_get_value_uint32(env, argv[5], &nCand) != napi_ok ||
+      napi_get_value_double(env, argv[11], &scale) != napi_ok || napi_get_value_double(env, argv[12], &df) != napi_ok ||
+      napi_get_value_double(env, argv[13], &log2x4) != napi_ok)
+    return fit_throw(env, "smoothness: arguments");
+  const int32_t *dims = dimsP;
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return fit_throw(env, "smoothness: dims");
+  const int64_t nx = dims[0], ny = dims[1], nz = dims[2], nxy = nx * ny;
+  const size_t m = lvox;
+  if (p < 1 || p > 64 || lcandOf != m || (int64_t)lmask != nxy * nz || lbeta != m * p || lrss != m ||
+      lryy != 7 * (size_t)nCand || lrxty != (size_t)p * nCand || lG != (size_t)p * p || lrpv != m || lout != 5)
+    return fit_throw(env, "smoothness: arrays of the wrong sizes");
+  const int32_t *vox = voxP, *candOf = candOfP, *maskIndex = maskP;
+  for (size_t k = 0; k < m; k++)
+    if (vox[k] < 0 || vox[k] >= nxy * nz || candOf[k] < 0 || (uint32_t)candOf[k] >= nCand)
+      return fit_throw(env, "smoothness: a voxel outside the grid or the candidates");
+  for (int64_t i = 0; i < nxy * nz; i++)
+    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return fit_throw(env, "smoothness: a mask index out of range");
+  const double *beta = betaP, *rss = rssP, *ryy = ryyP, *rxty = rxtyP, *Gf = GP;
+  double *rpv = rpvP, *out = outP;
+  double *Gb = malloc(sizeof(double) * m * p);
+  if (!Gb) return fit_throw(env, "smoothness: out of memory");
+  for (size_t b = 0; b < m; b++)
+    for (uint32_t i = 0; i < p; i++) {
+      double t = 0;
+      for (uint32_t j = 0; j < p; j++) t += Gf[i * p + j] * beta[b * p + j];
+      Gb[b * p + i] = t;
+    }
+#define BGB(a, b)                                                                                              \
+  ({                                                                                                           \
+    double s_ = 0;                                                                                             \
+    for (uint32_t i_ = 0; i_ < p; i_++) s_ += beta[(size_t)(a) * p + i_] * Gb[(size_t)(b) * p + i_];          \
+    s_;                                                                                                        \
+  })
+#define DOT(ai, bm)                                                                                            \
+  ({                                                                                                           \
+    double s_ = 0;                                                                                             \
+    for (uint32_t j_ = 0; j_ < p; j_++) s_ += rxty[(size_t)j_ * nCand + (ai)] * beta[(size_t)(bm) * p + j_];   \
+    s_;                                                                                                        \
+  })
+#define EPROD(yab, a, b) ((yab) - DOT(candOf[a], b) - DOT(candOf[b], a) + BGB(a, b))
+#define SD(v) sqrt(rss[v] / df)
+  const double l3 = log2x4 * log2x4 * log2x4;
+  const double tiny = sqrt(2.220446049250313e-16);
+  double sumImg = 0, sumX = 0, sumY = 0, sumZ = 0, nValid = 0;
+  for (size_t k = 0; k < m; k++) {
+    rpv[k] = NAN;
+    const int64_t idx = vox[k];
+    const int64_t x = idx % nx, y = (idx / nx) % ny, z = idx / nxy;
+    if (x + 1 >= nx || y + 1 >= ny || z + 1 >= nz) continue;
+    const int32_t ix = maskIndex[idx + 1], iy = maskIndex[idx + nx], iz = maskIndex[idx + nxy];
+    if (ix < 0 || iy < 0 || iz < 0) continue;
+    if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 ||
+        maskIndex[idx + 1 + nx + nxy] < 0)
+      continue;
+    const size_t c = (size_t)candOf[k];
+    const double sv = SD(k), sx = SD(ix), sy = SD(iy), sz = SD(iz);
+    const double Rvv = EPROD(ryy[c], k, k) / (sv * sv);
+    const bool inAverage = Rvv >= tiny;
+    const double Rxx = EPROD(ryy[candOf[ix]], ix, ix) / (sx * sx);
+    const double Ryy = EPROD(ryy[candOf[iy]], iy, iy) / (sy * sy);
+    const double Rzz = EPROD(ryy[candOf[iz]], iz, iz) / (sz * sz);
+    const double Rvx = EPROD(ryy[1 * (size_t)nCand + c], k, ix) / (sv * sx);
+    const double Rvy = EPROD(ryy[2 * (size_t)nCand + c], k, iy) / (sv * sy);
+    const double Rvz = EPROD(ryy[3 * (size_t)nCand + c], k, iz) / (sv * sz);
+    const double Rxy = EPROD(ryy[4 * (size_t)nCand + c], ix, iy) / (sx * sy);
+    const double Rxz = EPROD(ryy[5 * (size_t)nCand + c], ix, iz) / (sx * sz);
+    const double Ryz = EPROD(ryy[6 * (size_t)nCand + c], iy, iz) / (sy * sz);
+    const double Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
+    const double Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
+    const double Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
+    const double Lxy = (Rxy - Rvx - Rvy + Rvv) * scale;
+    const double Lxz = (Rxz - Rvx - Rvz + Rvv) * scale;
+    const double Lyz = (Ryz - Rvy - Rvz + Rvv) * scale;
+    double det = Lxx * Lyy * Lzz + 2 * Lxy * Lyz * Lxz - Lxx * Lyz * Lyz - Lxy * Lxy * Lzz - Lxz * Lyy * Lxz;
+    if (det < 0) det = 0;
+    const double img = sqrt(det / l3);
+    rpv[k] = img;
+    if (!inAverage || !isfinite(img)) continue;
+    sumImg += img;
+    sumX += sqrt(Lxx / log2x4);
+    sumY += sqrt(Lyy / log2x4);
+    sumZ += sqrt(Lzz / log2x4);
+    nValid++;
+  }
+#undef BGB
+#undef DOT
+#undef EPROD
+#undef SD
+  free(Gb);
+  out[0] = sumImg;
+  out[1] = sumX;
+  out[2] = sumY;
+  out[3] = sumZ;
+  out[4] = nValid;
+  return NULL;
+}
+
+/* fitLevel(): the instruction set fitBatch uses on this CPU */
+static napi_value js_fit_level(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_string_utf8(env, have_avx2() ? "avx2" : "scalar", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+void vbm_fit_register(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "fitBatch", NAPI_AUTO_LENGTH, js_fit_batch, NULL, &fn);
+  napi_set_named_property(env, exports, "fitBatch", fn);
+  napi_create_function(env, "fitMerge", NAPI_AUTO_LENGTH, js_fit_merge, NULL, &fn);
+  napi_set_named_property(env, exports, "fitMerge", fn);
+  napi_create_function(env, "smoothness", NAPI_AUTO_LENGTH, js_smoothness, NULL, &fn);
+  napi_set_named_property(env, exports, "smoothness", fn);
+  napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
+  napi_set_named_property(env, exports, "fitLevel", fn);
+}

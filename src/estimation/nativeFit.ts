@@ -1,0 +1,105 @@
+/**
+ * Loads the fit's native kernel (native/vbm_fit.c, in the optional N-API addon that `npm run build`
+ * compiles; scripts/build-native.mjs). A Node shell: where the addon is missing or does not load,
+ * or VBM_FIT_KERNEL is `wasm` or `js`, there is none and the WebAssembly kernel (or the JavaScript
+ * one) runs. The native kernel works on the WebAssembly accumulator's memory (accumulateWasm.ts).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { SmoothnessLoop } from './smoothness.js';
+
+/** The addon's fit functions (see native/vbm_fit.c for their arguments). */
+export interface NativeFit {
+  /** 'avx2', or 'scalar' where the CPU lacks AVX2. */
+  level: string;
+  fitBatch(memory: Uint8Array, header: number, desc: number, count: number): void;
+  fitMerge(
+    memory: Uint8Array,
+    header: number,
+    xty: number,
+    rxty: number,
+    p: number,
+    first: boolean,
+    ok: Uint8Array,
+    vmin: Float32Array,
+    vmax: Float32Array,
+    yy: Float64Array,
+    txty: Float64Array,
+    tryy: Float64Array,
+    trxty: Float64Array,
+  ): void;
+  smoothness(
+    dims: Int32Array,
+    vox: Int32Array,
+    candOf: Int32Array,
+    maskIndex: Int32Array,
+    p: number,
+    nCand: number,
+    beta: Float64Array,
+    rss: Float64Array,
+    ryy: Float64Array,
+    rxty: Float64Array,
+    G: Float64Array,
+    scale: number,
+    df: number,
+    log2x4: number,
+    rpv: Float64Array,
+    out: Float64Array,
+  ): void;
+}
+
+let loaded: NativeFit | null | undefined;
+
+/**
+ * The smoothness estimate's voxel loop in C (the same bits as smoothness.ts's), or undefined where
+ * there is no native fit kernel (or VBM_FIT_KERNEL says `wasm` or `js`).
+ */
+export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  const native = choice === 'wasm' || choice === 'js' ? null : loadNativeFit();
+  if (!native) return undefined;
+  return (inp, scale, log2x4, rpv) => {
+    const out = new Float64Array(5);
+    native.smoothness(
+      Int32Array.from(inp.dims),
+      inp.vox,
+      inp.candOf,
+      inp.maskIndex,
+      inp.p,
+      inp.nCand,
+      inp.beta,
+      inp.rss,
+      inp.ryy,
+      inp.rxty,
+      Float64Array.from(inp.G.flat()),
+      scale,
+      inp.df,
+      log2x4,
+      rpv,
+      out,
+    );
+    return [out[0], out[1], out[2], out[3], out[4]];
+  };
+}
+
+/** The native fit kernel of this process, or null (loaded once). */
+export function loadNativeFit(): NativeFit | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  const file = fileURLToPath(new URL('../../native/vbm_kernel.node', import.meta.url));
+  if (!existsSync(file)) return loaded;
+  try {
+    const addon = createRequire(import.meta.url)(file) as Partial<Omit<NativeFit, 'level'>> & { fitLevel?(): string };
+    if (addon.fitBatch && addon.fitMerge && addon.smoothness && addon.fitLevel)
+      loaded = {
+        level: addon.fitLevel(),
+        fitBatch: addon.fitBatch,
+        fitMerge: addon.fitMerge,
+        smoothness: addon.smoothness,
+      };
+  } catch {
+    // an addon built for another Node or machine: the WebAssembly kernel runs
+  }
+  return loaded;
+}
