@@ -8,7 +8,6 @@ import type { NativeKernel } from './nativeProduct.js';
 import type { NativeTfce } from './tfceNative.js';
 
 let loaded: NativeKernel | null | undefined;
-let addonTfce: NativeTfce | null = null;
 
 /** The native kernel of this process, or null (loaded once). */
 export function loadNativeKernel(): NativeKernel | null {
@@ -20,12 +19,8 @@ export function loadNativeKernel(): NativeKernel | null {
     statistics: NativeKernel['statistics'];
     residualise: NativeKernel['residualise'];
     welch: NativeKernel['welch'];
-    tfceWorkspace?: NativeTfce['tfceWorkspace'];
-    tfce?: NativeTfce['tfce'];
   } | null;
   if (!addon) return loaded;
-  // the TFCE needs no particular instruction set (plain C)
-  if (addon.tfceWorkspace && addon.tfce) addonTfce = { tfceWorkspace: addon.tfceWorkspace, tfce: addon.tfce };
   const level = addon.cpuLevel();
   if (level === 'avx2' || level === 'avx512')
     loaded = {
@@ -40,6 +35,7 @@ export function loadNativeKernel(): NativeKernel | null {
 
 /** The native exact TFCE of this process (native/vbm_tfce.c), or null where the addon is missing or has none. */
 export function loadNativeTfce(): NativeTfce | null {
-  loadNativeKernel();
-  return addonTfce;
+  // the TFCE needs no particular instruction set (plain C): whatever the CPU, where the addon has it
+  const addon = loadAddon() as Partial<NativeTfce> | null;
+  return addon?.tfceWorkspace && addon.tfce ? { tfceWorkspace: addon.tfceWorkspace, tfce: addon.tfce } : null;
 }
