@@ -33,9 +33,13 @@ export function loadNativeKernel(): NativeKernel | null {
   return loaded;
 }
 
-/** The native exact TFCE of this process (native/vbm_tfce.c), or null where the addon is missing or has none. */
+let loadedTfce: NativeTfce | null | undefined;
+
+/** The native exact TFCE of this process (native/vbm_tfce.c), or null where the addon is missing or has none (loaded once). */
 export function loadNativeTfce(): NativeTfce | null {
+  if (loadedTfce !== undefined) return loadedTfce;
   // the TFCE needs no particular instruction set (plain C): whatever the CPU, where the addon has it
   const addon = loadAddon() as Partial<NativeTfce> | null;
-  return addon?.tfceWorkspace && addon.tfce ? { tfceWorkspace: addon.tfceWorkspace, tfce: addon.tfce } : null;
+  loadedTfce = addon?.tfceWorkspace && addon.tfce ? { tfceWorkspace: addon.tfceWorkspace, tfce: addon.tfce } : null;
+  return loadedTfce;
 }
