@@ -4,6 +4,7 @@
  * with TFCE and cluster statistics, in-process and with worker threads, and for a task's share; the
  * plan keeps its working set within the budget; sizes parse as users write them.
  */
+import { fewBlocksBudget } from './support/budgets.js';
 import { fitAgeModel, writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -322,15 +323,6 @@ test('vbm permute with a tiny --memory writes the same files as with the default
   }
 });
 
-/** The largest budget (stepping down from the in-memory need) whose plan has several voxel blocks. */
-function fewBlocksBudget(m: MemoryNeeds): number {
-  for (let b = inMemoryBytes(m); b > 0; b = Math.floor(b * 0.97)) {
-    const p = planVoxelBlocks(m, b);
-    if (p && p.blocks.length >= 2) return b;
-  }
-  throw new Error('no budget gives several blocks');
-}
-
 for (const backend of ['local', 'slurm'] as const)
   test(
     `--backend ${backend} with data over a task's --memory: one task writes the scratch file, the others stream it (max-T split by voxel blocks and rearrangements${backend === 'local' ? '; TFCE by rearrangements' : '; also with --no-wait, through two reduce jobs'}); the in-memory run's bytes`,
@@ -357,6 +349,7 @@ for (const backend of ['local', 'slurm'] as const)
           const V = ref.result.voxels.length;
           // a task's needs: 120 scans, 3 product rows (age, and intercept + sex as nuisance), 1 thread per task
           const memory = fewBlocksBudget({ n: 120, V, rows: 3, threads: 1, tfce, cluster: false });
+          assert.ok(memory > 0, 'a budget gives several voxel blocks');
           // at least as many local tasks as cores: one worker thread per task, the plan's assumption (Slurm: 1 CPU per task)
           const cores = backend === 'local' ? availableParallelism() : 1;
           const settings = { type: backend, jobs: cores };

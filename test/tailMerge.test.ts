@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fewBlocksBudget } from './support/budgets.js';
 import { fitAgeModel, writeStudy } from './support/study.js';
 import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
@@ -196,18 +197,7 @@ test("--backend local, data over a task's --memory (a shared scratch file, max-T
     const Vm = ref.result.voxels.length;
     const tail = Vm * TAIL_KEEP * 4;
     // the largest budget with several voxel blocks whose kept values are at most a quarter of it
-    let memory = 0;
-    for (
-      let b = inMemoryBytes({ n: 600, V: Vm, rows: 3, threads: 1, tfce: false, cluster: false });
-      b > 4 * tail;
-      b = Math.floor(b * 0.97)
-    ) {
-      const p = planVoxelBlocks({ n: 600, V: Vm, rows: 3, threads: 1, tfce: false, cluster: false }, b);
-      if (p && p.blocks.length >= 2) {
-        memory = b;
-        break;
-      }
-    }
+    const memory = fewBlocksBudget({ n: 600, V: Vm, rows: 3, threads: 1, tfce: false, cluster: false }, 4 * tail);
     assert.ok(memory > 0, 'a budget streams the data and leaves room for the kept values');
     const cores = availableParallelism();
     const probe = planPermutationJob(res, { ...req, memory }, cores, { type: 'local', jobs: cores });

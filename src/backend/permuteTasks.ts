@@ -169,6 +169,13 @@ export function permutationJobBasis(dir: string, req: PermuteRequest): Permutati
   };
 }
 
+/** A permutation job's folder and tasks, and the job that writes the shared scratch file when there is one. */
+export interface PermutationJobPlan {
+  job: JobFolder;
+  tasks: TaskFile<PermuteWork>[];
+  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
+}
+
 /**
  * The tasks of a permutation test split `jobs` ways (fewer when there are fewer chunks). When the
  * data exceed a task's memory (as far as `settings` tell: see sharedScratch.ts), also the job that
@@ -182,11 +189,7 @@ export function planPermutationJob(
   jobs: number,
   settings?: BackendSettings,
   wave?: { first: number; end: number },
-): {
-  job: JobFolder;
-  tasks: TaskFile<PermuteWork>[];
-  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
-} {
+): PermutationJobPlan {
   return permutationJob(permutationJobBasis(dir, req), jobs, settings, wave);
 }
 
@@ -196,11 +199,7 @@ export function permutationJob(
   jobs: number,
   settings?: BackendSettings,
   wave?: { first: number; end: number },
-): {
-  job: JobFolder;
-  tasks: TaskFile<PermuteWork>[];
-  scratch?: { job: JobFolder; task: TaskFile<ScratchWork> };
-} {
+): PermutationJobPlan {
   const { req, analysis: a, N, V, options, inputs } = basis;
   const rec = a.record;
   const c0 = wave ? wave.first / PERMUTATION_CHUNK : 0;

@@ -217,12 +217,6 @@ export function addScans(sums: FitSums, layout: FitLayout, scratch: Scratch, sca
   }
 }
 
-/** The arrays' buffers, to transfer a set of sums between threads (distinct buffers, each once). */
-export function sumsBuffers(s: FitSums): ArrayBuffer[] {
-  const all = [s.ok, s.vmin, s.vmax, s.yy, s.xty, s.ryy, s.rxty].map((a) => a.buffer as ArrayBuffer);
-  return [...new Set(all)];
-}
-
 /** Fold `b` into `a` (sums add, masks AND, extremes combine). */
 export function mergeSums(a: FitSums, b: FitSums): void {
   invariant(

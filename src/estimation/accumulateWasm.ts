@@ -17,9 +17,11 @@ import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, createSums } from './ac
 /** The SIMD kernel's accumulator (the interface the pure fold expects of a kernel with its own sums). */
 export type SumAccumulator = SumKernel;
 
-type ScanFn = (
-  c0: number,
-  c1: number,
+/**
+ * One scan's arguments to the kernel, made once per batch: the WebAssembly `scan`'s after the voxel
+ * range, and the native kernel's descriptor (vbm_fit.c: the same 8 values as doubles).
+ */
+type ScanArgs = [
   data: number,
   scale: number,
   thr: number,
@@ -28,7 +30,8 @@ type ScanFn = (
   nterms: number,
   resid: number,
   stats: number,
-) => void;
+];
+type ScanFn = (c0: number, c1: number, ...scan: ScanArgs) => void;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -179,16 +182,14 @@ export function createSumAccumulator(
     add(scans) {
       if (scans.length > batch) throw new Error(`at most ${batch} scans per batch`);
       dirty = true;
-      const datas: number[] = [];
-      const nterms: number[] = [];
+      const resid = layout.smoothness;
       statsF64.fill(0);
-      scans.forEach((s, k) => {
+      const args = scans.map((s, k): ScanArgs => {
         let d = s.data;
         if (d.buffer !== buf || d.length !== nvox) {
           slots[k].set(d.subarray(0, nvox));
           d = slots[k];
         }
-        datas.push(d.byteOffset);
         // the scan's design terms with a non-zero coefficient (as addScans skips x_j = 0)
         let t = 0;
         for (let j = 0; j < p; j++) {
@@ -199,44 +200,24 @@ export function createSumAccumulator(
           termsF64[2 * e + 1] = s.x[j];
           t++;
         }
-        nterms.push(t);
+        return [
+          d.byteOffset,
+          s.scale ?? 1,
+          s.threshold,
+          s.zeroIsMissing ? 1 : 0,
+          termsAt + 16 * k * p,
+          t,
+          resid && s.inResidualSubset ? 1 : 0,
+          statsAt + 32 * k,
+        ];
       });
-      const resid = layout.smoothness;
       if (native) {
-        scans.forEach((s, k) => {
-          descF64.set(
-            [
-              datas[k],
-              s.scale ?? 1,
-              s.threshold,
-              s.zeroIsMissing ? 1 : 0,
-              termsAt + 16 * k * p,
-              nterms[k],
-              resid && s.inResidualSubset ? 1 : 0,
-              statsAt + 32 * k,
-            ],
-            8 * k,
-          );
-        });
+        args.forEach((a, k) => descF64.set(a, 8 * k));
         native.fitBatch(memU8, headerAt, descAt, scans.length);
       } else
         for (let c0 = 0; c0 < n; c0 += BLOCK) {
           const c1 = Math.min(n, c0 + BLOCK);
-          for (let k = 0; k < scans.length; k++) {
-            const s = scans[k];
-            scan(
-              c0,
-              c1,
-              datas[k],
-              s.scale ?? 1,
-              s.threshold,
-              s.zeroIsMissing ? 1 : 0,
-              termsAt + 16 * k * p,
-              nterms[k],
-              resid && s.inResidualSubset ? 1 : 0,
-              statsAt + 32 * k,
-            );
-          }
+          for (const a of args) scan(c0, c1, ...a);
         }
       scans.forEach((s, k) => {
         if (!s.stats) return;

@@ -1,6 +1,6 @@
 import { nativeSmoothnessLoop } from './nativeFit.js';
 import { availableParallelism } from 'node:os';
-import { readHeaderOnly } from '../node/nifti/read.js';
+import { readHeadersOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
 import { readVolume } from '../node/nifti/read.js';
 import type { Design } from '../model/designMatrix.js';
@@ -32,20 +32,8 @@ export interface FitOptions {
    * default: fixed chunks on worker threads.
    */
   sums?: (jobs: FitJob[], onScan: (r: ScanReport) => void) => Promise<FitSums[]>;
-}
-
-async function readHeaders(paths: string[]): Promise<Map<string, NiftiHeader>> {
-  const unique = [...new Set(paths)];
-  const out = new Map<string, NiftiHeader>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < unique.length) {
-      const p = unique[next++];
-      out.set(p, await readHeaderOnly(p));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, unique.length) }, worker));
-  return out;
+  /** The scans' headers by path (without ",N"), when the caller has read them already; default: read here. */
+  headers?: ReadonlyMap<string, NiftiHeader>;
 }
 
 /** Estimate the model voxel by voxel, streaming over the scans once. */
@@ -62,7 +50,7 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   const implicit = masking.implicit ?? true;
   // 1. headers: every file exists, is NIfTI, and all share one grid (checked before any heavy work)
   const stripped = design.scans.map((s) => s.replace(/,(\d+)$/, ''));
-  const headers = await readHeaders(stripped);
+  const headers = opts.headers ?? (await readHeadersOnly(stripped));
   const refs: ScanRef[] = parseScanRefs(design.scans, (p) => headers.get(p)?.nVolumes ?? 1);
   const first = headers.get(refs[0].path) as NiftiHeader;
   const reference = { dims: first.dims, affine: first.affine, path: refs[0].path };

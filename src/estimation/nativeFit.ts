@@ -1,12 +1,9 @@
 /**
- * Loads the fit's native kernel (native/vbm_fit.c, in the optional N-API addon that `npm run build`
- * compiles; scripts/build-native.mjs). A Node shell: where the addon is missing or does not load,
- * or VBM_FIT_KERNEL is `wasm` or `js`, there is none and the WebAssembly kernel (or the JavaScript
- * one) runs. The native kernel works on the WebAssembly accumulator's memory (accumulateWasm.ts).
+ * The fit's native kernel (native/vbm_fit.c, in the optional addon node/addon.ts loads). A Node
+ * shell: where the addon is missing or does not load, or VBM_FIT_KERNEL is `wasm` or `js`, there is
+ * none and the WebAssembly kernel (or the JavaScript one) runs. The native kernel works on the WebAssembly accumulator's memory (accumulateWasm.ts).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from '../node/addon.js';
 import type { SmoothnessLoop } from './smoothness.js';
 
 /** The addon's fit functions (see native/vbm_fit.c for their arguments). */
@@ -87,19 +84,13 @@ export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
 export function loadNativeFit(): NativeFit | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
-  const file = fileURLToPath(new URL('../../native/vbm_kernel.node', import.meta.url));
-  if (!existsSync(file)) return loaded;
-  try {
-    const addon = createRequire(import.meta.url)(file) as Partial<Omit<NativeFit, 'level'>> & { fitLevel?(): string };
-    if (addon.fitBatch && addon.fitMerge && addon.smoothness && addon.fitLevel)
-      loaded = {
-        level: addon.fitLevel(),
-        fitBatch: addon.fitBatch,
-        fitMerge: addon.fitMerge,
-        smoothness: addon.smoothness,
-      };
-  } catch {
-    // an addon built for another Node or machine: the WebAssembly kernel runs
-  }
+  const addon = loadAddon() as (Partial<Omit<NativeFit, 'level'>> & { fitLevel?(): string }) | null;
+  if (addon?.fitBatch && addon.fitMerge && addon.smoothness && addon.fitLevel)
+    loaded = {
+      level: addon.fitLevel(),
+      fitBatch: addon.fitBatch,
+      fitMerge: addon.fitMerge,
+      smoothness: addon.smoothness,
+    };
   return loaded;
 }

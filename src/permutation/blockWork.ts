@@ -28,8 +28,6 @@ export const work: WorkModule<BlockShared, Block, BatchResult> = {
   transfer: (r) => {
     const out = [r.maxStat, r.maxTfce, r.maxExtent, r.maxMass, r.countStat].map((a) => a.buffer as ArrayBuffer);
     if (r.countTfce) out.push(r.countTfce.buffer as ArrayBuffer);
-    if (r.topStat) out.push(r.topStat.values.buffer as ArrayBuffer);
-    if (r.topTfce) out.push(r.topTfce.values.buffer as ArrayBuffer);
     return out;
   },
 };

@@ -14,6 +14,7 @@ import type { Contrast } from '../model/contrasts.js';
 import { orthogonalityWarnings } from '../model/orthogonality.js';
 import type { MaskingOptions } from '../estimation/masking.js';
 import type { Atlas } from '../atlas/atlas.js';
+import type { NiftiHeader } from '../io/nifti/header.js';
 import { VBM_VERSION } from '../node/version.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { type Analysis, openAnalysis } from './analysis.js';
@@ -47,6 +48,8 @@ export interface ModelRun {
   contrasts: Contrast[];
   /** The scan files (without volume suffixes), each once. */
   scanFiles: string[];
+  /** Their headers, read once before the stages (the fit uses them). */
+  scanHeaders: ReadonlyMap<string, NiftiHeader>;
   backend?: BackendSettings;
   masking: MaskingOptions;
   maskHash: string | null;
@@ -145,6 +148,7 @@ const estimateStage: StageDef = {
       ...r.designOpts,
       prebuiltDesign: r.design,
       prebuiltContrasts: r.contrasts,
+      prebuiltHeaders: r.scanHeaders,
       masking: r.masking,
       overwrite: opts.overwrite,
       workers: opts.workers ?? r.spec.workers,

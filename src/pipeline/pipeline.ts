@@ -18,7 +18,7 @@ import { cachedScanGlobals } from './scanGlobals.js';
 import { buildContrasts } from '../model/contrasts.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { inspectOutputFolder } from './run.js';
-import { readHeaderOnly } from '../node/nifti/read.js';
+import { readHeadersOnly } from '../node/nifti/read.js';
 import { parseScanRefs } from '../estimation/scanList.js';
 import { analysisId } from './modelRecord.js';
 import type { BackendSettings } from './backendSettings.js';
@@ -137,9 +137,8 @@ async function prepareModel(spec: AnalysisSpec, model: ModelSpec, opts: Pipeline
   for (const f of scanFiles)
     if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
   // every scan's header (its claimed size checked against the file) and the rows' volumes
-  const volumes = new Map<string, number>();
-  for (const f of scanFiles) volumes.set(f, (await readHeaderOnly(f)).nVolumes);
-  parseScanRefs(design.scans, (p) => volumes.get(p) ?? 1);
+  const scanHeaders = await readHeadersOnly(scanFiles);
+  parseScanRefs(design.scans, (p) => scanHeaders.get(p)?.nVolumes ?? 1);
   // refused before the folder is touched, not after the fit
   const backend = opts.backend ?? spec.backend;
   if (backend && !opts.tasks) throw needTaskBackend(backend);
@@ -181,6 +180,7 @@ async function prepareModel(spec: AnalysisSpec, model: ModelSpec, opts: Pipeline
       designOpts,
       contrasts,
       scanFiles,
+      scanHeaders,
       backend,
       knownHashes: scanFiles.map((f) => knownScanHash(state, f)),
       estimateForced: STAGES.indexOf('estimate') >= fromIndex,

@@ -45,6 +45,8 @@ export interface AnalysisOptions extends DesignOptions {
   prebuiltDesign?: Design;
   /** With prebuiltDesign: the contrasts already built from `contrasts` on it. */
   prebuiltContrasts?: Contrast[];
+  /** With prebuiltDesign: its scans' headers, already read (see FitOptions.headers). */
+  prebuiltHeaders?: FitOptions['headers'];
 }
 
 /** The analysis folder written by `runAnalysis` and its model record (model.json). */
@@ -90,6 +92,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     masking,
     workers: opts.workers,
     sums: opts.fitSums,
+    headers: opts.prebuiltDesign ? opts.prebuiltHeaders : undefined,
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
   for (const w of fit.warnings) log(`warning: ${w}`);

@@ -146,6 +146,13 @@ export async function readHeaderOnly(path: string): Promise<NiftiHeader> {
   return h;
 }
 
+/** The headers of `paths` by path, each file read once (readHeaderOnly). */
+export async function readHeadersOnly(paths: Iterable<string>): Promise<Map<string, NiftiHeader>> {
+  const out = new Map<string, NiftiHeader>();
+  for (const p of paths) if (!out.has(p)) out.set(p, await readHeaderOnly(p));
+  return out;
+}
+
 /** The first bytes of an in-memory (maybe gzip) file: enough for a header, nothing inflated beyond. */
 function prefixOf(raw: Uint8Array, path: string, n: number): Uint8Array {
   if (!isGzip(raw)) return raw.subarray(0, Math.min(raw.length, n));
