@@ -122,7 +122,6 @@ export interface PermutationJobBasis {
   req: PermuteRequest;
   analysis: ReturnType<typeof openAnalysis>;
   contrast: number;
-  scans: number;
   /** Product rows per rearrangement, rearrangements (all, the observed included), analysed voxels. */
   rows: number;
   N: number;
@@ -160,7 +159,6 @@ export function permutationJobBasis(dir: string, req: PermuteRequest): Permutati
     req,
     analysis: a,
     contrast: con.index,
-    scans: rec.scans.length,
     rows: productRowList.length,
     N,
     V,
