@@ -26,7 +26,11 @@ import { makeCohort, templateMask, writeCohort } from '../src/synth/phantom.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
-const cli = join(repo, 'dist', 'cli', 'vbm.js');
+/** What users type: the file package.json's bin names for 'vbm' (the bundled CLI, dist/cli/vbm.js), so the bench follows it. */
+const cli = join(
+  repo,
+  (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: { vbm: string } }).bin.vbm,
+);
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
 const n = Number(args.get('n') ?? 379);
