@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { fitAgeModel, writeStudy } from './support/study.js';
+import { fitAgeModel, smallStudy, writeStudy } from './support/study.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { runReport } from '../src/pipeline/report.js';
 import { clusterTableNote } from '../src/pipeline/permuteNotes.js';
@@ -28,14 +28,7 @@ async function reportSection(out: string): Promise<string> {
 test('vbm permute --accel tail: every output file, the text and the report say which p-values are approximated; an exact run none', async () => {
   const { dir, cleanup } = tempDir('vbm-accel-notes-');
   try {
-    const { design } = writeStudy(dir, {
-      n: 40,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 11,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.15 }],
-    });
+    const { design } = writeStudy(dir, smallStudy({ n: 40, seed: 11, perSd: 0.15 }));
     const exact = join(dir, 'exact');
     await fitAgeModel(dir, design, exact);
     const fast = join(dir, 'fast');

@@ -27,6 +27,7 @@ import { xxh3Reference } from './support/xxh3.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
 import { openNifti, readVolume } from '../src/node/nifti/read.js';
 import { DT } from '../src/io/nifti/datatypes.js';
+import { smallStudy } from './support/study.js';
 
 const dims: [number, number, number] = [13, 11, 9];
 const nvox = dims[0] * dims[1] * dims[2];
@@ -187,14 +188,7 @@ test('a scan not in a slot is copied in; a batch larger than the slots is refuse
 test('vbm run gives the same bytes with the native, WebAssembly SIMD and JavaScript kernels (float32 and int16 scans)', async () => {
   const { dir, cleanup } = tempDir();
   try {
-    const cohort = makeCohort({
-      n: 40,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 5,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
-    });
+    const cohort = makeCohort(smallStudy({ n: 40, seed: 5, perSd: 0.1, sigmaMm: 9 }));
     writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
     const floatDesign = writeCohort(join(dir, 'float32'), cohort, { format: 'nii' });
     // the same cohort stored as int16 with a scale factor (as some pipelines write grey matter)

@@ -4,7 +4,7 @@
  * tests need a running Slurm (.ci/run starts one with ../shared/tools/slurm/start-local-slurm.sh
  * and exports SLURM_CONF); they skip, saying why, without it.
  */
-import { fitAgeModel, writeStudy } from './support/study.js';
+import { fitAgeModel, smallStudy, writeStudy } from './support/study.js';
 import { slurmMissing } from './support/slurm.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -507,14 +507,7 @@ function fitReference(): Promise<{ design: string; plain: string }> {
   // made once, on first use; a failure here (thrown in the executor) is kept as the rejection every caller sees
   fitStudy ??= new Promise((resolve) => {
     const dir = join(study.dir, 'fit');
-    const cohort = makeCohort({
-      n: 2 * FIT_CHUNK + 13,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 3,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
-    });
+    const cohort = makeCohort(smallStudy({ n: 2 * FIT_CHUNK + 13, seed: 3, perSd: 0.1, sigmaMm: 9 }));
     const design = writeCohort(dir, cohort, { format: 'nii' });
     const plain = join(dir, 'plain');
     const r = spawnSync(

@@ -27,6 +27,7 @@ import { cancelJobs, jobStates } from '../src/backend/status.js';
 import { VbmError } from '../src/errors.js';
 import { FIT_CHUNK } from '../src/estimation/fitChunks.js';
 import { VBM_CLI } from './support/cli.js';
+import { smallStudy } from './support/study.js';
 
 const CLI = VBM_CLI;
 const vbm = (args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } =>
@@ -53,14 +54,7 @@ let made: { design: string; dir: string } | undefined;
 function cohort(): { design: string; dir: string } {
   if (made) return made;
   const dir = study.dir;
-  const c = makeCohort({
-    n: 2 * FIT_CHUNK + 13,
-    dims: [20, 24, 20],
-    voxelMm: 8,
-    noiseFwhmMm: 12,
-    seed: 7,
-    effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.12 }],
-  });
+  const c = makeCohort(smallStudy({ n: 2 * FIT_CHUNK + 13, seed: 7, perSd: 0.12, sigmaMm: 9 }));
   const design = writeCohort(dir, c, { format: 'nii' });
   writeFileSync(join(dir, 'mask.nii'), templateMask(c));
   made = { design, dir };

@@ -2,7 +2,7 @@
  * The fit adds fixed chunks of scans in a fixed order, so its maps are the same bytes whatever
  * the number of worker threads (before, ResMS and RPV differed in the last bits between 1 and 2).
  */
-import { writeStudy } from './support/study.js';
+import { smallStudy, writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -15,14 +15,7 @@ test('beta, ResMS, RPV, con and spmT maps are byte-identical for 0, 1, 2 and 3 w
   const { dir, cleanup } = tempDir();
   try {
     const n = 2 * FIT_CHUNK + 13; // three chunks, the last one short
-    const { design } = writeStudy(dir, {
-      n,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 3,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
-    });
+    const { design } = writeStudy(dir, smallStudy({ n, seed: 3, perSd: 0.1, sigmaMm: 9 }));
     const outs: string[] = [];
     for (const workers of [0, 1, 2, 3]) {
       const out = join(dir, `w${workers}`);
@@ -69,14 +62,7 @@ test('with variance groups (two-sample, ReML) the maps are byte-identical for 0,
   const { dir, cleanup } = tempDir();
   try {
     const n = FIT_CHUNK + 21; // the groups split into chunks of their own, one of them long
-    const { design } = writeStudy(dir, {
-      n,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 7,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 9, perSd: 0.1 }],
-    });
+    const { design } = writeStudy(dir, smallStudy({ n, seed: 7, perSd: 0.1, sigmaMm: 9 }));
     const outs: string[] = [];
     // each scan's group, from the spreadsheet as written (the design may order the scans by group)
     const sexOf = new Map(

@@ -5,7 +5,7 @@
  * plan keeps its working set within the budget; sizes parse as users write them.
  */
 import { fewBlocksBudget } from './support/budgets.js';
-import { fitAgeModel, writeStudy } from './support/study.js';
+import { fitAgeModel, smallStudy, writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -279,14 +279,7 @@ test('streamed from a scratch file in blocks and passes: the in-memory results, 
 test('vbm permute with a tiny --memory writes the same files as with the default budget', async () => {
   const { dir, cleanup } = tempDir('vbm-bigdata-');
   try {
-    const { design } = writeStudy(dir, {
-      n: 120,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 5,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.1 }],
-    });
+    const { design } = writeStudy(dir, smallStudy({ n: 120, seed: 5, perSd: 0.1 }));
     const outs: string[] = [];
     let budget = 0;
     for (const tag of ['memory', 'streamed']) {
@@ -330,14 +323,7 @@ for (const backend of ['local', 'slurm'] as const)
     async () => {
       const { dir, cleanup } = tempDir('vbm-shared-scratch-');
       try {
-        const { design } = writeStudy(dir, {
-          n: 120,
-          dims: [20, 24, 20],
-          voxelMm: 8,
-          noiseFwhmMm: 12,
-          seed: 9,
-          effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.1 }],
-        });
+        const { design } = writeStudy(dir, smallStudy({ n: 120, seed: 9, perSd: 0.1 }));
         const res = join(dir, 'res');
         await fitAgeModel(dir, design, res);
         const names = permutationFileNames(1);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fewBlocksBudget } from './support/budgets.js';
-import { fitAgeModel, writeStudy } from './support/study.js';
+import { fitAgeModel, smallStudy, writeStudy } from './support/study.js';
 import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
 import { permutationFileNames, runPermute } from '../src/pipeline/permute.js';
 import { join } from 'node:path';
@@ -179,14 +179,7 @@ test("--backend local, data over a task's --memory (a shared scratch file, max-T
   const { dir, cleanup } = tempDir('vbm-tail-tasks-');
   try {
     // enough scans that the data outweigh the kept values four times over (a task keeps them within its budget)
-    const { design } = writeStudy(dir, {
-      n: 600,
-      dims: [20, 24, 20],
-      voxelMm: 8,
-      noiseFwhmMm: 12,
-      seed: 9,
-      effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: 10, perSd: 0.05 }],
-    });
+    const { design } = writeStudy(dir, smallStudy({ n: 600, seed: 9, perSd: 0.05 }));
     const res = join(dir, 'res');
     await fitAgeModel(dir, design, res);
     const req = { contrast: 1, permutations: 208, seed: 4, accel: { tail: true } };

@@ -26,3 +26,18 @@ export async function fitAgeModel(dir: string, design: string, out: string): Pro
     workers: 1,
   });
 }
+
+/**
+ * The small planted study many tests use: 20x24x20 voxels of 8 mm, 12 mm smooth noise, one age
+ * effect of width `sigmaMm` (default 10) at (30, -20, 10) mm, of `perSd` standard deviations per year.
+ */
+export function smallStudy(o: { n: number; seed: number; perSd: number; sigmaMm?: number }): CohortOptions {
+  return {
+    n: o.n,
+    dims: [20, 24, 20],
+    voxelMm: 8,
+    noiseFwhmMm: 12,
+    seed: o.seed,
+    effects: [{ covariate: 'age', centreMm: [30, -20, 10], sigmaMm: o.sigmaMm ?? 10, perSd: o.perSd }],
+  };
+}
