@@ -269,6 +269,18 @@ static bool indices_valid(const fit_ctx *x) {
   return true;
 }
 
+/*
+ * One block of voxels [c0, c1) of one scan folded into the sums, with the widest kernel this CPU
+ * has (every kernel does the same float64 operations in the same order: the same bits).
+ */
+static void fit_block(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr, bool zim,
+                      const uint8_t *terms, int nterms, bool resid, double *cnt) {
+  if (have_avx2())
+    fit_avx2(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+  else
+    fit_scalar(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+}
+
 /* fitBatch(memory, header, desc, count) */
 static napi_value js_fit_batch(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -305,7 +317,6 @@ static napi_value js_fit_batch(napi_env env, napi_callback_info info) {
         return fit_throw(env, "fitBatch: a design term outside the memory");
     }
   }
-  const bool avx2 = have_avx2();
   for (int c0 = 0; c0 < n; c0 += x.h.block) {
     const int c1 = n - c0 < x.h.block ? (int)n : c0 + x.h.block;
     for (uint32_t k = 0; k < count; k++) {
@@ -313,10 +324,7 @@ static napi_value js_fit_batch(napi_env env, napi_callback_info info) {
       const float *data = (const float *)(x.mem + (size_t)e->data);
       const uint8_t *terms = x.mem + (size_t)e->terms;
       double *cnt = (double *)(x.mem + (size_t)e->stats);
-      if (avx2)
-        fit_avx2(&x, c0, c1, data, e->scale, e->thr, e->zim != 0, terms, (int)e->nterms, e->resid != 0, cnt);
-      else
-        fit_scalar(&x, c0, c1, data, e->scale, e->thr, e->zim != 0, terms, (int)e->nterms, e->resid != 0, cnt);
+      fit_block(&x, c0, c1, data, e->scale, e->thr, e->zim != 0, terms, (int)e->nterms, e->resid != 0, cnt);
     }
   }
   return NULL;
