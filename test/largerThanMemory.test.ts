@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { distributedPermute, planPermutationJob } from '../src/backend/permuteTasks.js';
 import { slurmMissing } from './support/slurm.js';
+import { taskStreamPlan } from '../src/backend/sharedScratch.js';
 import { join } from 'node:path';
 import { availableParallelism, hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,7 @@ import {
 import { KERNEL_BATCH } from '../src/permutation/kernel.js';
 import {
   type MemoryNeeds,
+  type StreamPlan,
   SHARED_BYTES_PER_VOXEL,
   inMemoryBytes,
   planVoxelBlocks,
@@ -154,6 +156,44 @@ test('sizes parse as users write them; the default budget is half the machine or
   }
 });
 
+/** A streamed test's working set, counted from the parts the engines allocate. */
+function workingSet(m: MemoryNeeds, p: StreamPlan, budget: number): number {
+  // a kernel slot: rows of coefficients (n each) and products (512 each), and the packed chunk (n x 512), 64-byte aligned
+  const rows = Math.ceil((KERNEL_BATCH * m.rows) / 4) * 4;
+  const slot = Math.ceil(((rows * (m.n + 512) + m.n * 512) * 4) / 64) * 64;
+  const perThread =
+    m.n * p.blockVoxels * 4 + KERNEL_BATCH * p.blockVoxels * 4 + slot + (p.wholeMaps ? p.passSize * m.V * 4 : 0);
+  return (
+    writeBufferBytes(budget) +
+    SHARED_BYTES_PER_VOXEL * m.V +
+    (m.threads + 1) * threadBytesPerVoxel(m.tfce, m.cluster) * m.V +
+    m.threads * perThread
+  );
+}
+
+test('a task that keeps the uncorrected tail (accel tail/gamma) plans its blocks so that blocks and kept values fit its budget', () => {
+  for (const m of [
+    { n: 4000, V: 260527, rows: 4, threads: 2, tfce: false, cluster: false },
+    { n: 4000, V: 260527, rows: 4, threads: 1, tfce: true, cluster: false },
+  ]) {
+    const budget = 2 * 2 ** 30;
+    // kept values: 100 float32 per voxel, for the statistic and for TFCE (voxelTail.ts)
+    const tail = m.V * 100 * 4 * (m.tfce ? 2 : 1);
+    assert.ok(tail <= budget / 4, 'the tail fits a quarter of the budget, so the task keeps it');
+    const p = taskStreamPlan(m, budget, true);
+    assert.ok(p, 'streamed');
+    const total = workingSet(m, p, p.budget) + tail;
+    assert.ok(total <= budget, `blocks and tail ${total} > ${budget}`);
+    // without the tail the blocks may take the whole budget
+    const plain = taskStreamPlan(m, budget, false);
+    assert.ok(plain && plain.blockVoxels > p.blockVoxels, 'the tail takes its share from the blocks');
+  }
+  // a tail over a quarter of the budget is counted instead: the blocks get the whole budget
+  const m = { n: 4000, V: 260527, rows: 4, threads: 1, tfce: true, cluster: false };
+  const small = 400 * 2 ** 20;
+  assert.deepEqual(taskStreamPlan(m, small, true), taskStreamPlan(m, small, false));
+});
+
 test('the plan covers every voxel once, keeps its working set within the budget, and refuses a budget too small', () => {
   for (const m of [
     { n: 4000, V: 260527, rows: 4, threads: 2, tfce: false, cluster: false },
@@ -174,17 +214,7 @@ test('the plan covers every voxel once, keeps its working set within the budget,
     }
     assert.equal(next, m.V);
     assert.equal(p.fileBytes, offset);
-    // the working set, counted from the parts the engines allocate
-    // a kernel slot: rows of coefficients (n each) and products (512 each), and the packed chunk (n x 512), 64-byte aligned
-    const rows = Math.ceil((KERNEL_BATCH * m.rows) / 4) * 4;
-    const slot = Math.ceil(((rows * (m.n + 512) + m.n * 512) * 4) / 64) * 64;
-    const perThread =
-      m.n * p.blockVoxels * 4 + KERNEL_BATCH * p.blockVoxels * 4 + slot + (p.wholeMaps ? p.passSize * m.V * 4 : 0);
-    const total =
-      writeBufferBytes(budget) +
-      SHARED_BYTES_PER_VOXEL * m.V +
-      (m.threads + 1) * threadBytesPerVoxel(m.tfce, m.cluster) * m.V +
-      m.threads * perThread;
+    const total = workingSet(m, p, budget);
     assert.ok(total <= p.budget, `${total} > ${p.budget}`);
     // writing: the scan buffer and one block's transposition, within the share set aside for them
     assert.ok(p.scansPerWrite > 1 && p.scansPerWrite * (m.V + p.blockVoxels) * 4 <= writeBufferBytes(budget));

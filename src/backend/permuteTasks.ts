@@ -220,6 +220,7 @@ export function permutationJob(
           cluster: options.clusterThreshold !== undefined,
         },
         taskBudget(req.memory, settings),
+        !!(options.accel?.tail || options.accel?.gamma),
       );
   const scratchKey = (what: unknown): string => sha256Hex(JSON.stringify(what)).slice(0, 10);
   const scratch = memPlan

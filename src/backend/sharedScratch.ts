@@ -20,6 +20,7 @@ import { prepareContrastScratch } from '../pipeline/permuteInput.js';
 import type { PreparedScratch, SharedScratch } from '../permutation/permute.js';
 import { defaultMemoryBudget, machineMemoryBudget } from '../permutation/memoryBudget.js';
 import { type MemoryNeeds, type StreamPlan, planVoxelBlocks } from '../permutation/voxelBlocks.js';
+import { tailFitsBudget, tailKeepBytes } from '../permutation/voxelTail.js';
 import type { BackendSettings } from './backend.js';
 import type { PermuteWork } from './permuteTasks.js';
 import {
@@ -90,9 +91,15 @@ export function taskThreads(settings: BackendSettings | undefined, jobs: number)
   return 1;
 }
 
-/** The voxel-block plan of a task, or null when the task holds the data in memory (or cannot be known here). */
-export function taskStreamPlan(needs: MemoryNeeds, budget: number | undefined): StreamPlan | null {
-  return budget === undefined ? null : planVoxelBlocks(needs, budget);
+/**
+ * The voxel-block plan of a task, or null when the task holds the data in memory (or cannot be known
+ * here). `keepsTail` (accel tail/gamma): the uncorrected tail's kept values come out of the budget
+ * before the blocks, as in one process (permutationTest.ts), unless the task will count instead.
+ */
+export function taskStreamPlan(needs: MemoryNeeds, budget: number | undefined, keepsTail = false): StreamPlan | null {
+  if (budget === undefined) return null;
+  const tail = keepsTail ? tailKeepBytes(needs.V, needs.tfce) : 0;
+  return planVoxelBlocks(needs, tailFitsBudget(tail, budget) ? budget - tail : budget);
 }
 
 /**

@@ -40,7 +40,7 @@ import type {
 } from './types.js';
 import { formatBytes, planVoxelBlocks } from './voxelBlocks.js';
 import { welchSetup } from './welch.js';
-import { TAIL_KEEP, type TopValues, mergeTop } from './voxelTail.js';
+import { TAIL_KEEP, type TopValues, mergeTop, tailFitsBudget, tailKeepBytes } from './voxelTail.js';
 import { type SharedTails, evenRanges, sharedTails, withAllRanges } from './tailMerge.js';
 
 /** Rearrangements per unit of work. Task blocks are multiples of it, so that their batches, and so their results, are those of one process. */
@@ -134,13 +134,13 @@ export async function runPermutationTest(
   let plan = common ? common.plan : budget === undefined ? null : planVoxelBlocks(memoryNeeds, budget);
   const accel = opts.accel ?? {};
   // the uncorrected tail (accel tail or gamma) keeps each voxel's largest null values (tailMerge.ts)
-  const tailBytes = V * TAIL_KEEP * 4 * (opts.tfce ? 2 : 1);
+  const tailBytes = tailKeepBytes(V, !!opts.tfce);
   // (not in a task that only writes the shared scratch file)
   let keepValues = !!(accel.tail || accel.gamma) && !(common && !common.prepared);
   if (keepValues && opts.shares?.some((sh) => !sh.topStat)) {
     keepValues = false;
     opts.onNote?.("uncorrected p-values are counted: a task did not keep its voxels' largest null values");
-  } else if (keepValues && budget !== undefined && tailBytes > budget / 4) {
+  } else if (keepValues && budget !== undefined && !tailFitsBudget(tailBytes, budget)) {
     keepValues = false;
     opts.onNote?.(
       `uncorrected p-values are counted: their tail would keep ${formatBytes(tailBytes)}, over a quarter of the memory budget (${formatBytes(budget)})`,

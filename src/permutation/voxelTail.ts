@@ -31,6 +31,16 @@ import { gpdSurvival, TAIL_P_FLOOR } from './accel.js';
 
 /** Largest null values kept per voxel and map for the uncorrected tail. */
 export const TAIL_KEEP = 100;
+/** Bytes of the kept values of V voxels: TAIL_KEEP float32 per voxel for the statistic, and as many for TFCE. */
+export function tailKeepBytes(V: number, tfce: boolean): number {
+  return V * TAIL_KEEP * 4 * (tfce ? 2 : 1);
+}
+
+/** Whether a memory budget keeps the tail: its values may take at most a quarter of it (else p-values are counted). */
+export function tailFitsBudget(tailBytes: number, budget: number | undefined): boolean {
+  return budget === undefined || tailBytes <= budget / 4;
+}
+
 /** Voxels reached at least this often are counted, not fitted. */
 export const TAIL_COUNTED_FROM = 25;
 /** Largest A^2 of a fit that is used. */
