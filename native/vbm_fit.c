@@ -18,8 +18,9 @@
  * nterms, residual, stats. A term is 16 bytes: int32 address of its xty row, int32 address of its
  * rxty row, float64 coefficient. stats: float64 removed, nonZero, finite, sum (added to).
  *
- * The instruction set is chosen at run time (AVX2 when the CPU has it, else the same operations in
- * scalar C); the file is compiled without -march: the vector kernel carries its own target attribute.
+ * The instruction set is chosen at run time (AVX-512 or AVX2 when the CPU has it, else the same
+ * operations in scalar C; VBM_FIT_SIMD=avx2|scalar picks a narrower one); the file is compiled
+ * without -march: each vector kernel carries its own target attribute.
  */
 #include <node_api.h>
 #include <immintrin.h>
@@ -208,13 +209,188 @@ __attribute__((target("avx2"))) static void fit_avx2(const fit_ctx *x, int c0, i
   fit_scalar(x, c, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
 }
 
-static bool have_avx2(void) {
-  static int has = -1;
-  if (has < 0) {
-    __builtin_cpu_init();
-    has = __builtin_cpu_supports("avx2") ? 1 : 0;
+/*
+ * AVX-512: eight voxels per register (AVX-512F with VL, DQ and BW for the 256-bit masked loads and
+ * the mask registers). The same float64 operations in the same order as fit_voxel for every sum.
+ *
+ * A brain's candidates are mostly runs of consecutive grid indices (rows), so eight candidates'
+ * values are read with at most two masked loads (the lanes that continue the first candidate's run
+ * and those that lead up to the last's; a masked-out lane is never read, so nothing past the grid
+ * is touched); a gather only for what is left (three or more runs in eight candidates). The same for
+ * the +x, +y and +z neighbours of residual scans (index -1: off the grid, NaN).
+ */
+/* voxels ahead of use at which a residual scan's sums are asked for (4 cache lines) */
+#ifndef RESID_PREFETCH
+#define RESID_PREFETCH 32
+#endif
+
+#define VBM_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+
+/* the eight floats at grid indices idx[0..7] (`fill` where an index is -1 when `nb`) */
+VBM_AVX512 static inline __m256 load8(const float *data, const int32_t *idx, __m256 fill, bool nb) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i id = _mm256_loadu_si256((const __m256i *)idx);
+  const int32_t i0 = idx[0], i7 = idx[7];
+  __mmask8 a = _mm256_cmpeq_epi32_mask(id, _mm256_add_epi32(_mm256_set1_epi32(i0), iota));
+  if (a == 0xff && (!nb || i0 >= 0)) return _mm256_loadu_ps(data + i0);
+  const __mmask8 valid = nb ? _mm256_cmpgt_epi32_mask(id, _mm256_set1_epi32(-1)) : 0xff;
+  a &= valid;
+  const __mmask8 b = _mm256_cmpeq_epi32_mask(id, _mm256_add_epi32(_mm256_set1_epi32(i7 - 7), iota)) & valid & ~a;
+  __m256 f = _mm256_mask_loadu_ps(fill, a, data + i0);
+  f = _mm256_mask_loadu_ps(f, b, data + (i7 - 7));
+  const __mmask8 rest = valid & ~(a | b);
+  if (rest) f = _mm256_mmask_i32gather_ps(f, rest, id, data, 4);
+  return f;
+}
+
+/* s[c..c+7] = s[c..c+7] + prod */
+VBM_AVX512 static inline void add8(double *s, __m512d prod) { _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), prod)); }
+
+/* the kernel's loop over groups of eight, for a unit scale or not and residual products or not */
+VBM_AVX512 static inline __attribute__((always_inline)) int fit8(const fit_ctx *x, int c0, int c1, const float *data,
+                                                                 double scale, double thr, bool zim, int nterms,
+                                                                 const int32_t *xrow, const int32_t *rrow,
+                                                                 const double *coefs, const bool unit,
+                                                                 const bool resid, double *cnt) {
+  const fit_header *h = &x->h;
+  uint8_t *mem = x->mem;
+  const int32_t *cand = (const int32_t *)(mem + h->cand);
+  const int32_t *nbx = (const int32_t *)(mem + h->nbx), *nby = (const int32_t *)(mem + h->nby),
+                *nbz = (const int32_t *)(mem + h->nbz);
+  uint8_t *okp = mem + h->ok;
+  float *vminp = (float *)(mem + h->vmin);
+  float *vmaxp = (float *)(mem + h->vmax);
+  double *yyp = (double *)(mem + h->yy);
+  uint8_t *r = mem + h->ryy;
+  const size_t st = (size_t)h->stride;
+  const __m512d sc = _mm512_set1_pd(scale);
+  const __m512d th = _mm512_set1_pd(thr);
+  const __m512d zero = _mm512_setzero_pd();
+  const __m256 nan8 = _mm256_set1_ps(NAN);
+  const __mmask8 zm = zim ? 0xff : 0;
+  __m512d sum = zero;
+  int64_t removed = 0, nonZero = 0, finite = 0;
+  int c = c0;
+  for (; c + 8 <= c1; c += 8) {
+    /* the scan's voxels come from memory: ask for them ahead of use (see fit_avx2) */
+    if (c + PREFETCH < h->n) _mm_prefetch((const char *)(data + cand[c + PREFETCH]), _MM_HINT_T0);
+    const __m256 f = load8(data, cand + c, nan8, false);
+    const __m512d v = unit ? _mm512_cvtps_pd(f) : _mm512_mul_pd(_mm512_cvtps_pd(f), sc);
+    const __mmask8 keep = _mm512_cmp_pd_mask(v, th, _CMP_GT_OQ) & ~_mm512_mask_cmp_pd_mask(zm, v, zero, _CMP_EQ_OQ);
+    if (keep != 0xff) {
+      _mm_mask_storeu_epi8(okp + c, (__mmask16)(~keep & 0xff), _mm_setzero_si128());
+      removed += 8 - __builtin_popcount((unsigned)keep);
+    }
+    nonZero += __builtin_popcount((unsigned)_mm512_cmp_pd_mask(v, zero, _CMP_NEQ_UQ));
+    const __mmask8 fin = _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), zero, _CMP_EQ_OQ);
+    finite += __builtin_popcount((unsigned)fin);
+    sum = _mm512_mask_add_pd(sum, fin, sum, v);
+    if (unit) {
+      /* v is f exactly: v < (double)vmin is f < vmin, and (float)v is f */
+      _mm256_storeu_ps(vminp + c, _mm256_min_ps(f, _mm256_loadu_ps(vminp + c)));
+      _mm256_storeu_ps(vmaxp + c, _mm256_max_ps(f, _mm256_loadu_ps(vmaxp + c)));
+    } else {
+      const __m256 lo = _mm256_loadu_ps(vminp + c), hi = _mm256_loadu_ps(vmaxp + c);
+      const __m256 vf = _mm512_cvtpd_ps(v);
+      _mm256_storeu_ps(vminp + c, _mm256_mask_mov_ps(lo, _mm512_cmp_pd_mask(v, _mm512_cvtps_pd(lo), _CMP_LT_OQ), vf));
+      _mm256_storeu_ps(vmaxp + c, _mm256_mask_mov_ps(hi, _mm512_cmp_pd_mask(v, _mm512_cvtps_pd(hi), _CMP_GT_OQ), vf));
+    }
+    const __m512d vv = _mm512_mul_pd(v, v);
+    add8(yyp + c, vv);
+    for (int t = 0; t < nterms; t++)
+      add8((double *)(mem + xrow[t]) + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
+    if (!resid) continue;
+    if (c + PREFETCH < h->n) {
+      const int32_t jy = nby[c + PREFETCH], jz = nbz[c + PREFETCH];
+      if (jy >= 0) _mm_prefetch((const char *)(data + jy), _MM_HINT_T0);
+      if (jz >= 0) _mm_prefetch((const char *)(data + jz), _MM_HINT_T0);
+    }
+    const __m256 fx = load8(data, nbx + c, nan8, true);
+    const __m256 fy = load8(data, nby + c, nan8, true);
+    const __m256 fz = load8(data, nbz + c, nan8, true);
+    const __m512d gx = unit ? _mm512_cvtps_pd(fx) : _mm512_mul_pd(_mm512_cvtps_pd(fx), sc);
+    const __m512d gy = unit ? _mm512_cvtps_pd(fy) : _mm512_mul_pd(_mm512_cvtps_pd(fy), sc);
+    const __m512d gz = unit ? _mm512_cvtps_pd(fz) : _mm512_mul_pd(_mm512_cvtps_pd(fz), sc);
+    if (c + RESID_PREFETCH < c1) {
+      /* a batch has one or two residual scans, so their sums come from memory, not from cache */
+      for (int k = 0; k < 7; k++) _mm_prefetch((const char *)((double *)(r + k * st) + c + RESID_PREFETCH), _MM_HINT_T0);
+      for (int t = 0; t < nterms; t++)
+        _mm_prefetch((const char *)((double *)(mem + rrow[t]) + c + RESID_PREFETCH), _MM_HINT_T0);
+    }
+    add8((double *)r + c, vv);
+    add8((double *)(r + st) + c, _mm512_mul_pd(v, gx));
+    add8((double *)(r + 2 * st) + c, _mm512_mul_pd(v, gy));
+    add8((double *)(r + 3 * st) + c, _mm512_mul_pd(v, gz));
+    add8((double *)(r + 4 * st) + c, _mm512_mul_pd(gx, gy));
+    add8((double *)(r + 5 * st) + c, _mm512_mul_pd(gx, gz));
+    add8((double *)(r + 6 * st) + c, _mm512_mul_pd(gy, gz));
+    for (int t = 0; t < nterms; t++)
+      add8((double *)(mem + rrow[t]) + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
   }
-  return has == 1;
+  cnt[0] += (double)removed;
+  cnt[1] += (double)nonZero;
+  cnt[2] += (double)finite;
+  cnt[3] += _mm512_reduce_add_pd(sum);
+  return c;
+}
+
+VBM_AVX512 static void fit_avx512(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr,
+                                  bool zim, const uint8_t *terms, int nterms, bool resid, double *cnt) {
+  int32_t xrow[64], rrow[64];
+  double coefs[64];
+  for (int t = 0; t < nterms; t++) {
+    memcpy(&xrow[t], terms + 16 * t, 4);
+    memcpy(&rrow[t], terms + 16 * t + 4, 4);
+    memcpy(&coefs[t], terms + 16 * t + 8, 8);
+  }
+  /* a multiply by 1 changes no value (the conversion has already quieted any signalling NaN) */
+  const bool unit = scale == 1;
+  int c;
+  if (unit && !resid) c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, true, false, cnt);
+  else if (unit) c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, true, true, cnt);
+  else if (!resid) c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, false, false, cnt);
+  else c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, false, true, cnt);
+  fit_scalar(x, c, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+}
+
+/* the block kernels, narrowest first */
+enum { FIT_SCALAR, FIT_AVX2, FIT_AVX512 };
+static const char *const fit_names[] = {"scalar", "avx2", "avx512"};
+
+/* the widest kernel this CPU (and its operating system) runs */
+static int fit_cpu_level(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return FIT_AVX512;
+  return __builtin_cpu_supports("avx2") ? FIT_AVX2 : FIT_SCALAR;
+}
+
+/* a kernel's level from its name, or -1 */
+static int fit_level_named(const char *name) {
+  for (int l = FIT_SCALAR; l <= FIT_AVX512; l++)
+    if (name && strcmp(name, fit_names[l]) == 0) return l;
+  return -1;
+}
+
+/*
+ * The kernel fit_block runs: the widest the CPU has, or a narrower one named by VBM_FIT_SIMD
+ * (avx512, avx2 or scalar; read once, at the first use; a wider one than the CPU has, or another
+ * word, leaves the widest) or by fitSimd (for tests). Every kernel gives the same bits.
+ */
+static int fit_level_in_use = -1;
+
+static int fit_level(void) {
+  int l = __atomic_load_n(&fit_level_in_use, __ATOMIC_RELAXED);
+  if (l >= 0) return l;
+  l = fit_cpu_level();
+  const int want = fit_level_named(getenv("VBM_FIT_SIMD"));
+  if (want >= 0 && want < l) l = want;
+  int unset = -1;
+  /* another thread may have chosen first (the same choice, unless fitSimd made it) */
+  if (!__atomic_compare_exchange_n(&fit_level_in_use, &unset, l, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    l = unset;
+  return l;
 }
 
 static bool get_memory(napi_env env, napi_value v, uint8_t **data, size_t *length) {
@@ -275,10 +451,16 @@ static bool indices_valid(const fit_ctx *x) {
  */
 static void fit_block(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr, bool zim,
                       const uint8_t *terms, int nterms, bool resid, double *cnt) {
-  if (have_avx2())
+  switch (fit_level()) {
+  case FIT_AVX512:
+    fit_avx512(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+    break;
+  case FIT_AVX2:
     fit_avx2(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
-  else
+    break;
+  default:
     fit_scalar(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+  }
 }
 
 /* fitBatch(memory, header, desc, count) */
@@ -531,12 +713,30 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* fitLevel(): the instruction set fitBatch uses on this CPU */
+/* fitLevel(): the instruction set fitBatch uses (avx512, avx2 or scalar) */
 static napi_value js_fit_level(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
-  napi_create_string_utf8(env, have_avx2() ? "avx2" : "scalar", NAPI_AUTO_LENGTH, &out);
+  napi_create_string_utf8(env, fit_names[fit_level()], NAPI_AUTO_LENGTH, &out);
   return out;
+}
+
+/*
+ * fitSimd(name): fitBatch's kernel from now on, in every thread (for tests that compare the
+ * kernels): `name`, or the widest this CPU has when it lacks that one. Returns the one in use.
+ */
+static napi_value js_fit_simd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[16];
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
+    return fit_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
+  const int want = fit_level_named(name), cpu = fit_cpu_level();
+  if (want < 0) return fit_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
+  __atomic_store_n(&fit_level_in_use, want < cpu ? want : cpu, __ATOMIC_RELAXED);
+  return js_fit_level(env, info);
 }
 
 void vbm_fit_register(napi_env env, napi_value exports) {
@@ -549,4 +749,6 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "smoothness", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
+  napi_create_function(env, "fitSimd", NAPI_AUTO_LENGTH, js_fit_simd, NULL, &fn);
+  napi_set_named_property(env, exports, "fitSimd", fn);
 }
