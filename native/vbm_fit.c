@@ -246,14 +246,22 @@ VBM_AVX512 static inline __m256 load8(const float *data, const int32_t *idx, __m
 /* s[c..c+7] = s[c..c+7] + prod */
 VBM_AVX512 static inline void add8(double *s, __m512d prod) { _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), prod)); }
 
-/* the kernel's loop over groups of eight, for a unit scale or not and residual products or not */
+/* the most design terms with a loop of their own (unrolled; more: one loop for any count) */
+#define FIT8_TERMS 6
+
+/*
+ * The kernel's loop over groups of eight, made for a unit scale or not, residual products or not,
+ * and NT design terms (0: any count, `nterms`), so that each is a loop without tests of them.
+ * xrow, rrow: the terms' xty and rxty rows.
+ */
 VBM_AVX512 static inline __attribute__((always_inline)) int fit8(const fit_ctx *x, int c0, int c1, const float *data,
                                                                  double scale, double thr, bool zim, int nterms,
-                                                                 const int32_t *xrow, const int32_t *rrow,
+                                                                 double *const *xrow, double *const *rrow,
                                                                  const double *coefs, const bool unit,
-                                                                 const bool resid, double *cnt) {
+                                                                 const bool resid, const int NT, double *cnt) {
   const fit_header *h = &x->h;
   uint8_t *mem = x->mem;
+  const int T = NT > 0 ? NT : nterms;
   const int32_t *cand = (const int32_t *)(mem + h->cand);
   const int32_t *nbx = (const int32_t *)(mem + h->nbx), *nby = (const int32_t *)(mem + h->nby),
                 *nbz = (const int32_t *)(mem + h->nbz);
@@ -261,29 +269,36 @@ VBM_AVX512 static inline __attribute__((always_inline)) int fit8(const fit_ctx *
   float *vminp = (float *)(mem + h->vmin);
   float *vmaxp = (float *)(mem + h->vmax);
   double *yyp = (double *)(mem + h->yy);
-  uint8_t *r = mem + h->ryy;
   const size_t st = (size_t)h->stride;
+  double *r[7];
+  for (int k = 0; k < 7; k++) r[k] = (double *)(mem + h->ryy + k * st);
+  const int n = h->n;
+  __m512d a[FIT8_TERMS];
+  for (int t = 0; t < FIT8_TERMS && t < T; t++) a[t] = _mm512_set1_pd(coefs[t]);
   const __m512d sc = _mm512_set1_pd(scale);
   const __m512d th = _mm512_set1_pd(thr);
   const __m512d zero = _mm512_setzero_pd();
+  const __m512i one = _mm512_set1_epi64(1);
   const __m256 nan8 = _mm256_set1_ps(NAN);
-  const __mmask8 zm = zim ? 0xff : 0;
   __m512d sum = zero;
-  int64_t removed = 0, nonZero = 0, finite = 0;
+  /* counts per lane (at most a block's voxels each) */
+  __m512i nonZero = _mm512_setzero_si512(), finite = _mm512_setzero_si512();
+  int64_t removed = 0;
   int c = c0;
   for (; c + 8 <= c1; c += 8) {
     /* the scan's voxels come from memory: ask for them ahead of use (see fit_avx2) */
-    if (c + PREFETCH < h->n) _mm_prefetch((const char *)(data + cand[c + PREFETCH]), _MM_HINT_T0);
+    if (c + PREFETCH < n) _mm_prefetch((const char *)(data + cand[c + PREFETCH]), _MM_HINT_T0);
     const __m256 f = load8(data, cand + c, nan8, false);
     const __m512d v = unit ? _mm512_cvtps_pd(f) : _mm512_mul_pd(_mm512_cvtps_pd(f), sc);
-    const __mmask8 keep = _mm512_cmp_pd_mask(v, th, _CMP_GT_OQ) & ~_mm512_mask_cmp_pd_mask(zm, v, zero, _CMP_EQ_OQ);
+    __mmask8 keep = _mm512_cmp_pd_mask(v, th, _CMP_GT_OQ);
+    if (zim) keep &= ~_mm512_cmp_pd_mask(v, zero, _CMP_EQ_OQ);
     if (keep != 0xff) {
       _mm_mask_storeu_epi8(okp + c, (__mmask16)(~keep & 0xff), _mm_setzero_si128());
       removed += 8 - __builtin_popcount((unsigned)keep);
     }
-    nonZero += __builtin_popcount((unsigned)_mm512_cmp_pd_mask(v, zero, _CMP_NEQ_UQ));
+    nonZero = _mm512_mask_add_epi64(nonZero, _mm512_cmp_pd_mask(v, zero, _CMP_NEQ_UQ), nonZero, one);
     const __mmask8 fin = _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), zero, _CMP_EQ_OQ);
-    finite += __builtin_popcount((unsigned)fin);
+    finite = _mm512_mask_add_epi64(finite, fin, finite, one);
     sum = _mm512_mask_add_pd(sum, fin, sum, v);
     if (unit) {
       /* v is f exactly: v < (double)vmin is f < vmin, and (float)v is f */
@@ -297,10 +312,12 @@ VBM_AVX512 static inline __attribute__((always_inline)) int fit8(const fit_ctx *
     }
     const __m512d vv = _mm512_mul_pd(v, v);
     add8(yyp + c, vv);
-    for (int t = 0; t < nterms; t++)
-      add8((double *)(mem + xrow[t]) + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
+    if (NT > 0)
+      for (int t = 0; t < NT; t++) add8(xrow[t] + c, _mm512_mul_pd(a[t], v));
+    else
+      for (int t = 0; t < T; t++) add8(xrow[t] + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
     if (!resid) continue;
-    if (c + PREFETCH < h->n) {
+    if (c + PREFETCH < n) {
       const int32_t jy = nby[c + PREFETCH], jz = nbz[c + PREFETCH];
       if (jy >= 0) _mm_prefetch((const char *)(data + jy), _MM_HINT_T0);
       if (jz >= 0) _mm_prefetch((const char *)(data + jz), _MM_HINT_T0);
@@ -313,43 +330,77 @@ VBM_AVX512 static inline __attribute__((always_inline)) int fit8(const fit_ctx *
     const __m512d gz = unit ? _mm512_cvtps_pd(fz) : _mm512_mul_pd(_mm512_cvtps_pd(fz), sc);
     if (c + RESID_PREFETCH < c1) {
       /* a batch has one or two residual scans, so their sums come from memory, not from cache */
-      for (int k = 0; k < 7; k++) _mm_prefetch((const char *)((double *)(r + k * st) + c + RESID_PREFETCH), _MM_HINT_T0);
-      for (int t = 0; t < nterms; t++)
-        _mm_prefetch((const char *)((double *)(mem + rrow[t]) + c + RESID_PREFETCH), _MM_HINT_T0);
+      for (int k = 0; k < 7; k++) _mm_prefetch((const char *)(r[k] + c + RESID_PREFETCH), _MM_HINT_T0);
+      for (int t = 0; t < T; t++) _mm_prefetch((const char *)(rrow[t] + c + RESID_PREFETCH), _MM_HINT_T0);
     }
-    add8((double *)r + c, vv);
-    add8((double *)(r + st) + c, _mm512_mul_pd(v, gx));
-    add8((double *)(r + 2 * st) + c, _mm512_mul_pd(v, gy));
-    add8((double *)(r + 3 * st) + c, _mm512_mul_pd(v, gz));
-    add8((double *)(r + 4 * st) + c, _mm512_mul_pd(gx, gy));
-    add8((double *)(r + 5 * st) + c, _mm512_mul_pd(gx, gz));
-    add8((double *)(r + 6 * st) + c, _mm512_mul_pd(gy, gz));
-    for (int t = 0; t < nterms; t++)
-      add8((double *)(mem + rrow[t]) + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
+    add8(r[0] + c, vv);
+    add8(r[1] + c, _mm512_mul_pd(v, gx));
+    add8(r[2] + c, _mm512_mul_pd(v, gy));
+    add8(r[3] + c, _mm512_mul_pd(v, gz));
+    add8(r[4] + c, _mm512_mul_pd(gx, gy));
+    add8(r[5] + c, _mm512_mul_pd(gx, gz));
+    add8(r[6] + c, _mm512_mul_pd(gy, gz));
+    if (NT > 0)
+      for (int t = 0; t < NT; t++) add8(rrow[t] + c, _mm512_mul_pd(a[t], v));
+    else
+      for (int t = 0; t < T; t++) add8(rrow[t] + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
   }
   cnt[0] += (double)removed;
-  cnt[1] += (double)nonZero;
-  cnt[2] += (double)finite;
+  cnt[1] += (double)_mm512_reduce_add_epi64(nonZero);
+  cnt[2] += (double)_mm512_reduce_add_epi64(finite);
   cnt[3] += _mm512_reduce_add_pd(sum);
   return c;
 }
 
+/* fit8 made for NT = 1..FIT8_TERMS terms, or any count */
+#define FIT8_FOR(U, R)                                                                                        \
+  switch (nterms) {                                                                                           \
+  case 1:                                                                                                     \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 1, cnt);                       \
+    break;                                                                                                    \
+  case 2:                                                                                                     \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 2, cnt);                       \
+    break;                                                                                                    \
+  case 3:                                                                                                     \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 3, cnt);                       \
+    break;                                                                                                    \
+  case 4:                                                                                                     \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 4, cnt);                       \
+    break;                                                                                                    \
+  case 5:                                                                                                     \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 5, cnt);                       \
+    break;                                                                                                    \
+  case 6:                                                                                                     \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 6, cnt);                       \
+    break;                                                                                                    \
+  default:                                                                                                    \
+    c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 0, cnt);                       \
+  }
+
 VBM_AVX512 static void fit_avx512(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr,
                                   bool zim, const uint8_t *terms, int nterms, bool resid, double *cnt) {
-  int32_t xrow[64], rrow[64];
+  double *xrow[64], *rrow[64];
   double coefs[64];
   for (int t = 0; t < nterms; t++) {
-    memcpy(&xrow[t], terms + 16 * t, 4);
-    memcpy(&rrow[t], terms + 16 * t + 4, 4);
+    int32_t xr, rr;
+    memcpy(&xr, terms + 16 * t, 4);
+    memcpy(&rr, terms + 16 * t + 4, 4);
     memcpy(&coefs[t], terms + 16 * t + 8, 8);
+    xrow[t] = (double *)(x->mem + xr);
+    rrow[t] = (double *)(x->mem + rr);
   }
   /* a multiply by 1 changes no value (the conversion has already quieted any signalling NaN) */
   const bool unit = scale == 1;
   int c;
-  if (unit && !resid) c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, true, false, cnt);
-  else if (unit) c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, true, true, cnt);
-  else if (!resid) c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, false, false, cnt);
-  else c = fit8(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, false, true, cnt);
+  if (unit && !resid) {
+    FIT8_FOR(true, false)
+  } else if (unit) {
+    FIT8_FOR(true, true)
+  } else if (!resid) {
+    FIT8_FOR(false, false)
+  } else {
+    FIT8_FOR(false, true)
+  }
   fit_scalar(x, c, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
 }
 
