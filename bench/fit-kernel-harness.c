@@ -14,11 +14,19 @@
  * by block as js_fit_batch does; every sixth scan is a residual scan (64 of the cohort's 379).
  * Prints the kernel's CPU time (CLOCK_THREAD_CPUTIME_ID) and ns per voxel-scan; with check=1 it
  * runs the scalar kernel on a second copy of the sums and compares every sum's bytes.
+ *
+ * Settings (environment): FKH_BLOCK voxels per block (1024, accumulate.ts BLOCK); FKH_RESID a
+ * residual scan every so many (6; 0: none); FKH_HUGE=1 madvise(MADV_HUGEPAGE) on the memory;
+ * FKH_PERK=1 also the TSC cycles by slot (the batch's first scan finds the sums in memory, the
+ * others in cache); FKH_HOT=N the compute-bound rate: N consecutive candidates (choose N not a
+ * power of two: rows at power-of-two strides alias in L1) and the slots copied once, so the scans
+ * and sums stay in cache.
  */
 #define _GNU_SOURCE
 #include "../native/vbm_fit.c"
 #include <stdio.h>
 #include <time.h>
+#include <x86intrin.h>
 #include <sys/mman.h>
 
 #ifndef BATCH
@@ -114,7 +122,7 @@ static void make(layout *L, const int32_t *cand, int n, int nx, int ny, int nz) 
     nb[1][c] = yi + 1 < ny ? i + nx : -1;
     nb[2][c] = zi + 1 < nz ? i + nx * ny : -1;
   }
-  memset(L->mem + h->ok, 1, (size_t)n);
+  memset(L->mem + h->ok, 1, (size_t)(uint32_t)n);
   for (int c = 0; c < n; c++) {
     ((float *)(L->mem + h->vmin))[c] = INFINITY;
     ((float *)(L->mem + h->vmax))[c] = -INFINITY;
@@ -123,6 +131,9 @@ static void make(layout *L, const int32_t *cand, int n, int nx, int ny, int nz) 
 
 /* every how many scans a residual scan (FKH_RESID, default 6; 0: none) */
 static int resid_every = 6;
+/* FKH_HOT: slots copied once; FKH_PERK: TSC cycles by slot (and residual or not) */
+static int hot = 0, perk = 0;
+static double cycles[BATCH][2];
 
 typedef void (*kernel_fn)(const fit_ctx *, int, int, const float *, double, double, bool, const uint8_t *, int, bool,
                           double *);
@@ -131,7 +142,8 @@ typedef void (*kernel_fn)(const fit_ctx *, int, int, const float *, double, doub
 static double batch(layout *L, kernel_fn fn, float **pool, int npool, int s0, int count, double *copyCpu) {
   const fit_header *h = &L->x.h;
   double t0 = cpu_now();
-  for (int k = 0; k < count; k++) memcpy(L->mem + L->slot[k], pool[(s0 + k) % npool], 4 * (size_t)h->nvox);
+  if (!hot || s0 == 0)
+    for (int k = 0; k < count; k++) memcpy(L->mem + L->slot[k], pool[(s0 + k) % npool], 4 * (size_t)h->nvox);
   for (int k = 0; k < count; k++) {
     /* the design: centred covariates, all five terms non-zero (as design5.csv's) */
     const int s = s0 + k;
@@ -151,8 +163,11 @@ static double batch(layout *L, kernel_fn fn, float **pool, int npool, int s0, in
     const int c1 = h->n - c0 < h->block ? h->n : c0 + h->block;
     for (int k = 0; k < count; k++) {
       const int s = s0 + k;
+      const bool resid = resid_every > 0 && s % resid_every == 0;
+      const unsigned long long t = perk ? __rdtsc() : 0;
       fn(&L->x, c0, c1, (const float *)(L->mem + L->slot[k]), 1.0, -INFINITY, false, L->mem + L->terms + 16 * P * k,
-         P, resid_every > 0 && s % resid_every == 0, (double *)(L->mem + L->stats + 32 * k));
+         P, resid, (double *)(L->mem + L->stats + 32 * k));
+      if (perk) cycles[k][resid] += (double)(__rdtsc() - t);
     }
   }
   return cpu_now() - t1;
@@ -169,6 +184,8 @@ int main(int argc, char **argv) {
   const int check = argc > 4 ? atoi(argv[4]) : 0;
   const int npool = argc > 5 ? atoi(argv[5]) : 24;
   if (getenv("FKH_RESID")) resid_every = atoi(getenv("FKH_RESID"));
+  if (getenv("FKH_HOT")) hot = atoi(getenv("FKH_HOT"));
+  perk = getenv("FKH_PERK") != NULL;
   const int nx = 121, ny = 145, nz = 121;
   const int64_t nvox = (int64_t)nx * ny * nz;
   char path[4096];
@@ -176,8 +193,11 @@ int main(int argc, char **argv) {
   float *mask = read_nii(path, nvox);
   int32_t *cand = malloc(4 * nvox);
   int n = 0;
-  for (int64_t i = 0; i < nvox; i++)
-    if (mask[i] > 0) cand[n++] = (int32_t)i;
+  if (hot)
+    for (n = 0; n < hot && n < nvox / 2; n++) cand[n] = (int32_t)(nvox / 4 + n);
+  else
+    for (int64_t i = 0; i < nvox; i++)
+      if (mask[i] > 0) cand[n++] = (int32_t)i;
   float **pool = malloc(sizeof(float *) * npool);
   for (int s = 0; s < npool; s++) {
     snprintf(path, sizeof path, "%s/scans/smwc1sub-%04d.nii", dir, s + 1);
@@ -216,6 +236,8 @@ int main(int argc, char **argv) {
   }
   printf("%d voxels, %d scans (%ld residual), kernel %s: %.1f ms CPU, %.3f ns per voxel-scan; copies %.1f ms\n", n,
          scans, residScans, kname, 1e3 * kcpu, 1e9 * kcpu / ((double)n * scans), 1e3 * ccpu);
+  for (int k = 0; perk && k < BATCH; k++)
+    printf("  slot %d: %.1f M cycles (residual scans %.1f M)\n", k, cycles[k][0] / 1e6, cycles[k][1] / 1e6);
   if (check) {
     const fit_header *h = &L.x.h;
     int bad = 0;
