@@ -344,8 +344,9 @@ VBM_AVX512 static inline __m256 load8(const float *data, const int32_t *idx, __m
 }
 
 /* s[c..c+7] = s[c..c+7] + prod */
-VBM_AVX512 static inline void add8(double *s, __m512d prod) { _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), prod)); }
-
+VBM_AVX512 static inline void add8(double *s, __m512d prod) {
+  _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), prod));
+}
 
 /*
  * The kernel's loop over groups of eight, made for a unit scale or not, residual products or not,

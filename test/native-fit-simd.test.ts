@@ -67,7 +67,8 @@ function scansOf(count: number, p: number, seed: number, infinite: boolean): Sca
       data[i] = inf ?? (u < 0.03 ? 0 : u < 0.05 ? NaN : u < 0.06 ? -0.5 : 0.1 + 3 * r());
     }
     // some design terms zero (the kernels get only the others): from one term to all of them
-    const x = Array.from({ length: p }, (_, j) => (j === 0 ? 1 : (k + j) % 3 === 0 ? 0 : r() - 0.5));
+    // (every fourth scan all p: with p = 8 more than the AVX-512 kernel unrolls)
+    const x = Array.from({ length: p }, (_, j) => (j === 0 ? 1 : k % 4 && (k + j) % 3 === 0 ? 0 : r() - 0.5));
     return {
       data,
       x,
@@ -143,6 +144,11 @@ for (const level of LEVELS)
         // more than one block of candidates (accumulate.ts BLOCK), not a multiple of 8
         assert.ok(layout.cand.length > 1024 && layout.cand.length % 8 !== 0);
         const scans = scansOf(13, p, 11 + p, false);
+        // with 8 columns, scans with more terms than the AVX-512 and AVX2 loops unroll (6)
+        assert.equal(
+          scans.some((s) => s.x.filter((v) => v !== 0).length > 6),
+          p > 6,
+        );
         const native = sumsWith('native', layout, scans, 8);
         assert.equal(addon.fitLevel?.(), level);
         const wasm = sumsWith('wasm', layout, scans, 8);
