@@ -18,8 +18,9 @@
  * nterms, residual, stats. A term is 16 bytes: int32 address of its xty row, int32 address of its
  * rxty row, float64 coefficient. stats: float64 removed, nonZero, finite, sum (added to).
  *
- * The instruction set is chosen at run time (AVX2 when the CPU has it, else the same operations in
- * scalar C); the file is compiled without -march: the vector kernel carries its own target attribute.
+ * The instruction set is chosen at run time (AVX-512 or AVX2 when the CPU has it, else the same
+ * operations in scalar C; VBM_FIT_SIMD=avx2|scalar picks a narrower one); the file is compiled
+ * without -march: each vector kernel carries its own target attribute.
  */
 #include <node_api.h>
 #include <immintrin.h>
@@ -119,65 +120,105 @@ static void fit_scalar(const fit_ctx *x, int c0, int c1, const float *data, doub
 #define PREFETCH 96
 #endif
 
-__attribute__((target("avx2"))) static inline __m256d gather_nb(const float *data, const int32_t *nb, __m256d sc) {
-  const __m128i id = _mm_loadu_si128((const __m128i *)nb);
-  const __m128 on = _mm_castsi128_ps(_mm_cmpgt_epi32(id, _mm_set1_epi32(-1)));
-  const __m128 g = _mm_mask_i32gather_ps(_mm_set1_ps(NAN), data, id, on, 4);
-  return _mm256_mul_pd(_mm256_cvtps_pd(g), sc);
+/* voxels ahead of use at which a residual scan's sums are asked for (4 cache lines) */
+#ifndef RESID_PREFETCH
+#define RESID_PREFETCH 32
+#endif
+
+/* the most design terms with a loop of their own (unrolled; more: one loop for any count) */
+#define FIT_TERMS 6
+
+#define VBM_AVX2 __attribute__((target("avx2")))
+
+/* the four floats at grid indices idx[0..3]: one load where they are consecutive, else a gather */
+VBM_AVX2 static inline __m128 load4(const float *data, const int32_t *idx) {
+  const __m128i id = _mm_loadu_si128((const __m128i *)idx);
+  const __m128i run = _mm_add_epi32(_mm_set1_epi32(idx[0]), _mm_setr_epi32(0, 1, 2, 3));
+  if (_mm_movemask_epi8(_mm_cmpeq_epi32(id, run)) == 0xffff) return _mm_loadu_ps(data + idx[0]);
+  return _mm_i32gather_ps(data, id, 4);
 }
 
-__attribute__((target("avx2"))) static void fit_avx2(const fit_ctx *x, int c0, int c1, const float *data,
-                                                      double scale, double thr, bool zim, const uint8_t *terms,
-                                                      int nterms, bool resid, double *cnt) {
+/* the same for neighbours: NaN where the index is -1 (off the grid) */
+VBM_AVX2 static inline __m128 load4nb(const float *data, const int32_t *nb) {
+  const __m128i id = _mm_loadu_si128((const __m128i *)nb);
+  const __m128i run = _mm_add_epi32(_mm_set1_epi32(nb[0]), _mm_setr_epi32(0, 1, 2, 3));
+  if (nb[0] >= 0 && _mm_movemask_epi8(_mm_cmpeq_epi32(id, run)) == 0xffff) return _mm_loadu_ps(data + nb[0]);
+  const __m128 on = _mm_castsi128_ps(_mm_cmpgt_epi32(id, _mm_set1_epi32(-1)));
+  return _mm_mask_i32gather_ps(_mm_set1_ps(NAN), data, id, on, 4);
+}
+
+/* the four voxels' values as float64, times the scale unless it is 1 */
+VBM_AVX2 static inline __m256d widen4(__m128 f, __m256d sc, const bool unit) {
+  return unit ? _mm256_cvtps_pd(f) : _mm256_mul_pd(_mm256_cvtps_pd(f), sc);
+}
+
+/*
+ * fit_avx2's loop over groups of four, made (as fit8) for a unit scale or not, residual products or
+ * not, and NT = 1..FIT_TERMS design terms (0: any count). xrow, rrow: the terms' rows.
+ */
+VBM_AVX2 static inline __attribute__((always_inline)) int fit4(const fit_ctx *x, int c0, int c1, const float *data,
+                                                               double scale, double thr, bool zim, int nterms,
+                                                               double *const *xrow, double *const *rrow,
+                                                               const double *coefs, const bool unit, const bool resid,
+                                                               const int NT, double *cnt) {
   const fit_header *h = &x->h;
   uint8_t *mem = x->mem;
+  const int T = NT > 0 ? NT : nterms;
   const int32_t *cand = (const int32_t *)(mem + h->cand);
-  const int32_t *nby = (const int32_t *)(mem + h->nby), *nbz = (const int32_t *)(mem + h->nbz);
+  const int32_t *nbx = (const int32_t *)(mem + h->nbx), *nby = (const int32_t *)(mem + h->nby),
+                *nbz = (const int32_t *)(mem + h->nbz);
   const int n = h->n;
   uint8_t *okp = mem + h->ok;
   float *vminp = (float *)(mem + h->vmin);
   float *vmaxp = (float *)(mem + h->vmax);
   double *yyp = (double *)(mem + h->yy);
+  const size_t st = (size_t)h->stride;
+  double *r[7];
+  for (int k = 0; k < 7; k++) r[k] = (double *)(mem + h->ryy + k * st);
+  __m256d a[FIT_TERMS];
+  for (int t = 0; t < FIT_TERMS && t < T; t++) a[t] = _mm256_set1_pd(coefs[t]);
   const __m256d sc = _mm256_set1_pd(scale);
   const __m256d th = _mm256_set1_pd(thr);
   const __m256d zero = _mm256_setzero_pd();
-  const __m256d zimv = _mm256_castsi256_pd(_mm256_set1_epi64x(zim ? -1 : 0));
   __m256d sum = zero;
-  int64_t removed = 0, nonZero = 0, finite = 0;
-  int32_t xrow[64], rrow[64];
-  __m256d coef[64];
-  for (int t = 0; t < nterms; t++) {
-    double a;
-    memcpy(&xrow[t], terms + 16 * t, 4);
-    memcpy(&rrow[t], terms + 16 * t + 4, 4);
-    memcpy(&a, terms + 16 * t + 8, 8);
-    coef[t] = _mm256_set1_pd(a);
-  }
+  /* counts per lane: a compare's all-ones lane is -1, so subtracting it counts */
+  __m256i nonZero = _mm256_setzero_si256(), finite = _mm256_setzero_si256();
+  int64_t removed = 0;
   int c = c0;
   for (; c + 4 <= c1; c += 4) {
     /* the scan's voxels come from memory (8.5 MB per scan): ask for them ahead of use, as the
        gather itself waits on every miss (most of this kernel's time without it) */
     if (c + PREFETCH < n) _mm_prefetch((const char *)(data + cand[c + PREFETCH]), _MM_HINT_T0);
-    const __m128i id = _mm_loadu_si128((const __m128i *)(cand + c));
-    const __m256d v = _mm256_mul_pd(_mm256_cvtps_pd(_mm_i32gather_ps(data, id, 4)), sc);
-    const __m256d keep =
-        _mm256_andnot_pd(_mm256_and_pd(zimv, _mm256_cmp_pd(v, zero, _CMP_EQ_OQ)), _mm256_cmp_pd(v, th, _CMP_GT_OQ));
+    const __m128 f = load4(data, cand + c);
+    const __m256d v = widen4(f, sc, unit);
+    __m256d keep = _mm256_cmp_pd(v, th, _CMP_GT_OQ);
+    if (zim) keep = _mm256_andnot_pd(_mm256_cmp_pd(v, zero, _CMP_EQ_OQ), keep);
     const int km = _mm256_movemask_pd(keep);
     if (km != 15) {
       for (int i = 0; i < 4; i++)
         if (!(km >> i & 1)) okp[c + i] = 0;
       removed += 4 - __builtin_popcount((unsigned)km);
     }
-    nonZero += __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(v, zero, _CMP_NEQ_UQ)));
+    nonZero = _mm256_sub_epi64(nonZero, _mm256_castpd_si256(_mm256_cmp_pd(v, zero, _CMP_NEQ_UQ)));
     const __m256d fin = _mm256_cmp_pd(_mm256_sub_pd(v, v), zero, _CMP_EQ_OQ);
-    finite += __builtin_popcount((unsigned)_mm256_movemask_pd(fin));
+    finite = _mm256_sub_epi64(finite, _mm256_castpd_si256(fin));
     sum = _mm256_add_pd(sum, _mm256_and_pd(v, fin));
-    const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(vminp + c));
-    _mm_storeu_ps(vminp + c, _mm256_cvtpd_ps(_mm256_blendv_pd(lo, v, _mm256_cmp_pd(v, lo, _CMP_LT_OQ))));
-    const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(vmaxp + c));
-    _mm_storeu_ps(vmaxp + c, _mm256_cvtpd_ps(_mm256_blendv_pd(hi, v, _mm256_cmp_pd(v, hi, _CMP_GT_OQ))));
-    ADD4(yyp + c, _mm256_mul_pd(v, v));
-    for (int t = 0; t < nterms; t++) ADD4((double *)(mem + xrow[t]) + c, _mm256_mul_pd(coef[t], v));
+    if (unit) {
+      /* v is f exactly: v < (double)vmin is f < vmin, and (float)v is f */
+      _mm_storeu_ps(vminp + c, _mm_min_ps(f, _mm_loadu_ps(vminp + c)));
+      _mm_storeu_ps(vmaxp + c, _mm_max_ps(f, _mm_loadu_ps(vmaxp + c)));
+    } else {
+      const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(vminp + c));
+      _mm_storeu_ps(vminp + c, _mm256_cvtpd_ps(_mm256_blendv_pd(lo, v, _mm256_cmp_pd(v, lo, _CMP_LT_OQ))));
+      const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(vmaxp + c));
+      _mm_storeu_ps(vmaxp + c, _mm256_cvtpd_ps(_mm256_blendv_pd(hi, v, _mm256_cmp_pd(v, hi, _CMP_GT_OQ))));
+    }
+    const __m256d vv = _mm256_mul_pd(v, v);
+    ADD4(yyp + c, vv);
+    if (NT > 0)
+      for (int t = 0; t < NT; t++) ADD4(xrow[t] + c, _mm256_mul_pd(a[t], v));
+    else
+      for (int t = 0; t < T; t++) ADD4(xrow[t] + c, _mm256_mul_pd(_mm256_set1_pd(coefs[t]), v));
     if (!resid) continue;
     if (c + PREFETCH < n) {
       /* the +y and +z neighbours are further streams (a row and a slice ahead) */
@@ -185,36 +226,274 @@ __attribute__((target("avx2"))) static void fit_avx2(const fit_ctx *x, int c0, i
       if (jy >= 0) _mm_prefetch((const char *)(data + jy), _MM_HINT_T0);
       if (jz >= 0) _mm_prefetch((const char *)(data + jz), _MM_HINT_T0);
     }
-    const __m256d gx = gather_nb(data, (const int32_t *)(mem + h->nbx) + c, sc);
-    const __m256d gy = gather_nb(data, nby + c, sc);
-    const __m256d gz = gather_nb(data, nbz + c, sc);
-    uint8_t *r = mem + h->ryy;
-    const size_t s = (size_t)h->stride;
-    ADD4((double *)r + c, _mm256_mul_pd(v, v));
-    ADD4((double *)(r + s) + c, _mm256_mul_pd(v, gx));
-    ADD4((double *)(r + 2 * s) + c, _mm256_mul_pd(v, gy));
-    ADD4((double *)(r + 3 * s) + c, _mm256_mul_pd(v, gz));
-    ADD4((double *)(r + 4 * s) + c, _mm256_mul_pd(gx, gy));
-    ADD4((double *)(r + 5 * s) + c, _mm256_mul_pd(gx, gz));
-    ADD4((double *)(r + 6 * s) + c, _mm256_mul_pd(gy, gz));
-    for (int t = 0; t < nterms; t++) ADD4((double *)(mem + rrow[t]) + c, _mm256_mul_pd(coef[t], v));
+    if (c + RESID_PREFETCH < c1) {
+      /* a batch has one or two residual scans, so their sums come from memory, not from cache */
+      for (int k = 0; k < 7; k++) _mm_prefetch((const char *)(r[k] + c + RESID_PREFETCH), _MM_HINT_T0);
+      for (int t = 0; t < T; t++) _mm_prefetch((const char *)(rrow[t] + c + RESID_PREFETCH), _MM_HINT_T0);
+    }
+    const __m256d gx = widen4(load4nb(data, nbx + c), sc, unit);
+    const __m256d gy = widen4(load4nb(data, nby + c), sc, unit);
+    const __m256d gz = widen4(load4nb(data, nbz + c), sc, unit);
+    ADD4(r[0] + c, vv);
+    ADD4(r[1] + c, _mm256_mul_pd(v, gx));
+    ADD4(r[2] + c, _mm256_mul_pd(v, gy));
+    ADD4(r[3] + c, _mm256_mul_pd(v, gz));
+    ADD4(r[4] + c, _mm256_mul_pd(gx, gy));
+    ADD4(r[5] + c, _mm256_mul_pd(gx, gz));
+    ADD4(r[6] + c, _mm256_mul_pd(gy, gz));
+    if (NT > 0)
+      for (int t = 0; t < NT; t++) ADD4(rrow[t] + c, _mm256_mul_pd(a[t], v));
+    else
+      for (int t = 0; t < T; t++) ADD4(rrow[t] + c, _mm256_mul_pd(_mm256_set1_pd(coefs[t]), v));
   }
-  double lanes[4];
-  _mm256_storeu_pd(lanes, sum);
+  int64_t lanes[4];
+  double sums[4];
+  _mm256_storeu_pd(sums, sum);
+  _mm256_storeu_si256((__m256i *)lanes, nonZero);
+  cnt[1] += (double)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+  _mm256_storeu_si256((__m256i *)lanes, finite);
+  cnt[2] += (double)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
   cnt[0] += (double)removed;
-  cnt[1] += (double)nonZero;
-  cnt[2] += (double)finite;
-  cnt[3] += (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
-  fit_scalar(x, c, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+  cnt[3] += (sums[0] + sums[2]) + (sums[1] + sums[3]);
+  return c;
 }
 
-static bool have_avx2(void) {
-  static int has = -1;
-  if (has < 0) {
-    __builtin_cpu_init();
-    has = __builtin_cpu_supports("avx2") ? 1 : 0;
+/* a kernel's loop made for NT = 1..FIT_TERMS terms, or any count */
+#define FIT_FOR(LOOP, U, R)                                                                                   \
+  switch (nterms) {                                                                                           \
+  case 1:                                                                                                     \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 1, cnt);                       \
+    break;                                                                                                    \
+  case 2:                                                                                                     \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 2, cnt);                       \
+    break;                                                                                                    \
+  case 3:                                                                                                     \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 3, cnt);                       \
+    break;                                                                                                    \
+  case 4:                                                                                                     \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 4, cnt);                       \
+    break;                                                                                                    \
+  case 5:                                                                                                     \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 5, cnt);                       \
+    break;                                                                                                    \
+  case 6:                                                                                                     \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 6, cnt);                       \
+    break;                                                                                                    \
+  default:                                                                                                    \
+    c = LOOP(x, c0, c1, data, scale, thr, zim, nterms, xrow, rrow, coefs, U, R, 0, cnt);                       \
   }
-  return has == 1;
+
+/* a vector kernel: the terms' rows and coefficients, then its loop made for this scan, then the tail */
+#define FIT_KERNEL(LOOP)                                                                                      \
+  double *xrow[64], *rrow[64];                                                                                \
+  double coefs[64];                                                                                           \
+  for (int t = 0; t < nterms; t++) {                                                                          \
+    int32_t xr, rr;                                                                                           \
+    memcpy(&xr, terms + 16 * t, 4);                                                                           \
+    memcpy(&rr, terms + 16 * t + 4, 4);                                                                       \
+    memcpy(&coefs[t], terms + 16 * t + 8, 8);                                                                 \
+    xrow[t] = (double *)(x->mem + xr);                                                                        \
+    rrow[t] = (double *)(x->mem + rr);                                                                        \
+  }                                                                                                           \
+  /* a multiply by 1 changes no value (the conversion has already quieted any signalling NaN) */             \
+  const bool unit = scale == 1;                                                                               \
+  int c;                                                                                                      \
+  if (unit && !resid) {                                                                                       \
+    FIT_FOR(LOOP, true, false)                                                                                \
+  } else if (unit) {                                                                                          \
+    FIT_FOR(LOOP, true, true)                                                                                 \
+  } else if (!resid) {                                                                                        \
+    FIT_FOR(LOOP, false, false)                                                                               \
+  } else {                                                                                                    \
+    FIT_FOR(LOOP, false, true)                                                                                \
+  }                                                                                                           \
+  fit_scalar(x, c, c1, data, scale, thr, zim, terms, nterms, resid, cnt)
+
+VBM_AVX2 static void fit_avx2(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr, bool zim,
+                              const uint8_t *terms, int nterms, bool resid, double *cnt) {
+  FIT_KERNEL(fit4);
+}
+
+/*
+ * AVX-512: eight voxels per register (AVX-512F with VL, DQ and BW for the 256-bit masked loads and
+ * the mask registers). The same float64 operations in the same order as fit_voxel for every sum.
+ *
+ * A brain's candidates are mostly runs of consecutive grid indices (rows), so eight candidates'
+ * values are read with at most two masked loads (the lanes that continue the first candidate's run
+ * and those that lead up to the last's; a masked-out lane is never read, so nothing past the grid
+ * is touched); a gather only for what is left (three or more runs in eight candidates). The same for
+ * the +x, +y and +z neighbours of residual scans (index -1: off the grid, NaN).
+ */
+#define VBM_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
+
+/* the eight floats at grid indices idx[0..7] (`fill` where an index is -1 when `nb`) */
+VBM_AVX512 static inline __m256 load8(const float *data, const int32_t *idx, __m256 fill, bool nb) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i id = _mm256_loadu_si256((const __m256i *)idx);
+  const int32_t i0 = idx[0], i7 = idx[7];
+  __mmask8 a = _mm256_cmpeq_epi32_mask(id, _mm256_add_epi32(_mm256_set1_epi32(i0), iota));
+  if (a == 0xff && (!nb || i0 >= 0)) return _mm256_loadu_ps(data + i0);
+  const __mmask8 valid = nb ? _mm256_cmpgt_epi32_mask(id, _mm256_set1_epi32(-1)) : 0xff;
+  a &= valid;
+  const __mmask8 b = _mm256_cmpeq_epi32_mask(id, _mm256_add_epi32(_mm256_set1_epi32(i7 - 7), iota)) & valid & ~a;
+  __m256 f = _mm256_mask_loadu_ps(fill, a, data + i0);
+  f = _mm256_mask_loadu_ps(f, b, data + (i7 - 7));
+  const __mmask8 rest = valid & ~(a | b);
+  if (rest) f = _mm256_mmask_i32gather_ps(f, rest, id, data, 4);
+  return f;
+}
+
+/* s[c..c+7] = s[c..c+7] + prod */
+VBM_AVX512 static inline void add8(double *s, __m512d prod) {
+  _mm512_storeu_pd(s, _mm512_add_pd(_mm512_loadu_pd(s), prod));
+}
+
+/*
+ * The kernel's loop over groups of eight, made for a unit scale or not, residual products or not,
+ * and NT design terms (0: any count, `nterms`), so that each is a loop without tests of them.
+ * xrow, rrow: the terms' xty and rxty rows.
+ */
+VBM_AVX512 static inline __attribute__((always_inline)) int fit8(const fit_ctx *x, int c0, int c1, const float *data,
+                                                                 double scale, double thr, bool zim, int nterms,
+                                                                 double *const *xrow, double *const *rrow,
+                                                                 const double *coefs, const bool unit,
+                                                                 const bool resid, const int NT, double *cnt) {
+  const fit_header *h = &x->h;
+  uint8_t *mem = x->mem;
+  const int T = NT > 0 ? NT : nterms;
+  const int32_t *cand = (const int32_t *)(mem + h->cand);
+  const int32_t *nbx = (const int32_t *)(mem + h->nbx), *nby = (const int32_t *)(mem + h->nby),
+                *nbz = (const int32_t *)(mem + h->nbz);
+  uint8_t *okp = mem + h->ok;
+  float *vminp = (float *)(mem + h->vmin);
+  float *vmaxp = (float *)(mem + h->vmax);
+  double *yyp = (double *)(mem + h->yy);
+  const size_t st = (size_t)h->stride;
+  double *r[7];
+  for (int k = 0; k < 7; k++) r[k] = (double *)(mem + h->ryy + k * st);
+  const int n = h->n;
+  __m512d a[FIT_TERMS];
+  for (int t = 0; t < FIT_TERMS && t < T; t++) a[t] = _mm512_set1_pd(coefs[t]);
+  const __m512d sc = _mm512_set1_pd(scale);
+  const __m512d th = _mm512_set1_pd(thr);
+  const __m512d zero = _mm512_setzero_pd();
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m256 nan8 = _mm256_set1_ps(NAN);
+  __m512d sum = zero;
+  /* counts per lane (at most a block's voxels each) */
+  __m512i nonZero = _mm512_setzero_si512(), finite = _mm512_setzero_si512();
+  int64_t removed = 0;
+  int c = c0;
+  for (; c + 8 <= c1; c += 8) {
+    /* the scan's voxels come from memory: ask for them ahead of use (see fit_avx2) */
+    if (c + PREFETCH < n) _mm_prefetch((const char *)(data + cand[c + PREFETCH]), _MM_HINT_T0);
+    const __m256 f = load8(data, cand + c, nan8, false);
+    const __m512d v = unit ? _mm512_cvtps_pd(f) : _mm512_mul_pd(_mm512_cvtps_pd(f), sc);
+    __mmask8 keep = _mm512_cmp_pd_mask(v, th, _CMP_GT_OQ);
+    if (zim) keep &= ~_mm512_cmp_pd_mask(v, zero, _CMP_EQ_OQ);
+    if (keep != 0xff) {
+      _mm_mask_storeu_epi8(okp + c, (__mmask16)(~keep & 0xff), _mm_setzero_si128());
+      removed += 8 - __builtin_popcount((unsigned)keep);
+    }
+    nonZero = _mm512_mask_add_epi64(nonZero, _mm512_cmp_pd_mask(v, zero, _CMP_NEQ_UQ), nonZero, one);
+    const __mmask8 fin = _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), zero, _CMP_EQ_OQ);
+    finite = _mm512_mask_add_epi64(finite, fin, finite, one);
+    sum = _mm512_mask_add_pd(sum, fin, sum, v);
+    if (unit) {
+      /* v is f exactly: v < (double)vmin is f < vmin, and (float)v is f */
+      _mm256_storeu_ps(vminp + c, _mm256_min_ps(f, _mm256_loadu_ps(vminp + c)));
+      _mm256_storeu_ps(vmaxp + c, _mm256_max_ps(f, _mm256_loadu_ps(vmaxp + c)));
+    } else {
+      const __m256 lo = _mm256_loadu_ps(vminp + c), hi = _mm256_loadu_ps(vmaxp + c);
+      const __m256 vf = _mm512_cvtpd_ps(v);
+      _mm256_storeu_ps(vminp + c, _mm256_mask_mov_ps(lo, _mm512_cmp_pd_mask(v, _mm512_cvtps_pd(lo), _CMP_LT_OQ), vf));
+      _mm256_storeu_ps(vmaxp + c, _mm256_mask_mov_ps(hi, _mm512_cmp_pd_mask(v, _mm512_cvtps_pd(hi), _CMP_GT_OQ), vf));
+    }
+    const __m512d vv = _mm512_mul_pd(v, v);
+    add8(yyp + c, vv);
+    if (NT > 0)
+      for (int t = 0; t < NT; t++) add8(xrow[t] + c, _mm512_mul_pd(a[t], v));
+    else
+      for (int t = 0; t < T; t++) add8(xrow[t] + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
+    if (!resid) continue;
+    if (c + PREFETCH < n) {
+      const int32_t jy = nby[c + PREFETCH], jz = nbz[c + PREFETCH];
+      if (jy >= 0) _mm_prefetch((const char *)(data + jy), _MM_HINT_T0);
+      if (jz >= 0) _mm_prefetch((const char *)(data + jz), _MM_HINT_T0);
+    }
+    const __m256 fx = load8(data, nbx + c, nan8, true);
+    const __m256 fy = load8(data, nby + c, nan8, true);
+    const __m256 fz = load8(data, nbz + c, nan8, true);
+    const __m512d gx = unit ? _mm512_cvtps_pd(fx) : _mm512_mul_pd(_mm512_cvtps_pd(fx), sc);
+    const __m512d gy = unit ? _mm512_cvtps_pd(fy) : _mm512_mul_pd(_mm512_cvtps_pd(fy), sc);
+    const __m512d gz = unit ? _mm512_cvtps_pd(fz) : _mm512_mul_pd(_mm512_cvtps_pd(fz), sc);
+    if (c + RESID_PREFETCH < c1) {
+      /* a batch has one or two residual scans, so their sums come from memory, not from cache */
+      for (int k = 0; k < 7; k++) _mm_prefetch((const char *)(r[k] + c + RESID_PREFETCH), _MM_HINT_T0);
+      for (int t = 0; t < T; t++) _mm_prefetch((const char *)(rrow[t] + c + RESID_PREFETCH), _MM_HINT_T0);
+    }
+    add8(r[0] + c, vv);
+    add8(r[1] + c, _mm512_mul_pd(v, gx));
+    add8(r[2] + c, _mm512_mul_pd(v, gy));
+    add8(r[3] + c, _mm512_mul_pd(v, gz));
+    add8(r[4] + c, _mm512_mul_pd(gx, gy));
+    add8(r[5] + c, _mm512_mul_pd(gx, gz));
+    add8(r[6] + c, _mm512_mul_pd(gy, gz));
+    if (NT > 0)
+      for (int t = 0; t < NT; t++) add8(rrow[t] + c, _mm512_mul_pd(a[t], v));
+    else
+      for (int t = 0; t < T; t++) add8(rrow[t] + c, _mm512_mul_pd(_mm512_set1_pd(coefs[t]), v));
+  }
+  cnt[0] += (double)removed;
+  cnt[1] += (double)_mm512_reduce_add_epi64(nonZero);
+  cnt[2] += (double)_mm512_reduce_add_epi64(finite);
+  cnt[3] += _mm512_reduce_add_pd(sum);
+  return c;
+}
+
+VBM_AVX512 static void fit_avx512(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr,
+                                  bool zim, const uint8_t *terms, int nterms, bool resid, double *cnt) {
+  FIT_KERNEL(fit8);
+}
+
+/* the block kernels, narrowest first */
+enum { FIT_SCALAR, FIT_AVX2, FIT_AVX512 };
+static const char *const fit_names[] = {"scalar", "avx2", "avx512"};
+
+/* the widest kernel this CPU (and its operating system) runs */
+static int fit_cpu_level(void) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+    return FIT_AVX512;
+  return __builtin_cpu_supports("avx2") ? FIT_AVX2 : FIT_SCALAR;
+}
+
+/* a kernel's level from its name, or -1 */
+static int fit_level_named(const char *name) {
+  for (int l = FIT_SCALAR; l <= FIT_AVX512; l++)
+    if (name && strcmp(name, fit_names[l]) == 0) return l;
+  return -1;
+}
+
+/*
+ * The kernel fit_block runs: the widest the CPU has, or a narrower one named by VBM_FIT_SIMD
+ * (avx512, avx2 or scalar; read once, at the first use; a wider one than the CPU has, or another
+ * word, leaves the widest) or by fitSimd (for tests). Every kernel gives the same bits.
+ */
+static int fit_level_in_use = -1;
+
+static int fit_level(void) {
+  int l = __atomic_load_n(&fit_level_in_use, __ATOMIC_RELAXED);
+  if (l >= 0) return l;
+  l = fit_cpu_level();
+  const int want = fit_level_named(getenv("VBM_FIT_SIMD"));
+  if (want >= 0 && want < l) l = want;
+  int unset = -1;
+  /* another thread may have chosen first (the same choice, unless fitSimd made it) */
+  if (!__atomic_compare_exchange_n(&fit_level_in_use, &unset, l, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    l = unset;
+  return l;
 }
 
 static bool get_memory(napi_env env, napi_value v, uint8_t **data, size_t *length) {
@@ -275,10 +554,16 @@ static bool indices_valid(const fit_ctx *x) {
  */
 static void fit_block(const fit_ctx *x, int c0, int c1, const float *data, double scale, double thr, bool zim,
                       const uint8_t *terms, int nterms, bool resid, double *cnt) {
-  if (have_avx2())
+  switch (fit_level()) {
+  case FIT_AVX512:
+    fit_avx512(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+    break;
+  case FIT_AVX2:
     fit_avx2(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
-  else
+    break;
+  default:
     fit_scalar(x, c0, c1, data, scale, thr, zim, terms, nterms, resid, cnt);
+  }
 }
 
 /* fitBatch(memory, header, desc, count) */
@@ -531,12 +816,30 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* fitLevel(): the instruction set fitBatch uses on this CPU */
+/* fitLevel(): the instruction set fitBatch uses (avx512, avx2 or scalar) */
 static napi_value js_fit_level(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
-  napi_create_string_utf8(env, have_avx2() ? "avx2" : "scalar", NAPI_AUTO_LENGTH, &out);
+  napi_create_string_utf8(env, fit_names[fit_level()], NAPI_AUTO_LENGTH, &out);
   return out;
+}
+
+/*
+ * fitSimd(name): fitBatch's kernel from now on, in every thread (for tests that compare the
+ * kernels): `name`, or the widest this CPU has when it lacks that one. Returns the one in use.
+ */
+static napi_value js_fit_simd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[16];
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
+    return fit_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
+  const int want = fit_level_named(name), cpu = fit_cpu_level();
+  if (want < 0) return fit_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
+  __atomic_store_n(&fit_level_in_use, want < cpu ? want : cpu, __ATOMIC_RELAXED);
+  return js_fit_level(env, info);
 }
 
 void vbm_fit_register(napi_env env, napi_value exports) {
@@ -549,4 +852,6 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "smoothness", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
+  napi_create_function(env, "fitSimd", NAPI_AUTO_LENGTH, js_fit_simd, NULL, &fn);
+  napi_set_named_property(env, exports, "fitSimd", fn);
 }

@@ -8,7 +8,7 @@ import type { SmoothnessLoop } from './smoothness.js';
 
 /** The addon's fit functions (see native/vbm_fit.c for their arguments). */
 export interface NativeFit {
-  /** 'avx2', or 'scalar' where the CPU lacks AVX2. */
+  /** The block kernel in use: 'avx512', 'avx2', or 'scalar' (VBM_FIT_SIMD may pick a narrower one). */
   level: string;
   fitBatch(memory: Uint8Array, header: number, desc: number, count: number): void;
   fitMerge(
