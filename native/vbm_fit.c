@@ -30,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vbm_map.h"
-#include <time.h>
-static double tcpu(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 
 typedef struct {
   int32_t cand, nbx, nby, nbz, ok, vmin, vmax, yy, ryy, stride, nan, n, block, nvox;
@@ -554,7 +552,6 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   int64_t hiIdx = candL[L - 1] + (smooth ? nxy : 0);
   if (hiIdx > nvox - 1) hiIdx = nvox - 1;
   bool err = false;
-  double T0 = tcpu(), Tmap = 0, Tfit = 0, Tmerge = 0, Tunmap = 0, Tz = 0;
   for (uint32_t s = 0; s < nScans && !err; s++) {
     napi_value v;
     size_t plen;
@@ -576,7 +573,6 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       err = true;
     }
   }
-  Tmap = tcpu() - T0;
   if (!err) {
     uint8_t *tok = okP;
     float *tmin = vminP, *tmax = vmaxP;
@@ -592,7 +588,6 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
         const bool first = k0 == 0;
         for (size_t b0 = 0; b0 < len; b0 += B) {
           const size_t bl = len - b0 < B ? len - b0 : B, lb = lc + b0, cb = c0 + b0;
-          double ta = tcpu();
           fit_ctx x;
           x.mem = mem;
           x.h = (fit_header){.cand = (int32_t)(candAt + 4 * lb),
@@ -621,8 +616,6 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
             for (int k = 0; k < 7; k++) memset(mem + ryyAt + RS * k, 0, 8 * bl);
             for (size_t j = 0; j < p; j++) memset(mem + rxtyAt + RS * j, 0, 8 * bl);
           }
-          double t2 = tcpu();
-          Tz += t2 - ta;
           for (uint32_t s = k0; s < k1; s++) {
             const double *d = desc + 4 * s;
             const float *data = (const float *)(maps[s].map - maps[s].start + (uint64_t)voff[s]);
@@ -631,8 +624,6 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
                       smooth && d[3] != 0, cnt);
             memcpy(stats + 4 * ((size_t)s * nBlocks + cb / B), cnt, sizeof cnt);
           }
-          double tm = tcpu();
-          Tfit += tm - t2;
           /* added to the totals as fitMerge adds a chunk (the first copied) */
           if (first) {
             memcpy(tok + cb, ok, bl);
@@ -653,25 +644,17 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
             for (size_t j = 0; j < p; j++)
               merge_row_keep(trxty + j * n + cb, (double *)(mem + rxtyAt + RS * j), bl, first);
           }
-          Tmerge += tcpu() - tm;
         }
       }
-      double tu = tcpu();
       /* the files' bytes below the next block's first voxel are not read again: unmapped every
          `window` bytes, so the mapped (resident) part of each file stays a window, not the file */
       if (c0 + S < r1 && 4 * (uint64_t)(cand[c0 + S] - cutIdx) >= keep) {
         cutIdx = cand[c0 + S];
         for (uint32_t s = 0; s < nScans; s++) vbm_unmap_below(&maps[s], (uint64_t)voff[s] + 4 * (uint64_t)cutIdx);
       }
-      Tunmap += tcpu() - tu;
     }
   }
-  double tu2 = tcpu();
   for (uint32_t s = 0; s < nScans; s++) vbm_unmap(&maps[s]);
-  Tunmap += tcpu() - tu2;
-  if (getenv("VBM_FIT_TRACE"))
-    fprintf(stderr, "fitRange %u-%u: cpu %.0f ms: map %.0f fit %.0f zero %.0f merge %.0f unmap %.0f\n", r0, r1,
-            1e3 * (tcpu() - T0), 1e3 * Tmap, 1e3 * Tfit, 1e3 * Tz, 1e3 * Tmerge, 1e3 * Tunmap);
   free(mem), free(maps), free(nterms), free(path);
   return NULL;
 }

@@ -49,7 +49,7 @@ export interface RangeJob {
 /** Bytes of scan files each thread keeps mapped at once (a window per scan behind the voxels being summed). */
 const MAPPED_BUDGET = 128 << 20;
 /** Voxels summed over a chunk of scans at a time (whole blocks): their sums stay in cache, each scan is read in runs. */
-const SPAN = Number(process.env.VBM_FIT_SPAN ?? 8 * BLOCK);
+const SPAN = 8 * BLOCK;
 const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Why the scans of `jobs` cannot be split by voxels here (undefined: they can), e.g. for a test's message. */
