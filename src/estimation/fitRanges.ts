@@ -132,7 +132,7 @@ export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: nu
   const [r0, r1] = voxelRange(job.cand.length, t, ranges);
   if (r0 >= r1 || !native.fitRange) return;
   const s = job.totals;
-  const window = Math.min(8 << 20, Math.max(256 << 10, MAPPED_BUDGET / job.paths.length));
+  const window = Math.min(8 << 20, Math.max(64 << 10, MAPPED_BUDGET / job.paths.length));
   try {
     native.fitRange(
       job.paths,
