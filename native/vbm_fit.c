@@ -433,18 +433,20 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
  * desc: per scan scale, threshold, zeroIsMissing, residual; x: the design (p per scan; zero terms skipped
  * as addScans skips them); stats: per scan and block (r0 and block sizes aligned: global block numbers)
  * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed.
+ * append: the scans continue earlier ones already in the totals (their first chunk is added, not copied;
+ * the earlier scans must fill whole chunks), so a long list of scans can be summed in passes.
  */
 static napi_value js_fit_range(napi_env env, napi_callback_info info) {
-  size_t argc = 20;
-  napi_value argv[20];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 20)
-    return fit_throw(env, "fitRange: 20 arguments expected");
+  size_t argc = 21;
+  napi_value argv[21];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 21)
+    return fit_throw(env, "fitRange: 21 arguments expected");
   void *voffP, *descP, *xP, *candP, *dimsP, *okP, *vminP, *vmaxP, *yyP, *xtyP, *ryyP, *rxtyP, *statsP;
   size_t lvoff, ldesc, lx, lcand, ldims, lok, lvmin, lvmax, lyy, lxty, lryy, lrxty, lstats;
   uint32_t r0, r1, block, chunk, span;
   double window;
   uint32_t nScans;
-  bool isArr;
+  bool isArr, append;
   if (napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr || napi_get_array_length(env, argv[0], &nScans) != napi_ok)
     return fit_throw(env, "fitRange: paths must be an array");
   if (!typed(env, argv[1], napi_float64_array, &voffP, &lvoff) || !typed(env, argv[2], napi_float64_array, &descP, &ldesc) ||
@@ -459,7 +461,8 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
     return fit_throw(env, "fitRange: typed arrays expected");
   if (napi_get_value_uint32(env, argv[6], &r0) != napi_ok || napi_get_value_uint32(env, argv[7], &r1) != napi_ok ||
       napi_get_value_uint32(env, argv[8], &block) != napi_ok || napi_get_value_uint32(env, argv[9], &chunk) != napi_ok ||
-      napi_get_value_double(env, argv[18], &window) != napi_ok || napi_get_value_uint32(env, argv[19], &span) != napi_ok)
+      napi_get_value_double(env, argv[18], &window) != napi_ok || napi_get_value_uint32(env, argv[19], &span) != napi_ok ||
+      napi_get_value_bool(env, argv[20], &append) != napi_ok)
     return fit_throw(env, "fitRange: arguments");
   const int32_t *dims = dimsP;
   if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return fit_throw(env, "fitRange: dims");
@@ -585,7 +588,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       const size_t len = r1 - c0 < S ? r1 - c0 : S, lc = c0 - r0;
       for (uint32_t k0 = 0; k0 < nScans; k0 += chunk) {
         const uint32_t k1 = nScans - k0 < chunk ? nScans : k0 + chunk;
-        const bool first = k0 == 0;
+        const bool first = k0 == 0 && !append;
         for (size_t b0 = 0; b0 < len; b0 += B) {
           const size_t bl = len - b0 < B ? len - b0 : B, lb = lc + b0, cb = c0 + b0;
           fit_ctx x;

@@ -17,7 +17,8 @@ import { readHeadersOnly } from '../src/node/nifti/read.js';
 import type { NiftiHeader } from '../src/io/nifti/header.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { FIT_CHUNK, streamGroupSums } from '../src/estimation/fitChunks.js';
-import { rangeRefusal, voxelRange } from '../src/estimation/fitRanges.js';
+import { rangeJobs, rangeRefusal, sumRange, voxelRange } from '../src/estimation/fitRanges.js';
+import { createMergeOrder } from '../src/estimation/chunkMerge.js';
 import { BLOCK, type FitSums } from '../src/estimation/accumulate.js';
 import type { FitJob, ScanReport } from '../src/estimation/scanFold.js';
 import { loadNativeFit } from '../src/estimation/nativeFit.js';
@@ -164,6 +165,35 @@ test(
           assertSameReports(got.reports, read.reports, `${name}, ${w} ranges`);
         }
       }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'summed in passes of one or two chunks of scans (each pass continuing the totals), the sums are the same bits',
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, 2 * FIT_CHUNK + 5);
+      const headers = await readHeadersOnly(paths);
+      const rnd = lcg(9);
+      const cand = Int32Array.from(
+        Array.from({ length: DIMS[0] * DIMS[1] * DIMS[2] }, (_, i) => i).filter(() => rnd() < 0.7),
+      );
+      const j = job(paths, x, cand);
+      const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
+      const native = loadNativeFit();
+      assert.ok(native);
+      for (const passScans of [FIT_CHUNK, 2 * FIT_CHUNK])
+        for (const ranges of [1, 3]) {
+          const { totals } = createMergeOrder([j.layout]);
+          const [rj] = rangeJobs([j], headers, totals);
+          for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, passScans);
+          assertSameSums(totals[0], read.sums, `passes of ${passScans} scans, ${ranges} ranges`);
+        }
     } finally {
       cleanup();
     }

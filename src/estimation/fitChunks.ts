@@ -43,7 +43,9 @@ export async function streamSums(
 /**
  * One set of sums per job (e.g. per variance group; the jobs differ only in their scans): every
  * job's fixed chunks go through one pool of `workers` threads, and each job's chunks are added in
- * chunk order, so each set of sums is the same bytes for any number of workers.
+ * chunk order, so each set of sums is the same bytes for any number of workers. `headers` (the
+ * scans' headers by path) let plain float32 scans be split between the threads by voxels instead
+ * (fitRanges.ts), with the same bytes.
  */
 export async function streamGroupSums(
   jobs: FitJob[],

@@ -127,37 +127,55 @@ export function voxelRange(nCand: number, t: number, ranges: number): [number, n
   return [Math.min(nCand, b0 * BLOCK), Math.min(nCand, b1 * BLOCK)];
 }
 
-/** Sum range t of `ranges` of the job's voxels into its totals (native fitRange), naming a short or odd file. */
-export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: number): void {
+/**
+ * Scans summed in one pass over a range (whole chunks): the files mapped at once, and so the memory a
+ * pass maps (a window and the +z neighbours' slice per scan), stay bounded for any number of scans.
+ */
+const PASS_SCANS = 16 * FIT_CHUNK;
+
+/**
+ * Sum range t of `ranges` of the job's voxels into its totals (native fitRange, in passes of at most
+ * PASS_SCANS scans, each continuing the totals in chunk order), naming a short or odd file.
+ */
+export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: number, passScans = PASS_SCANS): void {
   const [r0, r1] = voxelRange(job.cand.length, t, ranges);
   if (r0 >= r1 || !native.fitRange) return;
   const s = job.totals;
-  const window = Math.min(8 << 20, Math.max(64 << 10, MAPPED_BUDGET / job.paths.length));
-  try {
-    native.fitRange(
-      job.paths,
-      job.voxOffset,
-      job.desc,
-      job.x,
-      job.cand,
-      job.dims,
-      r0,
-      r1,
-      BLOCK,
-      FIT_CHUNK,
-      s.ok,
-      s.vmin,
-      s.vmax,
-      s.yy,
-      s.xty,
-      s.ryy,
-      s.rxty,
-      job.stats,
-      window,
-      SPAN,
-    );
-  } catch (e) {
-    throw mapError(e, job.paths);
+  const m = job.paths.length;
+  const p = job.x.length / m;
+  const nBlocks = job.stats.length / (4 * m);
+  const pass = Math.max(FIT_CHUNK, Math.floor(passScans / FIT_CHUNK) * FIT_CHUNK);
+  for (let p0 = 0; p0 < m; p0 += pass) {
+    const p1 = Math.min(m, p0 + pass);
+    const paths = job.paths.slice(p0, p1);
+    const window = Math.min(8 << 20, Math.max(64 << 10, MAPPED_BUDGET / paths.length));
+    try {
+      native.fitRange(
+        paths,
+        job.voxOffset.subarray(p0, p1),
+        job.desc.subarray(4 * p0, 4 * p1),
+        job.x.subarray(p * p0, p * p1),
+        job.cand,
+        job.dims,
+        r0,
+        r1,
+        BLOCK,
+        FIT_CHUNK,
+        s.ok,
+        s.vmin,
+        s.vmax,
+        s.yy,
+        s.xty,
+        s.ryy,
+        s.rxty,
+        job.stats.subarray(4 * nBlocks * p0, 4 * nBlocks * p1),
+        window,
+        SPAN,
+        p0 > 0,
+      );
+    } catch (e) {
+      throw mapError(e, paths);
+    }
   }
 }
 

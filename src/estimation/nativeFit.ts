@@ -48,6 +48,7 @@ export interface NativeFit {
     stats: Float64Array,
     window: number,
     span: number,
+    append: boolean,
   ): void;
   smoothness(
     dims: Int32Array,
