@@ -27,8 +27,10 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vbm_map.h"
 
 typedef struct {
   int32_t cand, nbx, nby, nbz, ok, vmin, vmax, yy, ryy, stride, nan, n, block, nvox;
@@ -693,6 +695,258 @@ static napi_value js_fit_merge(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* total[i] = total[i] + a[i] (or a[i] for the first chunk), a left as it is (fitRange zeroes it itself) */
+static void merge_row_keep(double *total, const double *a, size_t n, bool first) {
+  if (first)
+    memcpy(total, a, 8 * n);
+  else
+    for (size_t i = 0; i < n; i++) total[i] = total[i] + a[i];
+}
+
+/*
+ * fitRange(paths, voxOffset, desc, x, cand, dims, r0, r1, block, chunk, ok, vmin, vmax, yy, xty, ryy, rxty,
+ *          stats, window): the sums of the candidate voxels [r0, r1) over all the scans, straight into the
+ * totals (term-major, n = cand.length voxels per term, as FitSums). One thread's share of the fit when the
+ * threads split the voxels, not the scans: each scan's file is mapped (vbm_map.c; only the bytes that the
+ * range's voxels and their +x, +y, +z neighbours need) and read by the kernel in place, with no copy.
+ * For each span of `span` voxels (whole blocks of `block`), for each chunk of `chunk` consecutive scans,
+ * the chunk is summed from zero into a span-sized accumulator (fit_block per block, as fitBatch does) and
+ * added to the totals as fitMerge adds a chunk (the first copied): per voxel the same operations in the
+ * same order as the chunks summed by any number of threads and merged in chunk order, so the same bits.
+ * A span's totals stay in the cache while its chunks are added; each block's sums stay there for
+ * the chunk's scans.
+ * desc: per scan scale, threshold, zeroIsMissing, residual; x: the design (p per scan; zero terms skipped
+ * as addScans skips them); stats: per scan and block (r0 and block sizes aligned: global block numbers)
+ * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed.
+ * append: the scans continue earlier ones already in the totals (their first chunk is added, not copied;
+ * the earlier scans must fill whole chunks), so a long list of scans can be summed in passes.
+ */
+static napi_value js_fit_range(napi_env env, napi_callback_info info) {
+  size_t argc = 21;
+  napi_value argv[21];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 21)
+    return fit_throw(env, "fitRange: 21 arguments expected");
+  void *voffP, *descP, *xP, *candP, *dimsP, *okP, *vminP, *vmaxP, *yyP, *xtyP, *ryyP, *rxtyP, *statsP;
+  size_t lvoff, ldesc, lx, lcand, ldims, lok, lvmin, lvmax, lyy, lxty, lryy, lrxty, lstats;
+  uint32_t r0, r1, block, chunk, span;
+  double window;
+  uint32_t nScans;
+  bool isArr, append;
+  if (napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr || napi_get_array_length(env, argv[0], &nScans) != napi_ok)
+    return fit_throw(env, "fitRange: paths must be an array");
+  if (!typed(env, argv[1], napi_float64_array, &voffP, &lvoff) || !typed(env, argv[2], napi_float64_array, &descP, &ldesc) ||
+      !typed(env, argv[3], napi_float64_array, &xP, &lx) || !typed(env, argv[4], napi_int32_array, &candP, &lcand) ||
+      !typed(env, argv[5], napi_int32_array, &dimsP, &ldims) || !typed(env, argv[10], napi_uint8_array, &okP, &lok) ||
+      !typed(env, argv[11], napi_float32_array, &vminP, &lvmin) ||
+      !typed(env, argv[12], napi_float32_array, &vmaxP, &lvmax) ||
+      !typed(env, argv[13], napi_float64_array, &yyP, &lyy) || !typed(env, argv[14], napi_float64_array, &xtyP, &lxty) ||
+      !typed(env, argv[15], napi_float64_array, &ryyP, &lryy) ||
+      !typed(env, argv[16], napi_float64_array, &rxtyP, &lrxty) ||
+      !typed(env, argv[17], napi_float64_array, &statsP, &lstats))
+    return fit_throw(env, "fitRange: typed arrays expected");
+  if (napi_get_value_uint32(env, argv[6], &r0) != napi_ok || napi_get_value_uint32(env, argv[7], &r1) != napi_ok ||
+      napi_get_value_uint32(env, argv[8], &block) != napi_ok || napi_get_value_uint32(env, argv[9], &chunk) != napi_ok ||
+      napi_get_value_double(env, argv[18], &window) != napi_ok || napi_get_value_uint32(env, argv[19], &span) != napi_ok ||
+      napi_get_value_bool(env, argv[20], &append) != napi_ok)
+    return fit_throw(env, "fitRange: arguments");
+  const int32_t *dims = dimsP;
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return fit_throw(env, "fitRange: dims");
+  const int64_t nxy = (int64_t)dims[0] * dims[1], nvox = nxy * dims[2];
+  const size_t n = lcand;
+  if (nScans < 1 || n < 1 || nvox > INT32_MAX || lvoff != nScans || ldesc != 4 * (size_t)nScans || lx % nScans)
+    return fit_throw(env, "fitRange: arrays of the wrong sizes");
+  const size_t p = lx / nScans;
+  const bool smooth = lryy > 0;
+  const size_t nBlocks = block ? (n + block - 1) / block : 0;
+  if (p < 1 || p > 64 || block < 8 || block % 8 || block > (1u << 20) || chunk < 1 || r0 % block || r0 >= r1 ||
+      r1 > n || lok != n || lvmin != n || lvmax != n || lyy != n || lxty != n * p ||
+      (smooth && (lryy != 7 * n || lrxty != n * p)) || (!smooth && lrxty != 0) ||
+      lstats != 4 * (size_t)nScans * nBlocks || !(window >= 0) || span < block || span % block ||
+      span > (1u << 22))
+    return fit_throw(env, "fitRange: arrays of the wrong sizes");
+  const int32_t *cand = candP;
+  for (size_t c = r0; c < r1; c++)
+    if (cand[c] < 0 || cand[c] >= nvox || (c > r0 && cand[c] <= cand[c - 1]))
+      return fit_throw(env, "fitRange: candidate voxels must be ascending grid indices");
+  const double *voff = voffP, *desc = descP, *xs = xP;
+  for (uint32_t s = 0; s < nScans; s++)
+    if (!(voff[s] >= 0 && voff[s] <= 1e15) || fmod(voff[s], 4) != 0) return fit_throw(env, "fitRange: a voxel offset");
+  /* one arena (int32 offsets from its start, as the kernel's header wants): a NaN, the range's
+     candidates and neighbours, the block accumulator, the scans' design terms */
+  const size_t L = r1 - r0, B = block, S = span;
+  size_t at = 64;
+  const size_t nanAt = at;
+  at += 64;
+  const size_t candAt = at;
+  at += (4 * L + 63) / 64 * 64;
+  const size_t nbAt[3] = {at, at + (4 * L + 63) / 64 * 64, at + 2 * ((4 * L + 63) / 64 * 64)};
+  if (smooth) at += 3 * ((4 * L + 63) / 64 * 64);
+  const size_t okAt = at;
+  /* the accumulator's arrays and rows are kept off multiples of 4 KiB apart (PAD): the kernel's loads
+     and stores of neighbouring rows at the same address modulo 4 KiB would stall (4K aliasing) */
+  const size_t PAD = 192, RS = 8 * B + PAD;
+  at += (B + 63) / 64 * 64 + PAD;
+  const size_t vminAt = at;
+  at += 4 * B + PAD;
+  const size_t vmaxAt = at;
+  at += 4 * B + PAD;
+  const size_t yyAt = at;
+  at += RS;
+  const size_t ryyAt = at;
+  if (smooth) at += 7 * RS;
+  const size_t xtyAt = at;
+  at += RS * p;
+  const size_t rxtyAt = at;
+  at += RS * p;
+  const size_t termsAt = at;
+  at += 16 * p * nScans;
+  if (at > INT32_MAX) return fit_throw(env, "fitRange: too many voxels or scans for one thread");
+  uint8_t *mem = aligned_alloc(64, (at + 63) / 64 * 64);
+  vbm_map *maps = calloc(nScans, sizeof(vbm_map));
+  int *nterms = calloc(nScans, sizeof(int));
+  char *path = malloc(4097);
+  if (!mem || !maps || !nterms || !path) {
+    free(mem), free(maps), free(nterms), free(path);
+    return fit_throw(env, "fitRange: out of memory");
+  }
+  *(float *)(mem + nanAt) = NAN;
+  int32_t *candL = (int32_t *)(mem + candAt);
+  memcpy(candL, cand + r0, 4 * L);
+  if (smooth) {
+    int32_t *nb[3] = {(int32_t *)(mem + nbAt[0]), (int32_t *)(mem + nbAt[1]), (int32_t *)(mem + nbAt[2])};
+    for (size_t c = 0; c < L; c++) {
+      const int64_t idx = candL[c], xi = idx % dims[0], yi = (idx / dims[0]) % dims[1], zi = idx / nxy;
+      nb[0][c] = xi + 1 < dims[0] ? (int32_t)(idx + 1) : -1;
+      nb[1][c] = yi + 1 < dims[1] ? (int32_t)(idx + dims[0]) : -1;
+      nb[2][c] = zi + 1 < dims[2] ? (int32_t)(idx + nxy) : -1;
+    }
+  }
+  for (uint32_t s = 0; s < nScans; s++) {
+    uint8_t *t = mem + termsAt + 16 * p * s;
+    int k = 0;
+    for (size_t j = 0; j < p; j++) {
+      const double a = xs[s * p + j];
+      if (a == 0) continue;
+      const int32_t xr = (int32_t)(xtyAt + RS * j), rr = (int32_t)(rxtyAt + RS * j);
+      memcpy(t + 16 * k, &xr, 4);
+      memcpy(t + 16 * k + 4, &rr, 4);
+      memcpy(t + 16 * k + 8, &a, 8);
+      k++;
+    }
+    nterms[s] = k;
+  }
+  /* map each scan's bytes for this range: from the first candidate to the last one's +z neighbour */
+  const int64_t loIdx = candL[0];
+  int64_t hiIdx = candL[L - 1] + (smooth ? nxy : 0);
+  if (hiIdx > nvox - 1) hiIdx = nvox - 1;
+  bool err = false;
+  for (uint32_t s = 0; s < nScans && !err; s++) {
+    napi_value v;
+    size_t plen;
+    char why[256];
+    if (napi_get_element(env, argv[0], s, &v) != napi_ok ||
+        napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
+      napi_throw_error(env, NULL, "fitRange: paths must be strings");
+      err = true;
+      break;
+    }
+    const uint64_t base = (uint64_t)voff[s];
+    const int r = vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
+                                base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
+    if (r != VBM_MAP_OK) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "%u:%s", s, why);
+      napi_throw_error(env, r == VBM_MAP_SHORT ? "VBM_SHORT_FILE" : r == VBM_MAP_GZIP ? "VBM_GZIP_FILE" : "VBM_MAP_FAILED",
+                       msg);
+      err = true;
+    }
+  }
+  if (!err) {
+    uint8_t *tok = okP;
+    float *tmin = vminP, *tmax = vmaxP;
+    double *tyy = yyP, *txty = xtyP, *tryy = ryyP, *trxty = rxtyP, *stats = statsP;
+    uint8_t *ok = mem + okAt;
+    float *vmin = (float *)(mem + vminAt), *vmax = (float *)(mem + vmaxAt);
+    const uint64_t keep = (uint64_t)window;
+    int64_t cutIdx = loIdx;
+    for (size_t c0 = r0; c0 < r1; c0 += S) {
+      const size_t len = r1 - c0 < S ? r1 - c0 : S, lc = c0 - r0;
+      for (uint32_t k0 = 0; k0 < nScans; k0 += chunk) {
+        const uint32_t k1 = nScans - k0 < chunk ? nScans : k0 + chunk;
+        const bool first = k0 == 0 && !append;
+        for (size_t b0 = 0; b0 < len; b0 += B) {
+          const size_t bl = len - b0 < B ? len - b0 : B, lb = lc + b0, cb = c0 + b0;
+          fit_ctx x;
+          x.mem = mem;
+          x.h = (fit_header){.cand = (int32_t)(candAt + 4 * lb),
+                             .nbx = (int32_t)(smooth ? nbAt[0] + 4 * lb : candAt),
+                             .nby = (int32_t)(smooth ? nbAt[1] + 4 * lb : candAt),
+                             .nbz = (int32_t)(smooth ? nbAt[2] + 4 * lb : candAt),
+                             .ok = (int32_t)okAt,
+                             .vmin = (int32_t)vminAt,
+                             .vmax = (int32_t)vmaxAt,
+                             .yy = (int32_t)yyAt,
+                             .ryy = smooth ? (int32_t)ryyAt : 0,
+                             .stride = (int32_t)RS,
+                             .nan = (int32_t)nanAt,
+                             .n = (int32_t)(L - lb),
+                             .block = (int32_t)B,
+                             .nvox = (int32_t)nvox};
+          /* the chunk's sums of this block from zero */
+          memset(ok, 1, bl);
+          for (size_t i = 0; i < bl; i++) {
+            vmin[i] = INFINITY;
+            vmax[i] = -INFINITY;
+          }
+          memset(mem + yyAt, 0, 8 * bl);
+          for (size_t j = 0; j < p; j++) memset(mem + xtyAt + RS * j, 0, 8 * bl);
+          if (smooth) {
+            for (int k = 0; k < 7; k++) memset(mem + ryyAt + RS * k, 0, 8 * bl);
+            for (size_t j = 0; j < p; j++) memset(mem + rxtyAt + RS * j, 0, 8 * bl);
+          }
+          for (uint32_t s = k0; s < k1; s++) {
+            const double *d = desc + 4 * s;
+            const float *data = (const float *)(maps[s].map - maps[s].start + (uint64_t)voff[s]);
+            double cnt[4] = {0, 0, 0, 0};
+            fit_block(&x, 0, (int)bl, data, d[0], d[1], d[2] != 0, mem + termsAt + 16 * p * s, nterms[s],
+                      smooth && d[3] != 0, cnt);
+            memcpy(stats + 4 * ((size_t)s * nBlocks + cb / B), cnt, sizeof cnt);
+          }
+          /* added to the totals as fitMerge adds a chunk (the first copied) */
+          if (first) {
+            memcpy(tok + cb, ok, bl);
+            memcpy(tmin + cb, vmin, 4 * bl);
+            memcpy(tmax + cb, vmax, 4 * bl);
+          } else
+            for (size_t i = 0; i < bl; i++) {
+              tok[cb + i] = tok[cb + i] & ok[i];
+              if (vmin[i] < tmin[cb + i]) tmin[cb + i] = vmin[i];
+              if (vmax[i] > tmax[cb + i]) tmax[cb + i] = vmax[i];
+            }
+          merge_row_keep(tyy + cb, (double *)(mem + yyAt), bl, first);
+          for (size_t j = 0; j < p; j++)
+            merge_row_keep(txty + j * n + cb, (double *)(mem + xtyAt + RS * j), bl, first);
+          if (smooth) {
+            for (int k = 0; k < 7; k++)
+              merge_row_keep(tryy + (size_t)k * n + cb, (double *)(mem + ryyAt + RS * k), bl, first);
+            for (size_t j = 0; j < p; j++)
+              merge_row_keep(trxty + j * n + cb, (double *)(mem + rxtyAt + RS * j), bl, first);
+          }
+        }
+      }
+      /* the files' bytes below the next block's first voxel are not read again: unmapped every
+         `window` bytes, so the mapped (resident) part of each file stays a window, not the file */
+      if (c0 + S < r1 && 4 * (uint64_t)(cand[c0 + S] - cutIdx) >= keep) {
+        cutIdx = cand[c0 + S];
+        for (uint32_t s = 0; s < nScans; s++) vbm_unmap_below(&maps[s], (uint64_t)voff[s] + 4 * (uint64_t)cutIdx);
+      }
+    }
+  }
+  for (uint32_t s = 0; s < nScans; s++) vbm_unmap(&maps[s]);
+  free(mem), free(maps), free(nterms), free(path);
+  return NULL;
+}
+
 /*
  * smoothness(dims: Int32Array[3], vox, candOf, maskIndex: Int32Array, p, nCand, beta, rss, ryy, rxty,
  *            G: Float64Array (p x p), scale, df, log2x4, rpv: Float64Array, out: Float64Array[5]):
@@ -850,6 +1104,8 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "fitMerge", fn);
   napi_create_function(env, "smoothness", NAPI_AUTO_LENGTH, js_smoothness, NULL, &fn);
   napi_set_named_property(env, exports, "smoothness", fn);
+  napi_create_function(env, "fitRange", NAPI_AUTO_LENGTH, js_fit_range, NULL, &fn);
+  napi_set_named_property(env, exports, "fitRange", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
   napi_create_function(env, "fitSimd", NAPI_AUTO_LENGTH, js_fit_simd, NULL, &fn);

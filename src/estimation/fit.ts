@@ -90,11 +90,11 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
   let sums: FitSums | FitSums[];
   if (!plan.groups) {
     const fitJob = plan.jobs[0];
-    sums = opts.sums ? (await opts.sums([fitJob], onScan))[0] : await streamSums(fitJob, nWorkers, onScan);
+    sums = opts.sums ? (await opts.sums([fitJob], onScan))[0] : await streamSums(fitJob, nWorkers, onScan, headers);
   } else {
     // one set of sums per variance group (each group's scans in their own fixed chunks, all
     // through one pool, or as tasks), so any per-group weighting of the fit follows without another read
-    sums = opts.sums ? await opts.sums(plan.jobs, onScan) : await streamGroupSums(plan.jobs, nWorkers, onScan);
+    sums = opts.sums ? await opts.sums(plan.jobs, onScan) : await streamGroupSums(plan.jobs, nWorkers, onScan, headers);
   }
   lap('stream');
   // 4-6. the analysis mask, the estimates and the smoothness from the sums (pure: fitSolve.ts)

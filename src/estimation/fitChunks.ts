@@ -16,6 +16,9 @@ import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 import type { FitChunkItem, FitChunkShared } from './fitChunkWorker.js';
 
 import { FIT_CHUNK } from './scanFold.js';
+import type { NiftiHeader } from '../io/nifti/header.js';
+import { rangeJobs, rangeRefusal, rangeReports, runRange } from './fitRanges.js';
+import type { FitRangeNote, FitRangeShared } from './fitRangeWorker.js';
 
 /** Scans per chunk (declared in scanFold.ts, which the browser's fit shares). */
 export { FIT_CHUNK } from './scanFold.js';
@@ -28,20 +31,30 @@ export function fitChunks(job: FitJob): FitJob[] {
 }
 
 /** The sums over all of `job`'s scans, chunk by chunk, with `workers` threads (0: in this thread). */
-export async function streamSums(job: FitJob, workers: number, onScan: (r: ScanReport) => void): Promise<FitSums> {
-  return (await streamGroupSums([job], workers, onScan))[0];
+export async function streamSums(
+  job: FitJob,
+  workers: number,
+  onScan: (r: ScanReport) => void,
+  headers?: ReadonlyMap<string, NiftiHeader>,
+): Promise<FitSums> {
+  return (await streamGroupSums([job], workers, onScan, headers))[0];
 }
 
 /**
  * One set of sums per job (e.g. per variance group; the jobs differ only in their scans): every
  * job's fixed chunks go through one pool of `workers` threads, and each job's chunks are added in
- * chunk order, so each set of sums is the same bytes for any number of workers.
+ * chunk order, so each set of sums is the same bytes for any number of workers. `headers` (the
+ * scans' headers by path) let plain float32 scans be split between the threads by voxels instead
+ * (fitRanges.ts), with the same bytes.
  */
 export async function streamGroupSums(
   jobs: FitJob[],
   workers: number,
   onScan: (r: ScanReport) => void,
+  headers?: ReadonlyMap<string, NiftiHeader>,
 ): Promise<FitSums[]> {
+  // plain float32 scans with the native kernel: the threads split the voxels (fitRanges.ts)
+  if (headers && !rangeRefusal(jobs, headers)) return streamRangeSums(jobs, workers, onScan, headers);
   const perJob = jobs.map(fitChunks);
   if (workers === 0 || perJob.flat().length === 1) {
     // in this thread: each chunk's sums added to its group's total in chunk order; a chunk's
@@ -77,4 +90,34 @@ export async function streamGroupSums(
   for (let g = 0; g < jobs.length; g++)
     invariant(Atomics.load(order.merged, g) === perJob[g].length, 'every chunk of the fit added to its total');
   return order.totals;
+}
+
+/**
+ * The sums with the threads splitting the voxels (fitRanges.ts): `workers` ranges (one in this thread
+ * for 0), each hashing its share of the files and summing its voxels into the shared totals; then
+ * each scan's report, in scan order.
+ */
+async function streamRangeSums(
+  jobs: FitJob[],
+  workers: number,
+  onScan: (r: ScanReport) => void,
+  headers: ReadonlyMap<string, NiftiHeader>,
+): Promise<FitSums[]> {
+  const { totals } = createMergeOrder(jobs.map((j) => j.layout));
+  const rj = rangeJobs(jobs, headers, totals);
+  const hashes = rj.map((j) => new Array<string>(j.paths.length).fill(''));
+  const onNote = (n: FitRangeNote): void => void (hashes[n.g][n.i] = n.hash);
+  const ranges = Math.max(1, workers);
+  if (workers === 0) runRange(rj, 0, 1, onNote);
+  else
+    await new ThreadPool(ranges).run<FitRangeShared, { t: number }, number, FitRangeNote>({
+      module: new URL('./fitRangeWorker.js', import.meta.url).href,
+      shared: { jobs: rj, ranges },
+      items: Array.from({ length: ranges }, (_, t) => ({ t })),
+      onResult: () => undefined,
+      onNote,
+      label: 'fit worker',
+    });
+  rj.forEach((j, g) => rangeReports(j, hashes[g]).forEach(onScan));
+  return totals;
 }

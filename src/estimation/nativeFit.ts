@@ -26,6 +26,30 @@ export interface NativeFit {
     tryy: Float64Array,
     trxty: Float64Array,
   ): void;
+  /** The sums of candidates [r0, r1) over scans read in place from their files (fitRanges.ts); absent in older addons. */
+  fitRange?(
+    paths: string[],
+    voxOffset: Float64Array,
+    desc: Float64Array,
+    x: Float64Array,
+    cand: Int32Array,
+    dims: Int32Array,
+    r0: number,
+    r1: number,
+    block: number,
+    chunk: number,
+    ok: Uint8Array,
+    vmin: Float32Array,
+    vmax: Float32Array,
+    yy: Float64Array,
+    xty: Float64Array,
+    ryy: Float64Array,
+    rxty: Float64Array,
+    stats: Float64Array,
+    window: number,
+    span: number,
+    append: boolean,
+  ): void;
   smoothness(
     dims: Int32Array,
     vox: Int32Array,
@@ -91,6 +115,7 @@ export function loadNativeFit(): NativeFit | null {
       fitBatch: addon.fitBatch,
       fitMerge: addon.fitMerge,
       smoothness: addon.smoothness,
+      fitRange: addon.fitRange,
     };
   return loaded;
 }

@@ -1,0 +1,270 @@
+/**
+ * The fit's threads split by VOXELS, not scans, where the native kernel can read the scans in place:
+ * thread t of T owns a contiguous range of the candidate voxels (whole blocks of BLOCK, equal shares),
+ * maps the part of each scan's file that its voxels and their +x, +y, +z neighbours need
+ * (native/vbm_map.c), and sums its voxels only, straight into the shared totals (native/vbm_fit.c
+ * fitRange). Per voxel the chunk semantics stay: each chunk of FIT_CHUNK consecutive scans is summed
+ * from zero and added to the total in chunk order, so the totals are the same bits as the chunks summed
+ * by any number of threads (fitChunks.ts) and as this with any number of ranges; but there is no copy
+ * of the scans, no thread waiting for another's chunk, no full-size accumulator to reset or merge.
+ *
+ * Each scan's XXH3-64 content hash is of the whole file, as everywhere else (node/contentHash.ts): the
+ * thread q % T of scan q reads it through once (a small reused buffer). A scan's counts for warnings
+ * are kept per block, and added up here in block order, so they do not depend on the number of threads.
+ *
+ * Only plain single-file scans qualify (uncompressed .nii, float32 in this machine's byte order, one
+ * volume, no scaling, threshold known beforehand); otherwise, or with VBM_FIT_STREAM=read, the scans
+ * are read and folded in chunks (fitChunks.ts), with the same bytes.
+ */
+import { type ContentHash, contentHash } from '../node/contentHash.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { VbmError } from '../errors.js';
+import { DT } from '../io/nifti/datatypes.js';
+import type { NiftiHeader } from '../io/nifti/header.js';
+import { BLOCK, type FitSums } from './accumulate.js';
+import { scanSummary } from './masking.js';
+import { type NativeFit, loadNativeFit } from './nativeFit.js';
+import { FIT_CHUNK, type FitJob, type ScanReport } from './scanFold.js';
+
+/** One job (group of scans) as the native voxel-range driver takes it. */
+export interface RangeJob {
+  /** The scans' files, and where their voxels start. */
+  paths: string[];
+  voxOffset: Float64Array;
+  /** Per scan: scale, threshold, zeroIsMissing (0/1), residual subset (0/1). */
+  desc: Float64Array;
+  /** The design rows, p per scan. */
+  x: Float64Array;
+  cand: Int32Array;
+  dims: Int32Array;
+  /** Shared totals (every range writes its own voxels). */
+  totals: FitSums;
+  /** Per scan and block: removed, nonZero, finite, sum (shared). */
+  stats: Float64Array;
+  /** The scans' rows, datatype names and scales (for the reports). */
+  rows: number[];
+  datatype: string[];
+}
+
+/** Bytes of scan files each thread keeps mapped at once (a window per scan behind the voxels being summed). */
+const MAPPED_BUDGET = 128 << 20;
+/** Voxels summed over a chunk of scans at a time (whole blocks): their sums stay in cache, each scan is read in runs. */
+const SPAN = 8 * BLOCK;
+const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Why the scans of `jobs` cannot be split by voxels here (undefined: they can), e.g. for a test's message. */
+export function rangeRefusal(
+  jobs: FitJob[],
+  headers: ReadonlyMap<string, NiftiHeader> | undefined,
+): string | undefined {
+  if (process.env.VBM_FIT_STREAM === 'read') return 'VBM_FIT_STREAM=read';
+  const k = process.env.VBM_FIT_KERNEL;
+  if (k === 'wasm' || k === 'js') return `VBM_FIT_KERNEL=${k}`;
+  if (Number(process.env.VBM_TEST_SCAN_DELAY_MS ?? 0) > 0) return 'VBM_TEST_SCAN_DELAY_MS';
+  if (!loadNativeFit()?.fitRange) return 'no native fit kernel';
+  if (!headers) return 'no headers';
+  for (const job of jobs)
+    for (const s of job.scans) {
+      const h = headers.get(s.ref.path);
+      if (!h) return `no header for ${s.ref.path}`;
+      const plain =
+        h.imagePath === h.path &&
+        !/\.gz$/i.test(h.path) &&
+        h.datatype.code === DT.FLOAT32 &&
+        h.littleEndian === hostLE &&
+        h.slope === 1 &&
+        h.inter === 0 &&
+        h.nVolumes === 1 &&
+        !s.ref.volume &&
+        h.voxOffset % 4 === 0;
+      if (!plain) return `${s.ref.path} is not a plain float32 .nii`;
+      if (s.threshold === undefined && job.threshold.type === 'relative') return 'a relative threshold';
+    }
+  return undefined;
+}
+
+/** The jobs as the driver takes them, with zeroed shared counts; `totals`: one shared set of sums per job. */
+export function rangeJobs(jobs: FitJob[], headers: ReadonlyMap<string, NiftiHeader>, totals: FitSums[]): RangeJob[] {
+  return jobs.map((job, g) => {
+    const { layout } = job;
+    const m = job.scans.length;
+    const p = layout.p;
+    const nBlocks = Math.ceil(layout.cand.length / BLOCK);
+    const voxOffset = new Float64Array(m);
+    const desc = new Float64Array(4 * m);
+    const x = new Float64Array(p * m);
+    const datatype: string[] = [];
+    job.scans.forEach((s, i) => {
+      const h = headers.get(s.ref.path) as NiftiHeader;
+      voxOffset[i] = h.voxOffset;
+      const th = job.threshold;
+      const thr = s.threshold ?? (th.type === 'absolute' ? th.value : -Infinity);
+      desc.set([s.scale ?? 1, thr, job.implicit && !h.datatype.isFloat && th.type === 'none' ? 1 : 0], 4 * i);
+      desc[4 * i + 3] = layout.smoothness && s.inResidualSubset ? 1 : 0;
+      for (let j = 0; j < p; j++) x[p * i + j] = s.x[j];
+      datatype.push(h.datatype.name);
+    });
+    return {
+      paths: job.scans.map((s) => s.ref.path),
+      voxOffset,
+      desc,
+      x,
+      cand: layout.cand,
+      dims: Int32Array.from(layout.dims),
+      totals: totals[g],
+      stats: new Float64Array(new SharedArrayBuffer(8 * 4 * m * Math.max(1, nBlocks))),
+      rows: job.scans.map((s) => s.ref.row),
+      datatype,
+    };
+  });
+}
+
+/** The candidate voxels [r0, r1) of range t of `ranges` (whole blocks; empty when there are more ranges than blocks). */
+export function voxelRange(nCand: number, t: number, ranges: number): [number, number] {
+  const nBlocks = Math.ceil(nCand / BLOCK);
+  const b0 = Math.floor((t * nBlocks) / ranges);
+  const b1 = Math.floor(((t + 1) * nBlocks) / ranges);
+  return [Math.min(nCand, b0 * BLOCK), Math.min(nCand, b1 * BLOCK)];
+}
+
+/**
+ * Scans summed in one pass over a range (whole chunks): the files mapped at once, and so the memory a
+ * pass maps (a window and the +z neighbours' slice per scan), stay bounded for any number of scans.
+ */
+const PASS_SCANS = 16 * FIT_CHUNK;
+
+/**
+ * Sum range t of `ranges` of the job's voxels into its totals (native fitRange, in passes of at most
+ * PASS_SCANS scans, each continuing the totals in chunk order), naming a short or odd file.
+ */
+export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: number, passScans = PASS_SCANS): void {
+  const [r0, r1] = voxelRange(job.cand.length, t, ranges);
+  if (r0 >= r1 || !native.fitRange) return;
+  const s = job.totals;
+  const m = job.paths.length;
+  const p = job.x.length / m;
+  const nBlocks = job.stats.length / (4 * m);
+  const pass = Math.max(FIT_CHUNK, Math.floor(passScans / FIT_CHUNK) * FIT_CHUNK);
+  for (let p0 = 0; p0 < m; p0 += pass) {
+    const p1 = Math.min(m, p0 + pass);
+    const paths = job.paths.slice(p0, p1);
+    const window = Math.min(8 << 20, Math.max(64 << 10, MAPPED_BUDGET / paths.length));
+    try {
+      native.fitRange(
+        paths,
+        job.voxOffset.subarray(p0, p1),
+        job.desc.subarray(4 * p0, 4 * p1),
+        job.x.subarray(p * p0, p * p1),
+        job.cand,
+        job.dims,
+        r0,
+        r1,
+        BLOCK,
+        FIT_CHUNK,
+        s.ok,
+        s.vmin,
+        s.vmax,
+        s.yy,
+        s.xty,
+        s.ryy,
+        s.rxty,
+        job.stats.subarray(4 * nBlocks * p0, 4 * nBlocks * p1),
+        window,
+        SPAN,
+        p0 > 0,
+      );
+    } catch (e) {
+      throw mapError(e, paths);
+    }
+  }
+}
+
+/** The driver's error about scan i as a VbmError naming its file (others unchanged). */
+function mapError(e: unknown, paths: string[]): unknown {
+  const code = (e as { code?: string }).code;
+  const m = /^(\d+):(.*)$/s.exec((e as Error).message ?? '');
+  if (!m || !code?.startsWith('VBM_')) return e;
+  const path = paths[Number(m[1])] ?? '(unknown scan)';
+  if (code === 'VBM_SHORT_FILE')
+    return new VbmError(
+      `${path}: ${m[2]}; the file is shorter than its header says (truncated, or changed while vbm ran)`,
+      're-create or re-copy the scan, and do not change scans while vbm reads them',
+    );
+  if (code === 'VBM_GZIP_FILE')
+    return new VbmError(`${path}: ${m[2]}`, 'rename it to end in .nii.gz (or decompress it with gunzip)');
+  return new VbmError(`${path}: ${m[2]}`, 'check that the file is readable');
+}
+
+/** XXH3-64 of a whole file, read through one reused buffer (kept small, so it stays in cache). */
+export function hashWholeFile(path: string, buf: Uint8Array, hash: ContentHash = contentHash()): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new VbmError(`${path}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    let at = 0;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, at);
+      if (n <= 0) break;
+      hash.update(n === buf.length ? buf : buf.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest();
+}
+
+/**
+ * The scans' reports once every range is summed: each scan's counts added over the blocks in block
+ * order (the same numbers for any number of ranges), with its content hash.
+ */
+export function rangeReports(job: RangeJob, hashes: readonly string[]): ScanReport[] {
+  const m = job.paths.length;
+  const nBlocks = job.stats.length / (4 * m);
+  const out: ScanReport[] = [];
+  for (let i = 0; i < m; i++) {
+    const stats = { removed: 0, nonZero: 0, finite: 0, sum: 0 };
+    for (let b = 0; b < nBlocks; b++) {
+      const at = 4 * (i * nBlocks + b);
+      stats.removed += job.stats[at];
+      stats.nonZero += job.stats[at + 1];
+      stats.finite += job.stats[at + 2];
+      stats.sum += job.stats[at + 3];
+    }
+    out.push({
+      row: job.rows[i],
+      hash: hashes[i] ?? '',
+      datatype: job.datatype[i],
+      isFloat: true,
+      ...scanSummary(stats, job.desc[4 * i]),
+    });
+  }
+  return out;
+}
+
+/** The scans whose whole-file hash range t of `ranges` takes: scan q (counted over all jobs) goes to q % ranges. */
+export function hashedBy(jobs: RangeJob[], t: number, ranges: number): { g: number; i: number }[] {
+  const out: { g: number; i: number }[] = [];
+  let q = 0;
+  jobs.forEach((job, g) => {
+    for (let i = 0; i < job.paths.length; i++, q++) if (q % ranges === t) out.push({ g, i });
+  });
+  return out;
+}
+
+/** What one range (a thread, or the calling thread for all) does: hash its share of the files, sum its voxels. */
+export function runRange(
+  jobs: RangeJob[],
+  t: number,
+  ranges: number,
+  note: (n: { g: number; i: number; hash: string }) => void,
+): void {
+  const native = loadNativeFit();
+  if (!native?.fitRange) throw new Error('the native fit kernel has no fitRange');
+  const buf = new Uint8Array(1 << 18);
+  for (const { g, i } of hashedBy(jobs, t, ranges)) note({ g, i, hash: hashWholeFile(jobs[g].paths[i], buf) });
+  for (const job of jobs) sumRange(native, job, t, ranges);
+}

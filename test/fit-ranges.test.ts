@@ -1,0 +1,287 @@
+/**
+ * The fit split between threads by voxels (estimation/fitRanges.ts, native fitRange: each scan's file
+ * mapped and read in place) against the fit that reads every scan into memory and adds fixed chunks of
+ * scans (fitChunks.ts, VBM_FIT_STREAM=read; and the WebAssembly kernel): the sums must be the same bits
+ * for any number of ranges, with range edges at row and slice starts and in the middle of rows; each
+ * scan's content hash must be XXH3-64 of the whole file (checked with an independent implementation);
+ * a file cut short after its header was read must be a VbmError naming it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './helpers.js';
+import { xxh3Reference } from './support/xxh3.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
+import { readHeadersOnly } from '../src/node/nifti/read.js';
+import type { NiftiHeader } from '../src/io/nifti/header.js';
+import { DT } from '../src/io/nifti/datatypes.js';
+import { FIT_CHUNK, streamGroupSums } from '../src/estimation/fitChunks.js';
+import { rangeJobs, rangeRefusal, sumRange, voxelRange } from '../src/estimation/fitRanges.js';
+import { createMergeOrder } from '../src/estimation/chunkMerge.js';
+import { BLOCK, type FitSums } from '../src/estimation/accumulate.js';
+import type { FitJob, ScanReport } from '../src/estimation/scanFold.js';
+import { loadNativeFit } from '../src/estimation/nativeFit.js';
+import { VbmError } from '../src/errors.js';
+
+const noRanges = loadNativeFit()?.fitRange ? false : 'no native fit kernel with fitRange (VBM_NATIVE=0 build)';
+
+// 32 x 32 voxels per slice = BLOCK: with every voxel a candidate, every range edge is a slice's first voxel
+const DIMS: [number, number, number] = [32, 32, 12];
+const AFFINE = [
+  [2, 0, 0, -31],
+  [0, 2, 0, -31],
+  [0, 0, 2, -11],
+  [0, 0, 0, 1],
+];
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** n scans with smooth-ish values, some NaN, some zero, some below the threshold; the design rows. */
+function writeScans(dir: string, n: number, datatype: number = DT.FLOAT32): { paths: string[]; x: number[][] } {
+  const rnd = lcg(11);
+  const nvox = DIMS[0] * DIMS[1] * DIMS[2];
+  const paths: string[] = [];
+  const x: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const data = new Float32Array(nvox);
+    for (let v = 0; v < nvox; v++) data[v] = 0.5 + 0.3 * Math.sin(v / 37 + i) + 0.2 * rnd();
+    data[(i * 97) % nvox] = NaN;
+    data[(i * 131 + 5) % nvox] = 0;
+    data[(i * 53 + 17) % nvox] = 0.1; // below the threshold
+    const p = join(dir, `s${i}.nii`);
+    writeFileSync(p, encodeNifti({ dims: DIMS, affine: AFFINE, data }, { datatype }));
+    paths.push(p);
+    // a zero term in every fifth row (skipped as addScans skips it)
+    x.push([1, i % 5 === 0 ? 0 : (i - n / 2) / n, i % 2]);
+  }
+  return { paths, x };
+}
+
+function job(paths: string[], x: number[][], cand: Int32Array): FitJob {
+  return {
+    scans: paths.map((path, i) => ({
+      ref: { row: i, path, volume: 0 },
+      x: x[i],
+      inResidualSubset: i % 3 === 0,
+      scale: 1 + 0.01 * (i % 7),
+    })),
+    layout: { dims: DIMS, cand, p: 3, smoothness: true },
+    threshold: { type: 'absolute', value: 0.2 },
+    implicit: true,
+    reference: { dims: DIMS, affine: AFFINE, path: paths[0] },
+  };
+}
+
+async function sums(
+  j: FitJob,
+  workers: number,
+  headers: ReadonlyMap<string, NiftiHeader>,
+  env: Record<string, string> = {},
+): Promise<{ sums: FitSums; reports: ScanReport[] }> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    const reports: ScanReport[] = [];
+    const [s] = await streamGroupSums([j], workers, (r) => reports.push(r), headers);
+    return { sums: s, reports: reports.sort((a, b) => a.row - b.row) };
+  } finally {
+    for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+const bytes = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function assertSameSums(got: FitSums, want: FitSums, what: string): void {
+  for (const k of ['ok', 'vmin', 'vmax', 'yy', 'xty', 'ryy', 'rxty'] as const) {
+    assert.equal(got[k].length, want[k].length, `${what}: ${k} length`);
+    assert.ok(bytes(got[k]).equals(bytes(want[k])), `${what}: ${k} differs from the read path's`);
+  }
+}
+
+/** Reports as the read path gives them; the mean within 1e-12 (its sum is added per block, in another order). */
+function assertSameReports(got: ScanReport[], want: ScanReport[], what: string): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    assert.deepEqual(
+      { row: g.row, hash: g.hash, removed: g.removed, allZero: g.allZero, datatype: g.datatype, isFloat: g.isFloat },
+      { row: w.row, hash: w.hash, removed: w.removed, allZero: w.allZero, datatype: w.datatype, isFloat: w.isFloat },
+      `${what}: scan ${i}`,
+    );
+    assert.ok(Math.abs(g.mean - w.mean) <= 1e-12 * Math.abs(w.mean), `${what}: scan ${i} mean ${g.mean} vs ${w.mean}`);
+  }
+}
+
+test('voxel ranges: whole blocks, in order, covering every candidate once, for 1 to more ranges than blocks', () => {
+  for (const n of [1, BLOCK - 1, BLOCK, BLOCK + 1, 7 * BLOCK + 5, 12 * BLOCK]) {
+    const nBlocks = Math.ceil(n / BLOCK);
+    for (const ranges of [1, 2, 3, 5, nBlocks + 2]) {
+      let at = 0;
+      for (let t = 0; t < ranges; t++) {
+        const [r0, r1] = voxelRange(n, t, ranges);
+        assert.equal(r0, at, `n ${n}, ${ranges} ranges: range ${t} starts where the one before ended`);
+        assert.ok(r1 >= r0 && (r0 % BLOCK === 0 || r0 === n), `n ${n}: range ${t} starts on a block`);
+        at = r1;
+      }
+      assert.equal(at, n, `n ${n}, ${ranges} ranges end at the last candidate`);
+    }
+  }
+});
+
+test(
+  'the scans mapped and split by voxels give the same sums, bit for bit, as the scans read in chunks, for 0-3 ranges (and more ranges than blocks)',
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const n = 2 * FIT_CHUNK + 5; // three chunks, the last one short
+      const { paths, x } = writeScans(dir, n);
+      const headers = await readHeadersOnly(paths);
+      const nvox = DIMS[0] * DIMS[1] * DIMS[2];
+      const all = Int32Array.from({ length: nvox }, (_, i) => i); // range edges at slice (and row) starts
+      const rnd = lcg(5);
+      const sparse = Int32Array.from(Array.from({ length: nvox }, (_, i) => i).filter(() => rnd() < 0.55)); // edges mid-row
+      for (const [name, cand, widths] of [
+        ['every voxel', all, [0, 1, 2, 3]],
+        ['a sparse mask', sparse, [0, 2, 3, Math.ceil(sparse.length / BLOCK) + 1]],
+      ] as const) {
+        const j = job(paths, x, cand);
+        assert.equal(rangeRefusal([j], headers), undefined, 'these scans are split by voxels');
+        const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
+        const wasm = await sums(j, 2, headers, { VBM_FIT_STREAM: 'read', VBM_FIT_KERNEL: 'wasm' });
+        assertSameSums(wasm.sums, read.sums, `${name}: the WebAssembly kernel`);
+        for (const w of widths) {
+          const got = await sums(j, w, headers);
+          assertSameSums(got.sums, read.sums, `${name}, ${w} ranges`);
+          assertSameReports(got.reports, read.reports, `${name}, ${w} ranges`);
+        }
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'summed in passes of one or two chunks of scans (each pass continuing the totals), the sums are the same bits',
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, 2 * FIT_CHUNK + 5);
+      const headers = await readHeadersOnly(paths);
+      const rnd = lcg(9);
+      const cand = Int32Array.from(
+        Array.from({ length: DIMS[0] * DIMS[1] * DIMS[2] }, (_, i) => i).filter(() => rnd() < 0.7),
+      );
+      const j = job(paths, x, cand);
+      const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
+      const native = loadNativeFit();
+      assert.ok(native);
+      for (const passScans of [FIT_CHUNK, 2 * FIT_CHUNK])
+        for (const ranges of [1, 3]) {
+          const { totals } = createMergeOrder([j.layout]);
+          const [rj] = rangeJobs([j], headers, totals);
+          for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, passScans);
+          assertSameSums(totals[0], read.sums, `passes of ${passScans} scans, ${ranges} ranges`);
+        }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  "each scan's reported hash is XXH3-64 of its whole file (an independent implementation)",
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, 5);
+      const headers = await readHeadersOnly(paths);
+      const cand = Int32Array.from({ length: 3000 }, (_, i) => 2 * i);
+      for (const w of [0, 2, 3]) {
+        const { reports } = await sums(job(paths, x, cand), w, headers);
+        assert.deepEqual(
+          reports.map((r) => r.hash),
+          paths.map((p) => xxh3Reference(readFileSync(p))),
+          `${w} ranges`,
+        );
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'a scan cut short after its header was read is a VbmError naming it, in this thread and in worker threads',
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, 6);
+      const headers = await readHeadersOnly(paths);
+      const h = headers.get(paths[4]) as NiftiHeader;
+      truncateSync(paths[4], h.voxOffset + 4 * 1000);
+      const cand = Int32Array.from({ length: 5000 }, (_, i) => 2 * i);
+      for (const w of [0, 2])
+        await assert.rejects(
+          sums(job(paths, x, cand), w, headers),
+          (e: unknown) =>
+            e instanceof VbmError &&
+            e.message.includes(paths[4]) &&
+            /shorter than its header says/.test(e.message) &&
+            new RegExp(`the file is ${h.voxOffset + 4000} bytes`).test(e.message),
+          `${w} ranges`,
+        );
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'scans the kernel cannot read in place (gzip, int16, or forced) go the read path',
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, 2, DT.INT16);
+      const cand = Int32Array.from({ length: 100 }, (_, i) => i);
+      assert.match(rangeRefusal([job(paths, x, cand)], await readHeadersOnly(paths)) ?? '', /not a plain float32/);
+      const gz = join(dir, 'g.nii.gz');
+      writeFileSync(
+        gz,
+        encodeNifti(
+          { dims: DIMS, affine: AFFINE, data: new Float32Array(DIMS[0] * DIMS[1] * DIMS[2]) },
+          { gzip: true },
+        ),
+      );
+      assert.match(
+        rangeRefusal([job([gz], [[1, 0, 0]], cand)], await readHeadersOnly([gz])) ?? '',
+        /not a plain float32/,
+      );
+      const plain = writeScans(dir, 1);
+      const headers = await readHeadersOnly(plain.paths);
+      assert.equal(rangeRefusal([job(plain.paths, plain.x, cand)], headers), undefined);
+      process.env.VBM_FIT_STREAM = 'read';
+      try {
+        assert.equal(rangeRefusal([job(plain.paths, plain.x, cand)], headers), 'VBM_FIT_STREAM=read');
+      } finally {
+        delete process.env.VBM_FIT_STREAM;
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
