@@ -46,26 +46,51 @@ function fillGrid(
   outside: number,
   out: Float32Array | Float64Array,
 ): void {
+  if (values instanceof Float64Array) {
+    spreadStrided(fit.vox, values, 1, 0, outside, out);
+    return;
+  }
   if (outside !== 0) out.fill(outside);
   invariant(values.length >= fit.vox.length, 'one value per masked voxel');
   for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k] ?? -1] = values[k] ?? NaN;
 }
 
 /**
+ * out[vox[k]] = values[k * stride + offset] for every masked voxel k, `outside` at every other
+ * voxel of the zeroed grid `out` (e.g. one column of the voxel-major betas).
+ */
+export function spreadStrided(
+  vox: Int32Array,
+  values: Float64Array,
+  stride: number,
+  offset: number,
+  outside: number,
+  out: Float32Array | Float64Array,
+): void {
+  const m = vox.length;
+  invariant(values.length >= (m - 1) * stride + offset + 1 || m === 0, 'one value per masked voxel');
+  if (outside !== 0) out.fill(outside);
+  for (let k = 0; k < m; k++) out[vox[k] ?? -1] = values[k * stride + offset] ?? NaN;
+}
+
+/**
  * encodeNifti of toGrid(fit, values, outside, kind): the same bytes, with the values spread
- * straight into the file's buffer (no grid-sized array per image).
+ * straight into the file's buffer (no grid-sized array per image). With `stride`, the values
+ * are values[k * stride + offset] (one column of the voxel-major betas).
  */
 function gridImage(
-  fit: FittedModel,
-  values: ArrayLike<number>,
+  fit: Pick<FittedModel, 'dims' | 'affine' | 'vox'>,
+  values: Float64Array,
   outside: number,
   kind: 'f32' | 'f64',
   opts: Omit<EncodeOptions, 'datatype' | 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'>,
+  stride = 1,
+  offset = 0,
 ): Uint8Array {
   return encodeNiftiWith(
     { dims: fit.dims, affine: fit.affine },
     { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
-    (out) => fillGrid(fit, values, outside, out),
+    (out) => spreadStrided(fit.vox, values, stride, offset, outside, out),
   );
 }
 
@@ -77,16 +102,27 @@ export interface ImageBytes {
 
 /** Estimation outputs, as SPM writes them: betas float32 NaN outside, ResMS/RPV float64, mask uint8. */
 export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
+  return [...estimateImages(fit, columns), rpvImage(fit)];
+}
+
+/** modelImages but RPV: the betas, ResMS and the mask, which the smoothness estimate is not needed for. */
+export function estimateImages(fit: Omit<FittedModel, 'smoothness'>, columns: string[]): ImageBytes[] {
   const { dims, affine } = fit;
   const m = fit.vox.length;
   const out: ImageBytes[] = [];
   invariant(fit.beta.length === m * fit.p, 'p betas per masked voxel');
   for (let j = 0; j < fit.p; j++) {
-    const b = new Float64Array(m);
-    for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j] ?? NaN;
     out.push({
       name: imageName.beta(j + 1),
-      bytes: gridImage(fit, b, NaN, 'f32', { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` }),
+      bytes: gridImage(
+        fit,
+        fit.beta,
+        NaN,
+        'f32',
+        { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
+        fit.p,
+        j,
+      ),
     });
   }
   out.push({
@@ -100,15 +136,22 @@ export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
       { datatype: DT.UINT8, descrip: 'spm_spm:resultant analysis mask' },
     ),
   });
-  out.push({
-    name: imageName.RPV,
-    bytes: gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }),
-  });
   return out;
 }
 
+/** RPV.nii: the resels per voxel, float64, NaN outside (and where derivatives are missing). */
+export function rpvImage(fit: FittedModel): ImageBytes {
+  return {
+    name: imageName.RPV,
+    bytes: gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }),
+  };
+}
+
 /** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
-export function contrastImages(fit: FittedModel, maps: ContrastMaps): { effect: ImageBytes; stat: ImageBytes } {
+export function contrastImages(
+  fit: Omit<FittedModel, 'smoothness'>,
+  maps: ContrastMaps,
+): { effect: ImageBytes; stat: ImageBytes } {
   const c = maps.contrast;
   const isT = c.type === 'T';
   const effect = {
