@@ -1,5 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFile as writeFileInBackground,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { processAlive } from './processes.js';
 import { bytesContentHash, rememberWrittenHash } from './contentHash.js';
@@ -54,10 +61,13 @@ export class StagedFiles {
       : undefined;
     if (this.opts.background) {
       this.staged.push({ tmp, path, hash });
+      // fs.writeFile with a callback hands the whole buffer to one write on libuv's thread; the
+      // promise API writes 512 KiB at a time, each next piece waiting for this (busy) thread
       this.pending.push(
-        writeFile(tmp, data).then(
-          () => undefined,
-          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        new Promise((resolve) =>
+          writeFileInBackground(tmp, data, (e) =>
+            resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined),
+          ),
         ),
       );
       return;
