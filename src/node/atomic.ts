@@ -53,7 +53,8 @@ export class StagedFiles {
    */
   constructor(private readonly opts: { background?: boolean; hashes?: boolean } = {}) {}
 
-  write(path: string, data: string | Uint8Array): void {
+  /** Stage `data` as `path`; `onWritten` is called once the bytes are in the file (data may then be reused). */
+  write(path: string, data: string | Uint8Array, onWritten?: () => void): void {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = temporaryName(path);
     const hash = this.opts.hashes
@@ -65,9 +66,10 @@ export class StagedFiles {
       // promise API writes 512 KiB at a time, each next piece waiting for this (busy) thread
       this.pending.push(
         new Promise((resolve) =>
-          writeFileInBackground(tmp, data, (e) =>
-            resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined),
-          ),
+          writeFileInBackground(tmp, data, (e) => {
+            if (!e) onWritten?.();
+            resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined);
+          }),
         ),
       );
       return;
@@ -78,6 +80,7 @@ export class StagedFiles {
       rmSync(tmp, { force: true }); // a full disk leaves half a file
       throw e;
     }
+    onWritten?.();
     this.staged.push({ tmp, path, hash });
   }
 

@@ -22,7 +22,8 @@ import {
   analysisId,
   readModelRecord,
 } from './modelRecord.js';
-import { stageContrastImages, stageEstimateImages, stageRpvImage } from './outputs.js';
+import { ImageBuffers, stageImageJobs } from './outputs.js';
+import { contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -108,14 +109,20 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const staged = new StagedFiles({ background: true, hashes: true });
   try {
     mkdirSync(dir, { recursive: true });
-    stageEstimateImages(dir, solved, design.columns, staged);
+    const buffers = new ImageBuffers();
+    await stageImageJobs(dir, estimateImageJobs(solved, design.columns), staged, buffers);
     const tc = performance.now();
     const maps = contrasts.map((c) => contrastMaps(solved, c));
     const contrastMs = performance.now() - tc;
-    const contrastFiles = maps.map((m) => stageContrastImages(dir, solved, m, staged));
+    const contrastFiles: { effect: string; stat: string }[] = [];
+    for (const m of maps) {
+      const { effect, stat } = contrastImageJobs(solved, m);
+      await stageImageJobs(dir, [effect, stat], staged, buffers);
+      contrastFiles.push({ effect: effect.name, stat: stat.name });
+    }
     const { smoothness, resels } = await fitted.smoothness;
     const fit = withSmoothness(solved, smoothness);
-    stageRpvImage(dir, fit, staged);
+    await stageImageJobs(dir, [rpvImageJob(fit)], staged, buffers);
     const vs = voxelSizes(fit.affine);
     const record: ModelRecord = {
       format: MODEL_FORMAT,
