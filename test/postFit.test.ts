@@ -138,3 +138,40 @@ test('an explicit mask on the scans grid is read voxel for voxel: the brute-forc
   assert.deepEqual(got, bruteForce(small, [8, 8, 7], LAS, LAS));
   assert.equal(got[8], 0, 'x = 8 lies outside the 8-wide mask');
 });
+
+test('images encoded into the buffer of an image already written are the bytes of a fresh encoding', async () => {
+  const { ImageBuffers } = await import('../src/pipeline/outputs.js');
+  const { contrastImageJobs, estimateImageJobs } = await import('../src/estimation/images.js');
+  const { contrastMaps } = await import('../src/estimation/contrastMaps.js');
+  const { dir, cleanup } = tempDir();
+  try {
+    const design = writeScans(dir, 12);
+    const res = await runAnalysis({
+      design,
+      out: join(dir, 'out'),
+      covariates: ['age'],
+      contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+      workers: 0,
+    });
+    const fit = res.fit;
+    const maps = contrastMaps(fit, res.contrasts[0]);
+    const { effect, stat } = contrastImageJobs(fit, maps);
+    const jobs = [...estimateImageJobs(fit, ['mean', 'age']), effect, stat];
+    const buffers = new ImageBuffers();
+    const released = new Set<ArrayBufferLike>();
+    let reused = 0;
+    // every image, in order, in a buffer an earlier one left (NaN outside before 0 outside, float64 between float32)
+    for (const job of jobs) {
+      const bytes = job.encode(buffers.alloc);
+      assert.ok(Buffer.from(bytes).equals(Buffer.from(job.encode())), `${job.name} in a used buffer`);
+      assert.ok(readFileSync(join(dir, 'out', job.name)).equals(Buffer.from(bytes)), `${job.name} as vbm run wrote it`);
+      if (released.has(bytes.buffer)) reused++;
+      buffers.release(bytes.buffer);
+      released.add(bytes.buffer);
+    }
+    // beta_0002 in beta_0001's buffer, con_0001 in that one again (after ResMS and the mask), spmT_0001 in con's
+    assert.equal(reused, 3);
+  } finally {
+    cleanup();
+  }
+});
