@@ -36,7 +36,12 @@ export function contrastMaps(fit: Omit<FittedModel, 'smoothness'>, contrast: Con
   if (contrast.type === 'T') {
     const c = item(C, 0, 'T contrast rows');
     const varFactor = entry(matmul(matmul([c], fit.Bcov), transpose([c])), 0, 0);
-    tLoop(Float64Array.from(c), beta, resMS, varFactor, effect, stat);
+    for (let k = 0; k < m; k++) {
+      let con = 0;
+      for (let j = 0; j < p; j++) con += (c[j] ?? NaN) * Math.fround(beta[k * p + j] ?? NaN);
+      effect[k] = con;
+      stat[k] = con / Math.sqrt((resMS[k] ?? NaN) * varFactor);
+    }
     return { contrast, effect, stat, df: [1, fit.df] };
   }
   const M: Matrix = matmul(matmul(C, fit.Bcov), transpose(C));
@@ -47,43 +52,6 @@ export function contrastMaps(fit: Omit<FittedModel, 'smoothness'>, contrast: Con
   const q = C.length;
   const Cf = Float64Array.from(C.flat());
   const Mf = Float64Array.from(Minv.flat());
-  fLoop(Cf, Mf, q, r, beta, resMS, effect, stat, h);
-  return { contrast, effect, stat, df: [r, fit.df] };
-}
-
-/** T maps: con = c'fround(b), T = con / sqrt(ResMS c'Bc), voxel by voxel (typed arrays only, so the loop stays monomorphic). */
-function tLoop(
-  c: Float64Array,
-  beta: Float64Array,
-  resMS: Float64Array,
-  varFactor: number,
-  effect: Float64Array,
-  stat: Float64Array,
-): void {
-  const m = effect.length;
-  const p = c.length;
-  for (let k = 0; k < m; k++) {
-    let con = 0;
-    for (let j = 0; j < p; j++) con += (c[j] ?? NaN) * Math.fround(beta[k * p + j] ?? NaN);
-    effect[k] = con;
-    stat[k] = con / Math.sqrt((resMS[k] ?? NaN) * varFactor);
-  }
-}
-
-/** F maps: h = C fround(b), ESS = h' pinv(C B C') h, F = ESS / r / ResMS, voxel by voxel. */
-function fLoop(
-  Cf: Float64Array,
-  Mf: Float64Array,
-  q: number,
-  r: number,
-  beta: Float64Array,
-  resMS: Float64Array,
-  effect: Float64Array,
-  stat: Float64Array,
-  h: Float64Array,
-): void {
-  const m = effect.length;
-  const p = Cf.length / q;
   for (let k = 0; k < m; k++) {
     for (let i = 0; i < q; i++) {
       let s = 0;
@@ -99,4 +67,5 @@ function fLoop(
     effect[k] = ess;
     stat[k] = ess / r / (resMS[k] ?? NaN);
   }
+  return { contrast, effect, stat, df: [r, fit.df] };
 }
