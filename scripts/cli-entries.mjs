@@ -11,4 +11,5 @@ export const WORK_MODULES = {
   'block-work': 'permutation/blockWork.js',
   'block-work-native': 'permutation/blockWorkNative.js',
   'stream-work': 'permutation/streamWork.js',
+  'smoothness-work': 'estimation/smoothnessWork.js',
 };

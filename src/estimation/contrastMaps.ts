@@ -21,7 +21,7 @@ export interface ContrastMaps {
  *   T = c'b / sqrt(ResMS * c'Bc),  B = pinv(X'X)
  *   F = (ESS / r) / ResMS,  ESS = (Cb)' pinv(C B C') (Cb),  r = rank(C B C')
  */
-export function contrastMaps(fit: FittedModel, contrast: Contrast): ContrastMaps {
+export function contrastMaps(fit: Omit<FittedModel, 'smoothness'>, contrast: Contrast): ContrastMaps {
   const { p, beta, resMS } = fit;
   const m = fit.vox.length;
   const C = contrast.weights;

@@ -7,7 +7,12 @@ import type { Design } from '../model/designMatrix.js';
 import type { FitSums } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
 import { streamGroupSums, streamSums } from './fitChunks.js';
-import { type FittedModel, fitFromSums, planFit } from './fitSolve.js';
+import { type FittedModel, planFit, solveSummed, withSmoothness } from './fitSolve.js';
+import { type SmoothnessEstimate, type SmoothnessInput, estimateSmoothness } from './smoothness.js';
+import type { SmoothnessResult, SmoothnessShared } from './smoothnessWork.js';
+import { type ReselCounts, reselCounts } from '../inference/resels.js';
+import { ThreadPool } from '../node/threadPool.js';
+import { invariant } from '../errors.js';
 import { type MaskingOptions, resampleMaskNearest } from './masking.js';
 import { analyzeWarning } from '../io/nifti/analyze.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
@@ -38,6 +43,29 @@ export interface FitOptions {
 
 /** Estimate the model voxel by voxel, streaming over the scans once. */
 export async function fitModel(design: Design, opts: FitOptions = {}): Promise<FittedModel> {
+  const staged = await fitModelStaged(design, opts);
+  return withSmoothness(staged.model, (await staged.smoothness).smoothness);
+}
+
+/** The smoothness estimate and the analysis mask's resel counts (SPM's R0-R3 at that FWHM). */
+export interface FitSmoothness {
+  smoothness: SmoothnessEstimate;
+  resels: ReselCounts;
+}
+
+/** A fitted model whose smoothness may still be under way (on a worker thread). */
+export interface StagedFit {
+  model: Omit<FittedModel, 'smoothness'>;
+  smoothness: Promise<FitSmoothness>;
+}
+
+/**
+ * fitModel, returning as soon as the estimates are solved: the smoothness estimate (and the resel
+ * counts) then runs on a worker thread while the caller writes images and computes contrasts,
+ * when the fit ran on threads (its sums are then on shared memory); otherwise on this thread
+ * before returning. The same bits either way.
+ */
+export async function fitModelStaged(design: Design, opts: FitOptions = {}): Promise<StagedFit> {
   const timings: Record<string, number> = {};
   let t0 = performance.now();
   const lap = (name: string): void => {
@@ -97,8 +125,10 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     sums = opts.sums ? await opts.sums(plan.jobs, onScan) : await streamGroupSums(plan.jobs, nWorkers, onScan, headers);
   }
   lap('stream');
-  // 4-6. the analysis mask, the estimates and the smoothness from the sums (pure: fitSolve.ts)
-  return fitFromSums({
+  // 4-5. the analysis mask and the estimates from the sums (pure: fitSolve.ts)
+  const all = Array.isArray(sums) ? sums : [sums];
+  const onThreads = nWorkers > 0 && all.every((s) => isShared(s.ryy) && isShared(s.rxty));
+  const solved = solveSummed({
     design,
     plan,
     sums,
@@ -110,6 +140,48 @@ export async function fitModel(design: Design, opts: FitOptions = {}): Promise<F
     timings,
     UFp: opts.UFp,
     lap,
-    smoothnessLoop: nativeSmoothnessLoop(),
+    shared: onThreads,
   });
+  // 6. the smoothness, on a worker thread when every array it reads is shared
+  const input = solved.smoothness;
+  const arrays = [input.vox, input.candOf, input.maskIndex, input.beta, input.rss, input.ryy, input.rxty];
+  if (!onThreads || !arrays.every(isShared) || !isShared(solved.model.mask)) {
+    const smoothness = estimateSmoothness(input, nativeSmoothnessLoop());
+    lap('smoothness');
+    const resels = reselCounts(solved.model.mask, first.dims, smoothness.fwhmVox);
+    return { model: solved.model, smoothness: Promise.resolve({ smoothness, resels }) };
+  }
+  return { model: solved.model, smoothness: smoothnessOnThread(input, solved.model.mask, timings) };
+}
+
+/** Whether a typed array lies on shared memory (a worker thread reads it without a copy). */
+function isShared(a: { buffer: ArrayBufferLike }): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
+}
+
+/** estimateSmoothness and reselCounts on one worker thread of the pool (smoothnessWork.ts). */
+function smoothnessOnThread(
+  input: SmoothnessInput,
+  mask: Uint8Array,
+  timings: Record<string, number>,
+): Promise<FitSmoothness> {
+  const t0 = performance.now();
+  const rpv = new Float64Array(new SharedArrayBuffer(input.vox.length * 8));
+  let result: SmoothnessResult | undefined;
+  const done = new ThreadPool(1)
+    .run<SmoothnessShared, number, SmoothnessResult>({
+      module: new URL('./smoothnessWork.js', import.meta.url).href,
+      shared: { input, rpv, mask },
+      items: [0],
+      onResult: (r) => (result = r),
+      label: 'smoothness worker',
+    })
+    .then(() => {
+      invariant(result !== undefined, 'the smoothness worker gave its estimate');
+      timings.smoothness = performance.now() - t0;
+      return { smoothness: { ...result.estimate, rpv }, resels: result.resels };
+    });
+  // a caller that fails before awaiting it must not leave an unhandled rejection behind
+  done.catch(() => undefined);
+  return done;
 }

@@ -23,7 +23,12 @@ import {
 } from './nonSphericity.js';
 import type { FitItem, FitJob, ScanReport } from './scanFold.js';
 import type { ScanRef } from './scanList.js';
-import { type SmoothnessEstimate, type SmoothnessLoop, estimateSmoothness } from './smoothness.js';
+import {
+  type SmoothnessEstimate,
+  type SmoothnessInput,
+  type SmoothnessLoop,
+  estimateSmoothness,
+} from './smoothness.js';
 
 /** A fitted mass-univariate OLS model: everything contrasts and inference need, in memory. */
 export interface FittedModel {
@@ -85,7 +90,7 @@ export function planFit(
 ): FitPlan {
   const nvox = explicit.length;
   let nCand = 0;
-  for (const e of explicit) nCand += e;
+  for (let i = 0; i < nvox; i++) nCand += explicit[i] ?? 0;
   if (nCand === 0) {
     throw new VbmError(
       `the explicit mask ${masking.maskName} covers no voxel of the scans`,
@@ -137,11 +142,44 @@ export interface SummedScans {
   lap?: (name: string) => void;
   /** The smoothness estimate's voxel loop (default: smoothness.ts's; the native addon has one). */
   smoothnessLoop?: SmoothnessLoop;
+  /**
+   * Make the per-voxel arrays (mask, voxel lists, betas, ResSS, ResMS) on SharedArrayBuffers, so
+   * that a worker thread can read them (the Node fit estimates the smoothness on one). Default: plain.
+   */
+  shared?: boolean;
+}
+
+/** The model before its smoothness, and what the smoothness estimate is made from. */
+export interface SolvedModel {
+  model: Omit<FittedModel, 'smoothness'>;
+  smoothness: SmoothnessInput;
 }
 
 /** The fitted model from the summed scans: analysis mask, estimates, ResMS, smoothness. */
 export function fitFromSums(inp: SummedScans): FittedModel {
+  const solved = solveSummed(inp);
+  const smoothness = estimateSmoothness(solved.smoothness, inp.smoothnessLoop);
+  inp.lap?.('smoothness');
+  return withSmoothness(solved.model, smoothness);
+}
+
+/** The model with its smoothness, its fields in the order fitFromSums has always given them. */
+export function withSmoothness(model: Omit<FittedModel, 'smoothness'>, smoothness: SmoothnessEstimate): FittedModel {
+  const { scans, timings, warnings, ...rest } = model;
+  return { ...rest, smoothness, scans, timings, warnings };
+}
+
+/**
+ * fitFromSums up to its smoothness: the analysis mask, the estimates and ResMS (SPM's ReML and
+ * the whitened fit with variance groups), and the smoothness estimate's input, so that a caller
+ * may estimate it elsewhere (estimateSmoothness, the same bits wherever it runs).
+ */
+export function solveSummed(inp: SummedScans): SolvedModel {
   const { design, plan, reports, refs, warnings } = inp;
+  const f64 = (n: number): Float64Array =>
+    inp.shared ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
+  const i32 = (n: number): Int32Array =>
+    inp.shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
   const lap = inp.lap ?? ((): void => undefined);
   const { cand: candShared, nCand, subset, groups } = plan;
   const groupSums = Array.isArray(inp.sums) ? inp.sums : undefined;
@@ -153,17 +191,19 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     : (inp.sums as FitSums);
   const nvox = voxelCount(inp.dims);
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
-  const mask = new Uint8Array(nvox);
-  const candOfList: number[] = [];
+  const mask = inp.shared ? new Uint8Array(new SharedArrayBuffer(nvox)) : new Uint8Array(nvox);
+  // the candidates that stay, in one typed pass (no array per voxel)
+  const candOfAll = new Int32Array(nCand);
+  let m = 0;
   invariant(candShared.length === nCand && sums.ok.length === nCand, 'sums over the candidate voxels');
   const { ok, vmin, vmax } = sums;
+  invariant(vmin.length === nCand && vmax.length === nCand, 'sums over the candidate voxels');
   for (let c = 0; c < nCand; c++) {
     if (ok[c] && (vmax[c] ?? NaN) > (vmin[c] ?? NaN)) {
       mask[candShared[c] ?? -1] = 1;
-      candOfList.push(c);
+      candOfAll[m++] = c;
     }
   }
-  const m = candOfList.length;
   const label = (row: number): string => item(design.scans, row, 'design rows');
   if (m === 0) {
     // name the scans that removed most voxels: one of them is usually empty, all NaN, or on another scale
@@ -196,9 +236,10 @@ export function fitFromSums(inp: SummedScans): FittedModel {
         'is it another modality, or an unmodulated or unsmoothed map?',
     );
   }
-  const vox = new Int32Array(m);
-  const candOf = new Int32Array(candOfList);
-  const maskIndex = new Int32Array(nvox).fill(-1);
+  const vox = i32(m);
+  const candOf = i32(m);
+  candOf.set(candOfAll.subarray(0, m));
+  const maskIndex = i32(nvox).fill(-1);
   for (let k = 0; k < m; k++) {
     const v = candShared[candOf[k] ?? -1] ?? -1;
     vox[k] = v;
@@ -210,7 +251,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
   let Bcov = pinv(matmul(transpose(X), X));
   let trRV = design.n - design.rank;
   let df = trRV;
-  let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV);
+  let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV, f64);
   let XS = [...subset].sort((a, b) => a - b).map((i) => item(X, i, 'design rows'));
   let nonSphericity: NonSphericity | undefined;
   if (groups && groupSums) {
@@ -236,7 +277,7 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     Bcov = wh.Bcov;
     trRV = wh.trRV;
     df = wh.erdf;
-    ({ beta, rss, resMS } = solveFromSums(pinv(matmul(transpose(wh.WX), wh.WX)), wsums, candOf, nCand, p, trRV));
+    ({ beta, rss, resMS } = solveFromSums(pinv(matmul(transpose(wh.WX), wh.WX)), wsums, candOf, nCand, p, trRV, f64));
     sums.ryy = wsums.ryy;
     sums.rxty = wsums.rxty;
     XS = [...subset].sort((a, b) => a - b).map((i) => item(wh.WX, i, 'whitened design rows'));
@@ -258,31 +299,27 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     };
   }
   lap('solve');
-  // 6. smoothness from the residual-subset sums
+  // 6. the smoothness estimate's input: the residual-subset sums
   const sub = [...subset].sort((a, b) => a - b);
-  const smoothness = estimateSmoothness(
-    {
-      dims: inp.dims,
-      vox,
-      candOf,
-      maskIndex,
-      p,
-      beta,
-      rss,
-      ryy: sums.ryy,
-      rxty: sums.rxty,
-      G: matmul(transpose(XS), XS),
-      nCand,
-      nScans: design.n,
-      nResiduals: sub.length,
-      // the standardised residuals use n - rank of the (whitened) design
-      df: design.n - design.rank,
-    },
-    inp.smoothnessLoop,
-  );
-  lap('smoothness');
+  const smoothness: SmoothnessInput = {
+    dims: inp.dims,
+    vox,
+    candOf,
+    maskIndex,
+    p,
+    beta,
+    rss,
+    ryy: sums.ryy,
+    rxty: sums.rxty,
+    G: matmul(transpose(XS), XS),
+    nCand,
+    nScans: design.n,
+    nResiduals: sub.length,
+    // the standardised residuals use n - rank of the (whitened) design
+    df: design.n - design.rank,
+  };
   const byRow = new Map(reports.map((r) => [r.row, r]));
-  return {
+  const model = {
     dims: inp.dims,
     affine: inp.affine,
     mask,
@@ -295,7 +332,6 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     df,
     Bcov,
     ...(nonSphericity ? { nonSphericity } : {}),
-    smoothness,
     scans: refs.map((r) => ({
       path: r.path,
       volume: r.volume,
@@ -305,4 +341,5 @@ export function fitFromSums(inp: SummedScans): FittedModel {
     timings: inp.timings,
     warnings,
   };
+  return { model, smoothness };
 }

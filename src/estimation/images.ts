@@ -46,27 +46,64 @@ function fillGrid(
   outside: number,
   out: Float32Array | Float64Array,
 ): void {
+  if (values instanceof Float64Array) {
+    spreadStrided(fit.vox, values, 1, 0, outside, out);
+    return;
+  }
   if (outside !== 0) out.fill(outside);
   invariant(values.length >= fit.vox.length, 'one value per masked voxel');
   for (let k = 0; k < fit.vox.length; k++) out[fit.vox[k] ?? -1] = values[k] ?? NaN;
 }
 
 /**
+ * out[vox[k]] = values[k * stride + offset] for every masked voxel k, `outside` at every other
+ * voxel of the zeroed grid `out` (e.g. one column of the voxel-major betas).
+ */
+export function spreadStrided(
+  vox: Int32Array,
+  values: Float64Array,
+  stride: number,
+  offset: number,
+  outside: number,
+  out: Float32Array | Float64Array,
+): void {
+  const m = vox.length;
+  invariant(values.length >= (m - 1) * stride + offset + 1 || m === 0, 'one value per masked voxel');
+  if (outside !== 0) out.fill(outside);
+  for (let k = 0; k < m; k++) out[vox[k] ?? -1] = values[k * stride + offset] ?? NaN;
+}
+
+/**
  * encodeNifti of toGrid(fit, values, outside, kind): the same bytes, with the values spread
- * straight into the file's buffer (no grid-sized array per image).
+ * straight into the file's buffer (no grid-sized array per image). With `stride`, the values
+ * are values[k * stride + offset] (one column of the voxel-major betas).
  */
 function gridImage(
-  fit: FittedModel,
-  values: ArrayLike<number>,
+  fit: Pick<FittedModel, 'dims' | 'affine' | 'vox'>,
+  values: Float64Array,
   outside: number,
   kind: 'f32' | 'f64',
   opts: Omit<EncodeOptions, 'datatype' | 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'>,
+  stride = 1,
+  offset = 0,
+  alloc?: (bytes: number) => ArrayBuffer,
 ): Uint8Array {
   return encodeNiftiWith(
     { dims: fit.dims, affine: fit.affine },
     { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
-    (out) => fillGrid(fit, values, outside, out),
+    (out) => spreadStrided(fit.vox, values, stride, offset, outside, out),
+    alloc,
   );
+}
+
+/**
+ * An image still to be encoded: `encode` makes its bytes, in a buffer from `alloc` when given
+ * (all zero, of the size asked for; see encodeNiftiWith), so a caller that writes images one at
+ * a time can hand a written image's buffer to the next.
+ */
+export interface ImageJob {
+  name: string;
+  encode(alloc?: (bytes: number) => ArrayBuffer): Uint8Array;
 }
 
 /** A named image file's bytes. */
@@ -77,56 +114,116 @@ export interface ImageBytes {
 
 /** Estimation outputs, as SPM writes them: betas float32 NaN outside, ResMS/RPV float64, mask uint8. */
 export function modelImages(fit: FittedModel, columns: string[]): ImageBytes[] {
+  return [...estimateImages(fit, columns), rpvImage(fit)];
+}
+
+/** modelImages but RPV: the betas, ResMS and the mask, which the smoothness estimate is not needed for. */
+export function estimateImages(fit: Omit<FittedModel, 'smoothness'>, columns: string[]): ImageBytes[] {
+  return estimateImageJobs(fit, columns).map((job) => ({ name: job.name, bytes: job.encode() }));
+}
+
+/** estimateImages, each image encoded when asked (see ImageJob). */
+export function estimateImageJobs(fit: Omit<FittedModel, 'smoothness'>, columns: string[]): ImageJob[] {
   const { dims, affine } = fit;
   const m = fit.vox.length;
-  const out: ImageBytes[] = [];
   invariant(fit.beta.length === m * fit.p, 'p betas per masked voxel');
+  const out: ImageJob[] = [];
   for (let j = 0; j < fit.p; j++) {
-    const b = new Float64Array(m);
-    for (let k = 0; k < m; k++) b[k] = fit.beta[k * fit.p + j] ?? NaN;
     out.push({
       name: imageName.beta(j + 1),
-      bytes: gridImage(fit, b, NaN, 'f32', { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` }),
+      encode: (alloc) =>
+        gridImage(
+          fit,
+          fit.beta,
+          NaN,
+          'f32',
+          { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
+          fit.p,
+          j,
+          alloc,
+        ),
     });
   }
   out.push({
     name: imageName.ResMS,
-    bytes: gridImage(fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }),
+    encode: (alloc) =>
+      gridImage(fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }, 1, 0, alloc),
   });
   out.push({
     name: imageName.mask,
-    bytes: encodeNifti(
-      { dims, affine, data: fit.mask },
-      { datatype: DT.UINT8, descrip: 'spm_spm:resultant analysis mask' },
-    ),
-  });
-  out.push({
-    name: imageName.RPV,
-    bytes: gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }),
+    encode: () =>
+      encodeNifti({ dims, affine, data: fit.mask }, { datatype: DT.UINT8, descrip: 'spm_spm:resultant analysis mask' }),
   });
   return out;
 }
 
+/** RPV.nii: the resels per voxel, float64, NaN outside (and where derivatives are missing). */
+export function rpvImage(fit: FittedModel): ImageBytes {
+  const job = rpvImageJob(fit);
+  return { name: job.name, bytes: job.encode() };
+}
+
+/** rpvImage, encoded when asked (see ImageJob). */
+export function rpvImageJob(fit: FittedModel): ImageJob {
+  return {
+    name: imageName.RPV,
+    encode: (alloc) =>
+      gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }, 1, 0, alloc),
+  };
+}
+
 /** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
-export function contrastImages(fit: FittedModel, maps: ContrastMaps): { effect: ImageBytes; stat: ImageBytes } {
+export function contrastImages(
+  fit: Omit<FittedModel, 'smoothness'>,
+  maps: ContrastMaps,
+): { effect: ImageBytes; stat: ImageBytes } {
+  const { effect, stat } = contrastImageJobs(fit, maps);
+  return { effect: { name: effect.name, bytes: effect.encode() }, stat: { name: stat.name, bytes: stat.encode() } };
+}
+
+/** contrastImages, each encoded when asked (see ImageJob). */
+export function contrastImageJobs(
+  fit: Omit<FittedModel, 'smoothness'>,
+  maps: ContrastMaps,
+): { effect: ImageJob; stat: ImageJob } {
   const c = maps.contrast;
   const isT = c.type === 'T';
-  const effect = {
+  const effect: ImageJob = {
     name: isT ? imageName.con(c.index) : imageName.ess(c.index),
-    bytes: gridImage(fit, maps.effect, NaN, 'f32', { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) }),
+    encode: (alloc) =>
+      gridImage(
+        fit,
+        maps.effect,
+        NaN,
+        'f32',
+        { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) },
+        1,
+        0,
+        alloc,
+      ),
   };
-  const stat = {
+  const stat: ImageJob = {
     name: isT ? imageName.spmT(c.index) : imageName.spmF(c.index),
-    bytes: gridImage(fit, maps.stat, 0, 'f32', {
-      descrip:
-        `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
-          0,
-          79,
-        ),
-      intent: isT
-        ? { code: 3, p1: maps.df[1], name: 'spmT' }
-        : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
-    }),
+    encode: (alloc) =>
+      gridImage(
+        fit,
+        maps.stat,
+        0,
+        'f32',
+        {
+          descrip:
+            `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
+              0,
+              79,
+            ),
+          intent: isT
+            ? { code: 3, p1: maps.df[1], name: 'spmT' }
+            : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
+        },
+        1,
+        0,
+        alloc,
+      ),
   };
   return { effect, stat };
 }

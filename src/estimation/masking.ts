@@ -1,5 +1,5 @@
 import { VbmError, item } from '../errors.js';
-import type { Affine } from '../io/nifti/affine.js';
+import { type Affine, affineRows, composeAffines, invertAffine } from '../io/nifti/affine.js';
 import { nearestSourceIndex } from '../io/nifti/resample.js';
 import type { Volume } from '../io/nifti/volume.js';
 import type { ScanStats } from './accumulate.js';
@@ -23,6 +23,14 @@ export interface MaskingOptions {
  * counts as out.
  */
 export function resampleMaskNearest(mask: Volume, dims: [number, number, number], affine: Affine): Uint8Array {
+  if (onSameGrid(mask, dims, affine)) {
+    // every scan voxel's nearest mask voxel is the one of the same index (see onSameGrid): the
+    // same result as the lookup below, without computing it per voxel
+    const out = new Uint8Array(mask.data.length);
+    const data = mask.data;
+    for (let i = 0; i < out.length; i++) if ((data[i] ?? 0) > 0) out[i] = 1;
+    return out;
+  }
   const src = nearestSourceIndex(mask, dims, affine);
   const out = new Uint8Array(src.length);
   // a source index is inside the mask's grid (or -1); a mask shorter than its grid counts as out there
@@ -31,6 +39,33 @@ export function resampleMaskNearest(mask: Volume, dims: [number, number, number]
     if (s >= 0 && (mask.data[s] ?? 0) > 0) out[i] = 1;
   }
   return out;
+}
+
+/**
+ * True when the mask's voxel (x, y, z) is the one nearest to the scans' voxel (x, y, z) for every
+ * voxel of the scans' grid (same dimensions, a full mask): the scan-to-mask voxel mapping that
+ * nearestSourceIndex rounds differs from the identity by less than 0.49 of a voxel anywhere on
+ * the grid (a bound on |M - I| times the largest coordinates; rounding errors of the products are
+ * ~1e-13 here), so each rounded source voxel is the scan voxel itself. Masks on the scans' own
+ * grid (the usual case) pass; any real difference in position or voxel size does not.
+ */
+function onSameGrid(mask: Volume, dims: [number, number, number], affine: Affine): boolean {
+  const md = mask.dims;
+  if (md[0] !== dims[0] || md[1] !== dims[1] || md[2] !== dims[2]) return false;
+  if (mask.data.length !== dims[0] * dims[1] * dims[2]) return false;
+  const rows = affineRows(composeAffines(invertAffine(mask.affine), affine));
+  const far = [dims[0] - 1, dims[1] - 1, dims[2] - 1, 1];
+  for (let r = 0; r < 3; r++) {
+    let bound = 0;
+    for (let c = 0; c < 4; c++) {
+      const m = item(item(rows, r, 'affine rows'), c, 'affine row');
+      const dev = Math.abs(c === r ? m - 1 : m);
+      if (!Number.isFinite(dev)) return false;
+      bound += dev * item(far, c, 'grid corner');
+    }
+    if (!(bound < 0.49)) return false;
+  }
+  return true;
 }
 
 /**

@@ -67,7 +67,10 @@ export function varianceComponents(design: Design): Int32Array | undefined {
   return g;
 }
 
-/** Solve the least-squares fit from sums: beta = B X'y, ResSS = y'y - beta'X'y, per analysed voxel. */
+/**
+ * Solve the least-squares fit from sums: beta = B X'y, ResSS = y'y - beta'X'y, per analysed voxel
+ * (`allocate` makes the zeroed arrays).
+ */
 export function solveFromSums(
   Bcov: Matrix,
   sums: Pick<FitSums, 'xty' | 'yy'>,
@@ -75,22 +78,26 @@ export function solveFromSums(
   nCand: number,
   p: number,
   trRV: number,
+  allocate: (n: number) => Float64Array = (n) => new Float64Array(n),
 ): { beta: Float64Array; rss: Float64Array; resMS: Float64Array } {
   const m = candOf.length;
-  const beta = new Float64Array(m * p);
-  const rss = new Float64Array(m);
-  const resMS = new Float64Array(m);
+  const beta = allocate(m * p);
+  const rss = allocate(m);
+  const resMS = allocate(m);
   const B = flat(Bcov, p, p, 'Bcov');
   const { xty, yy } = sums;
   invariant(xty.length === p * nCand && yy.length === nCand, 'sums over the candidate voxels');
+  // each voxel's X'y gathered once from its p term-major rows; the same operations in the same order
+  const x = new Float64Array(p);
   for (let k = 0; k < m; k++) {
     const c = candOf[k] ?? -1;
+    for (let j = 0; j < p; j++) x[j] = xty[j * nCand + c] ?? NaN;
     let fitted = 0;
     for (let i = 0; i < p; i++) {
       let b = 0;
-      for (let j = 0; j < p; j++) b += (B[i * p + j] ?? NaN) * (xty[j * nCand + c] ?? NaN);
+      for (let j = 0; j < p; j++) b += (B[i * p + j] ?? NaN) * (x[j] ?? NaN);
       beta[k * p + i] = b;
-      fitted += b * (xty[i * nCand + c] ?? NaN);
+      fitted += b * (x[i] ?? NaN);
     }
     const r = Math.max(0, (yy[c] ?? NaN) - fitted);
     rss[k] = r;

@@ -62,9 +62,12 @@ export type SmoothnessLoop = (
   rpv: Float64Array,
 ) => [number, number, number, number, number];
 
-export function estimateSmoothness(inp: SmoothnessInput, loop: SmoothnessLoop = smoothnessLoop): SmoothnessEstimate {
-  const m = inp.vox.length;
-  const rpv = new Float64Array(m);
+/** The estimate from the input; `rpv` (one per in-mask voxel) receives the resels per voxel when given. */
+export function estimateSmoothness(
+  inp: SmoothnessInput,
+  loop: SmoothnessLoop = smoothnessLoop,
+  rpv: Float64Array = new Float64Array(inp.vox.length),
+): SmoothnessEstimate {
   const scale = inp.nScans / inp.df / inp.nResiduals;
   const LOG2x4 = 4 * Math.log(2);
   const [sumImg, sumX, sumY, sumZ, nValid] = loop(inp, scale, LOG2x4, rpv);

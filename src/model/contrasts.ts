@@ -227,9 +227,16 @@ function columnName(
   throw new VbmError(`${at} names column '${c}', which is not in the design`, listCols);
 }
 
+/** pinv(X) X of each design matrix asked about (one SVD per design, not one per contrast). */
+const rowSpaceProjectors = new WeakMap<Matrix, Matrix>();
+
 /** c is estimable iff c = c * pinv(X) * X (it lies in the row space of X). */
 export function isEstimable(C: Matrix, X: Matrix): boolean {
-  const P = matmul(pinv(X), X);
+  let P = rowSpaceProjectors.get(X);
+  if (!P) {
+    P = matmul(pinv(X), X);
+    rowSpaceProjectors.set(X, P);
+  }
   const proj = matmul(C, P);
   for (let i = 0; i < C.length; i++) {
     let norm = 0;

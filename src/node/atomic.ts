@@ -1,5 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFile as writeFileInBackground,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { processAlive } from './processes.js';
 import { bytesContentHash, rememberWrittenHash } from './contentHash.js';
@@ -46,7 +53,8 @@ export class StagedFiles {
    */
   constructor(private readonly opts: { background?: boolean; hashes?: boolean } = {}) {}
 
-  write(path: string, data: string | Uint8Array): void {
+  /** Stage `data` as `path`; `onWritten` is called once the bytes are in the file (data may then be reused). */
+  write(path: string, data: string | Uint8Array, onWritten?: () => void): void {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = temporaryName(path);
     const hash = this.opts.hashes
@@ -54,10 +62,14 @@ export class StagedFiles {
       : undefined;
     if (this.opts.background) {
       this.staged.push({ tmp, path, hash });
+      // fs.writeFile with a callback hands the whole buffer to one write on libuv's thread; the
+      // promise API writes 512 KiB at a time, each next piece waiting for this (busy) thread
       this.pending.push(
-        writeFile(tmp, data).then(
-          () => undefined,
-          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        new Promise((resolve) =>
+          writeFileInBackground(tmp, data, (e) => {
+            if (!e) onWritten?.();
+            resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined);
+          }),
         ),
       );
       return;
@@ -68,6 +80,7 @@ export class StagedFiles {
       rmSync(tmp, { force: true }); // a full disk leaves half a file
       throw e;
     }
+    onWritten?.();
     this.staged.push({ tmp, path, hash });
   }
 

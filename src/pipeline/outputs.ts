@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { StagedFiles } from '../node/atomic.js';
 import type { FittedModel } from '../estimation/fit.js';
 import type { ContrastMaps } from '../estimation/contrastMaps.js';
-import { contrastImages, modelImages } from '../estimation/images.js';
+import { type ImageJob, contrastImages, modelImages } from '../estimation/images.js';
 
 // the images' names and bytes are made by the pure estimation/images.ts; these names stay importable from here
 export { imageName, pad, toGrid } from '../estimation/images.js';
@@ -12,10 +12,52 @@ export function stageModelImages(dir: string, fit: FittedModel, columns: string[
   for (const im of modelImages(fit, columns)) staged.write(join(dir, im.name), im.bytes);
 }
 
+/**
+ * Buffers of written images, handed to the next image of the same size, zeroed again: a pass over
+ * memory already mapped instead of fresh pages, whose first touch costs more than the zeroing.
+ * A buffer comes back only once its file is written.
+ */
+export class ImageBuffers {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+
+  /** A zeroed buffer of `bytes` bytes: a written image's, or a new one. */
+  readonly alloc = (bytes: number): ArrayBuffer => {
+    const b = this.free.get(bytes)?.pop();
+    if (!b) return new ArrayBuffer(bytes);
+    new Uint8Array(b).fill(0);
+    return b;
+  };
+
+  /** `b` is written: the next image of its size may use it. */
+  release(b: ArrayBufferLike): void {
+    if (!(b instanceof ArrayBuffer)) return;
+    const list = this.free.get(b.byteLength) ?? [];
+    if (list.length < 4) list.push(b);
+    this.free.set(b.byteLength, list);
+  }
+}
+
+/**
+ * Stage images one at a time, each encoded in the buffer of one already written when there is
+ * one; between images the writes finished meanwhile hand their buffers back.
+ */
+export async function stageImageJobs(
+  dir: string,
+  jobs: ImageJob[],
+  staged: StagedFiles,
+  buffers: ImageBuffers,
+): Promise<void> {
+  for (const job of jobs) {
+    const bytes = job.encode(buffers.alloc);
+    staged.write(join(dir, job.name), bytes, () => buffers.release(bytes.buffer));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
 export function stageContrastImages(
   dir: string,
-  fit: FittedModel,
+  fit: Omit<FittedModel, 'smoothness'>,
   maps: ContrastMaps,
   staged: StagedFiles,
 ): { effect: string; stat: string } {

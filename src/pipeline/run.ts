@@ -9,7 +9,8 @@ import { designFromTable, tableScans } from './tableDesign.js';
 import { globalsSource } from '../model/globals.js';
 import { computeScanGlobals } from '../estimation/globals.js';
 import { type Contrast, type ContrastSpec, buildContrasts } from '../model/contrasts.js';
-import { type FitOptions, type FittedModel, fitModel } from '../estimation/fit.js';
+import { type FitOptions, type FittedModel, fitModelStaged } from '../estimation/fit.js';
+import { withSmoothness } from '../estimation/fitSolve.js';
 import { type ContrastMaps, contrastMaps } from '../estimation/contrastMaps.js';
 import type { MaskingOptions } from '../estimation/masking.js';
 import { VBM_VERSION } from '../node/version.js';
@@ -21,8 +22,8 @@ import {
   analysisId,
   readModelRecord,
 } from './modelRecord.js';
-import { stageContrastImages, stageModelImages } from './outputs.js';
-import { reselCounts } from '../inference/resels.js';
+import { ImageBuffers, stageImageJobs } from './outputs.js';
+import { contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -88,29 +89,40 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   const previous = checkOutputFolder(dir, id, !!opts.overwrite);
   const masking = opts.masking ?? {};
   log(`design: ${design.n} scans x ${design.p} columns (${design.columns.join(', ')}), df = ${design.df}`);
-  const fit = await fitModel(design, {
+  const fitted = await fitModelStaged(design, {
     masking,
     workers: opts.workers,
     sums: opts.fitSums,
     headers: opts.prebuiltDesign ? opts.prebuiltHeaders : undefined,
     onProgress: (d, t) => opts.onProgress?.('reading scans', d, t),
   });
-  for (const w of fit.warnings) log(`warning: ${w}`);
-  log(`analysis mask: ${fit.vox.length} voxels`);
-  if (fit.nonSphericity)
+  const solved = fitted.model;
+  for (const w of solved.warnings) log(`warning: ${w}`);
+  log(`analysis mask: ${solved.vox.length} voxels`);
+  if (solved.nonSphericity)
     log(
-      `non-sphericity: ReML over ${fit.nonSphericity.voxelsPooled} voxels, h = ${fit.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`,
+      `non-sphericity: ReML over ${solved.nonSphericity.voxelsPooled} voxels, h = ${solved.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`,
     );
-  // the model's images are written (by libuv's threads) while the contrasts are computed
+  // the model's images are written (by libuv's threads) while the contrasts are computed, and
+  // both while the smoothness is estimated (on a worker thread when the fit ran on threads)
   const t = performance.now();
   const staged = new StagedFiles({ background: true, hashes: true });
   try {
     mkdirSync(dir, { recursive: true });
-    stageModelImages(dir, fit, design.columns, staged);
+    const buffers = new ImageBuffers();
+    await stageImageJobs(dir, estimateImageJobs(solved, design.columns), staged, buffers);
     const tc = performance.now();
-    const maps = contrasts.map((c) => contrastMaps(fit, c));
+    const maps = contrasts.map((c) => contrastMaps(solved, c));
     const contrastMs = performance.now() - tc;
-    const contrastFiles = maps.map((m) => stageContrastImages(dir, fit, m, staged));
+    const contrastFiles: { effect: string; stat: string }[] = [];
+    for (const m of maps) {
+      const { effect, stat } = contrastImageJobs(solved, m);
+      await stageImageJobs(dir, [effect, stat], staged, buffers);
+      contrastFiles.push({ effect: effect.name, stat: stat.name });
+    }
+    const { smoothness, resels } = await fitted.smoothness;
+    const fit = withSmoothness(solved, smoothness);
+    await stageImageJobs(dir, [rpvImageJob(fit)], staged, buffers);
     const vs = voxelSizes(fit.affine);
     const record: ModelRecord = {
       format: MODEL_FORMAT,
@@ -157,7 +169,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
       smoothness: {
         FWHM_vox: fit.smoothness.fwhmVox,
         FWHM_mm: fit.smoothness.fwhmVox.map((f, i) => f * vs[i]),
-        R: reselCounts(fit.mask, fit.dims, fit.smoothness.fwhmVox),
+        R: resels,
         S: fit.vox.length,
         nResiduals: fit.smoothness.nResiduals,
         nValidVoxels: fit.smoothness.nValid,

@@ -49,6 +49,21 @@ if (m) {
     if (under(p) && (code === 'EROFS' || size > 4096)) fs.writeFileSync(p, data, opts);
     return origWriteAsync(p, data, opts);
   }) as typeof fsp.writeFile;
+  // and through the callback API (StagedFiles' background writes: one write of the whole buffer)
+  const origWriteCallback = fs.writeFile;
+  fs.writeFile = ((p: string, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+    const done = rest[rest.length - 1] as (e: NodeJS.ErrnoException | null) => void;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (under(p) && (code === 'EROFS' || size > 4096)) {
+      try {
+        fs.writeFileSync(p, data);
+      } catch (e) {
+        process.nextTick(() => done(e as NodeJS.ErrnoException));
+        return;
+      }
+    }
+    (origWriteCallback as (...a: unknown[]) => void)(p, data, ...rest);
+  }) as typeof fs.writeFile;
   if (code === 'EROFS') {
     const origMkdir = fs.mkdirSync;
     fs.mkdirSync = ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {

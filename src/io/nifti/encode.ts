@@ -30,6 +30,7 @@ export interface EncodeOptions {
 function niftiBuffer(
   vol: Pick<Volume, 'dims' | 'affine'>,
   opts: EncodeOptions,
+  alloc: (bytes: number) => ArrayBuffer = (bytes) => new ArrayBuffer(bytes),
 ): {
   buf: ArrayBuffer;
   v: DataView;
@@ -45,7 +46,8 @@ function niftiBuffer(
   const le = !opts.bigEndian;
   const nvox = voxelCount(vol.dims);
   const offset = 352;
-  const buf = new ArrayBuffer(offset + nvox * dt.bytes);
+  const buf = alloc(offset + nvox * dt.bytes);
+  invariant(buf.byteLength === offset + nvox * dt.bytes, 'a NIfTI buffer of the size asked for');
   const v = new DataView(buf);
   v.setInt32(0, 348, le);
   v.setUint8(38, 'r'.charCodeAt(0)); // regular = 'r' (legacy Analyze field)
@@ -95,11 +97,14 @@ function niftiBuffer(
  * encodeNifti for a float32 or float64 volume whose voxels `write` puts straight into the file's
  * buffer (e.g. values spread over a mask): the same bytes as encodeNifti of the volume `write`
  * would fill, without a volume-sized array of its own. Little-endian, no scaling, no gzip.
+ * `alloc` gives the file's buffer (all zero, of the size asked for; e.g. one already written and
+ * zeroed again, which saves fresh pages); default: a new one.
  */
 export function encodeNiftiWith(
   vol: Pick<Volume, 'dims' | 'affine'>,
   opts: Omit<EncodeOptions, 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'> & { datatype: number },
   write: (data: Float32Array | Float64Array) => void,
+  alloc?: (bytes: number) => ArrayBuffer,
 ): Uint8Array {
   const f64 = opts.datatype === DT.FLOAT64;
   invariant(f64 || opts.datatype === DT.FLOAT32, 'encodeNiftiWith writes float32 or float64');
@@ -111,7 +116,7 @@ export function encodeNiftiWith(
     write(data);
     return encodeNifti({ ...vol, data }, opts);
   }
-  const { buf, nvox, offset } = niftiBuffer(vol, opts);
+  const { buf, nvox, offset } = niftiBuffer(vol, opts, alloc);
   write(f64 ? new Float64Array(buf, offset, nvox) : new Float32Array(buf, offset, nvox));
   return new Uint8Array(buf);
 }
