@@ -2,15 +2,10 @@ import { join } from 'node:path';
 import type { StagedFiles } from '../node/atomic.js';
 import type { FittedModel } from '../estimation/fit.js';
 import type { ContrastMaps } from '../estimation/contrastMaps.js';
-import { type ImageJob, contrastImages, modelImages } from '../estimation/images.js';
+import { type ImageJob, contrastImages } from '../estimation/images.js';
 
 // the images' names and bytes are made by the pure estimation/images.ts; these names stay importable from here
 export { imageName, pad, toGrid } from '../estimation/images.js';
-
-/** Estimation outputs, as SPM writes them: betas float32 NaN outside, ResMS/RPV float64, mask uint8. */
-export function stageModelImages(dir: string, fit: FittedModel, columns: string[], staged: StagedFiles): void {
-  for (const im of modelImages(fit, columns)) staged.write(join(dir, im.name), im.bytes);
-}
 
 /**
  * Buffers of written images, handed to the next image of the same size, zeroed again: a pass over
