@@ -16,8 +16,7 @@
  * volume, no scaling, threshold known beforehand); otherwise, or with VBM_FIT_STREAM=read, the scans
  * are read and folded in chunks (fitChunks.ts), with the same bytes.
  */
-import { type ContentHash, contentHash } from '../node/contentHash.js';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { fileContentHash } from '../node/contentHash.js';
 import { VbmError } from '../errors.js';
 import { DT } from '../io/nifti/datatypes.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
@@ -195,26 +194,16 @@ function mapError(e: unknown, paths: string[]): unknown {
   return new VbmError(`${path}: ${m[2]}`, 'check that the file is readable');
 }
 
-/** XXH3-64 of a whole file, read through one reused buffer (kept small, so it stays in cache). */
-export function hashWholeFile(path: string, buf: Uint8Array, hash: ContentHash = contentHash()): string {
-  let fd: number;
+/** XXH3-64 of a whole file (node/contentHash.ts), read through one reused buffer (kept small, so it stays in cache). */
+export function hashWholeFile(path: string, buf: Uint8Array): string {
   try {
-    fd = openSync(path, 'r');
+    return fileContentHash(path, buf);
   } catch (e) {
-    throw new VbmError(`${path}: cannot read (${(e as Error).message})`);
+    throw new VbmError(
+      `${path}: cannot read (${(e as Error).message})`,
+      'check that the file exists and is readable, and do not change scans while vbm reads them',
+    );
   }
-  try {
-    let at = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, at);
-      if (n <= 0) break;
-      hash.update(n === buf.length ? buf : buf.subarray(0, n));
-      at += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest();
 }
 
 /**

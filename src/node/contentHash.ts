@@ -45,11 +45,10 @@ export function hashLike(digest: string): ContentHash {
   return digest.length === 64 ? sha256Hash() : contentHash();
 }
 
-/** Hash a file's bytes with `h`, reading it in 4 MiB pieces. */
-function hashFile(path: string, h: ContentHash): string {
+/** Hash a file's bytes with `h`, reading it in pieces of `buf` (default: a new 4 MiB one). */
+function hashFile(path: string, h: ContentHash, buf: Uint8Array = Buffer.allocUnsafe(1 << 22)): string {
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(1 << 22);
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n <= 0) break;
@@ -66,9 +65,9 @@ export function fileSha256(path: string): string {
   return hashFile(path, sha256Hash());
 }
 
-/** The content hash (XXH3-64) of a file. */
-export function fileContentHash(path: string): string {
-  return hashFile(path, contentHash());
+/** The content hash (XXH3-64) of a file, read through `buf` when given (a caller hashing many files reuses one). */
+export function fileContentHash(path: string, buf?: Uint8Array): string {
+  return hashFile(path, contentHash(), buf);
 }
 
 /** Whether a file's bytes have this recorded digest (XXH3-64, or SHA-256 from an earlier vbm). */
