@@ -11,7 +11,7 @@
 import { ThreadPool } from '../node/threadPool.js';
 import { invariant } from '../errors.js';
 import { type FitSums, mergeSums } from './accumulate.js';
-import { createMergeOrder } from './chunkMerge.js';
+import { createMergeOrder, createSharedSums } from './chunkMerge.js';
 import { type FitJob, type ScanReport, runFitJob } from './fitJob.js';
 import type { FitChunkItem, FitChunkShared } from './fitChunkWorker.js';
 
@@ -103,7 +103,7 @@ async function streamRangeSums(
   onScan: (r: ScanReport) => void,
   headers: ReadonlyMap<string, NiftiHeader>,
 ): Promise<FitSums[]> {
-  const { totals } = createMergeOrder(jobs.map((j) => j.layout));
+  const totals = jobs.map((j) => createSharedSums(j.layout));
   const rj = rangeJobs(jobs, headers, totals);
   const hashes = rj.map((j) => new Array<string>(j.paths.length).fill(''));
   const onNote = (n: FitRangeNote): void => void (hashes[n.g][n.i] = n.hash);
