@@ -10,7 +10,7 @@
  */
 import type { SumKernel } from './scanFold.js';
 import { readFileSync } from 'node:fs';
-import { DT } from '../io/nifti/datatypes.js';
+import { isPlainFloat32 } from '../io/nifti/header.js';
 import { loadNativeFit } from './nativeFit.js';
 import { BLOCK, type FitLayout, type FitSums, RYY_TERMS, createSums } from './accumulate.js';
 
@@ -52,7 +52,6 @@ const up16 = (b: number): number => Math.ceil(b / 16) * 16;
 /** Room before each slot for a file's header and extensions, and after it for trailing bytes. */
 const HEADROOM = 65536;
 const TAIL = 65536;
-const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * A SIMD accumulator for `layout` with `batch` scan slots, or undefined when WebAssembly SIMD is
@@ -160,15 +159,7 @@ export function createSumAccumulator(
     slots,
     fileSlot(k, h, bytes) {
       const inPlace =
-        h.datatype.code === DT.FLOAT32 &&
-        h.littleEndian === hostLE &&
-        h.slope === 1 &&
-        h.inter === 0 &&
-        h.nVolumes === 1 &&
-        h.voxOffset % 4 === 0 &&
-        h.voxOffset <= HEADROOM &&
-        bytes >= h.voxOffset &&
-        bytes - h.voxOffset <= 4 * nvox + TAIL;
+        isPlainFloat32(h) && h.voxOffset <= HEADROOM && bytes >= h.voxOffset && bytes - h.voxOffset <= 4 * nvox + TAIL;
       return k < batch && inPlace ? new Uint8Array(buf, slotAt[k] - h.voxOffset, bytes) : undefined;
     },
     reset() {

@@ -18,8 +18,7 @@
  */
 import { fileContentHash } from '../node/contentHash.js';
 import { VbmError } from '../errors.js';
-import { DT } from '../io/nifti/datatypes.js';
-import type { NiftiHeader } from '../io/nifti/header.js';
+import { type NiftiHeader, isPlainFloat32 } from '../io/nifti/header.js';
 import { BLOCK, type FitSums } from './accumulate.js';
 import { scanSummary } from './masking.js';
 import { type NativeFit, loadNativeFit } from './nativeFit.js';
@@ -49,7 +48,6 @@ export interface RangeJob {
 const MAPPED_BUDGET = 128 << 20;
 /** Voxels summed over a chunk of scans at a time (whole blocks): their sums stay in cache, each scan is read in runs. */
 const SPAN = 8 * BLOCK;
-const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Why the scans of `jobs` cannot be split by voxels here (undefined: they can), e.g. for a test's message. */
 export function rangeRefusal(
@@ -66,16 +64,7 @@ export function rangeRefusal(
     for (const s of job.scans) {
       const h = headers.get(s.ref.path);
       if (!h) return `no header for ${s.ref.path}`;
-      const plain =
-        h.imagePath === h.path &&
-        !/\.gz$/i.test(h.path) &&
-        h.datatype.code === DT.FLOAT32 &&
-        h.littleEndian === hostLE &&
-        h.slope === 1 &&
-        h.inter === 0 &&
-        h.nVolumes === 1 &&
-        !s.ref.volume &&
-        h.voxOffset % 4 === 0;
+      const plain = h.imagePath === h.path && !/\.gz$/i.test(h.path) && isPlainFloat32(h) && !s.ref.volume;
       if (!plain) return `${s.ref.path} is not a plain float32 .nii`;
       if (s.threshold === undefined && job.threshold.type === 'relative') return 'a relative threshold';
     }

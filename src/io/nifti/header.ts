@@ -1,7 +1,7 @@
 import * as nifti from 'nifti-reader-js';
 import { VbmError, item } from '../../errors.js';
 import { type Affine, identityAffine, qformToAffine } from './affine.js';
-import { type DatatypeInfo, datatypeInfo } from './datatypes.js';
+import { DT, type DatatypeInfo, datatypeInfo } from './datatypes.js';
 import { type AnalyzeMat, isAnalyzeHeader, parseAnalyzeHeader } from './analyze.js';
 
 /** What vbm needs from a NIfTI-1 or NIfTI-2 header, already decoded. */
@@ -46,6 +46,24 @@ export function claimedBytes(h: Pick<NiftiHeader, 'dims' | 'nVolumes' | 'voxOffs
   return h.voxOffset + h.dims[0] * h.dims[1] * h.dims[2] * h.nVolumes * h.datatype.bytes;
 }
 
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Whether the voxel data is one volume of float32 in this machine's byte order, unscaled, at an
+ * offset a Float32Array can view: the fit's kernels then read the file's bytes as they are.
+ */
+export function isPlainFloat32(
+  h: Pick<NiftiHeader, 'datatype' | 'littleEndian' | 'slope' | 'inter' | 'nVolumes' | 'voxOffset'>,
+): boolean {
+  return (
+    h.datatype.code === DT.FLOAT32 &&
+    h.littleEndian === HOST_LE &&
+    h.slope === 1 &&
+    h.inter === 0 &&
+    h.nVolumes === 1 &&
+    h.voxOffset % 4 === 0
+  );
+}
 /** CIFTI-2 intent codes (NIFTI_INTENT_CONNECTIVITY_*) and what the files hold. */
 const CIFTI_KINDS: Record<number, string> = {
   3001: 'CIFTI-2 file of unknown kind',
