@@ -34,6 +34,10 @@ test('encodeNiftiWith gives encodeNifti bytes for float32 and float64 volumes', 
     const got = encodeNiftiWith({ dims, affine }, opts, (out) => fill(out, outside));
     assert.equal(got.length, want.length);
     assert.ok(Buffer.from(got).equals(Buffer.from(want)), `datatype ${datatype}, outside ${outside}`);
+    // into a buffer that held other bytes (a written image's, reused): the header's unset fields are still zero
+    const dirty = (bytes: number): ArrayBuffer => new Uint8Array(bytes).fill(0xa5).buffer;
+    const reused = encodeNiftiWith({ dims, affine }, opts, (out) => fill(out, outside), dirty);
+    assert.ok(Buffer.from(reused).equals(Buffer.from(want)), `reused buffer, datatype ${datatype}, outside ${outside}`);
   }
   assert.throws(() => encodeNiftiWith({ dims, affine }, { datatype: DT.INT16 }, () => undefined), /float32 or float64/);
 });

@@ -46,6 +46,7 @@ function fillGrid(
   outside: number,
   out: Float32Array | Float64Array,
 ): void {
+  // the fit's float64 values take spreadStrided's typed loop; any other array-like the loop below
   if (values instanceof Float64Array) {
     spreadStrided(fit.vox, values, 1, 0, outside, out);
     return;
@@ -57,7 +58,7 @@ function fillGrid(
 
 /**
  * out[vox[k]] = values[k * stride + offset] for every masked voxel k, `outside` at every other
- * voxel of the zeroed grid `out` (e.g. one column of the voxel-major betas).
+ * voxel of `out`, whatever it held (e.g. one column of the voxel-major betas into a reused buffer).
  */
 export function spreadStrided(
   vox: Int32Array,
@@ -69,7 +70,7 @@ export function spreadStrided(
 ): void {
   const m = vox.length;
   invariant(values.length >= (m - 1) * stride + offset + 1 || m === 0, 'one value per masked voxel');
-  if (outside !== 0) out.fill(outside);
+  out.fill(outside);
   for (let k = 0; k < m; k++) out[vox[k] ?? -1] = values[k * stride + offset] ?? NaN;
 }
 
@@ -98,7 +99,7 @@ function gridImage(
 
 /**
  * An image still to be encoded: `encode` makes its bytes, in a buffer from `alloc` when given
- * (all zero, of the size asked for; see encodeNiftiWith), so a caller that writes images one at
+ * (of the size asked for, any contents; see encodeNiftiWith), so a caller that writes images one at
  * a time can hand a written image's buffer to the next.
  */
 export interface ImageJob {

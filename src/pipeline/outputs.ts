@@ -8,20 +8,15 @@ import { type ImageJob, contrastImages } from '../estimation/images.js';
 export { imageName, pad, toGrid } from '../estimation/images.js';
 
 /**
- * Buffers of written images, handed to the next image of the same size, zeroed again: a pass over
- * memory already mapped instead of fresh pages, whose first touch costs more than the zeroing.
+ * Buffers of written images, handed to the next image of the same size as they are (the encoder
+ * sets every byte): memory already mapped instead of fresh pages, whose first touch costs more.
  * A buffer comes back only once its file is written.
  */
 export class ImageBuffers {
   private readonly free = new Map<number, ArrayBuffer[]>();
 
-  /** A zeroed buffer of `bytes` bytes: a written image's, or a new one. */
-  readonly alloc = (bytes: number): ArrayBuffer => {
-    const b = this.free.get(bytes)?.pop();
-    if (!b) return new ArrayBuffer(bytes);
-    new Uint8Array(b).fill(0);
-    return b;
-  };
+  /** A buffer of `bytes` bytes, a written image's (not cleared: the encoder sets every byte) or a new one. */
+  readonly alloc = (bytes: number): ArrayBuffer => this.free.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
 
   /** `b` is written: the next image of its size may use it. */
   release(b: ArrayBufferLike): void {

@@ -48,6 +48,8 @@ function niftiBuffer(
   const offset = 352;
   const buf = alloc(offset + nvox * dt.bytes);
   invariant(buf.byteLength === offset + nvox * dt.bytes, 'a NIfTI buffer of the size asked for');
+  // the header's unset fields are zero whatever the buffer held; the voxels are the writer's to set
+  new Uint8Array(buf, 0, offset).fill(0);
   const v = new DataView(buf);
   v.setInt32(0, 348, le);
   v.setUint8(38, 'r'.charCodeAt(0)); // regular = 'r' (legacy Analyze field)
@@ -97,8 +99,8 @@ function niftiBuffer(
  * encodeNifti for a float32 or float64 volume whose voxels `write` puts straight into the file's
  * buffer (e.g. values spread over a mask): the same bytes as encodeNifti of the volume `write`
  * would fill, without a volume-sized array of its own. Little-endian, no scaling, no gzip.
- * `alloc` gives the file's buffer (all zero, of the size asked for; e.g. one already written and
- * zeroed again, which saves fresh pages); default: a new one.
+ * `write` sets every voxel. `alloc` gives the file's buffer of the size asked for, with any
+ * contents (e.g. one already written, which saves fresh pages); default: a new one.
  */
 export function encodeNiftiWith(
   vol: Pick<Volume, 'dims' | 'affine'>,
