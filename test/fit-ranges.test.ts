@@ -274,6 +274,11 @@ test(
       const plain = writeScans(dir, 1);
       const headers = await readHeadersOnly(plain.paths);
       assert.equal(rangeRefusal([job(plain.paths, plain.x, cand)], headers), undefined);
+      // a path longer than the native driver takes (4095 bytes) goes the read path, whose open names it
+      const long = `/${'d/'.repeat(2048)}s.nii`;
+      const h = headers.get(plain.paths[0])!;
+      const longHeaders = new Map([[long, { ...h, path: long, imagePath: long }]]);
+      assert.match(rangeRefusal([job([long], plain.x, cand)], longHeaders) ?? '', /over 4095 bytes/);
       process.env.VBM_FIT_STREAM = 'read';
       try {
         assert.equal(rangeRefusal([job(plain.paths, plain.x, cand)], headers), 'VBM_FIT_STREAM=read');

@@ -46,6 +46,8 @@ export interface RangeJob {
 
 /** Bytes of scan files each thread keeps mapped at once (a window per scan behind the voxels being summed). */
 const MAPPED_BUDGET = 128 << 20;
+/** The longest scan path (bytes of UTF-8) the native driver takes; a longer one takes the read path. */
+const MAX_PATH_BYTES = 4095;
 /** Voxels summed over a chunk of scans at a time (whole blocks): their sums stay in cache, each scan is read in runs. */
 const SPAN = 8 * BLOCK;
 
@@ -66,6 +68,9 @@ export function rangeRefusal(
       if (!h) return `no header for ${s.ref.path}`;
       const plain = h.imagePath === h.path && !/\.gz$/i.test(h.path) && isPlainFloat32(h) && !s.ref.volume;
       if (!plain) return `${s.ref.path} is not a plain float32 .nii`;
+      // the driver takes paths of up to 4095 bytes (Linux's PATH_MAX less the terminating zero)
+      if (Buffer.byteLength(s.ref.path) > MAX_PATH_BYTES)
+        return `${s.ref.path.slice(0, 40)}... is a path over 4095 bytes`;
       if (s.threshold === undefined && job.threshold.type === 'relative') return 'a relative threshold';
     }
   return undefined;
