@@ -1,7 +1,7 @@
 import YAML from 'yaml';
 import { VbmError, item } from '../errors.js';
 import type { Design } from './designMatrix.js';
-import { type Matrix, entry, matmul, pinv, rank, transpose } from './linalg.js';
+import { type Matrix, entry, matmul, pinv } from './linalg.js';
 
 /** A contrast as a user writes it: the seed study's (name, 'T'|'F', columns, weights) tuple. */
 export interface ContrastSpec {
@@ -250,9 +250,4 @@ export function isEstimable(C: Matrix, X: Matrix): boolean {
     if (Math.sqrt(diff) > 1e-6 * Math.sqrt(norm)) return false;
   }
   return true;
-}
-
-/** Numerator degrees of freedom of an F contrast (rank of its weights). */
-export function contrastRank(W: Matrix): number {
-  return rank(W.length >= (W[0]?.length ?? 0) ? W : transpose(W));
 }
