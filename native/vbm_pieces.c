@@ -1,0 +1,82 @@
+/*
+ * Piecewise content hashes (see vbm_pieces.h), with XXH3 from libxxhash-dev's header (inlined, so no
+ * library is linked). Built without that header, vbm_pieces_available() is false and the fit's
+ * threads leave the hashing to JavaScript (estimation/fitRanges.ts), which gives the same digests.
+ */
+#include "vbm_pieces.h"
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<xxhash.h>)
+#define VBM_HAVE_XXHASH 1
+#endif
+#endif
+
+#ifdef VBM_HAVE_XXHASH
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+struct vbm_pieces {
+  XXH3_state_t *st;
+};
+
+bool vbm_pieces_available(void) { return true; }
+
+vbm_pieces *vbm_pieces_new(uint32_t n) {
+  vbm_pieces *p = malloc(sizeof *p);
+  if (!p) return NULL;
+  const size_t bytes = ((size_t)(n ? n : 1) * sizeof(XXH3_state_t) + 63) / 64 * 64;
+  p->st = aligned_alloc(64, bytes);
+  if (!p->st) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+void vbm_pieces_free(vbm_pieces *p) {
+  if (!p) return;
+  free(p->st);
+  free(p);
+}
+
+static void put_le64(uint8_t *to, uint64_t v) {
+  for (int i = 0; i < 8; i++) to[i] = (uint8_t)(v >> (8 * i));
+}
+
+void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_t *hashed, uint64_t to, uint64_t size,
+                        uint8_t *digests) {
+  XXH3_state_t *st = &p->st[f];
+  uint64_t h = *hashed;
+  while (h < to) {
+    const uint64_t k = h / VBM_PIECE_BYTES, first = k * VBM_PIECE_BYTES;
+    const uint64_t end = size - first < VBM_PIECE_BYTES ? size : first + VBM_PIECE_BYTES;
+    const uint64_t e = to < end ? to : end;
+    if (h == first && e == end)
+      put_le64(digests + 8 * k, XXH3_64bits(file0 + h, (size_t)(e - h)));
+    else {
+      if (h == first) XXH3_64bits_reset(st);
+      XXH3_64bits_update(st, file0 + h, (size_t)(e - h));
+      if (e == end) put_le64(digests + 8 * k, XXH3_64bits_digest(st));
+    }
+    h = e;
+  }
+  *hashed = h;
+}
+
+#else
+
+bool vbm_pieces_available(void) { return false; }
+vbm_pieces *vbm_pieces_new(uint32_t n) {
+  (void)n;
+  return NULL;
+}
+void vbm_pieces_free(vbm_pieces *p) { (void)p; }
+void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_t *hashed, uint64_t to, uint64_t size,
+                        uint8_t *digests) {
+  (void)p, (void)f, (void)file0, (void)to, (void)size, (void)digests;
+  (void)hashed;
+}
+
+#endif
