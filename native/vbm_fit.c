@@ -23,6 +23,8 @@
  * without -march: each vector kernel carries its own target attribute.
  */
 #include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "vbm_map.h"
 #include "vbm_pieces.h"
 
@@ -704,6 +707,22 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
     for (size_t i = 0; i < n; i++) total[i] = total[i] + a[i];
 }
 
+/* vbm_pieces_read of bytes [*hashed, to) of the file at `path`; false (with why) if it cannot be read or ended first. */
+static bool hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
+                      uint8_t *digests, char *why, size_t whyLen) {
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
+    return false;
+  }
+  const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, size, digests);
+  close(fd);
+  if (!ok)
+    snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
+             (unsigned long long)*hashed, (unsigned long long)size);
+  return ok;
+}
+
 /*
  * fitRange(paths, voxOffset, desc, x, cand, dims, r0, r1, block, chunk, ok, vmin, vmax, yy, xty, ryy, rxty,
  *          stats, window): the sums of the candidate voxels [r0, r1) over all the scans, straight into the
@@ -883,9 +902,12 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       break;
     }
     const uint64_t base = (uint64_t)voff[s];
-    uint64_t need = base + 4 * (uint64_t)nvox, lo = base + 4 * (uint64_t)loIdx, hi = base + 4 * (uint64_t)(hiIdx + 1);
+    int r = vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
+                          base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
     if (hashing) {
-      /* the pieces that begin in this range's part of the file: mapped too (< a piece more at the end) */
+      /* the pieces that begin in this range's part of the file: hashed from the mapping as the blocks
+         read it; the bytes before the mapping (range 0: the header and any voxels before the first
+         candidate) read and hashed here, those after it (< a piece more, or the file's end) at the end */
       const uint64_t P = VBM_PIECE_BYTES, size = (uint64_t)((const double *)sizesP)[s];
       const uint64_t from = r0 == 0 ? 0 : base + 4 * (uint64_t)cand[r0];
       const uint64_t upto = r1 == n ? size : base + 4 * (uint64_t)cand[r1];
@@ -894,18 +916,19 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       pieceAt[s] = s ? pieceAt[s - 1] + (hsize[s - 1] + P - 1) / P : 0;
       hashed[s] = hLo < hHi ? hLo : hHi;
       hashHi[s] = hHi;
-      if (hLo < hHi) {
-        if (hLo < lo) lo = hLo;
-        if (hHi > hi) hi = hHi;
-        if (hi > need) need = hi;
+      if (r != VBM_MAP_FAILED && maps[s].size != size) {
+        snprintf(why, sizeof why, "the file is %llu bytes, not the %llu it had when vbm began the fit",
+                 (unsigned long long)maps[s].size, (unsigned long long)size);
+        vbm_unmap(&maps[s]);
+        r = VBM_MAP_CHANGED;
       }
-    }
-    int r = vbm_map_range(path, need, lo, hi, &maps[s], why, sizeof why);
-    if (hashing && r != VBM_MAP_FAILED && maps[s].size != hsize[s]) {
-      snprintf(why, sizeof why, "the file is %llu bytes, not the %llu it had when vbm began the fit",
-               (unsigned long long)maps[s].size, (unsigned long long)hsize[s]);
-      vbm_unmap(&maps[s]);
-      r = VBM_MAP_CHANGED;
+      const uint64_t lo = base + 4 * (uint64_t)loIdx;
+      if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi &&
+          !hash_read(hp, s, path, &hashed[s], lo < hHi ? lo : hHi, size, (uint8_t *)digestsP + 8 * pieceAt[s], why,
+                     sizeof why)) {
+        vbm_unmap(&maps[s]);
+        r = VBM_MAP_CHANGED;
+      }
     }
     if (r != VBM_MAP_OK) {
       char msg[300];
@@ -973,7 +996,9 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
                the end of its part) while the block's bytes are in cache; never below a later unmap's cut */
             if (hashing) {
               const uint64_t nextAt = cb + bl < r1 ? (uint64_t)voff[s] + 4 * (uint64_t)cand[cb + bl] : hashHi[s];
-              const uint64_t to = nextAt < hashHi[s] ? nextAt : hashHi[s];
+              const uint64_t mapEnd = maps[s].start + maps[s].len;
+              uint64_t to = nextAt < hashHi[s] ? nextAt : hashHi[s];
+              if (to > mapEnd) to = mapEnd;
               if (to > hashed[s])
                 vbm_pieces_advance(hp, s, maps[s].map - maps[s].start, &hashed[s], to, hsize[s],
                                    (uint8_t *)digestsP + 8 * pieceAt[s]);
@@ -1006,6 +1031,26 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       if (c0 + S < r1 && 4 * (uint64_t)(cand[c0 + S] - cutIdx) >= keep) {
         cutIdx = cand[c0 + S];
         for (uint32_t s = 0; s < nScans; s++) vbm_unmap_below(&maps[s], (uint64_t)voff[s] + 4 * (uint64_t)cutIdx);
+      }
+    }
+    /* the bytes of this range's pieces after the mapping (range T-1: the voxels after the last
+       candidate's +z neighbour and any trailing bytes), read and hashed */
+    for (uint32_t s = 0; hashing && s < nScans; s++) {
+      if (hashed[s] >= hashHi[s]) continue;
+      napi_value v;
+      size_t plen;
+      char why[256];
+      if (napi_get_element(env, argv[0], s, &v) != napi_ok ||
+          napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
+        napi_throw_error(env, NULL, "fitRange: paths must be strings");
+        break;
+      }
+      if (!hash_read(hp, s, path, &hashed[s], hashHi[s], hsize[s], (uint8_t *)digestsP + 8 * pieceAt[s], why,
+                     sizeof why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%u:%s", s, why);
+        napi_throw_error(env, "VBM_CHANGED_FILE", msg);
+        break;
       }
     }
   }

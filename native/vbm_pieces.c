@@ -3,9 +3,12 @@
  * library is linked). Built without that header, vbm_pieces_available() is false and the fit's
  * threads leave the hashing to JavaScript (estimation/fitRanges.ts), which gives the same digests.
  */
+#define _GNU_SOURCE
 #include "vbm_pieces.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__has_include)
 #if __has_include(<xxhash.h>)
@@ -17,8 +20,12 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+/* bytes read at a time by vbm_pieces_read: a fraction of L2, so they are hashed from cache */
+#define READ_BYTES ((size_t)1 << 17)
+
 struct vbm_pieces {
   XXH3_state_t *st;
+  uint8_t *buf; /* READ_BYTES */
 };
 
 bool vbm_pieces_available(void) { return true; }
@@ -28,8 +35,9 @@ vbm_pieces *vbm_pieces_new(uint32_t n) {
   if (!p) return NULL;
   const size_t bytes = ((size_t)(n ? n : 1) * sizeof(XXH3_state_t) + 63) / 64 * 64;
   p->st = aligned_alloc(64, bytes);
-  if (!p->st) {
-    free(p);
+  p->buf = aligned_alloc(64, READ_BYTES);
+  if (!p->st || !p->buf) {
+    vbm_pieces_free(p);
     return NULL;
   }
   return p;
@@ -38,6 +46,7 @@ vbm_pieces *vbm_pieces_new(uint32_t n) {
 void vbm_pieces_free(vbm_pieces *p) {
   if (!p) return;
   free(p->st);
+  free(p->buf);
   free(p);
 }
 
@@ -65,6 +74,18 @@ void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_
   *hashed = h;
 }
 
+bool vbm_pieces_read(vbm_pieces *p, uint32_t f, int fd, uint64_t *hashed, uint64_t to, uint64_t size, uint8_t *digests) {
+  while (*hashed < to) {
+    const uint64_t at = *hashed;
+    const size_t want = to - at < READ_BYTES ? (size_t)(to - at) : READ_BYTES;
+    const ssize_t got = pread(fd, p->buf, want, (off_t)at);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    vbm_pieces_advance(p, f, p->buf - at, hashed, at + (uint64_t)got, size, digests);
+  }
+  return true;
+}
+
 #else
 
 bool vbm_pieces_available(void) { return false; }
@@ -77,6 +98,10 @@ void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_
                         uint8_t *digests) {
   (void)p, (void)f, (void)file0, (void)to, (void)size, (void)digests;
   (void)hashed;
+}
+bool vbm_pieces_read(vbm_pieces *p, uint32_t f, int fd, uint64_t *hashed, uint64_t to, uint64_t size, uint8_t *digests) {
+  (void)p, (void)f, (void)fd, (void)hashed, (void)to, (void)size, (void)digests;
+  return false;
 }
 
 #endif

@@ -17,7 +17,7 @@ typedef struct vbm_pieces vbm_pieces;
 /* Whether the addon was built with XXH3 (libxxhash-dev's header); without it nothing here hashes. */
 bool vbm_pieces_available(void);
 
-/* States for `n` files (NULL without XXH3 or memory). */
+/* States for `n` files, and a buffer to read bytes through (NULL without XXH3 or memory). */
 vbm_pieces *vbm_pieces_new(uint32_t n);
 void vbm_pieces_free(vbm_pieces *p);
 
@@ -28,5 +28,12 @@ void vbm_pieces_free(vbm_pieces *p);
  */
 void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_t *hashed, uint64_t to, uint64_t size,
                         uint8_t *digests);
+
+/*
+ * vbm_pieces_advance over bytes [*hashed, to) of file `f` read from `fd` (pread, through a buffer that
+ * stays in cache), for the bytes of a file that no mapping holds. False when the file ended first
+ * (*hashed then says where).
+ */
+bool vbm_pieces_read(vbm_pieces *p, uint32_t f, int fd, uint64_t *hashed, uint64_t to, uint64_t size, uint8_t *digests);
 
 #endif
