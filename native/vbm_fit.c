@@ -855,7 +855,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   uint64_t *hsize = hashing ? calloc(4 * (size_t)nScans, sizeof(uint64_t)) : NULL;
   uint64_t *hashed = hsize ? hsize + nScans : NULL, *hashHi = hsize ? hsize + 2 * (size_t)nScans : NULL;
   uint64_t *pieceAt = hsize ? hsize + 3 * (size_t)nScans : NULL;
-  vbm_pieces *hp = hashing ? vbm_pieces_new(nScans) : NULL;
+  vbm_pieces *hp = hashing ? vbm_pieces_new(nScans, fit_level() >= 1) : NULL;
   if (!mem || !maps || !nterms || !path || (hashing && (!hsize || !hp))) {
     free(mem), free(maps), free(nterms), free(path), free(hsize), vbm_pieces_free(hp);
     return fit_throw(env, "fitRange: out of memory");

@@ -20,19 +20,30 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#if defined(__x86_64__)
+/* vbm_pieces_avx2.c */
+uint64_t vbm_xxh3_avx2(const void *p, size_t n);
+void vbm_xxh3_update_avx2(XXH3_state_t *st, const void *p, size_t n);
+#define HAVE_AVX2_BUILD 1
+#else
+#define HAVE_AVX2_BUILD 0
+#endif
+
 /* bytes read at a time by vbm_pieces_read: a fraction of L2, so they are hashed from cache */
 #define READ_BYTES ((size_t)1 << 17)
 
 struct vbm_pieces {
   XXH3_state_t *st;
   uint8_t *buf; /* READ_BYTES */
+  bool avx2;    /* hash with vbm_pieces_avx2.c's XXH3 */
 };
 
 bool vbm_pieces_available(void) { return true; }
 
-vbm_pieces *vbm_pieces_new(uint32_t n) {
+vbm_pieces *vbm_pieces_new(uint32_t n, bool avx2) {
   vbm_pieces *p = malloc(sizeof *p);
   if (!p) return NULL;
+  p->avx2 = avx2 && HAVE_AVX2_BUILD;
   const size_t bytes = ((size_t)(n ? n : 1) * sizeof(XXH3_state_t) + 63) / 64 * 64;
   p->st = aligned_alloc(64, bytes);
   p->buf = aligned_alloc(64, READ_BYTES);
@@ -63,10 +74,13 @@ void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_
     const uint64_t end = size - first < VBM_PIECE_BYTES ? size : first + VBM_PIECE_BYTES;
     const uint64_t e = to < end ? to : end;
     if (h == first && e == end)
-      put_le64(digests + 8 * k, XXH3_64bits(file0 + h, (size_t)(e - h)));
+      put_le64(digests + 8 * k, p->avx2 ? vbm_xxh3_avx2(file0 + h, (size_t)(e - h)) : XXH3_64bits(file0 + h, (size_t)(e - h)));
     else {
       if (h == first) XXH3_64bits_reset(st);
-      XXH3_64bits_update(st, file0 + h, (size_t)(e - h));
+      if (p->avx2)
+        vbm_xxh3_update_avx2(st, file0 + h, (size_t)(e - h));
+      else
+        XXH3_64bits_update(st, file0 + h, (size_t)(e - h));
       if (e == end) put_le64(digests + 8 * k, XXH3_64bits_digest(st));
     }
     h = e;
@@ -89,8 +103,8 @@ bool vbm_pieces_read(vbm_pieces *p, uint32_t f, int fd, uint64_t *hashed, uint64
 #else
 
 bool vbm_pieces_available(void) { return false; }
-vbm_pieces *vbm_pieces_new(uint32_t n) {
-  (void)n;
+vbm_pieces *vbm_pieces_new(uint32_t n, bool avx2) {
+  (void)n, (void)avx2;
   return NULL;
 }
 void vbm_pieces_free(vbm_pieces *p) { (void)p; }

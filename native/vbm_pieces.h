@@ -17,8 +17,11 @@ typedef struct vbm_pieces vbm_pieces;
 /* Whether the addon was built with XXH3 (libxxhash-dev's header); without it nothing here hashes. */
 bool vbm_pieces_available(void);
 
-/* States for `n` files, and a buffer to read bytes through (NULL without XXH3 or memory). */
-vbm_pieces *vbm_pieces_new(uint32_t n);
+/*
+ * States for `n` files, and a buffer to read bytes through (NULL without XXH3 or memory); `avx2`: hash
+ * with the AVX2 build of XXH3 (the caller has checked the CPU), else the baseline (SSE2) one.
+ */
+vbm_pieces *vbm_pieces_new(uint32_t n, bool avx2);
 void vbm_pieces_free(vbm_pieces *p);
 
 /*

@@ -26,6 +26,7 @@ import { createMergeOrder, createSharedSums } from '../src/estimation/chunkMerge
 import { BLOCK, type FitSums } from '../src/estimation/accumulate.js';
 import type { FitJob, ScanReport } from '../src/estimation/scanFold.js';
 import { loadNativeFit } from '../src/estimation/nativeFit.js';
+import { loadAddon } from '../src/node/addon.js';
 import { VbmError } from '../src/errors.js';
 
 const noRanges = loadNativeFit()?.fitRange ? false : 'no native fit kernel with fitRange (VBM_NATIVE=0 build)';
@@ -366,12 +367,19 @@ test(
       const cand = Int32Array.from({ length: nvox }, (_, i) => i).filter(
         (i) => i > 700 && i < nvox - 900 && i % 3 !== 1,
       );
-      for (const smoothness of [true, false]) {
+      // the fit's kernel level picks the XXH3 build too: AVX2 (avx2, avx512) or the baseline one (scalar)
+      const addon = loadAddon() as { fitSimd?(name: string): string; fitLevel?(): string } | null;
+      const widest = addon?.fitLevel?.();
+      const cases = [true, false].flatMap((smoothness) =>
+        (addon?.fitSimd && widest !== 'scalar' ? ['scalar', widest] : [widest]).map((level) => ({ smoothness, level })),
+      );
+      for (const { smoothness, level } of cases) {
+        if (level) addon?.fitSimd?.(level);
         const j = bigJob(paths, cand, smoothness);
         assert.equal(rangeRefusal([j], headers), undefined, 'these scans are split by voxels');
         for (const ranges of [1, 2, 3])
           for (const passScans of [FIT_CHUNK, 16 * FIT_CHUNK]) {
-            const what = `smoothness ${smoothness}, ${ranges} ranges, passes of ${passScans}`;
+            const what = `smoothness ${smoothness}, ${level} kernel, ${ranges} ranges, passes of ${passScans}`;
             const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
             assert.ok(rj.hashing, 'the addon hashes');
             if (ranges === 3) {
@@ -387,6 +395,7 @@ test(
             );
           }
       }
+      if (widest) addon?.fitSimd?.(widest);
       // an addon without XXH3: runRange reads and hashes the files in JavaScript, with the same digests
       const [rj] = rangeJobs([bigJob(paths, cand, true)], headers, [
         createSharedSums(bigJob(paths, cand, true).layout),
