@@ -53,7 +53,7 @@ export function contentHash(): ContentHash {
   };
   return {
     update: (bytes) => {
-      for (let at = 0; at < bytes.length; ) {
+      for (let at = 0; at < bytes.length;) {
         const take = Math.min(PIECE_BYTES - inPart, bytes.length - at);
         part.update(bytes.subarray(at, at + take));
         inPart += take;
