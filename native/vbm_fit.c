@@ -23,6 +23,8 @@
  * without -march: each vector kernel carries its own target attribute.
  */
 #include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
@@ -30,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "vbm_map.h"
+#include "vbm_pieces.h"
 
 typedef struct {
   int32_t cand, nbx, nby, nbz, ok, vmin, vmax, yy, ryy, stride, nan, n, block, nvox;
@@ -703,6 +707,22 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
     for (size_t i = 0; i < n; i++) total[i] = total[i] + a[i];
 }
 
+/* vbm_pieces_read of bytes [*hashed, to) of the file at `path`; false (with why) if it cannot be read or ended first. */
+static bool hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
+                      uint8_t *digests, char *why, size_t whyLen) {
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
+    return false;
+  }
+  const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, size, digests);
+  close(fd);
+  if (!ok)
+    snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
+             (unsigned long long)*hashed, (unsigned long long)size);
+  return ok;
+}
+
 /*
  * fitRange(paths, voxOffset, desc, x, cand, dims, r0, r1, block, chunk, ok, vmin, vmax, yy, xty, ryy, rxty,
  *          stats, window): the sums of the candidate voxels [r0, r1) over all the scans, straight into the
@@ -720,12 +740,18 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
  * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed.
  * append: the scans continue earlier ones already in the totals (their first chunk is added, not copied;
  * the earlier scans must fill whole chunks), so a long list of scans can be summed in passes.
+ * sizes, digests (optional, undefined or absent: no hashing; only where fitRangeHashes is true): each file's size in bytes (Float64Array)
+ * and its pieces' content-hash digests (Uint8Array, 8 bytes per piece of vbm_pieces.h, the scans' pieces
+ * in scan order). The range hashes the pieces whose first byte lies in its part of each file (range 0
+ * from byte 0, the header; the last to the end, trailing bytes too; a range's part ends where the next
+ * range's first voxel begins), as its blocks read them: so every range hashing its pieces gives each
+ * file's pieces once, whatever the split. A file whose size is not `sizes`' is an error (it changed).
  */
 static napi_value js_fit_range(napi_env env, napi_callback_info info) {
-  size_t argc = 21;
-  napi_value argv[21];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 21)
-    return fit_throw(env, "fitRange: 21 arguments expected");
+  size_t argc = 23;
+  napi_value argv[23];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 21 && argc != 23))
+    return fit_throw(env, "fitRange: 21 or 23 arguments expected");
   void *voffP, *descP, *xP, *candP, *dimsP, *okP, *vminP, *vmaxP, *yyP, *xtyP, *ryyP, *rxtyP, *statsP;
   size_t lvoff, ldesc, lx, lcand, ldims, lok, lvmin, lvmax, lyy, lxty, lryy, lrxty, lstats;
   uint32_t r0, r1, block, chunk, span;
@@ -771,6 +797,26 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   const double *voff = voffP, *desc = descP, *xs = xP;
   for (uint32_t s = 0; s < nScans; s++)
     if (!(voff[s] >= 0 && voff[s] <= 1e15) || fmod(voff[s], 4) != 0) return fit_throw(env, "fitRange: a voxel offset");
+  /* hashing: each scan's size, its first piece's number, and the part of the file this range hashes */
+  napi_valuetype t21 = napi_undefined;
+  if (argc == 23 && napi_typeof(env, argv[21], &t21) != napi_ok) return fit_throw(env, "fitRange: arguments");
+  const bool hashing = t21 != napi_undefined;
+  void *sizesP = NULL, *digestsP = NULL;
+  size_t lsizes = 0, ldigests = 0;
+  if (hashing) {
+    if (!vbm_pieces_available()) return fit_throw(env, "fitRange: this addon was built without XXH3 (fitRangeHashes)");
+    if (!typed(env, argv[21], napi_float64_array, &sizesP, &lsizes) ||
+        !typed(env, argv[22], napi_uint8_array, &digestsP, &ldigests))
+      return fit_throw(env, "fitRange: typed arrays expected");
+    if (lsizes != nScans) return fit_throw(env, "fitRange: arrays of the wrong sizes");
+    uint64_t pieces = 0;
+    for (uint32_t s = 0; s < nScans; s++) {
+      const double z = ((const double *)sizesP)[s];
+      if (!(z >= 0 && z <= 1e15) || z != floor(z)) return fit_throw(env, "fitRange: a file size");
+      pieces += ((uint64_t)z + VBM_PIECE_BYTES - 1) / VBM_PIECE_BYTES;
+    }
+    if (ldigests != 8 * pieces) return fit_throw(env, "fitRange: arrays of the wrong sizes");
+  }
   /* one arena (int32 offsets from its start, as the kernel's header wants): a NaN, the range's
      candidates and neighbours, the block accumulator, the scans' design terms */
   const size_t L = r1 - r0, B = block, S = span;
@@ -805,8 +851,13 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   vbm_map *maps = calloc(nScans, sizeof(vbm_map));
   int *nterms = calloc(nScans, sizeof(int));
   char *path = malloc(4097);
-  if (!mem || !maps || !nterms || !path) {
-    free(mem), free(maps), free(nterms), free(path);
+  /* per scan: size, next byte to hash, end of the bytes to hash, its pieces' digests (hashing only) */
+  uint64_t *hsize = hashing ? calloc(4 * (size_t)nScans, sizeof(uint64_t)) : NULL;
+  uint64_t *hashed = hsize ? hsize + nScans : NULL, *hashHi = hsize ? hsize + 2 * (size_t)nScans : NULL;
+  uint64_t *pieceAt = hsize ? hsize + 3 * (size_t)nScans : NULL;
+  vbm_pieces *hp = hashing ? vbm_pieces_new(nScans, fit_level() >= 1) : NULL;
+  if (!mem || !maps || !nterms || !path || (hashing && (!hsize || !hp))) {
+    free(mem), free(maps), free(nterms), free(path), free(hsize), vbm_pieces_free(hp);
     return fit_throw(env, "fitRange: out of memory");
   }
   *(float *)(mem + nanAt) = NAN;
@@ -851,12 +902,42 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       break;
     }
     const uint64_t base = (uint64_t)voff[s];
-    const int r = vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
-                                base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
+    int r = vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
+                          base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
+    if (hashing) {
+      /* the pieces that begin in this range's part of the file: hashed from the mapping as the blocks
+         read it; the bytes before the mapping (range 0: the header and any voxels before the first
+         candidate) read and hashed here, those after it (< a piece more, or the file's end) at the end */
+      const uint64_t P = VBM_PIECE_BYTES, size = (uint64_t)((const double *)sizesP)[s];
+      const uint64_t from = r0 == 0 ? 0 : base + 4 * (uint64_t)cand[r0];
+      const uint64_t upto = r1 == n ? size : base + 4 * (uint64_t)cand[r1];
+      const uint64_t hLo = (from + P - 1) / P * P, hHi = (upto + P - 1) / P * P < size ? (upto + P - 1) / P * P : size;
+      hsize[s] = size;
+      pieceAt[s] = s ? pieceAt[s - 1] + (hsize[s - 1] + P - 1) / P : 0;
+      hashed[s] = hLo < hHi ? hLo : hHi;
+      hashHi[s] = hHi;
+      if (r != VBM_MAP_FAILED && maps[s].size != size) {
+        snprintf(why, sizeof why, "the file is %llu bytes, not the %llu it had when vbm began the fit",
+                 (unsigned long long)maps[s].size, (unsigned long long)size);
+        vbm_unmap(&maps[s]);
+        r = VBM_MAP_CHANGED;
+      }
+      const uint64_t lo = base + 4 * (uint64_t)loIdx;
+      if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi &&
+          !hash_read(hp, s, path, &hashed[s], lo < hHi ? lo : hHi, size, (uint8_t *)digestsP + 8 * pieceAt[s], why,
+                     sizeof why)) {
+        vbm_unmap(&maps[s]);
+        r = VBM_MAP_CHANGED;
+      }
+    }
     if (r != VBM_MAP_OK) {
       char msg[300];
       snprintf(msg, sizeof msg, "%u:%s", s, why);
-      napi_throw_error(env, r == VBM_MAP_SHORT ? "VBM_SHORT_FILE" : r == VBM_MAP_GZIP ? "VBM_GZIP_FILE" : "VBM_MAP_FAILED",
+      napi_throw_error(env,
+                       r == VBM_MAP_SHORT     ? "VBM_SHORT_FILE"
+                       : r == VBM_MAP_GZIP    ? "VBM_GZIP_FILE"
+                       : r == VBM_MAP_CHANGED ? "VBM_CHANGED_FILE"
+                                              : "VBM_MAP_FAILED",
                        msg);
       err = true;
     }
@@ -911,6 +992,17 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
             fit_block(&x, 0, (int)bl, data, d[0], d[1], d[2] != 0, mem + termsAt + 16 * p * s, nterms[s],
                       smooth && d[3] != 0, cnt);
             memcpy(stats + 4 * ((size_t)s * nBlocks + cb / B), cnt, sizeof cnt);
+            /* the scan's pieces hashed up to the next block's first voxel (this range's last block: to
+               the end of its part) while the block's bytes are in cache; never below a later unmap's cut */
+            if (hashing) {
+              const uint64_t nextAt = cb + bl < r1 ? (uint64_t)voff[s] + 4 * (uint64_t)cand[cb + bl] : hashHi[s];
+              const uint64_t mapEnd = maps[s].start + maps[s].len;
+              uint64_t to = nextAt < hashHi[s] ? nextAt : hashHi[s];
+              if (to > mapEnd) to = mapEnd;
+              if (to > hashed[s])
+                vbm_pieces_advance(hp, s, maps[s].map - maps[s].start, &hashed[s], to, hsize[s],
+                                   (uint8_t *)digestsP + 8 * pieceAt[s]);
+            }
           }
           /* added to the totals as fitMerge adds a chunk (the first copied) */
           if (first) {
@@ -941,9 +1033,29 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
         for (uint32_t s = 0; s < nScans; s++) vbm_unmap_below(&maps[s], (uint64_t)voff[s] + 4 * (uint64_t)cutIdx);
       }
     }
+    /* the bytes of this range's pieces after the mapping (range T-1: the voxels after the last
+       candidate's +z neighbour and any trailing bytes), read and hashed */
+    for (uint32_t s = 0; hashing && s < nScans; s++) {
+      if (hashed[s] >= hashHi[s]) continue;
+      napi_value v;
+      size_t plen;
+      char why[256];
+      if (napi_get_element(env, argv[0], s, &v) != napi_ok ||
+          napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
+        napi_throw_error(env, NULL, "fitRange: paths must be strings");
+        break;
+      }
+      if (!hash_read(hp, s, path, &hashed[s], hashHi[s], hsize[s], (uint8_t *)digestsP + 8 * pieceAt[s], why,
+                     sizeof why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%u:%s", s, why);
+        napi_throw_error(env, "VBM_CHANGED_FILE", msg);
+        break;
+      }
+    }
   }
   for (uint32_t s = 0; s < nScans; s++) vbm_unmap(&maps[s]);
-  free(mem), free(maps), free(nterms), free(path);
+  free(mem), free(maps), free(nterms), free(path), free(hsize), vbm_pieces_free(hp);
   return NULL;
 }
 
@@ -1106,6 +1218,9 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "smoothness", fn);
   napi_create_function(env, "fitRange", NAPI_AUTO_LENGTH, js_fit_range, NULL, &fn);
   napi_set_named_property(env, exports, "fitRange", fn);
+  napi_value yes;
+  napi_get_boolean(env, vbm_pieces_available(), &yes);
+  napi_set_named_property(env, exports, "fitRangeHashes", yes);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
   napi_create_function(env, "fitSimd", NAPI_AUTO_LENGTH, js_fit_simd, NULL, &fn);

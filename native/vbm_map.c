@@ -26,6 +26,7 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
   m->map = NULL;
   m->len = 0;
   m->start = 0;
+  m->size = 0;
   if (lo >= hi || hi > need) {
     snprintf(why, whyLen, "bytes %llu-%llu lie outside the %llu bytes of voxel data", (unsigned long long)lo,
              (unsigned long long)hi, (unsigned long long)need);
@@ -42,6 +43,7 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
     close(fd);
     return VBM_MAP_FAILED;
   }
+  m->size = (uint64_t)st.st_size;
   if ((uint64_t)st.st_size < need) {
     snprintf(why, whyLen, "the file is %llu bytes but its header claims %llu", (unsigned long long)st.st_size,
              (unsigned long long)need);

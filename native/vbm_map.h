@@ -11,9 +11,10 @@ typedef struct {
   uint8_t *map;   /* first mapped byte (NULL: nothing mapped) */
   size_t len;     /* bytes mapped */
   uint64_t start; /* file offset of map[0] (a multiple of the page size) */
+  uint64_t size;  /* the file's size when it was opened (0 when it could not be taken) */
 } vbm_map;
 
-enum { VBM_MAP_OK = 0, VBM_MAP_SHORT = 1, VBM_MAP_GZIP = 2, VBM_MAP_FAILED = 3 };
+enum { VBM_MAP_OK = 0, VBM_MAP_SHORT = 1, VBM_MAP_GZIP = 2, VBM_MAP_FAILED = 3, VBM_MAP_CHANGED = 4 };
 
 /*
  * Map bytes [lo, hi) of `path` read-only, after checking that the file holds at least `need` bytes

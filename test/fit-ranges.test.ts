@@ -3,25 +3,30 @@
  * mapped and read in place) against the fit that reads every scan into memory and adds fixed chunks of
  * scans (fitChunks.ts, VBM_FIT_STREAM=read; and the WebAssembly kernel): the sums must be the same bits
  * for any number of ranges, with range edges at row and slice starts and in the middle of rows; each
- * scan's content hash must be XXH3-64 of the whole file (checked with an independent implementation);
- * a file cut short after its header was read must be a VbmError naming it.
+ * scan's content hash must be vbm's piecewise XXH3 of the whole file (checked with an independent implementation);
+ * a file cut short after its header was read must be a VbmError naming it. The hashes computed by the
+ * ranges from the bytes they read (each range its pieces of each file) must be the digest of the whole
+ * file for 1-3 ranges and passes, with headers, extensions, gaps and trailing bytes, pieces across
+ * range edges, with and without the smoothness' +z neighbours.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { xxh3Reference } from './support/xxh3.js';
+import { pieceHashReference } from './support/xxh3.js';
+import { PIECE_BYTES } from '../src/node/contentHash.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
 import { readHeadersOnly } from '../src/node/nifti/read.js';
 import type { NiftiHeader } from '../src/io/nifti/header.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { FIT_CHUNK, streamGroupSums } from '../src/estimation/fitChunks.js';
-import { rangeJobs, rangeRefusal, sumRange, voxelRange } from '../src/estimation/fitRanges.js';
-import { createMergeOrder } from '../src/estimation/chunkMerge.js';
+import { rangeJobs, rangeRefusal, rangeReports, runRange, sumRange, voxelRange } from '../src/estimation/fitRanges.js';
+import { createMergeOrder, createSharedSums } from '../src/estimation/chunkMerge.js';
 import { BLOCK, type FitSums } from '../src/estimation/accumulate.js';
 import type { FitJob, ScanReport } from '../src/estimation/scanFold.js';
 import { loadNativeFit } from '../src/estimation/nativeFit.js';
+import { loadAddon } from '../src/node/addon.js';
 import { VbmError } from '../src/errors.js';
 
 const noRanges = loadNativeFit()?.fitRange ? false : 'no native fit kernel with fitRange (VBM_NATIVE=0 build)';
@@ -201,7 +206,7 @@ test(
 );
 
 test(
-  "each scan's reported hash is XXH3-64 of its whole file (an independent implementation)",
+  "each scan's reported hash is the piecewise XXH3 of its whole file (an independent implementation)",
   { skip: noRanges },
   async () => {
     const { dir, cleanup } = tempDir();
@@ -213,7 +218,7 @@ test(
         const { reports } = await sums(job(paths, x, cand), w, headers);
         assert.deepEqual(
           reports.map((r) => r.hash),
-          paths.map((p) => xxh3Reference(readFileSync(p))),
+          paths.map((p) => pieceHashReference(readFileSync(p))),
           `${w} ranges`,
         );
       }
@@ -285,6 +290,150 @@ test(
       } finally {
         delete process.env.VBM_FIT_STREAM;
       }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+// 64 x 48 x 30 float32 voxels (368,640 bytes): six pieces of 64 KiB, so ranges' edges fall inside pieces
+const BIG: [number, number, number] = [64, 48, 30];
+
+/**
+ * n scans of BIG, laid out three ways in turn: as encodeNifti writes them; with voxels at an odd
+ * vox_offset (1000: a gap after the header); with an extension, vox_offset 1012 and 777 trailing bytes.
+ */
+function writeLaidOutScans(dir: string, n: number): string[] {
+  const nvox = BIG[0] * BIG[1] * BIG[2];
+  const rnd = lcg(3);
+  return Array.from({ length: n }, (_, i) => {
+    const data = new Float32Array(nvox);
+    for (let v = 0; v < nvox; v++) data[v] = 0.5 + 0.4 * rnd();
+    const plain = encodeNifti({ dims: BIG, affine: AFFINE, data });
+    const vox = new DataView(plain.buffer, plain.byteOffset).getFloat32(108, true);
+    let bytes = plain;
+    if (i % 3 > 0) {
+      const off = i % 3 === 1 ? 1000 : 1012;
+      const tail = i % 3 === 1 ? 0 : 777;
+      bytes = new Uint8Array(off + 4 * nvox + tail);
+      bytes.set(plain.subarray(0, 348));
+      bytes.set(plain.subarray(vox), off);
+      for (let k = 0; k < tail; k++) bytes[off + 4 * nvox + k] = (k * 13 + i) & 255;
+      const dv = new DataView(bytes.buffer);
+      dv.setFloat32(108, off, true);
+      if (i % 3 === 2) {
+        // an extension: flag, then esize 32 and ecode 6 (a comment) with text
+        bytes[348] = 1;
+        dv.setInt32(352, 32, true);
+        dv.setInt32(356, 6, true);
+        bytes.set(new TextEncoder().encode(`scan ${i} comment`), 360);
+      }
+    }
+    const p = join(dir, `b${i}.nii`);
+    writeFileSync(p, bytes);
+    return p;
+  });
+}
+
+function bigJob(paths: string[], cand: Int32Array, smoothness: boolean): FitJob {
+  return {
+    scans: paths.map((path, i) => ({
+      ref: { row: i, path, volume: 0 },
+      x: [1, (i - paths.length / 2) / paths.length],
+      inResidualSubset: i % 2 === 0,
+    })),
+    layout: { dims: BIG, cand, p: 2, smoothness },
+    threshold: { type: 'absolute', value: 0.2 },
+    implicit: true,
+    reference: { dims: BIG, affine: AFFINE, path: paths[0] },
+  };
+}
+
+const noHashing =
+  noRanges || (loadNativeFit()?.fitRangeHashes ? false : 'the addon was built without XXH3 (no libxxhash-dev)');
+
+test(
+  "the ranges hash each scan's pieces as they read them: the whole file's digest for 1-3 ranges and passes",
+  { skip: noHashing },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const paths = writeLaidOutScans(dir, FIT_CHUNK + 3); // two passes of one chunk each when passScans = FIT_CHUNK
+      const want = paths.map((p) => pieceHashReference(readFileSync(p)));
+      const headers = await readHeadersOnly(paths);
+      const native = loadNativeFit()!;
+      const nvox = BIG[0] * BIG[1] * BIG[2];
+      // not from the first voxel nor to the last (header gap and trailing voxels hashed by ranges 0 and T-1)
+      const cand = Int32Array.from({ length: nvox }, (_, i) => i).filter(
+        (i) => i > 700 && i < nvox - 900 && i % 3 !== 1,
+      );
+      // the fit's kernel level picks the XXH3 build too: AVX2 (avx2, avx512) or the baseline one (scalar)
+      const addon = loadAddon() as { fitSimd?(name: string): string; fitLevel?(): string } | null;
+      const widest = addon?.fitLevel?.();
+      const cases = [true, false].flatMap((smoothness) =>
+        (addon?.fitSimd && widest !== 'scalar' ? ['scalar', widest] : [widest]).map((level) => ({ smoothness, level })),
+      );
+      for (const { smoothness, level } of cases) {
+        if (level) addon?.fitSimd?.(level);
+        const j = bigJob(paths, cand, smoothness);
+        assert.equal(rangeRefusal([j], headers), undefined, 'these scans are split by voxels');
+        for (const ranges of [1, 2, 3])
+          for (const passScans of [FIT_CHUNK, 16 * FIT_CHUNK]) {
+            const what = `smoothness ${smoothness}, ${level} kernel, ${ranges} ranges, passes of ${passScans}`;
+            const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
+            assert.ok(rj.hashing, 'the addon hashes');
+            if (ranges === 3) {
+              // the edges fall inside pieces for every layout, so pieces straddle ranges
+              const [r0] = voxelRange(cand.length, 1, ranges);
+              for (const off of [352, 1000, 1012]) assert.notEqual((off + 4 * cand[r0]) % PIECE_BYTES, 0);
+            }
+            for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, passScans);
+            assert.deepEqual(
+              rangeReports(rj, []).map((r) => r.hash),
+              want,
+              what,
+            );
+          }
+      }
+      if (widest) addon?.fitSimd?.(widest);
+      // an addon without XXH3: runRange reads and hashes the files in JavaScript, with the same digests
+      const [rj] = rangeJobs([bigJob(paths, cand, true)], headers, [
+        createSharedSums(bigJob(paths, cand, true).layout),
+      ]);
+      rj.hashing = undefined;
+      const notes: string[] = [];
+      for (let t = 0; t < 2; t++) runRange([rj], t, 2, (n) => void (notes[n.i] = n.hash));
+      assert.deepEqual(notes, want, 'hashed in JavaScript');
+      assert.deepEqual(
+        rangeReports(rj, notes).map((r) => r.hash),
+        want,
+      );
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'a scan whose size changed after the fit began is a VbmError saying it changed while vbm read it',
+  { skip: noHashing },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const paths = writeLaidOutScans(dir, 3);
+      const headers = await readHeadersOnly(paths);
+      const cand = Int32Array.from({ length: 5000 }, (_, i) => 3 * i);
+      const j = bigJob(paths, cand, true);
+      const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
+      appendFileSync(paths[1], new Uint8Array(10));
+      assert.throws(
+        () => sumRange(loadNativeFit()!, rj, 0, 1),
+        (e: unknown) =>
+          e instanceof VbmError &&
+          e.message.includes(paths[1]) &&
+          /changed while vbm read it/.test(e.message) &&
+          new RegExp(`the file is ${readFileSync(paths[1]).length} bytes`).test(e.message),
+      );
     } finally {
       cleanup();
     }

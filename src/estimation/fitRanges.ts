@@ -8,15 +8,21 @@
  * by any number of threads (fitChunks.ts) and as this with any number of ranges; but there is no copy
  * of the scans, no thread waiting for another's chunk, no full-size accumulator to reset or merge.
  *
- * Each scan's XXH3-64 content hash is of the whole file, as everywhere else (node/contentHash.ts): the
- * thread q % T of scan q reads it through once (a small reused buffer). A scan's counts for warnings
- * are kept per block, and added up here in block order, so they do not depend on the number of threads.
+ * Each scan's content hash (node/contentHash.ts: XXH3-128 of its 64 KiB pieces' XXH3-64) is computed
+ * from the bytes the fit reads: each range hashes the pieces that begin in its part of the file, block
+ * by block while the bytes are in cache (native fitRange, where the addon has XXH3: fitRangeHashes),
+ * into a shared array of piece digests that rangeReports combines; so every byte is read once, and the
+ * digest is the one any other reader of the file gives, for any number of ranges. With an addon
+ * built without XXH3, the thread q % T of scan q reads it through once more (a small reused buffer).
+ * A scan's counts for warnings are kept per block, and added up here in block order, so they do not
+ * depend on the number of threads.
  *
  * Only plain single-file scans qualify (uncompressed .nii, float32 in this machine's byte order, one
  * volume, no scaling, threshold known beforehand); otherwise, or with VBM_FIT_STREAM=read, the scans
  * are read and folded in chunks (fitChunks.ts), with the same bytes.
  */
-import { fileContentHash } from '../node/contentHash.js';
+import { statSync } from 'node:fs';
+import { PIECE_BYTES, digestOfPieces, fileContentHash } from '../node/contentHash.js';
 import { VbmError } from '../errors.js';
 import { type NiftiHeader, isPlainFloat32 } from '../io/nifti/header.js';
 import { BLOCK, type FitSums } from './accumulate.js';
@@ -42,6 +48,11 @@ export interface RangeJob {
   /** The scans' rows, datatype names and scales (for the reports). */
   rows: number[];
   datatype: string[];
+  /**
+   * Where the native fit hashes the scans as it reads them: each file's size when the fit began, its
+   * first piece's number (m + 1 entries), and the pieces' digests (8 bytes each, shared).
+   */
+  hashing?: { sizes: Float64Array; pieceAt: Float64Array; digests: Uint8Array };
 }
 
 /** Bytes of scan files each thread keeps mapped at once (a window per scan behind the voxels being summed). */
@@ -108,8 +119,27 @@ export function rangeJobs(jobs: FitJob[], headers: ReadonlyMap<string, NiftiHead
       stats: new Float64Array(new SharedArrayBuffer(8 * 4 * m * Math.max(1, nBlocks))),
       rows: job.scans.map((s) => s.ref.row),
       datatype,
+      hashing: loadNativeFit()?.fitRangeHashes ? pieceDigests(job.scans.map((s) => s.ref.path)) : undefined,
     };
   });
+}
+
+/** The sizes of the files, where their pieces begin, and a shared array for the pieces' digests. */
+function pieceDigests(paths: string[]): NonNullable<RangeJob['hashing']> {
+  const sizes = new Float64Array(paths.length);
+  const pieceAt = new Float64Array(paths.length + 1);
+  paths.forEach((path, i) => {
+    try {
+      sizes[i] = statSync(path).size;
+    } catch (e) {
+      throw new VbmError(
+        `${path}: cannot read (${(e as Error).message})`,
+        'check that the file exists and is readable',
+      );
+    }
+    pieceAt[i + 1] = pieceAt[i] + Math.ceil(sizes[i] / PIECE_BYTES);
+  });
+  return { sizes, pieceAt, digests: new Uint8Array(new SharedArrayBuffer(8 * pieceAt[paths.length])) };
 }
 
 /** The candidate voxels [r0, r1) of range t of `ranges` (whole blocks; empty when there are more ranges than blocks). */
@@ -142,6 +172,7 @@ export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: nu
     const p1 = Math.min(m, p0 + pass);
     const paths = job.paths.slice(p0, p1);
     const window = Math.min(8 << 20, Math.max(64 << 10, MAPPED_BUDGET / paths.length));
+    const hs = job.hashing;
     try {
       native.fitRange(
         paths,
@@ -165,6 +196,8 @@ export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: nu
         window,
         SPAN,
         p0 > 0,
+        hs?.sizes.subarray(p0, p1),
+        hs?.digests.subarray(8 * hs.pieceAt[p0], 8 * hs.pieceAt[p1]),
       );
     } catch (e) {
       throw mapError(e, paths);
@@ -183,12 +216,14 @@ function mapError(e: unknown, paths: string[]): unknown {
       `${path}: ${m[2]}; the file is shorter than its header says (truncated, or changed while vbm ran)`,
       're-create or re-copy the scan, and do not change scans while vbm reads them',
     );
+  if (code === 'VBM_CHANGED_FILE')
+    return new VbmError(`${path}: ${m[2]}; it changed while vbm read it`, 'do not change scans while vbm reads them');
   if (code === 'VBM_GZIP_FILE')
     return new VbmError(`${path}: ${m[2]}`, 'rename it to end in .nii.gz (or decompress it with gunzip)');
   return new VbmError(`${path}: ${m[2]}`, 'check that the file is readable');
 }
 
-/** XXH3-64 of a whole file (node/contentHash.ts), read through one reused buffer (kept small, so it stays in cache). */
+/** The content hash of a whole file (node/contentHash.ts), read through one reused buffer (kept small, so it stays in cache). */
 export function hashWholeFile(path: string, buf: Uint8Array): string {
   try {
     return fileContentHash(path, buf);
@@ -202,9 +237,11 @@ export function hashWholeFile(path: string, buf: Uint8Array): string {
 
 /**
  * The scans' reports once every range is summed: each scan's counts added over the blocks in block
- * order (the same numbers for any number of ranges), with its content hash.
+ * order (the same numbers for any number of ranges), with its content hash: from its pieces' digests
+ * where the native fit hashed them, else `hashes[i]`.
  */
 export function rangeReports(job: RangeJob, hashes: readonly string[]): ScanReport[] {
+  const hs = job.hashing;
   const m = job.paths.length;
   const nBlocks = job.stats.length / (4 * m);
   const out: ScanReport[] = [];
@@ -219,7 +256,7 @@ export function rangeReports(job: RangeJob, hashes: readonly string[]): ScanRepo
     }
     out.push({
       row: job.rows[i],
-      hash: hashes[i] ?? '',
+      hash: hs ? digestOfPieces(hs.digests.slice(8 * hs.pieceAt[i], 8 * hs.pieceAt[i + 1])) : (hashes[i] ?? ''),
       datatype: job.datatype[i],
       isFloat: true,
       ...scanSummary(stats, job.desc[4 * i]),
@@ -238,7 +275,10 @@ export function hashedBy(jobs: RangeJob[], t: number, ranges: number): { g: numb
   return out;
 }
 
-/** What one range (a thread, or the calling thread for all) does: hash its share of the files, sum its voxels. */
+/**
+ * What one range (a thread, or the calling thread for all) does: sum its voxels (hashing its pieces of
+ * the files as it reads them), or where the addon cannot hash, hash its share of the files first.
+ */
 export function runRange(
   jobs: RangeJob[],
   t: number,
@@ -248,6 +288,7 @@ export function runRange(
   const native = loadNativeFit();
   if (!native?.fitRange) throw new Error('the native fit kernel has no fitRange');
   const buf = new Uint8Array(1 << 18);
-  for (const { g, i } of hashedBy(jobs, t, ranges)) note({ g, i, hash: hashWholeFile(jobs[g].paths[i], buf) });
+  for (const { g, i } of hashedBy(jobs, t, ranges))
+    if (!jobs[g].hashing) note({ g, i, hash: hashWholeFile(jobs[g].paths[i], buf) });
   for (const job of jobs) sumRange(native, job, t, ranges);
 }

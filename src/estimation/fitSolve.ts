@@ -52,7 +52,7 @@ export interface FittedModel {
   /** With variance components: ReML's estimates and the whitened model's traces. */
   nonSphericity?: NonSphericity;
   smoothness: SmoothnessEstimate;
-  /** hash: the file's content hash as read (the Node shell's XXH3-64; '' when the reader gave none). */
+  /** hash: the file's content hash as read (the Node shell's node/contentHash.ts; '' when the reader gave none). */
   scans: { path: string; volume: number; hash: string; datatype: string }[];
   /** Wall time of each step, ms: headers, stream (read + accumulate), solve, smoothness. */
   timings: Record<string, number>;

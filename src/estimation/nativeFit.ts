@@ -49,7 +49,11 @@ export interface NativeFit {
     window: number,
     span: number,
     append: boolean,
+    sizes?: Float64Array,
+    digests?: Uint8Array,
   ): void;
+  /** Whether fitRange hashes the scans' pieces as it reads them (sizes, digests; the addon was built with XXH3). */
+  fitRangeHashes?: boolean;
   smoothness(
     dims: Int32Array,
     vox: Int32Array,
@@ -116,6 +120,7 @@ export function loadNativeFit(): NativeFit | null {
       fitMerge: addon.fitMerge,
       smoothness: addon.smoothness,
       fitRange: addon.fitRange,
+      fitRangeHashes: addon.fitRangeHashes === true,
     };
   return loaded;
 }

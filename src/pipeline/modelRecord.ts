@@ -9,7 +9,10 @@ import type { NonSphericity } from '../estimation/nonSphericity.js';
 
 export const MODEL_FILE = 'model.json';
 export const MODEL_FORMAT = 'vbm-model';
-/** 2: scans carry `hash` (XXH3-64, node/contentHash.ts); format 1 had `sha256` (read as `hash`). */
+/**
+ * 2: scans carry `hash` (node/contentHash.ts: piecewise XXH3, or whole-file XXH3-64 from an earlier vbm);
+ * format 1 had `sha256` (read as `hash`).
+ */
 export const MODEL_FORMAT_VERSION = 2;
 
 /** The machine-readable record of an analysis folder (model.json). */
@@ -50,7 +53,7 @@ export interface ModelRecord {
     /** SPM's globals: raw values, gSF, GM, ANCOVA centre. */
     globals?: GlobalScaling;
   };
-  /** hash: the file's content hash when it was estimated (XXH3-64; SHA-256 in records of format 1). */
+  /** hash: the file's content hash when estimated (piecewise XXH3; an earlier vbm's XXH3-64; SHA-256 in format 1). */
   scans: { label: string; row?: number; path: string; volume: number; hash: string; datatype: string }[];
   /** Variance components (ReML) and the whitening, when the design has several variance groups. */
   nonSphericity?: NonSphericity;

@@ -110,7 +110,7 @@ function scanReader(
           `scan ${i + 1} (${s.path}) of the analysis is missing`,
           'restore the file, or re-run `vbm run` with the current scans',
         );
-      // hashed as the record was (XXH3-64; SHA-256 in records of an earlier vbm)
+      // hashed as the record was (piecewise XXH3; XXH3-64 or SHA-256 in records of an earlier vbm)
       if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: hashLike(s.hash) }) };
       const h = open.file.header;
       if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {

@@ -37,7 +37,7 @@ export interface StagesFile {
   format: 'vbm-stages';
   /**
    * Scan fingerprints: a content hash is reused while size, modification time and inode are
-   * unchanged. `hash`: XXH3-64 (node/contentHash.ts); entries of an earlier vbm hold `sha256`
+   * unchanged. `hash`: node/contentHash.ts (or an earlier vbm's XXH3-64); entries of an earlier vbm hold `sha256`
    * (still used while the file is unchanged, so its folders stay cached).
    */
   scans: Record<string, { size: number; mtimeMs: number; ino?: number; hash?: string; sha256?: string }>;

@@ -206,7 +206,7 @@ function readInto(path: string, target: Uint8Array): Uint8Array {
 
 /**
  * Read a NIfTI-1 or Analyze image (.nii, .nii.gz, .hdr/.img): its header and raw voxel bytes, and
- * optionally the content hash of the bytes on disk (`hash`: true for vbm's XXH3-64, or the hash to
+ * optionally the content hash of the bytes on disk (`hash`: true for vbm's content hash, or the hash to
  * use, e.g. node/contentHash.ts hashLike(a recorded digest)). `into`: where to read a single-file image (given its header and size; undefined: a new buffer),
  * e.g. so that the voxels land where a kernel reads them.
  */
