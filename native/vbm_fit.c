@@ -1026,11 +1026,12 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
           }
         }
       }
-      /* the files' bytes below the next block's first voxel are not read again: unmapped every
-         `window` bytes, so the mapped (resident) part of each file stays a window, not the file */
+      /* the files' bytes below the next block's first voxel are not read again: released every
+         `window` bytes (all the scans at once: one TLB flush), so the mapped (resident) part of each
+         file stays a window, not the file */
       if (c0 + S < r1 && 4 * (uint64_t)(cand[c0 + S] - cutIdx) >= keep) {
         cutIdx = cand[c0 + S];
-        for (uint32_t s = 0; s < nScans; s++) vbm_unmap_below(&maps[s], (uint64_t)voff[s] + 4 * (uint64_t)cutIdx);
+        vbm_release_below(maps, nScans, voff, 4 * (uint64_t)cutIdx);
       }
     }
     /* the bytes of this range's pieces after the mapping (range T-1: the voxels after the last
@@ -1208,6 +1209,28 @@ static napi_value js_fit_simd(napi_env env, napi_callback_info info) {
   return js_fit_level(env, info);
 }
 
+/*
+ * mapRelease(mode?): how fitRange releases the scans' bytes it has summed (vbm_map.c), in every thread:
+ * 'batched' (one process_madvise for all the scans) or 'unmap' (an munmap per scan); `mode` sets it
+ * (for tests of both ways; 'batched' where the system lacks it stays 'unmap'). Returns the one in use.
+ */
+static napi_value js_map_release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  char name[16];
+  size_t len;
+  int mode = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return fit_throw(env, "mapRelease: arguments");
+  if (argc >= 1) {
+    if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
+        (strcmp(name, "batched") != 0 && strcmp(name, "unmap") != 0))
+      return fit_throw(env, "mapRelease: 'batched' or 'unmap' expected");
+    mode = strcmp(name, "batched") == 0;
+  }
+  napi_create_string_utf8(env, vbm_release_mode(mode) ? "batched" : "unmap", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 void vbm_fit_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "fitBatch", NAPI_AUTO_LENGTH, js_fit_batch, NULL, &fn);
@@ -1221,6 +1244,8 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_value yes;
   napi_get_boolean(env, vbm_pieces_available(), &yes);
   napi_set_named_property(env, exports, "fitRangeHashes", yes);
+  napi_create_function(env, "mapRelease", NAPI_AUTO_LENGTH, js_map_release, NULL, &fn);
+  napi_set_named_property(env, exports, "mapRelease", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
   napi_create_function(env, "fitSimd", NAPI_AUTO_LENGTH, js_fit_simd, NULL, &fn);

@@ -12,6 +12,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#endif
 
 static uint64_t page_size(void) {
   static uint64_t ps = 0;
@@ -67,10 +71,12 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
   m->map = p;
   m->len = (size_t)(hi - start);
   m->start = start;
+  m->freed = start;
   return VBM_MAP_OK;
 }
 
-void vbm_unmap_below(vbm_map *m, uint64_t below) {
+/* Unmap the whole pages of `m` below file offset `below` (the rest stays mapped). */
+static void unmap_below(vbm_map *m, uint64_t below) {
   if (!m->map || below <= m->start) return;
   uint64_t cut = below - m->start;
   cut -= cut % page_size();
@@ -83,6 +89,72 @@ void vbm_unmap_below(vbm_map *m, uint64_t below) {
   m->map += cut;
   m->len -= (size_t)cut;
   m->start += cut;
+  if (m->freed < m->start) m->freed = m->start;
+}
+
+/* Bytes of m from its start to the whole page at or below file offset `below` (at most its length). */
+static uint64_t cut_of(const vbm_map *m, uint64_t below) {
+  if (!m->map || below <= m->start) return 0;
+  uint64_t cut = below - m->start;
+  cut -= cut % page_size();
+  return cut < m->len ? cut : m->len;
+}
+
+#if defined(__linux__) && defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+/* 0 once process_madvise has been refused (a kernel before 6.13, a sandbox): munmap from then on */
+static int release_works = 1;
+enum { RELEASE_BATCH = 512 }; /* ranges per call (the kernel takes up to 1024) */
+
+/* process_madvise(MADV_DONTNEED) of ranges [a, b) of maps: true if every byte was released. */
+static int release_batch(int pidfd, vbm_map *maps, const size_t *idx, const uint64_t *to, size_t k) {
+  struct iovec iov[RELEASE_BATCH];
+  size_t want = 0;
+  for (size_t i = 0; i < k; i++) {
+    const vbm_map *m = &maps[idx[i]];
+    iov[i].iov_base = m->map + (m->freed - m->start);
+    iov[i].iov_len = (size_t)(to[i] - (m->freed - m->start));
+    want += iov[i].iov_len;
+  }
+  const long r = syscall(SYS_process_madvise, pidfd, iov, k, MADV_DONTNEED, 0);
+  if (r < 0 || (size_t)r != want) return 0;
+  for (size_t i = 0; i < k; i++) maps[idx[i]].freed = maps[idx[i]].start + to[i];
+  return 1;
+}
+#endif
+
+int vbm_release_mode(int mode) {
+#if defined(__linux__) && defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+  if (mode == 0 || mode == 1) __atomic_store_n(&release_works, mode, __ATOMIC_RELAXED);
+  return __atomic_load_n(&release_works, __ATOMIC_RELAXED);
+#else
+  (void)mode;
+  return 0;
+#endif
+}
+
+void vbm_release_below(vbm_map *maps, size_t n, const double *base, uint64_t rel) {
+#if defined(__linux__) && defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+  if (__atomic_load_n(&release_works, __ATOMIC_RELAXED)) {
+    const int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    int ok = pidfd >= 0;
+    size_t idx[RELEASE_BATCH], k = 0;
+    uint64_t to[RELEASE_BATCH];
+    for (size_t s = 0; s < n && ok; s++) {
+      const uint64_t cut = cut_of(&maps[s], (uint64_t)base[s] + rel);
+      if (cut <= maps[s].freed - maps[s].start) continue;
+      idx[k] = s, to[k] = cut, k++;
+      if (k == RELEASE_BATCH || s + 1 == n) {
+        ok = release_batch(pidfd, maps, idx, to, k);
+        k = 0;
+      }
+    }
+    if (ok && k) ok = release_batch(pidfd, maps, idx, to, k);
+    if (pidfd >= 0) close(pidfd);
+    if (ok) return;
+    __atomic_store_n(&release_works, 0, __ATOMIC_RELAXED);
+  }
+#endif
+  for (size_t s = 0; s < n; s++) unmap_below(&maps[s], (uint64_t)base[s] + rel);
 }
 
 void vbm_unmap(vbm_map *m) {

@@ -12,6 +12,7 @@ typedef struct {
   size_t len;     /* bytes mapped */
   uint64_t start; /* file offset of map[0] (a multiple of the page size) */
   uint64_t size;  /* the file's size when it was opened (0 when it could not be taken) */
+  uint64_t freed; /* file offset below which vbm_release_below has released the pages (>= start) */
 } vbm_map;
 
 enum { VBM_MAP_OK = 0, VBM_MAP_SHORT = 1, VBM_MAP_GZIP = 2, VBM_MAP_FAILED = 3, VBM_MAP_CHANGED = 4 };
@@ -23,8 +24,22 @@ enum { VBM_MAP_OK = 0, VBM_MAP_SHORT = 1, VBM_MAP_GZIP = 2, VBM_MAP_FAILED = 3, 
  */
 int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm_map *m, char *why, size_t whyLen);
 
-/* Unmap the whole pages of `m` that lie below file offset `below` (the rest stays mapped). */
-void vbm_unmap_below(vbm_map *m, uint64_t below);
+/*
+ * Release the whole pages of each maps[s] (s < n) below file offset base[s] + rel: they are dropped from
+ * this process's page tables (no longer counted in its memory; reading them again would fault them back
+ * in from the page cache, the same bytes). On Linux (>= 6.13) one process_madvise(MADV_DONTNEED) call
+ * drops the pages of all n maps with ONE TLB flush, where an munmap per map flushed (and, with another
+ * thread of the process running, interrupted the other core) once per map; elsewhere, or if that call is
+ * refused, each map's pages below are unmapped. The mappings' bytes above stay mapped either way.
+ */
+void vbm_release_below(vbm_map *maps, size_t n, const double *base, uint64_t rel);
+
+/*
+ * How vbm_release_below releases, in every thread: 1 batched (process_madvise), 0 an munmap per map
+ * (where process_madvise is missing, or once it has been refused). `mode` 0 or 1 sets it (for tests of
+ * both ways; 1 where the batched call is missing stays 0); -1 only asks. Returns the mode in use.
+ */
+int vbm_release_mode(int mode);
 
 /* Unmap what is left of `m`. */
 void vbm_unmap(vbm_map *m);

@@ -21,7 +21,17 @@ import { readHeadersOnly } from '../src/node/nifti/read.js';
 import type { NiftiHeader } from '../src/io/nifti/header.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { FIT_CHUNK, streamGroupSums } from '../src/estimation/fitChunks.js';
-import { rangeJobs, rangeRefusal, rangeReports, runRange, sumRange, voxelRange } from '../src/estimation/fitRanges.js';
+import {
+  MAPPED_BUDGET,
+  PASS_SCANS,
+  mappedWindow,
+  rangeJobs,
+  rangeRefusal,
+  rangeReports,
+  runRange,
+  sumRange,
+  voxelRange,
+} from '../src/estimation/fitRanges.js';
 import { createMergeOrder, createSharedSums } from '../src/estimation/chunkMerge.js';
 import { BLOCK, type FitSums } from '../src/estimation/accumulate.js';
 import type { FitJob, ScanReport } from '../src/estimation/scanFold.js';
@@ -49,9 +59,14 @@ function lcg(seed: number): () => number {
 }
 
 /** n scans with smooth-ish values, some NaN, some zero, some below the threshold; the design rows. */
-function writeScans(dir: string, n: number, datatype: number = DT.FLOAT32): { paths: string[]; x: number[][] } {
+function writeScans(
+  dir: string,
+  n: number,
+  datatype: number = DT.FLOAT32,
+  dims: [number, number, number] = DIMS,
+): { paths: string[]; x: number[][] } {
   const rnd = lcg(11);
-  const nvox = DIMS[0] * DIMS[1] * DIMS[2];
+  const nvox = dims[0] * dims[1] * dims[2];
   const paths: string[] = [];
   const x: number[][] = [];
   for (let i = 0; i < n; i++) {
@@ -61,7 +76,7 @@ function writeScans(dir: string, n: number, datatype: number = DT.FLOAT32): { pa
     data[(i * 131 + 5) % nvox] = 0;
     data[(i * 53 + 17) % nvox] = 0.1; // below the threshold
     const p = join(dir, `s${i}.nii`);
-    writeFileSync(p, encodeNifti({ dims: DIMS, affine: AFFINE, data }, { datatype }));
+    writeFileSync(p, encodeNifti({ dims, affine: AFFINE, data }, { datatype }));
     paths.push(p);
     // a zero term in every fifth row (skipped as addScans skips it)
     x.push([1, i % 5 === 0 ? 0 : (i - n / 2) / n, i % 2]);
@@ -69,7 +84,7 @@ function writeScans(dir: string, n: number, datatype: number = DT.FLOAT32): { pa
   return { paths, x };
 }
 
-function job(paths: string[], x: number[][], cand: Int32Array): FitJob {
+function job(paths: string[], x: number[][], cand: Int32Array, dims: [number, number, number] = DIMS): FitJob {
   return {
     scans: paths.map((path, i) => ({
       ref: { row: i, path, volume: 0 },
@@ -77,10 +92,10 @@ function job(paths: string[], x: number[][], cand: Int32Array): FitJob {
       inResidualSubset: i % 3 === 0,
       scale: 1 + 0.01 * (i % 7),
     })),
-    layout: { dims: DIMS, cand, p: 3, smoothness: true },
+    layout: { dims, cand, p: 3, smoothness: true },
     threshold: { type: 'absolute', value: 0.2 },
     implicit: true,
-    reference: { dims: DIMS, affine: AFFINE, path: paths[0] },
+    reference: { dims, affine: AFFINE, path: paths[0] },
   };
 }
 
@@ -200,6 +215,68 @@ test(
           assertSameSums(totals[0], read.sums, `passes of ${passScans} scans, ${ranges} ranges`);
         }
     } finally {
+      cleanup();
+    }
+  },
+);
+
+test("a pass's mapped windows add up to at most the 128 MiB budget per thread, for any number of scans", () => {
+  // by hand: 128 MiB = 134,217,728 bytes; passes of at most 16 chunks of 32 = 512 scans
+  assert.equal(MAPPED_BUDGET, 134_217_728);
+  assert.equal(PASS_SCANS, 512);
+  assert.equal(mappedWindow(1), 8 * 1024 * 1024, 'one scan: the 8 MiB cap');
+  assert.equal(mappedWindow(16), 8 * 1024 * 1024, '16 scans: 134217728 / 16 = 8 MiB exactly');
+  assert.equal(mappedWindow(17), 7_895_160, '134217728 / 17 = 7895160.47');
+  assert.equal(mappedWindow(379), 354_136, 'the bench cohort: 134217728 / 379 = 354136.49');
+  assert.equal(mappedWindow(512), 262_144, 'a full pass: 134217728 / 512 = 256 KiB');
+  assert.equal(mappedWindow(4096), 65_536, 'the 64 KiB floor (only above 2048 scans, more than a pass holds)');
+  for (const m of [1, 2, 15, 16, 17, 100, 379, 511, 512, 513, 1000, 1537, 5000, 100_000]) {
+    let mapped = 0;
+    for (let p0 = 0; p0 < m; p0 += PASS_SCANS) {
+      const k = Math.min(PASS_SCANS, m - p0);
+      mapped = Math.max(mapped, k * mappedWindow(k));
+    }
+    assert.ok(mapped <= 134_217_728, `${m} scans: ${mapped} bytes of windows in one pass`);
+  }
+});
+
+test(
+  "bytes released behind every span (all scans in one call, or an munmap per scan) leave the sums' bits unchanged",
+  { skip: noRanges },
+  async () => {
+    // 40 slices of 32 x 32: 5 spans of 8 blocks for one range, so with a window of 0 bytes the driver
+    // releases every file's bytes below each span's first voxel 4 times. A release that took bytes a
+    // later span reads would fault (SIGSEGV) in the munmap way; the batched way drops pages that fault
+    // back in from the page cache, so there the sums show that the bookkeeping of the two ways agrees.
+    const addon = loadAddon() as { mapRelease?(mode?: string): string } | null;
+    if (typeof addon?.mapRelease !== 'function') assert.fail('an addon with fitRange has mapRelease');
+    const dims: [number, number, number] = [32, 32, 40];
+    const { dir, cleanup } = tempDir();
+    const before = addon.mapRelease();
+    try {
+      const { paths, x } = writeScans(dir, FIT_CHUNK + 3, DT.FLOAT32, dims);
+      const headers = await readHeadersOnly(paths);
+      const rnd = lcg(13);
+      const nvox = dims[0] * dims[1] * dims[2];
+      for (const [name, cand] of [
+        ['every voxel', Int32Array.from({ length: nvox }, (_, i) => i)],
+        ['a sparse mask', Int32Array.from(Array.from({ length: nvox }, (_, i) => i).filter(() => rnd() < 0.6))],
+      ] as const) {
+        const j = job(paths, x, cand, dims);
+        const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
+        const native = loadNativeFit();
+        assert.ok(native);
+        for (const mode of ['unmap', 'batched'])
+          for (const ranges of [1, 2]) {
+            addon.mapRelease(mode);
+            const { totals } = createMergeOrder([j.layout]);
+            const [rj] = rangeJobs([j], headers, totals);
+            for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, PASS_SCANS, 0);
+            assertSameSums(totals[0], read.sums, `${name}, released by ${mode}, ${ranges} ranges`);
+          }
+      }
+    } finally {
+      addon.mapRelease(before);
       cleanup();
     }
   },

@@ -55,8 +55,13 @@ export interface RangeJob {
   hashing?: { sizes: Float64Array; pieceAt: Float64Array; digests: Uint8Array };
 }
 
-/** Bytes of scan files each thread keeps mapped at once (a window per scan behind the voxels being summed). */
-const MAPPED_BUDGET = 128 << 20;
+/**
+ * Bytes of scan files each thread keeps mapped at once behind the voxels being summed: a window per scan
+ * of a pass (mappedWindow). On top of it each scan has the bytes the current span reads mapped (its
+ * voxels and their +z neighbours' slice), as the kernel faults them in (in pieces of up to the page
+ * cache's folios).
+ */
+export const MAPPED_BUDGET = 128 << 20;
 /** The longest scan path (bytes of UTF-8) the native driver takes; a longer one takes the read path. */
 const MAX_PATH_BYTES = 4095;
 /** Voxels summed over a chunk of scans at a time (whole blocks): their sums stay in cache, each scan is read in runs. */
@@ -154,13 +159,32 @@ export function voxelRange(nCand: number, t: number, ranges: number): [number, n
  * Scans summed in one pass over a range (whole chunks): the files mapped at once, and so the memory a
  * pass maps (a window and the +z neighbours' slice per scan), stay bounded for any number of scans.
  */
-const PASS_SCANS = 16 * FIT_CHUNK;
+export const PASS_SCANS = 16 * FIT_CHUNK;
+
+/**
+ * Bytes of each file kept mapped behind the voxels being summed, in a pass of `scans` scans: the budget
+ * shared between them (so a pass's windows add up to at most MAPPED_BUDGET), at least 64 KiB and at
+ * most 8 MiB. The native driver releases a file's bytes below the window all scans at once (one TLB
+ * flush, native/vbm_map.c vbm_release_below).
+ */
+export function mappedWindow(scans: number): number {
+  return Math.min(8 << 20, Math.max(64 << 10, Math.floor(MAPPED_BUDGET / scans)));
+}
 
 /**
  * Sum range t of `ranges` of the job's voxels into its totals (native fitRange, in passes of at most
- * PASS_SCANS scans, each continuing the totals in chunk order), naming a short or odd file.
+ * PASS_SCANS scans, each continuing the totals in chunk order), naming a short or odd file. `window`:
+ * bytes of each file kept mapped behind the voxels being summed (mappedWindow's; a test's smaller one
+ * makes the driver release bytes at every span).
  */
-export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: number, passScans = PASS_SCANS): void {
+export function sumRange(
+  native: NativeFit,
+  job: RangeJob,
+  t: number,
+  ranges: number,
+  passScans = PASS_SCANS,
+  window?: number,
+): void {
   const [r0, r1] = voxelRange(job.cand.length, t, ranges);
   if (r0 >= r1 || !native.fitRange) return;
   const s = job.totals;
@@ -171,7 +195,6 @@ export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: nu
   for (let p0 = 0; p0 < m; p0 += pass) {
     const p1 = Math.min(m, p0 + pass);
     const paths = job.paths.slice(p0, p1);
-    const window = Math.min(8 << 20, Math.max(64 << 10, MAPPED_BUDGET / paths.length));
     const hs = job.hashing;
     try {
       native.fitRange(
@@ -193,7 +216,7 @@ export function sumRange(native: NativeFit, job: RangeJob, t: number, ranges: nu
         s.ryy,
         s.rxty,
         job.stats.subarray(4 * nBlocks * p0, 4 * nBlocks * p1),
-        window,
+        window ?? mappedWindow(paths.length),
         SPAN,
         p0 > 0,
         hs?.sizes.subarray(p0, p1),
