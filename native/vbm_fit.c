@@ -707,6 +707,19 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
     for (size_t i = 0; i < n; i++) total[i] = total[i] + a[i];
 }
 
+/* Scan s's path (fitRange's `paths`) into `path` (4097 bytes, UTF-8); false, with a JS error thrown, if it is
+   not a string of at most 4095 bytes. */
+static bool scan_path(napi_env env, napi_value paths, uint32_t s, char *path) {
+  napi_value v;
+  size_t plen;
+  if (napi_get_element(env, paths, s, &v) != napi_ok ||
+      napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
+    napi_throw_error(env, NULL, "fitRange: paths must be strings");
+    return false;
+  }
+  return true;
+}
+
 /* vbm_pieces_read of bytes [*hashed, to) of the file at `path`; false (with why) if it cannot be read or ended first. */
 static bool hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
                       uint8_t *digests, char *why, size_t whyLen) {
@@ -892,12 +905,8 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   if (hiIdx > nvox - 1) hiIdx = nvox - 1;
   bool err = false;
   for (uint32_t s = 0; s < nScans && !err; s++) {
-    napi_value v;
-    size_t plen;
     char why[256];
-    if (napi_get_element(env, argv[0], s, &v) != napi_ok ||
-        napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
-      napi_throw_error(env, NULL, "fitRange: paths must be strings");
+    if (!scan_path(env, argv[0], s, path)) {
       err = true;
       break;
     }
@@ -1038,14 +1047,8 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
        candidate's +z neighbour and any trailing bytes), read and hashed */
     for (uint32_t s = 0; hashing && s < nScans; s++) {
       if (hashed[s] >= hashHi[s]) continue;
-      napi_value v;
-      size_t plen;
       char why[256];
-      if (napi_get_element(env, argv[0], s, &v) != napi_ok ||
-          napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
-        napi_throw_error(env, NULL, "fitRange: paths must be strings");
-        break;
-      }
+      if (!scan_path(env, argv[0], s, path)) break;
       if (!hash_read(hp, s, path, &hashed[s], hashHi[s], hsize[s], (uint8_t *)digestsP + 8 * pieceAt[s], why,
                      sizeof why)) {
         char msg[300];
