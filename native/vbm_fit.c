@@ -720,20 +720,28 @@ static bool scan_path(napi_env env, napi_value paths, uint32_t s, char *path) {
   return true;
 }
 
-/* vbm_pieces_read of bytes [*hashed, to) of the file at `path`; false (with why) if it cannot be read or ended first. */
-static bool hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
-                      uint8_t *digests, char *why, size_t whyLen) {
+/*
+ * vbm_pieces_read of bytes [*hashed, to) of the file at `path`: VBM_MAP_OK, VBM_MAP_CHANGED if it ended
+ * first (shorter than when the fit began), VBM_MAP_FAILED if it cannot be opened or read (with why).
+ */
+static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
+                     uint8_t *digests, char *why, size_t whyLen) {
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
-    return false;
+    return VBM_MAP_FAILED;
   }
   const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, size, digests);
+  const int e = errno;
   close(fd);
-  if (!ok)
-    snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
-             (unsigned long long)*hashed, (unsigned long long)size);
-  return ok;
+  if (ok) return VBM_MAP_OK;
+  if (e) {
+    snprintf(why, whyLen, "cannot read it at byte %llu (%s)", (unsigned long long)*hashed, strerror(e));
+    return VBM_MAP_FAILED;
+  }
+  snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
+           (unsigned long long)*hashed, (unsigned long long)size);
+  return VBM_MAP_CHANGED;
 }
 
 /*
@@ -932,12 +940,10 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
         r = VBM_MAP_CHANGED;
       }
       const uint64_t lo = base + 4 * (uint64_t)loIdx;
-      if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi &&
-          !hash_read(hp, s, path, &hashed[s], lo < hHi ? lo : hHi, size, (uint8_t *)digestsP + 8 * pieceAt[s], why,
-                     sizeof why)) {
-        vbm_unmap(&maps[s]);
-        r = VBM_MAP_CHANGED;
-      }
+      if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi)
+        r = hash_read(hp, s, path, &hashed[s], lo < hHi ? lo : hHi, size, (uint8_t *)digestsP + 8 * pieceAt[s], why,
+                      sizeof why);
+      if (r != VBM_MAP_OK) vbm_unmap(&maps[s]);
     }
     if (r != VBM_MAP_OK) {
       char msg[300];
@@ -1049,11 +1055,12 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       if (hashed[s] >= hashHi[s]) continue;
       char why[256];
       if (!scan_path(env, argv[0], s, path)) break;
-      if (!hash_read(hp, s, path, &hashed[s], hashHi[s], hsize[s], (uint8_t *)digestsP + 8 * pieceAt[s], why,
-                     sizeof why)) {
+      const int r = hash_read(hp, s, path, &hashed[s], hashHi[s], hsize[s], (uint8_t *)digestsP + 8 * pieceAt[s],
+                              why, sizeof why);
+      if (r != VBM_MAP_OK) {
         char msg[300];
         snprintf(msg, sizeof msg, "%u:%s", s, why);
-        napi_throw_error(env, "VBM_CHANGED_FILE", msg);
+        napi_throw_error(env, r == VBM_MAP_CHANGED ? "VBM_CHANGED_FILE" : "VBM_MAP_FAILED", msg);
         break;
       }
     }

@@ -94,6 +94,7 @@ bool vbm_pieces_read(vbm_pieces *p, uint32_t f, int fd, uint64_t *hashed, uint64
     const size_t want = to - at < READ_BYTES ? (size_t)(to - at) : READ_BYTES;
     const ssize_t got = pread(fd, p->buf, want, (off_t)at);
     if (got < 0 && errno == EINTR) continue;
+    if (got == 0) errno = 0;
     if (got <= 0) return false;
     vbm_pieces_advance(p, f, p->buf - at, hashed, at + (uint64_t)got, size, digests);
   }

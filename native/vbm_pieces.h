@@ -35,7 +35,7 @@ void vbm_pieces_advance(vbm_pieces *p, uint32_t f, const uint8_t *file0, uint64_
 /*
  * vbm_pieces_advance over bytes [*hashed, to) of file `f` read from `fd` (pread, through a buffer that
  * stays in cache), for the bytes of a file that no mapping holds. False when the file ended first
- * (*hashed then says where).
+ * (errno 0) or a read failed (errno says why); *hashed then says where.
  */
 bool vbm_pieces_read(vbm_pieces *p, uint32_t f, int fd, uint64_t *hashed, uint64_t to, uint64_t size, uint8_t *digests);
 
