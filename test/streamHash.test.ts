@@ -3,7 +3,9 @@
  * come from the fit's stream, and must equal the content hash (piecewise XXH3) of each file
  * computed here by another implementation (hash-wasm);
  * a later run decides from size, mtime and inode (cached), hashes a scan whose mtime changed but
- * content did not (still cached), and re-estimates when a scan's content changed.
+ * content did not (still cached), and re-estimates when a scan's content changed. Folders whose records an
+ * earlier vbm wrote (SHA-256, or the whole-file XXH3-64 of the vbm before the piecewise hash) keep their
+ * cached stages, and permute still checks their scans against them.
  */
 import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
@@ -13,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { pieceHashReference } from './support/xxh3.js';
+import { pieceHashReference, xxh3Reference } from './support/xxh3.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
 import { readVolume } from '../src/node/nifti/read.js';
 import { VBM_CLI } from './support/cli.js';
@@ -61,43 +63,50 @@ test('vbm run hashes scans while the fit streams them; later runs decide from si
   }
 });
 
-test('a folder whose records an earlier vbm wrote with SHA-256 stays cached, and permute still checks its scans', () => {
+/**
+ * A folder whose records an earlier vbm wrote with another content hash (`digestOf`, computed here by
+ * node:crypto or hash-wasm): its outputs are still checked against those digests (the stages stay cached),
+ * `vbm show` names the hash, and permute checks the scans against model.json's digests (a changed scan
+ * is refused). `format1`: model.json of format 1, whose scans carry `sha256`.
+ */
+function oldRecordsStayValid(digestOf: (bytes: Uint8Array) => string, format1: boolean, shown: RegExp): void {
   const { dir, cleanup } = tempDir();
   try {
     const { design } = writeStudy(dir, { n: 8, dims: [12, 14, 12], voxelMm: 10, noiseFwhmMm: 16, seed: 6 });
     const out = join(dir, 'out');
     const args = ['run', design, '--mask', join(dir, 'mask.nii'), '--out', out, '--contrast', 'T:age'];
     assert.equal(vbm(...args).status, 0);
-    // the records as vbm wrote them before XXH3: SHA-256 digests, model.json format 1 with `sha256`
-    const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
+    // the records as the earlier vbm wrote them: its digests of the outputs and of the scans
+    const old = (p: string): string => digestOf(readFileSync(p));
     const stagesPath = join(out, 'vbm-stages.json');
     const stages = JSON.parse(readFileSync(stagesPath, 'utf8')) as {
       stages: Record<string, { outputs: Record<string, string> }>;
     };
     for (const st of Object.values(stages.stages))
-      for (const f of Object.keys(st.outputs)) if (f !== 'model.json') st.outputs[f] = sha(join(out, f));
+      for (const f of Object.keys(st.outputs)) if (f !== 'model.json') st.outputs[f] = old(join(out, f));
     const modelPath = join(out, 'model.json');
     const model = JSON.parse(readFileSync(modelPath, 'utf8')) as {
       formatVersion: number;
       scans: { path: string; hash?: string; sha256?: string }[];
     };
-    model.formatVersion = 1;
+    if (format1) model.formatVersion = 1;
     for (const s of model.scans) {
       delete s.hash;
-      s.sha256 = sha(s.path);
+      if (format1) s.sha256 = old(s.path);
+      else s.hash = old(s.path);
     }
     writeFileSync(modelPath, JSON.stringify(model, null, 1) + '\n');
-    stages.stages.contrasts.outputs['model.json'] = sha(modelPath);
+    stages.stages.contrasts.outputs['model.json'] = old(modelPath);
     writeFileSync(stagesPath, JSON.stringify(stages, null, 1) + '\n');
     const again = vbm(...args);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stderr, /^estimate: cached/m);
     assert.match(again.stderr, /^contrasts: cached/m);
-    assert.match(vbm('show', out).stdout, / sha256 [0-9a-f]{12}/);
+    assert.match(vbm('show', out).stdout, shown);
     const permute = ['permute', out, '--contrast', '1', '--permutations', '20', '--workers', '0'];
     const ok = vbm(...permute);
     assert.equal(ok.status, 0, ok.stderr);
-    // a scan changed after the fit: its SHA-256 no longer matches model.json, and permute says so
+    // a scan changed after the fit: its digest no longer matches model.json, and permute says so
     const files = model.scans.map((s) => s.path);
     const v = readVolume(files[2]);
     v.data[v.data.length >> 1] += 0.5;
@@ -108,4 +117,18 @@ test('a folder whose records an earlier vbm wrote with SHA-256 stays cached, and
   } finally {
     cleanup();
   }
-});
+}
+
+test('a folder whose records an earlier vbm wrote with SHA-256 stays cached, and permute still checks its scans', () =>
+  oldRecordsStayValid((b) => createHash('sha256').update(b).digest('hex'), true, / sha256 [0-9a-f]{12}/));
+
+test('a folder whose records vbm wrote with whole-file XXH3-64 stays cached, and permute still checks its scans', () =>
+  oldRecordsStayValid(
+    (b) => {
+      const d = xxh3Reference(b);
+      assert.equal(d.length, 16);
+      return d;
+    },
+    false,
+    / xxh3 [0-9a-f]{12}/,
+  ));
