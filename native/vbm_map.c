@@ -31,6 +31,7 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
   m->len = 0;
   m->start = 0;
   m->size = 0;
+  m->freed = 0;
   if (lo >= hi || hi > need) {
     snprintf(why, whyLen, "bytes %llu-%llu lie outside the %llu bytes of voxel data", (unsigned long long)lo,
              (unsigned long long)hi, (unsigned long long)need);
