@@ -94,8 +94,8 @@ export async function streamGroupSums(
 
 /**
  * The sums with the threads splitting the voxels (fitRanges.ts): `workers` ranges (one in this thread
- * for 0), each hashing its share of the files and summing its voxels into the shared totals; then
- * each scan's report, in scan order.
+ * for 0), each summing its voxels into the shared totals and hashing its pieces of the files (or, with
+ * an addon built without XXH3, its share of the files whole); then each scan's report, in scan order.
  */
 async function streamRangeSums(
   jobs: FitJob[],

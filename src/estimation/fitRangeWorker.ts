@@ -1,7 +1,9 @@
 /**
  * The fit's work module when the threads split the voxels (fitRanges.ts): a thread is handed one
- * range, hashes its share of the scans' files (a note per file), then sums its voxels over all the
- * scans into the shared totals. Nothing but the notes goes back to the calling thread.
+ * range and sums its voxels over all the scans into the shared totals, hashing its pieces of the
+ * scans' files into the shared digests as it reads them; only with an addon built without XXH3 does
+ * it first read and hash its share of the files whole (a note per file). Nothing but the notes goes
+ * back to the calling thread.
  */
 import type { WorkModule } from '../work.js';
 import { type RangeJob, runRange } from './fitRanges.js';
