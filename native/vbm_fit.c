@@ -1254,6 +1254,9 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_value yes;
   napi_get_boolean(env, vbm_pieces_available(), &yes);
   napi_set_named_property(env, exports, "fitRangeHashes", yes);
+  napi_value pieceBytes;
+  napi_create_uint32(env, (uint32_t)VBM_PIECE_BYTES, &pieceBytes);
+  napi_set_named_property(env, exports, "fitRangePieceBytes", pieceBytes);
   napi_create_function(env, "mapRelease", NAPI_AUTO_LENGTH, js_map_release, NULL, &fn);
   napi_set_named_property(env, exports, "mapRelease", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);

@@ -4,6 +4,7 @@
  * none and the WebAssembly kernel (or the JavaScript one) runs. The native kernel works on the WebAssembly accumulator's memory (accumulateWasm.ts).
  */
 import { loadAddon } from '../node/addon.js';
+import { PIECE_BYTES } from '../node/contentHash.js';
 import type { SmoothnessLoop } from './smoothness.js';
 
 /** The addon's fit functions (see native/vbm_fit.c for their arguments). */
@@ -52,7 +53,10 @@ export interface NativeFit {
     sizes?: Float64Array,
     digests?: Uint8Array,
   ): void;
-  /** Whether fitRange hashes the scans' pieces as it reads them (sizes, digests; the addon was built with XXH3). */
+  /**
+   * Whether fitRange hashes the scans' pieces as it reads them (sizes, digests): the addon was built with
+   * XXH3, and its pieces (fitRangePieceBytes, vbm_pieces.h) are node/contentHash.ts PIECE_BYTES.
+   */
   fitRangeHashes?: boolean;
   smoothness(
     dims: Int32Array,
@@ -112,7 +116,8 @@ export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
 export function loadNativeFit(): NativeFit | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
-  const addon = loadAddon() as (Partial<Omit<NativeFit, 'level'>> & { fitLevel?(): string }) | null;
+  const addon = loadAddon() as
+    (Partial<Omit<NativeFit, 'level'>> & { fitLevel?(): string; fitRangePieceBytes?: number }) | null;
   if (addon?.fitBatch && addon.fitMerge && addon.smoothness && addon.fitLevel)
     loaded = {
       level: addon.fitLevel(),
@@ -120,7 +125,7 @@ export function loadNativeFit(): NativeFit | null {
       fitMerge: addon.fitMerge,
       smoothness: addon.smoothness,
       fitRange: addon.fitRange,
-      fitRangeHashes: addon.fitRangeHashes === true,
+      fitRangeHashes: addon.fitRangeHashes === true && addon.fitRangePieceBytes === PIECE_BYTES,
     };
   return loaded;
 }
