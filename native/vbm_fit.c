@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "vbm_map.h"
 #include "vbm_pieces.h"
@@ -721,8 +722,9 @@ static bool scan_path(napi_env env, napi_value paths, uint32_t s, char *path) {
 }
 
 /*
- * vbm_pieces_read of bytes [*hashed, to) of the file at `path`: VBM_MAP_OK, VBM_MAP_CHANGED if it ended
- * first (shorter than when the fit began), VBM_MAP_FAILED if it cannot be opened or read (with why).
+ * vbm_pieces_read of bytes [*hashed, to) of the file at `path`: VBM_MAP_OK, VBM_MAP_CHANGED if it is no
+ * longer `size` bytes or ended first (changed since the fit began), VBM_MAP_FAILED if it cannot be opened
+ * or read (with why).
  */
 static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
                      uint8_t *digests, char *why, size_t whyLen) {
@@ -730,6 +732,14 @@ static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *has
   if (fd < 0) {
     snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
     return VBM_MAP_FAILED;
+  }
+  /* opened again by its name: another size is another file (replaced, grown or cut since the fit began) */
+  struct stat st;
+  if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != size) {
+    snprintf(why, whyLen, "the file is %llu bytes, not the %llu it had when vbm began the fit",
+             (unsigned long long)st.st_size, (unsigned long long)size);
+    close(fd);
+    return VBM_MAP_CHANGED;
   }
   const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, size, digests);
   const int e = errno;
