@@ -722,26 +722,30 @@ static bool scan_path(napi_env env, napi_value paths, uint32_t s, char *path) {
 }
 
 /*
- * vbm_pieces_read of bytes [*hashed, to) of the file at `path`: VBM_MAP_OK, VBM_MAP_CHANGED if it is no
- * longer `size` bytes or ended first (changed since the fit began), VBM_MAP_FAILED if it cannot be opened
- * or read (with why).
+ * vbm_pieces_read of bytes [*hashed, to) of the file at `path`, which `m` mapped: VBM_MAP_OK, VBM_MAP_CHANGED
+ * if it is no longer that file of m->size bytes (replaced, grown or cut since) or it ended first,
+ * VBM_MAP_FAILED if it cannot be opened or read (with why).
  */
-static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *hashed, uint64_t to, uint64_t size,
+static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, const vbm_map *m, uint64_t *hashed, uint64_t to,
                      uint8_t *digests, char *why, size_t whyLen) {
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
     return VBM_MAP_FAILED;
   }
-  /* opened again by its name: another size is another file (replaced, grown or cut since the fit began) */
+  /* opened again by its name: another inode or size is another file than the one mapped */
   struct stat st;
-  if (fstat(fd, &st) == 0 && (uint64_t)st.st_size != size) {
-    snprintf(why, whyLen, "the file is %llu bytes, not the %llu it had when vbm began the fit",
-             (unsigned long long)st.st_size, (unsigned long long)size);
+  if (fstat(fd, &st) == 0 && ((uint64_t)st.st_size != m->size || (uint64_t)st.st_dev != m->dev ||
+                              (uint64_t)st.st_ino != m->ino)) {
+    if ((uint64_t)st.st_size != m->size)
+      snprintf(why, whyLen, "the file is %llu bytes, not the %llu it had when vbm began the fit",
+               (unsigned long long)st.st_size, (unsigned long long)m->size);
+    else
+      snprintf(why, whyLen, "the file was replaced by another since vbm began the fit");
     close(fd);
     return VBM_MAP_CHANGED;
   }
-  const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, size, digests);
+  const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, m->size, digests);
   const int e = errno;
   close(fd);
   if (ok) return VBM_MAP_OK;
@@ -750,7 +754,7 @@ static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, uint64_t *has
     return VBM_MAP_FAILED;
   }
   snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
-           (unsigned long long)*hashed, (unsigned long long)size);
+           (unsigned long long)*hashed, (unsigned long long)m->size);
   return VBM_MAP_CHANGED;
 }
 
@@ -951,8 +955,8 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       }
       const uint64_t lo = base + 4 * (uint64_t)loIdx;
       if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi)
-        r = hash_read(hp, s, path, &hashed[s], lo < hHi ? lo : hHi, size, (uint8_t *)digestsP + 8 * pieceAt[s], why,
-                      sizeof why);
+        r = hash_read(hp, s, path, &maps[s], &hashed[s], lo < hHi ? lo : hHi, (uint8_t *)digestsP + 8 * pieceAt[s],
+                      why, sizeof why);
       if (r != VBM_MAP_OK) vbm_unmap(&maps[s]);
     }
     if (r != VBM_MAP_OK) {
@@ -1065,7 +1069,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       if (hashed[s] >= hashHi[s]) continue;
       char why[256];
       if (!scan_path(env, argv[0], s, path)) break;
-      const int r = hash_read(hp, s, path, &hashed[s], hashHi[s], hsize[s], (uint8_t *)digestsP + 8 * pieceAt[s],
+      const int r = hash_read(hp, s, path, &maps[s], &hashed[s], hashHi[s], (uint8_t *)digestsP + 8 * pieceAt[s],
                               why, sizeof why);
       if (r != VBM_MAP_OK) {
         char msg[300];

@@ -32,6 +32,8 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
   m->start = 0;
   m->size = 0;
   m->freed = 0;
+  m->dev = 0;
+  m->ino = 0;
   if (lo >= hi || hi > need) {
     snprintf(why, whyLen, "bytes %llu-%llu lie outside the %llu bytes of voxel data", (unsigned long long)lo,
              (unsigned long long)hi, (unsigned long long)need);
@@ -49,6 +51,8 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
     return VBM_MAP_FAILED;
   }
   m->size = (uint64_t)st.st_size;
+  m->dev = (uint64_t)st.st_dev;
+  m->ino = (uint64_t)st.st_ino;
   if ((uint64_t)st.st_size < need) {
     snprintf(why, whyLen, "the file is %llu bytes but its header claims %llu", (unsigned long long)st.st_size,
              (unsigned long long)need);

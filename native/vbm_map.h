@@ -12,6 +12,8 @@ typedef struct {
   size_t len;     /* bytes mapped */
   uint64_t start; /* file offset of map[0] (a multiple of the page size) */
   uint64_t size;  /* the file's size when it was opened (0 when it could not be taken) */
+  uint64_t dev;   /* its device and inode then (0 when they could not be taken) */
+  uint64_t ino;
   uint64_t freed; /* file offset below which vbm_release_below has released the pages (>= start) */
 } vbm_map;
 
