@@ -1,4 +1,4 @@
-import { nativeSmoothnessLoop } from './nativeFit.js';
+import { nativePostKernel, nativeSmoothnessLoop } from './nativeFit.js';
 import { availableParallelism } from 'node:os';
 import { readHeadersOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
@@ -141,6 +141,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     UFp: opts.UFp,
     lap,
     shared: onThreads,
+    postKernel: nativePostKernel(),
   });
   // 6. the smoothness, on a worker thread when every array it reads is shared
   const input = solved.smoothness;

@@ -5,6 +5,7 @@
  */
 import { loadAddon } from '../node/addon.js';
 import type { SmoothnessLoop } from './smoothness.js';
+import type { PostKernel } from './postKernel.js';
 
 /** The addon's fit functions (see native/vbm_fit.c for their arguments). */
 export interface NativeFit {
@@ -105,6 +106,28 @@ export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
       out,
     );
     return [out[0], out[1], out[2], out[3], out[4]];
+  };
+}
+
+/**
+ * The loops after the fit in C (native/vbm_post.c: the same bits as the JavaScript ones), or
+ * undefined where the addon lacks them (or VBM_FIT_KERNEL says `wasm` or `js`, as for the smoothness).
+ */
+export function nativePostKernel(): PostKernel | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  if (choice === 'wasm' || choice === 'js') return undefined;
+  const addon = loadAddon() as Partial<{
+    postSolve: PostKernel['solve'];
+    postContrastT: PostKernel['contrastT'];
+    postContrastF: PostKernel['contrastF'];
+    postSpread: PostKernel['spread'];
+  }> | null;
+  if (!addon?.postSolve || !addon.postContrastT || !addon.postContrastF || !addon.postSpread) return undefined;
+  return {
+    solve: addon.postSolve,
+    contrastT: addon.postContrastT,
+    contrastF: addon.postContrastF,
+    spread: addon.postSpread,
   };
 }
 

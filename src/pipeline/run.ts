@@ -24,6 +24,7 @@ import {
 } from './modelRecord.js';
 import { ImageBuffers, stageImageJobs } from './outputs.js';
 import { contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
+import { nativePostKernel } from '../estimation/nativeFit.js';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -110,19 +111,21 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   try {
     mkdirSync(dir, { recursive: true });
     const buffers = new ImageBuffers();
-    await stageImageJobs(dir, estimateImageJobs(solved, design.columns), staged, buffers);
+    // the addon's loops for the contrasts and the images when it has them (the same bytes)
+    const kernel = nativePostKernel();
+    await stageImageJobs(dir, estimateImageJobs(solved, design.columns, kernel), staged, buffers);
     const tc = performance.now();
-    const maps = contrasts.map((c) => contrastMaps(solved, c));
+    const maps = contrasts.map((c) => contrastMaps(solved, c, kernel));
     const contrastMs = performance.now() - tc;
     const contrastFiles: { effect: string; stat: string }[] = [];
     for (const m of maps) {
-      const { effect, stat } = contrastImageJobs(solved, m);
+      const { effect, stat } = contrastImageJobs(solved, m, kernel);
       await stageImageJobs(dir, [effect, stat], staged, buffers);
       contrastFiles.push({ effect: effect.name, stat: stat.name });
     }
     const { smoothness, resels } = await fitted.smoothness;
     const fit = withSmoothness(solved, smoothness);
-    await stageImageJobs(dir, [rpvImageJob(fit)], staged, buffers);
+    await stageImageJobs(dir, [rpvImageJob(fit, kernel)], staged, buffers);
     const vs = voxelSizes(fit.affine);
     const record: ModelRecord = {
       format: MODEL_FORMAT,
