@@ -16,6 +16,9 @@
  *   postSpread(vox: Int32Array m, values: Float64Array, stride, offset, outside,
  *              out: Float32Array | Float64Array)
  *     out = outside everywhere, then out[vox[k]] = values[k stride + offset].
+ *   postMaskCounts(mask: Uint8Array nx*ny*nz, nx, ny, nz, out: Float64Array 8)
+ *     the mask's voxels, edges, faces and cubes behind the resel counts (inference/resels.ts):
+ *     [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] (whole numbers: the same wherever they are counted).
  */
 #include <math.h>
 #include <node_api.h>
@@ -218,6 +221,56 @@ static napi_value js_post_spread(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_post_mask_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5)
+    return post_fail(env, "postMaskCounts: 5 arguments expected");
+  void *mask, *out;
+  size_t lmask, lout;
+  uint32_t nx, ny, nz;
+  if (!post_typed(env, argv[0], napi_uint8_array, &mask, &lmask) ||
+      !post_typed(env, argv[4], napi_float64_array, &out, &lout))
+    return post_fail(env, "postMaskCounts: typed arrays expected");
+  if (!post_u32(env, argv[1], &nx) || !post_u32(env, argv[2], &ny) || !post_u32(env, argv[3], &nz))
+    return post_fail(env, "postMaskCounts: arguments");
+  const size_t nxy = (size_t)nx * ny;
+  if (lmask < nxy * nz || lout != 8) return post_fail(env, "postMaskCounts: arrays of the wrong size");
+  const uint8_t *m = mask;
+  uint64_t P = 0, Ex = 0, Ey = 0, Ez = 0, Fxy = 0, Fxz = 0, Fyz = 0, C = 0;
+  for (size_t z = 0; z < nz; z++)
+    for (size_t y = 0; y < ny; y++)
+      for (size_t x = 0; x < nx; x++) {
+        const size_t o = x + nx * y + nxy * z;
+        if (!m[o]) continue;
+        P++;
+        const int mx = x > 0 && m[o - 1];
+        const int my = y > 0 && m[o - nx];
+        const int mz = z > 0 && m[o - nxy];
+        const int mxy = x > 0 && y > 0 && m[o - 1 - nx];
+        const int mxz = x > 0 && z > 0 && m[o - 1 - nxy];
+        const int myz = y > 0 && z > 0 && m[o - nx - nxy];
+        const int mxyz = x > 0 && y > 0 && z > 0 && m[o - 1 - nx - nxy];
+        Ex += mx;
+        Ey += my;
+        Ez += mz;
+        Fxy += mx && my && mxy;
+        Fxz += mx && mz && mxz;
+        Fyz += my && mz && myz;
+        C += mx && my && mz && mxy && mxz && myz && mxyz;
+      }
+  double *o = out;
+  o[0] = (double)P;
+  o[1] = (double)Ex;
+  o[2] = (double)Ey;
+  o[3] = (double)Ez;
+  o[4] = (double)Fxy;
+  o[5] = (double)Fxz;
+  o[6] = (double)Fyz;
+  o[7] = (double)C;
+  return NULL;
+}
+
 void vbm_post_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "postSolve", NAPI_AUTO_LENGTH, js_post_solve, NULL, &fn);
@@ -228,4 +281,6 @@ void vbm_post_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "postContrastF", fn);
   napi_create_function(env, "postSpread", NAPI_AUTO_LENGTH, js_post_spread, NULL, &fn);
   napi_set_named_property(env, exports, "postSpread", fn);
+  napi_create_function(env, "postMaskCounts", NAPI_AUTO_LENGTH, js_post_mask_counts, NULL, &fn);
+  napi_set_named_property(env, exports, "postMaskCounts", fn);
 }

@@ -5,7 +5,9 @@
  * float64 operations in the same order, so the tolerance is zero: the same bits, compared as
  * bytes, on random sums for several numbers of columns, with voxels whose ResSS comes out negative
  * (clamped to 0), voxels with ResMS 0 (T and F infinite, or 0/0 = NaN where the effect is 0), a
- * rank-deficient F contrast, and a spread into buffers holding garbage. A whole run with the native
+ * rank-deficient F contrast, and a spread into buffers holding garbage. The resel counts' mask loop
+ * (whole numbers) against the JavaScript loop on random masks touching the grid's faces, and
+ * against the closed form of a box (R0 = 1, its edges, faces and cubes). A whole run with the native
  * loops and one with the JavaScript loops (VBM_FIT_KERNEL=js) then write the same image bytes.
  */
 import { test } from 'node:test';
@@ -13,7 +15,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { nativePostKernel } from '../src/estimation/nativeFit.js';
+import { nativeMaskCounter, nativePostKernel } from '../src/estimation/nativeFit.js';
+import { reselCounts } from '../src/inference/resels.js';
 import { solveFromSums } from '../src/estimation/nonSphericity.js';
 import { contrastMaps } from '../src/estimation/contrastMaps.js';
 import { spreadStrided } from '../src/estimation/images.js';
@@ -210,4 +213,29 @@ test('the native loops and the JavaScript loops write the same images for a whol
   assert.equal(images.length, 3 + 3 + 3 * 2);
   for (const f of images)
     assert.ok(readFileSync(join(dir, 'native', f)).equals(readFileSync(join(dir, 'js', f))), `${f}: the same bytes`);
+});
+
+test('the native mask counts give the JavaScript resel counts (random masks, a box in closed form)', (t) => {
+  const counter = nativeMaskCounter();
+  if (!counter) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  const rng = new Rng(17);
+  const dims: [number, number, number] = [13, 11, 9];
+  const nv = dims[0] * dims[1] * dims[2];
+  const fwhm = [2.5, 3, 1.75];
+  for (const density of [0.3, 0.7, 0.95, 1]) {
+    const mask = Uint8Array.from({ length: nv }, () => (rng.uniform() < density ? 1 : 0));
+    assert.deepEqual(reselCounts(mask, dims, fwhm, counter), reselCounts(mask, dims, fwhm), `density ${density}`);
+  }
+  // a 5 x 4 x 3 box inside the grid: P = 60, E = (4*4*3, 5*3*3, 5*4*2), F = (4*3*3, 4*4*2, 5*3*2), C = 4*3*2
+  const box = new Uint8Array(nv);
+  for (let z = 2; z < 5; z++) for (let y = 1; y < 5; y++) for (let x = 3; x < 8; x++) box[x + 13 * (y + 11 * z)] = 1;
+  const [rx, ry, rz] = fwhm.map((f) => 1 / f);
+  const [R0, R1, R2, R3] = reselCounts(box, dims, fwhm, counter);
+  assert.equal(R0, 1, 'the Euler characteristic of a box');
+  assert.equal(R1, (48 - 36 - 32 + 24) * rx + (45 - 36 - 30 + 24) * ry + (40 - 32 - 30 + 24) * rz);
+  assert.equal(R2, (36 - 24) * rx * ry + (32 - 24) * rx * rz + (30 - 24) * ry * rz);
+  assert.equal(R3, 24 * rx * ry * rz);
 });
