@@ -21,18 +21,22 @@ export interface ContrastMaps {
  * recomputed later from the saved beta_*.nii are identical.
  *   T = c'b / sqrt(ResMS * c'Bc),  B = pinv(X'X)
  *   F = (ESS / r) / ResMS,  ESS = (Cb)' pinv(C B C') (Cb),  r = rank(C B C')
- * `kernel`, when given, runs the voxel loops (the native addon's: the same bits).
+ * `kernel`, when given, runs the voxel loops (the native addon's: the same bits). `into`, when
+ * given, receives the maps (one value per analysed voxel each; e.g. arrays reused from contrast to
+ * contrast once the previous one's images are encoded); otherwise they are new arrays.
  */
 export function contrastMaps(
   fit: Omit<FittedModel, 'smoothness'>,
   contrast: Contrast,
   kernel?: PostKernel,
+  into?: { effect: Float64Array; stat: Float64Array },
 ): ContrastMaps {
   const { p, beta, resMS } = fit;
   const m = fit.vox.length;
   const C = contrast.weights;
-  const effect = new Float64Array(m);
-  const stat = new Float64Array(m);
+  invariant(!into || (into.effect.length === m && into.stat.length === m), 'contrast maps: one value per voxel');
+  const effect = into?.effect ?? new Float64Array(m);
+  const stat = into?.stat ?? new Float64Array(m);
   // sizes checked once; the per-voxel reads say `?? NaN` for the type checker only
   invariant(beta.length === m * p && resMS.length === m, 'contrast maps: p betas and a ResMS per voxel');
   invariant(
