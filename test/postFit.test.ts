@@ -175,3 +175,52 @@ test('images encoded into the buffer of an image already written are the bytes o
     cleanup();
   }
 });
+
+test('images are staged with at most IMAGES_IN_FLIGHT writes at once, buffers going round, the same bytes', async () => {
+  const { ImageBuffers, IMAGES_IN_FLIGHT, stageImageJobs } = await import('../src/pipeline/outputs.js');
+  const { estimateImageJobs } = await import('../src/estimation/images.js');
+  const { dir, cleanup } = tempDir();
+  try {
+    const design = writeScans(dir, 12);
+    const res = await runAnalysis({
+      design,
+      out: join(dir, 'out'),
+      covariates: ['age'],
+      contrasts: [],
+      workers: 0,
+    });
+    const jobs = estimateImageJobs(res.fit, ['mean', 'age']);
+    // a stand-in for StagedFiles whose writes finish later: counts the writes under way
+    let writing = 0;
+    let most = 0;
+    const written = new Map<string, Buffer>();
+    const buffersSeen = new Set<ArrayBufferLike>();
+    const staged = {
+      write(path: string, bytes: Uint8Array, onWritten: () => void): void {
+        writing++;
+        most = Math.max(most, writing);
+        written.set(path, Buffer.from(bytes));
+        buffersSeen.add(bytes.buffer);
+        setTimeout(() => {
+          writing--;
+          onWritten();
+        }, 5);
+      },
+    };
+    await stageImageJobs(
+      join(dir, 'staged'),
+      jobs,
+      staged as unknown as import('../src/node/atomic.js').StagedFiles,
+      new ImageBuffers(),
+    );
+    assert.equal(written.size, jobs.length);
+    assert.ok(most <= IMAGES_IN_FLIGHT && most >= 1, `at most ${IMAGES_IN_FLIGHT} writes at once (saw ${most})`);
+    // beta_0001, beta_0002 (float32), ResMS (float64), mask: with 2 writes at once the mask's encoder
+    // allocates its own, and only the betas share a size; with fewer writes at once buffers go round
+    assert.ok(buffersSeen.size <= jobs.length);
+    for (const job of jobs)
+      assert.ok(written.get(join(dir, 'staged', job.name))?.equals(Buffer.from(job.encode())), `${job.name} bytes`);
+  } finally {
+    cleanup();
+  }
+});

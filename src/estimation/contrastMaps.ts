@@ -2,6 +2,7 @@ import type { Contrast } from '../model/contrasts.js';
 import { invariant, item } from '../errors.js';
 import { type Matrix, entry, matmul, pinv, rank, transpose } from '../model/linalg.js';
 import type { FittedModel } from './fitSolve.js';
+import type { PostKernel } from './postKernel.js';
 
 /** The estimated contrast maps over the analysed voxels. */
 export interface ContrastMaps {
@@ -20,13 +21,22 @@ export interface ContrastMaps {
  * recomputed later from the saved beta_*.nii are identical.
  *   T = c'b / sqrt(ResMS * c'Bc),  B = pinv(X'X)
  *   F = (ESS / r) / ResMS,  ESS = (Cb)' pinv(C B C') (Cb),  r = rank(C B C')
+ * `kernel`, when given, runs the voxel loops (the native addon's: the same bits). `into`, when
+ * given, receives the maps (one value per analysed voxel each; e.g. arrays reused from contrast to
+ * contrast once the previous one's images are encoded); otherwise they are new arrays.
  */
-export function contrastMaps(fit: Omit<FittedModel, 'smoothness'>, contrast: Contrast): ContrastMaps {
+export function contrastMaps(
+  fit: Omit<FittedModel, 'smoothness'>,
+  contrast: Contrast,
+  kernel?: PostKernel,
+  into?: { effect: Float64Array; stat: Float64Array },
+): ContrastMaps {
   const { p, beta, resMS } = fit;
   const m = fit.vox.length;
   const C = contrast.weights;
-  const effect = new Float64Array(m);
-  const stat = new Float64Array(m);
+  invariant(!into || (into.effect.length === m && into.stat.length === m), 'contrast maps: one value per voxel');
+  const effect = into?.effect ?? new Float64Array(m);
+  const stat = into?.stat ?? new Float64Array(m);
   // sizes checked once; the per-voxel reads say `?? NaN` for the type checker only
   invariant(beta.length === m * p && resMS.length === m, 'contrast maps: p betas and a ResMS per voxel');
   invariant(
@@ -36,6 +46,10 @@ export function contrastMaps(fit: Omit<FittedModel, 'smoothness'>, contrast: Con
   if (contrast.type === 'T') {
     const c = item(C, 0, 'T contrast rows');
     const varFactor = entry(matmul(matmul([c], fit.Bcov), transpose([c])), 0, 0);
+    if (kernel) {
+      kernel.contrastT(beta, resMS, p, Float64Array.from(c), varFactor, effect, stat);
+      return { contrast, effect, stat, df: [1, fit.df] };
+    }
     for (let k = 0; k < m; k++) {
       let con = 0;
       for (let j = 0; j < p; j++) con += (c[j] ?? NaN) * Math.fround(beta[k * p + j] ?? NaN);
@@ -52,6 +66,10 @@ export function contrastMaps(fit: Omit<FittedModel, 'smoothness'>, contrast: Con
   const q = C.length;
   const Cf = Float64Array.from(C.flat());
   const Mf = Float64Array.from(Minv.flat());
+  if (kernel) {
+    kernel.contrastF(beta, resMS, p, q, Cf, Mf, r, effect, stat);
+    return { contrast, effect, stat, df: [r, fit.df] };
+  }
   for (let k = 0; k < m; k++) {
     for (let i = 0; i < q; i++) {
       let s = 0;

@@ -1,4 +1,4 @@
-import { nativeSmoothnessLoop } from './nativeFit.js';
+import { nativeMaskCounter, nativePostKernel, nativeSmoothnessLoop } from './nativeFit.js';
 import { availableParallelism } from 'node:os';
 import { readHeadersOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
@@ -141,6 +141,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     UFp: opts.UFp,
     lap,
     shared: onThreads,
+    postKernel: nativePostKernel(),
   });
   // 6. the smoothness, on a worker thread when every array it reads is shared
   const input = solved.smoothness;
@@ -148,7 +149,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
   if (!onThreads || !arrays.every(isShared) || !isShared(solved.model.mask)) {
     const smoothness = estimateSmoothness(input, nativeSmoothnessLoop());
     lap('smoothness');
-    const resels = reselCounts(solved.model.mask, first.dims, smoothness.fwhmVox);
+    const resels = reselCounts(solved.model.mask, first.dims, smoothness.fwhmVox, nativeMaskCounter());
     return { model: solved.model, smoothness: Promise.resolve({ smoothness, resels }) };
   }
   return { model: solved.model, smoothness: smoothnessOnThread(input, solved.model.mask, timings) };

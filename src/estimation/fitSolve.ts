@@ -22,6 +22,7 @@ import {
   whiten,
 } from './nonSphericity.js';
 import type { FitItem, FitJob, ScanReport } from './scanFold.js';
+import type { PostKernel } from './postKernel.js';
 import type { ScanRef } from './scanList.js';
 import {
   type SmoothnessEstimate,
@@ -142,6 +143,8 @@ export interface SummedScans {
   lap?: (name: string) => void;
   /** The smoothness estimate's voxel loop (default: smoothness.ts's; the native addon has one). */
   smoothnessLoop?: SmoothnessLoop;
+  /** The solve's voxel loop (default: nonSphericity.ts solveFromSums's; the native addon has one). */
+  postKernel?: PostKernel;
   /**
    * Make the per-voxel arrays (mask, voxel lists, betas, ResSS, ResMS) on SharedArrayBuffers, so
    * that a worker thread can read them (the Node fit estimates the smoothness on one). Default: plain.
@@ -251,7 +254,7 @@ export function solveSummed(inp: SummedScans): SolvedModel {
   let Bcov = pinv(matmul(transpose(X), X));
   let trRV = design.n - design.rank;
   let df = trRV;
-  let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV, f64);
+  let { beta, rss, resMS } = solveFromSums(Bcov, sums, candOf, nCand, p, trRV, f64, inp.postKernel);
   let XS = [...subset].sort((a, b) => a - b).map((i) => item(X, i, 'design rows'));
   let nonSphericity: NonSphericity | undefined;
   if (groups && groupSums) {
@@ -277,7 +280,8 @@ export function solveSummed(inp: SummedScans): SolvedModel {
     Bcov = wh.Bcov;
     trRV = wh.trRV;
     df = wh.erdf;
-    ({ beta, rss, resMS } = solveFromSums(pinv(matmul(transpose(wh.WX), wh.WX)), wsums, candOf, nCand, p, trRV, f64));
+    const Bw = pinv(matmul(transpose(wh.WX), wh.WX));
+    ({ beta, rss, resMS } = solveFromSums(Bw, wsums, candOf, nCand, p, trRV, f64, inp.postKernel));
     sums.ryy = wsums.ryy;
     sums.rxty = wsums.rxty;
     XS = [...subset].sort((a, b) => a - b).map((i) => item(wh.WX, i, 'whitened design rows'));

@@ -8,6 +8,7 @@ import { type EncodeOptions, encodeNifti, encodeNiftiWith } from '../io/nifti/en
 import { voxelCount } from '../io/nifti/volume.js';
 import type { ContrastMaps } from './contrastMaps.js';
 import type { FittedModel } from './fitSolve.js';
+import type { PostKernel } from './postKernel.js';
 
 /** SPM12's output names. */
 export const imageName = {
@@ -59,6 +60,7 @@ function fillGrid(
 /**
  * out[vox[k]] = values[k * stride + offset] for every masked voxel k, `outside` at every other
  * voxel of `out`, whatever it held (e.g. one column of the voxel-major betas into a reused buffer).
+ * `kernel`, when given, does it (the native addon's loop: the same bytes).
  */
 export function spreadStrided(
   vox: Int32Array,
@@ -67,9 +69,14 @@ export function spreadStrided(
   offset: number,
   outside: number,
   out: Float32Array | Float64Array,
+  kernel?: PostKernel,
 ): void {
   const m = vox.length;
   invariant(values.length >= (m - 1) * stride + offset + 1 || m === 0, 'one value per masked voxel');
+  if (kernel) {
+    kernel.spread(vox, values, stride, offset, outside, out);
+    return;
+  }
   out.fill(outside);
   for (let k = 0; k < m; k++) out[vox[k] ?? -1] = values[k * stride + offset] ?? NaN;
 }
@@ -88,11 +95,12 @@ function gridImage(
   stride = 1,
   offset = 0,
   alloc?: (bytes: number) => ArrayBuffer,
+  kernel?: PostKernel,
 ): Uint8Array {
   return encodeNiftiWith(
     { dims: fit.dims, affine: fit.affine },
     { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
-    (out) => spreadStrided(fit.vox, values, stride, offset, outside, out),
+    (out) => spreadStrided(fit.vox, values, stride, offset, outside, out, kernel),
     alloc,
   );
 }
@@ -123,8 +131,12 @@ export function estimateImages(fit: Omit<FittedModel, 'smoothness'>, columns: st
   return estimateImageJobs(fit, columns).map((job) => ({ name: job.name, bytes: job.encode() }));
 }
 
-/** estimateImages, each image encoded when asked (see ImageJob). */
-export function estimateImageJobs(fit: Omit<FittedModel, 'smoothness'>, columns: string[]): ImageJob[] {
+/** estimateImages, each image encoded when asked (see ImageJob); `kernel` spreads the values (see spreadStrided). */
+export function estimateImageJobs(
+  fit: Omit<FittedModel, 'smoothness'>,
+  columns: string[],
+  kernel?: PostKernel,
+): ImageJob[] {
   const { dims, affine } = fit;
   const m = fit.vox.length;
   invariant(fit.beta.length === m * fit.p, 'p betas per masked voxel');
@@ -142,13 +154,14 @@ export function estimateImageJobs(fit: Omit<FittedModel, 'smoothness'>, columns:
           fit.p,
           j,
           alloc,
+          kernel,
         ),
     });
   }
   out.push({
     name: imageName.ResMS,
     encode: (alloc) =>
-      gridImage(fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }, 1, 0, alloc),
+      gridImage(fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }, 1, 0, alloc, kernel),
   });
   out.push({
     name: imageName.mask,
@@ -164,12 +177,12 @@ export function rpvImage(fit: FittedModel): ImageBytes {
   return { name: job.name, bytes: job.encode() };
 }
 
-/** rpvImage, encoded when asked (see ImageJob). */
-export function rpvImageJob(fit: FittedModel): ImageJob {
+/** rpvImage, encoded when asked (see ImageJob); `kernel` spreads the values (see spreadStrided). */
+export function rpvImageJob(fit: FittedModel, kernel?: PostKernel): ImageJob {
   return {
     name: imageName.RPV,
     encode: (alloc) =>
-      gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }, 1, 0, alloc),
+      gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }, 1, 0, alloc, kernel),
   };
 }
 
@@ -182,10 +195,11 @@ export function contrastImages(
   return { effect: { name: effect.name, bytes: effect.encode() }, stat: { name: stat.name, bytes: stat.encode() } };
 }
 
-/** contrastImages, each encoded when asked (see ImageJob). */
+/** contrastImages, each encoded when asked (see ImageJob); `kernel` spreads the values (see spreadStrided). */
 export function contrastImageJobs(
   fit: Omit<FittedModel, 'smoothness'>,
   maps: ContrastMaps,
+  kernel?: PostKernel,
 ): { effect: ImageJob; stat: ImageJob } {
   const c = maps.contrast;
   const isT = c.type === 'T';
@@ -201,6 +215,7 @@ export function contrastImageJobs(
         1,
         0,
         alloc,
+        kernel,
       ),
   };
   const stat: ImageJob = {
@@ -224,6 +239,7 @@ export function contrastImageJobs(
         1,
         0,
         alloc,
+        kernel,
       ),
   };
   return { effect, stat };

@@ -6,6 +6,8 @@
 import { loadAddon } from '../node/addon.js';
 import { PIECE_BYTES } from '../node/contentHash.js';
 import type { SmoothnessLoop } from './smoothness.js';
+import type { PostKernel } from './postKernel.js';
+import type { MaskCounter } from '../inference/resels.js';
 
 /** The addon's fit functions (see native/vbm_fit.c for their arguments). */
 export interface NativeFit {
@@ -109,6 +111,48 @@ export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
       out,
     );
     return [out[0], out[1], out[2], out[3], out[4]];
+  };
+}
+
+/**
+ * The loops after the fit in C (native/vbm_post.c: the same bits as the JavaScript ones), or
+ * undefined where the addon lacks them (or VBM_FIT_KERNEL says `wasm` or `js`, as for the smoothness).
+ */
+export function nativePostKernel(): PostKernel | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  if (choice === 'wasm' || choice === 'js') return undefined;
+  const addon = loadAddon() as Partial<{
+    postSolve: PostKernel['solve'];
+    postContrastT: PostKernel['contrastT'];
+    postContrastF: PostKernel['contrastF'];
+    postSpread: PostKernel['spread'];
+  }> | null;
+  if (!addon?.postSolve || !addon.postContrastT || !addon.postContrastF || !addon.postSpread) return undefined;
+  return {
+    solve: addon.postSolve,
+    contrastT: addon.postContrastT,
+    contrastF: addon.postContrastF,
+    spread: addon.postSpread,
+  };
+}
+
+/**
+ * The resel counts' mask loop in C (native/vbm_post.c; whole numbers, the same as resels.ts's
+ * loop), or undefined where the addon lacks it (or VBM_FIT_KERNEL says `wasm` or `js`).
+ */
+export function nativeMaskCounter(): MaskCounter | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  if (choice === 'wasm' || choice === 'js') return undefined;
+  const addon = loadAddon() as {
+    postMaskCounts?: (mask: Uint8Array, nx: number, ny: number, nz: number, out: Float64Array) => void;
+  } | null;
+  const count = addon?.postMaskCounts;
+  if (!count) return undefined;
+  return (mask, nx, ny, nz) => {
+    const out = new Float64Array(8);
+    count(mask, nx, ny, nz, out);
+    const [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] = out;
+    return [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C];
   };
 }
 

@@ -4,6 +4,7 @@ import type { Design } from '../model/designMatrix.js';
 import { type Matrix, entry, matmul, pinv, rank, setEntry, transpose } from '../model/linalg.js';
 import { reml } from '../model/reml.js';
 import type { FitSums } from './accumulate.js';
+import type { PostKernel } from './postKernel.js';
 
 // The per-voxel loops below check their arrays' sizes once, then read through `?? NaN` (never
 // taken: only for the type checker) and matrices flattened to typed arrays, without a call per
@@ -69,7 +70,7 @@ export function varianceComponents(design: Design): Int32Array | undefined {
 
 /**
  * Solve the least-squares fit from sums: beta = B X'y, ResSS = y'y - beta'X'y, per analysed voxel
- * (`allocate` makes the zeroed arrays).
+ * (`allocate` makes the zeroed arrays; `kernel`, when given, runs the voxel loop: the same bits).
  */
 export function solveFromSums(
   Bcov: Matrix,
@@ -79,6 +80,7 @@ export function solveFromSums(
   p: number,
   trRV: number,
   allocate: (n: number) => Float64Array = (n) => new Float64Array(n),
+  kernel?: PostKernel,
 ): { beta: Float64Array; rss: Float64Array; resMS: Float64Array } {
   const m = candOf.length;
   const beta = allocate(m * p);
@@ -87,6 +89,10 @@ export function solveFromSums(
   const B = flat(Bcov, p, p, 'Bcov');
   const { xty, yy } = sums;
   invariant(xty.length === p * nCand && yy.length === nCand, 'sums over the candidate voxels');
+  if (kernel) {
+    kernel.solve(B, xty, yy, candOf, nCand, p, trRV, beta, rss, resMS);
+    return { beta, rss, resMS };
+  }
   // each voxel's X'y gathered once from its p term-major rows; the same operations in the same order
   const x = new Float64Array(p);
   for (let k = 0; k < m; k++) {

@@ -7,7 +7,7 @@
  */
 import type { WorkModule } from '../work.js';
 import { type ReselCounts, reselCounts } from '../inference/resels.js';
-import { nativeSmoothnessLoop } from './nativeFit.js';
+import { nativeMaskCounter, nativeSmoothnessLoop } from './nativeFit.js';
 import { type SmoothnessEstimate, type SmoothnessInput, estimateSmoothness } from './smoothness.js';
 
 /** The estimate's input (its arrays on SharedArrayBuffers), where to put the RPV, and the analysis mask. */
@@ -29,6 +29,9 @@ export const work: WorkModule<SmoothnessShared, number, SmoothnessResult> = {
   start: (shared) => () => {
     const { rpv: _rpv, ...estimate } = estimateSmoothness(shared.input, nativeSmoothnessLoop(), shared.rpv);
     void _rpv;
-    return { estimate, resels: reselCounts(shared.mask, shared.input.dims, estimate.fwhmVox) };
+    return {
+      estimate,
+      resels: reselCounts(shared.mask, shared.input.dims, estimate.fwhmVox, nativeMaskCounter()),
+    };
   },
 };

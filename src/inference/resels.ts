@@ -13,10 +13,32 @@ import { grid3 } from '../io/nifti/volume.js';
  */
 export type ReselCounts = [number, number, number, number];
 
-/** The resel counts R0-R3 of a mask (1 = in) on a grid, given the smoothness in voxels (see ReselCounts). */
-export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fwhmVox: readonly number[]): ReselCounts {
+/**
+ * A mask's voxels, edges, faces and cubes as reselCounts' loop counts them: [P, Ex, Ey, Ez, Fxy,
+ * Fxz, Fyz, C] (the native addon has one; whole numbers, the same wherever they are counted).
+ */
+export type MaskCounter = (mask: Uint8Array, nx: number, ny: number, nz: number) => MaskCounts;
+
+/** [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C]: see MaskCounter. */
+export type MaskCounts = [number, number, number, number, number, number, number, number];
+
+/**
+ * The resel counts R0-R3 of a mask (1 = in) on a grid, given the smoothness in voxels (see
+ * ReselCounts); `counter` counts a Uint8Array mask's elements instead of the loop below.
+ */
+export function reselCounts(
+  mask: ArrayLike<number>,
+  dims: readonly number[],
+  fwhmVox: readonly number[],
+  counter?: MaskCounter,
+): ReselCounts {
   const [nx, ny, nz] = grid3(dims);
   const nxy = nx * ny;
+  invariant(mask.length >= nxy * nz, 'the mask covers the grid');
+  if (counter && mask instanceof Uint8Array) {
+    const [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] = counter(mask, nx, ny, nz);
+    return fromCounts(P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C, fwhmVox);
+  }
   let P = 0;
   let Ex = 0;
   let Ey = 0;
@@ -26,7 +48,6 @@ export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fw
   let Fyz = 0;
   let C = 0;
   // every index below lies on the grid, which the mask covers (checked once, not per voxel)
-  invariant(mask.length >= nxy * nz, 'the mask covers the grid');
   const on = (i: number): boolean => (mask[i] ?? 0) > 0;
   for (let z = 0; z < nz; z++)
     for (let y = 0; y < ny; y++)
@@ -49,6 +70,21 @@ export function reselCounts(mask: ArrayLike<number>, dims: readonly number[], fw
         if (my && mz && myz) Fyz++;
         if (mx && my && mz && mxy && mxz && myz && mxyz) C++;
       }
+  return fromCounts(P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C, fwhmVox);
+}
+
+/** R0-R3 from the mask's counts (Euler characteristic and its edges, faces, cubes weighted by 1 / FWHM). */
+function fromCounts(
+  P: number,
+  Ex: number,
+  Ey: number,
+  Ez: number,
+  Fxy: number,
+  Fxz: number,
+  Fyz: number,
+  C: number,
+  fwhmVox: readonly number[],
+): ReselCounts {
   const [rx, ry, rz] = grid3(fwhmVox).map((f) => 1 / f) as [number, number, number];
   return [
     P - (Ex + Ey + Ez) + (Fxy + Fxz + Fyz) - C,

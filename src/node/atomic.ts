@@ -53,7 +53,10 @@ export class StagedFiles {
    */
   constructor(private readonly opts: { background?: boolean; hashes?: boolean } = {}) {}
 
-  /** Stage `data` as `path`; `onWritten` is called once the bytes are in the file (data may then be reused). */
+  /**
+   * Stage `data` as `path`; `onWritten` is called once the write is over (data may then be reused),
+   * also when it failed (flushed() then throws).
+   */
   write(path: string, data: string | Uint8Array, onWritten?: () => void): void {
     mkdirSync(dirname(path), { recursive: true });
     const tmp = temporaryName(path);
@@ -67,7 +70,7 @@ export class StagedFiles {
       this.pending.push(
         new Promise((resolve) =>
           writeFileInBackground(tmp, data, (e) => {
-            if (!e) onWritten?.();
+            onWritten?.();
             resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined);
           }),
         ),

@@ -14,22 +14,45 @@ export { imageName, pad, toGrid } from '../estimation/images.js';
  */
 export class ImageBuffers {
   private readonly free = new Map<number, ArrayBuffer[]>();
+  /** Images handed to writes that have not finished. */
+  private writing = 0;
+  private readonly waiting: (() => void)[] = [];
 
   /** A buffer of `bytes` bytes, a written image's (not cleared: the encoder sets every byte) or a new one. */
   readonly alloc = (bytes: number): ArrayBuffer => this.free.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
 
-  /** `b` is written: the next image of its size may use it. */
+  /** An image's bytes were handed to a write; `release` is called once it is over. */
+  lend(): void {
+    this.writing++;
+  }
+
+  /** `b`'s write is over (written or failed): the next image of its size may use it. */
   release(b: ArrayBufferLike): void {
+    this.writing = Math.max(0, this.writing - 1);
+    this.waiting.shift()?.();
     if (!(b instanceof ArrayBuffer)) return;
     const list = this.free.get(b.byteLength) ?? [];
     if (list.length < 4) list.push(b);
     this.free.set(b.byteLength, list);
   }
+
+  /** Resolves once fewer than `n` images are being written. */
+  async writingBelow(n: number): Promise<void> {
+    while (this.writing >= n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
 }
 
 /**
+ * Images being written at once. Each one more needs a new buffer (the writes copy ~2 ms per MB into
+ * the page cache, slower than the images are made); new memory costs more on its first touch (and
+ * in the garbage collector) than the wait, which leaves the CPU to the writes.
+ */
+export const IMAGES_IN_FLIGHT = 2;
+
+/**
  * Stage images one at a time, each encoded in the buffer of one already written when there is
- * one; between images the writes finished meanwhile hand their buffers back.
+ * one; between images the writes finished meanwhile hand their buffers back. An image waits
+ * while IMAGES_IN_FLIGHT others are being written, so that a few buffers go round.
  */
 export async function stageImageJobs(
   dir: string,
@@ -38,7 +61,9 @@ export async function stageImageJobs(
   buffers: ImageBuffers,
 ): Promise<void> {
   for (const job of jobs) {
+    await buffers.writingBelow(IMAGES_IN_FLIGHT);
     const bytes = job.encode(buffers.alloc);
+    buffers.lend();
     staged.write(join(dir, job.name), bytes, () => buffers.release(bytes.buffer));
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

@@ -24,6 +24,7 @@ import {
 } from './modelRecord.js';
 import { ImageBuffers, stageImageJobs } from './outputs.js';
 import { contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
+import { nativePostKernel } from '../estimation/nativeFit.js';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -57,6 +58,10 @@ export interface AnalysisResult {
   design: Design;
   contrasts: Contrast[];
   fit: FittedModel;
+  /**
+   * The contrasts' maps over the analysed voxels (computed from `fit` when first read: the run
+   * itself computes each contrast into arrays it reuses once the contrast's images are encoded).
+   */
   maps: ContrastMaps[];
   /** Wall time per stage, ms. */
   timings: Record<string, number>;
@@ -110,19 +115,28 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   try {
     mkdirSync(dir, { recursive: true });
     const buffers = new ImageBuffers();
-    await stageImageJobs(dir, estimateImageJobs(solved, design.columns), staged, buffers);
-    const tc = performance.now();
-    const maps = contrasts.map((c) => contrastMaps(solved, c));
-    const contrastMs = performance.now() - tc;
+    // the addon's loops for the contrasts and the images when it has them (the same bytes)
+    const kernel = nativePostKernel();
+    await stageImageJobs(dir, estimateImageJobs(solved, design.columns, kernel), staged, buffers);
+    // each contrast into the same two arrays: its images are encoded before the next one is computed
+    // (new memory costs more on its first touch than the maps' computation)
+    let contrastMs = 0;
+    const m = solved.vox.length;
+    const into = contrasts.length ? { effect: new Float64Array(m), stat: new Float64Array(m) } : undefined;
     const contrastFiles: { effect: string; stat: string }[] = [];
-    for (const m of maps) {
-      const { effect, stat } = contrastImageJobs(solved, m);
+    const contrastDf: [number, number][] = [];
+    for (const c of contrasts) {
+      const tc = performance.now();
+      const map = contrastMaps(solved, c, kernel, into);
+      contrastMs += performance.now() - tc;
+      const { effect, stat } = contrastImageJobs(solved, map, kernel);
       await stageImageJobs(dir, [effect, stat], staged, buffers);
       contrastFiles.push({ effect: effect.name, stat: stat.name });
+      contrastDf.push(map.df);
     }
     const { smoothness, resels } = await fitted.smoothness;
     const fit = withSmoothness(solved, smoothness);
-    await stageImageJobs(dir, [rpvImageJob(fit)], staged, buffers);
+    await stageImageJobs(dir, [rpvImageJob(fit, kernel)], staged, buffers);
     const vs = voxelSizes(fit.affine);
     const record: ModelRecord = {
       format: MODEL_FORMAT,
@@ -180,12 +194,12 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
         mask: 'mask.nii',
         RPV: 'RPV.nii',
       },
-      contrasts: maps.map((m, i) => ({
-        index: m.contrast.index,
-        name: m.contrast.name,
-        type: m.contrast.type,
-        weights: m.contrast.weights,
-        df: m.df,
+      contrasts: contrasts.map((c, i) => ({
+        index: c.index,
+        name: c.name,
+        type: c.type,
+        weights: c.weights,
+        df: contrastDf[i],
         images: contrastFiles[i],
       })),
     };
@@ -220,7 +234,12 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
       write: performance.now() - t - contrastMs,
       total: performance.now() - started,
     };
-    return { dir, record, design, contrasts, fit, maps, timings };
+    let maps: ContrastMaps[] | undefined;
+    const result = { dir, record, design, contrasts, fit, timings } as Omit<AnalysisResult, 'maps'>;
+    return Object.defineProperty(result, 'maps', {
+      get: () => (maps ??= contrasts.map((c) => contrastMaps(solved, c, kernel))),
+      enumerable: true,
+    }) as AnalysisResult;
   } catch (e) {
     await staged.flushed().catch(() => undefined); // no background write may outlive abort()'s removal
     staged.abort();

@@ -1,0 +1,286 @@
+/*
+ * The per-voxel loops after the fit in C (an optional part of the N-API addon; the JavaScript
+ * loops of src/estimation/nonSphericity.ts solveFromSums, contrastMaps.ts and images.ts
+ * spreadStrided are the portable path and the reference). The same float64 operations in the same
+ * order (the file is compiled with -ffp-contract=off, no fast-math), so the results are the
+ * JavaScript loops' bit for bit; only the calls per voxel, bounds checks and tier-up are gone.
+ *
+ * JavaScript API (registered by vbm_post_register from vbm_kernel.c's module init):
+ *   postSolve(B: Float64Array p*p, xty: Float64Array p*nCand, yy: Float64Array nCand,
+ *             candOf: Int32Array m, nCand, p, trRV, beta: Float64Array m*p, rss, resMS: Float64Array m)
+ *     beta = B X'y, ResSS = max(0, y'y - beta'X'y), ResMS = ResSS / trRV per voxel.
+ *   postContrastT(beta, resMS, p, c: Float64Array p, varFactor, effect, stat: Float64Array m)
+ *     con = sum_j c_j fround(beta_j), T = con / sqrt(ResMS varFactor).
+ *   postContrastF(beta, resMS, p, q, C: Float64Array q*p, Minv: Float64Array q*q, r, effect, stat)
+ *     h = C fround(beta), ESS = sum_i h_i (Minv h)_i, F = ESS / r / ResMS.
+ *   postSpread(vox: Int32Array m, values: Float64Array, stride, offset, outside,
+ *              out: Float32Array | Float64Array)
+ *     out = outside everywhere, then out[vox[k]] = values[k stride + offset].
+ *   postMaskCounts(mask: Uint8Array nx*ny*nz, nx, ny, nz, out: Float64Array 8)
+ *     the mask's voxels, edges, faces and cubes behind the resel counts (inference/resels.ts):
+ *     [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] (whole numbers: the same wherever they are counted).
+ */
+#include <math.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static napi_value post_fail(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static int post_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok && type == want;
+}
+
+static int post_u32(napi_env env, napi_value v, uint32_t *out) {
+  return napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+static int post_f64(napi_env env, napi_value v, double *out) {
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+/* Math.max(0, d) as JavaScript has it: NaN stays NaN, -0 becomes +0 */
+static inline double js_max0(double d) {
+  if (d != d) return d;
+  return d > 0 ? d : 0.0;
+}
+
+static napi_value js_post_solve(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10)
+    return post_fail(env, "postSolve: 10 arguments expected");
+  void *B, *xty, *yy, *candOf, *beta, *rss, *resMS;
+  size_t lB, lxty, lyy, lc, lbeta, lrss, lres;
+  uint32_t nCand, p;
+  double trRV;
+  if (!post_typed(env, argv[0], napi_float64_array, &B, &lB) ||
+      !post_typed(env, argv[1], napi_float64_array, &xty, &lxty) ||
+      !post_typed(env, argv[2], napi_float64_array, &yy, &lyy) ||
+      !post_typed(env, argv[3], napi_int32_array, &candOf, &lc) ||
+      !post_typed(env, argv[7], napi_float64_array, &beta, &lbeta) ||
+      !post_typed(env, argv[8], napi_float64_array, &rss, &lrss) ||
+      !post_typed(env, argv[9], napi_float64_array, &resMS, &lres))
+    return post_fail(env, "postSolve: typed arrays expected");
+  if (!post_u32(env, argv[4], &nCand) || !post_u32(env, argv[5], &p) || !post_f64(env, argv[6], &trRV))
+    return post_fail(env, "postSolve: arguments");
+  const size_t m = lc;
+  if (p == 0 || lB != (size_t)p * p || lxty != (size_t)p * nCand || lyy != nCand ||
+      lbeta != m * p || lrss != m || lres != m)
+    return post_fail(env, "postSolve: arrays of the wrong size");
+  const int32_t *cand = candOf;
+  for (size_t k = 0; k < m; k++)
+    if (cand[k] < 0 || (uint32_t)cand[k] >= nCand) return post_fail(env, "postSolve: a voxel outside the sums");
+  const double *Bd = B, *xd = xty, *yd = yy;
+  double *bd = beta, *rd = rss, *md = resMS;
+  double xs[64];
+  double *x = p <= 64 ? xs : malloc(sizeof(double) * p);
+  if (!x) return post_fail(env, "postSolve: out of memory");
+  for (size_t k = 0; k < m; k++) {
+    const size_t c = (size_t)cand[k];
+    for (uint32_t j = 0; j < p; j++) x[j] = xd[(size_t)j * nCand + c];
+    double fitted = 0;
+    double *bk = bd + k * p;
+    for (uint32_t i = 0; i < p; i++) {
+      double b = 0;
+      const double *Bi = Bd + (size_t)i * p;
+      for (uint32_t j = 0; j < p; j++) b += Bi[j] * x[j];
+      bk[i] = b;
+      fitted += b * x[i];
+    }
+    const double r = js_max0(yd[c] - fitted);
+    rd[k] = r;
+    md[k] = r / trRV;
+  }
+  if (x != xs) free(x);
+  return NULL;
+}
+
+static napi_value js_post_contrast_t(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7)
+    return post_fail(env, "postContrastT: 7 arguments expected");
+  void *beta, *resMS, *c, *effect, *stat;
+  size_t lbeta, lres, lc, leff, lstat;
+  uint32_t p;
+  double varFactor;
+  if (!post_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
+      !post_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
+      !post_typed(env, argv[3], napi_float64_array, &c, &lc) ||
+      !post_typed(env, argv[5], napi_float64_array, &effect, &leff) ||
+      !post_typed(env, argv[6], napi_float64_array, &stat, &lstat))
+    return post_fail(env, "postContrastT: typed arrays expected");
+  if (!post_u32(env, argv[2], &p) || !post_f64(env, argv[4], &varFactor))
+    return post_fail(env, "postContrastT: arguments");
+  const size_t m = lres;
+  if (p == 0 || lc != p || lbeta != m * p || leff != m || lstat != m)
+    return post_fail(env, "postContrastT: arrays of the wrong size");
+  const double *bd = beta, *rd = resMS, *cd = c;
+  double *ed = effect, *sd = stat;
+  for (size_t k = 0; k < m; k++) {
+    const double *bk = bd + k * p;
+    double con = 0;
+    for (uint32_t j = 0; j < p; j++) con += cd[j] * (double)(float)bk[j];
+    ed[k] = con;
+    sd[k] = con / sqrt(rd[k] * varFactor);
+  }
+  return NULL;
+}
+
+static napi_value js_post_contrast_f(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9)
+    return post_fail(env, "postContrastF: 9 arguments expected");
+  void *beta, *resMS, *C, *Minv, *effect, *stat;
+  size_t lbeta, lres, lC, lM, leff, lstat;
+  uint32_t p, q;
+  double r;
+  if (!post_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
+      !post_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
+      !post_typed(env, argv[4], napi_float64_array, &C, &lC) ||
+      !post_typed(env, argv[5], napi_float64_array, &Minv, &lM) ||
+      !post_typed(env, argv[7], napi_float64_array, &effect, &leff) ||
+      !post_typed(env, argv[8], napi_float64_array, &stat, &lstat))
+    return post_fail(env, "postContrastF: typed arrays expected");
+  if (!post_u32(env, argv[2], &p) || !post_u32(env, argv[3], &q) || !post_f64(env, argv[6], &r))
+    return post_fail(env, "postContrastF: arguments");
+  const size_t m = lres;
+  if (p == 0 || q == 0 || lC != (size_t)q * p || lM != (size_t)q * q || lbeta != m * p || leff != m ||
+      lstat != m)
+    return post_fail(env, "postContrastF: arrays of the wrong size");
+  const double *bd = beta, *rd = resMS, *Cd = C, *Md = Minv;
+  double *ed = effect, *sd = stat;
+  double hs[64];
+  double *h = q <= 64 ? hs : malloc(sizeof(double) * q);
+  if (!h) return post_fail(env, "postContrastF: out of memory");
+  for (size_t k = 0; k < m; k++) {
+    const double *bk = bd + k * p;
+    for (uint32_t i = 0; i < q; i++) {
+      double s = 0;
+      const double *Ci = Cd + (size_t)i * p;
+      for (uint32_t j = 0; j < p; j++) s += Ci[j] * (double)(float)bk[j];
+      h[i] = s;
+    }
+    double ess = 0;
+    for (uint32_t i = 0; i < q; i++) {
+      double t = 0;
+      const double *Mi = Md + (size_t)i * q;
+      for (uint32_t j = 0; j < q; j++) t += Mi[j] * h[j];
+      ess += h[i] * t;
+    }
+    ed[k] = ess;
+    sd[k] = ess / r / rd[k];
+  }
+  if (h != hs) free(h);
+  return NULL;
+}
+
+static napi_value js_post_spread(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
+    return post_fail(env, "postSpread: 6 arguments expected");
+  void *vox, *values, *out;
+  size_t lvox, lval, lout;
+  uint32_t stride, offset;
+  double outside;
+  if (!post_typed(env, argv[0], napi_int32_array, &vox, &lvox) ||
+      !post_typed(env, argv[1], napi_float64_array, &values, &lval))
+    return post_fail(env, "postSpread: typed arrays expected");
+  if (!post_u32(env, argv[2], &stride) || !post_u32(env, argv[3], &offset) || !post_f64(env, argv[4], &outside))
+    return post_fail(env, "postSpread: arguments");
+  int f32 = post_typed(env, argv[5], napi_float32_array, &out, &lout);
+  if (!f32 && !post_typed(env, argv[5], napi_float64_array, &out, &lout))
+    return post_fail(env, "postSpread: out must be a Float32Array or Float64Array");
+  const size_t m = lvox;
+  if (m > 0 && (stride == 0 || (uint64_t)(m - 1) * stride + offset + 1 > lval))
+    return post_fail(env, "postSpread: one value per masked voxel");
+  const int32_t *vi = vox;
+  for (size_t k = 0; k < m; k++)
+    if (vi[k] < 0 || (size_t)vi[k] >= lout) return post_fail(env, "postSpread: a voxel outside the grid");
+  const double *vd = values;
+  if (f32) {
+    float *o = out;
+    const float fo = (float)outside;
+    for (size_t i = 0; i < lout; i++) o[i] = fo;
+    for (size_t k = 0; k < m; k++) o[vi[k]] = (float)vd[k * stride + offset];
+  } else {
+    double *o = out;
+    for (size_t i = 0; i < lout; i++) o[i] = outside;
+    for (size_t k = 0; k < m; k++) o[vi[k]] = vd[k * stride + offset];
+  }
+  return NULL;
+}
+
+static napi_value js_post_mask_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5)
+    return post_fail(env, "postMaskCounts: 5 arguments expected");
+  void *mask, *out;
+  size_t lmask, lout;
+  uint32_t nx, ny, nz;
+  if (!post_typed(env, argv[0], napi_uint8_array, &mask, &lmask) ||
+      !post_typed(env, argv[4], napi_float64_array, &out, &lout))
+    return post_fail(env, "postMaskCounts: typed arrays expected");
+  if (!post_u32(env, argv[1], &nx) || !post_u32(env, argv[2], &ny) || !post_u32(env, argv[3], &nz))
+    return post_fail(env, "postMaskCounts: arguments");
+  const size_t nxy = (size_t)nx * ny;
+  if (lmask < nxy * nz || lout != 8) return post_fail(env, "postMaskCounts: arrays of the wrong size");
+  const uint8_t *m = mask;
+  uint64_t P = 0, Ex = 0, Ey = 0, Ez = 0, Fxy = 0, Fxz = 0, Fyz = 0, C = 0;
+  for (size_t z = 0; z < nz; z++)
+    for (size_t y = 0; y < ny; y++)
+      for (size_t x = 0; x < nx; x++) {
+        const size_t o = x + nx * y + nxy * z;
+        if (!m[o]) continue;
+        P++;
+        const int mx = x > 0 && m[o - 1];
+        const int my = y > 0 && m[o - nx];
+        const int mz = z > 0 && m[o - nxy];
+        const int mxy = x > 0 && y > 0 && m[o - 1 - nx];
+        const int mxz = x > 0 && z > 0 && m[o - 1 - nxy];
+        const int myz = y > 0 && z > 0 && m[o - nx - nxy];
+        const int mxyz = x > 0 && y > 0 && z > 0 && m[o - 1 - nx - nxy];
+        Ex += mx;
+        Ey += my;
+        Ez += mz;
+        Fxy += mx && my && mxy;
+        Fxz += mx && mz && mxz;
+        Fyz += my && mz && myz;
+        C += mx && my && mz && mxy && mxz && myz && mxyz;
+      }
+  double *o = out;
+  o[0] = (double)P;
+  o[1] = (double)Ex;
+  o[2] = (double)Ey;
+  o[3] = (double)Ez;
+  o[4] = (double)Fxy;
+  o[5] = (double)Fxz;
+  o[6] = (double)Fyz;
+  o[7] = (double)C;
+  return NULL;
+}
+
+void vbm_post_register(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "postSolve", NAPI_AUTO_LENGTH, js_post_solve, NULL, &fn);
+  napi_set_named_property(env, exports, "postSolve", fn);
+  napi_create_function(env, "postContrastT", NAPI_AUTO_LENGTH, js_post_contrast_t, NULL, &fn);
+  napi_set_named_property(env, exports, "postContrastT", fn);
+  napi_create_function(env, "postContrastF", NAPI_AUTO_LENGTH, js_post_contrast_f, NULL, &fn);
+  napi_set_named_property(env, exports, "postContrastF", fn);
+  napi_create_function(env, "postSpread", NAPI_AUTO_LENGTH, js_post_spread, NULL, &fn);
+  napi_set_named_property(env, exports, "postSpread", fn);
+  napi_create_function(env, "postMaskCounts", NAPI_AUTO_LENGTH, js_post_mask_counts, NULL, &fn);
+  napi_set_named_property(env, exports, "postMaskCounts", fn);
+}

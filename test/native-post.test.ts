@@ -1,0 +1,256 @@
+/**
+ * The loops after the fit in C (native/vbm_post.c, through nativePostKernel) against the
+ * JavaScript loops they replace: the solve from the sums (solveFromSums), the T and F contrast maps
+ * (contrastMaps) and the spreading of values onto the grid (spreadStrided). Both do the same
+ * float64 operations in the same order, so the tolerance is zero: the same bits, compared as
+ * bytes, on random sums for several numbers of columns, with voxels whose ResSS comes out negative
+ * (clamped to 0), voxels with ResMS 0 (T and F infinite, or 0/0 = NaN where the effect is 0), a
+ * rank-deficient F contrast, and a spread into buffers holding garbage. The resel counts' mask loop
+ * (whole numbers) against the JavaScript loop on random masks touching the grid's faces, and
+ * against the closed form of a box (R0 = 1, its edges, faces and cubes). A whole run with the native
+ * loops and one with the JavaScript loops (VBM_FIT_KERNEL=js) then write the same image bytes, and
+ * the run's maps (computed when read) are its contrast images' values.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './helpers.js';
+import { nativeMaskCounter, nativePostKernel } from '../src/estimation/nativeFit.js';
+import { reselCounts } from '../src/inference/resels.js';
+import { solveFromSums } from '../src/estimation/nonSphericity.js';
+import { contrastMaps } from '../src/estimation/contrastMaps.js';
+import { spreadStrided } from '../src/estimation/images.js';
+import type { FittedModel } from '../src/estimation/fitSolve.js';
+import type { Contrast } from '../src/model/contrasts.js';
+import { pinv, matmul, transpose } from '../src/model/linalg.js';
+import { encodeNifti } from '../src/node/nifti/write.js';
+import { runAnalysis } from '../src/pipeline/run.js';
+import { Rng } from '../src/random.js';
+import type { Affine } from '../src/io/nifti/affine.js';
+
+const IDENTITY: Affine = [
+  [1, 0, 0, 0],
+  [0, 1, 0, 0],
+  [0, 0, 1, 0],
+  [0, 0, 0, 1],
+];
+const NO_ADDON = 'no native post-fit loops in this build (VBM_NATIVE=0, or no C compiler)';
+
+function bytesOf(a: Float64Array | Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A random p-column design (intercept first) and its pinv(X'X). */
+function designB(rng: Rng, n: number, p: number): number[][] {
+  const X = Array.from({ length: n }, () => Array.from({ length: p }, (_, j) => (j === 0 ? 1 : rng.normal())));
+  return pinv(matmul(transpose(X), X));
+}
+
+/** Sums over nCand candidates: X'y term-major, y'y; some voxels' y'y below the fit (ResSS clamped to 0). */
+function sumsFor(rng: Rng, p: number, nCand: number): { xty: Float64Array; yy: Float64Array } {
+  const xty = Float64Array.from({ length: p * nCand }, () => 10 * rng.normal());
+  const yy = Float64Array.from({ length: nCand }, (_, c) => (c % 7 === 3 ? 0 : 50 + 1000 * rng.uniform()));
+  return { xty, yy };
+}
+
+test('the native solve gives the JavaScript solve bits (p = 1, 2, 5, 9; ResSS clamped at 0)', (t) => {
+  const kernel = nativePostKernel();
+  if (!kernel) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  const rng = new Rng(5);
+  for (const p of [1, 2, 5, 9]) {
+    const nCand = 300;
+    const B = designB(rng, 30, p);
+    const sums = sumsFor(rng, p, nCand);
+    // the analysed voxels: a subset of the candidates, ascending
+    const candOf = Int32Array.from({ length: nCand }, (_, c) => c).filter((c) => c % 5 !== 1);
+    const js = solveFromSums(B, sums, candOf, nCand, p, 30 - p);
+    const c = solveFromSums(B, sums, candOf, nCand, p, 30 - p, undefined, kernel);
+    assert.ok(
+      js.rss.some((r) => r === 0),
+      'some voxels clamp ResSS to 0',
+    );
+    assert.ok(bytesOf(c.beta).equals(bytesOf(js.beta)), `betas, p = ${p}`);
+    assert.ok(bytesOf(c.rss).equals(bytesOf(js.rss)), `ResSS, p = ${p}`);
+    assert.ok(bytesOf(c.resMS).equals(bytesOf(js.resMS)), `ResMS, p = ${p}`);
+  }
+});
+
+/** A model's fields that contrastMaps reads: random betas and ResMS, some ResMS 0 and some betas 0. */
+function model(rng: Rng, p: number, m: number): Omit<FittedModel, 'smoothness'> {
+  const beta = Float64Array.from({ length: m * p }, (_, i) => (Math.floor(i / p) % 11 === 4 ? 0 : rng.normal()));
+  const resMS = Float64Array.from({ length: m }, (_, k) => (k % 13 === 4 || k % 11 === 4 ? 0 : 0.1 + rng.uniform()));
+  const X = Array.from({ length: 40 }, () => Array.from({ length: p }, (_, j) => (j === 0 ? 1 : rng.normal())));
+  return {
+    dims: [m, 1, 1],
+    affine: IDENTITY,
+    mask: new Uint8Array(m).fill(1),
+    vox: Int32Array.from({ length: m }, (_, k) => k),
+    n: 40,
+    p,
+    beta,
+    resMS,
+    trRV: 40 - p,
+    df: 40 - p,
+    Bcov: pinv(matmul(transpose(X), X)),
+    scans: [],
+    timings: {},
+    warnings: [],
+  };
+}
+
+test('the native contrast loops give the JavaScript contrast bits (T, F, rank-deficient F, ResMS 0)', (t) => {
+  const kernel = nativePostKernel();
+  if (!kernel) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  const rng = new Rng(9);
+  for (const p of [2, 4, 6]) {
+    const fit = model(rng, p, 500);
+    const e = (j: number): number[] => Array.from({ length: p }, (_, i) => (i === j ? 1 : 0));
+    const contrasts: Contrast[] = [
+      { index: 1, name: 't1', type: 'T', weights: [e(1)] },
+      { index: 2, name: 't2', type: 'T', weights: [e(1).map((v, i) => v - (i === p - 1 ? 0.5 : 0))] },
+      { index: 3, name: 'f1', type: 'F', weights: [e(1)] },
+      { index: 4, name: 'f2', type: 'F', weights: [e(0), e(p - 1)] },
+      // rank 2 of 3 rows: pinv and the rank enter as in the JavaScript loop
+      { index: 5, name: 'f3', type: 'F', weights: [e(1), e(p - 1), e(1).map((v, i) => v + (i === p - 1 ? 1 : 0))] },
+    ];
+    for (const c of contrasts) {
+      const js = contrastMaps(fit, c);
+      const nat = contrastMaps(fit, c, kernel);
+      assert.ok(bytesOf(nat.effect).equals(bytesOf(js.effect)), `${c.name} effect, p = ${p}`);
+      assert.ok(bytesOf(nat.stat).equals(bytesOf(js.stat)), `${c.name} statistic, p = ${p}`);
+      assert.deepEqual(nat.df, js.df);
+      // the planted cases are there: an infinite or NaN statistic where ResMS is 0
+      assert.ok(
+        js.stat.some((v) => !Number.isFinite(v)),
+        `${c.name}: ResMS 0 gives a non-finite statistic`,
+      );
+    }
+  }
+});
+
+test('the native spread gives the JavaScript spread bytes (float32 and float64, strided, NaN and 0 outside)', (t) => {
+  const kernel = nativePostKernel();
+  if (!kernel) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  const rng = new Rng(3);
+  const nvox = 4000;
+  const vox = Int32Array.from({ length: nvox }, (_, i) => i).filter(() => rng.uniform() < 0.3);
+  const m = vox.length;
+  const p = 5;
+  // values with a NaN, infinities, a -0 and values float32 rounds (ties and overflow)
+  const values = Float64Array.from({ length: m * p }, () => 1e3 * rng.normal());
+  values[7] = NaN;
+  values[8] = Infinity;
+  values[9] = -0;
+  values[10] = 1 + 2 ** -24;
+  values[11] = 1e300;
+  for (const [stride, offset] of [
+    [1, 0],
+    [p, 0],
+    [p, 3],
+  ]) {
+    for (const outside of [NaN, 0]) {
+      for (const make of [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n)]) {
+        const a = make(nvox).fill(123.25);
+        const b = make(nvox).fill(-7);
+        spreadStrided(vox, values, stride, offset, outside, a);
+        spreadStrided(vox, values, stride, offset, outside, b, kernel);
+        assert.ok(bytesOf(b).equals(bytesOf(a)), `stride ${stride}, offset ${offset}, outside ${outside}`);
+      }
+    }
+  }
+});
+
+test('the native loops and the JavaScript loops write the same images for a whole run', async (t) => {
+  if (!nativePostKernel()) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  const { dir, cleanup } = tempDir('vbm-native-post-');
+  t.after(cleanup);
+  const dims: [number, number, number] = [7, 6, 5];
+  const nv = dims[0] * dims[1] * dims[2];
+  const rng = new Rng(21);
+  const lines = ['scan,age,group'];
+  for (let i = 0; i < 16; i++) {
+    const y = Float32Array.from({ length: nv }, (_, v) => 40 + rng.normal() + 0.05 * i * (v % 3) + (i % 2) * 0.3);
+    if (i === 2) y[17] = NaN;
+    y[30] = 5;
+    writeFileSync(join(dir, `s${i}.nii`), encodeNifti({ dims, affine: IDENTITY, data: y }));
+    lines.push(`s${i}.nii,${20 + i},${i % 2}`);
+  }
+  writeFileSync(join(dir, 'design.csv'), lines.join('\n'));
+  const run = (out: string) =>
+    runAnalysis({
+      design: join(dir, 'design.csv'),
+      out: join(dir, out),
+      covariates: ['age', 'group'],
+      contrasts: [
+        { name: 'age+', type: 'T', columns: ['age'], weights: [1] },
+        { name: 'group-', type: 'T', columns: ['group'], weights: [-1] },
+        { name: 'both', type: 'F', columns: ['age', 'group'] },
+      ],
+      workers: 0,
+    });
+  const res = await run('native');
+  // the result's maps (computed when read; the run reused two arrays for all contrasts) are the images' values
+  assert.equal(res.maps.length, 3);
+  for (const [i, map] of res.maps.entries()) {
+    const names = res.record.contrasts[i]?.images;
+    assert.ok(names);
+    for (const [name, values] of [
+      [names.effect, map.effect],
+      [names.stat, map.stat],
+    ] as const) {
+      const bytes = readFileSync(join(dir, 'native', name));
+      const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 352, bytes.byteOffset + bytes.length));
+      res.fit.vox.forEach((v, k) => assert.ok(Object.is(data[v], Math.fround(values[k] ?? NaN)), `${name} voxel ${v}`));
+    }
+  }
+  const saved = process.env.VBM_FIT_KERNEL;
+  process.env.VBM_FIT_KERNEL = 'js';
+  try {
+    await run('js');
+  } finally {
+    if (saved === undefined) delete process.env.VBM_FIT_KERNEL;
+    else process.env.VBM_FIT_KERNEL = saved;
+  }
+  const images = readdirSync(join(dir, 'native')).filter((f) => f.endsWith('.nii'));
+  assert.equal(images.length, 3 + 3 + 3 * 2);
+  for (const f of images)
+    assert.ok(readFileSync(join(dir, 'native', f)).equals(readFileSync(join(dir, 'js', f))), `${f}: the same bytes`);
+});
+
+test('the native mask counts give the JavaScript resel counts (random masks, a box in closed form)', (t) => {
+  const counter = nativeMaskCounter();
+  if (!counter) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  const rng = new Rng(17);
+  const dims: [number, number, number] = [13, 11, 9];
+  const nv = dims[0] * dims[1] * dims[2];
+  const fwhm = [2.5, 3, 1.75];
+  for (const density of [0.3, 0.7, 0.95, 1]) {
+    const mask = Uint8Array.from({ length: nv }, () => (rng.uniform() < density ? 1 : 0));
+    assert.deepEqual(reselCounts(mask, dims, fwhm, counter), reselCounts(mask, dims, fwhm), `density ${density}`);
+  }
+  // a 5 x 4 x 3 box inside the grid: P = 60, E = (4*4*3, 5*3*3, 5*4*2), F = (4*3*3, 4*4*2, 5*3*2), C = 4*3*2
+  const box = new Uint8Array(nv);
+  for (let z = 2; z < 5; z++) for (let y = 1; y < 5; y++) for (let x = 3; x < 8; x++) box[x + 13 * (y + 11 * z)] = 1;
+  const [rx, ry, rz] = fwhm.map((f) => 1 / f);
+  const [R0, R1, R2, R3] = reselCounts(box, dims, fwhm, counter);
+  assert.equal(R0, 1, 'the Euler characteristic of a box');
+  assert.equal(R1, (48 - 36 - 32 + 24) * rx + (45 - 36 - 30 + 24) * ry + (40 - 32 - 30 + 24) * rz);
+  assert.equal(R2, (36 - 24) * rx * ry + (32 - 24) * rx * rz + (30 - 24) * ry * rz);
+  assert.equal(R3, 24 * rx * ry * rz);
+});
