@@ -46,6 +46,11 @@ static int post_f64(napi_env env, napi_value v, double *out) {
   return napi_get_value_double(env, v, out) == napi_ok;
 }
 
+/* n == a * b, without the product wrapping round (a length check an argument cannot fool) */
+static inline int post_is_product(size_t n, size_t a, size_t b) {
+  return b == 0 ? n == 0 : n % b == 0 && n / b == a;
+}
+
 /* Math.max(0, d) as JavaScript has it: NaN stays NaN, -0 becomes +0 */
 static inline double js_max0(double d) {
   if (d != d) return d;
@@ -73,7 +78,7 @@ static napi_value js_post_solve(napi_env env, napi_callback_info info) {
     return post_fail(env, "postSolve: arguments");
   const size_t m = lc;
   if (p == 0 || lB != (size_t)p * p || lxty != (size_t)p * nCand || lyy != nCand ||
-      lbeta != m * p || lrss != m || lres != m)
+      !post_is_product(lbeta, m, p) || lrss != m || lres != m)
     return post_fail(env, "postSolve: arrays of the wrong size");
   const int32_t *cand = candOf;
   for (size_t k = 0; k < m; k++)
@@ -121,7 +126,7 @@ static napi_value js_post_contrast_t(napi_env env, napi_callback_info info) {
   if (!post_u32(env, argv[2], &p) || !post_f64(env, argv[4], &varFactor))
     return post_fail(env, "postContrastT: arguments");
   const size_t m = lres;
-  if (p == 0 || lc != p || lbeta != m * p || leff != m || lstat != m)
+  if (p == 0 || lc != p || !post_is_product(lbeta, m, p) || leff != m || lstat != m)
     return post_fail(env, "postContrastT: arrays of the wrong size");
   const double *bd = beta, *rd = resMS, *cd = c;
   double *ed = effect, *sd = stat;
@@ -154,8 +159,8 @@ static napi_value js_post_contrast_f(napi_env env, napi_callback_info info) {
   if (!post_u32(env, argv[2], &p) || !post_u32(env, argv[3], &q) || !post_f64(env, argv[6], &r))
     return post_fail(env, "postContrastF: arguments");
   const size_t m = lres;
-  if (p == 0 || q == 0 || lC != (size_t)q * p || lM != (size_t)q * q || lbeta != m * p || leff != m ||
-      lstat != m)
+  if (p == 0 || q == 0 || lC != (size_t)q * p || lM != (size_t)q * q || !post_is_product(lbeta, m, p) ||
+      leff != m || lstat != m)
     return post_fail(env, "postContrastF: arrays of the wrong size");
   const double *bd = beta, *rd = resMS, *Cd = C, *Md = Minv;
   double *ed = effect, *sd = stat;
@@ -202,7 +207,8 @@ static napi_value js_post_spread(napi_env env, napi_callback_info info) {
   if (!f32 && !post_typed(env, argv[5], napi_float64_array, &out, &lout))
     return post_fail(env, "postSpread: out must be a Float32Array or Float64Array");
   const size_t m = lvox;
-  if (m > 0 && (stride == 0 || (uint64_t)(m - 1) * stride + offset + 1 > lval))
+  /* (m - 1) stride + offset < lval, as spreadStrided checks it (stride 0 too), without the product wrapping */
+  if (m > 0 && (offset >= lval || (stride != 0 && m - 1 > (lval - 1 - offset) / stride)))
     return post_fail(env, "postSpread: one value per masked voxel");
   const int32_t *vi = vox;
   for (size_t k = 0; k < m; k++)
@@ -234,8 +240,9 @@ static napi_value js_post_mask_counts(napi_env env, napi_callback_info info) {
     return post_fail(env, "postMaskCounts: typed arrays expected");
   if (!post_u32(env, argv[1], &nx) || !post_u32(env, argv[2], &ny) || !post_u32(env, argv[3], &nz))
     return post_fail(env, "postMaskCounts: arguments");
-  const size_t nxy = (size_t)nx * ny;
-  if (lmask < nxy * nz || lout != 8) return post_fail(env, "postMaskCounts: arrays of the wrong size");
+  const size_t nxy = (size_t)nx * ny; /* two uint32 factors: no wrap in 64 bits */
+  if (lout != 8 || (nz != 0 && nxy > lmask / nz)) /* nxy * nz > lmask, without the product wrapping */
+    return post_fail(env, "postMaskCounts: arrays of the wrong size");
   const uint8_t *m = mask;
   uint64_t P = 0, Ex = 0, Ey = 0, Ez = 0, Fxy = 0, Fxz = 0, Fyz = 0, C = 0;
   for (size_t z = 0; z < nz; z++)

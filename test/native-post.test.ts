@@ -17,6 +17,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
 import { nativeMaskCounter, nativePostKernel } from '../src/estimation/nativeFit.js';
+import { loadAddon } from '../src/node/addon.js';
 import { reselCounts } from '../src/inference/resels.js';
 import { solveFromSums } from '../src/estimation/nonSphericity.js';
 import { contrastMaps } from '../src/estimation/contrastMaps.js';
@@ -168,6 +169,38 @@ test('the native spread gives the JavaScript spread bytes (float32 and float64, 
       }
     }
   }
+});
+
+test('the native loops refuse sizes past their arrays (a product that wraps round too), and spread with stride 0 as JavaScript does', (t) => {
+  const addon = loadAddon() as {
+    postMaskCounts?: (mask: Uint8Array, nx: number, ny: number, nz: number, out: Float64Array) => void;
+  } | null;
+  const kernel = nativePostKernel();
+  if (!kernel || !addon?.postMaskCounts) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  // 2^22 cubed is 2^66 voxels: 0 in 64 bits, so a product check would let the loop read past 8 bytes
+  assert.throws(
+    () => addon.postMaskCounts?.(new Uint8Array(8), 2 ** 22, 2 ** 22, 2 ** 22, new Float64Array(8)),
+    /postMaskCounts: arrays of the wrong size/,
+  );
+  assert.throws(
+    () => addon.postMaskCounts?.(new Uint8Array(7), 2, 2, 2, new Float64Array(8)),
+    /postMaskCounts: arrays of the wrong size/,
+  );
+  // a stride and an offset past the values (C's check divides: no product to wrap round)
+  const vox = new Int32Array(3);
+  const out = new Float64Array(4);
+  assert.throws(() => kernel.spread(vox, new Float64Array(4), 2 ** 32 - 1, 2 ** 32 - 1, 0, out), /one value per/);
+  assert.throws(() => kernel.spread(vox, new Float64Array(4), 1, 4, 0, out), /one value per/);
+  // stride 0: every voxel takes values[offset], as the JavaScript loop gives it
+  const a = new Float32Array(5).fill(9);
+  const b = new Float32Array(5).fill(-9);
+  spreadStrided(Int32Array.of(0, 2, 4), Float64Array.of(1.5, 2.5), 0, 1, NaN, a);
+  spreadStrided(Int32Array.of(0, 2, 4), Float64Array.of(1.5, 2.5), 0, 1, NaN, b, kernel);
+  assert.deepEqual([...a], [2.5, NaN, 2.5, NaN, 2.5]);
+  assert.ok(bytesOf(b).equals(bytesOf(a)), 'stride 0');
 });
 
 test('the native loops and the JavaScript loops write the same images for a whole run', async (t) => {
