@@ -51,9 +51,12 @@ static inline int post_is_product(size_t n, size_t a, size_t b) {
   return b == 0 ? n == 0 : n % b == 0 && n / b == a;
 }
 
-/* Math.max(0, d) as JavaScript has it: NaN stays NaN, -0 becomes +0 */
+/*
+ * Math.max(0, d) as JavaScript has it: -0 becomes +0, and a NaN gives NaN, V8's (x64): the default
+ * NaN with its sign bit set (0xfff8000000000000) whatever the NaN came in, not the NaN itself
+ */
 static inline double js_max0(double d) {
-  if (d != d) return d;
+  if (d != d) return -(double)NAN;
   return d > 0 ? d : 0.0;
 }
 

@@ -74,6 +74,17 @@ test('the native solve gives the JavaScript solve bits (p = 1, 2, 5, 9; ResSS cl
       js.rss.some((r) => r === 0),
       'some voxels clamp ResSS to 0',
     );
+    // Math.max(0, d) turns -0 into +0 and a NaN into V8's NaN (sign bit set; C's fmax would give 0)
+    const planted = sumsFor(rng, p, 3);
+    for (let j = 0; j < p; j++) planted.xty[j * 3 + 1] = 0;
+    planted.yy[0] = NaN;
+    planted.yy[1] = -0; // X'y 0: beta 0, fitted 0, -0 - 0 = -0
+    const idx = Int32Array.of(0, 1, 2);
+    const jsP = solveFromSums(B, planted, idx, 3, p, 30 - p);
+    const cP = solveFromSums(B, planted, idx, 3, p, 30 - p, undefined, kernel);
+    assert.ok(Number.isNaN(jsP.rss[0]) && Object.is(jsP.rss[1], 0), 'NaN kept, -0 made +0 (JavaScript)');
+    assert.ok(bytesOf(cP.rss).equals(bytesOf(jsP.rss)), `ResSS with a NaN and a -0, p = ${p}`);
+    assert.ok(bytesOf(cP.resMS).equals(bytesOf(jsP.resMS)), `ResMS with a NaN and a -0, p = ${p}`);
     assert.ok(bytesOf(c.beta).equals(bytesOf(js.beta)), `betas, p = ${p}`);
     assert.ok(bytesOf(c.rss).equals(bytesOf(js.rss)), `ResSS, p = ${p}`);
     assert.ok(bytesOf(c.resMS).equals(bytesOf(js.resMS)), `ResMS, p = ${p}`);
