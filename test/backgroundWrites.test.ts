@@ -33,3 +33,29 @@ test('a full disk while a new analysis writes its images: a vbm message, and no 
     cleanup();
   }
 });
+
+test('a background write that throws before it starts still calls onWritten, and flushed() throws its error', async () => {
+  const fs = (await import('node:fs')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const { StagedFiles } = await import('../src/node/atomic.js');
+  const { dir, cleanup } = tempDir();
+  const original = fs.writeFile;
+  try {
+    // fs.writeFile throws synchronously on bad arguments, before any callback is set up
+    fs.writeFile = (() => {
+      throw new TypeError('simulated: bad arguments');
+    }) as unknown as typeof fs.writeFile;
+    syncBuiltinESMExports();
+    const staged = new StagedFiles({ background: true });
+    let written = 0;
+    // an image waiting for a buffer waits for this call (pipeline/outputs.ts ImageBuffers)
+    staged.write(join(dir, 'a.nii'), new Uint8Array(10), () => written++);
+    assert.equal(written, 1, 'onWritten called once');
+    await assert.rejects(staged.flushed(), /simulated: bad arguments/);
+    staged.abort();
+  } finally {
+    fs.writeFile = original;
+    syncBuiltinESMExports();
+    cleanup();
+  }
+});

@@ -67,13 +67,19 @@ export class StagedFiles {
       this.staged.push({ tmp, path, hash });
       // fs.writeFile with a callback hands the whole buffer to one write on libuv's thread; the
       // promise API writes 512 KiB at a time, each next piece waiting for this (busy) thread
+      const settle = (e: unknown, resolve: (e: Error | undefined) => void): void => {
+        onWritten?.();
+        resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined);
+      };
       this.pending.push(
-        new Promise((resolve) =>
-          writeFileInBackground(tmp, data, (e) => {
-            onWritten?.();
-            resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined);
-          }),
-        ),
+        new Promise((resolve) => {
+          // a throw before the write starts (bad arguments) settles too: a waiting image never hangs
+          try {
+            writeFileInBackground(tmp, data, (e) => settle(e, resolve));
+          } catch (e) {
+            settle(e, resolve);
+          }
+        }),
       );
       return;
     }
