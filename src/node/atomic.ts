@@ -67,9 +67,9 @@ export class StagedFiles {
       this.staged.push({ tmp, path, hash });
       // fs.writeFile with a callback hands the whole buffer to one write on libuv's thread; the
       // promise API writes 512 KiB at a time, each next piece waiting for this (busy) thread
-      const settle = (e: unknown, resolve: (e: Error | undefined) => void): void => {
+      const settle = (e: Error | null, resolve: (e: Error | undefined) => void): void => {
         onWritten?.();
-        resolve(e ? (e instanceof Error ? e : new Error(String(e))) : undefined);
+        resolve(e ?? undefined);
       };
       this.pending.push(
         new Promise((resolve) => {
@@ -77,7 +77,7 @@ export class StagedFiles {
           try {
             writeFileInBackground(tmp, data, (e) => settle(e, resolve));
           } catch (e) {
-            settle(e, resolve);
+            settle(e instanceof Error ? e : new Error('fs.writeFile threw a non-Error', { cause: e }), resolve);
           }
         }),
       );
