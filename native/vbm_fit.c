@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "vbm_map.h"
+#include "vbm_napi.h"
 #include "vbm_pieces.h"
 
 typedef struct {
@@ -49,11 +50,6 @@ typedef struct {
 typedef struct {
   double data, scale, thr, zim, terms, nterms, resid, stats;
 } fit_desc;
-
-static napi_value fit_throw(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
 
 /* the value of the voxel at grid index i (NaN off the grid: index < 0), as float64 times the scale */
 static inline double at(const float *data, int32_t i, double scale) {
@@ -578,35 +574,35 @@ static napi_value js_fit_batch(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4)
-    return fit_throw(env, "fitBatch: 4 arguments expected");
+    return vbm_throw(env, "fitBatch: 4 arguments expected");
   fit_ctx x;
   size_t length;
   uint32_t hAt, dAt, count;
-  if (!get_memory(env, argv[0], &x.mem, &length)) return fit_throw(env, "fitBatch: the memory must be a Uint8Array");
+  if (!get_memory(env, argv[0], &x.mem, &length)) return vbm_throw(env, "fitBatch: the memory must be a Uint8Array");
   if (napi_get_value_uint32(env, argv[1], &hAt) != napi_ok || napi_get_value_uint32(env, argv[2], &dAt) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &count) != napi_ok)
-    return fit_throw(env, "fitBatch: arguments");
-  if (!read_header(x.mem, length, hAt, &x.h)) return fit_throw(env, "fitBatch: a header outside the memory");
+    return vbm_throw(env, "fitBatch: arguments");
+  if (!read_header(x.mem, length, hAt, &x.h)) return vbm_throw(env, "fitBatch: a header outside the memory");
   if (count > 256 || !in_memory(length, dAt, (int64_t)count * sizeof(fit_desc)))
-    return fit_throw(env, "fitBatch: scans outside the memory");
+    return vbm_throw(env, "fitBatch: scans outside the memory");
   fit_desc d[256];
   memcpy(d, x.mem + dAt, count * sizeof(fit_desc));
   const int64_t n = x.h.n;
-  if (!indices_valid(&x)) return fit_throw(env, "fitBatch: a voxel index outside the grid");
+  if (!indices_valid(&x)) return vbm_throw(env, "fitBatch: a voxel index outside the grid");
   /* every scan's data, terms and stats within the memory; every row a term names too */
   for (uint32_t k = 0; k < count; k++) {
     const fit_desc *e = &d[k];
     if (!(e->nterms >= 0 && e->nterms <= 64) || !in_memory(length, (int64_t)e->terms, 16 * (int64_t)e->nterms) ||
         !in_memory(length, (int64_t)e->stats, 32) || !in_memory(length, (int64_t)e->data, 4 * (int64_t)x.h.nvox) ||
         (int64_t)e->data % 4)
-      return fit_throw(env, "fitBatch: a scan outside the memory");
-    if (e->resid != 0 && x.h.ryy == 0) return fit_throw(env, "fitBatch: no residual sums");
+      return vbm_throw(env, "fitBatch: a scan outside the memory");
+    if (e->resid != 0 && x.h.ryy == 0) return vbm_throw(env, "fitBatch: no residual sums");
     for (int t = 0; t < (int)e->nterms; t++) {
       int32_t xr, rr;
       memcpy(&xr, x.mem + (size_t)e->terms + 16 * t, 4);
       memcpy(&rr, x.mem + (size_t)e->terms + 16 * t + 4, 4);
       if (!in_memory(length, xr, 8 * n) || (e->resid != 0 && !in_memory(length, rr, 8 * n)))
-        return fit_throw(env, "fitBatch: a design term outside the memory");
+        return vbm_throw(env, "fitBatch: a design term outside the memory");
     }
   }
   for (int c0 = 0; c0 < n; c0 += x.h.block) {
@@ -620,14 +616,6 @@ static napi_value js_fit_batch(napi_env env, napi_callback_info info) {
     }
   }
   return NULL;
-}
-
-static bool typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok && type == want &&
-         (*data != NULL || *length == 0);
 }
 
 /* total[i] = total[i] + a[i] (or a[i] for the first chunk); a[i] = 0 */
@@ -644,33 +632,33 @@ static napi_value js_fit_merge(napi_env env, napi_callback_info info) {
   size_t argc = 13;
   napi_value argv[13];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 13)
-    return fit_throw(env, "fitMerge: 13 arguments expected");
+    return vbm_throw(env, "fitMerge: 13 arguments expected");
   uint8_t *mem;
   size_t length;
   fit_header h;
   uint32_t hAt, xAt, rAt, p;
   bool first;
-  if (!get_memory(env, argv[0], &mem, &length)) return fit_throw(env, "fitMerge: the memory must be a Uint8Array");
+  if (!get_memory(env, argv[0], &mem, &length)) return vbm_throw(env, "fitMerge: the memory must be a Uint8Array");
   if (napi_get_value_uint32(env, argv[1], &hAt) != napi_ok || napi_get_value_uint32(env, argv[2], &xAt) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &rAt) != napi_ok || napi_get_value_uint32(env, argv[4], &p) != napi_ok ||
       napi_get_value_bool(env, argv[5], &first) != napi_ok)
-    return fit_throw(env, "fitMerge: arguments");
-  if (!read_header(mem, length, hAt, &h)) return fit_throw(env, "fitMerge: a header outside the memory");
+    return vbm_throw(env, "fitMerge: arguments");
+  if (!read_header(mem, length, hAt, &h)) return vbm_throw(env, "fitMerge: a header outside the memory");
   void *tok, *tmin, *tmax, *tyy, *txty, *tryy, *trxty;
   size_t lok, lmin, lmax, lyy, lxty, lryy, lrxty;
-  if (!typed(env, argv[6], napi_uint8_array, &tok, &lok) || !typed(env, argv[7], napi_float32_array, &tmin, &lmin) ||
-      !typed(env, argv[8], napi_float32_array, &tmax, &lmax) || !typed(env, argv[9], napi_float64_array, &tyy, &lyy) ||
-      !typed(env, argv[10], napi_float64_array, &txty, &lxty) ||
-      !typed(env, argv[11], napi_float64_array, &tryy, &lryy) ||
-      !typed(env, argv[12], napi_float64_array, &trxty, &lrxty))
-    return fit_throw(env, "fitMerge: typed arrays expected");
+  if (!vbm_typed(env, argv[6], napi_uint8_array, &tok, &lok) || !vbm_typed(env, argv[7], napi_float32_array, &tmin, &lmin) ||
+      !vbm_typed(env, argv[8], napi_float32_array, &tmax, &lmax) || !vbm_typed(env, argv[9], napi_float64_array, &tyy, &lyy) ||
+      !vbm_typed(env, argv[10], napi_float64_array, &txty, &lxty) ||
+      !vbm_typed(env, argv[11], napi_float64_array, &tryy, &lryy) ||
+      !vbm_typed(env, argv[12], napi_float64_array, &trxty, &lrxty))
+    return vbm_throw(env, "fitMerge: typed arrays expected");
   const size_t n = (size_t)h.n;
   const bool resid = lryy > 0;
   const size_t stride = (size_t)h.stride;
   if (lok != n || lmin != n || lmax != n || lyy != n || lxty != n * p || (resid && (lryy != 7 * n || lrxty != n * p)) ||
       (!resid && lrxty != 0) || (resid && h.ryy == 0) || p > 64 || !in_memory(length, xAt, (int64_t)stride * p) ||
       (resid && !in_memory(length, rAt, (int64_t)stride * p)))
-    return fit_throw(env, "fitMerge: sums of another layout");
+    return vbm_throw(env, "fitMerge: sums of another layout");
   uint8_t *ok = mem + h.ok;
   float *vmin = (float *)(mem + h.vmin), *vmax = (float *)(mem + h.vmax);
   uint8_t *to = tok;
@@ -786,7 +774,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   size_t argc = 23;
   napi_value argv[23];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 21 && argc != 23))
-    return fit_throw(env, "fitRange: 21 or 23 arguments expected");
+    return vbm_throw(env, "fitRange: 21 or 23 arguments expected");
   void *voffP, *descP, *xP, *candP, *dimsP, *okP, *vminP, *vmaxP, *yyP, *xtyP, *ryyP, *rxtyP, *statsP;
   size_t lvoff, ldesc, lx, lcand, ldims, lok, lvmin, lvmax, lyy, lxty, lryy, lrxty, lstats;
   uint32_t r0, r1, block, chunk, span;
@@ -794,28 +782,28 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   uint32_t nScans;
   bool isArr, append;
   if (napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr || napi_get_array_length(env, argv[0], &nScans) != napi_ok)
-    return fit_throw(env, "fitRange: paths must be an array");
-  if (!typed(env, argv[1], napi_float64_array, &voffP, &lvoff) || !typed(env, argv[2], napi_float64_array, &descP, &ldesc) ||
-      !typed(env, argv[3], napi_float64_array, &xP, &lx) || !typed(env, argv[4], napi_int32_array, &candP, &lcand) ||
-      !typed(env, argv[5], napi_int32_array, &dimsP, &ldims) || !typed(env, argv[10], napi_uint8_array, &okP, &lok) ||
-      !typed(env, argv[11], napi_float32_array, &vminP, &lvmin) ||
-      !typed(env, argv[12], napi_float32_array, &vmaxP, &lvmax) ||
-      !typed(env, argv[13], napi_float64_array, &yyP, &lyy) || !typed(env, argv[14], napi_float64_array, &xtyP, &lxty) ||
-      !typed(env, argv[15], napi_float64_array, &ryyP, &lryy) ||
-      !typed(env, argv[16], napi_float64_array, &rxtyP, &lrxty) ||
-      !typed(env, argv[17], napi_float64_array, &statsP, &lstats))
-    return fit_throw(env, "fitRange: typed arrays expected");
+    return vbm_throw(env, "fitRange: paths must be an array");
+  if (!vbm_typed(env, argv[1], napi_float64_array, &voffP, &lvoff) || !vbm_typed(env, argv[2], napi_float64_array, &descP, &ldesc) ||
+      !vbm_typed(env, argv[3], napi_float64_array, &xP, &lx) || !vbm_typed(env, argv[4], napi_int32_array, &candP, &lcand) ||
+      !vbm_typed(env, argv[5], napi_int32_array, &dimsP, &ldims) || !vbm_typed(env, argv[10], napi_uint8_array, &okP, &lok) ||
+      !vbm_typed(env, argv[11], napi_float32_array, &vminP, &lvmin) ||
+      !vbm_typed(env, argv[12], napi_float32_array, &vmaxP, &lvmax) ||
+      !vbm_typed(env, argv[13], napi_float64_array, &yyP, &lyy) || !vbm_typed(env, argv[14], napi_float64_array, &xtyP, &lxty) ||
+      !vbm_typed(env, argv[15], napi_float64_array, &ryyP, &lryy) ||
+      !vbm_typed(env, argv[16], napi_float64_array, &rxtyP, &lrxty) ||
+      !vbm_typed(env, argv[17], napi_float64_array, &statsP, &lstats))
+    return vbm_throw(env, "fitRange: typed arrays expected");
   if (napi_get_value_uint32(env, argv[6], &r0) != napi_ok || napi_get_value_uint32(env, argv[7], &r1) != napi_ok ||
       napi_get_value_uint32(env, argv[8], &block) != napi_ok || napi_get_value_uint32(env, argv[9], &chunk) != napi_ok ||
       napi_get_value_double(env, argv[18], &window) != napi_ok || napi_get_value_uint32(env, argv[19], &span) != napi_ok ||
       napi_get_value_bool(env, argv[20], &append) != napi_ok)
-    return fit_throw(env, "fitRange: arguments");
+    return vbm_throw(env, "fitRange: arguments");
   const int32_t *dims = dimsP;
-  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return fit_throw(env, "fitRange: dims");
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return vbm_throw(env, "fitRange: dims");
   const int64_t nxy = (int64_t)dims[0] * dims[1], nvox = nxy * dims[2];
   const size_t n = lcand;
   if (nScans < 1 || n < 1 || nvox > INT32_MAX || lvoff != nScans || ldesc != 4 * (size_t)nScans || lx % nScans)
-    return fit_throw(env, "fitRange: arrays of the wrong sizes");
+    return vbm_throw(env, "fitRange: arrays of the wrong sizes");
   const size_t p = lx / nScans;
   const bool smooth = lryy > 0;
   const size_t nBlocks = block ? (n + block - 1) / block : 0;
@@ -824,33 +812,33 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       (smooth && (lryy != 7 * n || lrxty != n * p)) || (!smooth && lrxty != 0) ||
       lstats != 4 * (size_t)nScans * nBlocks || !(window >= 0) || span < block || span % block ||
       span > (1u << 22))
-    return fit_throw(env, "fitRange: arrays of the wrong sizes");
+    return vbm_throw(env, "fitRange: arrays of the wrong sizes");
   const int32_t *cand = candP;
   for (size_t c = r0; c < r1; c++)
     if (cand[c] < 0 || cand[c] >= nvox || (c > r0 && cand[c] <= cand[c - 1]))
-      return fit_throw(env, "fitRange: candidate voxels must be ascending grid indices");
+      return vbm_throw(env, "fitRange: candidate voxels must be ascending grid indices");
   const double *voff = voffP, *desc = descP, *xs = xP;
   for (uint32_t s = 0; s < nScans; s++)
-    if (!(voff[s] >= 0 && voff[s] <= 1e15) || fmod(voff[s], 4) != 0) return fit_throw(env, "fitRange: a voxel offset");
+    if (!(voff[s] >= 0 && voff[s] <= 1e15) || fmod(voff[s], 4) != 0) return vbm_throw(env, "fitRange: a voxel offset");
   /* hashing: each scan's size, its first piece's number, and the part of the file this range hashes */
   napi_valuetype t21 = napi_undefined;
-  if (argc == 23 && napi_typeof(env, argv[21], &t21) != napi_ok) return fit_throw(env, "fitRange: arguments");
+  if (argc == 23 && napi_typeof(env, argv[21], &t21) != napi_ok) return vbm_throw(env, "fitRange: arguments");
   const bool hashing = t21 != napi_undefined;
   void *sizesP = NULL, *digestsP = NULL;
   size_t lsizes = 0, ldigests = 0;
   if (hashing) {
-    if (!vbm_pieces_available()) return fit_throw(env, "fitRange: this addon was built without XXH3 (fitRangeHashes)");
-    if (!typed(env, argv[21], napi_float64_array, &sizesP, &lsizes) ||
-        !typed(env, argv[22], napi_uint8_array, &digestsP, &ldigests))
-      return fit_throw(env, "fitRange: typed arrays expected");
-    if (lsizes != nScans) return fit_throw(env, "fitRange: arrays of the wrong sizes");
+    if (!vbm_pieces_available()) return vbm_throw(env, "fitRange: this addon was built without XXH3 (fitRangeHashes)");
+    if (!vbm_typed(env, argv[21], napi_float64_array, &sizesP, &lsizes) ||
+        !vbm_typed(env, argv[22], napi_uint8_array, &digestsP, &ldigests))
+      return vbm_throw(env, "fitRange: typed arrays expected");
+    if (lsizes != nScans) return vbm_throw(env, "fitRange: arrays of the wrong sizes");
     uint64_t pieces = 0;
     for (uint32_t s = 0; s < nScans; s++) {
       const double z = ((const double *)sizesP)[s];
-      if (!(z >= 0 && z <= 1e15) || z != floor(z)) return fit_throw(env, "fitRange: a file size");
+      if (!(z >= 0 && z <= 1e15) || z != floor(z)) return vbm_throw(env, "fitRange: a file size");
       pieces += ((uint64_t)z + VBM_PIECE_BYTES - 1) / VBM_PIECE_BYTES;
     }
-    if (ldigests != 8 * pieces) return fit_throw(env, "fitRange: arrays of the wrong sizes");
+    if (ldigests != 8 * pieces) return vbm_throw(env, "fitRange: arrays of the wrong sizes");
   }
   /* one arena (int32 offsets from its start, as the kernel's header wants): a NaN, the range's
      candidates and neighbours, the block accumulator, the scans' design terms */
@@ -881,7 +869,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   at += RS * p;
   const size_t termsAt = at;
   at += 16 * p * nScans;
-  if (at > INT32_MAX) return fit_throw(env, "fitRange: too many voxels or scans for one thread");
+  if (at > INT32_MAX) return vbm_throw(env, "fitRange: too many voxels or scans for one thread");
   uint8_t *mem = aligned_alloc(64, (at + 63) / 64 * 64);
   vbm_map *maps = calloc(nScans, sizeof(vbm_map));
   int *nterms = calloc(nScans, sizeof(int));
@@ -893,7 +881,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   vbm_pieces *hp = hashing ? vbm_pieces_new(nScans, fit_level() >= 1) : NULL;
   if (!mem || !maps || !nterms || !path || (hashing && (!hsize || !hp))) {
     free(mem), free(maps), free(nterms), free(path), free(hsize), vbm_pieces_free(hp);
-    return fit_throw(env, "fitRange: out of memory");
+    return vbm_throw(env, "fitRange: out of memory");
   }
   *(float *)(mem + nanAt) = NAN;
   int32_t *candL = (int32_t *)(mem + candAt);
@@ -1095,42 +1083,42 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
   size_t argc = 16;
   napi_value argv[16];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 16)
-    return fit_throw(env, "smoothness: 16 arguments expected");
+    return vbm_throw(env, "smoothness: 16 arguments expected");
   void *dimsP, *voxP, *candOfP, *maskP, *betaP, *rssP, *ryyP, *rxtyP, *GP, *rpvP, *outP;
   size_t ldims, lvox, lcandOf, lmask, lbeta, lrss, lryy, lrxty, lG, lrpv, lout;
   uint32_t p, nCand;
   double scale, df, log2x4;
-  if (!typed(env, argv[0], napi_int32_array, &dimsP, &ldims) || !typed(env, argv[1], napi_int32_array, &voxP, &lvox) ||
-      !typed(env, argv[2], napi_int32_array, &candOfP, &lcandOf) ||
-      !typed(env, argv[3], napi_int32_array, &maskP, &lmask) ||
-      !typed(env, argv[6], napi_float64_array, &betaP, &lbeta) ||
-      !typed(env, argv[7], napi_float64_array, &rssP, &lrss) || !typed(env, argv[8], napi_float64_array, &ryyP, &lryy) ||
-      !typed(env, argv[9], napi_float64_array, &rxtyP, &lrxty) ||
-      !typed(env, argv[10], napi_float64_array, &GP, &lG) ||
-      !typed(env, argv[14], napi_float64_array, &rpvP, &lrpv) ||
-      !typed(env, argv[15], napi_float64_array, &outP, &lout))
-    return fit_throw(env, "smoothness: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_int32_array, &dimsP, &ldims) || !vbm_typed(env, argv[1], napi_int32_array, &voxP, &lvox) ||
+      !vbm_typed(env, argv[2], napi_int32_array, &candOfP, &lcandOf) ||
+      !vbm_typed(env, argv[3], napi_int32_array, &maskP, &lmask) ||
+      !vbm_typed(env, argv[6], napi_float64_array, &betaP, &lbeta) ||
+      !vbm_typed(env, argv[7], napi_float64_array, &rssP, &lrss) || !vbm_typed(env, argv[8], napi_float64_array, &ryyP, &lryy) ||
+      !vbm_typed(env, argv[9], napi_float64_array, &rxtyP, &lrxty) ||
+      !vbm_typed(env, argv[10], napi_float64_array, &GP, &lG) ||
+      !vbm_typed(env, argv[14], napi_float64_array, &rpvP, &lrpv) ||
+      !vbm_typed(env, argv[15], napi_float64_array, &outP, &lout))
+    return vbm_throw(env, "smoothness: typed arrays expected");
   if (napi_get_value_uint32(env, argv[4], &p) != napi_ok || napi_get_value_uint32(env, argv[5], &nCand) != napi_ok ||
       napi_get_value_double(env, argv[11], &scale) != napi_ok || napi_get_value_double(env, argv[12], &df) != napi_ok ||
       napi_get_value_double(env, argv[13], &log2x4) != napi_ok)
-    return fit_throw(env, "smoothness: arguments");
+    return vbm_throw(env, "smoothness: arguments");
   const int32_t *dims = dimsP;
-  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return fit_throw(env, "smoothness: dims");
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return vbm_throw(env, "smoothness: dims");
   const int64_t nx = dims[0], ny = dims[1], nz = dims[2], nxy = nx * ny;
   const size_t m = lvox;
   if (p < 1 || p > 64 || lcandOf != m || (int64_t)lmask != nxy * nz || lbeta != m * p || lrss != m ||
       lryy != 7 * (size_t)nCand || lrxty != (size_t)p * nCand || lG != (size_t)p * p || lrpv != m || lout != 5)
-    return fit_throw(env, "smoothness: arrays of the wrong sizes");
+    return vbm_throw(env, "smoothness: arrays of the wrong sizes");
   const int32_t *vox = voxP, *candOf = candOfP, *maskIndex = maskP;
   for (size_t k = 0; k < m; k++)
     if (vox[k] < 0 || vox[k] >= nxy * nz || candOf[k] < 0 || (uint32_t)candOf[k] >= nCand)
-      return fit_throw(env, "smoothness: a voxel outside the grid or the candidates");
+      return vbm_throw(env, "smoothness: a voxel outside the grid or the candidates");
   for (int64_t i = 0; i < nxy * nz; i++)
-    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return fit_throw(env, "smoothness: a mask index out of range");
+    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return vbm_throw(env, "smoothness: a mask index out of range");
   const double *beta = betaP, *rss = rssP, *ryy = ryyP, *rxty = rxtyP, *Gf = GP;
   double *rpv = rpvP, *out = outP;
   double *Gb = malloc(sizeof(double) * m * p);
-  if (!Gb) return fit_throw(env, "smoothness: out of memory");
+  if (!Gb) return vbm_throw(env, "smoothness: out of memory");
   for (size_t b = 0; b < m; b++)
     for (uint32_t i = 0; i < p; i++) {
       double t = 0;
@@ -1226,9 +1214,9 @@ static napi_value js_fit_simd(napi_env env, napi_callback_info info) {
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
       napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
-    return fit_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
+    return vbm_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
   const int want = fit_level_named(name), cpu = fit_cpu_level();
-  if (want < 0) return fit_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
+  if (want < 0) return vbm_throw(env, "fitSimd: a kernel's name expected (avx512, avx2 or scalar)");
   __atomic_store_n(&fit_level_in_use, want < cpu ? want : cpu, __ATOMIC_RELAXED);
   return js_fit_level(env, info);
 }
@@ -1244,11 +1232,11 @@ static napi_value js_map_release(napi_env env, napi_callback_info info) {
   char name[16];
   size_t len;
   int mode = -1;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return fit_throw(env, "mapRelease: arguments");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return vbm_throw(env, "mapRelease: arguments");
   if (argc >= 1) {
     if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
         (strcmp(name, "batched") != 0 && strcmp(name, "unmap") != 0))
-      return fit_throw(env, "mapRelease: 'batched' or 'unmap' expected");
+      return vbm_throw(env, "mapRelease: 'batched' or 'unmap' expected");
     mode = strcmp(name, "batched") == 0;
   }
   napi_create_string_utf8(env, vbm_release_mode(mode) ? "batched" : "unmap", NAPI_AUTO_LENGTH, &out);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vbm_napi.h"
 
 enum { LEVEL_NONE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
 
@@ -201,11 +202,6 @@ __attribute__((target("avx512f,avx2,fma"))) static void product_avx512(const flo
 
 /* ---- N-API ---- */
 
-static napi_value throw_error(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
-
 /* cpuLevel(): 'avx512', 'avx2' (each with FMA) or '' */
 static napi_value js_cpu_level(napi_env env, napi_callback_info info) {
   (void)info;
@@ -220,9 +216,9 @@ static napi_value js_product(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 12)
-    return throw_error(env, "product: 12 arguments expected");
+    return vbm_throw(env, "product: 12 arguments expected");
   int32_t level;
-  if (napi_get_value_int32(env, argv[0], &level) != napi_ok) return throw_error(env, "product: level");
+  if (napi_get_value_int32(env, argv[0], &level) != napi_ok) return vbm_throw(env, "product: level");
   napi_typedarray_type type;
   size_t length;
   void *data;
@@ -230,10 +226,10 @@ static napi_value js_product(napi_env env, napi_callback_info info) {
   size_t offset;
   if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok ||
       type != napi_uint8_array || data == NULL)
-    return throw_error(env, "product: the memory must be a Uint8Array");
+    return vbm_throw(env, "product: the memory must be a Uint8Array");
   uint32_t v[10];
   for (int k = 0; k < 10; k++)
-    if (napi_get_value_uint32(env, argv[k + 2], &v[k]) != napi_ok) return throw_error(env, "product: integer arguments");
+    if (napi_get_value_uint32(env, argv[k + 2], &v[k]) != napi_ok) return vbm_throw(env, "product: integer arguments");
   const uint32_t pA = v[0], m = v[1], pR = v[2], stride = v[3], n = v[4], v0 = v[5], c = v[6], pT = v[7], pW = v[8],
                  C = v[9];
   /* bounds: every read and write inside the memory (sizes in bytes, in 64 bits) */
@@ -242,7 +238,7 @@ static napi_value js_product(napi_env env, napi_callback_info info) {
   if (m % 4 || c % 8 || c > 512 || cp > C || pA % 4 || pR % 4 || pT % 4 || pW % 4 ||
       (uint64_t)pA + (uint64_t)m * n * 4 > len || (n > 0 && (uint64_t)pR + ((uint64_t)(n - 1) * stride + v0 + c) * 4 > len) ||
       (uint64_t)pT + (uint64_t)n * cp * 4 > len || (m > 0 && (uint64_t)pW + ((uint64_t)(m - 1) * C + cp) * 4 > len))
-    return throw_error(env, "product: arguments outside the memory");
+    return vbm_throw(env, "product: arguments outside the memory");
   uint8_t *mem = data;
   const float *A = (const float *)(mem + pA);
   const float *R = (const float *)(mem + pR);
@@ -253,7 +249,7 @@ static napi_value js_product(napi_env env, napi_callback_info info) {
   else if (level == LEVEL_AVX2 && cpu_level() >= LEVEL_AVX2)
     product_avx2(A, (int)m, R, (int)stride, (int)n, (int)v0, (int)c, T, W, (int)C);
   else
-    return throw_error(env, "product: this CPU lacks the requested instruction set");
+    return vbm_throw(env, "product: this CPU lacks the requested instruction set");
   return NULL;
 }
 
@@ -268,7 +264,7 @@ static napi_value js_statistics(napi_env env, napi_callback_info info) {
   size_t argc = 13;
   napi_value argv[13];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 13)
-    return throw_error(env, "statistics: 13 arguments expected");
+    return vbm_throw(env, "statistics: 13 arguments expected");
   napi_typedarray_type type;
   size_t memLength, ssLength, outLength;
   void *memData, *ssData, *outData;
@@ -276,13 +272,13 @@ static napi_value js_statistics(napi_env env, napi_callback_info info) {
   size_t offset;
   if (napi_get_typedarray_info(env, argv[0], &type, &memLength, &memData, &buffer, &offset) != napi_ok ||
       type != napi_uint8_array || memData == NULL)
-    return throw_error(env, "statistics: the memory must be a Uint8Array");
+    return vbm_throw(env, "statistics: the memory must be a Uint8Array");
   if (napi_get_typedarray_info(env, argv[7], &type, &ssLength, &ssData, &buffer, &offset) != napi_ok ||
       type != napi_float64_array)
-    return throw_error(env, "statistics: ssTotal must be a Float64Array");
+    return vbm_throw(env, "statistics: ssTotal must be a Float64Array");
   if (napi_get_typedarray_info(env, argv[11], &type, &outLength, &outData, &buffer, &offset) != napi_ok ||
       type != napi_float32_array)
-    return throw_error(env, "statistics: out must be a Float32Array");
+    return vbm_throw(env, "statistics: out must be a Float32Array");
   uint32_t pW, C, count, k, effectRows, c, v0, V;
   double df;
   bool isT;
@@ -291,12 +287,12 @@ static napi_value js_statistics(napi_env env, napi_callback_info info) {
       napi_get_value_uint32(env, argv[5], &effectRows) != napi_ok || napi_get_value_uint32(env, argv[6], &c) != napi_ok ||
       napi_get_value_uint32(env, argv[8], &v0) != napi_ok || napi_get_value_double(env, argv[9], &df) != napi_ok ||
       napi_get_value_bool(env, argv[10], &isT) != napi_ok || napi_get_value_uint32(env, argv[12], &V) != napi_ok)
-    return throw_error(env, "statistics: arguments");
+    return vbm_throw(env, "statistics: arguments");
   if (count == 0 || c == 0) return NULL;
   if (pW % 4 || c > C || effectRows < 1 || effectRows > k || (uint64_t)v0 + c > ssLength || (uint64_t)v0 + c > V ||
       (uint64_t)(count - 1) * V + v0 + c > outLength ||
       (uint64_t)pW + ((uint64_t)(count * k - 1) * C + c) * 4 > memLength)
-    return throw_error(env, "statistics: arguments outside the arrays");
+    return vbm_throw(env, "statistics: arguments outside the arrays");
   const float *W = (const float *)((uint8_t *)memData + pW);
   const double *ss = ssData;
   float *out = outData;
@@ -378,29 +374,29 @@ static napi_value js_residualise(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7)
-    return throw_error(env, "residualise: 7 arguments expected");
+    return vbm_throw(env, "residualise: 7 arguments expected");
   napi_typedarray_type type;
   size_t rLength, gLength, ssLength, offset;
   void *rData, *gData, *ssData;
   napi_value buffer;
   if (napi_get_typedarray_info(env, argv[0], &type, &rLength, &rData, &buffer, &offset) != napi_ok ||
       type != napi_float32_array)
-    return throw_error(env, "residualise: R must be a Float32Array");
+    return vbm_throw(env, "residualise: R must be a Float32Array");
   if (napi_get_typedarray_info(env, argv[4], &type, &gLength, &gData, &buffer, &offset) != napi_ok ||
       type != napi_float64_array)
-    return throw_error(env, "residualise: G must be a Float64Array");
+    return vbm_throw(env, "residualise: G must be a Float64Array");
   if (napi_get_typedarray_info(env, argv[6], &type, &ssLength, &ssData, &buffer, &offset) != napi_ok ||
       type != napi_float64_array)
-    return throw_error(env, "residualise: ss must be a Float64Array");
+    return vbm_throw(env, "residualise: ss must be a Float64Array");
   uint32_t n, V, stride, q;
   if (napi_get_value_uint32(env, argv[1], &n) != napi_ok || napi_get_value_uint32(env, argv[2], &V) != napi_ok ||
       napi_get_value_uint32(env, argv[3], &stride) != napi_ok || napi_get_value_uint32(env, argv[5], &q) != napi_ok)
-    return throw_error(env, "residualise: arguments");
+    return vbm_throw(env, "residualise: arguments");
   if (n == 0 || V == 0) return NULL;
   if (V > stride || (uint64_t)(n - 1) * stride + V > rLength || (uint64_t)q * n > gLength || V > ssLength)
-    return throw_error(env, "residualise: arguments outside the arrays");
+    return vbm_throw(env, "residualise: arguments outside the arrays");
   double *col = malloc(sizeof(double) * ((size_t)n * CH + (size_t)(q ? q : 1) * CH));
-  if (!col) return throw_error(env, "residualise: out of memory");
+  if (!col) return vbm_throw(env, "residualise: out of memory");
   double *coef = col + (size_t)n * CH;
   if (__builtin_cpu_supports("avx2"))
     residualise_avx2(rData, (int)n, (int)V, (int)stride, gData, (int)q, ssData, col, coef);
@@ -575,13 +571,6 @@ static void welch_map(const welch_setup *w, const float *R, int stride, int V, c
   }
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok && type == want;
-}
-
 /*
  * welch(R: Float32Array, stride, V, src: Int32Array, sign: Float64Array, ssTotal: Float64Array,
  *       out: Float32Array, outOffset, n, p, s, nGroups, X, XtXinv, C, MgMg, dR, ng: Float64Array, groups: Int32Array)
@@ -590,37 +579,37 @@ static napi_value js_welch(napi_env env, napi_callback_info info) {
   size_t argc = 19;
   napi_value argv[19];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 19)
-    return throw_error(env, "welch: 19 arguments expected");
+    return vbm_throw(env, "welch: 19 arguments expected");
   void *R, *src, *sign, *ssTotal, *out, *X, *XtXinv, *C, *MgMg, *dR, *ng, *groups;
   size_t lR, lsrc, lsign, lss, lout, lX, lXi, lC, lM, ldR, lng, lg;
   uint32_t stride, V, outOffset, n, p, s, G;
-  if (!typed(env, argv[0], napi_float32_array, &R, &lR) || !typed(env, argv[3], napi_int32_array, &src, &lsrc) ||
-      !typed(env, argv[4], napi_float64_array, &sign, &lsign) ||
-      !typed(env, argv[5], napi_float64_array, &ssTotal, &lss) ||
-      !typed(env, argv[6], napi_float32_array, &out, &lout) || !typed(env, argv[12], napi_float64_array, &X, &lX) ||
-      !typed(env, argv[13], napi_float64_array, &XtXinv, &lXi) || !typed(env, argv[14], napi_float64_array, &C, &lC) ||
-      !typed(env, argv[15], napi_float64_array, &MgMg, &lM) || !typed(env, argv[16], napi_float64_array, &dR, &ldR) ||
-      !typed(env, argv[17], napi_float64_array, &ng, &lng) || !typed(env, argv[18], napi_int32_array, &groups, &lg))
-    return throw_error(env, "welch: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_float32_array, &R, &lR) || !vbm_typed(env, argv[3], napi_int32_array, &src, &lsrc) ||
+      !vbm_typed(env, argv[4], napi_float64_array, &sign, &lsign) ||
+      !vbm_typed(env, argv[5], napi_float64_array, &ssTotal, &lss) ||
+      !vbm_typed(env, argv[6], napi_float32_array, &out, &lout) || !vbm_typed(env, argv[12], napi_float64_array, &X, &lX) ||
+      !vbm_typed(env, argv[13], napi_float64_array, &XtXinv, &lXi) || !vbm_typed(env, argv[14], napi_float64_array, &C, &lC) ||
+      !vbm_typed(env, argv[15], napi_float64_array, &MgMg, &lM) || !vbm_typed(env, argv[16], napi_float64_array, &dR, &ldR) ||
+      !vbm_typed(env, argv[17], napi_float64_array, &ng, &lng) || !vbm_typed(env, argv[18], napi_int32_array, &groups, &lg))
+    return vbm_throw(env, "welch: typed arrays expected");
   if (napi_get_value_uint32(env, argv[1], &stride) != napi_ok || napi_get_value_uint32(env, argv[2], &V) != napi_ok ||
       napi_get_value_uint32(env, argv[7], &outOffset) != napi_ok || napi_get_value_uint32(env, argv[8], &n) != napi_ok ||
       napi_get_value_uint32(env, argv[9], &p) != napi_ok || napi_get_value_uint32(env, argv[10], &s) != napi_ok ||
       napi_get_value_uint32(env, argv[11], &G) != napi_ok)
-    return throw_error(env, "welch: arguments");
+    return vbm_throw(env, "welch: arguments");
   if (n == 0 || V == 0) return NULL;
   if (p == 0 || p > 64 || s == 0 || s > p || G == 0 || lsrc < n || lsign < n || lg < n || lss < V ||
       (uint64_t)outOffset + V > lout || lX < (size_t)n * p || lXi < (size_t)p * p || lC < (size_t)s * p ||
       lM < (size_t)G * p * p || ldR < G || lng < G || V > stride)
-    return throw_error(env, "welch: arguments outside the arrays");
+    return vbm_throw(env, "welch: arguments outside the arrays");
   const int32_t *si = src, *gi = groups;
   for (uint32_t i = 0; i < n; i++)
     if (si[i] < 0 || (uint32_t)si[i] >= n || gi[i] < 0 || (uint32_t)gi[i] >= G)
-      return throw_error(env, "welch: a source row or group outside the data");
-  if ((uint64_t)(n - 1) * stride + V > lR) return throw_error(env, "welch: arguments outside the data");
+      return vbm_throw(env, "welch: a source row or group outside the data");
+  if ((uint64_t)(n - 1) * stride + V > lR) return vbm_throw(env, "welch: arguments outside the data");
   welch_setup w = {(int)n, (int)p, (int)s, (int)G, X, XtXinv, C, MgMg, dR, ng, groups};
   const size_t words = (size_t)G * p * WCH + (size_t)G * WCH + p + p * p + G + p * s + s * s + s + p * p + s * s + s;
   double *scratch = malloc(sizeof(double) * words);
-  if (!scratch) return throw_error(env, "welch: out of memory");
+  if (!scratch) return vbm_throw(env, "welch: out of memory");
   welch_map(&w, R, (int)stride, (int)V, src, sign, ssTotal, (float *)out + outOffset, scratch);
   free(scratch);
   return NULL;

@@ -25,18 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static napi_value post_fail(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
-
-static int post_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok && type == want;
-}
+#include "vbm_napi.h"
 
 static int post_u32(napi_env env, napi_value v, uint32_t *out) {
   return napi_get_value_uint32(env, v, out) == napi_ok;
@@ -64,33 +53,33 @@ static napi_value js_post_solve(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value argv[10];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10)
-    return post_fail(env, "postSolve: 10 arguments expected");
+    return vbm_throw(env, "postSolve: 10 arguments expected");
   void *B, *xty, *yy, *candOf, *beta, *rss, *resMS;
   size_t lB, lxty, lyy, lc, lbeta, lrss, lres;
   uint32_t nCand, p;
   double trRV;
-  if (!post_typed(env, argv[0], napi_float64_array, &B, &lB) ||
-      !post_typed(env, argv[1], napi_float64_array, &xty, &lxty) ||
-      !post_typed(env, argv[2], napi_float64_array, &yy, &lyy) ||
-      !post_typed(env, argv[3], napi_int32_array, &candOf, &lc) ||
-      !post_typed(env, argv[7], napi_float64_array, &beta, &lbeta) ||
-      !post_typed(env, argv[8], napi_float64_array, &rss, &lrss) ||
-      !post_typed(env, argv[9], napi_float64_array, &resMS, &lres))
-    return post_fail(env, "postSolve: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_float64_array, &B, &lB) ||
+      !vbm_typed(env, argv[1], napi_float64_array, &xty, &lxty) ||
+      !vbm_typed(env, argv[2], napi_float64_array, &yy, &lyy) ||
+      !vbm_typed(env, argv[3], napi_int32_array, &candOf, &lc) ||
+      !vbm_typed(env, argv[7], napi_float64_array, &beta, &lbeta) ||
+      !vbm_typed(env, argv[8], napi_float64_array, &rss, &lrss) ||
+      !vbm_typed(env, argv[9], napi_float64_array, &resMS, &lres))
+    return vbm_throw(env, "postSolve: typed arrays expected");
   if (!post_u32(env, argv[4], &nCand) || !post_u32(env, argv[5], &p) || !post_f64(env, argv[6], &trRV))
-    return post_fail(env, "postSolve: arguments");
+    return vbm_throw(env, "postSolve: arguments");
   const size_t m = lc;
   if (p == 0 || lB != (size_t)p * p || lxty != (size_t)p * nCand || lyy != nCand ||
       !post_is_product(lbeta, m, p) || lrss != m || lres != m)
-    return post_fail(env, "postSolve: arrays of the wrong size");
+    return vbm_throw(env, "postSolve: arrays of the wrong size");
   const int32_t *cand = candOf;
   for (size_t k = 0; k < m; k++)
-    if (cand[k] < 0 || (uint32_t)cand[k] >= nCand) return post_fail(env, "postSolve: a voxel outside the sums");
+    if (cand[k] < 0 || (uint32_t)cand[k] >= nCand) return vbm_throw(env, "postSolve: a voxel outside the sums");
   const double *Bd = B, *xd = xty, *yd = yy;
   double *bd = beta, *rd = rss, *md = resMS;
   double xs[64];
   double *x = p <= 64 ? xs : malloc(sizeof(double) * p);
-  if (!x) return post_fail(env, "postSolve: out of memory");
+  if (!x) return vbm_throw(env, "postSolve: out of memory");
   for (size_t k = 0; k < m; k++) {
     const size_t c = (size_t)cand[k];
     for (uint32_t j = 0; j < p; j++) x[j] = xd[(size_t)j * nCand + c];
@@ -115,22 +104,22 @@ static napi_value js_post_contrast_t(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7)
-    return post_fail(env, "postContrastT: 7 arguments expected");
+    return vbm_throw(env, "postContrastT: 7 arguments expected");
   void *beta, *resMS, *c, *effect, *stat;
   size_t lbeta, lres, lc, leff, lstat;
   uint32_t p;
   double varFactor;
-  if (!post_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
-      !post_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
-      !post_typed(env, argv[3], napi_float64_array, &c, &lc) ||
-      !post_typed(env, argv[5], napi_float64_array, &effect, &leff) ||
-      !post_typed(env, argv[6], napi_float64_array, &stat, &lstat))
-    return post_fail(env, "postContrastT: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
+      !vbm_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
+      !vbm_typed(env, argv[3], napi_float64_array, &c, &lc) ||
+      !vbm_typed(env, argv[5], napi_float64_array, &effect, &leff) ||
+      !vbm_typed(env, argv[6], napi_float64_array, &stat, &lstat))
+    return vbm_throw(env, "postContrastT: typed arrays expected");
   if (!post_u32(env, argv[2], &p) || !post_f64(env, argv[4], &varFactor))
-    return post_fail(env, "postContrastT: arguments");
+    return vbm_throw(env, "postContrastT: arguments");
   const size_t m = lres;
   if (p == 0 || lc != p || !post_is_product(lbeta, m, p) || leff != m || lstat != m)
-    return post_fail(env, "postContrastT: arrays of the wrong size");
+    return vbm_throw(env, "postContrastT: arrays of the wrong size");
   const double *bd = beta, *rd = resMS, *cd = c;
   double *ed = effect, *sd = stat;
   for (size_t k = 0; k < m; k++) {
@@ -147,29 +136,29 @@ static napi_value js_post_contrast_f(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9)
-    return post_fail(env, "postContrastF: 9 arguments expected");
+    return vbm_throw(env, "postContrastF: 9 arguments expected");
   void *beta, *resMS, *C, *Minv, *effect, *stat;
   size_t lbeta, lres, lC, lM, leff, lstat;
   uint32_t p, q;
   double r;
-  if (!post_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
-      !post_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
-      !post_typed(env, argv[4], napi_float64_array, &C, &lC) ||
-      !post_typed(env, argv[5], napi_float64_array, &Minv, &lM) ||
-      !post_typed(env, argv[7], napi_float64_array, &effect, &leff) ||
-      !post_typed(env, argv[8], napi_float64_array, &stat, &lstat))
-    return post_fail(env, "postContrastF: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
+      !vbm_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
+      !vbm_typed(env, argv[4], napi_float64_array, &C, &lC) ||
+      !vbm_typed(env, argv[5], napi_float64_array, &Minv, &lM) ||
+      !vbm_typed(env, argv[7], napi_float64_array, &effect, &leff) ||
+      !vbm_typed(env, argv[8], napi_float64_array, &stat, &lstat))
+    return vbm_throw(env, "postContrastF: typed arrays expected");
   if (!post_u32(env, argv[2], &p) || !post_u32(env, argv[3], &q) || !post_f64(env, argv[6], &r))
-    return post_fail(env, "postContrastF: arguments");
+    return vbm_throw(env, "postContrastF: arguments");
   const size_t m = lres;
   if (p == 0 || q == 0 || lC != (size_t)q * p || lM != (size_t)q * q || !post_is_product(lbeta, m, p) ||
       leff != m || lstat != m)
-    return post_fail(env, "postContrastF: arrays of the wrong size");
+    return vbm_throw(env, "postContrastF: arrays of the wrong size");
   const double *bd = beta, *rd = resMS, *Cd = C, *Md = Minv;
   double *ed = effect, *sd = stat;
   double hs[64];
   double *h = q <= 64 ? hs : malloc(sizeof(double) * q);
-  if (!h) return post_fail(env, "postContrastF: out of memory");
+  if (!h) return vbm_throw(env, "postContrastF: out of memory");
   for (size_t k = 0; k < m; k++) {
     const double *bk = bd + k * p;
     for (uint32_t i = 0; i < q; i++) {
@@ -196,26 +185,26 @@ static napi_value js_post_spread(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
-    return post_fail(env, "postSpread: 6 arguments expected");
+    return vbm_throw(env, "postSpread: 6 arguments expected");
   void *vox, *values, *out;
   size_t lvox, lval, lout;
   uint32_t stride, offset;
   double outside;
-  if (!post_typed(env, argv[0], napi_int32_array, &vox, &lvox) ||
-      !post_typed(env, argv[1], napi_float64_array, &values, &lval))
-    return post_fail(env, "postSpread: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_int32_array, &vox, &lvox) ||
+      !vbm_typed(env, argv[1], napi_float64_array, &values, &lval))
+    return vbm_throw(env, "postSpread: typed arrays expected");
   if (!post_u32(env, argv[2], &stride) || !post_u32(env, argv[3], &offset) || !post_f64(env, argv[4], &outside))
-    return post_fail(env, "postSpread: arguments");
-  int f32 = post_typed(env, argv[5], napi_float32_array, &out, &lout);
-  if (!f32 && !post_typed(env, argv[5], napi_float64_array, &out, &lout))
-    return post_fail(env, "postSpread: out must be a Float32Array or Float64Array");
+    return vbm_throw(env, "postSpread: arguments");
+  int f32 = vbm_typed(env, argv[5], napi_float32_array, &out, &lout);
+  if (!f32 && !vbm_typed(env, argv[5], napi_float64_array, &out, &lout))
+    return vbm_throw(env, "postSpread: out must be a Float32Array or Float64Array");
   const size_t m = lvox;
   /* (m - 1) stride + offset < lval, as spreadStrided checks it (stride 0 too), without the product wrapping */
   if (m > 0 && (offset >= lval || (stride != 0 && m - 1 > (lval - 1 - offset) / stride)))
-    return post_fail(env, "postSpread: one value per masked voxel");
+    return vbm_throw(env, "postSpread: one value per masked voxel");
   const int32_t *vi = vox;
   for (size_t k = 0; k < m; k++)
-    if (vi[k] < 0 || (size_t)vi[k] >= lout) return post_fail(env, "postSpread: a voxel outside the grid");
+    if (vi[k] < 0 || (size_t)vi[k] >= lout) return vbm_throw(env, "postSpread: a voxel outside the grid");
   const double *vd = values;
   if (f32) {
     float *o = out;
@@ -234,18 +223,18 @@ static napi_value js_post_mask_counts(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5)
-    return post_fail(env, "postMaskCounts: 5 arguments expected");
+    return vbm_throw(env, "postMaskCounts: 5 arguments expected");
   void *mask, *out;
   size_t lmask, lout;
   uint32_t nx, ny, nz;
-  if (!post_typed(env, argv[0], napi_uint8_array, &mask, &lmask) ||
-      !post_typed(env, argv[4], napi_float64_array, &out, &lout))
-    return post_fail(env, "postMaskCounts: typed arrays expected");
+  if (!vbm_typed(env, argv[0], napi_uint8_array, &mask, &lmask) ||
+      !vbm_typed(env, argv[4], napi_float64_array, &out, &lout))
+    return vbm_throw(env, "postMaskCounts: typed arrays expected");
   if (!post_u32(env, argv[1], &nx) || !post_u32(env, argv[2], &ny) || !post_u32(env, argv[3], &nz))
-    return post_fail(env, "postMaskCounts: arguments");
+    return vbm_throw(env, "postMaskCounts: arguments");
   const size_t nxy = (size_t)nx * ny; /* two uint32 factors: no wrap in 64 bits */
   if (lout != 8 || (nz != 0 && nxy > lmask / nz)) /* nxy * nz > lmask, without the product wrapping */
-    return post_fail(env, "postMaskCounts: arrays of the wrong size");
+    return vbm_throw(env, "postMaskCounts: arrays of the wrong size");
   const uint8_t *m = mask;
   uint64_t P = 0, Ex = 0, Ey = 0, Ez = 0, Fxy = 0, Fxz = 0, Fyz = 0, C = 0;
   for (size_t z = 0; z < nz; z++)
