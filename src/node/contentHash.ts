@@ -9,8 +9,8 @@
  * shorter; an empty file has none); each piece has its XXH3-64 (seed 0); the digest is XXH3-128
  * (seed 0) of the pieces' digests written as little-endian 64-bit words in order, as 32 lowercase
  * hex digits. Records made before hold XXH3-64 of the whole file (16 hex digits) or SHA-256 (64):
- * `hashLike` picks the hash by the digest's length, so older analysis folders stay readable (their
- * caches miss once, as the digests differ).
+ * `hashLike` picks the hash by the digest's length, so older analysis folders stay readable and
+ * cached (a scan's recorded digest is reused while its size, mtime and inode match, pipeline/stages.ts).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
