@@ -296,3 +296,32 @@ test('a killed run resumes to the outputs of an uninterrupted one; a running one
     cleanup();
   }
 });
+
+test('vbm run names a missing or truncated scan before touching the folder (plain .nii scans read once each)', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cohort = makeCohort({ n: 8, dims: [10, 12, 10], voxelMm: 12, noiseFwhmMm: 20, seed: 5 });
+    const design = writeCohort(dir, cohort, { format: 'nii' });
+    const out = join(dir, 'out');
+    const scan = (i: number): string => join(dir, 'scans', `smwc1sub-${String(i).padStart(4, '0')}.nii`);
+    const whole = readFileSync(scan(3));
+    // a truncated scan: the header's claim against the file's size, as readHeaderOnly words it
+    writeFileSync(scan(5), whole.subarray(0, whole.length - 100));
+    // ...and a missing one earlier in the sheet: every scan's existence is checked first
+    writeFileSync(design, readFileSync(design, 'utf8').replace('smwc1sub-0006.nii', 'smwc1sub-0099.nii'));
+    let r = vbm('run', design, '-o', out, '-q');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /scan not found: .*smwc1sub-0099\.nii/);
+    assert.match(r.stderr, /check the first column of .*design\.csv/);
+    writeFileSync(design, readFileSync(design, 'utf8').replace('smwc1sub-0099.nii', 'smwc1sub-0006.nii'));
+    r = vbm('run', design, '-o', out, '-q');
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /smwc1sub-0005\.nii: the header describes .* holds only/);
+    assert.equal(existsSync(out), false, 'the folder is not made');
+    writeFileSync(scan(5), whole);
+    r = vbm('run', design, '-o', out, '-q');
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    cleanup();
+  }
+});

@@ -18,8 +18,9 @@ import { cachedScanGlobals } from './scanGlobals.js';
 import { buildContrasts } from '../model/contrasts.js';
 import type { AnalysisSpec, ModelSpec } from './analysisFile.js';
 import { inspectOutputFolder } from './run.js';
-import { readHeadersOnly } from '../node/nifti/read.js';
+import { readHeadersOnly, readPlainHeaders } from '../node/nifti/read.js';
 import { parseScanRefs } from '../estimation/scanList.js';
+import type { NiftiHeader } from '../io/nifti/header.js';
 import { analysisId } from './modelRecord.js';
 import type { BackendSettings } from './backendSettings.js';
 import { type TaskBackend, TasksSubmitted } from './taskBackend.js';
@@ -134,10 +135,10 @@ async function prepareModel(spec: AnalysisSpec, model: ModelSpec, opts: Pipeline
   const design = designFromTable(table, designOpts);
   const contrasts = buildContrasts(model.contrasts, design);
   const scanFiles = [...new Set(design.scans.map((s) => s.replace(/,(\d+)$/, '')))];
-  for (const f of scanFiles)
-    if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${spec.design}`);
-  // every scan's header (its claimed size checked against the file) and the rows' volumes
-  const scanHeaders = await readHeadersOnly(scanFiles);
+  // every scan's header (its claimed size checked against the file) and the rows' volumes: plain
+  // .nii scans in one read each; otherwise, or when one is missing or refused, every scan checked in
+  // turn (whose messages say what is wrong)
+  const scanHeaders = readPlainHeaders(scanFiles) ?? (await checkedHeaders(scanFiles, spec.design));
   parseScanRefs(design.scans, (p) => scanHeaders.get(p)?.nVolumes ?? 1);
   // refused before the folder is touched, not after the fit
   const backend = opts.backend ?? spec.backend;
@@ -198,6 +199,13 @@ async function prepareModel(spec: AnalysisSpec, model: ModelSpec, opts: Pipeline
       cleanup();
     },
   };
+}
+
+/** Every scan's header, after checking that every scan exists (a missing one named before any header is read). */
+async function checkedHeaders(scanFiles: string[], design: string): Promise<Map<string, NiftiHeader>> {
+  for (const f of scanFiles)
+    if (!existsSync(f)) throw new VbmError(`scan not found: ${f}`, `check the first column of ${design}`);
+  return readHeadersOnly(scanFiles);
 }
 
 async function runModel(spec: AnalysisSpec, model: ModelSpec, opts: PipelineOptions): Promise<ModelReport> {

@@ -73,14 +73,11 @@ export function scanFingerprint(s: StagesFile, path: string): string {
 
 /** The recorded content hash of a scan if its size, mtime and inode still match; else undefined. */
 export function knownScanHash(s: StagesFile, path: string): string | undefined {
-  const st = statSync(path);
   const known = s.scans[path];
-  if (
-    known &&
-    known.size === st.size &&
-    known.mtimeMs === st.mtimeMs &&
-    (known.ino === undefined || known.ino === st.ino)
-  )
+  // nothing recorded (a new folder): no stat needed
+  if (!known) return undefined;
+  const st = statSync(path);
+  if (known.size === st.size && known.mtimeMs === st.mtimeMs && (known.ino === undefined || known.ino === st.ino))
     return known.hash ?? known.sha256;
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { type ContentHash, contentHash } from '../contentHash.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
 import {
@@ -45,7 +45,6 @@ const DEFLATE_MAX_RATIO = 1032;
  * expansion. Nothing is allocated for the claimed size before this passes.
  */
 export function checkClaimedSize(h: NiftiHeader): void {
-  const need = claimedBytes(h);
   const size = statSync(h.imagePath).size;
   let gz: boolean;
   const fd = openSync(h.imagePath, 'r');
@@ -55,6 +54,12 @@ export function checkClaimedSize(h: NiftiHeader): void {
   } finally {
     closeSync(fd);
   }
+  checkSizeAgainst(h, size, gz);
+}
+
+/** checkClaimedSize's checks, given the image file's size and whether it starts as gzip. */
+function checkSizeAgainst(h: NiftiHeader, size: number, gz: boolean): void {
+  const need = claimedBytes(h);
   if (!gz) {
     if (size < need) throw tooLittleData(h.imagePath, h, need, size);
     if (size > need + TRAILING_BYTES_ALLOWED) throw tooMuchData(h.imagePath, need, `${size} bytes`);
@@ -150,6 +155,45 @@ export async function readHeaderOnly(path: string): Promise<NiftiHeader> {
 export async function readHeadersOnly(paths: Iterable<string>): Promise<Map<string, NiftiHeader>> {
   const out = new Map<string, NiftiHeader>();
   for (const p of paths) if (!out.has(p)) out.set(p, await readHeaderOnly(p));
+  return out;
+}
+
+/**
+ * readHeadersOnly's headers of single-file, uncompressed .nii scans, each file opened, stat'd and
+ * read once (readHeaderOnly looks at a file five times: exists, stat, read, exists, stat and read
+ * again). Undefined as soon as a file is anything else (missing, not a regular file, gzip, an
+ * Analyze pair, a header or size that readHeaderOnly would refuse): the caller then takes
+ * readHeadersOnly, whose checks and messages say what is wrong. The same headers when it gives them.
+ */
+export function readPlainHeaders(paths: Iterable<string>): Map<string, NiftiHeader> | undefined {
+  const out = new Map<string, NiftiHeader>();
+  // (a Uint8Array, not a Buffer: Buffer's subarray costs more than the read, cold)
+  const buf = new Uint8Array(4096);
+  for (const path of paths) {
+    if (out.has(path)) continue;
+    if (!/\.nii$/i.test(path)) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return undefined;
+      const got = readSync(fd, buf, 0, buf.length, 0);
+      if (isGzip(buf.subarray(0, got))) return undefined;
+      const h = parseHeader(buf.subarray(0, Math.min(got, NIFTI2_HEADER_BYTES)), path, path, () =>
+        analyzeSidecar(path),
+      );
+      checkSizeAgainst(h, st.size, false);
+      out.set(path, h);
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
   return out;
 }
 
