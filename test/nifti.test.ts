@@ -5,13 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { needShared, sharedDir, tempDir } from './helpers.js';
-import { openNifti, decodeVolume, readVolume, readHeaderOnly } from '../src/node/nifti/read.js';
+import {
+  openNifti,
+  decodeVolume,
+  readVolume,
+  readHeaderOnly,
+  readHeadersOnly,
+  readPlainHeaders,
+} from '../src/node/nifti/read.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
-import { DT } from '../src/io/nifti/datatypes.js';
+import { DT, datatypeInfo } from '../src/io/nifti/datatypes.js';
 import { axisCodes } from '../src/io/nifti/affine.js';
 import { VbmError } from '../src/errors.js';
 
@@ -217,6 +224,109 @@ test('damaged files are refused with the file named and a way out', () => {
     expectErr('cut.nii.gz', /corrupt or truncated/);
     expectErr('text.nii', /not a NIfTI/);
     assert.throws(() => readVolume(join(dir, 'missing.nii')), /not found: .*missing\.nii/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('decodeVolume: each stored value as float32 (Math.fround), every datatype and byte order, aligned or not', () => {
+  // the values stored by DataView here (not by vbm's writer); the expected float32 is Math.fround of
+  // the stored value (exact for the small integers, rounded to nearest for 2^24 + 1, 2^31 - 1, 0.1...)
+  const candidates = [0, 1, -1, 127, -128, 255, 32767, -32768, 65535, 16777217, 2147483647, -2147483648, 4294967295];
+  const types: [number, (v: number) => boolean, (d: DataView, o: number, v: number, le: boolean) => void][] = [
+    [DT.UINT8, (v) => v >= 0 && v <= 255, (d, o, v) => d.setUint8(o, v)],
+    [DT.INT8, (v) => v >= -128 && v <= 127, (d, o, v) => d.setInt8(o, v)],
+    [DT.INT16, (v) => v >= -32768 && v <= 32767, (d, o, v, le) => d.setInt16(o, v, le)],
+    [DT.UINT16, (v) => v >= 0 && v <= 65535, (d, o, v, le) => d.setUint16(o, v, le)],
+    [DT.INT32, (v) => v >= -(2 ** 31) && v < 2 ** 31, (d, o, v, le) => d.setInt32(o, v, le)],
+    [DT.UINT32, (v) => v >= 0 && v < 2 ** 32, (d, o, v, le) => d.setUint32(o, v, le)],
+    [DT.FLOAT64, () => true, (d, o, v, le) => d.setFloat64(o, v, le)],
+    [DT.INT64, (v) => Number.isInteger(v), (d, o, v, le) => d.setBigInt64(o, BigInt(v), le)],
+  ];
+  const voxOffset = 352;
+  for (const [code, fits, set] of types) {
+    const info = datatypeInfo(code)!;
+    const values = [...candidates.filter(fits), ...(code === DT.FLOAT64 ? [0.1, -2.5e-7, 1e300] : [])];
+    for (const littleEndian of [true, false])
+      for (const shift of [0, 1]) {
+        // `shift` puts the voxels at an odd address: the decoder must not view them as a typed array there
+        const bytes = new Uint8Array(shift + voxOffset + values.length * info.bytes);
+        const view = new DataView(bytes.buffer, shift);
+        values.forEach((v, i) => set(view, voxOffset + i * info.bytes, v, littleEndian));
+        const header = {
+          ...openNiftiHeader(),
+          dims: [values.length, 1, 1] as [number, number, number],
+          nVolumes: 1,
+          datatype: info,
+          littleEndian,
+          voxOffset,
+          slope: 1,
+          inter: 0,
+        };
+        const got = decodeVolume({ header, data: bytes.subarray(shift) });
+        assert.deepEqual(
+          [...got],
+          values.map((v) => Math.fround(v)),
+          `${info.name} ${littleEndian ? 'le' : 'be'} shift ${shift}`,
+        );
+      }
+  }
+});
+
+/** A header to vary (the fields decodeVolume reads are overwritten by the caller). */
+function openNiftiHeader() {
+  const bytes = encodeNifti({
+    dims: [1, 1, 1],
+    affine: [
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 1],
+    ],
+    data: new Float32Array(1),
+  });
+  const { dir, cleanup } = tempDir();
+  try {
+    writeFileSync(join(dir, 'one.nii'), bytes);
+    return openNifti(join(dir, 'one.nii')).header;
+  } finally {
+    cleanup();
+  }
+}
+
+test('readPlainHeaders: the headers readHeadersOnly gives, or undefined when a file is not a plain .nii', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const affine = [
+      [-1.5, 0, 0, 90],
+      [0, 1.5, 0, -126],
+      [0, 0, 1.5, -72],
+      [0, 0, 0, 1],
+    ];
+    const img = (dt: number, gzip = false): Uint8Array =>
+      encodeNifti({ dims: [5, 6, 7], affine, data: new Float32Array(210).fill(3) }, { datatype: dt, gzip });
+    const path = (f: string): string => join(dir, f);
+    writeFileSync(path('a.nii'), img(DT.FLOAT32));
+    writeFileSync(path('b.NII'), img(DT.INT16));
+    writeFileSync(path('c.nii.gz'), img(DT.FLOAT32, true));
+    writeFileSync(path('gz-named.nii'), img(DT.FLOAT32, true));
+    writeFileSync(path('short.nii'), img(DT.FLOAT32).subarray(0, 600));
+    writeFileSync(path('text.nii'), 'not an image'.repeat(40));
+    mkdirSync(path('folder.nii'));
+    const plain = [path('a.nii'), path('b.NII'), path('a.nii')];
+    const got = readPlainHeaders(plain);
+    assert.ok(got);
+    assert.deepEqual([...got.keys()], [path('a.nii'), path('b.NII')]);
+    assert.deepEqual(got, await readHeadersOnly(plain));
+    assert.equal(got.get(path('b.NII'))?.datatype.name, 'int16');
+    // anything else: undefined, and readHeadersOnly (which the pipeline then calls) says what is wrong
+    for (const f of ['c.nii.gz', 'gz-named.nii', 'short.nii', 'text.nii', 'folder.nii', 'missing.nii'])
+      assert.equal(readPlainHeaders([path('a.nii'), path(f)]), undefined, f);
+    await assert.rejects(readHeadersOnly([path('short.nii')]), /holds only 600 bytes/);
+    await assert.rejects(readHeadersOnly([path('folder.nii')]), /is not a file/);
+    await assert.rejects(readHeadersOnly([path('missing.nii')]), /image not found/);
+    // a gzip stream named .nii is still read, by the checked path
+    assert.equal((await readHeadersOnly([path('gz-named.nii')])).size, 1);
   } finally {
     cleanup();
   }
