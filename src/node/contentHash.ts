@@ -14,7 +14,11 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import xxhash from '@node-rs/xxhash';
+import { createRequire } from 'node:module';
+
+// required, not imported: an ES import of this CommonJS package first scans its 29 kB loader for
+// named exports (cjs-module-lexer), a few ms of every start
+const xxhash = createRequire(import.meta.url)('@node-rs/xxhash') as typeof import('@node-rs/xxhash');
 
 /** A streaming content hash: `update` with the bytes in order, then `digest` once. */
 export interface ContentHash {
