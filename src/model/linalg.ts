@@ -67,19 +67,28 @@ export interface Svd {
 export function svd(a: Matrix): Svd {
   const n = a.length;
   const p = columns(a);
-  const U = a.map((row) => row.slice());
-  const V = zeros(p, p);
-  for (let i = 0; i < p; i++) setEntry(V, i, i, 1);
+  // U's and V's columns as typed arrays, which the rotations sweep (the same operations in the
+  // same order as on rows of number[], without an indexing call per entry)
+  const U = Array.from({ length: p }, (_, j) => Float64Array.from({ length: n }, (_v, i) => entry(a, i, j)));
+  const V = Array.from({ length: p }, (_, j) => {
+    const v = new Float64Array(p);
+    v[j] = 1;
+    return v;
+  });
+  const col = (m: Float64Array[], j: number): Float64Array => item(m, j, 'svd column');
   for (let sweep = 0; sweep < 80; sweep++) {
     let rotated = false;
     for (let j = 0; j < p - 1; j++) {
       for (let k = j + 1; k < p; k++) {
+        const Uj = col(U, j);
+        const Uk = col(U, k);
         let alpha = 0;
         let beta = 0;
         let gamma = 0;
+        // (indexed loops over typed arrays of length n and p: `?? 0` is never taken)
         for (let i = 0; i < n; i++) {
-          const uj = entry(U, i, j);
-          const uk = entry(U, i, k);
+          const uj = Uj[i] ?? 0;
+          const uk = Uk[i] ?? 0;
           alpha += uj * uj;
           beta += uk * uk;
           gamma += uj * uk;
@@ -91,16 +100,18 @@ export function svd(a: Matrix): Svd {
         const c = 1 / Math.sqrt(1 + t * t);
         const s = c * t;
         for (let i = 0; i < n; i++) {
-          const uj = entry(U, i, j);
-          const uk = entry(U, i, k);
-          setEntry(U, i, j, c * uj - s * uk);
-          setEntry(U, i, k, s * uj + c * uk);
+          const uj = Uj[i] ?? 0;
+          const uk = Uk[i] ?? 0;
+          Uj[i] = c * uj - s * uk;
+          Uk[i] = s * uj + c * uk;
         }
+        const Vj = col(V, j);
+        const Vk = col(V, k);
         for (let i = 0; i < p; i++) {
-          const vj = entry(V, i, j);
-          const vk = entry(V, i, k);
-          setEntry(V, i, j, c * vj - s * vk);
-          setEntry(V, i, k, s * vj + c * vk);
+          const vj = Vj[i] ?? 0;
+          const vk = Vk[i] ?? 0;
+          Vj[i] = c * vj - s * vk;
+          Vk[i] = s * vj + c * vk;
         }
       }
     }
@@ -108,17 +119,18 @@ export function svd(a: Matrix): Svd {
   }
   const s = new Array<number>(p).fill(0);
   for (let j = 0; j < p; j++) {
+    const Uj = col(U, j);
     let norm = 0;
-    for (let i = 0; i < n; i++) norm += entry(U, i, j) * entry(U, i, j);
+    for (let i = 0; i < n; i++) norm += (Uj[i] ?? 0) * (Uj[i] ?? 0);
     norm = Math.sqrt(norm);
     s[j] = norm;
-    if (norm > 0) for (let i = 0; i < n; i++) setEntry(U, i, j, entry(U, i, j) / norm);
+    if (norm > 0) for (let i = 0; i < n; i++) Uj[i] = (Uj[i] ?? 0) / norm;
   }
   const order = s.map((_, i) => i).sort((x, y) => item(s, y) - item(s, x));
   return {
-    U: U.map((row) => order.map((j) => item(row, j))),
+    U: Array.from({ length: n }, (_, i) => order.map((j) => col(U, j)[i] ?? 0)),
     s: order.map((j) => item(s, j)),
-    V: V.map((row) => order.map((j) => item(row, j))),
+    V: Array.from({ length: p }, (_, i) => order.map((j) => col(V, j)[i] ?? 0)),
   };
 }
 
