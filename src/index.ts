@@ -13,13 +13,8 @@ export { type Affine, applyAffine, invertAffine, axisCodes, voxelSizes } from '.
 export { readTable, type Table } from './node/spreadsheet.js';
 export { type Design, type DesignOptions, type Centring } from './model/designMatrix.js';
 export { designFromTable as designMatrix, tableScans } from './pipeline/tableDesign.js';
-export {
-  buildContrasts,
-  parseInlineContrast,
-  parseContrastsText,
-  type Contrast,
-  type ContrastSpec,
-} from './model/contrasts.js';
+export { buildContrasts, parseInlineContrast, type Contrast, type ContrastSpec } from './model/contrasts.js';
+export { parseContrastsText } from './model/contrastsText.js';
 export { readContrastsFile } from './pipeline/contrastsFile.js';
 export { fitModel, type FittedModel, type FitOptions } from './estimation/fit.js';
 export { contrastMaps, type ContrastMaps } from './estimation/contrastMaps.js';
@@ -45,7 +40,8 @@ export { permuteContrast } from './pipeline/permuteInput.js';
 export { tfce, TfceWorkspace, FSL_TFCE, type TfceParams } from './permutation/tfce.js';
 export { maskedNeighbours } from './inference/neighbours.js';
 export { runPermute, type PermuteRequest, type PermuteOutput } from './pipeline/permute.js';
-export { readAnalysisFile, parseAnalysisSpec, type AnalysisSpec } from './pipeline/analysisFile.js';
+export { parseAnalysisSpec, type AnalysisSpec } from './pipeline/analysisFile.js';
+export { readAnalysisFile } from './pipeline/analysisFileRead.js';
 export { stageSummary, type PipelineOptions, type ModelReport } from './pipeline/pipeline.js';
 export { TasksSubmitted, type TaskBackend } from './pipeline/taskBackend.js';
 export {

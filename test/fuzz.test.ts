@@ -21,7 +21,8 @@ import { claimedBytes, MAX_IMAGE_BYTES, parseHeader } from '../src/io/nifti/head
 import { openNifti, TRAILING_BYTES_ALLOWED } from '../src/node/nifti/read.js';
 import { readMatVariables } from '../src/io/matlab.js';
 import { readTable } from '../src/node/spreadsheet.js';
-import { parseAnalysisSpec, readAnalysisFile } from '../src/pipeline/analysisFile.js';
+import { parseAnalysisSpec } from '../src/pipeline/analysisFile.js';
+import { readAnalysisFile } from '../src/pipeline/analysisFileRead.js';
 import { runPipeline } from '../src/pipeline/pipeline.js';
 import { makeCohort, writeCohort } from '../src/synth/phantom.js';
 

@@ -13,7 +13,7 @@ import { type Table, readTable } from '../src/node/spreadsheet.js';
 import { tableFromRows } from '../src/io/table.js';
 import { designMatrix } from '../src/model/designMatrix.js';
 import { designFromTable, tableScans } from '../src/pipeline/tableDesign.js';
-import { parseContrastsText } from '../src/model/contrasts.js';
+import { parseContrastsText } from '../src/model/contrastsText.js';
 import { readContrastsFile } from '../src/pipeline/contrastsFile.js';
 import { VbmError } from '../src/errors.js';
 

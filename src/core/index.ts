@@ -62,13 +62,8 @@ export {
   MODEL_KINDS,
 } from '../model/designMatrix.js';
 /** Contrasts: parsed from JSON/YAML text or `NAME:T:col=w` strings, then built against a design (estimability checked). */
-export {
-  buildContrasts,
-  parseContrastsText,
-  parseInlineContrast,
-  type Contrast,
-  type ContrastSpec,
-} from '../model/contrasts.js';
+export { buildContrasts, parseInlineContrast, type Contrast, type ContrastSpec } from '../model/contrasts.js';
+export { parseContrastsText } from '../model/contrastsText.js';
 /** Jacobi SVD, pseudo-inverse, rank: the small dense linear algebra of the model. */
 export { type Matrix, pinv, rank, svd, matmul, transpose } from '../model/linalg.js';
 /** Correlations between design columns and the warnings SPM's orthogonality display would raise. */

@@ -1,4 +1,3 @@
-import YAML from 'yaml';
 import { VbmError, item } from '../errors.js';
 import type { Design } from './designMatrix.js';
 import { type Matrix, entry, matmul, pinv } from './linalg.js';
@@ -26,23 +25,6 @@ export interface Contrast {
 
 function isMatrix(w: unknown): w is number[][] {
   return Array.isArray(w) && w.length > 0 && Array.isArray(w[0]);
-}
-
-/**
- * Parse the text of a contrasts file (YAML when `yaml`, else JSON): a list of ContrastSpec objects.
- * `where` names the file in messages. Reading the file is the shell's job (pipeline/contrastsFile.ts).
- */
-export function parseContrastsText(text: string, where: string, yaml: boolean): ContrastSpec[] {
-  let data: unknown;
-  try {
-    data = yaml ? YAML.parse(text) : JSON.parse(text);
-  } catch (e) {
-    throw new VbmError(
-      `${where}: cannot parse (${(e as Error).message})`,
-      'the file must hold a list of {name, type, columns, weights}',
-    );
-  }
-  return validateContrastSpecs(data, where);
 }
 
 export function validateContrastSpecs(data: unknown, where: string): ContrastSpec[] {

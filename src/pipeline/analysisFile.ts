@@ -3,9 +3,8 @@
  * permutation settings, validated with messages that name the key. The command line builds the
  * same object, so everything said in one can be said in the other.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { VbmError } from '../errors.js';
 import { type BackendSettings, backendFromFile } from './backendSettings.js';
 import type { Centring } from '../model/designMatrix.js';
@@ -406,25 +405,6 @@ export function parseAnalysisSpec(
       (designGlobals?.calculation === 'user' ? designGlobals.values : undefined);
     spec.check = { globals, nuisance: listSetting(CHECK.nuisance, c.nuisance, origin) ?? [] };
   }
-  return spec;
-}
-
-/** Read and validate an analysis file (YAML or JSON); errors name the file and the key. */
-export function readAnalysisFile(path: string): AnalysisSpec {
-  const abs = resolve(path);
-  if (!existsSync(abs)) throw new VbmError(`analysis file not found: ${abs}`);
-  let raw: unknown;
-  try {
-    const text = readFileSync(abs, 'utf8');
-    raw = /\.json$/i.test(abs) ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw new VbmError(
-      `${abs}: cannot parse (${(e as Error).message})`,
-      'check the YAML/JSON syntax; `vbm init design.csv` writes a commented example',
-    );
-  }
-  const spec = parseAnalysisSpec(raw, dirname(abs), abs);
-  spec.source = abs;
   return spec;
 }
 

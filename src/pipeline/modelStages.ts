@@ -21,9 +21,7 @@ import { type Analysis, openAnalysis } from './analysis.js';
 import type { BackendSettings } from './backendSettings.js';
 import { runAnalysis } from './run.js';
 import { updateContrasts } from './updateContrasts.js';
-import { runResults } from './results.js';
-import { openAtlas, runLabel } from './label.js';
-import { type PermuteOutput, type PermuteRequest, runPermute } from './permute.js';
+import type { PermuteOutput, PermuteRequest } from './permute.js';
 import { MEAN_IMAGE } from './background.js';
 import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
 import { TasksSubmitted } from './taskBackend.js';
@@ -65,7 +63,7 @@ export interface ModelRun {
   /** Forget the opened analysis (a stage rewrote model.json). */
   reopen(): void;
   /** The atlas, read once for the results, labels and report stages (the 4-D ones are large). */
-  atlas(): Atlas;
+  atlas(): Promise<Atlas>;
 }
 
 export interface StageDef {
@@ -218,10 +216,13 @@ const resultsStage: StageDef = {
     r.spec.results && r.contrasts.length
       ? hashOf({ contrastsKey: key(r, 'contrasts'), results: r.spec.results, atlas: r.spec.atlas ?? null })
       : null,
-  run: (r) => {
+  run: async (r) => {
+    // the results, labels and permutations stages' modules load only when they run (most of
+    // `vbm run`'s start-up is loading modules)
+    const { runResults } = await import('./results.js');
     const a = r.analysis();
     const s = r.spec.results!;
-    const atlas = r.spec.atlas ? r.atlas() : undefined;
+    const atlas = r.spec.atlas ? await r.atlas() : undefined;
     const files: string[] = [];
     for (const c of a.record.contrasts) {
       const out = runResults(a, { contrast: c.index, ...tableThresholds(s), maps: s.maps, atlas });
@@ -235,11 +236,12 @@ const resultsStage: StageDef = {
 const labelsStage: StageDef = {
   name: 'labels',
   key: (r) => (r.spec.atlas && r.keys.results ? hashOf({ resultsKey: key(r, 'results'), atlas: r.spec.atlas }) : null),
-  run: (r) => {
+  run: async (r) => {
+    const { runLabel } = await import('./label.js');
     const a = r.analysis();
     const s = r.spec.results!;
     const at = r.spec.atlas!;
-    const atlas = r.atlas();
+    const atlas = await r.atlas();
     for (const w of atlas.warnings) r.log(`warning: ${w}`);
     const files: string[] = [];
     for (const c of a.record.contrasts) {
@@ -264,6 +266,7 @@ const permutationsStage: StageDef = {
       ? hashOf({ contrastsKey: key(r, 'contrasts'), permute: r.spec.permute })
       : null,
   run: async (r) => {
+    const { runPermute } = await import('./permute.js');
     const a = r.analysis();
     const p = r.spec.permute!;
     const { opts } = r;
@@ -354,7 +357,7 @@ const reportStage: StageDef = {
       cuts: s.cuts,
       background: s.background,
       viewer: s.viewer,
-      atlas: r.spec.atlas ? r.atlas() : undefined,
+      atlas: r.spec.atlas ? await r.atlas() : undefined,
       out: join(r.dir, s.file),
       command: r.opts.command,
       onProgress: r.opts.onProgress,
@@ -392,7 +395,7 @@ export function modelRun(
   const deferHashes =
     !spec.check && knownHashes.some((h) => h === undefined) && (estimateForced || !state.stages.estimate);
   let opened: Analysis | undefined;
-  let atlas: Atlas | undefined;
+  let atlas: Promise<Atlas> | undefined;
   return {
     ...rest,
     keys: {},
@@ -411,7 +414,7 @@ export function modelRun(
     scanHashes: deferHashes ? [] : scanFiles.map((f, i) => knownHashes[i] ?? scanFingerprint(state, f)),
     analysis: () => (opened ??= openAnalysis(rest.dir, { stages: state })),
     reopen: () => (opened = undefined),
-    atlas: () => (atlas ??= openAtlas(spec.atlas!.name, spec.atlas!.labels)),
+    atlas: () => (atlas ??= import('./label.js').then((m) => m.openAtlas(spec.atlas!.name, spec.atlas!.labels))),
   };
 }
 

@@ -1,17 +1,14 @@
 /** vbm run: estimate a model from a spreadsheet or an analysis file, then the stages it asks for. */
-import { backendTasks } from '../../backend/pipelineTasks.js';
-import { submitReduce } from '../../backend/reduceJob.js';
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VbmError } from '../../errors.js';
 import { type ContrastSpec, parseInlineContrast } from '../../model/contrasts.js';
-import { readContrastsFile } from '../../pipeline/contrastsFile.js';
 import { openAnalysis } from '../../pipeline/analysis.js';
 import { describeAnalysis } from '../../pipeline/show.js';
 import { progressReporter } from '../progress.js';
 import { interruptible } from '../interrupt.js';
-import { type AnalysisSpec, isAnalysisFile, parseAnalysisSpec, readAnalysisFile } from '../../pipeline/analysisFile.js';
+import { type AnalysisSpec, isAnalysisFile, parseAnalysisSpec } from '../../pipeline/analysisFile.js';
 import { runPipeline } from '../../pipeline/pipeline.js';
 import { STAGES, type StageName } from '../../pipeline/stages.js';
 import { designKeysFromFlags, type Options, parseCentring, strs } from '../options.js';
@@ -93,6 +90,9 @@ export function runCommand(program: Command): void {
     let spec: AnalysisSpec;
     const out = flagText(o, RUN.out);
     if (isAnalysisFile(designPath)) {
+      // the YAML parser, the task backends and the contrasts file's reader load only when asked for
+      // (loading modules is most of `vbm run`'s start-up)
+      const { readAnalysisFile } = await import('../../pipeline/analysisFileRead.js');
       spec = readAnalysisFile(designPath);
       if (out) spec.out = resolve(out);
       const extra = SAID_IN_THE_FILE.filter(onCommandLine);
@@ -109,7 +109,10 @@ export function runCommand(program: Command): void {
         );
       const contrasts: ContrastSpec[] = [];
       const contrastsFile = flagText(o, RUN.contrasts);
-      if (contrastsFile) contrasts.push(...readContrastsFile(contrastsFile));
+      if (contrastsFile) {
+        const { readContrastsFile } = await import('../../pipeline/contrastsFile.js');
+        contrasts.push(...readContrastsFile(contrastsFile));
+      }
       for (const c of strs(o, optionKey(RUN.contrast)) ?? []) contrasts.push(parseInlineContrast(c));
       // the flags as the analysis file's keys, validated by its parser with the flags' names
       const raw: Record<string, unknown> = {
@@ -166,6 +169,8 @@ export function runCommand(program: Command): void {
     }
     const t0 = Date.now();
     const progress = progressReporter(!quiet);
+    const tasks =
+      (backend ?? spec.backend) ? (await import('../../backend/pipelineTasks.js')).backendTasks() : undefined;
     const reports = await interruptible(
       'the current stage stops at its next safe point; nothing half-written is kept',
       (signal) =>
@@ -176,7 +181,7 @@ export function runCommand(program: Command): void {
           workers: flagNumber(o, RUN.workers),
           memory: flagValue(o, RUN.memory) as number | undefined,
           backend,
-          tasks: backendTasks(),
+          tasks,
           onInterrupt: askCancel,
           command: ['vbm', ...process.argv.slice(2)].join(' '),
           signal,
@@ -200,6 +205,7 @@ export function runCommand(program: Command): void {
     }
     const settings = backend ?? spec.backend;
     if (submitted.length && settings?.type === 'slurm') {
+      const { submitReduce } = await import('../../backend/reduceJob.js');
       const id = await submitReduce(
         submitted.flatMap((r) => r.submitted!.jobDirs),
         settings,
