@@ -146,3 +146,38 @@ test('a mistake through the bundled CLI: exit 2, the message, no stack trace', (
   assert.match(r.stderr, /^vbm: error: .*no-such-design\.csv/m);
   assert.doesNotMatch(r.stderr, /^\s+at /m);
 });
+
+test('`vbm run` of a spreadsheet loads neither the YAML parser, nor the task backends, nor the later stages', () => {
+  // the bundled files a run imports before its first await (vbm.js, the run command's chunk and
+  // their static imports), by esbuild's `// <source path>` comments: what every start compiles
+  const dir = join(repoRoot, 'dist', 'cli');
+  const cli = readFileSync(join(dir, 'vbm.js'), 'utf8');
+  const run = /import\("\.\/(run-[A-Z0-9]+\.js)"\)/.exec(cli)?.[1];
+  assert.ok(run, 'vbm.js imports the run command on demand');
+  const seen = new Set<string>();
+  const visit = (f: string): void => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const text = readFileSync(join(dir, f), 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)[^;]*?from\s*"\.\/([^"]+\.js)"|^import\s*"\.\/([^"]+\.js)"/gms))
+      visit(m[1] ?? m[2]);
+  };
+  visit('vbm.js');
+  visit(run);
+  const sources = [...seen].flatMap((f) =>
+    [...readFileSync(join(dir, f), 'utf8').matchAll(/^\/\/ ((?:dist\/src|node_modules)\/\S+)$/gm)].map((m) => m[1]),
+  );
+  assert.ok(sources.includes('dist/src/pipeline/pipeline.js'), 'the pipeline is there');
+  for (const unwanted of [
+    /^node_modules\/yaml\//,
+    // (backend/backend.ts, the seam's types and the CLI flags' checks, stays: a few hundred bytes)
+    /^dist\/src\/backend\/(?!backend\.js$)/,
+    /^dist\/src\/pipeline\/(results|label|permute|report|check)\.js$/,
+    /^dist\/src\/permutation\/permute\.js$/,
+  ])
+    assert.deepEqual(
+      sources.filter((s) => unwanted.test(s)),
+      [],
+      `loaded at every start: ${unwanted}`,
+    );
+});
