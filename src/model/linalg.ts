@@ -157,10 +157,14 @@ export function pinv(a: Matrix): Matrix {
     const sk = item(dec.s, k, 'singular values');
     if (!(sk > tol)) continue;
     const inv = 1 / sk;
+    // U's column k, read once (the same products and sums as entry by entry)
+    const Uk = Float64Array.from({ length: n }, (_, j) => entry(dec.U, j, k));
     for (let i = 0; i < p; i++) {
       const vik = entry(dec.V, i, k) * inv;
       if (vik === 0) continue;
-      for (let j = 0; j < n; j++) setEntry(out, i, j, entry(out, i, j) + vik * entry(dec.U, j, k));
+      const row = item(out, i, 'matrix');
+      // (an indexed loop over arrays of length n: `?? 0` is never taken)
+      for (let j = 0; j < n; j++) row[j] = (row[j] ?? 0) + vik * (Uk[j] ?? 0);
     }
   }
   return out;
