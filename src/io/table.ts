@@ -71,3 +71,24 @@ export function detectCsvDelimiter(text: string): string {
   const semis = first.split(';').length;
   return semis > commas ? ';' : ',';
 }
+
+/**
+ * The rows of a CSV or TSV text with nothing to unquote or trim: no quote, no whitespace but the
+ * line breaks (\n) and a tab delimiter, no empty line (a last line break allowed). Such a text's
+ * rows are its lines split at the delimiter, which is what csv-parse gives for it with
+ * node/spreadsheet.ts's options (test/spreadsheet.test.ts compares the two); undefined for any
+ * other text, which csv-parse then reads. A design sheet written by a program usually is one.
+ */
+export function simpleCsvRows(text: string, delimiter: string): string[][] | undefined {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  if (body === '' || body.startsWith('\n') || body.includes('\n\n')) return undefined;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    // anything from the control characters to the space, the quote, and every other (Unicode) space
+    if (c <= 32 || c === 34 || (c > 126 && /[\s]/.test(body[i] ?? ''))) {
+      if (c === 10 || (c === 9 && delimiter === '\t')) continue;
+      return undefined;
+    }
+  }
+  return body.split('\n').map((line) => line.split(delimiter));
+}

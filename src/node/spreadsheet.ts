@@ -1,10 +1,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
 import { VbmError } from '../errors.js';
 import { XLSX_MAX_FILE_BYTES, checkZipInflation } from './zipBound.js';
 
-import { type Table, detectCsvDelimiter, tableFromRows } from '../io/table.js';
+import { type Table, detectCsvDelimiter, simpleCsvRows, tableFromRows } from '../io/table.js';
 
 export type { Cell, Table } from '../io/table.js';
 
@@ -39,7 +38,15 @@ export async function readTable(path: string): Promise<Table> {
     const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
     const delimiter = ext === '.csv' ? detectCsvDelimiter(text) : '\t';
     try {
-      raw = parseCsv(text, { delimiter, relax_column_count: true, skip_empty_lines: false, trim: true });
+      // a plain text is split here; csv-parse (loaded only then) reads quotes, padding and blank lines
+      raw =
+        simpleCsvRows(text, delimiter) ??
+        (await import('csv-parse/sync')).parse(text, {
+          delimiter,
+          relax_column_count: true,
+          skip_empty_lines: false,
+          trim: true,
+        });
     } catch (e) {
       throw new VbmError(`${path}: cannot parse as ${ext === '.csv' ? 'CSV' : 'TSV'} (${(e as Error).message})`);
     }

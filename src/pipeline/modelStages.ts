@@ -22,7 +22,6 @@ import type { BackendSettings } from './backendSettings.js';
 import { runAnalysis } from './run.js';
 import { updateContrasts } from './updateContrasts.js';
 import type { PermuteOutput, PermuteRequest } from './permute.js';
-import { MEAN_IMAGE } from './background.js';
 import { MODEL_FILE, type ModelRecord } from './modelRecord.js';
 import { TasksSubmitted } from './taskBackend.js';
 import type { PipelineOptions } from './pipeline.js';
@@ -348,6 +347,7 @@ const reportStage: StageDef = {
   run: async (r) => {
     const s = r.spec.report!;
     const { runReport } = await import('./report.js');
+    const { MEAN_IMAGE } = await import('./background.js');
     const out = await runReport(r.analysis(), {
       threshold: s.threshold,
       correction: s.correction,
