@@ -63,8 +63,46 @@ export interface Svd {
   V: Matrix;
 }
 
-/** Thin SVD of an n x p matrix (n >= p not required: works on columns). */
+/**
+ * Each matrix's last decomposition, with the entries it was made from: a design's rank, null
+ * space (collinear columns) and pseudo-inverse (estimable contrasts) each ask for the same one.
+ */
+const decomposed = new WeakMap<Matrix, { entries: Float64Array; dec: Svd }>();
+
+/** A copy of a decomposition (its arrays are the caller's to change). */
+function copySvd(d: Svd): Svd {
+  return { U: d.U.map((row) => row.slice()), s: d.s.slice(), V: d.V.map((row) => row.slice()) };
+}
+
+/**
+ * Thin SVD of an n x p matrix (n >= p not required: works on columns). The same matrix with the
+ * same entries (compared with Object.is) is decomposed once: its copy is returned again.
+ */
 export function svd(a: Matrix): Svd {
+  const known = decomposed.get(a);
+  if (known && sameEntries(known.entries, a)) return copySvd(known.dec);
+  const dec = jacobiSvd(a);
+  const p = columns(a);
+  const entries = new Float64Array(a.length * p);
+  for (let i = 0; i < a.length; i++) for (let j = 0; j < p; j++) entries[i * p + j] = entry(a, i, j);
+  decomposed.set(a, { entries, dec: copySvd(dec) });
+  return dec;
+}
+
+/** Whether `a` holds exactly `entries` (row-major, every row as long as the first). */
+function sameEntries(entries: Float64Array, a: Matrix): boolean {
+  const p = columns(a);
+  if (entries.length !== a.length * p) return false;
+  for (let i = 0; i < a.length; i++) {
+    const row = item(a, i, 'matrix');
+    if (row.length !== p) return false;
+    for (let j = 0; j < p; j++) if (!Object.is(entries[i * p + j], row[j])) return false;
+  }
+  return true;
+}
+
+/** One-sided Jacobi (Hestenes) SVD. */
+function jacobiSvd(a: Matrix): Svd {
   const n = a.length;
   const p = columns(a);
   // U's and V's columns as typed arrays, which the rotations sweep (the same operations in the
