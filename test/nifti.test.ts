@@ -313,11 +313,18 @@ test('readPlainHeaders: the headers readHeadersOnly gives, or undefined when a f
     writeFileSync(path('short.nii'), img(DT.FLOAT32).subarray(0, 600));
     writeFileSync(path('text.nii'), 'not an image'.repeat(40));
     mkdirSync(path('folder.nii'));
-    const plain = [path('a.nii'), path('b.NII'), path('a.nii')];
+    // a2 and a3 share a's header bytes (parsed once, each its own header); b's differ
+    writeFileSync(path('a2.nii'), img(DT.FLOAT32));
+    writeFileSync(path('a3.nii'), img(DT.FLOAT32));
+    const plain = [path('a.nii'), path('a2.nii'), path('b.NII'), path('a.nii'), path('a3.nii')];
     const got = readPlainHeaders(plain);
     assert.ok(got);
-    assert.deepEqual([...got.keys()], [path('a.nii'), path('b.NII')]);
+    assert.deepEqual([...got.keys()], [path('a.nii'), path('a2.nii'), path('b.NII'), path('a3.nii')]);
     assert.deepEqual(got, await readHeadersOnly(plain));
+    assert.equal(got.get(path('a2.nii'))?.path, path('a2.nii'));
+    got.get(path('a2.nii'))!.affine[0][3] = 1;
+    got.get(path('a2.nii'))!.dims[0] = 1;
+    assert.deepEqual(got.get(path('a.nii')), (await readHeadersOnly([path('a.nii')])).get(path('a.nii')));
     assert.equal(got.get(path('b.NII'))?.datatype.name, 'int16');
     // anything else: undefined, and readHeadersOnly (which the pipeline then calls) says what is wrong
     for (const f of ['c.nii.gz', 'gz-named.nii', 'short.nii', 'text.nii', 'folder.nii', 'missing.nii'])

@@ -169,6 +169,9 @@ export function readPlainHeaders(paths: Iterable<string>): Map<string, NiftiHead
   const out = new Map<string, NiftiHeader>();
   // (a Uint8Array, not a Buffer: Buffer's subarray costs more than the read, cold)
   const buf = new Uint8Array(4096);
+  // a study's scans often share their header, byte for byte: parsed once (a .nii header is a
+  // function of its bytes and its path)
+  let last: { bytes: Uint8Array; header: NiftiHeader } | undefined;
   for (const path of paths) {
     if (out.has(path)) continue;
     if (!/\.nii$/i.test(path)) return undefined;
@@ -183,9 +186,13 @@ export function readPlainHeaders(paths: Iterable<string>): Map<string, NiftiHead
       if (!st.isFile()) return undefined;
       const got = readSync(fd, buf, 0, buf.length, 0);
       if (isGzip(buf.subarray(0, got))) return undefined;
-      const h = parseHeader(buf.subarray(0, Math.min(got, NIFTI2_HEADER_BYTES)), path, path, () =>
-        analyzeSidecar(path),
-      );
+      const bytes = buf.subarray(0, Math.min(got, NIFTI2_HEADER_BYTES));
+      let h: NiftiHeader;
+      if (last && sameBytes(last.bytes, bytes)) h = withPath(last.header, path);
+      else {
+        h = parseHeader(bytes, path, path, () => analyzeSidecar(path));
+        last = { bytes: bytes.slice(), header: h };
+      }
       checkSizeAgainst(h, st.size, false);
       out.set(path, h);
     } catch {
@@ -195,6 +202,24 @@ export function readPlainHeaders(paths: Iterable<string>): Map<string, NiftiHead
     }
   }
   return out;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The header parsed from another .nii's identical bytes, as parseHeader gives it for `path` (its own arrays). */
+function withPath(h: NiftiHeader, path: string): NiftiHeader {
+  return {
+    ...h,
+    path,
+    imagePath: path,
+    dims: [...h.dims],
+    affine: h.affine.map((row) => row.slice()),
+    pixdim: [...h.pixdim],
+  };
 }
 
 /** The first bytes of an in-memory (maybe gzip) file: enough for a header, nothing inflated beyond. */
