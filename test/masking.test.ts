@@ -12,6 +12,8 @@ import { tempDir } from './helpers.js';
 import { encodeNifti } from '../src/node/nifti/write.js';
 import { DT } from '../src/io/nifti/datatypes.js';
 import { readVolume } from '../src/node/nifti/read.js';
+import { decodeNifti, decodeVolume } from '../src/io/nifti/decode.js';
+import { maskFileOnGrid, resampleMaskNearest } from '../src/estimation/masking.js';
 import { runAnalysis } from '../src/pipeline/run.js';
 import { Rng } from '../src/synth/random.js';
 
@@ -167,5 +169,40 @@ test('explicit mask on another grid is sampled by nearest neighbour in world coo
         }
   } finally {
     cleanup();
+  }
+});
+
+test('an explicit mask file on the scans grid: in where its value is above 0, read from its bytes or decoded alike', () => {
+  // planted values: the expected mask is value > 0, voxel by voxel; an int8 and a uint8 file of
+  // the same values, a scaled one (decoded: slope -1 flips them), a float32 one, and another grid
+  const rng = new Rng(21);
+  const values = Float32Array.from({ length: NV }, () => rng.int(5) - 2);
+  const expect = (v: Float32Array): number[] => [...v].map((x) => (x > 0 ? 1 : 0));
+  const vol = { dims: DIMS, affine: AFFINE, data: values };
+  const nonNegative = Float32Array.from(values, (x) => Math.max(0, x));
+  const cases: [string, Uint8Array, number[]][] = [
+    ['int8', encodeNifti(vol, { datatype: DT.INT8 }), expect(values)],
+    ['uint8', encodeNifti({ ...vol, data: nonNegative }, { datatype: DT.UINT8 }), expect(nonNegative)],
+    ['float32', encodeNifti(vol, { datatype: DT.FLOAT32 }), expect(values)],
+    ['int16 scaled by -1', encodeNifti(vol, { datatype: DT.INT16, slope: -1, inter: 0 }), expect(values)],
+  ];
+  for (const [what, bytes, want] of cases) {
+    const file = decodeNifti(bytes, `${what}.nii`);
+    assert.deepEqual([...maskFileOnGrid(file, DIMS, AFFINE)], want, what);
+    // the same as resampleMaskNearest of the decoded volume
+    const decoded = { dims: file.header.dims, affine: file.header.affine, data: decodeVolume(file, 0) };
+    assert.deepEqual(maskFileOnGrid(file, DIMS, AFFINE), resampleMaskNearest(decoded, DIMS, AFFINE), what);
+  }
+  // a uint8 mask shifted by one voxel in x: sampled, not read byte for byte
+  const shifted = AFFINE.map((r) => r.slice());
+  shifted[0][3] -= 2;
+  const file = decodeNifti(encodeNifti({ ...vol, affine: shifted, data: nonNegative }, { datatype: DT.UINT8 }));
+  const got = maskFileOnGrid(file, DIMS, AFFINE);
+  const [nx, ny] = DIMS;
+  for (let i = 0; i < NV; i++) {
+    const x = i % nx;
+    // scan voxel x sits at mask voxel x - 1 (x = 0 falls outside the mask's grid)
+    const want = x === 0 ? 0 : (nonNegative[i - 1] ?? 0) > 0 ? 1 : 0;
+    assert.equal(got[i], want, `voxel ${i} (x ${x}, y ${Math.floor(i / nx) % ny})`);
   }
 });

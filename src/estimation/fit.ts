@@ -2,7 +2,7 @@ import { nativeMaskCounter, nativePostKernel, nativeSmoothnessLoop } from './nat
 import { availableParallelism } from 'node:os';
 import { readHeadersOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
-import { readVolume } from '../node/nifti/read.js';
+import { openNifti } from '../node/nifti/read.js';
 import type { Design } from '../model/designMatrix.js';
 import type { FitSums } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
@@ -13,7 +13,7 @@ import type { SmoothnessResult, SmoothnessShared } from './smoothnessWork.js';
 import { type ReselCounts, reselCounts } from '../inference/resels.js';
 import { ThreadPool } from '../node/threadPool.js';
 import { invariant } from '../errors.js';
-import { type MaskingOptions, resampleMaskNearest } from './masking.js';
+import { type MaskingOptions, maskFileOnGrid } from './masking.js';
 import { analyzeWarning } from '../io/nifti/analyze.js';
 import { type ScanRef, parseScanRefs } from './scanList.js';
 
@@ -97,7 +97,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
   // 2. candidate voxels: the explicit mask on the scans' grid
   let explicit: Uint8Array;
   if (masking.explicitMask) {
-    explicit = resampleMaskNearest(readVolume(masking.explicitMask), first.dims, first.affine);
+    explicit = maskFileOnGrid(openNifti(masking.explicitMask), first.dims, first.affine);
   } else explicit = new Uint8Array(nvox).fill(1);
   const plan = planFit(
     design,

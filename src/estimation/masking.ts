@@ -1,7 +1,9 @@
 import { VbmError, item } from '../errors.js';
 import { type Affine, affineRows, composeAffines, invertAffine } from '../io/nifti/affine.js';
 import { nearestSourceIndex } from '../io/nifti/resample.js';
-import type { Volume } from '../io/nifti/volume.js';
+import { type Volume, voxelCount } from '../io/nifti/volume.js';
+import { type NiftiFile, decodeVolume } from '../io/nifti/decode.js';
+import { DT } from '../io/nifti/datatypes.js';
 import type { ScanStats } from './accumulate.js';
 
 /** SPM's threshold masking: none, an absolute value, or a fraction of each scan's global mean. */
@@ -23,7 +25,7 @@ export interface MaskingOptions {
  * counts as out.
  */
 export function resampleMaskNearest(mask: Volume, dims: [number, number, number], affine: Affine): Uint8Array {
-  if (onSameGrid(mask, dims, affine)) {
+  if (onSameGrid(mask.dims, mask.affine, mask.data.length, dims, affine)) {
     // every scan voxel's nearest mask voxel is the one of the same index (see onSameGrid): the
     // same result as the lookup below, without computing it per voxel
     const out = new Uint8Array(mask.data.length);
@@ -42,6 +44,37 @@ export function resampleMaskNearest(mask: Volume, dims: [number, number, number]
 }
 
 /**
+ * resampleMaskNearest of an opened mask file's first volume (what it gives for the volume
+ * decodeVolume makes of it). A uint8 or int8 mask without scaling on the scans' own grid (the
+ * usual brain mask) is read from its bytes, a voxel in where its byte is above 0 as its float32
+ * value would be, without decoding it to float32 first.
+ */
+export function maskFileOnGrid(file: NiftiFile, dims: [number, number, number], affine: Affine): Uint8Array {
+  const h = file.header;
+  const nvox = voxelCount(h.dims);
+  const code = h.datatype.code;
+  const start = h.voxOffset;
+  if (
+    (code === DT.UINT8 || code === DT.INT8) &&
+    h.slope === 1 &&
+    h.inter === 0 &&
+    start + nvox <= file.data.length &&
+    onSameGrid(h.dims, h.affine, nvox, dims, affine)
+  ) {
+    const out = new Uint8Array(nvox);
+    const data = file.data;
+    // (indexed loops over typed arrays of length nvox from `start`: `?? 0` is never taken)
+    if (code === DT.UINT8) for (let i = 0; i < nvox; i++) out[i] = (data[start + i] ?? 0) > 0 ? 1 : 0;
+    else {
+      const signed = new Int8Array(data.buffer, data.byteOffset + start, nvox);
+      for (let i = 0; i < nvox; i++) out[i] = (signed[i] ?? 0) > 0 ? 1 : 0;
+    }
+    return out;
+  }
+  return resampleMaskNearest({ dims: h.dims, affine: h.affine, data: decodeVolume(file, 0) }, dims, affine);
+}
+
+/**
  * True when the mask's voxel (x, y, z) is the one nearest to the scans' voxel (x, y, z) for every
  * voxel of the scans' grid (same dimensions, a full mask): the scan-to-mask voxel mapping that
  * nearestSourceIndex rounds differs from the identity by less than 0.49 of a voxel anywhere on
@@ -49,11 +82,16 @@ export function resampleMaskNearest(mask: Volume, dims: [number, number, number]
  * ~1e-13 here), so each rounded source voxel is the scan voxel itself. Masks on the scans' own
  * grid (the usual case) pass; any real difference in position or voxel size does not.
  */
-function onSameGrid(mask: Volume, dims: [number, number, number], affine: Affine): boolean {
-  const md = mask.dims;
+function onSameGrid(
+  md: [number, number, number],
+  maskAffine: Affine,
+  maskLength: number,
+  dims: [number, number, number],
+  affine: Affine,
+): boolean {
   if (md[0] !== dims[0] || md[1] !== dims[1] || md[2] !== dims[2]) return false;
-  if (mask.data.length !== dims[0] * dims[1] * dims[2]) return false;
-  const rows = affineRows(composeAffines(invertAffine(mask.affine), affine));
+  if (maskLength !== dims[0] * dims[1] * dims[2]) return false;
+  const rows = affineRows(composeAffines(invertAffine(maskAffine), affine));
   const far = [dims[0] - 1, dims[1] - 1, dims[2] - 1, 1];
   for (let r = 0; r < 3; r++) {
     let bound = 0;
