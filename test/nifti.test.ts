@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { needShared, sharedDir, tempDir } from './helpers.js';
 import {
   openNifti,
@@ -332,6 +333,11 @@ test('readPlainHeaders: the headers readHeadersOnly gives, or undefined when a f
     await assert.rejects(readHeadersOnly([path('short.nii')]), /holds only 600 bytes/);
     await assert.rejects(readHeadersOnly([path('folder.nii')]), /is not a file/);
     await assert.rejects(readHeadersOnly([path('missing.nii')]), /image not found/);
+    // a FIFO named as a scan: no wait for a writer, and the checked path refuses it
+    if (spawnSync('mkfifo', [path('pipe.nii')]).status === 0) {
+      assert.equal(readPlainHeaders([path('a.nii'), path('pipe.nii')]), undefined);
+      await assert.rejects(readHeadersOnly([path('pipe.nii')]), /is not a file/);
+    }
     // a gzip stream named .nii is still read, by the checked path
     assert.equal((await readHeadersOnly([path('gz-named.nii')])).size, 1);
   } finally {

@@ -1,6 +1,6 @@
 import { type ContentHash, contentHash } from '../contentHash.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { constants as zc, gunzipSync, inflateSync } from 'node:zlib';
 import { VbmError } from '../../errors.js';
 import {
@@ -177,7 +177,9 @@ export function readPlainHeaders(paths: Iterable<string>): Map<string, NiftiHead
     if (!/\.nii$/i.test(path)) return undefined;
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      // non-blocking: a FIFO named as a scan must not wait for a writer (fstat then sends it to the
+      // checked path, which refuses it as not a file); nothing changes for a regular file
+      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch {
       return undefined;
     }
