@@ -29,6 +29,7 @@ import {
   rangeRefusal,
   rangeReports,
   runRange,
+  runRangesNative,
   sumRange,
   voxelRange,
 } from '../src/estimation/fitRanges.js';
@@ -319,7 +320,7 @@ test(
 );
 
 test(
-  'a scan cut short after its header was read is a VbmError naming it, in this thread and in worker threads',
+  'a scan cut short after its header was read is a VbmError naming it, in this thread and on native threads',
   { skip: noRanges },
   async () => {
     const { dir, cleanup } = tempDir();
@@ -502,6 +503,16 @@ test(
         rangeReports(rj, notes).map((r) => r.hash),
         want,
       );
+      // and beside the native threads: this thread hashes every file while they sum, the same sums
+      const [rn] = rangeJobs([bigJob(paths, cand, true)], headers, [
+        createSharedSums(bigJob(paths, cand, true).layout),
+      ]);
+      rn.hashing = undefined;
+      const notesNative: string[] = [];
+      await runRangesNative([rn], 2, (n) => void (notesNative[n.i] = n.hash));
+      assert.deepEqual(notesNative, want, 'hashed in JavaScript beside the native threads');
+      for (const k of ['ok', 'vmin', 'vmax', 'yy', 'xty', 'ryy', 'rxty'] as const)
+        assert.deepEqual(rn.totals[k], rj.totals[k], `${k}: the same sums as in one thread`);
     } finally {
       cleanup();
     }
