@@ -157,6 +157,8 @@ export function nativePostKernel(): PostKernel | undefined {
     postContrastT: PostKernel['contrastT'];
     postContrastF: PostKernel['contrastF'];
     postSpread: PostKernel['spread'];
+    postMask: NonNullable<PostKernel['mask']>;
+    postIndex: NonNullable<PostKernel['index']>;
   }> | null;
   if (!addon?.postSolve || !addon.postContrastT || !addon.postContrastF || !addon.postSpread) return undefined;
   return {
@@ -164,6 +166,8 @@ export function nativePostKernel(): PostKernel | undefined {
     contrastT: addon.postContrastT,
     contrastF: addon.postContrastF,
     spread: addon.postSpread,
+    mask: addon.postMask,
+    index: addon.postIndex,
   };
 }
 
