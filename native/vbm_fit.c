@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "vbm_async.h"
 #include "vbm_map.h"
 #include "vbm_napi.h"
 #include "vbm_pieces.h"
@@ -696,19 +697,6 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
     for (size_t i = 0; i < n; i++) total[i] = total[i] + a[i];
 }
 
-/* Scan s's path (fitRange's `paths`) into `path` (4097 bytes, UTF-8); false, with a JS error thrown, if it is
-   not a string of at most 4095 bytes. */
-static bool scan_path(napi_env env, napi_value paths, uint32_t s, char *path) {
-  napi_value v;
-  size_t plen;
-  if (napi_get_element(env, paths, s, &v) != napi_ok ||
-      napi_get_value_string_utf8(env, v, path, 4097, &plen) != napi_ok || plen >= 4096) {
-    napi_throw_error(env, NULL, "fitRange: paths must be strings");
-    return false;
-  }
-  return true;
-}
-
 /*
  * vbm_pieces_read of bytes [*hashed, to) of the file at `path`, which `m` mapped: VBM_MAP_OK, VBM_MAP_CHANGED
  * if it is no longer that file of m->size bytes (replaced, grown or cut since) or it ended first,
@@ -746,35 +734,35 @@ static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, const vbm_map
   return VBM_MAP_CHANGED;
 }
 
+/* fitRange's arguments, checked on the JavaScript thread: C copies of the paths, the typed arrays' data */
+typedef struct {
+  uint32_t nScans;
+  char **paths;
+  const double *voff, *desc, *xs, *sizes;
+  const int32_t *cand, *dims;
+  size_t n, p;
+  uint32_t r0, r1, block, chunk, span;
+  double window;
+  bool append, smooth, hashing;
+  uint8_t *ok, *digests;
+  float *vmin, *vmax;
+  double *yy, *xty, *ryy, *rxty, *stats;
+} fit_range_args;
+
+static void fit_range_free(void *data) {
+  fit_range_args *a = data;
+  if (!a) return;
+  for (uint32_t s = 0; a->paths && s < a->nScans; s++) free(a->paths[s]);
+  free(a->paths);
+  free(a);
+}
+
 /*
- * fitRange(paths, voxOffset, desc, x, cand, dims, r0, r1, block, chunk, ok, vmin, vmax, yy, xty, ryy, rxty,
- *          stats, window): the sums of the candidate voxels [r0, r1) over all the scans, straight into the
- * totals (term-major, n = cand.length voxels per term, as FitSums). One thread's share of the fit when the
- * threads split the voxels, not the scans: each scan's file is mapped (vbm_map.c; only the bytes that the
- * range's voxels and their +x, +y, +z neighbours need) and read by the kernel in place, with no copy.
- * For each span of `span` voxels (whole blocks of `block`), for each chunk of `chunk` consecutive scans,
- * the chunk is summed from zero into a span-sized accumulator (fit_block per block, as fitBatch does) and
- * added to the totals as fitMerge adds a chunk (the first copied): per voxel the same operations in the
- * same order as the chunks summed by any number of threads and merged in chunk order, so the same bits.
- * A span's totals stay in the cache while its chunks are added; each block's sums stay there for
- * the chunk's scans.
- * desc: per scan scale, threshold, zeroIsMissing, residual; x: the design (p per scan; zero terms skipped
- * as addScans skips them); stats: per scan and block (r0 and block sizes aligned: global block numbers)
- * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed.
- * append: the scans continue earlier ones already in the totals (their first chunk is added, not copied;
- * the earlier scans must fill whole chunks), so a long list of scans can be summed in passes.
- * sizes, digests (optional, undefined or absent: no hashing; only where fitRangeHashes is true): each file's size in bytes (Float64Array)
- * and its pieces' content-hash digests (Uint8Array, 8 bytes per piece of vbm_pieces.h, the scans' pieces
- * in scan order). The range hashes the pieces whose first byte lies in its part of each file (range 0
- * from byte 0, the header; the last to the end, trailing bytes too; a range's part ends where the next
- * range's first voxel begins), as its blocks read them: so every range hashing its pieces gives each
- * file's pieces once, whatever the split. A file whose size is not `sizes`' is an error (it changed).
+ * fitRange's 21 or 23 arguments checked and read into a new fit_range_args (NULL, with a JavaScript error
+ * thrown, when they are wrong). The typed arrays' data is used in place: the caller keeps them alive.
  */
-static napi_value js_fit_range(napi_env env, napi_callback_info info) {
-  size_t argc = 23;
-  napi_value argv[23];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 21 && argc != 23))
-    return vbm_throw(env, "fitRange: 21 or 23 arguments expected");
+static fit_range_args *fit_range_parse(napi_env env, size_t argc, napi_value *argv) {
+  if (argc != 21 && argc != 23) return vbm_throw(env, "fitRange: 21 or 23 arguments expected"), NULL;
   void *voffP, *descP, *xP, *candP, *dimsP, *okP, *vminP, *vmaxP, *yyP, *xtyP, *ryyP, *rxtyP, *statsP;
   size_t lvoff, ldesc, lx, lcand, ldims, lok, lvmin, lvmax, lyy, lxty, lryy, lrxty, lstats;
   uint32_t r0, r1, block, chunk, span;
@@ -782,7 +770,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   uint32_t nScans;
   bool isArr, append;
   if (napi_is_array(env, argv[0], &isArr) != napi_ok || !isArr || napi_get_array_length(env, argv[0], &nScans) != napi_ok)
-    return vbm_throw(env, "fitRange: paths must be an array");
+    return vbm_throw(env, "fitRange: paths must be an array"), NULL;
   if (!vbm_typed(env, argv[1], napi_float64_array, &voffP, &lvoff) || !vbm_typed(env, argv[2], napi_float64_array, &descP, &ldesc) ||
       !vbm_typed(env, argv[3], napi_float64_array, &xP, &lx) || !vbm_typed(env, argv[4], napi_int32_array, &candP, &lcand) ||
       !vbm_typed(env, argv[5], napi_int32_array, &dimsP, &ldims) || !vbm_typed(env, argv[10], napi_uint8_array, &okP, &lok) ||
@@ -792,18 +780,18 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       !vbm_typed(env, argv[15], napi_float64_array, &ryyP, &lryy) ||
       !vbm_typed(env, argv[16], napi_float64_array, &rxtyP, &lrxty) ||
       !vbm_typed(env, argv[17], napi_float64_array, &statsP, &lstats))
-    return vbm_throw(env, "fitRange: typed arrays expected");
+    return vbm_throw(env, "fitRange: typed arrays expected"), NULL;
   if (napi_get_value_uint32(env, argv[6], &r0) != napi_ok || napi_get_value_uint32(env, argv[7], &r1) != napi_ok ||
       napi_get_value_uint32(env, argv[8], &block) != napi_ok || napi_get_value_uint32(env, argv[9], &chunk) != napi_ok ||
       napi_get_value_double(env, argv[18], &window) != napi_ok || napi_get_value_uint32(env, argv[19], &span) != napi_ok ||
       napi_get_value_bool(env, argv[20], &append) != napi_ok)
-    return vbm_throw(env, "fitRange: arguments");
+    return vbm_throw(env, "fitRange: arguments"), NULL;
   const int32_t *dims = dimsP;
-  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return vbm_throw(env, "fitRange: dims");
-  const int64_t nxy = (int64_t)dims[0] * dims[1], nvox = nxy * dims[2];
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return vbm_throw(env, "fitRange: dims"), NULL;
+  const int64_t nvox = (int64_t)dims[0] * dims[1] * dims[2];
   const size_t n = lcand;
   if (nScans < 1 || n < 1 || nvox > INT32_MAX || lvoff != nScans || ldesc != 4 * (size_t)nScans || lx % nScans)
-    return vbm_throw(env, "fitRange: arrays of the wrong sizes");
+    return vbm_throw(env, "fitRange: arrays of the wrong sizes"), NULL;
   const size_t p = lx / nScans;
   const bool smooth = lryy > 0;
   const size_t nBlocks = block ? (n + block - 1) / block : 0;
@@ -812,37 +800,94 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       (smooth && (lryy != 7 * n || lrxty != n * p)) || (!smooth && lrxty != 0) ||
       lstats != 4 * (size_t)nScans * nBlocks || !(window >= 0) || span < block || span % block ||
       span > (1u << 22))
-    return vbm_throw(env, "fitRange: arrays of the wrong sizes");
+    return vbm_throw(env, "fitRange: arrays of the wrong sizes"), NULL;
   const int32_t *cand = candP;
   for (size_t c = r0; c < r1; c++)
     if (cand[c] < 0 || cand[c] >= nvox || (c > r0 && cand[c] <= cand[c - 1]))
-      return vbm_throw(env, "fitRange: candidate voxels must be ascending grid indices");
-  const double *voff = voffP, *desc = descP, *xs = xP;
+      return vbm_throw(env, "fitRange: candidate voxels must be ascending grid indices"), NULL;
+  const double *voff = voffP;
   for (uint32_t s = 0; s < nScans; s++)
-    if (!(voff[s] >= 0 && voff[s] <= 1e15) || fmod(voff[s], 4) != 0) return vbm_throw(env, "fitRange: a voxel offset");
-  /* hashing: each scan's size, its first piece's number, and the part of the file this range hashes */
+    if (!(voff[s] >= 0 && voff[s] <= 1e15) || fmod(voff[s], 4) != 0)
+      return vbm_throw(env, "fitRange: a voxel offset"), NULL;
+  /* hashing: each scan's size and its pieces' digests */
   napi_valuetype t21 = napi_undefined;
-  if (argc == 23 && napi_typeof(env, argv[21], &t21) != napi_ok) return vbm_throw(env, "fitRange: arguments");
+  if (argc == 23 && napi_typeof(env, argv[21], &t21) != napi_ok) return vbm_throw(env, "fitRange: arguments"), NULL;
   const bool hashing = t21 != napi_undefined;
   void *sizesP = NULL, *digestsP = NULL;
   size_t lsizes = 0, ldigests = 0;
   if (hashing) {
-    if (!vbm_pieces_available()) return vbm_throw(env, "fitRange: this addon was built without XXH3 (fitRangeHashes)");
+    if (!vbm_pieces_available())
+      return vbm_throw(env, "fitRange: this addon was built without XXH3 (fitRangeHashes)"), NULL;
     if (!vbm_typed(env, argv[21], napi_float64_array, &sizesP, &lsizes) ||
         !vbm_typed(env, argv[22], napi_uint8_array, &digestsP, &ldigests))
-      return vbm_throw(env, "fitRange: typed arrays expected");
-    if (lsizes != nScans) return vbm_throw(env, "fitRange: arrays of the wrong sizes");
+      return vbm_throw(env, "fitRange: typed arrays expected"), NULL;
+    if (lsizes != nScans) return vbm_throw(env, "fitRange: arrays of the wrong sizes"), NULL;
     uint64_t pieces = 0;
     for (uint32_t s = 0; s < nScans; s++) {
       const double z = ((const double *)sizesP)[s];
-      if (!(z >= 0 && z <= 1e15) || z != floor(z)) return vbm_throw(env, "fitRange: a file size");
+      if (!(z >= 0 && z <= 1e15) || z != floor(z)) return vbm_throw(env, "fitRange: a file size"), NULL;
       pieces += ((uint64_t)z + VBM_PIECE_BYTES - 1) / VBM_PIECE_BYTES;
     }
-    if (ldigests != 8 * pieces) return vbm_throw(env, "fitRange: arrays of the wrong sizes");
+    if (ldigests != 8 * pieces) return vbm_throw(env, "fitRange: arrays of the wrong sizes"), NULL;
   }
+  fit_range_args *a = calloc(1, sizeof *a);
+  char **paths = a ? calloc(nScans, sizeof *paths) : NULL;
+  if (!a || !paths) {
+    free(a);
+    return vbm_throw(env, "fitRange: out of memory"), NULL;
+  }
+  a->paths = paths;
+  a->nScans = nScans;
+  /* the paths: strings of at most 4095 bytes of UTF-8 */
+  for (uint32_t s = 0; s < nScans; s++) {
+    napi_value v;
+    size_t plen;
+    if (napi_get_element(env, argv[0], s, &v) != napi_ok ||
+        napi_get_value_string_utf8(env, v, NULL, 0, &plen) != napi_ok || plen >= 4096) {
+      fit_range_free(a);
+      return vbm_throw(env, "fitRange: paths must be strings"), NULL;
+    }
+    if (!(paths[s] = malloc(plen + 1))) {
+      fit_range_free(a);
+      return vbm_throw(env, "fitRange: out of memory"), NULL;
+    }
+    napi_get_value_string_utf8(env, v, paths[s], plen + 1, &plen);
+  }
+  a->voff = voff, a->desc = descP, a->xs = xP, a->sizes = sizesP, a->cand = cand, a->dims = dims;
+  a->n = n, a->p = p, a->r0 = r0, a->r1 = r1, a->block = block, a->chunk = chunk, a->span = span;
+  a->window = window, a->append = append, a->smooth = smooth, a->hashing = hashing;
+  a->ok = okP, a->digests = digestsP, a->vmin = vminP, a->vmax = vmaxP;
+  a->yy = yyP, a->xty = xtyP, a->ryy = ryyP, a->rxty = rxtyP, a->stats = statsP;
+  return a;
+}
+
+/* scan s's failure to map or hash, as fitRange reports it: the code, and "s:why" */
+static void fit_range_fail(vbm_failure *fail, int r, uint32_t s, const char *why) {
+  snprintf(fail->code, sizeof fail->code, "%s",
+           r == VBM_MAP_SHORT     ? "VBM_SHORT_FILE"
+           : r == VBM_MAP_GZIP    ? "VBM_GZIP_FILE"
+           : r == VBM_MAP_CHANGED ? "VBM_CHANGED_FILE"
+                                  : "VBM_MAP_FAILED");
+  snprintf(fail->message, sizeof fail->message, "%u:%s", s, why);
+}
+
+/*
+ * fitRange's work, on any thread (vbm_work): the sums of candidates [r0, r1) of the scans mapped in place,
+ * hashing their pieces as it reads them. 0, or 1 with `fail` (a map or hash failure's code and "s:why", or
+ * out of memory).
+ */
+static int fit_range_run(void *data, vbm_failure *fail) {
+  const fit_range_args *A = data;
+  const uint32_t nScans = A->nScans, r0 = A->r0, r1 = A->r1;
+  const int32_t *dims = A->dims, *cand = A->cand;
+  const int64_t nxy = (int64_t)dims[0] * dims[1], nvox = nxy * dims[2];
+  const size_t n = A->n, p = A->p;
+  const bool smooth = A->smooth, hashing = A->hashing, append = A->append;
+  const size_t nBlocks = (n + A->block - 1) / A->block;
+  const double *voff = A->voff, *desc = A->desc, *xs = A->xs;
   /* one arena (int32 offsets from its start, as the kernel's header wants): a NaN, the range's
      candidates and neighbours, the block accumulator, the scans' design terms */
-  const size_t L = r1 - r0, B = block, S = span;
+  const size_t L = r1 - r0, B = A->block, S = A->span;
   size_t at = 64;
   const size_t nanAt = at;
   at += 64;
@@ -869,19 +914,22 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   at += RS * p;
   const size_t termsAt = at;
   at += 16 * p * nScans;
-  if (at > INT32_MAX) return vbm_throw(env, "fitRange: too many voxels or scans for one thread");
+  if (at > INT32_MAX) {
+    snprintf(fail->message, sizeof fail->message, "fitRange: too many voxels or scans for one thread");
+    return 1;
+  }
   uint8_t *mem = aligned_alloc(64, (at + 63) / 64 * 64);
   vbm_map *maps = calloc(nScans, sizeof(vbm_map));
   int *nterms = calloc(nScans, sizeof(int));
-  char *path = malloc(4097);
   /* per scan: size, next byte to hash, end of the bytes to hash, its pieces' digests (hashing only) */
   uint64_t *hsize = hashing ? calloc(4 * (size_t)nScans, sizeof(uint64_t)) : NULL;
   uint64_t *hashed = hsize ? hsize + nScans : NULL, *hashHi = hsize ? hsize + 2 * (size_t)nScans : NULL;
   uint64_t *pieceAt = hsize ? hsize + 3 * (size_t)nScans : NULL;
   vbm_pieces *hp = hashing ? vbm_pieces_new(nScans, fit_level() >= 1) : NULL;
-  if (!mem || !maps || !nterms || !path || (hashing && (!hsize || !hp))) {
-    free(mem), free(maps), free(nterms), free(path), free(hsize), vbm_pieces_free(hp);
-    return vbm_throw(env, "fitRange: out of memory");
+  if (!mem || !maps || !nterms || (hashing && (!hsize || !hp))) {
+    free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp);
+    snprintf(fail->message, sizeof fail->message, "fitRange: out of memory");
+    return 1;
   }
   *(float *)(mem + nanAt) = NAN;
   int32_t *candL = (int32_t *)(mem + candAt);
@@ -916,10 +964,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
   bool err = false;
   for (uint32_t s = 0; s < nScans && !err; s++) {
     char why[256];
-    if (!scan_path(env, argv[0], s, path)) {
-      err = true;
-      break;
-    }
+    const char *path = A->paths[s];
     const uint64_t base = (uint64_t)voff[s];
     int r = vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
                           base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
@@ -927,7 +972,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       /* the pieces that begin in this range's part of the file: hashed from the mapping as the blocks
          read it; the bytes before the mapping (range 0: the header and any voxels before the first
          candidate) read and hashed here, those after it (< a piece more, or the file's end) at the end */
-      const uint64_t P = VBM_PIECE_BYTES, size = (uint64_t)((const double *)sizesP)[s];
+      const uint64_t P = VBM_PIECE_BYTES, size = (uint64_t)A->sizes[s];
       const uint64_t from = r0 == 0 ? 0 : base + 4 * (uint64_t)cand[r0];
       const uint64_t upto = r1 == n ? size : base + 4 * (uint64_t)cand[r1];
       const uint64_t hLo = (from + P - 1) / P * P, hHi = (upto + P - 1) / P * P < size ? (upto + P - 1) / P * P : size;
@@ -943,34 +988,27 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
       }
       const uint64_t lo = base + 4 * (uint64_t)loIdx;
       if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi)
-        r = hash_read(hp, s, path, &maps[s], &hashed[s], lo < hHi ? lo : hHi, (uint8_t *)digestsP + 8 * pieceAt[s],
-                      why, sizeof why);
+        r = hash_read(hp, s, path, &maps[s], &hashed[s], lo < hHi ? lo : hHi, A->digests + 8 * pieceAt[s], why,
+                      sizeof why);
       if (r != VBM_MAP_OK) vbm_unmap(&maps[s]);
     }
     if (r != VBM_MAP_OK) {
-      char msg[300];
-      snprintf(msg, sizeof msg, "%u:%s", s, why);
-      napi_throw_error(env,
-                       r == VBM_MAP_SHORT     ? "VBM_SHORT_FILE"
-                       : r == VBM_MAP_GZIP    ? "VBM_GZIP_FILE"
-                       : r == VBM_MAP_CHANGED ? "VBM_CHANGED_FILE"
-                                              : "VBM_MAP_FAILED",
-                       msg);
+      fit_range_fail(fail, r, s, why);
       err = true;
     }
   }
   if (!err) {
-    uint8_t *tok = okP;
-    float *tmin = vminP, *tmax = vmaxP;
-    double *tyy = yyP, *txty = xtyP, *tryy = ryyP, *trxty = rxtyP, *stats = statsP;
+    uint8_t *tok = A->ok;
+    float *tmin = A->vmin, *tmax = A->vmax;
+    double *tyy = A->yy, *txty = A->xty, *tryy = A->ryy, *trxty = A->rxty, *stats = A->stats;
     uint8_t *ok = mem + okAt;
     float *vmin = (float *)(mem + vminAt), *vmax = (float *)(mem + vmaxAt);
-    const uint64_t keep = (uint64_t)window;
+    const uint64_t keep = (uint64_t)A->window;
     int64_t cutIdx = loIdx;
     for (size_t c0 = r0; c0 < r1; c0 += S) {
       const size_t len = r1 - c0 < S ? r1 - c0 : S, lc = c0 - r0;
-      for (uint32_t k0 = 0; k0 < nScans; k0 += chunk) {
-        const uint32_t k1 = nScans - k0 < chunk ? nScans : k0 + chunk;
+      for (uint32_t k0 = 0; k0 < nScans; k0 += A->chunk) {
+        const uint32_t k1 = nScans - k0 < A->chunk ? nScans : k0 + A->chunk;
         const bool first = k0 == 0 && !append;
         for (size_t b0 = 0; b0 < len; b0 += B) {
           const size_t bl = len - b0 < B ? len - b0 : B, lb = lc + b0, cb = c0 + b0;
@@ -1018,7 +1056,7 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
               if (to > mapEnd) to = mapEnd;
               if (to > hashed[s])
                 vbm_pieces_advance(hp, s, maps[s].map - maps[s].start, &hashed[s], to, hsize[s],
-                                   (uint8_t *)digestsP + 8 * pieceAt[s]);
+                                   A->digests + 8 * pieceAt[s]);
             }
           }
           /* added to the totals as fitMerge adds a chunk (the first copied) */
@@ -1056,20 +1094,74 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
     for (uint32_t s = 0; hashing && s < nScans; s++) {
       if (hashed[s] >= hashHi[s]) continue;
       char why[256];
-      if (!scan_path(env, argv[0], s, path)) break;
-      const int r = hash_read(hp, s, path, &maps[s], &hashed[s], hashHi[s], (uint8_t *)digestsP + 8 * pieceAt[s],
-                              why, sizeof why);
+      const int r = hash_read(hp, s, A->paths[s], &maps[s], &hashed[s], hashHi[s], A->digests + 8 * pieceAt[s], why,
+                              sizeof why);
       if (r != VBM_MAP_OK) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "%u:%s", s, why);
-        napi_throw_error(env, r == VBM_MAP_CHANGED ? "VBM_CHANGED_FILE" : "VBM_MAP_FAILED", msg);
+        fit_range_fail(fail, r == VBM_MAP_CHANGED ? VBM_MAP_CHANGED : VBM_MAP_FAILED, s, why);
+        err = true;
         break;
       }
     }
   }
   for (uint32_t s = 0; s < nScans; s++) vbm_unmap(&maps[s]);
-  free(mem), free(maps), free(nterms), free(path), free(hsize), vbm_pieces_free(hp);
+  free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp);
+  return err ? 1 : 0;
+}
+
+/*
+ * fitRange(paths, voxOffset, desc, x, cand, dims, r0, r1, block, chunk, ok, vmin, vmax, yy, xty, ryy, rxty,
+ *          stats, window, span, append[, sizes, digests]): the sums of the candidate voxels [r0, r1) over all
+ * the scans, straight into the totals (term-major, n = cand.length voxels per term, as FitSums). One
+ * thread's share of the fit when the threads split the voxels, not the scans: each scan's file is mapped
+ * (vbm_map.c; only the bytes that the range's voxels and their +x, +y, +z neighbours need) and read by the
+ * kernel in place, with no copy.
+ * For each span of `span` voxels (whole blocks of `block`), for each chunk of `chunk` consecutive scans,
+ * the chunk is summed from zero into a span-sized accumulator (fit_block per block, as fitBatch does) and
+ * added to the totals as fitMerge adds a chunk (the first copied): per voxel the same operations in the
+ * same order as the chunks summed by any number of threads and merged in chunk order, so the same bits.
+ * A span's totals stay in the cache while its chunks are added; each block's sums stay there for
+ * the chunk's scans.
+ * desc: per scan scale, threshold, zeroIsMissing, residual; x: the design (p per scan; zero terms skipped
+ * as addScans skips them); stats: per scan and block (r0 and block sizes aligned: global block numbers)
+ * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed.
+ * append: the scans continue earlier ones already in the totals (their first chunk is added, not copied;
+ * the earlier scans must fill whole chunks), so a long list of scans can be summed in passes.
+ * sizes, digests (optional, undefined or absent: no hashing; only where fitRangeHashes is true): each
+ * file's size in bytes (Float64Array) and its pieces' content-hash digests (Uint8Array, 8 bytes per piece
+ * of vbm_pieces.h, the scans' pieces in scan order). The range hashes the pieces whose first byte lies in
+ * its part of each file (range 0 from byte 0, the header; the last to the end, trailing bytes too; a
+ * range's part ends where the next range's first voxel begins), as its blocks read them: so every range
+ * hashing its pieces gives each file's pieces once, whatever the split. A file whose size is not `sizes`'
+ * is an error (it changed).
+ * A scan that cannot be mapped or hashed throws an Error whose code is VBM_SHORT_FILE, VBM_GZIP_FILE,
+ * VBM_CHANGED_FILE or VBM_MAP_FAILED and whose message is "<scan number>:<why>".
+ */
+static napi_value js_fit_range(napi_env env, napi_callback_info info) {
+  size_t argc = 23;
+  napi_value argv[23];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return vbm_throw(env, "fitRange: arguments");
+  fit_range_args *a = fit_range_parse(env, argc, argv);
+  if (!a) return NULL;
+  vbm_failure fail = {"", ""};
+  const int r = fit_range_run(a, &fail);
+  fit_range_free(a);
+  if (r) napi_throw_error(env, fail.code[0] ? fail.code : NULL, fail.message);
   return NULL;
+}
+
+/*
+ * fitRangeAsync(the same arguments as fitRange): fitRange's work on a thread of its own (vbm_async.h, no
+ * JavaScript isolate), returning a promise that resolves when the sums are in (or rejects with fitRange's
+ * error). The arrays must not be used by anything else until then.
+ */
+static napi_value js_fit_range_async(napi_env env, napi_callback_info info) {
+  size_t argc = 23;
+  napi_value argv[23];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return vbm_throw(env, "fitRangeAsync: arguments");
+  fit_range_args *a = fit_range_parse(env, argc, argv);
+  if (!a) return NULL;
+  return vbm_run_async(env, fit_range_run, fit_range_free, a, argv, argc);
 }
 
 /*
@@ -1079,11 +1171,20 @@ static napi_value js_fit_range(napi_env env, napi_callback_info info) {
  * (no contraction; sqrt is correctly rounded in both), so the same RPV and sums: out = sumImg, sumX,
  * sumY, sumZ, nValid. log2x4 (4 ln 2) comes from the caller, so no libm's log is involved.
  */
-static napi_value js_smoothness(napi_env env, napi_callback_info info) {
-  size_t argc = 16;
-  napi_value argv[16];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 16)
-    return vbm_throw(env, "smoothness: 16 arguments expected");
+/* smoothness's arguments, checked on the JavaScript thread (the typed arrays' data used in place) */
+typedef struct {
+  int64_t nx, ny, nz;
+  size_t m;
+  uint32_t p, nCand;
+  double scale, df, log2x4;
+  const int32_t *vox, *candOf, *maskIndex;
+  const double *beta, *rss, *ryy, *rxty, *Gf;
+  double *rpv, *out;
+} smoothness_args;
+
+/* smoothness's 16 arguments checked into `a` (false, with a JavaScript error thrown, when they are wrong) */
+static bool smoothness_parse(napi_env env, size_t argc, napi_value *argv, smoothness_args *a) {
+  if (argc != 16) return vbm_throw(env, "smoothness: 16 arguments expected"), false;
   void *dimsP, *voxP, *candOfP, *maskP, *betaP, *rssP, *ryyP, *rxtyP, *GP, *rpvP, *outP;
   size_t ldims, lvox, lcandOf, lmask, lbeta, lrss, lryy, lrxty, lG, lrpv, lout;
   uint32_t p, nCand;
@@ -1097,28 +1198,46 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
       !vbm_typed(env, argv[10], napi_float64_array, &GP, &lG) ||
       !vbm_typed(env, argv[14], napi_float64_array, &rpvP, &lrpv) ||
       !vbm_typed(env, argv[15], napi_float64_array, &outP, &lout))
-    return vbm_throw(env, "smoothness: typed arrays expected");
+    return vbm_throw(env, "smoothness: typed arrays expected"), false;
   if (napi_get_value_uint32(env, argv[4], &p) != napi_ok || napi_get_value_uint32(env, argv[5], &nCand) != napi_ok ||
       napi_get_value_double(env, argv[11], &scale) != napi_ok || napi_get_value_double(env, argv[12], &df) != napi_ok ||
       napi_get_value_double(env, argv[13], &log2x4) != napi_ok)
-    return vbm_throw(env, "smoothness: arguments");
+    return vbm_throw(env, "smoothness: arguments"), false;
   const int32_t *dims = dimsP;
-  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return vbm_throw(env, "smoothness: dims");
+  if (ldims != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) return vbm_throw(env, "smoothness: dims"), false;
   const int64_t nx = dims[0], ny = dims[1], nz = dims[2], nxy = nx * ny;
   const size_t m = lvox;
   if (p < 1 || p > 64 || lcandOf != m || (int64_t)lmask != nxy * nz || lbeta != m * p || lrss != m ||
       lryy != 7 * (size_t)nCand || lrxty != (size_t)p * nCand || lG != (size_t)p * p || lrpv != m || lout != 5)
-    return vbm_throw(env, "smoothness: arrays of the wrong sizes");
+    return vbm_throw(env, "smoothness: arrays of the wrong sizes"), false;
   const int32_t *vox = voxP, *candOf = candOfP, *maskIndex = maskP;
   for (size_t k = 0; k < m; k++)
     if (vox[k] < 0 || vox[k] >= nxy * nz || candOf[k] < 0 || (uint32_t)candOf[k] >= nCand)
-      return vbm_throw(env, "smoothness: a voxel outside the grid or the candidates");
+      return vbm_throw(env, "smoothness: a voxel outside the grid or the candidates"), false;
   for (int64_t i = 0; i < nxy * nz; i++)
-    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return vbm_throw(env, "smoothness: a mask index out of range");
-  const double *beta = betaP, *rss = rssP, *ryy = ryyP, *rxty = rxtyP, *Gf = GP;
-  double *rpv = rpvP, *out = outP;
+    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return vbm_throw(env, "smoothness: a mask index out of range"), false;
+  *a = (smoothness_args){.nx = nx, .ny = ny, .nz = nz, .m = m, .p = p, .nCand = nCand, .scale = scale, .df = df,
+                         .log2x4 = log2x4, .vox = vox, .candOf = candOf, .maskIndex = maskIndex, .beta = betaP,
+                         .rss = rssP, .ryy = ryyP, .rxty = rxtyP, .Gf = GP, .rpv = rpvP, .out = outP};
+  return true;
+}
+
+/* the estimate's voxel loop (vbm_work: on any thread): fills rpv and out; 1 if out of memory */
+static int smoothness_run(void *data, vbm_failure *fail) {
+  const smoothness_args *A = data;
+  const int64_t nx = A->nx, ny = A->ny, nz = A->nz, nxy = nx * ny;
+  const size_t m = A->m;
+  const uint32_t p = A->p, nCand = A->nCand;
+  const double scale = A->scale, df = A->df, log2x4 = A->log2x4;
+  const int32_t *vox = A->vox, *candOf = A->candOf, *maskIndex = A->maskIndex;
+  const double *beta = A->beta, *rss = A->rss, *ryy = A->ryy, *rxty = A->rxty, *Gf = A->Gf;
+  double *rpv = A->rpv, *out = A->out;
   double *Gb = malloc(sizeof(double) * m * p);
-  if (!Gb) return vbm_throw(env, "smoothness: out of memory");
+  if (!Gb) {
+    snprintf(fail->message, sizeof fail->message, "smoothness: out of memory");
+    return 1;
+  }
+
   for (size_t b = 0; b < m; b++)
     for (uint32_t i = 0; i < p; i++) {
       double t = 0;
@@ -1192,7 +1311,31 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
   out[2] = sumY;
   out[3] = sumZ;
   out[4] = nValid;
+  return 0;
+}
+
+static napi_value js_smoothness(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  smoothness_args a;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !smoothness_parse(env, argc, argv, &a))
+    return NULL;
+  vbm_failure fail = {"", ""};
+  if (smoothness_run(&a, &fail)) napi_throw_error(env, NULL, fail.message);
   return NULL;
+}
+
+/* smoothnessAsync(the same arguments as smoothness): its loop on a thread of its own (vbm_async.h); a promise of its end */
+static napi_value js_smoothness_async(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  smoothness_args *a = malloc(sizeof *a);
+  if (!a) return vbm_throw(env, "smoothness: out of memory");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !smoothness_parse(env, argc, argv, a)) {
+    free(a);
+    return NULL;
+  }
+  return vbm_run_async(env, smoothness_run, free, a, argv, argc);
 }
 
 /* fitLevel(): the instruction set fitBatch uses (avx512, avx2 or scalar) */
@@ -1251,8 +1394,12 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "fitMerge", fn);
   napi_create_function(env, "smoothness", NAPI_AUTO_LENGTH, js_smoothness, NULL, &fn);
   napi_set_named_property(env, exports, "smoothness", fn);
+  napi_create_function(env, "smoothnessAsync", NAPI_AUTO_LENGTH, js_smoothness_async, NULL, &fn);
+  napi_set_named_property(env, exports, "smoothnessAsync", fn);
   napi_create_function(env, "fitRange", NAPI_AUTO_LENGTH, js_fit_range, NULL, &fn);
   napi_set_named_property(env, exports, "fitRange", fn);
+  napi_create_function(env, "fitRangeAsync", NAPI_AUTO_LENGTH, js_fit_range_async, NULL, &fn);
+  napi_set_named_property(env, exports, "fitRangeAsync", fn);
   napi_value yes;
   napi_get_boolean(env, vbm_pieces_available(), &yes);
   napi_set_named_property(env, exports, "fitRangeHashes", yes);

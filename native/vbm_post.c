@@ -16,6 +16,12 @@
  *   postSpread(vox: Int32Array m, values: Float64Array, stride, offset, outside,
  *              out: Float32Array | Float64Array)
  *     out = outside everywhere, then out[vox[k]] = values[k stride + offset].
+ *   postMask(cand: Int32Array nCand, ok: Uint8Array, vmin, vmax: Float32Array nCand, mask: Uint8Array nvox,
+ *            candOf: Int32Array nCand) -> m
+ *     the analysis mask from the fit's sums: candidate c stays where ok[c] and vmax[c] > vmin[c] (not
+ *     constant over the scans); mask[cand[c]] = 1 and candOf[k] = c for the k-th that stays.
+ *   postIndex(cand: Int32Array, candOf: Int32Array m, vox: Int32Array m, maskIndex: Int32Array nvox)
+ *     vox[k] = cand[candOf[k]]; maskIndex = -1 everywhere, then maskIndex[vox[k]] = k.
  *   postMaskCounts(mask: Uint8Array nx*ny*nz, nx, ny, nz, out: Float64Array 8)
  *     the mask's voxels, edges, faces and cubes behind the resel counts (inference/resels.ts):
  *     [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] (whole numbers: the same wherever they are counted).
@@ -270,6 +276,66 @@ static napi_value js_post_mask_counts(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_post_mask(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
+    return vbm_throw(env, "postMask: 6 arguments expected");
+  void *cand, *ok, *vmin, *vmax, *mask, *candOf;
+  size_t lcand, lok, lvmin, lvmax, lmask, lcandOf;
+  if (!vbm_typed(env, argv[0], napi_int32_array, &cand, &lcand) || !vbm_typed(env, argv[1], napi_uint8_array, &ok, &lok) ||
+      !vbm_typed(env, argv[2], napi_float32_array, &vmin, &lvmin) ||
+      !vbm_typed(env, argv[3], napi_float32_array, &vmax, &lvmax) ||
+      !vbm_typed(env, argv[4], napi_uint8_array, &mask, &lmask) ||
+      !vbm_typed(env, argv[5], napi_int32_array, &candOf, &lcandOf))
+    return vbm_throw(env, "postMask: typed arrays expected");
+  if (lok != lcand || lvmin != lcand || lvmax != lcand || lcandOf != lcand)
+    return vbm_throw(env, "postMask: arrays of the wrong sizes");
+  const int32_t *cd = cand;
+  for (size_t c = 0; c < lcand; c++)
+    if (cd[c] < 0 || (size_t)cd[c] >= lmask) return vbm_throw(env, "postMask: a candidate outside the grid");
+  const uint8_t *o = ok;
+  const float *lo = vmin, *hi = vmax;
+  uint8_t *mk = mask;
+  int32_t *co = candOf;
+  size_t m = 0;
+  for (size_t c = 0; c < lcand; c++)
+    if (o[c] && hi[c] > lo[c]) {
+      mk[cd[c]] = 1;
+      co[m++] = (int32_t)c;
+    }
+  napi_value out;
+  napi_create_double(env, (double)m, &out);
+  return out;
+}
+
+static napi_value js_post_index(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4)
+    return vbm_throw(env, "postIndex: 4 arguments expected");
+  void *cand, *candOf, *vox, *maskIndex;
+  size_t lcand, lcandOf, lvox, lindex;
+  if (!vbm_typed(env, argv[0], napi_int32_array, &cand, &lcand) ||
+      !vbm_typed(env, argv[1], napi_int32_array, &candOf, &lcandOf) ||
+      !vbm_typed(env, argv[2], napi_int32_array, &vox, &lvox) ||
+      !vbm_typed(env, argv[3], napi_int32_array, &maskIndex, &lindex))
+    return vbm_throw(env, "postIndex: typed arrays expected");
+  if (lvox != lcandOf || lvox > INT32_MAX) return vbm_throw(env, "postIndex: arrays of the wrong sizes");
+  const int32_t *cd = cand, *co = candOf;
+  for (size_t k = 0; k < lcandOf; k++)
+    if (co[k] < 0 || (size_t)co[k] >= lcand || cd[co[k]] < 0 || (size_t)cd[co[k]] >= lindex)
+      return vbm_throw(env, "postIndex: an index outside the candidates or the grid");
+  int32_t *vx = vox, *mi = maskIndex;
+  for (size_t i = 0; i < lindex; i++) mi[i] = -1;
+  for (size_t k = 0; k < lcandOf; k++) {
+    const int32_t v = cd[co[k]];
+    vx[k] = v;
+    mi[v] = (int32_t)k;
+  }
+  return NULL;
+}
+
 void vbm_post_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "postSolve", NAPI_AUTO_LENGTH, js_post_solve, NULL, &fn);
@@ -282,4 +348,8 @@ void vbm_post_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "postSpread", fn);
   napi_create_function(env, "postMaskCounts", NAPI_AUTO_LENGTH, js_post_mask_counts, NULL, &fn);
   napi_set_named_property(env, exports, "postMaskCounts", fn);
+  napi_create_function(env, "postMask", NAPI_AUTO_LENGTH, js_post_mask, NULL, &fn);
+  napi_set_named_property(env, exports, "postMask", fn);
+  napi_create_function(env, "postIndex", NAPI_AUTO_LENGTH, js_post_index, NULL, &fn);
+  napi_set_named_property(env, exports, "postIndex", fn);
 }

@@ -7,7 +7,6 @@ export const CLI_ENTRIES = { vbm: 'cli/main.js', 'thread-worker': 'node/threadWo
 /** The work modules worker threads load (node/threadPool.ts runs these bundled files in their place). */
 export const WORK_MODULES = {
   'fit-chunk-work': 'estimation/fitChunkWorker.js',
-  'fit-range-work': 'estimation/fitRangeWorker.js',
   'block-work': 'permutation/blockWork.js',
   'block-work-native': 'permutation/blockWorkNative.js',
   'stream-work': 'permutation/streamWork.js',

@@ -29,6 +29,7 @@ import {
   rangeRefusal,
   rangeReports,
   runRange,
+  runRangesNative,
   sumRange,
   voxelRange,
 } from '../src/estimation/fitRanges.js';
@@ -141,19 +142,32 @@ function assertSameReports(got: ScanReport[], want: ScanReport[], what: string):
   }
 }
 
-test('voxel ranges: whole blocks, in order, covering every candidate once, for 1 to more ranges than blocks', () => {
+test('voxel ranges: whole blocks, in order, covering every candidate once, split at equal shares of the grid', () => {
   for (const n of [1, BLOCK - 1, BLOCK, BLOCK + 1, 7 * BLOCK + 5, 12 * BLOCK]) {
     const nBlocks = Math.ceil(n / BLOCK);
-    for (const ranges of [1, 2, 3, 5, nBlocks + 2]) {
-      let at = 0;
-      for (let t = 0; t < ranges; t++) {
-        const [r0, r1] = voxelRange(n, t, ranges);
-        assert.equal(r0, at, `n ${n}, ${ranges} ranges: range ${t} starts where the one before ended`);
-        assert.ok(r1 >= r0 && (r0 % BLOCK === 0 || r0 === n), `n ${n}: range ${t} starts on a block`);
-        at = r1;
+    // every voxel of the grid a candidate, or the candidates crowded into the grid's first fifth and a tail
+    const dense = { cand: Int32Array.from({ length: n }, (_, i) => i), nvox: n };
+    const crowded = {
+      cand: Int32Array.from({ length: n }, (_, i) => (i < 0.8 * n ? i : 4 * n + 10 * i)),
+      nvox: 15 * n,
+    };
+    for (const { cand, nvox } of [dense, crowded])
+      for (const ranges of [1, 2, 3, 5, nBlocks + 2]) {
+        const what = `n ${n}, grid ${nvox}, ${ranges} ranges`;
+        let at = 0;
+        for (let t = 0; t < ranges; t++) {
+          const [r0, r1] = voxelRange(cand, nvox, t, ranges);
+          assert.equal(r0, at, `${what}: range ${t} starts where the one before ended`);
+          assert.ok(r1 >= r0 && (r0 % BLOCK === 0 || r0 === n), `${what}: range ${t} starts on a block`);
+          // the first block at or past t / ranges of the grid (the one before it lies below that)
+          const edge = (t * nvox) / ranges;
+          if (t > 0 && r0 < n) assert.ok(cand[r0] >= edge, `${what}: range ${t} starts at or past ${edge}`);
+          if (t > 0 && r0 >= BLOCK)
+            assert.ok(cand[r0 - BLOCK] < edge, `${what}: range ${t} starts at the first such block`);
+          at = r1;
+        }
+        assert.equal(at, n, `${what}: the ranges end at the last candidate`);
       }
-      assert.equal(at, n, `n ${n}, ${ranges} ranges end at the last candidate`);
-    }
   }
 });
 
@@ -319,7 +333,7 @@ test(
 );
 
 test(
-  'a scan cut short after its header was read is a VbmError naming it, in this thread and in worker threads',
+  'a scan cut short after its header was read is a VbmError naming it, in this thread and on native threads',
   { skip: noRanges },
   async () => {
     const { dir, cleanup } = tempDir();
@@ -478,7 +492,7 @@ test(
             assert.ok(rj.hashing, 'the addon hashes');
             if (ranges === 3) {
               // the edges fall inside pieces for every layout, so pieces straddle ranges
-              const [r0] = voxelRange(cand.length, 1, ranges);
+              const [r0] = voxelRange(cand, nvox, 1, ranges);
               for (const off of [352, 1000, 1012]) assert.notEqual((off + 4 * cand[r0]) % PIECE_BYTES, 0);
             }
             for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, passScans);
@@ -502,6 +516,16 @@ test(
         rangeReports(rj, notes).map((r) => r.hash),
         want,
       );
+      // and beside the native threads: this thread hashes every file while they sum, the same sums
+      const [rn] = rangeJobs([bigJob(paths, cand, true)], headers, [
+        createSharedSums(bigJob(paths, cand, true).layout),
+      ]);
+      rn.hashing = undefined;
+      const notesNative: string[] = [];
+      await runRangesNative([rn], 2, (n) => void (notesNative[n.i] = n.hash));
+      assert.deepEqual(notesNative, want, 'hashed in JavaScript beside the native threads');
+      for (const k of ['ok', 'vmin', 'vmax', 'yy', 'xty', 'ryy', 'rxty'] as const)
+        assert.deepEqual(rn.totals[k], rj.totals[k], `${k}: the same sums as in one thread`);
     } finally {
       cleanup();
     }

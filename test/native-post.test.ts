@@ -298,3 +298,49 @@ test('the native mask counts give the JavaScript resel counts (random masks, a b
   assert.equal(R2, (36 - 24) * rx * ry + (32 - 24) * rx * rz + (30 - 24) * ry * rz);
   assert.equal(R3, 24 * rx * ry * rz);
 });
+
+test('the native analysis mask and voxel index: the voxels that stay and where they are, planted by hand', (t) => {
+  const { mask: postMask, index: postIndex } = nativePostKernel() ?? {};
+  if (!postMask || !postIndex) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  // ten candidates on a grid of 40: kept where ok and vmax > vmin (a NaN, an equal pair, ok = 0 drop out)
+  const cand = Int32Array.from([1, 3, 4, 8, 9, 15, 20, 21, 30, 39]);
+  const ok = Uint8Array.from([1, 1, 0, 1, 1, 1, 1, 1, 1, 1]);
+  const vmin = Float32Array.from([0, 2, 0, NaN, 1, 1, 0, -1, 3, 0]);
+  const vmax = Float32Array.from([1, 2, 1, 5, 1.5, NaN, 0.5, 0, 4, 1e-30]);
+  const kept = [0, 6, 7, 8, 9, 4]; // by hand from the rule, then sorted below
+  kept.sort((a, b) => a - b);
+  const mask = new Uint8Array(40);
+  const candOf = new Int32Array(cand.length).fill(-7);
+  const m = postMask(cand, ok, vmin, vmax, mask, candOf);
+  assert.equal(m, kept.length);
+  assert.deepEqual([...candOf.subarray(0, m)], kept);
+  assert.deepEqual(
+    [...mask].flatMap((v, i) => (v ? [i] : [])),
+    kept.map((c) => cand[c]),
+  );
+  const vox = new Int32Array(m);
+  const maskIndex = new Int32Array(40).fill(123);
+  postIndex(cand, candOf.subarray(0, m), vox, maskIndex);
+  assert.deepEqual(
+    [...vox],
+    kept.map((c) => cand[c]),
+  );
+  maskIndex.forEach((v, i) => assert.equal(v, kept.map((c) => cand[c]).indexOf(i), `maskIndex[${i}]`));
+  // a candidate off the grid, or an index past the candidates, is refused before anything is written
+  assert.throws(
+    () =>
+      postMask(
+        Int32Array.from([40]),
+        ok.subarray(0, 1),
+        vmin.subarray(0, 1),
+        vmax.subarray(0, 1),
+        mask,
+        new Int32Array(1),
+      ),
+    /outside the grid/,
+  );
+  assert.throws(() => postIndex(cand, Int32Array.from([10]), new Int32Array(1), maskIndex), /outside/);
+});

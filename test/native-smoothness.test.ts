@@ -8,8 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RYY_TERMS } from '../src/estimation/accumulate.js';
-import { nativeSmoothnessLoop } from '../src/estimation/nativeFit.js';
-import { type SmoothnessInput, estimateSmoothness, smoothnessLoop } from '../src/estimation/smoothness.js';
+import { nativeSmoothnessLoop, nativeSmoothnessLoopAsync } from '../src/estimation/nativeFit.js';
+import {
+  type SmoothnessInput,
+  estimateSmoothness,
+  estimateSmoothnessAsync,
+  smoothnessLoop,
+} from '../src/estimation/smoothness.js';
 
 function rng(seed: number): () => number {
   let s = seed;
@@ -103,4 +108,32 @@ test('the native smoothness loop refuses arrays of the wrong sizes', (t) => {
   const bad = Int32Array.from(inp.candOf);
   bad[0] = inp.nCand;
   assert.throws(() => native({ ...inp, candOf: bad }, 1, 4 * Math.log(2), new Float64Array(inp.vox.length)), /outside/);
+});
+
+test('the native smoothness loop on its own thread gives the same bits as the JavaScript one, and refuses bad arrays', async (t) => {
+  const native = nativeSmoothnessLoopAsync();
+  if (!native) {
+    t.skip('no native fit kernel in this build (VBM_NATIVE=0, or no C compiler)');
+    return;
+  }
+  for (const seed of [1, 2]) {
+    const inp = input(seed);
+    const scale = inp.nScans / inp.df / inp.nResiduals;
+    const log2x4 = 4 * Math.log(2);
+    const a = new Float64Array(inp.vox.length);
+    const b = new Float64Array(inp.vox.length).fill(7); // every RPV written by the loop
+    const sa = smoothnessLoop(inp, scale, log2x4, a);
+    const sb = await native(inp, scale, log2x4, b);
+    for (let k = 0; k < a.length; k++)
+      if (!Object.is(a[k], b[k]))
+        assert.fail(`seed ${seed}: RPV ${k}: ${a[k]} (JavaScript) vs ${b[k]} (native thread)`);
+    assert.deepEqual(sb, sa, `seed ${seed}: the sums`);
+    assert.deepEqual((await estimateSmoothnessAsync(inp, native)).fwhmVox, estimateSmoothness(inp).fwhmVox);
+  }
+  // the arguments are checked before any thread starts: wrong sizes reject
+  const inp = input(4);
+  await assert.rejects(
+    native({ ...inp, rss: inp.rss.subarray(1) }, 1, 4 * Math.log(2), new Float64Array(inp.vox.length)),
+    /wrong sizes/,
+  );
 });

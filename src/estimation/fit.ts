@@ -1,4 +1,4 @@
-import { nativeMaskCounter, nativePostKernel, nativeSmoothnessLoop } from './nativeFit.js';
+import { nativeMaskCounter, nativePostKernel, nativeSmoothnessLoop, nativeSmoothnessLoopAsync } from './nativeFit.js';
 import { availableParallelism } from 'node:os';
 import { readHeadersOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
@@ -8,7 +8,12 @@ import type { FitSums } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
 import { streamGroupSums, streamSums } from './fitChunks.js';
 import { type FittedModel, planFit, solveSummed, withSmoothness } from './fitSolve.js';
-import { type SmoothnessEstimate, type SmoothnessInput, estimateSmoothness } from './smoothness.js';
+import {
+  type SmoothnessEstimate,
+  type SmoothnessInput,
+  estimateSmoothness,
+  estimateSmoothnessAsync,
+} from './smoothness.js';
 import type { SmoothnessResult, SmoothnessShared } from './smoothnessWork.js';
 import { type ReselCounts, reselCounts } from '../inference/resels.js';
 import { ThreadPool } from '../node/threadPool.js';
@@ -160,7 +165,11 @@ function isShared(a: { buffer: ArrayBufferLike }): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 }
 
-/** estimateSmoothness and reselCounts on one worker thread of the pool (smoothnessWork.ts). */
+/**
+ * estimateSmoothness and reselCounts off this thread: the voxel loop on a native thread of the addon's
+ * own where it has one (no isolate to start; the resel counts' mask walk then follows here, a few ms),
+ * else both on one worker thread of the pool (smoothnessWork.ts).
+ */
 function smoothnessOnThread(
   input: SmoothnessInput,
   mask: Uint8Array,
@@ -168,20 +177,29 @@ function smoothnessOnThread(
 ): Promise<FitSmoothness> {
   const t0 = performance.now();
   const rpv = new Float64Array(new SharedArrayBuffer(input.vox.length * 8));
-  let result: SmoothnessResult | undefined;
-  const done = new ThreadPool(1)
-    .run<SmoothnessShared, number, SmoothnessResult>({
-      module: new URL('./smoothnessWork.js', import.meta.url).href,
-      shared: { input, rpv, mask },
-      items: [0],
-      onResult: (r) => (result = r),
-      label: 'smoothness worker',
-    })
-    .then(() => {
-      invariant(result !== undefined, 'the smoothness worker gave its estimate');
+  const loop = nativeSmoothnessLoopAsync();
+  let done: Promise<FitSmoothness>;
+  if (loop)
+    done = estimateSmoothnessAsync(input, loop, rpv).then((smoothness) => {
       timings.smoothness = performance.now() - t0;
-      return { smoothness: { ...result.estimate, rpv }, resels: result.resels };
+      return { smoothness, resels: reselCounts(mask, input.dims, smoothness.fwhmVox, nativeMaskCounter()) };
     });
+  else {
+    let result: SmoothnessResult | undefined;
+    done = new ThreadPool(1)
+      .run<SmoothnessShared, number, SmoothnessResult>({
+        module: new URL('./smoothnessWork.js', import.meta.url).href,
+        shared: { input, rpv, mask },
+        items: [0],
+        onResult: (r) => (result = r),
+        label: 'smoothness worker',
+      })
+      .then(() => {
+        invariant(result !== undefined, 'the smoothness worker gave its estimate');
+        timings.smoothness = performance.now() - t0;
+        return { smoothness: { ...result.estimate, rpv }, resels: result.resels };
+      });
+  }
   // a caller that fails before awaiting it must not leave an unhandled rejection behind
   done.catch(() => undefined);
   return done;

@@ -17,8 +17,7 @@ import type { FitChunkItem, FitChunkShared } from './fitChunkWorker.js';
 
 import { FIT_CHUNK } from './scanFold.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
-import { rangeJobs, rangeRefusal, rangeReports, runRange } from './fitRanges.js';
-import type { FitRangeNote, FitRangeShared } from './fitRangeWorker.js';
+import { type RangeNote, rangeJobs, rangeRefusal, rangeReports, runRange, runRangesNative } from './fitRanges.js';
 
 /** Scans per chunk (declared in scanFold.ts, which the browser's fit shares). */
 export { FIT_CHUNK } from './scanFold.js';
@@ -93,9 +92,10 @@ export async function streamGroupSums(
 }
 
 /**
- * The sums with the threads splitting the voxels (fitRanges.ts): `workers` ranges (one in this thread
- * for 0), each summing its voxels into the shared totals and hashing its pieces of the files (or, with
- * an addon built without XXH3, its share of the files whole); then each scan's report, in scan order.
+ * The sums with the threads splitting the voxels (fitRanges.ts): `workers` ranges on the addon's native
+ * threads (one range in this thread for 0), each summing its voxels into the shared totals and hashing
+ * its pieces of the files (with an addon built without XXH3, this thread hashes the files whole
+ * meanwhile); then each scan's report, in scan order.
  */
 async function streamRangeSums(
   jobs: FitJob[],
@@ -106,18 +106,9 @@ async function streamRangeSums(
   const totals = jobs.map((j) => createSharedSums(j.layout));
   const rj = rangeJobs(jobs, headers, totals);
   const hashes = rj.map((j) => new Array<string>(j.paths.length).fill(''));
-  const onNote = (n: FitRangeNote): void => void (hashes[n.g][n.i] = n.hash);
-  const ranges = Math.max(1, workers);
+  const onNote = (n: RangeNote): void => void (hashes[n.g][n.i] = n.hash);
   if (workers === 0) runRange(rj, 0, 1, onNote);
-  else
-    await new ThreadPool(ranges).run<FitRangeShared, { t: number }, number, FitRangeNote>({
-      module: new URL('./fitRangeWorker.js', import.meta.url).href,
-      shared: { jobs: rj, ranges },
-      items: Array.from({ length: ranges }, (_, t) => ({ t })),
-      onResult: () => undefined,
-      onNote,
-      label: 'fit worker',
-    });
+  else await runRangesNative(rj, workers, onNote);
   rj.forEach((j, g) => rangeReports(j, hashes[g]).forEach(onScan));
   return totals;
 }

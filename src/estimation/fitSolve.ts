@@ -201,12 +201,14 @@ export function solveSummed(inp: SummedScans): SolvedModel {
   invariant(candShared.length === nCand && sums.ok.length === nCand, 'sums over the candidate voxels');
   const { ok, vmin, vmax } = sums;
   invariant(vmin.length === nCand && vmax.length === nCand, 'sums over the candidate voxels');
-  for (let c = 0; c < nCand; c++) {
-    if (ok[c] && (vmax[c] ?? NaN) > (vmin[c] ?? NaN)) {
-      mask[candShared[c] ?? -1] = 1;
-      candOfAll[m++] = c;
+  if (inp.postKernel?.mask) m = inp.postKernel.mask(candShared, ok, vmin, vmax, mask, candOfAll);
+  else
+    for (let c = 0; c < nCand; c++) {
+      if (ok[c] && (vmax[c] ?? NaN) > (vmin[c] ?? NaN)) {
+        mask[candShared[c] ?? -1] = 1;
+        candOfAll[m++] = c;
+      }
     }
-  }
   const label = (row: number): string => item(design.scans, row, 'design rows');
   if (m === 0) {
     // name the scans that removed most voxels: one of them is usually empty, all NaN, or on another scale
@@ -242,11 +244,15 @@ export function solveSummed(inp: SummedScans): SolvedModel {
   const vox = i32(m);
   const candOf = i32(m);
   candOf.set(candOfAll.subarray(0, m));
-  const maskIndex = i32(nvox).fill(-1);
-  for (let k = 0; k < m; k++) {
-    const v = candShared[candOf[k] ?? -1] ?? -1;
-    vox[k] = v;
-    maskIndex[v] = k;
+  const maskIndex = i32(nvox);
+  if (inp.postKernel?.index) inp.postKernel.index(candShared, candOf, vox, maskIndex);
+  else {
+    maskIndex.fill(-1);
+    for (let k = 0; k < m; k++) {
+      const v = candShared[candOf[k] ?? -1] ?? -1;
+      vox[k] = v;
+      maskIndex[v] = k;
+    }
   }
   // 5. OLS from the sums: beta = pinv(X'X) X'y, ResSS = y'y - beta'X'y
   const p = design.p;

@@ -5,7 +5,7 @@
  */
 import { loadAddon } from '../node/addon.js';
 import { PIECE_BYTES } from '../node/contentHash.js';
-import type { SmoothnessLoop } from './smoothness.js';
+import type { SmoothnessInput, SmoothnessLoop, SmoothnessLoopAsync } from './smoothness.js';
 import type { PostKernel } from './postKernel.js';
 import type { MaskCounter } from '../inference/resels.js';
 
@@ -55,6 +55,8 @@ export interface NativeFit {
     sizes?: Float64Array,
     digests?: Uint8Array,
   ): void;
+  /** fitRange on a native thread of its own: a promise of its end (fitRange's errors reject it); absent in older addons. */
+  fitRangeAsync?: (...args: Parameters<NonNullable<NativeFit['fitRange']>>) => Promise<void>;
   /**
    * Whether fitRange hashes the scans' pieces as it reads them (sizes, digests): the addon was built with
    * XXH3, and its pieces (fitRangePieceBytes, vbm_pieces.h) are node/contentHash.ts PIECE_BYTES.
@@ -78,6 +80,8 @@ export interface NativeFit {
     rpv: Float64Array,
     out: Float64Array,
   ): void;
+  /** smoothness on a native thread of its own: a promise of its end; absent in older addons. */
+  smoothnessAsync?: (...args: Parameters<NativeFit['smoothness']>) => Promise<void>;
 }
 
 let loaded: NativeFit | null | undefined;
@@ -92,26 +96,53 @@ export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
   if (!native) return undefined;
   return (inp, scale, log2x4, rpv) => {
     const out = new Float64Array(5);
-    native.smoothness(
-      Int32Array.from(inp.dims),
-      inp.vox,
-      inp.candOf,
-      inp.maskIndex,
-      inp.p,
-      inp.nCand,
-      inp.beta,
-      inp.rss,
-      inp.ryy,
-      inp.rxty,
-      Float64Array.from(inp.G.flat()),
-      scale,
-      inp.df,
-      log2x4,
-      rpv,
-      out,
-    );
+    native.smoothness(...smoothnessArgs(inp, scale, log2x4, rpv, out));
     return [out[0], out[1], out[2], out[3], out[4]];
   };
+}
+
+/**
+ * The smoothness estimate's voxel loop in C on a native thread of its own (smoothnessAsync: no
+ * JavaScript isolate to start), or undefined where the addon lacks it (or VBM_FIT_KERNEL says `wasm` or
+ * `js`). The same bits as nativeSmoothnessLoop's.
+ */
+export function nativeSmoothnessLoopAsync(): SmoothnessLoopAsync | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  const run = choice === 'wasm' || choice === 'js' ? undefined : loadNativeFit()?.smoothnessAsync;
+  if (!run) return undefined;
+  return async (inp, scale, log2x4, rpv) => {
+    const out = new Float64Array(5);
+    await run(...smoothnessArgs(inp, scale, log2x4, rpv, out));
+    return [out[0], out[1], out[2], out[3], out[4]];
+  };
+}
+
+/** The native smoothness's arguments (native/vbm_fit.c's order). */
+function smoothnessArgs(
+  inp: SmoothnessInput,
+  scale: number,
+  log2x4: number,
+  rpv: Float64Array,
+  out: Float64Array,
+): Parameters<NativeFit['smoothness']> {
+  return [
+    Int32Array.from(inp.dims),
+    inp.vox,
+    inp.candOf,
+    inp.maskIndex,
+    inp.p,
+    inp.nCand,
+    inp.beta,
+    inp.rss,
+    inp.ryy,
+    inp.rxty,
+    Float64Array.from(inp.G.flat()),
+    scale,
+    inp.df,
+    log2x4,
+    rpv,
+    out,
+  ];
 }
 
 /**
@@ -126,6 +157,8 @@ export function nativePostKernel(): PostKernel | undefined {
     postContrastT: PostKernel['contrastT'];
     postContrastF: PostKernel['contrastF'];
     postSpread: PostKernel['spread'];
+    postMask: NonNullable<PostKernel['mask']>;
+    postIndex: NonNullable<PostKernel['index']>;
   }> | null;
   if (!addon?.postSolve || !addon.postContrastT || !addon.postContrastF || !addon.postSpread) return undefined;
   return {
@@ -133,6 +166,8 @@ export function nativePostKernel(): PostKernel | undefined {
     contrastT: addon.postContrastT,
     contrastF: addon.postContrastF,
     spread: addon.postSpread,
+    mask: addon.postMask,
+    index: addon.postIndex,
   };
 }
 
@@ -168,7 +203,9 @@ export function loadNativeFit(): NativeFit | null {
       fitBatch: addon.fitBatch,
       fitMerge: addon.fitMerge,
       smoothness: addon.smoothness,
+      smoothnessAsync: addon.smoothnessAsync,
       fitRange: addon.fitRange,
+      fitRangeAsync: addon.fitRangeAsync,
       fitRangeHashes: addon.fitRangeHashes === true && addon.fitRangePieceBytes === PIECE_BYTES,
     };
   return loaded;

@@ -50,4 +50,18 @@ export interface PostKernel {
     outside: number,
     out: Float32Array | Float64Array,
   ): void;
+  /**
+   * The analysis mask from the sums: candidate c stays where ok[c] and vmax[c] > vmin[c]; sets
+   * mask[cand[c]] = 1 and candOf[k] = c for the k-th that stays; returns how many stay.
+   */
+  mask?: (
+    cand: Int32Array,
+    ok: Uint8Array,
+    vmin: Float32Array,
+    vmax: Float32Array,
+    mask: Uint8Array,
+    candOf: Int32Array,
+  ) => number;
+  /** vox[k] = cand[candOf[k]]; maskIndex = -1 everywhere, then maskIndex[vox[k]] = k. */
+  index?: (cand: Int32Array, candOf: Int32Array, vox: Int32Array, maskIndex: Int32Array) => void;
 }

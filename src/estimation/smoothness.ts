@@ -62,15 +62,42 @@ export type SmoothnessLoop = (
   rpv: Float64Array,
 ) => [number, number, number, number, number];
 
+/** The voxel loop's sums (see SmoothnessLoop): sum of RPV, of sqrt(Lxx / 4 ln 2), y, z, number of voxels. */
+export type SmoothnessSums = [number, number, number, number, number];
+
+/** A SmoothnessLoop that runs elsewhere (e.g. on a native thread) and settles with its sums. */
+export type SmoothnessLoopAsync = (
+  inp: SmoothnessInput,
+  scale: number,
+  log2x4: number,
+  rpv: Float64Array,
+) => Promise<SmoothnessSums>;
+
+/** 4 ln 2, and the loop's scale of the derivatives' products: nScans / df / nResiduals. */
+const FOUR_LN2 = 4 * Math.log(2);
+const loopScale = (inp: SmoothnessInput): number => inp.nScans / inp.df / inp.nResiduals;
+
 /** The estimate from the input; `rpv` (one per in-mask voxel) receives the resels per voxel when given. */
 export function estimateSmoothness(
   inp: SmoothnessInput,
   loop: SmoothnessLoop = smoothnessLoop,
   rpv: Float64Array = new Float64Array(inp.vox.length),
 ): SmoothnessEstimate {
-  const scale = inp.nScans / inp.df / inp.nResiduals;
-  const LOG2x4 = 4 * Math.log(2);
-  const [sumImg, sumX, sumY, sumZ, nValid] = loop(inp, scale, LOG2x4, rpv);
+  return estimateFromSums(inp, loop(inp, loopScale(inp), FOUR_LN2, rpv), rpv);
+}
+
+/** estimateSmoothness with a loop that runs elsewhere: the same estimate. */
+export async function estimateSmoothnessAsync(
+  inp: SmoothnessInput,
+  loop: SmoothnessLoopAsync,
+  rpv: Float64Array = new Float64Array(inp.vox.length),
+): Promise<SmoothnessEstimate> {
+  return estimateFromSums(inp, await loop(inp, loopScale(inp), FOUR_LN2, rpv), rpv);
+}
+
+/** The FWHM from the loop's sums (SPM's spm_est_smoothness after its voxel loop). */
+function estimateFromSums(inp: SmoothnessInput, sums: SmoothnessSums, rpv: Float64Array): SmoothnessEstimate {
+  const [sumImg, sumX, sumY, sumZ, nValid] = sums;
   const meanImg = sumImg / nValid;
   const xyz = [sumX / nValid, sumY / nValid, sumZ / nValid];
   const prod = (sumX / nValid) * (sumY / nValid) * (sumZ / nValid);
