@@ -5,6 +5,7 @@
  * bootstrap (~0.1 s of CPU on the project machine), which is what this replaces for the fit's loops.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vbm_async.h"
@@ -106,4 +107,36 @@ napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), 
     task_free(env, t);
   }
   return promise;
+}
+
+typedef struct {
+  void (*part)(void *ctx, int t, int T);
+  void *ctx;
+  int t, T;
+} vbm_part;
+
+static void *part_thread(void *arg) {
+  vbm_part *q = arg;
+  q->part(q->ctx, q->t, q->T);
+  return NULL;
+}
+
+void vbm_parallel(int T, void (*part)(void *ctx, int t, int T), void *ctx) {
+  enum { MAX_PARTS = 64 };
+  if (T < 1) T = 1;
+  if (T > MAX_PARTS) T = MAX_PARTS;
+  vbm_part parts[MAX_PARTS];
+  pthread_t threads[MAX_PARTS];
+  bool started[MAX_PARTS] = {false};
+  for (int t = 1; t < T; t++) {
+    parts[t] = (vbm_part){part, ctx, t, T};
+    started[t] = pthread_create(&threads[t], NULL, part_thread, &parts[t]) == 0;
+  }
+  part(ctx, 0, T);
+  for (int t = 1; t < T; t++) {
+    if (started[t])
+      pthread_join(threads[t], NULL);
+    else
+      part(ctx, t, T);
+  }
 }

@@ -27,4 +27,11 @@ typedef int (*vbm_work)(void *data, vbm_failure *fail);
  */
 napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), void *data, const napi_value *keep,
                          size_t nKeep);
+
+/*
+ * part(ctx, t, T) for t = 0..T-1 at once: t = 0 on the calling thread, the others on threads of their
+ * own, all ended when this returns. A part whose thread cannot be started runs on the calling thread
+ * after part 0 (so the work is done either way; parts must not wait for each other).
+ */
+void vbm_parallel(int T, void (*part)(void *ctx, int t, int T), void *ctx);
 #endif

@@ -1180,11 +1180,15 @@ typedef struct {
   const int32_t *vox, *candOf, *maskIndex;
   const double *beta, *rss, *ryy, *rxty, *Gf;
   double *rpv, *out;
+  int threads; /* threads the voxel loop is split between (the same bits for any number) */
 } smoothness_args;
 
 /* smoothness's 16 arguments checked into `a` (false, with a JavaScript error thrown, when they are wrong) */
 static bool smoothness_parse(napi_env env, size_t argc, napi_value *argv, smoothness_args *a) {
-  if (argc != 16) return vbm_throw(env, "smoothness: 16 arguments expected"), false;
+  if (argc != 16 && argc != 17) return vbm_throw(env, "smoothness: 16 or 17 arguments expected"), false;
+  uint32_t threads = 1;
+  if (argc == 17 && (napi_get_value_uint32(env, argv[16], &threads) != napi_ok || threads < 1))
+    return vbm_throw(env, "smoothness: threads must be a positive whole number"), false;
   void *dimsP, *voxP, *candOfP, *maskP, *betaP, *rssP, *ryyP, *rxtyP, *GP, *rpvP, *outP;
   size_t ldims, lvox, lcandOf, lmask, lbeta, lrss, lryy, lrxty, lG, lrpv, lout;
   uint32_t p, nCand;
@@ -1211,39 +1215,25 @@ static bool smoothness_parse(napi_env env, size_t argc, napi_value *argv, smooth
       lryy != 7 * (size_t)nCand || lrxty != (size_t)p * nCand || lG != (size_t)p * p || lrpv != m || lout != 5)
     return vbm_throw(env, "smoothness: arrays of the wrong sizes"), false;
   const int32_t *vox = voxP, *candOf = candOfP, *maskIndex = maskP;
-  for (size_t k = 0; k < m; k++)
-    if (vox[k] < 0 || vox[k] >= nxy * nz || candOf[k] < 0 || (uint32_t)candOf[k] >= nCand)
-      return vbm_throw(env, "smoothness: a voxel outside the grid or the candidates"), false;
-  for (int64_t i = 0; i < nxy * nz; i++)
-    if (maskIndex[i] < -1 || maskIndex[i] >= (int64_t)m) return vbm_throw(env, "smoothness: a mask index out of range"), false;
   *a = (smoothness_args){.nx = nx, .ny = ny, .nz = nz, .m = m, .p = p, .nCand = nCand, .scale = scale, .df = df,
                          .log2x4 = log2x4, .vox = vox, .candOf = candOf, .maskIndex = maskIndex, .beta = betaP,
-                         .rss = rssP, .ryy = ryyP, .rxty = rxtyP, .Gf = GP, .rpv = rpvP, .out = outP};
+                         .rss = rssP, .ryy = ryyP, .rxty = rxtyP, .Gf = GP, .rpv = rpvP, .out = outP,
+                         .threads = (int)(threads > 16 ? 16 : threads)};
   return true;
 }
 
-/* the estimate's voxel loop (vbm_work: on any thread): fills rpv and out; 1 if out of memory */
-static int smoothness_run(void *data, vbm_failure *fail) {
-  const smoothness_args *A = data;
+/*
+ * Voxel k of the estimate: rpv[k] (NaN where its derivatives are missing); 1, with the axes' terms
+ * sqrt(Lxx / 4 ln 2), y, z, where it enters the average, else 0. Gb: G beta per voxel.
+ */
+static inline __attribute__((always_inline)) int smooth_voxel(const smoothness_args *A, const double *Gb, size_t k,
+                                                              double *tx, double *ty, double *tz) {
   const int64_t nx = A->nx, ny = A->ny, nz = A->nz, nxy = nx * ny;
-  const size_t m = A->m;
   const uint32_t p = A->p, nCand = A->nCand;
   const double scale = A->scale, df = A->df, log2x4 = A->log2x4;
   const int32_t *vox = A->vox, *candOf = A->candOf, *maskIndex = A->maskIndex;
-  const double *beta = A->beta, *rss = A->rss, *ryy = A->ryy, *rxty = A->rxty, *Gf = A->Gf;
-  double *rpv = A->rpv, *out = A->out;
-  double *Gb = malloc(sizeof(double) * m * p);
-  if (!Gb) {
-    snprintf(fail->message, sizeof fail->message, "smoothness: out of memory");
-    return 1;
-  }
-
-  for (size_t b = 0; b < m; b++)
-    for (uint32_t i = 0; i < p; i++) {
-      double t = 0;
-      for (uint32_t j = 0; j < p; j++) t += Gf[i * p + j] * beta[b * p + j];
-      Gb[b * p + i] = t;
-    }
+  const double *beta = A->beta, *rss = A->rss, *ryy = A->ryy, *rxty = A->rxty;
+  double *rpv = A->rpv;
 #define BGB(a, b)                                                                                              \
   ({                                                                                                           \
     double s_ = 0;                                                                                             \
@@ -1258,54 +1248,145 @@ static int smoothness_run(void *data, vbm_failure *fail) {
   })
 #define EPROD(yab, a, b) ((yab) - DOT(candOf[a], b) - DOT(candOf[b], a) + BGB(a, b))
 #define SD(v) sqrt(rss[v] / df)
-  const double l3 = log2x4 * log2x4 * log2x4;
-  const double tiny = sqrt(2.220446049250313e-16);
-  double sumImg = 0, sumX = 0, sumY = 0, sumZ = 0, nValid = 0;
-  for (size_t k = 0; k < m; k++) {
-    rpv[k] = NAN;
-    const int64_t idx = vox[k];
-    const int64_t x = idx % nx, y = (idx / nx) % ny, z = idx / nxy;
-    if (x + 1 >= nx || y + 1 >= ny || z + 1 >= nz) continue;
-    const int32_t ix = maskIndex[idx + 1], iy = maskIndex[idx + nx], iz = maskIndex[idx + nxy];
-    if (ix < 0 || iy < 0 || iz < 0) continue;
-    if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 ||
-        maskIndex[idx + 1 + nx + nxy] < 0)
-      continue;
-    const size_t c = (size_t)candOf[k];
-    const double sv = SD(k), sx = SD(ix), sy = SD(iy), sz = SD(iz);
-    const double Rvv = EPROD(ryy[c], k, k) / (sv * sv);
-    const bool inAverage = Rvv >= tiny;
-    const double Rxx = EPROD(ryy[candOf[ix]], ix, ix) / (sx * sx);
-    const double Ryy = EPROD(ryy[candOf[iy]], iy, iy) / (sy * sy);
-    const double Rzz = EPROD(ryy[candOf[iz]], iz, iz) / (sz * sz);
-    const double Rvx = EPROD(ryy[1 * (size_t)nCand + c], k, ix) / (sv * sx);
-    const double Rvy = EPROD(ryy[2 * (size_t)nCand + c], k, iy) / (sv * sy);
-    const double Rvz = EPROD(ryy[3 * (size_t)nCand + c], k, iz) / (sv * sz);
-    const double Rxy = EPROD(ryy[4 * (size_t)nCand + c], ix, iy) / (sx * sy);
-    const double Rxz = EPROD(ryy[5 * (size_t)nCand + c], ix, iz) / (sx * sz);
-    const double Ryz = EPROD(ryy[6 * (size_t)nCand + c], iy, iz) / (sy * sz);
-    const double Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
-    const double Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
-    const double Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
-    const double Lxy = (Rxy - Rvx - Rvy + Rvv) * scale;
-    const double Lxz = (Rxz - Rvx - Rvz + Rvv) * scale;
-    const double Lyz = (Ryz - Rvy - Rvz + Rvv) * scale;
-    double det = Lxx * Lyy * Lzz + 2 * Lxy * Lyz * Lxz - Lxx * Lyz * Lyz - Lxy * Lxy * Lzz - Lxz * Lyy * Lxz;
-    if (det < 0) det = 0;
-    const double img = sqrt(det / l3);
-    rpv[k] = img;
-    if (!inAverage || !isfinite(img)) continue;
-    sumImg += img;
-    sumX += sqrt(Lxx / log2x4);
-    sumY += sqrt(Lyy / log2x4);
-    sumZ += sqrt(Lzz / log2x4);
-    nValid++;
-  }
+  rpv[k] = NAN;
+  const int64_t idx = vox[k];
+  const int64_t x = idx % nx, y = (idx / nx) % ny, z = idx / nxy;
+  if (x + 1 >= nx || y + 1 >= ny || z + 1 >= nz) return 0;
+  const int32_t ix = maskIndex[idx + 1], iy = maskIndex[idx + nx], iz = maskIndex[idx + nxy];
+  if (ix < 0 || iy < 0 || iz < 0) return 0;
+  if (maskIndex[idx + 1 + nx] < 0 || maskIndex[idx + 1 + nxy] < 0 || maskIndex[idx + nx + nxy] < 0 ||
+      maskIndex[idx + 1 + nx + nxy] < 0)
+    return 0;
+  const size_t c = (size_t)candOf[k];
+  const double sv = SD(k), sx = SD(ix), sy = SD(iy), sz = SD(iz);
+  const double Rvv = EPROD(ryy[c], k, k) / (sv * sv);
+  const bool inAverage = Rvv >= sqrt(2.220446049250313e-16);
+  const double Rxx = EPROD(ryy[candOf[ix]], ix, ix) / (sx * sx);
+  const double Ryy = EPROD(ryy[candOf[iy]], iy, iy) / (sy * sy);
+  const double Rzz = EPROD(ryy[candOf[iz]], iz, iz) / (sz * sz);
+  const double Rvx = EPROD(ryy[1 * (size_t)nCand + c], k, ix) / (sv * sx);
+  const double Rvy = EPROD(ryy[2 * (size_t)nCand + c], k, iy) / (sv * sy);
+  const double Rvz = EPROD(ryy[3 * (size_t)nCand + c], k, iz) / (sv * sz);
+  const double Rxy = EPROD(ryy[4 * (size_t)nCand + c], ix, iy) / (sx * sy);
+  const double Rxz = EPROD(ryy[5 * (size_t)nCand + c], ix, iz) / (sx * sz);
+  const double Ryz = EPROD(ryy[6 * (size_t)nCand + c], iy, iz) / (sy * sz);
+  const double Lxx = (Rxx - 2 * Rvx + Rvv) * scale;
+  const double Lyy = (Ryy - 2 * Rvy + Rvv) * scale;
+  const double Lzz = (Rzz - 2 * Rvz + Rvv) * scale;
+  const double Lxy = (Rxy - Rvx - Rvy + Rvv) * scale;
+  const double Lxz = (Rxz - Rvx - Rvz + Rvv) * scale;
+  const double Lyz = (Ryz - Rvy - Rvz + Rvv) * scale;
+  double det = Lxx * Lyy * Lzz + 2 * Lxy * Lyz * Lxz - Lxx * Lyz * Lyz - Lxy * Lxy * Lzz - Lxz * Lyy * Lxz;
+  if (det < 0) det = 0;
+  const double img = sqrt(det / (log2x4 * log2x4 * log2x4));
+  rpv[k] = img;
+  if (!inAverage || !isfinite(img)) return 0;
+  *tx = sqrt(Lxx / log2x4);
+  *ty = sqrt(Lyy / log2x4);
+  *tz = sqrt(Lzz / log2x4);
+  return 1;
 #undef BGB
 #undef DOT
 #undef EPROD
 #undef SD
-  free(Gb);
+}
+
+/*
+ * The estimate's voxel loop split between threads (vbm_parallel): part 0 sums its voxels' terms as it goes,
+ * the later parts keep theirs per voxel, and the sums then continue over them in voxel order: the same
+ * additions in the same order as one thread's, so the same bits for any number of parts.
+ */
+typedef struct {
+  smoothness_args a; /* a copy: the loop's stores cannot change it */
+  double *Gb;
+  size_t h;          /* part 0 is voxels [0, h) */
+  double *terms;     /* from voxel h on: sqrt(Lxx / 4 ln 2), y, z */
+  uint8_t *in;       /* from voxel h on: 1 where the voxel enters the average */
+  double sums[5];    /* part 0's: sum of RPV, x, y, z terms, voxels */
+} smooth_ctx;
+
+static void smooth_range(size_t m, int t, int T, size_t *k0, size_t *k1) {
+  *k0 = m * (size_t)t / (size_t)T;
+  *k1 = m * (size_t)(t + 1) / (size_t)T;
+}
+
+static void smooth_gb_part(void *ctx, int t, int T) {
+  smooth_ctx *c = ctx;
+  const uint32_t p = c->a.p;
+  const double *beta = c->a.beta, *Gf = c->a.Gf;
+  size_t b0, b1;
+  smooth_range(c->a.m, t, T, &b0, &b1);
+  for (size_t b = b0; b < b1; b++)
+    for (uint32_t i = 0; i < p; i++) {
+      double s = 0;
+      for (uint32_t j = 0; j < p; j++) s += Gf[i * p + j] * beta[b * p + j];
+      c->Gb[b * p + i] = s;
+    }
+}
+
+static void smooth_loop_part(void *ctx, int t, int T) {
+  smooth_ctx *c = ctx;
+  size_t k0, k1;
+  smooth_range(c->a.m, t, T, &k0, &k1);
+  if (t == 0) {
+    double sumImg = 0, sumX = 0, sumY = 0, sumZ = 0, nValid = 0, tx, ty, tz;
+    for (size_t k = k0; k < k1; k++)
+      if (smooth_voxel(&c->a, c->Gb, k, &tx, &ty, &tz)) {
+        sumImg += c->a.rpv[k];
+        sumX += tx;
+        sumY += ty;
+        sumZ += tz;
+        nValid++;
+      }
+    c->sums[0] = sumImg, c->sums[1] = sumX, c->sums[2] = sumY, c->sums[3] = sumZ, c->sums[4] = nValid;
+    return;
+  }
+  for (size_t k = k0; k < k1; k++) {
+    double *tk = c->terms + 3 * (k - c->h);
+    c->in[k - c->h] = (uint8_t)smooth_voxel(&c->a, c->Gb, k, tk, tk + 1, tk + 2);
+  }
+}
+
+/* the estimate's voxel loop (vbm_work: on any thread), on a->threads threads: fills rpv and out; 1 if out of memory */
+static int smoothness_run(void *data, vbm_failure *fail) {
+  const smoothness_args *A = data;
+  const size_t m = A->m, p = A->p;
+  /* the indices checked here, not on the calling thread (a pass over the grid): the loop trusts them */
+  const int64_t nvox = A->nx * A->ny * A->nz;
+  for (size_t k = 0; k < m; k++)
+    if (A->vox[k] < 0 || A->vox[k] >= nvox || A->candOf[k] < 0 || (uint32_t)A->candOf[k] >= A->nCand) {
+      snprintf(fail->message, sizeof fail->message, "smoothness: a voxel outside the grid or the candidates");
+      return 1;
+    }
+  for (int64_t i = 0; i < nvox; i++)
+    if (A->maskIndex[i] < -1 || A->maskIndex[i] >= (int64_t)m) {
+      snprintf(fail->message, sizeof fail->message, "smoothness: a mask index out of range");
+      return 1;
+    }
+  const int T = A->threads < 1 ? 1 : A->threads > 16 ? 16 : A->threads;
+  smooth_ctx c = {.a = *A};
+  smooth_range(m, 0, T, &(size_t){0}, &c.h);
+  c.Gb = malloc(sizeof(double) * m * p);
+  c.terms = T > 1 ? malloc(sizeof(double) * 3 * (m - c.h) + 1) : NULL;
+  c.in = T > 1 ? malloc(m - c.h + 1) : NULL;
+  if (!c.Gb || (T > 1 && (!c.terms || !c.in))) {
+    free(c.Gb), free(c.terms), free(c.in);
+    snprintf(fail->message, sizeof fail->message, "smoothness: out of memory");
+    return 1;
+  }
+  vbm_parallel(T, smooth_gb_part, &c);
+  vbm_parallel(T, smooth_loop_part, &c);
+  double sumImg = c.sums[0], sumX = c.sums[1], sumY = c.sums[2], sumZ = c.sums[3], nValid = c.sums[4];
+  for (size_t k = c.h; k < m; k++)
+    if (c.in[k - c.h]) {
+      sumImg += A->rpv[k];
+      sumX += c.terms[3 * (k - c.h)];
+      sumY += c.terms[3 * (k - c.h) + 1];
+      sumZ += c.terms[3 * (k - c.h) + 2];
+      nValid++;
+    }
+  free(c.Gb), free(c.terms), free(c.in);
+  double *out = A->out;
   out[0] = sumImg;
   out[1] = sumX;
   out[2] = sumY;
@@ -1315,8 +1396,8 @@ static int smoothness_run(void *data, vbm_failure *fail) {
 }
 
 static napi_value js_smoothness(napi_env env, napi_callback_info info) {
-  size_t argc = 16;
-  napi_value argv[16];
+  size_t argc = 17;
+  napi_value argv[17];
   smoothness_args a;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !smoothness_parse(env, argc, argv, &a))
     return NULL;
@@ -1327,8 +1408,8 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
 
 /* smoothnessAsync(the same arguments as smoothness): its loop on a thread of its own (vbm_async.h); a promise of its end */
 static napi_value js_smoothness_async(napi_env env, napi_callback_info info) {
-  size_t argc = 16;
-  napi_value argv[16];
+  size_t argc = 17;
+  napi_value argv[17];
   smoothness_args *a = malloc(sizeof *a);
   if (!a) return vbm_throw(env, "smoothness: out of memory");
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || !smoothness_parse(env, argc, argv, a)) {

@@ -6,6 +6,10 @@
  * JavaScript loops' bit for bit; only the calls per voxel, bounds checks and tier-up are gone.
  *
  * JavaScript API (registered by vbm_post_register from vbm_kernel.c's module init):
+ * The per-voxel loops take an optional last argument `threads` (default 1): their voxels are split
+ * between that many threads (vbm_async.h vbm_parallel; one for fewer than 65,536), each voxel's
+ * operations are its own, so the results are the same bits for any number.
+ *
  *   postSolve(B: Float64Array p*p, xty: Float64Array p*nCand, yy: Float64Array nCand,
  *             candOf: Int32Array m, nCand, p, trRV, beta: Float64Array m*p, rss, resMS: Float64Array m)
  *     beta = B X'y, ResSS = max(0, y'y - beta'X'y), ResMS = ResSS / trRV per voxel.
@@ -15,7 +19,8 @@
  *     h = C fround(beta), ESS = sum_i h_i (Minv h)_i, F = ESS / r / ResMS.
  *   postSpread(vox: Int32Array m, values: Float64Array, stride, offset, outside,
  *              out: Float32Array | Float64Array)
- *     out = outside everywhere, then out[vox[k]] = values[k stride + offset].
+ *     out = outside everywhere, then out[vox[k]] = values[k stride + offset] (split between threads only
+ *     where vox ascends: a voxel listed twice keeps its last value).
  *   postMask(cand: Int32Array nCand, ok: Uint8Array, vmin, vmax: Float32Array nCand, mask: Uint8Array nvox,
  *            candOf: Int32Array nCand) -> m
  *     the analysis mask from the fit's sums: candidate c stays where ok[c] and vmax[c] > vmin[c] (not
@@ -31,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vbm_async.h"
 #include "vbm_napi.h"
 
 static int post_u32(napi_env env, napi_value v, uint32_t *out) {
@@ -55,14 +61,67 @@ static inline double js_max0(double d) {
   return d > 0 ? d : 0.0;
 }
 
+/* the voxels [m t / T, m (t + 1) / T) of part t of T (vbm_parallel); one part for small problems */
+static inline void post_part(size_t m, int t, int T, size_t *k0, size_t *k1) {
+  *k0 = m * (size_t)t / (size_t)T;
+  *k1 = m * (size_t)(t + 1) / (size_t)T;
+}
+static inline int post_parts(size_t m, uint32_t threads) { return m < 65536 ? 1 : (int)(threads > 16 ? 16 : threads); }
+
+/* an optional last argument `threads` (default 1) at argv[at] when argc > at; false if it is not a positive whole number */
+static int post_threads(napi_env env, size_t argc, napi_value *argv, size_t at, uint32_t *threads) {
+  *threads = 1;
+  return argc <= at || (post_u32(env, argv[at], threads) && *threads >= 1);
+}
+
+/* the solve's arrays, for its parts (vbm_parallel): each part solves voxels [m t / T, m (t + 1) / T) */
+typedef struct {
+  const double *B, *xty, *yy;
+  const int32_t *cand;
+  double *beta, *rss, *resMS;
+  size_t m;
+  uint32_t nCand, p;
+  double trRV;
+  int failed; /* a part without memory for its scratch (p > 64) */
+} post_solve_ctx;
+
+static void post_solve_part(void *ctx, int t, int T) {
+  post_solve_ctx *c = ctx;
+  const uint32_t p = c->p, nCand = c->nCand;
+  double xs[64];
+  double *x = p <= 64 ? xs : malloc(sizeof(double) * p);
+  if (!x) {
+    __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  const size_t k0 = c->m * (size_t)t / (size_t)T, k1 = c->m * (size_t)(t + 1) / (size_t)T;
+  for (size_t k = k0; k < k1; k++) {
+    const size_t cd = (size_t)c->cand[k];
+    for (uint32_t j = 0; j < p; j++) x[j] = c->xty[(size_t)j * nCand + cd];
+    double fitted = 0;
+    double *bk = c->beta + k * p;
+    for (uint32_t i = 0; i < p; i++) {
+      double b = 0;
+      const double *Bi = c->B + (size_t)i * p;
+      for (uint32_t j = 0; j < p; j++) b += Bi[j] * x[j];
+      bk[i] = b;
+      fitted += b * x[i];
+    }
+    const double r = js_max0(c->yy[cd] - fitted);
+    c->rss[k] = r;
+    c->resMS[k] = r / c->trRV;
+  }
+  if (x != xs) free(x);
+}
+
 static napi_value js_post_solve(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10)
-    return vbm_throw(env, "postSolve: 10 arguments expected");
+  size_t argc = 11;
+  napi_value argv[11];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 10 && argc != 11))
+    return vbm_throw(env, "postSolve: 10 or 11 arguments expected");
   void *B, *xty, *yy, *candOf, *beta, *rss, *resMS;
   size_t lB, lxty, lyy, lc, lbeta, lrss, lres;
-  uint32_t nCand, p;
+  uint32_t nCand, p, threads;
   double trRV;
   if (!vbm_typed(env, argv[0], napi_float64_array, &B, &lB) ||
       !vbm_typed(env, argv[1], napi_float64_array, &xty, &lxty) ||
@@ -72,7 +131,8 @@ static napi_value js_post_solve(napi_env env, napi_callback_info info) {
       !vbm_typed(env, argv[8], napi_float64_array, &rss, &lrss) ||
       !vbm_typed(env, argv[9], napi_float64_array, &resMS, &lres))
     return vbm_throw(env, "postSolve: typed arrays expected");
-  if (!post_u32(env, argv[4], &nCand) || !post_u32(env, argv[5], &p) || !post_f64(env, argv[6], &trRV))
+  if (!post_u32(env, argv[4], &nCand) || !post_u32(env, argv[5], &p) || !post_f64(env, argv[6], &trRV) ||
+      !post_threads(env, argc, argv, 10, &threads))
     return vbm_throw(env, "postSolve: arguments");
   const size_t m = lc;
   if (p == 0 || lB != (size_t)p * p || lxty != (size_t)p * nCand || lyy != nCand ||
@@ -81,39 +141,43 @@ static napi_value js_post_solve(napi_env env, napi_callback_info info) {
   const int32_t *cand = candOf;
   for (size_t k = 0; k < m; k++)
     if (cand[k] < 0 || (uint32_t)cand[k] >= nCand) return vbm_throw(env, "postSolve: a voxel outside the sums");
-  const double *Bd = B, *xd = xty, *yd = yy;
-  double *bd = beta, *rd = rss, *md = resMS;
-  double xs[64];
-  double *x = p <= 64 ? xs : malloc(sizeof(double) * p);
-  if (!x) return vbm_throw(env, "postSolve: out of memory");
-  for (size_t k = 0; k < m; k++) {
-    const size_t c = (size_t)cand[k];
-    for (uint32_t j = 0; j < p; j++) x[j] = xd[(size_t)j * nCand + c];
-    double fitted = 0;
-    double *bk = bd + k * p;
-    for (uint32_t i = 0; i < p; i++) {
-      double b = 0;
-      const double *Bi = Bd + (size_t)i * p;
-      for (uint32_t j = 0; j < p; j++) b += Bi[j] * x[j];
-      bk[i] = b;
-      fitted += b * x[i];
-    }
-    const double r = js_max0(yd[c] - fitted);
-    rd[k] = r;
-    md[k] = r / trRV;
-  }
-  if (x != xs) free(x);
+  post_solve_ctx c = {B, xty, yy, cand, beta, rss, resMS, m, nCand, p, trRV, 0};
+  /* each voxel's operations are its own: the same bits for any number of parts; small problems in one */
+  vbm_parallel(post_parts(m, threads), post_solve_part, &c);
+  if (c.failed) return vbm_throw(env, "postSolve: out of memory");
   return NULL;
 }
 
+typedef struct {
+  const double *beta, *resMS, *c;
+  double *effect, *stat;
+  size_t m;
+  uint32_t p;
+  double varFactor;
+} post_t_ctx;
+
+static void post_t_part(void *ctx, int t, int T) {
+  const post_t_ctx *x = ctx;
+  size_t k0, k1;
+  post_part(x->m, t, T, &k0, &k1);
+  const uint32_t p = x->p;
+  for (size_t k = k0; k < k1; k++) {
+    const double *bk = x->beta + k * p;
+    double con = 0;
+    for (uint32_t j = 0; j < p; j++) con += x->c[j] * (double)(float)bk[j];
+    x->effect[k] = con;
+    x->stat[k] = con / sqrt(x->resMS[k] * x->varFactor);
+  }
+}
+
 static napi_value js_post_contrast_t(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7)
-    return vbm_throw(env, "postContrastT: 7 arguments expected");
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 7 && argc != 8))
+    return vbm_throw(env, "postContrastT: 7 or 8 arguments expected");
   void *beta, *resMS, *c, *effect, *stat;
   size_t lbeta, lres, lc, leff, lstat;
-  uint32_t p;
+  uint32_t p, threads;
   double varFactor;
   if (!vbm_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
       !vbm_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
@@ -121,31 +185,65 @@ static napi_value js_post_contrast_t(napi_env env, napi_callback_info info) {
       !vbm_typed(env, argv[5], napi_float64_array, &effect, &leff) ||
       !vbm_typed(env, argv[6], napi_float64_array, &stat, &lstat))
     return vbm_throw(env, "postContrastT: typed arrays expected");
-  if (!post_u32(env, argv[2], &p) || !post_f64(env, argv[4], &varFactor))
+  if (!post_u32(env, argv[2], &p) || !post_f64(env, argv[4], &varFactor) || !post_threads(env, argc, argv, 7, &threads))
     return vbm_throw(env, "postContrastT: arguments");
   const size_t m = lres;
   if (p == 0 || lc != p || !post_is_product(lbeta, m, p) || leff != m || lstat != m)
     return vbm_throw(env, "postContrastT: arrays of the wrong size");
-  const double *bd = beta, *rd = resMS, *cd = c;
-  double *ed = effect, *sd = stat;
-  for (size_t k = 0; k < m; k++) {
-    const double *bk = bd + k * p;
-    double con = 0;
-    for (uint32_t j = 0; j < p; j++) con += cd[j] * (double)(float)bk[j];
-    ed[k] = con;
-    sd[k] = con / sqrt(rd[k] * varFactor);
-  }
+  post_t_ctx x = {beta, resMS, c, effect, stat, m, p, varFactor};
+  vbm_parallel(post_parts(m, threads), post_t_part, &x);
   return NULL;
 }
 
+typedef struct {
+  const double *beta, *resMS, *C, *Minv;
+  double *effect, *stat;
+  size_t m;
+  uint32_t p, q;
+  double r;
+  int failed; /* a part without memory for its scratch (q > 64) */
+} post_f_ctx;
+
+static void post_f_part(void *ctx, int t, int T) {
+  post_f_ctx *x = ctx;
+  const uint32_t p = x->p, q = x->q;
+  double hs[64];
+  double *h = q <= 64 ? hs : malloc(sizeof(double) * q);
+  if (!h) {
+    __atomic_store_n(&x->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  size_t k0, k1;
+  post_part(x->m, t, T, &k0, &k1);
+  for (size_t k = k0; k < k1; k++) {
+    const double *bk = x->beta + k * p;
+    for (uint32_t i = 0; i < q; i++) {
+      double s = 0;
+      const double *Ci = x->C + (size_t)i * p;
+      for (uint32_t j = 0; j < p; j++) s += Ci[j] * (double)(float)bk[j];
+      h[i] = s;
+    }
+    double ess = 0;
+    for (uint32_t i = 0; i < q; i++) {
+      double u = 0;
+      const double *Mi = x->Minv + (size_t)i * q;
+      for (uint32_t j = 0; j < q; j++) u += Mi[j] * h[j];
+      ess += h[i] * u;
+    }
+    x->effect[k] = ess;
+    x->stat[k] = ess / x->r / x->resMS[k];
+  }
+  if (h != hs) free(h);
+}
+
 static napi_value js_post_contrast_f(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9)
-    return vbm_throw(env, "postContrastF: 9 arguments expected");
+  size_t argc = 10;
+  napi_value argv[10];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 9 && argc != 10))
+    return vbm_throw(env, "postContrastF: 9 or 10 arguments expected");
   void *beta, *resMS, *C, *Minv, *effect, *stat;
   size_t lbeta, lres, lC, lM, leff, lstat;
-  uint32_t p, q;
+  uint32_t p, q, threads;
   double r;
   if (!vbm_typed(env, argv[0], napi_float64_array, &beta, &lbeta) ||
       !vbm_typed(env, argv[1], napi_float64_array, &resMS, &lres) ||
@@ -154,52 +252,74 @@ static napi_value js_post_contrast_f(napi_env env, napi_callback_info info) {
       !vbm_typed(env, argv[7], napi_float64_array, &effect, &leff) ||
       !vbm_typed(env, argv[8], napi_float64_array, &stat, &lstat))
     return vbm_throw(env, "postContrastF: typed arrays expected");
-  if (!post_u32(env, argv[2], &p) || !post_u32(env, argv[3], &q) || !post_f64(env, argv[6], &r))
+  if (!post_u32(env, argv[2], &p) || !post_u32(env, argv[3], &q) || !post_f64(env, argv[6], &r) ||
+      !post_threads(env, argc, argv, 9, &threads))
     return vbm_throw(env, "postContrastF: arguments");
   const size_t m = lres;
   if (p == 0 || q == 0 || lC != (size_t)q * p || lM != (size_t)q * q || !post_is_product(lbeta, m, p) ||
       leff != m || lstat != m)
     return vbm_throw(env, "postContrastF: arrays of the wrong size");
-  const double *bd = beta, *rd = resMS, *Cd = C, *Md = Minv;
-  double *ed = effect, *sd = stat;
-  double hs[64];
-  double *h = q <= 64 ? hs : malloc(sizeof(double) * q);
-  if (!h) return vbm_throw(env, "postContrastF: out of memory");
-  for (size_t k = 0; k < m; k++) {
-    const double *bk = bd + k * p;
-    for (uint32_t i = 0; i < q; i++) {
-      double s = 0;
-      const double *Ci = Cd + (size_t)i * p;
-      for (uint32_t j = 0; j < p; j++) s += Ci[j] * (double)(float)bk[j];
-      h[i] = s;
-    }
-    double ess = 0;
-    for (uint32_t i = 0; i < q; i++) {
-      double t = 0;
-      const double *Mi = Md + (size_t)i * q;
-      for (uint32_t j = 0; j < q; j++) t += Mi[j] * h[j];
-      ess += h[i] * t;
-    }
-    ed[k] = ess;
-    sd[k] = ess / r / rd[k];
-  }
-  if (h != hs) free(h);
+  post_f_ctx x = {beta, resMS, C, Minv, effect, stat, m, p, q, r, 0};
+  vbm_parallel(post_parts(m, threads), post_f_part, &x);
+  if (x.failed) return vbm_throw(env, "postContrastF: out of memory");
   return NULL;
 }
 
+typedef struct {
+  const int32_t *vox;
+  const double *values;
+  void *out;
+  size_t m, n;
+  uint32_t stride, offset;
+  double outside;
+  int f32;
+} post_spread_ctx;
+
+/* part t: the grid's voxels [n t / T, n (t + 1) / T) set to `outside` */
+static void post_spread_fill(void *ctx, int t, int T) {
+  const post_spread_ctx *x = ctx;
+  size_t i0, i1;
+  post_part(x->n, t, T, &i0, &i1);
+  if (x->f32) {
+    float *o = x->out;
+    const float fo = (float)x->outside;
+    for (size_t i = i0; i < i1; i++) o[i] = fo;
+  } else {
+    double *o = x->out;
+    for (size_t i = i0; i < i1; i++) o[i] = x->outside;
+  }
+}
+
+/* part t: its share of the masked voxels set to their values */
+static void post_spread_set(void *ctx, int t, int T) {
+  const post_spread_ctx *x = ctx;
+  size_t k0, k1;
+  post_part(x->m, t, T, &k0, &k1);
+  const int32_t *vi = x->vox;
+  const double *vd = x->values;
+  if (x->f32) {
+    float *o = x->out;
+    for (size_t k = k0; k < k1; k++) o[vi[k]] = (float)vd[k * x->stride + x->offset];
+  } else {
+    double *o = x->out;
+    for (size_t k = k0; k < k1; k++) o[vi[k]] = vd[k * x->stride + x->offset];
+  }
+}
+
 static napi_value js_post_spread(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
-    return vbm_throw(env, "postSpread: 6 arguments expected");
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != 6 && argc != 7))
+    return vbm_throw(env, "postSpread: 6 or 7 arguments expected");
   void *vox, *values, *out;
   size_t lvox, lval, lout;
-  uint32_t stride, offset;
+  uint32_t stride, offset, threads;
   double outside;
   if (!vbm_typed(env, argv[0], napi_int32_array, &vox, &lvox) ||
       !vbm_typed(env, argv[1], napi_float64_array, &values, &lval))
     return vbm_throw(env, "postSpread: typed arrays expected");
-  if (!post_u32(env, argv[2], &stride) || !post_u32(env, argv[3], &offset) || !post_f64(env, argv[4], &outside))
+  if (!post_u32(env, argv[2], &stride) || !post_u32(env, argv[3], &offset) || !post_f64(env, argv[4], &outside) ||
+      !post_threads(env, argc, argv, 6, &threads))
     return vbm_throw(env, "postSpread: arguments");
   int f32 = vbm_typed(env, argv[5], napi_float32_array, &out, &lout);
   if (!f32 && !vbm_typed(env, argv[5], napi_float64_array, &out, &lout))
@@ -209,19 +329,17 @@ static napi_value js_post_spread(napi_env env, napi_callback_info info) {
   if (m > 0 && (offset >= lval || (stride != 0 && m - 1 > (lval - 1 - offset) / stride)))
     return vbm_throw(env, "postSpread: one value per masked voxel");
   const int32_t *vi = vox;
-  for (size_t k = 0; k < m; k++)
+  int ascending = 1;
+  for (size_t k = 0; k < m; k++) {
     if (vi[k] < 0 || (size_t)vi[k] >= lout) return vbm_throw(env, "postSpread: a voxel outside the grid");
-  const double *vd = values;
-  if (f32) {
-    float *o = out;
-    const float fo = (float)outside;
-    for (size_t i = 0; i < lout; i++) o[i] = fo;
-    for (size_t k = 0; k < m; k++) o[vi[k]] = (float)vd[k * stride + offset];
-  } else {
-    double *o = out;
-    for (size_t i = 0; i < lout; i++) o[i] = outside;
-    for (size_t k = 0; k < m; k++) o[vi[k]] = vd[k * stride + offset];
+    if (k > 0 && vi[k] <= vi[k - 1]) ascending = 0;
   }
+  post_spread_ctx x = {vi, values, out, m, lout, stride, offset, outside, f32};
+  /* all of the grid is filled before any masked voxel is set; the masked voxels are split between threads
+     only when each is listed once (ascending, as the analysis mask's are): a voxel listed twice keeps its
+     last value, as in one thread */
+  vbm_parallel(post_parts(lout, threads), post_spread_fill, &x);
+  vbm_parallel(ascending ? post_parts(m, threads) : 1, post_spread_set, &x);
   return NULL;
 }
 

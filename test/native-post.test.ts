@@ -344,3 +344,49 @@ test('the native analysis mask and voxel index: the voxels that stay and where t
   );
   assert.throws(() => postIndex(cand, Int32Array.from([10]), new Int32Array(1), maskIndex), /outside/);
 });
+
+test('the native loops split between 1, 2 and 3 threads give the JavaScript bits (solve, T, F, spread)', (t) => {
+  if (!nativePostKernel()) {
+    t.skip(NO_ADDON);
+    return;
+  }
+  // over 65,536 voxels, so that the C loops split them (fewer stay in one thread)
+  const rng = new Rng(31);
+  const p = 5;
+  const m = 70001;
+  const nCand = m + 37;
+  const B = designB(rng, 60, p);
+  const sums = sumsFor(rng, p, nCand);
+  const candOf = Int32Array.from({ length: m }, (_, k) => k + (k % 3 === 0 ? 0 : 1)).map((c, k) =>
+    Math.min(c + (k >> 12), nCand - 1),
+  );
+  const js = solveFromSums(B, sums, candOf, nCand, p, 60 - p);
+  const fit = model(rng, p, m);
+  const e = (j: number): number[] => Array.from({ length: p }, (_, i) => (i === j ? 1 : 0));
+  const tc: Contrast = { index: 1, name: 't', type: 'T', weights: [e(2)] };
+  const fc: Contrast = { index: 2, name: 'f', type: 'F', weights: [e(1), e(3)] };
+  const jsT = contrastMaps(fit, tc);
+  const jsF = contrastMaps(fit, fc);
+  const vox = Int32Array.from({ length: m }, (_, k) => 2 * k + (k % 7 === 0 ? 1 : 0));
+  const jsSpread = new Float32Array(2 * m + 5);
+  spreadStrided(vox, jsT.stat, 1, 0, NaN, jsSpread);
+  for (const threads of [1, 2, 3]) {
+    const kernel = nativePostKernel(threads);
+    assert.ok(kernel);
+    const c = solveFromSums(B, sums, candOf, nCand, p, 60 - p, undefined, kernel);
+    assert.ok(bytesOf(c.beta).equals(bytesOf(js.beta)), `betas, ${threads} threads`);
+    assert.ok(bytesOf(c.rss).equals(bytesOf(js.rss)), `ResSS, ${threads} threads`);
+    assert.ok(bytesOf(c.resMS).equals(bytesOf(js.resMS)), `ResMS, ${threads} threads`);
+    for (const [con, want] of [
+      [tc, jsT],
+      [fc, jsF],
+    ] as const) {
+      const got = contrastMaps(fit, con, kernel);
+      assert.ok(bytesOf(got.effect).equals(bytesOf(want.effect)), `${con.name} effect, ${threads} threads`);
+      assert.ok(bytesOf(got.stat).equals(bytesOf(want.stat)), `${con.name} statistic, ${threads} threads`);
+    }
+    const out = new Float32Array(2 * m + 5).fill(7);
+    kernel.spread(vox, jsT.stat, 1, 0, NaN, out);
+    assert.ok(bytesOf(out).equals(bytesOf(jsSpread)), `spread, ${threads} threads`);
+  }
+});

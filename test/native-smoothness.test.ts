@@ -124,6 +124,16 @@ test('the native smoothness loop on its own thread gives the same bits as the Ja
     const b = new Float64Array(inp.vox.length).fill(7); // every RPV written by the loop
     const sa = smoothnessLoop(inp, scale, log2x4, a);
     const sb = await native(inp, scale, log2x4, b);
+    // the loop split between threads: part 0 sums as it goes, the others' terms are summed after it in
+    // voxel order, so the same bits for any number
+    for (const threads of [2, 3, 5]) {
+      const split = nativeSmoothnessLoopAsync(threads);
+      assert.ok(split);
+      const c = new Float64Array(inp.vox.length).fill(7);
+      const sc = await split(inp, scale, log2x4, c);
+      assert.ok(Buffer.from(c.buffer).equals(Buffer.from(a.buffer)), `seed ${seed}: RPV, ${threads} threads`);
+      assert.deepEqual(sc, sa, `seed ${seed}: the sums, ${threads} threads`);
+    }
     for (let k = 0; k < a.length; k++)
       if (!Object.is(a[k], b[k]))
         assert.fail(`seed ${seed}: RPV ${k}: ${a[k]} (JavaScript) vs ${b[k]} (native thread)`);

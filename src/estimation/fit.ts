@@ -146,7 +146,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     UFp: opts.UFp,
     lap,
     shared: onThreads,
-    postKernel: nativePostKernel(),
+    postKernel: nativePostKernel(Math.max(1, nWorkers)),
   });
   // 6. the smoothness, on a worker thread when every array it reads is shared
   const input = solved.smoothness;
@@ -157,7 +157,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     const resels = reselCounts(solved.model.mask, first.dims, smoothness.fwhmVox, nativeMaskCounter());
     return { model: solved.model, smoothness: Promise.resolve({ smoothness, resels }) };
   }
-  return { model: solved.model, smoothness: smoothnessOnThread(input, solved.model.mask, timings) };
+  return { model: solved.model, smoothness: smoothnessOnThread(input, solved.model.mask, timings, nWorkers) };
 }
 
 /** Whether a typed array lies on shared memory (a worker thread reads it without a copy). */
@@ -166,18 +166,19 @@ function isShared(a: { buffer: ArrayBufferLike }): boolean {
 }
 
 /**
- * estimateSmoothness and reselCounts off this thread: the voxel loop on a native thread of the addon's
- * own where it has one (no isolate to start; the resel counts' mask walk then follows here, a few ms),
- * else both on one worker thread of the pool (smoothnessWork.ts).
+ * estimateSmoothness and reselCounts off this thread: the voxel loop on native threads of the addon's
+ * own where it has them (no isolate to start; split between `threads`, the same bits; the resel counts'
+ * mask walk then follows here, a few ms), else both on one worker thread of the pool (smoothnessWork.ts).
  */
 function smoothnessOnThread(
   input: SmoothnessInput,
   mask: Uint8Array,
   timings: Record<string, number>,
+  threads: number,
 ): Promise<FitSmoothness> {
   const t0 = performance.now();
   const rpv = new Float64Array(new SharedArrayBuffer(input.vox.length * 8));
-  const loop = nativeSmoothnessLoopAsync();
+  const loop = nativeSmoothnessLoopAsync(threads);
   let done: Promise<FitSmoothness>;
   if (loop)
     done = estimateSmoothnessAsync(input, loop, rpv).then((smoothness) => {

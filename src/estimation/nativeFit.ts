@@ -79,6 +79,7 @@ export interface NativeFit {
     log2x4: number,
     rpv: Float64Array,
     out: Float64Array,
+    threads?: number,
   ): void;
   /** smoothness on a native thread of its own: a promise of its end; absent in older addons. */
   smoothnessAsync?: (...args: Parameters<NativeFit['smoothness']>) => Promise<void>;
@@ -87,32 +88,33 @@ export interface NativeFit {
 let loaded: NativeFit | null | undefined;
 
 /**
- * The smoothness estimate's voxel loop in C (the same bits as smoothness.ts's), or undefined where
- * there is no native fit kernel (or VBM_FIT_KERNEL says `wasm` or `js`).
+ * The smoothness estimate's voxel loop in C (the same bits as smoothness.ts's), split between `threads`
+ * threads (the same bits for any number), or undefined where there is no native fit kernel (or
+ * VBM_FIT_KERNEL says `wasm` or `js`).
  */
-export function nativeSmoothnessLoop(): SmoothnessLoop | undefined {
+export function nativeSmoothnessLoop(threads = 1): SmoothnessLoop | undefined {
   const choice = process.env.VBM_FIT_KERNEL;
   const native = choice === 'wasm' || choice === 'js' ? null : loadNativeFit();
   if (!native) return undefined;
   return (inp, scale, log2x4, rpv) => {
     const out = new Float64Array(5);
-    native.smoothness(...smoothnessArgs(inp, scale, log2x4, rpv, out));
+    native.smoothness(...smoothnessArgs(inp, scale, log2x4, rpv, out, threads));
     return [out[0], out[1], out[2], out[3], out[4]];
   };
 }
 
 /**
  * The smoothness estimate's voxel loop in C on a native thread of its own (smoothnessAsync: no
- * JavaScript isolate to start), or undefined where the addon lacks it (or VBM_FIT_KERNEL says `wasm` or
- * `js`). The same bits as nativeSmoothnessLoop's.
+ * JavaScript isolate to start; the loop split between `threads` threads), or undefined where the addon
+ * lacks it (or VBM_FIT_KERNEL says `wasm` or `js`). The same bits as nativeSmoothnessLoop's.
  */
-export function nativeSmoothnessLoopAsync(): SmoothnessLoopAsync | undefined {
+export function nativeSmoothnessLoopAsync(threads = 1): SmoothnessLoopAsync | undefined {
   const choice = process.env.VBM_FIT_KERNEL;
   const run = choice === 'wasm' || choice === 'js' ? undefined : loadNativeFit()?.smoothnessAsync;
   if (!run) return undefined;
   return async (inp, scale, log2x4, rpv) => {
     const out = new Float64Array(5);
-    await run(...smoothnessArgs(inp, scale, log2x4, rpv, out));
+    await run(...smoothnessArgs(inp, scale, log2x4, rpv, out, threads));
     return [out[0], out[1], out[2], out[3], out[4]];
   };
 }
@@ -124,6 +126,7 @@ function smoothnessArgs(
   log2x4: number,
   rpv: Float64Array,
   out: Float64Array,
+  threads: number,
 ): Parameters<NativeFit['smoothness']> {
   return [
     Int32Array.from(inp.dims),
@@ -142,30 +145,33 @@ function smoothnessArgs(
     log2x4,
     rpv,
     out,
+    threads,
   ];
 }
 
 /**
- * The loops after the fit in C (native/vbm_post.c: the same bits as the JavaScript ones), or
- * undefined where the addon lacks them (or VBM_FIT_KERNEL says `wasm` or `js`, as for the smoothness).
+ * The loops after the fit in C (native/vbm_post.c: the same bits as the JavaScript ones; the voxels of
+ * the solve, the contrasts and the spreading split between `threads` threads), or undefined where the
+ * addon lacks them (or VBM_FIT_KERNEL says `wasm` or `js`, as for the smoothness).
  */
-export function nativePostKernel(): PostKernel | undefined {
+export function nativePostKernel(threads = 1): PostKernel | undefined {
   const choice = process.env.VBM_FIT_KERNEL;
   if (choice === 'wasm' || choice === 'js') return undefined;
   const addon = loadAddon() as Partial<{
-    postSolve: PostKernel['solve'];
-    postContrastT: PostKernel['contrastT'];
-    postContrastF: PostKernel['contrastF'];
-    postSpread: PostKernel['spread'];
+    postSolve: (...args: [...Parameters<PostKernel['solve']>, number]) => void;
+    postContrastT: (...args: [...Parameters<PostKernel['contrastT']>, number]) => void;
+    postContrastF: (...args: [...Parameters<PostKernel['contrastF']>, number]) => void;
+    postSpread: (...args: [...Parameters<PostKernel['spread']>, number]) => void;
     postMask: NonNullable<PostKernel['mask']>;
     postIndex: NonNullable<PostKernel['index']>;
   }> | null;
-  if (!addon?.postSolve || !addon.postContrastT || !addon.postContrastF || !addon.postSpread) return undefined;
+  const { postSolve, postContrastT, postContrastF, postSpread } = addon ?? {};
+  if (!addon || !postSolve || !postContrastT || !postContrastF || !postSpread) return undefined;
   return {
-    solve: addon.postSolve,
-    contrastT: addon.postContrastT,
-    contrastF: addon.postContrastF,
-    spread: addon.postSpread,
+    solve: (...args) => postSolve(...args, threads),
+    contrastT: (...args) => postContrastT(...args, threads),
+    contrastF: (...args) => postContrastF(...args, threads),
+    spread: (...args) => postSpread(...args, threads),
     mask: addon.postMask,
     index: addon.postIndex,
   };
