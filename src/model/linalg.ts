@@ -32,8 +32,27 @@ export function transpose(a: Matrix): Matrix {
   const r = a.length;
   const c = columns(a);
   const t = zeros(c, r);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) setEntry(t, j, i, entry(a, i, j));
+  for (let i = 0; i < r; i++) {
+    const ai = rowOf(a, i, c);
+    for (let j = 0; j < c; j++) setRow(t, j)[i] = ai[j] ?? NaN;
+  }
   return t;
+}
+
+/**
+ * Row i of `a`, checked once to hold at least `n` entries (an index outside the matrix is a bug, so it
+ * throws): the loops then index it directly, which a design's X'X (p x n x p) needs before V8 has
+ * optimised them (each entry() call cost ~1 microsecond cold, ~9 ms for X'X of 379 scans).
+ */
+function rowOf(a: Matrix, i: number, n: number): number[] {
+  const row = item(a, i, 'matrix');
+  if (row.length < n) item(row, n - 1, 'matrix row');
+  return row;
+}
+
+/** Row i of a matrix this module made (zeros): always there. */
+function setRow(a: Matrix, i: number): number[] {
+  return a[i] ?? [];
 }
 
 /** The matrix product a b. */
@@ -42,13 +61,15 @@ export function matmul(a: Matrix, b: Matrix): Matrix {
   const k = b.length;
   const c = columns(b);
   const out = zeros(r, c);
+  const rowsB = Array.from({ length: k }, (_, m) => rowOf(b, m, c));
   for (let i = 0; i < r; i++) {
-    const oi = item(out, i);
+    const oi = setRow(out, i);
+    const ai = rowOf(a, i, k);
     for (let m = 0; m < k; m++) {
-      const aim = entry(a, i, m);
+      const aim = ai[m] ?? NaN;
       if (aim === 0) continue;
-      const bm = item(b, m);
-      for (let j = 0; j < c; j++) oi[j] = item(oi, j) + aim * item(bm, j);
+      const bm = rowsB[m] ?? [];
+      for (let j = 0; j < c; j++) oi[j] = (oi[j] ?? NaN) + aim * (bm[j] ?? NaN);
     }
   }
   return out;
