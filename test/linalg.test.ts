@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Matrix, nullSpace, pinv, rank, svd } from '../src/model/linalg.js';
+import { type Matrix, matmul, nullSpace, pinv, rank, svd, transpose } from '../src/model/linalg.js';
 import { Rng } from '../src/random.js';
 
 function randomMatrix(rng: Rng, n: number, p: number): Matrix {
@@ -66,4 +66,28 @@ test('svd of one matrix again: the same decomposition, a copy the caller may cha
   X[5][0] = -0;
   X[6][0] = 0;
   assert.deepEqual(svd(X), svd(copy(X)));
+});
+
+test('matmul and transpose: a product and a transpose worked by hand; a row too short is an internal error', () => {
+  const a = [
+    [1, 2, 0],
+    [-1, 0.5, 3],
+  ];
+  const b = [
+    [2, 1],
+    [0, -4],
+    [1, 0.25],
+  ];
+  // by hand: [1*2 + 2*0 + 0*1, 1*1 + 2*(-4) + 0*0.25] and [-2 + 0 + 3, -1 - 2 + 0.75]
+  assert.deepEqual(matmul(a, b), [
+    [2, -7],
+    [1, -2.25],
+  ]);
+  assert.deepEqual(transpose(a), [
+    [1, -1],
+    [2, 0.5],
+    [0, 3],
+  ]);
+  assert.throws(() => matmul([[1, 2], [3]], [[1], [1]]), /internal error/);
+  assert.throws(() => matmul([[1, 2]], [[1, 2], [3]]), /internal error/);
 });
