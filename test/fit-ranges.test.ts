@@ -30,6 +30,7 @@ import {
   rangeReports,
   runRange,
   runRangesNative,
+  guidedRanges,
   sumRange,
   voxelRange,
 } from '../src/estimation/fitRanges.js';
@@ -142,7 +143,7 @@ function assertSameReports(got: ScanReport[], want: ScanReport[], what: string):
   }
 }
 
-test('voxel ranges: whole blocks, in order, covering every candidate once, split at equal shares of the grid', () => {
+test('voxel ranges: whole blocks, in order, covering every candidate once, split at equal shares of their cost', () => {
   for (const n of [1, BLOCK - 1, BLOCK, BLOCK + 1, 7 * BLOCK + 5, 12 * BLOCK]) {
     const nBlocks = Math.ceil(n / BLOCK);
     // every voxel of the grid a candidate, or the candidates crowded into the grid's first fifth and a tail
@@ -159,14 +160,37 @@ test('voxel ranges: whole blocks, in order, covering every candidate once, split
           const [r0, r1] = voxelRange(cand, nvox, t, ranges);
           assert.equal(r0, at, `${what}: range ${t} starts where the one before ended`);
           assert.ok(r1 >= r0 && (r0 % BLOCK === 0 || r0 === n), `${what}: range ${t} starts on a block`);
-          // the first block at or past t / ranges of the grid (the one before it lies below that)
-          const edge = (t * nvox) / ranges;
-          if (t > 0 && r0 < n) assert.ok(cand[r0] >= edge, `${what}: range ${t} starts at or past ${edge}`);
+          // the documented cost (fitRanges.ts rangeCost): a range of candidates [0, c) costs the grid up to
+          // candidate c's voxel plus 2.5 per candidate; range t starts at the first block reaching t / ranges
+          const cost = (c: number): number => (c >= n ? nvox : cand[c]) + 2.5 * c;
+          const edge = (t / ranges) * cost(n);
+          if (t > 0 && r0 < n) assert.ok(cost(r0) >= edge, `${what}: range ${t} starts at or past ${edge}`);
           if (t > 0 && r0 >= BLOCK)
-            assert.ok(cand[r0 - BLOCK] < edge, `${what}: range ${t} starts at the first such block`);
+            assert.ok(cost(r0 - BLOCK) < edge, `${what}: range ${t} starts at the first such block`);
           at = r1;
         }
         assert.equal(at, n, `${what}: the ranges end at the last candidate`);
+      }
+    // the native threads' ranges: whole blocks in order covering every candidate, the first ones widest
+    for (const { cand, nvox } of [dense, crowded])
+      for (const threads of [1, 2, 3]) {
+        const what = `n ${n}, grid ${nvox}, ${threads} threads`;
+        const ranges = guidedRanges(cand, nvox, threads);
+        let at = 0;
+        for (const [r0, r1] of ranges) {
+          assert.equal(r0, at, `${what}: a range starts where the one before ended`);
+          assert.ok(r1 > r0 && r0 % BLOCK === 0, `${what}: a range of whole blocks`);
+          at = r1;
+        }
+        assert.equal(at, n, `${what}: the ranges end at the last candidate`);
+        assert.ok(
+          ranges.length <= 3 * threads && (threads > 1 || ranges.length === 1),
+          `${what}: ${ranges.length} ranges`,
+        );
+        if (n >= 12 * BLOCK && threads === 2 && nvox === n) {
+          const size = ranges.map(([r0, r1]) => r1 - r0);
+          assert.ok(size[0] > 2 * (size.at(-1) ?? 0), `${what}: the first ranges are the widest (${size.join(', ')})`);
+        }
       }
   }
 });

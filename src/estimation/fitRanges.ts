@@ -157,30 +157,68 @@ function pieceDigests(paths: string[]): NonNullable<RangeJob['hashing']> {
 
 /**
  * The candidate voxels [r0, r1) of range t of `ranges` over a grid of `nvox` voxels: whole blocks, in
- * order, empty when there are more ranges than blocks. A range's time goes with the bytes of the files it
- * maps, hashes and reads (its part of each file: measured on the bench cohort, 467 ms against 532 ms for
- * halves of the voxels covering 57 and 64 of 121 slices), so the edges split the grid, not the voxels:
- * range t begins at the first block whose first voxel lies at or past t / ranges of the grid.
+ * order, empty when there are more ranges than blocks, of equal cost (rangeCost) as near as whole blocks
+ * allow.
  */
 export function voxelRange(cand: Int32Array, nvox: number, t: number, ranges: number): [number, number] {
-  return [rangeEdge(cand, nvox, t, ranges), rangeEdge(cand, nvox, t + 1, ranges)];
+  return [edgeAt(cand, nvox, t / ranges), edgeAt(cand, nvox, (t + 1) / ranges)];
 }
 
-/** The first candidate of range t of `ranges` (a block's first, or cand.length). */
-function rangeEdge(cand: Int32Array, nvox: number, t: number, ranges: number): number {
+/**
+ * What a range costs, per scan, relative to a voxel of the grid: each byte of its part of every file is
+ * mapped or read and hashed, and each candidate voxel is summed besides. Measured on the bench cohort
+ * (379 scans of 121x145x121, 5 columns, eight ranges of equal grid timed alone): 5.1 ms per slice of
+ * the grid plus 0.74 ms per thousand candidates, i.e. ~0.77 ns per grid voxel and ~1.95 ns per
+ * candidate per scan. The two parts differ in the slices outside the brain (bytes only) and the widest
+ * slices (most candidates), so halves of the voxels or of the grid alone are not halves of the time.
+ */
+const CANDIDATE_COST = 2.5;
+
+/** The cost (as above) of candidates [0, c): the grid up to candidate c's voxel and the candidates before it. */
+function rangeCost(cand: Int32Array, nvox: number, c: number): number {
+  return (c >= cand.length ? nvox : cand[c]) + CANDIDATE_COST * c;
+}
+
+/**
+ * The first candidate of the range that begins at `share` of the whole cost (rangeCost): a block's
+ * first, or cand.length; 0 at share 0, every candidate at 1.
+ */
+function edgeAt(cand: Int32Array, nvox: number, share: number): number {
   const n = cand.length;
-  if (t <= 0) return 0;
-  if (t >= ranges) return n;
-  // the first block b in [1, nBlocks] whose first voxel is at or past the edge (nBlocks: none is)
-  const edge = (t * nvox) / ranges;
+  if (share <= 0) return 0;
+  if (share >= 1) return n;
+  // the first block b in [1, nBlocks] whose first voxel's cost reaches the share (nBlocks: none does)
+  const edge = share * rangeCost(cand, nvox, n);
   let lo = 1;
   let hi = Math.ceil(n / BLOCK);
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (cand[mid * BLOCK] >= edge) hi = mid;
+    if (rangeCost(cand, nvox, mid * BLOCK) >= edge) hi = mid;
     else lo = mid + 1;
   }
   return Math.min(n, lo * BLOCK);
+}
+
+/**
+ * The ranges the fit's `threads` threads take in turn, each the next one free (guided): first one each
+ * of 70% of the cost (rangeCost), then of 20%, then of 10%, so a thread slowed by another program idles
+ * at the end for at most a small range (on the bench cohort one of two threads, slowed, had finished
+ * 150 ms before the other with halves). Each range costs the files' mapping once more (~4% of the fit
+ * for 8 ranges instead of 2, measured): one range for one thread. Whole blocks, in order, covering
+ * every candidate.
+ */
+export function guidedRanges(cand: Int32Array, nvox: number, threads: number): [number, number][] {
+  if (threads <= 1) return [[0, cand.length]];
+  const widths = [0.7, 0.2, 0.1].flatMap((w) => Array<number>(threads).fill(w / threads));
+  const out: [number, number][] = [];
+  let share = 0;
+  widths.forEach((w, i) => {
+    const r0 = edgeAt(cand, nvox, share);
+    share = i === widths.length - 1 ? 1 : share + w;
+    const r1 = edgeAt(cand, nvox, share);
+    if (r1 > r0) out.push([r0, r1]);
+  });
+  return out;
 }
 
 /**
@@ -203,13 +241,12 @@ export function mappedWindow(scans: number): number {
 type PassArgs = Parameters<NonNullable<NativeFit['fitRange']>>;
 
 /**
- * The passes of range t of `ranges` over the job's scans (at most `passScans` scans each, whole chunks,
+ * The passes of candidates [r0, r1) over the job's scans (at most `passScans` scans each, whole chunks,
  * each continuing the totals in chunk order): the driver's arguments for each. `window`: bytes of each
  * file kept mapped behind the voxels being summed (mappedWindow's; a test's smaller one makes the driver
  * release bytes at every span).
  */
-function rangePasses(job: RangeJob, t: number, ranges: number, passScans: number, window?: number): PassArgs[] {
-  const [r0, r1] = voxelRange(job.cand, job.dims[0] * job.dims[1] * job.dims[2], t, ranges);
+function rangePasses(job: RangeJob, r0: number, r1: number, passScans: number, window?: number): PassArgs[] {
   if (r0 >= r1) return [];
   const s = job.totals;
   const m = job.paths.length;
@@ -263,7 +300,8 @@ export function sumRange(
   window?: number,
 ): void {
   if (!native.fitRange) return;
-  for (const args of rangePasses(job, t, ranges, passScans, window)) {
+  const [r0, r1] = voxelRange(job.cand, nvoxOf(job), t, ranges);
+  for (const args of rangePasses(job, r0, r1, passScans, window)) {
     try {
       native.fitRange(...args);
     } catch (e) {
@@ -272,21 +310,26 @@ export function sumRange(
   }
 }
 
+/** The voxels of the job's grid. */
+function nvoxOf(job: RangeJob): number {
+  return job.dims[0] * job.dims[1] * job.dims[2];
+}
+
 /**
- * sumRange on a native thread of the addon's own (fitRangeAsync: no JavaScript isolate to start, this
- * thread free meanwhile): the same passes, the same sums.
+ * Candidates [r0, r1) of the job summed on a native thread of the addon's own (fitRangeAsync: no
+ * JavaScript isolate to start, this thread free meanwhile): sumRange's passes, the same sums.
  */
 export async function sumRangeAsync(
   native: NativeFit,
   job: RangeJob,
-  t: number,
-  ranges: number,
+  r0: number,
+  r1: number,
   passScans = PASS_SCANS,
   window?: number,
 ): Promise<void> {
   const run = native.fitRangeAsync;
   if (!run) throw new Error('the native fit kernel has no fitRangeAsync');
-  for (const args of rangePasses(job, t, ranges, passScans, window)) {
+  for (const args of rangePasses(job, r0, r1, passScans, window)) {
     try {
       await run(...args);
     } catch (e) {
@@ -384,18 +427,23 @@ function hashUnhashed(jobs: RangeJob[], t: number, ranges: number, note: (n: Ran
 }
 
 /**
- * Every range at once on the addon's native threads (fitRangeAsync), range t's jobs in turn. Where the
- * addon hashes as it reads, that is all; with one built without XXH3, this thread meanwhile reads and
- * hashes each file whole (a note per file). Returns once every range has ended, even when one fails (no
- * thread is left writing the totals).
+ * The jobs' voxels summed on `threads` of the addon's native threads (fitRangeAsync), each taking the next
+ * range of guidedRanges' when it is free. Where the addon hashes as it reads, that is all; with one built
+ * without XXH3, this thread meanwhile reads and hashes each file whole (a note per file). Returns once
+ * every range begun has ended, even when one fails (no thread is left writing the totals; none is begun
+ * after a failure).
  */
-export async function runRangesNative(jobs: RangeJob[], ranges: number, note: (n: RangeNote) => void): Promise<void> {
+export async function runRangesNative(jobs: RangeJob[], threads: number, note: (n: RangeNote) => void): Promise<void> {
   const native = loadNativeFit();
   if (!native?.fitRangeAsync) throw new Error('the native fit kernel has no fitRangeAsync');
-  // each range's first pass starts its thread before this returns (an async function runs to its first await)
+  // every job's ranges, handed to whichever thread is free, in order
+  const work = jobs.flatMap((job) => guidedRanges(job.cand, nvoxOf(job), threads).map(([r0, r1]) => ({ job, r0, r1 })));
+  let next = 0;
+  // each thread's first range starts before this goes on (an async function runs to its first await)
   const running = Promise.allSettled(
-    Array.from({ length: ranges }, async (_, t) => {
-      for (const job of jobs) await sumRangeAsync(native, job, t, ranges);
+    Array.from({ length: Math.max(1, threads) }, async () => {
+      for (let w = next++; w < work.length; w = next++)
+        await sumRangeAsync(native, work[w].job, work[w].r0, work[w].r1);
     }),
   );
   let failed: Error | undefined;
