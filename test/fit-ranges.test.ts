@@ -177,7 +177,7 @@ test('voxel ranges: whole blocks, in order, covering every candidate once, split
         const what = `n ${n}, grid ${nvox}, ${threads} threads`;
         const ranges = guidedRanges(cand, nvox, threads);
         let at = 0;
-        for (const [r0, r1] of ranges) {
+        for (const [r0, r1] of [...ranges].sort((a, b) => a[0] - b[0])) {
           assert.equal(r0, at, `${what}: a range starts where the one before ended`);
           assert.ok(r1 > r0 && r0 % BLOCK === 0, `${what}: a range of whole blocks`);
           at = r1;
@@ -188,8 +188,11 @@ test('voxel ranges: whole blocks, in order, covering every candidate once, split
           `${what}: ${ranges.length} ranges`,
         );
         if (n >= 12 * BLOCK && threads === 2 && nvox === n) {
+          // handed out widest first; the one that ends the grid (and hashes what follows it) among the first
           const size = ranges.map(([r0, r1]) => r1 - r0);
           assert.ok(size[0] > 2 * (size.at(-1) ?? 0), `${what}: the first ranges are the widest (${size.join(', ')})`);
+          const last = ranges.findIndex(([, r1]) => r1 === n);
+          assert.ok(last >= 0 && last < threads, `${what}: the grid's last range is handed out among the first`);
         }
       }
   }

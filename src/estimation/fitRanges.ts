@@ -200,25 +200,35 @@ function edgeAt(cand: Int32Array, nvox: number, share: number): number {
 }
 
 /**
- * The ranges the fit's `threads` threads take in turn, each the next one free (guided): first one each
- * of 70% of the cost (rangeCost), then of 20%, then of 10%, so a thread slowed by another program idles
- * at the end for at most a small range (on the bench cohort one of two threads, slowed, had finished
- * 150 ms before the other with halves). Each range costs the files' mapping once more (~4% of the fit
- * for 8 ranges instead of 2, measured): one range for one thread. Whole blocks, in order, covering
- * every candidate.
+ * The ranges the fit's `threads` threads take in turn, in the order they are handed out, each to the next
+ * thread free (guided): first one each of 70% of the cost (rangeCost), then of 20%, then of 10%, so a
+ * thread slowed by another program idles at the end for at most a small range (on the bench cohort one of
+ * two threads, slowed, had finished 150 ms before the other with halves). The range that ends the grid
+ * is one of the large ones, at the grid's end: it also hashes every file's bytes after the last candidate
+ * (the slices above the brain, ~9% of the cost), which would make a small range large. Each range costs
+ * the files' mapping once more (~4% of the fit for 8 ranges instead of 2, measured): one range for one
+ * thread. Whole blocks, covering every candidate once.
  */
 export function guidedRanges(cand: Int32Array, nvox: number, threads: number): [number, number][] {
   if (threads <= 1) return [[0, cand.length]];
-  const widths = [0.7, 0.2, 0.1].flatMap((w) => Array<number>(threads).fill(w / threads));
-  const out: [number, number][] = [];
+  const large = 0.7 / threads;
+  // in grid order: the large ranges but one, the medium and small ones, the last large one
+  const widths = [
+    ...Array<number>(threads - 1).fill(large),
+    ...Array<number>(threads).fill(0.2 / threads),
+    ...Array<number>(threads).fill(0.1 / threads),
+    large,
+  ];
+  const inGridOrder: [number, number][] = [];
   let share = 0;
   widths.forEach((w, i) => {
     const r0 = edgeAt(cand, nvox, share);
     share = i === widths.length - 1 ? 1 : share + w;
-    const r1 = edgeAt(cand, nvox, share);
-    if (r1 > r0) out.push([r0, r1]);
+    inGridOrder.push([r0, edgeAt(cand, nvox, share)]);
   });
-  return out;
+  // handed out the large ones first, then the medium, then the small ones
+  const order = [...inGridOrder.keys()].sort((a, b) => (widths[b] ?? 0) - (widths[a] ?? 0) || a - b);
+  return order.map((i) => inGridOrder[i]).filter(([r0, r1]) => r1 > r0);
 }
 
 /**
