@@ -388,15 +388,21 @@ export function rangeReports(job: RangeJob, hashes: readonly string[]): ScanRepo
   const m = job.paths.length;
   const nBlocks = job.stats.length / (4 * m);
   const out: ScanReport[] = [];
+  const st = job.stats;
   for (let i = 0; i < m; i++) {
-    const stats = { removed: 0, nonZero: 0, finite: 0, sum: 0 };
-    for (let b = 0; b < nBlocks; b++) {
-      const at = 4 * (i * nBlocks + b);
-      stats.removed += job.stats[at];
-      stats.nonZero += job.stats[at + 1];
-      stats.finite += job.stats[at + 2];
-      stats.sum += job.stats[at + 3];
+    // in locals, not an object's fields: the loop runs once, mostly before V8 optimises it (~15 ms
+    // of the main thread between the fit and the solve with fields, for 379 scans of 603 blocks)
+    let removed = 0;
+    let nonZero = 0;
+    let finite = 0;
+    let sum = 0;
+    for (let at = 4 * i * nBlocks, end = at + 4 * nBlocks; at < end; at += 4) {
+      removed += st[at];
+      nonZero += st[at + 1];
+      finite += st[at + 2];
+      sum += st[at + 3];
     }
+    const stats = { removed, nonZero, finite, sum };
     out.push({
       row: job.rows[i],
       hash: hs ? digestOfPieces(hs.digests.slice(8 * hs.pieceAt[i], 8 * hs.pieceAt[i + 1])) : (hashes[i] ?? ''),
