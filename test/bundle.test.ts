@@ -147,7 +147,7 @@ test('a mistake through the bundled CLI: exit 2, the message, no stack trace', (
   assert.doesNotMatch(r.stderr, /^\s+at /m);
 });
 
-test('`vbm run` of a spreadsheet loads neither the YAML parser, csv-parse, the task backends, nor the later stages', () => {
+test('`vbm run` of a spreadsheet loads neither the YAML parser, csv-parse, @stdlib, the task backends, nor the later stages', () => {
   // the bundled files a run imports before its first await (vbm.js, the run command's chunk and
   // their static imports), by esbuild's `// <source path>` comments: what every start compiles
   const dir = join(repoRoot, 'dist', 'cli');
@@ -176,6 +176,10 @@ test('`vbm run` of a spreadsheet loads neither the YAML parser, csv-parse, the t
     /^dist\/src\/permutation\/permute\.js$/,
     // a plain design sheet is split without csv-parse (loaded for quoted or padded ones)
     /^node_modules\/csv-parse\//,
+    // the distributions (@stdlib's incomplete beta and gamma) load with variance groups or later stages
+    /^node_modules\/@stdlib\//,
+    /^dist\/src\/inference\/distributions\.js$/,
+    /^dist\/src\/permutation\/accel\.js$/,
   ])
     assert.deepEqual(
       sources.filter((s) => unwanted.test(s)),

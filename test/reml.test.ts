@@ -262,7 +262,8 @@ test('effects-of-interest selection: F against the nested model without the B/G 
   };
   const candOf = Int32Array.from({ length: V }, (_, i) => i);
   const ols = solveFromSums(pinv(matmul(transpose(X), X)), { xty, yy }, candOf, V, 3, n - 3);
-  const pick = selectVoxels(design, { xty }, candOf, V, ols, 0.001);
+  const { statFromTail } = await import('../src/inference/distributions.js');
+  const pick = selectVoxels(design, { xty }, candOf, V, ols, 0.001, (p, df) => statFromTail('F', p, df));
   assert.ok(Math.abs(pick.UF - 12.97) < 0.01, `F threshold ${pick.UF} (tables: 12.97)`);
   assert.deepEqual(pick.df, [2, 12]);
   const expected: number[] = [];

@@ -74,7 +74,8 @@ export { columnCorrelations, orthogonalityWarnings, type OrthogonalityWarning } 
 /** The fit over an (async) iterator of scans in design order, in the Node fit's fixed chunks: the same maps, to the byte. */
 export { fitScanStream, scanFromNifti, type StreamScan, type StreamFitOptions } from '../estimation/fitStream.js';
 /** The fitted model (mask, estimates, ResMS, smoothness) and the pure halves of the fit around the scans' streaming. */
-export { type FittedModel, type FitPlan, planFit, fitFromSums } from '../estimation/fitSolve.js';
+export { type FittedModel, type FitPlan, planFit } from '../estimation/fitSolve.js';
+export { fitFromSums } from '../estimation/fitFromSums.js';
 /** Scans folded into the fit's sums, and the fixed chunk size that makes the sums the same for any split of the work. */
 export { ScanFolder, FIT_CHUNK, checkGrid, type DecodedScan, type ScanReport } from '../estimation/scanFold.js';
 /** SPM's masking: explicit mask on the scans' grid, global means, threshold masking. */

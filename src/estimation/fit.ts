@@ -133,6 +133,14 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
   // 4-5. the analysis mask and the estimates from the sums (pure: fitSolve.ts)
   const all = Array.isArray(sums) ? sums : [sums];
   const onThreads = nWorkers > 0 && all.every((s) => isShared(s.ryy) && isShared(s.rxty));
+  // the distributions (for the non-sphericity's F threshold) only for a design with variance groups
+  const fQuantile = plan.groups
+    ? await import('../inference/distributions.js').then(
+        ({ statFromTail }) =>
+          (p: number, df: [number, number]): number =>
+            statFromTail('F', p, df),
+      )
+    : undefined;
   const solved = solveSummed({
     design,
     plan,
@@ -144,6 +152,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     warnings,
     timings,
     UFp: opts.UFp,
+    fQuantile,
     lap,
     shared: onThreads,
     postKernel: nativePostKernel(Math.max(1, nWorkers)),

@@ -16,6 +16,7 @@ import {
   type NonSphericity,
   pooledCovarianceFromSums,
   selectVoxels,
+  type FQuantile,
   solveFromSums,
   varianceComponents,
   weightedSums,
@@ -139,6 +140,11 @@ export interface SummedScans {
   timings: Record<string, number>;
   /** Non-sphericity: upper-tail p of the effects-of-interest F selecting the pooled voxels (SPM: 0.001). */
   UFp?: number;
+  /**
+   * Non-sphericity: the F statistic of an upper tail (nonSphericity.ts FQuantile); needed with variance
+   * groups only, so that other fits do not load the distributions; fitFromSums.ts supplies statFromTail's.
+   */
+  fQuantile?: FQuantile;
   /** Called at the end of each step with its name ('pool', 'solve', 'smoothness'), for timings. */
   lap?: (name: string) => void;
   /** The smoothness estimate's voxel loop (default: smoothness.ts's; the native addon has one). */
@@ -158,22 +164,25 @@ export interface SolvedModel {
   smoothness: SmoothnessInput;
 }
 
-/** The fitted model from the summed scans: analysis mask, estimates, ResMS, smoothness. */
-export function fitFromSums(inp: SummedScans): FittedModel {
+/**
+ * The fitted model from the summed scans: analysis mask, estimates, ResMS, smoothness. With variance
+ * groups `inp.fQuantile` must be given (fitFromSums.ts gives the distributions').
+ */
+export function fitSummed(inp: SummedScans): FittedModel {
   const solved = solveSummed(inp);
   const smoothness = estimateSmoothness(solved.smoothness, inp.smoothnessLoop);
   inp.lap?.('smoothness');
   return withSmoothness(solved.model, smoothness);
 }
 
-/** The model with its smoothness, its fields in the order fitFromSums has always given them. */
+/** The model with its smoothness, its fields in the order fitSummed has always given them. */
 export function withSmoothness(model: Omit<FittedModel, 'smoothness'>, smoothness: SmoothnessEstimate): FittedModel {
   const { scans, timings, warnings, ...rest } = model;
   return { ...rest, smoothness, scans, timings, warnings };
 }
 
 /**
- * fitFromSums up to its smoothness: the analysis mask, the estimates and ResMS (SPM's ReML and
+ * fitSummed up to its smoothness: the analysis mask, the estimates and ResMS (SPM's ReML and
  * the whitened fit with variance groups), and the smoothness estimate's input, so that a caller
  * may estimate it elsewhere (estimateSmoothness, the same bits wherever it runs).
  */
@@ -267,7 +276,8 @@ export function solveSummed(inp: SummedScans): SolvedModel {
     // 5b. SPM's non-sphericity: pooled covariance of the voxels the effects-of-interest F
     // selects, ReML, and the whitened fit, all from the per-group sums (no second read)
     const UFp = inp.UFp ?? 0.001;
-    const pick = selectVoxels(design, sums, candOf, nCand, { beta, rss }, UFp);
+    invariant(inp.fQuantile !== undefined, 'an F quantile for the non-sphericity voxels');
+    const pick = selectVoxels(design, sums, candOf, nCand, { beta, rss }, UFp, inp.fQuantile);
     if (pick.selected.length === 0) {
       throw new VbmError(
         `no voxel has an effects-of-interest F above its p < ${UFp} threshold (F = ${pick.UF.toPrecision(4)}), so the groups' variances cannot be estimated`,

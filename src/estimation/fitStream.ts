@@ -11,7 +11,8 @@ import { type NiftiFile, decodeNifti, decodeVolume } from '../io/nifti/decode.js
 import type { Volume } from '../io/nifti/volume.js';
 import type { Design } from '../model/designMatrix.js';
 import { type FitSums, mergeSums } from './accumulate.js';
-import { type FittedModel, fitFromSums, planFit } from './fitSolve.js';
+import { type FittedModel, planFit } from './fitSolve.js';
+import { fitFromSums } from './fitFromSums.js';
 import { type ThresholdMasking, resampleMaskNearest } from './masking.js';
 import { type DecodedScan, FIT_CHUNK, type ScanReport, ScanFolder, checkGrid } from './scanFold.js';
 import type { ScanRef } from './scanList.js';

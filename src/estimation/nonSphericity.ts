@@ -1,10 +1,16 @@
 import { VbmError, invariant, item } from '../errors.js';
-import { statFromTail } from '../inference/distributions.js';
 import type { Design } from '../model/designMatrix.js';
 import { type Matrix, entry, matmul, pinv, rank, setEntry, transpose } from '../model/linalg.js';
 import { reml } from '../model/reml.js';
 import type { FitSums } from './accumulate.js';
 import type { PostKernel } from './postKernel.js';
+
+/**
+ * The F statistic whose upper tail is p with degrees of freedom df (inference/distributions.ts
+ * statFromTail('F', p, df)), passed in by the caller: so a fit without variance groups does not load
+ * the distributions (@stdlib's incomplete beta, ~20 ms of every vbm run's start).
+ */
+export type FQuantile = (p: number, df: [number, number]) => number;
 
 // The per-voxel loops below check their arrays' sizes once, then read through `?? NaN` (never
 // taken: only for the type checker) and matrices flattened to typed arrays, without a call per
@@ -124,6 +130,7 @@ export function selectVoxels(
   nCand: number,
   ols: { beta: Float64Array; rss: Float64Array },
   UFp: number,
+  fQuantile: FQuantile,
 ): { selected: Int32Array; weight: Float64Array; UF: number; df: [number, number] } {
   const { X, p } = design;
   const m = candOf.length;
@@ -140,7 +147,7 @@ export function selectVoxels(
     xty.length === p * nCand && ols.beta.length === m * p && ols.rss.length === m,
     'OLS fit over the analysed voxels',
   );
-  const UF = trMV > 0 ? statFromTail('F', UFp, [trMV, trRV]) : 0;
+  const UF = trMV > 0 ? fQuantile(UFp, [trMV, trRV]) : 0;
   const sel: number[] = [];
   const wts: number[] = [];
   for (let k = 0; k < m; k++) {

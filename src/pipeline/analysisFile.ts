@@ -13,7 +13,7 @@ import type { Correction } from '../inference/results.js';
 import type { ExtraMap } from './results.js';
 import type { LabelMode } from '../atlas/label.js';
 import { DESIGN_KEYS, type DesignSpec, parseDesignKeys } from './designSpec.js';
-import { type AccelOptions, parseAccel } from '../permutation/accel.js';
+import { type AccelOptions, parseAccel } from '../permutation/accelOptions.js';
 import { readBlocksFile } from './blocksFile.js';
 import {
   listSetting,

@@ -8,7 +8,7 @@ import { readBlocksFile } from '../../pipeline/blocksFile.js';
 import type { Options } from '../options.js';
 import { askCancel, backendOptions, parseBackendOptions } from '../backendOptions.js';
 import { distributedPermute } from '../../backend/permuteTasks.js';
-import { parseAccel } from '../../permutation/accel.js';
+import { parseAccel } from '../../permutation/accelOptions.js';
 import { PERMUTE, RUN } from '../../settings/vocabulary.js';
 import {
   addSetting,
