@@ -455,11 +455,19 @@ export async function runRangesNative(jobs: RangeJob[], threads: number, note: (
   // every job's ranges, handed to whichever thread is free, in order
   const work = jobs.flatMap((job) => guidedRanges(job.cand, nvoxOf(job), threads).map(([r0, r1]) => ({ job, r0, r1 })));
   let next = 0;
+  // set by the first failure: no thread takes another range then (an unreadable scan is reported when the
+  // ranges under way end, not after every range of the fit)
+  let stop = false;
   // each thread's first range starts before this goes on (an async function runs to its first await)
   const running = Promise.allSettled(
     Array.from({ length: Math.max(1, threads) }, async () => {
-      for (let w = next++; w < work.length; w = next++)
-        await sumRangeAsync(native, work[w].job, work[w].r0, work[w].r1);
+      try {
+        for (let w = next++; w < work.length && !stop; w = next++)
+          await sumRangeAsync(native, work[w].job, work[w].r0, work[w].r1);
+      } catch (e) {
+        stop = true;
+        throw e;
+      }
     }),
   );
   let failed: Error | undefined;
@@ -467,6 +475,7 @@ export async function runRangesNative(jobs: RangeJob[], threads: number, note: (
     hashUnhashed(jobs, 0, 1, note);
   } catch (e) {
     failed = e as Error;
+    stop = true;
   }
   for (const r of await running) if (r.status === 'rejected') failed ??= r.reason as Error;
   if (failed) throw failed;
