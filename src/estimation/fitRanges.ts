@@ -1,6 +1,7 @@
 /**
  * The fit's threads split by VOXELS, not scans, where the native kernel can read the scans in place:
- * thread t of T owns a contiguous range of the candidate voxels (whole blocks of BLOCK, equal shares),
+ * the candidate voxels are cut into contiguous ranges (whole blocks of BLOCK, at shares of a measured
+ * cost: rangeCost) that the addon's own threads take in turn (guidedRanges, runRangesNative); a range
  * maps the part of each scan's file that its voxels and their +x, +y, +z neighbours need
  * (native/vbm_map.c), and sums its voxels only, straight into the shared totals (native/vbm_fit.c
  * fitRange). Per voxel the chunk semantics stay: each chunk of FIT_CHUNK consecutive scans is summed
@@ -13,7 +14,8 @@
  * by block while the bytes are in cache (native fitRange, where the addon has XXH3: fitRangeHashes),
  * into a shared array of piece digests that rangeReports combines; so every byte is read once, and the
  * digest is the one any other reader of the file gives, for any number of ranges. With an addon
- * built without XXH3, the thread q % T of scan q reads it through once more (a small reused buffer).
+ * built without XXH3, the calling thread reads each file through once more (a small reused buffer),
+ * while the native threads sum.
  * A scan's counts for warnings are kept per block, and added up here in block order, so they do not
  * depend on the number of threads.
  *
