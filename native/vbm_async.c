@@ -76,8 +76,14 @@ napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), 
   t->work = work, t->done = done, t->data = data, t->refs = refs, t->nRefs = nKeep;
   for (size_t i = 0; i < nKeep; i++) {
     napi_valuetype type;
-    if (napi_typeof(env, keep[i], &type) == napi_ok && (type == napi_object || type == napi_function))
-      napi_create_reference(env, keep[i], 1, &refs[i]);
+    if (napi_typeof(env, keep[i], &type) == napi_ok && (type == napi_object || type == napi_function) &&
+        napi_create_reference(env, keep[i], 1, &refs[i]) != napi_ok) {
+      /* a value the work would use could be collected while the thread writes into it: no thread then */
+      refs[i] = NULL;
+      task_free(env, t);
+      napi_throw_error(env, NULL, "cannot keep a native thread's arrays (napi_create_reference)");
+      return NULL;
+    }
   }
   napi_value promise, name;
   if (napi_create_promise(env, &t->deferred, &promise) != napi_ok) {
