@@ -20,10 +20,25 @@ typedef struct {
   size_t nRefs;
   int status;
   vbm_failure fail;
+  /* the task's thread (joinable), and whether the environment's teardown waits for it (task_teardown) */
+  pthread_t thread;
+  bool hooked, joined;
 } vbm_task;
+
+/*
+ * The environment's teardown (a Worker terminated while a task runs): wait for the task's thread to end
+ * before the environment frees the arrays it writes into and unloads the addon whose code it runs. The
+ * promise is left unsettled then (nothing can run), and the task's memory is left to the process.
+ */
+static void task_teardown(void *arg) {
+  vbm_task *t = arg;
+  pthread_join(t->thread, NULL);
+  t->joined = true;
+}
 
 /* the task's references dropped and its memory freed (on the JavaScript thread) */
 static void task_free(napi_env env, vbm_task *t) {
+  if (t->hooked) napi_remove_env_cleanup_hook(env, task_teardown, t);
   for (size_t i = 0; i < t->nRefs; i++)
     if (t->refs[i]) napi_delete_reference(env, t->refs[i]);
   free(t->refs);
@@ -51,6 +66,9 @@ static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
     napi_resolve_deferred(env, t->deferred, u);
   } else
     reject(env, t->deferred, &t->fail);
+  /* the thread has queued this call and only releases the thread-safe function after it: a short wait */
+  if (!t->joined) pthread_join(t->thread, NULL);
+  t->joined = true;
   task_free(env, t);
 }
 
@@ -76,8 +94,14 @@ napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), 
   t->work = work, t->done = done, t->data = data, t->refs = refs, t->nRefs = nKeep;
   for (size_t i = 0; i < nKeep; i++) {
     napi_valuetype type;
-    if (napi_typeof(env, keep[i], &type) == napi_ok && (type == napi_object || type == napi_function))
-      napi_create_reference(env, keep[i], 1, &refs[i]);
+    if (napi_typeof(env, keep[i], &type) == napi_ok && (type == napi_object || type == napi_function) &&
+        napi_create_reference(env, keep[i], 1, &refs[i]) != napi_ok) {
+      /* a value the work would use could be collected while the thread writes into it: no thread then */
+      refs[i] = NULL;
+      task_free(env, t);
+      napi_throw_error(env, NULL, "cannot keep a native thread's arrays (napi_create_reference)");
+      return NULL;
+    }
   }
   napi_value promise, name;
   if (napi_create_promise(env, &t->deferred, &promise) != napi_ok) {
@@ -92,12 +116,7 @@ napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), 
     task_free(env, t);
     return promise;
   }
-  pthread_attr_t attr;
-  pthread_t thread;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  const int e = pthread_create(&thread, &attr, task_thread, t);
-  pthread_attr_destroy(&attr);
+  const int e = pthread_create(&t->thread, NULL, task_thread, t);
   if (e) {
     napi_release_threadsafe_function(t->tsfn, napi_tsfn_abort);
     vbm_failure fail = {"", ""};
@@ -105,7 +124,8 @@ napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), 
     strncat(fail.message, strerror(e), sizeof fail.message - strlen(fail.message) - 1);
     reject(env, t->deferred, &fail);
     task_free(env, t);
-  }
+  } else
+    t->hooked = napi_add_env_cleanup_hook(env, task_teardown, t) == napi_ok;
   return promise;
 }
 

@@ -23,7 +23,8 @@ typedef int (*vbm_work)(void *data, vbm_failure *fail);
  * rejects with an Error of the failure's message and code (also when no thread can be started). `keep`:
  * the JavaScript values whose memory the work uses, held until the promise settles; done(data) frees the
  * task's own memory then. NULL, with an exception pending and done(data) called, only when there is no
- * memory for the task or no promise can be made.
+ * memory for the task, a value of `keep` cannot be referenced, or no promise can be made. If the
+ * environment is torn down first (its Worker terminated), the teardown waits for the task's thread to end.
  */
 napi_value vbm_run_async(napi_env env, vbm_work work, void (*done)(void *data), void *data, const napi_value *keep,
                          size_t nKeep);

@@ -1166,10 +1166,13 @@ static napi_value js_fit_range_async(napi_env env, napi_callback_info info) {
 
 /*
  * smoothness(dims: Int32Array[3], vox, candOf, maskIndex: Int32Array, p, nCand, beta, rss, ryy, rxty,
- *            G: Float64Array (p x p), scale, df, log2x4, rpv: Float64Array, out: Float64Array[5]):
+ *            G: Float64Array (p x p), scale, df, log2x4, rpv: Float64Array, out: Float64Array[5][, threads]):
  * smoothness.ts estimateSmoothness's voxel loop in C, the same float64 operations in the same order
  * (no contraction; sqrt is correctly rounded in both), so the same RPV and sums: out = sumImg, sumX,
- * sumY, sumZ, nValid. log2x4 (4 ln 2) comes from the caller, so no libm's log is involved.
+ * sumY, sumZ, nValid. log2x4 (4 ln 2) comes from the caller, so no libm's log is involved. threads
+ * (default 1, at most 16): the voxels split between that many threads, the sums still added in voxel
+ * order (smoothness_run), so the same bits. smoothnessAsync takes the same arguments and runs the loop
+ * on a thread of its own (vbm_async.h), returning a promise.
  */
 /* smoothness's arguments, checked on the JavaScript thread (the typed arrays' data used in place) */
 typedef struct {
@@ -1183,7 +1186,8 @@ typedef struct {
   int threads; /* threads the voxel loop is split between (the same bits for any number) */
 } smoothness_args;
 
-/* smoothness's 16 arguments checked into `a` (false, with a JavaScript error thrown, when they are wrong) */
+/* smoothness's 16 or 17 arguments checked into `a` (false, with a JavaScript error thrown, when they are
+   wrong) */
 static bool smoothness_parse(napi_env env, size_t argc, napi_value *argv, smoothness_args *a) {
   if (argc != 16 && argc != 17) return vbm_throw(env, "smoothness: 16 or 17 arguments expected"), false;
   uint32_t threads = 1;
@@ -1406,7 +1410,8 @@ static napi_value js_smoothness(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* smoothnessAsync(the same arguments as smoothness): its loop on a thread of its own (vbm_async.h); a promise of its end */
+/* smoothnessAsync(the same arguments as smoothness): its loop on a thread of its own (vbm_async.h); a
+   promise of its end */
 static napi_value js_smoothness_async(napi_env env, napi_callback_info info) {
   size_t argc = 17;
   napi_value argv[17];

@@ -68,7 +68,8 @@ static inline void post_part(size_t m, int t, int T, size_t *k0, size_t *k1) {
 }
 static inline int post_parts(size_t m, uint32_t threads) { return m < 65536 ? 1 : (int)(threads > 16 ? 16 : threads); }
 
-/* an optional last argument `threads` (default 1) at argv[at] when argc > at; false if it is not a positive whole number */
+/* an optional last argument `threads` (default 1) at argv[at] when argc > at; false if it is not a positive
+   whole number */
 static int post_threads(napi_env env, size_t argc, napi_value *argv, size_t at, uint32_t *threads) {
   *threads = 1;
   return argc <= at || (post_u32(env, argv[at], threads) && *threads >= 1);
@@ -401,7 +402,8 @@ static napi_value js_post_mask(napi_env env, napi_callback_info info) {
     return vbm_throw(env, "postMask: 6 arguments expected");
   void *cand, *ok, *vmin, *vmax, *mask, *candOf;
   size_t lcand, lok, lvmin, lvmax, lmask, lcandOf;
-  if (!vbm_typed(env, argv[0], napi_int32_array, &cand, &lcand) || !vbm_typed(env, argv[1], napi_uint8_array, &ok, &lok) ||
+  if (!vbm_typed(env, argv[0], napi_int32_array, &cand, &lcand) ||
+      !vbm_typed(env, argv[1], napi_uint8_array, &ok, &lok) ||
       !vbm_typed(env, argv[2], napi_float32_array, &vmin, &lvmin) ||
       !vbm_typed(env, argv[3], napi_float32_array, &vmax, &lvmax) ||
       !vbm_typed(env, argv[4], napi_uint8_array, &mask, &lmask) ||

@@ -248,6 +248,47 @@ test('vbm run gives the same bytes with the native, WebAssembly SIMD and JavaScr
   }
 });
 
+test('vbm run on 2 threads: the smoothness on native threads, or on a worker thread (WebAssembly fit), gives the bytes of one thread', async () => {
+  // workers 0: the smoothness in this thread before the images; workers 2: after the fit on threads, on the
+  // addon's native threads (its loop split between them) or, with VBM_FIT_KERNEL=wasm, the JavaScript loop
+  // on a worker thread (smoothnessWork.ts) while the images are written
+  const { dir, cleanup } = tempDir();
+  try {
+    const cohort = makeCohort(smallStudy({ n: 70, seed: 6, perSd: 0.1, sigmaMm: 9 }));
+    writeFileSync(join(dir, 'mask.nii'), templateMask(cohort));
+    const design = writeCohort(join(dir, 'scans'), cohort, { format: 'nii' });
+    const outs: string[] = [];
+    for (const [workers, kernel] of [
+      [0, 'default'],
+      [2, 'default'],
+      [2, 'wasm'],
+    ] as const) {
+      if (kernel !== 'default') process.env.VBM_FIT_KERNEL = kernel;
+      const out = join(dir, `${kernel}-${workers}`);
+      try {
+        await runAnalysis({
+          design,
+          out,
+          covariates: ['age', 'sex'],
+          contrasts: [{ name: 'age', type: 'T', columns: ['age'], weights: [1] }],
+          masking: { explicitMask: join(dir, 'mask.nii') },
+          workers,
+        });
+      } finally {
+        delete process.env.VBM_FIT_KERNEL;
+      }
+      outs.push(out);
+    }
+    const files = readdirSync(outs[0]).filter((f) => f.endsWith('.nii') || f === 'smoothness.json');
+    assert.ok(files.includes('RPV.nii') && files.includes('smoothness.json'));
+    for (const f of files)
+      for (const o of outs.slice(1))
+        assert.ok(readFileSync(join(outs[0], f)).equals(readFileSync(join(o, f))), `${f} differs in ${o}`);
+  } finally {
+    cleanup();
+  }
+});
+
 for (const kernel of KERNELS)
   test(`${kernel}: chunks added to a shared total in turn (mergeOut) are the same bits as chunk sums from zero added in order, and the kernel starts the next chunk from zero`, (t) => {
     const p = 3;

@@ -387,6 +387,44 @@ test(
 );
 
 test(
+  'the native threads take no range after one fails, and the failure waits for the ranges under way',
+  { skip: noRanges },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    const native = loadNativeFit()!;
+    const real = native.fitRangeAsync;
+    try {
+      const { paths, x } = writeScans(dir, 2);
+      const headers = await readHeadersOnly(paths);
+      const cand = Int32Array.from({ length: DIMS[0] * DIMS[1] * DIMS[2] }, (_, i) => i);
+      const j = job(paths, x, cand);
+      const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
+      const ranges = guidedRanges(cand, cand.length, 2).length;
+      assert.ok(ranges >= 4, `enough ranges to hand out (${ranges})`);
+      // a stand-in driver: the second range handed out fails at once (as a scan cut short does at its
+      // mapping), the others end a turn of the event loop later; so the first is still under way then
+      let begun = 0;
+      let underWay = 0;
+      native.fitRangeAsync = () => {
+        if (begun++ === 1)
+          return Promise.reject(Object.assign(new Error('1:planted failure'), { code: 'VBM_MAP_FAILED' }));
+        underWay++;
+        return new Promise<void>((resolve) => setImmediate(() => (underWay--, resolve())));
+      };
+      await assert.rejects(
+        runRangesNative([rj], 2, () => undefined),
+        (e: unknown) => e instanceof VbmError && e.message.includes(paths[1]) && /planted failure/.test(e.message),
+      );
+      assert.equal(underWay, 0, 'the range under way had ended before the failure was reported');
+      assert.equal(begun, 2, `no range begun after the failure (${ranges} ranges in all)`);
+    } finally {
+      native.fitRangeAsync = real;
+      cleanup();
+    }
+  },
+);
+
+test(
   'scans the kernel cannot read in place (gzip, int16, or forced) go the read path',
   { skip: noRanges },
   async () => {

@@ -7,6 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { RYY_TERMS } from '../src/estimation/accumulate.js';
 import { nativeSmoothnessLoop, nativeSmoothnessLoopAsync } from '../src/estimation/nativeFit.js';
 import {
@@ -146,4 +148,40 @@ test('the native smoothness loop on its own thread gives the same bits as the Ja
     native({ ...inp, rss: inp.rss.subarray(1) }, 1, 4 * Math.log(2), new Float64Array(inp.vox.length)),
     /wrong sizes/,
   );
+});
+
+test('a Worker terminated while its smoothness runs on a native thread leaves the process running', (t) => {
+  if (!nativeSmoothnessLoopAsync()) {
+    t.skip('no native fit kernel in this build (VBM_NATIVE=0, or no C compiler)');
+    return;
+  }
+  // in a child process (a crash must not take the test runner with it): a worker starts a ~0.1 s loop of
+  // 10^6 voxels on the addon's thread and is terminated at once; its environment's teardown must wait for
+  // the thread (which writes into the worker's arrays and runs the addon's code) before freeing them
+  const worker = `
+    const { parentPort } = require('node:worker_threads');
+    const a = require(process.env.VBM_TEST_ADDON);
+    const n = 100, m = n * n * n, id = Int32Array.from({ length: m }, (_, i) => i);
+    const ryy = new Float64Array(7 * m).fill(0.1).fill(2, 0, m);
+    a.smoothnessAsync(Int32Array.from([n, n, n]), id, id, id, 1, m, new Float64Array(m),
+      new Float64Array(m).fill(1), ryy, new Float64Array(m), Float64Array.from([1]), 1, 10, 4 * Math.log(2),
+      new Float64Array(m), new Float64Array(5), 1);
+    parentPort.postMessage('started');`;
+  const main = `
+    const { Worker } = require('node:worker_threads');
+    const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+    w.on('message', async () => {
+      await w.terminate();
+      const junk = [];
+      for (let k = 0; k < 40; k++) junk.push(new Float64Array(1 << 20).fill(k));
+      setTimeout(() => console.log('survived', junk.length), 300);
+    });`;
+  const addon = fileURLToPath(new URL('../native/vbm_kernel.node', import.meta.url));
+  const r = spawnSync(process.execPath, ['-e', main], {
+    env: { ...process.env, VBM_TEST_ADDON: addon },
+    encoding: 'utf8',
+  });
+  assert.equal(r.signal, null, `the process was killed by ${r.signal}: ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /survived 40/);
 });

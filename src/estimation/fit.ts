@@ -58,7 +58,7 @@ export interface FitSmoothness {
   resels: ReselCounts;
 }
 
-/** A fitted model whose smoothness may still be under way (on a worker thread). */
+/** A fitted model whose smoothness may still be under way (on other threads). */
 export interface StagedFit {
   model: Omit<FittedModel, 'smoothness'>;
   smoothness: Promise<FitSmoothness>;
@@ -66,9 +66,9 @@ export interface StagedFit {
 
 /**
  * fitModel, returning as soon as the estimates are solved: the smoothness estimate (and the resel
- * counts) then runs on a worker thread while the caller writes images and computes contrasts,
- * when the fit ran on threads (its sums are then on shared memory); otherwise on this thread
- * before returning. The same bits either way.
+ * counts) then runs on other threads (smoothnessOnThread) while the caller writes images and
+ * computes contrasts, when the fit ran on threads (its sums are then on shared memory); otherwise
+ * on this thread before returning. The same bits either way.
  */
 export async function fitModelStaged(design: Design, opts: FitOptions = {}): Promise<StagedFit> {
   const timings: Record<string, number> = {};
@@ -157,7 +157,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     shared: onThreads,
     postKernel: nativePostKernel(Math.max(1, nWorkers)),
   });
-  // 6. the smoothness, on a worker thread when every array it reads is shared
+  // 6. the smoothness, on other threads when every array it reads is shared
   const input = solved.smoothness;
   const arrays = [input.vox, input.candOf, input.maskIndex, input.beta, input.rss, input.ryy, input.rxty];
   if (!onThreads || !arrays.every(isShared) || !isShared(solved.model.mask)) {

@@ -92,10 +92,10 @@ export async function streamGroupSums(
 }
 
 /**
- * The sums with the threads splitting the voxels (fitRanges.ts): `workers` ranges on the addon's native
- * threads (one range in this thread for 0), each summing its voxels into the shared totals and hashing
- * its pieces of the files (with an addon built without XXH3, this thread hashes the files whole
- * meanwhile); then each scan's report, in scan order.
+ * The sums with the threads splitting the voxels (fitRanges.ts): `workers` of the addon's native threads
+ * taking the ranges of guidedRanges in turn (one range in this thread for 0), each summing its voxels
+ * into the shared totals and hashing its pieces of the files (with an addon built without XXH3, this
+ * thread hashes the files whole meanwhile); then each scan's report, in scan order.
  */
 async function streamRangeSums(
   jobs: FitJob[],

@@ -1,6 +1,7 @@
 /**
  * The fit's threads split by VOXELS, not scans, where the native kernel can read the scans in place:
- * thread t of T owns a contiguous range of the candidate voxels (whole blocks of BLOCK, equal shares),
+ * the candidate voxels are cut into contiguous ranges (whole blocks of BLOCK, at shares of a measured
+ * cost: rangeCost) that the addon's own threads take in turn (guidedRanges, runRangesNative); a range
  * maps the part of each scan's file that its voxels and their +x, +y, +z neighbours need
  * (native/vbm_map.c), and sums its voxels only, straight into the shared totals (native/vbm_fit.c
  * fitRange). Per voxel the chunk semantics stay: each chunk of FIT_CHUNK consecutive scans is summed
@@ -13,7 +14,8 @@
  * by block while the bytes are in cache (native fitRange, where the addon has XXH3: fitRangeHashes),
  * into a shared array of piece digests that rangeReports combines; so every byte is read once, and the
  * digest is the one any other reader of the file gives, for any number of ranges. With an addon
- * built without XXH3, the thread q % T of scan q reads it through once more (a small reused buffer).
+ * built without XXH3, the calling thread reads each file through once more (a small reused buffer),
+ * while the native threads sum.
  * A scan's counts for warnings are kept per block, and added up here in block order, so they do not
  * depend on the number of threads.
  *
@@ -455,11 +457,19 @@ export async function runRangesNative(jobs: RangeJob[], threads: number, note: (
   // every job's ranges, handed to whichever thread is free, in order
   const work = jobs.flatMap((job) => guidedRanges(job.cand, nvoxOf(job), threads).map(([r0, r1]) => ({ job, r0, r1 })));
   let next = 0;
+  // set by the first failure: no thread takes another range then (an unreadable scan is reported when the
+  // ranges under way end, not after every range of the fit)
+  let stop = false;
   // each thread's first range starts before this goes on (an async function runs to its first await)
   const running = Promise.allSettled(
     Array.from({ length: Math.max(1, threads) }, async () => {
-      for (let w = next++; w < work.length; w = next++)
-        await sumRangeAsync(native, work[w].job, work[w].r0, work[w].r1);
+      try {
+        for (let w = next++; w < work.length && !stop; w = next++)
+          await sumRangeAsync(native, work[w].job, work[w].r0, work[w].r1);
+      } catch (e) {
+        stop = true;
+        throw e;
+      }
     }),
   );
   let failed: Error | undefined;
@@ -467,6 +477,7 @@ export async function runRangesNative(jobs: RangeJob[], threads: number, note: (
     hashUnhashed(jobs, 0, 1, note);
   } catch (e) {
     failed = e as Error;
+    stop = true;
   }
   for (const r of await running) if (r.status === 'rejected') failed ??= r.reason as Error;
   if (failed) throw failed;

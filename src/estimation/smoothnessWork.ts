@@ -1,9 +1,10 @@
 /**
- * The smoothness estimate on a worker thread (src/work.ts work module): the Node fit hands it the
- * estimate's input on shared memory once the betas are solved, and the calling thread meanwhile
- * encodes the estimates' images and computes the contrasts. One item, the whole estimate: its
- * sums run over the voxels in order, so it is the same bits as on the calling thread. The resel
- * counts of the analysis mask, which need the FWHM, follow on the same thread.
+ * The smoothness estimate on a worker thread (src/work.ts work module), where the addon cannot run its
+ * loop on threads of its own (no smoothnessAsync, or VBM_FIT_KERNEL=wasm|js; fit.ts smoothnessOnThread):
+ * the Node fit hands it the estimate's input on shared memory once the betas are solved, and the
+ * calling thread meanwhile encodes the estimates' images and computes the contrasts. One item, the
+ * whole estimate: its sums run over the voxels in order, so it is the same bits as on the calling
+ * thread. The resel counts of the analysis mask, which need the FWHM, follow on the same thread.
  */
 import type { WorkModule } from '../work.js';
 import { type ReselCounts, reselCounts } from '../inference/resels.js';
