@@ -23,6 +23,7 @@ import { DT } from '../src/io/nifti/datatypes.js';
 import { FIT_CHUNK, streamGroupSums } from '../src/estimation/fitChunks.js';
 import {
   MAPPED_BUDGET,
+  type RangeJob,
   PASS_SCANS,
   mappedWindow,
   rangeJobs,
@@ -32,7 +33,7 @@ import {
   runRangesNative,
   guidedRanges,
   sumRange,
-  voxelRange,
+  rangeEdge,
 } from '../src/estimation/fitRanges.js';
 import { createMergeOrder, createSharedSums } from '../src/estimation/chunkMerge.js';
 import { BLOCK, type FitSums } from '../src/estimation/accumulate.js';
@@ -143,6 +144,12 @@ function assertSameReports(got: ScanReport[], want: ScanReport[], what: string):
   }
 }
 
+/** Range t of `ranges` of equal cost (the edges the fit's guided ranges are made of). */
+function costRange(j: RangeJob, t: number, ranges: number): [number, number] {
+  const nvox = j.dims[0] * j.dims[1] * j.dims[2];
+  return [rangeEdge(j.cand, nvox, t / ranges), rangeEdge(j.cand, nvox, (t + 1) / ranges)];
+}
+
 test('voxel ranges: whole blocks, in order, covering every candidate once, split at equal shares of their cost', () => {
   for (const n of [1, BLOCK - 1, BLOCK, BLOCK + 1, 7 * BLOCK + 5, 12 * BLOCK]) {
     const nBlocks = Math.ceil(n / BLOCK);
@@ -157,7 +164,7 @@ test('voxel ranges: whole blocks, in order, covering every candidate once, split
         const what = `n ${n}, grid ${nvox}, ${ranges} ranges`;
         let at = 0;
         for (let t = 0; t < ranges; t++) {
-          const [r0, r1] = voxelRange(cand, nvox, t, ranges);
+          const [r0, r1] = [rangeEdge(cand, nvox, t / ranges), rangeEdge(cand, nvox, (t + 1) / ranges)];
           assert.equal(r0, at, `${what}: range ${t} starts where the one before ended`);
           assert.ok(r1 >= r0 && (r0 % BLOCK === 0 || r0 === n), `${what}: range ${t} starts on a block`);
           // the documented cost (fitRanges.ts rangeCost): a range of candidates [0, c) costs the grid up to
@@ -252,7 +259,7 @@ test(
         for (const ranges of [1, 3]) {
           const { totals } = createMergeOrder([j.layout]);
           const [rj] = rangeJobs([j], headers, totals);
-          for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, passScans);
+          for (let t = 0; t < ranges; t++) sumRange(native, rj, ...costRange(rj, t, ranges), passScans);
           assertSameSums(totals[0], read.sums, `passes of ${passScans} scans, ${ranges} ranges`);
         }
     } finally {
@@ -315,7 +322,7 @@ test(
             addon.mapRelease(mode);
             const { totals } = createMergeOrder([j.layout]);
             const [rj] = rangeJobs([j], headers, totals);
-            for (let r = 0; r < ranges; r++) sumRange(native, rj, r, ranges, PASS_SCANS, 0);
+            for (let r = 0; r < ranges; r++) sumRange(native, rj, ...costRange(rj, r, ranges), PASS_SCANS, 0);
             // 'batched' stays only where process_madvise works (Linux >= 6.13); else the munmap way ran twice
             const used: string = addon.mapRelease();
             if (used !== mode) t.diagnostic(`${name}: released by ${used}, not ${mode} (refused here)`);
@@ -557,10 +564,10 @@ test(
             assert.ok(rj.hashing, 'the addon hashes');
             if (ranges === 3) {
               // the edges fall inside pieces for every layout, so pieces straddle ranges
-              const [r0] = voxelRange(cand, nvox, 1, ranges);
+              const [r0] = costRange(rj, 1, ranges);
               for (const off of [352, 1000, 1012]) assert.notEqual((off + 4 * cand[r0]) % PIECE_BYTES, 0);
             }
-            for (let t = 0; t < ranges; t++) sumRange(native, rj, t, ranges, passScans);
+            for (let t = 0; t < ranges; t++) sumRange(native, rj, ...costRange(rj, t, ranges), passScans);
             assert.deepEqual(
               rangeReports(rj, []).map((r) => r.hash),
               want,
@@ -569,13 +576,13 @@ test(
           }
       }
       if (widest) addon?.fitSimd?.(widest);
-      // an addon without XXH3: runRange reads and hashes the files in JavaScript, with the same digests
+      // an addon without XXH3: runRange (one thread) reads and hashes the files in JavaScript, the same digests
       const [rj] = rangeJobs([bigJob(paths, cand, true)], headers, [
         createSharedSums(bigJob(paths, cand, true).layout),
       ]);
       rj.hashing = undefined;
       const notes: string[] = [];
-      for (let t = 0; t < 2; t++) runRange([rj], t, 2, (n) => void (notes[n.i] = n.hash));
+      runRange([rj], (n) => void (notes[n.i] = n.hash));
       assert.deepEqual(notes, want, 'hashed in JavaScript');
       assert.deepEqual(
         rangeReports(rj, notes).map((r) => r.hash),
@@ -610,7 +617,7 @@ test(
       const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
       appendFileSync(paths[1], new Uint8Array(10));
       assert.throws(
-        () => sumRange(loadNativeFit()!, rj, 0, 1),
+        () => sumRange(loadNativeFit()!, rj, 0, rj.cand.length),
         (e: unknown) =>
           e instanceof VbmError &&
           e.message.includes(paths[1]) &&

@@ -107,7 +107,7 @@ async function streamRangeSums(
   const rj = rangeJobs(jobs, headers, totals);
   const hashes = rj.map((j) => new Array<string>(j.paths.length).fill(''));
   const onNote = (n: RangeNote): void => void (hashes[n.g][n.i] = n.hash);
-  if (workers === 0) runRange(rj, 0, 1, onNote);
+  if (workers === 0) runRange(rj, onNote);
   else await runRangesNative(rj, workers, onNote);
   rj.forEach((j, g) => rangeReports(j, hashes[g]).forEach(onScan));
   return totals;

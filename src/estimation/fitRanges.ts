@@ -158,15 +158,6 @@ function pieceDigests(paths: string[]): NonNullable<RangeJob['hashing']> {
 }
 
 /**
- * The candidate voxels [r0, r1) of range t of `ranges` over a grid of `nvox` voxels: whole blocks, in
- * order, empty when there are more ranges than blocks, of equal cost (rangeCost) as near as whole blocks
- * allow.
- */
-export function voxelRange(cand: Int32Array, nvox: number, t: number, ranges: number): [number, number] {
-  return [edgeAt(cand, nvox, t / ranges), edgeAt(cand, nvox, (t + 1) / ranges)];
-}
-
-/**
  * What a range costs, per scan, relative to a voxel of the grid: each byte of its part of every file is
  * mapped or read and hashed, and each candidate voxel is summed besides. Measured on the bench cohort
  * (379 scans of 121x145x121, 5 columns, eight ranges of equal grid timed alone): 5.1 ms per slice of
@@ -183,9 +174,10 @@ function rangeCost(cand: Int32Array, nvox: number, c: number): number {
 
 /**
  * The first candidate of the range that begins at `share` of the whole cost (rangeCost): a block's
- * first, or cand.length; 0 at share 0, every candidate at 1.
+ * first, or cand.length; 0 at share 0, every candidate at 1. Ranges between edges at rising shares are
+ * whole blocks, in order, of costs as near those shares as whole blocks allow.
  */
-function edgeAt(cand: Int32Array, nvox: number, share: number): number {
+export function rangeEdge(cand: Int32Array, nvox: number, share: number): number {
   const n = cand.length;
   if (share <= 0) return 0;
   if (share >= 1) return n;
@@ -224,9 +216,9 @@ export function guidedRanges(cand: Int32Array, nvox: number, threads: number): [
   const inGridOrder: [number, number][] = [];
   let share = 0;
   widths.forEach((w, i) => {
-    const r0 = edgeAt(cand, nvox, share);
+    const r0 = rangeEdge(cand, nvox, share);
     share = i === widths.length - 1 ? 1 : share + w;
-    inGridOrder.push([r0, edgeAt(cand, nvox, share)]);
+    inGridOrder.push([r0, rangeEdge(cand, nvox, share)]);
   });
   // handed out the large ones first, then the medium, then the small ones
   const order = [...inGridOrder.keys()].sort((a, b) => (widths[b] ?? 0) - (widths[a] ?? 0) || a - b);
@@ -300,19 +292,18 @@ function rangePasses(job: RangeJob, r0: number, r1: number, passScans: number, w
 }
 
 /**
- * Sum range t of `ranges` of the job's voxels into its totals (native fitRange, in passes of at most
- * PASS_SCANS scans), naming a short or odd file. `window`: as rangePasses'.
+ * Candidates [r0, r1) of the job summed into its totals in this thread (native fitRange, in passes of at
+ * most PASS_SCANS scans), naming a short or odd file. `window`: as rangePasses'.
  */
 export function sumRange(
   native: NativeFit,
   job: RangeJob,
-  t: number,
-  ranges: number,
+  r0: number,
+  r1: number,
   passScans = PASS_SCANS,
   window?: number,
 ): void {
   if (!native.fitRange) return;
-  const [r0, r1] = voxelRange(job.cand, nvoxOf(job), t, ranges);
   for (const args of rangePasses(job, r0, r1, passScans, window)) {
     try {
       native.fitRange(...args);
@@ -416,32 +407,23 @@ export function rangeReports(job: RangeJob, hashes: readonly string[]): ScanRepo
   return out;
 }
 
-/** The scans whose whole-file hash range t of `ranges` takes: scan q (counted over all jobs) goes to q % ranges. */
-export function hashedBy(jobs: RangeJob[], t: number, ranges: number): { g: number; i: number }[] {
-  const out: { g: number; i: number }[] = [];
-  let q = 0;
-  jobs.forEach((job, g) => {
-    for (let i = 0; i < job.paths.length; i++, q++) if (q % ranges === t) out.push({ g, i });
-  });
-  return out;
-}
-
 /**
- * What one range (a thread, or the calling thread for all) does: sum its voxels (hashing its pieces of
- * the files as it reads them), or where the addon cannot hash, hash its share of the files first.
+ * The fit in this thread (`--workers 0`): every job's voxels summed (hashing the files' pieces as they are
+ * read), or where the addon cannot hash, the files read and hashed whole first (a note per file).
  */
-export function runRange(jobs: RangeJob[], t: number, ranges: number, note: (n: RangeNote) => void): void {
+export function runRange(jobs: RangeJob[], note: (n: RangeNote) => void): void {
   const native = loadNativeFit();
   if (!native?.fitRange) throw new Error('the native fit kernel has no fitRange');
-  hashUnhashed(jobs, t, ranges, note);
-  for (const job of jobs) sumRange(native, job, t, ranges);
+  hashUnhashed(jobs, note);
+  for (const job of jobs) sumRange(native, job, 0, job.cand.length);
 }
 
-/** Range t of `ranges`' share of the files of jobs the addon does not hash, each read and hashed whole (a note per file). */
-function hashUnhashed(jobs: RangeJob[], t: number, ranges: number, note: (n: RangeNote) => void): void {
+/** The files of jobs the addon does not hash, each read and hashed whole (a note per file). */
+function hashUnhashed(jobs: RangeJob[], note: (n: RangeNote) => void): void {
   const buf = new Uint8Array(1 << 18);
-  for (const { g, i } of hashedBy(jobs, t, ranges))
-    if (!jobs[g].hashing) note({ g, i, hash: hashWholeFile(jobs[g].paths[i], buf) });
+  jobs.forEach((job, g) => {
+    if (!job.hashing) for (let i = 0; i < job.paths.length; i++) note({ g, i, hash: hashWholeFile(job.paths[i], buf) });
+  });
 }
 
 /**
@@ -474,7 +456,7 @@ export async function runRangesNative(jobs: RangeJob[], threads: number, note: (
   );
   let failed: Error | undefined;
   try {
-    hashUnhashed(jobs, 0, 1, note);
+    hashUnhashed(jobs, note);
   } catch (e) {
     failed = e as Error;
     stop = true;
