@@ -1,3 +1,4 @@
+import type { PostKernel } from './postKernel.js';
 import { nativeMaskCounter, nativePostKernel, nativeSmoothnessLoop, nativeSmoothnessLoopAsync } from './nativeFit.js';
 import { availableParallelism } from 'node:os';
 import { readHeadersOnly } from '../node/nifti/read.js';
@@ -62,6 +63,11 @@ export interface FitSmoothness {
 export interface StagedFit {
   model: Omit<FittedModel, 'smoothness'>;
   smoothness: Promise<FitSmoothness>;
+  /**
+   * The loops after the fit the solve used (the native addon's, on the fit's threads; undefined without
+   * it): for the caller's images and contrasts.
+   */
+  postKernel?: PostKernel;
 }
 
 /**
@@ -141,6 +147,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
             statFromTail('F', p, df),
       )
     : undefined;
+  const postKernel = nativePostKernel(Math.max(1, nWorkers));
   const solved = solveSummed({
     design,
     plan,
@@ -155,7 +162,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     fQuantile,
     lap,
     shared: onThreads,
-    postKernel: nativePostKernel(Math.max(1, nWorkers)),
+    postKernel,
   });
   // 6. the smoothness, on other threads when every array it reads is shared
   const input = solved.smoothness;
@@ -164,9 +171,13 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     const smoothness = estimateSmoothness(input, nativeSmoothnessLoop());
     lap('smoothness');
     const resels = reselCounts(solved.model.mask, first.dims, smoothness.fwhmVox, nativeMaskCounter());
-    return { model: solved.model, smoothness: Promise.resolve({ smoothness, resels }) };
+    return { model: solved.model, smoothness: Promise.resolve({ smoothness, resels }), postKernel };
   }
-  return { model: solved.model, smoothness: smoothnessOnThread(input, solved.model.mask, timings, nWorkers) };
+  return {
+    model: solved.model,
+    smoothness: smoothnessOnThread(input, solved.model.mask, timings, nWorkers),
+    postKernel,
+  };
 }
 
 /** Whether a typed array lies on shared memory (a worker thread reads it without a copy). */

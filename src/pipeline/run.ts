@@ -24,8 +24,6 @@ import {
 } from './modelRecord.js';
 import { ImageBuffers, stageImageJobs } from './outputs.js';
 import { contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
-import { nativePostKernel } from '../estimation/nativeFit.js';
-import { availableParallelism } from 'node:os';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -116,8 +114,8 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
   try {
     mkdirSync(dir, { recursive: true });
     const buffers = new ImageBuffers();
-    // the addon's loops for the contrasts and the images when it has them (the same bytes)
-    const kernel = nativePostKernel(Math.max(1, opts.workers ?? availableParallelism()));
+    // the addon's loops for the contrasts and the images when it has them (the same bytes; the fit's threads)
+    const kernel = fitted.postKernel;
     await stageImageJobs(dir, estimateImageJobs(solved, design.columns, kernel), staged, buffers);
     // each contrast into the same two arrays: its images are encoded before the next one is computed
     // (new memory costs more on its first touch than the maps' computation)
