@@ -1227,31 +1227,36 @@ static bool smoothness_parse(napi_env env, size_t argc, napi_value *argv, smooth
 }
 
 /*
- * Voxel k of the estimate: rpv[k] (NaN where its derivatives are missing); 1, with the axes' terms
- * sqrt(Lxx / 4 ln 2), y, z, where it enters the average, else 0. Gb: G beta per voxel.
+ * (y_a - X b_a)'(y_b - X b_b) from the sums, for in-mask voxels a and b: y_a'y_b (yab) - (X'y_a)'b_b -
+ * (X'y_b)'b_a + b_a'G b_b (Gb: G beta per voxel), in this order of float64 operations.
  */
-static inline __attribute__((always_inline)) int smooth_voxel(const smoothness_args *A, const double *Gb, size_t k,
+static inline __attribute__((always_inline)) double smooth_eprod(const smoothness_args *A, const double *Gb,
+                                                                 double yab, size_t a, size_t b) {
+  const uint32_t p = A->p, nCand = A->nCand;
+  const double *beta = A->beta, *rxty = A->rxty;
+  const size_t ca = (size_t)A->candOf[a], cb = (size_t)A->candOf[b];
+  double da = 0, db = 0, g = 0;
+  for (uint32_t j = 0; j < p; j++) da += rxty[(size_t)j * nCand + ca] * beta[b * p + j];
+  for (uint32_t j = 0; j < p; j++) db += rxty[(size_t)j * nCand + cb] * beta[a * p + j];
+  for (uint32_t i = 0; i < p; i++) g += beta[a * p + i] * Gb[b * p + i];
+  return yab - da - db + g;
+}
+
+/*
+ * Voxel k of the estimate: rpv[k] (NaN where its derivatives are missing); 1, with the axes' terms
+ * sqrt(Lxx / 4 ln 2), y, z, where it enters the average, else 0. Gb: G beta per voxel; sd, Rd: each
+ * voxel's standard deviation and normalised variance (smooth_gb_part).
+ */
+static inline __attribute__((always_inline)) int smooth_voxel(const smoothness_args *A, const double *Gb,
+                                                              const double *sd, const double *Rd, size_t k,
                                                               double *tx, double *ty, double *tz) {
   const int64_t nx = A->nx, ny = A->ny, nz = A->nz, nxy = nx * ny;
-  const uint32_t p = A->p, nCand = A->nCand;
-  const double scale = A->scale, df = A->df, log2x4 = A->log2x4;
+  const uint32_t nCand = A->nCand;
+  const double scale = A->scale, log2x4 = A->log2x4;
   const int32_t *vox = A->vox, *candOf = A->candOf, *maskIndex = A->maskIndex;
-  const double *beta = A->beta, *rss = A->rss, *ryy = A->ryy, *rxty = A->rxty;
+  const double *ryy = A->ryy;
   double *rpv = A->rpv;
-#define BGB(a, b)                                                                                              \
-  ({                                                                                                           \
-    double s_ = 0;                                                                                             \
-    for (uint32_t i_ = 0; i_ < p; i_++) s_ += beta[(size_t)(a) * p + i_] * Gb[(size_t)(b) * p + i_];          \
-    s_;                                                                                                        \
-  })
-#define DOT(ai, bm)                                                                                            \
-  ({                                                                                                           \
-    double s_ = 0;                                                                                             \
-    for (uint32_t j_ = 0; j_ < p; j_++) s_ += rxty[(size_t)j_ * nCand + (ai)] * beta[(size_t)(bm) * p + j_];   \
-    s_;                                                                                                        \
-  })
-#define EPROD(yab, a, b) ((yab) - DOT(candOf[a], b) - DOT(candOf[b], a) + BGB(a, b))
-#define SD(v) sqrt(rss[v] / df)
+#define EPROD(yab, a, b) smooth_eprod(A, Gb, (yab), (size_t)(a), (size_t)(b))
   rpv[k] = NAN;
   const int64_t idx = vox[k];
   const int64_t x = idx % nx, y = (idx / nx) % ny, z = idx / nxy;
@@ -1262,12 +1267,12 @@ static inline __attribute__((always_inline)) int smooth_voxel(const smoothness_a
       maskIndex[idx + 1 + nx + nxy] < 0)
     return 0;
   const size_t c = (size_t)candOf[k];
-  const double sv = SD(k), sx = SD(ix), sy = SD(iy), sz = SD(iz);
-  const double Rvv = EPROD(ryy[c], k, k) / (sv * sv);
+  /* the voxel's and its neighbours' own terms, made once per voxel (smooth_gb_part), not once per
+     voxel they neighbour */
+  const double sv = sd[k], sx = sd[ix], sy = sd[iy], sz = sd[iz];
+  const double Rvv = Rd[k];
   const bool inAverage = Rvv >= sqrt(2.220446049250313e-16);
-  const double Rxx = EPROD(ryy[candOf[ix]], ix, ix) / (sx * sx);
-  const double Ryy = EPROD(ryy[candOf[iy]], iy, iy) / (sy * sy);
-  const double Rzz = EPROD(ryy[candOf[iz]], iz, iz) / (sz * sz);
+  const double Rxx = Rd[ix], Ryy = Rd[iy], Rzz = Rd[iz];
   const double Rvx = EPROD(ryy[1 * (size_t)nCand + c], k, ix) / (sv * sx);
   const double Rvy = EPROD(ryy[2 * (size_t)nCand + c], k, iy) / (sv * sy);
   const double Rvz = EPROD(ryy[3 * (size_t)nCand + c], k, iz) / (sv * sz);
@@ -1289,10 +1294,7 @@ static inline __attribute__((always_inline)) int smooth_voxel(const smoothness_a
   *ty = sqrt(Lyy / log2x4);
   *tz = sqrt(Lzz / log2x4);
   return 1;
-#undef BGB
-#undef DOT
 #undef EPROD
-#undef SD
 }
 
 /*
@@ -1303,6 +1305,7 @@ static inline __attribute__((always_inline)) int smooth_voxel(const smoothness_a
 typedef struct {
   smoothness_args a; /* a copy: the loop's stores cannot change it */
   double *Gb;
+  double *sd, *Rd;   /* per voxel: sqrt(ResSS / df), and its residuals' sum of squares over sd^2 */
   size_t h;          /* part 0 is voxels [0, h) */
   double *terms;     /* from voxel h on: sqrt(Lxx / 4 ln 2), y, z */
   uint8_t *in;       /* from voxel h on: 1 where the voxel enters the average */
@@ -1320,12 +1323,16 @@ static void smooth_gb_part(void *ctx, int t, int T) {
   const double *beta = c->a.beta, *Gf = c->a.Gf;
   size_t b0, b1;
   smooth_range(c->a.m, t, T, &b0, &b1);
-  for (size_t b = b0; b < b1; b++)
+  for (size_t b = b0; b < b1; b++) {
     for (uint32_t i = 0; i < p; i++) {
       double s = 0;
       for (uint32_t j = 0; j < p; j++) s += Gf[i * p + j] * beta[b * p + j];
       c->Gb[b * p + i] = s;
     }
+    const double sb = sqrt(c->a.rss[b] / c->a.df);
+    c->sd[b] = sb;
+    c->Rd[b] = smooth_eprod(&c->a, c->Gb, c->a.ryy[c->a.candOf[b]], b, b) / (sb * sb);
+  }
 }
 
 static void smooth_loop_part(void *ctx, int t, int T) {
@@ -1335,7 +1342,7 @@ static void smooth_loop_part(void *ctx, int t, int T) {
   if (t == 0) {
     double sumImg = 0, sumX = 0, sumY = 0, sumZ = 0, nValid = 0, tx, ty, tz;
     for (size_t k = k0; k < k1; k++)
-      if (smooth_voxel(&c->a, c->Gb, k, &tx, &ty, &tz)) {
+      if (smooth_voxel(&c->a, c->Gb, c->sd, c->Rd, k, &tx, &ty, &tz)) {
         sumImg += c->a.rpv[k];
         sumX += tx;
         sumY += ty;
@@ -1347,7 +1354,7 @@ static void smooth_loop_part(void *ctx, int t, int T) {
   }
   for (size_t k = k0; k < k1; k++) {
     double *tk = c->terms + 3 * (k - c->h);
-    c->in[k - c->h] = (uint8_t)smooth_voxel(&c->a, c->Gb, k, tk, tk + 1, tk + 2);
+    c->in[k - c->h] = (uint8_t)smooth_voxel(&c->a, c->Gb, c->sd, c->Rd, k, tk, tk + 1, tk + 2);
   }
 }
 
@@ -1370,7 +1377,9 @@ static int smoothness_run(void *data, vbm_failure *fail) {
   const int T = A->threads < 1 ? 1 : A->threads > 16 ? 16 : A->threads;
   smooth_ctx c = {.a = *A};
   smooth_range(m, 0, T, &(size_t){0}, &c.h);
-  c.Gb = malloc(sizeof(double) * m * p);
+  c.Gb = malloc(sizeof(double) * m * (p + 2));
+  c.sd = c.Gb ? c.Gb + m * p : NULL;
+  c.Rd = c.Gb ? c.Gb + m * (p + 1) : NULL;
   c.terms = T > 1 ? malloc(sizeof(double) * 3 * (m - c.h) + 1) : NULL;
   c.in = T > 1 ? malloc(m - c.h + 1) : NULL;
   if (!c.Gb || (T > 1 && (!c.terms || !c.in))) {
