@@ -622,11 +622,14 @@ napi_value vbm_js_tfce(napi_env env, napi_callback_info info);
 void vbm_fit_register(napi_env env, napi_value exports);
 /* the loops after the fit: solve, contrasts, spreading onto the grid (vbm_post.c) */
 void vbm_post_register(napi_env env, napi_value exports);
+/* the images written from their masked voxels on a thread of their own (vbm_write.c) */
+void vbm_write_register(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_value fn;
   vbm_fit_register(env, exports);
   vbm_post_register(env, exports);
+  vbm_write_register(env, exports);
   napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
   napi_set_named_property(env, exports, "statistics", fn);
   napi_create_function(env, "residualise", NAPI_AUTO_LENGTH, js_residualise, NULL, &fn);

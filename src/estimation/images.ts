@@ -4,7 +4,7 @@
  */
 import { invariant } from '../errors.js';
 import { DT } from '../io/nifti/datatypes.js';
-import { type EncodeOptions, encodeNifti, encodeNiftiWith } from '../io/nifti/encode.js';
+import { type EncodeOptions, encodeNifti, encodeNiftiWith, niftiHeader } from '../io/nifti/encode.js';
 import { voxelCount } from '../io/nifti/volume.js';
 import type { ContrastMaps } from './contrastMaps.js';
 import type { FittedModel } from './fitSolve.js';
@@ -108,11 +108,66 @@ function gridImage(
 /**
  * An image still to be encoded: `encode` makes its bytes, in a buffer from `alloc` when given
  * (of the size asked for, any contents; see encodeNiftiWith), so a caller that writes images one at
- * a time can hand a written image's buffer to the next.
+ * a time can hand a written image's buffer to the next. `grid`, for an image of values spread over
+ * the analysed voxels, says what its bytes are made of, for a writer that makes them itself.
  */
 export interface ImageJob {
   name: string;
   encode(alloc?: (bytes: number) => ArrayBuffer): Uint8Array;
+  grid?: () => GridImageParts;
+}
+
+/**
+ * An image's bytes as a writer makes them: `header`, then `nvox` little-endian float32 (`f32`) or
+ * float64 voxels, `outside` everywhere but voxel vox[k], which is values[k * stride + offset] (as
+ * float32: rounded as a Float32Array rounds). encode()'s bytes exactly.
+ */
+export interface GridImageParts {
+  header: Uint8Array;
+  vox: Int32Array;
+  values: Float64Array;
+  stride: number;
+  offset: number;
+  outside: number;
+  f32: boolean;
+  nvox: number;
+}
+
+/**
+ * Writes an image's file at `path` from its parts (a native writer: estimation/nativeFit.ts
+ * nativeImageWriter), resolving to the file's content hash (node/contentHash.ts).
+ */
+export type ImageWriter = (path: string, parts: GridImageParts) => Promise<string>;
+
+/** An image job of values spread over the analysed voxels (gridImage's bytes), with its parts. */
+function gridJob(
+  name: string,
+  fit: Pick<FittedModel, 'dims' | 'affine' | 'vox'>,
+  values: Float64Array,
+  outside: number,
+  kind: 'f32' | 'f64',
+  opts: Omit<EncodeOptions, 'datatype' | 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'>,
+  stride = 1,
+  offset = 0,
+  kernel?: PostKernel,
+): ImageJob {
+  return {
+    name,
+    encode: (alloc) => gridImage(fit, values, outside, kind, opts, stride, offset, alloc, kernel),
+    grid: () => ({
+      header: niftiHeader(
+        { dims: fit.dims, affine: fit.affine },
+        { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
+      ),
+      vox: fit.vox,
+      values,
+      stride,
+      offset,
+      outside,
+      f32: kind === 'f32',
+      nvox: voxelCount(fit.dims),
+    }),
+  };
 }
 
 /** A named image file's bytes. */
@@ -142,27 +197,23 @@ export function estimateImageJobs(
   invariant(fit.beta.length === m * fit.p, 'p betas per masked voxel');
   const out: ImageJob[] = [];
   for (let j = 0; j < fit.p; j++) {
-    out.push({
-      name: imageName.beta(j + 1),
-      encode: (alloc) =>
-        gridImage(
-          fit,
-          fit.beta,
-          NaN,
-          'f32',
-          { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
-          fit.p,
-          j,
-          alloc,
-          kernel,
-        ),
-    });
+    out.push(
+      gridJob(
+        imageName.beta(j + 1),
+        fit,
+        fit.beta,
+        NaN,
+        'f32',
+        { descrip: `spm_spm:beta (${pad(j + 1)}) - ${columns[j]}` },
+        fit.p,
+        j,
+        kernel,
+      ),
+    );
   }
-  out.push({
-    name: imageName.ResMS,
-    encode: (alloc) =>
-      gridImage(fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }, 1, 0, alloc, kernel),
-  });
+  out.push(
+    gridJob(imageName.ResMS, fit, fit.resMS, NaN, 'f64', { descrip: 'spm_spm:Residual sum-of-squares' }, 1, 0, kernel),
+  );
   out.push({
     name: imageName.mask,
     encode: () =>
@@ -179,11 +230,17 @@ export function rpvImage(fit: FittedModel): ImageBytes {
 
 /** rpvImage, encoded when asked (see ImageJob); `kernel` spreads the values (see spreadStrided). */
 export function rpvImageJob(fit: FittedModel, kernel?: PostKernel): ImageJob {
-  return {
-    name: imageName.RPV,
-    encode: (alloc) =>
-      gridImage(fit, fit.smoothness.rpv, NaN, 'f64', { descrip: 'spm_spm: resels per voxel' }, 1, 0, alloc, kernel),
-  };
+  return gridJob(
+    imageName.RPV,
+    fit,
+    fit.smoothness.rpv,
+    NaN,
+    'f64',
+    { descrip: 'spm_spm: resels per voxel' },
+    1,
+    0,
+    kernel,
+  );
 }
 
 /** Contrast outputs: con/ess float32 NaN outside; spmT/spmF float32 0 outside, with NIfTI intent codes. */
@@ -203,44 +260,36 @@ export function contrastImageJobs(
 ): { effect: ImageJob; stat: ImageJob } {
   const c = maps.contrast;
   const isT = c.type === 'T';
-  const effect: ImageJob = {
-    name: isT ? imageName.con(c.index) : imageName.ess(c.index),
-    encode: (alloc) =>
-      gridImage(
-        fit,
-        maps.effect,
-        NaN,
-        'f32',
-        { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) },
-        1,
-        0,
-        alloc,
-        kernel,
-      ),
-  };
-  const stat: ImageJob = {
-    name: isT ? imageName.spmT(c.index) : imageName.spmF(c.index),
-    encode: (alloc) =>
-      gridImage(
-        fit,
-        maps.stat,
-        0,
-        'f32',
-        {
-          descrip:
-            `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
-              0,
-              79,
-            ),
-          intent: isT
-            ? { code: 3, p1: maps.df[1], name: 'spmT' }
-            : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
-        },
-        1,
-        0,
-        alloc,
-        kernel,
-      ),
-  };
+  const effect = gridJob(
+    isT ? imageName.con(c.index) : imageName.ess(c.index),
+    fit,
+    maps.effect,
+    NaN,
+    'f32',
+    { descrip: `SPM contrast - ${c.index}: ${c.name}`.slice(0, 79) },
+    1,
+    0,
+    kernel,
+  );
+  const stat = gridJob(
+    isT ? imageName.spmT(c.index) : imageName.spmF(c.index),
+    fit,
+    maps.stat,
+    0,
+    'f32',
+    {
+      descrip:
+        `SPM{${isT ? 'T' : 'F'}_[${isT ? maps.df[1].toFixed(1) : `${maps.df[0].toFixed(1)},${maps.df[1].toFixed(1)}`}]} - contrast ${c.index}: ${c.name}`.slice(
+          0,
+          79,
+        ),
+      intent: isT
+        ? { code: 3, p1: maps.df[1], name: 'spmT' }
+        : { code: 4, p1: maps.df[0], p2: maps.df[1], name: 'spmF' },
+    },
+    1,
+    0,
+    kernel,
+  );
   return { effect, stat };
 }

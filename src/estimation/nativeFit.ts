@@ -4,7 +4,8 @@
  * none and the WebAssembly kernel (or the JavaScript one) runs. The native kernel works on the WebAssembly accumulator's memory (accumulateWasm.ts).
  */
 import { loadAddon } from '../node/addon.js';
-import { PIECE_BYTES } from '../node/contentHash.js';
+import { PIECE_BYTES, digestOfPieces } from '../node/contentHash.js';
+import type { ImageWriter } from './images.js';
 import type { SmoothnessInput, SmoothnessLoop, SmoothnessLoopAsync } from './smoothness.js';
 import type { PostKernel } from './postKernel.js';
 import type { MaskCounter } from '../inference/resels.js';
@@ -194,6 +195,48 @@ export function nativeMaskCounter(): MaskCounter | undefined {
     count(mask, nx, ny, nz, out);
     const [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] = out;
     return [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C];
+  };
+}
+
+/**
+ * The images' writer in C (native/vbm_write.c imageWriteAsync: each file made a slab at a time from its
+ * values, hashed and written on a thread of the addon's; the bytes of images.ts encode()), or undefined
+ * where the addon lacks it or hashes other pieces, on a big-endian host, or where VBM_FIT_KERNEL says
+ * `wasm` or `js`. The parts' voxels must ascend (the writer refuses others). A failure rejects with the
+ * system's error code, the path and the call that failed (errors.ts fileErrorAsVbmError reads them).
+ */
+export function nativeImageWriter(): ImageWriter | undefined {
+  const choice = process.env.VBM_FIT_KERNEL;
+  if (choice === 'wasm' || choice === 'js') return undefined;
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) return undefined;
+  const addon = loadAddon() as {
+    imageWriteAsync?: (
+      path: string,
+      header: Uint8Array,
+      vox: Int32Array,
+      values: Float64Array,
+      stride: number,
+      offset: number,
+      outside: number,
+      f32: boolean,
+      nvox: number,
+      digests: Uint8Array,
+    ) => Promise<void>;
+    imageWriteHashes?: boolean;
+    fitRangePieceBytes?: number;
+  } | null;
+  const write = addon?.imageWriteAsync;
+  if (!write || addon.imageWriteHashes !== true || addon.fitRangePieceBytes !== PIECE_BYTES) return undefined;
+  return async (path, g) => {
+    const bytes = g.header.length + g.nvox * (g.f32 ? 4 : 8);
+    const digests = new Uint8Array(8 * Math.ceil(bytes / PIECE_BYTES));
+    try {
+      await write(path, g.header, g.vox, g.values, g.stride, g.offset, g.outside, g.f32, g.nvox, digests);
+    } catch (e) {
+      if (e instanceof Error) Object.assign(e, { path, syscall: /^(open|write|close): /.exec(e.message)?.[1] });
+      throw e;
+    }
+    return digestOfPieces(digests);
   };
 }
 

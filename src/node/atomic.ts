@@ -93,6 +93,37 @@ export class StagedFiles {
     this.staged.push({ tmp, path, hash });
   }
 
+  /**
+   * Stage a file that `make` writes itself, at the temporary name it is given, in the background (whatever
+   * `background` says); `make` resolves to the bytes' content hash, remembered on commit when hashing.
+   * `onWritten` as write's. flushed() waits for it and throws its error.
+   */
+  writeWith(path: string, make: (tmp: string) => Promise<string>, onWritten?: () => void): void {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = temporaryName(path);
+    const entry: { tmp: string; path: string; hash?: string } = { tmp, path };
+    this.staged.push(entry);
+    let made: Promise<string>;
+    try {
+      made = make(tmp);
+    } catch (e) {
+      made = Promise.reject(e instanceof Error ? e : new Error('an image writer threw a non-Error', { cause: e }));
+    }
+    this.pending.push(
+      made.then(
+        (hash) => {
+          if (this.opts.hashes) entry.hash = hash;
+          onWritten?.();
+          return undefined;
+        },
+        (e: unknown) => {
+          onWritten?.();
+          return e instanceof Error ? e : new Error('an image writer failed with a non-Error', { cause: e });
+        },
+      ),
+    );
+  }
+
   /** Wait for the background writes; throws the first one's error (abort() then removes the files). */
   async flushed(): Promise<void> {
     const errors = (await Promise.all(this.pending.splice(0))).filter((e) => e !== undefined);

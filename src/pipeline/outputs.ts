@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { StagedFiles } from '../node/atomic.js';
 import type { FittedModel } from '../estimation/fit.js';
 import type { ContrastMaps } from '../estimation/contrastMaps.js';
-import { type ImageJob, contrastImages } from '../estimation/images.js';
+import { type ImageJob, type ImageWriter, contrastImages } from '../estimation/images.js';
 
 // the images' names and bytes are made by the pure estimation/images.ts; these names stay importable from here
 export { imageName, pad, toGrid } from '../estimation/images.js';
@@ -66,6 +66,62 @@ export async function stageImageJobs(
     buffers.lend();
     staged.write(join(dir, job.name), bytes, () => buffers.release(bytes.buffer));
     await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Images staged through a writer that makes each file itself from the image's parts (a native one:
+ * estimation/nativeFit.ts nativeImageWriter, on threads of the addon's), at most IMAGES_IN_FLIGHT at once,
+ * while this thread goes on. An image without parts (the mask) is encoded here and staged as
+ * stageImageJobs stages it.
+ */
+export class ImageWrites {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly dir: string,
+    private readonly staged: StagedFiles,
+    private readonly writer: ImageWriter,
+  ) {}
+
+  /**
+   * Queue the jobs' writes; resolves once each is over, written or failed (the values they are made from
+   * may then change; staged.flushed() throws a failure).
+   */
+  add(jobs: ImageJob[]): Promise<void> {
+    return Promise.all(jobs.map((job) => this.one(job))).then(() => undefined);
+  }
+
+  private one(job: ImageJob): Promise<void> {
+    const grid = job.grid;
+    const path = join(this.dir, job.name);
+    if (!grid) {
+      this.staged.write(path, job.encode());
+      return Promise.resolve();
+    }
+    // staged at once (so staged.flushed() waits for it), written once a write slot is free
+    return new Promise((resolve) => {
+      this.staged.writeWith(
+        path,
+        async (tmp) => {
+          await this.slot();
+          try {
+            return await this.writer(tmp, grid());
+          } finally {
+            this.running--;
+            this.waiting.shift()?.();
+          }
+        },
+        resolve,
+      );
+    });
+  }
+
+  /** Resolves once fewer than IMAGES_IN_FLIGHT images are being written, taking a slot. */
+  private async slot(): Promise<void> {
+    while (this.running >= IMAGES_IN_FLIGHT) await new Promise<void>((wake) => this.waiting.push(wake));
+    this.running++;
   }
 }
 

@@ -22,8 +22,9 @@ import {
   analysisId,
   readModelRecord,
 } from './modelRecord.js';
-import { ImageBuffers, stageImageJobs } from './outputs.js';
-import { contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
+import { ImageBuffers, ImageWrites, stageImageJobs } from './outputs.js';
+import { type ImageJob, contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
+import { nativeImageWriter } from '../estimation/nativeFit.js';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -116,26 +117,42 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     const buffers = new ImageBuffers();
     // the addon's loops for the contrasts and the images when it has them (the same bytes; the fit's threads)
     const kernel = fitted.postKernel;
-    await stageImageJobs(dir, estimateImageJobs(solved, design.columns, kernel), staged, buffers);
-    // each contrast into the same two arrays: its images are encoded before the next one is computed
-    // (new memory costs more on its first touch than the maps' computation)
+    // the addon's writer makes each image's file from its values on a thread of its own, while this
+    // thread computes the contrasts; else each image is encoded here and written by libuv's threads.
+    // stage() resolves once the jobs are staged, with `written`: a promise of their writes' end
+    const writer = ascending(solved.vox) ? nativeImageWriter() : undefined;
+    const writes = writer ? new ImageWrites(dir, staged, writer) : undefined;
+    const stage = async (jobs: ImageJob[]): Promise<{ written: Promise<void> }> => {
+      if (writes) return { written: writes.add(jobs) };
+      await stageImageJobs(dir, jobs, staged, buffers);
+      return { written: Promise.resolve() };
+    };
+    await stage(estimateImageJobs(solved, design.columns, kernel));
+    // the contrasts into the same arrays: one pair whose images are encoded before the next contrast is
+    // computed, or two taking turns while the writer reads them (new memory costs more on its first
+    // touch than the maps' computation)
     let contrastMs = 0;
     const m = solved.vox.length;
-    const into = contrasts.length ? { effect: new Float64Array(m), stat: new Float64Array(m) } : undefined;
+    const into = contrasts
+      .slice(0, writes ? 2 : 1)
+      .map(() => ({ effect: new Float64Array(m), stat: new Float64Array(m) }));
+    const reading: Promise<void>[] = [];
     const contrastFiles: { effect: string; stat: string }[] = [];
     const contrastDf: [number, number][] = [];
-    for (const c of contrasts) {
+    for (const [i, c] of contrasts.entries()) {
+      const slot = i % into.length;
+      await reading[slot]; // the images made from these arrays are written
       const tc = performance.now();
-      const map = contrastMaps(solved, c, kernel, into);
+      const map = contrastMaps(solved, c, kernel, into[slot]);
       contrastMs += performance.now() - tc;
       const { effect, stat } = contrastImageJobs(solved, map, kernel);
-      await stageImageJobs(dir, [effect, stat], staged, buffers);
+      reading[slot] = (await stage([effect, stat])).written;
       contrastFiles.push({ effect: effect.name, stat: stat.name });
       contrastDf.push(map.df);
     }
     const { smoothness, resels } = await fitted.smoothness;
     const fit = withSmoothness(solved, smoothness);
-    await stageImageJobs(dir, [rpvImageJob(fit, kernel)], staged, buffers);
+    await stage([rpvImageJob(fit, kernel)]);
     const vs = voxelSizes(fit.affine);
     const record: ModelRecord = {
       format: MODEL_FORMAT,
@@ -244,6 +261,12 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     staged.abort();
     throw e;
   }
+}
+
+/** Whether the voxel indices ascend (an analysis mask's do): what the native image writer takes. */
+function ascending(vox: Int32Array): boolean {
+  for (let k = 1; k < vox.length; k++) if (vox[k] <= vox[k - 1]) return false;
+  return true;
 }
 
 /** The design of the spreadsheet (read here), with the scans' mean globals when the design asks for them. */

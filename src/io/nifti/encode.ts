@@ -45,12 +45,44 @@ function niftiBuffer(
   if (!dt) throw new Error(`cannot write datatype ${dtCode}`);
   const le = !opts.bigEndian;
   const nvox = voxelCount(vol.dims);
-  const offset = 352;
+  const offset = NIFTI_OFFSET;
   const buf = alloc(offset + nvox * dt.bytes);
   invariant(buf.byteLength === offset + nvox * dt.bytes, 'a NIfTI buffer of the size asked for');
-  // the header's unset fields are zero whatever the buffer held; the voxels are the writer's to set
-  new Uint8Array(buf, 0, offset).fill(0);
   const v = new DataView(buf);
+  writeHeader(v, vol, opts, dtCode, dt.bytes, le);
+  return { buf, v, dtCode, dt, le, nvox, offset };
+}
+
+/** Where a .nii file's voxels begin: the 348-byte header and 4 zero extension bytes before them. */
+const NIFTI_OFFSET = 352;
+
+/**
+ * The first NIFTI_OFFSET bytes of encodeNiftiWith's file for `vol` and `opts` (little-endian): the header
+ * and extension bytes, for a writer that adds the voxels itself.
+ */
+export function niftiHeader(
+  vol: Pick<Volume, 'dims' | 'affine'>,
+  opts: Omit<EncodeOptions, 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'> & { datatype: number },
+): Uint8Array {
+  const dt = datatypeInfo(opts.datatype);
+  if (!dt) throw new Error(`cannot write datatype ${opts.datatype}`);
+  const bytes = new Uint8Array(NIFTI_OFFSET);
+  writeHeader(new DataView(bytes.buffer), vol, opts, opts.datatype, dt.bytes, true);
+  return bytes;
+}
+
+/** The header of a NIfTI-1 file with voxels from NIFTI_OFFSET into v's first NIFTI_OFFSET bytes. */
+function writeHeader(
+  v: DataView,
+  vol: Pick<Volume, 'dims' | 'affine'>,
+  opts: EncodeOptions,
+  dtCode: number,
+  dtBytes: number,
+  le: boolean,
+): void {
+  const offset = NIFTI_OFFSET;
+  // the header's unset fields are zero whatever the buffer held; the voxels are the writer's to set
+  new Uint8Array(v.buffer, v.byteOffset, offset).fill(0);
   v.setInt32(0, 348, le);
   v.setUint8(38, 'r'.charCodeAt(0)); // regular = 'r' (legacy Analyze field)
   v.setInt16(40, 3, le);
@@ -66,7 +98,7 @@ function niftiBuffer(
     for (let i = 0; i < name.length; i++) v.setUint8(328 + i, name.charCodeAt(i) & 0x7f);
   }
   v.setInt16(70, dtCode, le);
-  v.setInt16(72, dt.bytes * 8, le);
+  v.setInt16(72, dtBytes * 8, le);
   const q = affineToQform(vol.affine);
   v.setFloat32(76, q.qfac, le);
   q.pixdim.forEach((z, i) => v.setFloat32(80 + 4 * i, z, le));
@@ -92,7 +124,6 @@ function niftiBuffer(
   v.setUint8(345, '+'.charCodeAt(0));
   v.setUint8(346, '1'.charCodeAt(0));
   v.setUint8(347, 0);
-  return { buf, v, dtCode, dt, le, nvox, offset };
 }
 
 /**

@@ -1,0 +1,200 @@
+/*
+ * The fit's images written from their masked voxels on a native thread (part of the optional N-API
+ * addon; images.ts gridImage with node/atomic.ts StagedFiles is the portable path and the reference):
+ * the file is made a slab of the grid at a time in a buffer that stays in cache, each slab spread
+ * (postSpread's operations: `outside` everywhere, then the masked voxels' values), hashed into the
+ * file's content-hash pieces (vbm_pieces.h) and written. So no grid-sized buffer is allocated or
+ * touched, the bytes are hashed while in cache, and the JavaScript thread goes on meanwhile.
+ *
+ *   imageWriteAsync(path, header: Uint8Array, vox: Int32Array m, values: Float64Array, stride, offset,
+ *                   outside, f32: boolean, nvox, digests: Uint8Array) -> Promise<void>
+ *     writes `path` (created, or truncated): header, then nvox float32 (f32) or float64 voxels,
+ *     little-endian, voxel vox[k] = values[k stride + offset], every other voxel `outside`; vox must
+ *     ascend. digests: 8 bytes per piece of the file (vbm_pieces.h), filled with the pieces' XXH3-64.
+ *     A failure to open or write rejects with an Error whose code is the errno's name (ENOSPC...) and
+ *     whose message begins with the call that failed ("open: ", "write: ").
+ *   imageWriteHashes: true where the addon was built with XXH3 (else imageWriteAsync is absent).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "vbm_async.h"
+#include "vbm_napi.h"
+#include "vbm_pieces.h"
+
+/* voxels made, hashed and written at a time: 512 KiB of float32, 1 MiB of float64 (in L2 with the slab's values) */
+#define SLAB_VOXELS ((size_t)1 << 17)
+
+typedef struct {
+  char *path;
+  uint8_t *header;
+  size_t headerBytes;
+  const int32_t *vox;
+  const double *values;
+  size_t m, nvox;
+  uint32_t stride, offset;
+  double outside;
+  int f32;
+  uint8_t *digests;
+} image_write_args;
+
+static void image_write_free(void *data) {
+  image_write_args *a = data;
+  if (!a) return;
+  free(a->path);
+  free(a->header);
+  free(a);
+}
+
+static void image_write_fail(vbm_failure *fail, const char *call, int err) {
+#if defined(__GLIBC__)
+  const char *name = strerrorname_np(err);
+#else
+  const char *name = NULL;
+#endif
+  snprintf(fail->code, sizeof fail->code, "%s", name ? name : "EIO");
+  snprintf(fail->message, sizeof fail->message, "%s: %s", call, strerror(err));
+}
+
+/* all of buf to fd; 0, or the errno */
+static int write_all(int fd, const uint8_t *buf, size_t len) {
+  while (len > 0) {
+    const ssize_t w = write(fd, buf, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errno;
+    if (w == 0) return EIO;
+    buf += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static int image_write_run(void *data, vbm_failure *fail) {
+  const image_write_args *A = data;
+  const size_t E = A->f32 ? 4 : 8, H = A->headerBytes;
+  const uint64_t size = (uint64_t)H + (uint64_t)A->nvox * E;
+  vbm_pieces *hp = vbm_pieces_new(1, __builtin_cpu_supports("avx2"));
+  uint8_t *buf = aligned_alloc(64, (H + SLAB_VOXELS * E + 63) / 64 * 64);
+  if (!hp || !buf) {
+    vbm_pieces_free(hp), free(buf);
+    snprintf(fail->message, sizeof fail->message, "imageWrite: out of memory");
+    return 1;
+  }
+  const int fd = open(A->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    image_write_fail(fail, "open", errno);
+    vbm_pieces_free(hp), free(buf);
+    return 1;
+  }
+  /* the slab's voxels go at buf + H; the first slab is written with the header before them */
+  memcpy(buf, A->header, H);
+  uint8_t *slab = buf + H;
+  uint64_t hashed = 0;
+  size_t k = 0;
+  int err = 0;
+  for (size_t e0 = 0; e0 < A->nvox && !err; e0 += SLAB_VOXELS) {
+    const size_t e1 = A->nvox - e0 < SLAB_VOXELS ? A->nvox : e0 + SLAB_VOXELS, n = e1 - e0;
+    if (A->f32) {
+      float *o = (float *)slab;
+      const float fo = (float)A->outside;
+      for (size_t i = 0; i < n; i++) o[i] = fo;
+      for (; k < A->m && (size_t)A->vox[k] < e1; k++)
+        o[A->vox[k] - e0] = (float)A->values[k * A->stride + A->offset];
+    } else {
+      double *o = (double *)slab;
+      for (size_t i = 0; i < n; i++) o[i] = A->outside;
+      for (; k < A->m && (size_t)A->vox[k] < e1; k++) o[A->vox[k] - e0] = A->values[k * A->stride + A->offset];
+    }
+    const uint8_t *from = e0 == 0 ? buf : slab;
+    const uint64_t at = e0 == 0 ? 0 : (uint64_t)H + (uint64_t)e0 * E, to = (uint64_t)H + (uint64_t)e1 * E;
+    vbm_pieces_advance(hp, 0, from - at, &hashed, to, size, A->digests);
+    err = write_all(fd, from, (size_t)(to - at));
+  }
+  if (A->nvox == 0 && !err) {
+    vbm_pieces_advance(hp, 0, buf, &hashed, H, size, A->digests);
+    err = write_all(fd, buf, H);
+  }
+  if (err) image_write_fail(fail, "write", err);
+  if (close(fd) != 0 && !err) {
+    err = errno;
+    image_write_fail(fail, "close", err);
+  }
+  vbm_pieces_free(hp), free(buf);
+  return err ? 1 : 0;
+}
+
+static napi_value js_image_write_async(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 10)
+    return vbm_throw(env, "imageWriteAsync: 10 arguments expected");
+  size_t plen = 0;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &plen) != napi_ok || plen == 0 || plen >= 4096)
+    return vbm_throw(env, "imageWriteAsync: a path of 1 to 4095 bytes expected");
+  void *header, *vox, *values, *digests;
+  size_t lheader, lvox, lval, ldig;
+  uint32_t stride, offset;
+  double outside, nvoxD;
+  bool f32;
+  if (!vbm_typed(env, argv[1], napi_uint8_array, &header, &lheader) ||
+      !vbm_typed(env, argv[2], napi_int32_array, &vox, &lvox) ||
+      !vbm_typed(env, argv[3], napi_float64_array, &values, &lval) ||
+      !vbm_typed(env, argv[9], napi_uint8_array, &digests, &ldig))
+    return vbm_throw(env, "imageWriteAsync: typed arrays expected");
+  if (napi_get_value_uint32(env, argv[4], &stride) != napi_ok || napi_get_value_uint32(env, argv[5], &offset) != napi_ok ||
+      napi_get_value_double(env, argv[6], &outside) != napi_ok || napi_get_value_bool(env, argv[7], &f32) != napi_ok ||
+      napi_get_value_double(env, argv[8], &nvoxD) != napi_ok)
+    return vbm_throw(env, "imageWriteAsync: arguments");
+  if (!(nvoxD >= 0 && nvoxD <= (double)((size_t)1 << 40) && nvoxD == (double)(size_t)nvoxD))
+    return vbm_throw(env, "imageWriteAsync: nvox must be a whole number of voxels");
+  const size_t nvox = (size_t)nvoxD, m = lvox, E = f32 ? 4 : 8;
+  if (lheader == 0 || lheader > 1 << 20 || lheader % 8 != 0)
+    return vbm_throw(env, "imageWriteAsync: a header of a multiple of 8 bytes expected");
+  /* (m - 1) stride + offset < lval, as postSpread checks it, without the product wrapping */
+  if (m > 0 && (offset >= lval || (stride != 0 && m - 1 > (lval - 1 - offset) / stride)))
+    return vbm_throw(env, "imageWriteAsync: one value per masked voxel");
+  const int32_t *vi = vox;
+  for (size_t k = 0; k < m; k++)
+    if (vi[k] < 0 || (size_t)vi[k] >= nvox || (k > 0 && vi[k] <= vi[k - 1]))
+      return vbm_throw(env, "imageWriteAsync: the voxels must ascend within the grid");
+  const uint64_t size = (uint64_t)lheader + (uint64_t)nvox * E;
+  if (ldig != 8 * ((size + VBM_PIECE_BYTES - 1) / VBM_PIECE_BYTES))
+    return vbm_throw(env, "imageWriteAsync: digests must hold 8 bytes per piece of the file");
+  image_write_args *a = calloc(1, sizeof *a);
+  if (!a) return vbm_throw(env, "imageWriteAsync: out of memory");
+  a->path = malloc(plen + 1);
+  a->header = malloc(lheader);
+  if (!a->path || !a->header) {
+    image_write_free(a);
+    return vbm_throw(env, "imageWriteAsync: out of memory");
+  }
+  napi_get_value_string_utf8(env, argv[0], a->path, plen + 1, &plen);
+  memcpy(a->header, header, lheader);
+  a->headerBytes = lheader;
+  a->vox = vi;
+  a->values = values;
+  a->m = m;
+  a->nvox = nvox;
+  a->stride = stride;
+  a->offset = offset;
+  a->outside = outside;
+  a->f32 = f32;
+  a->digests = digests;
+  const napi_value keep[3] = {argv[2], argv[3], argv[9]};
+  return vbm_run_async(env, image_write_run, image_write_free, a, keep, 3);
+}
+
+void vbm_write_register(napi_env env, napi_value exports) {
+  napi_value fn, yes;
+  napi_get_boolean(env, vbm_pieces_available(), &yes);
+  napi_set_named_property(env, exports, "imageWriteHashes", yes);
+  if (!vbm_pieces_available()) return;
+  napi_create_function(env, "imageWriteAsync", NAPI_AUTO_LENGTH, js_image_write_async, NULL, &fn);
+  napi_set_named_property(env, exports, "imageWriteAsync", fn);
+}
