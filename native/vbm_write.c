@@ -10,7 +10,7 @@
  *                   outside, f32: boolean, nvox, digests: Uint8Array) -> Promise<void>
  *     writes `path` (created, or truncated): header, then nvox float32 (f32) or float64 voxels,
  *     little-endian, voxel vox[k] = values[k stride + offset], every other voxel `outside`; vox must
- *     ascend. digests: 8 bytes per piece of the file (vbm_pieces.h), filled with the pieces' XXH3-64.
+ *     ascend within the grid (else the promise rejects, the file unfinished). digests: 8 bytes per piece of the file (vbm_pieces.h), filled with the pieces' XXH3-64.
  *     A failure to open or write rejects with an Error whose code is the errno's name (ENOSPC...) and
  *     whose message begins with the call that failed ("open: ", "write: ").
  *   imageWriteHashes: true where the addon was built with XXH3 (else imageWriteAsync is absent).
@@ -98,18 +98,23 @@ static int image_write_run(void *data, vbm_failure *fail) {
   uint64_t hashed = 0;
   size_t k = 0;
   int err = 0;
+  /* the voxels are checked as they are reached (here, not on the JavaScript thread): each above the last
+     one, so at or above the slab's first voxel */
+  int64_t last = -1;
   for (size_t e0 = 0; e0 < A->nvox && !err; e0 += SLAB_VOXELS) {
     const size_t e1 = A->nvox - e0 < SLAB_VOXELS ? A->nvox : e0 + SLAB_VOXELS, n = e1 - e0;
+    const size_t kFrom = k;
+    for (; k < A->m && A->vox[k] > last && (size_t)A->vox[k] < e1; k++) last = A->vox[k];
+    if (k < A->m && A->vox[k] <= last) break;
     if (A->f32) {
       float *o = (float *)slab;
       const float fo = (float)A->outside;
       for (size_t i = 0; i < n; i++) o[i] = fo;
-      for (; k < A->m && (size_t)A->vox[k] < e1; k++)
-        o[A->vox[k] - e0] = (float)A->values[k * A->stride + A->offset];
+      for (size_t j = kFrom; j < k; j++) o[A->vox[j] - e0] = (float)A->values[j * A->stride + A->offset];
     } else {
       double *o = (double *)slab;
       for (size_t i = 0; i < n; i++) o[i] = A->outside;
-      for (; k < A->m && (size_t)A->vox[k] < e1; k++) o[A->vox[k] - e0] = A->values[k * A->stride + A->offset];
+      for (size_t j = kFrom; j < k; j++) o[A->vox[j] - e0] = A->values[j * A->stride + A->offset];
     }
     const uint8_t *from = e0 == 0 ? buf : slab;
     const uint64_t at = e0 == 0 ? 0 : (uint64_t)H + (uint64_t)e0 * E, to = (uint64_t)H + (uint64_t)e1 * E;
@@ -120,7 +125,13 @@ static int image_write_run(void *data, vbm_failure *fail) {
     vbm_pieces_advance(hp, 0, buf, &hashed, H, size, A->digests);
     err = write_all(fd, buf, H);
   }
-  if (err) image_write_fail(fail, "write", err);
+  if (err)
+    image_write_fail(fail, "write", err);
+  else if (k < A->m) {
+    /* a voxel not above the one before it, or past the grid: refused (the file is left unfinished) */
+    snprintf(fail->message, sizeof fail->message, "imageWriteAsync: the voxels must ascend within the grid");
+    err = EINVAL;
+  }
   if (close(fd) != 0 && !err) {
     err = errno;
     image_write_fail(fail, "close", err);
@@ -160,9 +171,6 @@ static napi_value js_image_write_async(napi_env env, napi_callback_info info) {
   if (m > 0 && (offset >= lval || (stride != 0 && m - 1 > (lval - 1 - offset) / stride)))
     return vbm_throw(env, "imageWriteAsync: one value per masked voxel");
   const int32_t *vi = vox;
-  for (size_t k = 0; k < m; k++)
-    if (vi[k] < 0 || (size_t)vi[k] >= nvox || (k > 0 && vi[k] <= vi[k - 1]))
-      return vbm_throw(env, "imageWriteAsync: the voxels must ascend within the grid");
   const uint64_t size = (uint64_t)lheader + (uint64_t)nvox * E;
   if (ldig != 8 * ((size + VBM_PIECE_BYTES - 1) / VBM_PIECE_BYTES))
     return vbm_throw(env, "imageWriteAsync: digests must hold 8 bytes per piece of the file");

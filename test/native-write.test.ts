@@ -6,7 +6,8 @@
  * that float32 rounds, NaN, -0 and infinities among them, grids smaller and larger than the writer's
  * slab (runs of masked voxels across its edges) and an empty mask. Tolerance: none (bytes). A file
  * that cannot be opened or written rejects with the system's code and the path, which errors.ts turns
- * into a vbm message; a full disk (a 64 KiB tmpfs, root only) likewise.
+ * into a vbm message; a full disk (a 64 KiB tmpfs, root only) likewise. Voxels that do not ascend, or
+ * one past the grid, are refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,6 +121,10 @@ test('the native image writer refuses voxels that do not ascend, and names the f
     const swapped = Int32Array.from(parts.vox);
     [swapped[0], swapped[1]] = [swapped[1], swapped[0]];
     await assert.rejects(writer(join(dir, 'x.nii'), { ...parts, vox: swapped }), /voxels must ascend/);
+    // a voxel past the grid's last one (checked as the slabs reach it, on the writer's thread)
+    const past = Int32Array.from(parts.vox);
+    past[past.length - 1] = parts.nvox;
+    await assert.rejects(writer(join(dir, 'y.nii'), { ...parts, vox: past }), /voxels must ascend within the grid/);
     // a folder that does not exist: ENOENT from open, with the path
     const missing = join(dir, 'no-such-folder', '.beta_0001.nii.tmp-1-abc');
     const err = await writer(missing, parts).then(
