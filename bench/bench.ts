@@ -5,6 +5,8 @@
  *   --stages run,permute,report   which commands to time (default: all three)
  *   --cache warm,cold             page cache states (cold empties the cache first: root only)
  *   --permute maxt:500,tfce:100   the `vbm permute` jobs (statistics:permutations[:accel])
+ *   --repeat 1                    the I/O floor and `vbm run` taken in turn this many times: their medians
+ *                                 (this VM's speed drifts by 10-20% within minutes; one run says little)
  *   --n 379 --dims 121,145,121 --voxel 1.5 --format nii|nii.gz --workers 2
  *   --data DIR                    where the cohort lives (default $VBM_BENCH_DATA, else ./bench-data;
  *                                 several GB: point it outside the repository, e.g. a symlink to /tmp)
@@ -42,6 +44,7 @@ const dataRoot = resolve(args.get('data') ?? process.env.VBM_BENCH_DATA ?? join(
 const stages = (args.get('stages') ?? 'run,permute,report').split(',').filter(Boolean);
 const caches = (args.get('cache') ?? 'warm,cold').split(',').filter(Boolean);
 const permJobs = (args.get('permute') ?? 'maxt:500,tfce:100').split(',').filter(Boolean);
+const repeat = Math.max(1, Math.floor(Number(args.get('repeat') ?? 1)) || 1);
 /** Template level that bounds the mask: on the 1.5 mm grid it gives ~620k voxels. */
 const MASK_LEVEL = 0.011;
 
@@ -163,16 +166,24 @@ function measure(cmd: string[]): Measure {
   return { wall, cpu: u + s, readBytes: io.read_bytes, rchar: io.rchar, rssMB: kb / 1024, stdout };
 }
 
+/** The measure of median wall time (of an even count, the faster of the middle two). */
+function medianRun(ms: Measure[]): Measure {
+  const sorted = [...ms].sort((a, b) => a.wall - b.wall);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
 const node = process.execPath;
 const rows: string[][] = [];
 const f1 = (x: number): string => x.toFixed(1);
+/** Seconds in the table: two decimals (a warm `vbm run` is under a second). */
+const f2 = (x: number): string => x.toFixed(2);
 const gb = (b: number): string => (b / 1e9).toFixed(2);
 function row(stage: string, cache: string, m: Measure, floor: Measure): void {
   rows.push([
     stage,
     cache,
-    f1(m.wall),
-    f1(m.cpu),
+    f2(m.wall),
+    f2(m.cpu),
     gb(m.readBytes),
     gb(m.rchar),
     m.rssMB.toFixed(0),
@@ -214,16 +225,18 @@ for (const cache of caches) {
   process.on('exit', () => rmSync(floorJob, { force: true }));
   const floorCmd = [node, join(here, 'child.js'), floorJob];
   if (!cold) measure(floorCmd); // fill the cache
-  const floor = measure(floorCmd);
-  row('I/O floor (read every scan once)', cache, floor, floor);
-  if (stages.includes('run')) {
-    const out = runDir(`run-${cache}`);
+  // the floor and `vbm run` taken in turn `repeat` times (each run into a new folder): the medians
+  const floors: Measure[] = [];
+  const runs: Measure[] = [];
+  const out = runDir(`run-${cache}`);
+  for (let i = 0; i < repeat; i++) {
+    if (cold) dropCaches();
+    floors.push(measure(floorCmd));
+    if (!stages.includes('run')) continue;
     rmSync(out, { recursive: true, force: true });
     if (cold) dropCaches();
-    process.stderr.write(`vbm run (${cache} cache)\n`);
-    row(
-      'vbm run (new folder)',
-      cache,
+    process.stderr.write(`vbm run (${cache} cache${repeat > 1 ? `, ${i + 1} of ${repeat}` : ''})\n`);
+    runs.push(
       measure([
         node,
         cli,
@@ -238,8 +251,13 @@ for (const cache of caches) {
         '-q',
         ...contrastArgs,
       ]),
-      floor,
     );
+  }
+  const times = repeat > 1 ? ` (median of ${repeat})` : '';
+  const floor = medianRun(floors);
+  row(`I/O floor (read every scan once)${times}`, cache, floor, floor);
+  if (runs.length) {
+    row(`vbm run (new folder)${times}`, cache, medianRun(runs), floor);
     reference = out;
   }
   if (!reference) {
