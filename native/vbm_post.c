@@ -27,6 +27,9 @@
  *     constant over the scans); mask[cand[c]] = 1 and candOf[k] = c for the k-th that stays.
  *   postIndex(cand: Int32Array, candOf: Int32Array m, vox: Int32Array m, maskIndex: Int32Array nvox)
  *     vox[k] = cand[candOf[k]]; maskIndex = -1 everywhere, then maskIndex[vox[k]] = k.
+ *   postScanStats(stats: Float64Array 4*m*nBlocks, m, out: Float64Array 4*m)
+ *     each scan's removed, nonZero, finite and sum over the fit's blocks: out[4i + j] = the sum over
+ *     blocks b, in order from 0, of stats[4 (i nBlocks + b) + j] (fitRanges.ts rangeReports' additions).
  *   postMaskCounts(mask: Uint8Array nx*ny*nz, nx, ny, nz, out: Float64Array 8)
  *     the mask's voxels, edges, faces and cubes behind the resel counts (inference/resels.ts):
  *     [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] (whole numbers: the same wherever they are counted).
@@ -456,6 +459,35 @@ static napi_value js_post_index(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_post_scan_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3)
+    return vbm_throw(env, "postScanStats: 3 arguments expected");
+  void *stats, *out;
+  size_t lstats, lout;
+  uint32_t m;
+  if (!vbm_typed(env, argv[0], napi_float64_array, &stats, &lstats) ||
+      !vbm_typed(env, argv[2], napi_float64_array, &out, &lout) || !post_u32(env, argv[1], &m))
+    return vbm_throw(env, "postScanStats: arguments");
+  if (m == 0 || lout != 4 * (size_t)m || lstats % (4 * (size_t)m) != 0)
+    return vbm_throw(env, "postScanStats: arrays of the wrong sizes");
+  const size_t nBlocks = lstats / (4 * (size_t)m);
+  const double *st = stats;
+  double *o = out;
+  for (size_t i = 0; i < m; i++) {
+    double removed = 0, nonZero = 0, finite = 0, sum = 0;
+    for (size_t at = 4 * i * nBlocks, end = at + 4 * nBlocks; at < end; at += 4) {
+      removed += st[at];
+      nonZero += st[at + 1];
+      finite += st[at + 2];
+      sum += st[at + 3];
+    }
+    o[4 * i] = removed, o[4 * i + 1] = nonZero, o[4 * i + 2] = finite, o[4 * i + 3] = sum;
+  }
+  return NULL;
+}
+
 void vbm_post_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "postSolve", NAPI_AUTO_LENGTH, js_post_solve, NULL, &fn);
@@ -472,4 +504,6 @@ void vbm_post_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "postMask", fn);
   napi_create_function(env, "postIndex", NAPI_AUTO_LENGTH, js_post_index, NULL, &fn);
   napi_set_named_property(env, exports, "postIndex", fn);
+  napi_create_function(env, "postScanStats", NAPI_AUTO_LENGTH, js_post_scan_stats, NULL, &fn);
+  napi_set_named_property(env, exports, "postScanStats", fn);
 }

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { nativeMaskCounter, nativePostKernel } from '../src/estimation/nativeFit.js';
+import { loadNativeFit, nativeMaskCounter, nativePostKernel } from '../src/estimation/nativeFit.js';
 import { loadAddon } from '../src/node/addon.js';
 import { reselCounts } from '../src/inference/resels.js';
 import { solveFromSums } from '../src/estimation/nonSphericity.js';
@@ -389,4 +389,33 @@ test('the native loops split between 1, 2 and 3 threads give the JavaScript bits
     kernel.spread(vox, jsT.stat, 1, 0, NaN, out);
     assert.ok(bytesOf(out).equals(bytesOf(jsSpread)), `spread, ${threads} threads`);
   }
+});
+
+test("the native scans' stats over the fit's blocks give the sums in block order (bits), and refuse wrong sizes", (t) => {
+  const scanStats = loadNativeFit()?.scanStats;
+  if (!scanStats) return t.skip(NO_ADDON);
+  const rng = new Rng(77);
+  for (const [m, nBlocks] of [
+    [1, 1],
+    [3, 7],
+    [379, 603],
+  ]) {
+    // counts (whole numbers) and sums of values whose order of addition changes the last bits
+    const stats = Float64Array.from({ length: 4 * m * nBlocks }, (_, i) =>
+      i % 4 === 3 ? 1e6 * rng.normal() + rng.uniform() / 3 : Math.floor(1000 * rng.uniform()),
+    );
+    const got = new Float64Array(4 * m);
+    scanStats(stats, m, got);
+    // the documented order: for each scan and field, from 0, block 0 first
+    const want = new Float64Array(4 * m);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let b = 0; b < nBlocks; b++) s += stats[4 * (i * nBlocks + b) + j];
+        want[4 * i + j] = s;
+      }
+    assert.ok(bytesOf(got).equals(bytesOf(want)), `m ${m}, ${nBlocks} blocks`);
+  }
+  assert.throws(() => scanStats(new Float64Array(10), 3, new Float64Array(12)), /wrong sizes/);
+  assert.throws(() => scanStats(new Float64Array(12), 3, new Float64Array(8)), /wrong sizes/);
 });

@@ -84,6 +84,12 @@ export interface NativeFit {
   ): void;
   /** smoothness on a native thread of its own: a promise of its end; absent in older addons. */
   smoothnessAsync?: (...args: Parameters<NativeFit['smoothness']>) => Promise<void>;
+  /**
+   * Each scan's removed, nonZero, finite and sum over the fit's per-block stats (4 per scan and block):
+   * out[4i + j] = the sum over blocks b in order of stats[4 (i nBlocks + b) + j] (native/vbm_post.c
+   * postScanStats; rangeReports' additions); absent in older addons.
+   */
+  scanStats?: (stats: Float64Array, m: number, out: Float64Array) => void;
 }
 
 let loaded: NativeFit | null | undefined;
@@ -256,6 +262,7 @@ export function loadNativeFit(): NativeFit | null {
       fitRange: addon.fitRange,
       fitRangeAsync: addon.fitRangeAsync,
       fitRangeHashes: addon.fitRangeHashes === true && addon.fitRangePieceBytes === PIECE_BYTES,
+      scanStats: (addon as { postScanStats?: NativeFit['scanStats'] }).postScanStats,
     };
   return loaded;
 }
