@@ -82,30 +82,6 @@ export function spreadStrided(
 }
 
 /**
- * encodeNifti of toGrid(fit, values, outside, kind): the same bytes, with the values spread
- * straight into the file's buffer (no grid-sized array per image). With `stride`, the values
- * are values[k * stride + offset] (one column of the voxel-major betas).
- */
-function gridImage(
-  fit: Pick<FittedModel, 'dims' | 'affine' | 'vox'>,
-  values: Float64Array,
-  outside: number,
-  kind: 'f32' | 'f64',
-  opts: Omit<EncodeOptions, 'datatype' | 'gzip' | 'gzipLevel' | 'bigEndian' | 'slope' | 'inter'>,
-  stride = 1,
-  offset = 0,
-  alloc?: (bytes: number) => ArrayBuffer,
-  kernel?: PostKernel,
-): Uint8Array {
-  return encodeNiftiWith(
-    { dims: fit.dims, affine: fit.affine },
-    { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
-    (out) => spreadStrided(fit.vox, values, stride, offset, outside, out, kernel),
-    alloc,
-  );
-}
-
-/**
  * An image still to be encoded: `encode` makes its bytes, in a buffer from `alloc` when given
  * (of the size asked for, any contents; see encodeNiftiWith), so a caller that writes images one at
  * a time can hand a written image's buffer to the next. `grid`, for an image of values spread over
@@ -139,7 +115,12 @@ export interface GridImageParts {
  */
 export type ImageWriter = (path: string, parts: GridImageParts) => Promise<string>;
 
-/** An image job of values spread over the analysed voxels (gridImage's bytes), with its parts. */
+/**
+ * An image job of values spread over the analysed voxels, with its parts: encode() gives encodeNifti of
+ * toGrid(fit, values, outside, kind), the values spread straight into the file's buffer (no grid-sized
+ * array per image). With `stride`, the values are values[k * stride + offset] (one column of the
+ * voxel-major betas); `kernel`, when given, spreads them (see spreadStrided).
+ */
 function gridJob(
   name: string,
   fit: Pick<FittedModel, 'dims' | 'affine' | 'vox'>,
@@ -153,7 +134,13 @@ function gridJob(
 ): ImageJob {
   return {
     name,
-    encode: (alloc) => gridImage(fit, values, outside, kind, opts, stride, offset, alloc, kernel),
+    encode: (alloc) =>
+      encodeNiftiWith(
+        { dims: fit.dims, affine: fit.affine },
+        { ...opts, datatype: kind === 'f32' ? DT.FLOAT32 : DT.FLOAT64 },
+        (out) => spreadStrided(fit.vox, values, stride, offset, outside, out, kernel),
+        alloc,
+      ),
     grid: () => ({
       header: niftiHeader(
         { dims: fit.dims, affine: fit.affine },
