@@ -17,7 +17,6 @@ import {
 } from './smoothness.js';
 import type { SmoothnessResult, SmoothnessShared } from './smoothnessWork.js';
 import { type ReselCounts, reselCounts } from '../inference/resels.js';
-import { ThreadPool } from '../node/threadPool.js';
 import { invariant } from '../errors.js';
 import { type MaskingOptions, maskFileOnGrid } from './masking.js';
 import { analyzeWarning } from '../io/nifti/analyze.js';
@@ -207,14 +206,17 @@ function smoothnessOnThread(
     });
   else {
     let result: SmoothnessResult | undefined;
-    done = new ThreadPool(1)
-      .run<SmoothnessShared, number, SmoothnessResult>({
-        module: new URL('./smoothnessWork.js', import.meta.url).href,
-        shared: { input, rpv, mask },
-        items: [0],
-        onResult: (r) => (result = r),
-        label: 'smoothness worker',
-      })
+    // the pool (node:worker_threads) loaded only for this fallback: the native path needs neither
+    done = import('../node/threadPool.js')
+      .then(({ ThreadPool }) =>
+        new ThreadPool(1).run<SmoothnessShared, number, SmoothnessResult>({
+          module: new URL('./smoothnessWork.js', import.meta.url).href,
+          shared: { input, rpv, mask },
+          items: [0],
+          onResult: (r) => (result = r),
+          label: 'smoothness worker',
+        }),
+      )
       .then(() => {
         invariant(result !== undefined, 'the smoothness worker gave its estimate');
         timings.smoothness = performance.now() - t0;

@@ -8,7 +8,6 @@
  * and one total per group. The chunks run on the one thread pool (node/threadPool.ts, behind the
  * WorkRunner seam of src/work.ts); fitChunkWorker.ts is their work module.
  */
-import { ThreadPool } from '../node/threadPool.js';
 import { invariant } from '../errors.js';
 import { type FitSums, mergeSums } from './accumulate.js';
 import { createMergeOrder, createSharedSums } from './chunkMerge.js';
@@ -78,6 +77,8 @@ export async function streamGroupSums(
   const { scans: _all, ...base } = jobs[0];
   void _all;
   const items = perJob.flatMap((chunks, g) => chunks.map((c, k) => ({ scans: c.scans, g, k })));
+  // the pool (node:worker_threads) loaded only for this path: the native ranges need neither
+  const { ThreadPool } = await import('../node/threadPool.js');
   await new ThreadPool(workers).run<FitChunkShared, FitChunkItem, number, ScanReport>({
     module: new URL('./fitChunkWorker.js', import.meta.url).href,
     shared: { ...base, order },
