@@ -1,12 +1,14 @@
 /**
- * `vbm run` writes the images of a new analysis on libuv's threads (StagedFiles' background
- * mode): a full disk there is still a vbm message, and nothing half-written is left (the
- * temporary files are removed only once every background write has finished).
+ * `vbm run` writes the images of a new analysis on the addon's threads (native/vbm_write.c, through
+ * pipeline/outputs.ts ImageWrites) or on libuv's (StagedFiles' background mode): a full disk there is
+ * still a vbm message naming the file, and nothing half-written is left (the temporary files are
+ * removed only once every background write has finished).
  */
 import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { assertRefused, runCli } from './support/cli.js';
@@ -57,5 +59,36 @@ test('a background write that throws before it starts still calls onWritten, and
     fs.writeFile = original;
     syncBuiltinESMExports();
     cleanup();
+  }
+});
+
+test('vbm run onto a full disk (a 32 KiB tmpfs; root) with and without the native image writer: a vbm message, and nothing left', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('mounting a small tmpfs needs root');
+  const { dir, cleanup } = tempDir();
+  const small = join(dir, 'small');
+  mkdirSync(small);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32k', 'tmpfs', small], { stdio: 'ignore' });
+  } catch {
+    cleanup();
+    return t.skip('cannot mount a tmpfs here');
+  }
+  try {
+    const { design } = writeStudy(dir, { n: 8, dims: [12, 14, 12], voxelMm: 10, noiseFwhmMm: 16, seed: 9 });
+    // images of 8-16 KB each: the first two or three fit, the writes of the others fail while more wait
+    for (const kernel of ['default', 'wasm']) {
+      const out = join(small, kernel);
+      const env: Record<string, string> = kernel === 'wasm' ? { VBM_FIT_KERNEL: 'wasm' } : {};
+      const args = ['run', design, '--mask', join(dir, 'mask.nii'), '--out', out, '--contrast', 'T:age', '-q'];
+      const full = runCli(args, { env });
+      assertRefused(full, /no space left on the device that holds .*small[\\/]/, /nothing half-written was kept/);
+      assert.deepEqual(existsSync(out) ? readdirSync(out) : [], [], `${kernel}: nothing left in ${out}`);
+    }
+  } finally {
+    try {
+      execFileSync('umount', [small], { stdio: 'ignore' });
+    } finally {
+      cleanup();
+    }
   }
 });
