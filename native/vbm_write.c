@@ -11,8 +11,10 @@
  *     writes `path` (created, or truncated): header, then nvox float32 (f32) or float64 voxels,
  *     little-endian, voxel vox[k] = values[k stride + offset], every other voxel `outside`; vox must
  *     ascend. digests: 8 bytes per piece of the file (vbm_pieces.h), filled with the pieces' XXH3-64.
- *     A failure to open or write rejects with an Error whose code is the errno's name (ENOSPC...) and
- *     whose message begins with the call that failed ("open: ", "write: ").
+ *     A failure to open, write or close rejects with an Error whose code is the errno's name (ENOSPC...;
+ *     none for an errno errno_name cannot name) and whose message begins with the call that failed
+ *     ("open: ", "write: ", "close: "). The header's length must be a multiple of 8 (the float64 voxels
+ *     are then aligned in the slab's buffer).
  *   imageWriteHashes: true where the addon was built with XXH3 (else imageWriteAsync is absent).
  */
 #define _GNU_SOURCE
