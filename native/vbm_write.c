@@ -10,9 +10,12 @@
  *                   outside, f32: boolean, nvox, digests: Uint8Array) -> Promise<void>
  *     writes `path` (created, or truncated): header, then nvox float32 (f32) or float64 voxels,
  *     little-endian, voxel vox[k] = values[k stride + offset], every other voxel `outside`; vox must
- *     ascend within the grid (else the promise rejects, the file unfinished). digests: 8 bytes per piece of the file (vbm_pieces.h), filled with the pieces' XXH3-64.
- *     A failure to open or write rejects with an Error whose code is the errno's name (ENOSPC...) and
- *     whose message begins with the call that failed ("open: ", "write: ").
+ *     ascend within the grid (else the promise rejects, the file unfinished). digests: 8 bytes per piece
+ *     of the file (vbm_pieces.h), filled with the pieces' XXH3-64.
+ *     A failure to open, write or close rejects with an Error whose code is the errno's name (ENOSPC...;
+ *     none for an errno errno_name cannot name) and whose message begins with the call that failed
+ *     ("open: ", "write: ", "close: "). The header's length must be a multiple of 8 (the float64 voxels
+ *     are then aligned in the slab's buffer).
  *   imageWriteHashes: true where the addon was built with XXH3 (else imageWriteAsync is absent).
  */
 #define _GNU_SOURCE
@@ -52,13 +55,33 @@ static void image_write_free(void *data) {
   free(a);
 }
 
-static void image_write_fail(vbm_failure *fail, const char *call, int err) {
-#if defined(__GLIBC__)
+/*
+ * The errno's name, as Node's fs errors give it in `code` (errors.ts FILE_ERRORS reads it), or "" (no
+ * code) for one it cannot name. The errors an open, write or close of a new file gives are listed here:
+ * strerrorname_np is glibc 2.32 on (Ubuntu 20.04 and RHEL 8 have older ones), used for others.
+ */
+static const char *errno_name(int err) {
+#define E(e) {e, #e}
+  static const struct {
+    int err;
+    const char *name;
+  } known[] = {E(ENOSPC), E(EDQUOT), E(EACCES), E(EPERM),  E(EROFS),  E(ENOENT), E(ENOTDIR), E(EISDIR),
+               E(EEXIST), E(EFBIG),  E(EMFILE), E(ENFILE), E(EIO),    E(ELOOP),  E(ETXTBSY), E(EINVAL),
+               E(ENOMEM), E(EBADF),  E(EINTR),  E(EAGAIN), E(ENAMETOOLONG)};
+#undef E
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (known[i].err == err) return known[i].name;
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 32)
   const char *name = strerrorname_np(err);
-#else
-  const char *name = NULL;
+  if (name) return name;
 #endif
-  snprintf(fail->code, sizeof fail->code, "%s", name ? name : "EIO");
+#endif
+  return "";
+}
+
+static void image_write_fail(vbm_failure *fail, const char *call, int err) {
+  snprintf(fail->code, sizeof fail->code, "%s", errno_name(err));
   snprintf(fail->message, sizeof fail->message, "%s: %s", call, strerror(err));
 }
 
@@ -158,7 +181,8 @@ static napi_value js_image_write_async(napi_env env, napi_callback_info info) {
       !vbm_typed(env, argv[3], napi_float64_array, &values, &lval) ||
       !vbm_typed(env, argv[9], napi_uint8_array, &digests, &ldig))
     return vbm_throw(env, "imageWriteAsync: typed arrays expected");
-  if (napi_get_value_uint32(env, argv[4], &stride) != napi_ok || napi_get_value_uint32(env, argv[5], &offset) != napi_ok ||
+  if (napi_get_value_uint32(env, argv[4], &stride) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &offset) != napi_ok ||
       napi_get_value_double(env, argv[6], &outside) != napi_ok || napi_get_value_bool(env, argv[7], &f32) != napi_ok ||
       napi_get_value_double(env, argv[8], &nvoxD) != napi_ok)
     return vbm_throw(env, "imageWriteAsync: arguments");

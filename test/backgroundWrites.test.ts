@@ -1,12 +1,14 @@
 /**
- * `vbm run` writes the images of a new analysis on libuv's threads (StagedFiles' background
- * mode): a full disk there is still a vbm message, and nothing half-written is left (the
- * temporary files are removed only once every background write has finished).
+ * `vbm run` writes the images of a new analysis on the addon's threads (native/vbm_write.c, through
+ * pipeline/outputs.ts ImageWrites) or on libuv's (StagedFiles' background mode): a full disk there is
+ * still a vbm message naming the file, and nothing half-written is left (the temporary files are
+ * removed only once every background write has finished).
  */
 import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, tempDir } from './helpers.js';
 import { assertRefused, runCli } from './support/cli.js';
@@ -57,5 +59,94 @@ test('a background write that throws before it starts still calls onWritten, and
     fs.writeFile = original;
     syncBuiltinESMExports();
     cleanup();
+  }
+});
+
+test(
+  "images written by a writer of their own (vbm run's native one): one fails while others wait for a slot; the others are written, at most IMAGES_IN_FLIGHT at once, flushed() throws the failure and abort() leaves nothing",
+  { timeout: 60_000 },
+  async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { StagedFiles } = await import('../src/node/atomic.js');
+    const { ImageWrites, IMAGES_IN_FLIGHT } = await import('../src/pipeline/outputs.js');
+    const { dir, cleanup } = tempDir();
+    try {
+      const staged = new StagedFiles({ background: true, hashes: true });
+      let running = 0;
+      let most = 0;
+      const calls: string[] = [];
+      let settled = 0;
+      // a writer that takes a few ms per file, and finds the disk full at the second image
+      const writes = new ImageWrites(dir, staged, async (tmp, parts) => {
+        const nth = calls.push(tmp);
+        most = Math.max(most, ++running);
+        try {
+          await new Promise((r) => setTimeout(r, 5));
+          if (nth === 2) {
+            writeFileSync(tmp, parts.header.subarray(0, 100)); // half a file, as a full disk leaves it
+            throw Object.assign(new Error('write: No space left on device'), { code: 'ENOSPC', path: tmp });
+          }
+          writeFileSync(tmp, parts.header);
+          return '0'.repeat(32);
+        } finally {
+          running--;
+          settled++;
+        }
+      });
+      const grid = () => ({
+        header: new Uint8Array(352),
+        vox: new Int32Array(0),
+        values: new Float64Array(0),
+        stride: 1,
+        offset: 0,
+        outside: 0,
+        f32: true,
+        nvox: 0,
+      });
+      const jobs = ['a', 'b', 'c', 'd', 'e'].map((n) => ({ name: `${n}.nii`, encode: () => new Uint8Array(8), grid }));
+      // one without parts (the mask) is encoded and staged as stageImageJobs stages it
+      jobs.push({ name: 'mask.nii', encode: () => new Uint8Array(8), grid: undefined as unknown as typeof grid });
+      await writes.add(jobs);
+      assert.equal(settled, 5, 'add() resolves once every write is over, the failed one too');
+      assert.equal(calls.length, 5, 'the writes queued behind the failed one are still made');
+      assert.ok(most <= IMAGES_IN_FLIGHT && most > 1, `at most IMAGES_IN_FLIGHT at once (${most})`);
+      await assert.rejects(staged.flushed(), (e: Error & { code?: string }) => e.code === 'ENOSPC');
+      assert.equal(readdirSync(dir).length, 6, 'five temporaries (one half-written) and the mask staged');
+      staged.abort();
+      assert.deepEqual(readdirSync(dir), [], 'no temporary file left');
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test('vbm run onto a full disk (a 32 KiB tmpfs; root) with and without the native image writer: a vbm message, and nothing left', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('mounting a small tmpfs needs root');
+  const { dir, cleanup } = tempDir();
+  const small = join(dir, 'small');
+  mkdirSync(small);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32k', 'tmpfs', small], { stdio: 'ignore' });
+  } catch {
+    cleanup();
+    return t.skip('cannot mount a tmpfs here');
+  }
+  try {
+    const { design } = writeStudy(dir, { n: 8, dims: [12, 14, 12], voxelMm: 10, noiseFwhmMm: 16, seed: 9 });
+    // images of 8-16 KB each: the first two or three fit, the writes of the others fail while more wait
+    for (const kernel of ['default', 'wasm']) {
+      const out = join(small, kernel);
+      const env: Record<string, string> = kernel === 'wasm' ? { VBM_FIT_KERNEL: 'wasm' } : {};
+      const args = ['run', design, '--mask', join(dir, 'mask.nii'), '--out', out, '--contrast', 'T:age', '-q'];
+      const full = runCli(args, { env });
+      assertRefused(full, /no space left on the device that holds .*small[\\/]/, /nothing half-written was kept/);
+      assert.deepEqual(existsSync(out) ? readdirSync(out) : [], [], `${kernel}: nothing left in ${out}`);
+    }
+  } finally {
+    try {
+      execFileSync('umount', [small], { stdio: 'ignore' });
+    } finally {
+      cleanup();
+    }
   }
 });

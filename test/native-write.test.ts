@@ -6,8 +6,8 @@
  * that float32 rounds, NaN, -0 and infinities among them, grids smaller and larger than the writer's
  * slab (runs of masked voxels across its edges) and an empty mask. Tolerance: none (bytes). A file
  * that cannot be opened or written rejects with the system's code and the path, which errors.ts turns
- * into a vbm message; a full disk (a 64 KiB tmpfs, root only) likewise. Voxels that do not ascend, or
- * one past the grid, are refused.
+ * into a vbm message (or, for a code it does not know, shows with the path in the message); a full disk
+ * (a 64 KiB tmpfs, root only) likewise. Voxels that do not ascend, or one past the grid, are refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -137,6 +137,17 @@ test('the native image writer refuses voxels that do not ascend, and names the f
     const shown = fileErrorAsVbmError(err);
     assert.ok(shown instanceof VbmError);
     assert.match(shown.message, /no-such-folder[\\/]beta_0001\.nii: no such file or folder/);
+    // a code errors.ts has no message for (a name longer than a folder entry may be): the code, and the path
+    // in the message, as Node's fs errors have them
+    const long = join(dir, `.${'b'.repeat(300)}.nii.tmp-1-abc`);
+    const tooLong = await writer(long, parts).then(
+      () => assert.fail('wrote a file of a 300-byte name'),
+      (e: unknown) => e as Error & { code?: string; path?: string; syscall?: string },
+    );
+    assert.equal(tooLong.code, 'ENAMETOOLONG');
+    assert.equal(tooLong.syscall, 'open');
+    assert.ok(tooLong.message.includes(long), tooLong.message);
+    assert.equal(fileErrorAsVbmError(tooLong), tooLong);
   } finally {
     cleanup();
   }

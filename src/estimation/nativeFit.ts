@@ -209,7 +209,8 @@ export function nativeMaskCounter(): MaskCounter | undefined {
  * values, hashed and written on a thread of the addon's; the bytes of images.ts encode()), or undefined
  * where the addon lacks it or hashes other pieces, on a big-endian host, or where VBM_FIT_KERNEL says
  * `wasm` or `js`. The parts' voxels must ascend (the writer refuses others). A failure rejects with the
- * system's error code, the path and the call that failed (errors.ts fileErrorAsVbmError reads them).
+ * system's error code, the path (also in its message) and the call that failed (errors.ts
+ * fileErrorAsVbmError reads them).
  */
 export function nativeImageWriter(): ImageWriter | undefined {
   const choice = process.env.VBM_FIT_KERNEL;
@@ -239,7 +240,11 @@ export function nativeImageWriter(): ImageWriter | undefined {
     try {
       await write(path, g.header, g.vox, g.values, g.stride, g.offset, g.outside, g.f32, g.nvox, digests);
     } catch (e) {
-      if (e instanceof Error) Object.assign(e, { path, syscall: /^(open|write|close): /.exec(e.message)?.[1] });
+      if (e instanceof Error) {
+        const syscall = /^(open|write|close): /.exec(e.message)?.[1];
+        // the path in the message too, as Node's fs errors have it (shown as it is for a code errors.ts lacks)
+        Object.assign(e, { path, syscall, message: `${e.message} ('${path}')` });
+      }
       throw e;
     }
     return digestOfPieces(digests);

@@ -69,6 +69,8 @@ export class StagedFiles {
       // promise API writes 512 KiB at a time, each next piece waiting for this (busy) thread
       const settle = (e: Error | null, resolve: (e: Error | undefined) => void): void => {
         onWritten?.();
+        // fs.writeFile's error from write() (ENOSPC...) has no path: errors.ts then could not name the file
+        if (e && (e as { path?: string }).path === undefined) Object.assign(e, { path: tmp });
         resolve(e ?? undefined);
       };
       this.pending.push(

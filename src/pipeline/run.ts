@@ -60,7 +60,7 @@ export interface AnalysisResult {
   fit: FittedModel;
   /**
    * The contrasts' maps over the analysed voxels (computed from `fit` when first read: the run
-   * itself computes each contrast into arrays it reuses once the contrast's images are encoded).
+   * itself computes each contrast into arrays it reuses once the contrast's images are encoded or written).
    */
   maps: ContrastMaps[];
   /** Wall time per stage, ms. */
@@ -108,8 +108,8 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     log(
       `non-sphericity: ReML over ${solved.nonSphericity.voxelsPooled} voxels, h = ${solved.nonSphericity.h.map((v) => v.toPrecision(4)).join(', ')}`,
     );
-  // the model's images are written (by libuv's threads) while the contrasts are computed, and
-  // both while the smoothness is estimated (on a worker thread when the fit ran on threads)
+  // the model's images are written (by the addon's threads, or libuv's) while the contrasts are computed,
+  // and both while the smoothness is estimated (on its own threads when the fit ran on threads)
   const t = performance.now();
   const staged = new StagedFiles({ background: true, hashes: true });
   try {
