@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { nativeImageWriter } from '../src/estimation/nativeFit.js';
+import { loadNativeFit, nativeImageWriter } from '../src/estimation/nativeFit.js';
 import { contrastImageJobs, estimateImageJobs, type ImageJob } from '../src/estimation/images.js';
 import type { FittedModel } from '../src/estimation/fitSolve.js';
 import type { ContrastMaps } from '../src/estimation/contrastMaps.js';
@@ -24,6 +24,18 @@ import { VbmError, fileErrorAsVbmError } from '../src/errors.js';
 import { Rng } from '../src/random.js';
 
 const NO_WRITER = 'no native image writer in this build (VBM_NATIVE=0, no C compiler, or no XXH3 header)';
+
+test("an addon that hashes the fit's pieces has the image writer too (so the end-to-end runs compare it with the JavaScript path)", (t) => {
+  const native = loadNativeFit();
+  if (!native?.fitRangeHashes) return t.skip(NO_WRITER);
+  assert.ok(nativeImageWriter(), 'nativeImageWriter() where the addon was built with XXH3');
+  process.env.VBM_FIT_KERNEL = 'wasm';
+  try {
+    assert.equal(nativeImageWriter(), undefined, 'VBM_FIT_KERNEL=wasm turns the writer off');
+  } finally {
+    delete process.env.VBM_FIT_KERNEL;
+  }
+});
 
 /** A fitted model's fields the images read: a random mask of about `fill` of the grid, p betas per voxel. */
 function model(rng: Rng, dims: [number, number, number], p: number, fill: number): Omit<FittedModel, 'smoothness'> {
