@@ -120,7 +120,9 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     // the addon's writer makes each image's file from its values on a thread of its own, while this
     // thread computes the contrasts; else each image is encoded here and written by libuv's threads.
     // stage() resolves once the jobs are staged, with `written`: a promise of their writes' end
-    const writer = ascending(solved.vox) ? nativeImageWriter() : undefined;
+    // (it takes voxels that ascend, as an analysis mask's do: the candidates are found in grid order and
+    // the analysed ones kept in order; it refuses others)
+    const writer = nativeImageWriter();
     const writes = writer ? new ImageWrites(dir, staged, writer) : undefined;
     const stage = async (jobs: ImageJob[]): Promise<{ written: Promise<void> }> => {
       if (writes) return { written: writes.add(jobs) };
@@ -261,12 +263,6 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     staged.abort();
     throw e;
   }
-}
-
-/** Whether the voxel indices ascend (an analysis mask's do): what the native image writer takes. */
-function ascending(vox: Int32Array): boolean {
-  for (let k = 1; k < vox.length; k++) if (vox[k] <= vox[k - 1]) return false;
-  return true;
 }
 
 /** The design of the spreadsheet (read here), with the scans' mean globals when the design asks for them. */
