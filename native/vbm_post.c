@@ -30,6 +30,10 @@
  *   postScanStats(stats: Float64Array 4*m*nBlocks, m, out: Float64Array 4*m)
  *     each scan's removed, nonZero, finite and sum over the fit's blocks: out[4i + j] = the sum over
  *     blocks b, in order from 0, of stats[4 (i nBlocks + b) + j] (fitRanges.ts rangeReports' additions).
+ *   postTouchAsync(...arrays: TypedArray[]) -> Promise<void>
+ *     the arrays' pages touched (each page's first byte rewritten with its own value, atomically) on a
+ *     thread of its own, so that the memory of arrays made for later is faulted in while a core is idle,
+ *     not by the loops that first write it; the values are unchanged.
  *   postMaskCounts(mask: Uint8Array nx*ny*nz, nx, ny, nz, out: Float64Array 8)
  *     the mask's voxels, edges, faces and cubes behind the resel counts (inference/resels.ts):
  *     [P, Ex, Ey, Ez, Fxy, Fxz, Fyz, C] (whole numbers: the same wherever they are counted).
@@ -488,6 +492,53 @@ static napi_value js_post_scan_stats(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* postTouchAsync's arrays: their bytes, in place (referenced until the promise settles) */
+typedef struct {
+  size_t n;
+  uint8_t *data[16];
+  size_t bytes[16];
+} post_touch_args;
+
+static int post_touch_run(void *data, vbm_failure *fail) {
+  (void)fail;
+  const post_touch_args *a = data;
+  for (size_t i = 0; i < a->n; i++) {
+    for (size_t at = 0; at < a->bytes[i]; at += 4096) __atomic_fetch_or(a->data[i] + at, 0, __ATOMIC_RELAXED);
+    /* the last page, where the array does not begin on a page's first byte */
+    if (a->bytes[i]) __atomic_fetch_or(a->data[i] + a->bytes[i] - 1, 0, __ATOMIC_RELAXED);
+  }
+  return 0;
+}
+
+static napi_value js_post_touch_async(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc > 16)
+    return vbm_throw(env, "postTouchAsync: at most 16 typed arrays expected");
+  post_touch_args *a = calloc(1, sizeof *a);
+  if (!a) return vbm_throw(env, "postTouchAsync: out of memory");
+  a->n = argc;
+  for (size_t i = 0; i < argc; i++) {
+    napi_typedarray_type type;
+    napi_value buffer;
+    size_t length, offset;
+    void *d;
+    bool is;
+    if (napi_is_typedarray(env, argv[i], &is) != napi_ok || !is ||
+        napi_get_typedarray_info(env, argv[i], &type, &length, &d, &buffer, &offset) != napi_ok) {
+      free(a);
+      return vbm_throw(env, "postTouchAsync: typed arrays expected");
+    }
+    size_t el = 1;
+    if (type == napi_int16_array || type == napi_uint16_array) el = 2;
+    if (type == napi_int32_array || type == napi_uint32_array || type == napi_float32_array) el = 4;
+    if (type == napi_float64_array || type == napi_bigint64_array || type == napi_biguint64_array) el = 8;
+    a->data[i] = d;
+    a->bytes[i] = d ? length * el : 0;
+  }
+  return vbm_run_async(env, post_touch_run, free, a, argv, argc);
+}
+
 void vbm_post_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "postSolve", NAPI_AUTO_LENGTH, js_post_solve, NULL, &fn);
@@ -506,4 +557,6 @@ void vbm_post_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "postIndex", fn);
   napi_create_function(env, "postScanStats", NAPI_AUTO_LENGTH, js_post_scan_stats, NULL, &fn);
   napi_set_named_property(env, exports, "postScanStats", fn);
+  napi_create_function(env, "postTouchAsync", NAPI_AUTO_LENGTH, js_post_touch_async, NULL, &fn);
+  napi_set_named_property(env, exports, "postTouchAsync", fn);
 }

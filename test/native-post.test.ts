@@ -419,3 +419,30 @@ test("the native scans' stats over the fit's blocks give the sums in block order
   assert.throws(() => scanStats(new Float64Array(10), 3, new Float64Array(12)), /wrong sizes/);
   assert.throws(() => scanStats(new Float64Array(12), 3, new Float64Array(8)), /wrong sizes/);
 });
+
+test('postTouchAsync faults arrays in without changing a value (shared and plain, offset views, odd lengths)', async (t) => {
+  const touch = (loadAddon() as { postTouchAsync?: (...a: ArrayBufferView[]) => Promise<void> } | null)?.postTouchAsync;
+  if (!touch) return t.skip(NO_ADDON);
+  const rng = new Rng(8);
+  const f64 = Float64Array.from({ length: 300_001 }, () => rng.normal());
+  const shared = new Int32Array(new SharedArrayBuffer(4 * 100_003));
+  for (let i = 0; i < shared.length; i++) shared[i] = (i * 2654435761) | 0;
+  const u8 = Uint8Array.from({ length: 9_999 }, (_, i) => (i * 37) & 255);
+  const view = u8.subarray(1_001, 9_000);
+  const copies = [f64, shared, u8].map((a) => Buffer.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)));
+  await touch(f64, shared, u8, view, new Float32Array(0));
+  [f64, shared, u8].forEach((a, i) =>
+    assert.ok(
+      Buffer.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).equals(copies[i]),
+      `array ${i} unchanged`,
+    ),
+  );
+  await assert.rejects(
+    Promise.resolve().then(() => touch(...Array.from({ length: 17 }, () => new Uint8Array(1)))),
+    /at most 16/,
+  );
+  await assert.rejects(
+    Promise.resolve().then(() => touch({} as ArrayBufferView)),
+    /typed arrays expected/,
+  );
+});

@@ -8,7 +8,8 @@ import type { Design } from '../model/designMatrix.js';
 import type { FitSums } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
 import { streamGroupSums, streamSums } from './fitChunks.js';
-import { type FittedModel, planFit, solveSummed, withSmoothness } from './fitSolve.js';
+import { type FittedModel, type PostArena, planFit, solveSummed, withSmoothness } from './fitSolve.js';
+import { loadAddon } from '../node/addon.js';
 import {
   type SmoothnessEstimate,
   type SmoothnessInput,
@@ -119,6 +120,9 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
   );
   // 3. stream the scans through workers, each summing its share
   const nWorkers = Math.max(0, Math.min(opts.workers ?? availableParallelism(), plan.items.length));
+  // the solve's arrays made now and their pages faulted in on a thread of the addon's while the fit
+  // starts, not by the loops after it (which wait for new pages: ~15 ms of the solve and the index here)
+  const post = nWorkers > 0 && !plan.groups ? postArena(plan.nCand, design.p, nvox) : undefined;
   const reports: ScanReport[] = [];
   const onScan = (r: ScanReport): void => {
     reports.push(r);
@@ -147,6 +151,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
       )
     : undefined;
   const postKernel = nativePostKernel(Math.max(1, nWorkers));
+  await post?.ready;
   const solved = solveSummed({
     design,
     plan,
@@ -162,6 +167,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     lap,
     shared: onThreads,
     postKernel,
+    arena: post?.arena,
   });
   // 6. the smoothness, on other threads when every array it reads is shared
   const input = solved.smoothness;
@@ -176,6 +182,39 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
     model: solved.model,
     smoothness: smoothnessOnThread(input, solved.model.mask, timings, nWorkers),
     postKernel,
+  };
+}
+
+/**
+ * Shared memory for solveSummed's arrays without variance groups (the betas, ResSS and ResMS: p + 2
+ * float64 per candidate; the candidates kept, the voxel list and the grid's index: 3 int32 per
+ * candidate and one per voxel; the mask: a byte per voxel), its pages touched by the addon on a thread
+ * of its own (postTouchAsync); undefined without that function.
+ */
+function postArena(nCand: number, p: number, nvox: number): { arena: PostArena; ready: Promise<void> } | undefined {
+  const touch = (loadAddon() as { postTouchAsync?: (...arrays: ArrayBufferView[]) => Promise<void> } | null)
+    ?.postTouchAsync;
+  if (!touch) return undefined;
+  const f64 = new Float64Array(new SharedArrayBuffer(8 * nCand * (p + 2)));
+  const i32 = new Int32Array(new SharedArrayBuffer(4 * (3 * nCand + nvox)));
+  const u8 = new Uint8Array(new SharedArrayBuffer(nvox));
+  const ready = touch(f64, i32, u8);
+  // a failure only leaves the pages to be faulted in later
+  const settled = ready.catch(() => undefined);
+  const taken = { f64: 0, i32: 0, u8: 0 };
+  const take = <T extends Float64Array | Int32Array | Uint8Array>(
+    pool: T,
+    key: keyof typeof taken,
+    n: number,
+  ): T | undefined => {
+    if (taken[key] + n > pool.length) return undefined;
+    const a = pool.subarray(taken[key], taken[key] + n) as T;
+    taken[key] += n;
+    return a;
+  };
+  return {
+    arena: { f64: (n) => take(f64, 'f64', n), i32: (n) => take(i32, 'i32', n), u8: (n) => take(u8, 'u8', n) },
+    ready: settled,
   };
 }
 

@@ -156,6 +156,21 @@ export interface SummedScans {
    * that a worker thread can read them (the Node fit estimates the smoothness on one). Default: plain.
    */
   shared?: boolean;
+  /**
+   * Memory for the per-voxel arrays, handed out in turn (e.g. on SharedArrayBuffers whose pages were
+   * faulted in while a core was idle: the Node fit's postArena); what it cannot give is made new.
+   */
+  arena?: PostArena;
+}
+
+/**
+ * Arrays of n elements, each from the arena's memory (zeroed, never handed out before), or undefined
+ * once it has no room left.
+ */
+export interface PostArena {
+  f64(n: number): Float64Array | undefined;
+  i32(n: number): Int32Array | undefined;
+  u8(n: number): Uint8Array | undefined;
 }
 
 /** The model before its smoothness, and what the smoothness estimate is made from. */
@@ -189,9 +204,9 @@ export function withSmoothness(model: Omit<FittedModel, 'smoothness'>, smoothnes
 export function solveSummed(inp: SummedScans): SolvedModel {
   const { design, plan, reports, refs, warnings } = inp;
   const f64 = (n: number): Float64Array =>
-    inp.shared ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n);
+    inp.arena?.f64(n) ?? (inp.shared ? new Float64Array(new SharedArrayBuffer(n * 8)) : new Float64Array(n));
   const i32 = (n: number): Int32Array =>
-    inp.shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
+    inp.arena?.i32(n) ?? (inp.shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n));
   const lap = inp.lap ?? ((): void => undefined);
   const { cand: candShared, nCand, subset, groups } = plan;
   const groupSums = Array.isArray(inp.sums) ? inp.sums : undefined;
@@ -203,9 +218,9 @@ export function solveSummed(inp: SummedScans): SolvedModel {
     : (inp.sums as FitSums);
   const nvox = voxelCount(inp.dims);
   // 4. the analysis mask: explicit & thresholds & no NaN & not constant over scans
-  const mask = inp.shared ? new Uint8Array(new SharedArrayBuffer(nvox)) : new Uint8Array(nvox);
+  const mask = inp.arena?.u8(nvox) ?? (inp.shared ? new Uint8Array(new SharedArrayBuffer(nvox)) : new Uint8Array(nvox));
   // the candidates that stay, in one typed pass (no array per voxel)
-  const candOfAll = new Int32Array(nCand);
+  const candOfAll = inp.arena?.i32(nCand) ?? new Int32Array(nCand);
   let m = 0;
   invariant(candShared.length === nCand && sums.ok.length === nCand, 'sums over the candidate voxels');
   const { ok, vmin, vmax } = sums;
