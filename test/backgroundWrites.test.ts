@@ -7,10 +7,9 @@
 import { writeStudy } from './support/study.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, tempDir } from './helpers.js';
+import { onSmallDisk, repoRoot, tempDir } from './helpers.js';
 import { assertRefused, runCli } from './support/cli.js';
 
 const FAULTS = join(repoRoot, 'dist', 'test', 'support', 'fsFaults.js');
@@ -120,18 +119,8 @@ test(
   },
 );
 
-test('vbm run onto a full disk (a 32 KiB tmpfs; root) with and without the native image writer: a vbm message, and nothing left', (t) => {
-  if (process.getuid?.() !== 0) return t.skip('mounting a small tmpfs needs root');
-  const { dir, cleanup } = tempDir();
-  const small = join(dir, 'small');
-  mkdirSync(small);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32k', 'tmpfs', small], { stdio: 'ignore' });
-  } catch {
-    cleanup();
-    return t.skip('cannot mount a tmpfs here');
-  }
-  try {
+test('vbm run onto a full disk (a 32 KiB tmpfs; root) with and without the native image writer: a vbm message, and nothing left', async (t) => {
+  const skipped = await onSmallDisk('32k', (small, dir) => {
     const { design } = writeStudy(dir, { n: 8, dims: [12, 14, 12], voxelMm: 10, noiseFwhmMm: 16, seed: 9 });
     // images of 8-16 KB each: the first two or three fit, the writes of the others fail while more wait
     for (const kernel of ['default', 'wasm']) {
@@ -142,11 +131,6 @@ test('vbm run onto a full disk (a 32 KiB tmpfs; root) with and without the nativ
       assertRefused(full, /no space left on the device that holds .*small[\\/]/, /nothing half-written was kept/);
       assert.deepEqual(existsSync(out) ? readdirSync(out) : [], [], `${kernel}: nothing left in ${out}`);
     }
-  } finally {
-    try {
-      execFileSync('umount', [small], { stdio: 'ignore' });
-    } finally {
-      cleanup();
-    }
-  }
+  });
+  if (skipped) t.skip(skipped);
 });

@@ -11,10 +11,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './helpers.js';
+import { onSmallDisk, tempDir } from './helpers.js';
 import { loadNativeFit, nativeImageWriter } from '../src/estimation/nativeFit.js';
 import { contrastImageJobs, estimateImageJobs, type ImageJob } from '../src/estimation/images.js';
 import type { FittedModel } from '../src/estimation/fitSolve.js';
@@ -168,17 +167,7 @@ test('the native image writer refuses voxels that do not ascend, and names the f
 test('the native image writer on a full disk: ENOSPC with the path, as a vbm message (a 64 KiB tmpfs; root)', async (t) => {
   const writer = nativeImageWriter();
   if (!writer) return t.skip(NO_WRITER);
-  if (process.getuid?.() !== 0) return t.skip('mounting a small tmpfs needs root');
-  const { dir, cleanup } = tempDir();
-  const small = join(dir, 'small');
-  mkdirSync(small);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small], { stdio: 'ignore' });
-  } catch {
-    cleanup();
-    return t.skip('cannot mount a tmpfs here');
-  }
-  try {
+  const skipped = await onSmallDisk('64k', async (small) => {
     const fit = model(new Rng(5), [40, 40, 40], 1, 0.5); // 256 KB of float32: more than the disk holds
     const job = estimateImageJobs(fit, ['a'])[0];
     const path = join(small, '.beta_0001.nii.tmp-1-abc');
@@ -191,11 +180,6 @@ test('the native image writer on a full disk: ENOSPC with the path, as a vbm mes
     const shown = fileErrorAsVbmError(err);
     assert.ok(shown instanceof VbmError);
     assert.match(shown.message, /no space left on the device that holds .*small[\\/]beta_0001\.nii/);
-  } finally {
-    try {
-      execFileSync('umount', [small], { stdio: 'ignore' });
-    } finally {
-      cleanup();
-    }
-  }
+  });
+  if (skipped) t.skip(skipped);
 });
