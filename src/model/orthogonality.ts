@@ -12,35 +12,36 @@ import { type Matrix, entry } from './linalg.js';
 export function columnCorrelations(X: Matrix): Matrix {
   const n = X.length;
   const p = X[0]?.length ?? 0;
-  const centred: number[][] = [];
-  const norms: number[] = [];
+  // the centred columns in one typed array, column after column (plain loops: this runs at every
+  // start and in every printed summary, where calls per entry made it hot enough for V8 to compile)
+  const centred = new Float64Array(n * p);
+  const norms = new Float64Array(p);
   for (let j = 0; j < p; j++) {
     let m = 0;
     for (let i = 0; i < n; i++) m += entry(X, i, j);
     m /= n;
-    const c = X.map((row) => item(row, j) - m);
-    centred.push(c);
     let scale = 0;
-    for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(entry(X, i, j)));
-    const norm = Math.sqrt(c.reduce((s, v) => s + v * v, 0));
-    // a column constant up to rounding has no direction
-    norms.push(norm > 1e-12 * Math.max(1, scale) * Math.sqrt(n) ? norm : 0);
-  }
-  const out: Matrix = [];
-  for (let a = 0; a < p; a++) {
-    const row: number[] = [];
-    for (let b = 0; b < p; b++) {
-      const na = item(norms, a);
-      const nb = item(norms, b);
-      if (!na || !nb) {
-        row.push(NaN);
-        continue;
-      }
-      let d = 0;
-      for (let i = 0; i < n; i++) d += entry(centred, a, i) * entry(centred, b, i);
-      row.push(Math.min(1, Math.abs(d) / (na * nb)));
+    let ss = 0;
+    for (let i = 0; i < n; i++) {
+      const x = item(X[i], j);
+      const c = x - m;
+      centred[j * n + i] = c;
+      scale = Math.max(scale, Math.abs(x));
+      ss += c * c;
     }
-    out.push(row);
+    const norm = Math.sqrt(ss);
+    // a column constant up to rounding has no direction
+    norms[j] = norm > 1e-12 * Math.max(1, scale) * Math.sqrt(n) ? norm : 0;
+  }
+  const out: Matrix = Array.from({ length: p }, () => new Array<number>(p).fill(NaN));
+  for (let a = 0; a < p; a++) {
+    for (let b = a; b < p; b++) {
+      if (!norms[a] || !norms[b]) continue;
+      let d = 0;
+      for (let i = 0, ia = a * n, ib = b * n; i < n; i++) d += centred[ia + i] * centred[ib + i];
+      // the same products summed in the same order either way round
+      out[a][b] = out[b][a] = Math.min(1, Math.abs(d) / (norms[a] * norms[b]));
+    }
   }
   return out;
 }
@@ -75,8 +76,8 @@ export function orthogonalityWarnings(
   X: Matrix,
   contrasts: { index: number; name: string; weights: number[][] }[],
   limit = ORTHOGONALITY_LIMIT,
+  C: Matrix = columnCorrelations(X),
 ): OrthogonalityWarning[] {
-  const C = columnCorrelations(X);
   const out: OrthogonalityWarning[] = [];
   for (const c of contrasts) {
     const used = columns.map((_, j) => c.weights.some((row) => row[j] !== 0));

@@ -28,7 +28,8 @@ export function orthogonalityText(d: OrthogonalityInput): string {
       .split('\n')
       .map((l) => `  ${l}`),
   ];
-  for (const w of orthogonalityWarnings(d.columns, d.matrix, d.contrasts)) lines.push(`  warning: ${w.message}`);
+  for (const w of orthogonalityWarnings(d.columns, d.matrix, d.contrasts, ORTHOGONALITY_LIMIT, C))
+    lines.push(`  warning: ${w.message}`);
   return lines.join('\n');
 }
 
@@ -38,7 +39,7 @@ export function orthogonalitySection(d: OrthogonalityInput): Html {
     Number.isNaN(v)
       ? '#ffffff'
       : `rgb(${Math.round(255 - 200 * v)},${Math.round(255 - 200 * v)},${Math.round(255 - 200 * v)})`;
-  const warnings = orthogonalityWarnings(d.columns, d.matrix, d.contrasts);
+  const warnings = orthogonalityWarnings(d.columns, d.matrix, d.contrasts, ORTHOGONALITY_LIMIT, C);
   return html`<h3>Design orthogonality</h3>
 <p>|r| between the centred columns (SPM's Review picture as a table: white 0 = orthogonal, dark 1 = collinear; the constant column has no direction and is blank).</p>
 <table id="orthogonality"><thead><tr><th></th>${d.columns.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>${d.columns.map(
