@@ -23,7 +23,7 @@ export function columnCorrelations(X: Matrix): Matrix {
     let scale = 0;
     let ss = 0;
     for (let i = 0; i < n; i++) {
-      const x = item(X[i], j);
+      const x = entry(X, i, j);
       const c = x - m;
       centred[j * n + i] = c;
       scale = Math.max(scale, Math.abs(x));
@@ -33,17 +33,20 @@ export function columnCorrelations(X: Matrix): Matrix {
     // a column constant up to rounding has no direction
     norms[j] = norm > 1e-12 * Math.max(1, scale) * Math.sqrt(n) ? norm : 0;
   }
-  const out: Matrix = Array.from({ length: p }, () => new Array<number>(p).fill(NaN));
+  // (typed arrays indexed within their lengths: `?? NaN` is never taken)
+  const r = new Float64Array(p * p).fill(NaN);
   for (let a = 0; a < p; a++) {
     for (let b = a; b < p; b++) {
-      if (!norms[a] || !norms[b]) continue;
+      const na = norms[a] ?? 0;
+      const nb = norms[b] ?? 0;
+      if (!na || !nb) continue;
       let d = 0;
-      for (let i = 0, ia = a * n, ib = b * n; i < n; i++) d += centred[ia + i] * centred[ib + i];
+      for (let i = 0, ia = a * n, ib = b * n; i < n; i++) d += (centred[ia + i] ?? NaN) * (centred[ib + i] ?? NaN);
       // the same products summed in the same order either way round
-      out[a][b] = out[b][a] = Math.min(1, Math.abs(d) / (norms[a] * norms[b]));
+      r[a * p + b] = r[b * p + a] = Math.min(1, Math.abs(d) / (na * nb));
     }
   }
-  return out;
+  return Array.from({ length: p }, (_, a) => Array.from(r.subarray(a * p, (a + 1) * p)));
 }
 
 /** The level above which a contrast's column is said to correlate with another one. */
