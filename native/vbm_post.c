@@ -83,6 +83,14 @@ static int post_threads(napi_env env, size_t argc, napi_value *argv, size_t at, 
 }
 
 /* the solve's arrays, for its parts (vbm_parallel): each part solves voxels [m t / T, m (t + 1) / T) */
+/* a part's scratch of n doubles: `stack` (64) when it is enough, else new memory (free it when it is not
+   `stack`); NULL, with *failed set, when there is none */
+static double *post_scratch(double *stack, uint32_t n, int *failed) {
+  double *s = n <= 64 ? stack : malloc(sizeof(double) * n);
+  if (!s) __atomic_store_n(failed, 1, __ATOMIC_RELAXED);
+  return s;
+}
+
 typedef struct {
   const double *B, *xty, *yy;
   const int32_t *cand;
@@ -97,11 +105,8 @@ static void post_solve_part(void *ctx, int t, int T) {
   post_solve_ctx *c = ctx;
   const uint32_t p = c->p, nCand = c->nCand;
   double xs[64];
-  double *x = p <= 64 ? xs : malloc(sizeof(double) * p);
-  if (!x) {
-    __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
-    return;
-  }
+  double *x = post_scratch(xs, p, &c->failed);
+  if (!x) return;
   const size_t k0 = c->m * (size_t)t / (size_t)T, k1 = c->m * (size_t)(t + 1) / (size_t)T;
   for (size_t k = k0; k < k1; k++) {
     const size_t cd = (size_t)c->cand[k];
@@ -216,11 +221,8 @@ static void post_f_part(void *ctx, int t, int T) {
   post_f_ctx *x = ctx;
   const uint32_t p = x->p, q = x->q;
   double hs[64];
-  double *h = q <= 64 ? hs : malloc(sizeof(double) * q);
-  if (!h) {
-    __atomic_store_n(&x->failed, 1, __ATOMIC_RELAXED);
-    return;
-  }
+  double *h = post_scratch(hs, q, &x->failed);
+  if (!h) return;
   size_t k0, k1;
   post_part(x->m, t, T, &k0, &k1);
   for (size_t k = k0; k < k1; k++) {
