@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { loadNativeFit, nativeMaskCounter, nativePostKernel } from '../src/estimation/nativeFit.js';
+import { loadNativeFit, nativeMaskCounter, nativePageToucher, nativePostKernel } from '../src/estimation/nativeFit.js';
 import { loadAddon } from '../src/node/addon.js';
 import { reselCounts } from '../src/inference/resels.js';
 import { solveFromSums } from '../src/estimation/nonSphericity.js';
@@ -421,7 +421,7 @@ test("the native scans' stats over the fit's blocks give the sums in block order
 });
 
 test('postTouchAsync faults arrays in without changing a value (shared and plain, offset views, odd lengths)', async (t) => {
-  const touch = (loadAddon() as { postTouchAsync?: (...a: ArrayBufferView[]) => Promise<void> } | null)?.postTouchAsync;
+  const touch = nativePageToucher();
   if (!touch) return t.skip(NO_ADDON);
   const rng = new Rng(8);
   const f64 = Float64Array.from({ length: 300_001 }, () => rng.normal());

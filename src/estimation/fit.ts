@@ -1,5 +1,11 @@
 import type { PostKernel } from './postKernel.js';
-import { nativeMaskCounter, nativePostKernel, nativeSmoothnessLoop, nativeSmoothnessLoopAsync } from './nativeFit.js';
+import {
+  nativeMaskCounter,
+  nativePageToucher,
+  nativePostKernel,
+  nativeSmoothnessLoop,
+  nativeSmoothnessLoopAsync,
+} from './nativeFit.js';
 import { availableParallelism } from 'node:os';
 import { readHeadersOnly } from '../node/nifti/read.js';
 import type { NiftiHeader } from '../io/nifti/header.js';
@@ -9,7 +15,6 @@ import type { FitSums } from './accumulate.js';
 import { type FitJob, type ScanReport, checkGrid } from './fitJob.js';
 import { streamGroupSums, streamSums } from './fitChunks.js';
 import { type FittedModel, type PostArena, planFit, solveSummed, withSmoothness } from './fitSolve.js';
-import { loadAddon } from '../node/addon.js';
 import {
   type SmoothnessEstimate,
   type SmoothnessInput,
@@ -192,8 +197,7 @@ export async function fitModelStaged(design: Design, opts: FitOptions = {}): Pro
  * of its own (postTouchAsync); undefined without that function.
  */
 function postArena(nCand: number, p: number, nvox: number): { arena: PostArena; ready: Promise<void> } | undefined {
-  const touch = (loadAddon() as { postTouchAsync?: (...arrays: ArrayBufferView[]) => Promise<void> } | null)
-    ?.postTouchAsync;
+  const touch = nativePageToucher();
   if (!touch) return undefined;
   const f64 = new Float64Array(new SharedArrayBuffer(8 * nCand * (p + 2)));
   const i32 = new Int32Array(new SharedArrayBuffer(4 * (3 * nCand + nvox)));

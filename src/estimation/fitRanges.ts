@@ -433,9 +433,12 @@ export function runRange(jobs: RangeJob[], note: (n: RangeNote) => void): void {
 
 /** The files of jobs the addon does not hash, each read and hashed whole (a note per file). */
 function hashUnhashed(jobs: RangeJob[], note: (n: RangeNote) => void): void {
-  const buf = new Uint8Array(1 << 18);
+  // a read buffer only where some file is hashed here (not where the addon hashes as it reads)
+  let buf: Uint8Array | undefined;
   jobs.forEach((job, g) => {
-    if (!job.hashing) for (let i = 0; i < job.paths.length; i++) note({ g, i, hash: hashWholeFile(job.paths[i], buf) });
+    if (job.hashing) return;
+    buf ??= new Uint8Array(1 << 18);
+    for (let i = 0; i < job.paths.length; i++) note({ g, i, hash: hashWholeFile(job.paths[i], buf) });
   });
 }
 

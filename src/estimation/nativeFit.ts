@@ -251,6 +251,14 @@ export function nativeImageWriter(): ImageWriter | undefined {
   };
 }
 
+/**
+ * The addon's page toucher (native/vbm_post.c postTouchAsync: each page of the arrays faulted in on a
+ * thread of its own, no value changed), or undefined where the addon lacks it.
+ */
+export function nativePageToucher(): ((...arrays: ArrayBufferView[]) => Promise<void>) | undefined {
+  return (loadAddon() as { postTouchAsync?: (...arrays: ArrayBufferView[]) => Promise<void> } | null)?.postTouchAsync;
+}
+
 /** The native fit kernel of this process, or null (loaded once). */
 export function loadNativeFit(): NativeFit | null {
   if (loaded !== undefined) return loaded;
