@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include "vbm_async.h"
 #include "vbm_map.h"
+#include "vbm_memory.h"
 #include "vbm_napi.h"
 #include "vbm_pieces.h"
 
@@ -918,7 +919,7 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     snprintf(fail->message, sizeof fail->message, "fitRange: too many voxels or scans for one thread");
     return 1;
   }
-  uint8_t *mem = aligned_alloc(64, (at + 63) / 64 * 64);
+  uint8_t *mem = vbm_malloc_big((at + 63) / 64 * 64);
   vbm_map *maps = calloc(nScans, sizeof(vbm_map));
   int *nterms = calloc(nScans, sizeof(int));
   /* per scan: size, next byte to hash, end of the bytes to hash, its pieces' digests (hashing only) */
@@ -1377,10 +1378,10 @@ static int smoothness_run(void *data, vbm_failure *fail) {
   const int T = A->threads < 1 ? 1 : A->threads > 16 ? 16 : A->threads;
   smooth_ctx c = {.a = *A};
   smooth_range(m, 0, T, &(size_t){0}, &c.h);
-  c.Gb = malloc(sizeof(double) * m * (p + 2));
+  c.Gb = vbm_malloc_big(sizeof(double) * m * (p + 2));
   c.sd = c.Gb ? c.Gb + m * p : NULL;
   c.Rd = c.Gb ? c.Gb + m * (p + 1) : NULL;
-  c.terms = T > 1 ? malloc(sizeof(double) * 3 * (m - c.h) + 1) : NULL;
+  c.terms = T > 1 ? vbm_malloc_big(sizeof(double) * 3 * (m - c.h) + 1) : NULL;
   c.in = T > 1 ? malloc(m - c.h + 1) : NULL;
   if (!c.Gb || (T > 1 && (!c.terms || !c.in))) {
     free(c.Gb), free(c.terms), free(c.in);

@@ -624,12 +624,15 @@ void vbm_fit_register(napi_env env, napi_value exports);
 void vbm_post_register(napi_env env, napi_value exports);
 /* the images written from their masked voxels on a thread of their own (vbm_write.c) */
 void vbm_write_register(napi_env env, napi_value exports);
+/* memory advice for big arrays (vbm_memory.c) */
+void vbm_memory_register(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_value fn;
   vbm_fit_register(env, exports);
   vbm_post_register(env, exports);
   vbm_write_register(env, exports);
+  vbm_memory_register(env, exports);
   napi_create_function(env, "statistics", NAPI_AUTO_LENGTH, js_statistics, NULL, &fn);
   napi_set_named_property(env, exports, "statistics", fn);
   napi_create_function(env, "residualise", NAPI_AUTO_LENGTH, js_residualise, NULL, &fn);

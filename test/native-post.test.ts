@@ -16,7 +16,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
-import { loadNativeFit, nativeMaskCounter, nativePageToucher, nativePostKernel } from '../src/estimation/nativeFit.js';
+import {
+  adviseHugePages,
+  loadNativeFit,
+  nativeMaskCounter,
+  nativePageToucher,
+  nativePostKernel,
+} from '../src/estimation/nativeFit.js';
 import { loadAddon } from '../src/node/addon.js';
 import { reselCounts } from '../src/inference/resels.js';
 import { solveFromSums } from '../src/estimation/nonSphericity.js';
@@ -445,4 +451,27 @@ test('postTouchAsync faults arrays in without changing a value (shared and plain
     Promise.resolve().then(() => touch({} as ArrayBufferView)),
     /typed arrays expected/,
   );
+});
+
+test('adviseHugePages advises the whole 2 MiB pages inside each array and changes no value', (t) => {
+  const addon = loadAddon() as { adviseHugePages?: (...a: ArrayBufferView[]) => number } | null;
+  if (!addon?.adviseHugePages) return t.skip(NO_ADDON);
+  let thp = 'never';
+  try {
+    thp = /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'never';
+  } catch {
+    // no transparent huge pages on this system: nothing is advised
+  }
+  const rng = new Rng(9);
+  const big = Float64Array.from({ length: (9 << 20) / 8 + 3 }, () => rng.normal());
+  const copy = Buffer.from(big.buffer).toString('base64');
+  const small = new Float32Array(1000);
+  const bytes = adviseHugePages(big, small, new Uint8Array(0));
+  // 9 MiB and 24 bytes hold 3 or 4 whole 2 MiB pages however they are aligned (4 when it starts on one)
+  if (thp === 'never') assert.equal(bytes, 0, 'nothing advised without huge pages');
+  else assert.ok(bytes === 6 << 20 || bytes === 8 << 20, `advised ${bytes} bytes`);
+  assert.equal(adviseHugePages(small), 0, 'an array smaller than a huge page holds none');
+  assert.equal(Buffer.from(big.buffer).toString('base64'), copy, 'values unchanged');
+  assert.throws(() => addon.adviseHugePages?.({} as ArrayBufferView), /typed arrays expected/);
+  assert.throws(() => addon.adviseHugePages?.(...Array.from({ length: 17 }, () => new Uint8Array(1))), /at most 16/);
 });

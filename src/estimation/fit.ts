@@ -1,5 +1,6 @@
 import type { PostKernel } from './postKernel.js';
 import {
+  adviseHugePages,
   nativeMaskCounter,
   nativePageToucher,
   nativePostKernel,
@@ -202,6 +203,7 @@ function postArena(nCand: number, p: number, nvox: number): { arena: PostArena; 
   const f64 = new Float64Array(new SharedArrayBuffer(8 * nCand * (p + 2)));
   const i32 = new Int32Array(new SharedArrayBuffer(4 * (3 * nCand + nvox)));
   const u8 = new Uint8Array(new SharedArrayBuffer(nvox));
+  adviseHugePages(f64, i32);
   const ready = touch(f64, i32, u8);
   // a failure only leaves the pages to be faulted in later
   const settled = ready.catch(() => undefined);
@@ -240,6 +242,7 @@ function smoothnessOnThread(
 ): Promise<FitSmoothness> {
   const t0 = performance.now();
   const rpv = new Float64Array(new SharedArrayBuffer(input.vox.length * 8));
+  adviseHugePages(rpv);
   const loop = nativeSmoothnessLoopAsync(threads);
   let done: Promise<FitSmoothness>;
   if (loop)

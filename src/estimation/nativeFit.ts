@@ -259,6 +259,17 @@ export function nativePageToucher(): ((...arrays: ArrayBufferView[]) => Promise<
   return (loadAddon() as { postTouchAsync?: (...arrays: ArrayBufferView[]) => Promise<void> } | null)?.postTouchAsync;
 }
 
+/**
+ * Ask for transparent huge pages behind big new typed arrays, before anything touches them (the addon's
+ * adviseHugePages, native/vbm_memory.c): a fault per 2 MiB, not per 4 KiB. The bytes advised (the whole
+ * 2 MiB pages inside the arrays; 0 without the addon or where the system has no huge pages); the
+ * arrays' contents are the same either way.
+ */
+export function adviseHugePages(...arrays: ArrayBufferView[]): number {
+  const addon = loadAddon() as { adviseHugePages?: (...a: ArrayBufferView[]) => number } | null;
+  return addon?.adviseHugePages?.(...arrays) ?? 0;
+}
+
 /** The native fit kernel of this process, or null (loaded once). */
 export function loadNativeFit(): NativeFit | null {
   if (loaded !== undefined) return loaded;

@@ -24,7 +24,7 @@ import {
 } from './modelRecord.js';
 import { ImageBuffers, ImageWrites, stageImageJobs } from './outputs.js';
 import { type ImageJob, contrastImageJobs, estimateImageJobs, rpvImageJob } from '../estimation/images.js';
-import { nativeImageWriter } from '../estimation/nativeFit.js';
+import { adviseHugePages, nativeImageWriter } from '../estimation/nativeFit.js';
 
 /** What `runAnalysis` needs: the spreadsheet, the output folder, the design, contrasts and masking. */
 export interface AnalysisOptions extends DesignOptions {
@@ -138,6 +138,7 @@ export async function runAnalysis(opts: AnalysisOptions): Promise<AnalysisResult
     const into = contrasts
       .slice(0, writes ? 2 : 1)
       .map(() => ({ effect: new Float64Array(m), stat: new Float64Array(m) }));
+    for (const a of into) adviseHugePages(a.effect, a.stat);
     const reading: Promise<void>[] = [];
     const contrastFiles: { effect: string; stat: string }[] = [];
     const contrastDf: [number, number][] = [];
