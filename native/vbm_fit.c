@@ -873,6 +873,84 @@ static void fit_range_fail(vbm_failure *fail, int r, uint32_t s, const char *why
 }
 
 /*
+ * Whether fitRange reads the scans' bytes (pread into slots that stay in cache) rather than mapping
+ * them: VBM_FIT_READ=map maps them (read once, at the first use). Reading costs a copy, but no page
+ * table entries to set and clear for every 4 KiB of every scan.
+ */
+static bool fit_reads(void) {
+  static int mode = -1;
+  int m = __atomic_load_n(&mode, __ATOMIC_RELAXED);
+  if (m < 0) {
+    const char *e = getenv("VBM_FIT_READ");
+    m = e && strcmp(e, "map") == 0 ? 0 : 1;
+    __atomic_store_n(&mode, m, __ATOMIC_RELAXED);
+  }
+  return m == 1;
+}
+
+/* The most bytes of slots one range reads a chunk of scans into (else it maps the scans). */
+#define READ_BUDGET ((uint64_t)64 << 20)
+
+/*
+ * The bytes (offsets into the voxel data) a span of candidates first..last needs: [lo, mainHi), the
+ * voxels and their +x and +y neighbours, and [zLo, zHi), the +z neighbours' (empty where it joins the
+ * first: then mainHi covers both; and without smoothness).
+ */
+typedef struct {
+  uint64_t lo, mainHi, zLo, zHi;
+} span_bytes;
+
+static span_bytes span_extent(int64_t first, int64_t last, int64_t nx, int64_t nxy, int64_t nvox, bool smooth) {
+  span_bytes b;
+  b.lo = 4 * (uint64_t)first;
+  const int64_t mainEnd = smooth ? (last + nx + 1 < nvox ? last + nx + 1 : nvox) : last + 1;
+  b.mainHi = 4 * (uint64_t)mainEnd;
+  b.zLo = b.zHi = 0;
+  if (smooth && first + nxy < nvox) {
+    const int64_t zEnd = last + nxy + 1 < nvox ? last + nxy + 1 : nvox;
+    if (first + nxy <= mainEnd) {
+      if (zEnd > mainEnd) b.mainHi = 4 * (uint64_t)zEnd;
+    } else {
+      b.zLo = 4 * (uint64_t)(first + nxy);
+      b.zHi = 4 * (uint64_t)zEnd;
+    }
+  }
+  return b;
+}
+
+/*
+ * Scan s's bytes of a span read into its slot (slot[0] is voxel-data byte b->lo; the file's voxels begin
+ * at byte `base`), and, when hashing (hashed not NULL), its pieces hashed up to the span's main bytes' end
+ * (at most hashHi): the bytes before them that no span reads (outside the candidates) read and hashed
+ * through vbm_pieces_read first. VBM_MAP_OK, VBM_MAP_CHANGED if the file ended first, VBM_MAP_FAILED if
+ * a read failed (with why).
+ */
+static int read_span(vbm_pieces *hp, uint32_t s, int fd, const vbm_map *m, uint8_t *slot, const span_bytes *b,
+                     uint64_t base, uint64_t *hashed, uint64_t hashHi, uint8_t *digests, char *why, size_t whyLen) {
+  uint64_t got = 0;
+  bool ok = vbm_read_at(fd, slot, (size_t)(b->mainHi - b->lo), base + b->lo, &got);
+  uint64_t at = base + b->lo + got;
+  if (ok && b->zHi > b->zLo) {
+    ok = vbm_read_at(fd, slot + (b->zLo - b->lo), (size_t)(b->zHi - b->zLo), base + b->zLo, &got);
+    at = base + b->zLo + got;
+  }
+  if (ok && hashed) {
+    const uint64_t from = base + b->lo, upto = base + b->mainHi < hashHi ? base + b->mainHi : hashHi;
+    if (*hashed < from && *hashed < hashHi) ok = vbm_pieces_read(hp, s, fd, hashed, from < hashHi ? from : hashHi, m->size, digests);
+    if (ok && upto > *hashed) vbm_pieces_advance(hp, s, slot - from, hashed, upto, m->size, digests);
+    if (!ok) at = *hashed;
+  }
+  if (ok) return VBM_MAP_OK;
+  if (errno) {
+    snprintf(why, whyLen, "cannot read it at byte %llu (%s)", (unsigned long long)at, strerror(errno));
+    return VBM_MAP_FAILED;
+  }
+  snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
+           (unsigned long long)at, (unsigned long long)m->size);
+  return VBM_MAP_CHANGED;
+}
+
+/*
  * fitRange's work, on any thread (vbm_work): the sums of candidates [r0, r1) of the scans mapped in place,
  * hashing their pieces as it reads them. 0, or 1 with `fail` (a map or hash failure's code and "s:why", or
  * out of memory).
@@ -919,6 +997,25 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     snprintf(fail->message, sizeof fail->message, "fitRange: too many voxels or scans for one thread");
     return 1;
   }
+  /* reading (not mapping): each span's bytes of each scan of a chunk read into a slot of `slots`, the
+     span's voxels and +x, +y neighbours from its first voxel, the +z neighbours' slice at its place
+     nxy voxels on (the bytes between are never read), so the kernel indexes a slot as it would the file */
+  const int64_t nx = dims[0];
+  const uint32_t CH = A->chunk < nScans ? A->chunk : nScans;
+  size_t slotBytes = 0;
+  bool reading = fit_reads();
+  for (size_t c0 = r0; reading && c0 < r1; c0 += S) {
+    const size_t len = r1 - c0 < S ? r1 - c0 : S;
+    span_bytes sb = span_extent(cand[c0], cand[c0 + len - 1], nx, nxy, nvox, smooth);
+    const uint64_t hi = sb.zHi > sb.mainHi ? sb.zHi : sb.mainHi;
+    if (hi - sb.lo > slotBytes) slotBytes = (size_t)(hi - sb.lo);
+  }
+  slotBytes = (slotBytes + 63) / 64 * 64;
+  /* a span spread over much of the grid (a sparse mask) is mapped instead: its slots would be big */
+  if (reading && (uint64_t)slotBytes * CH > READ_BUDGET) reading = false;
+  uint8_t *slots = reading ? vbm_malloc_big(slotBytes * CH) : NULL;
+  int *fds = reading ? malloc(sizeof(int) * nScans) : NULL;
+  for (uint32_t s = 0; fds && s < nScans; s++) fds[s] = -1;
   uint8_t *mem = vbm_malloc_big((at + 63) / 64 * 64);
   vbm_map *maps = calloc(nScans, sizeof(vbm_map));
   int *nterms = calloc(nScans, sizeof(int));
@@ -927,8 +1024,8 @@ static int fit_range_run(void *data, vbm_failure *fail) {
   uint64_t *hashed = hsize ? hsize + nScans : NULL, *hashHi = hsize ? hsize + 2 * (size_t)nScans : NULL;
   uint64_t *pieceAt = hsize ? hsize + 3 * (size_t)nScans : NULL;
   vbm_pieces *hp = hashing ? vbm_pieces_new(nScans, fit_level() >= 1) : NULL;
-  if (!mem || !maps || !nterms || (hashing && (!hsize || !hp))) {
-    free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp);
+  if (!mem || !maps || !nterms || (hashing && (!hsize || !hp)) || (reading && (!slots || !fds))) {
+    free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp), free(slots), free(fds);
     snprintf(fail->message, sizeof fail->message, "fitRange: out of memory");
     return 1;
   }
@@ -967,8 +1064,9 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     char why[256];
     const char *path = A->paths[s];
     const uint64_t base = (uint64_t)voff[s];
-    int r = vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
-                          base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
+    int r = reading ? vbm_open_scan(path, base + 4 * (uint64_t)nvox, &maps[s], &fds[s], why, sizeof why)
+                    : vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
+                                    base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
     if (hashing) {
       /* the pieces that begin in this range's part of the file: hashed from the mapping as the blocks
          read it; the bytes before the mapping (range 0: the header and any voxels before the first
@@ -1006,11 +1104,24 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     float *vmin = (float *)(mem + vminAt), *vmax = (float *)(mem + vmaxAt);
     const uint64_t keep = (uint64_t)A->window;
     int64_t cutIdx = loIdx;
-    for (size_t c0 = r0; c0 < r1; c0 += S) {
+    for (size_t c0 = r0; c0 < r1 && !err; c0 += S) {
       const size_t len = r1 - c0 < S ? r1 - c0 : S, lc = c0 - r0;
-      for (uint32_t k0 = 0; k0 < nScans; k0 += A->chunk) {
+      const span_bytes sb = span_extent(cand[c0], cand[c0 + len - 1], nx, nxy, nvox, smooth);
+      for (uint32_t k0 = 0; k0 < nScans && !err; k0 += A->chunk) {
         const uint32_t k1 = nScans - k0 < A->chunk ? nScans : k0 + A->chunk;
         const bool first = k0 == 0 && !append;
+        for (uint32_t s = k0; reading && s < k1; s++) {
+          char why[256];
+          const int r = read_span(hp, s, fds[s], &maps[s], slots + (size_t)(s - k0) * slotBytes, &sb,
+                                  (uint64_t)voff[s], hashing ? &hashed[s] : NULL, hashing ? hashHi[s] : 0,
+                                  hashing ? A->digests + 8 * pieceAt[s] : NULL, why, sizeof why);
+          if (r != VBM_MAP_OK) {
+            fit_range_fail(fail, r, s, why);
+            err = true;
+            break;
+          }
+        }
+        if (err) break;
         for (size_t b0 = 0; b0 < len; b0 += B) {
           const size_t bl = len - b0 < B ? len - b0 : B, lb = lc + b0, cb = c0 + b0;
           fit_ctx x;
@@ -1043,14 +1154,16 @@ static int fit_range_run(void *data, vbm_failure *fail) {
           }
           for (uint32_t s = k0; s < k1; s++) {
             const double *d = desc + 4 * s;
-            const float *data = (const float *)(maps[s].map - maps[s].start + (uint64_t)voff[s]);
+            const float *data =
+                reading ? (const float *)(slots + (size_t)(s - k0) * slotBytes - sb.lo)
+                        : (const float *)(maps[s].map - maps[s].start + (uint64_t)voff[s]);
             double cnt[4] = {0, 0, 0, 0};
             fit_block(&x, 0, (int)bl, data, d[0], d[1], d[2] != 0, mem + termsAt + 16 * p * s, nterms[s],
                       smooth && d[3] != 0, cnt);
             memcpy(stats + 4 * ((size_t)s * nBlocks + cb / B), cnt, sizeof cnt);
             /* the scan's pieces hashed up to the next block's first voxel (this range's last block: to
                the end of its part) while the block's bytes are in cache; never below a later unmap's cut */
-            if (hashing) {
+            if (hashing && !reading) {
               const uint64_t nextAt = cb + bl < r1 ? (uint64_t)voff[s] + 4 * (uint64_t)cand[cb + bl] : hashHi[s];
               const uint64_t mapEnd = maps[s].start + maps[s].len;
               uint64_t to = nextAt < hashHi[s] ? nextAt : hashHi[s];
@@ -1085,14 +1198,14 @@ static int fit_range_run(void *data, vbm_failure *fail) {
       /* the files' bytes below the next block's first voxel are not read again: released every
          `window` bytes (all the scans at once: one TLB flush), so the mapped (resident) part of each
          file stays a window, not the file */
-      if (c0 + S < r1 && 4 * (uint64_t)(cand[c0 + S] - cutIdx) >= keep) {
+      if (!reading && c0 + S < r1 && 4 * (uint64_t)(cand[c0 + S] - cutIdx) >= keep) {
         cutIdx = cand[c0 + S];
         vbm_release_below(maps, nScans, voff, 4 * (uint64_t)cutIdx);
       }
     }
     /* the bytes of this range's pieces after the mapping (range T-1: the voxels after the last
        candidate's +z neighbour and any trailing bytes), read and hashed */
-    for (uint32_t s = 0; hashing && s < nScans; s++) {
+    for (uint32_t s = 0; hashing && !err && s < nScans; s++) {
       if (hashed[s] >= hashHi[s]) continue;
       char why[256];
       const int r = hash_read(hp, s, A->paths[s], &maps[s], &hashed[s], hashHi[s], A->digests + 8 * pieceAt[s], why,
@@ -1105,7 +1218,9 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     }
   }
   for (uint32_t s = 0; s < nScans; s++) vbm_unmap(&maps[s]);
-  free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp);
+  for (uint32_t s = 0; fds && s < nScans; s++)
+    if (fds[s] >= 0) close(fds[s]);
+  free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp), free(slots), free(fds);
   return err ? 1 : 0;
 }
 

@@ -26,7 +26,7 @@ static uint64_t page_size(void) {
   return ps;
 }
 
-int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm_map *m, char *why, size_t whyLen) {
+static void map_clear(vbm_map *m) {
   m->map = NULL;
   m->len = 0;
   m->start = 0;
@@ -34,37 +34,51 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
   m->freed = 0;
   m->dev = 0;
   m->ino = 0;
-  if (lo >= hi || hi > need) {
-    snprintf(why, whyLen, "bytes %llu-%llu lie outside the %llu bytes of voxel data", (unsigned long long)lo,
-             (unsigned long long)hi, (unsigned long long)need);
-    return VBM_MAP_FAILED;
-  }
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+}
+
+int vbm_open_scan(const char *path, uint64_t need, vbm_map *m, int *fd, char *why, size_t whyLen) {
+  map_clear(m);
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (*fd < 0) {
     snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
     return VBM_MAP_FAILED;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  int r = VBM_MAP_OK;
+  unsigned char magic[2] = {0, 0};
+  if (fstat(*fd, &st) != 0) {
     snprintf(why, whyLen, "cannot stat (%s)", strerror(errno));
-    close(fd);
+    r = VBM_MAP_FAILED;
+  } else {
+    m->size = (uint64_t)st.st_size;
+    m->dev = (uint64_t)st.st_dev;
+    m->ino = (uint64_t)st.st_ino;
+    if ((uint64_t)st.st_size < need) {
+      snprintf(why, whyLen, "the file is %llu bytes but its header claims %llu", (unsigned long long)st.st_size,
+               (unsigned long long)need);
+      r = VBM_MAP_SHORT;
+    } else if (pread(*fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+      snprintf(why, whyLen, "the file is gzip-compressed but not named .gz");
+      r = VBM_MAP_GZIP;
+    }
+  }
+  if (r != VBM_MAP_OK) {
+    close(*fd);
+    *fd = -1;
+  }
+  return r;
+}
+
+int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm_map *m, char *why, size_t whyLen) {
+  if (lo >= hi || hi > need) {
+    map_clear(m);
+    snprintf(why, whyLen, "bytes %llu-%llu lie outside the %llu bytes of voxel data", (unsigned long long)lo,
+             (unsigned long long)hi, (unsigned long long)need);
     return VBM_MAP_FAILED;
   }
-  m->size = (uint64_t)st.st_size;
-  m->dev = (uint64_t)st.st_dev;
-  m->ino = (uint64_t)st.st_ino;
-  if ((uint64_t)st.st_size < need) {
-    snprintf(why, whyLen, "the file is %llu bytes but its header claims %llu", (unsigned long long)st.st_size,
-             (unsigned long long)need);
-    close(fd);
-    return VBM_MAP_SHORT;
-  }
-  unsigned char magic[2] = {0, 0};
-  if (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-    snprintf(why, whyLen, "the file is gzip-compressed but not named .gz");
-    close(fd);
-    return VBM_MAP_GZIP;
-  }
+  int fd;
+  const int r = vbm_open_scan(path, need, m, &fd, why, whyLen);
+  if (r != VBM_MAP_OK) return r;
   const uint64_t start = lo - lo % page_size();
   void *p = mmap(NULL, (size_t)(hi - start), PROT_READ, MAP_SHARED, fd, (off_t)start);
   const int err = errno;
@@ -78,6 +92,22 @@ int vbm_map_range(const char *path, uint64_t need, uint64_t lo, uint64_t hi, vbm
   m->start = start;
   m->freed = start;
   return VBM_MAP_OK;
+}
+
+bool vbm_read_at(int fd, uint8_t *buf, size_t n, uint64_t at, uint64_t *got) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = pread(fd, buf + done, n - done, (off_t)(at + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = 0;
+      *got = done;
+      return false;
+    }
+    done += (size_t)r;
+  }
+  *got = done;
+  return true;
 }
 
 /* Unmap the whole pages of `m` below file offset `below` (the rest stays mapped). */

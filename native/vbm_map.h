@@ -4,6 +4,7 @@
  */
 #ifndef VBM_MAP_H
 #define VBM_MAP_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,19 @@ typedef struct {
 } vbm_map;
 
 enum { VBM_MAP_OK = 0, VBM_MAP_SHORT = 1, VBM_MAP_GZIP = 2, VBM_MAP_FAILED = 3, VBM_MAP_CHANGED = 4 };
+
+/*
+ * Open `path` for reading into *fd, after checking, as vbm_map_range does, that it holds at least `need`
+ * bytes and is not gzip; `m` then maps nothing but has the file's size, device and inode. On failure
+ * *fd is -1 and `why` says what failed.
+ */
+int vbm_open_scan(const char *path, uint64_t need, vbm_map *m, int *fd, char *why, size_t whyLen);
+
+/*
+ * Read n bytes at file offset `at` into buf (pread, again after a short read or EINTR). False when the
+ * file ended first (errno 0) or a read failed (errno says why); *got says how many bytes were read.
+ */
+bool vbm_read_at(int fd, uint8_t *buf, size_t n, uint64_t at, uint64_t *got);
 
 /*
  * Map bytes [lo, hi) of `path` read-only, after checking that the file holds at least `need` bytes
