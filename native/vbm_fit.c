@@ -874,16 +874,19 @@ static void fit_range_fail(vbm_failure *fail, int r, uint32_t s, const char *why
 
 /*
  * Whether fitRange reads the scans' bytes (pread into slots that stay in cache) rather than mapping
- * them: VBM_FIT_READ=map maps them (read once, at the first use). Reading costs a copy, but no page
- * table entries to set and clear for every 4 KiB of every scan.
+ * them: 1 reads, 0 maps; -1 until the first use, which takes VBM_FIT_READ (`map` maps, else read), or
+ * fitRead's choice (tests). Reading costs a copy, but no page table entry set and cleared for every
+ * 4 KiB of every scan.
  */
+static int fit_read_mode = -1;
+
 static bool fit_reads(void) {
-  static int mode = -1;
-  int m = __atomic_load_n(&mode, __ATOMIC_RELAXED);
+  int m = __atomic_load_n(&fit_read_mode, __ATOMIC_RELAXED);
   if (m < 0) {
     const char *e = getenv("VBM_FIT_READ");
     m = e && strcmp(e, "map") == 0 ? 0 : 1;
-    __atomic_store_n(&mode, m, __ATOMIC_RELAXED);
+    int unset = -1;
+    if (!__atomic_compare_exchange_n(&fit_read_mode, &unset, m, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) m = unset;
   }
   return m == 1;
 }
@@ -1597,6 +1600,26 @@ static napi_value js_map_release(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * fitRead(mode?): how fitRange takes the scans' bytes, in every thread: 'read' (pread into slots) or
+ * 'map' (mapped, as before); `mode` sets it (for tests of both ways). Returns the one in use.
+ */
+static napi_value js_fit_read(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  char name[16];
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return vbm_throw(env, "fitRead: arguments");
+  if (argc >= 1) {
+    if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
+        (strcmp(name, "read") != 0 && strcmp(name, "map") != 0))
+      return vbm_throw(env, "fitRead: 'read' or 'map' expected");
+    __atomic_store_n(&fit_read_mode, strcmp(name, "read") == 0, __ATOMIC_RELAXED);
+  }
+  napi_create_string_utf8(env, fit_reads() ? "read" : "map", NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
 void vbm_fit_register(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "fitBatch", NAPI_AUTO_LENGTH, js_fit_batch, NULL, &fn);
@@ -1619,6 +1642,8 @@ void vbm_fit_register(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "fitRangePieceBytes", pieceBytes);
   napi_create_function(env, "mapRelease", NAPI_AUTO_LENGTH, js_map_release, NULL, &fn);
   napi_set_named_property(env, exports, "mapRelease", fn);
+  napi_create_function(env, "fitRead", NAPI_AUTO_LENGTH, js_fit_read, NULL, &fn);
+  napi_set_named_property(env, exports, "fitRead", fn);
   napi_create_function(env, "fitLevel", NAPI_AUTO_LENGTH, js_fit_level, NULL, &fn);
   napi_set_named_property(env, exports, "fitLevel", fn);
   napi_create_function(env, "fitSimd", NAPI_AUTO_LENGTH, js_fit_simd, NULL, &fn);

@@ -44,6 +44,24 @@ import { VbmError } from '../src/errors.js';
 
 const noRanges = loadNativeFit()?.fitRange ? false : 'no native fit kernel with fitRange (VBM_NATIVE=0 build)';
 
+/**
+ * fn() with the addon's fitRange taking the scans' bytes each way it can ('read': pread into slots;
+ * 'map': mapped), the way in use restored after.
+ */
+async function eachFitRead(fn: (mode: string) => void | Promise<void>): Promise<void> {
+  const addon = loadAddon() as { fitRead?(mode?: string): string } | null;
+  if (typeof addon?.fitRead !== 'function') assert.fail('an addon with fitRange has fitRead');
+  const before = addon.fitRead();
+  try {
+    for (const mode of ['read', 'map']) {
+      assert.equal(addon.fitRead(mode), mode);
+      await fn(mode);
+    }
+  } finally {
+    addon.fitRead(before);
+  }
+}
+
 // 32 x 32 voxels per slice = BLOCK: with every voxel a candidate, every range edge is a slice's first voxel
 const DIMS: [number, number, number] = [32, 32, 12];
 const AFFINE = [
@@ -206,7 +224,7 @@ test('voxel ranges: whole blocks, in order, covering every candidate once, split
 });
 
 test(
-  'the scans mapped and split by voxels give the same sums, bit for bit, as the scans read in chunks, for 0-3 ranges (and more ranges than blocks)',
+  'the scans read (or mapped) and split by voxels give the same sums, bit for bit, as the scans read in chunks, for 0-3 ranges (and more ranges than blocks)',
   { skip: noRanges },
   async () => {
     const { dir, cleanup } = tempDir();
@@ -227,11 +245,57 @@ test(
         const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
         const wasm = await sums(j, 2, headers, { VBM_FIT_STREAM: 'read', VBM_FIT_KERNEL: 'wasm' });
         assertSameSums(wasm.sums, read.sums, `${name}: the WebAssembly kernel`);
-        for (const w of widths) {
-          const got = await sums(j, w, headers);
-          assertSameSums(got.sums, read.sums, `${name}, ${w} ranges`);
-          assertSameReports(got.reports, read.reports, `${name}, ${w} ranges`);
-        }
+        await eachFitRead(async (mode) => {
+          for (const w of widths) {
+            const got = await sums(j, w, headers);
+            assertSameSums(got.sums, read.sums, `${name}, ${w} ranges, ${mode}`);
+            assertSameReports(got.reports, read.reports, `${name}, ${w} ranges, ${mode}`);
+          }
+        });
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  "spans narrower than a slice: each span's +z neighbours read apart from its voxels, the same sums and digests",
+  { skip: noRanges },
+  async () => {
+    // slices of 160 x 96 = 15360 voxels, wider than a span of 8192 candidates: the slot holds a span's
+    // voxels and, nxy voxels on, its +z neighbours, with bytes between that are never read
+    const dims: [number, number, number] = [160, 96, 6];
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, FIT_CHUNK + 3, DT.FLOAT32, dims);
+      const digests = paths.map((p) => pieceHashReference(readFileSync(p)));
+      const headers = await readHeadersOnly(paths);
+      const nvox = dims[0] * dims[1] * dims[2];
+      const rnd = lcg(21);
+      const native = loadNativeFit();
+      assert.ok(native);
+      for (const [name, cand] of [
+        ['every voxel', Int32Array.from({ length: nvox }, (_, i) => i)],
+        ['a sparse mask', Int32Array.from(Array.from({ length: nvox }, (_, i) => i).filter(() => rnd() < 0.6))],
+      ] as const) {
+        const j = job(paths, x, cand, dims);
+        const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
+        await eachFitRead((mode) => {
+          for (const ranges of [1, 3]) {
+            const { totals } = createMergeOrder([j.layout]);
+            const [rj] = rangeJobs([j], headers, totals);
+            for (let r = 0; r < ranges; r++) sumRange(native, rj, ...costRange(rj, r, ranges));
+            const what = `${name}, ${ranges} ranges, ${mode}`;
+            assertSameSums(totals[0], read.sums, what);
+            if (rj.hashing)
+              assert.deepEqual(
+                rangeReports(rj, []).map((r) => r.hash),
+                digests,
+                `${what}: the digests`,
+              );
+          }
+        });
       }
     } finally {
       cleanup();
@@ -255,13 +319,15 @@ test(
       const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
       const native = loadNativeFit();
       assert.ok(native);
-      for (const passScans of [FIT_CHUNK, 2 * FIT_CHUNK])
-        for (const ranges of [1, 3]) {
-          const { totals } = createMergeOrder([j.layout]);
-          const [rj] = rangeJobs([j], headers, totals);
-          for (let t = 0; t < ranges; t++) sumRange(native, rj, ...costRange(rj, t, ranges), passScans);
-          assertSameSums(totals[0], read.sums, `passes of ${passScans} scans, ${ranges} ranges`);
-        }
+      await eachFitRead((mode) => {
+        for (const passScans of [FIT_CHUNK, 2 * FIT_CHUNK])
+          for (const ranges of [1, 3]) {
+            const { totals } = createMergeOrder([j.layout]);
+            const [rj] = rangeJobs([j], headers, totals);
+            for (let t = 0; t < ranges; t++) sumRange(native, rj, ...costRange(rj, t, ranges), passScans);
+            assertSameSums(totals[0], read.sums, `passes of ${passScans} scans, ${ranges} ranges, ${mode}`);
+          }
+      });
     } finally {
       cleanup();
     }
@@ -298,11 +364,14 @@ test(
     // back in from the page cache, so there the sums show that the bookkeeping of the two ways agrees.
     // Where the addon hashes as it reads, each 64 KiB piece spans two spans' releases: the digests must
     // still be those of the whole files (hash-wasm, piece by piece).
-    const addon = loadAddon() as { mapRelease?(mode?: string): string } | null;
+    const addon = loadAddon() as { mapRelease?(mode?: string): string; fitRead?(mode?: string): string } | null;
     if (typeof addon?.mapRelease !== 'function') assert.fail('an addon with fitRange has mapRelease');
     const dims: [number, number, number] = [32, 32, 40];
     const { dir, cleanup } = tempDir();
     const before = addon.mapRelease();
+    // releases are of mapped bytes: the scans mapped here
+    const readBefore = addon.fitRead?.();
+    addon.fitRead?.('map');
     try {
       const { paths, x } = writeScans(dir, FIT_CHUNK + 3, DT.FLOAT32, dims);
       const digests = paths.map((p) => pieceHashReference(readFileSync(p)));
@@ -338,6 +407,7 @@ test(
       }
     } finally {
       addon.mapRelease(before);
+      if (readBefore) addon.fitRead?.(readBefore);
       cleanup();
     }
   },
@@ -557,23 +627,25 @@ test(
         if (level) addon?.fitSimd?.(level);
         const j = bigJob(paths, cand, smoothness);
         assert.equal(rangeRefusal([j], headers), undefined, 'these scans are split by voxels');
-        for (const ranges of [1, 2, 3])
-          for (const passScans of [FIT_CHUNK, 16 * FIT_CHUNK]) {
-            const what = `smoothness ${smoothness}, ${level} kernel, ${ranges} ranges, passes of ${passScans}`;
-            const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
-            assert.ok(rj.hashing, 'the addon hashes');
-            if (ranges === 3) {
-              // the edges fall inside pieces for every layout, so pieces straddle ranges
-              const [r0] = costRange(rj, 1, ranges);
-              for (const off of [352, 1000, 1012]) assert.notEqual((off + 4 * cand[r0]) % PIECE_BYTES, 0);
+        await eachFitRead((mode) => {
+          for (const ranges of [1, 2, 3])
+            for (const passScans of [FIT_CHUNK, 16 * FIT_CHUNK]) {
+              const what = `smoothness ${smoothness}, ${level} kernel, ${ranges} ranges, passes of ${passScans}, ${mode}`;
+              const [rj] = rangeJobs([j], headers, [createSharedSums(j.layout)]);
+              assert.ok(rj.hashing, 'the addon hashes');
+              if (ranges === 3) {
+                // the edges fall inside pieces for every layout, so pieces straddle ranges
+                const [r0] = costRange(rj, 1, ranges);
+                for (const off of [352, 1000, 1012]) assert.notEqual((off + 4 * cand[r0]) % PIECE_BYTES, 0);
+              }
+              for (let t = 0; t < ranges; t++) sumRange(native, rj, ...costRange(rj, t, ranges), passScans);
+              assert.deepEqual(
+                rangeReports(rj, []).map((r) => r.hash),
+                want,
+                what,
+              );
             }
-            for (let t = 0; t < ranges; t++) sumRange(native, rj, ...costRange(rj, t, ranges), passScans);
-            assert.deepEqual(
-              rangeReports(rj, []).map((r) => r.hash),
-              want,
-              what,
-            );
-          }
+        });
       }
       if (widest) addon?.fitSimd?.(widest);
       // an addon without XXH3: runRange (one thread) reads and hashes the files in JavaScript, the same digests
