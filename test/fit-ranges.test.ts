@@ -25,6 +25,7 @@ import {
   MAPPED_BUDGET,
   type RangeJob,
   PASS_SCANS,
+  SPAN,
   mappedWindow,
   rangeJobs,
   rangeRefusal,
@@ -263,9 +264,10 @@ test(
   "spans narrower than a slice: each span's +z neighbours read apart from its voxels, the same sums and digests",
   { skip: noRanges },
   async () => {
-    // slices of 160 x 96 = 15360 voxels, wider than a span of 8192 candidates: the slot holds a span's
-    // voxels and, nxy voxels on, its +z neighbours, with bytes between that are never read
-    const dims: [number, number, number] = [160, 96, 6];
+    // slices of 256 x 128 = 32768 voxels, wider than a span (SPAN candidates) even of a sparse mask's: the
+    // slot holds a span's voxels and, nxy voxels on, its +z neighbours, with bytes between never read
+    const dims: [number, number, number] = [256, 128, 5];
+    assert.ok(SPAN / 0.6 < 0.9 * dims[0] * dims[1], 'a span of the sparse mask is narrower than a slice');
     const { dir, cleanup } = tempDir();
     try {
       const { paths, x } = writeScans(dir, FIT_CHUNK + 3, DT.FLOAT32, dims);
@@ -358,11 +360,11 @@ test(
   "bytes released behind every span (all scans in one call, or an munmap per scan) leave the sums' bits unchanged",
   { skip: noRanges },
   async (t) => {
-    // 40 slices of 32 x 32: 5 spans of 8 blocks for one range, so with a window of 0 bytes the driver
-    // releases every file's bytes below each span's first voxel 4 times. A release that took bytes a
+    // 40 slices of 32 x 32: 3 spans (of SPAN / BLOCK = 16 blocks) for one range, so with a window of 0 bytes
+    // the driver releases every file's bytes below each span's first voxel twice. A release that took bytes a
     // later span reads would fault (SIGSEGV) in the munmap way; the batched way drops pages that fault
     // back in from the page cache, so there the sums show that the bookkeeping of the two ways agrees.
-    // Where the addon hashes as it reads, each 64 KiB piece spans two spans' releases: the digests must
+    // Where the addon hashes as it reads, the 64 KiB pieces straddle the spans' releases: the digests must
     // still be those of the whole files (hash-wasm, piece by piece).
     const addon = loadAddon() as { mapRelease?(mode?: string): string; fitRead?(mode?: string): string } | null;
     if (typeof addon?.mapRelease !== 'function') assert.fail('an addon with fitRange has mapRelease');
