@@ -19,6 +19,7 @@ export function loadNativeKernel(): NativeKernel | null {
     statistics: NativeKernel['statistics'];
     residualise: NativeKernel['residualise'];
     welch: NativeKernel['welch'];
+    adviseHugePages?: NativeKernel['adviseHugePages'];
   } | null;
   if (!addon) return loaded;
   const level = addon.cpuLevel();
@@ -29,6 +30,7 @@ export function loadNativeKernel(): NativeKernel | null {
       statistics: addon.statistics,
       residualise: addon.residualise,
       welch: addon.welch,
+      adviseHugePages: addon.adviseHugePages,
     };
   return loaded;
 }

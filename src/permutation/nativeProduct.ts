@@ -13,6 +13,11 @@ export interface NativeKernel {
   /** The widest level this CPU runs. */
   level: NativeLevel;
   /**
+   * Transparent huge pages asked for behind big new arrays before they are touched (a fault per 2 MiB,
+   * not per 4 KiB; the addon's adviseHugePages): the bytes advised. The values are the same either way.
+   */
+  adviseHugePages?: (...arrays: ArrayBufferView[]) => number;
+  /**
    * Packs voxels v0 .. v0+c-1 (c a multiple of 8, at most 512) of the n rows at byte offset R
    * (`stride` floats apart) into the scratch at T, then W (m rows of C floats) = A' times them. A:
    * m x n coefficients by groups of 4 rows (A[((r >> 2) * n + i) * 4 + (r & 3)]). Offsets in bytes

@@ -175,6 +175,8 @@ export async function runPermutationTest(
       });
   if (!plan) {
     const R = dm.R;
+    // n scans of V voxels, new: read into huge pages where the addon can ask for them
+    services.native?.adviseHugePages?.(R);
     if (typeof input.Y === 'function') input.Y(R, dm.stride);
     else for (let i = 0; i < n; i++) R.set(input.Y.subarray(i * V, (i + 1) * V), i * dm.stride);
   }
