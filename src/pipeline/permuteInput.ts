@@ -102,6 +102,13 @@ function scanReader(
     const n = rec.scans.length;
     const V = voxels.length;
     const row = new Float32Array(V);
+    // every single-file scan read into one buffer, reused (each new buffer's pages are new memory,
+    // faulted in on their first touch); a scan's voxels are copied out before the next is read
+    let buffer = new Uint8Array(0);
+    const into = (_h: unknown, bytes: number): Uint8Array => {
+      if (buffer.length < bytes) buffer = new Uint8Array(bytes);
+      return buffer.subarray(0, bytes);
+    };
     let open: { path: string; file: NiftiFile } | undefined;
     for (let i = 0; i < n; i++) {
       const s = rec.scans[i];
@@ -111,7 +118,8 @@ function scanReader(
           'restore the file, or re-run `vbm run` with the current scans',
         );
       // hashed as the record was (piecewise XXH3; XXH3-64 or SHA-256 in records of an earlier vbm)
-      if (!open || open.path !== s.path) open = { path: s.path, file: openNifti(s.path, { hash: hashLike(s.hash) }) };
+      if (!open || open.path !== s.path)
+        open = { path: s.path, file: openNifti(s.path, { hash: hashLike(s.hash), into }) };
       const h = open.file.header;
       if (h.dims.some((d, k) => d !== rec.grid.dims[k]) || affineDistance(h.affine, rec.grid.affine) > 1e-4) {
         throw new VbmError(`scan ${s.path} is no longer on the analysis grid`, 're-run `vbm run`');
