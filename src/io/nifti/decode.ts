@@ -137,6 +137,17 @@ export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Fl
   const le = header.littleEndian;
   const code = header.datatype.code;
   const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  if (
+    code === DT.FLOAT32 &&
+    le === hostLE &&
+    !out &&
+    (data.byteOffset + start) % 4 === 0 &&
+    header.slope === 1 &&
+    header.inter === 0
+  ) {
+    // no copy: a view on the file's bytes (and no new array)
+    return new Float32Array(data.buffer, data.byteOffset + start, nvox);
+  }
   const dst = out && out.length === nvox ? out : new Float32Array(nvox);
   // the voxels as a typed array of their own type, when in this machine's byte order, aligned and all there
   const typed =
@@ -144,10 +155,6 @@ export function decodeVolume(file: NiftiFile, index = 0, out?: Float32Array): Fl
       ? typedView(code, data, start, nvox)
       : undefined;
   if (code === DT.FLOAT32 && le === hostLE) {
-    if (!out && (data.byteOffset + start) % 4 === 0 && header.slope === 1 && header.inter === 0) {
-      // no copy: a view on the file's bytes
-      return new Float32Array(data.buffer, data.byteOffset + start, nvox);
-    }
     new Uint8Array(dst.buffer, dst.byteOffset, nvox * 4).set(data.subarray(start, start + nvox * 4));
   } else if (typed) {
     // set() converts each value to float32 as the loops below do (integers exactly, float64
