@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "vbm_async.h"
@@ -891,6 +892,16 @@ static bool fit_reads(void) {
   return m == 1;
 }
 
+/*
+ * Whether this process may hold `n` more files open in each of 4 threads at once, with 64 to spare
+ * (RLIMIT_NOFILE's soft limit; Node raises it to the hard limit at start).
+ */
+static bool descriptors_for(uint32_t n) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
+  return rl.rlim_cur == RLIM_INFINITY || (uint64_t)rl.rlim_cur >= 4 * (uint64_t)n + 64;
+}
+
 /* The most bytes of slots one range reads a chunk of scans into (else it maps the scans). */
 #define READ_BUDGET ((uint64_t)64 << 20)
 
@@ -954,7 +965,7 @@ static int read_span(vbm_pieces *hp, uint32_t s, int fd, const vbm_map *m, uint8
 }
 
 /*
- * fitRange's work, on any thread (vbm_work): the sums of candidates [r0, r1) of the scans mapped in place,
+ * fitRange's work, on any thread (vbm_work): the sums of candidates [r0, r1) of the scans read or mapped,
  * hashing their pieces as it reads them. 0, or 1 with `fail` (a map or hash failure's code and "s:why", or
  * out of memory).
  */
@@ -1014,8 +1025,11 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     if (hi - sb.lo > slotBytes) slotBytes = (size_t)(hi - sb.lo);
   }
   slotBytes = (slotBytes + 63) / 64 * 64;
-  /* a span spread over much of the grid (a sparse mask) is mapped instead: its slots would be big */
+  /* a span spread over much of the grid (a sparse mask) is mapped instead: its slots would be big; and
+     so are the scans where the process may not hold a descriptor per scan open for 4 such ranges at once
+     (a low limit: mapping keeps none open) */
   if (reading && (uint64_t)slotBytes * CH > READ_BUDGET) reading = false;
+  if (reading && !descriptors_for(nScans)) reading = false;
   uint8_t *slots = reading ? vbm_malloc_big(slotBytes * CH) : NULL;
   int *fds = reading ? malloc(sizeof(int) * nScans) : NULL;
   for (uint32_t s = 0; fds && s < nScans; s++) fds[s] = -1;
@@ -1231,9 +1245,11 @@ static int fit_range_run(void *data, vbm_failure *fail) {
  * fitRange(paths, voxOffset, desc, x, cand, dims, r0, r1, block, chunk, ok, vmin, vmax, yy, xty, ryy, rxty,
  *          stats, window, span, append[, sizes, digests]): the sums of the candidate voxels [r0, r1) over all
  * the scans, straight into the totals (term-major, n = cand.length voxels per term, as FitSums). One
- * thread's share of the fit when the threads split the voxels, not the scans: each scan's file is mapped
- * (vbm_map.c; only the bytes that the range's voxels and their +x, +y, +z neighbours need) and read by the
- * kernel in place, with no copy.
+ * thread's share of the fit when the threads split the voxels, not the scans: of each scan's file only
+ * the bytes that the range's voxels and their +x, +y, +z neighbours need are read, span by span and a
+ * chunk of scans at a time, into slots that stay in cache (read_span), or, with fitRead('map') or
+ * VBM_FIT_READ=map or where a span's slots would pass READ_BUDGET, mapped (vbm_map.c) and read by the
+ * kernel in place.
  * For each span of `span` voxels (whole blocks of `block`), for each chunk of `chunk` consecutive scans,
  * the chunk is summed from zero into a span-sized accumulator (fit_block per block, as fitBatch does) and
  * added to the totals as fitMerge adds a chunk (the first copied): per voxel the same operations in the
@@ -1242,7 +1258,8 @@ static int fit_range_run(void *data, vbm_failure *fail) {
  * the chunk's scans.
  * desc: per scan scale, threshold, zeroIsMissing, residual; x: the design (p per scan; zero terms skipped
  * as addScans skips them); stats: per scan and block (r0 and block sizes aligned: global block numbers)
- * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed.
+ * removed, nonZero, finite, sum. window: bytes of each file kept mapped behind the voxels being summed
+ * (where mapped).
  * append: the scans continue earlier ones already in the totals (their first chunk is added, not copied;
  * the earlier scans must fill whole chunks), so a long list of scans can be summed in passes.
  * sizes, digests (optional, undefined or absent: no hashing; only where fitRangeHashes is true): each

@@ -11,7 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
 import { pieceHashReference } from './support/xxh3.js';
@@ -42,6 +43,7 @@ import type { FitJob, ScanReport } from '../src/estimation/scanFold.js';
 import { loadNativeFit } from '../src/estimation/nativeFit.js';
 import { loadAddon } from '../src/node/addon.js';
 import { VbmError } from '../src/errors.js';
+import { VBM_CLI } from './support/cli.js';
 
 const noRanges = loadNativeFit()?.fitRange ? false : 'no native fit kernel with fitRange (VBM_NATIVE=0 build)';
 
@@ -698,6 +700,37 @@ test(
           /changed while vbm read it/.test(e.message) &&
           new RegExp(`the file is ${readFileSync(paths[1]).length} bytes`).test(e.message),
       );
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'under a low open-file limit the fit maps the scans (no descriptor held per scan): the same images',
+  { skip: noRanges || (process.platform !== 'linux' ? 'needs bash ulimit (Linux)' : false) },
+  () => {
+    // 70 scans: reading them, two ranges would hold 140 descriptors open at once, more than the 100
+    // allowed here; the driver maps them instead (it keeps none open), as without the limit it reads them
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths } = writeScans(dir, 70);
+      writeFileSync(
+        join(dir, 'design.csv'),
+        ['scan,age', ...paths.map((p, i) => `${p},${20 + ((i * 37) % 50)}`)].join('\n') + '\n',
+      );
+      const args = ['run', join(dir, 'design.csv'), '--workers', '2', '-q', '--contrast', 'age+:T:age=1'];
+      const free = spawnSync(process.execPath, [VBM_CLI, ...args, '--out', join(dir, 'free')], { encoding: 'utf8' });
+      assert.equal(free.status, 0, free.stderr);
+      const cmd = `ulimit -n 100 && exec "$0" "$@"`;
+      const low = spawnSync('bash', ['-c', cmd, process.execPath, VBM_CLI, ...args, '--out', join(dir, 'low')], {
+        encoding: 'utf8',
+      });
+      assert.equal(low.status, 0, low.stderr);
+      const images = readdirSync(join(dir, 'free')).filter((f) => f.endsWith('.nii'));
+      assert.ok(images.length >= 6, images.join(' '));
+      for (const f of images)
+        assert.ok(readFileSync(join(dir, 'low', f)).equals(readFileSync(join(dir, 'free', f))), `${f}: the same bytes`);
     } finally {
       cleanup();
     }
