@@ -2,12 +2,13 @@
  * The fit's threads split by VOXELS, not scans, where the native kernel can read the scans in place:
  * the candidate voxels are cut into contiguous ranges (whole blocks of BLOCK, at shares of a measured
  * cost: rangeCost) that the addon's own threads take in turn (guidedRanges, runRangesNative); a range
- * maps the part of each scan's file that its voxels and their +x, +y, +z neighbours need
- * (native/vbm_map.c), and sums its voxels only, straight into the shared totals (native/vbm_fit.c
+ * reads the part of each scan's file that its voxels and their +x, +y, +z neighbours need (pread into
+ * slots that stay in cache, span by span; or, with VBM_FIT_READ=map or a very sparse mask, mapped:
+ * native/vbm_map.c), and sums its voxels only, straight into the shared totals (native/vbm_fit.c
  * fitRange). Per voxel the chunk semantics stay: each chunk of FIT_CHUNK consecutive scans is summed
  * from zero and added to the total in chunk order, so the totals are the same bits as the chunks summed
  * by any number of threads (fitChunks.ts) and as this with any number of ranges; but there is no copy
- * of the scans, no thread waiting for another's chunk, no full-size accumulator to reset or merge.
+ * of the scans in memory, no thread waiting for another's chunk, no full-size accumulator to reset or merge.
  *
  * Each scan's content hash (node/contentHash.ts: XXH3-128 of its 64 KiB pieces' XXH3-64) is computed
  * from the bytes the fit reads: each range hashes the pieces that begin in its part of the file, block
@@ -65,7 +66,8 @@ export interface RangeNote {
 }
 
 /**
- * Bytes of scan files each thread keeps mapped at once behind the voxels being summed: a window per scan
+ * Where the scans are mapped (not read): bytes of scan files each thread keeps mapped at once behind the
+ * voxels being summed: a window per scan
  * of a pass (mappedWindow). On top of it each scan has the bytes the current span reads mapped (its
  * voxels and their +z neighbours' slice), as the kernel faults them in (in pieces of up to the page
  * cache's folios).
@@ -231,8 +233,9 @@ export function guidedRanges(cand: Int32Array, nvox: number, threads: number): [
 }
 
 /**
- * Scans summed in one pass over a range (whole chunks): the files mapped at once, and so the memory a
- * pass maps (a window and the +z neighbours' slice per scan), stay bounded for any number of scans.
+ * Scans summed in one pass over a range (whole chunks): the files open at once (read) or mapped, and
+ * so the memory a pass maps (a window and the +z neighbours' slice per scan), stay bounded for any
+ * number of scans.
  */
 export const PASS_SCANS = 16 * FIT_CHUNK;
 
