@@ -44,19 +44,10 @@ static napi_value js_advise_huge_pages(napi_env env, napi_callback_info info) {
     return vbm_throw(env, "adviseHugePages: at most 16 typed arrays expected");
   double advised = 0;
   for (size_t i = 0; i < argc; i++) {
-    napi_typedarray_type type;
-    napi_value buffer;
-    size_t length, offset;
     void *d;
-    bool is;
-    if (napi_is_typedarray(env, argv[i], &is) != napi_ok || !is ||
-        napi_get_typedarray_info(env, argv[i], &type, &length, &d, &buffer, &offset) != napi_ok)
-      return vbm_throw(env, "adviseHugePages: typed arrays expected");
-    size_t el = 1;
-    if (type == napi_int16_array || type == napi_uint16_array) el = 2;
-    if (type == napi_int32_array || type == napi_uint32_array || type == napi_float32_array) el = 4;
-    if (type == napi_float64_array || type == napi_bigint64_array || type == napi_biguint64_array) el = 8;
-    advised += (double)vbm_advise_huge(d, length * el);
+    size_t bytes;
+    if (!vbm_typed_bytes(env, argv[i], &d, &bytes)) return vbm_throw(env, "adviseHugePages: typed arrays expected");
+    advised += (double)vbm_advise_huge(d, bytes);
   }
   napi_value out;
   napi_create_double(env, advised, &out);

@@ -521,22 +521,12 @@ static napi_value js_post_touch_async(napi_env env, napi_callback_info info) {
   if (!a) return vbm_throw(env, "postTouchAsync: out of memory");
   a->n = argc;
   for (size_t i = 0; i < argc; i++) {
-    napi_typedarray_type type;
-    napi_value buffer;
-    size_t length, offset;
     void *d;
-    bool is;
-    if (napi_is_typedarray(env, argv[i], &is) != napi_ok || !is ||
-        napi_get_typedarray_info(env, argv[i], &type, &length, &d, &buffer, &offset) != napi_ok) {
+    if (!vbm_typed_bytes(env, argv[i], &d, &a->bytes[i])) {
       free(a);
       return vbm_throw(env, "postTouchAsync: typed arrays expected");
     }
-    size_t el = 1;
-    if (type == napi_int16_array || type == napi_uint16_array) el = 2;
-    if (type == napi_int32_array || type == napi_uint32_array || type == napi_float32_array) el = 4;
-    if (type == napi_float64_array || type == napi_bigint64_array || type == napi_biguint64_array) el = 8;
     a->data[i] = d;
-    a->bytes[i] = d ? length * el : 0;
   }
   return vbm_run_async(env, post_touch_run, free, a, argv, argc);
 }
