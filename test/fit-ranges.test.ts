@@ -82,6 +82,26 @@ function lcg(seed: number): () => number {
   };
 }
 
+/** The totals the ranges summed are the reference's bits, and (where the addon hashes) the digests each file's. */
+function assertSumsAndDigests(got: FitSums, want: FitSums, rj: RangeJob, digests: string[], what: string): void {
+  assertSameSums(got, want, what);
+  if (rj.hashing)
+    assert.deepEqual(
+      rangeReports(rj, []).map((r) => r.hash),
+      digests,
+      `${what}: the digests`,
+    );
+}
+
+/** The two masks the driver's tests take on a grid of nvox voxels: every voxel, and ~60% of them at random. */
+function everyAndSparse(nvox: number, seed: number): (readonly [string, Int32Array])[] {
+  const rnd = lcg(seed);
+  return [
+    ['every voxel', Int32Array.from({ length: nvox }, (_, i) => i)],
+    ['a sparse mask', Int32Array.from(Array.from({ length: nvox }, (_, i) => i).filter(() => rnd() < 0.6))],
+  ];
+}
+
 /** n scans with smooth-ish values, some NaN, some zero, some below the threshold; the design rows. */
 function writeScans(
   dir: string,
@@ -275,14 +295,9 @@ test(
       const { paths, x } = writeScans(dir, FIT_CHUNK + 3, DT.FLOAT32, dims);
       const digests = paths.map((p) => pieceHashReference(readFileSync(p)));
       const headers = await readHeadersOnly(paths);
-      const nvox = dims[0] * dims[1] * dims[2];
-      const rnd = lcg(21);
       const native = loadNativeFit();
       assert.ok(native);
-      for (const [name, cand] of [
-        ['every voxel', Int32Array.from({ length: nvox }, (_, i) => i)],
-        ['a sparse mask', Int32Array.from(Array.from({ length: nvox }, (_, i) => i).filter(() => rnd() < 0.6))],
-      ] as const) {
+      for (const [name, cand] of everyAndSparse(dims[0] * dims[1] * dims[2], 21)) {
         const j = job(paths, x, cand, dims);
         const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
         await eachFitRead((mode) => {
@@ -291,13 +306,7 @@ test(
             const [rj] = rangeJobs([j], headers, totals);
             for (let r = 0; r < ranges; r++) sumRange(native, rj, ...costRange(rj, r, ranges));
             const what = `${name}, ${ranges} ranges, ${mode}`;
-            assertSameSums(totals[0], read.sums, what);
-            if (rj.hashing)
-              assert.deepEqual(
-                rangeReports(rj, []).map((r) => r.hash),
-                digests,
-                `${what}: the digests`,
-              );
+            assertSumsAndDigests(totals[0], read.sums, rj, digests, what);
           }
         });
       }
@@ -380,12 +389,7 @@ test(
       const { paths, x } = writeScans(dir, FIT_CHUNK + 3, DT.FLOAT32, dims);
       const digests = paths.map((p) => pieceHashReference(readFileSync(p)));
       const headers = await readHeadersOnly(paths);
-      const rnd = lcg(13);
-      const nvox = dims[0] * dims[1] * dims[2];
-      for (const [name, cand] of [
-        ['every voxel', Int32Array.from({ length: nvox }, (_, i) => i)],
-        ['a sparse mask', Int32Array.from(Array.from({ length: nvox }, (_, i) => i).filter(() => rnd() < 0.6))],
-      ] as const) {
+      for (const [name, cand] of everyAndSparse(dims[0] * dims[1] * dims[2], 13)) {
         const j = job(paths, x, cand, dims);
         const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
         const native = loadNativeFit();
@@ -400,13 +404,7 @@ test(
             const used: string = addon.mapRelease();
             if (used !== mode) t.diagnostic(`${name}: released by ${used}, not ${mode} (refused here)`);
             const what: string = `${name}, released by ${used}, ${ranges} ranges`;
-            assertSameSums(totals[0], read.sums, what);
-            if (rj.hashing)
-              assert.deepEqual(
-                rangeReports(rj, []).map((r) => r.hash),
-                digests,
-                `${what}: the digests`,
-              );
+            assertSumsAndDigests(totals[0], read.sums, rj, digests, what);
           }
       }
     } finally {
