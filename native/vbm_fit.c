@@ -902,6 +902,31 @@ static bool descriptors_for(uint32_t n) {
   return rl.rlim_cur == RLIM_INFINITY || (uint64_t)rl.rlim_cur >= 4 * (uint64_t)n + 64;
 }
 
+/*
+ * Descriptors held open by the ranges reading now, in every thread (a range reading n scans counts n + 1:
+ * its hash_read's too). descriptors_for assumes 4 ranges at once, but there are as many as the fit has
+ * threads: a range reads only where what the ranges reading hold with its own still leaves 64 to spare
+ * (fit_fds_reserve; else it maps), and gives its count back when its files are closed (fit_fds_release).
+ */
+static uint64_t fit_fds_held = 0;
+
+static bool fit_fds_reserve(uint32_t n) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
+  const uint64_t want = (uint64_t)n + 1;
+  if (rl.rlim_cur == RLIM_INFINITY) {
+    __atomic_fetch_add(&fit_fds_held, want, __ATOMIC_RELAXED);
+    return true;
+  }
+  uint64_t held = __atomic_load_n(&fit_fds_held, __ATOMIC_RELAXED);
+  do {
+    if (held + want + 64 > (uint64_t)rl.rlim_cur) return false;
+  } while (!__atomic_compare_exchange_n(&fit_fds_held, &held, held + want, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+  return true;
+}
+
+static void fit_fds_release(uint32_t n) { __atomic_fetch_sub(&fit_fds_held, (uint64_t)n + 1, __ATOMIC_RELAXED); }
+
 /* The most bytes of slots one range reads a chunk of scans into (else it maps the scans). */
 #define READ_BUDGET ((uint64_t)64 << 20)
 
@@ -1026,10 +1051,10 @@ static int fit_range_run(void *data, vbm_failure *fail) {
   }
   slotBytes = (slotBytes + 63) / 64 * 64;
   /* a span spread over much of the grid (a sparse mask) is mapped instead: its slots would be big; and
-     so are the scans where the process may not hold a descriptor per scan open for 4 such ranges at once
-     (a low limit: mapping keeps none open) */
+     so are the scans where the process may not hold a descriptor per scan open for 4 such ranges at once,
+     or for this one with those the ranges reading now hold (a low limit: mapping keeps none open) */
   if (reading && (uint64_t)slotBytes * CH > READ_BUDGET) reading = false;
-  if (reading && !descriptors_for(nScans)) reading = false;
+  if (reading && (!descriptors_for(nScans) || !fit_fds_reserve(nScans))) reading = false;
   uint8_t *slots = reading ? vbm_malloc_big(slotBytes * CH) : NULL;
   int *fds = reading ? malloc(sizeof(int) * nScans) : NULL;
   for (uint32_t s = 0; fds && s < nScans; s++) fds[s] = -1;
@@ -1043,6 +1068,7 @@ static int fit_range_run(void *data, vbm_failure *fail) {
   vbm_pieces *hp = hashing ? vbm_pieces_new(nScans, fit_level() >= 1) : NULL;
   if (!mem || !maps || !nterms || (hashing && (!hsize || !hp)) || (reading && (!slots || !fds))) {
     free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp), free(slots), free(fds);
+    if (reading) fit_fds_release(nScans);
     snprintf(fail->message, sizeof fail->message, "fitRange: out of memory");
     return 1;
   }
@@ -1237,6 +1263,7 @@ static int fit_range_run(void *data, vbm_failure *fail) {
   for (uint32_t s = 0; s < nScans; s++) vbm_unmap(&maps[s]);
   for (uint32_t s = 0; fds && s < nScans; s++)
     if (fds[s] >= 0) close(fds[s]);
+  if (reading) fit_fds_release(nScans);
   free(mem), free(maps), free(nterms), free(hsize), vbm_pieces_free(hp), free(slots), free(fds);
   return err ? 1 : 0;
 }

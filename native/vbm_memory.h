@@ -15,8 +15,8 @@
 size_t vbm_advise_huge(void *p, size_t n);
 
 /*
- * malloc(n) for a big array (freed with free): from 1 MiB, whole 2 MiB pages aligned to 2 MiB (so
- * also to 64 bytes), advised as vbm_advise_huge does. NULL when out of memory.
+ * malloc(n) for a big array (freed with free), aligned to 64 bytes: from 1 MiB, whole 2 MiB pages
+ * aligned to 2 MiB, advised as vbm_advise_huge does. NULL when out of memory.
  */
 void *vbm_malloc_big(size_t n);
 

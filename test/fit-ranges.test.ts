@@ -734,3 +734,38 @@ test(
     }
   },
 );
+
+test(
+  'more ranges at once than four under an open-file limit: the ranges that read keep within it, the same images',
+  { skip: noRanges || (process.platform !== 'linux' ? 'needs bash ulimit (Linux)' : false) },
+  () => {
+    // 70 scans under a limit of 400: one range reading them (70 descriptors, 4 x 70 + 64 <= 400) is allowed,
+    // but 8 ranges at once reading would hold 560; those beyond the limit map the scans instead
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths } = writeScans(dir, 70, DT.FLOAT32, [64, 64, 24]);
+      writeFileSync(
+        join(dir, 'design.csv'),
+        ['scan,age', ...paths.map((p, i) => `${p},${20 + ((i * 37) % 50)}`)].join('\n') + '\n',
+      );
+      const args = ['run', join(dir, 'design.csv'), '-q', '--contrast', 'age+:T:age=1'];
+      const free = spawnSync(process.execPath, [VBM_CLI, ...args, '--workers', '2', '--out', join(dir, 'free')], {
+        encoding: 'utf8',
+      });
+      assert.equal(free.status, 0, free.stderr);
+      const cmd = `ulimit -n 400 && exec "$0" "$@"`;
+      const low = spawnSync(
+        'bash',
+        ['-c', cmd, process.execPath, VBM_CLI, ...args, '--workers', '8', '--out', join(dir, 'low')],
+        { encoding: 'utf8' },
+      );
+      assert.equal(low.status, 0, low.stderr);
+      const images = readdirSync(join(dir, 'free')).filter((f) => f.endsWith('.nii'));
+      assert.ok(images.length >= 6, images.join(' '));
+      for (const f of images)
+        assert.ok(readFileSync(join(dir, 'low', f)).equals(readFileSync(join(dir, 'free', f))), `${f}: the same bytes`);
+    } finally {
+      cleanup();
+    }
+  },
+);
