@@ -893,20 +893,11 @@ static bool fit_reads(void) {
 }
 
 /*
- * Whether this process may hold `n` more files open in each of 4 threads at once, with 64 to spare
- * (RLIMIT_NOFILE's soft limit; Node raises it to the hard limit at start).
- */
-static bool descriptors_for(uint32_t n) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
-  return rl.rlim_cur == RLIM_INFINITY || (uint64_t)rl.rlim_cur >= 4 * (uint64_t)n + 64;
-}
-
-/*
  * Descriptors held open by the ranges reading now, in every thread (a range reading n scans counts n + 1:
- * its hash_read's too). descriptors_for assumes 4 ranges at once, but there are as many as the fit has
- * threads: a range reads only where what the ranges reading hold with its own still leaves 64 to spare
- * (fit_fds_reserve; else it maps), and gives its count back when its files are closed (fit_fds_release).
+ * its hash_read's too). A range reads only where what the ranges reading hold with its own still leaves
+ * 64 of RLIMIT_NOFILE's soft limit spare (fit_fds_reserve; else it maps: mapping keeps none open), and
+ * gives its count back when its files are closed (fit_fds_release). Node raises the soft limit to the
+ * hard one at start; there is a range per fit thread at once.
  */
 static uint64_t fit_fds_held = 0;
 
@@ -1051,10 +1042,10 @@ static int fit_range_run(void *data, vbm_failure *fail) {
   }
   slotBytes = (slotBytes + 63) / 64 * 64;
   /* a span spread over much of the grid (a sparse mask) is mapped instead: its slots would be big; and
-     so are the scans where the process may not hold a descriptor per scan open for 4 such ranges at once,
-     or for this one with those the ranges reading now hold (a low limit: mapping keeps none open) */
+     so are the scans where the process may not hold a descriptor per scan open beside those the ranges
+     reading now hold (a low limit) */
   if (reading && (uint64_t)slotBytes * CH > READ_BUDGET) reading = false;
-  if (reading && (!descriptors_for(nScans) || !fit_fds_reserve(nScans))) reading = false;
+  if (reading && !fit_fds_reserve(nScans)) reading = false;
   uint8_t *slots = reading ? vbm_malloc_big(slotBytes * CH) : NULL;
   int *fds = reading ? malloc(sizeof(int) * nScans) : NULL;
   for (uint32_t s = 0; fds && s < nScans; s++) fds[s] = -1;
