@@ -93,6 +93,16 @@ function assertSumsAndDigests(got: FitSums, want: FitSums, rj: RangeJob, digests
     );
 }
 
+/** This process's bytes through read calls so far (/proc/self/io rchar), or undefined where there is none. */
+function readCallBytes(): number | undefined {
+  try {
+    const m = /^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The two masks the driver's tests take on a grid of nvox voxels: every voxel, and ~60% of them at random. */
 function everyAndSparse(nvox: number, seed: number): (readonly [string, Int32Array])[] {
   const rnd = lcg(seed);
@@ -297,6 +307,7 @@ test(
       const headers = await readHeadersOnly(paths);
       const native = loadNativeFit();
       assert.ok(native);
+      const voxelBytes = paths.length * dims[0] * dims[1] * dims[2] * 4;
       for (const [name, cand] of everyAndSparse(dims[0] * dims[1] * dims[2], 21)) {
         const j = job(paths, x, cand, dims);
         const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
@@ -304,11 +315,56 @@ test(
           for (const ranges of [1, 3]) {
             const { totals } = createMergeOrder([j.layout]);
             const [rj] = rangeJobs([j], headers, totals);
+            const before = readCallBytes();
             for (let r = 0; r < ranges; r++) sumRange(native, rj, ...costRange(rj, r, ranges));
+            const bytes = before === undefined ? undefined : (readCallBytes() ?? 0) - before;
             const what = `${name}, ${ranges} ranges, ${mode}`;
             assertSumsAndDigests(totals[0], read.sums, rj, digests, what);
+            // the way taken, seen in the read calls (Linux): reading every voxel's bytes at least once,
+            // mapping only what no voxel's range holds (the header)
+            if (bytes !== undefined && name === 'every voxel')
+              assert.ok(
+                mode === 'read' ? bytes >= voxelBytes : bytes < 0.05 * voxelBytes,
+                `${what}: ${bytes} bytes read for ${voxelBytes} of voxels`,
+              );
           }
         });
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);
+
+test(
+  'a span whose slots would pass the reading budget (a very sparse mask) is mapped: the same sums and digests',
+  { skip: noRanges || (readCallBytes() === undefined ? 'needs /proc/self/io (Linux)' : false) },
+  async () => {
+    // two scans of 256^3 voxels (64 MiB each) and a mask of two voxels at opposite corners: one span
+    // from the first byte of the voxels to the last, so two slots would take 128 MiB, over the 64 MiB
+    // budget; the range maps the scans instead of reading them (few bytes through read calls)
+    const dims: [number, number, number] = [256, 256, 256];
+    const nvox = dims[0] * dims[1] * dims[2];
+    const { dir, cleanup } = tempDir();
+    try {
+      const { paths, x } = writeScans(dir, 2, DT.FLOAT32, dims);
+      const digests = paths.map((p) => pieceHashReference(readFileSync(p)));
+      const headers = await readHeadersOnly(paths);
+      const j = job(paths, x, Int32Array.from([0, nvox - 1]), dims);
+      const read = await sums(j, 0, headers, { VBM_FIT_STREAM: 'read' });
+      const addon = loadAddon() as { fitRead?(mode?: string): string } | null;
+      const before = addon?.fitRead?.();
+      try {
+        assert.equal(addon?.fitRead?.('read'), 'read');
+        const { totals } = createMergeOrder([j.layout]);
+        const [rj] = rangeJobs([j], headers, totals);
+        const r0 = readCallBytes() ?? 0;
+        sumRange(loadNativeFit()!, rj, 0, rj.cand.length);
+        const bytes = (readCallBytes() ?? 0) - r0;
+        assertSumsAndDigests(totals[0], read.sums, rj, digests, 'two far voxels');
+        assert.ok(bytes < 1 << 20, `${bytes} bytes through read calls: the scans were read, not mapped`);
+      } finally {
+        if (before) addon?.fitRead?.(before);
       }
     } finally {
       cleanup();
