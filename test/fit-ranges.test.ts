@@ -760,68 +760,55 @@ test(
   },
 );
 
+/**
+ * `vbm run` on 70 scans of `dims` with 2 worker threads and no limit, then with `workers` under an
+ * open-file limit of `limit` (bash ulimit: the hard limit too, so Node cannot raise it): the same images.
+ */
+function sameImagesUnderLimit(dims: [number, number, number], limit: number, workers: number): void {
+  const { dir, cleanup } = tempDir();
+  try {
+    const { paths } = writeScans(dir, 70, DT.FLOAT32, dims);
+    writeFileSync(
+      join(dir, 'design.csv'),
+      ['scan,age', ...paths.map((p, i) => `${p},${20 + ((i * 37) % 50)}`)].join('\n') + '\n',
+    );
+    const args = ['run', join(dir, 'design.csv'), '-q', '--contrast', 'age+:T:age=1'];
+    const free = spawnSync(process.execPath, [VBM_CLI, ...args, '--workers', '2', '--out', join(dir, 'free')], {
+      encoding: 'utf8',
+    });
+    assert.equal(free.status, 0, free.stderr);
+    const cmd = `ulimit -n ${limit} && exec "$0" "$@"`;
+    const low = spawnSync(
+      'bash',
+      ['-c', cmd, process.execPath, VBM_CLI, ...args, '--workers', String(workers), '--out', join(dir, 'low')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(low.status, 0, low.stderr);
+    const images = readdirSync(join(dir, 'free')).filter((f) => f.endsWith('.nii'));
+    assert.ok(images.length >= 6, images.join(' '));
+    for (const f of images)
+      assert.ok(readFileSync(join(dir, 'low', f)).equals(readFileSync(join(dir, 'free', f))), `${f}: the same bytes`);
+  } finally {
+    cleanup();
+  }
+}
+
+const noUlimit = noRanges || (process.platform !== 'linux' ? 'needs bash ulimit (Linux)' : false);
+
 test(
   'under a low open-file limit the fit maps the scans (no descriptor held per scan): the same images',
-  { skip: noRanges || (process.platform !== 'linux' ? 'needs bash ulimit (Linux)' : false) },
-  () => {
-    // 70 scans: reading them, two ranges would hold 140 descriptors open at once, more than the 100
+  { skip: noUlimit },
+  () =>
+    // 70 scans: reading them, a range would hold 71 descriptors, and with 64 to spare more than the 100
     // allowed here; the driver maps them instead (it keeps none open), as without the limit it reads them
-    const { dir, cleanup } = tempDir();
-    try {
-      const { paths } = writeScans(dir, 70);
-      writeFileSync(
-        join(dir, 'design.csv'),
-        ['scan,age', ...paths.map((p, i) => `${p},${20 + ((i * 37) % 50)}`)].join('\n') + '\n',
-      );
-      const args = ['run', join(dir, 'design.csv'), '--workers', '2', '-q', '--contrast', 'age+:T:age=1'];
-      const free = spawnSync(process.execPath, [VBM_CLI, ...args, '--out', join(dir, 'free')], { encoding: 'utf8' });
-      assert.equal(free.status, 0, free.stderr);
-      const cmd = `ulimit -n 100 && exec "$0" "$@"`;
-      const low = spawnSync('bash', ['-c', cmd, process.execPath, VBM_CLI, ...args, '--out', join(dir, 'low')], {
-        encoding: 'utf8',
-      });
-      assert.equal(low.status, 0, low.stderr);
-      const images = readdirSync(join(dir, 'free')).filter((f) => f.endsWith('.nii'));
-      assert.ok(images.length >= 6, images.join(' '));
-      for (const f of images)
-        assert.ok(readFileSync(join(dir, 'low', f)).equals(readFileSync(join(dir, 'free', f))), `${f}: the same bytes`);
-    } finally {
-      cleanup();
-    }
-  },
+    sameImagesUnderLimit(DIMS, 100, 2),
 );
 
 test(
   'more ranges at once than four under an open-file limit: the ranges that read keep within it, the same images',
-  { skip: noRanges || (process.platform !== 'linux' ? 'needs bash ulimit (Linux)' : false) },
-  () => {
-    // 70 scans under a limit of 400: one range reading them (70 descriptors, 4 x 70 + 64 <= 400) is allowed,
-    // but 8 ranges at once reading would hold 560; those beyond the limit map the scans instead
-    const { dir, cleanup } = tempDir();
-    try {
-      const { paths } = writeScans(dir, 70, DT.FLOAT32, [64, 64, 24]);
-      writeFileSync(
-        join(dir, 'design.csv'),
-        ['scan,age', ...paths.map((p, i) => `${p},${20 + ((i * 37) % 50)}`)].join('\n') + '\n',
-      );
-      const args = ['run', join(dir, 'design.csv'), '-q', '--contrast', 'age+:T:age=1'];
-      const free = spawnSync(process.execPath, [VBM_CLI, ...args, '--workers', '2', '--out', join(dir, 'free')], {
-        encoding: 'utf8',
-      });
-      assert.equal(free.status, 0, free.stderr);
-      const cmd = `ulimit -n 400 && exec "$0" "$@"`;
-      const low = spawnSync(
-        'bash',
-        ['-c', cmd, process.execPath, VBM_CLI, ...args, '--workers', '8', '--out', join(dir, 'low')],
-        { encoding: 'utf8' },
-      );
-      assert.equal(low.status, 0, low.stderr);
-      const images = readdirSync(join(dir, 'free')).filter((f) => f.endsWith('.nii'));
-      assert.ok(images.length >= 6, images.join(' '));
-      for (const f of images)
-        assert.ok(readFileSync(join(dir, 'low', f)).equals(readFileSync(join(dir, 'free', f))), `${f}: the same bytes`);
-    } finally {
-      cleanup();
-    }
-  },
+  { skip: noUlimit },
+  () =>
+    // 70 scans under a limit of 400: a few ranges reading them at once fit, but 8 ranges at once reading would
+    // hold 568; those beyond the limit map the scans instead
+    sameImagesUnderLimit([64, 64, 24], 400, 8),
 );
