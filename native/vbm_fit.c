@@ -700,21 +700,36 @@ static void merge_row_keep(double *total, const double *a, size_t n, bool first)
 }
 
 /*
- * vbm_pieces_read of bytes [*hashed, to) of the file at `path`, which `m` mapped: VBM_MAP_OK, VBM_MAP_CHANGED
- * if it is no longer that file of m->size bytes (replaced, grown or cut since) or it ended first,
- * VBM_MAP_FAILED if it cannot be opened or read (with why).
+ * A read of a scan that stopped at byte `at` of the `size` it had when the fit began, errno `e` (0: the
+ * file ended first): VBM_MAP_FAILED or VBM_MAP_CHANGED, with why.
  */
-static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, const vbm_map *m, uint64_t *hashed, uint64_t to,
-                     uint8_t *digests, char *why, size_t whyLen) {
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+static int read_failure(int e, uint64_t at, uint64_t size, char *why, size_t whyLen) {
+  if (e) {
+    snprintf(why, whyLen, "cannot read it at byte %llu (%s)", (unsigned long long)at, strerror(e));
+    return VBM_MAP_FAILED;
+  }
+  snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
+           (unsigned long long)at, (unsigned long long)size);
+  return VBM_MAP_CHANGED;
+}
+
+/*
+ * vbm_pieces_read of bytes [*hashed, to) of the file at `path` (`m` says its size, device and inode when
+ * the fit opened it): through `held` where the range holds it open (>= 0), else opened again by its name.
+ * VBM_MAP_OK, VBM_MAP_CHANGED if it is no longer that file of m->size bytes (replaced, grown or cut since)
+ * or it ended first, VBM_MAP_FAILED if it cannot be opened or read (with why).
+ */
+static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, int held, const vbm_map *m, uint64_t *hashed,
+                     uint64_t to, uint8_t *digests, char *why, size_t whyLen) {
+  const int fd = held >= 0 ? held : open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     snprintf(why, whyLen, "cannot open (%s)", strerror(errno));
     return VBM_MAP_FAILED;
   }
   /* opened again by its name: another inode or size is another file than the one mapped */
   struct stat st;
-  if (fstat(fd, &st) == 0 && ((uint64_t)st.st_size != m->size || (uint64_t)st.st_dev != m->dev ||
-                              (uint64_t)st.st_ino != m->ino)) {
+  if (held < 0 && fstat(fd, &st) == 0 &&
+      ((uint64_t)st.st_size != m->size || (uint64_t)st.st_dev != m->dev || (uint64_t)st.st_ino != m->ino)) {
     if ((uint64_t)st.st_size != m->size)
       snprintf(why, whyLen, "the file is %llu bytes, not the %llu it had when vbm began the fit",
                (unsigned long long)st.st_size, (unsigned long long)m->size);
@@ -725,15 +740,8 @@ static int hash_read(vbm_pieces *hp, uint32_t s, const char *path, const vbm_map
   }
   const bool ok = vbm_pieces_read(hp, s, fd, hashed, to, m->size, digests);
   const int e = errno;
-  close(fd);
-  if (ok) return VBM_MAP_OK;
-  if (e) {
-    snprintf(why, whyLen, "cannot read it at byte %llu (%s)", (unsigned long long)*hashed, strerror(e));
-    return VBM_MAP_FAILED;
-  }
-  snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
-           (unsigned long long)*hashed, (unsigned long long)m->size);
-  return VBM_MAP_CHANGED;
+  if (held < 0) close(fd);
+  return ok ? VBM_MAP_OK : read_failure(e, *hashed, m->size, why, whyLen);
 }
 
 /* fitRange's arguments, checked on the JavaScript thread: C copies of the paths, the typed arrays' data */
@@ -893,8 +901,8 @@ static bool fit_reads(void) {
 }
 
 /*
- * Descriptors held open by the ranges reading now, in every thread (a range reading n scans counts n + 1:
- * its hash_read's too). A range reads only where what the ranges reading hold with its own still leaves
+ * Descriptors held open by the ranges reading now, in every thread (a range reading n scans counts n; its
+ * hash_read reads through them). A range reads only where what the ranges reading hold with its own still leaves
  * 64 of RLIMIT_NOFILE's soft limit spare (fit_fds_reserve; else it maps: mapping keeps none open), and
  * gives its count back when its files are closed (fit_fds_release). Node raises the soft limit to the
  * hard one at start; there is a range per fit thread at once.
@@ -904,7 +912,7 @@ static uint64_t fit_fds_held = 0;
 static bool fit_fds_reserve(uint32_t n) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
-  const uint64_t want = (uint64_t)n + 1;
+  const uint64_t want = n;
   if (rl.rlim_cur == RLIM_INFINITY) {
     __atomic_fetch_add(&fit_fds_held, want, __ATOMIC_RELAXED);
     return true;
@@ -916,7 +924,7 @@ static bool fit_fds_reserve(uint32_t n) {
   return true;
 }
 
-static void fit_fds_release(uint32_t n) { __atomic_fetch_sub(&fit_fds_held, (uint64_t)n + 1, __ATOMIC_RELAXED); }
+static void fit_fds_release(uint32_t n) { __atomic_fetch_sub(&fit_fds_held, (uint64_t)n, __ATOMIC_RELAXED); }
 
 /* The most bytes of slots one range reads a chunk of scans into (else it maps the scans). */
 #define READ_BUDGET ((uint64_t)64 << 20)
@@ -970,14 +978,7 @@ static int read_span(vbm_pieces *hp, uint32_t s, int fd, const vbm_map *m, uint8
     if (ok && upto > *hashed) vbm_pieces_advance(hp, s, slot - from, hashed, upto, m->size, digests);
     if (!ok) at = *hashed;
   }
-  if (ok) return VBM_MAP_OK;
-  if (errno) {
-    snprintf(why, whyLen, "cannot read it at byte %llu (%s)", (unsigned long long)at, strerror(errno));
-    return VBM_MAP_FAILED;
-  }
-  snprintf(why, whyLen, "the file ended at byte %llu, before the %llu it had when vbm began the fit",
-           (unsigned long long)at, (unsigned long long)m->size);
-  return VBM_MAP_CHANGED;
+  return ok ? VBM_MAP_OK : read_failure(errno, at, m->size, why, whyLen);
 }
 
 /*
@@ -1089,7 +1090,8 @@ static int fit_range_run(void *data, vbm_failure *fail) {
     }
     nterms[s] = k;
   }
-  /* map each scan's bytes for this range: from the first candidate to the last one's +z neighbour */
+  /* each scan opened (reading) or its bytes for this range mapped: from the first candidate to the last
+     one's +z neighbour */
   const int64_t loIdx = candL[0];
   int64_t hiIdx = candL[L - 1] + (smooth ? nxy : 0);
   if (hiIdx > nvox - 1) hiIdx = nvox - 1;
@@ -1102,9 +1104,10 @@ static int fit_range_run(void *data, vbm_failure *fail) {
                     : vbm_map_range(path, base + 4 * (uint64_t)nvox, base + 4 * (uint64_t)loIdx,
                                     base + 4 * (uint64_t)(hiIdx + 1), &maps[s], why, sizeof why);
     if (hashing) {
-      /* the pieces that begin in this range's part of the file: hashed from the mapping as the blocks
-         read it; the bytes before the mapping (range 0: the header and any voxels before the first
-         candidate) read and hashed here, those after it (< a piece more, or the file's end) at the end */
+      /* the pieces that begin in this range's part of the file: hashed from the slots as they are read, or
+         from the mapping as the blocks read it; the bytes before the first candidate (range 0: the header
+         and any voxels before it) read and hashed here, those after the spans' bytes (< a piece more, or
+         the file's end) at the end */
       const uint64_t P = VBM_PIECE_BYTES, size = (uint64_t)A->sizes[s];
       const uint64_t from = r0 == 0 ? 0 : base + 4 * (uint64_t)cand[r0];
       const uint64_t upto = r1 == n ? size : base + 4 * (uint64_t)cand[r1];
@@ -1121,7 +1124,7 @@ static int fit_range_run(void *data, vbm_failure *fail) {
       }
       const uint64_t lo = base + 4 * (uint64_t)loIdx;
       if (r == VBM_MAP_OK && hashed[s] < lo && hashed[s] < hHi)
-        r = hash_read(hp, s, path, &maps[s], &hashed[s], lo < hHi ? lo : hHi, A->digests + 8 * pieceAt[s], why,
+        r = hash_read(hp, s, path, reading ? fds[s] : -1, &maps[s], &hashed[s], lo < hHi ? lo : hHi, A->digests + 8 * pieceAt[s], why,
                       sizeof why);
       if (r != VBM_MAP_OK) vbm_unmap(&maps[s]);
     }
@@ -1237,12 +1240,12 @@ static int fit_range_run(void *data, vbm_failure *fail) {
         vbm_release_below(maps, nScans, voff, 4 * (uint64_t)cutIdx);
       }
     }
-    /* the bytes of this range's pieces after the mapping (range T-1: the voxels after the last
-       candidate's +z neighbour and any trailing bytes), read and hashed */
+    /* the bytes of this range's pieces after those the spans read or mapped (range T-1: the voxels after
+       the last candidate's +z neighbour and any trailing bytes), read and hashed */
     for (uint32_t s = 0; hashing && !err && s < nScans; s++) {
       if (hashed[s] >= hashHi[s]) continue;
       char why[256];
-      const int r = hash_read(hp, s, A->paths[s], &maps[s], &hashed[s], hashHi[s], A->digests + 8 * pieceAt[s], why,
+      const int r = hash_read(hp, s, A->paths[s], reading ? fds[s] : -1, &maps[s], &hashed[s], hashHi[s], A->digests + 8 * pieceAt[s], why,
                               sizeof why);
       if (r != VBM_MAP_OK) {
         fit_range_fail(fail, r == VBM_MAP_CHANGED ? VBM_MAP_CHANGED : VBM_MAP_FAILED, s, why);
